@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# tests/deps.sh - makes sure the tools the tests, benchmarks and demo use are
+# here.  As root it installs what is missing with apt-get; otherwise it
+# prints the command to run and fails.
+set -u
+need=()
+have_cmd() { command -v "$1" >/dev/null 2>&1; }
+have_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'ok installed'; }
+want_cmd() { have_cmd "$1" || need+=("$2"); }
+want_pkg() { have_pkg "$1" || need+=("$1"); }
+
+want_cmd gcc gcc
+want_cmd g++ g++
+want_cmd clang clang
+want_cmd make make
+want_cmd pkg-config pkg-config
+want_cmd valgrind valgrind
+want_cmd aarch64-linux-gnu-gcc gcc-aarch64-linux-gnu
+want_cmd arm-linux-gnueabihf-gcc gcc-arm-linux-gnueabihf
+want_cmd qemu-aarch64 qemu-user
+want_cmd musl-gcc musl-tools
+want_pkg libusb-1.0-0-dev
+want_cmd umockdev-run umockdev
+want_pkg libumockdev-dev
+want_cmd lsusb usbutils
+want_pkg libuv1-dev
+want_pkg libevent-dev
+want_cmd nginx nginx-light
+want_cmd socat socat
+want_cmd curl curl
+want_pkg python3-usb1
+want_pkg libclang-rt-14-dev
+
+[ ${#need[@]} -eq 0 ] && exit 0
+if [ "$(id -u)" -ne 0 ]; then
+    echo "Missing packages. Install them with:" >&2
+    echo "  sudo apt-get install -y ${need[*]}" >&2
+    exit 1
+fi
+echo "Installing: ${need[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq >/dev/null && apt-get install -y -qq "${need[@]}" >/dev/null || {
+    echo "apt-get install failed for: ${need[*]}" >&2; exit 1; }
