@@ -1,0 +1,1802 @@
+/* asyncusb.h - v0.1 - async USB on libusb-1.0 for C99 - MIT licence (see end)
+
+# asyncusb.h
+
+Asynchronous USB for C programs on Linux, as one header on top of
+libusb-1.0 (1.0.26 or newer): a context that lists devices, a descriptor
+tree to walk, device handles that claim interfaces and clean up after
+themselves, and transfers that complete through one callback each.
+
+Define `AUSB_IMPLEMENTATION` in exactly one C file before including it:
+
+    #define AUSB_IMPLEMENTATION
+    #include "asyncusb.h"
+
+and build with `$(pkg-config --cflags --libs libusb-1.0)`.  Include it
+before other system headers in that file, or compile with
+`-D_POSIX_C_SOURCE=200809L` (or `_DEFAULT_SOURCE`), because the
+implementation needs `clock_gettime` and `eventfd`.
+
+## Options (define before the include)
+
+- `AUSB_STATIC`: every function becomes `static` (one TU programs).
+- `AUSB_API`: decoration of public functions (default `extern`).
+- `AUSB_MALLOC(n)`, `AUSB_REALLOC(p, n)`, `AUSB_FREE(p)`: allocator hooks
+  (default: the C library).  Only device lists and the context's pollfd
+  array allocate; submitting a transfer never does.
+- `AUSB_LIBUSB(fn)`: every libusb call goes through this macro (default:
+  the function itself), so a test build can wrap or fail any of them.
+- `AUSB_NO_LIBUSB`: only the parts that need no libusb (error text, the
+  raw descriptor walker, IADs, UTF-16 decoding, setup packets), for tools
+  and tests on targets without libusb.
+- `ASYNCKIT_IMPLEMENTATION` / `ASYNCKIT_STATIC` turn on the switches of
+  every header of the family.
+
+## Tour
+
+    ausb_ctx ctx;
+    ausb_init(&ctx, NULL);
+    ausb_device dev;
+    if (ausb_find_id(&ctx, 0x04a9, 0x31c0, &dev) == 0) {
+        ausb_handle h;
+        ausb_open(&dev, &h);
+        ausb_claim(&h, 0);                 // detaches a kernel driver if needed
+        ausb_transfer t;
+        ausb_transfer_init(&t, 0);
+        ausb_fill_bulk(&t, &h, 0x81, buf, sizeof buf, 1000, on_done, NULL);
+        ausb_submit(&t);
+        ausb_run(&ctx);                    // until nothing is in flight
+        ausb_transfer_free(&t);
+        ausb_close(&h);                    // releases, reattaches
+        ausb_device_release(&dev);
+    }
+    ausb_exit(&ctx);
+
+## Rules
+
+- `ausb_submit` returning 0 means exactly one callback later; an error
+  return means none.  Callbacks run from `ausb_dispatch` (or `ausb_run*`),
+  never inside the call that started the operation and never inside
+  libusb's event handling, so a callback may resubmit its transfer, free
+  it, call synchronous functions such as `ausb_claim`, or close the handle.
+- Status codes: 0 completed, `-ETIMEDOUT`, `-ECANCELED`, `AUSB_ERROR_STALL`,
+  `AUSB_ERROR_NO_DEVICE`, `AUSB_ERROR_OVERFLOW`, `AUSB_ERROR_IO`.  Once a
+  transfer reports no-device, the handle is marked gone and later submits
+  fail at once with `AUSB_ERROR_NO_DEVICE`.
+- `ausb_cancel` is idempotent; the callback still comes exactly once, with
+  `-ECANCELED` or with the outcome that won the race.
+- `ausb_close` cancels everything in flight on the handle, delivers those
+  callbacks before it returns, releases claimed interfaces and reattaches
+  kernel drivers it detached.  `ausb_exit` closes every handle still open.
+- One thread drives a context.
+
+## Joining a loop (DESIGN.md section 1)
+
+    int  ausb_prepare(void *ctx, struct pollfd *fds, int cap, int64_t *deadline_ns);
+    void ausb_dispatch(void *ctx, struct pollfd *fds, int n);
+
+`prepare` fills at most `cap` entries, returns how many it needs and lowers
+`*deadline_ns` (absolute CLOCK_MONOTONIC ns, INT64_MAX for none) to libusb's
+next timeout or to 0 when callbacks are waiting.  `dispatch` gets the same
+entries back after poll.  `ausb_run_once(ctx, timeout_ms)` and
+`ausb_run(ctx)` do this with their own poll.  With sched.h:
+`schd_source_add(loop, &src, ausb_prepare, ausb_dispatch, &ctx)`.
+
+## Errors
+
+Negative codes; `ausb_strerror(code)` names any of them, also `-errno`.
+*/
+#ifndef ASYNCUSB_H
+#define ASYNCUSB_H
+
+#if defined(ASYNCKIT_IMPLEMENTATION) && !defined(AUSB_IMPLEMENTATION)
+#define AUSB_IMPLEMENTATION
+#endif
+#if defined(ASYNCKIT_STATIC) && !defined(AUSB_STATIC)
+#define AUSB_STATIC
+#endif
+
+#if defined(AUSB_IMPLEMENTATION) && !defined(_POSIX_C_SOURCE) && !defined(_GNU_SOURCE) && !defined(_DEFAULT_SOURCE)
+#define _POSIX_C_SOURCE 200809L
+#endif
+
+#include <stddef.h>
+#include <stdint.h>
+#include <poll.h>
+#if defined(AUSB_NO_LIBUSB)
+/* only the parts that need no libusb: errors, raw descriptors, UTF-16 */
+#elif defined(__cplusplus) && (defined(__GNUC__) || defined(__clang__))
+/* libusb.h declares zero-length arrays in C++, which -pedantic rejects. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wpedantic"
+#if defined(__clang__)
+#pragma GCC diagnostic ignored "-Wzero-length-array"
+#endif
+#include <libusb.h>
+#pragma GCC diagnostic pop
+#else
+#include <libusb.h>
+#endif
+
+#ifndef AUSB_API
+#if defined(AUSB_STATIC) && (defined(__GNUC__) || defined(__clang__))
+#define AUSB_API static __attribute__((unused))
+#elif defined(AUSB_STATIC)
+#define AUSB_API static
+#else
+#define AUSB_API extern
+#endif
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ==== section: errors ==== */
+
+enum {
+    AUSB_OK = 0,
+    AUSB_ERROR = -1001,            /* failure without a better name */
+    AUSB_ERROR_IO = -1002,         /* transfer or I/O error */
+    AUSB_ERROR_STALL = -1003,      /* endpoint halted / request not supported */
+    AUSB_ERROR_NO_DEVICE = -1004,  /* device gone */
+    AUSB_ERROR_OVERFLOW = -1005,   /* device sent more than asked for */
+    AUSB_ERROR_ACCESS = -1006,     /* permission denied */
+    AUSB_ERROR_NOT_FOUND = -1007,  /* no such device, interface or entity */
+    AUSB_ERROR_BUSY = -1008,       /* resource busy */
+    AUSB_ERROR_NOT_SUPPORTED = -1009,
+    AUSB_ERROR_MALFORMED = -1010,  /* descriptor bytes are invalid */
+    AUSB_ERROR_CLOSED = -1011      /* handle is closing or closed */
+};
+
+AUSB_API const char *ausb_strerror(int code);
+#if !defined(AUSB_NO_LIBUSB)
+/* Maps a libusb_error or a libusb_transfer_status (pass is_status=1). */
+AUSB_API int ausb_from_libusb(int value, int is_status);
+#endif
+
+#if !defined(AUSB_NO_LIBUSB)
+/* ==== section: types ==== */
+
+typedef struct ausb_ctx ausb_ctx;
+typedef struct ausb_handle ausb_handle;
+typedef struct ausb_transfer ausb_transfer;
+typedef struct ausb_deferred ausb_deferred;
+
+typedef struct libusb_device_descriptor ausb_device_desc;
+typedef struct libusb_config_descriptor ausb_config_desc;
+typedef struct libusb_interface ausb_interface;
+typedef struct libusb_interface_descriptor ausb_altsetting;
+typedef struct libusb_endpoint_descriptor ausb_endpoint_desc;
+
+typedef void (*ausb_transfer_cb)(ausb_transfer *t, int status, void *user);
+typedef void (*ausb_deferred_cb)(ausb_deferred *d, void *user);
+
+/* A callback queued for the next dispatch (caller-owned node). */
+struct ausb_deferred {
+    ausb_deferred_cb cb;
+    void *user;
+    ausb_deferred *next;
+    int queued;
+};
+
+typedef struct ausb_ctx_config {
+    int log_level;     /* libusb log level, 0 (none) .. 4 (debug) */
+    int no_discovery;  /* 1: do not enumerate (process-wide in libusb 1.0.26) */
+} ausb_ctx_config;
+
+struct ausb_ctx {
+    /* private */
+    libusb_context *lu;
+    struct pollfd *lu_fds;
+    int lu_nfds, lu_cap;
+    struct pollfd *run_fds;
+    int run_cap;
+    int efd;
+    int efd_signalled;
+    int stop;
+    int inflight;
+    ausb_transfer *done_head, *done_tail;
+    ausb_deferred *def_head, *def_tail;
+    ausb_handle *handles;
+};
+
+typedef struct ausb_device {
+    libusb_device *dev;      /* referenced */
+    ausb_ctx *ctx;
+    ausb_device_desc desc;
+} ausb_device;
+
+typedef struct ausb_device_list {
+    ausb_device *items;
+    int count;
+} ausb_device_list;
+
+/* Filter for ausb_find: fields left at their init value match anything. */
+typedef struct ausb_filter {
+    int vendor_id, product_id;   /* -1: any */
+    int cls, subclass, protocol; /* -1: any; matched on device or any interface */
+    int bus;                     /* -1: any */
+    const char *port_path;       /* "1-1.5.2.3" or NULL */
+    const char *serial;          /* opens the device and reads it; NULL: any */
+    int (*pred)(const ausb_device *dev, void *user); /* NULL: any */
+    void *pred_user;
+} ausb_filter;
+
+#define AUSB_MAX_INTERFACES 256
+
+struct ausb_handle {
+    /* private */
+    ausb_ctx *ctx;
+    libusb_device_handle *lh;
+    ausb_device dev;
+    uint32_t claimed[AUSB_MAX_INTERFACES / 32];
+    uint32_t detached[AUSB_MAX_INTERFACES / 32];
+    ausb_transfer *inflight_head;
+    int inflight;
+    int gone;
+    int closing;
+    int auto_detach;
+    uint16_t langid;
+    ausb_handle *next, *prev;
+};
+
+enum { AUSB_XFER_IDLE = 0, AUSB_XFER_INFLIGHT = 1, AUSB_XFER_DONE = 2 };
+
+/* Transfer flags */
+#define AUSB_SHORT_NOT_OK 1u
+#define AUSB_ZERO_PACKET 2u
+
+struct ausb_transfer {
+    /* public, read-only after completion */
+    ausb_handle *handle;
+    int status;
+    int actual_length;
+    /* private */
+    struct libusb_transfer *lt;
+    ausb_transfer_cb cb;
+    void *user;
+    int state;
+    int iso_capacity;
+    int cancel_requested;
+    ausb_transfer *next_done;
+    ausb_transfer *h_prev, *h_next;
+};
+
+/* ==== section: context and loop ==== */
+
+AUSB_API void ausb_ctx_config_init(ausb_ctx_config *cfg);
+AUSB_API int ausb_init(ausb_ctx *ctx, const ausb_ctx_config *cfg);
+AUSB_API void ausb_exit(ausb_ctx *ctx);
+AUSB_API int ausb_prepare(void *ctx, struct pollfd *fds, int cap, int64_t *deadline_ns);
+AUSB_API void ausb_dispatch(void *ctx, struct pollfd *fds, int n);
+/* Polls once (timeout_ms < 0: until something happens); returns the number
+ * of callbacks run, or a negative error. */
+AUSB_API int ausb_run_once(ausb_ctx *ctx, int timeout_ms);
+/* Runs until no transfer is in flight and nothing is queued, or ausb_stop. */
+AUSB_API int ausb_run(ausb_ctx *ctx);
+AUSB_API void ausb_stop(ausb_ctx *ctx);
+AUSB_API int ausb_pending(const ausb_ctx *ctx);
+AUSB_API int64_t ausb_now_ns(void);
+AUSB_API void ausb_defer(ausb_ctx *ctx, ausb_deferred *d, ausb_deferred_cb cb, void *user);
+
+/* ==== section: devices ==== */
+
+AUSB_API int ausb_devices(ausb_ctx *ctx, ausb_device_list *list);
+AUSB_API void ausb_devices_free(ausb_device_list *list);
+AUSB_API void ausb_filter_init(ausb_filter *f);
+AUSB_API int ausb_find(ausb_ctx *ctx, const ausb_filter *f, ausb_device *out);
+AUSB_API int ausb_find_id(ausb_ctx *ctx, int vendor_id, int product_id, ausb_device *out);
+AUSB_API int ausb_device_copy(ausb_device *dst, const ausb_device *src);
+AUSB_API void ausb_device_release(ausb_device *dev);
+
+AUSB_API int ausb_device_bus(const ausb_device *dev);
+AUSB_API int ausb_device_address(const ausb_device *dev);
+/* Port numbers from the root; returns their count or an error. */
+AUSB_API int ausb_device_ports(const ausb_device *dev, uint8_t *ports, int cap);
+/* "BUS-P1.P2..." as in sysfs; returns the length or an error. */
+AUSB_API int ausb_device_port_path(const ausb_device *dev, char *buf, size_t cap);
+AUSB_API int ausb_device_speed_kbps(const ausb_device *dev); /* 0 unknown */
+AUSB_API const ausb_device_desc *ausb_device_descriptor(const ausb_device *dev);
+AUSB_API int ausb_device_matches(const ausb_device *dev, const ausb_filter *f);
+#endif /* !AUSB_NO_LIBUSB */
+
+/* Speed in Mbit/s as text: "1.5", "12", "480", "5000", "10000", "?" */
+AUSB_API const char *ausb_speed_text(int kbps);
+
+/* ==== section: descriptors ==== */
+
+#if !defined(AUSB_NO_LIBUSB)
+/* Parsed configuration by index (0..bNumConfigurations-1). Free it. */
+AUSB_API int ausb_config_get(const ausb_device *dev, int index, ausb_config_desc **out);
+AUSB_API int ausb_config_active(const ausb_device *dev, ausb_config_desc **out);
+AUSB_API void ausb_config_free(ausb_config_desc *cfg);
+AUSB_API int ausb_ep_type(const ausb_endpoint_desc *ep);
+AUSB_API int ausb_ep_is_in(const ausb_endpoint_desc *ep);
+AUSB_API int ausb_ep_number(const ausb_endpoint_desc *ep);
+AUSB_API int ausb_ep_packet_size(const ausb_endpoint_desc *ep); /* bits 0..10 */
+/* Packets per service interval: the high-bandwidth multiplier at high
+ * speed, burst x mult from the companion descriptor at SuperSpeed. */
+AUSB_API int ausb_ep_multiplier(const ausb_endpoint_desc *ep, int speed_kbps);
+AUSB_API int ausb_ep_max_packet(const ausb_endpoint_desc *ep, int speed_kbps);
+AUSB_API long ausb_ep_interval_us(const ausb_endpoint_desc *ep, int speed_kbps);
+#endif /* !AUSB_NO_LIBUSB */
+
+enum { AUSB_EP_CONTROL = 0, AUSB_EP_ISOCHRONOUS = 1, AUSB_EP_BULK = 2, AUSB_EP_INTERRUPT = 3 };
+AUSB_API const char *ausb_ep_type_name(int type);  /* "Control", "Bulk", ... */
+
+/* Raw descriptor walker: safe on hostile bytes. */
+typedef struct ausb_desc_iter {
+    const uint8_t *buf;
+    size_t len, off;
+    int error;
+    int interface, alt;  /* of the last interface descriptor, -1 before */
+} ausb_desc_iter;
+
+#define AUSB_DT_DEVICE 0x01
+#define AUSB_DT_CONFIG 0x02
+#define AUSB_DT_STRING 0x03
+#define AUSB_DT_INTERFACE 0x04
+#define AUSB_DT_ENDPOINT 0x05
+#define AUSB_DT_IAD 0x0b
+#define AUSB_DT_SS_EP_COMPANION 0x30
+
+AUSB_API void ausb_desc_iter_init(ausb_desc_iter *it, const void *buf, size_t len);
+/* 1 and the next descriptor; 0 at a clean end; AUSB_ERROR_MALFORMED
+ * (sticky) on a zero/short bLength or one that runs past the end. */
+AUSB_API int ausb_desc_next(ausb_desc_iter *it, const uint8_t **desc, size_t *desc_len);
+/* Checks a whole raw configuration: header, wTotalLength against len, every
+ * bLength, the minimum length of interface and endpoint descriptors, and
+ * the interface count.  Returns the number of descriptors or an error. */
+AUSB_API int ausb_config_check(const void *raw, size_t len);
+
+typedef struct ausb_iad {
+    uint8_t first_interface, interface_count;
+    uint8_t function_class, function_subclass, function_protocol;
+    uint8_t function_string;
+} ausb_iad;
+
+AUSB_API int ausb_iad_parse(const uint8_t *desc, size_t len, ausb_iad *out);
+#if !defined(AUSB_NO_LIBUSB)
+/* IADs from the raw bytes a configuration kept (its extras at every level),
+ * in order; returns how many there are (may exceed cap). */
+AUSB_API int ausb_config_iads(const ausb_config_desc *cfg, ausb_iad *out, int cap);
+#endif
+/* IADs in raw configuration bytes. */
+AUSB_API int ausb_raw_iads(const void *raw, size_t len, ausb_iad *out, int cap);
+
+/* UTF-16LE to UTF-8; bad surrogates become U+FFFD; output always
+ * terminated, cut at a character boundary.  Returns the UTF-8 length, or
+ * -ENOSPC when cut. */
+AUSB_API int ausb_utf16le_to_utf8(const uint8_t *in, size_t in_bytes, char *out, size_t cap);
+
+#if !defined(AUSB_NO_LIBUSB)
+/* ==== section: handles ==== */
+
+AUSB_API int ausb_open(const ausb_device *dev, ausb_handle *h);
+AUSB_API void ausb_close(ausb_handle *h);
+AUSB_API void ausb_set_auto_detach(ausb_handle *h, int on); /* default on */
+AUSB_API int ausb_claim(ausb_handle *h, int iface);
+AUSB_API int ausb_release(ausb_handle *h, int iface);
+AUSB_API int ausb_set_altsetting(ausb_handle *h, int iface, int alt);
+AUSB_API int ausb_set_configuration(ausb_handle *h, int value);
+AUSB_API int ausb_clear_halt(ausb_handle *h, unsigned char ep);
+AUSB_API int ausb_reset(ausb_handle *h);
+AUSB_API int ausb_handle_gone(const ausb_handle *h);
+AUSB_API const ausb_device *ausb_handle_device(const ausb_handle *h);
+
+/* ==== section: transfers ==== */
+
+AUSB_API int ausb_transfer_init(ausb_transfer *t, int iso_packets);
+AUSB_API void ausb_transfer_free(ausb_transfer *t);
+AUSB_API void ausb_fill_bulk(ausb_transfer *t, ausb_handle *h, unsigned char ep, void *buf, int len,
+                             unsigned timeout_ms, ausb_transfer_cb cb, void *user);
+AUSB_API void ausb_fill_interrupt(ausb_transfer *t, ausb_handle *h, unsigned char ep, void *buf, int len,
+                                  unsigned timeout_ms, ausb_transfer_cb cb, void *user);
+/* buf holds the 8-byte setup packet followed by wLength bytes of data. */
+AUSB_API void ausb_fill_control(ausb_transfer *t, ausb_handle *h, void *buf,
+                                unsigned timeout_ms, ausb_transfer_cb cb, void *user);
+AUSB_API int ausb_fill_iso(ausb_transfer *t, ausb_handle *h, unsigned char ep, void *buf, int len,
+                           int packets, int packet_len, unsigned timeout_ms, ausb_transfer_cb cb, void *user);
+AUSB_API void ausb_transfer_set_flags(ausb_transfer *t, unsigned flags);
+AUSB_API int ausb_submit(ausb_transfer *t);
+AUSB_API int ausb_cancel(ausb_transfer *t);
+AUSB_API int ausb_transfer_state(const ausb_transfer *t);
+AUSB_API unsigned char *ausb_transfer_buffer(const ausb_transfer *t);
+/* Data part of a control transfer (after the setup packet). */
+AUSB_API unsigned char *ausb_control_data(const ausb_transfer *t);
+AUSB_API int ausb_iso_packets(const ausb_transfer *t);
+AUSB_API int ausb_iso_packet_status(const ausb_transfer *t, int i);
+AUSB_API int ausb_iso_packet_length(const ausb_transfer *t, int i);
+AUSB_API unsigned char *ausb_iso_packet_data(const ausb_transfer *t, int i);
+#endif /* !AUSB_NO_LIBUSB */
+
+/* Setup packet helpers: write 8 bytes at buf. */
+#define AUSB_REQ_GET_STATUS 0x00
+#define AUSB_REQ_CLEAR_FEATURE 0x01
+#define AUSB_REQ_SET_FEATURE 0x03
+#define AUSB_REQ_GET_DESCRIPTOR 0x06
+#define AUSB_REQ_GET_CONFIGURATION 0x08
+#define AUSB_REQ_SET_CONFIGURATION 0x09
+#define AUSB_REQ_GET_INTERFACE 0x0a
+#define AUSB_RT_IN 0x80u
+#define AUSB_RT_STANDARD 0x00u
+#define AUSB_RT_CLASS 0x20u
+#define AUSB_RT_VENDOR 0x40u
+#define AUSB_RT_DEVICE 0x00u
+#define AUSB_RT_INTERFACE 0x01u
+#define AUSB_RT_ENDPOINT 0x02u
+AUSB_API void ausb_setup(void *buf, unsigned request_type, unsigned request, unsigned value,
+                         unsigned index, unsigned length);
+AUSB_API void ausb_setup_get_descriptor(void *buf, unsigned type, unsigned index, unsigned langid,
+                                        unsigned length);
+AUSB_API void ausb_setup_get_status(void *buf, unsigned recipient, unsigned index);
+AUSB_API void ausb_setup_feature(void *buf, int set, unsigned recipient, unsigned feature, unsigned index);
+
+#if !defined(AUSB_NO_LIBUSB)
+/* ==== section: strings ==== */
+
+typedef struct ausb_string_req ausb_string_req;
+typedef void (*ausb_string_cb)(ausb_string_req *req, int status, const char *utf8, void *user);
+
+struct ausb_string_req {
+    /* private */
+    ausb_transfer xfer;
+    ausb_handle *handle;
+    ausb_string_cb cb;
+    void *user;
+    uint8_t index;
+    int step;
+    unsigned timeout_ms;
+    unsigned char buf[8 + 255];
+    char text[3 * 127 + 1];
+};
+
+/* Reads string descriptor `index` (language chosen from the device's list,
+ * US English preferred) and calls cb with UTF-8 text or an error.  The
+ * request object must live until the callback. */
+AUSB_API int ausb_read_string(ausb_handle *h, ausb_string_req *req, int index, unsigned timeout_ms,
+                              ausb_string_cb cb, void *user);
+#endif /* !AUSB_NO_LIBUSB */
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* ASYNCUSB_H */
+
+/* ======================================================================= */
+/* Implementation                                                          */
+/* ======================================================================= */
+#if defined(AUSB_IMPLEMENTATION) && !defined(AUSB_IMPLEMENTATION_DONE)
+#define AUSB_IMPLEMENTATION_DONE
+
+#include <errno.h>
+#include <string.h>
+#include <stdlib.h>
+#include <stdio.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/eventfd.h>
+
+#if !defined(CLOCK_MONOTONIC)
+#error "asyncusb.h: the implementation needs POSIX clocks: define _POSIX_C_SOURCE=200809L (or _DEFAULT_SOURCE) before any #include"
+#endif
+
+#ifndef AUSB_MALLOC
+#define AUSB_MALLOC(n) malloc(n)
+#define AUSB_REALLOC(p, n) realloc((p), (n))
+#define AUSB_FREE(p) free(p)
+#endif
+#ifndef AUSB_LIBUSB
+#define AUSB_LIBUSB(fn) fn
+#endif
+
+#if defined(__GNUC__) || defined(__clang__)
+#define AUSB_PRIVATE static __attribute__((unused))
+#else
+#define AUSB_PRIVATE static
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ==== section: errors ==== */
+
+AUSB_API const char *ausb_strerror(int code)
+{
+    switch (code) {
+    case AUSB_OK: return "success";
+    case AUSB_ERROR: return "failure";
+    case AUSB_ERROR_IO: return "transfer error";
+    case AUSB_ERROR_STALL: return "endpoint stalled";
+    case AUSB_ERROR_NO_DEVICE: return "no device (disconnected)";
+    case AUSB_ERROR_OVERFLOW: return "overflow: device sent more data than requested";
+    case AUSB_ERROR_ACCESS: return "access denied";
+    case AUSB_ERROR_NOT_FOUND: return "not found";
+    case AUSB_ERROR_BUSY: return "resource busy";
+    case AUSB_ERROR_NOT_SUPPORTED: return "not supported";
+    case AUSB_ERROR_MALFORMED: return "malformed descriptor";
+    case AUSB_ERROR_CLOSED: return "handle closed";
+    case -ETIMEDOUT: return "timed out";
+    case -ECANCELED: return "cancelled";
+    default: break;
+    }
+    if (code < 0 && code > -1000) return strerror(-code);
+    return "unknown error";
+}
+
+#if !defined(AUSB_NO_LIBUSB)
+AUSB_API int ausb_from_libusb(int value, int is_status)
+{
+    if (is_status) {
+        switch (value) {
+        case LIBUSB_TRANSFER_COMPLETED: return AUSB_OK;
+        case LIBUSB_TRANSFER_TIMED_OUT: return -ETIMEDOUT;
+        case LIBUSB_TRANSFER_CANCELLED: return -ECANCELED;
+        case LIBUSB_TRANSFER_STALL: return AUSB_ERROR_STALL;
+        case LIBUSB_TRANSFER_NO_DEVICE: return AUSB_ERROR_NO_DEVICE;
+        case LIBUSB_TRANSFER_OVERFLOW: return AUSB_ERROR_OVERFLOW;
+        default: return AUSB_ERROR_IO;
+        }
+    }
+    switch (value) {
+    case LIBUSB_SUCCESS: return AUSB_OK;
+    case LIBUSB_ERROR_IO: return AUSB_ERROR_IO;
+    case LIBUSB_ERROR_INVALID_PARAM: return -EINVAL;
+    case LIBUSB_ERROR_ACCESS: return AUSB_ERROR_ACCESS;
+    case LIBUSB_ERROR_NO_DEVICE: return AUSB_ERROR_NO_DEVICE;
+    case LIBUSB_ERROR_NOT_FOUND: return AUSB_ERROR_NOT_FOUND;
+    case LIBUSB_ERROR_BUSY: return AUSB_ERROR_BUSY;
+    case LIBUSB_ERROR_TIMEOUT: return -ETIMEDOUT;
+    case LIBUSB_ERROR_OVERFLOW: return AUSB_ERROR_OVERFLOW;
+    case LIBUSB_ERROR_PIPE: return AUSB_ERROR_STALL;
+    case LIBUSB_ERROR_INTERRUPTED: return -EINTR;
+    case LIBUSB_ERROR_NO_MEM: return -ENOMEM;
+    case LIBUSB_ERROR_NOT_SUPPORTED: return AUSB_ERROR_NOT_SUPPORTED;
+    default: return value > 0 ? value : AUSB_ERROR;
+    }
+}
+
+#endif /* !AUSB_NO_LIBUSB */
+
+AUSB_API const char *ausb_speed_text(int kbps)
+{
+    switch (kbps) {
+    case 1500: return "1.5";
+    case 12000: return "12";
+    case 480000: return "480";
+    case 5000000: return "5000";
+    case 10000000: return "10000";
+    default: return "?";
+    }
+}
+
+AUSB_API const char *ausb_ep_type_name(int type)
+{
+    static const char *const names[4] = {"Control", "Isochronous", "Bulk", "Interrupt"};
+    return names[type & 3];
+}
+
+#if !defined(AUSB_NO_LIBUSB)
+/* ==== section: time and deferred callbacks ==== */
+
+AUSB_API int64_t ausb_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+AUSB_PRIVATE void ausb__signal(ausb_ctx *ctx)
+{
+    uint64_t one = 1;
+    if (ctx->efd >= 0 && !ctx->efd_signalled) {
+        if (write(ctx->efd, &one, sizeof one) == (ssize_t)sizeof one) ctx->efd_signalled = 1;
+    }
+}
+
+AUSB_PRIVATE void ausb__drain_signal(ausb_ctx *ctx)
+{
+    uint64_t v;
+    if (ctx->efd >= 0 && ctx->efd_signalled) {
+        if (read(ctx->efd, &v, sizeof v) < 0) { /* nothing to drain */ }
+        ctx->efd_signalled = 0;
+    }
+}
+
+AUSB_API void ausb_defer(ausb_ctx *ctx, ausb_deferred *d, ausb_deferred_cb cb, void *user)
+{
+    if (!ctx || !d || d->queued) return;
+    d->cb = cb;
+    d->user = user;
+    d->next = NULL;
+    d->queued = 1;
+    if (ctx->def_tail) ctx->def_tail->next = d; else ctx->def_head = d;
+    ctx->def_tail = d;
+    ausb__signal(ctx);
+}
+
+/* ==== section: context and loop ==== */
+
+AUSB_PRIVATE int ausb__fds_find(ausb_ctx *ctx, int fd)
+{
+    int i;
+    for (i = 0; i < ctx->lu_nfds; i++)
+        if (ctx->lu_fds[i].fd == fd) return i;
+    return -1;
+}
+
+AUSB_PRIVATE int ausb__fds_add(ausb_ctx *ctx, int fd, short events)
+{
+    int i = ausb__fds_find(ctx, fd);
+    if (i >= 0) { ctx->lu_fds[i].events = events; return 0; }
+    if (ctx->lu_nfds == ctx->lu_cap) {
+        int ncap = ctx->lu_cap ? ctx->lu_cap * 2 : 8;
+        struct pollfd *n = (struct pollfd *)AUSB_REALLOC(ctx->lu_fds, (size_t)ncap * sizeof *n);
+        if (!n) return -ENOMEM;
+        ctx->lu_fds = n;
+        ctx->lu_cap = ncap;
+    }
+    ctx->lu_fds[ctx->lu_nfds].fd = fd;
+    ctx->lu_fds[ctx->lu_nfds].events = events;
+    ctx->lu_fds[ctx->lu_nfds].revents = 0;
+    ctx->lu_nfds++;
+    return 0;
+}
+
+static void LIBUSB_CALL ausb__pollfd_added(int fd, short events, void *user)
+{
+    (void)ausb__fds_add((ausb_ctx *)user, fd, events);
+}
+
+static void LIBUSB_CALL ausb__pollfd_removed(int fd, void *user)
+{
+    ausb_ctx *ctx = (ausb_ctx *)user;
+    int i = ausb__fds_find(ctx, fd);
+    if (i < 0) return;
+    ctx->lu_fds[i] = ctx->lu_fds[ctx->lu_nfds - 1];
+    ctx->lu_nfds--;
+}
+
+AUSB_API void ausb_ctx_config_init(ausb_ctx_config *cfg)
+{
+    if (!cfg) return;
+    cfg->log_level = 0;
+    cfg->no_discovery = 0;
+}
+
+AUSB_API int ausb_init(ausb_ctx *ctx, const ausb_ctx_config *cfg)
+{
+    ausb_ctx_config def;
+    const struct libusb_pollfd **list;
+    int r, i;
+
+    if (!ctx) return -EINVAL;
+    memset(ctx, 0, sizeof *ctx);
+    ctx->efd = -1;
+    if (!cfg) { ausb_ctx_config_init(&def); cfg = &def; }
+    if (cfg->no_discovery)
+        (void)AUSB_LIBUSB(libusb_set_option)(NULL, LIBUSB_OPTION_NO_DEVICE_DISCOVERY);
+    r = AUSB_LIBUSB(libusb_init)(&ctx->lu);
+    if (r < 0) { ctx->lu = NULL; return ausb_from_libusb(r, 0); }
+    if (cfg->log_level > 0)
+        (void)AUSB_LIBUSB(libusb_set_option)(ctx->lu, LIBUSB_OPTION_LOG_LEVEL, cfg->log_level);
+    ctx->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (ctx->efd < 0) { r = -errno; goto fail; }
+    /* Notifiers first, then the initial list: no fd can slip between. */
+    AUSB_LIBUSB(libusb_set_pollfd_notifiers)(ctx->lu, ausb__pollfd_added, ausb__pollfd_removed, ctx);
+    list = AUSB_LIBUSB(libusb_get_pollfds)(ctx->lu);
+    if (!list) { r = AUSB_ERROR_NOT_SUPPORTED; goto fail; }
+    for (i = 0; list[i]; i++) {
+        if (ausb__fds_add(ctx, list[i]->fd, list[i]->events) < 0) {
+            AUSB_LIBUSB(libusb_free_pollfds)(list);
+            r = -ENOMEM;
+            goto fail;
+        }
+    }
+    AUSB_LIBUSB(libusb_free_pollfds)(list);
+    return 0;
+fail:
+    AUSB_LIBUSB(libusb_set_pollfd_notifiers)(ctx->lu, NULL, NULL, NULL);
+    AUSB_LIBUSB(libusb_exit)(ctx->lu);
+    if (ctx->efd >= 0) close(ctx->efd);
+    AUSB_FREE(ctx->lu_fds);
+    memset(ctx, 0, sizeof *ctx);
+    ctx->efd = -1;
+    return r;
+}
+
+AUSB_PRIVATE int ausb__run_deferred(ausb_ctx *ctx);
+
+AUSB_API void ausb_exit(ausb_ctx *ctx)
+{
+    if (!ctx || !ctx->lu) return;
+    while (ctx->handles) ausb_close(ctx->handles);
+    (void)ausb__run_deferred(ctx);
+    AUSB_LIBUSB(libusb_set_pollfd_notifiers)(ctx->lu, NULL, NULL, NULL);
+    AUSB_LIBUSB(libusb_exit)(ctx->lu);
+    if (ctx->efd >= 0) close(ctx->efd);
+    AUSB_FREE(ctx->lu_fds);
+    AUSB_FREE(ctx->run_fds);
+    memset(ctx, 0, sizeof *ctx);
+    ctx->efd = -1;
+}
+
+AUSB_API int ausb_pending(const ausb_ctx *ctx)
+{
+    return ctx ? ctx->inflight + (ctx->done_head != NULL) + (ctx->def_head != NULL) : 0;
+}
+
+AUSB_API int ausb_prepare(void *vctx, struct pollfd *fds, int cap, int64_t *deadline_ns)
+{
+    ausb_ctx *ctx = (ausb_ctx *)vctx;
+    struct timeval tv;
+    int need, i;
+
+    if (!ctx || !ctx->lu) return 0;
+    need = 1 + ctx->lu_nfds;
+    if (fds && cap >= need) {
+        fds[0].fd = ctx->efd;
+        fds[0].events = POLLIN;
+        fds[0].revents = 0;
+        for (i = 0; i < ctx->lu_nfds; i++) {
+            fds[1 + i] = ctx->lu_fds[i];
+            fds[1 + i].revents = 0;
+        }
+    }
+    if (deadline_ns) {
+        if (ctx->done_head || ctx->def_head) {
+            if (*deadline_ns > 0) *deadline_ns = 0;
+        } else if (AUSB_LIBUSB(libusb_get_next_timeout)(ctx->lu, &tv) == 1) {
+            int64_t when = ausb_now_ns() + (int64_t)tv.tv_sec * 1000000000 + (int64_t)tv.tv_usec * 1000;
+            if (when < *deadline_ns) *deadline_ns = when;
+        }
+    }
+    return need;
+}
+
+/* Runs queued transfer callbacks; each node is unlinked before its callback
+ * so the callback may resubmit, free or close. */
+AUSB_PRIVATE int ausb__run_done(ausb_ctx *ctx)
+{
+    int ran = 0;
+    ausb_transfer *t;
+    while ((t = ctx->done_head) != NULL) {
+        ctx->done_head = t->next_done;
+        if (!ctx->done_head) ctx->done_tail = NULL;
+        t->next_done = NULL;
+        t->state = AUSB_XFER_IDLE;
+        ran++;
+        if (t->cb) t->cb(t, t->status, t->user);
+    }
+    return ran;
+}
+
+AUSB_PRIVATE int ausb__run_deferred(ausb_ctx *ctx)
+{
+    int ran = 0;
+    ausb_deferred *d, *stop_after = ctx->def_tail;
+    ausb__drain_signal(ctx);
+    /* Only what was queued before this pass: a callback that defers again
+     * runs on the next pass, so the loop cannot starve. */
+    while (stop_after && (d = ctx->def_head) != NULL) {
+        ctx->def_head = d->next;
+        if (!ctx->def_head) ctx->def_tail = NULL;
+        d->next = NULL;
+        d->queued = 0;
+        ran++;
+        if (d->cb) d->cb(d, d->user);
+        if (d == stop_after) break;
+    }
+    if (ctx->def_head) ausb__signal(ctx);
+    return ran;
+}
+
+AUSB_PRIVATE int ausb__handle_events(ausb_ctx *ctx)
+{
+    struct timeval zero = {0, 0};
+    int r = AUSB_LIBUSB(libusb_handle_events_timeout_completed)(ctx->lu, &zero, NULL);
+    return r < 0 ? ausb_from_libusb(r, 0) : 0;
+}
+
+AUSB_PRIVATE int ausb__dispatch(ausb_ctx *ctx, struct pollfd *fds, int n)
+{
+    int i, ready = 0, ran;
+    struct timeval tv;
+    for (i = 0; i < n; i++) {
+        if (!fds[i].revents) continue;
+        if (fds[i].fd == ctx->efd) ausb__drain_signal(ctx);
+        else ready = 1;
+    }
+    if (!ready && AUSB_LIBUSB(libusb_get_next_timeout)(ctx->lu, &tv) == 1 && tv.tv_sec == 0 && tv.tv_usec == 0)
+        ready = 1;
+    if (ready) (void)ausb__handle_events(ctx);
+    ran = ausb__run_done(ctx);
+    ran += ausb__run_deferred(ctx);
+    return ran;
+}
+
+AUSB_API void ausb_dispatch(void *vctx, struct pollfd *fds, int n)
+{
+    ausb_ctx *ctx = (ausb_ctx *)vctx;
+    if (!ctx || !ctx->lu) return;
+    (void)ausb__dispatch(ctx, fds, fds ? n : 0);
+}
+
+AUSB_API int ausb_run_once(ausb_ctx *ctx, int timeout_ms)
+{
+    int64_t deadline = INT64_MAX, now;
+    int need, r, timeout;
+    if (!ctx || !ctx->lu) return -EINVAL;
+    need = ausb_prepare(ctx, ctx->run_fds, ctx->run_cap, &deadline);
+    if (need > ctx->run_cap) {
+        struct pollfd *nf = (struct pollfd *)AUSB_REALLOC(ctx->run_fds, (size_t)need * sizeof *nf);
+        if (!nf) return -ENOMEM;
+        ctx->run_fds = nf;
+        ctx->run_cap = need;
+        deadline = INT64_MAX;
+        need = ausb_prepare(ctx, ctx->run_fds, ctx->run_cap, &deadline);
+    }
+    timeout = timeout_ms;
+    if (deadline != INT64_MAX) {
+        int64_t ms;
+        now = ausb_now_ns();
+        ms = deadline <= now ? 0 : (deadline - now + 999999) / 1000000;
+        if (ms > 0x7fffffff) ms = 0x7fffffff;
+        if (timeout < 0 || ms < timeout) timeout = (int)ms;
+    }
+    r = poll(ctx->run_fds, (nfds_t)need, timeout);
+    if (r < 0) {
+        if (errno != EINTR) return -errno;
+        for (r = 0; r < need; r++) ctx->run_fds[r].revents = 0;
+    }
+    return ausb__dispatch(ctx, ctx->run_fds, need);
+}
+
+AUSB_API int ausb_run(ausb_ctx *ctx)
+{
+    int r;
+    if (!ctx || !ctx->lu) return -EINVAL;
+    ctx->stop = 0;
+    while (!ctx->stop && ausb_pending(ctx)) {
+        r = ausb_run_once(ctx, -1);
+        if (r < 0) return r;
+    }
+    return 0;
+}
+
+AUSB_API void ausb_stop(ausb_ctx *ctx)
+{
+    if (ctx) { ctx->stop = 1; ausb__signal(ctx); }
+}
+
+/* ==== section: devices ==== */
+
+AUSB_PRIVATE int ausb__device_wrap(ausb_ctx *ctx, libusb_device *d, ausb_device *out)
+{
+    int r = AUSB_LIBUSB(libusb_get_device_descriptor)(d, &out->desc);
+    if (r < 0) return ausb_from_libusb(r, 0);
+    out->dev = AUSB_LIBUSB(libusb_ref_device)(d);
+    out->ctx = ctx;
+    return 0;
+}
+
+AUSB_API int ausb_devices(ausb_ctx *ctx, ausb_device_list *list)
+{
+    libusb_device **devs;
+    ssize_t n, i;
+    int count = 0;
+    if (!ctx || !ctx->lu || !list) return -EINVAL;
+    list->items = NULL;
+    list->count = 0;
+    n = AUSB_LIBUSB(libusb_get_device_list)(ctx->lu, &devs);
+    if (n < 0) return ausb_from_libusb((int)n, 0);
+    if (n > 0) {
+        list->items = (ausb_device *)AUSB_MALLOC((size_t)n * sizeof(ausb_device));
+        if (!list->items) { AUSB_LIBUSB(libusb_free_device_list)(devs, 1); return -ENOMEM; }
+        for (i = 0; i < n; i++)
+            if (ausb__device_wrap(ctx, devs[i], &list->items[count]) == 0) count++;
+    }
+    AUSB_LIBUSB(libusb_free_device_list)(devs, 1);
+    list->count = count;
+    return count;
+}
+
+AUSB_API void ausb_devices_free(ausb_device_list *list)
+{
+    int i;
+    if (!list) return;
+    for (i = 0; i < list->count; i++) ausb_device_release(&list->items[i]);
+    AUSB_FREE(list->items);
+    list->items = NULL;
+    list->count = 0;
+}
+
+AUSB_API int ausb_device_copy(ausb_device *dst, const ausb_device *src)
+{
+    if (!dst || !src || !src->dev) return -EINVAL;
+    *dst = *src;
+    AUSB_LIBUSB(libusb_ref_device)(dst->dev);
+    return 0;
+}
+
+AUSB_API void ausb_device_release(ausb_device *dev)
+{
+    if (dev && dev->dev) {
+        AUSB_LIBUSB(libusb_unref_device)(dev->dev);
+        dev->dev = NULL;
+    }
+}
+
+AUSB_API void ausb_filter_init(ausb_filter *f)
+{
+    if (!f) return;
+    memset(f, 0, sizeof *f);
+    f->vendor_id = f->product_id = -1;
+    f->cls = f->subclass = f->protocol = -1;
+    f->bus = -1;
+}
+
+AUSB_API int ausb_device_bus(const ausb_device *dev)
+{
+    return AUSB_LIBUSB(libusb_get_bus_number)(dev->dev);
+}
+
+AUSB_API int ausb_device_address(const ausb_device *dev)
+{
+    return AUSB_LIBUSB(libusb_get_device_address)(dev->dev);
+}
+
+AUSB_API int ausb_device_ports(const ausb_device *dev, uint8_t *ports, int cap)
+{
+    int r = AUSB_LIBUSB(libusb_get_port_numbers)(dev->dev, ports, cap);
+    return r < 0 ? ausb_from_libusb(r, 0) : r;
+}
+
+AUSB_API int ausb_device_port_path(const ausb_device *dev, char *buf, size_t cap)
+{
+    uint8_t ports[8];
+    int n = ausb_device_ports(dev, ports, 8), i;
+    size_t off;
+    int w;
+    if (n < 0) return n;
+    if (!buf || cap == 0) return -EINVAL;
+    w = snprintf(buf, cap, "%d", ausb_device_bus(dev));
+    if (w < 0 || (size_t)w >= cap) return -ENOSPC;
+    off = (size_t)w;
+    for (i = 0; i < n; i++) {
+        w = snprintf(buf + off, cap - off, "%c%u", i == 0 ? '-' : '.', (unsigned)ports[i]);
+        if (w < 0 || (size_t)w >= cap - off) return -ENOSPC;
+        off += (size_t)w;
+    }
+    return (int)off;
+}
+
+AUSB_API int ausb_device_speed_kbps(const ausb_device *dev)
+{
+    switch (AUSB_LIBUSB(libusb_get_device_speed)(dev->dev)) {
+    case LIBUSB_SPEED_LOW: return 1500;
+    case LIBUSB_SPEED_FULL: return 12000;
+    case LIBUSB_SPEED_HIGH: return 480000;
+    case LIBUSB_SPEED_SUPER: return 5000000;
+    case LIBUSB_SPEED_SUPER_PLUS: return 10000000;
+    default: return 0;
+    }
+}
+
+AUSB_API const ausb_device_desc *ausb_device_descriptor(const ausb_device *dev)
+{
+    return dev ? &dev->desc : NULL;
+}
+
+AUSB_PRIVATE int ausb__class_matches(const ausb_device *dev, const ausb_filter *f)
+{
+    int c, i, a;
+    ausb_config_desc *cfg;
+    if (f->cls < 0 && f->subclass < 0 && f->protocol < 0) return 1;
+    if ((f->cls < 0 || f->cls == dev->desc.bDeviceClass) &&
+        (f->subclass < 0 || f->subclass == dev->desc.bDeviceSubClass) &&
+        (f->protocol < 0 || f->protocol == dev->desc.bDeviceProtocol))
+        return 1;
+    for (c = 0; c < dev->desc.bNumConfigurations; c++) {
+        int found = 0;
+        if (ausb_config_get(dev, c, &cfg) < 0) continue;
+        for (i = 0; i < cfg->bNumInterfaces && !found; i++) {
+            for (a = 0; a < cfg->interface[i].num_altsetting && !found; a++) {
+                const ausb_altsetting *s = &cfg->interface[i].altsetting[a];
+                found = (f->cls < 0 || f->cls == s->bInterfaceClass) &&
+                        (f->subclass < 0 || f->subclass == s->bInterfaceSubClass) &&
+                        (f->protocol < 0 || f->protocol == s->bInterfaceProtocol);
+            }
+        }
+        ausb_config_free(cfg);
+        if (found) return 1;
+    }
+    return 0;
+}
+
+AUSB_PRIVATE int ausb__serial_matches(const ausb_device *dev, const char *serial)
+{
+    libusb_device_handle *lh;
+    unsigned char text[256];
+    int r, ok = 0;
+    if (!dev->desc.iSerialNumber) return 0;
+    if (AUSB_LIBUSB(libusb_open)(dev->dev, &lh) < 0) return 0;
+    r = AUSB_LIBUSB(libusb_get_string_descriptor_ascii)(lh, dev->desc.iSerialNumber, text, sizeof text);
+    if (r >= 0) ok = strlen(serial) == (size_t)r && memcmp(text, serial, (size_t)r) == 0;
+    AUSB_LIBUSB(libusb_close)(lh);
+    return ok;
+}
+
+AUSB_API int ausb_device_matches(const ausb_device *dev, const ausb_filter *f)
+{
+    if (!dev || !f) return 0;
+    if (f->vendor_id >= 0 && f->vendor_id != dev->desc.idVendor) return 0;
+    if (f->product_id >= 0 && f->product_id != dev->desc.idProduct) return 0;
+    if (f->bus >= 0 && f->bus != ausb_device_bus(dev)) return 0;
+    if (f->port_path) {
+        char path[64];
+        if (ausb_device_port_path(dev, path, sizeof path) < 0 || strcmp(path, f->port_path) != 0) return 0;
+    }
+    if (!ausb__class_matches(dev, f)) return 0;
+    if (f->pred && !f->pred(dev, f->pred_user)) return 0;
+    if (f->serial && !ausb__serial_matches(dev, f->serial)) return 0;
+    return 1;
+}
+
+AUSB_API int ausb_find(ausb_ctx *ctx, const ausb_filter *f, ausb_device *out)
+{
+    ausb_device_list list;
+    int i, r = AUSB_ERROR_NOT_FOUND, n;
+    if (!ctx || !f || !out) return -EINVAL;
+    out->dev = NULL;
+    n = ausb_devices(ctx, &list);
+    if (n < 0) return n;
+    for (i = 0; i < list.count; i++) {
+        if (ausb_device_matches(&list.items[i], f)) {
+            r = ausb_device_copy(out, &list.items[i]);
+            break;
+        }
+    }
+    ausb_devices_free(&list);
+    return r;
+}
+
+AUSB_API int ausb_find_id(ausb_ctx *ctx, int vendor_id, int product_id, ausb_device *out)
+{
+    ausb_filter f;
+    ausb_filter_init(&f);
+    f.vendor_id = vendor_id;
+    f.product_id = product_id;
+    return ausb_find(ctx, &f, out);
+}
+
+/* ==== section: descriptors ==== */
+
+AUSB_API int ausb_config_get(const ausb_device *dev, int index, ausb_config_desc **out)
+{
+    int r;
+    if (!dev || !dev->dev || !out || index < 0 || index > 255) return -EINVAL;
+    r = AUSB_LIBUSB(libusb_get_config_descriptor)(dev->dev, (uint8_t)index, out);
+    return r < 0 ? ausb_from_libusb(r, 0) : 0;
+}
+
+AUSB_API int ausb_config_active(const ausb_device *dev, ausb_config_desc **out)
+{
+    int r;
+    if (!dev || !dev->dev || !out) return -EINVAL;
+    r = AUSB_LIBUSB(libusb_get_active_config_descriptor)(dev->dev, out);
+    return r < 0 ? ausb_from_libusb(r, 0) : 0;
+}
+
+AUSB_API void ausb_config_free(ausb_config_desc *cfg)
+{
+    if (cfg) AUSB_LIBUSB(libusb_free_config_descriptor)(cfg);
+}
+
+AUSB_API int ausb_ep_type(const ausb_endpoint_desc *ep) { return ep->bmAttributes & 3; }
+AUSB_API int ausb_ep_is_in(const ausb_endpoint_desc *ep) { return (ep->bEndpointAddress & 0x80) != 0; }
+AUSB_API int ausb_ep_number(const ausb_endpoint_desc *ep) { return ep->bEndpointAddress & 0x0f; }
+AUSB_API int ausb_ep_packet_size(const ausb_endpoint_desc *ep) { return ep->wMaxPacketSize & 0x7ff; }
+
+AUSB_PRIVATE const uint8_t *ausb__find_in_extra(const unsigned char *extra, int len, int type, size_t min_len)
+{
+    ausb_desc_iter it;
+    const uint8_t *d;
+    size_t dl;
+    if (!extra || len <= 0) return NULL;
+    ausb_desc_iter_init(&it, extra, (size_t)len);
+    while (ausb_desc_next(&it, &d, &dl) == 1)
+        if (d[1] == type && dl >= min_len) return d;
+    return NULL;
+}
+
+AUSB_API int ausb_ep_multiplier(const ausb_endpoint_desc *ep, int speed_kbps)
+{
+    int type = ausb_ep_type(ep);
+    if (type != AUSB_EP_ISOCHRONOUS && type != AUSB_EP_INTERRUPT && speed_kbps < 5000000) return 1;
+    if (speed_kbps >= 5000000) {
+        const uint8_t *c = ausb__find_in_extra(ep->extra, ep->extra_length, AUSB_DT_SS_EP_COMPANION, 6);
+        int burst, mult = 1;
+        if (!c) return 1;
+        burst = c[2] + 1;
+        if (type == AUSB_EP_ISOCHRONOUS) mult = (c[3] & 3) + 1;
+        return burst * mult;
+    }
+    if (speed_kbps == 480000) return ((ep->wMaxPacketSize >> 11) & 3) + 1 > 3 ? 3 : ((ep->wMaxPacketSize >> 11) & 3) + 1;
+    return 1;
+}
+
+AUSB_API int ausb_ep_max_packet(const ausb_endpoint_desc *ep, int speed_kbps)
+{
+    return ausb_ep_packet_size(ep) * ausb_ep_multiplier(ep, speed_kbps);
+}
+
+AUSB_API long ausb_ep_interval_us(const ausb_endpoint_desc *ep, int speed_kbps)
+{
+    int type = ausb_ep_type(ep);
+    int b = ep->bInterval;
+    if (type == AUSB_EP_BULK || type == AUSB_EP_CONTROL) return 0;
+    if (speed_kbps <= 12000 && type == AUSB_EP_INTERRUPT) return (long)b * 1000;
+    if (b < 1) b = 1;
+    if (b > 16) b = 16;
+    if (speed_kbps <= 12000) return 1000L << (b - 1);
+    return 125L << (b - 1);
+}
+
+#endif /* !AUSB_NO_LIBUSB */
+
+AUSB_API void ausb_desc_iter_init(ausb_desc_iter *it, const void *buf, size_t len)
+{
+    it->buf = (const uint8_t *)buf;
+    it->len = buf ? len : 0;
+    it->off = 0;
+    it->error = 0;
+    it->interface = -1;
+    it->alt = -1;
+}
+
+AUSB_API int ausb_desc_next(ausb_desc_iter *it, const uint8_t **desc, size_t *desc_len)
+{
+    size_t left, bl;
+    if (it->error) return it->error;
+    if (it->off >= it->len) return 0;
+    left = it->len - it->off;
+    if (left < 2) return it->error = AUSB_ERROR_MALFORMED;
+    bl = it->buf[it->off];
+    if (bl < 2 || bl > left) return it->error = AUSB_ERROR_MALFORMED;
+    if (desc) *desc = it->buf + it->off;
+    if (desc_len) *desc_len = bl;
+    if (it->buf[it->off + 1] == AUSB_DT_INTERFACE) {
+        if (bl < 9) return it->error = AUSB_ERROR_MALFORMED;
+        it->interface = it->buf[it->off + 2];
+        it->alt = it->buf[it->off + 3];
+    }
+    it->off += bl;
+    return 1;
+}
+
+AUSB_API int ausb_config_check(const void *raw, size_t len)
+{
+    const uint8_t *p = (const uint8_t *)raw, *d;
+    ausb_desc_iter it;
+    size_t total, dl;
+    int r, count = 0, seen_if = 0, max_if = -1;
+    if (!p || len < 9) return AUSB_ERROR_MALFORMED;
+    if (p[0] < 9 || p[1] != AUSB_DT_CONFIG) return AUSB_ERROR_MALFORMED;
+    total = (size_t)p[2] | ((size_t)p[3] << 8);
+    if (total < p[0] || total > len) return AUSB_ERROR_MALFORMED;
+    ausb_desc_iter_init(&it, p, total);
+    while ((r = ausb_desc_next(&it, &d, &dl)) == 1) {
+        count++;
+        if (count > 1 && d[1] == AUSB_DT_CONFIG) return AUSB_ERROR_MALFORMED;
+        if (d[1] == AUSB_DT_ENDPOINT && (dl < 7 || !seen_if)) return AUSB_ERROR_MALFORMED;
+        if (d[1] == AUSB_DT_IAD && dl < 8) return AUSB_ERROR_MALFORMED;
+        if (d[1] == AUSB_DT_INTERFACE) {
+            seen_if = 1;
+            if (it.interface > max_if) max_if = it.interface;
+        }
+    }
+    if (r < 0) return r;
+    (void)max_if;
+    return count;
+}
+
+AUSB_API int ausb_iad_parse(const uint8_t *desc, size_t len, ausb_iad *out)
+{
+    if (!desc || len < 8 || desc[0] < 8 || desc[0] > len || desc[1] != AUSB_DT_IAD) return AUSB_ERROR_MALFORMED;
+    if (out) {
+        out->first_interface = desc[2];
+        out->interface_count = desc[3];
+        out->function_class = desc[4];
+        out->function_subclass = desc[5];
+        out->function_protocol = desc[6];
+        out->function_string = desc[7];
+    }
+    return 0;
+}
+
+AUSB_PRIVATE int ausb__iads_in(const unsigned char *buf, size_t len, ausb_iad *out, int cap, int n)
+{
+    ausb_desc_iter it;
+    const uint8_t *d;
+    size_t dl;
+    if (!buf || !len) return n;
+    ausb_desc_iter_init(&it, buf, len);
+    while (ausb_desc_next(&it, &d, &dl) == 1) {
+        if (d[1] != AUSB_DT_IAD) continue;
+        if (ausb_iad_parse(d, dl, n < cap && out ? &out[n] : NULL) == 0) n++;
+    }
+    return n;
+}
+
+#if !defined(AUSB_NO_LIBUSB)
+AUSB_API int ausb_config_iads(const ausb_config_desc *cfg, ausb_iad *out, int cap)
+{
+    int n = 0, i, a, e;
+    if (!cfg) return -EINVAL;
+    n = ausb__iads_in(cfg->extra, (size_t)(cfg->extra_length > 0 ? cfg->extra_length : 0), out, cap, n);
+    for (i = 0; i < cfg->bNumInterfaces; i++) {
+        const ausb_interface *in = &cfg->interface[i];
+        for (a = 0; a < in->num_altsetting; a++) {
+            const ausb_altsetting *s = &in->altsetting[a];
+            n = ausb__iads_in(s->extra, (size_t)(s->extra_length > 0 ? s->extra_length : 0), out, cap, n);
+            for (e = 0; e < s->bNumEndpoints; e++) {
+                const ausb_endpoint_desc *ep = &s->endpoint[e];
+                n = ausb__iads_in(ep->extra, (size_t)(ep->extra_length > 0 ? ep->extra_length : 0), out, cap, n);
+            }
+        }
+    }
+    return n;
+}
+
+#endif /* !AUSB_NO_LIBUSB */
+
+AUSB_API int ausb_raw_iads(const void *raw, size_t len, ausb_iad *out, int cap)
+{
+    int r = ausb_config_check(raw, len);
+    const uint8_t *p = (const uint8_t *)raw;
+    if (r < 0) return r;
+    return ausb__iads_in(p, (size_t)p[2] | ((size_t)p[3] << 8), out, cap, 0);
+}
+
+AUSB_PRIVATE size_t ausb__utf8_put(char *o, unsigned long cp)
+{
+    if (cp < 0x80) { o[0] = (char)cp; return 1; }
+    if (cp < 0x800) { o[0] = (char)(0xc0 | (cp >> 6)); o[1] = (char)(0x80 | (cp & 0x3f)); return 2; }
+    if (cp < 0x10000) {
+        o[0] = (char)(0xe0 | (cp >> 12)); o[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
+        o[2] = (char)(0x80 | (cp & 0x3f)); return 3;
+    }
+    o[0] = (char)(0xf0 | (cp >> 18)); o[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
+    o[2] = (char)(0x80 | ((cp >> 6) & 0x3f)); o[3] = (char)(0x80 | (cp & 0x3f));
+    return 4;
+}
+
+AUSB_API int ausb_utf16le_to_utf8(const uint8_t *in, size_t in_bytes, char *out, size_t cap)
+{
+    size_t i = 0, o = 0, units = in_bytes / 2;
+    if (!out || cap == 0) return -EINVAL;
+    if (!in) units = 0;
+    while (i < units) {
+        unsigned long cp = (unsigned long)in[2 * i] | ((unsigned long)in[2 * i + 1] << 8);
+        char tmp[4];
+        size_t w;
+        i++;
+        if (cp >= 0xd800 && cp <= 0xdbff) {
+            unsigned long lo = i < units ? ((unsigned long)in[2 * i] | ((unsigned long)in[2 * i + 1] << 8)) : 0;
+            if (lo >= 0xdc00 && lo <= 0xdfff) {
+                cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
+                i++;
+            } else {
+                cp = 0xfffd;
+            }
+        } else if (cp >= 0xdc00 && cp <= 0xdfff) {
+            cp = 0xfffd;
+        }
+        w = ausb__utf8_put(tmp, cp);
+        if (o + w + 1 > cap) { out[o] = 0; return -ENOSPC; }
+        memcpy(out + o, tmp, w);
+        o += w;
+    }
+    out[o] = 0;
+    return (int)o;
+}
+
+#if !defined(AUSB_NO_LIBUSB)
+/* ==== section: handles ==== */
+
+#define AUSB__BIT_SET(a, i) ((a)[(i) >> 5] |= (uint32_t)1 << ((i) & 31))
+#define AUSB__BIT_CLR(a, i) ((a)[(i) >> 5] &= ~((uint32_t)1 << ((i) & 31)))
+#define AUSB__BIT_GET(a, i) (((a)[(i) >> 5] >> ((i) & 31)) & 1u)
+
+AUSB_API int ausb_open(const ausb_device *dev, ausb_handle *h)
+{
+    int r;
+    if (!h) return -EINVAL;
+    memset(h, 0, sizeof *h);
+    if (!dev || !dev->dev || !dev->ctx) return -EINVAL;
+    r = AUSB_LIBUSB(libusb_open)(dev->dev, &h->lh);
+    if (r < 0) { h->lh = NULL; return ausb_from_libusb(r, 0); }
+    (void)ausb_device_copy(&h->dev, dev);
+    h->ctx = dev->ctx;
+    h->auto_detach = 1;
+    h->next = h->ctx->handles;
+    if (h->next) h->next->prev = h;
+    h->ctx->handles = h;
+    return 0;
+}
+
+AUSB_API void ausb_set_auto_detach(ausb_handle *h, int on)
+{
+    if (h) h->auto_detach = on != 0;
+}
+
+AUSB_API int ausb_handle_gone(const ausb_handle *h) { return h ? h->gone : 1; }
+AUSB_API const ausb_device *ausb_handle_device(const ausb_handle *h) { return h ? &h->dev : NULL; }
+
+AUSB_PRIVATE int ausb__usable(const ausb_handle *h)
+{
+    if (!h || !h->lh) return -EINVAL;
+    if (h->closing) return AUSB_ERROR_CLOSED;
+    if (h->gone) return AUSB_ERROR_NO_DEVICE;
+    return 0;
+}
+
+AUSB_PRIVATE int ausb__note(ausb_handle *h, int r)
+{
+    if (r == LIBUSB_ERROR_NO_DEVICE) h->gone = 1;
+    return ausb_from_libusb(r, 0);
+}
+
+AUSB_API int ausb_claim(ausb_handle *h, int iface)
+{
+    int r = ausb__usable(h);
+    if (r < 0) return r;
+    if (iface < 0 || iface >= AUSB_MAX_INTERFACES) return -EINVAL;
+    if (AUSB__BIT_GET(h->claimed, iface)) return 0;
+    if (h->auto_detach && AUSB_LIBUSB(libusb_kernel_driver_active)(h->lh, iface) == 1) {
+        r = AUSB_LIBUSB(libusb_detach_kernel_driver)(h->lh, iface);
+        if (r < 0) return ausb__note(h, r);
+        AUSB__BIT_SET(h->detached, iface);
+    }
+    r = AUSB_LIBUSB(libusb_claim_interface)(h->lh, iface);
+    if (r < 0) {
+        if (AUSB__BIT_GET(h->detached, iface)) {
+            (void)AUSB_LIBUSB(libusb_attach_kernel_driver)(h->lh, iface);
+            AUSB__BIT_CLR(h->detached, iface);
+        }
+        return ausb__note(h, r);
+    }
+    AUSB__BIT_SET(h->claimed, iface);
+    return 0;
+}
+
+AUSB_PRIVATE int ausb__release(ausb_handle *h, int iface)
+{
+    int r = 0;
+    if (AUSB__BIT_GET(h->claimed, iface)) {
+        if (!h->gone) r = ausb__note(h, AUSB_LIBUSB(libusb_release_interface)(h->lh, iface));
+        AUSB__BIT_CLR(h->claimed, iface);
+    }
+    if (AUSB__BIT_GET(h->detached, iface)) {
+        if (!h->gone) (void)AUSB_LIBUSB(libusb_attach_kernel_driver)(h->lh, iface);
+        AUSB__BIT_CLR(h->detached, iface);
+    }
+    return r;
+}
+
+AUSB_API int ausb_release(ausb_handle *h, int iface)
+{
+    if (!h || !h->lh || iface < 0 || iface >= AUSB_MAX_INTERFACES) return -EINVAL;
+    if (!AUSB__BIT_GET(h->claimed, iface)) return AUSB_ERROR_NOT_FOUND;
+    return ausb__release(h, iface);
+}
+
+AUSB_API int ausb_set_altsetting(ausb_handle *h, int iface, int alt)
+{
+    int r = ausb__usable(h);
+    if (r < 0) return r;
+    return ausb__note(h, AUSB_LIBUSB(libusb_set_interface_alt_setting)(h->lh, iface, alt));
+}
+
+AUSB_API int ausb_set_configuration(ausb_handle *h, int value)
+{
+    int r = ausb__usable(h);
+    if (r < 0) return r;
+    return ausb__note(h, AUSB_LIBUSB(libusb_set_configuration)(h->lh, value));
+}
+
+AUSB_API int ausb_clear_halt(ausb_handle *h, unsigned char ep)
+{
+    int r = ausb__usable(h);
+    if (r < 0) return r;
+    return ausb__note(h, AUSB_LIBUSB(libusb_clear_halt)(h->lh, ep));
+}
+
+AUSB_API int ausb_reset(ausb_handle *h)
+{
+    int r = ausb__usable(h);
+    if (r < 0) return r;
+    return ausb__note(h, AUSB_LIBUSB(libusb_reset_device)(h->lh));
+}
+
+AUSB_PRIVATE void ausb__unlink_inflight(ausb_transfer *t)
+{
+    ausb_handle *h = t->handle;
+    if (t->h_prev) t->h_prev->h_next = t->h_next; else h->inflight_head = t->h_next;
+    if (t->h_next) t->h_next->h_prev = t->h_prev;
+    t->h_prev = t->h_next = NULL;
+    h->inflight--;
+    h->ctx->inflight--;
+}
+
+AUSB_API void ausb_close(ausb_handle *h)
+{
+    ausb_ctx *ctx;
+    ausb_transfer *t, **pp, *mine = NULL, **mine_tail = &mine;
+    int i, rounds = 0;
+    if (!h || !h->lh || h->closing) return;
+    ctx = h->ctx;
+    h->closing = 1;
+    for (t = h->inflight_head; t; t = t->h_next) {
+        t->cancel_requested = 1;
+        (void)AUSB_LIBUSB(libusb_cancel_transfer)(t->lt);
+    }
+    /* libusb hands cancelled transfers back from its event handling; we are
+     * never inside it here, so pumping it is allowed.  The bound only
+     * guards against a kernel that never returns an URB. */
+    while (h->inflight > 0 && rounds++ < 2000) {
+        struct timeval tv = {0, 5000};
+        (void)AUSB_LIBUSB(libusb_handle_events_timeout_completed)(ctx->lu, &tv, NULL);
+    }
+    /* Deliver this handle's completions now, in order, before it goes away. */
+    pp = &ctx->done_head;
+    ctx->done_tail = NULL;
+    while (*pp) {
+        t = *pp;
+        if (t->handle == h) {
+            *pp = t->next_done;
+            t->next_done = NULL;
+            *mine_tail = t;
+            mine_tail = &t->next_done;
+        } else {
+            ctx->done_tail = t;
+            pp = &t->next_done;
+        }
+    }
+    while ((t = mine) != NULL) {
+        mine = t->next_done;
+        t->next_done = NULL;
+        t->state = AUSB_XFER_IDLE;
+        if (t->cb) t->cb(t, t->status, t->user);
+    }
+    for (i = 0; i < AUSB_MAX_INTERFACES; i++)
+        if (AUSB__BIT_GET(h->claimed, i) || AUSB__BIT_GET(h->detached, i)) (void)ausb__release(h, i);
+    AUSB_LIBUSB(libusb_close)(h->lh);
+    h->lh = NULL;
+    if (h->prev) h->prev->next = h->next; else ctx->handles = h->next;
+    if (h->next) h->next->prev = h->prev;
+    h->next = h->prev = NULL;
+    ausb_device_release(&h->dev);
+}
+
+/* ==== section: transfers ==== */
+
+static void LIBUSB_CALL ausb__on_libusb_done(struct libusb_transfer *lt)
+{
+    ausb_transfer *t = (ausb_transfer *)lt->user_data;
+    ausb_ctx *ctx = t->handle->ctx;
+    /* Inside libusb's event handling: only record and queue. */
+    t->status = ausb_from_libusb((int)lt->status, 1);
+    if (t->status == AUSB_ERROR_NO_DEVICE) t->handle->gone = 1;
+    t->actual_length = lt->actual_length;
+    if (lt->type == LIBUSB_TRANSFER_TYPE_CONTROL && t->actual_length < 0) t->actual_length = 0;
+    ausb__unlink_inflight(t);
+    t->state = AUSB_XFER_DONE;
+    t->next_done = NULL;
+    if (ctx->done_tail) ctx->done_tail->next_done = t; else ctx->done_head = t;
+    ctx->done_tail = t;
+}
+
+AUSB_API int ausb_transfer_init(ausb_transfer *t, int iso_packets)
+{
+    if (!t || iso_packets < 0) return -EINVAL;
+    memset(t, 0, sizeof *t);
+    t->lt = AUSB_LIBUSB(libusb_alloc_transfer)(iso_packets);
+    if (!t->lt) return -ENOMEM;
+    t->iso_capacity = iso_packets;
+    return 0;
+}
+
+AUSB_API void ausb_transfer_free(ausb_transfer *t)
+{
+    if (!t || !t->lt) return;
+    if (t->state == AUSB_XFER_INFLIGHT) {
+        /* Freeing an in-flight transfer would be a use-after-free in libusb. */
+        (void)ausb_cancel(t);
+        return;
+    }
+    AUSB_LIBUSB(libusb_free_transfer)(t->lt);
+    t->lt = NULL;
+}
+
+AUSB_PRIVATE void ausb__fill(ausb_transfer *t, ausb_handle *h, unsigned char type, unsigned char ep, void *buf,
+                             int len, unsigned timeout_ms, ausb_transfer_cb cb, void *user)
+{
+    struct libusb_transfer *lt = t->lt;
+    t->handle = h;
+    t->cb = cb;
+    t->user = user;
+    t->status = 0;
+    t->actual_length = 0;
+    lt->dev_handle = h ? h->lh : NULL;
+    lt->flags = 0;
+    lt->endpoint = ep;
+    lt->type = type;
+    lt->timeout = timeout_ms;
+    lt->buffer = (unsigned char *)buf;
+    lt->length = len;
+    lt->num_iso_packets = 0;
+    lt->callback = ausb__on_libusb_done;
+    lt->user_data = t;
+}
+
+AUSB_API void ausb_fill_bulk(ausb_transfer *t, ausb_handle *h, unsigned char ep, void *buf, int len,
+                             unsigned timeout_ms, ausb_transfer_cb cb, void *user)
+{
+    if (t && t->lt && t->state == AUSB_XFER_IDLE)
+        ausb__fill(t, h, LIBUSB_TRANSFER_TYPE_BULK, ep, buf, len, timeout_ms, cb, user);
+}
+
+AUSB_API void ausb_fill_interrupt(ausb_transfer *t, ausb_handle *h, unsigned char ep, void *buf, int len,
+                                  unsigned timeout_ms, ausb_transfer_cb cb, void *user)
+{
+    if (t && t->lt && t->state == AUSB_XFER_IDLE)
+        ausb__fill(t, h, LIBUSB_TRANSFER_TYPE_INTERRUPT, ep, buf, len, timeout_ms, cb, user);
+}
+
+AUSB_API void ausb_fill_control(ausb_transfer *t, ausb_handle *h, void *buf, unsigned timeout_ms,
+                                ausb_transfer_cb cb, void *user)
+{
+    const unsigned char *s = (const unsigned char *)buf;
+    int wlength;
+    if (!t || !t->lt || t->state != AUSB_XFER_IDLE || !buf) return;
+    wlength = s[6] | (s[7] << 8);
+    ausb__fill(t, h, LIBUSB_TRANSFER_TYPE_CONTROL, 0, buf, 8 + wlength, timeout_ms, cb, user);
+}
+
+AUSB_API int ausb_fill_iso(ausb_transfer *t, ausb_handle *h, unsigned char ep, void *buf, int len,
+                           int packets, int packet_len, unsigned timeout_ms, ausb_transfer_cb cb, void *user)
+{
+    int i;
+    if (!t || !t->lt || t->state != AUSB_XFER_IDLE) return -EINVAL;
+    if (packets < 0 || packets > t->iso_capacity || packet_len < 0 || (long)packets * packet_len > len) return -EINVAL;
+    ausb__fill(t, h, LIBUSB_TRANSFER_TYPE_ISOCHRONOUS, ep, buf, len, timeout_ms, cb, user);
+    t->lt->num_iso_packets = packets;
+    for (i = 0; i < packets; i++) {
+        t->lt->iso_packet_desc[i].length = (unsigned)packet_len;
+        t->lt->iso_packet_desc[i].actual_length = 0;
+        t->lt->iso_packet_desc[i].status = LIBUSB_TRANSFER_COMPLETED;
+    }
+    return 0;
+}
+
+AUSB_API void ausb_transfer_set_flags(ausb_transfer *t, unsigned flags)
+{
+    if (!t || !t->lt || t->state != AUSB_XFER_IDLE) return;
+    t->lt->flags = (uint8_t)(((flags & AUSB_SHORT_NOT_OK) ? LIBUSB_TRANSFER_SHORT_NOT_OK : 0) |
+                             ((flags & AUSB_ZERO_PACKET) ? LIBUSB_TRANSFER_ADD_ZERO_PACKET : 0));
+}
+
+AUSB_API int ausb_submit(ausb_transfer *t)
+{
+    ausb_handle *h;
+    int r;
+    if (!t || !t->lt || !t->handle) return -EINVAL;
+    if (t->state != AUSB_XFER_IDLE) return AUSB_ERROR_BUSY;
+    h = t->handle;
+    r = ausb__usable(h);
+    if (r < 0) return r;
+    t->lt->dev_handle = h->lh;
+    t->status = 0;
+    t->actual_length = 0;
+    t->cancel_requested = 0;
+    r = AUSB_LIBUSB(libusb_submit_transfer)(t->lt);
+    if (r < 0) return ausb__note(h, r);
+    t->state = AUSB_XFER_INFLIGHT;
+    t->h_prev = NULL;
+    t->h_next = h->inflight_head;
+    if (t->h_next) t->h_next->h_prev = t;
+    h->inflight_head = t;
+    h->inflight++;
+    h->ctx->inflight++;
+    return 0;
+}
+
+AUSB_API int ausb_cancel(ausb_transfer *t)
+{
+    int r;
+    if (!t || !t->lt) return -EINVAL;
+    if (t->state != AUSB_XFER_INFLIGHT || t->cancel_requested) return 0;
+    t->cancel_requested = 1;
+    r = AUSB_LIBUSB(libusb_cancel_transfer)(t->lt);
+    /* NOT_FOUND: already completing; its callback is on the way. */
+    if (r < 0 && r != LIBUSB_ERROR_NOT_FOUND && r != LIBUSB_ERROR_NO_DEVICE) return ausb_from_libusb(r, 0);
+    return 0;
+}
+
+AUSB_API int ausb_transfer_state(const ausb_transfer *t) { return t ? t->state : AUSB_XFER_IDLE; }
+AUSB_API unsigned char *ausb_transfer_buffer(const ausb_transfer *t) { return t && t->lt ? t->lt->buffer : NULL; }
+AUSB_API unsigned char *ausb_control_data(const ausb_transfer *t)
+{
+    return t && t->lt && t->lt->buffer ? t->lt->buffer + 8 : NULL;
+}
+AUSB_API int ausb_iso_packets(const ausb_transfer *t) { return t && t->lt ? t->lt->num_iso_packets : 0; }
+
+AUSB_API int ausb_iso_packet_status(const ausb_transfer *t, int i)
+{
+    if (!t || !t->lt || i < 0 || i >= t->lt->num_iso_packets) return -EINVAL;
+    return ausb_from_libusb((int)t->lt->iso_packet_desc[i].status, 1);
+}
+
+AUSB_API int ausb_iso_packet_length(const ausb_transfer *t, int i)
+{
+    if (!t || !t->lt || i < 0 || i >= t->lt->num_iso_packets) return -EINVAL;
+    return (int)t->lt->iso_packet_desc[i].actual_length;
+}
+
+AUSB_API unsigned char *ausb_iso_packet_data(const ausb_transfer *t, int i)
+{
+    size_t off = 0;
+    int k;
+    if (!t || !t->lt || i < 0 || i >= t->lt->num_iso_packets) return NULL;
+    for (k = 0; k < i; k++) off += t->lt->iso_packet_desc[k].length;
+    return t->lt->buffer + off;
+}
+
+#endif /* !AUSB_NO_LIBUSB */
+
+AUSB_API void ausb_setup(void *buf, unsigned request_type, unsigned request, unsigned value, unsigned index,
+                         unsigned length)
+{
+    unsigned char *s = (unsigned char *)buf;
+    s[0] = (unsigned char)request_type;
+    s[1] = (unsigned char)request;
+    s[2] = (unsigned char)(value & 0xff);
+    s[3] = (unsigned char)(value >> 8);
+    s[4] = (unsigned char)(index & 0xff);
+    s[5] = (unsigned char)(index >> 8);
+    s[6] = (unsigned char)(length & 0xff);
+    s[7] = (unsigned char)(length >> 8);
+}
+
+AUSB_API void ausb_setup_get_descriptor(void *buf, unsigned type, unsigned index, unsigned langid,
+                                        unsigned length)
+{
+    ausb_setup(buf, AUSB_RT_IN | AUSB_RT_STANDARD | AUSB_RT_DEVICE, AUSB_REQ_GET_DESCRIPTOR,
+               (type << 8) | (index & 0xff), langid, length);
+}
+
+AUSB_API void ausb_setup_get_status(void *buf, unsigned recipient, unsigned index)
+{
+    ausb_setup(buf, AUSB_RT_IN | AUSB_RT_STANDARD | recipient, AUSB_REQ_GET_STATUS, 0, index, 2);
+}
+
+AUSB_API void ausb_setup_feature(void *buf, int set, unsigned recipient, unsigned feature, unsigned index)
+{
+    ausb_setup(buf, AUSB_RT_STANDARD | recipient, set ? AUSB_REQ_SET_FEATURE : AUSB_REQ_CLEAR_FEATURE,
+               feature, index, 0);
+}
+
+#if !defined(AUSB_NO_LIBUSB)
+/* ==== section: strings ==== */
+
+AUSB_PRIVATE void ausb__string_step(ausb_transfer *t, int status, void *user);
+
+AUSB_PRIVATE int ausb__string_submit(ausb_string_req *req, unsigned idx, unsigned langid)
+{
+    ausb_setup_get_descriptor(req->buf, AUSB_DT_STRING, idx, langid, 255);
+    ausb_fill_control(&req->xfer, req->handle, req->buf, req->timeout_ms, ausb__string_step, req);
+    return ausb_submit(&req->xfer);
+}
+
+AUSB_PRIVATE void ausb__string_finish(ausb_string_req *req, int status)
+{
+    ausb_string_cb cb = req->cb;
+    void *user = req->user;
+    const char *text = status == 0 ? req->text : NULL;
+    ausb_transfer_free(&req->xfer);
+    if (cb) cb(req, status, text, user);
+}
+
+AUSB_PRIVATE uint16_t ausb__pick_lang(const unsigned char *d, int len)
+{
+    int i, n;
+    uint16_t first = 0;
+    if (len < 4 || d[1] != AUSB_DT_STRING) return 0;
+    n = (d[0] < len ? d[0] : len);
+    for (i = 2; i + 1 < n; i += 2) {
+        uint16_t l = (uint16_t)(d[i] | (d[i + 1] << 8));
+        if (l == 0x0409) return l;
+        if (!first) first = l;
+    }
+    return first;
+}
+
+AUSB_PRIVATE void ausb__string_step(ausb_transfer *t, int status, void *user)
+{
+    ausb_string_req *req = (ausb_string_req *)user;
+    const unsigned char *d = req->buf + 8;
+    int len = t->actual_length, n, r;
+    if (status != 0) { ausb__string_finish(req, status); return; }
+    if (req->step == 0) {
+        uint16_t lang = ausb__pick_lang(d, len);
+        if (!lang) { ausb__string_finish(req, AUSB_ERROR_MALFORMED); return; }
+        req->handle->langid = lang;
+        req->step = 1;
+        r = ausb__string_submit(req, req->index, lang);
+        if (r < 0) ausb__string_finish(req, r);
+        return;
+    }
+    if (len < 2 || d[1] != AUSB_DT_STRING || d[0] < 2) { ausb__string_finish(req, AUSB_ERROR_MALFORMED); return; }
+    n = d[0] < len ? d[0] : len;
+    r = ausb_utf16le_to_utf8(d + 2, (size_t)(n - 2), req->text, sizeof req->text);
+    ausb__string_finish(req, r < 0 ? r : 0);
+}
+
+AUSB_API int ausb_read_string(ausb_handle *h, ausb_string_req *req, int index, unsigned timeout_ms,
+                              ausb_string_cb cb, void *user)
+{
+    int r;
+    if (!req || index <= 0 || index > 255) return -EINVAL;
+    r = ausb__usable(h);
+    if (r < 0) return r;
+    r = ausb_transfer_init(&req->xfer, 0);
+    if (r < 0) return r;
+    req->handle = h;
+    req->cb = cb;
+    req->user = user;
+    req->index = (uint8_t)index;
+    req->timeout_ms = timeout_ms;
+    req->text[0] = 0;
+    req->step = h->langid ? 1 : 0;
+    r = req->step ? ausb__string_submit(req, req->index, h->langid) : ausb__string_submit(req, 0, 0);
+    if (r < 0) ausb_transfer_free(&req->xfer);
+    return r;
+}
+
+#endif /* !AUSB_NO_LIBUSB */
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* AUSB_IMPLEMENTATION */
+
+/*
+------------------------------------------------------------------------------
+MIT License
+
+Copyright (c) 2026 the asynckit authors
+
+Permission is hereby granted, free of charge, to any person obtaining a copy of
+this software and associated documentation files (the "Software"), to deal in
+the Software without restriction, including without limitation the rights to
+use, copy, modify, merge, publish, distribute, sublicense, and/or sell copies
+of the Software, and to permit persons to whom the Software is furnished to do
+so, subject to the following conditions:
+
+The above copyright notice and this permission notice shall be included in all
+copies or substantial portions of the Software.
+
+THE SOFTWARE IS PROVIDED "AS IS", WITHOUT WARRANTY OF ANY KIND, EXPRESS OR
+IMPLIED, INCLUDING BUT NOT LIMITED TO THE WARRANTIES OF MERCHANTABILITY,
+FITNESS FOR A PARTICULAR PURPOSE AND NONINFRINGEMENT. IN NO EVENT SHALL THE
+AUTHORS OR COPYRIGHT HOLDERS BE LIABLE FOR ANY CLAIM, DAMAGES OR OTHER
+LIABILITY, WHETHER IN AN ACTION OF CONTRACT, TORT OR OTHERWISE, ARISING FROM,
+OUT OF OR IN CONNECTION WITH THE SOFTWARE OR THE USE OR OTHER DEALINGS IN THE
+SOFTWARE.
+------------------------------------------------------------------------------
+*/

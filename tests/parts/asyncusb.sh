@@ -1,0 +1,73 @@
+# tests/parts/asyncusb.sh - asyncusb.h tests (sourced by tests/run.sh).
+#
+# usb_desc      walker, IADs, UTF-16, setup packets: no libusb needed, so
+#               it runs in every variant of t_unit (also cross and musl).
+# usb_core ...  fake devices in an umockdev testbed: run under
+#               libumockdev-preload, native only, in three builds (plain,
+#               ASan+UBSan, valgrind) by the loop below.
+# checks        the header compiles for aarch64 and armhf; ptp_info replays
+#               the recorded camera; ausb dev-info matches lsusb -v.
+
+T_NO_CROSS= t_unit usb_desc tests/usb_desc.c
+
+au_pkg() { ${PKG_CONFIG:-pkg-config} "$@"; }
+
+# The USB suites include glib, whose <pthread.h> includes <sched.h>; quote
+# includes keep our sched.h from shadowing the system one there.
+au_variants() {
+    echo "plain|$CC|-O2 -g|-"
+    echo "asan+ubsan|$CLANG|-O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer|-"
+    [ -n "$T_QUICK" ] && return
+    echo "valgrind|$CC|-O1 -g|valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect --suppressions=tests/usb_valgrind.supp --track-fds=no"
+}
+
+# au_usb_suite NAME SRC: build SRC in each variant, run it under umockdev.
+au_usb_suite() {
+    local name=$1 src=$2 line vname cc flags runner exe libs
+    libs=$(au_pkg --cflags --libs libusb-1.0 umockdev-1.0)
+    while IFS= read -r line; do
+        vname=${line%%|*}; line=${line#*|}
+        cc=${line%%|*}; line=${line#*|}
+        flags=${line%%|*}; runner=${line#*|}
+        exe="$T_OUT/${name}_$(echo "$vname" | tr '+' '_')"
+        # shellcheck disable=SC2086
+        if ! $cc $flags $CFLAGS -iquote . -o "$exe" "$src" $libs >"$exe.build.log" 2>&1; then
+            t_fail_line "[$name $vname] does not build:"
+            head -n 12 "$exe.build.log" | sed 's/^/    /'
+            continue
+        fi
+        if [ "$runner" = "-" ]; then
+            ASAN_OPTIONS=verify_asan_link_order=0 t_suite "$name $vname" umockdev-wrapper "$exe"
+        else
+            # shellcheck disable=SC2086
+            t_suite "$name $vname" umockdev-wrapper $runner "$exe"
+        fi
+    done < <(au_variants)
+}
+
+if t_have umockdev-wrapper && au_pkg --exists libusb-1.0 umockdev-1.0 2>/dev/null; then
+    au_usb_suite usb_core tests/usb_core.c
+    for au_src in tests/usb_sched*.c; do
+        [ -e "$au_src" ] || continue
+        [ -e sched.h ] || continue
+        au_usb_suite "$(basename "$au_src" .c)" "$au_src"
+    done
+else
+    t_fail_line "[asyncusb] libusb-1.0 / umockdev missing (make deps)"
+fi
+
+# The whole header (implementation included) compiles for the boards; there
+# is no cross libusb to link with, only its architecture-neutral header.
+au_cross_compile() {
+    local cc=$1
+    t_have "$cc" || return 0
+    t_check "asyncusb.h compiles with $cc" \
+        $cc -std=c99 -Wall -Wextra -pedantic -Werror -c -x c -o "$T_OUT/asyncusb_${cc}.o" \
+        -DAUSB_IMPLEMENTATION -I. $(au_pkg --cflags libusb-1.0) asyncusb.h
+}
+if [ -z "$T_QUICK" ]; then
+    au_cross_compile aarch64-linux-gnu-gcc
+    au_cross_compile arm-linux-gnueabihf-gcc
+fi
+
+[ -e tests/usb_examples.sh ] && . tests/usb_examples.sh

@@ -1,0 +1,531 @@
+/* tests/usb_fake.h - fake USB devices for the asyncusb tests (not part of
+ * the library).
+ *
+ * Each fake device is a sysfs entry in an in-process umockdev testbed plus
+ * an ioctl handler that plays the kernel's usbfs: it accepts SUBMITURB,
+ * keeps URBs pending or ready according to the endpoint, hands ready ones
+ * out on REAPURB(NDELAY), honours DISCARDURB, and answers CLAIM, RELEASE,
+ * SETINTERFACE, CLEAR_HALT, GETDRIVER and friends.  The handler runs on the
+ * testbed's worker thread; the test thread talks to it under a mutex.
+ *
+ * The program must run with libumockdev-preload loaded (umockdev-wrapper),
+ * and must create its devices before ausb_init / libusb_init.
+ *
+ * Endpoint behaviours of every fake device:
+ *   0x01 OUT bulk   accepted at once; the bytes go to the loopback queue
+ *   0x81 IN  bulk   waits for loopback bytes (overflow when more are queued
+ *                   than the buffer holds)
+ *   0x82 IN  bulk   stalls (-EPIPE)
+ *   0x83 IN  intr   completes at once with 8 bytes: a counter and 0xA5s
+ *   0x84 IN  bulk   held: completes only on usbf_release_held()
+ *   0x85 IN  bulk   completes at once with the 5 bytes "short"
+ *   0x86 IN  bulk   babble: -EOVERFLOW with the buffer full
+ *   0x87 IN  iso    each packet i gets min(length, i + 1) bytes of value i;
+ *                   packet 2 reports -EXDEV
+ *   0x02 OUT iso    accepted at once
+ *   0x03 OUT bulk   accepted at once, bytes counted only (benchmarks)
+ *   0x88 IN  bulk   completes at once with the buffer filled (benchmarks)
+ *   ep0: GET_DESCRIPTOR (device, config, string), vendor IN 0x01 -> "ping",
+ *        vendor OUT 0x02 stores up to 64 bytes, anything else stalls.
+ *        String index 9 always stalls (a device that fails to answer).
+ */
+#ifndef USB_FAKE_H
+#define USB_FAKE_H
+
+#include <umockdev.h>
+#include <sys/ioctl.h>
+#include <linux/usbdevice_fs.h>
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <stdlib.h>
+
+#define USBF_MAX_URBS 1024
+
+typedef struct usbf_urb {
+    UMockdevIoctlData *urb;    /* the client's struct usbdevfs_urb */
+    UMockdevIoctlData *buf;    /* its buffer (NULL when empty) */
+    int held;
+} usbf_urb;
+
+typedef struct usbf_device {
+    char *syspath;
+    char devnode[64];
+    int bus, addr;
+    unsigned char desc[4096];
+    size_t desc_len;
+    const char *strings[16];    /* index -> text; 0 unused */
+    int speed_mbps;
+    UMockdevIoctlBase *handler;
+    GMutex lock;
+    usbf_urb pending[USBF_MAX_URBS];
+    int npending;
+    usbf_urb ready[USBF_MAX_URBS];
+    int nready;
+    unsigned char loop[8192];
+    size_t loop_len;
+    unsigned char vendor_data[64];
+    int vendor_len;
+    int disconnected;
+    int intr_counter;
+    /* what the device saw */
+    int submits, discards, claims, releases, set_alts, clear_halts, resets;
+    int detaches, attaches, set_configs;
+    int driver_bound_if1;       /* interface 1 has a kernel driver */
+    long bulk_out_bytes;
+    unsigned last_out_flags;
+    int unknown_ioctls;
+} usbf_device;
+
+static UMockdevTestbed *usbf_testbed;
+
+static void usbf_init(void)
+{
+    const char *pre = getenv("LD_PRELOAD");
+    if (!pre || !strstr(pre, "umockdev-preload")) {
+        fprintf(stderr, "usb_fake: run under umockdev-wrapper (libumockdev-preload)\n");
+        exit(77);
+    }
+    usbf_testbed = umockdev_testbed_new();
+}
+
+static struct usbdevfs_urb *usbf_u(usbf_urb *u) { return (struct usbdevfs_urb *)u->urb->data; }
+
+static void usbf_push_ready(usbf_device *d, usbf_urb u, int status, int actual)
+{
+    struct usbdevfs_urb *s = usbf_u(&u);
+    s->status = status;
+    s->actual_length = actual;
+    if (d->nready < USBF_MAX_URBS) d->ready[d->nready++] = u;
+}
+
+static void usbf_fill_in(usbf_urb *u, const void *src, size_t n)
+{
+    if (u->buf && n) memcpy(u->buf->data, src, n);
+}
+
+/* Serves pending 0x81 URBs from the loopback queue. */
+static void usbf_serve_loop(usbf_device *d)
+{
+    int i = 0;
+    while (i < d->npending && d->loop_len > 0) {
+        usbf_urb u = d->pending[i];
+        struct usbdevfs_urb *s = usbf_u(&u);
+        if (s->endpoint != 0x81) { i++; continue; }
+        memmove(&d->pending[i], &d->pending[i + 1], (size_t)(d->npending - i - 1) * sizeof(usbf_urb));
+        d->npending--;
+        if (d->loop_len > (size_t)s->buffer_length) {
+            usbf_fill_in(&u, d->loop, (size_t)s->buffer_length);
+            d->loop_len = 0;
+            usbf_push_ready(d, u, -EOVERFLOW, s->buffer_length);
+        } else {
+            usbf_fill_in(&u, d->loop, d->loop_len);
+            usbf_push_ready(d, u, 0, (int)d->loop_len);
+            d->loop_len = 0;
+        }
+    }
+}
+
+static const char *usbf_string(usbf_device *d, int idx)
+{
+    if (idx <= 0 || idx >= 16) return NULL;
+    return d->strings[idx];
+}
+
+/* Control transfer on ep0: returns status, sets *actual. */
+static int usbf_control(usbf_device *d, usbf_urb *u, int *actual)
+{
+    struct usbdevfs_urb *s = usbf_u(u);
+    unsigned char *b = u->buf ? u->buf->data : NULL;
+    unsigned rt, req, val, idx, len;
+    unsigned char out[256];
+    size_t n = 0;
+    if (!b || s->buffer_length < 8) return -EPIPE;
+    rt = b[0]; req = b[1]; val = b[2] | (b[3] << 8); idx = b[4] | (b[5] << 8); len = b[6] | (b[7] << 8);
+    (void)idx;
+    *actual = 0;
+    if (rt == 0x80 && req == 0x06) {
+        unsigned type = val >> 8, index = val & 0xff;
+        if (type == 1) { n = 18; memcpy(out, d->desc, 18); }
+        else if (type == 2) {
+            /* walk configurations in the stored blob */
+            size_t off = 18; unsigned c = 0;
+            while (off + 4 <= d->desc_len) {
+                size_t tl = d->desc[off + 2] | (d->desc[off + 3] << 8);
+                if (c == index) { n = tl < sizeof out ? tl : sizeof out; memcpy(out, d->desc + off, n); break; }
+                off += tl; c++;
+            }
+            if (!n) return -EPIPE;
+        } else if (type == 3) {
+            if (index == 0) { out[0] = 4; out[1] = 3; out[2] = 0x09; out[3] = 0x04; n = 4; }
+            else {
+                const char *str = usbf_string(d, (int)index);
+                size_t k, sl;
+                if (!str || index == 9) return -EPIPE;
+                sl = strlen(str);
+                if (sl > 126) sl = 126;
+                out[0] = (unsigned char)(2 + 2 * sl); out[1] = 3;
+                for (k = 0; k < sl; k++) { out[2 + 2 * k] = (unsigned char)str[k]; out[3 + 2 * k] = 0; }
+                n = 2 + 2 * sl;
+            }
+        } else return -EPIPE;
+    } else if (rt == 0xc0 && req == 0x01) {
+        memcpy(out, "ping", 4); n = 4;
+    } else if (rt == 0x40 && req == 0x02) {
+        d->vendor_len = len > 64 ? 64 : (int)len;
+        memcpy(d->vendor_data, b + 8, (size_t)d->vendor_len);
+        *actual = (int)len;
+        return 0;
+    } else if ((rt & 0x80) == 0 && len == 0 && (req == 0x01 || req == 0x03)) {
+        return 0;   /* SET/CLEAR_FEATURE */
+    } else {
+        return -EPIPE;
+    }
+    if (n > len) n = len;
+    memcpy(b + 8, out, n);
+    *actual = (int)n;
+    return 0;
+}
+
+/* Decides what a freshly submitted URB does. Called under the lock. */
+static void usbf_accept(usbf_device *d, usbf_urb u)
+{
+    struct usbdevfs_urb *s = usbf_u(&u);
+    int actual = 0, st, i;
+    unsigned char tmp[8];
+    switch (s->type == USBDEVFS_URB_TYPE_CONTROL ? 0x00 : s->endpoint) {
+    case 0x00:
+        st = usbf_control(d, &u, &actual);
+        usbf_push_ready(d, u, st, actual);
+        return;
+    case 0x01:
+        if (d->loop_len + (size_t)s->buffer_length <= sizeof d->loop && u.buf) {
+            memcpy(d->loop + d->loop_len, u.buf->data, (size_t)s->buffer_length);
+            d->loop_len += (size_t)s->buffer_length;
+        }
+        usbf_push_ready(d, u, 0, s->buffer_length);
+        usbf_serve_loop(d);
+        return;
+    case 0x03:
+        d->bulk_out_bytes += s->buffer_length;
+        d->last_out_flags = s->flags;
+        usbf_push_ready(d, u, 0, s->buffer_length);
+        return;
+    case 0x02:
+        for (i = 0; i < s->number_of_packets; i++) {
+            s->iso_frame_desc[i].actual_length = s->iso_frame_desc[i].length;
+            s->iso_frame_desc[i].status = 0;
+        }
+        usbf_push_ready(d, u, 0, s->buffer_length);
+        return;
+    case 0x81:
+        d->pending[d->npending++] = u;
+        usbf_serve_loop(d);
+        return;
+    case 0x82:
+        usbf_push_ready(d, u, -EPIPE, 0);
+        return;
+    case 0x83:
+        memset(tmp, 0xa5, sizeof tmp);
+        tmp[0] = (unsigned char)d->intr_counter++;
+        actual = s->buffer_length < 8 ? s->buffer_length : 8;
+        usbf_fill_in(&u, tmp, (size_t)actual);
+        usbf_push_ready(d, u, 0, actual);
+        return;
+    case 0x84:
+        u.held = 1;
+        d->pending[d->npending++] = u;
+        return;
+    case 0x85:
+        actual = s->buffer_length < 5 ? s->buffer_length : 5;
+        usbf_fill_in(&u, "short", (size_t)actual);
+        usbf_push_ready(d, u, 0, actual);
+        return;
+    case 0x86:
+        if (u.buf) memset(u.buf->data, 0xee, (size_t)s->buffer_length);
+        usbf_push_ready(d, u, -EOVERFLOW, s->buffer_length);
+        return;
+    case 0x88:
+        if (u.buf) memset(u.buf->data, 0x5a, (size_t)s->buffer_length);
+        usbf_push_ready(d, u, 0, s->buffer_length);
+        return;
+    case 0x87: {
+        size_t off = 0;
+        actual = 0;
+        for (i = 0; i < s->number_of_packets; i++) {
+            unsigned len = s->iso_frame_desc[i].length;
+            unsigned got = len < (unsigned)(i + 1) ? len : (unsigned)(i + 1);
+            if (u.buf) memset(u.buf->data + off, i, got);
+            s->iso_frame_desc[i].actual_length = got;
+            s->iso_frame_desc[i].status = i == 2 ? (unsigned)-EXDEV : 0;
+            off += len;
+            actual += (int)got;
+        }
+        usbf_push_ready(d, u, 0, actual);
+        return;
+    }
+    default:
+        usbf_push_ready(d, u, -EPIPE, 0);
+        return;
+    }
+}
+
+static void usbf_drop(usbf_urb *u)
+{
+    if (u->buf) g_object_unref(u->buf);
+    g_object_unref(u->urb);
+}
+
+static gboolean usbf_on_ioctl(UMockdevIoctlBase *base, UMockdevIoctlClient *client, gpointer user)
+{
+    usbf_device *d = (usbf_device *)user;
+    gulong req = umockdev_ioctl_client_get_request(client);
+    UMockdevIoctlData *arg = umockdev_ioctl_client_get_arg(client);
+    GError *err = NULL;
+    long res = 0;
+    int eno = 0, i;
+    (void)base;
+
+    g_mutex_lock(&d->lock);
+    if (req == USBDEVFS_GET_CAPABILITIES) {
+        UMockdevIoctlData *data = umockdev_ioctl_data_resolve(arg, 0, sizeof(guint32), &err);
+        if (data) *(guint32 *)data->data = USBDEVFS_CAP_ZERO_PACKET | USBDEVFS_CAP_BULK_CONTINUATION |
+                                           USBDEVFS_CAP_NO_PACKET_SIZE_LIM | USBDEVFS_CAP_REAP_AFTER_DISCONNECT;
+    } else if (req == USBDEVFS_SUBMITURB) {
+        gulong client_ptr = *(gulong *)arg->data;
+        UMockdevIoctlData *data = umockdev_ioctl_data_resolve(arg, 0, sizeof(struct usbdevfs_urb), &err);
+        struct usbdevfs_urb *s = data ? (struct usbdevfs_urb *)data->data : NULL;
+        d->submits++;
+        if (!s) { res = -1; eno = EFAULT; }
+        else if (d->disconnected) { res = -1; eno = ENODEV; }
+        else if (d->npending >= USBF_MAX_URBS - 1 || d->nready >= USBF_MAX_URBS - 1) { res = -1; eno = ENOMEM; }
+        else {
+            usbf_urb u;
+            if (s->type == USBDEVFS_URB_TYPE_ISO && s->number_of_packets > 0) {
+                size_t full = sizeof(struct usbdevfs_urb) + (size_t)s->number_of_packets * sizeof(struct usbdevfs_iso_packet_desc);
+                umockdev_ioctl_data_reload(arg, NULL);
+                *(gulong *)arg->data = client_ptr;   /* resolve() had swapped in a local pointer */
+                data = umockdev_ioctl_data_resolve(arg, 0, full, &err);
+                s = (struct usbdevfs_urb *)data->data;
+            }
+            u.urb = (UMockdevIoctlData *)g_object_ref(data);
+            u.buf = NULL;
+            u.held = 0;
+            if (s->buffer_length > 0) {
+                UMockdevIoctlData *b = umockdev_ioctl_data_resolve(data, G_STRUCT_OFFSET(struct usbdevfs_urb, buffer),
+                                                                   (gsize)s->buffer_length, &err);
+                if (b) u.buf = (UMockdevIoctlData *)g_object_ref(b);
+            }
+            usbf_accept(d, u);
+        }
+    } else if (req == USBDEVFS_REAPURB || req == USBDEVFS_REAPURBNDELAY) {
+        if (d->nready > 0) {
+            UMockdevIoctlData *data = umockdev_ioctl_data_resolve(arg, 0, sizeof(void *), &err);
+            usbf_urb u = d->ready[0];
+            memmove(&d->ready[0], &d->ready[1], (size_t)(d->nready - 1) * sizeof(usbf_urb));
+            d->nready--;
+            umockdev_ioctl_data_set_ptr(data, 0, u.urb);
+            usbf_drop(&u);
+        } else {
+            res = -1;
+            eno = d->disconnected ? ENODEV : EAGAIN;
+        }
+    } else if (req == USBDEVFS_DISCARDURB) {
+        gulong addr = *(gulong *)arg->data;
+        res = -1; eno = EINVAL;
+        d->discards++;
+        for (i = 0; i < d->npending; i++) {
+            if (d->pending[i].urb->client_addr == addr) {
+                usbf_urb u = d->pending[i];
+                memmove(&d->pending[i], &d->pending[i + 1], (size_t)(d->npending - i - 1) * sizeof(usbf_urb));
+                d->npending--;
+                usbf_push_ready(d, u, -ENOENT, 0);
+                res = 0; eno = 0;
+                break;
+            }
+        }
+    } else if (req == USBDEVFS_CLAIMINTERFACE) {
+        d->claims++;
+        if (d->disconnected) { res = -1; eno = ENODEV; }
+    } else if (req == USBDEVFS_RELEASEINTERFACE) {
+        d->releases++;
+    } else if (req == USBDEVFS_SETINTERFACE) {
+        d->set_alts++;
+    } else if (req == USBDEVFS_SETCONFIGURATION) {
+        d->set_configs++;
+    } else if (req == USBDEVFS_CLEAR_HALT) {
+        d->clear_halts++;
+    } else if (req == USBDEVFS_RESET) {
+        d->resets++;
+    } else if (req == USBDEVFS_GETDRIVER) {
+        UMockdevIoctlData *data = umockdev_ioctl_data_resolve(arg, 0, sizeof(struct usbdevfs_getdriver), &err);
+        struct usbdevfs_getdriver *g = data ? (struct usbdevfs_getdriver *)data->data : NULL;
+        if (g && g->interface == 1 && d->driver_bound_if1) {
+            snprintf(g->driver, sizeof g->driver, "fakedrv");
+        } else {
+            res = -1; eno = ENODATA;
+        }
+    } else if (req == USBDEVFS_IOCTL) {
+        UMockdevIoctlData *data = umockdev_ioctl_data_resolve(arg, 0, sizeof(struct usbdevfs_ioctl), &err);
+        struct usbdevfs_ioctl *io = data ? (struct usbdevfs_ioctl *)data->data : NULL;
+        if (io && io->ioctl_code == (int)USBDEVFS_DISCONNECT) {
+            if (io->ifno == 1 && d->driver_bound_if1) { d->driver_bound_if1 = 0; d->detaches++; }
+            else { res = -1; eno = ENODATA; }
+        } else if (io && io->ioctl_code == (int)USBDEVFS_CONNECT) {
+            if (io->ifno == 1) { d->driver_bound_if1 = 1; d->attaches++; }
+        } else { res = -1; eno = ENOTTY; }
+    } else if (req == USBDEVFS_DISCONNECT_CLAIM) {
+        res = -1; eno = ENOTTY;
+    } else {
+        d->unknown_ioctls++;
+        res = -1; eno = ENOTTY;
+    }
+    g_mutex_unlock(&d->lock);
+    if (err) g_error_free(err);
+    umockdev_ioctl_client_complete(client, res, eno);
+    return TRUE;
+}
+
+/* Device descriptor + configurations, as raw bytes in d->desc. */
+static void usbf_set_descriptors(usbf_device *d, const unsigned char *bytes, size_t len)
+{
+    memcpy(d->desc, bytes, len);
+    d->desc_len = len;
+}
+
+/* A standard test device: one configuration, interface 0 with every
+ * endpoint listed above, interface 1 (vendor class, kernel driver bound). */
+static size_t usbf_std_descriptors(unsigned char *o, unsigned vid, unsigned pid)
+{
+    static const unsigned char eps[][7] = {
+        {7, 5, 0x01, 2, 0x00, 0x02, 0}, {7, 5, 0x81, 2, 0x00, 0x02, 0}, {7, 5, 0x82, 2, 0x00, 0x02, 0},
+        {7, 5, 0x83, 3, 0x08, 0x00, 4}, {7, 5, 0x84, 2, 0x00, 0x02, 0}, {7, 5, 0x85, 2, 0x00, 0x02, 0},
+        {7, 5, 0x86, 2, 0x00, 0x02, 0}, {7, 5, 0x87, 1, 0x00, 0x14, 1}, {7, 5, 0x02, 1, 0x00, 0x04, 1},
+        {7, 5, 0x03, 2, 0x00, 0x02, 0}, {7, 5, 0x88, 2, 0x00, 0x02, 0},
+    };
+    size_t n = 0, cfg, k;
+    const int neps = (int)(sizeof eps / sizeof eps[0]);
+    unsigned char dev[18] = {18, 1, 0x00, 0x02, 0, 0, 0, 64, 0, 0, 0, 0, 0x00, 0x01, 1, 2, 3, 1};
+    dev[8] = (unsigned char)vid; dev[9] = (unsigned char)(vid >> 8);
+    dev[10] = (unsigned char)pid; dev[11] = (unsigned char)(pid >> 8);
+    memcpy(o, dev, 18); n = 18;
+    cfg = n;
+    o[n++] = 9; o[n++] = 2; o[n++] = 0; o[n++] = 0; o[n++] = 2; o[n++] = 1; o[n++] = 0; o[n++] = 0x80; o[n++] = 50;
+    o[n++] = 9; o[n++] = 4; o[n++] = 0; o[n++] = 0; o[n++] = (unsigned char)neps; o[n++] = 0xff; o[n++] = 0; o[n++] = 0; o[n++] = 0;
+    for (k = 0; k < (size_t)neps; k++) { memcpy(o + n, eps[k], 7); n += 7; }
+    o[n++] = 9; o[n++] = 4; o[n++] = 1; o[n++] = 0; o[n++] = 0; o[n++] = 0xff; o[n++] = 1; o[n++] = 2; o[n++] = 0;
+    o[cfg + 2] = (unsigned char)((n - cfg) & 0xff);
+    o[cfg + 3] = (unsigned char)((n - cfg) >> 8);
+    return n;
+}
+
+static char *usbf_hex(const unsigned char *b, size_t n)
+{
+    char *s = (char *)g_malloc(2 * n + 1);
+    size_t i;
+    for (i = 0; i < n; i++) sprintf(s + 2 * i, "%02X", b[i]);
+    s[2 * n] = 0;
+    return s;
+}
+
+/* Adds a device at bus/addr with sysfs path `devpath` (e.g.
+ * "/devices/fake/usb1/1-2"; the last part is the port path). Call before
+ * ausb_init.  Parents need not exist (add them first to get a tree). */
+static void usbf_add(usbf_device *d, const char *devpath, int bus, int addr, int speed_mbps)
+{
+    GString *s = g_string_new(NULL);
+    const unsigned char *dd = d->desc;
+    char *hex = usbf_hex(d->desc, d->desc_len);
+    GError *err = NULL;
+    int k;
+    d->bus = bus; d->addr = addr;
+    d->speed_mbps = speed_mbps ? speed_mbps : 480;
+    g_mutex_init(&d->lock);
+    snprintf(d->devnode, sizeof d->devnode, "/dev/bus/usb/%03d/%03d", bus, addr);
+    g_string_append_printf(s, "P: %s\nN: bus/usb/%03d/%03d=%s\n", devpath, bus, addr, hex);
+    g_string_append_printf(s, "E: DEVNAME=%s\nE: DEVTYPE=usb_device\nE: SUBSYSTEM=usb\nE: DRIVER=usb\n", d->devnode);
+    g_string_append_printf(s, "E: BUSNUM=%03d\nE: DEVNUM=%03d\nE: PRODUCT=%x/%x/%x\n", bus, addr,
+                           dd[8] | (dd[9] << 8), dd[10] | (dd[11] << 8), dd[12] | (dd[13] << 8));
+    g_string_append_printf(s, "A: busnum=%d\\n\nA: devnum=%d\\n\nA: dev=189:%d\n", bus, addr, (bus - 1) * 128 + addr - 1);
+    if (d->speed_mbps == 1) g_string_append(s, "A: speed=1.5\n");
+    else g_string_append_printf(s, "A: speed=%d\n", d->speed_mbps);
+    g_string_append_printf(s, "A: bConfigurationValue=1\nA: idVendor=%02x%02x\nA: idProduct=%02x%02x\n", dd[9], dd[8], dd[11], dd[10]);
+    g_string_append_printf(s, "A: bcdDevice=%02x%02x\nA: bDeviceClass=%02x\nA: bDeviceSubClass=%02x\nA: bDeviceProtocol=%02x\n",
+                           dd[13], dd[12], dd[4], dd[5], dd[6]);
+    g_string_append_printf(s, "A: bMaxPacketSize0=%d\nA: bNumConfigurations=%d\nA: devpath=%s\n", dd[7], dd[17],
+                           strchr(strrchr(devpath, '/'), '-') ? strchr(strrchr(devpath, '/'), '-') + 1 : "0");
+    for (k = 1; k <= 3; k++) {
+        static const char *const names[4] = {"", "manufacturer", "product", "serial"};
+        if (d->strings[k]) g_string_append_printf(s, "A: %s=%s\n", names[k], d->strings[k]);
+    }
+    g_string_append_printf(s, "H: descriptors=%s\n", hex);
+    if (!umockdev_testbed_add_from_string(usbf_testbed, s->str, &err)) {
+        fprintf(stderr, "usb_fake: add %s: %s\n", devpath, err ? err->message : "?");
+        exit(2);
+    }
+    d->syspath = g_strconcat("/sys", devpath, NULL);
+    g_string_free(s, TRUE);
+    g_free(hex);
+    d->handler = umockdev_ioctl_base_new();
+    g_signal_connect(d->handler, "handle-ioctl", G_CALLBACK(usbf_on_ioctl), d);
+    if (!umockdev_testbed_attach_ioctl(usbf_testbed, d->devnode, d->handler, &err)) {
+        fprintf(stderr, "usb_fake: attach_ioctl %s: %s\n", d->devnode, err ? err->message : "?");
+        exit(2);
+    }
+}
+
+/* Completes every held URB (endpoint 0x84) with `n` bytes of 0x42. */
+static int usbf_release_held(usbf_device *d, int n)
+{
+    int i = 0, done = 0;
+    g_mutex_lock(&d->lock);
+    while (i < d->npending) {
+        usbf_urb u = d->pending[i];
+        struct usbdevfs_urb *s = usbf_u(&u);
+        int got;
+        if (!u.held) { i++; continue; }
+        memmove(&d->pending[i], &d->pending[i + 1], (size_t)(d->npending - i - 1) * sizeof(usbf_urb));
+        d->npending--;
+        got = n < s->buffer_length ? n : s->buffer_length;
+        if (u.buf && got > 0) memset(u.buf->data, 0x42, (size_t)got);
+        usbf_push_ready(d, u, 0, got);
+        done++;
+    }
+    g_mutex_unlock(&d->lock);
+    return done;
+}
+
+/* The device goes away: pending URBs fail with -ENODEV (as the kernel
+ * reports them), and later submits fail with ENODEV. */
+static void usbf_disconnect(usbf_device *d)
+{
+    g_mutex_lock(&d->lock);
+    d->disconnected = 1;
+    while (d->npending > 0) {
+        usbf_urb u = d->pending[--d->npending];
+        usbf_push_ready(d, u, -ENODEV, 0);
+    }
+    g_mutex_unlock(&d->lock);
+}
+
+static int usbf_count(usbf_device *d, int *field)
+{
+    int v;
+    g_mutex_lock(&d->lock);
+    v = *field;
+    g_mutex_unlock(&d->lock);
+    return v;
+}
+
+static int usbf_pending(usbf_device *d)
+{
+    return usbf_count(d, &d->npending);
+}
+
+static void usbf_done(void)
+{
+    if (usbf_testbed) g_object_unref(usbf_testbed);
+    usbf_testbed = NULL;
+}
+
+#endif
