@@ -2,7 +2,9 @@
 #ifndef AIO_COMMON_H
 #define AIO_COMMON_H
 
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE 1
+#endif
 #define AIOS_IMPLEMENTATION
 #include "aio_stream.h"
 #include "harness.h"
@@ -15,6 +17,12 @@
 #include <netinet/in.h>
 #include <arpa/inet.h>
 
+#if defined(__GNUC__)
+#define T_UNUSED __attribute__((unused))
+#else
+#define T_UNUSED
+#endif
+
 /* Counts and the last status of a callback. */
 typedef struct {
     int calls, status;
@@ -22,7 +30,7 @@ typedef struct {
     char data[256];
 } t_rec;
 
-static void t_rec_cb(aios_stream *s, int status, void *ud)
+T_UNUSED static void t_rec_cb(aios_stream *s, int status, void *ud)
 {
     t_rec *r = (t_rec *)ud;
     r->calls++;
@@ -31,7 +39,7 @@ static void t_rec_cb(aios_stream *s, int status, void *ud)
 }
 
 /* A line callback: records and copies the line, then consumes it. */
-static void t_line_cb(aios_stream *s, int status, void *ud)
+T_UNUSED static void t_line_cb(aios_stream *s, int status, void *ud)
 {
     t_rec *r = (t_rec *)ud;
     r->calls++;
@@ -48,7 +56,7 @@ static void t_line_cb(aios_stream *s, int status, void *ud)
 }
 
 /* Runs the loop until *flag reaches want or a generous guard expires. */
-static int t_spin(aios_ctx *ctx, const int *flag, int want)
+T_UNUSED static int t_spin(aios_ctx *ctx, const int *flag, int want)
 {
     int64_t give_up = aios_now_ns() + (int64_t)20 * 1000000000;
     while (*flag < want && aios_now_ns() < give_up)
@@ -56,14 +64,14 @@ static int t_spin(aios_ctx *ctx, const int *flag, int want)
     return *flag >= want;
 }
 
-static void t_spin_ms(aios_ctx *ctx, int ms)
+T_UNUSED static void t_spin_ms(aios_ctx *ctx, int ms)
 {
     int64_t end = aios_now_ns() + (int64_t)ms * 1000000;
     while (aios_now_ns() < end) aios_run_once(ctx, 10);
 }
 
 /* A connected socket pair: a stream on one end, a raw descriptor on the other. */
-static int t_pair(aios_ctx *ctx, aios_stream **s, int *peer)
+T_UNUSED static int t_pair(aios_ctx *ctx, aios_stream **s, int *peer)
 {
     int sv[2];
     if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) < 0) return -1;
@@ -72,7 +80,7 @@ static int t_pair(aios_ctx *ctx, aios_stream **s, int *peer)
     return 0;
 }
 
-static void t_write_full(int fd, const void *p, size_t n)
+T_UNUSED static void t_write_full(int fd, const void *p, size_t n)
 {
     const char *c = (const char *)p;
     while (n > 0) {
@@ -83,7 +91,7 @@ static void t_write_full(int fd, const void *p, size_t n)
     }
 }
 
-static uint32_t t_hash(uint32_t h, const void *p, size_t n)
+T_UNUSED static uint32_t t_hash(uint32_t h, const void *p, size_t n)
 {
     const unsigned char *c = (const unsigned char *)p;
     size_t i;

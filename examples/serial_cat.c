@@ -1,0 +1,118 @@
+/* serial_cat.c - copies a serial port to stdout and stdin to the port.
+ *
+ *   cc -std=c99 -O2 -I. -o build/serial_cat examples/serial_cat.c -lpthread
+ *
+ * Usage: build/serial_cat DEVICE BAUD      e.g. /dev/ttyUSB0 115200
+ * The port is opened raw (8N1, no echo, no flow control).  At the end of
+ * stdin the program keeps copying from the port; it exits with status 0 when
+ * the port hangs up or on SIGINT / SIGTERM, and with 1 on an error.
+ *
+ * Writing to a terminal or pipe whose reader has gone raises SIGPIPE, which
+ * the program ignores so that it sees EPIPE instead.
+ */
+#define _GNU_SOURCE 1
+#define AIOS_IMPLEMENTATION
+#include "aio_stream.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static aios_ctx ctx;
+static aios_stream *port, *in, *out, *signals;
+static char to_port[4096], from_port[4096], signal_byte;
+static int signal_pipe[2] = {-1, -1}, failed;
+
+static void stop_with(int code, const char *what, int err)
+{
+    if (err == -ECANCELED) return;  /* the context closing after a stop */
+    if (what) fprintf(stderr, "serial_cat: %s: %s\n", what, aios_strerror(err));
+    failed = code;
+    aios_stop(&ctx);
+}
+
+static void on_port(aios_stream *s, int status, void *ud);
+static void on_stdin(aios_stream *s, int status, void *ud);
+
+static void on_printed(aios_stream *s, int status, void *ud)
+{
+    (void)s; (void)ud;
+    if (status < 0) { stop_with(1, "stdout", status); return; }
+    aios_read(port, from_port, sizeof from_port, on_port, NULL);
+}
+
+static void on_port(aios_stream *s, int status, void *ud)
+{
+    (void)s; (void)ud;
+    /* a pseudo-terminal reports its hang-up as EIO */
+    if (status == 0 || status == -EIO) { stop_with(0, NULL, 0); return; }
+    if (status < 0) { stop_with(1, "port", status); return; }
+    aios_write(out, from_port, (size_t)status, on_printed, NULL);
+}
+
+static void on_sent(aios_stream *s, int status, void *ud)
+{
+    (void)s; (void)ud;
+    if (status < 0) { stop_with(1, "port write", status); return; }
+    aios_read(in, to_port, sizeof to_port, on_stdin, NULL);
+}
+
+static void on_stdin(aios_stream *s, int status, void *ud)
+{
+    (void)s; (void)ud;
+    if (status <= 0) return;  /* end of input: keep listening to the port */
+    aios_write(port, to_port, (size_t)status, on_sent, NULL);
+}
+
+static void on_signal(aios_stream *s, int status, void *ud)
+{
+    (void)s; (void)ud;
+    if (status > 0) stop_with(0, NULL, 0);
+}
+
+static void handle_signal(int sig)
+{
+    char c = (char)sig;
+    int saved = errno;
+    if (write(signal_pipe[1], &c, 1) < 0) { /* already signalled */ }
+    errno = saved;
+}
+
+int main(int argc, char **argv)
+{
+    int in_flags = fcntl(0, F_GETFL), out_flags = fcntl(1, F_GETFL), r;
+    struct sigaction sa;
+
+    if (argc != 3) { fprintf(stderr, "usage: %s DEVICE BAUD\n", argv[0]); return 2; }
+    aios_ctx_init(&ctx);
+    r = aios_serial_open(&ctx, &port, argv[1], atoi(argv[2]));
+    if (r < 0) { fprintf(stderr, "serial_cat: %s: %s\n", argv[1], aios_strerror(r)); return 1; }
+    if (pipe(signal_pipe) < 0) { perror("pipe"); return 1; }
+    fcntl(signal_pipe[1], F_SETFL, O_NONBLOCK);
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = SIG_IGN;
+    sigaction(SIGPIPE, &sa, NULL);
+    sa.sa_handler = handle_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    if (aios_stream_open(&ctx, &signals, signal_pipe[0], 0) < 0 ||
+        aios_stream_open(&ctx, &in, 0, AIOS_NOCLOSE) < 0 ||
+        aios_stream_open(&ctx, &out, 1, AIOS_NOCLOSE) < 0) {
+        fprintf(stderr, "serial_cat: cannot set up stdin/stdout\n");
+        return 1;
+    }
+    aios_read(signals, &signal_byte, 1, on_signal, NULL);
+    aios_read(port, from_port, sizeof from_port, on_port, NULL);
+    aios_read(in, to_port, sizeof to_port, on_stdin, NULL);
+    aios_run(&ctx);
+    aios_ctx_close(&ctx);
+    close(signal_pipe[1]);
+    if (in_flags >= 0) fcntl(0, F_SETFL, in_flags);
+    if (out_flags >= 0) fcntl(1, F_SETFL, out_flags);
+    return failed;
+}

@@ -1,0 +1,109 @@
+/* tcp_client.c - sends stdin to a TCP server and prints what comes back.
+ *
+ *   cc -std=c99 -O2 -I. -o build/tcp_client examples/tcp_client.c -lpthread
+ *
+ * Usage: build/tcp_client HOST PORT
+ * HOST is a name or a numeric IPv4/IPv6 address.  At the end of stdin the
+ * write side of the connection is shut down; the program exits when the peer
+ * closes, with status 0, or 1 on an error.
+ *
+ * stdout may be a pipe: a reader that goes away must not kill us with
+ * SIGPIPE, so the program ignores that signal (the library never touches
+ * signal dispositions).
+ */
+#define _GNU_SOURCE 1
+#define AIOS_IMPLEMENTATION
+#include "aio_stream.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static aios_ctx ctx;
+static aios_stream *sock, *in, *out;
+static char up[65536], down[65536];
+static int failed;
+
+static void fail(const char *what, int code)
+{
+    if (code == -ECANCELED) return;  /* the context closing after a stop */
+    fprintf(stderr, "tcp_client: %s: %s\n", what, aios_strerror(code));
+    failed = 1;
+    aios_stop(&ctx);
+}
+
+static void on_stdin(aios_stream *s, int status, void *ud);
+static void on_sock(aios_stream *s, int status, void *ud);
+
+static void on_sent(aios_stream *s, int status, void *ud)
+{
+    (void)s; (void)ud;
+    if (status < 0) { fail("send", status); return; }
+    aios_read(in, up, sizeof up, on_stdin, NULL);
+}
+
+static void on_stdin(aios_stream *s, int status, void *ud)
+{
+    (void)s; (void)ud;
+    if (status < 0) { fail("stdin", status); return; }
+    if (status == 0) {  /* end of input: tell the peer, keep reading its answer */
+        aios_shutdown(sock, NULL, NULL);
+        return;
+    }
+    aios_write(sock, up, (size_t)status, on_sent, NULL);
+}
+
+static void on_printed(aios_stream *s, int status, void *ud)
+{
+    (void)s; (void)ud;
+    if (status < 0) { fail("stdout", status); return; }
+    aios_read(sock, down, sizeof down, on_sock, NULL);
+}
+
+static void on_sock(aios_stream *s, int status, void *ud)
+{
+    (void)s; (void)ud;
+    if (status < 0) { fail("receive", status); return; }
+    if (status == 0) { aios_stop(&ctx); return; }  /* the peer closed */
+    aios_write(out, down, (size_t)status, on_printed, NULL);
+}
+
+static void on_connected(aios_stream *s, int status, void *ud)
+{
+    (void)s; (void)ud;
+    if (status < 0) { fail("connect", status); return; }
+    aios_read(in, up, sizeof up, on_stdin, NULL);
+    aios_read(sock, down, sizeof down, on_sock, NULL);
+}
+
+int main(int argc, char **argv)
+{
+    int in_flags = fcntl(0, F_GETFL), out_flags = fcntl(1, F_GETFL), r;
+    aios_tcp_opts opts;
+    struct sigaction sa;
+
+    if (argc != 3) { fprintf(stderr, "usage: %s HOST PORT\n", argv[0]); return 2; }
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = SIG_IGN;
+    sigaction(SIGPIPE, &sa, NULL);
+
+    aios_ctx_init(&ctx);
+    aios_tcp_opts_init(&opts);
+    opts.timeout_ms = 30000;
+    r = aios_tcp_connect(&ctx, &sock, argv[1], atoi(argv[2]), &opts, on_connected, NULL);
+    if (r < 0) { fprintf(stderr, "tcp_client: %s\n", aios_strerror(r)); return 1; }
+    if (aios_stream_open(&ctx, &in, 0, AIOS_NOCLOSE) < 0 || aios_stream_open(&ctx, &out, 1, AIOS_NOCLOSE) < 0) {
+        fprintf(stderr, "tcp_client: cannot use stdin/stdout\n");
+        return 1;
+    }
+    aios_run(&ctx);
+    aios_ctx_close(&ctx);
+    /* stdin and stdout may be shared with the shell: give them back as found */
+    if (in_flags >= 0) fcntl(0, F_SETFL, in_flags);
+    if (out_flags >= 0) fcntl(1, F_SETFL, out_flags);
+    return failed;
+}

@@ -1,0 +1,6 @@
+# aio_stream.h examples
+AIOS_EXAMPLES := echo_server http_get tcp_client serial_cat
+EXAMPLES += $(addprefix $(BUILD)/,$(AIOS_EXAMPLES))
+
+$(addprefix $(BUILD)/,$(AIOS_EXAMPLES)): $(BUILD)/%: examples/%.c aio_stream.h | $(BUILD)
+	$(CC) $(WARN) $(CFLAGS) -I. -o $@ $< $(LDFLAGS) -lpthread

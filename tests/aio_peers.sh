@@ -1,0 +1,251 @@
+#!/usr/bin/env bash
+# tests/aio_peers.sh - checks of the aio_stream.h examples against real peers.
+# Run from the repository root as: bash tests/aio_peers.sh CHECK [ARGS...];
+# exit status 0 when the check passes.  tests/parts/aio_stream.sh runs each
+# one through t_check.
+set -u
+cd "$(dirname "$0")/.." || exit 2
+: "${CC:=gcc}" "${T_QUICK:=}"
+T_WARN=${T_WARN:-'-std=c99 -Wall -Wextra -pedantic -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wundef'}
+t_have() { command -v "$1" >/dev/null 2>&1; }
+AIO_DIR=build/aio_peers
+mkdir -p "$AIO_DIR"
+aio_ex_flags="$T_WARN -O2 -g -I."
+
+# aio_free_port: prints a TCP port nobody listens on right now.
+aio_free_port() {
+    local p
+    for _ in 1 2 3 4 5 6 7 8 9 10; do
+        p=$((20000 + RANDOM % 30000))
+        if ! (exec 3<>/dev/tcp/127.0.0.1/$p) 2>/dev/null; then echo "$p"; return 0; fi
+    done
+    echo 0
+}
+
+# aio_wait_line FILE PATTERN: waits (up to 10 s) for PATTERN in FILE.
+aio_wait_line() {
+    local i
+    for i in $(seq 1 200); do
+        grep -q "$2" "$1" 2>/dev/null && return 0
+        sleep 0.05
+    done
+    return 1
+}
+
+# aio_start_echo [BINARY]: starts the echo server on port 0, sets AIO_ECHO_PID and AIO_ECHO_PORT.
+aio_start_echo() {
+    local bin=${1:-build/echo_server}
+    : >"$AIO_DIR/echo.out"
+    "$bin" 0 >"$AIO_DIR/echo.out" 2>"$AIO_DIR/echo.err" &
+    AIO_ECHO_PID=$!
+    aio_wait_line "$AIO_DIR/echo.out" '^listening on [0-9]' || return 1
+    AIO_ECHO_PORT=$(sed -n 's/^listening on \([0-9]*\)$/\1/p' "$AIO_DIR/echo.out" | head -n 1)
+}
+
+aio_stop_echo() {
+    kill -TERM "$AIO_ECHO_PID" 2>/dev/null
+    wait "$AIO_ECHO_PID"
+}
+
+aio_check_examples_build() {
+    local e
+    for e in echo_server http_get tcp_client serial_cat; do
+        $CC $aio_ex_flags -o "build/$e" "examples/$e.c" -lpthread || return 1
+        # the command line in the comment at the top builds it as well
+        grep -q "^ \*   cc -std=c99 -O2 -I. -o build/$e examples/$e.c -lpthread$" "examples/$e.c" || return 1
+    done
+    $CC -fsanitize=address,undefined -fno-sanitize-recover=all -O1 -g -I. \
+        -o "$AIO_DIR/echo_server_asan" examples/echo_server.c -lpthread || return 1
+    $CC -std=c99 -O2 -g -I. -o "$AIO_DIR/aio_load" tests/aio_load.c -lpthread
+}
+
+aio_check_echo_socat() {
+    aio_start_echo || return 1
+    local got
+    got=$(printf 'hello from socat\n' | socat -t 5 - "TCP:127.0.0.1:$AIO_ECHO_PORT")
+    aio_stop_echo || return 1
+    [ "$got" = "hello from socat" ]
+}
+
+aio_check_echo_tcp_client() {
+    aio_start_echo || return 1
+    head -c 3000000 /dev/urandom >"$AIO_DIR/random.bin"
+    build/tcp_client 127.0.0.1 "$AIO_ECHO_PORT" <"$AIO_DIR/random.bin" >"$AIO_DIR/random.back" || return 1
+    cmp "$AIO_DIR/random.bin" "$AIO_DIR/random.back" || return 1
+    if (exec 3<>/dev/tcp/::1/"$AIO_ECHO_PORT") 2>/dev/null; then
+        [ "$(echo six | build/tcp_client ::1 "$AIO_ECHO_PORT")" = six ] || return 1
+    fi
+    [ "$(echo named | build/tcp_client localhost "$AIO_ECHO_PORT")" = named ] || return 1
+    aio_stop_echo
+}
+
+aio_check_echo_sigterm_exits_zero() {
+    aio_start_echo || return 1
+    kill -TERM "$AIO_ECHO_PID"
+    wait "$AIO_ECHO_PID" || return 1
+    head -n 1 "$AIO_DIR/echo.out" | grep -q '^listening on [0-9][0-9]*$'
+}
+
+aio_check_echo_load() {
+    local bin=$1 conns=$2 bytes=$3
+    aio_start_echo "$bin" || return 1
+    "$AIO_DIR/aio_load" 127.0.0.1 "$AIO_ECHO_PORT" "$conns" "$bytes" >"$AIO_DIR/load.out" 2>&1
+    local rc=$?
+    cat "$AIO_DIR/load.out"
+    aio_stop_echo || return 1
+    [ $rc -eq 0 ] && grep -q '^aio_load: 1 passed, 0 failed$' "$AIO_DIR/load.out"
+}
+
+aio_check_echo_valgrind() {
+    t_have valgrind || return 0
+    : >"$AIO_DIR/echo.out"
+    valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect \
+        build/echo_server 0 >"$AIO_DIR/echo.out" 2>"$AIO_DIR/echo_vg.err" &
+    AIO_ECHO_PID=$!
+    aio_wait_line "$AIO_DIR/echo.out" '^listening on [0-9]' || { kill "$AIO_ECHO_PID"; return 1; }
+    AIO_ECHO_PORT=$(sed -n 's/^listening on \([0-9]*\)$/\1/p' "$AIO_DIR/echo.out")
+    "$AIO_DIR/aio_load" 127.0.0.1 "$AIO_ECHO_PORT" 50 20000 || { kill "$AIO_ECHO_PID"; return 1; }
+    kill -TERM "$AIO_ECHO_PID"
+    wait "$AIO_ECHO_PID" || { cat "$AIO_DIR/echo_vg.err"; return 1; }
+}
+
+# nginx on a loopback port: a static file (Content-Length) and the same file
+# through sub_filter, which drops the length and makes nginx answer chunked.
+aio_start_nginx() {
+    local d=$PWD/$AIO_DIR/nginx
+    rm -rf "$d"
+    mkdir -p "$d/www/chunked" "$d/tmp"
+    head -c 1048573 /dev/urandom >"$d/www/file.bin"
+    cp "$d/www/file.bin" "$d/www/chunked/file.bin"
+    seq 1 20000 >"$d/www/chunked/numbers.txt"
+    AIO_NGINX_PORT=$(aio_free_port)
+    cat >"$d/nginx.conf" <<EOF
+daemon off;
+master_process off;
+worker_processes 1;
+pid $d/nginx.pid;
+error_log $d/error.log;
+events { worker_connections 64; }
+http {
+access_log off;
+client_body_temp_path $d/tmp/body;
+proxy_temp_path $d/tmp/proxy;
+fastcgi_temp_path $d/tmp/fastcgi;
+uwsgi_temp_path $d/tmp/uwsgi;
+scgi_temp_path $d/tmp/scgi;
+types { application/octet-stream bin; text/plain txt; }
+gzip off;
+server {
+    listen 127.0.0.1:$AIO_NGINX_PORT;
+    root $d/www;
+    location /chunked/ {
+        sub_filter_types *;
+        sub_filter 'no such text appears' 'x';
+    }
+}
+}
+EOF
+    nginx -p "$d" -c "$d/nginx.conf" >"$d/stdout" 2>&1 &
+    AIO_NGINX_PID=$!
+    local i
+    for i in $(seq 1 100); do
+        curl -s -o /dev/null "http://127.0.0.1:$AIO_NGINX_PORT/file.bin" && return 0
+        sleep 0.05
+    done
+    cat "$d/error.log" "$d/stdout" 2>/dev/null | tail -n 5
+    return 1
+}
+
+aio_stop_nginx() {
+    kill -QUIT "$AIO_NGINX_PID" 2>/dev/null
+    wait "$AIO_NGINX_PID" 2>/dev/null
+    return 0
+}
+
+aio_check_http_get_nginx() {
+    local d=$AIO_DIR/nginx rc=0
+    aio_start_nginx || { aio_stop_nginx; return 1; }
+    # Content-Length
+    build/http_get 127.0.0.1 "$AIO_NGINX_PORT" /file.bin >"$d/got.bin" 2>"$d/status.txt" || rc=1
+    cmp "$d/www/file.bin" "$d/got.bin" || rc=1
+    grep -q '^HTTP/1.1 200 OK$' "$d/status.txt" || rc=1
+    # chunked: make sure nginx really chunked it, then compare bytes
+    curl -s -D "$d/headers.txt" -o /dev/null "http://127.0.0.1:$AIO_NGINX_PORT/chunked/file.bin"
+    grep -qi '^transfer-encoding: chunked' "$d/headers.txt" || { echo "nginx did not chunk"; rc=1; }
+    build/http_get 127.0.0.1 "$AIO_NGINX_PORT" /chunked/file.bin >"$d/got_chunked.bin" 2>/dev/null || rc=1
+    cmp "$d/www/chunked/file.bin" "$d/got_chunked.bin" || rc=1
+    build/http_get localhost "$AIO_NGINX_PORT" /chunked/numbers.txt >"$d/got_numbers.txt" 2>/dev/null || rc=1
+    cmp "$d/www/chunked/numbers.txt" "$d/got_numbers.txt" || rc=1
+    # the same bytes as curl fetches
+    curl -s "http://127.0.0.1:$AIO_NGINX_PORT/chunked/numbers.txt" | cmp - "$d/got_numbers.txt" || rc=1
+    # a missing file: status 404 on stderr, exit status 2
+    build/http_get 127.0.0.1 "$AIO_NGINX_PORT" /missing >/dev/null 2>"$d/status404.txt"
+    [ $? -eq 2 ] || rc=1
+    grep -q '^HTTP/1.1 404' "$d/status404.txt" || rc=1
+    aio_stop_nginx
+    return $rc
+}
+
+# A hostile HTTP peer (socat): a header line that never ends.
+aio_check_http_get_endless_header() {
+    local port rc spid
+    port=$(aio_free_port)
+    printf '%s\n' '#!/bin/sh' \
+        'printf "HTTP/1.1 200 OK\r\nX-Endless: "' \
+        'head -c 10000000 /dev/zero | tr "\\000" a' >"$AIO_DIR/endless.sh"
+    chmod +x "$AIO_DIR/endless.sh"
+    local up=0 attempt
+    for attempt in 1 2 3; do
+        socat -T 10 "TCP-LISTEN:$port,bind=127.0.0.1,reuseaddr,fork" "EXEC:$AIO_DIR/endless.sh" >"$AIO_DIR/socat.err" 2>&1 &
+        spid=$!
+        for _ in $(seq 1 200); do
+            if (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null; then up=1; break; fi
+            kill -0 "$spid" 2>/dev/null || break
+            sleep 0.05
+        done
+        [ $up -eq 1 ] && break
+        kill "$spid" 2>/dev/null; wait "$spid" 2>/dev/null
+        cat "$AIO_DIR/socat.err"
+        port=$(aio_free_port)
+    done
+    build/http_get 127.0.0.1 "$port" / >/dev/null 2>"$AIO_DIR/endless.err"
+    rc=$?
+    kill "$spid" 2>/dev/null
+    wait "$spid" 2>/dev/null
+    cat "$AIO_DIR/endless.err"
+    [ $rc -eq 1 ] && grep -q 'no delimiter within the maximum length' "$AIO_DIR/endless.err"
+}
+
+# serial_cat on one end of a socat pseudo-terminal pair.
+aio_check_serial_cat_pty() {
+    local d=$PWD/$AIO_DIR/pty rc=0
+    rm -rf "$d"
+    mkdir -p "$d"
+    socat "pty,raw,echo=0,link=$d/ttyA" "pty,raw,echo=0,link=$d/ttyB" 2>/dev/null &
+    local spid=$!
+    for _ in $(seq 1 100); do [ -e "$d/ttyA" ] && [ -e "$d/ttyB" ] && break; sleep 0.05; done
+    mkfifo "$d/in"
+    build/serial_cat "$d/ttyA" 115200 <"$d/in" >"$d/out" 2>"$d/err" &
+    local cpid=$!
+    exec 7>"$d/in"
+    # port -> stdout, with bytes a cooked terminal would have changed
+    printf 'to stdout\r\n\003\177end\n' >"$d/ttyB"
+    # stdin -> port
+    exec 8<"$d/ttyB"
+    printf 'to the port\n' >&7
+    local got
+    got=$(timeout 5 head -c 12 <&8)
+    [ "$got" = "to the port" ] || { echo "port got: $got"; rc=1; }
+    for _ in $(seq 1 100); do [ "$(wc -c <"$d/out")" -ge 17 ] && break; sleep 0.05; done
+    printf 'to stdout\r\n\003\177end\n' | cmp - "$d/out" || rc=1
+    stty -F "$d/ttyA" -a 2>/dev/null | grep -q 'speed 115200' || { echo "baud not set"; rc=1; }
+    exec 7>&- 8<&-
+    kill -TERM "$cpid" 2>/dev/null
+    wait "$cpid" || { echo "serial_cat exit $?"; cat "$d/err"; rc=1; }
+    kill "$spid" 2>/dev/null
+    wait "$spid" 2>/dev/null
+    return $rc
+}
+
+
+"$@"
