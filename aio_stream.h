@@ -475,7 +475,8 @@ AIOS_API int aios_serial_open(aios_ctx *ctx, aios_stream **out, const char *path
 enum {
     AIOS__F_SOCK = 1u << 0, AIOS__F_NOCLOSE = 1u << 1, AIOS__F_EOF = 1u << 2,
     AIOS__F_CLOSING = 1u << 3, AIOS__F_CONNECTING = 1u << 4, AIOS__F_CONN_DONE = 1u << 5,
-    AIOS__F_SHUT_REQ = 1u << 6, AIOS__F_SHUT_DONE = 1u << 7, AIOS__F_GCLOSE = 1u << 8
+    AIOS__F_SHUT_REQ = 1u << 6, AIOS__F_SHUT_DONE = 1u << 7, AIOS__F_GCLOSE = 1u << 8,
+    AIOS__F_GROW = 1u << 9
 };
 enum { AIOS__R_NONE, AIOS__R_SOME, AIOS__R_EXACT, AIOS__R_UNTIL, AIOS__R_PEEK };
 
@@ -844,6 +845,7 @@ AIOS_API void aios_stop(aios_ctx *c)
 /* ==== section: streams, lifecycle ==== */
 
 static void aios__stream_process(aios_stream *s);
+static void aios__stream_update(aios_stream *s);
 static void aios__connector_free(aios_stream *s);
 static void aios__server_conn_gone(aios_server *srv);
 
@@ -1087,6 +1089,13 @@ static void aios__read_finish(aios_stream *s, int status)
 static int aios__read_buffer_room(aios_stream *s)
 {
     size_t limit = s->rhwm;
+    /* the last read filled the whole buffer: the peer sends faster, so grow */
+    if ((s->flags & AIOS__F_GROW) && aios__buffered(s) == 0 && s->rcap < limit) {
+        size_t cap = s->rcap * 2 > limit ? limit : s->rcap * 2;
+        char *b = (char *)AIOS_REALLOC(s->rbuf, cap);
+        if (b) { s->rbuf = b; s->rcap = cap; s->rstart = s->rend = 0; }
+    }
+    s->flags &= ~(unsigned)AIOS__F_GROW;
     if (s->rop == AIOS__R_UNTIL && s->rwant > limit) limit = s->rwant;
     if (s->rop == AIOS__R_PEEK && s->rwant > limit) limit = s->rwant;
     if (s->rstart > 0 && (s->rend == s->rcap || s->rstart >= s->rcap / 2)) {
@@ -1126,6 +1135,7 @@ static void aios__stream_read_io(aios_stream *s)
     }
     if (!aios__read_buffer_room(s)) return;
     n = AIOS_SYS_READ(s->io.fd, s->rbuf + s->rend, s->rcap - s->rend);
+    if (n > 0 && (size_t)n == s->rcap - s->rend) s->flags |= AIOS__F_GROW;
     if (n > 0) s->rend += (size_t)n;
     else aios__note_read(s, (long)n);
 }
@@ -1148,7 +1158,13 @@ static int aios__read_start(aios_stream *s, int op, void *dst, size_t want, aios
         s->rop = AIOS__R_NONE;
         return -ENOMEM;
     }
-    aios__stream_kick(s);
+    /* Only buffered bytes, the end of the stream or an error can complete it
+     * without new input; otherwise the descriptor is simply watched. */
+    if (aios__buffered(s) > 0 || want == 0 || (s->flags & AIOS__F_EOF) || s->rerr || s->kick.queued ||
+        (s->flags & AIOS__F_CONNECTING))
+        aios__stream_kick(s);
+    else
+        aios__stream_update(s);
     return 0;
 }
 

@@ -531,10 +531,6 @@ static void test_prepare_reports_count_beyond_cap(void)
         T_REQUIRE(t_pair(&ctx, &s[i], &peer[i]) == 0);
         aios_read(s[i], buf[i], 4, NULL, NULL);
     }
-    n = aios_prepare(&ctx, fds, 0, &dl);
-    T_CHECK(dl <= aios_now_ns()); /* deferred work: deadline already due */
-    aios_dispatch(&ctx, fds, 0); /* runs the deferred starts */
-    dl = INT64_MAX;
     n = aios_prepare(&ctx, fds, 1, &dl);
     T_EQ(n, 3);
     T_EQ(dl, INT64_MAX);
@@ -543,6 +539,25 @@ static void test_prepare_reports_count_beyond_cap(void)
     for (i = 0; i < 3; i++) T_EQ(fds[i].events, POLLIN);
     aios_dispatch(&ctx, fds, n);
     for (i = 0; i < 3; i++) close(peer[i]);
+    teardown();
+}
+
+static void test_deferred_completion_makes_deadline_due(void)
+{
+    aios_stream *s; int peer; char buf[8]; struct pollfd fds[4]; int64_t dl = INT64_MAX; t_rec r = {0};
+    setup();
+    T_REQUIRE(t_pair(&ctx, &s, &peer) == 0);
+    t_write_full(peer, "abcdef", 6);
+    aios_peek(s, 6, t_rec_cb, &r);
+    T_CHECK(t_spin(&ctx, &r.calls, 1));
+    /* the bytes are buffered: the next read completes without polling */
+    aios_read(s, buf, sizeof buf, t_rec_cb, &r);
+    aios_prepare(&ctx, fds, 4, &dl);
+    T_CHECK(dl <= aios_now_ns());
+    aios_dispatch(&ctx, fds, 0);
+    T_EQ(r.calls, 2);
+    T_EQ(r.status, 6);
+    close(peer);
     teardown();
 }
 
@@ -1001,6 +1016,7 @@ int main(void)
     T_RUN(test_close_graceful_gives_up_after_timeout);
     T_RUN(test_ctx_close_delivers_pending);
     T_RUN(test_prepare_reports_count_beyond_cap);
+    T_RUN(test_deferred_completion_makes_deadline_due);
     T_RUN(test_prepare_lowers_deadline_for_timeout);
     T_RUN(test_foreign_poll_loop_runs_tcp_echo);
     T_RUN(test_tcp_echo_ipv4_and_peer_address);

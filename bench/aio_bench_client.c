@@ -1,0 +1,144 @@
+/* bench/aio_bench_client.c - the one load client every echo server is measured with.
+ *
+ *   cc -O2 -o build/aio_bench_client bench/aio_bench_client.c
+ *
+ *   aio_bench_client rtt  PORT CONNS SECONDS   round trips per second (64-byte messages)
+ *   aio_bench_client bulk PORT MIB             MiB/s through the echo path, one connection
+ *   aio_bench_client idle PORT CONNS PID       bytes of server RSS per idle connection
+ *
+ * Plain non-blocking sockets and poll(), so the client costs the same for every server.
+ */
+#define _GNU_SOURCE 1
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+#include <fcntl.h>
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static int dial(int port, int nonblock)
+{
+    struct sockaddr_in a;
+    int one = 1, fd = socket(AF_INET, SOCK_STREAM, 0);
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_port = htons((unsigned short)port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (connect(fd, (struct sockaddr *)&a, sizeof a) < 0) { perror("connect"); exit(1); }
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    if (nonblock) fcntl(fd, F_SETFL, O_NONBLOCK);
+    return fd;
+}
+
+static int rtt(int port, int n, double seconds)
+{
+    struct pollfd *p = calloc((size_t)n, sizeof *p);
+    int *got = calloc((size_t)n, sizeof *got), i;
+    char msg[64], buf[64];
+    long count = 0;
+    double end;
+    memset(msg, 'r', sizeof msg);
+    for (i = 0; i < n; i++) {
+        p[i].fd = dial(port, 1);
+        p[i].events = POLLIN;
+        if (send(p[i].fd, msg, sizeof msg, MSG_NOSIGNAL) != (ssize_t)sizeof msg) return 1;
+    }
+    end = now_s() + seconds;
+    while (now_s() < end) {
+        if (poll(p, (nfds_t)n, 1000) <= 0) continue;
+        for (i = 0; i < n; i++) {
+            ssize_t k;
+            if (!(p[i].revents & POLLIN)) continue;
+            k = recv(p[i].fd, buf, sizeof msg - (size_t)got[i], 0);
+            if (k <= 0) { fprintf(stderr, "connection lost\n"); return 1; }
+            got[i] += (int)k;
+            if (got[i] == (int)sizeof msg) {
+                got[i] = 0;
+                count++;
+                if (send(p[i].fd, msg, sizeof msg, MSG_NOSIGNAL) != (ssize_t)sizeof msg) return 1;
+            }
+        }
+    }
+    printf("%.0f\n", count / seconds);
+    for (i = 0; i < n; i++) close(p[i].fd);
+    return 0;
+}
+
+static int bulk(int port, long mib)
+{
+    static char out[262144], in[262144];
+    long long total = (long long)mib << 20, sent = 0, recvd = 0;
+    int fd = dial(port, 1);
+    double start = now_s();
+    memset(out, 'b', sizeof out);
+    while (recvd < total) {
+        struct pollfd p;
+        p.fd = fd;
+        p.events = POLLIN | (sent < total ? POLLOUT : 0);
+        if (poll(&p, 1, 5000) <= 0) { fprintf(stderr, "stalled\n"); return 1; }
+        if (p.revents & POLLOUT) {
+            size_t want = total - sent < (long long)sizeof out ? (size_t)(total - sent) : sizeof out;
+            ssize_t k = send(fd, out, want, MSG_NOSIGNAL);
+            if (k > 0) sent += k;
+        }
+        if (p.revents & (POLLIN | POLLHUP | POLLERR)) {
+            ssize_t k = recv(fd, in, sizeof in, 0);
+            if (k <= 0) { fprintf(stderr, "connection lost\n"); return 1; }
+            recvd += k;
+        }
+    }
+    printf("%.0f\n", mib / (now_s() - start));
+    close(fd);
+    return 0;
+}
+
+static long rss_bytes(int pid)
+{
+    char path[64], line[256];
+    long kb = -1;
+    FILE *f;
+    snprintf(path, sizeof path, "/proc/%d/status", pid);
+    if (!(f = fopen(path, "r"))) return -1;
+    while (fgets(line, sizeof line, f))
+        if (sscanf(line, "VmRSS: %ld kB", &kb) == 1) break;
+    fclose(f);
+    return kb * 1024;
+}
+
+static int idle(int port, int n, int pid)
+{
+    int *fds = calloc((size_t)n, sizeof *fds), i, warm[16];
+    long before, after;
+    /* warm up: the server's first connections allocate its arrays */
+    for (i = 0; i < 16; i++) warm[i] = dial(port, 0);
+    usleep(300000);
+    before = rss_bytes(pid);
+    for (i = 0; i < n; i++) fds[i] = dial(port, 0);
+    usleep(1000000);
+    after = rss_bytes(pid);
+    printf("%ld\n", (after - before) / n);
+    for (i = 0; i < n; i++) close(fds[i]);
+    for (i = 0; i < 16; i++) close(warm[i]);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc >= 5 && strcmp(argv[1], "rtt") == 0) return rtt(atoi(argv[2]), atoi(argv[3]), atof(argv[4]));
+    if (argc >= 4 && strcmp(argv[1], "bulk") == 0) return bulk(atoi(argv[2]), atol(argv[3]));
+    if (argc >= 5 && strcmp(argv[1], "idle") == 0) return idle(atoi(argv[2]), atoi(argv[3]), atoi(argv[4]));
+    fprintf(stderr, "usage: %s rtt PORT CONNS SECONDS | bulk PORT MIB | idle PORT CONNS PID\n", argv[0]);
+    return 2;
+}
