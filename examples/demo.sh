@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# examples/demo.sh - the demonstration behind `make demo`: the family at work
+# on what every machine has.  Run through make, which builds the examples.
+set -u
+cd "$(dirname "$0")/.." || exit 2
+
+say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+
+say "sched_demo 3: jobs at 80 Hz, 15 Hz and every 0.5 s on one loop"
+build/sched_demo 3 || exit 1
+
+say "shared_bus: two devices share one SPI bus through a managed resource"
+build/shared_bus 1 | tail -n 12 || exit 1
+
+say "button: the debouncer reads a bouncy click, a double press and a long press"
+build/button || exit 1
+
+for part in examples/demo.d/*.sh; do
+    [ -e "$part" ] || continue
+    . "$part" || exit 1
+done
+echo

@@ -1,0 +1,2615 @@
+/* sched.h - v0.1.0 - a poll loop, timers, a frequency scheduler, stackless
+ * tasks, synchronisation primitives and a managed shared resource, for C99
+ * on Linux.  Part of the asynckit family (sched.h, aio_stream.h, asyncusb.h).
+ * MIT licence or public domain, at your choice: see the end of the file.
+ *
+ * # Using it
+ *
+ * Copy this file into your tree.  In exactly one C file write
+ *
+ *     #define SCHD_IMPLEMENTATION
+ *     #include "sched.h"
+ *
+ * before any other #include of that file (the implementation needs POSIX
+ * and GNU declarations; alternatively compile that file with -D_GNU_SOURCE).
+ * Every other file just includes "sched.h".  No other library is needed.
+ *
+ * The file is named like the system's <sched.h>.  When a -I option makes
+ * a system header find this file instead of its own (glibc's and musl's
+ * <pthread.h> and <spawn.h> include <sched.h>), this file passes the system
+ * header on with #include_next and declares nothing; the program's own
+ * #include "sched.h" then gets this library.  A program that wants the
+ * system's sched_* functions and puts this folder on its -I path should
+ * include <pthread.h> (or another system header) before "sched.h".
+ *
+ * # Compile-time options (define before including)
+ *
+ *   SCHD_IMPLEMENTATION    compile the implementation into this file
+ *   SCHD_STATIC            make every function static (implies the above
+ *                          is in the same file)
+ *   ASYNCKIT_IMPLEMENTATION, ASYNCKIT_STATIC   the same for every header
+ *                          of the family at once
+ *   SCHD_MALLOC(n), SCHD_REALLOC(p, n), SCHD_FREE(p)   the allocator
+ *                          (default: malloc, realloc, free; must be thread
+ *                          safe if schd_loop_post is used from threads)
+ *   SCHD_SYS_POLL, SCHD_SYS_PPOLL, SCHD_SYS_READ, SCHD_SYS_WRITE,
+ *   SCHD_SYS_EVENTFD, SCHD_SYS_CLOSE    system calls, for fault injection
+ *   SCHD_ASSERT(x)         internal consistency checks (default: assert)
+ *
+ * # A tour
+ *
+ *     schd_loop loop;
+ *     schd_loop_init(&loop);
+ *
+ *     // a timer: once after 250 ms, then every second
+ *     schd_timer t;
+ *     schd_timer_init(&t, on_timer, NULL);
+ *     schd_timer_start(&loop, &t, SCHD_MS(250), SCHD_SEC(1));
+ *
+ *     // a job at 80 Hz, with no cumulative drift
+ *     schd_job job;
+ *     schd_job_start(&loop, &job, schd_hz(80), on_tick, NULL);
+ *
+ *     // a task: a function that resumes where it awaited
+ *     struct blink { schd_task task; int i; } b;
+ *     static int blink(schd_task *t) {
+ *         struct blink *b = SCHD_CONTAINER_OF(t, struct blink, task);
+ *         SCHD_TASK_BEGIN(t);
+ *         for (b->i = 0; b->i < 10; b->i++) {
+ *             toggle_led();
+ *             SCHD_AWAIT_DELAY(t, SCHD_MS(100));
+ *         }
+ *         SCHD_TASK_END(t);
+ *     }
+ *     schd_task_start(&loop, &b.task, blink, NULL);
+ *
+ *     schd_loop_run(&loop);          // until nothing is left, or schd_loop_stop
+ *     schd_loop_close(&loop);
+ *
+ * # Time
+ *
+ * Times are int64_t nanoseconds of CLOCK_MONOTONIC; SCHD_NO_DEADLINE
+ * (INT64_MAX) means none.  SCHD_SEC(), SCHD_MS(), SCHD_US() convert.  The
+ * loop caches the time once per iteration (schd_loop_now); tests can replace
+ * the clock with schd_loop_set_clock and then never sleep.
+ *
+ * # Callbacks
+ *
+ * Every callback runs from the loop's dispatch, never inside the call that
+ * started it, and receives its object first.  A callback may stop, restart
+ * or free its own object and start new ones.  Operations that complete
+ * (tasks, waits on primitives) complete exactly once: success, timeout
+ * (-ETIMEDOUT) and cancellation (-ECANCELED) arrive the same way.
+ *
+ * # Tasks
+ *
+ * A task is a function `int fn(schd_task *t)` whose body sits between
+ * SCHD_TASK_BEGIN(t) and SCHD_TASK_END(t).  It has no stack of its own:
+ * local variables do not survive an await, so keep state in a struct that
+ * embeds the schd_task (SCHD_CONTAINER_OF finds it) or behind t->ud, and
+ * write at most one await per source line.  Awaits:
+ *
+ *   SCHD_AWAIT_DELAY(t, ns)           sleep
+ *   SCHD_YIELD(t)                     let every other ready thing run
+ *   SCHD_AWAIT_EVENT(t, ev)           until the event is set
+ *   SCHD_AWAIT_LOCK(t, lock)          FIFO lock; released automatically
+ *                                     if the task ends holding it
+ *   SCHD_AWAIT_SEM(t, sem)            take one unit of a semaphore
+ *   SCHD_AWAIT_BARRIER(t, barrier)    until all parties have arrived
+ *   SCHD_AWAIT_GET(t, queue, item)    take an item (copied to *item)
+ *   SCHD_AWAIT_PUT(t, queue, item)    add an item (copied from *item)
+ *   SCHD_AWAIT_COMPLETION(t, c)       until schd_completion_signal(c, st)
+ *   SCHD_AWAIT_GATHER(t, g)           until every member of g is done
+ *   SCHD_AWAIT_JOIN(t, other)         until the other task has ended
+ *   SCHD_AWAIT_ACQUIRE(t, handle)     the managed resource, via a handle
+ *   SCHD_AWAIT_TFLAG(t, flag)         until another thread sets the flag
+ *
+ * After an await, SCHD_STATUS(t) is 0, a status the waker gave (the
+ * completion's), or -ETIMEDOUT when schd_task_timeout(t, ns) was called
+ * before the await and the time ran out (wait_for).  A timed-out or
+ * cancelled wait never takes the lock, unit, item or resource.
+ *
+ * schd_task_cancel(t) delivers cancellation at the task's await point:
+ * the task jumps to its SCHD_TASK_FINALLY(t) block if it has one (awaits
+ * work there), otherwise it ends.  SCHD_TASK_EXIT(t, result) also runs the
+ * finally block.  A cancelled task's result is -ECANCELED unless it exits
+ * with another.  SCHD_AWAIT_JOIN then schd_task_result(other) gets a result;
+ * an on_done callback (schd_task_on_done) does the same for callback code.
+ *
+ * A schd_task or schd_job must be zeroed (static storage, memset, or
+ * `= {0}`) before its first start; after that, starting it again is safe:
+ * a task that has not ended refuses with -EBUSY, a job restarts.
+ *
+ * # The frequency scheduler
+ *
+ * schd_job_start(loop, job, rate, fn, ud) runs fn at a fixed rate:
+ * schd_hz(80), schd_hz(0.2), schd_period(SCHD_MS(1500)).  Run k is due at
+ * exactly start + k * period (rational arithmetic, so 15 Hz does not drift
+ * by a nanosecond over days).  When the loop comes late by one or more whole
+ * periods, the default policy (SCHD_LATE_SKIP) runs once and skips the
+ * missed periods; SCHD_LATE_CATCHUP runs up to a bounded number of them
+ * back to back first.  Each skipped period counts as an overrun.  A job
+ * that runs a task (schd_job_start_task) never starts it twice: when the
+ * previous run is still going at the next period, that period is skipped
+ * and counted as an overrun.
+ *
+ * # Joining other loops (DESIGN.md shapes 1 to 3)
+ *
+ * Alone: schd_loop_run / schd_loop_run_once.  With the other headers:
+ * schd_source_add(loop, &src, X_prepare, X_dispatch, ctx) makes their
+ * descriptors and deadlines part of the same poll() call.  Inside a foreign
+ * loop: call schd_loop_prepare(loop, fds, cap, &deadline), poll those fds
+ * until the deadline, then schd_loop_dispatch(loop, fds, n).  Both have the
+ * same signature as every other header's pair, so a schd_loop can itself
+ * be a source of another loop.
+ *
+ * # Threads
+ *
+ * A loop belongs to one thread.  From any other thread only these may be
+ * called: schd_async_send, schd_loop_post, schd_tflag_set.
+ *
+ * # Errors
+ *
+ * Functions return 0 or a negative errno value (-EINVAL for bad arguments,
+ * -ENOMEM, -EBUSY, ...); schd_strerror describes any code.
+ */
+
+#if (defined(_PTHREAD_H) || defined(_SPAWN_H)) && !defined(_SCHED_H) && \
+    defined(__GNUC__) && !defined(SCHD_NO_SYSTEM_SCHED)
+/* A system header asked for <sched.h> and a -I option led it here: hand it
+ * the system's own header and nothing of ours.  Our part comes when the
+ * program includes this file itself. */
+#pragma GCC system_header
+#include_next <sched.h>
+#else /* the rest of the file */
+
+#if (defined(SCHD_IMPLEMENTATION) || defined(ASYNCKIT_IMPLEMENTATION)) && \
+    !defined(_GNU_SOURCE) && !defined(_FEATURES_H)
+/* Nothing of the C library is included yet: ask for what the
+ * implementation uses (clock_gettime, ppoll, eventfd). */
+#define _GNU_SOURCE
+#endif
+
+#if defined(ASYNCKIT_IMPLEMENTATION) && !defined(SCHD_IMPLEMENTATION)
+#define SCHD_IMPLEMENTATION
+#endif
+#if defined(ASYNCKIT_STATIC) && !defined(SCHD_STATIC)
+#define SCHD_STATIC
+#endif
+
+#ifndef SCHD_H_INCLUDED
+#define SCHD_H_INCLUDED
+
+#include <stddef.h>
+#include <stdint.h>
+#include <poll.h>
+
+#define SCHD_VERSION "0.1.0"
+
+#if defined(SCHD_STATIC)
+#  if defined(__GNUC__)
+#    define SCHD_API static __attribute__((unused))
+#  else
+#    define SCHD_API static
+#  endif
+#else
+#  define SCHD_API extern
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ==== section: time ==== */
+
+#define SCHD_NO_DEADLINE INT64_MAX
+#define SCHD_SEC(s) ((int64_t)(s) * 1000000000)
+#define SCHD_MS(ms) ((int64_t)(ms) * 1000000)
+#define SCHD_US(us) ((int64_t)(us) * 1000)
+
+typedef int64_t (*schd_clock_fn)(void *ud);
+
+/* CLOCK_MONOTONIC in nanoseconds. */
+SCHD_API int64_t schd_now_ns(void);
+
+#define SCHD_CONTAINER_OF(ptr, type, member) \
+    ((type *)(void *)((char *)(ptr) - offsetof(type, member)))
+
+/* ==== section: types ==== */
+
+typedef struct schd_loop schd_loop;
+typedef struct schd_timer schd_timer;
+typedef struct schd_io schd_io;
+typedef struct schd_defer schd_defer;
+typedef struct schd_source schd_source;
+typedef struct schd_async schd_async;
+typedef struct schd_task schd_task;
+typedef struct schd_waiter schd_waiter;
+
+typedef void (*schd_fn)(void *ud);
+typedef void (*schd_timer_fn)(schd_timer *timer, void *ud);
+typedef void (*schd_io_fn)(schd_io *io, int revents, void *ud);
+typedef void (*schd_defer_fn)(schd_defer *d, void *ud);
+typedef void (*schd_async_fn)(schd_async *a, void *ud);
+typedef int  (*schd_prepare_fn)(void *ctx, struct pollfd *fds, int cap, int64_t *deadline_ns);
+typedef void (*schd_dispatch_fn)(void *ctx, struct pollfd *fds, int n);
+typedef int  (*schd_task_fn)(schd_task *task);
+typedef void (*schd_task_done_fn)(schd_task *task, int result, void *ud);
+typedef void (*schd_waiter_fn)(schd_waiter *w, int status, void *ud);
+
+/* A timer: 32 bytes on 64-bit, plus 16 in the loop's heap while active. */
+struct schd_timer {
+    schd_timer_fn cb;
+    void *ud;
+    int64_t period;          /* 0 for one-shot */
+    uint32_t heap_pos;       /* 1-based position in the heap, 0 when idle */
+    uint32_t seq;            /* start order, breaks ties between equal deadlines */
+};
+
+struct schd_io {
+    schd_io_fn cb;
+    void *ud;
+    int fd;
+    int pos;                 /* index in the loop's descriptor table, -1 when stopped */
+    short events;
+};
+
+struct schd_defer {
+    schd_defer *next, *prev;
+    schd_defer_fn fn;
+    void *ud;
+    int queued;
+};
+
+struct schd_source {
+    schd_prepare_fn prepare;
+    schd_dispatch_fn dispatch;
+    void *ctx;
+    schd_source *next, *prev;
+    schd_loop *loop;
+    int offset, count;       /* where its descriptors sat in the last prepare */
+    unsigned prepared;       /* prepare round it took part in */
+};
+
+struct schd_async {
+    schd_async_fn cb;
+    void *ud;
+    schd_loop *loop;
+    schd_async *next_pending;
+    schd_async *next, *prev; /* the loop's list of open handles */
+    int pending;             /* atomic */
+    int is_post;             /* a one-shot node made by schd_loop_post */
+};
+
+struct schd__tentry { int64_t when; schd_timer *timer; };
+
+struct schd_loop {
+    int64_t now;
+    schd_clock_fn clock;
+    void *clock_ud;
+    /* timers: a binary min-heap on (deadline, start order) */
+    struct schd__tentry *heap;
+    uint32_t heap_len, heap_cap;
+    uint32_t timer_seq;
+    /* descriptors: fds[0] is the wake-up eventfd */
+    struct pollfd *fds;
+    schd_io **ios;
+    int nfds, fds_cap;
+    unsigned io_gen;
+    /* the array given to poll() by run_once */
+    struct pollfd *pfds;
+    int pfds_cap;
+    unsigned prep_round, prep_gen;
+    int prep_nown;
+    /* sources */
+    schd_source *sources, *src_cursor;
+    /* deferred calls */
+    schd_defer *dq_head, *dq_tail;
+    schd_defer dq_marker;    /* end of one round of deferred calls */
+    schd_defer *soon_free;   /* recycled nodes of schd_soon */
+    int soon_count;
+    /* cross-thread */
+    int wake_fd;
+    schd_async *async_pending;   /* atomic push-only stack */
+    int wake_armed;              /* atomic */
+    schd_async *asyncs;
+    /* tasks that have started and not ended */
+    schd_task *tasks;
+    int stop_flag;
+    int running;
+    uint64_t iterations;
+};
+
+/* ==== section: errors ==== */
+
+SCHD_API const char *schd_strerror(int code);
+
+/* ==== section: loop ==== */
+
+SCHD_API int  schd_loop_init(schd_loop *loop);
+/* Cancels every task, runs what that makes ready, releases everything.
+ * -EBUSY when called from inside the loop. */
+SCHD_API int  schd_loop_close(schd_loop *loop);
+/* Runs until schd_loop_stop or until nothing is left to wait for. */
+SCHD_API int  schd_loop_run(schd_loop *loop);
+/* One iteration; waits at most timeout_ms (-1: until something happens).
+ * Returns 1 while something is left to wait for, 0 when nothing is. */
+SCHD_API int  schd_loop_run_once(schd_loop *loop, int timeout_ms);
+SCHD_API void schd_loop_stop(schd_loop *loop);
+SCHD_API int64_t schd_loop_now(const schd_loop *loop);
+SCHD_API void schd_loop_update_time(schd_loop *loop);
+SCHD_API void schd_loop_set_clock(schd_loop *loop, schd_clock_fn clock, void *ud);
+SCHD_API int  schd_loop_alive(const schd_loop *loop);
+/* Shape 3: drive this loop from another one.  prepare fills fds (returns
+ * how many it needs) and lowers *deadline_ns; dispatch takes them back. */
+SCHD_API int  schd_loop_prepare(void *loop, struct pollfd *fds, int cap, int64_t *deadline_ns);
+SCHD_API void schd_loop_dispatch(void *loop, struct pollfd *fds, int n);
+
+/* ==== section: timers ==== */
+
+SCHD_API void schd_timer_init(schd_timer *t, schd_timer_fn cb, void *ud);
+/* First after delay_ns, then every period_ns (0: once).  A repeating timer
+ * keeps a fixed rate and skips the periods it missed.  Restarts an active
+ * timer. */
+SCHD_API int  schd_timer_start(schd_loop *loop, schd_timer *t, int64_t delay_ns, int64_t period_ns);
+SCHD_API int  schd_timer_start_at(schd_loop *loop, schd_timer *t, int64_t when_ns, int64_t period_ns);
+SCHD_API int  schd_timer_stop(schd_loop *loop, schd_timer *t);
+SCHD_API int  schd_timer_active(const schd_timer *t);
+SCHD_API int64_t schd_timer_due(const schd_loop *loop, const schd_timer *t);
+
+/* ==== section: descriptors ==== */
+
+#define SCHD_READ  POLLIN
+#define SCHD_WRITE POLLOUT
+
+SCHD_API void schd_io_init(schd_io *io, int fd, schd_io_fn cb, void *ud);
+/* Starts watching, or changes the events of a watcher already started. */
+SCHD_API int  schd_io_start(schd_loop *loop, schd_io *io, int events);
+SCHD_API int  schd_io_stop(schd_loop *loop, schd_io *io);
+
+/* ==== section: deferred calls ==== */
+
+/* Runs fn on the next iteration, from caller storage; no-op when queued. */
+SCHD_API void schd_defer_start(schd_loop *loop, schd_defer *d, schd_defer_fn fn, void *ud);
+SCHD_API void schd_defer_cancel(schd_loop *loop, schd_defer *d);
+/* The same with a node the loop allocates (and recycles). */
+SCHD_API int  schd_soon(schd_loop *loop, schd_fn fn, void *ud);
+
+/* ==== section: sources (other headers in the same poll) ==== */
+
+SCHD_API int  schd_source_add(schd_loop *loop, schd_source *src, schd_prepare_fn prepare,
+                              schd_dispatch_fn dispatch, void *ctx);
+SCHD_API void schd_source_remove(schd_source *src);
+
+/* ==== section: threads ==== */
+
+SCHD_API int  schd_async_init(schd_loop *loop, schd_async *a, schd_async_fn cb, void *ud);
+/* Any thread: cb runs once on the loop thread soon after; sends made before
+ * it runs coalesce into one call. */
+SCHD_API int  schd_async_send(schd_async *a);
+SCHD_API void schd_async_close(schd_async *a);
+/* Any thread: fn(ud) runs once on the loop thread.  -ENOMEM or 0. */
+SCHD_API int  schd_loop_post(schd_loop *loop, schd_fn fn, void *ud);
+
+/* ==== section: waiters and wait lists ==== */
+
+typedef struct schd_wlist { schd_waiter *head, *tail; int count; } schd_wlist;
+
+/* One pending wait on a primitive.  Tasks have one built in; callback code
+ * uses its own with the *_wait_cb functions. */
+struct schd_waiter {
+    schd_waiter *next, *prev;
+    schd_wlist *list;        /* the list it is queued on, or NULL */
+    schd_defer node;         /* delivers the wake-up from the loop */
+    schd_loop *loop;
+    schd_task *task;         /* the task that waits, or NULL */
+    schd_waiter_fn cb;
+    void *ud;
+    void *slot;              /* queue item to fill or take */
+    int status;
+};
+
+SCHD_API void schd_waiter_init(schd_waiter *w, schd_loop *loop, schd_waiter_fn cb, void *ud);
+/* Withdraws a wait not yet granted: its callback comes with -ECANCELED.
+ * Returns -EALREADY when it was already granted (the callback has the
+ * grant) or not waiting. */
+SCHD_API int  schd_waiter_cancel(schd_waiter *w);
+
+/* ==== section: tasks ==== */
+
+enum { SCHD_TASK_IDLE, SCHD_TASK_READY, SCHD_TASK_WAITING, SCHD_TASK_DONE };
+
+struct schd_lock;
+struct schd_gather;
+
+struct schd_task {
+    schd_loop *loop;
+    schd_task_fn fn;
+    void *ud;
+    int line;                /* where to resume */
+    int state;
+    int status;              /* outcome of the last await */
+    int result;
+    unsigned flags;
+    int64_t timeout;         /* for the next await, 0 = none */
+    schd_timer timer;
+    schd_waiter wait;
+    schd_wlist joiners;
+    struct schd_lock *held;  /* locks it holds, released at its end */
+    struct schd_gather *gather;
+    schd_task *gather_next;
+    schd_task_done_fn on_done;
+    void *on_done_ud;
+    schd_task *next, *prev;  /* the loop's live tasks */
+};
+
+SCHD_API int  schd_task_start(schd_loop *loop, schd_task *t, schd_task_fn fn, void *ud);
+SCHD_API void schd_task_on_done(schd_task *t, schd_task_done_fn fn, void *ud);
+/* Idempotent; -EALREADY when the task has ended or was already cancelled. */
+SCHD_API int  schd_task_cancel(schd_task *t);
+/* The next await of t gives up after ns with SCHD_STATUS -ETIMEDOUT. */
+SCHD_API void schd_task_timeout(schd_task *t, int64_t ns);
+SCHD_API int  schd_task_result(const schd_task *t);
+SCHD_API int  schd_task_state(const schd_task *t);
+SCHD_API int  schd_task_cancelled(const schd_task *t);
+
+/* Private to the macros below. */
+enum { SCHD__WAITING = 1, SCHD__DONE = 2, SCHD__AGAIN = 3 };
+#define SCHD__FINALLY_LINE (-1)
+#define SCHD__END_LINE (-2)
+#define SCHD__IN_FINALLY 4u
+SCHD_API int  schd__task_end(schd_task *t);
+SCHD_API int  schd__task_exit(schd_task *t, int result);
+SCHD_API int  schd__suspend(schd_task *t);
+
+#define SCHD_TASK_BEGIN(t) switch ((t)->line) { case 0:
+#define SCHD_TASK_END(t) } return schd__task_end(t)
+#define SCHD_TASK_EXIT(t, r) return schd__task_exit((t), (r))
+#define SCHD_TASK_FINALLY(t) \
+    if (0) { case SCHD__FINALLY_LINE:; } (t)->flags |= SCHD__IN_FINALLY
+#define SCHD_STATUS(t) ((t)->status)
+
+/* begin is an expression that returns 0 when the wait is already over
+ * (status set) and non-zero when the task must suspend. */
+#define SCHD_AWAIT_(t, begin) \
+    do { if ((begin) != 0) { (t)->line = __LINE__; return SCHD__WAITING; case __LINE__:; } } while (0)
+
+#define SCHD_YIELD(t)                SCHD_AWAIT_(t, schd__suspend(t))
+#define SCHD_AWAIT_DELAY(t, ns)      SCHD_AWAIT_(t, schd__await_delay((t), (ns)))
+#define SCHD_AWAIT_EVENT(t, ev)      SCHD_AWAIT_(t, schd__await_event((t), (ev)))
+#define SCHD_AWAIT_LOCK(t, lk)       SCHD_AWAIT_(t, schd__await_lock((t), (lk)))
+#define SCHD_AWAIT_SEM(t, s)         SCHD_AWAIT_(t, schd__await_sem((t), (s)))
+#define SCHD_AWAIT_BARRIER(t, b)     SCHD_AWAIT_(t, schd__await_barrier((t), (b)))
+#define SCHD_AWAIT_GET(t, q, item)   SCHD_AWAIT_(t, schd__await_get((t), (q), (item)))
+#define SCHD_AWAIT_PUT(t, q, item)   SCHD_AWAIT_(t, schd__await_put((t), (q), (item)))
+#define SCHD_AWAIT_COMPLETION(t, c)  SCHD_AWAIT_(t, schd__await_completion((t), (c)))
+#define SCHD_AWAIT_GATHER(t, g)      SCHD_AWAIT_(t, schd__await_gather((t), (g)))
+#define SCHD_AWAIT_JOIN(t, other)    SCHD_AWAIT_(t, schd__await_join((t), (other)))
+#define SCHD_AWAIT_ACQUIRE(t, h)     SCHD_AWAIT_(t, schd__await_acquire((t), (h)))
+#define SCHD_AWAIT_TFLAG(t, f)       SCHD_AWAIT_(t, schd__await_tflag((t), (f)))
+
+/* ==== section: primitives ==== */
+
+typedef struct schd_event { schd_wlist waiters; int is_set; } schd_event;
+SCHD_API void schd_event_init(schd_event *ev);
+SCHD_API void schd_event_set(schd_event *ev);     /* wakes every waiter */
+SCHD_API void schd_event_clear(schd_event *ev);
+SCHD_API int  schd_event_is_set(const schd_event *ev);
+SCHD_API int  schd_event_wait_cb(schd_event *ev, schd_waiter *w);
+
+typedef struct schd_lock {
+    schd_wlist waiters;
+    int locked;
+    schd_task *holder;            /* the task that holds it, if a task does */
+    struct schd_lock *next_held;
+    void (*on_grant)(struct schd_lock *lock, void *ud);   /* used by resources */
+    void *grant_ud;
+} schd_lock;
+SCHD_API void schd_lock_init(schd_lock *lk);
+SCHD_API int  schd_lock_try(schd_lock *lk);        /* 0 or -EBUSY */
+/* Hands the lock to the first waiter, if any.  -EPERM when not locked. */
+SCHD_API int  schd_lock_release(schd_lock *lk);
+SCHD_API int  schd_lock_locked(const schd_lock *lk);
+SCHD_API int  schd_lock_acquire_cb(schd_lock *lk, schd_waiter *w);
+
+typedef struct schd_sem { schd_wlist waiters; int count, max; } schd_sem;
+/* max bounds the count (0: unbounded). */
+SCHD_API void schd_sem_init(schd_sem *s, int count, int max);
+SCHD_API int  schd_sem_try(schd_sem *s);           /* 0 or -EAGAIN */
+SCHD_API int  schd_sem_release(schd_sem *s);       /* -EOVERFLOW above max */
+SCHD_API int  schd_sem_value(const schd_sem *s);
+SCHD_API int  schd_sem_acquire_cb(schd_sem *s, schd_waiter *w);
+
+typedef struct schd_barrier { schd_wlist waiters; int parties; unsigned cycles; } schd_barrier;
+SCHD_API int  schd_barrier_init(schd_barrier *b, int parties);
+SCHD_API int  schd_barrier_wait_cb(schd_barrier *b, schd_waiter *w);
+
+enum { SCHD_QUEUE_BLOCK = 0, SCHD_QUEUE_OVERWRITE = 1 };
+typedef struct schd_queue {
+    schd_wlist getters, putters;
+    unsigned char *buf;
+    size_t item_size;
+    unsigned cap, head, len;
+    int mode;
+    unsigned long dropped;        /* items overwritten in ring mode */
+} schd_queue;
+/* storage holds capacity items of item_size bytes; the caller owns it. */
+SCHD_API int  schd_queue_init(schd_queue *q, void *storage, size_t item_size, unsigned capacity, int mode);
+SCHD_API int  schd_queue_try_put(schd_queue *q, const void *item);   /* 0 or -EAGAIN */
+SCHD_API int  schd_queue_try_get(schd_queue *q, void *item);         /* 0 or -EAGAIN */
+SCHD_API unsigned schd_queue_len(const schd_queue *q);
+SCHD_API int  schd_queue_get_cb(schd_queue *q, schd_waiter *w, void *item);
+SCHD_API int  schd_queue_put_cb(schd_queue *q, schd_waiter *w, const void *item);
+
+typedef struct schd_completion { schd_wlist waiters; int done, status; } schd_completion;
+SCHD_API void schd_completion_init(schd_completion *c);
+/* Marks c done with status and wakes its waiters; later signals are ignored
+ * until schd_completion_reset.  Returns -EALREADY for a repeated signal. */
+SCHD_API int  schd_completion_signal(schd_completion *c, int status);
+SCHD_API void schd_completion_reset(schd_completion *c);
+SCHD_API int  schd_completion_wait_cb(schd_completion *c, schd_waiter *w);
+
+typedef struct schd_gather {
+    schd_completion all;
+    int pending;
+    int first_error;
+} schd_gather;
+SCHD_API void schd_gather_init(schd_gather *g);
+/* Adds a task (started or not yet ended) or one operation to wait for. */
+SCHD_API int  schd_gather_add_task(schd_gather *g, schd_task *t);
+SCHD_API void schd_gather_add(schd_gather *g, int count);
+/* One operation added with schd_gather_add has finished with status. */
+SCHD_API void schd_gather_done(schd_gather *g, int status);
+
+/* A flag that any thread may set; a task awaiting it clears it. */
+typedef struct schd_tflag { schd_async async; schd_event event; int set; } schd_tflag;
+SCHD_API int  schd_tflag_init(schd_loop *loop, schd_tflag *f);
+SCHD_API int  schd_tflag_set(schd_tflag *f);       /* any thread */
+SCHD_API void schd_tflag_close(schd_tflag *f);
+
+/* ==== section: managed resource ==== */
+
+typedef struct schd_resource schd_resource;
+typedef struct schd_rhandle { schd_resource *res; void *arg; } schd_rhandle;
+typedef void (*schd_resource_fn)(schd_resource *res, void *handle_arg);
+
+struct schd_resource {
+    schd_lock lock;
+    void *object;                /* the shared thing, for the user */
+    schd_resource_fn on_acquire, on_release;
+    schd_rhandle *holder;
+    schd_rhandle *granted;       /* handle being handed the lock */
+    unsigned long acquisitions;
+};
+SCHD_API void schd_resource_init(schd_resource *res, void *object,
+                                 schd_resource_fn on_acquire, schd_resource_fn on_release);
+SCHD_API void schd_resource_handle(schd_resource *res, schd_rhandle *h, void *arg);
+/* Releases what h holds (on_release, then the next waiter's on_acquire). */
+SCHD_API int  schd_resource_release(schd_rhandle *h);
+SCHD_API int  schd_resource_acquire_cb(schd_rhandle *h, schd_waiter *w);
+SCHD_API int  schd_resource_try(schd_rhandle *h);
+
+/* ==== section: frequency scheduler ==== */
+
+/* A period of num/den nanoseconds. */
+typedef struct schd_rate { int64_t num, den; } schd_rate;
+SCHD_API schd_rate schd_hz(double hz);            /* 0.001 to 1e6 Hz, to the millihertz */
+SCHD_API schd_rate schd_period(int64_t ns);
+
+enum { SCHD_LATE_SKIP = 0, SCHD_LATE_CATCHUP = 1 };
+
+typedef struct schd_job schd_job;
+typedef void (*schd_job_fn)(schd_job *job, void *ud);
+
+struct schd_job {
+    schd_timer timer;
+    schd_loop *loop;
+    schd_job_fn fn;
+    void *ud;
+    schd_task *task;             /* or a task started each period */
+    schd_task_fn task_fn;
+    schd_rate rate;
+    int64_t anchor;              /* time of period 0 */
+    uint64_t next;               /* index of the period due next */
+    int policy, catchup_max, catchup_left;
+    int paused;
+    /* statistics */
+    uint64_t runs, overruns;
+    int64_t late_max, late_last;
+};
+
+SCHD_API int  schd_job_start(schd_loop *loop, schd_job *job, schd_rate rate, schd_job_fn fn, void *ud);
+SCHD_API int  schd_job_start_task(schd_loop *loop, schd_job *job, schd_rate rate,
+                                  schd_task *task, schd_task_fn fn, void *ud);
+SCHD_API void schd_job_stop(schd_job *job);
+SCHD_API void schd_job_pause(schd_job *job);
+/* The next run comes one period after the resume. */
+SCHD_API int  schd_job_resume(schd_job *job);
+/* Keeps the phase of the last run; the next one comes one new period later. */
+SCHD_API int  schd_job_set_rate(schd_job *job, schd_rate rate);
+SCHD_API void schd_job_set_late_policy(schd_job *job, int policy, int catchup_max);
+SCHD_API int64_t schd_job_due(const schd_job *job, uint64_t k);   /* time of period k */
+SCHD_API double schd_rate_hz(schd_rate rate);
+
+/* ==== section: switch and pushbutton ==== */
+
+enum {
+    SCHD_BTN_PRESS = 1,     /* debounced press */
+    SCHD_BTN_RELEASE,       /* debounced release */
+    SCHD_BTN_LONG,          /* still pressed after long_ns */
+    SCHD_BTN_DOUBLE,        /* second press within double_ns of the first */
+    SCHD_BTN_CLICK          /* a short press with no second one in double_ns */
+};
+
+typedef struct schd_button schd_button;
+typedef void (*schd_button_fn)(schd_button *b, int event, void *ud);
+
+typedef struct schd_button_config {
+    int64_t debounce_ns;         /* a level must hold this long to count */
+    int64_t long_ns;             /* 0: no long presses */
+    int64_t double_ns;           /* 0: no double presses or clicks */
+    int active_level;            /* level that means pressed (1 or 0) */
+} schd_button_config;
+
+struct schd_button {
+    schd_button_config cfg;
+    schd_loop *loop;
+    schd_button_fn cb;
+    void *ud;
+    schd_timer debounce, long_timer, double_timer;
+    int raw, stable;             /* pressed (1) or not, before and after debouncing */
+    int long_fired, clicks;
+};
+
+SCHD_API schd_button_config schd_button_config_init(void);  /* 20 ms, 1 s, 400 ms, active high */
+SCHD_API void schd_button_init(schd_loop *loop, schd_button *b, const schd_button_config *cfg,
+                               schd_button_fn cb, void *ud);
+/* Feed a level sample or the level after an edge, at the loop's time. */
+SCHD_API void schd_button_feed(schd_button *b, int level);
+SCHD_API void schd_button_stop(schd_button *b);
+SCHD_API const char *schd_button_event_name(int event);
+
+/* Private: the await helpers behind the macros. */
+struct schd_resource;
+SCHD_API int schd__await_delay(schd_task *t, int64_t ns);
+SCHD_API int schd__await_event(schd_task *t, schd_event *ev);
+SCHD_API int schd__await_lock(schd_task *t, schd_lock *lk);
+SCHD_API int schd__await_sem(schd_task *t, schd_sem *s);
+SCHD_API int schd__await_barrier(schd_task *t, schd_barrier *b);
+SCHD_API int schd__await_get(schd_task *t, schd_queue *q, void *item);
+SCHD_API int schd__await_put(schd_task *t, schd_queue *q, const void *item);
+SCHD_API int schd__await_completion(schd_task *t, schd_completion *c);
+SCHD_API int schd__await_gather(schd_task *t, schd_gather *g);
+SCHD_API int schd__await_join(schd_task *t, schd_task *other);
+SCHD_API int schd__await_acquire(schd_task *t, schd_rhandle *h);
+SCHD_API int schd__await_tflag(schd_task *t, schd_tflag *f);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* SCHD_H_INCLUDED */
+
+/* ======================================================================
+ * Implementation
+ * ====================================================================== */
+#if defined(SCHD_IMPLEMENTATION) && !defined(SCHD_IMPLEMENTATION_DONE)
+#define SCHD_IMPLEMENTATION_DONE
+
+#if defined(__GLIBC__) && !defined(__USE_POSIX199309)
+#error "sched.h: define SCHD_IMPLEMENTATION before including any system header, or compile that file with -D_GNU_SOURCE"
+#endif
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/eventfd.h>
+#ifndef SCHD_ASSERT
+#include <assert.h>
+#define SCHD_ASSERT(x) assert(x)
+#endif
+
+#ifndef SCHD_MALLOC
+#define SCHD_MALLOC(n) malloc(n)
+#define SCHD_REALLOC(p, n) realloc((p), (n))
+#define SCHD_FREE(p) free(p)
+#endif
+#ifndef SCHD_SYS_POLL
+#define SCHD_SYS_POLL poll
+#endif
+#ifndef SCHD_SYS_PPOLL
+#  if defined(__GLIBC__) && defined(__USE_GNU)
+#    define SCHD_SYS_PPOLL ppoll
+#  elif !defined(__GLIBC__) && defined(_GNU_SOURCE)
+#    define SCHD_SYS_PPOLL ppoll
+#  endif
+#endif
+#ifndef SCHD_SYS_READ
+#define SCHD_SYS_READ read
+#endif
+#ifndef SCHD_SYS_WRITE
+#define SCHD_SYS_WRITE write
+#endif
+#ifndef SCHD_SYS_EVENTFD
+#define SCHD_SYS_EVENTFD eventfd
+#endif
+#ifndef SCHD_SYS_CLOSE
+#define SCHD_SYS_CLOSE close
+#endif
+
+#if defined(__GNUC__)
+#  define SCHD_PRIVATE static __attribute__((unused))
+#else
+#  define SCHD_PRIVATE static
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ==== section: errors ==== */
+
+SCHD_API const char *schd_strerror(int code)
+{
+    switch (code) {
+    case 0: return "success";
+    case -ETIMEDOUT: return "timed out";
+    case -ECANCELED: return "cancelled";
+    case -EINVAL: return "invalid argument";
+    case -ENOMEM: return "out of memory";
+    case -EBUSY: return "busy";
+    case -EALREADY: return "already done";
+    case -EAGAIN: return "would wait";
+    case -EPERM: return "not held";
+    case -EOVERFLOW: return "above the maximum";
+    default: break;
+    }
+    if (code < 0) return strerror(-code);
+    return "not an error code";
+}
+
+/* ==== section: time ==== */
+
+SCHD_API int64_t schd_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+SCHD_API int64_t schd_loop_now(const schd_loop *loop) { return loop->now; }
+
+SCHD_API void schd_loop_update_time(schd_loop *loop)
+{
+    loop->now = loop->clock ? loop->clock(loop->clock_ud) : schd_now_ns();
+}
+
+SCHD_API void schd_loop_set_clock(schd_loop *loop, schd_clock_fn clock, void *ud)
+{
+    loop->clock = clock;
+    loop->clock_ud = ud;
+    schd_loop_update_time(loop);
+}
+
+/* ==== section: memory ==== */
+
+/* Grows *arr to hold at least want items of size bytes; 0 or -ENOMEM. */
+SCHD_PRIVATE int schd__grow(void **arr, int *cap, int want, size_t size)
+{
+    int ncap;
+    void *p;
+    if (want <= *cap) return 0;
+    ncap = *cap ? *cap : 8;
+    while (ncap < want) ncap *= 2;
+    p = SCHD_REALLOC(*arr, (size_t)ncap * size);
+    if (!p) return -ENOMEM;
+    *arr = p;
+    *cap = ncap;
+    return 0;
+}
+
+/* ==== section: timers ==== */
+
+SCHD_PRIVATE int schd__tless(const struct schd__tentry *a, const struct schd__tentry *b)
+{
+    if (a->when != b->when) return a->when < b->when;
+    return (int32_t)(a->timer->seq - b->timer->seq) < 0;
+}
+
+SCHD_PRIVATE void schd__heap_set(schd_loop *loop, uint32_t i, struct schd__tentry e)
+{
+    loop->heap[i] = e;
+    e.timer->heap_pos = i + 1;
+}
+
+SCHD_PRIVATE void schd__heap_up(schd_loop *loop, uint32_t i)
+{
+    struct schd__tentry e = loop->heap[i];
+    while (i > 0) {
+        uint32_t parent = (i - 1) / 2;
+        if (!schd__tless(&e, &loop->heap[parent])) break;
+        schd__heap_set(loop, i, loop->heap[parent]);
+        i = parent;
+    }
+    schd__heap_set(loop, i, e);
+}
+
+SCHD_PRIVATE void schd__heap_down(schd_loop *loop, uint32_t i)
+{
+    struct schd__tentry e = loop->heap[i];
+    uint32_t n = loop->heap_len;
+    for (;;) {
+        uint32_t child = 2 * i + 1;
+        if (child >= n) break;
+        if (child + 1 < n && schd__tless(&loop->heap[child + 1], &loop->heap[child])) child++;
+        if (!schd__tless(&loop->heap[child], &e)) break;
+        schd__heap_set(loop, i, loop->heap[child]);
+        i = child;
+    }
+    schd__heap_set(loop, i, e);
+}
+
+SCHD_PRIVATE void schd__heap_remove(schd_loop *loop, uint32_t i)
+{
+    struct schd__tentry last;
+    loop->heap[i].timer->heap_pos = 0;
+    last = loop->heap[--loop->heap_len];
+    if (i == loop->heap_len) return;
+    loop->heap[i] = last;
+    last.timer->heap_pos = i + 1;
+    if (i > 0 && schd__tless(&last, &loop->heap[(i - 1) / 2])) schd__heap_up(loop, i);
+    else schd__heap_down(loop, i);
+}
+
+SCHD_API void schd_timer_init(schd_timer *t, schd_timer_fn cb, void *ud)
+{
+    memset(t, 0, sizeof *t);
+    t->cb = cb;
+    t->ud = ud;
+}
+
+SCHD_PRIVATE int schd__timer_owned(const schd_loop *loop, const schd_timer *t)
+{
+    return t->heap_pos > 0 && t->heap_pos <= loop->heap_len &&
+           loop->heap[t->heap_pos - 1].timer == t;
+}
+
+SCHD_API int schd_timer_start_at(schd_loop *loop, schd_timer *t, int64_t when, int64_t period)
+{
+    uint32_t i;
+    if (!loop || !t || !t->cb || period < 0) return -EINVAL;
+    t->period = period;
+    t->seq = loop->timer_seq++;
+    if (t->heap_pos) {
+        if (!schd__timer_owned(loop, t)) return -EINVAL;
+        i = t->heap_pos - 1;
+        loop->heap[i].when = when;
+        schd__heap_up(loop, i);
+        schd__heap_down(loop, t->heap_pos - 1);
+        return 0;
+    }
+    if (loop->heap_len == loop->heap_cap) {
+        int cap = (int)loop->heap_cap;
+        void *arr = loop->heap;
+        if (loop->heap_cap >= 0x40000000u) return -ENOMEM;
+        if (schd__grow(&arr, &cap, cap + 1, sizeof(struct schd__tentry))) return -ENOMEM;
+        loop->heap = (struct schd__tentry *)arr;
+        loop->heap_cap = (uint32_t)cap;
+    }
+    i = loop->heap_len++;
+    loop->heap[i].when = when;
+    loop->heap[i].timer = t;
+    schd__heap_up(loop, i);
+    return 0;
+}
+
+SCHD_API int schd_timer_start(schd_loop *loop, schd_timer *t, int64_t delay, int64_t period)
+{
+    if (!loop || delay < 0) return -EINVAL;
+    return schd_timer_start_at(loop, t, loop->now + delay, period);
+}
+
+SCHD_API int schd_timer_stop(schd_loop *loop, schd_timer *t)
+{
+    if (!loop || !t) return -EINVAL;
+    if (!t->heap_pos) return 0;
+    if (!schd__timer_owned(loop, t)) return -EINVAL;
+    schd__heap_remove(loop, t->heap_pos - 1);
+    return 0;
+}
+
+SCHD_API int schd_timer_active(const schd_timer *t) { return t->heap_pos != 0; }
+
+SCHD_API int64_t schd_timer_due(const schd_loop *loop, const schd_timer *t)
+{
+    return schd__timer_owned(loop, t) ? loop->heap[t->heap_pos - 1].when : SCHD_NO_DEADLINE;
+}
+
+/* Runs the timers due at loop->now.  Timers started by these callbacks
+ * wait for the next iteration, so a zero-delay restart cannot spin here. */
+SCHD_PRIVATE void schd__run_timers(schd_loop *loop)
+{
+    uint32_t first_new = loop->timer_seq;
+    while (loop->heap_len > 0) {
+        struct schd__tentry *top = &loop->heap[0];
+        schd_timer *t = top->timer;
+        if (top->when > loop->now) break;
+        if ((int32_t)(t->seq - first_new) >= 0) break;
+        if (t->period > 0) {
+            int64_t next = top->when + t->period;
+            if (next <= loop->now) /* skip the periods missed, keep the phase */
+                next += ((loop->now - next) / t->period + 1) * t->period;
+            top->when = next;
+            t->seq = loop->timer_seq++;
+            schd__heap_down(loop, 0);
+        } else {
+            schd__heap_remove(loop, 0);
+        }
+        t->cb(t, t->ud);
+    }
+}
+
+/* ==== section: descriptors ==== */
+
+SCHD_API void schd_io_init(schd_io *io, int fd, schd_io_fn cb, void *ud)
+{
+    memset(io, 0, sizeof *io);
+    io->fd = fd;
+    io->cb = cb;
+    io->ud = ud;
+    io->pos = -1;
+}
+
+SCHD_API int schd_io_start(schd_loop *loop, schd_io *io, int events)
+{
+    if (!loop || !io || !io->cb || io->fd < 0 || (events & ~(SCHD_READ | SCHD_WRITE | POLLPRI)))
+        return -EINVAL;
+    if (io->pos < 0) {
+        void *fds = loop->fds, *ios = loop->ios;
+        int cap_fds = loop->fds_cap, cap_ios = loop->fds_cap;
+        if (schd__grow(&fds, &cap_fds, loop->nfds + 1, sizeof(struct pollfd))) return -ENOMEM;
+        loop->fds = (struct pollfd *)fds;
+        if (schd__grow(&ios, &cap_ios, loop->nfds + 1, sizeof(schd_io *))) return -ENOMEM;
+        loop->ios = (schd_io **)ios;
+        loop->fds_cap = cap_fds < cap_ios ? cap_fds : cap_ios;
+        io->pos = loop->nfds++;
+        loop->ios[io->pos] = io;
+        loop->fds[io->pos].fd = io->fd;
+        loop->fds[io->pos].revents = 0;
+        loop->io_gen++;
+    } else if (io->pos >= loop->nfds || loop->ios[io->pos] != io) {
+        return -EINVAL;
+    }
+    io->events = (short)events;
+    loop->fds[io->pos].events = (short)events;
+    return 0;
+}
+
+SCHD_API int schd_io_stop(schd_loop *loop, schd_io *io)
+{
+    int pos, last;
+    if (!loop || !io) return -EINVAL;
+    if (io->pos < 0) return 0;
+    pos = io->pos;
+    if (pos >= loop->nfds || loop->ios[pos] != io) return -EINVAL;
+    last = --loop->nfds;
+    if (pos != last) {
+        loop->fds[pos] = loop->fds[last];
+        loop->ios[pos] = loop->ios[last];
+        loop->ios[pos]->pos = pos;
+    }
+    io->pos = -1;
+    loop->io_gen++;
+    return 0;
+}
+
+/* ==== section: deferred calls ==== */
+
+SCHD_API void schd_defer_start(schd_loop *loop, schd_defer *d, schd_defer_fn fn, void *ud)
+{
+    d->fn = fn;
+    d->ud = ud;
+    if (d->queued) return;
+    d->queued = 1;
+    d->next = NULL;
+    d->prev = loop->dq_tail;
+    if (loop->dq_tail) loop->dq_tail->next = d; else loop->dq_head = d;
+    loop->dq_tail = d;
+}
+
+SCHD_API void schd_defer_cancel(schd_loop *loop, schd_defer *d)
+{
+    if (!d->queued) return;
+    if (d->prev) d->prev->next = d->next; else loop->dq_head = d->next;
+    if (d->next) d->next->prev = d->prev; else loop->dq_tail = d->prev;
+    d->next = d->prev = NULL;
+    d->queued = 0;
+}
+
+typedef struct schd__soon { schd_defer node; schd_fn fn; void *ud; } schd__soon;
+
+SCHD_PRIVATE void schd__soon_run(schd_defer *d, void *ud)
+{
+    schd_loop *loop = (schd_loop *)ud;
+    schd__soon *s = SCHD_CONTAINER_OF(d, schd__soon, node);
+    schd_fn fn = s->fn;
+    void *arg = s->ud;
+    s->node.next = loop->soon_free;   /* recycle before the call: it may queue again */
+    loop->soon_free = &s->node;
+    loop->soon_count--;
+    fn(arg);
+}
+
+SCHD_API int schd_soon(schd_loop *loop, schd_fn fn, void *ud)
+{
+    schd__soon *s;
+    if (!loop || !fn) return -EINVAL;
+    if (loop->soon_free) {
+        s = SCHD_CONTAINER_OF(loop->soon_free, schd__soon, node);
+        loop->soon_free = s->node.next;
+    } else {
+        s = (schd__soon *)SCHD_MALLOC(sizeof *s);
+        if (!s) return -ENOMEM;
+    }
+    memset(&s->node, 0, sizeof s->node);
+    s->fn = fn;
+    s->ud = ud;
+    loop->soon_count++;
+    schd_defer_start(loop, &s->node, schd__soon_run, loop);
+    return 0;
+}
+
+SCHD_PRIVATE void schd__marker_fn(schd_defer *d, void *ud) { (void)d; (void)ud; }
+
+/* Runs what was queued before this call; what those calls queue waits for
+ * the next iteration. */
+SCHD_PRIVATE void schd__run_deferred(schd_loop *loop)
+{
+    schd_defer *marker = &loop->dq_marker, *d;
+    if (!loop->dq_head) return;
+    schd_defer_start(loop, marker, schd__marker_fn, NULL);
+    while ((d = loop->dq_head) != marker) {
+        schd_defer_cancel(loop, d);
+        d->fn(d, d->ud);
+    }
+    schd_defer_cancel(loop, marker);
+}
+
+/* ==== section: sources ==== */
+
+SCHD_API int schd_source_add(schd_loop *loop, schd_source *src, schd_prepare_fn prepare,
+                             schd_dispatch_fn dispatch, void *ctx)
+{
+    if (!loop || !src || !prepare || !dispatch) return -EINVAL;
+    memset(src, 0, sizeof *src);
+    src->prepare = prepare;
+    src->dispatch = dispatch;
+    src->ctx = ctx;
+    src->loop = loop;
+    src->prepared = loop->prep_round - 1;
+    src->next = loop->sources;
+    if (loop->sources) loop->sources->prev = src;
+    loop->sources = src;
+    return 0;
+}
+
+SCHD_API void schd_source_remove(schd_source *src)
+{
+    schd_loop *loop;
+    if (!src || !src->loop) return;
+    loop = src->loop;
+    if (loop->src_cursor == src) loop->src_cursor = src->next;
+    if (src->prev) src->prev->next = src->next; else loop->sources = src->next;
+    if (src->next) src->next->prev = src->prev;
+    src->next = src->prev = NULL;
+    src->loop = NULL;
+}
+
+/* ==== section: threads ==== */
+
+SCHD_PRIVATE void schd__wake(schd_loop *loop)
+{
+    uint64_t one = 1;
+    if (__atomic_exchange_n(&loop->wake_armed, 1, __ATOMIC_ACQ_REL)) return;
+    while (SCHD_SYS_WRITE(loop->wake_fd, &one, sizeof one) < 0 && errno == EINTR) {}
+}
+
+SCHD_PRIVATE void schd__push_async(schd_loop *loop, schd_async *a)
+{
+    schd_async *head = __atomic_load_n(&loop->async_pending, __ATOMIC_RELAXED);
+    do {
+        a->next_pending = head;
+    } while (!__atomic_compare_exchange_n(&loop->async_pending, &head, a, 1,
+                                          __ATOMIC_RELEASE, __ATOMIC_RELAXED));
+    schd__wake(loop);
+}
+
+SCHD_API int schd_async_init(schd_loop *loop, schd_async *a, schd_async_fn cb, void *ud)
+{
+    if (!loop || !a || !cb) return -EINVAL;
+    memset(a, 0, sizeof *a);
+    a->cb = cb;
+    a->ud = ud;
+    a->loop = loop;
+    a->next = loop->asyncs;
+    if (loop->asyncs) loop->asyncs->prev = a;
+    loop->asyncs = a;
+    return 0;
+}
+
+SCHD_API int schd_async_send(schd_async *a)
+{
+    if (!a || !a->loop) return -EINVAL;
+    if (__atomic_exchange_n(&a->pending, 1, __ATOMIC_ACQ_REL)) return 0;
+    schd__push_async(a->loop, a);
+    return 0;
+}
+
+SCHD_API void schd_async_close(schd_async *a)
+{
+    schd_loop *loop;
+    schd_async **pp;
+    if (!a || !a->loop) return;
+    loop = a->loop;
+    /* A send still pending must not run after close: take it off the stack. */
+    if (__atomic_load_n(&a->pending, __ATOMIC_ACQUIRE)) {
+        schd_async *list = __atomic_exchange_n(&loop->async_pending, (schd_async *)NULL, __ATOMIC_ACQ_REL);
+        schd_async *rev = NULL;
+        for (pp = &list; *pp; ) {
+            if (*pp == a) *pp = a->next_pending; else pp = &(*pp)->next_pending;
+        }
+        while (list) {   /* oldest first, so pushing back keeps the order */
+            schd_async *n = list->next_pending;
+            list->next_pending = rev;
+            rev = list;
+            list = n;
+        }
+        while (rev) {
+            schd_async *n = rev->next_pending;
+            schd__push_async(loop, rev);
+            rev = n;
+        }
+    }
+    if (a->prev) a->prev->next = a->next; else loop->asyncs = a->next;
+    if (a->next) a->next->prev = a->prev;
+    a->loop = NULL;
+}
+
+SCHD_PRIVATE void schd__post_run(schd_async *a, void *ud)
+{
+    schd_fn fn;
+    memcpy(&fn, a + 1, sizeof fn);   /* stored behind the node by schd_loop_post */
+    fn(ud);
+    SCHD_FREE(a);
+}
+
+SCHD_API int schd_loop_post(schd_loop *loop, schd_fn fn, void *ud)
+{
+    schd_async *a;
+    if (!loop || !fn) return -EINVAL;
+    a = (schd_async *)SCHD_MALLOC(sizeof *a + sizeof fn);
+    if (!a) return -ENOMEM;
+    memset(a, 0, sizeof *a);
+    a->cb = schd__post_run;
+    a->ud = ud;
+    a->loop = loop;
+    a->is_post = 1;
+    a->pending = 1;
+    memcpy(a + 1, &fn, sizeof fn);
+    schd__push_async(loop, a);
+    return 0;
+}
+
+SCHD_PRIVATE void schd__run_asyncs(schd_loop *loop)
+{
+    schd_async *list, *rev = NULL;
+    uint64_t count;
+    __atomic_store_n(&loop->wake_armed, 0, __ATOMIC_RELEASE);
+    while (SCHD_SYS_READ(loop->wake_fd, &count, sizeof count) < 0 && errno == EINTR) {}
+    list = __atomic_exchange_n(&loop->async_pending, (schd_async *)NULL, __ATOMIC_ACQ_REL);
+    while (list) {   /* the stack holds newest first: restore send order */
+        schd_async *n = list->next_pending;
+        list->next_pending = rev;
+        rev = list;
+        list = n;
+    }
+    while (rev) {
+        schd_async *a = rev;
+        rev = a->next_pending;
+        __atomic_store_n(&a->pending, 0, __ATOMIC_RELEASE);
+        a->cb(a, a->ud);
+    }
+}
+
+/* ==== section: loop ==== */
+
+SCHD_API int schd_loop_init(schd_loop *loop)
+{
+    void *fds = NULL, *ios = NULL;
+    int cap = 0, cap2 = 0;
+    if (!loop) return -EINVAL;
+    memset(loop, 0, sizeof *loop);
+    loop->wake_fd = SCHD_SYS_EVENTFD(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (loop->wake_fd < 0) return -errno;
+    if (schd__grow(&fds, &cap, 8, sizeof(struct pollfd)) ||
+        schd__grow(&ios, &cap2, 8, sizeof(schd_io *))) {
+        SCHD_FREE(fds);
+        SCHD_FREE(ios);
+        SCHD_SYS_CLOSE(loop->wake_fd);
+        return -ENOMEM;
+    }
+    loop->fds = (struct pollfd *)fds;
+    loop->ios = (schd_io **)ios;
+    loop->fds_cap = cap;
+    loop->fds[0].fd = loop->wake_fd;
+    loop->fds[0].events = POLLIN;
+    loop->fds[0].revents = 0;
+    loop->ios[0] = NULL;
+    loop->nfds = 1;
+    schd_loop_update_time(loop);
+    return 0;
+}
+
+SCHD_API int schd_loop_alive(const schd_loop *loop)
+{
+    return loop->heap_len > 0 || loop->nfds > 1 || loop->sources || loop->dq_head ||
+           loop->asyncs || __atomic_load_n(&loop->async_pending, __ATOMIC_ACQUIRE);
+}
+
+SCHD_API void schd_loop_stop(schd_loop *loop) { loop->stop_flag = 1; }
+
+SCHD_API int schd_loop_prepare(void *vloop, struct pollfd *fds, int cap, int64_t *deadline)
+{
+    schd_loop *loop = (schd_loop *)vloop;
+    schd_source *src;
+    int n = loop->nfds;
+    if (cap < 0) cap = 0;
+    loop->prep_round++;
+    loop->prep_gen = loop->io_gen;
+    loop->prep_nown = loop->nfds;
+    if (n <= cap) memcpy(fds, loop->fds, (size_t)n * sizeof *fds);
+    for (src = loop->sources; src; src = src->next) {
+        int at = n < cap ? n : cap;
+        int need = src->prepare(src->ctx, fds ? fds + at : fds, cap - at, deadline);
+        src->offset = n;
+        src->count = need > 0 ? need : 0;
+        src->prepared = loop->prep_round;
+        n += src->count;
+    }
+    if (loop->dq_head || __atomic_load_n(&loop->async_pending, __ATOMIC_ACQUIRE)) {
+        if (*deadline > loop->now) *deadline = loop->now;
+    } else if (loop->heap_len > 0 && loop->heap[0].when < *deadline) {
+        *deadline = loop->heap[0].when;
+    }
+    return n;
+}
+
+/* Copies the poll results back into the loop's own table.  When watchers
+ * came or went between prepare and dispatch (a foreign loop may run other
+ * code in between), entries are matched by descriptor instead of position. */
+SCHD_PRIVATE void schd__take_revents(schd_loop *loop, const struct pollfd *fds, int n)
+{
+    int i, j, own = loop->prep_nown < n ? loop->prep_nown : n;
+    if (loop->io_gen == loop->prep_gen && own == loop->nfds) {
+        for (i = 0; i < own; i++) loop->fds[i].revents = fds[i].revents;
+        return;
+    }
+    for (j = 0; j < loop->nfds; j++) loop->fds[j].revents = 0;
+    for (i = 0; i < own; i++) {
+        if (!fds[i].revents) continue;
+        for (j = 0; j < loop->nfds; j++)
+            if (loop->fds[j].fd == fds[i].fd) loop->fds[j].revents |= fds[i].revents;
+    }
+}
+
+/* Walks the table from the end so that a callback stopping any watcher
+ * (which moves the last entry into its place) never hides or repeats one. */
+SCHD_PRIVATE void schd__run_ios(schd_loop *loop)
+{
+    int i;
+    for (i = loop->nfds - 1; i >= 1; i--) {
+        schd_io *io;
+        int re;
+        if (i >= loop->nfds) continue;
+        re = loop->fds[i].revents;
+        if (!re) continue;
+        loop->fds[i].revents = 0;
+        io = loop->ios[i];
+        re &= io->events | POLLERR | POLLHUP | POLLNVAL;
+        if (!re) continue;
+        if (re & POLLNVAL) schd_io_stop(loop, io);   /* a closed fd would spin the loop */
+        io->cb(io, re, io->ud);
+    }
+}
+
+SCHD_API void schd_loop_dispatch(void *vloop, struct pollfd *fds, int n)
+{
+    schd_loop *loop = (schd_loop *)vloop;
+    schd_source *src;
+    schd_loop_update_time(loop);
+    loop->iterations++;
+    schd__take_revents(loop, fds, n);
+    if (loop->fds[0].revents) {
+        loop->fds[0].revents = 0;
+        schd__run_asyncs(loop);
+    } else if (__atomic_load_n(&loop->async_pending, __ATOMIC_ACQUIRE)) {
+        schd__run_asyncs(loop);
+    }
+    schd__run_ios(loop);
+    for (src = loop->sources; src; src = loop->src_cursor) {
+        loop->src_cursor = src->next;
+        if (src->prepared == loop->prep_round && src->offset + src->count <= n)
+            src->dispatch(src->ctx, fds + src->offset, src->count);
+    }
+    loop->src_cursor = NULL;
+    schd__run_timers(loop);
+    schd__run_deferred(loop);
+}
+
+SCHD_PRIVATE int schd__poll(struct pollfd *fds, int n, int64_t wait_ns)
+{
+#ifdef SCHD_SYS_PPOLL
+    struct timespec ts;
+    if (wait_ns < 0) return SCHD_SYS_PPOLL(fds, (nfds_t)n, NULL, NULL);
+    ts.tv_sec = (time_t)(wait_ns / 1000000000);
+    ts.tv_nsec = (long)(wait_ns % 1000000000);
+    return SCHD_SYS_PPOLL(fds, (nfds_t)n, &ts, NULL);
+#else
+    int ms;
+    if (wait_ns < 0) ms = -1;
+    else if (wait_ns > (int64_t)INT32_MAX * 1000000) ms = INT32_MAX;
+    else ms = (int)((wait_ns + 999999) / 1000000);   /* round up: never wake early */
+    return SCHD_SYS_POLL(fds, (nfds_t)n, ms);
+#endif
+}
+
+SCHD_API int schd_loop_run_once(schd_loop *loop, int timeout_ms)
+{
+    int64_t deadline, wait_ns;
+    int n, i, rc = 0;
+    if (!loop) return -EINVAL;
+    if (loop->running) return -EBUSY;
+    loop->running = 1;
+    schd_loop_update_time(loop);
+    deadline = timeout_ms < 0 ? SCHD_NO_DEADLINE : loop->now + SCHD_MS(timeout_ms);
+    for (;;) {
+        void *arr = loop->pfds;
+        int64_t dl = deadline;
+        n = schd_loop_prepare(loop, loop->pfds, loop->pfds_cap, &dl);
+        if (n <= loop->pfds_cap) { deadline = dl; break; }
+        if (schd__grow(&arr, &loop->pfds_cap, n, sizeof(struct pollfd))) {
+            /* Without room for every descriptor, poll only for time. */
+            rc = -ENOMEM;
+            deadline = dl;
+            n = 0;
+            break;
+        }
+        loop->pfds = (struct pollfd *)arr;
+    }
+    for (i = 0; i < n; i++) loop->pfds[i].revents = 0;
+    if (deadline == SCHD_NO_DEADLINE) wait_ns = -1;
+    else {
+        schd_loop_update_time(loop);
+        wait_ns = deadline > loop->now ? deadline - loop->now : 0;
+    }
+    if (schd__poll(loop->pfds, n, wait_ns) < 0 && errno != EINTR) rc = -errno;
+    schd_loop_dispatch(loop, loop->pfds, n);
+    loop->running = 0;
+    if (rc < 0) return rc;
+    return schd_loop_alive(loop);
+}
+
+SCHD_API int schd_loop_run(schd_loop *loop)
+{
+    int rc = 0;
+    if (!loop) return -EINVAL;
+    while (!loop->stop_flag && schd_loop_alive(loop)) {
+        rc = schd_loop_run_once(loop, -1);
+        if (rc < 0 && rc != -ENOMEM) break;
+        rc = 0;
+    }
+    loop->stop_flag = 0;
+    return rc;
+}
+
+SCHD_PRIVATE void schd__task_force_end(schd_task *t);
+
+SCHD_API int schd_loop_close(schd_loop *loop)
+{
+    schd_task *t, *next;
+    schd_source *src;
+    schd_async *a;
+    uint32_t i;
+    int round;
+    if (!loop) return -EINVAL;
+    if (loop->running) return -EBUSY;
+    /* Cancel every task and let the cancellations run (finally blocks may
+     * await briefly); whatever still waits after that is ended by force. */
+    for (t = loop->tasks; t; t = next) {
+        next = t->next;
+        schd_task_cancel(t);
+    }
+    for (round = 0; round < 64 && loop->dq_head; round++) {
+        schd_loop_update_time(loop);
+        if (__atomic_load_n(&loop->async_pending, __ATOMIC_ACQUIRE)) schd__run_asyncs(loop);
+        schd__run_deferred(loop);
+    }
+    while (loop->tasks) schd__task_force_end(loop->tasks);
+    if (__atomic_load_n(&loop->async_pending, __ATOMIC_ACQUIRE)) schd__run_asyncs(loop);
+    while (loop->dq_head) {
+        schd_defer *d = loop->dq_head;
+        schd_defer_cancel(loop, d);
+        if (d->fn == schd__soon_run) SCHD_FREE(SCHD_CONTAINER_OF(d, schd__soon, node));
+    }
+    for (i = 0; i < loop->heap_len; i++) loop->heap[i].timer->heap_pos = 0;
+    for (i = 1; i < (uint32_t)loop->nfds; i++) loop->ios[i]->pos = -1;
+    while ((src = loop->sources) != NULL) schd_source_remove(src);
+    while ((a = loop->asyncs) != NULL) {
+        loop->asyncs = a->next;
+        a->loop = NULL;
+    }
+    while (loop->soon_free) {
+        schd_defer *d = loop->soon_free;
+        loop->soon_free = d->next;
+        SCHD_FREE(SCHD_CONTAINER_OF(d, schd__soon, node));
+    }
+    SCHD_FREE(loop->heap);
+    SCHD_FREE(loop->fds);
+    SCHD_FREE(loop->ios);
+    SCHD_FREE(loop->pfds);
+    SCHD_SYS_CLOSE(loop->wake_fd);
+    memset(loop, 0, sizeof *loop);
+    loop->wake_fd = -1;
+    return 0;
+}
+
+/* ==== section: waiters ==== */
+
+SCHD_PRIVATE void schd__wl_push(schd_wlist *l, schd_waiter *w)
+{
+    w->next = NULL;
+    w->prev = l->tail;
+    if (l->tail) l->tail->next = w; else l->head = w;
+    l->tail = w;
+    w->list = l;
+    l->count++;
+}
+
+SCHD_PRIVATE void schd__wl_unlink(schd_waiter *w)
+{
+    schd_wlist *l = w->list;
+    if (!l) return;
+    if (w->prev) w->prev->next = w->next; else l->head = w->next;
+    if (w->next) w->next->prev = w->prev; else l->tail = w->prev;
+    w->next = w->prev = NULL;
+    w->list = NULL;
+    l->count--;
+}
+
+SCHD_PRIVATE schd_waiter *schd__wl_pop(schd_wlist *l)
+{
+    schd_waiter *w = l->head;
+    if (w) schd__wl_unlink(w);
+    return w;
+}
+
+SCHD_PRIVATE void schd__task_run(schd_task *t);
+
+SCHD_PRIVATE void schd__waiter_fire(schd_defer *d, void *ud)
+{
+    schd_waiter *w = SCHD_CONTAINER_OF(d, schd_waiter, node);
+    (void)ud;
+    if (w->task) {
+        w->task->status = w->status;
+        schd__task_run(w->task);
+    } else {
+        w->cb(w, w->status, w->ud);
+    }
+}
+
+/* The wait of w is over with status: its task or callback runs from the
+ * loop's queue of deferred calls. */
+SCHD_PRIVATE void schd__grant(schd_waiter *w, int status)
+{
+    schd__wl_unlink(w);
+    w->status = status;
+    if (w->task) {
+        schd_timer_stop(w->loop, &w->task->timer);
+        w->task->state = SCHD_TASK_READY;
+    }
+    schd_defer_start(w->loop, &w->node, schd__waiter_fire, NULL);
+}
+
+SCHD_API void schd_waiter_init(schd_waiter *w, schd_loop *loop, schd_waiter_fn cb, void *ud)
+{
+    memset(w, 0, sizeof *w);
+    w->loop = loop;
+    w->cb = cb;
+    w->ud = ud;
+}
+
+SCHD_API int schd_waiter_cancel(schd_waiter *w)
+{
+    if (!w || !w->list) return -EALREADY;
+    schd__grant(w, -ECANCELED);
+    return 0;
+}
+
+SCHD_PRIVATE int schd__waiter_usable(const schd_waiter *w)
+{
+    return w && w->loop && w->cb && !w->task && !w->list && !w->node.queued;
+}
+
+/* Starts a callback wait: begin returns 0 when it is already over (and
+ * sets w->status), 1 when w was queued.  Either way the callback comes
+ * later, from the loop. */
+#define SCHD__CB_WAIT(w, begin) do { \
+    if (!schd__waiter_usable(w)) return -EINVAL; \
+    if ((begin) == 0) schd__grant((w), (w)->status); \
+    return 0; } while (0)
+
+/* ==== section: tasks ==== */
+
+#define SCHD__CANCEL_REQ 1u      /* cancel asked for */
+#define SCHD__CANCEL_NOW 2u      /* deliver it when the task next runs */
+/* SCHD__IN_FINALLY 4u is in the public part, for the macros */
+#define SCHD__CANCEL_SEEN 8u     /* delivered */
+#define SCHD__RESULT_SET 16u
+#define SCHD__DELAYING 32u
+
+SCHD_PRIVATE void schd__task_timer(schd_timer *timer, void *ud);
+
+SCHD_PRIVATE void schd__task_unlink(schd_task *t)
+{
+    schd_loop *loop = t->loop;
+    if (t->prev) t->prev->next = t->next; else if (loop->tasks == t) loop->tasks = t->next;
+    if (t->next) t->next->prev = t->prev;
+    t->next = t->prev = NULL;
+}
+
+SCHD_API int schd_task_start(schd_loop *loop, schd_task *t, schd_task_fn fn, void *ud)
+{
+    if (!loop || !t || !fn) return -EINVAL;
+    if (t->state == SCHD_TASK_READY || t->state == SCHD_TASK_WAITING) return -EBUSY;
+    memset(t, 0, sizeof *t);
+    t->loop = loop;
+    t->fn = fn;
+    t->ud = ud;
+    t->state = SCHD_TASK_READY;
+    schd_timer_init(&t->timer, schd__task_timer, t);
+    t->wait.loop = loop;
+    t->wait.task = t;
+    t->next = loop->tasks;
+    if (loop->tasks) loop->tasks->prev = t;
+    loop->tasks = t;
+    schd_defer_start(loop, &t->wait.node, schd__waiter_fire, NULL);
+    return 0;
+}
+
+SCHD_API void schd_task_on_done(schd_task *t, schd_task_done_fn fn, void *ud)
+{
+    t->on_done = fn;
+    t->on_done_ud = ud;
+}
+
+SCHD_API int schd_task_result(const schd_task *t) { return t->result; }
+SCHD_API int schd_task_state(const schd_task *t) { return t->state; }
+SCHD_API int schd_task_cancelled(const schd_task *t) { return (t->flags & SCHD__CANCEL_REQ) != 0; }
+
+SCHD_API void schd_task_timeout(schd_task *t, int64_t ns) { t->timeout = ns > 0 ? ns : 0; }
+
+SCHD_PRIVATE void schd__task_run(schd_task *t)
+{
+    int r;
+    do {
+        if (t->flags & SCHD__CANCEL_NOW) {
+            t->flags = (t->flags & ~SCHD__CANCEL_NOW) | SCHD__CANCEL_SEEN;
+            t->status = -ECANCELED;
+            t->line = (t->line == 0 || (t->flags & SCHD__IN_FINALLY)) ? SCHD__END_LINE
+                                                                       : SCHD__FINALLY_LINE;
+        }
+        t->state = SCHD_TASK_READY;
+        r = t->fn(t);
+    } while (r == SCHD__AGAIN);
+}
+
+SCHD_API int schd_task_cancel(schd_task *t)
+{
+    if (!t || t->state == SCHD_TASK_IDLE || t->state == SCHD_TASK_DONE) return -EALREADY;
+    if (t->flags & SCHD__CANCEL_REQ) return -EALREADY;
+    t->flags |= SCHD__CANCEL_REQ;
+    if (t->state == SCHD_TASK_WAITING) {
+        /* Waiting: withdraw the wait and deliver at once.  A task that is
+         * ready has been granted what it waited for (or has not run yet):
+         * it keeps the grant and sees the cancellation at its next await. */
+        t->flags = (t->flags | SCHD__CANCEL_NOW) & ~SCHD__DELAYING;
+        schd__grant(&t->wait, -ECANCELED);
+    } else if (t->line == 0) {
+        t->flags |= SCHD__CANCEL_NOW;   /* never ran: it ends without running */
+    }
+    return 0;
+}
+
+/* Common start of every await: a pending cancellation suspends the task
+ * so that it is delivered when the task runs again; arms the timeout. */
+SCHD_PRIVATE int schd__cancel_pending(schd_task *t)
+{
+    if ((t->flags & (SCHD__CANCEL_REQ | SCHD__CANCEL_SEEN)) == SCHD__CANCEL_REQ) {
+        t->flags |= SCHD__CANCEL_NOW;
+        t->timeout = 0;
+        t->state = SCHD_TASK_READY;
+        schd_defer_start(t->loop, &t->wait.node, schd__waiter_fire, NULL);
+        return 1;
+    }
+    return 0;
+}
+
+/* After begin: 0 (over, status in t->wait.status) or 1 (queued). */
+SCHD_PRIVATE int schd__task_wait(schd_task *t, int queued)
+{
+    int64_t timeout = t->timeout;
+    t->timeout = 0;
+    if (!queued) {
+        t->status = t->wait.status;
+        return 0;
+    }
+    t->state = SCHD_TASK_WAITING;
+    if (timeout > 0 && schd_timer_start(t->loop, &t->timer, timeout, 0) < 0) {
+        schd__grant(&t->wait, -ENOMEM);
+    }
+    return 1;
+}
+
+SCHD_PRIVATE void schd__task_timer(schd_timer *timer, void *ud)
+{
+    schd_task *t = (schd_task *)ud;
+    (void)timer;
+    if (t->flags & SCHD__DELAYING) {
+        t->flags &= ~SCHD__DELAYING;
+        schd__grant(&t->wait, 0);
+    } else if (t->state == SCHD_TASK_WAITING) {
+        schd__grant(&t->wait, -ETIMEDOUT);
+    }
+}
+
+SCHD_API int schd__suspend(schd_task *t)
+{
+    if (schd__cancel_pending(t)) return 1;
+    t->timeout = 0;
+    t->wait.status = 0;
+    t->state = SCHD_TASK_READY;
+    schd_defer_start(t->loop, &t->wait.node, schd__waiter_fire, NULL);
+    return 1;
+}
+
+SCHD_API int schd__await_delay(schd_task *t, int64_t ns)
+{
+    if (schd__cancel_pending(t)) return 1;
+    t->timeout = 0;
+    t->wait.status = 0;
+    t->state = SCHD_TASK_WAITING;
+    t->flags |= SCHD__DELAYING;
+    if (schd_timer_start(t->loop, &t->timer, ns > 0 ? ns : 0, 0) < 0) {
+        t->flags &= ~SCHD__DELAYING;
+        schd__grant(&t->wait, -ENOMEM);
+    }
+    return 1;
+}
+
+SCHD_PRIVATE void schd__lock_drop_held(schd_lock *lk);
+
+SCHD_PRIVATE void schd__gather_member_done(schd_gather *g, int status);
+
+SCHD_PRIVATE int schd__task_finish(schd_task *t)
+{
+    schd_task_done_fn done = t->on_done;
+    schd_waiter *w;
+    if ((t->flags & SCHD__CANCEL_SEEN) && !(t->flags & SCHD__RESULT_SET)) t->result = -ECANCELED;
+    t->state = SCHD_TASK_DONE;
+    schd_timer_stop(t->loop, &t->timer);
+    schd_defer_cancel(t->loop, &t->wait.node);
+    schd__wl_unlink(&t->wait);
+    schd__task_unlink(t);
+    while (t->held) schd__lock_drop_held(t->held);
+    while ((w = schd__wl_pop(&t->joiners)) != NULL) {
+        w->status = 0;
+        schd__grant(w, 0);
+    }
+    if (t->gather) {
+        schd_gather *g = t->gather;
+        t->gather = NULL;
+        schd__gather_member_done(g, t->result);
+    }
+    if (done) done(t, t->result, t->on_done_ud);   /* last: it may free t */
+    return SCHD__DONE;
+}
+
+SCHD_API int schd__task_end(schd_task *t) { return schd__task_finish(t); }
+
+SCHD_API int schd__task_exit(schd_task *t, int result)
+{
+    t->result = result;
+    t->flags |= SCHD__RESULT_SET;
+    t->line = (t->flags & SCHD__IN_FINALLY) ? SCHD__END_LINE : SCHD__FINALLY_LINE;
+    return SCHD__AGAIN;
+}
+
+SCHD_PRIVATE void schd__task_force_end(schd_task *t)
+{
+    t->flags |= SCHD__CANCEL_SEEN;
+    schd__task_finish(t);
+}
+
+SCHD_API int schd__await_join(schd_task *t, schd_task *other)
+{
+    if (schd__cancel_pending(t)) return 1;
+    if (other == t) {
+        t->wait.status = -EDEADLK;
+        return schd__task_wait(t, 0);
+    }
+    if (other->state == SCHD_TASK_READY || other->state == SCHD_TASK_WAITING) {
+        schd__wl_push(&other->joiners, &t->wait);
+        return schd__task_wait(t, 1);
+    }
+    t->wait.status = 0;
+    return schd__task_wait(t, 0);
+}
+
+/* ==== section: event ==== */
+
+SCHD_API void schd_event_init(schd_event *ev) { memset(ev, 0, sizeof *ev); }
+SCHD_API int  schd_event_is_set(const schd_event *ev) { return ev->is_set; }
+SCHD_API void schd_event_clear(schd_event *ev) { ev->is_set = 0; }
+
+SCHD_API void schd_event_set(schd_event *ev)
+{
+    schd_waiter *w;
+    ev->is_set = 1;
+    while ((w = schd__wl_pop(&ev->waiters)) != NULL) schd__grant(w, 0);
+}
+
+SCHD_PRIVATE int schd__event_begin(schd_event *ev, schd_waiter *w)
+{
+    w->status = 0;
+    if (ev->is_set) return 0;
+    schd__wl_push(&ev->waiters, w);
+    return 1;
+}
+
+SCHD_API int schd__await_event(schd_task *t, schd_event *ev)
+{
+    if (schd__cancel_pending(t)) return 1;
+    return schd__task_wait(t, schd__event_begin(ev, &t->wait));
+}
+
+SCHD_API int schd_event_wait_cb(schd_event *ev, schd_waiter *w)
+{
+    if (!ev) return -EINVAL;
+    SCHD__CB_WAIT(w, schd__event_begin(ev, w));
+}
+
+/* ==== section: lock ==== */
+
+SCHD_API void schd_lock_init(schd_lock *lk) { memset(lk, 0, sizeof *lk); }
+SCHD_API int  schd_lock_locked(const schd_lock *lk) { return lk->locked; }
+
+/* Makes the waiter's task (if any) the holder. */
+SCHD_PRIVATE void schd__lock_take(schd_lock *lk, schd_waiter *w)
+{
+    lk->locked = 1;
+    lk->holder = w ? w->task : NULL;
+    if (lk->holder) {
+        lk->next_held = lk->holder->held;
+        lk->holder->held = lk;
+    }
+    if (lk->on_grant) lk->on_grant(lk, w ? w->slot : NULL);
+}
+
+SCHD_PRIVATE void schd__lock_forget_holder(schd_lock *lk)
+{
+    schd_task *t = lk->holder;
+    schd_lock **pp;
+    lk->holder = NULL;
+    if (!t) return;
+    for (pp = &t->held; *pp; pp = &(*pp)->next_held) {
+        if (*pp == lk) {
+            *pp = lk->next_held;
+            break;
+        }
+    }
+    lk->next_held = NULL;
+}
+
+SCHD_API int schd_lock_release(schd_lock *lk)
+{
+    schd_waiter *w;
+    if (!lk || !lk->locked) return -EPERM;
+    schd__lock_forget_holder(lk);
+    lk->locked = 0;
+    if (lk->on_grant) lk->on_grant(lk, NULL);   /* tells a resource it was dropped */
+    if ((w = schd__wl_pop(&lk->waiters)) != NULL) {   /* direct hand-off: FIFO, no barging */
+        schd__lock_take(lk, w);
+        schd__grant(w, 0);
+    }
+    return 0;
+}
+
+SCHD_PRIVATE void schd__lock_drop_held(schd_lock *lk) { schd_lock_release(lk); }
+
+SCHD_PRIVATE int schd__lock_begin(schd_lock *lk, schd_waiter *w)
+{
+    w->status = 0;
+    if (!lk->locked && !lk->waiters.head) {
+        schd__lock_take(lk, w);
+        return 0;
+    }
+    schd__wl_push(&lk->waiters, w);
+    return 1;
+}
+
+SCHD_API int schd_lock_try(schd_lock *lk)
+{
+    if (!lk) return -EINVAL;
+    if (lk->locked || lk->waiters.head) return -EBUSY;
+    schd__lock_take(lk, NULL);
+    return 0;
+}
+
+SCHD_API int schd__await_lock(schd_task *t, schd_lock *lk)
+{
+    if (schd__cancel_pending(t)) return 1;
+    return schd__task_wait(t, schd__lock_begin(lk, &t->wait));
+}
+
+SCHD_API int schd_lock_acquire_cb(schd_lock *lk, schd_waiter *w)
+{
+    if (!lk) return -EINVAL;
+    SCHD__CB_WAIT(w, schd__lock_begin(lk, w));
+}
+
+/* ==== section: semaphore ==== */
+
+SCHD_API void schd_sem_init(schd_sem *s, int count, int max)
+{
+    memset(s, 0, sizeof *s);
+    s->count = count < 0 ? 0 : count;
+    s->max = max < 0 ? 0 : max;
+}
+
+SCHD_API int schd_sem_value(const schd_sem *s) { return s->count; }
+
+SCHD_API int schd_sem_try(schd_sem *s)
+{
+    if (!s) return -EINVAL;
+    if (s->count <= 0 || s->waiters.head) return -EAGAIN;
+    s->count--;
+    return 0;
+}
+
+SCHD_API int schd_sem_release(schd_sem *s)
+{
+    schd_waiter *w;
+    if (!s) return -EINVAL;
+    if ((w = schd__wl_pop(&s->waiters)) != NULL) {
+        schd__grant(w, 0);
+        return 0;
+    }
+    if (s->max > 0 && s->count >= s->max) return -EOVERFLOW;
+    s->count++;
+    return 0;
+}
+
+SCHD_PRIVATE int schd__sem_begin(schd_sem *s, schd_waiter *w)
+{
+    w->status = 0;
+    if (s->count > 0 && !s->waiters.head) {
+        s->count--;
+        return 0;
+    }
+    schd__wl_push(&s->waiters, w);
+    return 1;
+}
+
+SCHD_API int schd__await_sem(schd_task *t, schd_sem *s)
+{
+    if (schd__cancel_pending(t)) return 1;
+    return schd__task_wait(t, schd__sem_begin(s, &t->wait));
+}
+
+SCHD_API int schd_sem_acquire_cb(schd_sem *s, schd_waiter *w)
+{
+    if (!s) return -EINVAL;
+    SCHD__CB_WAIT(w, schd__sem_begin(s, w));
+}
+
+/* ==== section: barrier ==== */
+
+SCHD_API int schd_barrier_init(schd_barrier *b, int parties)
+{
+    if (!b || parties < 1) return -EINVAL;
+    memset(b, 0, sizeof *b);
+    b->parties = parties;
+    return 0;
+}
+
+/* A waiter that times out or is cancelled leaves the list, so the count of
+ * arrivals is always the length of the list. */
+SCHD_PRIVATE int schd__barrier_begin(schd_barrier *b, schd_waiter *w)
+{
+    schd_waiter *other;
+    w->status = 0;
+    if (b->waiters.count + 1 >= b->parties) {
+        while ((other = schd__wl_pop(&b->waiters)) != NULL) schd__grant(other, 0);
+        b->cycles++;
+        return 0;
+    }
+    schd__wl_push(&b->waiters, w);
+    return 1;
+}
+
+SCHD_API int schd__await_barrier(schd_task *t, schd_barrier *b)
+{
+    if (schd__cancel_pending(t)) return 1;
+    return schd__task_wait(t, schd__barrier_begin(b, &t->wait));
+}
+
+SCHD_API int schd_barrier_wait_cb(schd_barrier *b, schd_waiter *w)
+{
+    if (!b) return -EINVAL;
+    SCHD__CB_WAIT(w, schd__barrier_begin(b, w));
+}
+
+/* ==== section: queue ==== */
+
+SCHD_API int schd_queue_init(schd_queue *q, void *storage, size_t item_size, unsigned capacity, int mode)
+{
+    if (!q || !storage || !item_size || !capacity ||
+        (mode != SCHD_QUEUE_BLOCK && mode != SCHD_QUEUE_OVERWRITE))
+        return -EINVAL;
+    memset(q, 0, sizeof *q);
+    q->buf = (unsigned char *)storage;
+    q->item_size = item_size;
+    q->cap = capacity;
+    q->mode = mode;
+    return 0;
+}
+
+SCHD_API unsigned schd_queue_len(const schd_queue *q) { return q->len; }
+
+SCHD_PRIVATE unsigned char *schd__q_at(schd_queue *q, unsigned i)
+{
+    return q->buf + (size_t)((q->head + i) % q->cap) * q->item_size;
+}
+
+SCHD_PRIVATE void schd__q_store(schd_queue *q, const void *item)
+{
+    memcpy(schd__q_at(q, q->len), item, q->item_size);
+    q->len++;
+}
+
+/* Takes the oldest item; a waiting putter's item moves into the room. */
+SCHD_PRIVATE void schd__q_take(schd_queue *q, void *item)
+{
+    schd_waiter *w;
+    memcpy(item, schd__q_at(q, 0), q->item_size);
+    q->head = (q->head + 1) % q->cap;
+    q->len--;
+    if ((w = schd__wl_pop(&q->putters)) != NULL) {
+        schd__q_store(q, w->slot);
+        schd__grant(w, 0);
+    }
+}
+
+SCHD_PRIVATE int schd__q_put_now(schd_queue *q, const void *item)
+{
+    schd_waiter *w;
+    if ((w = schd__wl_pop(&q->getters)) != NULL) {   /* hand it over directly */
+        memcpy(w->slot, item, q->item_size);
+        schd__grant(w, 0);
+        return 0;
+    }
+    if (q->len < q->cap) {
+        schd__q_store(q, item);
+        return 0;
+    }
+    if (q->mode == SCHD_QUEUE_OVERWRITE) {
+        q->head = (q->head + 1) % q->cap;
+        q->len--;
+        q->dropped++;
+        schd__q_store(q, item);
+        return 0;
+    }
+    return -EAGAIN;
+}
+
+SCHD_API int schd_queue_try_put(schd_queue *q, const void *item)
+{
+    if (!q || !item) return -EINVAL;
+    return schd__q_put_now(q, item);
+}
+
+SCHD_API int schd_queue_try_get(schd_queue *q, void *item)
+{
+    if (!q || !item) return -EINVAL;
+    if (!q->len) return -EAGAIN;
+    schd__q_take(q, item);
+    return 0;
+}
+
+SCHD_PRIVATE int schd__q_get_begin(schd_queue *q, schd_waiter *w, void *item)
+{
+    w->status = 0;
+    if (q->len) {
+        schd__q_take(q, item);
+        return 0;
+    }
+    w->slot = item;
+    schd__wl_push(&q->getters, w);
+    return 1;
+}
+
+SCHD_PRIVATE int schd__q_put_begin(schd_queue *q, schd_waiter *w, const void *item)
+{
+    w->status = 0;
+    if (!q->putters.head && schd__q_put_now(q, item) == 0) return 0;
+    w->slot = (void *)(uintptr_t)item;
+    schd__wl_push(&q->putters, w);
+    return 1;
+}
+
+SCHD_API int schd__await_get(schd_task *t, schd_queue *q, void *item)
+{
+    if (schd__cancel_pending(t)) return 1;
+    return schd__task_wait(t, schd__q_get_begin(q, &t->wait, item));
+}
+
+SCHD_API int schd__await_put(schd_task *t, schd_queue *q, const void *item)
+{
+    if (schd__cancel_pending(t)) return 1;
+    return schd__task_wait(t, schd__q_put_begin(q, &t->wait, item));
+}
+
+SCHD_API int schd_queue_get_cb(schd_queue *q, schd_waiter *w, void *item)
+{
+    if (!q || !item) return -EINVAL;
+    SCHD__CB_WAIT(w, schd__q_get_begin(q, w, item));
+}
+
+SCHD_API int schd_queue_put_cb(schd_queue *q, schd_waiter *w, const void *item)
+{
+    if (!q || !item) return -EINVAL;
+    SCHD__CB_WAIT(w, schd__q_put_begin(q, w, item));
+}
+
+/* ==== section: completion and gather ==== */
+
+SCHD_API void schd_completion_init(schd_completion *c) { memset(c, 0, sizeof *c); }
+
+SCHD_API int schd_completion_signal(schd_completion *c, int status)
+{
+    schd_waiter *w;
+    if (!c) return -EINVAL;
+    if (c->done) return -EALREADY;
+    c->done = 1;
+    c->status = status;
+    while ((w = schd__wl_pop(&c->waiters)) != NULL) schd__grant(w, status);
+    return 0;
+}
+
+SCHD_API void schd_completion_reset(schd_completion *c) { c->done = 0; c->status = 0; }
+
+SCHD_PRIVATE int schd__completion_begin(schd_completion *c, schd_waiter *w)
+{
+    if (c->done) {
+        w->status = c->status;
+        return 0;
+    }
+    schd__wl_push(&c->waiters, w);
+    return 1;
+}
+
+SCHD_API int schd__await_completion(schd_task *t, schd_completion *c)
+{
+    if (schd__cancel_pending(t)) return 1;
+    return schd__task_wait(t, schd__completion_begin(c, &t->wait));
+}
+
+SCHD_API int schd_completion_wait_cb(schd_completion *c, schd_waiter *w)
+{
+    if (!c) return -EINVAL;
+    SCHD__CB_WAIT(w, schd__completion_begin(c, w));
+}
+
+SCHD_API void schd_gather_init(schd_gather *g)
+{
+    memset(g, 0, sizeof *g);
+    schd_completion_init(&g->all);
+    g->all.done = 1;   /* nothing to wait for yet */
+}
+
+SCHD_API void schd_gather_add(schd_gather *g, int count)
+{
+    if (count <= 0) return;
+    if (g->pending == 0) {
+        schd_completion_reset(&g->all);
+        g->first_error = 0;
+    }
+    g->pending += count;
+}
+
+SCHD_PRIVATE void schd__gather_member_done(schd_gather *g, int status)
+{
+    if (g->pending <= 0) return;
+    if (status < 0 && g->first_error == 0) g->first_error = status;
+    if (--g->pending == 0) schd_completion_signal(&g->all, g->first_error);
+}
+
+SCHD_API void schd_gather_done(schd_gather *g, int status) { schd__gather_member_done(g, status); }
+
+SCHD_API int schd_gather_add_task(schd_gather *g, schd_task *t)
+{
+    if (!g || !t || t->gather) return -EINVAL;
+    if (t->state != SCHD_TASK_READY && t->state != SCHD_TASK_WAITING) return -EALREADY;
+    schd_gather_add(g, 1);
+    t->gather = g;
+    return 0;
+}
+
+SCHD_API int schd__await_gather(schd_task *t, schd_gather *g)
+{
+    return schd__await_completion(t, &g->all);
+}
+
+/* ==== section: thread-safe flag ==== */
+
+SCHD_PRIVATE void schd__tflag_fire(schd_async *a, void *ud)
+{
+    schd_tflag *f = (schd_tflag *)ud;
+    schd_waiter *w;
+    (void)a;
+    if ((w = schd__wl_pop(&f->event.waiters)) != NULL) schd__grant(w, 0);   /* one waiter per set */
+    else f->set = 1;
+}
+
+SCHD_API int schd_tflag_init(schd_loop *loop, schd_tflag *f)
+{
+    if (!f) return -EINVAL;
+    memset(f, 0, sizeof *f);
+    schd_event_init(&f->event);
+    return schd_async_init(loop, &f->async, schd__tflag_fire, f);
+}
+
+SCHD_API int schd_tflag_set(schd_tflag *f) { return f ? schd_async_send(&f->async) : -EINVAL; }
+SCHD_API void schd_tflag_close(schd_tflag *f) { if (f) schd_async_close(&f->async); }
+
+SCHD_API int schd__await_tflag(schd_task *t, schd_tflag *f)
+{
+    if (schd__cancel_pending(t)) return 1;
+    t->wait.status = 0;
+    if (f->set) {
+        f->set = 0;
+        return schd__task_wait(t, 0);
+    }
+    schd__wl_push(&f->event.waiters, &t->wait);
+    return schd__task_wait(t, 1);
+}
+
+/* ==== section: managed resource ==== */
+
+/* The lock's grant hook: slot is the handle taking the resource, NULL when
+ * the holder lets go. */
+SCHD_PRIVATE void schd__res_hook(schd_lock *lk, void *slot)
+{
+    schd_resource *res = (schd_resource *)lk->grant_ud;
+    schd_rhandle *h = (schd_rhandle *)slot;
+    if (h) {
+        res->holder = h;
+        res->acquisitions++;
+        if (res->on_acquire) res->on_acquire(res, h->arg);
+    } else {
+        schd_rhandle *old = res->holder;
+        res->holder = NULL;
+        if (old && res->on_release) res->on_release(res, old->arg);
+    }
+}
+
+SCHD_API void schd_resource_init(schd_resource *res, void *object,
+                                 schd_resource_fn on_acquire, schd_resource_fn on_release)
+{
+    memset(res, 0, sizeof *res);
+    schd_lock_init(&res->lock);
+    res->lock.on_grant = schd__res_hook;
+    res->lock.grant_ud = res;
+    res->object = object;
+    res->on_acquire = on_acquire;
+    res->on_release = on_release;
+}
+
+SCHD_API void schd_resource_handle(schd_resource *res, schd_rhandle *h, void *arg)
+{
+    h->res = res;
+    h->arg = arg;
+}
+
+SCHD_API int schd_resource_release(schd_rhandle *h)
+{
+    if (!h || !h->res) return -EINVAL;
+    if (h->res->holder != h) return -EPERM;
+    return schd_lock_release(&h->res->lock);
+}
+
+SCHD_API int schd_resource_try(schd_rhandle *h)
+{
+    schd_waiter w;
+    if (!h || !h->res) return -EINVAL;
+    if (h->res->lock.locked || h->res->lock.waiters.head) return -EBUSY;
+    memset(&w, 0, sizeof w);
+    w.slot = h;
+    schd__lock_take(&h->res->lock, &w);
+    return 0;
+}
+
+SCHD_API int schd__await_acquire(schd_task *t, schd_rhandle *h)
+{
+    if (schd__cancel_pending(t)) return 1;
+    t->wait.slot = h;
+    return schd__task_wait(t, schd__lock_begin(&h->res->lock, &t->wait));
+}
+
+SCHD_API int schd_resource_acquire_cb(schd_rhandle *h, schd_waiter *w)
+{
+    if (!h || !h->res || !w) return -EINVAL;
+    w->slot = h;
+    SCHD__CB_WAIT(w, schd__lock_begin(&h->res->lock, w));
+}
+
+/* ==== section: frequency scheduler ==== */
+
+SCHD_PRIVATE int64_t schd__gcd(int64_t a, int64_t b)
+{
+    while (b) {
+        int64_t t = a % b;
+        a = b;
+        b = t;
+    }
+    return a;
+}
+
+SCHD_API schd_rate schd_hz(double hz)
+{
+    schd_rate r;
+    int64_t millihz, g;
+    r.num = r.den = 0;
+    if (!(hz >= 0.001 && hz <= 1e6)) return r;
+    millihz = (int64_t)(hz * 1000.0 + 0.5);
+    g = schd__gcd(1000000000000LL, millihz);
+    r.num = 1000000000000LL / g;
+    r.den = millihz / g;
+    return r;
+}
+
+SCHD_API schd_rate schd_period(int64_t ns)
+{
+    schd_rate r;
+    r.num = ns > 0 ? ns : 0;
+    r.den = ns > 0 ? 1 : 0;
+    return r;
+}
+
+SCHD_API double schd_rate_hz(schd_rate rate)
+{
+    return rate.num > 0 ? 1e9 * (double)rate.den / (double)rate.num : 0.0;
+}
+
+SCHD_PRIVATE int schd__rate_ok(schd_rate r)
+{
+    return r.num > 0 && r.den > 0 && r.den < ((int64_t)1 << 32);
+}
+
+/* floor(k * num / den) exactly, without overflow while den < 2^32. */
+SCHD_PRIVATE int64_t schd__rate_offset(schd_rate r, uint64_t k)
+{
+    uint64_t num = (uint64_t)r.num, den = (uint64_t)r.den;
+    uint64_t q = k / den, rem = k % den;
+    return (int64_t)(q * num + rem * (num / den) + (rem * (num % den)) / den);
+}
+
+SCHD_API int64_t schd_job_due(const schd_job *job, uint64_t k)
+{
+    return job->anchor + schd__rate_offset(job->rate, k);
+}
+
+/* The first period index whose time is after now. */
+SCHD_PRIVATE uint64_t schd__job_first_after(const schd_job *job, int64_t now)
+{
+    double per = (double)job->rate.num / (double)job->rate.den;
+    uint64_t k = job->next;
+    if (now > job->anchor) {
+        double est = (double)(now - job->anchor) / per;
+        if (est > (double)k) k = (uint64_t)est;
+    }
+    while (k > job->next && schd_job_due(job, k - 1) > now) k--;
+    while (schd_job_due(job, k) <= now) k++;
+    return k;
+}
+
+SCHD_PRIVATE void schd__job_arm(schd_job *job)
+{
+    int64_t now = job->loop->now;
+    if (schd_job_due(job, job->next) <= now) {
+        if (job->policy == SCHD_LATE_CATCHUP && job->catchup_left > 0) {
+            job->catchup_left--;   /* run the missed period now, back to back */
+        } else {
+            uint64_t k = schd__job_first_after(job, now);
+            job->overruns += k - job->next;
+            job->next = k;
+        }
+    } else {
+        job->catchup_left = job->catchup_max;
+    }
+    schd_timer_start_at(job->loop, &job->timer, schd_job_due(job, job->next), 0);
+}
+
+SCHD_PRIVATE void schd__job_fire(schd_timer *timer, void *ud)
+{
+    schd_job *job = (schd_job *)ud;
+    int64_t late = job->loop->now - schd_job_due(job, job->next);
+    int run = 1;
+    (void)timer;
+    job->late_last = late;
+    if (late > job->late_max) job->late_max = late;
+    if (job->task) {
+        int st = job->task->state;
+        if (st == SCHD_TASK_READY || st == SCHD_TASK_WAITING) {
+            run = 0;   /* the previous run goes on: never two at once */
+            job->overruns++;
+        } else {
+            schd_task_start(job->loop, job->task, job->task_fn, job->ud);
+        }
+    }
+    if (run) job->runs++;
+    job->next++;
+    schd__job_arm(job);
+    if (run && !job->task) job->fn(job, job->ud);   /* last: it may stop or change the job */
+}
+
+SCHD_PRIVATE int schd__job_begin(schd_loop *loop, schd_job *job, schd_rate rate)
+{
+    if (!loop || !job || !schd__rate_ok(rate)) return -EINVAL;
+    if (job->loop) schd_timer_stop(job->loop, &job->timer);   /* a restart */
+    memset(job, 0, sizeof *job);
+    schd_timer_init(&job->timer, schd__job_fire, job);
+    job->loop = loop;
+    job->rate = rate;
+    job->anchor = loop->now;
+    job->next = 1;
+    job->late_max = 0;
+    return 0;
+}
+
+SCHD_API int schd_job_start(schd_loop *loop, schd_job *job, schd_rate rate, schd_job_fn fn, void *ud)
+{
+    int rc;
+    if (!fn) return -EINVAL;
+    if ((rc = schd__job_begin(loop, job, rate)) < 0) return rc;
+    job->fn = fn;
+    job->ud = ud;
+    return schd_timer_start_at(loop, &job->timer, schd_job_due(job, 1), 0);
+}
+
+SCHD_API int schd_job_start_task(schd_loop *loop, schd_job *job, schd_rate rate,
+                                 schd_task *task, schd_task_fn fn, void *ud)
+{
+    int rc;
+    if (!task || !fn) return -EINVAL;
+    if ((rc = schd__job_begin(loop, job, rate)) < 0) return rc;
+    job->task = task;
+    job->task_fn = fn;
+    job->ud = ud;
+    return schd_timer_start_at(loop, &job->timer, schd_job_due(job, 1), 0);
+}
+
+SCHD_API void schd_job_stop(schd_job *job)
+{
+    if (job && job->loop) schd_timer_stop(job->loop, &job->timer);
+}
+
+SCHD_API void schd_job_pause(schd_job *job)
+{
+    if (!job || !job->loop || job->paused) return;
+    job->paused = 1;
+    schd_timer_stop(job->loop, &job->timer);
+}
+
+SCHD_API int schd_job_resume(schd_job *job)
+{
+    if (!job || !job->loop) return -EINVAL;
+    if (!job->paused) return 0;
+    job->paused = 0;
+    job->anchor = job->loop->now;
+    job->next = 1;
+    return schd_timer_start_at(job->loop, &job->timer, schd_job_due(job, 1), 0);
+}
+
+SCHD_API int schd_job_set_rate(schd_job *job, schd_rate rate)
+{
+    if (!job || !job->loop || !schd__rate_ok(rate)) return -EINVAL;
+    job->anchor = schd_job_due(job, job->next - 1);   /* the last period that came */
+    job->rate = rate;
+    job->next = 1;
+    if (job->paused) return 0;
+    return schd_timer_start_at(job->loop, &job->timer, schd_job_due(job, 1), 0);
+}
+
+SCHD_API void schd_job_set_late_policy(schd_job *job, int policy, int catchup_max)
+{
+    job->policy = policy == SCHD_LATE_CATCHUP ? SCHD_LATE_CATCHUP : SCHD_LATE_SKIP;
+    job->catchup_max = catchup_max > 0 ? catchup_max : 0;
+    job->catchup_left = job->catchup_max;
+}
+
+/* ==== section: switch and pushbutton ==== */
+
+SCHD_API schd_button_config schd_button_config_init(void)
+{
+    schd_button_config c;
+    c.debounce_ns = SCHD_MS(20);
+    c.long_ns = SCHD_MS(1000);
+    c.double_ns = SCHD_MS(400);
+    c.active_level = 1;
+    return c;
+}
+
+SCHD_API const char *schd_button_event_name(int event)
+{
+    switch (event) {
+    case SCHD_BTN_PRESS: return "press";
+    case SCHD_BTN_RELEASE: return "release";
+    case SCHD_BTN_LONG: return "long";
+    case SCHD_BTN_DOUBLE: return "double";
+    case SCHD_BTN_CLICK: return "click";
+    default: return "?";
+    }
+}
+
+/* clicks: 0 idle, 1 first press with its double window open, 2 second
+ * press of a double, 3 first press outlived the window (click on release). */
+SCHD_PRIVATE void schd__btn_pressed(schd_button *b)
+{
+    b->cb(b, SCHD_BTN_PRESS, b->ud);
+    b->long_fired = 0;
+    if (b->cfg.long_ns > 0) schd_timer_start(b->loop, &b->long_timer, b->cfg.long_ns, 0);
+    if (b->cfg.double_ns <= 0) {
+        b->clicks = 3;
+    } else if (b->clicks == 1 && schd_timer_active(&b->double_timer)) {
+        schd_timer_stop(b->loop, &b->double_timer);
+        b->clicks = 2;
+        b->cb(b, SCHD_BTN_DOUBLE, b->ud);
+    } else {
+        b->clicks = 1;
+        schd_timer_start(b->loop, &b->double_timer, b->cfg.double_ns, 0);
+    }
+}
+
+SCHD_PRIVATE void schd__btn_released(schd_button *b)
+{
+    schd_timer_stop(b->loop, &b->long_timer);
+    b->cb(b, SCHD_BTN_RELEASE, b->ud);
+    if (b->clicks == 3) {
+        b->clicks = 0;
+        if (!b->long_fired) b->cb(b, SCHD_BTN_CLICK, b->ud);
+    } else if (b->clicks == 2) {
+        b->clicks = 0;
+    }
+}
+
+SCHD_PRIVATE void schd__btn_debounced(schd_timer *t, void *ud)
+{
+    schd_button *b = (schd_button *)ud;
+    (void)t;
+    if (b->raw == b->stable) return;
+    b->stable = b->raw;
+    if (b->stable) schd__btn_pressed(b); else schd__btn_released(b);
+}
+
+SCHD_PRIVATE void schd__btn_long(schd_timer *t, void *ud)
+{
+    schd_button *b = (schd_button *)ud;
+    (void)t;
+    b->long_fired = 1;
+    b->cb(b, SCHD_BTN_LONG, b->ud);
+}
+
+SCHD_PRIVATE void schd__btn_window(schd_timer *t, void *ud)
+{
+    schd_button *b = (schd_button *)ud;
+    (void)t;
+    if (b->clicks != 1) return;
+    if (b->stable) {
+        b->clicks = 3;   /* still held: decide at release */
+    } else {
+        b->clicks = 0;
+        if (!b->long_fired) b->cb(b, SCHD_BTN_CLICK, b->ud);
+    }
+}
+
+SCHD_API void schd_button_init(schd_loop *loop, schd_button *b, const schd_button_config *cfg,
+                               schd_button_fn cb, void *ud)
+{
+    memset(b, 0, sizeof *b);
+    b->cfg = cfg ? *cfg : schd_button_config_init();
+    b->loop = loop;
+    b->cb = cb;
+    b->ud = ud;
+    schd_timer_init(&b->debounce, schd__btn_debounced, b);
+    schd_timer_init(&b->long_timer, schd__btn_long, b);
+    schd_timer_init(&b->double_timer, schd__btn_window, b);
+}
+
+SCHD_API void schd_button_feed(schd_button *b, int level)
+{
+    int pressed = (level != 0) == (b->cfg.active_level != 0);
+    if (pressed == b->raw) return;
+    b->raw = pressed;
+    if (pressed == b->stable) schd_timer_stop(b->loop, &b->debounce);   /* a bounce */
+    else schd_timer_start(b->loop, &b->debounce, b->cfg.debounce_ns, 0);
+}
+
+SCHD_API void schd_button_stop(schd_button *b)
+{
+    schd_timer_stop(b->loop, &b->debounce);
+    schd_timer_stop(b->loop, &b->long_timer);
+    schd_timer_stop(b->loop, &b->double_timer);
+}
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* SCHD_IMPLEMENTATION */
+
+/*
+------------------------------------------------------------------------------
+This software is available under two licences; choose whichever you prefer.
+------------------------------------------------------------------------------
+ALTERNATIVE A - MIT License
+Copyright (c) 2026 the asynckit authors
+Permission is hereby granted, free of charge, to any person obtaining a copy
+of this software and associated documentation files (the "Software"), to deal
+in the Software without restriction, including without limitation the rights
+to use, copy, modify, merge, publish, distribute, sublicense, and/or sell
+copies of the Software, and to permit persons to whom the Software is
+furnished to do so, subject to the following conditions:
+The above copyright notice and this permission notice shall be included in
+all copies or substantial portions of the Software.
+THE SOFTWARE IS PROVIDED "AS IS", WITHOUT WARRANTY OF ANY KIND, EXPRESS OR
+IMPLIED, INCLUDING BUT NOT LIMITED TO THE WARRANTIES OF MERCHANTABILITY,
+FITNESS FOR A PARTICULAR PURPOSE AND NONINFRINGEMENT. IN NO EVENT SHALL THE
+AUTHORS OR COPYRIGHT HOLDERS BE LIABLE FOR ANY CLAIM, DAMAGES OR OTHER
+LIABILITY, WHETHER IN AN ACTION OF CONTRACT, TORT OR OTHERWISE, ARISING FROM,
+OUT OF OR IN CONNECTION WITH THE SOFTWARE OR THE USE OR OTHER DEALINGS IN THE
+SOFTWARE.
+------------------------------------------------------------------------------
+ALTERNATIVE B - Public Domain (www.unlicense.org)
+This is free and unencumbered software released into the public domain.
+Anyone is free to copy, modify, publish, use, compile, sell, or distribute
+this software, either in source code form or as a compiled binary, for any
+purpose, commercial or non-commercial, and by any means.
+In jurisdictions that recognize copyright laws, the author or authors of this
+software dedicate any and all copyright interest in the software to the
+public domain. We make this dedication for the benefit of the public at large
+and to the detriment of our heirs and successors. We intend this dedication
+to be an overt act of relinquishment in perpetuity of all present and future
+rights to this software under copyright law.
+THE SOFTWARE IS PROVIDED "AS IS", WITHOUT WARRANTY OF ANY KIND, EXPRESS OR
+IMPLIED, INCLUDING BUT NOT LIMITED TO THE WARRANTIES OF MERCHANTABILITY,
+FITNESS FOR A PARTICULAR PURPOSE AND NONINFRINGEMENT. IN NO EVENT SHALL THE
+AUTHORS BE LIABLE FOR ANY CLAIM, DAMAGES OR OTHER LIABILITY, WHETHER IN AN
+ACTION OF CONTRACT, TORT OR OTHERWISE, ARISING FROM, OUT OF OR IN CONNECTION
+WITH THE SOFTWARE OR THE USE OR OTHER DEALINGS IN THE SOFTWARE.
+------------------------------------------------------------------------------
+*/
+
+#endif /* not a system header's <sched.h> */

@@ -1,0 +1,130 @@
+# The compile matrix: every header alone under gcc and clang with strict C99,
+# as C++11, in its *_STATIC mode, its implementation in one file used from
+# two others, an nm check of the exported names; then all headers together
+# beside the system headers whose names they must not collide with, and the
+# build with -I on the folder that holds our sched.h.
+
+[ -n "$CROSS" ] && return 0     # the matrix is about compilers, not targets
+
+M=$T_OUT/matrix
+mkdir -p "$M"
+CXXWARN='-std=c++11 -Wall -Wextra -pedantic -Werror -Wshadow -Wundef -Wmissing-declarations'
+
+# header prefix MACRO STATIC cflags libs
+m_headers() {
+    [ -f sched.h ] && echo "sched.h schd SCHD_IMPLEMENTATION SCHD_STATIC|-lpthread"
+    [ -f aio_stream.h ] && echo "aio_stream.h aios AIOS_IMPLEMENTATION AIOS_STATIC|-lpthread"
+    [ -f asyncusb.h ] && echo "asyncusb.h ausb AUSB_IMPLEMENTATION AUSB_STATIC $(pkg-config --cflags libusb-1.0 2>/dev/null)|$(pkg-config --libs libusb-1.0 2>/dev/null) -lpthread"
+}
+
+m_one_header() {
+    local h=$1 p=$2 impl=$3 stat=$4 cflags=$5 libs=$6 d
+    d=$M/$p
+    mkdir -p "$d"
+    printf '#define %s\n#include "%s"\n' "$impl" "$h" >"$d/impl.c"
+    cp "$d/impl.c" "$d/impl.cpp"
+    for cc in "$CC" "$CLANG"; do
+        t_check "$h alone, $cc, strict C99" $cc $T_WARN $cflags -I. -c "$d/impl.c" -o "$d/impl_$cc.o"
+    done
+    for cxx in "$CXX" "$CLANGXX"; do
+        t_check "$h as C++11, $cxx" $cxx $CXXWARN $cflags -I. -c "$d/impl.cpp" -o "$d/impl_$cxx.o"
+    done
+    t_check "$h exports only ${p}_ names" bash -c "
+        bad=\$(nm -g --defined-only '$d/impl_$CC.o' | awk '{print \$3}' | grep -v '^${p}_' )
+        [ -z \"\$bad\" ] || { echo \"unprefixed: \$bad\"; exit 1; }"
+
+    cat >"$d/use1.c" <<EOT
+#include "$h"
+#include <string.h>
+int use_one(void);
+int use_one(void) { return (int)strlen(${p}_strerror(0)); }
+EOT
+    cat >"$d/main.c" <<EOT
+#include "$h"
+#include <string.h>
+int use_one(void);
+int main(void) { return use_one() == (int)strlen(${p}_strerror(0)) ? 0 : 1; }
+EOT
+    t_check "$h implementation in one file, used from two others" bash -c "
+        $CC $T_WARN $cflags -I. -o '$d/multi' '$d/impl.c' '$d/use1.c' '$d/main.c' $libs && '$d/multi'"
+
+    printf '#define %s\n#define %s\n#include "%s"\n#include <string.h>\nint main(void) { return strlen(%s_strerror(0)) > 0 ? 0 : 1; }\n' \
+        "$stat" "$impl" "$h" "$p" >"$d/static.c"
+    t_check "$h with $stat keeps every name static" bash -c "
+        $CC $T_WARN $cflags -I. -o '$d/static' '$d/static.c' $libs && '$d/static' &&
+        ! nm -g --defined-only '$d/static' | awk '{print \$3}' | grep -q '^${p}_'"
+}
+
+while IFS= read -r line; do
+    set -- ${line%%|*}
+    m_one_header "$1" "$2" "$3" "$4" "${*:5}" "${line#*|}"
+done < <(m_headers)
+
+# All headers in one file with the system headers they must coexist with.
+# -iquote makes "sched.h" ours while <sched.h> stays the system's.
+all_cflags="" all_libs="-lpthread" includes="" sys_includes="#include <aio.h>
+#include <sched.h>
+#include <pthread.h>"
+while IFS= read -r line; do
+    set -- ${line%%|*}
+    includes="$includes
+#include \"$1\""
+    all_cflags="$all_cflags ${*:5}"
+    all_libs="$all_libs ${line#*|}"
+    [ "$1" = asyncusb.h ] && sys_includes="$sys_includes
+#include <libusb.h>"
+done < <(m_headers)
+cat >"$M/together.c" <<EOT
+#define ASYNCKIT_IMPLEMENTATION
+$includes
+$sys_includes
+int main(void)
+{
+    struct sched_param sp;
+    struct aiocb cb;
+    sp.sched_priority = 0;
+    (void)cb;
+    (void)sp;
+    return sched_yield() != 0 || schd_strerror(0) == NULL;
+}
+EOT
+for cc in "$CC" "$CLANG"; do
+    t_check "all headers with <aio.h> <sched.h> <pthread.h> in one file, $cc" bash -c "
+        $cc $T_WARN -D_GNU_SOURCE $all_cflags -iquote . -o '$M/together_$cc' '$M/together.c' $all_libs -lrt && '$M/together_$cc'"
+done
+cp "$M/together.c" "$M/together.cpp"
+t_check "all headers in one file as C++11" $CXX $CXXWARN -D_GNU_SOURCE $all_cflags -iquote . -c "$M/together.cpp" -o "$M/together_cxx.o"
+
+# -I on our folder: <pthread.h> then looks for <sched.h> there first.
+for order in pthread-first ours-first; do
+    if [ $order = pthread-first ]; then first='#include <pthread.h>'; second='#include "sched.h"'
+    else first='#include "sched.h"'; second='#include <pthread.h>'; fi
+    cat >"$M/dash_i_$order.c" <<EOT
+#define _GNU_SOURCE
+#define SCHD_IMPLEMENTATION
+$first
+$second
+static void *worker(void *arg) { schd_async_send((schd_async *)arg); return NULL; }
+static void on_async(schd_async *a, void *ud) { (void)ud; schd_async_close(a); }
+int main(void)
+{
+    schd_loop loop;
+    schd_async a;
+    pthread_t th;
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    if (schd_loop_init(&loop) != 0) return 1;
+    schd_async_init(&loop, &a, on_async, NULL);
+    if (pthread_create(&th, NULL, worker, &a) != 0) return 1;
+    sched_yield();
+    schd_loop_run(&loop);
+    pthread_join(th, NULL);
+    return schd_loop_close(&loop);
+}
+EOT
+    for cc in "$CC" "$CLANG" musl-gcc; do
+        t_have "$cc" || continue
+        t_check "-I on our sched.h folder ($order), $cc: builds and runs" bash -c "
+            $cc $T_WARN -I. -o '$M/dash_i_${order}_$cc' '$M/dash_i_$order.c' -lpthread && '$M/dash_i_${order}_$cc'"
+    done
+done

@@ -1,0 +1,48 @@
+# sched.h: the unit suite in every build, then the examples as a user runs them.
+
+t_unit sched tests/sched_test.c -lpthread
+
+if [ -z "$CROSS" ]; then
+    make -s all >"$T_OUT/make_all.log" 2>&1 || t_fail_line "[sched] make all failed: $(tail -n 3 "$T_OUT/make_all.log")"
+
+    # sched_demo: the exact line format, and run counts that match the rates
+    # (bounds wide enough for a loaded machine: a count can only fall short
+    # when the machine stalls for whole periods, and those are overruns).
+    t_check "sched_demo prints one line per job in the fixed format" bash -c '
+        out=$(build/sched_demo 2) || exit 1
+        echo "$out"
+        [ "$(echo "$out" | wc -l)" -eq 3 ] || exit 1
+        echo "$out" | grep -Eq "^job button hz=80\.00 runs=[0-9]+ late_max_us=[0-9]+ overruns=[0-9]+$" &&
+        echo "$out" | grep -Eq "^job display hz=15\.00 runs=[0-9]+ late_max_us=[0-9]+ overruns=[0-9]+$" &&
+        echo "$out" | grep -Eq "^job sensor hz=2\.00 runs=[0-9]+ late_max_us=[0-9]+ overruns=[0-9]+$" || exit 1
+        echo "$out" | awk "{ split(\$3,h,\"=\"); split(\$4,r,\"=\"); split(\$6,o,\"=\");
+            want = h[2] * 2; got = r[2] + o[2];
+            if (got > want + 1 || got < want - 1) { print \"bad count: \" \$0; exit 1 } }"'
+    t_check "sched_demo rejects a bad argument" bash -c '! build/sched_demo abc 2>/dev/null && ! build/sched_demo 2>/dev/null'
+    t_check "shared_bus interleaves two devices without overlap" bash -c '
+        out=$(build/shared_bus 1) || exit 1
+        echo "$out" | tail -n 1 | grep -Eq "^transactions=[1-9][0-9]* overlaps=0 readings=[1-9]" &&
+        echo "$out" | grep -q "sdcard  writes block" && echo "$out" | grep -q "sensor  reads result"'
+    t_check "button prints the events of the built-in script" bash -c '
+        diff <(build/button) - <<EOT
+    27 ms  press
+   150 ms  release
+   427 ms  click
+   750 ms  press
+   840 ms  release
+   960 ms  press
+   960 ms  double
+  1040 ms  release
+  1740 ms  press
+  2740 ms  long
+  3040 ms  release
+EOT'
+    t_check "button reads a script from stdin and rejects bad steps" bash -c '
+        [ "$(printf "1 30\n0 500\n" | build/button - | tr -s " ")" = "$(printf " 20 ms press\n 50 ms release\n 420 ms click")" ] &&
+        ! printf "7 10\n" | build/button - 2>/dev/null'
+    if t_have valgrind && [ -z "$T_QUICK" ]; then
+        for ex in "sched_demo 0.5" "shared_bus 0.3" "button"; do
+            t_check "$ex is clean under valgrind" valgrind -q --error-exitcode=99 --leak-check=full build/$ex
+        done
+    fi
+fi
