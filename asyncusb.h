@@ -298,6 +298,8 @@ AUSB_API int ausb_device_ports(const ausb_device *dev, uint8_t *ports, int cap);
 AUSB_API int ausb_device_port_path(const ausb_device *dev, char *buf, size_t cap);
 AUSB_API int ausb_device_speed_kbps(const ausb_device *dev); /* 0 unknown */
 AUSB_API const ausb_device_desc *ausb_device_descriptor(const ausb_device *dev);
+/* Max packet size of endpoint 0 in bytes (decoded from 2^n for USB 3). */
+AUSB_API int ausb_device_ep0_max_packet(const ausb_device *dev);
 AUSB_API int ausb_device_matches(const ausb_device *dev, const ausb_filter *f);
 #endif /* !AUSB_NO_LIBUSB */
 
@@ -315,8 +317,9 @@ AUSB_API int ausb_ep_type(const ausb_endpoint_desc *ep);
 AUSB_API int ausb_ep_is_in(const ausb_endpoint_desc *ep);
 AUSB_API int ausb_ep_number(const ausb_endpoint_desc *ep);
 AUSB_API int ausb_ep_packet_size(const ausb_endpoint_desc *ep); /* bits 0..10 */
-/* Packets per service interval: the high-bandwidth multiplier at high
- * speed, burst x mult from the companion descriptor at SuperSpeed. */
+/* Packets per service interval of a periodic endpoint: the high-bandwidth
+ * multiplier at high speed, burst x mult from the companion descriptor at
+ * SuperSpeed; 1 for bulk and control. */
 AUSB_API int ausb_ep_multiplier(const ausb_endpoint_desc *ep, int speed_kbps);
 AUSB_API int ausb_ep_max_packet(const ausb_endpoint_desc *ep, int speed_kbps);
 AUSB_API long ausb_ep_interval_us(const ausb_endpoint_desc *ep, int speed_kbps);
@@ -990,6 +993,15 @@ AUSB_API const ausb_device_desc *ausb_device_descriptor(const ausb_device *dev)
     return dev ? &dev->desc : NULL;
 }
 
+AUSB_API int ausb_device_ep0_max_packet(const ausb_device *dev)
+{
+    int v;
+    if (!dev) return -EINVAL;
+    v = dev->desc.bMaxPacketSize0;
+    if (dev->desc.bcdUSB >= 0x0300) return v < 16 ? 1 << v : 0;
+    return v;
+}
+
 AUSB_PRIVATE int ausb__class_matches(const ausb_device *dev, const ausb_filter *f)
 {
     int c, i, a;
@@ -1114,18 +1126,20 @@ AUSB_PRIVATE const uint8_t *ausb__find_in_extra(const unsigned char *extra, int 
 
 AUSB_API int ausb_ep_multiplier(const ausb_endpoint_desc *ep, int speed_kbps)
 {
-    int type = ausb_ep_type(ep);
-    if (type != AUSB_EP_ISOCHRONOUS && type != AUSB_EP_INTERRUPT && speed_kbps < 5000000) return 1;
+    int type = ausb_ep_type(ep), bits;
+    /* Only periodic endpoints move several packets per service interval. */
+    if (type != AUSB_EP_ISOCHRONOUS && type != AUSB_EP_INTERRUPT) return 1;
     if (speed_kbps >= 5000000) {
         const uint8_t *c = ausb__find_in_extra(ep->extra, ep->extra_length, AUSB_DT_SS_EP_COMPANION, 6);
         int burst, mult = 1;
         if (!c) return 1;
-        burst = c[2] + 1;
+        burst = (c[2] & 0x0f) + 1;
         if (type == AUSB_EP_ISOCHRONOUS) mult = (c[3] & 3) + 1;
-        return burst * mult;
+        return burst * (mult > 3 ? 3 : mult);
     }
-    if (speed_kbps == 480000) return ((ep->wMaxPacketSize >> 11) & 3) + 1 > 3 ? 3 : ((ep->wMaxPacketSize >> 11) & 3) + 1;
-    return 1;
+    if (speed_kbps != 480000) return 1;
+    bits = (ep->wMaxPacketSize >> 11) & 3;
+    return bits == 3 ? 3 : bits + 1;   /* 3 is reserved: treat as the maximum */
 }
 
 AUSB_API int ausb_ep_max_packet(const ausb_endpoint_desc *ep, int speed_kbps)

@@ -950,59 +950,12 @@ static void test_errors_have_text(void)
     T_EQ(ausb_open(NULL, NULL), -EINVAL);
 }
 
-/* ---- fixtures ---- */
-
-static size_t unusual_descriptors(unsigned char *o)
-{
-    static const unsigned char dev[18] = {18, 1, 0x00, 0x02, 0xef, 0x02, 0x01, 64, 0x34, 0x12, 0x03, 0x00,
-                                          0x10, 0x02, 1, 2, 0, 2};
-    static const unsigned char cfg1[] = {
-        9, 2, 0, 0, 3, 1, 0, 0x80, 100,
-        8, 0x0b, 0, 2, 0x0e, 0x03, 0x00, 0,            /* IAD: video, interfaces 0-1 */
-        9, 4, 0, 0, 1, 0x0e, 0x01, 0x00, 0,
-        5, 0x24, 0x01, 0x00, 0x01,                     /* class-specific interface */
-        7, 5, 0x83, 3, 0x10, 0x00, 6,
-        9, 4, 1, 0, 0, 0x0e, 0x02, 0x00, 0,
-        9, 4, 1, 1, 1, 0x0e, 0x02, 0x00, 0,
-        7, 5, 0x81, 5, 0x00, 0x14, 1,                  /* iso 1024 x 3 */
-        8, 0x0b, 2, 1, 0x01, 0x01, 0x00, 0,            /* IAD: audio, interface 2 */
-        9, 4, 2, 0, 1, 0x01, 0x01, 0x00, 0,
-        7, 5, 0x84, 2, 0x00, 0x02, 0,
-    };
-    static const unsigned char cfg2[] = {
-        9, 2, 0, 0, 1, 2, 0, 0x80, 100,
-        9, 4, 0, 0, 1, 0xff, 0xff, 0xff, 0,
-        7, 5, 0x84, 2, 0x00, 0x02, 0,
-    };
-    size_t n = 0;
-    memcpy(o + n, dev, sizeof dev); n += sizeof dev;
-    memcpy(o + n, cfg1, sizeof cfg1);
-    o[n + 2] = (unsigned char)sizeof cfg1;
-    n += sizeof cfg1;
-    memcpy(o + n, cfg2, sizeof cfg2);
-    o[n + 2] = (unsigned char)sizeof cfg2;
-    n += sizeof cfg2;
-    return n;
-}
-
-static size_t hub_descriptors(unsigned char *o)
-{
-    static const unsigned char b[] = {
-        18, 1, 0x00, 0x02, 0x09, 0x00, 0x01, 64, 0x6b, 0x1d, 0x02, 0x00, 0x15, 0x05, 3, 2, 1, 1,
-        9, 2, 25, 0, 1, 1, 0, 0xe0, 0,
-        9, 4, 0, 0, 1, 0x09, 0x00, 0x00, 0,
-        7, 5, 0x81, 3, 4, 0, 12,
-    };
-    memcpy(o, b, sizeof b);
-    return sizeof b;
-}
-
 int main(void)
 {
     t_suite("usb_core");
     usbf_init();
-    hub.desc_len = hub_descriptors(hub.desc);
-    roothub.desc_len = hub_descriptors(roothub.desc);
+    hub.desc_len = usbf_hub_descriptors(hub.desc);
+    roothub.desc_len = usbf_hub_descriptors(roothub.desc);
     usbf_add(&roothub, "/devices/fake/usb1", 1, 1, 480);
     usbf_add(&hub, "/devices/fake/usb1/1-1", 1, 2, 480);
     dev1.strings[1] = "Fake Inc"; dev1.strings[2] = "Loop Gadget"; dev1.strings[3] = "SN-ONE";
@@ -1012,7 +965,7 @@ int main(void)
     dev2.strings[1] = "Fake Inc"; dev2.strings[2] = "Doomed"; dev2.strings[3] = "SN-TWO";
     dev2.desc_len = usbf_std_descriptors(dev2.desc, 0x1234, 0x0002);
     usbf_add(&dev2, "/devices/fake/usb1/1-1.3", 1, 6, 480);
-    dev3.desc_len = unusual_descriptors(dev3.desc);
+    dev3.desc_len = usbf_unusual_descriptors(dev3.desc);
     usbf_add(&dev3, "/devices/fake/usb1/1-1.4", 1, 7, 480);
 
     T_RUN(test_errors_have_text);

@@ -419,6 +419,85 @@ static size_t usbf_std_descriptors(unsigned char *o, unsigned vid, unsigned pid)
     return n;
 }
 
+/* Composite device: IADs, alternate settings, class-specific extras, a
+ * high-bandwidth iso endpoint, two configurations. */
+static size_t usbf_unusual_descriptors(unsigned char *o)
+{
+    static const unsigned char dev[18] = {18, 1, 0x00, 0x02, 0xef, 0x02, 0x01, 64, 0x34, 0x12, 0x03, 0x00,
+                                          0x10, 0x02, 1, 2, 0, 2};
+    static const unsigned char cfg1[] = {
+        9, 2, 0, 0, 3, 1, 0, 0x80, 100,
+        8, 0x0b, 0, 2, 0x0e, 0x03, 0x00, 0,            /* IAD: video, interfaces 0-1 */
+        9, 4, 0, 0, 1, 0x0e, 0x01, 0x00, 0,
+        5, 0x24, 0x01, 0x00, 0x01,                     /* class-specific interface */
+        7, 5, 0x83, 3, 0x10, 0x00, 6,
+        9, 4, 1, 0, 0, 0x0e, 0x02, 0x00, 0,
+        9, 4, 1, 1, 1, 0x0e, 0x02, 0x00, 0,
+        7, 5, 0x81, 5, 0x00, 0x14, 1,                  /* iso 1024 x 3 */
+        8, 0x0b, 2, 1, 0x01, 0x01, 0x00, 0,            /* IAD: audio, interface 2 */
+        9, 4, 2, 0, 1, 0x01, 0x01, 0x00, 0,
+        7, 5, 0x84, 2, 0x00, 0x02, 0,
+    };
+    static const unsigned char cfg2[] = {
+        9, 2, 0, 0, 1, 2, 0, 0x80, 100,
+        9, 4, 0, 0, 1, 0xff, 0xff, 0xff, 0,
+        7, 5, 0x84, 2, 0x00, 0x02, 0,
+    };
+    size_t n = 0;
+    memcpy(o + n, dev, sizeof dev); n += sizeof dev;
+    memcpy(o + n, cfg1, sizeof cfg1);
+    o[n + 2] = (unsigned char)sizeof cfg1;
+    n += sizeof cfg1;
+    memcpy(o + n, cfg2, sizeof cfg2);
+    o[n + 2] = (unsigned char)sizeof cfg2;
+    n += sizeof cfg2;
+    return n;
+}
+
+static size_t usbf_hub_descriptors(unsigned char *o)
+{
+    static const unsigned char b[] = {
+        18, 1, 0x00, 0x02, 0x09, 0x00, 0x01, 64, 0x6b, 0x1d, 0x02, 0x00, 0x15, 0x05, 3, 2, 1, 1,
+        9, 2, 25, 0, 1, 1, 0, 0xe0, 0,
+        9, 4, 0, 0, 1, 0x09, 0x00, 0x00, 0,
+        7, 5, 0x81, 3, 4, 0, 12,
+    };
+    memcpy(o, b, sizeof b);
+    return sizeof b;
+}
+
+/* SuperSpeed device: bulk and iso endpoints with companion descriptors. */
+static size_t usbf_superspeed_descriptors(unsigned char *o)
+{
+    static const unsigned char b[] = {
+        18, 1, 0x00, 0x03, 0, 0, 0, 9, 0x34, 0x12, 0x04, 0x00, 0x01, 0x00, 0, 0, 0, 1,
+        9, 2, 57, 0, 1, 1, 0, 0x80, 50,
+        9, 4, 0, 0, 3, 0xff, 0, 0, 0,
+        7, 5, 0x81, 2, 0x00, 0x04, 0,
+        6, 0x30, 3, 0, 0, 0,                           /* burst 4 */
+        7, 5, 0x02, 2, 0x00, 0x04, 0,
+        6, 0x30, 0, 0, 0, 0,
+        7, 5, 0x83, 1, 0x00, 0x04, 1,
+        6, 0x30, 1, 1, 0x00, 0x10,                     /* burst 2, mult 2 */
+    };
+    memcpy(o, b, sizeof b);
+    return sizeof b;
+}
+
+/* Low-speed device: one interrupt endpoint, 10 ms. */
+static size_t usbf_lowspeed_descriptors(unsigned char *o)
+{
+    static const unsigned char b[] = {
+        18, 1, 0x10, 0x01, 0, 0, 0, 8, 0x34, 0x12, 0x05, 0x00, 0x00, 0x02, 0, 0, 0, 1,
+        9, 2, 34, 0, 1, 1, 0, 0xa0, 50,
+        9, 4, 0, 0, 1, 0x03, 0x01, 0x02, 0,
+        9, 0x21, 0x11, 0x01, 0x00, 0x01, 0x22, 0x34, 0x00,   /* HID class descriptor */
+        7, 5, 0x81, 3, 0x08, 0x00, 10,
+    };
+    memcpy(o, b, sizeof b);
+    return sizeof b;
+}
+
 static char *usbf_hex(const unsigned char *b, size_t n)
 {
     char *s = (char *)g_malloc(2 * n + 1);

@@ -1,0 +1,9 @@
+# asyncusb.h examples (libusb-1.0 through pkg-config)
+EXAMPLES += $(BUILD)/ausb $(BUILD)/ptp_info
+
+AUSB_LIBS = $(shell $(PKG_CONFIG) --cflags --libs libusb-1.0)
+
+$(BUILD)/ausb: examples/ausb.c asyncusb.h | $(BUILD)
+	$(CC) $(WARN) $(CFLAGS) -I. -o $@ $< $(AUSB_LIBS) $(LDFLAGS)
+$(BUILD)/ptp_info: examples/ptp_info.c asyncusb.h | $(BUILD)
+	$(CC) $(WARN) $(CFLAGS) -I. -o $@ $< $(AUSB_LIBS) $(LDFLAGS)

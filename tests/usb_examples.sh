@@ -1,0 +1,138 @@
+# tests/usb_examples.sh - the asyncusb examples against emulated devices
+# (sourced by tests/parts/asyncusb.sh).
+#
+# - each example builds with the one cc command written at its top, and
+#   with strict warnings;
+# - ptp_info talks to the recorded Canon camera (../shared/recordings) and
+#   prints its model;
+# - ausb list / dev-info print the expected lines, and dev-info agrees field
+#   by field with lsusb -v on the camera and on the fake devices of
+#   tests/usb_fakehost.c.
+
+AU_REC_DIR=${AUSB_RECORDINGS:-../shared/recordings}/canon-powershot-sx200
+AU_REC_DEV=$AU_REC_DIR/canon-powershot-sx200.umockdev
+AU_REC_IOCTL=$AU_REC_DIR/canon-powershot-sx200.ioctl
+
+# au_build_example NAME: the command from the comment, then a strict build.
+au_build_example() {
+    local name=$1 cmd
+    cmd=$(grep -m1 '^ \*   cc ' "examples/$name.c" | sed 's/^ \*   //')
+    t_check "examples/$name.c builds with its own command line" bash -c "mkdir -p build && $cmd"
+    t_check "examples/$name.c builds with strict warnings" bash -c \
+        "$CC -std=c99 -Wall -Wextra -pedantic -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wundef \
+         -O2 -I. -o $T_OUT/$name examples/$name.c \$(${PKG_CONFIG:-pkg-config} --cflags --libs libusb-1.0)"
+}
+
+au_replay() {
+    umockdev-run -d "$AU_REC_DEV" -i /dev/bus/usb/001/011="$AU_REC_IOCTL" -- "$@"
+}
+
+au_fakehost() {
+    umockdev-wrapper "$T_OUT/usb_fakehost" -- "$@"
+}
+
+# ptp_info must print exactly these five fields, with the recorded model.
+au_check_ptp_output() {
+    local out=$1
+    grep -qx 'Model: Canon PowerShot SX200 IS' "$out" &&
+    grep -qx 'Manufacturer: Canon Inc.' "$out" &&
+    grep -qx 'Device version: 1-6.0.1.0' "$out" &&
+    grep -qx 'Serial number: C767F1C714174C309255F70E4A7B2EE2' "$out" &&
+    grep -qx 'Operations supported: 52' "$out" &&
+    [ "$(wc -l <"$out")" -eq 5 ]
+}
+
+au_ptp_replay() {
+    au_replay "$T_OUT/ptp_info" "$@" >"$T_OUT/ptp_info.out" 2>"$T_OUT/ptp_info.err" || return 1
+    cat "$T_OUT/ptp_info.out"
+    au_check_ptp_output "$T_OUT/ptp_info.out"
+}
+
+au_ptp_replay_valgrind() {
+    au_replay valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect \
+        --suppressions=tests/usb_valgrind.supp "$T_OUT/ptp_info" >"$T_OUT/ptp_info_vg.out" 2>&1 &&
+    grep -qx 'Model: Canon PowerShot SX200 IS' "$T_OUT/ptp_info_vg.out"
+}
+
+au_expect_fail() { ! "$@"; }
+
+au_dev_info_camera() {
+    local want="$T_OUT/dev_info_camera.want"
+    cat >"$want" <<'EOF'
+Bus 001 Device 011: ID 04a9:31c0 v.0002 usb v.0200 speed 480
+  Device classes: 00 00 00
+  Control Endpoint 00, MPS=64
+  Configuration #1
+    Interface #0
+      Alternate Setting 0, class 06 01 01
+        Bulk In Endpoint 81, MPS=512, interval=0
+        Bulk Out Endpoint 02, MPS=512, interval=0
+        Interrupt In Endpoint 83, MPS=8, interval=9
+EOF
+    au_replay "$T_OUT/ausb" dev-info 04a9 31c0 >"$T_OUT/dev_info_camera.out" &&
+    diff -u "$want" "$T_OUT/dev_info_camera.out"
+}
+
+# au_lsusb_compare RUNNER VID PID: dev-info and lsusb -v on the same device.
+au_lsusb_compare() {
+    local runner=$1 vid=$2 pid=$3 a="$T_OUT/devinfo_${2}_$3.txt" l="$T_OUT/lsusb_${2}_$3.txt"
+    $runner "$T_OUT/ausb" dev-info "$vid" "$pid" >"$a" || return 1
+    $runner lsusb -v -d "$vid:$pid" >"$l" 2>/dev/null
+    grep -q '^Device Descriptor:' "$l" || return 1
+    python3 tests/usb_lsusb.py "$a" "$l"
+}
+
+# The comparison must notice a wrong field (a test that cannot fail is no test).
+au_lsusb_detects_mismatch() {
+    local a="$T_OUT/devinfo_04a9_31c0.txt" l="$T_OUT/lsusb_04a9_31c0.txt"
+    sed 's/interval=9/interval=8/' "$a" >"$a.bad"
+    ! python3 tests/usb_lsusb.py "$a.bad" "$l"
+}
+
+# t_check runs a command through timeout(1): shell functions go via bash -c.
+au_t() {
+    local name=$1
+    shift
+    t_check "$name" bash -c '"$@"' au_t "$@"
+}
+
+au_examples() {
+    local libs
+    export T_OUT AU_REC_DIR AU_REC_DEV AU_REC_IOCTL CC PKG_CONFIG
+    export -f au_replay au_fakehost au_check_ptp_output au_ptp_replay au_ptp_replay_valgrind \
+        au_expect_fail au_dev_info_camera au_lsusb_compare au_lsusb_detects_mismatch
+    au_build_example ausb
+    au_build_example ptp_info
+    libs=$(${PKG_CONFIG:-pkg-config} --cflags --libs umockdev-1.0)
+    # shellcheck disable=SC2086
+    if ! $CC -O2 -g -iquote . -o "$T_OUT/usb_fakehost" tests/usb_fakehost.c $libs >"$T_OUT/usb_fakehost.build.log" 2>&1; then
+        t_fail_line "[asyncusb] tests/usb_fakehost.c does not build"
+        return
+    fi
+    if [ ! -r "$AU_REC_DEV" ] || [ ! -r "$AU_REC_IOCTL" ]; then
+        t_fail_line "[asyncusb] recording missing: $AU_REC_DIR (set AUSB_RECORDINGS)"
+    else
+        au_t "ptp_info replays the recorded camera: Model: Canon PowerShot SX200 IS" au_ptp_replay
+        au_t "ptp_info VID:PID selects the camera" au_ptp_replay 04a9:31c0
+        [ -z "$T_QUICK" ] && au_t "ptp_info on the camera under valgrind" au_ptp_replay_valgrind
+        au_t "ausb dev-info prints the camera tree of the issue" au_dev_info_camera
+        t_check "ausb list shows the camera" bash -c \
+            "umockdev-run -d '$AU_REC_DEV' -- '$T_OUT/ausb' list | grep -qx 'Bus 001 Device 011: ID 04a9:31c0'"
+        au_t "ausb dev-info matches lsusb -v: camera 04a9:31c0" au_lsusb_compare "umockdev-run -d $AU_REC_DEV --" 04a9 31c0
+        au_t "the lsusb comparison catches a wrong field" au_lsusb_detects_mismatch
+    fi
+    au_t "ptp_info exits non-zero when no camera answers" au_expect_fail au_fakehost "$T_OUT/ptp_info"
+    t_check "ausb list prints strings the device gives" bash -c \
+        "umockdev-wrapper '$T_OUT/usb_fakehost' -- '$T_OUT/ausb' list | grep -qx 'Bus 001 Device 005: ID 1234:0001 Fake Inc Loop Gadget'"
+    au_t "ausb dev-info fails for an absent device" au_expect_fail au_fakehost "$T_OUT/ausb" dev-info dead beef
+    local pid
+    for pid in 0001 0003 0004 0005; do
+        au_t "ausb dev-info matches lsusb -v: fake 1234:$pid" au_lsusb_compare au_fakehost 1234 "$pid"
+    done
+}
+
+if t_have umockdev-run && t_have lsusb && t_have python3; then
+    au_examples
+else
+    t_fail_line "[asyncusb] umockdev-run, lsusb or python3 missing (make deps)"
+fi
