@@ -80,7 +80,15 @@ implementation needs `clock_gettime` and `eventfd`.
 next timeout or to 0 when callbacks are waiting.  `dispatch` gets the same
 entries back after poll.  `ausb_run_once(ctx, timeout_ms)` and
 `ausb_run(ctx)` do this with their own poll.  With sched.h:
-`schd_source_add(loop, &src, ausb_prepare, ausb_dispatch, &ctx)`.
+`schd_source_add(loop, &src, ausb_prepare, ausb_dispatch, &ctx)`, or
+`ausb_attach(&ctx, loop, &src)`; a task awaits a transfer with
+
+    ausb_submit_completion(&xfer, &done);      // schd_completion done;
+    SCHD_AWAIT_COMPLETION(task, &done);
+    status = SCHD_STATUS(task);                // 0, -ETIMEDOUT, AUSB_ERROR_STALL...
+
+(both available when sched.h is included before asyncusb.h, or when
+asyncusb.h is included again after it).
 
 ## Errors
 
@@ -1788,6 +1796,57 @@ AUSB_API int ausb_read_string(ausb_handle *h, ausb_string_req *req, int index, u
 #endif
 
 #endif /* AUSB_IMPLEMENTATION */
+
+/* ==== section: sched.h bridge ==== */
+/* Compiled when sched.h has been included before this point (include this
+ * header again after sched.h if it came first): a sched.h task can await a
+ * transfer, and the context joins a schd_loop in one call. */
+#if defined(SCHD_H_INCLUDED) && !defined(AUSB_NO_LIBUSB) && !defined(AUSB_SCHED_BRIDGE_H)
+#define AUSB_SCHED_BRIDGE_H
+#ifdef __cplusplus
+extern "C" {
+#endif
+/* Initialises c, submits t, and signals c with t's status when it
+ * completes, so a task can SCHD_AWAIT_COMPLETION(task, c) and read
+ * SCHD_STATUS(task).  Replaces t's callback and user pointer. */
+AUSB_API int ausb_submit_completion(ausb_transfer *t, schd_completion *c);
+/* schd_source_add(loop, src, ausb_prepare, ausb_dispatch, ctx) */
+AUSB_API int ausb_attach(ausb_ctx *ctx, schd_loop *loop, schd_source *src);
+#ifdef __cplusplus
+}
+#endif
+#endif
+
+#if defined(AUSB_IMPLEMENTATION) && defined(AUSB_SCHED_BRIDGE_H) && !defined(AUSB_SCHED_BRIDGE_DONE)
+#define AUSB_SCHED_BRIDGE_DONE
+#ifdef __cplusplus
+extern "C" {
+#endif
+static void ausb__signal_completion(ausb_transfer *t, int status, void *user)
+{
+    (void)t;
+    (void)schd_completion_signal((schd_completion *)user, status);
+}
+
+AUSB_API int ausb_submit_completion(ausb_transfer *t, schd_completion *c)
+{
+    if (!t || !c || !t->lt) return -EINVAL;
+    if (t->state != AUSB_XFER_IDLE) return AUSB_ERROR_BUSY;
+    schd_completion_init(c);
+    t->cb = ausb__signal_completion;
+    t->user = c;
+    return ausb_submit(t);
+}
+
+AUSB_API int ausb_attach(ausb_ctx *ctx, schd_loop *loop, schd_source *src)
+{
+    if (!ctx || !ctx->lu) return -EINVAL;
+    return schd_source_add(loop, src, ausb_prepare, ausb_dispatch, ctx);
+}
+#ifdef __cplusplus
+}
+#endif
+#endif
 
 /*
 ------------------------------------------------------------------------------

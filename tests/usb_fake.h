@@ -79,7 +79,7 @@ typedef struct usbf_device {
 
 static UMockdevTestbed *usbf_testbed;
 
-static void usbf_init(void)
+G_GNUC_UNUSED static void usbf_init(void)
 {
     const char *pre = getenv("LD_PRELOAD");
     if (!pre || !strstr(pre, "umockdev-preload")) {
@@ -91,7 +91,7 @@ static void usbf_init(void)
 
 static struct usbdevfs_urb *usbf_u(usbf_urb *u) { return (struct usbdevfs_urb *)u->urb->data; }
 
-static void usbf_push_ready(usbf_device *d, usbf_urb u, int status, int actual)
+G_GNUC_UNUSED static void usbf_push_ready(usbf_device *d, usbf_urb u, int status, int actual)
 {
     struct usbdevfs_urb *s = usbf_u(&u);
     s->status = status;
@@ -99,13 +99,13 @@ static void usbf_push_ready(usbf_device *d, usbf_urb u, int status, int actual)
     if (d->nready < USBF_MAX_URBS) d->ready[d->nready++] = u;
 }
 
-static void usbf_fill_in(usbf_urb *u, const void *src, size_t n)
+G_GNUC_UNUSED static void usbf_fill_in(usbf_urb *u, const void *src, size_t n)
 {
     if (u->buf && n) memcpy(u->buf->data, src, n);
 }
 
 /* Serves pending 0x81 URBs from the loopback queue. */
-static void usbf_serve_loop(usbf_device *d)
+G_GNUC_UNUSED static void usbf_serve_loop(usbf_device *d)
 {
     int i = 0;
     while (i < d->npending && d->loop_len > 0) {
@@ -133,7 +133,7 @@ static const char *usbf_string(usbf_device *d, int idx)
 }
 
 /* Control transfer on ep0: returns status, sets *actual. */
-static int usbf_control(usbf_device *d, usbf_urb *u, int *actual)
+G_GNUC_UNUSED static int usbf_control(usbf_device *d, usbf_urb *u, int *actual)
 {
     struct usbdevfs_urb *s = usbf_u(u);
     unsigned char *b = u->buf ? u->buf->data : NULL;
@@ -188,7 +188,7 @@ static int usbf_control(usbf_device *d, usbf_urb *u, int *actual)
 }
 
 /* Decides what a freshly submitted URB does. Called under the lock. */
-static void usbf_accept(usbf_device *d, usbf_urb u)
+G_GNUC_UNUSED static void usbf_accept(usbf_device *d, usbf_urb u)
 {
     struct usbdevfs_urb *s = usbf_u(&u);
     int actual = 0, st, i;
@@ -270,13 +270,13 @@ static void usbf_accept(usbf_device *d, usbf_urb u)
     }
 }
 
-static void usbf_drop(usbf_urb *u)
+G_GNUC_UNUSED static void usbf_drop(usbf_urb *u)
 {
     if (u->buf) g_object_unref(u->buf);
     g_object_unref(u->urb);
 }
 
-static gboolean usbf_on_ioctl(UMockdevIoctlBase *base, UMockdevIoctlClient *client, gpointer user)
+G_GNUC_UNUSED static gboolean usbf_on_ioctl(UMockdevIoctlBase *base, UMockdevIoctlClient *client, gpointer user)
 {
     usbf_device *d = (usbf_device *)user;
     gulong req = umockdev_ioctl_client_get_request(client);
@@ -387,7 +387,7 @@ static gboolean usbf_on_ioctl(UMockdevIoctlBase *base, UMockdevIoctlClient *clie
 }
 
 /* Device descriptor + configurations, as raw bytes in d->desc. */
-static void usbf_set_descriptors(usbf_device *d, const unsigned char *bytes, size_t len)
+G_GNUC_UNUSED static void usbf_set_descriptors(usbf_device *d, const unsigned char *bytes, size_t len)
 {
     memcpy(d->desc, bytes, len);
     d->desc_len = len;
@@ -395,7 +395,7 @@ static void usbf_set_descriptors(usbf_device *d, const unsigned char *bytes, siz
 
 /* A standard test device: one configuration, interface 0 with every
  * endpoint listed above, interface 1 (vendor class, kernel driver bound). */
-static size_t usbf_std_descriptors(unsigned char *o, unsigned vid, unsigned pid)
+G_GNUC_UNUSED static size_t usbf_std_descriptors(unsigned char *o, unsigned vid, unsigned pid)
 {
     static const unsigned char eps[][7] = {
         {7, 5, 0x01, 2, 0x00, 0x02, 0}, {7, 5, 0x81, 2, 0x00, 0x02, 0}, {7, 5, 0x82, 2, 0x00, 0x02, 0},
@@ -421,7 +421,7 @@ static size_t usbf_std_descriptors(unsigned char *o, unsigned vid, unsigned pid)
 
 /* Composite device: IADs, alternate settings, class-specific extras, a
  * high-bandwidth iso endpoint, two configurations. */
-static size_t usbf_unusual_descriptors(unsigned char *o)
+G_GNUC_UNUSED static size_t usbf_unusual_descriptors(unsigned char *o)
 {
     static const unsigned char dev[18] = {18, 1, 0x00, 0x02, 0xef, 0x02, 0x01, 64, 0x34, 0x12, 0x03, 0x00,
                                           0x10, 0x02, 1, 2, 0, 2};
@@ -454,7 +454,7 @@ static size_t usbf_unusual_descriptors(unsigned char *o)
     return n;
 }
 
-static size_t usbf_hub_descriptors(unsigned char *o)
+G_GNUC_UNUSED static size_t usbf_hub_descriptors(unsigned char *o)
 {
     static const unsigned char b[] = {
         18, 1, 0x00, 0x02, 0x09, 0x00, 0x01, 64, 0x6b, 0x1d, 0x02, 0x00, 0x15, 0x05, 3, 2, 1, 1,
@@ -467,7 +467,7 @@ static size_t usbf_hub_descriptors(unsigned char *o)
 }
 
 /* SuperSpeed device: bulk and iso endpoints with companion descriptors. */
-static size_t usbf_superspeed_descriptors(unsigned char *o)
+G_GNUC_UNUSED static size_t usbf_superspeed_descriptors(unsigned char *o)
 {
     static const unsigned char b[] = {
         18, 1, 0x00, 0x03, 0, 0, 0, 9, 0x34, 0x12, 0x04, 0x00, 0x01, 0x00, 0, 0, 0, 1,
@@ -485,7 +485,7 @@ static size_t usbf_superspeed_descriptors(unsigned char *o)
 }
 
 /* Low-speed device: one interrupt endpoint, 10 ms. */
-static size_t usbf_lowspeed_descriptors(unsigned char *o)
+G_GNUC_UNUSED static size_t usbf_lowspeed_descriptors(unsigned char *o)
 {
     static const unsigned char b[] = {
         18, 1, 0x10, 0x01, 0, 0, 0, 8, 0x34, 0x12, 0x05, 0x00, 0x00, 0x02, 0, 0, 0, 1,
@@ -510,7 +510,7 @@ static char *usbf_hex(const unsigned char *b, size_t n)
 /* Adds a device at bus/addr with sysfs path `devpath` (e.g.
  * "/devices/fake/usb1/1-2"; the last part is the port path). Call before
  * ausb_init.  Parents need not exist (add them first to get a tree). */
-static void usbf_add(usbf_device *d, const char *devpath, int bus, int addr, int speed_mbps)
+G_GNUC_UNUSED static void usbf_add(usbf_device *d, const char *devpath, int bus, int addr, int speed_mbps)
 {
     GString *s = g_string_new(NULL);
     const unsigned char *dd = d->desc;
@@ -554,7 +554,7 @@ static void usbf_add(usbf_device *d, const char *devpath, int bus, int addr, int
 }
 
 /* Completes every held URB (endpoint 0x84) with `n` bytes of 0x42. */
-static int usbf_release_held(usbf_device *d, int n)
+G_GNUC_UNUSED static int usbf_release_held(usbf_device *d, int n)
 {
     int i = 0, done = 0;
     g_mutex_lock(&d->lock);
@@ -576,7 +576,7 @@ static int usbf_release_held(usbf_device *d, int n)
 
 /* The device goes away: pending URBs fail with -ENODEV (as the kernel
  * reports them), and later submits fail with ENODEV. */
-static void usbf_disconnect(usbf_device *d)
+G_GNUC_UNUSED static void usbf_disconnect(usbf_device *d)
 {
     g_mutex_lock(&d->lock);
     d->disconnected = 1;
@@ -587,7 +587,7 @@ static void usbf_disconnect(usbf_device *d)
     g_mutex_unlock(&d->lock);
 }
 
-static int usbf_count(usbf_device *d, int *field)
+G_GNUC_UNUSED static int usbf_count(usbf_device *d, int *field)
 {
     int v;
     g_mutex_lock(&d->lock);
@@ -596,12 +596,12 @@ static int usbf_count(usbf_device *d, int *field)
     return v;
 }
 
-static int usbf_pending(usbf_device *d)
+G_GNUC_UNUSED static int usbf_pending(usbf_device *d)
 {
     return usbf_count(d, &d->npending);
 }
 
-static void usbf_done(void)
+G_GNUC_UNUSED static void usbf_done(void)
 {
     if (usbf_testbed) g_object_unref(usbf_testbed);
     usbf_testbed = NULL;
