@@ -132,7 +132,7 @@ must be called after every poll, even when nothing was ready.  With sched.h:
     int  aios_close_graceful(s, timeout_ms, cb, ud);         cancel the read, flush writes (or give up
                                                              after timeout_ms: -ETIMEDOUT), close, cb
     void aios_set_limits(s, size_t read_hwm, size_t write_hwm);   defaults 64 KiB and 1 MiB
-    void aios_set_timeouts(s, int read_ms, int write_ms);         per operation started later; 0: none
+    int  aios_set_timeouts(s, int read_ms, int write_ms);         per operation started later; 0: none
     int  aios_stream_fd(s); size_t aios_write_queued(s);
     void aios_stream_set_user(s, void *p); void *aios_stream_user(s);
 
@@ -251,9 +251,9 @@ typedef void (*aios_server_cb)(aios_server *srv, int status, void *ud);
 /* Internal bookkeeping, public only so that callers can own the storage. */
 typedef struct aios__io {
     struct aios__io *prev, *next;
-    void (*ready)(struct aios__io *io, short revents);
     int fd, slot;
-    short events, linked;
+    short events;
+    unsigned char linked, kind;  /* kind picks the handler: stream, listener, ... */
 } aios__io;
 
 typedef struct aios__timer {
@@ -277,8 +277,7 @@ struct aios_ctx {
     int nheap, heap_cap;
     uint64_t seq;
     aios__defer *dhead, *dtail;
-    int ndefer;
-    aios_stream *streams;
+    int ndefer, nstreams;
     aios_server *servers;
     struct pollfd *pfd;
     int pfd_cap, stop, in_dispatch;
@@ -358,7 +357,7 @@ AIOS_API int aios_shutdown(aios_stream *s, aios_cb cb, void *ud);
 AIOS_API int aios_close(aios_stream *s, aios_cb cb, void *ud);
 AIOS_API int aios_close_graceful(aios_stream *s, int timeout_ms, aios_cb cb, void *ud);
 AIOS_API void aios_set_limits(aios_stream *s, size_t read_hwm, size_t write_hwm);
-AIOS_API void aios_set_timeouts(aios_stream *s, int read_ms, int write_ms);
+AIOS_API int aios_set_timeouts(aios_stream *s, int read_ms, int write_ms);
 AIOS_API int aios_stream_fd(const aios_stream *s);
 AIOS_API size_t aios_write_queued(const aios_stream *s);
 AIOS_API void aios_stream_set_user(aios_stream *s, void *p);
@@ -491,32 +490,47 @@ typedef struct aios__wreq {
 
 struct aios__connector;
 
+/* Deadlines, allocated the first time a stream needs one. */
+typedef struct aios__stimers {
+    aios__timer r, w;
+    struct aios_stream *s;
+    int64_t rtimeout_ns, wtimeout_ns;
+} aios__stimers;
+
+/* Operations most idle connections never have, allocated on first use. */
+typedef struct aios__rare {
+    aios_cb dcb, scb, ccb;
+    void *dud, *sud, *cud;
+    size_t dlow;
+    int cstatus;
+    struct aios__connector *conn;
+} aios__rare;
+
+/* Kept small: an idle connection costs this struct and nothing else. */
 struct aios_stream {
     aios_ctx *ctx;
-    aios_stream *prev, *next;       /* every stream of the context */
     aios_server *server;
-    aios__io io;
+    aios__io io;                    /* stays linked from creation to release */
     aios__defer kick;
-    aios__timer rtimer, wtimer;
+    aios__stimers *tm;
+    aios__rare *rare;
     unsigned flags;
-    int rerr, werr, rforce, cancel_status, cstatus;
+    int rerr, werr;
+    short rforce, cancel_status;
+    unsigned char rop, dlen;
+    uint32_t wcopied;               /* bytes of copied writes still queued */
     /* read side */
     char *rbuf;
-    size_t rcap, rstart, rend, rhwm;
-    int rop;
-    unsigned char dlen;
-    char delim[15];
-    void *rdst;
-    size_t rwant, rgot, rscan, result_len;
+    uint32_t rcap, rstart, rend, rhwm, rscan, whwm;
+    union { void *dst; char delim[16]; } ru;  /* read some/exactly, or read until */
+    size_t rwant, rgot;             /* rgot is also what aios_result_len reports */
     aios_cb rcb;
     void *rud;
-    int64_t rtimeout_ns, wtimeout_ns;
     /* write side */
     aios__wreq *whead, *wtail, *wsend;
-    size_t wunsent, wcopied, whwm, dlow;
-    aios_cb dcb, scb, closecb, ccb;
-    void *dud, *sud, *closeud, *cud;
-    struct aios__connector *conn;
+    size_t wunsent;
+    aios_cb closecb;
+    void *closeud;
     void *user;
 };
 
@@ -682,10 +696,14 @@ static void aios__run_defers(aios_ctx *c)
 
 /* ==== section: descriptors and the loop contract ==== */
 
-static void aios__io_init(aios__io *io, int fd, void (*ready)(aios__io *, short))
+enum { AIOS__IO_STREAM = 1, AIOS__IO_LISTENER, AIOS__IO_ATTEMPT, AIOS__IO_RESOLVER };
+
+static void aios__io_ready(aios__io *io, short revents);
+
+static void aios__io_init(aios__io *io, int fd, int kind)
 {
     io->prev = io->next = NULL;
-    io->ready = ready;
+    io->kind = (unsigned char)kind;
     io->fd = fd;
     io->slot = -1;
     io->events = 0;
@@ -771,7 +789,7 @@ AIOS_API void aios_dispatch(void *vctx, struct pollfd *fds, int n)
         if (!io || !fds[i].revents || fds[i].fd != io->fd) continue;
         c->watch[i] = NULL;
         io->slot = -1;
-        io->ready(io, fds[i].revents);
+        aios__io_ready(io, fds[i].revents);
     }
     c->nwatch = 0;
     aios__run_timers(c, aios_now_ns());
@@ -861,7 +879,7 @@ static void aios__stream_kick(aios_stream *s)
 
 static void aios__stream_rtimer_fire(aios__timer *t)
 {
-    aios_stream *s = AIOS__CONTAINER(t, aios_stream, rtimer);
+    aios_stream *s = AIOS__CONTAINER(t, aios__stimers, r)->s;
     if (s->flags & AIOS__F_GCLOSE) {
         s->cancel_status = -ETIMEDOUT;
         s->flags |= AIOS__F_CLOSING;
@@ -873,9 +891,49 @@ static void aios__stream_rtimer_fire(aios__timer *t)
 
 static void aios__stream_wtimer_fire(aios__timer *t)
 {
-    aios_stream *s = AIOS__CONTAINER(t, aios_stream, wtimer);
+    aios_stream *s = AIOS__CONTAINER(t, aios__stimers, w)->s;
     if (!s->werr) s->werr = -ETIMEDOUT;
     aios__stream_process(s);
+}
+
+static aios__stimers *aios__stream_timers(aios_stream *s)
+{
+    if (!s->tm) {
+        aios__stimers *tm = (aios__stimers *)AIOS_MALLOC(sizeof *tm);
+        if (!tm) return NULL;
+        memset(tm, 0, sizeof *tm);
+        aios__timer_init(&tm->r, aios__stream_rtimer_fire);
+        aios__timer_init(&tm->w, aios__stream_wtimer_fire);
+        tm->s = s;
+        s->tm = tm;
+    }
+    return s->tm;
+}
+
+static void aios__stream_stop_rtimer(aios_stream *s)
+{
+    if (s->tm) aios__timer_stop(s->ctx, &s->tm->r);
+}
+
+static void aios__stream_stop_wtimer(aios_stream *s)
+{
+    if (s->tm) aios__timer_stop(s->ctx, &s->tm->w);
+}
+
+static aios__rare *aios__stream_rare(aios_stream *s)
+{
+    if (!s->rare) {
+        aios__rare *r = (aios__rare *)AIOS_MALLOC(sizeof *r);
+        if (!r) return NULL;
+        memset(r, 0, sizeof *r);
+        s->rare = r;
+    }
+    return s->rare;
+}
+
+static struct aios__connector *aios__stream_connector(const aios_stream *s)
+{
+    return s->rare ? s->rare->conn : NULL;
 }
 
 static void aios__stream_ready(aios__io *io, short revents);
@@ -886,19 +944,15 @@ static aios_stream *aios__stream_new(aios_ctx *c, int fd)
     if (!s) return NULL;
     memset(s, 0, sizeof *s);
     s->ctx = c;
-    aios__io_init(&s->io, fd, aios__stream_ready);
+    aios__io_init(&s->io, fd, AIOS__IO_STREAM);
     aios__defer_init(&s->kick, aios__stream_kick_run);
-    aios__timer_init(&s->rtimer, aios__stream_rtimer_fire);
-    aios__timer_init(&s->wtimer, aios__stream_wtimer_fire);
-    s->rhwm = AIOS__READ_HWM;
-    s->whwm = AIOS__WRITE_HWM;
-    if (fd >= 0 && aios__io_add(c, &s->io) < 0) {
+    s->rhwm = (uint32_t)AIOS__READ_HWM;
+    s->whwm = (uint32_t)AIOS__WRITE_HWM;
+    if (aios__io_add(c, &s->io) < 0) {  /* linked even without a descriptor: the context finds its streams here */
         AIOS_FREE(s);
         return NULL;
     }
-    s->next = c->streams;
-    if (c->streams) c->streams->prev = s;
-    c->streams = s;
+    c->nstreams++;
     return s;
 }
 
@@ -946,9 +1000,11 @@ AIOS_API int aios_stream_open(aios_ctx *ctx, aios_stream **out, int fd, unsigned
 
 static void aios__stream_drop_fd(aios_stream *s)
 {
-    aios__io_del(s->ctx, &s->io);
+    aios_ctx *c = s->ctx;
+    if (s->io.slot >= 0 && s->io.slot < c->nwatch && c->watch[s->io.slot] == &s->io) c->watch[s->io.slot] = NULL;
     if (s->io.fd >= 0 && !(s->flags & AIOS__F_NOCLOSE)) AIOS_SYS_CLOSE(s->io.fd);
     s->io.fd = -1;
+    s->io.events = 0;
 }
 
 /* Abort: the descriptor goes at once, callbacks follow from dispatch. */
@@ -956,11 +1012,11 @@ static void aios__hard_close(aios_stream *s, int why)
 {
     s->flags |= AIOS__F_CLOSING;
     s->flags &= ~(unsigned)AIOS__F_GCLOSE;
-    if (!s->cancel_status) s->cancel_status = why;
-    if (s->conn) aios__connector_free(s);
+    if (!s->cancel_status) s->cancel_status = (short)why;
+    if (aios__stream_connector(s)) aios__connector_free(s);
     aios__stream_drop_fd(s);
-    aios__timer_stop(s->ctx, &s->rtimer);
-    aios__timer_stop(s->ctx, &s->wtimer);
+    aios__stream_stop_rtimer(s);
+    aios__stream_stop_wtimer(s);
     aios__stream_kick(s);
 }
 
@@ -969,11 +1025,12 @@ static void aios__stream_free(aios_stream *s)
     aios_ctx *c = s->ctx;
     aios_server *srv = s->server;
     aios__defer_cancel(c, &s->kick);
-    aios__timer_stop(c, &s->rtimer);
-    aios__timer_stop(c, &s->wtimer);
+    aios__stream_stop_rtimer(s);
+    aios__stream_stop_wtimer(s);
     aios__io_del(c, &s->io);
-    if (s->prev) s->prev->next = s->next; else c->streams = s->next;
-    if (s->next) s->next->prev = s->prev;
+    c->nstreams--;
+    AIOS_FREE(s->tm);
+    AIOS_FREE(s->rare);
     AIOS_FREE(s->rbuf);
     AIOS_FREE(s);
     if (srv) aios__server_conn_gone(srv);
@@ -997,7 +1054,8 @@ AIOS_API int aios_close_graceful(aios_stream *s, int timeout_ms, aios_cb cb, voi
     s->closeud = ud;
     s->flags |= AIOS__F_GCLOSE;
     if (s->rop) s->rforce = -ECANCELED;
-    if (timeout_ms >= 0 && aios__timer_start(s->ctx, &s->rtimer, aios_now_ns() + (int64_t)timeout_ms * 1000000) < 0)
+    if (timeout_ms >= 0 && (!aios__stream_timers(s) ||
+                            aios__timer_start(s->ctx, &s->tm->r, aios_now_ns() + (int64_t)timeout_ms * 1000000) < 0))
         return aios_close(s, cb, ud);
     aios__stream_kick(s);
     return 0;
@@ -1023,7 +1081,7 @@ static int aios__read_outcome(aios_stream *s, int *status)
     case AIOS__R_SOME:
         if (have > 0 && s->rgot == 0) {
             size_t n = have < s->rwant ? have : s->rwant;
-            memcpy(s->rdst, s->rbuf + s->rstart, n);
+            memcpy(s->ru.dst, s->rbuf + s->rstart, n);
             aios_consume(s, n);
             s->rgot = n;
         }
@@ -1032,7 +1090,7 @@ static int aios__read_outcome(aios_stream *s, int *status)
     case AIOS__R_EXACT:
         if (have > 0 && s->rgot < s->rwant) {
             size_t n = have < s->rwant - s->rgot ? have : s->rwant - s->rgot;
-            memcpy((char *)s->rdst + s->rgot, s->rbuf + s->rstart, n);
+            memcpy((char *)s->ru.dst + s->rgot, s->rbuf + s->rstart, n);
             aios_consume(s, n);
             s->rgot += n;
         }
@@ -1045,10 +1103,10 @@ static int aios__read_outcome(aios_stream *s, int *status)
         size_t i = s->rscan >= dl ? s->rscan - (dl - 1) : 0;
         const char *p = have ? s->rbuf + s->rstart : NULL;
         for (; p && i + dl <= limit; i++) {
-            const char *hit = (const char *)memchr(p + i, s->delim[0], limit - dl + 1 - i);
+            const char *hit = (const char *)memchr(p + i, s->ru.delim[0], limit - dl + 1 - i);
             if (!hit) { i = limit; break; }
             i = (size_t)(hit - p);
-            if (memcmp(hit, s->delim, dl) == 0) {
+            if (memcmp(hit, s->ru.delim, dl) == 0) {
                 s->rgot = i + dl;
                 *status = aios__clamp_status(s->rgot);
                 return 1;
@@ -1078,11 +1136,10 @@ static void aios__read_finish(aios_stream *s, int status)
 {
     aios_cb cb = s->rcb;
     void *ud = s->rud;
-    s->result_len = s->rgot;
     s->rop = AIOS__R_NONE;
     s->rcb = NULL;
     s->rforce = 0;
-    if (!(s->flags & AIOS__F_GCLOSE)) aios__timer_stop(s->ctx, &s->rtimer);
+    if (!(s->flags & AIOS__F_GCLOSE)) aios__stream_stop_rtimer(s);
     if (cb) cb(s, status, ud);
 }
 
@@ -1091,9 +1148,9 @@ static int aios__read_buffer_room(aios_stream *s)
     size_t limit = s->rhwm;
     /* the last read filled the whole buffer: the peer sends faster, so grow */
     if ((s->flags & AIOS__F_GROW) && aios__buffered(s) == 0 && s->rcap < limit) {
-        size_t cap = s->rcap * 2 > limit ? limit : s->rcap * 2;
+        size_t cap = (size_t)s->rcap * 2 > limit ? limit : (size_t)s->rcap * 2;
         char *b = (char *)AIOS_REALLOC(s->rbuf, cap);
-        if (b) { s->rbuf = b; s->rcap = cap; s->rstart = s->rend = 0; }
+        if (b) { s->rbuf = b; s->rcap = (uint32_t)cap; s->rstart = s->rend = 0; }
     }
     s->flags &= ~(unsigned)AIOS__F_GROW;
     if (s->rop == AIOS__R_UNTIL && s->rwant > limit) limit = s->rwant;
@@ -1106,13 +1163,13 @@ static int aios__read_buffer_room(aios_stream *s)
     if (s->rend < s->rcap) return 1;
     if (s->rcap >= limit) return 0;
     {
-        size_t cap = s->rcap ? s->rcap * 2 : 4096;
+        size_t cap = s->rcap ? (size_t)s->rcap * 2 : 4096;
         char *b;
         if (cap > limit) cap = limit;
         b = (char *)AIOS_REALLOC(s->rbuf, cap);
         if (!b) { s->rerr = -ENOMEM; return 0; }
         s->rbuf = b;
-        s->rcap = cap;
+        s->rcap = (uint32_t)cap;
     }
     return 1;
 }
@@ -1128,7 +1185,7 @@ static void aios__stream_read_io(aios_stream *s)
     ssize_t n;
     if (!s->rop || s->io.fd < 0 || (s->flags & AIOS__F_EOF) || s->rerr || s->rforce) return;
     if ((s->rop == AIOS__R_SOME || s->rop == AIOS__R_EXACT) && aios__buffered(s) == 0) {
-        n = AIOS_SYS_READ(s->io.fd, (char *)s->rdst + s->rgot, s->rwant - s->rgot);
+        n = AIOS_SYS_READ(s->io.fd, (char *)s->ru.dst + s->rgot, s->rwant - s->rgot);
         if (n > 0) s->rgot += (size_t)n;
         else aios__note_read(s, (long)n);
         return;
@@ -1146,15 +1203,15 @@ static int aios__read_start(aios_stream *s, int op, void *dst, size_t want, aios
     if (s->flags & (AIOS__F_CLOSING | AIOS__F_GCLOSE)) return AIOS_ECLOSED;
     if (s->rop) return AIOS_EBUSY;
     if (s->io.fd < 0 && !(s->flags & AIOS__F_CONNECTING)) return -ENOTCONN;
-    s->rop = op;
-    s->rdst = dst;
+    s->rop = (unsigned char)op;
+    s->ru.dst = dst;
     s->rwant = want;
     s->rgot = 0;
     s->rscan = 0;
     s->rcb = cb;
     s->rud = ud;
     s->rforce = 0;
-    if (s->rtimeout_ns > 0 && aios__timer_start(s->ctx, &s->rtimer, aios_now_ns() + s->rtimeout_ns) < 0) {
+    if (s->tm && s->tm->rtimeout_ns > 0 && aios__timer_start(s->ctx, &s->tm->r, aios_now_ns() + s->tm->rtimeout_ns) < 0) {
         s->rop = AIOS__R_NONE;
         return -ENOMEM;
     }
@@ -1183,10 +1240,11 @@ AIOS_API int aios_read_exactly(aios_stream *s, void *buf, size_t n, aios_cb cb, 
 AIOS_API int aios_read_until(aios_stream *s, const void *delim, size_t dlen, size_t max, aios_cb cb, void *ud)
 {
     int r;
-    if (!s || !delim || dlen == 0 || dlen > sizeof s->delim || max < dlen) return -EINVAL;
+    if (!s || !delim || dlen == 0 || dlen > sizeof s->ru.delim || max < dlen) return -EINVAL;
+    if (max > (size_t)UINT32_MAX) max = UINT32_MAX;
     r = aios__read_start(s, AIOS__R_UNTIL, NULL, max, cb, ud);
     if (r == 0) {
-        memcpy(s->delim, delim, dlen);
+        memcpy(s->ru.delim, delim, dlen);
         s->dlen = (unsigned char)dlen;
     }
     return r;
@@ -1194,7 +1252,7 @@ AIOS_API int aios_read_until(aios_stream *s, const void *delim, size_t dlen, siz
 
 AIOS_API int aios_peek(aios_stream *s, size_t n, aios_cb cb, void *ud)
 {
-    if (n == 0) return -EINVAL;
+    if (n == 0 || n > (size_t)UINT32_MAX) return -EINVAL;
     return aios__read_start(s, AIOS__R_PEEK, NULL, n, cb, ud);
 }
 
@@ -1215,7 +1273,7 @@ AIOS_API void aios_consume(aios_stream *s, size_t n)
 
 AIOS_API size_t aios_result_len(const aios_stream *s)
 {
-    return s ? s->result_len : 0;
+    return s ? s->rgot : 0;
 }
 
 /* ==== section: streams, writing ==== */
@@ -1279,6 +1337,7 @@ static int aios__write_common(aios_stream *s, const void *data, size_t n, int co
     if (s->werr) return s->werr;
     if (s->io.fd < 0 && !(s->flags & AIOS__F_CONNECTING)) return -ENOTCONN;
     if (copy && s->wcopied > 0 && s->wcopied >= s->whwm) return AIOS_EFULL;
+    if (copy && n > (size_t)UINT32_MAX) return -EINVAL;
     /* An idle queue tries the kernel first, so a copy is made only of what it refused. */
     if (!s->wsend && s->io.fd >= 0 && n > 0) {
         ssize_t r;
@@ -1300,7 +1359,7 @@ static int aios__write_common(aios_stream *s, const void *data, size_t n, int co
     w->cb = cb;
     w->ud = ud;
     w->copied = keep;
-    w->deadline = s->wtimeout_ns > 0 ? aios_now_ns() + s->wtimeout_ns : INT64_MAX;
+    w->deadline = s->tm && s->tm->wtimeout_ns > 0 ? aios_now_ns() + s->tm->wtimeout_ns : INT64_MAX;
     if (copy) {
         memcpy((char *)(w + 1), (const char *)data + sent, keep);
         w->data = (const char *)(w + 1);
@@ -1317,7 +1376,7 @@ static int aios__write_common(aios_stream *s, const void *data, size_t n, int co
     s->wtail = w;
     if (!s->wsend && w->off < w->len) s->wsend = w;
     if (s->wsend == w && w->deadline != INT64_MAX && !s->werr)
-        (void)aios__timer_start(s->ctx, &s->wtimer, w->deadline);
+        (void)aios__timer_start(s->ctx, &s->tm->w, w->deadline);
     aios__stream_kick(s);
     return 0;
 }
@@ -1336,11 +1395,12 @@ AIOS_API int aios_drain(aios_stream *s, size_t low_water, aios_cb cb, void *ud)
 {
     if (!s) return -EINVAL;
     if (s->flags & AIOS__F_CLOSING) return AIOS_ECLOSED;
-    if (s->dcb) return AIOS_EBUSY;
+    if (s->rare && s->rare->dcb) return AIOS_EBUSY;
     if (!cb) return -EINVAL;
-    s->dlow = low_water;
-    s->dcb = cb;
-    s->dud = ud;
+    if (!aios__stream_rare(s)) return -ENOMEM;
+    s->rare->dlow = low_water;
+    s->rare->dcb = cb;
+    s->rare->dud = ud;
     aios__stream_kick(s);
     return 0;
 }
@@ -1351,9 +1411,10 @@ AIOS_API int aios_shutdown(aios_stream *s, aios_cb cb, void *ud)
     if (s->flags & (AIOS__F_CLOSING | AIOS__F_GCLOSE)) return AIOS_ECLOSED;
     if (s->flags & (AIOS__F_SHUT_REQ | AIOS__F_SHUT_DONE)) return AIOS_EBUSY;
     if (!(s->flags & AIOS__F_SOCK) && !(s->flags & AIOS__F_CONNECTING)) return -ENOTSOCK;
+    if (!aios__stream_rare(s)) return -ENOMEM;
     s->flags |= AIOS__F_SHUT_REQ;
-    s->scb = cb;
-    s->sud = ud;
+    s->rare->scb = cb;
+    s->rare->sud = ud;
     aios__stream_kick(s);
     return 0;
 }
@@ -1379,11 +1440,12 @@ static void aios__stream_update(aios_stream *s)
     if (s->rop && !(s->flags & AIOS__F_EOF) && !s->rerr && !s->rforce) ev |= POLLIN;
     if (s->wsend && !s->werr) ev |= POLLOUT;
     s->io.events = ev;
+    if (!s->tm) return;
     if (s->wsend && !s->werr && s->wsend->deadline != INT64_MAX) {
-        if (s->wtimer.idx < 0 || s->wtimer.when != s->wsend->deadline)
-            (void)aios__timer_start(s->ctx, &s->wtimer, s->wsend->deadline);
+        if (s->tm->w.idx < 0 || s->tm->w.when != s->wsend->deadline)
+            (void)aios__timer_start(s->ctx, &s->tm->w, s->wsend->deadline);
     } else {
-        aios__timer_stop(s->ctx, &s->wtimer);
+        aios__timer_stop(s->ctx, &s->tm->w);
     }
 }
 
@@ -1407,12 +1469,12 @@ static void aios__call(aios_cb cb, aios_stream *s, int status, void *ud)
 static int aios__deliver_cancel(aios_stream *s)
 {
     int why = s->cancel_status;
-    if (s->flags & (AIOS__F_CONNECTING | AIOS__F_CONN_DONE)) {
-        int st = (s->flags & AIOS__F_CONN_DONE) ? s->cstatus : why;
-        aios_cb cb = s->ccb;
+    if (s->flags & (AIOS__F_CONNECTING | AIOS__F_CONN_DONE)) {  /* a connect always has s->rare */
+        int st = (s->flags & AIOS__F_CONN_DONE) ? s->rare->cstatus : why;
+        aios_cb cb = s->rare->ccb;
         s->flags &= ~(unsigned)(AIOS__F_CONNECTING | AIOS__F_CONN_DONE);
-        s->ccb = NULL;
-        aios__call(cb, s, st, s->cud);
+        s->rare->ccb = NULL;
+        aios__call(cb, s, st, s->rare->cud);
         return 1;
     }
     if (s->rop) {
@@ -1426,15 +1488,15 @@ static int aios__deliver_cancel(aios_stream *s)
         AIOS_FREE(w);
         return 1;
     }
-    if (s->dcb) {
-        aios_cb cb = s->dcb;
-        s->dcb = NULL;
-        cb(s, why, s->dud);
+    if (s->rare && s->rare->dcb) {
+        aios_cb cb = s->rare->dcb;
+        s->rare->dcb = NULL;
+        cb(s, why, s->rare->dud);
         return 1;
     }
     if (s->flags & AIOS__F_SHUT_REQ) {
         s->flags &= ~(unsigned)AIOS__F_SHUT_REQ;
-        aios__call(s->scb, s, why, s->sud);
+        aios__call(s->rare->scb, s, why, s->rare->sud);
         return 1;
     }
     return 0;
@@ -1446,17 +1508,17 @@ static void aios__stream_process(aios_stream *s)
     int st;
     for (;;) {
         if (s->flags & AIOS__F_CLOSING) {
-            if (s->io.fd >= 0 || s->conn) aios__hard_close(s, s->cancel_status ? s->cancel_status : -ECANCELED);
+            if (s->io.fd >= 0 || aios__stream_connector(s)) aios__hard_close(s, s->cancel_status ? s->cancel_status : -ECANCELED);
             if (aios__deliver_cancel(s)) continue;
             aios__call(s->closecb, s, 0, s->closeud);
             aios__stream_free(s);
             return;
         }
         if (s->flags & AIOS__F_CONN_DONE) {
-            aios_cb cb = s->ccb;
+            aios_cb cb = s->rare->ccb;
             s->flags &= ~(unsigned)AIOS__F_CONN_DONE;
-            s->ccb = NULL;
-            aios__call(cb, s, s->cstatus, s->cud);
+            s->rare->ccb = NULL;
+            aios__call(cb, s, s->rare->cstatus, s->rare->cud);
             continue;
         }
         if (s->rop && !(s->flags & AIOS__F_CONNECTING) && aios__read_outcome(s, &st)) {
@@ -1470,10 +1532,10 @@ static void aios__stream_process(aios_stream *s)
             AIOS_FREE(w);
             continue;
         }
-        if (s->dcb && (s->wunsent <= s->dlow || s->werr)) {
-            aios_cb cb = s->dcb;
-            s->dcb = NULL;
-            cb(s, s->wunsent <= s->dlow ? 0 : s->werr, s->dud);
+        if (s->rare && s->rare->dcb && (s->wunsent <= s->rare->dlow || s->werr)) {
+            aios_cb cb = s->rare->dcb;
+            s->rare->dcb = NULL;
+            cb(s, s->wunsent <= s->rare->dlow ? 0 : s->werr, s->rare->dud);
             continue;
         }
         if ((s->flags & AIOS__F_SHUT_REQ) && !(s->flags & AIOS__F_CONNECTING) && (!s->whead || s->werr)) {
@@ -1481,12 +1543,12 @@ static void aios__stream_process(aios_stream *s)
             if (!st && s->io.fd >= 0 && shutdown(s->io.fd, SHUT_WR) < 0) st = -errno;
             if (s->io.fd < 0 && !st) st = -ENOTCONN;
             s->flags = (s->flags & ~(unsigned)AIOS__F_SHUT_REQ) | AIOS__F_SHUT_DONE;
-            aios__call(s->scb, s, st, s->sud);
+            aios__call(s->rare->scb, s, st, s->rare->sud);
             continue;
         }
-        if ((s->flags & AIOS__F_GCLOSE) && !s->rop && !s->whead && !s->dcb &&
+        if ((s->flags & AIOS__F_GCLOSE) && !s->rop && !s->whead && !(s->rare && s->rare->dcb) &&
             !(s->flags & (AIOS__F_SHUT_REQ | AIOS__F_CONNECTING))) {
-            aios__timer_stop(s->ctx, &s->rtimer);
+            aios__stream_stop_rtimer(s);
             aios__hard_close(s, -ECANCELED);
             continue;
         }
@@ -1500,15 +1562,18 @@ static void aios__stream_process(aios_stream *s)
 AIOS_API void aios_set_limits(aios_stream *s, size_t read_hwm, size_t write_hwm)
 {
     if (!s) return;
-    if (read_hwm) s->rhwm = read_hwm;
-    if (write_hwm) s->whwm = write_hwm;
+    if (read_hwm) s->rhwm = read_hwm > UINT32_MAX ? UINT32_MAX : (uint32_t)read_hwm;
+    if (write_hwm) s->whwm = write_hwm > UINT32_MAX ? UINT32_MAX : (uint32_t)write_hwm;
 }
 
-AIOS_API void aios_set_timeouts(aios_stream *s, int read_ms, int write_ms)
+AIOS_API int aios_set_timeouts(aios_stream *s, int read_ms, int write_ms)
 {
-    if (!s) return;
-    s->rtimeout_ns = read_ms > 0 ? (int64_t)read_ms * 1000000 : 0;
-    s->wtimeout_ns = write_ms > 0 ? (int64_t)write_ms * 1000000 : 0;
+    if (!s) return -EINVAL;
+    if (read_ms <= 0 && write_ms <= 0 && !s->tm) return 0;
+    if (!aios__stream_timers(s)) return -ENOMEM;
+    s->tm->rtimeout_ns = read_ms > 0 ? (int64_t)read_ms * 1000000 : 0;
+    s->tm->wtimeout_ns = write_ms > 0 ? (int64_t)write_ms * 1000000 : 0;
+    return 0;
 }
 
 AIOS_API int aios_stream_fd(const aios_stream *s) { return s ? s->io.fd : -1; }
@@ -1621,7 +1686,7 @@ typedef struct aios__connector {
 
 static void aios__connector_free(aios_stream *s)
 {
-    aios__connector *c = s->conn;
+    aios__connector *c = aios__stream_connector(s);
     aios_ctx *ctx = s->ctx;
     int i;
     if (!c) return;
@@ -1636,14 +1701,14 @@ static void aios__connector_free(aios_stream *s)
     aios__timer_stop(ctx, &c->deadline);
     aios__defer_cancel(ctx, &c->start);
     AIOS_FREE(c);
-    s->conn = NULL;
+    s->rare->conn = NULL;
 }
 
 static void aios__connect_done(aios_stream *s, int status)
 {
     s->flags &= ~(unsigned)AIOS__F_CONNECTING;
     s->flags |= AIOS__F_CONN_DONE;
-    s->cstatus = status;
+    s->rare->cstatus = status;
     aios__connector_free(s);
     if (status < 0) {
         s->rerr = s->rerr ? s->rerr : status;
@@ -1674,12 +1739,6 @@ static void aios__connect_won(aios__connector *c, int slot)
     aios__io_del(s->ctx, &c->att[slot].io);
     c->att[slot].io.fd = -1;
     s->io.fd = fd;
-    if (aios__io_add(s->ctx, &s->io) < 0) {
-        AIOS_SYS_CLOSE(fd);
-        s->io.fd = -1;
-        aios__connect_done(s, -ENOMEM);
-        return;
-    }
     s->flags |= AIOS__F_SOCK;
     if (getsockname(fd, (struct sockaddr *)&ss, &len) == 0)
         aios__tune_socket(fd, ss.ss_family, c->nodelay, c->keepalive_s);
@@ -1709,7 +1768,7 @@ static int aios__attempt_next(aios__connector *c)
             AIOS_SYS_CLOSE(fd);
             continue;
         }
-        aios__io_init(&c->att[slot].io, fd, aios__attempt_ready);
+        aios__io_init(&c->att[slot].io, fd, AIOS__IO_ATTEMPT);
         c->att[slot].c = c;
         if (aios__io_add(c->s->ctx, &c->att[slot].io) < 0) {
             AIOS_SYS_CLOSE(fd);
@@ -1864,14 +1923,15 @@ static aios__connector *aios__connector_new(aios_stream *s)
     aios__connector *c = (aios__connector *)AIOS_MALLOC(sizeof *c);
     int i;
     if (!c) return NULL;
+    if (!aios__stream_rare(s)) { AIOS_FREE(c); return NULL; }
     memset(c, 0, sizeof *c);
     c->s = s;
-    aios__io_init(&c->rio, -1, NULL);
-    for (i = 0; i < AIOS__MAX_ATTEMPTS; i++) aios__io_init(&c->att[i].io, -1, aios__attempt_ready);
+    aios__io_init(&c->rio, -1, AIOS__IO_RESOLVER);
+    for (i = 0; i < AIOS__MAX_ATTEMPTS; i++) aios__io_init(&c->att[i].io, -1, AIOS__IO_ATTEMPT);
     aios__timer_init(&c->delay, aios__connect_delay_fire);
     aios__timer_init(&c->deadline, aios__connect_deadline_fire);
     aios__defer_init(&c->start, aios__connect_start_run);
-    s->conn = c;
+    s->rare->conn = c;
     s->flags |= AIOS__F_CONNECTING;
     return c;
 }
@@ -1904,8 +1964,8 @@ AIOS_API int aios_tcp_connect(aios_ctx *ctx, aios_stream **out, const char *host
     c = aios__connector_new(s);
     if (!c) { aios__stream_free(s); return -ENOMEM; }
     aios_set_limits(s, o->read_hwm, o->write_hwm);
-    s->ccb = cb;
-    s->cud = ud;
+    s->rare->ccb = cb;
+    s->rare->cud = ud;
     c->delay_ms = o->attempt_delay_ms;
     c->nodelay = o->nodelay;
     c->keepalive_s = o->keepalive_s;
@@ -1931,7 +1991,7 @@ AIOS_API int aios_tcp_connect(aios_ctx *ctx, aios_stream **out, const char *host
         {
             int e = aios__resolve_spawn(r);
             if (e < 0) { aios__stream_discard(s); return e; }
-            aios__io_init(&c->rio, r->efd, aios__resolve_ready);
+            aios__io_init(&c->rio, r->efd, AIOS__IO_RESOLVER);
             if (aios__io_add(ctx, &c->rio) < 0) { aios__stream_discard(s); return -ENOMEM; }
             c->rio.events = POLLIN;
         }
@@ -1963,8 +2023,8 @@ AIOS_API int aios_unix_connect(aios_ctx *ctx, aios_stream **out, const char *pat
     if (!s) return -ENOMEM;
     c = aios__connector_new(s);
     if (!c) { aios__stream_free(s); return -ENOMEM; }
-    s->ccb = cb;
-    s->cud = ud;
+    s->rare->ccb = cb;
+    s->rare->cud = ud;
     un = (struct sockaddr_un *)(void *)&c->addrs[0];
     un->sun_family = AF_UNIX;
     memcpy(un->sun_path, path, n + 1);
@@ -2073,11 +2133,18 @@ static void aios__server_conn_gone(aios_server *srv)
     if (srv->shutting && srv->stats.active == 0) aios__defer_queue(srv->ctx, &srv->finish);
 }
 
+/* Every stream stays on the context's descriptor list while it exists. */
+static aios_stream *aios__io_stream(aios__io *io)
+{
+    return io->kind == AIOS__IO_STREAM ? AIOS__CONTAINER(io, aios_stream, io) : NULL;
+}
+
 static void aios__server_force(aios_server *srv)
 {
-    aios_stream *s;
-    for (s = srv->ctx->streams; s; s = s->next) {
-        if (s->server != srv || (s->flags & AIOS__F_CLOSING)) continue;
+    aios__io *io;
+    for (io = srv->ctx->ios; io; io = io->next) {
+        aios_stream *s = aios__io_stream(io);
+        if (!s || s->server != srv || (s->flags & AIOS__F_CLOSING)) continue;
         srv->stats.forced++;
         aios__hard_close(s, -ECANCELED);
     }
@@ -2100,7 +2167,7 @@ AIOS_API int aios_server_init(aios_server *srv, aios_ctx *ctx, const aios_server
     srv->ctx = ctx;
     srv->on_conn = on_conn;
     srv->ud = ud;
-    for (i = 0; i < AIOS_MAX_LISTENERS; i++) aios__io_init(&srv->lis[i].io, -1, aios__listener_ready);
+    for (i = 0; i < AIOS_MAX_LISTENERS; i++) aios__io_init(&srv->lis[i].io, -1, AIOS__IO_LISTENER);
     aios__timer_init(&srv->retry, aios__server_retry_fire);
     aios__timer_init(&srv->grace, aios__server_grace_fire);
     aios__defer_init(&srv->finish, aios__server_finish_run);
@@ -2115,7 +2182,7 @@ static int aios__listen_fd(aios_server *srv, int fd)
     aios__listener *l;
     if (listen(fd, srv->cfg.backlog) < 0) { int e = -errno; AIOS_SYS_CLOSE(fd); return e; }
     l = &srv->lis[srv->nlis];
-    aios__io_init(&l->io, fd, aios__listener_ready);
+    aios__io_init(&l->io, fd, AIOS__IO_LISTENER);
     l->srv = srv;
     if (aios__io_add(srv->ctx, &l->io) < 0) { AIOS_SYS_CLOSE(fd); return -ENOMEM; }
     srv->nlis++;
@@ -2338,12 +2405,35 @@ AIOS_API int aios_serial_open(aios_ctx *ctx, aios_stream **out, const char *path
     return r;
 }
 
+/* ==== section: descriptor handlers ==== */
+
+static void aios__io_ready(aios__io *io, short revents)
+{
+    switch (io->kind) {
+    case AIOS__IO_STREAM: aios__stream_ready(io, revents); break;
+    case AIOS__IO_LISTENER: aios__listener_ready(io, revents); break;
+    case AIOS__IO_ATTEMPT: aios__attempt_ready(io, revents); break;
+#ifndef AIOS_NO_THREADS
+    case AIOS__IO_RESOLVER: aios__resolve_ready(io, revents); break;
+#endif
+    default: break;
+    }
+}
+
 /* ==== section: closing the context ==== */
+
+static void aios__close_all_streams(aios_ctx *c)
+{
+    aios__io *io;
+    for (io = c->ios; io; io = io->next) {
+        aios_stream *s = aios__io_stream(io);
+        if (s && !(s->flags & AIOS__F_CLOSING)) aios__hard_close(s, -ECANCELED);
+    }
+}
 
 AIOS_API void aios_ctx_close(aios_ctx *c)
 {
     aios_server *srv;
-    aios_stream *s;
     int rounds;
     if (!c || c->in_dispatch) return;
     c->in_dispatch = 1;
@@ -2351,12 +2441,10 @@ AIOS_API void aios_ctx_close(aios_ctx *c)
         if (!srv->shutting) (void)aios_server_shutdown(srv, 0, NULL, NULL);
         else aios__server_force(srv);
     }
-    for (s = c->streams; s; s = s->next)
-        if (!(s->flags & AIOS__F_CLOSING)) aios__hard_close(s, -ECANCELED);
-    for (rounds = 0; rounds < 1000000 && (c->ndefer > 0 || c->streams); rounds++) {
+    aios__close_all_streams(c);
+    for (rounds = 0; rounds < 1000000 && (c->ndefer > 0 || c->nstreams > 0); rounds++) {
         aios__run_defers(c);
-        for (s = c->streams; s; s = s->next)  /* callbacks may have opened more */
-            if (!(s->flags & AIOS__F_CLOSING)) aios__hard_close(s, -ECANCELED);
+        aios__close_all_streams(c);  /* callbacks may have opened more */
         for (srv = c->servers; srv; srv = srv->next) if (!srv->shutting) (void)aios_server_shutdown(srv, 0, NULL, NULL);
     }
     AIOS_FREE(c->heap);
