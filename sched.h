@@ -330,7 +330,9 @@ SCHD_API int  schd_loop_init(schd_loop *loop);
 /* Cancels every task, runs what that makes ready, releases everything.
  * -EBUSY when called from inside the loop. */
 SCHD_API int  schd_loop_close(schd_loop *loop);
-/* Runs until schd_loop_stop or until nothing is left to wait for. */
+/* Runs until schd_loop_stop or until nothing is left to wait for: no
+ * active timer, watcher, source, deferred call or open async handle
+ * (a task waiting on a primitive that nothing will signal does not count). */
 SCHD_API int  schd_loop_run(schd_loop *loop);
 /* One iteration; waits at most timeout_ms (-1: until something happens).
  * Returns 1 while something is left to wait for, 0 when nothing is. */
@@ -1328,6 +1330,7 @@ SCHD_API void schd_loop_dispatch(void *vloop, struct pollfd *fds, int n)
 {
     schd_loop *loop = (schd_loop *)vloop;
     schd_source *src;
+    loop->running++;   /* also when a foreign loop calls: close must wait */
     schd_loop_update_time(loop);
     loop->iterations++;
     schd__take_revents(loop, fds, n);
@@ -1346,6 +1349,7 @@ SCHD_API void schd_loop_dispatch(void *vloop, struct pollfd *fds, int n)
     loop->src_cursor = NULL;
     schd__run_timers(loop);
     schd__run_deferred(loop);
+    loop->running--;
 }
 
 SCHD_PRIVATE int schd__poll(struct pollfd *fds, int n, int64_t wait_ns)

@@ -360,6 +360,19 @@ static void test_close_from_inside_the_loop_is_refused(void)
     T_EQ(schd_loop_close(&loop), 0);
 }
 
+static void test_close_from_a_foreign_dispatch_is_refused(void)
+{
+    schd_loop loop; schd_timer t; struct pollfd fds[4]; int64_t dl = SCHD_NO_DEADLINE; int n;
+    reset_fired();
+    T_REQUIRE(schd_loop_init(&loop) == 0);
+    schd_timer_init(&t, on_close_inside, &loop);
+    schd_timer_start(&loop, &t, 0, 0);
+    n = schd_loop_prepare(&loop, fds, 4, &dl);
+    schd_loop_dispatch(&loop, fds, n);
+    T_EQ(fired[8], -EBUSY);
+    T_EQ(schd_loop_close(&loop), 0);
+}
+
 static void test_run_once_waits_for_its_timeout(void)
 {
     schd_loop loop; int64_t t0, dt;
@@ -1392,6 +1405,7 @@ int main(void)
     T_RUN(test_run_returns_when_nothing_is_left);
     T_RUN(test_stop_ends_run_after_the_current_iteration);
     T_RUN(test_close_from_inside_the_loop_is_refused);
+    T_RUN(test_close_from_a_foreign_dispatch_is_refused);
     T_RUN(test_run_once_waits_for_its_timeout);
     T_RUN(test_foreign_loop_drives_timers_and_descriptors);
     T_RUN(test_source_joins_the_same_poll_with_its_deadline);

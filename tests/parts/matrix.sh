@@ -128,3 +128,9 @@ EOT
             $cc $T_WARN -I. -o '$M/dash_i_${order}_$cc' '$M/dash_i_$order.c' -lpthread && '$M/dash_i_${order}_$cc'"
     done
 done
+
+# Tasks are macros around a switch: check they compile and behave as C++.
+for cxx in "$CXX" "$CLANGXX"; do
+    t_check "sched.h tasks compiled as C++11 with $cxx run as in C" bash -c "
+        $cxx $CXXWARN -I. -o '$M/sched_cxx_$cxx' tests/sched_cxx.cpp && '$M/sched_cxx_$cxx'"
+done
