@@ -30,6 +30,11 @@ want_cmd socat socat
 want_cmd curl curl
 want_pkg python3-usb1
 want_pkg libclang-rt-14-dev
+# libusb for the cross targets, so asyncusb.h and its examples cross-build
+foreign=$(dpkg --print-foreign-architectures 2>/dev/null)
+for arch in arm64 armhf; do
+    have_pkg "libusb-1.0-0-dev:$arch" || need+=("libusb-1.0-0-dev:$arch")
+done
 
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" -ne 0 ]; then
@@ -39,5 +44,11 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 echo "Installing: ${need[*]}"
 export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq >/dev/null && apt-get install -y -qq "${need[@]}" >/dev/null || {
+for arch in arm64 armhf; do
+    case " $foreign " in *" $arch "*) ;; *) dpkg --add-architecture "$arch" ;; esac
+done
+# A mirror caught mid-sync fails one index now and then; what matters is
+# whether the packages install.
+apt-get update -qq >/dev/null 2>&1 || echo "apt-get update reported errors; trying the install anyway" >&2
+apt-get install -y -qq "${need[@]}" >/dev/null || {
     echo "apt-get install failed for: ${need[*]}" >&2; exit 1; }
