@@ -153,7 +153,7 @@ static void test_descriptor_tree_and_endpoint_helpers(void)
     T_EQ(ausb_config_get(&d, 0, &cfg), 0);
     T_EQ(cfg->bNumInterfaces, 2);
     s = &cfg->interface[0].altsetting[0];
-    T_EQ(s->bNumEndpoints, 11);
+    T_EQ(s->bNumEndpoints, 12);
     T_EQ(ausb_ep_type(&s->endpoint[0]), AUSB_EP_BULK);
     T_EQ(ausb_ep_is_in(&s->endpoint[1]), 1);
     T_EQ(ausb_ep_number(&s->endpoint[1]), 1);

@@ -25,6 +25,8 @@
  *   0x02 OUT iso    accepted at once
  *   0x03 OUT bulk   accepted at once, bytes counted only (benchmarks)
  *   0x88 IN  bulk   completes at once with the buffer filled (benchmarks)
+ *   0x89 IN  bulk   like 0x88, but one poll later: the URB becomes ready
+ *                   when a reap first finds nothing (as bus time would)
  *   ep0: GET_DESCRIPTOR (device, config, string), vendor IN 0x01 -> "ping",
  *        vendor OUT 0x02 stores up to 64 bytes, anything else stalls.
  *        String index 9 always stalls (a device that fails to answer).
@@ -46,6 +48,7 @@ typedef struct usbf_urb {
     UMockdevIoctlData *urb;    /* the client's struct usbdevfs_urb */
     UMockdevIoctlData *buf;    /* its buffer (NULL when empty) */
     int held;
+    int delayed;
 } usbf_urb;
 
 typedef struct usbf_device {
@@ -249,6 +252,11 @@ G_GNUC_UNUSED static void usbf_accept(usbf_device *d, usbf_urb u)
         if (u.buf) memset(u.buf->data, 0x5a, (size_t)s->buffer_length);
         usbf_push_ready(d, u, 0, s->buffer_length);
         return;
+    case 0x89:
+        if (u.buf) memset(u.buf->data, 0x5a, (size_t)s->buffer_length);
+        u.delayed = 1;
+        d->pending[d->npending++] = u;
+        return;
     case 0x87: {
         size_t off = 0;
         actual = 0;
@@ -311,6 +319,7 @@ G_GNUC_UNUSED static gboolean usbf_on_ioctl(UMockdevIoctlBase *base, UMockdevIoc
             u.urb = (UMockdevIoctlData *)g_object_ref(data);
             u.buf = NULL;
             u.held = 0;
+            u.delayed = 0;
             if (s->buffer_length > 0) {
                 UMockdevIoctlData *b = umockdev_ioctl_data_resolve(data, G_STRUCT_OFFSET(struct usbdevfs_urb, buffer),
                                                                    (gsize)s->buffer_length, &err);
@@ -329,6 +338,13 @@ G_GNUC_UNUSED static gboolean usbf_on_ioctl(UMockdevIoctlBase *base, UMockdevIoc
         } else {
             res = -1;
             eno = d->disconnected ? ENODEV : EAGAIN;
+            for (i = 0; i < d->npending;) {      /* 0x89: ready from now on */
+                usbf_urb u = d->pending[i];
+                if (!u.delayed) { i++; continue; }
+                memmove(&d->pending[i], &d->pending[i + 1], (size_t)(d->npending - i - 1) * sizeof(usbf_urb));
+                d->npending--;
+                usbf_push_ready(d, u, 0, usbf_u(&u)->buffer_length);
+            }
         }
     } else if (req == USBDEVFS_DISCARDURB) {
         gulong addr = *(gulong *)arg->data;
@@ -401,7 +417,7 @@ G_GNUC_UNUSED static size_t usbf_std_descriptors(unsigned char *o, unsigned vid,
         {7, 5, 0x01, 2, 0x00, 0x02, 0}, {7, 5, 0x81, 2, 0x00, 0x02, 0}, {7, 5, 0x82, 2, 0x00, 0x02, 0},
         {7, 5, 0x83, 3, 0x08, 0x00, 4}, {7, 5, 0x84, 2, 0x00, 0x02, 0}, {7, 5, 0x85, 2, 0x00, 0x02, 0},
         {7, 5, 0x86, 2, 0x00, 0x02, 0}, {7, 5, 0x87, 1, 0x00, 0x14, 1}, {7, 5, 0x02, 1, 0x00, 0x04, 1},
-        {7, 5, 0x03, 2, 0x00, 0x02, 0}, {7, 5, 0x88, 2, 0x00, 0x02, 0},
+        {7, 5, 0x03, 2, 0x00, 0x02, 0}, {7, 5, 0x88, 2, 0x00, 0x02, 0}, {7, 5, 0x89, 2, 0x00, 0x02, 0},
     };
     size_t n = 0, cfg, k;
     const int neps = (int)(sizeof eps / sizeof eps[0]);

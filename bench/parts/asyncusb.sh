@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# bench/parts/asyncusb.sh - CPU instructions per completed USB transfer
+# (valgrind's callgrind) for asyncusb, a plain libusb async loop doing the
+# same work, and python-libusb1, on the same emulated device.
+#
+# Workload: bulk IN transfers of 512 bytes from the fake device 1234:0001 of
+# tests/usb_fakehost.c, DEPTH in flight, each resubmitted from its callback.
+# Endpoint 88 completes an URB at once, 89 one poll later (as bus time
+# would).  Each program runs twice, with N1 and N2 transfers; the
+# difference divided by N2 - N1 removes start-up and enumeration.
+#
+# "all" counts every instruction of the process; "no emul" leaves out the
+# umockdev preload's ioctl emulation (a socket round trip per usbfs ioctl
+# that a real kernel does in a cheap system call), so it shows the cost of
+# the libraries themselves.
+set -u
+cd "$(dirname "$0")/../.." || exit 2
+: "${CC:=gcc}" "${PKG_CONFIG:=pkg-config}"
+B_OUT=${B_OUT:-build/bench}
+mkdir -p "$B_OUT"
+N1=${AUSB_BENCH_N1:-200}
+N2=${AUSB_BENCH_N2:-1200}
+PY=${AUSB_BENCH_PYTHON:-/usr/bin/python3}
+
+need() { command -v "$1" >/dev/null 2>&1 || { echo "asyncusb bench: $1 missing (make deps)"; exit 1; }; }
+need valgrind
+need callgrind_annotate
+need umockdev-wrapper
+
+LIBUSB=$($PKG_CONFIG --cflags --libs libusb-1.0)
+UMOCK=$($PKG_CONFIG --cflags --libs umockdev-1.0)
+# shellcheck disable=SC2086
+$CC -O2 -g -iquote . -o "$B_OUT/usb_fakehost" tests/usb_fakehost.c $UMOCK || exit 1
+# shellcheck disable=SC2086
+$CC -std=c99 -O2 -g -I. -o "$B_OUT/usb_ausb" bench/usb_ausb.c $LIBUSB || exit 1
+# shellcheck disable=SC2086
+$CC -std=c99 -O2 -g -o "$B_OUT/usb_libusb" bench/usb_libusb.c $LIBUSB || exit 1
+have_py=1
+"$PY" -c 'import usb1' 2>/dev/null || have_py=0
+
+# ir FILE: "total emulation" instruction counts of one callgrind profile.
+ir() {
+    callgrind_annotate --inclusive=yes "$1" 2>/dev/null | awk '
+        /PROGRAM TOTALS/ { gsub(",", "", $1); t = $1 }
+        /\?\?\?:ioctl \[.*libumockdev-preload/ { gsub(",", "", $1); e = $1 }
+        END { print t + 0, e + 0 }'
+}
+
+# measure NAME EP DEPTH CMD...: prints "all noemul" per transfer.
+measure() {
+    local name=$1 ep=$2 depth=$3 n out t1 e1 t2 e2
+    shift 3
+    for n in "$N1" "$N2"; do
+        out="$B_OUT/cg.$name.$ep.$depth.$n"
+        rm -f "$out"
+        if ! umockdev-wrapper "$B_OUT/usb_fakehost" -- valgrind --tool=callgrind --callgrind-out-file="$out" \
+                "$@" "$n" "$depth" "$ep" >"$out.log" 2>&1 || ! grep -q "completed $n bytes" "$out.log"; then
+            echo "failed failed"
+            return
+        fi
+    done
+    read -r t1 e1 < <(ir "$B_OUT/cg.$name.$ep.$depth.$N1")
+    read -r t2 e2 < <(ir "$B_OUT/cg.$name.$ep.$depth.$N2")
+    awk -v t1="$t1" -v e1="$e1" -v t2="$t2" -v e2="$e2" -v n="$((N2 - N1))" \
+        'BEGIN { printf "%d %d\n", (t2 - t1) / n, ((t2 - e2) - (t1 - e1)) / n }'
+}
+
+pct() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "failed" || b == "failed" || b == 0) print "-"; else printf "%+.1f%%\n", 100 * (a - b) / b }'; }
+
+echo "instructions per completed transfer (callgrind), $((N2 - N1)) transfers of 512 bytes"
+printf '%-28s %12s %12s %12s %12s %14s %14s\n' "workload" "asyncusb" "libusb" "vs libusb" "python-usb1" "(no emul) ausb" "(no emul) libusb"
+for cfg in "88 4" "89 4" "89 16"; do
+    set -- $cfg
+    ep=$1 depth=$2
+    read -r aa an < <(measure ausb "$ep" "$depth" "$B_OUT/usb_ausb")
+    read -r la ln < <(measure libusb "$ep" "$depth" "$B_OUT/usb_libusb")
+    pa="-"
+    if [ "$have_py" = 1 ] && [ "$depth" = 4 ]; then
+        read -r pa pn < <(measure python1 "$ep" "$depth" "$PY" bench/usb_python1.py)
+    fi
+    case $ep in 88) what="at once" ;; *) what="one poll later" ;; esac
+    printf '%-28s %12s %12s %12s %12s %14s %14s\n' "ep $ep ($what), depth $depth" "$aa" "$la" "$(pct "$aa" "$la")" \
+        "$pa" "$an ($(pct "$an" "$ln"))" "$ln"
+done
+[ "$have_py" = 1 ] || echo "python3-usb1 not importable by $PY: python column skipped"
