@@ -4,7 +4,8 @@
 #   make test            run every test (installs what it needs when root)
 #   make bench           run the benchmarks
 #   make demo            build and run the demonstration
-#   make CROSS=aarch64-linux-gnu-        cross-build the examples
+#   make CROSS=aarch64-linux-gnu-        cross-build the examples into build/aarch64-linux-gnu/
+#   make install PREFIX=/usr/local       headers into PREFIX/include/asynckit, pkg-config files
 #   make test CROSS=arm-linux-gnueabihf- unit tests cross-built, run under qemu
 #
 # CC, CFLAGS, LDFLAGS and CROSS can be overridden.
@@ -16,14 +17,23 @@ endif
 CFLAGS ?= -O2 -g
 WARN := -std=c99 -Wall -Wextra -pedantic
 LDFLAGS ?=
-BUILD := build
+PREFIX ?= /usr/local
+ifeq ($(CROSS),)
+BUILD ?= build
 PKG_CONFIG ?= pkg-config
+else
+# Cross builds land beside the native ones and find the target's libusb.
+TRIPLET := $(patsubst %-,%,$(CROSS))
+BUILD ?= build/$(TRIPLET)
+PKG_CONFIG ?= PKG_CONFIG_LIBDIR=/usr/lib/$(TRIPLET)/pkgconfig:/usr/share/pkgconfig pkg-config
+endif
+HEADERS := sched.h aio_stream.h asyncusb.h
 
 EXAMPLES :=
 
 include mk/*.mk
 
-.PHONY: all test bench demo deps clean
+.PHONY: all test bench demo deps clean install uninstall
 all: $(EXAMPLES)
 
 $(BUILD):
@@ -42,4 +52,23 @@ demo: deps all
 	@bash examples/demo.sh
 
 clean:
-	rm -rf $(BUILD)
+	rm -rf build
+
+# Headers go to include/asynckit/, never straight into include/: a sched.h
+# there would stand in front of the system's for every program.
+install:
+	install -d $(DESTDIR)$(PREFIX)/include/asynckit $(DESTDIR)$(PREFIX)/lib/pkgconfig
+	install -m 644 $(HEADERS) $(DESTDIR)$(PREFIX)/include/asynckit/
+	printf '%s\n' 'prefix=$(PREFIX)' 'includedir=$${prefix}/include' '' \
+	  'Name: asynckit' 'Description: single-file headers for async I/O: sched.h, aio_stream.h' \
+	  'Version: 0.1.0' 'Cflags: -I$${includedir}/asynckit' 'Libs: -lpthread' \
+	  > $(DESTDIR)$(PREFIX)/lib/pkgconfig/asynckit.pc
+	printf '%s\n' 'prefix=$(PREFIX)' 'includedir=$${prefix}/include' '' \
+	  'Name: asyncusb' 'Description: asyncusb.h, async USB on libusb-1.0 (asynckit)' \
+	  'Version: 0.1.0' 'Requires: asynckit libusb-1.0' 'Cflags: -I$${includedir}/asynckit' \
+	  > $(DESTDIR)$(PREFIX)/lib/pkgconfig/asyncusb.pc
+
+uninstall:
+	rm -f $(addprefix $(DESTDIR)$(PREFIX)/include/asynckit/,$(HEADERS))
+	rm -f $(DESTDIR)$(PREFIX)/lib/pkgconfig/asynckit.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/asyncusb.pc
+	-rmdir $(DESTDIR)$(PREFIX)/include/asynckit
