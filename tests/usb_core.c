@@ -210,6 +210,27 @@ static void test_unusual_descriptors_configs_alts_iads_extras(void)
     ausb_exit(&ctx);
 }
 
+static void test_options_log_level_and_no_discovery(void)
+{
+    ausb_ctx ctx;
+    ausb_ctx_config cfg;
+    ausb_device_list l;
+    ausb_ctx_config_init(&cfg);
+    cfg.log_level = 1;
+    T_EQ(ausb_init(&ctx, &cfg), 0);
+    T_EQ(ausb_devices(&ctx, &l), 5);
+    ausb_devices_free(&l);
+    ausb_exit(&ctx);
+    /* libusb 1.0.26 keeps this option for every later context of the
+     * process: this test runs last. */
+    cfg.log_level = 0;
+    cfg.no_discovery = 1;
+    T_EQ(ausb_init(&ctx, &cfg), 0);
+    T_EQ(ausb_devices(&ctx, &l), 0);
+    ausb_devices_free(&l);
+    ausb_exit(&ctx);
+}
+
 /* ---- transfers ---- */
 
 typedef struct echo {
@@ -1000,6 +1021,7 @@ int main(void)
     T_RUN(test_several_devices_at_once);
     T_RUN(test_foreign_poll_loop_drives_transfers);
     T_RUN(test_disconnect_fails_pending_and_later_submits);
+    T_RUN(test_options_log_level_and_no_discovery);
     usbf_done();
     return t_done();
 }
