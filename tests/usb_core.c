@@ -812,6 +812,57 @@ static void test_strings_async_with_one_failing(void)
     ausb_exit(&ctx);
 }
 
+static void test_strings_language_from_the_device_list_and_utf8(void)
+{
+    ausb_ctx ctx;
+    ausb_handle h;
+    static ausb_string_req req[2];
+    strs s;
+    memset(&s, 0, sizeof s);
+    T_EQ(open_dev(&ctx, &dev3, &h), 0);             /* offers German, then French */
+    T_EQ(ausb_read_string(&h, &req[0], 1, 1000, on_string, &s), 0);
+    T_EQ(run_until(&ctx, &s.calls, 1), 0);
+    T_EQ(s.status[0], 0);
+    T_STREQ(s.text[0], "Gr\xc3\xbc\xc3\x9f\x65 \xe2\x82\xac \xf0\x9f\x98\x80");
+    T_EQ(usbf_count(&dev3, (int *)&dev3.last_langid), 0x0407);
+    T_EQ(ausb_read_string(&h, &req[1], 2, 1000, on_string, &s), 0);   /* language list cached */
+    T_EQ(run_until(&ctx, &s.calls, 2), 0);
+    T_STREQ(s.text[1], "Composite");
+    ausb_close(&h);
+    ausb_exit(&ctx);
+}
+
+/* Cancel lands when the transfer's timeout has passed but libusb has not
+ * handled it yet: one callback, with either outcome. */
+static void test_cancel_racing_timeout_calls_back_once(void)
+{
+    ausb_ctx ctx;
+    ausb_handle h;
+    ausb_transfer t;
+    unsigned char buf[8];
+    rec r;
+    int i;
+    memset(&r, 0, sizeof r);
+    T_EQ(open_dev(&ctx, &dev1, &h), 0);
+    ausb_transfer_init(&t, 0);
+    for (i = 0; i < 5; i++) {
+        int64_t until;
+        ausb_fill_bulk(&t, &h, 0x84, buf, 8, 1, on_done, &r);
+        T_EQ(ausb_submit(&t), 0);
+        until = ausb_now_ns() + 3000000;
+        while (ausb_now_ns() < until) {}          /* let the 1 ms timeout pass */
+        T_EQ(ausb_cancel(&t), 0);
+        T_EQ(run_until(&ctx, &r.calls, i + 1), 0);
+        T_CHECK(r.status == -ETIMEDOUT || r.status == -ECANCELED);
+    }
+    ausb_run_once(&ctx, 0);
+    T_EQ(r.calls, 5);
+    T_EQ(usbf_pending(&dev1), 0);
+    ausb_transfer_free(&t);
+    ausb_close(&h);
+    ausb_exit(&ctx);
+}
+
 static void test_exit_closes_open_handles_and_delivers(void)
 {
     ausb_ctx ctx;
@@ -987,6 +1038,8 @@ int main(void)
     dev2.desc_len = usbf_std_descriptors(dev2.desc, 0x1234, 0x0002);
     usbf_add(&dev2, "/devices/fake/usb1/1-1.3", 1, 6, 480);
     dev3.desc_len = usbf_unusual_descriptors(dev3.desc);
+    dev3.langs[0] = 0x0407; dev3.langs[1] = 0x040c;
+    dev3.strings[1] = "Gr\xc3\xbc\xc3\x9f\x65 \xe2\x82\xac \xf0\x9f\x98\x80"; dev3.strings[2] = "Composite";
     usbf_add(&dev3, "/devices/fake/usb1/1-1.4", 1, 7, 480);
 
     T_RUN(test_errors_have_text);
@@ -1017,6 +1070,8 @@ int main(void)
     T_RUN(test_release_reattaches_and_is_not_repeated_at_close);
     T_RUN(test_alt_setting_config_clear_halt_reset);
     T_RUN(test_strings_async_with_one_failing);
+    T_RUN(test_strings_language_from_the_device_list_and_utf8);
+    T_RUN(test_cancel_racing_timeout_calls_back_once);
     T_RUN(test_exit_closes_open_handles_and_delivers);
     T_RUN(test_several_devices_at_once);
     T_RUN(test_foreign_poll_loop_drives_transfers);

@@ -57,7 +57,9 @@ typedef struct usbf_device {
     int bus, addr;
     unsigned char desc[4096];
     size_t desc_len;
-    const char *strings[16];    /* index -> text; 0 unused */
+    const char *strings[16];    /* index -> UTF-8 text; 0 unused */
+    unsigned short langs[4];    /* string 0; none set: US English only */
+    unsigned last_langid;       /* wIndex of the last string request */
     int speed_mbps;
     UMockdevIoctlBase *handler;
     GMutex lock;
@@ -129,6 +131,27 @@ G_GNUC_UNUSED static void usbf_serve_loop(usbf_device *d)
     }
 }
 
+/* UTF-8 (trusted test text) to UTF-16LE; returns bytes written. */
+static size_t usbf_utf8_to_utf16le(const unsigned char *in, unsigned char *out, size_t cap)
+{
+    size_t o = 0;
+    while (*in && o + 4 <= cap) {
+        unsigned long cp;
+        if (in[0] < 0x80) { cp = in[0]; in += 1; }
+        else if ((in[0] & 0xe0) == 0xc0) { cp = ((in[0] & 0x1fUL) << 6) | (in[1] & 0x3f); in += 2; }
+        else if ((in[0] & 0xf0) == 0xe0) { cp = ((in[0] & 0x0fUL) << 12) | ((in[1] & 0x3fUL) << 6) | (in[2] & 0x3f); in += 3; }
+        else { cp = ((in[0] & 0x07UL) << 18) | ((in[1] & 0x3fUL) << 12) | ((in[2] & 0x3fUL) << 6) | (in[3] & 0x3f); in += 4; }
+        if (cp >= 0x10000) {
+            unsigned long v = cp - 0x10000, hi = 0xd800 | (v >> 10), lo = 0xdc00 | (v & 0x3ff);
+            out[o++] = (unsigned char)hi; out[o++] = (unsigned char)(hi >> 8);
+            out[o++] = (unsigned char)lo; out[o++] = (unsigned char)(lo >> 8);
+        } else {
+            out[o++] = (unsigned char)cp; out[o++] = (unsigned char)(cp >> 8);
+        }
+    }
+    return o;
+}
+
 static const char *usbf_string(usbf_device *d, int idx)
 {
     if (idx <= 0 || idx >= 16) return NULL;
@@ -160,16 +183,20 @@ G_GNUC_UNUSED static int usbf_control(usbf_device *d, usbf_urb *u, int *actual)
             }
             if (!n) return -EPIPE;
         } else if (type == 3) {
-            if (index == 0) { out[0] = 4; out[1] = 3; out[2] = 0x09; out[3] = 0x04; n = 4; }
-            else {
+            if (index == 0) {
+                int k, nl = 0;
+                for (k = 0; k < 4 && d->langs[k]; k++, nl++) {
+                    out[2 + 2 * k] = (unsigned char)d->langs[k];
+                    out[3 + 2 * k] = (unsigned char)(d->langs[k] >> 8);
+                }
+                if (!nl) { out[2] = 0x09; out[3] = 0x04; nl = 1; }
+                out[0] = (unsigned char)(2 + 2 * nl); out[1] = 3; n = out[0];
+            } else {
                 const char *str = usbf_string(d, (int)index);
-                size_t k, sl;
+                d->last_langid = idx;
                 if (!str || index == 9) return -EPIPE;
-                sl = strlen(str);
-                if (sl > 126) sl = 126;
-                out[0] = (unsigned char)(2 + 2 * sl); out[1] = 3;
-                for (k = 0; k < sl; k++) { out[2 + 2 * k] = (unsigned char)str[k]; out[3 + 2 * k] = 0; }
-                n = 2 + 2 * sl;
+                n = 2 + usbf_utf8_to_utf16le((const unsigned char *)str, out + 2, 252);
+                out[0] = (unsigned char)n; out[1] = 3;
             }
         } else return -EPIPE;
     } else if (rt == 0xc0 && req == 0x01) {
