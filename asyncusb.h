@@ -22,10 +22,12 @@ implementation needs `clock_gettime` and `eventfd`.
 - `AUSB_STATIC`: every function becomes `static` (one TU programs).
 - `AUSB_API`: decoration of public functions (default `extern`).
 - `AUSB_MALLOC(n)`, `AUSB_REALLOC(p, n)`, `AUSB_FREE(p)`: allocator hooks
-  (default: the C library).  Only device lists and the context's pollfd
-  array allocate; submitting a transfer never does.
+  (default: the C library).  Device lists and the context's pollfd arrays
+  use them; libusb itself allocates each transfer once, in
+  `ausb_transfer_init` (and `ausb_read_string`), never per submit.
 - `AUSB_LIBUSB(fn)`: every libusb call goes through this macro (default:
-  the function itself), so a test build can wrap or fail any of them.
+  the function itself), so a test build can wrap or fail any of them, e.g.
+  `#define AUSB_LIBUSB(fn) my_faulty_##fn`.
 - `AUSB_NO_LIBUSB`: only the parts that need no libusb (error text, the
   raw descriptor walker, IADs, UTF-16 decoding, setup packets), for tools
   and tests on targets without libusb.
@@ -34,15 +36,20 @@ implementation needs `clock_gettime` and `eventfd`.
 
 ## Tour
 
+    static void on_done(ausb_transfer *t, int status, void *user) {
+        if (status == 0) use(t->actual_length);
+        else fprintf(stderr, "%s\n", ausb_strerror(status));
+    }
+
     ausb_ctx ctx;
-    ausb_init(&ctx, NULL);
+    ausb_init(&ctx, NULL);                 // or a config: log level, no discovery
     ausb_device dev;
     if (ausb_find_id(&ctx, 0x04a9, 0x31c0, &dev) == 0) {
         ausb_handle h;
         ausb_open(&dev, &h);
         ausb_claim(&h, 0);                 // detaches a kernel driver if needed
         ausb_transfer t;
-        ausb_transfer_init(&t, 0);
+        ausb_transfer_init(&t, 0);         // once; reuse it for every submit
         ausb_fill_bulk(&t, &h, 0x81, buf, sizeof buf, 1000, on_done, NULL);
         ausb_submit(&t);
         ausb_run(&ctx);                    // until nothing is in flight
@@ -51,6 +58,27 @@ implementation needs `clock_gettime` and `eventfd`.
         ausb_device_release(&dev);
     }
     ausb_exit(&ctx);
+
+Devices: `ausb_devices` lists them (`ausb_devices_free`), `ausb_find` picks
+one by an `ausb_filter` (ids, class triple on the device or any interface,
+bus, port path "1-1.5.2.3", serial, or a predicate).  Each `ausb_device`
+carries its device descriptor and gives bus, address, port numbers and
+speed.  Descriptors: `ausb_config_get` returns the parsed tree
+(configurations > interfaces > alternate settings > endpoints, each with
+its class-specific `extra` bytes, walkable with `ausb_desc_iter`);
+`ausb_config_iads` lists interface associations; `ausb_ep_*` decode
+endpoints (type, direction, number, packet size, high-bandwidth or
+SuperSpeed multiplier, interval in microseconds).  `ausb_config_check` and
+`ausb_desc_next` walk raw bytes from an untrusted device: a zero or
+oversized bLength, truncation or a lying wTotalLength stop them with
+`AUSB_ERROR_MALFORMED`, never a read out of bounds.  `ausb_read_string`
+reads a string descriptor with async control transfers, choosing the
+language from the device's list, and hands over UTF-8.
+
+Transfers: `ausb_fill_bulk`, `_interrupt`, `_control` (setup packet
+helpers `ausb_setup*`), `_iso` (per-packet status, length and data), flags
+`AUSB_SHORT_NOT_OK` and `AUSB_ZERO_PACKET`, a timeout per transfer.  The
+buffer is the caller's and is never copied.
 
 ## Rules
 
@@ -68,7 +96,10 @@ implementation needs `clock_gettime` and `eventfd`.
 - `ausb_close` cancels everything in flight on the handle, delivers those
   callbacks before it returns, releases claimed interfaces and reattaches
   kernel drivers it detached.  `ausb_exit` closes every handle still open.
-- One thread drives a context.
+- `ausb_ctx`, `ausb_handle` and `ausb_transfer` are caller storage that
+  must not move while in use (open, or in flight).
+- One thread drives a context; only `ausb_stop` may be called from another
+  thread (or a signal handler): it sets a flag and writes an eventfd.
 
 ## Joining a loop (DESIGN.md section 1)
 
@@ -92,10 +123,18 @@ asyncusb.h is included again after it).
 
 ## Errors
 
-Negative codes; `ausb_strerror(code)` names any of them, also `-errno`.
+Negative codes, 0 for success; `ausb_strerror(code)` names any of them,
+also `-errno` values.  `AUSB_ERROR` (-1001) failure, `_IO` transfer error,
+`_STALL`, `_NO_DEVICE`, `_OVERFLOW`, `_ACCESS`, `_NOT_FOUND`, `_BUSY`,
+`_NOT_SUPPORTED`, `_MALFORMED` (descriptor bytes), `_CLOSED` (handle
+closing); timeouts are `-ETIMEDOUT`, cancellation `-ECANCELED`, bad
+arguments `-EINVAL`, memory `-ENOMEM`.  `ausb_from_libusb` maps libusb's
+codes and transfer statuses.
 */
 #ifndef ASYNCUSB_H
 #define ASYNCUSB_H
+
+#define AUSB_VERSION "0.1.0"
 
 #if defined(ASYNCKIT_IMPLEMENTATION) && !defined(AUSB_IMPLEMENTATION)
 #define AUSB_IMPLEMENTATION
@@ -607,10 +646,12 @@ AUSB_PRIVATE void ausb__signal(ausb_ctx *ctx)
     }
 }
 
-AUSB_PRIVATE void ausb__drain_signal(ausb_ctx *ctx)
+/* force: the eventfd polled readable (ausb_stop from another thread writes
+ * it without touching efd_signalled). */
+AUSB_PRIVATE void ausb__drain_signal(ausb_ctx *ctx, int force)
 {
     uint64_t v;
-    if (ctx->efd >= 0 && ctx->efd_signalled) {
+    if (ctx->efd >= 0 && (ctx->efd_signalled || force)) {
         if (read(ctx->efd, &v, sizeof v) < 0) { /* nothing to drain */ }
         ctx->efd_signalled = 0;
     }
@@ -788,7 +829,7 @@ AUSB_PRIVATE int ausb__run_deferred(ausb_ctx *ctx)
 {
     int ran = 0;
     ausb_deferred *d, *stop_after = ctx->def_tail;
-    ausb__drain_signal(ctx);
+    ausb__drain_signal(ctx, 0);
     /* Only what was queued before this pass: a callback that defers again
      * runs on the next pass, so the loop cannot starve. */
     while (stop_after && (d = ctx->def_head) != NULL) {
@@ -817,7 +858,7 @@ AUSB_PRIVATE int ausb__dispatch(ausb_ctx *ctx, struct pollfd *fds, int n)
     struct timeval tv;
     for (i = 0; i < n; i++) {
         if (!fds[i].revents) continue;
-        if (fds[i].fd == ctx->efd) ausb__drain_signal(ctx);
+        if (fds[i].fd == ctx->efd) ausb__drain_signal(ctx, 1);
         else ready = 1;
     }
     if (!ready && AUSB_LIBUSB(libusb_get_next_timeout)(ctx->lu, &tv) == 1 && tv.tv_sec == 0 && tv.tv_usec == 0)
@@ -869,8 +910,8 @@ AUSB_API int ausb_run(ausb_ctx *ctx)
 {
     int r;
     if (!ctx || !ctx->lu) return -EINVAL;
-    ctx->stop = 0;
-    while (!ctx->stop && ausb_pending(ctx)) {
+    __atomic_store_n(&ctx->stop, 0, __ATOMIC_RELEASE);
+    while (!__atomic_load_n(&ctx->stop, __ATOMIC_ACQUIRE) && ausb_pending(ctx)) {
         r = ausb_run_once(ctx, -1);
         if (r < 0) return r;
     }
@@ -879,7 +920,10 @@ AUSB_API int ausb_run(ausb_ctx *ctx)
 
 AUSB_API void ausb_stop(ausb_ctx *ctx)
 {
-    if (ctx) { ctx->stop = 1; ausb__signal(ctx); }
+    uint64_t one = 1;
+    if (!ctx) return;
+    __atomic_store_n(&ctx->stop, 1, __ATOMIC_RELEASE);
+    if (ctx->efd >= 0 && write(ctx->efd, &one, sizeof one) < 0) { /* already readable */ }
 }
 
 /* ==== section: devices ==== */

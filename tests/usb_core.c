@@ -5,6 +5,8 @@
 #include "asyncusb.h"
 #include "tests/harness.h"
 #include "tests/usb_fake.h"
+#include <pthread.h>
+#include <time.h>
 
 static usbf_device roothub, hub, dev1, dev2, dev3;
 
@@ -1008,6 +1010,39 @@ static void test_deferred_callback_runs_from_dispatch_with_due_deadline(void)
     ausb_exit(&ctx);
 }
 
+static void *stop_later(void *arg)
+{
+    struct timespec ts = {0, 20000000};
+    nanosleep(&ts, NULL);
+    ausb_stop((ausb_ctx *)arg);
+    return NULL;
+}
+
+static void test_stop_from_another_thread_ends_run(void)
+{
+    ausb_ctx ctx;
+    ausb_handle h;
+    ausb_transfer t;
+    unsigned char buf[8];
+    pthread_t th;
+    rec r;
+    memset(&r, 0, sizeof r);
+    T_EQ(open_dev(&ctx, &dev1, &h), 0);
+    ausb_transfer_init(&t, 0);
+    ausb_fill_bulk(&t, &h, 0x84, buf, 8, 0, on_done, &r);
+    T_EQ(ausb_submit(&t), 0);
+    T_EQ(pthread_create(&th, NULL, stop_later, &ctx), 0);
+    T_EQ(ausb_run(&ctx), 0);                      /* returns with t in flight */
+    pthread_join(th, NULL);
+    T_EQ(r.calls, 0);
+    T_EQ(ausb_transfer_state(&t), AUSB_XFER_INFLIGHT);
+    ausb_close(&h);
+    T_EQ(r.calls, 1);
+    T_EQ(r.status, -ECANCELED);
+    ausb_transfer_free(&t);
+    ausb_exit(&ctx);
+}
+
 static void test_errors_have_text(void)
 {
     T_STREQ(ausb_strerror(AUSB_ERROR_NO_DEVICE), "no device (disconnected)");
@@ -1075,6 +1110,7 @@ int main(void)
     T_RUN(test_exit_closes_open_handles_and_delivers);
     T_RUN(test_several_devices_at_once);
     T_RUN(test_foreign_poll_loop_drives_transfers);
+    T_RUN(test_stop_from_another_thread_ends_run);
     T_RUN(test_disconnect_fails_pending_and_later_submits);
     T_RUN(test_options_log_level_and_no_discovery);
     usbf_done();
