@@ -1143,6 +1143,8 @@ AUSB_API int ausb_config_get(const ausb_device *dev, int index, ausb_config_desc
     int r;
     if (!dev || !dev->dev || !out || index < 0 || index > 255) return -EINVAL;
     r = AUSB_LIBUSB(libusb_get_config_descriptor)(dev->dev, (uint8_t)index, out);
+    /* Linux libusb parses cached bytes here: its I/O error means bad bytes. */
+    if (r == LIBUSB_ERROR_IO) return AUSB_ERROR_MALFORMED;
     return r < 0 ? ausb_from_libusb(r, 0) : 0;
 }
 
@@ -1151,6 +1153,7 @@ AUSB_API int ausb_config_active(const ausb_device *dev, ausb_config_desc **out)
     int r;
     if (!dev || !dev->dev || !out) return -EINVAL;
     r = AUSB_LIBUSB(libusb_get_active_config_descriptor)(dev->dev, out);
+    if (r == LIBUSB_ERROR_IO) return AUSB_ERROR_MALFORMED;
     return r < 0 ? ausb_from_libusb(r, 0) : 0;
 }
 

@@ -56,6 +56,15 @@ au_ptp_replay_valgrind() {
 
 au_expect_fail() { ! "$@"; }
 
+# au_list_matches_lsusb RUNNER...: ausb list and lsusb name the same devices
+# (bus, device number, ids; lsusb's names come from its database instead of
+# the device, so the text after the ids is not compared).
+au_list_matches_lsusb() {
+    "$@" "$T_OUT/ausb" list | cut -c1-32 | sort >"$T_OUT/list_ausb.txt" || return 1
+    "$@" lsusb | cut -c1-32 | sort >"$T_OUT/list_lsusb.txt" || return 1
+    [ -s "$T_OUT/list_ausb.txt" ] && diff -u "$T_OUT/list_lsusb.txt" "$T_OUT/list_ausb.txt"
+}
+
 au_dev_info_camera() {
     local want="$T_OUT/dev_info_camera.want"
     cat >"$want" <<'EOF'
@@ -100,7 +109,7 @@ au_examples() {
     local libs
     export T_OUT AU_REC_DIR AU_REC_DEV AU_REC_IOCTL CC PKG_CONFIG
     export -f au_replay au_fakehost au_check_ptp_output au_ptp_replay au_ptp_replay_valgrind \
-        au_expect_fail au_dev_info_camera au_lsusb_compare au_lsusb_detects_mismatch
+        au_expect_fail au_dev_info_camera au_lsusb_compare au_lsusb_detects_mismatch au_list_matches_lsusb
     au_build_example ausb
     au_build_example ptp_info
     libs=$(${PKG_CONFIG:-pkg-config} --cflags --libs umockdev-1.0)
@@ -120,10 +129,12 @@ au_examples() {
             "umockdev-run -d '$AU_REC_DEV' -- '$T_OUT/ausb' list | grep -qx 'Bus 001 Device 011: ID 04a9:31c0'"
         au_t "ausb dev-info matches lsusb -v: camera 04a9:31c0" au_lsusb_compare "umockdev-run -d $AU_REC_DEV --" 04a9 31c0
         au_t "the lsusb comparison catches a wrong field" au_lsusb_detects_mismatch
+        au_t "ausb list names the devices lsusb names: camera testbed" au_list_matches_lsusb umockdev-run -d "$AU_REC_DEV" --
     fi
     au_t "ptp_info exits non-zero when no camera answers" au_expect_fail au_fakehost "$T_OUT/ptp_info"
     t_check "ausb list prints strings the device gives" bash -c \
         "umockdev-wrapper '$T_OUT/usb_fakehost' -- '$T_OUT/ausb' list | grep -qx 'Bus 001 Device 005: ID 1234:0001 Fake Inc Loop Gadget'"
+    au_t "ausb list names the devices lsusb names: fake testbed" au_list_matches_lsusb au_fakehost
     au_t "ausb dev-info fails for an absent device" au_expect_fail au_fakehost "$T_OUT/ausb" dev-info dead beef
     local pid
     for pid in 0001 0003 0004 0005; do
