@@ -23,7 +23,7 @@
 static schd_loop loop;
 static schd_job job;
 static int64_t *late_ns;
-static size_t runs, cap;
+static size_t runs, cap, off_grid;
 static int64_t last_run_ns, last_due_ns, first_run_ns, first_due_ns;
 
 static int64_t clock_ns(void)
@@ -40,6 +40,7 @@ static void on_tick(schd_job *j, void *ud)
     int64_t due = schd_loop_now(&loop) - j->late_last;
     (void)ud;
     if (runs < cap) late_ns[runs] = now - due;
+    if ((due - job.anchor) % PERIOD_NS != 0) off_grid++;   /* the schedule slid */
     if (runs == 0) {
         first_run_ns = now;
         first_due_ns = due;
@@ -99,6 +100,7 @@ int main(int argc, char **argv)
            late_ns[(n - 1) * 99 / 100] / 1e3, late_ns[n - 1] / 1e3);
     printf("late_own_p50_us=%.1f\nlate_own_p99_us=%.1f\nlate_own_max_us=%.1f\n",
            late_ns[(n - 1) / 2] / 1e3, late_ns[(n - 1) * 99 / 100] / 1e3, late_ns[n - 1] / 1e3);
+    printf("off_grid=%zu\n", off_grid);
     printf("drift_us=%.1f\n", (last_run_ns - (job.anchor + k_last * PERIOD_NS)) / 1e3);
     printf("mean_period_ns=%.1f\n",
            k_last > k_first ? (double)(last_run_ns - first_run_ns) / (double)(k_last - k_first) : 0.0);

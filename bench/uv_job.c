@@ -24,7 +24,7 @@
 static uv_loop_t loop;
 static uv_timer_t tick, stop;
 static int64_t *late_ns, *late_own_ns;
-static size_t runs, cap;
+static size_t runs, cap, off_grid;
 static int64_t anchor_ns, first_run_ns, last_run_ns, own_due_ns;
 
 static int64_t clock_ns(void)
@@ -43,6 +43,7 @@ static void on_tick(uv_timer_t *t)
         late_ns[runs - 1] = now - (anchor_ns + (int64_t)runs * PERIOD_NS);
         late_own_ns[runs - 1] = now - own_due_ns;
     }
+    if (own_due_ns != anchor_ns + (int64_t)runs * PERIOD_NS) off_grid++;   /* the schedule slid */
     if (runs == 1) first_run_ns = now;
     last_run_ns = now;
     own_due_ns = (int64_t)uv_now(&loop) * 1000000 + PERIOD_NS;   /* where libuv re-arms it */
@@ -104,6 +105,7 @@ int main(int argc, char **argv)
     printf("runs=%zu\nperiods=%lld\nskipped=0\n", runs, (long long)((last_run_ns - anchor_ns) / PERIOD_NS));
     print_stats("late", late_ns, n);
     print_stats("late_own", late_own_ns, n);
+    printf("off_grid=%zu\n", off_grid);
     printf("drift_us=%.1f\n", (last_run_ns - (anchor_ns + (int64_t)runs * PERIOD_NS)) / 1e3);
     printf("mean_period_ns=%.1f\n", runs > 1 ? (double)(last_run_ns - first_run_ns) / (double)(runs - 1) : 0.0);
     free(late_ns);

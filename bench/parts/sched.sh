@@ -5,8 +5,8 @@
 #   1. ns per timer start, stop and fire at 1 k, 100 k and 1 M timers, and
 #      instructions per operation at 100 k (callgrind); bytes per timer
 #   2. ns per idle loop iteration
-#   3. a 1 kHz job for BENCH_SECONDS (60) under a CPU hog on the same core:
-#      lateness and cumulative drift
+#   3. a 1 kHz job for BENCH_SECONDS (60) under a CPU hog on the same core,
+#      sched.h's and libuv's at the same time: lateness and cumulative drift
 #   4. text bytes a one-timer program adds to an empty one (-Os, gc-sections)
 # Environment: CC (gcc), BENCH_SECONDS (60), SCHD_BENCH_MEMCHECK=0 skips the
 # valgrind memcheck pass, SCHD_BENCH_CALLGRIND=0 skips callgrind.
@@ -86,9 +86,22 @@ schd_bench() (
         trap '[ -n "$hog" ] && kill $hog 2>/dev/null; exit 130' INT TERM
         sleep 0.5
     fi
-    local jobrc=0
-    run sched job $pin $B/sched_job "$secs" || jobrc=1
-    [ $jobrc = 0 ] && { run uv job $pin $B/uv_job "$secs" || jobrc=1; }
+    # Both jobs at once on the hog's core: they meet the same neighbours
+    # (the hog and whatever else the machine runs), which one after the other
+    # on a shared machine they would not.  Each callback takes a few us, so
+    # the two disturb each other far less than the hog does.
+    local jobrc=0 p1 p2 k v
+    $pin $B/sched_job "$secs" >$B/sched_job.out &
+    p1=$!
+    $pin $B/uv_job "$secs" >$B/uv_job.out &
+    p2=$!
+    wait $p1 || jobrc=1
+    wait $p2 || jobrc=1
+    for lib in sched uv; do
+        while IFS='=' read -r k v; do
+            [ -n "$k" ] && R[$lib.job.$k]=$v
+        done <$B/${lib}_job.out
+    done
     if [ -n "$hog" ]; then
         kill $hog 2>/dev/null
         wait $hog 2>/dev/null
@@ -164,7 +177,7 @@ schd_bench() (
     local sb=$(( ${R[sched.1000.timer_bytes]} + ${R[sched.1000.heap_entry_bytes]} ))
     row "bytes per timer" "$sb" "${R[uv.1000.timer_bytes]}"
     echo "   (sched.h: schd_timer ${R[sched.1000.timer_bytes]} + heap entry ${R[sched.1000.heap_entry_bytes]};" \
-         "the heap array doubles, at 1M it held $(( ${R[sched.1000000.heap_capacity_bytes]} / 1000000 )) bytes per timer;"
+         "the heap array doubles, at 1M it held $(awk -v b="${R[sched.1000000.heap_capacity_bytes]}" 'BEGIN { printf "%.1f", b / 1e6 }') bytes per timer;"
     echo "    libuv: sizeof(uv_timer_t), its heap links live inside the handle)"
     echo
     echo "2. Loop iteration with nothing due (one idle timer armed an hour away), ns"
@@ -175,10 +188,12 @@ schd_bench() (
     [ $cg = 1 ] && row "instructions per iteration (user space)" "${R[sched.ir.iter]:-}" "${R[uv.ir.iter]:-}"
     echo
     echo "3. A 1 kHz job for $secs s with a CPU hog (a busy shell loop) pinned to the same core"
-    echo "   run one after the other, sched.h first, each alone with the hog${pin:+ on CPU $cpu}"
+    echo "   both jobs run at the same time on the hog's core${pin:+ (CPU $cpu)}, so that they meet the same"
+    echo "   neighbours; each callback takes a few us, far less than the hog's share of the core"
     echo "   sched.h: schd_job_start(schd_hz(1000)); libuv: uv_timer_start(t, cb, 1, 1)."
     echo "   Lateness: callback time minus the ideal due time anchor + k ms (k: the period served by"
     echo "   sched.h, the callback's number for libuv).  Drift: last run minus (anchor + N periods)."
+    echo "   Off the grid: runs whose scheduled due time was not exactly anchor + k ms (the schedule slid)."
     hdr ""
     row "lateness p50, us" "${R[sched.job.late_p50_us]:-}" "${R[uv.job.late_p50_us]:-}"
     row "lateness p99, us" "${R[sched.job.late_p99_us]:-}" "${R[uv.job.late_p99_us]:-}"
@@ -186,6 +201,7 @@ schd_bench() (
     row "lateness vs own due time p50, us" "${R[sched.job.late_own_p50_us]:-}" "${R[uv.job.late_own_p50_us]:-}"
     row "lateness vs own due time p99, us" "${R[sched.job.late_own_p99_us]:-}" "${R[uv.job.late_own_p99_us]:-}"
     row "lateness vs own due time max, us" "${R[sched.job.late_own_max_us]:-}" "${R[uv.job.late_own_max_us]:-}"
+    row "due times off the ideal grid (runs)" "${R[sched.job.off_grid]:-}" "${R[uv.job.off_grid]:-}"
     row "cumulative drift at the end, us" "${R[sched.job.drift_us]:-}" "${R[uv.job.drift_us]:-}"
     row "mean time per period, ns" "${R[sched.job.mean_period_ns]:-}" "${R[uv.job.mean_period_ns]:-}"
     row "runs" "${R[sched.job.runs]:-}" "${R[uv.job.runs]:-}"
@@ -221,8 +237,9 @@ schd_bench() (
     printf '  %-52s %s\n' "every per-timer cost at or below libuv's" \
         "$( [ -z "$miss" ] && echo met || echo "MISSED:$miss")"
     printf '  %-52s %s\n' "at most 48 bytes per timer ($sb)" "$(verdict $([ "$sb" -le 48 ] && echo 1))"
-    printf '  %-52s %s\n' "zero cumulative drift (last run within a period)" \
-        "$(verdict "$(awk -v d="${R[sched.job.drift_us]}" 'BEGIN { print (d >= 0 && d < 1000) ? 1 : 0 }')")"
+    printf '  %-52s %s\n' "zero cumulative drift (every due time on the grid)" \
+        "$(verdict "$(awk -v g="${R[sched.job.off_grid]}" -v d="${R[sched.job.drift_us]}" -v m="${R[sched.job.late_max_us]}" \
+            'BEGIN { print (g == 0 && d <= m) ? 1 : 0 }')")"
     printf '  %-52s %s\n' "one-timer program <= 4096 text bytes (${R[sched.size.min_dyn]}, dynamic)" \
         "$(verdict $([ "${R[sched.size.min_dyn]}" -le 4096 ] && echo 1))"
     [ "$mc" = clean ] || [ "$mc" = "not run" ]
