@@ -1045,6 +1045,104 @@ static void test_deferred_callback_runs_from_dispatch_with_due_deadline(void)
     ausb_exit(&ctx);
 }
 
+/* Shape 3 with a real foreign loop: a GLib GSource that forwards its
+ * prepare / check / dispatch to ausb_prepare / ausb_dispatch. */
+typedef struct ausb_gsource {
+    GSource base;
+    ausb_ctx *ctx;
+    GPollFD gfds[16];
+    int n;
+    int64_t deadline;
+} ausb_gsource;
+
+static gboolean gs_prepare(GSource *base, gint *timeout)
+{
+    ausb_gsource *s = (ausb_gsource *)base;
+    struct pollfd fds[16];
+    int i, n;
+    int64_t now;
+    for (i = 0; i < s->n; i++) g_source_remove_poll(base, &s->gfds[i]);
+    s->deadline = INT64_MAX;
+    n = ausb_prepare(s->ctx, fds, 16, &s->deadline);
+    s->n = n > 16 ? 16 : n;
+    for (i = 0; i < s->n; i++) {
+        s->gfds[i].fd = fds[i].fd;
+        s->gfds[i].events = (gushort)fds[i].events;
+        s->gfds[i].revents = 0;
+        g_source_add_poll(base, &s->gfds[i]);
+    }
+    now = ausb_now_ns();
+    if (s->deadline == INT64_MAX) *timeout = -1;
+    else *timeout = s->deadline <= now ? 0 : (gint)((s->deadline - now) / 1000000 + 1);
+    return s->deadline <= now;
+}
+
+static gboolean gs_check(GSource *base)
+{
+    ausb_gsource *s = (ausb_gsource *)base;
+    int i;
+    for (i = 0; i < s->n; i++) if (s->gfds[i].revents) return TRUE;
+    return s->deadline <= ausb_now_ns();
+}
+
+static gboolean gs_dispatch(GSource *base, GSourceFunc cb, gpointer ud)
+{
+    ausb_gsource *s = (ausb_gsource *)base;
+    struct pollfd fds[16];
+    int i;
+    (void)cb;
+    (void)ud;
+    for (i = 0; i < s->n; i++) {
+        fds[i].fd = s->gfds[i].fd;
+        fds[i].events = (short)s->gfds[i].events;
+        fds[i].revents = (short)s->gfds[i].revents;
+    }
+    ausb_dispatch(s->ctx, fds, s->n);
+    return G_SOURCE_CONTINUE;
+}
+
+static GSourceFuncs gs_funcs = {gs_prepare, gs_check, gs_dispatch, NULL, NULL, NULL};
+
+static gboolean count_tick(gpointer ud)
+{
+    (*(int *)ud)++;
+    return G_SOURCE_REMOVE;
+}
+
+static void test_glib_main_loop_drives_transfers(void)
+{
+    ausb_ctx ctx;
+    ausb_handle h;
+    echo e;
+    GMainContext *gctx = g_main_context_new();
+    GSource *src = g_source_new(&gs_funcs, sizeof(ausb_gsource));
+    GSource *tick = g_timeout_source_new(1);
+    int ticks = 0, i;
+    memset(&e, 0, sizeof e);
+    T_EQ(open_dev(&ctx, &dev1, &h), 0);
+    ((ausb_gsource *)src)->ctx = &ctx;
+    g_source_attach(src, gctx);
+    g_source_set_callback(tick, count_tick, &ticks, NULL);
+    g_source_attach(tick, gctx);
+    ausb_transfer_init(&e.out, 0);
+    ausb_transfer_init(&e.in, 0);
+    e.out.handle = e.in.handle = &h;
+    e.rounds = 10;
+    echo_send(&e);
+    for (i = 0; i < 200000 && (e.r.calls < 10 || ticks < 1); i++) g_main_context_iteration(gctx, TRUE);
+    T_EQ(e.r.calls, 10);
+    T_EQ(e.failed, 0);
+    T_EQ(ticks, 1);
+    g_source_destroy(src);
+    g_source_unref(src);
+    g_source_unref(tick);
+    g_main_context_unref(gctx);
+    ausb_transfer_free(&e.out);
+    ausb_transfer_free(&e.in);
+    ausb_close(&h);
+    ausb_exit(&ctx);
+}
+
 static void *stop_later(void *arg)
 {
     struct timespec ts = {0, 20000000};
@@ -1157,6 +1255,7 @@ int main(void)
     T_RUN(test_several_devices_at_once);
     T_RUN(test_foreign_poll_loop_drives_transfers);
     T_RUN(test_stop_from_another_thread_ends_run);
+    T_RUN(test_glib_main_loop_drives_transfers);
     T_RUN(test_disconnect_fails_pending_and_later_submits);
     T_RUN(test_options_log_level_and_no_discovery);
     usbf_done();
