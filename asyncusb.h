@@ -424,6 +424,9 @@ AUSB_API int ausb_utf16le_to_utf8(const uint8_t *in, size_t in_bytes, char *out,
 /* ==== section: handles ==== */
 
 AUSB_API int ausb_open(const ausb_device *dev, ausb_handle *h);
+/* Opens a handle on a usbfs file descriptor the caller already has (as on
+ * Android/Termux, usually with no_discovery).  The fd stays the caller's. */
+AUSB_API int ausb_wrap_fd(ausb_ctx *ctx, int fd, ausb_handle *h);
 AUSB_API void ausb_close(ausb_handle *h);
 AUSB_API void ausb_set_auto_detach(ausb_handle *h, int on); /* default on */
 AUSB_API int ausb_claim(ausb_handle *h, int iface);
@@ -1394,6 +1397,29 @@ AUSB_API int ausb_open(const ausb_device *dev, ausb_handle *h)
     h->next = h->ctx->handles;
     if (h->next) h->next->prev = h;
     h->ctx->handles = h;
+    return 0;
+}
+
+AUSB_API int ausb_wrap_fd(ausb_ctx *ctx, int fd, ausb_handle *h)
+{
+    libusb_device *d;
+    int r;
+    if (!h) return -EINVAL;
+    memset(h, 0, sizeof *h);
+    if (!ctx || !ctx->lu || fd < 0) return -EINVAL;
+    r = AUSB_LIBUSB(libusb_wrap_sys_device)(ctx->lu, (intptr_t)fd, &h->lh);
+    if (r < 0) { h->lh = NULL; return ausb_from_libusb(r, 0); }
+    d = AUSB_LIBUSB(libusb_get_device)(h->lh);
+    if ((r = ausb__device_wrap(ctx, d, &h->dev)) < 0) {
+        AUSB_LIBUSB(libusb_close)(h->lh);
+        h->lh = NULL;
+        return r;
+    }
+    h->ctx = ctx;
+    h->auto_detach = 1;
+    h->next = ctx->handles;
+    if (h->next) h->next->prev = h;
+    ctx->handles = h;
     return 0;
 }
 

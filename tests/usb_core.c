@@ -7,6 +7,8 @@
 #include "tests/usb_fake.h"
 #include <pthread.h>
 #include <time.h>
+#include <fcntl.h>
+#include <unistd.h>
 
 static usbf_device roothub, hub, dev1, dev2, dev3, lie, zero, cut;
 
@@ -244,6 +246,40 @@ static void test_unusual_descriptors_configs_alts_iads_extras(void)
     ausb_config_free(cfg);
     T_CHECK(ausb_config_get(&d, 2, &cfg) < 0);
     ausb_device_release(&d);
+    ausb_exit(&ctx);
+}
+
+static void test_wrap_fd_without_discovery(void)
+{
+    ausb_ctx ctx;
+    ausb_ctx_config cfg;
+    ausb_device_list l;
+    ausb_handle h;
+    ausb_transfer t;
+    unsigned char buf[8];
+    rec r;
+    int fd;
+    memset(&r, 0, sizeof r);
+    ausb_ctx_config_init(&cfg);
+    cfg.no_discovery = 1;           /* sticky in libusb 1.0.26: runs last */
+    T_EQ(ausb_init(&ctx, &cfg), 0);
+    T_EQ(ausb_devices(&ctx, &l), 0);
+    ausb_devices_free(&l);
+    fd = open(dev1.devnode, O_RDWR);
+    T_CHECK(fd >= 0);
+    T_EQ(ausb_wrap_fd(&ctx, fd, &h), 0);
+    T_EQ(ausb_device_descriptor(ausb_handle_device(&h))->idProduct, 0x0001);
+    T_EQ(ausb_claim(&h, 0), 0);
+    ausb_transfer_init(&t, 0);
+    ausb_fill_bulk(&t, &h, 0x85, buf, 8, 1000, on_done, &r);
+    T_EQ(ausb_submit(&t), 0);
+    T_EQ(run_until(&ctx, &r.calls, 1), 0);
+    T_EQ(r.status, 0);
+    T_MEMEQ(buf, "short", 5);
+    ausb_transfer_free(&t);
+    ausb_close(&h);
+    close(fd);
+    T_EQ(ausb_wrap_fd(&ctx, -1, &h), -EINVAL);
     ausb_exit(&ctx);
 }
 
@@ -1258,6 +1294,7 @@ int main(void)
     T_RUN(test_glib_main_loop_drives_transfers);
     T_RUN(test_disconnect_fails_pending_and_later_submits);
     T_RUN(test_options_log_level_and_no_discovery);
+    T_RUN(test_wrap_fd_without_discovery);
     usbf_done();
     return t_done();
 }

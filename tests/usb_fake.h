@@ -417,6 +417,13 @@ G_GNUC_UNUSED static gboolean usbf_on_ioctl(UMockdevIoctlBase *base, UMockdevIoc
         } else if (io && io->ioctl_code == (int)USBDEVFS_CONNECT) {
             if (io->ifno == 1) { d->driver_bound_if1 = 1; d->attaches++; }
         } else { res = -1; eno = ENOTTY; }
+    } else if (req == USBDEVFS_CONNECTINFO) {
+        UMockdevIoctlData *data = umockdev_ioctl_data_resolve(arg, 0, sizeof(struct usbdevfs_connectinfo), &err);
+        if (data) {
+            struct usbdevfs_connectinfo *ci = (struct usbdevfs_connectinfo *)data->data;
+            ci->devnum = (unsigned)d->addr;
+            ci->slow = d->speed_mbps == 1;
+        }
     } else if (req == USBDEVFS_DISCONNECT_CLAIM) {
         res = -1; eno = ENOTTY;
     } else {
