@@ -33,6 +33,19 @@ static int64_t clock_ns(void)
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
+/* Least-squares slope of run time against period number, online: the
+ * period the schedule actually keeps, hardly moved by a few late runs. */
+static double fit_n, fit_mk, fit_mt, fit_c, fit_m2;
+static void fit_add(double k, double t)
+{
+    double dk = k - fit_mk;
+    fit_n += 1;
+    fit_mk += dk / fit_n;
+    fit_mt += (t - fit_mt) / fit_n;
+    fit_c += dk * (t - fit_mt);
+    fit_m2 += dk * (k - fit_mk);
+}
+
 static void on_tick(schd_job *j, void *ud)
 {
     int64_t now = clock_ns();
@@ -41,6 +54,7 @@ static void on_tick(schd_job *j, void *ud)
     (void)ud;
     if (runs < cap) late_ns[runs] = now - due;
     if ((due - job.anchor) % PERIOD_NS != 0) off_grid++;   /* the schedule slid */
+    fit_add((double)((due - job.anchor) / PERIOD_NS), (double)(now - job.anchor));
     if (runs == 0) {
         first_run_ns = now;
         first_due_ns = due;
@@ -104,6 +118,7 @@ int main(int argc, char **argv)
     printf("drift_us=%.1f\n", (last_run_ns - (job.anchor + k_last * PERIOD_NS)) / 1e3);
     printf("mean_period_ns=%.1f\n",
            k_last > k_first ? (double)(last_run_ns - first_run_ns) / (double)(k_last - k_first) : 0.0);
+    printf("fit_period_ns=%.1f\n", fit_m2 > 0 ? fit_c / fit_m2 : 0.0);
     schd_loop_close(&loop);
     free(late_ns);
     return 0;

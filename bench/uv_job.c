@@ -34,6 +34,19 @@ static int64_t clock_ns(void)
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
+/* Least-squares slope of run time against period number, online: the
+ * period the schedule actually keeps, hardly moved by a few late runs. */
+static double fit_n, fit_mk, fit_mt, fit_c, fit_m2;
+static void fit_add(double k, double t)
+{
+    double dk = k - fit_mk;
+    fit_n += 1;
+    fit_mk += dk / fit_n;
+    fit_mt += (t - fit_mt) / fit_n;
+    fit_c += dk * (t - fit_mt);
+    fit_m2 += dk * (k - fit_mk);
+}
+
 static void on_tick(uv_timer_t *t)
 {
     int64_t now = clock_ns();
@@ -44,6 +57,7 @@ static void on_tick(uv_timer_t *t)
         late_own_ns[runs - 1] = now - own_due_ns;
     }
     if (own_due_ns != anchor_ns + (int64_t)runs * PERIOD_NS) off_grid++;   /* the schedule slid */
+    fit_add((double)runs, (double)(now - anchor_ns));
     if (runs == 1) first_run_ns = now;
     last_run_ns = now;
     own_due_ns = (int64_t)uv_now(&loop) * 1000000 + PERIOD_NS;   /* where libuv re-arms it */
@@ -108,6 +122,7 @@ int main(int argc, char **argv)
     printf("off_grid=%zu\n", off_grid);
     printf("drift_us=%.1f\n", (last_run_ns - (anchor_ns + (int64_t)runs * PERIOD_NS)) / 1e3);
     printf("mean_period_ns=%.1f\n", runs > 1 ? (double)(last_run_ns - first_run_ns) / (double)(runs - 1) : 0.0);
+    printf("fit_period_ns=%.1f\n", fit_m2 > 0 ? fit_c / fit_m2 : 0.0);
     free(late_ns);
     free(late_own_ns);
     return 0;
