@@ -2,9 +2,11 @@
 #
 # usb_desc      walker, IADs, UTF-16, setup packets: no libusb needed, so
 #               it runs in every variant of t_unit (also cross and musl).
-# usb_core ...  fake devices in an umockdev testbed: run under
-#               libumockdev-preload, native only, in three builds (plain,
-#               ASan+UBSan, valgrind) by the loop below.
+# usb_core      fake devices in an umockdev testbed (tests/usb_fake.h);
+# usb_faults    error paths reached through the AUSB_LIBUSB and allocator hooks;
+# usb_sched     asyncusb on the sched.h loop, tasks awaiting transfers.
+#               These run under libumockdev-preload, native only, in three
+#               builds (plain, ASan+UBSan, valgrind) by the loop below.
 # checks        the header compiles for aarch64 and armhf; ptp_info replays
 #               the recorded camera; ausb dev-info matches lsusb -v.
 
@@ -47,6 +49,7 @@ au_usb_suite() {
 
 if t_have umockdev-wrapper && au_pkg --exists libusb-1.0 umockdev-1.0 2>/dev/null; then
     au_usb_suite usb_core tests/usb_core.c
+    au_usb_suite usb_faults tests/usb_faults.c
     for au_src in tests/usb_sched*.c; do
         [ -e "$au_src" ] || continue
         [ -e sched.h ] || continue

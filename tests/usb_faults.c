@@ -1,0 +1,288 @@
+/* tests/usb_faults.c - asyncusb's error paths, reached through its hooks:
+ * AUSB_LIBUSB routes every libusb call through a macro of this file (most
+ * go straight to libusb, a few through wrappers that fail on demand), and
+ * AUSB_MALLOC / AUSB_REALLOC through allocators that fail on demand.  The
+ * sanitizers and valgrind check that no failure leaks or hangs.
+ * Run under umockdev-wrapper. */
+#define _GNU_SOURCE
+#include <libusb.h>
+#include <stdlib.h>
+#include <errno.h>
+
+/* ---- failing wrappers ---- */
+
+static int fail_init, fail_pollfds, fail_submit, fail_open, fail_claim, fail_list, fail_cfg;
+static int next_timeout_ms = -1, handle_events_calls;
+static int fail_malloc, fail_realloc;
+
+static int w_init(libusb_context **c) { return fail_init ? LIBUSB_ERROR_NO_MEM : libusb_init(c); }
+static const struct libusb_pollfd **w_get_pollfds(libusb_context *c)
+{
+    return fail_pollfds ? NULL : libusb_get_pollfds(c);
+}
+static int w_submit(struct libusb_transfer *t) { return fail_submit ? fail_submit : libusb_submit_transfer(t); }
+static int w_open(libusb_device *d, libusb_device_handle **h) { return fail_open ? fail_open : libusb_open(d, h); }
+static int w_claim(libusb_device_handle *h, int i) { return fail_claim ? fail_claim : libusb_claim_interface(h, i); }
+static ssize_t w_list(libusb_context *c, libusb_device ***l) { return fail_list ? fail_list : libusb_get_device_list(c, l); }
+static int w_cfg(libusb_device *d, uint8_t i, struct libusb_config_descriptor **c)
+{
+    return fail_cfg ? fail_cfg : libusb_get_config_descriptor(d, i, c);
+}
+static int w_next_timeout(libusb_context *c, struct timeval *tv)
+{
+    if (next_timeout_ms < 0) return libusb_get_next_timeout(c, tv);
+    tv->tv_sec = next_timeout_ms / 1000;
+    tv->tv_usec = (next_timeout_ms % 1000) * 1000;
+    return 1;
+}
+static int w_handle_events(libusb_context *c, struct timeval *tv, int *done)
+{
+    handle_events_calls++;
+    return libusb_handle_events_timeout_completed(c, tv, done);
+}
+static void *t_malloc(size_t n) { return fail_malloc ? NULL : malloc(n); }
+static void *t_realloc(void *p, size_t n) { return fail_realloc ? NULL : realloc(p, n); }
+
+#define AUSB_MALLOC(n) t_malloc(n)
+#define AUSB_REALLOC(p, n) t_realloc((p), (n))
+#define AUSB_FREE(p) free(p)
+#define AUSB_LIBUSB(fn) T_##fn
+#define T_libusb_init w_init
+#define T_libusb_get_pollfds w_get_pollfds
+#define T_libusb_submit_transfer w_submit
+#define T_libusb_open w_open
+#define T_libusb_claim_interface w_claim
+#define T_libusb_get_device_list w_list
+#define T_libusb_get_config_descriptor w_cfg
+#define T_libusb_get_next_timeout w_next_timeout
+#define T_libusb_handle_events_timeout_completed w_handle_events
+#define T_libusb_alloc_transfer libusb_alloc_transfer
+#define T_libusb_attach_kernel_driver libusb_attach_kernel_driver
+#define T_libusb_cancel_transfer libusb_cancel_transfer
+#define T_libusb_clear_halt libusb_clear_halt
+#define T_libusb_close libusb_close
+#define T_libusb_detach_kernel_driver libusb_detach_kernel_driver
+#define T_libusb_exit libusb_exit
+#define T_libusb_free_config_descriptor libusb_free_config_descriptor
+#define T_libusb_free_device_list libusb_free_device_list
+#define T_libusb_free_pollfds libusb_free_pollfds
+#define T_libusb_free_transfer libusb_free_transfer
+#define T_libusb_get_active_config_descriptor libusb_get_active_config_descriptor
+#define T_libusb_get_bus_number libusb_get_bus_number
+#define T_libusb_get_device libusb_get_device
+#define T_libusb_get_device_address libusb_get_device_address
+#define T_libusb_get_device_descriptor libusb_get_device_descriptor
+#define T_libusb_get_device_speed libusb_get_device_speed
+#define T_libusb_get_port_numbers libusb_get_port_numbers
+#define T_libusb_get_string_descriptor_ascii libusb_get_string_descriptor_ascii
+#define T_libusb_kernel_driver_active libusb_kernel_driver_active
+#define T_libusb_ref_device libusb_ref_device
+#define T_libusb_release_interface libusb_release_interface
+#define T_libusb_reset_device libusb_reset_device
+#define T_libusb_set_configuration libusb_set_configuration
+#define T_libusb_set_interface_alt_setting libusb_set_interface_alt_setting
+#define T_libusb_set_option libusb_set_option
+#define T_libusb_set_pollfd_notifiers libusb_set_pollfd_notifiers
+#define T_libusb_unref_device libusb_unref_device
+#define T_libusb_wrap_sys_device libusb_wrap_sys_device
+
+#define AUSB_IMPLEMENTATION
+#include "asyncusb.h"
+#include "tests/harness.h"
+#include "tests/usb_fake.h"
+#include <dirent.h>
+
+static usbf_device dev1;
+
+static int open_fds(void)
+{
+    int n = 0;
+    DIR *d = opendir("/proc/self/fd");
+    if (!d) return -1;
+    while (readdir(d)) n++;
+    closedir(d);
+    return n;
+}
+
+static int open_dev1(ausb_ctx *ctx, ausb_handle *h)
+{
+    ausb_device d;
+    int r;
+    if ((r = ausb_init(ctx, NULL)) < 0) return r;
+    if ((r = ausb_find_id(ctx, 0x1234, 0x0001, &d)) < 0) { ausb_exit(ctx); return r; }
+    r = ausb_open(&d, h);
+    ausb_device_release(&d);
+    if (r < 0) ausb_exit(ctx);
+    return r;
+}
+
+static int calls;
+static void count_cb(ausb_transfer *t, int status, void *user)
+{
+    (void)t;
+    (void)status;
+    (void)user;
+    calls++;
+}
+
+static void test_init_failures_leave_nothing_behind(void)
+{
+    ausb_ctx ctx;
+    int before = open_fds();
+    fail_init = 1;
+    T_EQ(ausb_init(&ctx, NULL), -ENOMEM);
+    fail_init = 0;
+    fail_pollfds = 1;
+    T_EQ(ausb_init(&ctx, NULL), AUSB_ERROR_NOT_SUPPORTED);
+    fail_pollfds = 0;
+    fail_realloc = 1;
+    T_EQ(ausb_init(&ctx, NULL), -ENOMEM);
+    fail_realloc = 0;
+    T_EQ(open_fds(), before);
+    T_EQ(ctx.lu == NULL, 1);
+    ausb_exit(&ctx);                     /* harmless on a failed context */
+    T_EQ(ausb_init(&ctx, NULL), 0);
+    ausb_exit(&ctx);
+    T_EQ(open_fds(), before);
+}
+
+static void test_failed_submit_means_no_callback_and_reuse(void)
+{
+    ausb_ctx ctx;
+    ausb_handle h;
+    ausb_transfer t;
+    unsigned char buf[8];
+    calls = 0;
+    T_EQ(open_dev1(&ctx, &h), 0);
+    ausb_transfer_init(&t, 0);
+    ausb_fill_bulk(&t, &h, 0x85, buf, 8, 1000, count_cb, NULL);
+    fail_submit = LIBUSB_ERROR_NO_MEM;
+    T_EQ(ausb_submit(&t), -ENOMEM);
+    fail_submit = 0;
+    T_EQ(ausb_pending(&ctx), 0);
+    T_EQ(ausb_transfer_state(&t), AUSB_XFER_IDLE);
+    ausb_run_once(&ctx, 0);
+    T_EQ(calls, 0);
+    T_EQ(ausb_submit(&t), 0);            /* the same object works afterwards */
+    T_EQ(ausb_run(&ctx), 0);
+    T_EQ(calls, 1);
+    fail_submit = LIBUSB_ERROR_NO_DEVICE;
+    T_EQ(ausb_submit(&t), AUSB_ERROR_NO_DEVICE);
+    fail_submit = 0;
+    T_EQ(ausb_handle_gone(&h), 1);
+    T_EQ(ausb_submit(&t), AUSB_ERROR_NO_DEVICE);   /* at once, libusb not asked */
+    ausb_transfer_free(&t);
+    ausb_close(&h);
+    ausb_exit(&ctx);
+}
+
+static void test_open_and_claim_failures(void)
+{
+    ausb_ctx ctx;
+    ausb_device d;
+    ausb_handle h;
+    int det, att;
+    T_EQ(ausb_init(&ctx, NULL), 0);
+    T_EQ(ausb_find_id(&ctx, 0x1234, 0x0001, &d), 0);
+    fail_open = LIBUSB_ERROR_ACCESS;
+    T_EQ(ausb_open(&d, &h), AUSB_ERROR_ACCESS);
+    fail_open = 0;
+    T_EQ(ctx.handles == NULL, 1);
+    T_EQ(ausb_open(&d, &h), 0);
+    det = usbf_count(&dev1, &dev1.detaches);
+    att = usbf_count(&dev1, &dev1.attaches);
+    fail_claim = LIBUSB_ERROR_BUSY;
+    T_EQ(ausb_claim(&h, 1), AUSB_ERROR_BUSY);
+    fail_claim = 0;
+    /* the driver detached for the claim is put back when the claim fails */
+    T_EQ(usbf_count(&dev1, &dev1.detaches) - det, 1);
+    T_EQ(usbf_count(&dev1, &dev1.attaches) - att, 1);
+    T_EQ(usbf_count(&dev1, &dev1.driver_bound_if1), 1);
+    ausb_close(&h);
+    T_EQ(usbf_count(&dev1, &dev1.attaches) - att, 1);   /* not twice */
+    ausb_device_release(&d);
+    ausb_exit(&ctx);
+}
+
+static void test_enumeration_failures(void)
+{
+    ausb_ctx ctx;
+    ausb_device_list l;
+    ausb_device d;
+    ausb_config_desc *cfg;
+    T_EQ(ausb_init(&ctx, NULL), 0);
+    fail_list = LIBUSB_ERROR_NO_MEM;
+    T_EQ(ausb_devices(&ctx, &l), -ENOMEM);
+    T_EQ(ausb_find_id(&ctx, 0x1234, 0x0001, &d), -ENOMEM);
+    fail_list = 0;
+    fail_malloc = 1;
+    T_EQ(ausb_devices(&ctx, &l), -ENOMEM);
+    T_EQ(l.count, 0);
+    fail_malloc = 0;
+    T_EQ(ausb_find_id(&ctx, 0x1234, 0x0001, &d), 0);
+    fail_cfg = LIBUSB_ERROR_NO_MEM;
+    T_EQ(ausb_config_get(&d, 0, &cfg), -ENOMEM);
+    fail_cfg = 0;
+    ausb_device_release(&d);
+    ausb_exit(&ctx);
+}
+
+static void test_libusb_timeout_folds_into_the_deadline(void)
+{
+    ausb_ctx ctx;
+    struct pollfd fds[16];
+    int64_t deadline = INT64_MAX, before, after, earlier;
+    int n;
+    T_EQ(ausb_init(&ctx, NULL), 0);
+    next_timeout_ms = 50;
+    before = ausb_now_ns();
+    n = ausb_prepare(&ctx, fds, 16, &deadline);
+    after = ausb_now_ns();
+    T_CHECK(deadline >= before + 50000000 && deadline <= after + 50000000);
+    earlier = before + 1000;             /* an earlier deadline is kept */
+    deadline = earlier;
+    ausb_prepare(&ctx, fds, 16, &deadline);
+    T_EQ(deadline, earlier);
+    /* an expired libusb timeout makes dispatch handle events with no fd ready */
+    next_timeout_ms = 0;
+    handle_events_calls = 0;
+    for (n = 0; n < 16; n++) fds[n].revents = 0;
+    ausb_dispatch(&ctx, fds, ausb_prepare(&ctx, fds, 16, &deadline));
+    T_EQ(handle_events_calls, 1);
+    next_timeout_ms = -1;
+    handle_events_calls = 0;
+    ausb_dispatch(&ctx, fds, ausb_prepare(&ctx, fds, 16, &deadline));
+    T_EQ(handle_events_calls, 0);        /* nothing ready, nothing due */
+    ausb_exit(&ctx);
+}
+
+static void test_string_read_that_cannot_submit_fails_at_once(void)
+{
+    ausb_ctx ctx;
+    ausb_handle h;
+    static ausb_string_req req;
+    T_EQ(open_dev1(&ctx, &h), 0);
+    fail_submit = LIBUSB_ERROR_NO_MEM;
+    T_EQ(ausb_read_string(&h, &req, 1, 1000, NULL, NULL), -ENOMEM);
+    fail_submit = 0;
+    T_EQ(ausb_pending(&ctx), 0);
+    ausb_close(&h);
+    ausb_exit(&ctx);
+}
+
+int main(void)
+{
+    t_suite("usb_faults");
+    usbf_init();
+    dev1.desc_len = usbf_std_descriptors(dev1.desc, 0x1234, 0x0001);
+    dev1.driver_bound_if1 = 1;
+    usbf_add(&dev1, "/devices/fake/usb1/1-2", 1, 5, 480);
+    T_RUN(test_init_failures_leave_nothing_behind);
+    T_RUN(test_failed_submit_means_no_callback_and_reuse);
+    T_RUN(test_open_and_claim_failures);
+    T_RUN(test_enumeration_failures);
+    T_RUN(test_libusb_timeout_folds_into_the_deadline);
+    T_RUN(test_string_read_that_cannot_submit_fails_at_once);
+    usbf_done();
+    return t_done();
+}
