@@ -441,6 +441,8 @@ AUSB_API const ausb_device *ausb_handle_device(const ausb_handle *h);
 /* ==== section: transfers ==== */
 
 AUSB_API int ausb_transfer_init(ausb_transfer *t, int iso_packets);
+/* Frees an idle transfer (or one inside its own callback).  In flight, it
+ * only cancels: free it when its callback comes. */
 AUSB_API void ausb_transfer_free(ausb_transfer *t);
 AUSB_API void ausb_fill_bulk(ausb_transfer *t, ausb_handle *h, unsigned char ep, void *buf, int len,
                              unsigned timeout_ms, ausb_transfer_cb cb, void *user);
@@ -1540,8 +1542,8 @@ AUSB_API void ausb_close(ausb_handle *h)
         (void)AUSB_LIBUSB(libusb_cancel_transfer)(t->lt);
     }
     /* libusb hands cancelled transfers back from its event handling; we are
-     * never inside it here, so pumping it is allowed.  The bound only
-     * guards against a kernel that never returns an URB. */
+     * never inside it here, so pumping it is allowed.  The bound (10 s) only
+     * guards against a kernel that never gives an URB back. */
     while (h->inflight > 0 && rounds++ < 2000) {
         struct timeval tv = {0, 5000};
         (void)AUSB_LIBUSB(libusb_handle_events_timeout_completed)(ctx->lu, &tv, NULL);
@@ -1608,8 +1610,9 @@ AUSB_API int ausb_transfer_init(ausb_transfer *t, int iso_packets)
 AUSB_API void ausb_transfer_free(ausb_transfer *t)
 {
     if (!t || !t->lt) return;
-    if (t->state == AUSB_XFER_INFLIGHT) {
-        /* Freeing an in-flight transfer would be a use-after-free in libusb. */
+    if (t->state != AUSB_XFER_IDLE) {
+        /* In flight or waiting for its callback: freeing now would be a
+         * use-after-free.  Cancel instead; free it from its callback. */
         (void)ausb_cancel(t);
         return;
     }

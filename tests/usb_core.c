@@ -758,6 +758,28 @@ static void test_callback_may_free_its_transfer(void)
     ausb_exit(&ctx);
 }
 
+static void test_free_in_flight_only_cancels(void)
+{
+    ausb_ctx ctx;
+    ausb_handle h;
+    ausb_transfer t;
+    unsigned char buf[8];
+    rec r;
+    memset(&r, 0, sizeof r);
+    T_EQ(open_dev(&ctx, &dev1, &h), 0);
+    ausb_transfer_init(&t, 0);
+    ausb_fill_bulk(&t, &h, 0x84, buf, 8, 0, on_done, &r);
+    T_EQ(ausb_submit(&t), 0);
+    ausb_transfer_free(&t);
+    T_EQ(ausb_transfer_state(&t), AUSB_XFER_INFLIGHT);
+    T_EQ(run_until(&ctx, &r.calls, 1), 0);
+    T_EQ(r.status, -ECANCELED);
+    ausb_transfer_free(&t);
+    T_CHECK(t.lt == NULL);
+    ausb_close(&h);
+    ausb_exit(&ctx);
+}
+
 static void test_disconnect_fails_pending_and_later_submits(void)
 {
     ausb_ctx ctx;
@@ -1281,6 +1303,7 @@ int main(void)
     T_RUN(test_close_cancels_in_flight_and_delivers_before_return);
     T_RUN(test_callback_may_close_its_handle);
     T_RUN(test_callback_may_free_its_transfer);
+    T_RUN(test_free_in_flight_only_cancels);
     T_RUN(test_auto_detach_and_reattach_on_close);
     T_RUN(test_release_reattaches_and_is_not_repeated_at_close);
     T_RUN(test_alt_setting_config_clear_halt_reset);
