@@ -360,6 +360,11 @@ AUSB_API const char *ausb_speed_text(int kbps);
 AUSB_API int ausb_config_get(const ausb_device *dev, int index, ausb_config_desc **out);
 AUSB_API int ausb_config_active(const ausb_device *dev, ausb_config_desc **out);
 AUSB_API void ausb_config_free(ausb_config_desc *cfg);
+/* Lookups in a parsed tree, NULL when absent: interface by bInterfaceNumber,
+ * alternate setting by bAlternateSetting, endpoint by bEndpointAddress. */
+AUSB_API const ausb_interface *ausb_config_interface(const ausb_config_desc *cfg, int number);
+AUSB_API const ausb_altsetting *ausb_interface_altsetting(const ausb_interface *in, int alt);
+AUSB_API const ausb_endpoint_desc *ausb_altsetting_endpoint(const ausb_altsetting *s, unsigned char address);
 AUSB_API int ausb_ep_type(const ausb_endpoint_desc *ep);
 AUSB_API int ausb_ep_is_in(const ausb_endpoint_desc *ep);
 AUSB_API int ausb_ep_number(const ausb_endpoint_desc *ep);
@@ -1165,6 +1170,34 @@ AUSB_API int ausb_config_active(const ausb_device *dev, ausb_config_desc **out)
 AUSB_API void ausb_config_free(ausb_config_desc *cfg)
 {
     if (cfg) AUSB_LIBUSB(libusb_free_config_descriptor)(cfg);
+}
+
+AUSB_API const ausb_interface *ausb_config_interface(const ausb_config_desc *cfg, int number)
+{
+    int i;
+    if (!cfg) return NULL;
+    for (i = 0; i < cfg->bNumInterfaces; i++)
+        if (cfg->interface[i].num_altsetting > 0 && cfg->interface[i].altsetting[0].bInterfaceNumber == number)
+            return &cfg->interface[i];
+    return NULL;
+}
+
+AUSB_API const ausb_altsetting *ausb_interface_altsetting(const ausb_interface *in, int alt)
+{
+    int i;
+    if (!in) return NULL;
+    for (i = 0; i < in->num_altsetting; i++)
+        if (in->altsetting[i].bAlternateSetting == alt) return &in->altsetting[i];
+    return NULL;
+}
+
+AUSB_API const ausb_endpoint_desc *ausb_altsetting_endpoint(const ausb_altsetting *s, unsigned char address)
+{
+    int i;
+    if (!s) return NULL;
+    for (i = 0; i < s->bNumEndpoints; i++)
+        if (s->endpoint[i].bEndpointAddress == address) return &s->endpoint[i];
+    return NULL;
 }
 
 AUSB_API int ausb_ep_type(const ausb_endpoint_desc *ep) { return ep->bmAttributes & 3; }

@@ -228,6 +228,13 @@ static void test_unusual_descriptors_configs_alts_iads_extras(void)
     T_EQ(cfg->interface[1].num_altsetting, 2);
     T_EQ(cfg->interface[1].altsetting[1].bAlternateSetting, 1);
     T_EQ(ausb_ep_max_packet(&cfg->interface[1].altsetting[1].endpoint[0], 480000), 3072);
+    T_CHECK(ausb_config_interface(cfg, 1) == &cfg->interface[1]);
+    T_CHECK(ausb_config_interface(cfg, 7) == NULL);
+    T_CHECK(ausb_interface_altsetting(&cfg->interface[1], 1) == &cfg->interface[1].altsetting[1]);
+    T_CHECK(ausb_interface_altsetting(&cfg->interface[1], 2) == NULL);
+    T_CHECK(ausb_altsetting_endpoint(&cfg->interface[1].altsetting[1], 0x81) ==
+            &cfg->interface[1].altsetting[1].endpoint[0]);
+    T_CHECK(ausb_altsetting_endpoint(&cfg->interface[1].altsetting[1], 0x01) == NULL);
     T_EQ(ausb_config_iads(cfg, iads, 4), 2);
     T_EQ(iads[0].first_interface, 0);
     T_EQ(iads[0].interface_count, 2);
