@@ -30,12 +30,16 @@ example `cc -std=c99 -O2 -o app app.c -lpthread`.
   blocking `getaddrinfo` run from the loop's dispatch (numeric addresses never
   resolve at all).  Without this option link with `-lpthread` (glibc >= 2.34
   and musl need nothing extra).
-- `AIOS_MALLOC(n)`, `AIOS_REALLOC(p, n)`, `AIOS_FREE(p)`: allocator hooks.
+- `AIOS_MALLOC(n)`, `AIOS_REALLOC(p, n)`, `AIOS_FREE(p)`: allocator hooks
+  (define all three).
 - `AIOS_SYS_READ`, `AIOS_SYS_WRITEV`, `AIOS_SYS_SENDMSG`, `AIOS_SYS_ACCEPT`,
-  `AIOS_SYS_SOCKET`, `AIOS_SYS_CONNECT`, `AIOS_SYS_CLOSE`, `AIOS_SYS_POLL`:
-  the system calls, each a function-like macro with the libc signature
-  (`AIOS_SYS_ACCEPT(fd, addr, len)` must return a non-blocking, close-on-exec
-  descriptor).  Replace them to inject faults.
+  `AIOS_SYS_SOCKET`, `AIOS_SYS_CONNECT`, `AIOS_SYS_CLOSE`, `AIOS_SYS_POLL`,
+  `AIOS_SYS_GETADDRINFO`, `AIOS_SYS_FREEADDRINFO`: the system calls, each a
+  function-like macro with the libc signature (`AIOS_SYS_ACCEPT(fd, addr,
+  len)` must return a non-blocking, close-on-exec descriptor; getaddrinfo
+  runs in the resolver thread, and what it returns goes back through
+  `AIOS_SYS_FREEADDRINFO`).  Replace them to inject faults or to feed the
+  connector addresses of your own.
 - `AIOS_API`: decoration of public functions (default `extern`).
 
 `ASYNCKIT_IMPLEMENTATION` and `ASYNCKIT_STATIC` switch on the implementation
@@ -454,6 +458,12 @@ AIOS_API int aios_serial_open(aios_ctx *ctx, aios_stream **out, const char *path
 #endif
 #ifndef AIOS_SYS_POLL
 #define AIOS_SYS_POLL(fds, n, ms) poll((fds), (n), (ms))
+#endif
+#ifndef AIOS_SYS_GETADDRINFO
+#define AIOS_SYS_GETADDRINFO(host, serv, hints, res) getaddrinfo((host), (serv), (hints), (res))
+#endif
+#ifndef AIOS_SYS_FREEADDRINFO
+#define AIOS_SYS_FREEADDRINFO(res) freeaddrinfo(res)
 #endif
 
 #if defined(__GNUC__)
@@ -1327,6 +1337,27 @@ static void aios__stream_flush(aios_stream *s)
     }
 }
 
+/* Sends what the kernel takes at once from an idle queue; returns the count. */
+static size_t aios__write_direct(aios_stream *s, const void *data, size_t n)
+{
+    struct iovec one;
+    ssize_t r;
+    one.iov_base = (void *)data;
+    one.iov_len = n;
+    if (s->flags & AIOS__F_SOCK) {
+        struct msghdr msg;
+        memset(&msg, 0, sizeof msg);
+        msg.msg_iov = &one;
+        msg.msg_iovlen = 1;
+        do r = AIOS_SYS_SENDMSG(s->io.fd, &msg, MSG_NOSIGNAL); while (r < 0 && errno == EINTR);
+    } else {
+        do r = AIOS_SYS_WRITEV(s->io.fd, &one, 1); while (r < 0 && errno == EINTR);
+    }
+    if (r > 0) return (size_t)r;
+    if (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK) s->werr = -errno;
+    return 0;
+}
+
 static int aios__write_common(aios_stream *s, const void *data, size_t n, int copy, aios_cb cb, void *ud)
 {
     aios__wreq *w;
@@ -1338,32 +1369,35 @@ static int aios__write_common(aios_stream *s, const void *data, size_t n, int co
     if (s->io.fd < 0 && !(s->flags & AIOS__F_CONNECTING)) return -ENOTCONN;
     if (copy && s->wcopied > 0 && s->wcopied >= s->whwm) return AIOS_EFULL;
     if (copy && n > (size_t)UINT32_MAX) return -EINVAL;
-    /* An idle queue tries the kernel first, so a copy is made only of what it refused. */
-    if (!s->wsend && s->io.fd >= 0 && n > 0) {
-        ssize_t r;
-        if (s->flags & AIOS__F_SOCK) {
-            do r = send(s->io.fd, data, n, MSG_NOSIGNAL); while (r < 0 && errno == EINTR);
-        } else {
-            struct iovec one;
-            one.iov_base = (void *)data;
-            one.iov_len = n;
-            do r = AIOS_SYS_WRITEV(s->io.fd, &one, 1); while (r < 0 && errno == EINTR);
-        }
-        if (r > 0) sent = (size_t)r;
-        else if (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK) s->werr = -errno;
-    }
-    keep = copy ? n - sent : 0;
-    w = (aios__wreq *)AIOS_MALLOC(sizeof *w + keep);
+    /* The request exists before any byte goes out: a write that returns
+     * -ENOMEM has sent nothing, and one that sent something always completes
+     * through its callback. */
+    w = (aios__wreq *)AIOS_MALLOC(sizeof *w);
     if (!w) return -ENOMEM;
+    /* An idle queue tries the kernel first, so a copy is made only of what it refused. */
+    if (!s->wsend && s->io.fd >= 0 && n > 0) sent = aios__write_direct(s, data, n);
+    keep = copy && !s->werr ? n - sent : 0;
+    if (keep > 0) {
+        aios__wreq *bigger = (aios__wreq *)AIOS_REALLOC(w, sizeof *w + keep);
+        if (bigger) {
+            w = bigger;
+        } else if (sent == 0) {
+            AIOS_FREE(w);
+            return -ENOMEM;
+        } else {  /* part is on the wire and the rest cannot be kept: the write side is broken */
+            keep = 0;
+            s->werr = -ENOMEM;
+        }
+    }
     w->next = NULL;
     w->cb = cb;
     w->ud = ud;
     w->copied = keep;
     w->deadline = s->tm && s->tm->wtimeout_ns > 0 ? aios_now_ns() + s->tm->wtimeout_ns : INT64_MAX;
     if (copy) {
-        memcpy((char *)(w + 1), (const char *)data + sent, keep);
+        if (keep > 0) memcpy((char *)(w + 1), (const char *)data + sent, keep);
         w->data = (const char *)(w + 1);
-        w->len = keep;
+        w->len = n - sent;  /* more than keep only after a failure, and then never sent */
         w->off = 0;
     } else {
         w->data = (const char *)data;
@@ -1596,7 +1630,7 @@ typedef struct aios__resolve {
 static void aios__resolve_unref(aios__resolve *r)
 {
     if (__atomic_sub_fetch(&r->refs, 1, __ATOMIC_ACQ_REL) != 0) return;
-    if (r->res) freeaddrinfo(r->res);
+    if (r->res) AIOS_SYS_FREEADDRINFO(r->res);
 #ifndef AIOS_NO_THREADS
     if (r->efd >= 0) close(r->efd);
 #endif
@@ -1610,7 +1644,7 @@ static void aios__resolve_now(aios__resolve *r)
     hints.ai_family = r->family;
     hints.ai_socktype = SOCK_STREAM;
     hints.ai_protocol = IPPROTO_TCP;
-    r->gai = getaddrinfo(r->host, r->port, &hints, &r->res);
+    r->gai = AIOS_SYS_GETADDRINFO(r->host, r->port, &hints, &r->res);
     if (r->gai != 0) r->res = NULL;
     __atomic_store_n(&r->done, 1, __ATOMIC_RELEASE);
 }
@@ -2248,14 +2282,14 @@ AIOS_API int aios_server_listen_tcp(aios_server *srv, const char *host, int port
         hints.ai_socktype = SOCK_STREAM;
         hints.ai_flags = AI_PASSIVE;
         snprintf(ps, sizeof ps, "%d", port);
-        e = getaddrinfo(host, ps, &hints, &res);
+        e = AIOS_SYS_GETADDRINFO(host, ps, &hints, &res);
         if (e != 0) return aios__gai_error(e);
         for (a = res; a && srv->nlis < AIOS_MAX_LISTENERS; a = a->ai_next) {
             int rr = aios__bind_tcp(srv, a->ai_addr, a->ai_addrlen, 0);
             if (rr == 0 || r != 0) r = rr;
             if (rr == 0 && port == 0) port = srv->port;
         }
-        freeaddrinfo(res);
+        AIOS_SYS_FREEADDRINFO(res);
         return r;
     }
 }

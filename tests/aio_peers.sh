@@ -86,6 +86,31 @@ aio_check_echo_sigterm_exits_zero() {
     head -n 1 "$AIO_DIR/echo.out" | grep -q '^listening on [0-9][0-9]*$'
 }
 
+# aio_check_echo_signal_graceful SIG: with a client connected, SIG stops new
+# connections, the open one keeps being served until the client leaves, and
+# then the server exits 0 at once (not after its 10-second grace period).
+aio_check_echo_signal_graceful() {
+    local sig=$1 line i
+    aio_start_echo || return 1
+    exec 3<>"/dev/tcp/127.0.0.1/$AIO_ECHO_PORT" || { aio_stop_echo; return 1; }
+    printf 'before\n' >&3
+    read -r -t 5 line <&3
+    [ "$line" = before ] || { echo "echo before: $line"; exec 3>&-; aio_stop_echo; return 1; }
+    kill "-$sig" "$AIO_ECHO_PID"
+    sleep 0.3
+    kill -0 "$AIO_ECHO_PID" 2>/dev/null || { echo "exited with a client still connected"; exec 3>&-; return 1; }
+    if (exec 4<>"/dev/tcp/127.0.0.1/$AIO_ECHO_PORT") 2>/dev/null; then
+        echo "accepted a new connection during shutdown"; exec 3>&-; aio_stop_echo; return 1
+    fi
+    printf 'during\n' >&3
+    read -r -t 5 line <&3
+    [ "$line" = during ] || { echo "echo during shutdown: $line"; exec 3>&-; aio_stop_echo; return 1; }
+    exec 3>&-
+    for i in $(seq 1 60); do kill -0 "$AIO_ECHO_PID" 2>/dev/null || break; sleep 0.05; done
+    kill -0 "$AIO_ECHO_PID" 2>/dev/null && { echo "still running after the last client left"; aio_stop_echo; return 1; }
+    wait "$AIO_ECHO_PID"
+}
+
 aio_check_echo_load() {
     local bin=$1 conns=$2 bytes=$3
     aio_start_echo "$bin" || return 1

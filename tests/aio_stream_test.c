@@ -1,9 +1,81 @@
 /* tests/aio_stream_test.c - buffered streams, the loop contract, TCP, Unix
  * sockets and serial ports of aio_stream.h (shapes 1 and 3). */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE 1
+#endif
+#include <errno.h>
+#include <netdb.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+
+/* Hooks (see the manual's options): an allocator that fails on request, a
+ * sendmsg that records how many buffers each call gathered, and a resolver
+ * that can be slow or answer "fake.*" names with addresses of the test's. */
+static int t_fail_alloc_in = -1;  /* fail the allocation this many calls ahead; -1: never */
+static int t_alloc_fails(void) { return t_fail_alloc_in >= 0 && t_fail_alloc_in-- == 0; }
+static void *t_malloc(size_t n) { return t_alloc_fails() ? NULL : malloc(n); }
+static void *t_realloc(void *p, size_t n) { return t_alloc_fails() ? NULL : realloc(p, n); }
+
+static int t_sendmsg_calls, t_sendmsg_max_iov;
+static ssize_t t_sendmsg(int fd, const struct msghdr *m, int flags)
+{
+    t_sendmsg_calls++;
+    if ((int)m->msg_iovlen > t_sendmsg_max_iov) t_sendmsg_max_iov = (int)m->msg_iovlen;
+    return sendmsg(fd, m, flags);
+}
+
+static int t_resolve_delay_ms, t_resolve_calls;
+static struct sockaddr_storage t_fake_addrs[4];
+static int t_fake_naddrs;
+static char t_fake_mark[] = "fake";
+static int t_getaddrinfo(const char *host, const char *serv, const struct addrinfo *hints, struct addrinfo **res)
+{
+    __atomic_add_fetch(&t_resolve_calls, 1, __ATOMIC_SEQ_CST);
+    if (t_resolve_delay_ms > 0) {
+        struct timespec ts;
+        ts.tv_sec = t_resolve_delay_ms / 1000;
+        ts.tv_nsec = (long)(t_resolve_delay_ms % 1000) * 1000000L;
+        nanosleep(&ts, NULL);
+    }
+    if (strcmp(host, "fake.nx") == 0) return EAI_NONAME;
+    if (strncmp(host, "fake.", 5) == 0) {
+        struct addrinfo *head = NULL, **tail = &head;
+        int i;
+        for (i = 0; i < t_fake_naddrs; i++) {
+            struct addrinfo *a = (struct addrinfo *)calloc(1, sizeof *a);
+            a->ai_family = t_fake_addrs[i].ss_family;
+            a->ai_socktype = SOCK_STREAM;
+            a->ai_addr = (struct sockaddr *)&t_fake_addrs[i];
+            a->ai_addrlen = a->ai_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+            a->ai_canonname = t_fake_mark;
+            *tail = a;
+            tail = &a->ai_next;
+        }
+        *res = head;
+        return head ? 0 : EAI_NONAME;
+    }
+    return getaddrinfo(host, serv, hints, res);
+}
+static void t_freeaddrinfo(struct addrinfo *a)
+{
+    if (!a || a->ai_canonname != t_fake_mark) { freeaddrinfo(a); return; }
+    while (a) { struct addrinfo *next = a->ai_next; free(a); a = next; }
+}
+
+#define AIOS_MALLOC(n) t_malloc(n)
+#define AIOS_REALLOC(p, n) t_realloc((p), (n))
+#define AIOS_FREE(p) free(p)
+#define AIOS_SYS_SENDMSG(fd, msg, flags) t_sendmsg((fd), (msg), (flags))
+#define AIOS_SYS_GETADDRINFO(h, s, hints, res) t_getaddrinfo((h), (s), (hints), (res))
+#define AIOS_SYS_FREEADDRINFO(res) t_freeaddrinfo(res)
 #include "aio_common.h"
 
 #include <poll.h>
 #include <termios.h>
+#include <netinet/tcp.h>
 #include <sys/un.h>
 #if defined(__GLIBC__)
 #include <pty.h>
@@ -582,7 +654,7 @@ static void test_prepare_lowers_deadline_for_timeout(void)
     teardown();
 }
 
-typedef struct { aios_stream *s; char buf[512]; int echoed; } t_echo;
+typedef struct { aios_stream *s; char buf[512]; int echoed; char peer[64]; } t_echo;
 static void echo_read_cb(aios_stream *s, int status, void *ud);
 static void echo_write_cb(aios_stream *s, int status, void *ud)
 {
@@ -600,9 +672,8 @@ static void echo_read_cb(aios_stream *s, int status, void *ud)
 static t_echo server_echo;
 static void echo_on_conn(aios_server *srv, aios_stream *s, const struct sockaddr *peer, void *ud)
 {
-    char addr[64];
     (void)srv; (void)ud;
-    aios_format_addr(peer, addr, sizeof addr);
+    if (aios_format_addr(peer, server_echo.peer, sizeof server_echo.peer) < 0) server_echo.peer[0] = 0;
     server_echo.s = s;
     aios_read(s, server_echo.buf, sizeof server_echo.buf, echo_read_cb, &server_echo);
 }
@@ -653,6 +724,12 @@ static void test_tcp_echo_ipv4_and_peer_address(void)
     T_EQ(rd.status, 8);
     T_MEMEQ(buf, "over tcp", 8);
     T_EQ(srv.stats.accepted, 1);
+    {   /* the handler saw the client's own address and port */
+        struct sockaddr_in me; socklen_t l = sizeof me; char want[64];
+        T_EQ(getsockname(aios_stream_fd(c), (struct sockaddr *)&me, &l), 0);
+        snprintf(want, sizeof want, "127.0.0.1:%u", (unsigned)ntohs(me.sin_port));
+        T_STREQ(server_echo.peer, want);
+    }
     teardown();
 }
 
@@ -685,7 +762,7 @@ static void test_tcp_echo_ipv6(void)
     teardown();
 }
 
-static void test_dual_stack_listener_accepts_ipv4(void)
+static void test_dual_stack_listener_accepts_ipv4_and_ipv6(void)
 {
     aios_server srv; aios_stream *c; t_rec conn = {0}, rd = {0}; char buf[16];
     setup();
@@ -696,6 +773,17 @@ static void test_dual_stack_listener_accepts_ipv4(void)
     aios_read_exactly(c, buf, 4, t_rec_cb, &rd);
     T_CHECK(t_spin(&ctx, &rd.calls, 1));
     T_EQ(rd.status, 4);
+    if (have_ipv6()) {
+        t_rec conn6 = {0}, rd6 = {0};
+        T_EQ(aios_tcp_connect(&ctx, &c, "::1", aios_server_port(&srv), NULL, t_rec_cb, &conn6), 0);
+        aios_write(c, "six!", 4, NULL, NULL);
+        aios_read_exactly(c, buf, 4, t_rec_cb, &rd6);
+        T_CHECK(t_spin(&ctx, &rd6.calls, 1));
+        T_EQ(conn6.status, 0);
+        T_EQ(rd6.status, 4);
+        T_MEMEQ(buf, "six!", 4);
+        T_EQ(srv.stats.accepted, 2);
+    }
     teardown();
 }
 
@@ -918,15 +1006,19 @@ static void test_shutdown_without_connections_closes_listener(void)
 
 static void test_reuseport_shares_a_port(void)
 {
-    aios_server a, b; aios_server_config cfg;
+    aios_server a, b, c; aios_server_config cfg;
     setup();
     aios_server_config_init(&cfg);
+    T_EQ(cfg.reuseport, 0); /* off unless asked for */
+    aios_server_init(&c, &ctx, &cfg, hold_on_conn, NULL);
     cfg.reuseport = 1;
     aios_server_init(&a, &ctx, &cfg, hold_on_conn, NULL);
     aios_server_init(&b, &ctx, &cfg, hold_on_conn, NULL);
     T_EQ(aios_server_listen_tcp(&a, "127.0.0.1", 0), 0);
     T_EQ(aios_server_listen_tcp(&b, "127.0.0.1", aios_server_port(&a)), 0);
     T_EQ(aios_server_port(&b), aios_server_port(&a));
+    /* a server without the option cannot join them */
+    T_EQ(aios_server_listen_tcp(&c, "127.0.0.1", aios_server_port(&a)), -EADDRINUSE);
     teardown();
 }
 
@@ -986,6 +1078,431 @@ static void test_serial_pty_both_ways_raw(void)
     close(master);
 }
 
+/* ---- writes: allocation order, gathering, copy or no copy, drain ---- */
+
+static void test_write_without_memory_sends_nothing(void)
+{
+    aios_stream *s; int peer; t_rec r = {0}; char buf[16];
+    setup();
+    T_REQUIRE(t_pair(&ctx, &s, &peer) == 0);
+    t_fail_alloc_in = 0;
+    T_EQ(aios_write(s, "abc", 3, t_rec_cb, &r), -ENOMEM);
+    t_fail_alloc_in = 0;
+    T_EQ(aios_write_copy(s, "def", 3, t_rec_cb, &r), -ENOMEM);
+    t_fail_alloc_in = -1;
+    aios_run_once(&ctx, 10);
+    T_EQ(r.calls, 0);
+    /* a write that did not start put nothing on the wire */
+    T_EQ(recv(peer, buf, sizeof buf, MSG_DONTWAIT), -1);
+    T_EQ(aios_write(s, "ok", 2, t_rec_cb, &r), 0);
+    T_CHECK(t_spin(&ctx, &r.calls, 1));
+    T_EQ(r.status, 0);
+    T_EQ(recv(peer, buf, sizeof buf, 0), 2);
+    T_MEMEQ(buf, "ok", 2);
+    close(peer);
+    teardown();
+}
+
+static void test_write_copy_out_of_memory_after_partial_send_fails_through_callback(void)
+{
+    aios_stream *s; int peer; t_rec r = {0}; size_t sz = 4u << 20; char *big = (char *)calloc(1, sz);
+    setup();
+    T_REQUIRE(big && t_pair(&ctx, &s, &peer) == 0);
+    t_fail_alloc_in = 1; /* the request is allocated, the copy of what the kernel refused is not */
+    T_EQ(aios_write_copy(s, big, sz, t_rec_cb, &r), 0);
+    t_fail_alloc_in = -1;
+    T_EQ(r.calls, 0);
+    T_CHECK(t_spin(&ctx, &r.calls, 1));
+    T_EQ(r.status, -ENOMEM);
+    T_EQ(aios_write_queued(s), 0);
+    T_EQ(aios_write(s, "x", 1, NULL, NULL), -ENOMEM); /* part went out: the write side stays failed */
+    t_spin_ms(&ctx, 20);
+    T_EQ(r.calls, 1);
+    close(peer);
+    teardown();
+    free(big);
+}
+
+static void test_queued_writes_are_gathered(void)
+{
+    aios_stream *s; int peer, i; t_rec w[10]; size_t sz = 4u << 20; char *big = (char *)calloc(1, sz);
+    static char sinkbuf[65536]; int64_t give_up;
+    setup();
+    memset(w, 0, sizeof w);
+    T_REQUIRE(big && t_pair(&ctx, &s, &peer) == 0);
+    fcntl(peer, F_SETFL, O_NONBLOCK);
+    T_EQ(aios_write(s, big, sz, NULL, NULL), 0); /* fills the socket; the rest waits */
+    for (i = 0; i < 10; i++) T_EQ(aios_write_copy(s, "0123456789", 10, t_rec_cb, &w[i]), 0);
+    t_sendmsg_max_iov = 0;
+    t_sendmsg_calls = 0;
+    give_up = aios_now_ns() + (int64_t)20 * 1000000000;
+    while (w[9].calls == 0 && aios_now_ns() < give_up) {
+        while (read(peer, sinkbuf, sizeof sinkbuf) > 0) {}
+        aios_run_once(&ctx, 10);
+    }
+    T_EQ(w[9].calls, 1);
+    T_EQ(w[9].status, 0);
+    T_CHECK(t_sendmsg_calls > 0);
+    T_EQ(t_sendmsg_max_iov, 11); /* the big rest and all ten small ones in one call */
+    close(peer);
+    teardown();
+    free(big);
+}
+
+/* Reads everything from fd, remembering two byte positions. */
+typedef struct { size_t got; char at[2]; size_t pos[2]; } t_tap;
+static void tap_read(int fd, t_tap *t)
+{
+    static char b[65536];
+    ssize_t k;
+    while ((k = read(fd, b, sizeof b)) > 0) {
+        int j;
+        for (j = 0; j < 2; j++)
+            if (t->pos[j] >= t->got && t->pos[j] < t->got + (size_t)k) t->at[j] = b[t->pos[j] - t->got];
+        t->got += (size_t)k;
+    }
+}
+
+static void test_write_sends_from_caller_buffer_write_copy_from_its_copy(void)
+{
+    aios_stream *s; int peer; t_rec wa = {0}, wb = {0}; size_t sz = 4u << 20; t_tap tap;
+    char *a = (char *)malloc(sz), *b = (char *)malloc(sz); int64_t give_up;
+    setup();
+    T_REQUIRE(a && b && t_pair(&ctx, &s, &peer) == 0);
+    memset(a, 'a', sz);
+    memset(b, 'b', sz);
+    memset(&tap, 0, sizeof tap);
+    tap.pos[0] = sz - 1;
+    tap.pos[1] = 2 * sz - 1;
+    T_EQ(aios_write(s, a, sz, t_rec_cb, &wa), 0);
+    T_EQ(aios_write_copy(s, b, sz, t_rec_cb, &wb), 0);
+    a[sz - 1] = 'A'; /* aios_write sends from the caller's buffer: the change goes out */
+    b[sz - 1] = 'B'; /* aios_write_copy took its own copy: the change does not */
+    fcntl(peer, F_SETFL, O_NONBLOCK);
+    give_up = aios_now_ns() + (int64_t)20 * 1000000000;
+    while (tap.got < 2 * sz && aios_now_ns() < give_up) {
+        tap_read(peer, &tap);
+        aios_run_once(&ctx, 10);
+    }
+    T_EQ(tap.got, 2 * sz);
+    T_EQ(tap.at[0], 'A');
+    T_EQ(tap.at[1], 'b');
+    T_EQ(wa.status, 0);
+    T_EQ(wb.status, 0);
+    close(peer);
+    teardown();
+    free(a);
+    free(b);
+}
+
+static size_t drain_queued_at_cb;
+static void drain_rec_cb(aios_stream *s, int status, void *ud)
+{
+    drain_queued_at_cb = aios_write_queued(s);
+    t_rec_cb(s, status, ud);
+}
+
+static void test_drain_fires_at_low_water_mark(void)
+{
+    aios_stream *s; int peer; t_rec w = {0}, d = {0}; size_t sz = 2u << 20; char *big = (char *)calloc(1, sz);
+    static char sinkbuf[16384]; int64_t give_up;
+    setup();
+    T_REQUIRE(big && t_pair(&ctx, &s, &peer) == 0);
+    fcntl(peer, F_SETFL, O_NONBLOCK);
+    T_EQ(aios_write(s, big, sz, t_rec_cb, &w), 0);
+    T_EQ(aios_drain(s, sz / 2, drain_rec_cb, &d), 0);
+    T_EQ(aios_drain(s, 0, drain_rec_cb, &d), AIOS_EBUSY);
+    aios_run_once(&ctx, 10);
+    T_EQ(d.calls, 0); /* more than the mark is still queued */
+    give_up = aios_now_ns() + (int64_t)20 * 1000000000;
+    while (d.calls == 0 && aios_now_ns() < give_up) {
+        if (read(peer, sinkbuf, sizeof sinkbuf) < 0) {}
+        aios_run_once(&ctx, 5);
+    }
+    T_EQ(d.calls, 1);
+    T_EQ(d.status, 0);
+    T_CHECK(drain_queued_at_cb <= sz / 2);
+    T_CHECK(drain_queued_at_cb > 0); /* it fired at the mark, not at the end */
+    T_EQ(w.calls, 0);
+    close(peer);
+    teardown();
+    free(big);
+}
+
+static void test_read_until_resumes_scan_where_it_stopped(void)
+{
+    aios_stream *s; int peer, i; t_rec r = {0}; size_t n;
+    setup();
+    T_REQUIRE(t_pair(&ctx, &s, &peer) == 0);
+    T_EQ(aios_read_until(s, "\r\n", 2, 4096, t_line_cb, &r), 0);
+    for (i = 1; i <= 50; i++) {
+        t_write_full(peer, "xxxxxxxxx\r", 10);
+        while (aios_data(s, &n), n < (size_t)i * 10) aios_run_once(&ctx, 20);
+        /* everything buffered was looked at once; the next scan starts at its end */
+        T_EQ(s->rscan, n);
+        T_EQ(r.calls, 0);
+    }
+    t_write_full(peer, "\n", 1);
+    T_CHECK(t_spin(&ctx, &r.calls, 1));
+    T_EQ(r.status, 501);
+    close(peer);
+    teardown();
+}
+
+/* ---- resolving and connecting ---- */
+
+static void test_numeric_address_skips_resolution(void)
+{
+    aios_server srv; aios_stream *c; t_rec conn = {0}, conn2 = {0}; int before;
+    setup();
+    aios_server_init(&srv, &ctx, NULL, hold_on_conn, NULL);
+    T_EQ(aios_server_listen_tcp(&srv, "127.0.0.1", 0), 0);
+    before = __atomic_load_n(&t_resolve_calls, __ATOMIC_SEQ_CST);
+    T_EQ(aios_tcp_connect(&ctx, &c, "127.0.0.1", aios_server_port(&srv), NULL, t_rec_cb, &conn), 0);
+    T_CHECK(t_spin(&ctx, &conn.calls, 1));
+    T_EQ(conn.status, 0);
+    T_EQ(__atomic_load_n(&t_resolve_calls, __ATOMIC_SEQ_CST), before);
+    T_EQ(aios_tcp_connect(&ctx, &c, "localhost", aios_server_port(&srv), NULL, t_rec_cb, &conn2), 0);
+    T_CHECK(t_spin(&ctx, &conn2.calls, 1));
+    T_EQ(conn2.status, 0);
+    T_EQ(__atomic_load_n(&t_resolve_calls, __ATOMIC_SEQ_CST), before + 1);
+    teardown();
+}
+
+static void test_name_not_found(void)
+{
+    aios_stream *c; t_rec conn = {0};
+    setup();
+    T_EQ(aios_tcp_connect(&ctx, &c, "fake.nx", 80, NULL, t_rec_cb, &conn), 0);
+    T_CHECK(t_spin(&ctx, &conn.calls, 1));
+    T_EQ(conn.status, AIOS_ENOTFOUND);
+    aios_close(c, NULL, NULL);
+    teardown();
+}
+
+static void t_fake_v4(int i, int port)
+{
+    struct sockaddr_in *a = (struct sockaddr_in *)(void *)&t_fake_addrs[i];
+    memset(&t_fake_addrs[i], 0, sizeof t_fake_addrs[i]);
+    a->sin_family = AF_INET;
+    a->sin_port = htons((uint16_t)port);
+    a->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+}
+
+static int peer_port(aios_stream *c)
+{
+    struct sockaddr_in a; socklen_t l = sizeof a;
+    if (getpeername(aios_stream_fd(c), (struct sockaddr *)&a, &l) < 0) return -1;
+    return ntohs(a.sin_port);
+}
+
+static void test_connect_tries_each_address_in_turn(void)
+{
+    aios_server srv; aios_stream *c; t_rec conn = {0}; aios_tcp_opts o;
+    setup();
+    nheld = 0;
+    aios_server_init(&srv, &ctx, NULL, hold_on_conn, NULL);
+    T_EQ(aios_server_listen_tcp(&srv, "127.0.0.1", 0), 0);
+    t_fake_v4(0, free_port());              /* refuses */
+    t_fake_v4(1, aios_server_port(&srv));   /* answers */
+    t_fake_naddrs = 2;
+    aios_tcp_opts_init(&o);
+    o.attempt_delay_ms = 0; /* strictly one after the other */
+    T_EQ(aios_tcp_connect(&ctx, &c, "fake.seq", 1, &o, t_rec_cb, &conn), 0);
+    T_CHECK(t_spin(&ctx, &conn.calls, 1));
+    T_EQ(conn.status, 0);
+    T_EQ(peer_port(c), aios_server_port(&srv));
+    T_CHECK(t_spin(&ctx, &nheld, 1));
+    T_EQ(srv.stats.accepted, 1);
+    t_fake_naddrs = 0;
+    teardown();
+}
+
+/* A listener whose queue is full: SYNs to it are dropped, so a connect stalls. */
+static int stalled_listener(int *fillers, int nfill, int *port)
+{
+    struct sockaddr_in a; socklen_t l = sizeof a; int lfd = socket(AF_INET, SOCK_STREAM, 0), i;
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    bind(lfd, (struct sockaddr *)&a, sizeof a);
+    listen(lfd, 0);
+    getsockname(lfd, (struct sockaddr *)&a, &l);
+    for (i = 0; i < nfill; i++) {
+        fillers[i] = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+        connect(fillers[i], (struct sockaddr *)&a, sizeof a);
+    }
+    *port = ntohs(a.sin_port);
+    return lfd;
+}
+
+static void test_connect_races_past_a_stalled_address(void)
+{
+    aios_server srv; aios_stream *c; t_rec conn = {0}; aios_tcp_opts o; int fillers[8], lfd, bport, i;
+    int64_t start, took;
+    setup();
+    aios_server_init(&srv, &ctx, NULL, hold_on_conn, NULL);
+    T_EQ(aios_server_listen_tcp(&srv, "127.0.0.1", 0), 0);
+    lfd = stalled_listener(fillers, 8, &bport);
+    t_fake_v4(0, bport);                    /* never answers */
+    t_fake_v4(1, aios_server_port(&srv));   /* answers */
+    t_fake_naddrs = 2;
+    aios_tcp_opts_init(&o);
+    o.attempt_delay_ms = 100;
+    o.timeout_ms = 10000;
+    start = aios_now_ns();
+    T_EQ(aios_tcp_connect(&ctx, &c, "fake.race", 1, &o, t_rec_cb, &conn), 0);
+    T_CHECK(t_spin(&ctx, &conn.calls, 1));
+    took = aios_now_ns() - start;
+    T_EQ(conn.status, 0);
+    T_EQ(peer_port(c), aios_server_port(&srv));
+    T_CHECK(took >= (int64_t)90 * 1000000);   /* the second attempt waited its turn */
+    T_CHECK(took < (int64_t)3000 * 1000000);  /* and did not wait for the first to give up */
+    t_fake_naddrs = 0;
+    for (i = 0; i < 8; i++) close(fillers[i]);
+    close(lfd);
+    teardown();
+}
+
+static void test_slow_resolution_is_abandoned_at_the_deadline(void)
+{
+#ifdef AIOS_NO_THREADS
+    return; /* without the resolver thread a name resolves inside dispatch, as documented */
+#else
+    aios_stream *c; t_rec conn = {0}; aios_tcp_opts o; int64_t start, took;
+    setup();
+    aios_tcp_opts_init(&o);
+    o.timeout_ms = 50;
+    t_resolve_delay_ms = 800;
+    start = aios_now_ns();
+    T_EQ(aios_tcp_connect(&ctx, &c, "localhost", 9, &o, t_rec_cb, &conn), 0);
+    T_CHECK(t_spin(&ctx, &conn.calls, 1));
+    took = aios_now_ns() - start;
+    T_EQ(conn.status, -ETIMEDOUT);
+    T_CHECK(took < (int64_t)600 * 1000000); /* the loop did not wait for the resolver */
+    aios_close(c, NULL, NULL);
+    teardown();
+    /* the resolver thread finishes on its own and frees its request */
+    usleep(1000000);
+    t_resolve_delay_ms = 0;
+#endif
+}
+
+static int sock_int(int fd, int level, int name)
+{
+    int v = -1; socklen_t l = sizeof v;
+    if (getsockopt(fd, level, name, &v, &l) < 0) return -1;
+    return v;
+}
+
+static void test_client_nodelay_and_keepalive_options(void)
+{
+    aios_server srv; aios_stream *c1, *c2; t_rec conn1 = {0}, conn2 = {0}; aios_tcp_opts o;
+    setup();
+    aios_server_init(&srv, &ctx, NULL, hold_on_conn, NULL);
+    T_EQ(aios_server_listen_tcp(&srv, "127.0.0.1", 0), 0);
+    aios_tcp_opts_init(&o);
+    T_EQ(o.nodelay, 1);
+    o.keepalive_s = 7;
+    aios_tcp_connect(&ctx, &c1, "127.0.0.1", aios_server_port(&srv), &o, t_rec_cb, &conn1);
+    aios_tcp_opts_init(&o);
+    o.nodelay = 0;
+    aios_tcp_connect(&ctx, &c2, "127.0.0.1", aios_server_port(&srv), &o, t_rec_cb, &conn2);
+    T_CHECK(t_spin(&ctx, &conn1.calls, 1));
+    T_CHECK(t_spin(&ctx, &conn2.calls, 1));
+    T_EQ(conn1.status, 0);
+    T_EQ(conn2.status, 0);
+    T_CHECK(sock_int(aios_stream_fd(c1), IPPROTO_TCP, TCP_NODELAY) > 0);
+    T_CHECK(sock_int(aios_stream_fd(c1), SOL_SOCKET, SO_KEEPALIVE) > 0);
+    T_EQ(sock_int(aios_stream_fd(c1), IPPROTO_TCP, TCP_KEEPIDLE), 7);
+    T_EQ(sock_int(aios_stream_fd(c2), IPPROTO_TCP, TCP_NODELAY), 0);
+    T_EQ(sock_int(aios_stream_fd(c2), SOL_SOCKET, SO_KEEPALIVE), 0);
+    teardown();
+}
+
+static void test_server_socket_options(void)
+{
+    aios_server a, b; aios_server_config cfg; aios_stream *c; t_rec conn = {0};
+    setup();
+    nheld = 0;
+    aios_server_init(&a, &ctx, NULL, hold_on_conn, NULL);
+    T_EQ(aios_server_listen_tcp(&a, "127.0.0.1", 0), 0);
+    T_CHECK(sock_int(a.lis[0].io.fd, SOL_SOCKET, SO_REUSEADDR) > 0);
+    aios_tcp_connect(&ctx, &c, "127.0.0.1", aios_server_port(&a), NULL, t_rec_cb, &conn);
+    T_CHECK(t_spin(&ctx, &nheld, 1));
+    T_CHECK(sock_int(aios_stream_fd(held[0]), IPPROTO_TCP, TCP_NODELAY) > 0);
+    aios_server_config_init(&cfg);
+    cfg.reuseaddr = 0;
+    cfg.nodelay = 0;
+    aios_server_init(&b, &ctx, &cfg, hold_on_conn, NULL);
+    T_EQ(aios_server_listen_tcp(&b, "127.0.0.1", 0), 0);
+    T_EQ(sock_int(b.lis[0].io.fd, SOL_SOCKET, SO_REUSEADDR), 0);
+    aios_tcp_connect(&ctx, &c, "127.0.0.1", aios_server_port(&b), NULL, t_rec_cb, &conn);
+    T_CHECK(t_spin(&ctx, &nheld, 2));
+    T_EQ(sock_int(aios_stream_fd(held[1]), IPPROTO_TCP, TCP_NODELAY), 0);
+    teardown();
+}
+
+static int count_established(const int *fds, int n, int ms)
+{
+    struct pollfd p[16]; int i, up = 0; int64_t end = aios_now_ns() + (int64_t)ms * 1000000;
+    while (aios_now_ns() < end) {
+        for (i = 0; i < n; i++) { p[i].fd = fds[i]; p[i].events = POLLOUT; p[i].revents = 0; }
+        poll(p, (nfds_t)n, 20);
+    }
+    for (i = 0; i < n; i++) up += (p[i].revents & POLLOUT) && sock_int(fds[i], SOL_SOCKET, SO_ERROR) == 0;
+    return up;
+}
+
+static void test_backlog_bounds_the_listen_queue(void)
+{
+    aios_server srv; aios_server_config cfg; int fds[8], i; struct sockaddr_in a;
+    setup();
+    aios_server_config_init(&cfg);
+    cfg.backlog = 2;
+    aios_server_init(&srv, &ctx, &cfg, hold_on_conn, NULL);
+    T_EQ(aios_server_listen_tcp(&srv, "127.0.0.1", 0), 0);
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_port = htons((uint16_t)aios_server_port(&srv));
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    /* the loop does not run: the kernel queues backlog + 1 and drops the rest's SYNs */
+    for (i = 0; i < 8; i++) {
+        fds[i] = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+        connect(fds[i], (struct sockaddr *)&a, sizeof a);
+    }
+    T_EQ(count_established(fds, 8, 200), 3);
+    for (i = 0; i < 8; i++) close(fds[i]);
+    teardown();
+}
+
+static void test_accepts_per_iteration_are_bounded(void)
+{
+    aios_server srv; aios_server_config cfg; int fds[6], i; struct sockaddr_in a;
+    setup();
+    nheld = 0;
+    aios_server_config_init(&cfg);
+    cfg.accept_batch = 2;
+    aios_server_init(&srv, &ctx, &cfg, hold_on_conn, NULL);
+    T_EQ(aios_server_listen_tcp(&srv, "127.0.0.1", 0), 0);
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_port = htons((uint16_t)aios_server_port(&srv));
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    for (i = 0; i < 6; i++) {
+        fds[i] = socket(AF_INET, SOCK_STREAM, 0);
+        T_EQ(connect(fds[i], (struct sockaddr *)&a, sizeof a), 0); /* queued, not yet accepted */
+    }
+    aios_run_once(&ctx, 1000);
+    T_EQ(nheld, 2);
+    aios_run_once(&ctx, 1000);
+    T_EQ(nheld, 4);
+    aios_run_once(&ctx, 1000);
+    T_EQ(nheld, 6);
+    for (i = 0; i < 6; i++) close(fds[i]);
+    teardown();
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_DFL); /* a SIGPIPE would kill the suite: the library must avoid it */
@@ -1021,7 +1538,7 @@ int main(void)
     T_RUN(test_foreign_poll_loop_runs_tcp_echo);
     T_RUN(test_tcp_echo_ipv4_and_peer_address);
     T_RUN(test_tcp_echo_ipv6);
-    T_RUN(test_dual_stack_listener_accepts_ipv4);
+    T_RUN(test_dual_stack_listener_accepts_ipv4_and_ipv6);
     T_RUN(test_connect_by_name);
     T_RUN(test_close_during_resolution_cancels);
     T_RUN(test_connect_refused);
@@ -1035,5 +1552,20 @@ int main(void)
     T_RUN(test_reuseport_shares_a_port);
     T_RUN(test_unix_socket_echo);
     T_RUN(test_serial_pty_both_ways_raw);
+    T_RUN(test_write_without_memory_sends_nothing);
+    T_RUN(test_write_copy_out_of_memory_after_partial_send_fails_through_callback);
+    T_RUN(test_queued_writes_are_gathered);
+    T_RUN(test_write_sends_from_caller_buffer_write_copy_from_its_copy);
+    T_RUN(test_drain_fires_at_low_water_mark);
+    T_RUN(test_read_until_resumes_scan_where_it_stopped);
+    T_RUN(test_numeric_address_skips_resolution);
+    T_RUN(test_name_not_found);
+    T_RUN(test_connect_tries_each_address_in_turn);
+    T_RUN(test_connect_races_past_a_stalled_address);
+    T_RUN(test_slow_resolution_is_abandoned_at_the_deadline);
+    T_RUN(test_client_nodelay_and_keepalive_options);
+    T_RUN(test_server_socket_options);
+    T_RUN(test_backlog_bounds_the_listen_queue);
+    T_RUN(test_accepts_per_iteration_are_bounded);
     return t_done();
 }

@@ -8,18 +8,26 @@
 t_unit aio_stream tests/aio_stream_test.c -lpthread
 t_unit aio_hostile tests/aio_hostile.c -lpthread
 if [ -f tests/aio_sched.c ] && grep -q schd_source_add sched.h 2>/dev/null; then
-    # -fno-sanitize=pointer-overflow: until schd_loop_prepare stops adding an
-    # offset to a NULL fds pointer (cap 0 on its first call)
-    t_unit aio_sched tests/aio_sched.c -lpthread -fno-sanitize=pointer-overflow
+    t_unit aio_sched tests/aio_sched.c -lpthread
 fi
 
 # The examples and real peers run natively only.
 if [ -z "$CROSS" ]; then
+    # AIOS_NO_THREADS: names resolve inside dispatch; no thread, no -lpthread
+    if $CC -O2 -g -DAIOS_NO_THREADS -I. -o "$T_OUT/aio_stream_nothreads" tests/aio_stream_test.c \
+        >"$T_OUT/aio_stream_nothreads.build.log" 2>&1; then
+        t_suite "aio_stream AIOS_NO_THREADS" "$T_OUT/aio_stream_nothreads"
+    else
+        t_fail_line "[aio_stream AIOS_NO_THREADS] does not build:"
+        head -n 12 "$T_OUT/aio_stream_nothreads.build.log" | sed 's/^/    /'
+    fi
     aio_peers="env CC=$CC T_QUICK=$T_QUICK bash tests/aio_peers.sh"
     if t_check "aio examples build" $aio_peers aio_check_examples_build; then
         t_check "aio echo_server with socat" $aio_peers aio_check_echo_socat
         t_check "aio echo_server with tcp_client" $aio_peers aio_check_echo_tcp_client
         t_check "aio echo_server SIGTERM exits 0" $aio_peers aio_check_echo_sigterm_exits_zero
+        t_check "aio echo_server SIGTERM with a client: graceful" $aio_peers aio_check_echo_signal_graceful TERM
+        t_check "aio echo_server SIGINT with a client: graceful" $aio_peers aio_check_echo_signal_graceful INT
         t_check "aio echo_server load ${AIO_LOAD_CONNS:-1000} conns" \
             $aio_peers aio_check_echo_load build/echo_server "${AIO_LOAD_CONNS:-1000}" "${AIO_LOAD_BYTES:-65536}"
         t_check "aio echo_server asan load" \
