@@ -86,8 +86,11 @@
  * A task is a function `int fn(schd_task *t)` whose body sits between
  * SCHD_TASK_BEGIN(t) and SCHD_TASK_END(t).  It has no stack of its own:
  * local variables do not survive an await, so keep state in a struct that
- * embeds the schd_task (SCHD_CONTAINER_OF finds it) or behind t->ud, and
- * write at most one await per source line.  Awaits:
+ * embeds the schd_task (SCHD_CONTAINER_OF finds it; in C++ only for
+ * standard-layout types, otherwise use t->ud) or behind t->ud, write at
+ * most one await per source line, and never await inside a switch
+ * statement of your own (its case labels would capture the resume point).
+ * Awaits:
  *
  *   SCHD_AWAIT_DELAY(t, ns)           sleep
  *   SCHD_YIELD(t)                     let every other ready thing run
@@ -97,7 +100,8 @@
  *   SCHD_AWAIT_SEM(t, sem)            take one unit of a semaphore
  *   SCHD_AWAIT_BARRIER(t, barrier)    until all parties have arrived
  *   SCHD_AWAIT_GET(t, queue, item)    take an item (copied to *item)
- *   SCHD_AWAIT_PUT(t, queue, item)    add an item (copied from *item)
+ *   SCHD_AWAIT_PUT(t, queue, item)    add an item (copied from *item, which
+ *                                     must stay valid until the put ends)
  *   SCHD_AWAIT_COMPLETION(t, c)       until schd_completion_signal(c, st)
  *   SCHD_AWAIT_GATHER(t, g)           until every member of g is done
  *   SCHD_AWAIT_JOIN(t, other)         until the other task has ended
@@ -132,6 +136,10 @@
  * that runs a task (schd_job_start_task) never starts it twice: when the
  * previous run is still going at the next period, that period is skipped
  * and counted as an overrun.
+ *
+ * Lateness is mostly the kernel's timer slack (50 us by default for a
+ * thread); a program that needs tighter timing can lower it with
+ * prctl(PR_SET_TIMERSLACK, 1).  The library never changes it.
  *
  * # Joining other loops (DESIGN.md shapes 1 to 3)
  *
@@ -176,6 +184,9 @@
 #if defined(ASYNCKIT_STATIC) && !defined(SCHD_STATIC)
 #define SCHD_STATIC
 #endif
+#if defined(SCHD_STATIC) && !defined(SCHD_IMPLEMENTATION)
+#define SCHD_IMPLEMENTATION
+#endif
 
 #ifndef SCHD_H_INCLUDED
 #define SCHD_H_INCLUDED
@@ -203,9 +214,12 @@ extern "C" {
 /* ==== section: time ==== */
 
 #define SCHD_NO_DEADLINE INT64_MAX
+/* Whole seconds, milliseconds, microseconds (integers: exact). */
 #define SCHD_SEC(s) ((int64_t)(s) * 1000000000)
 #define SCHD_MS(ms) ((int64_t)(ms) * 1000000)
 #define SCHD_US(us) ((int64_t)(us) * 1000)
+/* Fractional seconds, such as SCHD_SECF(1.5), rounded to the nanosecond. */
+#define SCHD_SECF(s) ((int64_t)((double)(s) * 1e9 + ((s) < 0 ? -0.5 : 0.5)))
 
 typedef int64_t (*schd_clock_fn)(void *ud);
 
@@ -291,6 +305,7 @@ struct schd_loop {
     struct schd__tentry *heap;
     uint32_t heap_len, heap_cap;
     uint32_t timer_seq;
+    uint32_t seq_base;       /* timer_seq after the last renumbering */
     /* descriptors: fds[0] is the wake-up eventfd */
     struct pollfd *fds;
     schd_io **ios;
@@ -311,12 +326,14 @@ struct schd_loop {
     /* cross-thread */
     int wake_fd;
     schd_async *async_pending;   /* atomic push-only stack */
+    schd_async *async_run;       /* the batch being run, in send order */
     int wake_armed;              /* atomic */
     schd_async *asyncs;
     /* tasks that have started and not ended */
     schd_task *tasks;
     int stop_flag;
-    int running;
+    int running;             /* inside run_once, dispatch or close */
+    int closing;
     uint64_t iterations;
 };
 
@@ -564,7 +581,7 @@ SCHD_API void schd_gather_add(schd_gather *g, int count);
 SCHD_API void schd_gather_done(schd_gather *g, int status);
 
 /* A flag that any thread may set; a task awaiting it clears it. */
-typedef struct schd_tflag { schd_async async; schd_event event; int set; } schd_tflag;
+typedef struct schd_tflag { schd_async async; schd_event event; int set, closed; } schd_tflag;
 SCHD_API int  schd_tflag_init(schd_loop *loop, schd_tflag *f);
 SCHD_API int  schd_tflag_set(schd_tflag *f);       /* any thread */
 SCHD_API void schd_tflag_close(schd_tflag *f);
@@ -640,7 +657,8 @@ enum {
     SCHD_BTN_RELEASE,       /* debounced release */
     SCHD_BTN_LONG,          /* still pressed after long_ns */
     SCHD_BTN_DOUBLE,        /* second press within double_ns of the first */
-    SCHD_BTN_CLICK          /* a short press with no second one in double_ns */
+    SCHD_BTN_CLICK          /* a short press with no second one in double_ns
+                               (with double_ns 0: every short press, at release) */
 };
 
 typedef struct schd_button schd_button;
@@ -649,7 +667,7 @@ typedef void (*schd_button_fn)(schd_button *b, int event, void *ud);
 typedef struct schd_button_config {
     int64_t debounce_ns;         /* a level must hold this long to count */
     int64_t long_ns;             /* 0: no long presses */
-    int64_t double_ns;           /* 0: no double presses or clicks */
+    int64_t double_ns;           /* 0: no double presses; clicks come at release */
     int active_level;            /* level that means pressed (1 or 0) */
 } schd_button_config;
 
@@ -659,14 +677,20 @@ struct schd_button {
     schd_button_fn cb;
     void *ud;
     schd_timer debounce, long_timer, double_timer;
+    schd_defer emit;             /* delivers queued events, one per call */
+    unsigned char events[4];
+    int ev_head, ev_len;
     int raw, stable;             /* pressed (1) or not, before and after debouncing */
     int long_fired, clicks;
 };
 
 SCHD_API schd_button_config schd_button_config_init(void);  /* 20 ms, 1 s, 400 ms, active high */
-SCHD_API void schd_button_init(schd_loop *loop, schd_button *b, const schd_button_config *cfg,
+/* -EINVAL for a negative time or a missing callback. */
+SCHD_API int  schd_button_init(schd_loop *loop, schd_button *b, const schd_button_config *cfg,
                                schd_button_fn cb, void *ud);
-/* Feed a level sample or the level after an edge, at the loop's time. */
+/* Feed a level sample or the level after an edge, at the loop's time.
+ * Events come from the loop, one per callback; a callback may stop the
+ * button, and free it once stopped. */
 SCHD_API void schd_button_feed(schd_button *b, int level);
 SCHD_API void schd_button_stop(schd_button *b);
 SCHD_API const char *schd_button_event_name(int event);
@@ -703,6 +727,7 @@ SCHD_API int schd__await_tflag(schd_task *t, schd_tflag *f);
 #endif
 
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -768,7 +793,8 @@ SCHD_API const char *schd_strerror(int code)
     case -EOVERFLOW: return "above the maximum";
     default: break;
     }
-    if (code < 0) return strerror(-code);
+    if (code < 0 && code > -4096) return strerror(-code);
+    if (code < 0) return "unknown error";
     return "not an error code";
 }
 
@@ -781,15 +807,17 @@ SCHD_API int64_t schd_now_ns(void)
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-SCHD_API int64_t schd_loop_now(const schd_loop *loop) { return loop->now; }
+SCHD_API int64_t schd_loop_now(const schd_loop *loop) { return loop ? loop->now : 0; }
 
 SCHD_API void schd_loop_update_time(schd_loop *loop)
 {
+    if (!loop) return;
     loop->now = loop->clock ? loop->clock(loop->clock_ud) : schd_now_ns();
 }
 
 SCHD_API void schd_loop_set_clock(schd_loop *loop, schd_clock_fn clock, void *ud)
 {
+    if (!loop) return;
     loop->clock = clock;
     loop->clock_ud = ud;
     schd_loop_update_time(loop);
@@ -867,6 +895,7 @@ SCHD_PRIVATE void schd__heap_remove(schd_loop *loop, uint32_t i)
 
 SCHD_API void schd_timer_init(schd_timer *t, schd_timer_fn cb, void *ud)
 {
+    if (!t) return;
     memset(t, 0, sizeof *t);
     t->cb = cb;
     t->ud = ud;
@@ -882,10 +911,10 @@ SCHD_API int schd_timer_start_at(schd_loop *loop, schd_timer *t, int64_t when, i
 {
     uint32_t i;
     if (!loop || !t || !t->cb || period < 0) return -EINVAL;
+    if (t->heap_pos && !schd__timer_owned(loop, t)) return -EINVAL;   /* before any change */
     t->period = period;
     t->seq = loop->timer_seq++;
     if (t->heap_pos) {
-        if (!schd__timer_owned(loop, t)) return -EINVAL;
         i = t->heap_pos - 1;
         loop->heap[i].when = when;
         schd__heap_up(loop, i);
@@ -907,10 +936,16 @@ SCHD_API int schd_timer_start_at(schd_loop *loop, schd_timer *t, int64_t when, i
     return 0;
 }
 
+/* a + b for a, b >= 0, stopping at SCHD_NO_DEADLINE instead of overflowing. */
+SCHD_PRIVATE int64_t schd__add_sat(int64_t a, int64_t b)
+{
+    return b > SCHD_NO_DEADLINE - a ? SCHD_NO_DEADLINE : a + b;
+}
+
 SCHD_API int schd_timer_start(schd_loop *loop, schd_timer *t, int64_t delay, int64_t period)
 {
     if (!loop || delay < 0) return -EINVAL;
-    return schd_timer_start_at(loop, t, loop->now + delay, period);
+    return schd_timer_start_at(loop, t, schd__add_sat(loop->now, delay), period);
 }
 
 SCHD_API int schd_timer_stop(schd_loop *loop, schd_timer *t)
@@ -922,27 +957,56 @@ SCHD_API int schd_timer_stop(schd_loop *loop, schd_timer *t)
     return 0;
 }
 
-SCHD_API int schd_timer_active(const schd_timer *t) { return t->heap_pos != 0; }
+SCHD_API int schd_timer_active(const schd_timer *t) { return t && t->heap_pos != 0; }
 
 SCHD_API int64_t schd_timer_due(const schd_loop *loop, const schd_timer *t)
 {
-    return schd__timer_owned(loop, t) ? loop->heap[t->heap_pos - 1].when : SCHD_NO_DEADLINE;
+    return loop && t && schd__timer_owned(loop, t) ? loop->heap[t->heap_pos - 1].when : SCHD_NO_DEADLINE;
+}
+
+/* Gives the active timers start numbers 0..n-1 in heap order, so that the
+ * wrap-safe comparison of 32-bit start numbers stays valid however many
+ * timers are started over the loop's life.  Called every 2^30 starts:
+ * pops every entry into the slot the heap frees at its end (which leaves
+ * them in descending order), then reverses.  A sorted array is a heap. */
+SCHD_PRIVATE void schd__renumber(schd_loop *loop)
+{
+    uint32_t n = loop->heap_len, i;
+    while (loop->heap_len > 0) {
+        struct schd__tentry min = loop->heap[0];
+        schd__heap_remove(loop, 0);
+        loop->heap[loop->heap_len] = min;
+    }
+    for (i = 0; i < n / 2; i++) {
+        struct schd__tentry e = loop->heap[i];
+        loop->heap[i] = loop->heap[n - 1 - i];
+        loop->heap[n - 1 - i] = e;
+    }
+    for (i = 0; i < n; i++) {
+        loop->heap[i].timer->seq = i;
+        loop->heap[i].timer->heap_pos = i + 1;
+    }
+    loop->heap_len = n;
+    loop->timer_seq = loop->seq_base = n;
 }
 
 /* Runs the timers due at loop->now.  Timers started by these callbacks
  * wait for the next iteration, so a zero-delay restart cannot spin here. */
 SCHD_PRIVATE void schd__run_timers(schd_loop *loop)
 {
-    uint32_t first_new = loop->timer_seq;
+    uint32_t first_new;
+    if (loop->timer_seq - loop->seq_base >= 0x40000000u) schd__renumber(loop);
+    first_new = loop->timer_seq;
     while (loop->heap_len > 0) {
         struct schd__tentry *top = &loop->heap[0];
         schd_timer *t = top->timer;
         if (top->when > loop->now) break;
-        if ((int32_t)(t->seq - first_new) >= 0) break;
+        /* started by a callback of this pass: its seq is in [first_new, timer_seq) */
+        if ((uint32_t)(t->seq - first_new) < (uint32_t)(loop->timer_seq - first_new)) break;
         if (t->period > 0) {
-            int64_t next = top->when + t->period;
+            int64_t next = schd__add_sat(top->when, t->period);
             if (next <= loop->now) /* skip the periods missed, keep the phase */
-                next += ((loop->now - next) / t->period + 1) * t->period;
+                next = schd__add_sat(next, ((loop->now - next) / t->period + 1) * t->period);
             top->when = next;
             t->seq = loop->timer_seq++;
             schd__heap_down(loop, 0);
@@ -957,6 +1021,7 @@ SCHD_PRIVATE void schd__run_timers(schd_loop *loop)
 
 SCHD_API void schd_io_init(schd_io *io, int fd, schd_io_fn cb, void *ud)
 {
+    if (!io) return;
     memset(io, 0, sizeof *io);
     io->fd = fd;
     io->cb = cb;
@@ -1011,6 +1076,7 @@ SCHD_API int schd_io_stop(schd_loop *loop, schd_io *io)
 
 SCHD_API void schd_defer_start(schd_loop *loop, schd_defer *d, schd_defer_fn fn, void *ud)
 {
+    if (!loop || !d || !fn) return;
     d->fn = fn;
     d->ud = ud;
     if (d->queued) return;
@@ -1023,7 +1089,7 @@ SCHD_API void schd_defer_start(schd_loop *loop, schd_defer *d, schd_defer_fn fn,
 
 SCHD_API void schd_defer_cancel(schd_loop *loop, schd_defer *d)
 {
-    if (!d->queued) return;
+    if (!loop || !d || !d->queued) return;
     if (d->prev) d->prev->next = d->next; else loop->dq_head = d->next;
     if (d->next) d->next->prev = d->prev; else loop->dq_tail = d->prev;
     d->next = d->prev = NULL;
@@ -1084,7 +1150,10 @@ SCHD_PRIVATE void schd__run_deferred(schd_loop *loop)
 SCHD_API int schd_source_add(schd_loop *loop, schd_source *src, schd_prepare_fn prepare,
                              schd_dispatch_fn dispatch, void *ctx)
 {
+    schd_source *it;
     if (!loop || !src || !prepare || !dispatch) return -EINVAL;
+    for (it = loop->sources; it; it = it->next)
+        if (it == src) return -EBUSY;
     memset(src, 0, sizeof *src);
     src->prepare = prepare;
     src->dispatch = dispatch;
@@ -1124,13 +1193,16 @@ SCHD_PRIVATE void schd__push_async(schd_loop *loop, schd_async *a)
     do {
         a->next_pending = head;
     } while (!__atomic_compare_exchange_n(&loop->async_pending, &head, a, 1,
-                                          __ATOMIC_RELEASE, __ATOMIC_RELAXED));
+                                          __ATOMIC_ACQ_REL, __ATOMIC_RELAXED));
     schd__wake(loop);
 }
 
 SCHD_API int schd_async_init(schd_loop *loop, schd_async *a, schd_async_fn cb, void *ud)
 {
+    schd_async *it;
     if (!loop || !a || !cb) return -EINVAL;
+    for (it = loop->asyncs; it; it = it->next)
+        if (it == a) return -EBUSY;
     memset(a, 0, sizeof *a);
     a->cb = cb;
     a->ud = ud;
@@ -1174,8 +1246,15 @@ SCHD_API void schd_async_close(schd_async *a)
             rev = n;
         }
     }
+    for (pp = &loop->async_run; *pp; pp = &(*pp)->next_pending) {   /* closed mid-batch */
+        if (*pp == a) {
+            *pp = a->next_pending;
+            break;
+        }
+    }
     if (a->prev) a->prev->next = a->next; else loop->asyncs = a->next;
     if (a->next) a->next->prev = a->prev;
+    a->next = a->prev = NULL;
     a->loop = NULL;
 }
 
@@ -1217,11 +1296,13 @@ SCHD_PRIVATE void schd__run_asyncs(schd_loop *loop)
         rev = list;
         list = n;
     }
-    while (rev) {
-        schd_async *a = rev;
-        rev = a->next_pending;
-        __atomic_store_n(&a->pending, 0, __ATOMIC_RELEASE);
-        a->cb(a, a->ud);
+    /* The batch lives in the loop so that a callback closing another
+     * handle of the same batch takes it out before it runs. */
+    loop->async_run = rev;
+    while ((rev = loop->async_run) != NULL) {
+        loop->async_run = rev->next_pending;
+        __atomic_store_n(&rev->pending, 0, __ATOMIC_RELEASE);
+        rev->cb(rev, rev->ud);
     }
 }
 
@@ -1256,30 +1337,35 @@ SCHD_API int schd_loop_init(schd_loop *loop)
 
 SCHD_API int schd_loop_alive(const schd_loop *loop)
 {
+    if (!loop) return 0;
     return loop->heap_len > 0 || loop->nfds > 1 || loop->sources || loop->dq_head ||
            loop->asyncs || __atomic_load_n(&loop->async_pending, __ATOMIC_ACQUIRE);
 }
 
-SCHD_API void schd_loop_stop(schd_loop *loop) { loop->stop_flag = 1; }
+SCHD_API void schd_loop_stop(schd_loop *loop) { if (loop) loop->stop_flag = 1; }
 
 SCHD_API int schd_loop_prepare(void *vloop, struct pollfd *fds, int cap, int64_t *deadline)
 {
     schd_loop *loop = (schd_loop *)vloop;
     schd_source *src;
-    int n = loop->nfds;
+    int n;
+    if (!loop || !deadline || (!fds && cap > 0)) return -EINVAL;
+    n = loop->nfds;
     if (cap < 0) cap = 0;
     loop->prep_round++;
     loop->prep_gen = loop->io_gen;
     loop->prep_nown = loop->nfds;
     if (n <= cap) memcpy(fds, loop->fds, (size_t)n * sizeof *fds);
-    for (src = loop->sources; src; src = src->next) {
+    for (src = loop->sources; src; src = loop->src_cursor) {
         int at = n < cap ? n : cap;
+        loop->src_cursor = src->next;   /* a prepare may remove its own source */
         int need = src->prepare(src->ctx, fds ? fds + at : fds, cap - at, deadline);
         src->offset = n;
         src->count = need > 0 ? need : 0;
         src->prepared = loop->prep_round;
         n += src->count;
     }
+    loop->src_cursor = NULL;
     if (loop->dq_head || __atomic_load_n(&loop->async_pending, __ATOMIC_ACQUIRE)) {
         if (*deadline > loop->now) *deadline = loop->now;
     } else if (loop->heap_len > 0 && loop->heap[0].when < *deadline) {
@@ -1330,6 +1416,7 @@ SCHD_API void schd_loop_dispatch(void *vloop, struct pollfd *fds, int n)
 {
     schd_loop *loop = (schd_loop *)vloop;
     schd_source *src;
+    if (!loop || (!fds && n > 0)) return;
     loop->running++;   /* also when a foreign loop calls: close must wait */
     schd_loop_update_time(loop);
     loop->iterations++;
@@ -1418,31 +1505,32 @@ SCHD_API int schd_loop_run(schd_loop *loop)
     return rc;
 }
 
-SCHD_PRIVATE void schd__task_force_end(schd_task *t);
+SCHD_PRIVATE void schd__close_tasks(schd_loop *loop);
 
-SCHD_API int schd_loop_close(schd_loop *loop)
+/* Runs deferred calls until none is left, at most rounds times. */
+SCHD_PRIVATE void schd__drain_deferred(schd_loop *loop, int rounds)
 {
-    schd_task *t, *next;
-    schd_source *src;
-    schd_async *a;
-    uint32_t i;
-    int round;
-    if (!loop) return -EINVAL;
-    if (loop->running) return -EBUSY;
-    /* Cancel every task and let the cancellations run (finally blocks may
-     * await briefly); whatever still waits after that is ended by force. */
-    for (t = loop->tasks; t; t = next) {
-        next = t->next;
-        schd_task_cancel(t);
-    }
-    for (round = 0; round < 64 && loop->dq_head; round++) {
+    while (rounds-- > 0 && (loop->dq_head || __atomic_load_n(&loop->async_pending, __ATOMIC_ACQUIRE))) {
         schd_loop_update_time(loop);
         if (__atomic_load_n(&loop->async_pending, __ATOMIC_ACQUIRE)) schd__run_asyncs(loop);
         schd__run_deferred(loop);
     }
-    while (loop->tasks) schd__task_force_end(loop->tasks);
-    if (__atomic_load_n(&loop->async_pending, __ATOMIC_ACQUIRE)) schd__run_asyncs(loop);
-    while (loop->dq_head) {
+}
+
+SCHD_API int schd_loop_close(schd_loop *loop)
+{
+    schd_source *src;
+    schd_async *a;
+    uint32_t i;
+    if (!loop) return -EINVAL;
+    if (loop->running) return -EBUSY;
+    loop->running = 1;   /* the callbacks that close runs cannot close or run the loop */
+    loop->closing = 1;   /* nor start tasks */
+    if (loop->tasks) schd__close_tasks(loop);
+    /* Grants made while tasks ended (a lock handed to a callback waiter)
+     * and posts still queued are delivered, not dropped. */
+    schd__drain_deferred(loop, 64);
+    while (loop->dq_head) {   /* only calls that keep queueing themselves are left */
         schd_defer *d = loop->dq_head;
         schd_defer_cancel(loop, d);
         if (d->fn == schd__soon_run) SCHD_FREE(SCHD_CONTAINER_OF(d, schd__soon, node));
@@ -1528,6 +1616,7 @@ SCHD_PRIVATE void schd__grant(schd_waiter *w, int status)
 
 SCHD_API void schd_waiter_init(schd_waiter *w, schd_loop *loop, schd_waiter_fn cb, void *ud)
 {
+    if (!w) return;
     memset(w, 0, sizeof *w);
     w->loop = loop;
     w->cb = cb;
@@ -1575,9 +1664,16 @@ SCHD_PRIVATE void schd__task_unlink(schd_task *t)
 
 SCHD_API int schd_task_start(schd_loop *loop, schd_task *t, schd_task_fn fn, void *ud)
 {
+    schd_task_done_fn done;
+    void *done_ud;
     if (!loop || !t || !fn) return -EINVAL;
+    if (loop->closing) return -ECANCELED;
     if (t->state == SCHD_TASK_READY || t->state == SCHD_TASK_WAITING) return -EBUSY;
+    done = t->on_done;   /* set before the start, or left from an earlier run */
+    done_ud = t->on_done_ud;
     memset(t, 0, sizeof *t);
+    t->on_done = done;
+    t->on_done_ud = done_ud;
     t->loop = loop;
     t->fn = fn;
     t->ud = ud;
@@ -1594,15 +1690,16 @@ SCHD_API int schd_task_start(schd_loop *loop, schd_task *t, schd_task_fn fn, voi
 
 SCHD_API void schd_task_on_done(schd_task *t, schd_task_done_fn fn, void *ud)
 {
+    if (!t) return;
     t->on_done = fn;
     t->on_done_ud = ud;
 }
 
-SCHD_API int schd_task_result(const schd_task *t) { return t->result; }
-SCHD_API int schd_task_state(const schd_task *t) { return t->state; }
-SCHD_API int schd_task_cancelled(const schd_task *t) { return (t->flags & SCHD__CANCEL_REQ) != 0; }
+SCHD_API int schd_task_result(const schd_task *t) { return t ? t->result : -EINVAL; }
+SCHD_API int schd_task_state(const schd_task *t) { return t ? t->state : -EINVAL; }
+SCHD_API int schd_task_cancelled(const schd_task *t) { return t && (t->flags & SCHD__CANCEL_REQ) != 0; }
 
-SCHD_API void schd_task_timeout(schd_task *t, int64_t ns) { t->timeout = ns > 0 ? ns : 0; }
+SCHD_API void schd_task_timeout(schd_task *t, int64_t ns) { if (t) t->timeout = ns > 0 ? ns : 0; }
 
 SCHD_PRIVATE void schd__task_run(schd_task *t)
 {
@@ -1746,6 +1843,35 @@ SCHD_PRIVATE void schd__task_force_end(schd_task *t)
     schd__task_finish(t);
 }
 
+/* Part of schd_loop_close: cancel every task and let the cancellations
+ * run.  Time does not pass during close, so when nothing else is ready the
+ * earliest task timer expires at once: a delay in a finally block ends
+ * early instead of never.  Whatever still waits after that ends by force. */
+SCHD_PRIVATE void schd__close_tasks(schd_loop *loop)
+{
+    schd_task *t, *next, *first;
+    int round;
+    for (t = loop->tasks; t; t = next) {
+        next = t->next;
+        schd_task_cancel(t);
+    }
+    for (round = 0; round < 1024 && loop->tasks; round++) {
+        if (loop->dq_head) {
+            schd__drain_deferred(loop, 1);
+            continue;
+        }
+        first = NULL;
+        for (t = loop->tasks; t; t = t->next)
+            if (schd_timer_active(&t->timer) &&
+                (!first || schd_timer_due(loop, &t->timer) < schd_timer_due(loop, &first->timer)))
+                first = t;
+        if (!first) break;
+        schd_timer_stop(loop, &first->timer);
+        schd__task_timer(&first->timer, first);
+    }
+    while (loop->tasks) schd__task_force_end(loop->tasks);
+}
+
 SCHD_API int schd__await_join(schd_task *t, schd_task *other)
 {
     if (schd__cancel_pending(t)) return 1;
@@ -1763,13 +1889,14 @@ SCHD_API int schd__await_join(schd_task *t, schd_task *other)
 
 /* ==== section: event ==== */
 
-SCHD_API void schd_event_init(schd_event *ev) { memset(ev, 0, sizeof *ev); }
-SCHD_API int  schd_event_is_set(const schd_event *ev) { return ev->is_set; }
-SCHD_API void schd_event_clear(schd_event *ev) { ev->is_set = 0; }
+SCHD_API void schd_event_init(schd_event *ev) { if (ev) memset(ev, 0, sizeof *ev); }
+SCHD_API int  schd_event_is_set(const schd_event *ev) { return ev && ev->is_set; }
+SCHD_API void schd_event_clear(schd_event *ev) { if (ev) ev->is_set = 0; }
 
 SCHD_API void schd_event_set(schd_event *ev)
 {
     schd_waiter *w;
+    if (!ev) return;
     ev->is_set = 1;
     while ((w = schd__wl_pop(&ev->waiters)) != NULL) schd__grant(w, 0);
 }
@@ -1796,8 +1923,8 @@ SCHD_API int schd_event_wait_cb(schd_event *ev, schd_waiter *w)
 
 /* ==== section: lock ==== */
 
-SCHD_API void schd_lock_init(schd_lock *lk) { memset(lk, 0, sizeof *lk); }
-SCHD_API int  schd_lock_locked(const schd_lock *lk) { return lk->locked; }
+SCHD_API void schd_lock_init(schd_lock *lk) { if (lk) memset(lk, 0, sizeof *lk); }
+SCHD_API int  schd_lock_locked(const schd_lock *lk) { return lk && lk->locked; }
 
 /* Makes the waiter's task (if any) the holder. */
 SCHD_PRIVATE void schd__lock_take(schd_lock *lk, schd_waiter *w)
@@ -1877,12 +2004,13 @@ SCHD_API int schd_lock_acquire_cb(schd_lock *lk, schd_waiter *w)
 
 SCHD_API void schd_sem_init(schd_sem *s, int count, int max)
 {
+    if (!s) return;
     memset(s, 0, sizeof *s);
     s->count = count < 0 ? 0 : count;
     s->max = max < 0 ? 0 : max;
 }
 
-SCHD_API int schd_sem_value(const schd_sem *s) { return s->count; }
+SCHD_API int schd_sem_value(const schd_sem *s) { return s ? s->count : 0; }
 
 SCHD_API int schd_sem_try(schd_sem *s)
 {
@@ -1900,7 +2028,7 @@ SCHD_API int schd_sem_release(schd_sem *s)
         schd__grant(w, 0);
         return 0;
     }
-    if (s->max > 0 && s->count >= s->max) return -EOVERFLOW;
+    if ((s->max > 0 && s->count >= s->max) || s->count == INT_MAX) return -EOVERFLOW;
     s->count++;
     return 0;
 }
@@ -1980,7 +2108,7 @@ SCHD_API int schd_queue_init(schd_queue *q, void *storage, size_t item_size, uns
     return 0;
 }
 
-SCHD_API unsigned schd_queue_len(const schd_queue *q) { return q->len; }
+SCHD_API unsigned schd_queue_len(const schd_queue *q) { return q ? q->len : 0; }
 
 SCHD_PRIVATE unsigned char *schd__q_at(schd_queue *q, unsigned i)
 {
@@ -2089,7 +2217,7 @@ SCHD_API int schd_queue_put_cb(schd_queue *q, schd_waiter *w, const void *item)
 
 /* ==== section: completion and gather ==== */
 
-SCHD_API void schd_completion_init(schd_completion *c) { memset(c, 0, sizeof *c); }
+SCHD_API void schd_completion_init(schd_completion *c) { if (c) memset(c, 0, sizeof *c); }
 
 SCHD_API int schd_completion_signal(schd_completion *c, int status)
 {
@@ -2102,7 +2230,7 @@ SCHD_API int schd_completion_signal(schd_completion *c, int status)
     return 0;
 }
 
-SCHD_API void schd_completion_reset(schd_completion *c) { c->done = 0; c->status = 0; }
+SCHD_API void schd_completion_reset(schd_completion *c) { if (c) c->done = c->status = 0; }
 
 SCHD_PRIVATE int schd__completion_begin(schd_completion *c, schd_waiter *w)
 {
@@ -2128,6 +2256,7 @@ SCHD_API int schd_completion_wait_cb(schd_completion *c, schd_waiter *w)
 
 SCHD_API void schd_gather_init(schd_gather *g)
 {
+    if (!g) return;
     memset(g, 0, sizeof *g);
     schd_completion_init(&g->all);
     g->all.done = 1;   /* nothing to wait for yet */
@@ -2135,7 +2264,7 @@ SCHD_API void schd_gather_init(schd_gather *g)
 
 SCHD_API void schd_gather_add(schd_gather *g, int count)
 {
-    if (count <= 0) return;
+    if (!g || count <= 0) return;
     if (g->pending == 0) {
         schd_completion_reset(&g->all);
         g->first_error = 0;
@@ -2150,7 +2279,7 @@ SCHD_PRIVATE void schd__gather_member_done(schd_gather *g, int status)
     if (--g->pending == 0) schd_completion_signal(&g->all, g->first_error);
 }
 
-SCHD_API void schd_gather_done(schd_gather *g, int status) { schd__gather_member_done(g, status); }
+SCHD_API void schd_gather_done(schd_gather *g, int status) { if (g) schd__gather_member_done(g, status); }
 
 SCHD_API int schd_gather_add_task(schd_gather *g, schd_task *t)
 {
@@ -2186,12 +2315,24 @@ SCHD_API int schd_tflag_init(schd_loop *loop, schd_tflag *f)
 }
 
 SCHD_API int schd_tflag_set(schd_tflag *f) { return f ? schd_async_send(&f->async) : -EINVAL; }
-SCHD_API void schd_tflag_close(schd_tflag *f) { if (f) schd_async_close(&f->async); }
+/* Waiting tasks get -ECANCELED, and so does every later await. */
+SCHD_API void schd_tflag_close(schd_tflag *f)
+{
+    schd_waiter *w;
+    if (!f || f->closed) return;
+    f->closed = 1;
+    schd_async_close(&f->async);
+    while ((w = schd__wl_pop(&f->event.waiters)) != NULL) schd__grant(w, -ECANCELED);
+}
 
 SCHD_API int schd__await_tflag(schd_task *t, schd_tflag *f)
 {
     if (schd__cancel_pending(t)) return 1;
     t->wait.status = 0;
+    if (f->closed) {
+        t->wait.status = -ECANCELED;
+        return schd__task_wait(t, 0);
+    }
     if (f->set) {
         f->set = 0;
         return schd__task_wait(t, 0);
@@ -2222,6 +2363,7 @@ SCHD_PRIVATE void schd__res_hook(schd_lock *lk, void *slot)
 SCHD_API void schd_resource_init(schd_resource *res, void *object,
                                  schd_resource_fn on_acquire, schd_resource_fn on_release)
 {
+    if (!res) return;
     memset(res, 0, sizeof *res);
     schd_lock_init(&res->lock);
     res->lock.on_grant = schd__res_hook;
@@ -2233,6 +2375,7 @@ SCHD_API void schd_resource_init(schd_resource *res, void *object,
 
 SCHD_API void schd_resource_handle(schd_resource *res, schd_rhandle *h, void *arg)
 {
+    if (!h) return;
     h->res = res;
     h->arg = arg;
 }
@@ -2307,9 +2450,12 @@ SCHD_API double schd_rate_hz(schd_rate rate)
     return rate.num > 0 ? 1e9 * (double)rate.den / (double)rate.num : 0.0;
 }
 
+/* Periods up to about three years: far from any overflow of the times. */
+#define SCHD__MAX_PERIOD ((int64_t)100000000 * 1000000000)
+
 SCHD_PRIVATE int schd__rate_ok(schd_rate r)
 {
-    return r.num > 0 && r.den > 0 && r.den < ((int64_t)1 << 32);
+    return r.num > 0 && r.den > 0 && r.den < ((int64_t)1 << 32) && r.num / r.den <= SCHD__MAX_PERIOD;
 }
 
 /* floor(k * num / den) exactly, without overflow while den < 2^32. */
@@ -2322,6 +2468,7 @@ SCHD_PRIVATE int64_t schd__rate_offset(schd_rate r, uint64_t k)
 
 SCHD_API int64_t schd_job_due(const schd_job *job, uint64_t k)
 {
+    if (!job) return SCHD_NO_DEADLINE;
     return job->anchor + schd__rate_offset(job->rate, k);
 }
 
@@ -2382,8 +2529,11 @@ SCHD_PRIVATE void schd__job_fire(schd_timer *timer, void *ud)
 SCHD_PRIVATE int schd__job_begin(schd_loop *loop, schd_job *job, schd_rate rate)
 {
     if (!loop || !job || !schd__rate_ok(rate)) return -EINVAL;
+    int policy = job->policy, catchup_max = job->catchup_max;   /* may be set before start */
     if (job->loop) schd_timer_stop(job->loop, &job->timer);   /* a restart */
     memset(job, 0, sizeof *job);
+    job->policy = policy;
+    job->catchup_max = job->catchup_left = catchup_max;
     schd_timer_init(&job->timer, schd__job_fire, job);
     job->loop = loop;
     job->rate = rate;
@@ -2449,6 +2599,7 @@ SCHD_API int schd_job_set_rate(schd_job *job, schd_rate rate)
 
 SCHD_API void schd_job_set_late_policy(schd_job *job, int policy, int catchup_max)
 {
+    if (!job) return;
     job->policy = policy == SCHD_LATE_CATCHUP ? SCHD_LATE_CATCHUP : SCHD_LATE_SKIP;
     job->catchup_max = catchup_max > 0 ? catchup_max : 0;
     job->catchup_left = job->catchup_max;
@@ -2478,11 +2629,33 @@ SCHD_API const char *schd_button_event_name(int event)
     }
 }
 
+/* Events wait in a small queue and leave it one per deferred call, so
+ * that the user's callback is always the last thing that touches b. */
+SCHD_PRIVATE void schd__btn_flush(schd_defer *d, void *ud)
+{
+    schd_button *b = (schd_button *)ud;
+    int ev;
+    (void)d;
+    if (!b->ev_len) return;
+    ev = b->events[b->ev_head];
+    b->ev_head = (b->ev_head + 1) % 4;
+    if (--b->ev_len) schd_defer_start(b->loop, &b->emit, schd__btn_flush, b);
+    b->cb(b, ev, b->ud);
+}
+
+SCHD_PRIVATE void schd__btn_post(schd_button *b, int ev)
+{
+    if (b->ev_len == 4) return;   /* cannot happen: at most three per level change */
+    b->events[(b->ev_head + b->ev_len) % 4] = (unsigned char)ev;
+    b->ev_len++;
+    schd_defer_start(b->loop, &b->emit, schd__btn_flush, b);
+}
+
 /* clicks: 0 idle, 1 first press with its double window open, 2 second
- * press of a double, 3 first press outlived the window (click on release). */
+ * press of a double, 3 a press whose click is decided at release. */
 SCHD_PRIVATE void schd__btn_pressed(schd_button *b)
 {
-    b->cb(b, SCHD_BTN_PRESS, b->ud);
+    schd__btn_post(b, SCHD_BTN_PRESS);
     b->long_fired = 0;
     if (b->cfg.long_ns > 0) schd_timer_start(b->loop, &b->long_timer, b->cfg.long_ns, 0);
     if (b->cfg.double_ns <= 0) {
@@ -2490,7 +2663,7 @@ SCHD_PRIVATE void schd__btn_pressed(schd_button *b)
     } else if (b->clicks == 1 && schd_timer_active(&b->double_timer)) {
         schd_timer_stop(b->loop, &b->double_timer);
         b->clicks = 2;
-        b->cb(b, SCHD_BTN_DOUBLE, b->ud);
+        schd__btn_post(b, SCHD_BTN_DOUBLE);
     } else {
         b->clicks = 1;
         schd_timer_start(b->loop, &b->double_timer, b->cfg.double_ns, 0);
@@ -2500,13 +2673,9 @@ SCHD_PRIVATE void schd__btn_pressed(schd_button *b)
 SCHD_PRIVATE void schd__btn_released(schd_button *b)
 {
     schd_timer_stop(b->loop, &b->long_timer);
-    b->cb(b, SCHD_BTN_RELEASE, b->ud);
-    if (b->clicks == 3) {
-        b->clicks = 0;
-        if (!b->long_fired) b->cb(b, SCHD_BTN_CLICK, b->ud);
-    } else if (b->clicks == 2) {
-        b->clicks = 0;
-    }
+    schd__btn_post(b, SCHD_BTN_RELEASE);
+    if (b->clicks == 3 && !b->long_fired) schd__btn_post(b, SCHD_BTN_CLICK);
+    if (b->clicks != 1) b->clicks = 0;
 }
 
 SCHD_PRIVATE void schd__btn_debounced(schd_timer *t, void *ud)
@@ -2518,12 +2687,15 @@ SCHD_PRIVATE void schd__btn_debounced(schd_timer *t, void *ud)
     if (b->stable) schd__btn_pressed(b); else schd__btn_released(b);
 }
 
+/* A long press is neither a click nor the first half of a double. */
 SCHD_PRIVATE void schd__btn_long(schd_timer *t, void *ud)
 {
     schd_button *b = (schd_button *)ud;
     (void)t;
     b->long_fired = 1;
-    b->cb(b, SCHD_BTN_LONG, b->ud);
+    b->clicks = 0;
+    schd_timer_stop(b->loop, &b->double_timer);
+    schd__btn_post(b, SCHD_BTN_LONG);
 }
 
 SCHD_PRIVATE void schd__btn_window(schd_timer *t, void *ud)
@@ -2535,26 +2707,31 @@ SCHD_PRIVATE void schd__btn_window(schd_timer *t, void *ud)
         b->clicks = 3;   /* still held: decide at release */
     } else {
         b->clicks = 0;
-        if (!b->long_fired) b->cb(b, SCHD_BTN_CLICK, b->ud);
+        schd__btn_post(b, SCHD_BTN_CLICK);
     }
 }
 
-SCHD_API void schd_button_init(schd_loop *loop, schd_button *b, const schd_button_config *cfg,
-                               schd_button_fn cb, void *ud)
+SCHD_API int schd_button_init(schd_loop *loop, schd_button *b, const schd_button_config *cfg,
+                              schd_button_fn cb, void *ud)
 {
+    schd_button_config c = cfg ? *cfg : schd_button_config_init();
+    if (!loop || !b || !cb || c.debounce_ns < 0 || c.long_ns < 0 || c.double_ns < 0) return -EINVAL;
     memset(b, 0, sizeof *b);
-    b->cfg = cfg ? *cfg : schd_button_config_init();
+    b->cfg = c;
     b->loop = loop;
     b->cb = cb;
     b->ud = ud;
     schd_timer_init(&b->debounce, schd__btn_debounced, b);
     schd_timer_init(&b->long_timer, schd__btn_long, b);
     schd_timer_init(&b->double_timer, schd__btn_window, b);
+    return 0;
 }
 
 SCHD_API void schd_button_feed(schd_button *b, int level)
 {
-    int pressed = (level != 0) == (b->cfg.active_level != 0);
+    int pressed;
+    if (!b || !b->loop) return;
+    pressed = (level != 0) == (b->cfg.active_level != 0);
     if (pressed == b->raw) return;
     b->raw = pressed;
     if (pressed == b->stable) schd_timer_stop(b->loop, &b->debounce);   /* a bounce */
@@ -2563,6 +2740,9 @@ SCHD_API void schd_button_feed(schd_button *b, int level)
 
 SCHD_API void schd_button_stop(schd_button *b)
 {
+    if (!b || !b->loop) return;
+    b->ev_len = 0;
+    schd_defer_cancel(b->loop, &b->emit);
     schd_timer_stop(b->loop, &b->debounce);
     schd_timer_stop(b->loop, &b->long_timer);
     schd_timer_stop(b->loop, &b->double_timer);

@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <pthread.h>
 #include <unistd.h>
 
@@ -1383,6 +1384,252 @@ static void test_strerror_names_codes(void)
     T_STREQ(schd_strerror(5), "not an error code");
 }
 
+/* ---- regressions from review ---- */
+
+static schd_async *rv_b; static int rv_b_calls;
+static void rv_on_b(schd_async *a, void *ud) { (void)a; (void)ud; rv_b_calls++; }
+static void rv_on_a(schd_async *a, void *ud) { (void)a; (void)ud; schd_async_close(rv_b); free(rv_b); rv_b = NULL; }
+
+static void test_async_closed_by_another_in_the_same_batch_never_runs(void)
+{
+    schd_loop loop; schd_async a;
+    T_REQUIRE(schd_loop_init(&loop) == 0);
+    rv_b = (schd_async *)malloc(sizeof *rv_b); rv_b_calls = 0;
+    schd_async_init(&loop, &a, rv_on_a, NULL);
+    schd_async_init(&loop, rv_b, rv_on_b, NULL);
+    schd_async_send(&a);
+    schd_async_send(rv_b);
+    schd_loop_run_once(&loop, 0);
+    T_EQ(rv_b_calls, 0);
+    T_CHECK(rv_b == NULL);
+    schd_async_close(&a);
+    schd_loop_close(&loop);
+}
+
+static void test_timers_keep_order_across_start_number_wrap(void)
+{
+    schd_loop loop; schd_timer t[6]; int i;
+    reset_fired(); fake_loop(&loop);
+    loop.timer_seq = loop.seq_base = 0xFFFFFFFDu;     /* three starts before the wrap */
+    for (i = 0; i < 6; i++) { schd_timer_init(&t[i], on_timer, (void *)(intptr_t)i); schd_timer_start(&loop, &t[i], SCHD_MS(5), 0); }
+    advance(&loop, SCHD_MS(5), SCHD_MS(5));
+    T_EQ(fire_count, 6);
+    for (i = 0; i < 6; i++) T_EQ(fire_order[i], i);
+    /* an old timer 2^30 starts back still fires, in start order with its equals */
+    reset_fired();
+    schd_timer_start(&loop, &t[0], SCHD_MS(10), 0);
+    loop.timer_seq += 0x40000000u;                     /* as if a billion starts happened */
+    schd_timer_start(&loop, &t[1], SCHD_MS(10), 0);
+    schd_timer_start(&loop, &t[2], SCHD_MS(1), SCHD_MS(1));
+    advance(&loop, SCHD_MS(10), SCHD_MS(1));
+    T_CHECK(loop.timer_seq < 16);                      /* renumbered */
+    T_EQ(fired[0], 1); T_EQ(fired[1], 1); T_EQ(fired[2], 10);
+    T_CHECK(fire_order[fire_count - 3] == 2 || fire_order[fire_count - 1] == 2);
+    for (i = 0; i < fire_count && fire_order[i] != 0; i++) {}
+    T_CHECK(i < fire_count);
+    {   int j; for (j = 0; j < fire_count && fire_order[j] != 1; j++) {} T_CHECK(i < j); }
+    schd_timer_stop(&loop, &t[2]);
+    schd_loop_close(&loop);
+}
+
+static int rv_done_calls, rv_nested_close;
+static void rv_on_done_close(schd_task *t, int result, void *ud) { (void)t; (void)result; rv_done_calls++; rv_nested_close = schd_loop_close((schd_loop *)ud); }
+static void rv_on_done_restart(schd_task *t, int result, void *ud) { (void)result; rv_done_calls++; rv_nested_close = schd_task_start((schd_loop *)ud, t, guarded_wait, NULL); }
+
+static void test_close_refuses_reentry_from_its_own_callbacks(void)
+{
+    schd_loop loop; schd_event ev; struct guarded g1, g2;
+    fake_loop(&loop); schd_event_init(&ev);
+    memset(&g1, 0, sizeof g1); memset(&g2, 0, sizeof g2);
+    g1.ev = g2.ev = &ev; rv_done_calls = 0;
+    schd_task_start(&loop, &g1.task, guarded_wait, NULL);
+    schd_task_start(&loop, &g2.task, guarded_wait, NULL);
+    schd_task_on_done(&g1.task, rv_on_done_close, &loop);
+    schd_task_on_done(&g2.task, rv_on_done_restart, &loop);
+    schd_loop_run_once(&loop, 0);
+    T_EQ(schd_loop_close(&loop), 0);
+    T_EQ(rv_done_calls, 2);
+    T_CHECK(rv_nested_close == -EBUSY || rv_nested_close == -ECANCELED);
+}
+
+struct cleaner { schd_task task; schd_event *ev; char *buf; int cleaned; };
+static int cleaning(schd_task *t)
+{
+    struct cleaner *c = SCHD_CONTAINER_OF(t, struct cleaner, task);
+    SCHD_TASK_BEGIN(t);
+    c->buf = (char *)malloc(100);
+    SCHD_AWAIT_EVENT(t, c->ev);
+    SCHD_TASK_FINALLY(t);
+    SCHD_AWAIT_DELAY(t, SCHD_MS(1));   /* e.g. let a device settle */
+    free(c->buf);
+    c->cleaned = 1;
+    SCHD_TASK_END(t);
+}
+
+static void test_close_lets_finally_blocks_with_delays_finish(void)
+{
+    schd_loop loop; schd_event ev; struct cleaner c;
+    fake_loop(&loop); schd_event_init(&ev);
+    memset(&c, 0, sizeof c); c.ev = &ev;
+    schd_task_start(&loop, &c.task, cleaning, NULL);
+    schd_loop_run_once(&loop, 0);
+    schd_loop_close(&loop);
+    T_EQ(c.cleaned, 1);               /* and no leak under the sanitizers */
+}
+
+static void test_close_delivers_grants_made_while_tasks_end(void)
+{
+    schd_loop loop; schd_lock lk; struct locker a; schd_waiter w;
+    fake_loop(&loop); schd_lock_init(&lk); lock_n = 0; cbw_calls = 0;
+    memset(&a, 0, sizeof a); a.lock = &lk; a.id = 1; a.hold_ms = 100; a.cancel_me = 1;
+    schd_task_start(&loop, &a.task, locking, NULL);
+    schd_loop_run_once(&loop, 0);
+    schd_waiter_init(&w, &loop, on_waiter, NULL);
+    schd_lock_acquire_cb(&lk, &w);
+    schd_loop_close(&loop);
+    T_EQ(cbw_calls, 1);               /* the hand-off reached the callback */
+    T_EQ(cbw_status, 0);
+}
+
+static int rv_b_prepared;
+static int rv_prep_remove(void *ctx, struct pollfd *fds, int cap, int64_t *dl) { (void)fds; (void)cap; (void)dl; schd_source_remove((schd_source *)ctx); return 0; }
+static int rv_prep_deadline(void *ctx, struct pollfd *fds, int cap, int64_t *dl) { (void)ctx; (void)fds; (void)cap; rv_b_prepared++; if (*dl > schd_now_ns()) *dl = schd_now_ns(); return 0; }
+static void rv_dispatch_nop(void *ctx, struct pollfd *fds, int n) { (void)ctx; (void)fds; (void)n; }
+
+static void test_source_removing_itself_in_prepare_hides_no_other(void)
+{
+    schd_loop loop; schd_source a, b;
+    T_REQUIRE(schd_loop_init(&loop) == 0);
+    rv_b_prepared = 0;
+    schd_source_add(&loop, &b, rv_prep_deadline, rv_dispatch_nop, &b);
+    schd_source_add(&loop, &a, rv_prep_remove, rv_dispatch_nop, &a);   /* first in the list */
+    T_EQ(schd_source_add(&loop, &a, rv_prep_remove, rv_dispatch_nop, &a), -EBUSY);
+    schd_loop_run_once(&loop, 5000);                  /* would sleep 5 s if b were skipped */
+    T_CHECK(rv_b_prepared >= 1);
+    schd_source_remove(&b);
+    schd_loop_close(&loop);
+}
+
+static void test_huge_times_saturate_instead_of_overflowing(void)
+{
+    schd_loop loop; schd_timer t; schd_job j;
+    reset_fired(); fake_loop(&loop); memset(&j, 0, sizeof j);
+    schd_timer_init(&t, on_timer, (void *)3);
+    T_EQ(schd_timer_start(&loop, &t, SCHD_NO_DEADLINE, 0), 0);
+    T_EQ(schd_timer_due(&loop, &t), SCHD_NO_DEADLINE);
+    schd_timer_start(&loop, &t, 0, INT64_MAX);        /* repeating with an absurd period */
+    advance(&loop, SCHD_MS(2), SCHD_MS(1));
+    T_EQ(fired[3], 1);
+    T_EQ(schd_job_start(&loop, &j, schd_period(INT64_MAX), on_job, NULL), -EINVAL);
+    schd_timer_stop(&loop, &t);
+    schd_loop_close(&loop);
+}
+
+static schd_button *rv_btn; static int rv_btn_events;
+static void rv_on_btn_free(schd_button *b, int ev, void *ud) { (void)ev; (void)ud; rv_btn_events++; schd_button_stop(b); free(b); rv_btn = NULL; }
+
+static void test_button_callback_may_stop_and_free_its_button(void)
+{
+    schd_loop loop;
+    fake_loop(&loop); rv_btn_events = 0;
+    rv_btn = (schd_button *)malloc(sizeof *rv_btn);
+    T_EQ(schd_button_init(&loop, rv_btn, NULL, rv_on_btn_free, NULL), 0);
+    schd_button_feed(rv_btn, 1);
+    advance(&loop, SCHD_MS(2000), SCHD_MS(1));
+    T_EQ(rv_btn_events, 1);
+    T_CHECK(rv_btn == NULL);
+    T_CHECK(!schd_loop_alive(&loop));
+    schd_loop_close(&loop);
+}
+
+static void test_button_long_press_opens_no_double_window(void)
+{
+    schd_loop loop; schd_button b; schd_button_config cfg = schd_button_config_init();
+    static const int s[] = {1, 300, 0, 50, 1, 50, 0, 600};
+    cfg.long_ns = SCHD_MS(200);
+    fake_loop(&loop); btn_log[0] = 0;
+    T_EQ(schd_button_init(&loop, &b, &cfg, on_btn, NULL), 0);
+    button_script(&loop, &b, s, 8);
+    T_STREQ(btn_log, "press long release press release click ");
+    cfg.debounce_ns = -1;
+    T_EQ(schd_button_init(&loop, &b, &cfg, on_btn, NULL), -EINVAL);
+    schd_loop_close(&loop);
+}
+
+static void test_starting_a_timer_of_another_loop_changes_nothing(void)
+{
+    schd_loop a, b; schd_timer t;
+    reset_fired(); fake_loop(&a); T_REQUIRE(schd_loop_init(&b) == 0);
+    schd_timer_init(&t, on_timer, (void *)4);
+    schd_timer_start(&a, &t, SCHD_MS(1), 0);
+    T_EQ(schd_timer_start(&b, &t, SCHD_MS(1), SCHD_MS(1)), -EINVAL);
+    advance(&a, SCHD_MS(10), SCHD_MS(1));
+    T_EQ(fired[4], 1);                                /* still the one-shot it was */
+    schd_loop_close(&a); schd_loop_close(&b);
+}
+
+static void test_async_init_twice_is_refused(void)
+{
+    schd_loop loop; schd_async a;
+    T_REQUIRE(schd_loop_init(&loop) == 0);
+    T_EQ(schd_async_init(&loop, &a, on_async, NULL), 0);
+    T_EQ(schd_async_init(&loop, &a, on_async, NULL), -EBUSY);
+    schd_async_close(&a);
+    T_CHECK(!schd_loop_alive(&loop));
+    schd_loop_close(&loop);
+}
+
+static void test_settings_made_before_start_survive_it(void)
+{
+    schd_loop loop; schd_job j; struct counter_task c;
+    fake_loop(&loop); memset(&j, 0, sizeof j); memset(&c, 0, sizeof c); done_calls = 0;
+    schd_job_set_late_policy(&j, SCHD_LATE_CATCHUP, 2);
+    schd_job_start(&loop, &j, schd_period(SCHD_MS(10)), on_job, NULL);
+    T_EQ(j.policy, SCHD_LATE_CATCHUP);
+    T_EQ(j.catchup_max, 2);
+    c.limit = 1;
+    schd_task_on_done(&c.task, on_task_done, NULL);
+    schd_task_start(&loop, &c.task, counting, NULL);
+    advance(&loop, SCHD_MS(5), SCHD_MS(1));
+    T_EQ(done_calls, 1);
+    schd_job_stop(&j);
+    schd_loop_close(&loop);
+}
+
+static void test_closing_a_thread_flag_cancels_its_waiter(void)
+{
+    schd_loop loop; schd_tflag f; struct flagw w;
+    fake_loop(&loop);
+    schd_tflag_init(&loop, &f);
+    memset(&w, 0, sizeof w); w.f = &f;
+    schd_task_start(&loop, &w.task, flag_waiting, NULL);
+    schd_loop_run_once(&loop, 0);
+    schd_tflag_close(&f);
+    schd_loop_run_once(&loop, 0);
+    schd_loop_run_once(&loop, 0);
+    T_EQ(w.woke, 2);                                  /* both awaits end, cancelled */
+    T_EQ(schd_task_state(&w.task), SCHD_TASK_DONE);
+    schd_loop_close(&loop);
+}
+
+static void test_bad_input_gets_an_error_not_a_crash(void)
+{
+    schd_sem s; int64_t dl = 0;
+    T_STREQ(schd_strerror(INT_MIN), "unknown error");
+    schd_sem_init(&s, INT_MAX, 0);
+    T_EQ(schd_sem_release(&s), -EOVERFLOW);
+    schd_event_set(NULL);
+    schd_button_feed(NULL, 1);
+    schd_defer_start(NULL, NULL, NULL, NULL);
+    schd_loop_stop(NULL);
+    T_EQ(schd_loop_prepare(NULL, NULL, 0, &dl), -EINVAL);
+    schd_loop_dispatch(NULL, NULL, 0);
+    T_EQ(schd_task_cancel(NULL), -EALREADY);
+    T_EQ(schd_queue_try_put(NULL, &dl), -EINVAL);
+    T_EQ(schd_timer_stop(NULL, NULL), -EINVAL);
+    T_EQ(schd_loop_init(NULL), -EINVAL);
+}
+
 int main(void)
 {
     t_suite("sched");
@@ -1449,5 +1696,19 @@ int main(void)
     T_RUN(test_button_reports_double_press);
     T_RUN(test_button_active_low_and_no_double);
     T_RUN(test_strerror_names_codes);
+    T_RUN(test_async_closed_by_another_in_the_same_batch_never_runs);
+    T_RUN(test_timers_keep_order_across_start_number_wrap);
+    T_RUN(test_close_refuses_reentry_from_its_own_callbacks);
+    T_RUN(test_close_lets_finally_blocks_with_delays_finish);
+    T_RUN(test_close_delivers_grants_made_while_tasks_end);
+    T_RUN(test_source_removing_itself_in_prepare_hides_no_other);
+    T_RUN(test_huge_times_saturate_instead_of_overflowing);
+    T_RUN(test_button_callback_may_stop_and_free_its_button);
+    T_RUN(test_button_long_press_opens_no_double_window);
+    T_RUN(test_starting_a_timer_of_another_loop_changes_nothing);
+    T_RUN(test_async_init_twice_is_refused);
+    T_RUN(test_settings_made_before_start_survive_it);
+    T_RUN(test_closing_a_thread_flag_cancels_its_waiter);
+    T_RUN(test_bad_input_gets_an_error_not_a_crash);
     return t_done();
 }

@@ -31,7 +31,7 @@ if [ -z "$CROSS" ]; then
    750 ms  press
    840 ms  release
    960 ms  press
-   960 ms  double
+   961 ms  double
   1040 ms  release
   1740 ms  press
   2740 ms  long
