@@ -331,6 +331,15 @@ struct schd_loop {
     schd_async *asyncs;
     /* tasks that have started and not ended */
     schd_task *tasks;
+    /* Parts a program pays for only once it uses them: the first call that
+     * needs one sets its pointer, so a timer-only program links none. */
+    void (*run_ios)(schd_loop *loop, const struct pollfd *fds, int n);
+    int  (*prep_sources)(schd_loop *loop, struct pollfd *fds, int cap, int64_t *deadline, int n);
+    void (*disp_sources)(schd_loop *loop, struct pollfd *fds, int n);
+    void (*run_asyncs)(schd_loop *loop);
+    void (*run_deferred)(schd_loop *loop);
+    void (*close_deferred)(schd_loop *loop);
+    void (*close_tasks)(schd_loop *loop);
     int stop_flag;
     int running;             /* inside run_once, dispatch or close */
     int closing;
@@ -768,8 +777,11 @@ SCHD_API int schd__await_tflag(schd_task *t, schd_tflag *f);
 
 #if defined(__GNUC__)
 #  define SCHD_PRIVATE static __attribute__((unused))
+/* for the few one-line helpers on the timer path: no call, no unwind entry */
+#  define SCHD_INLINE static __inline__ __attribute__((always_inline, unused))
 #else
 #  define SCHD_PRIVATE static
+#  define SCHD_INLINE static
 #endif
 
 #ifdef __cplusplus
@@ -842,13 +854,13 @@ SCHD_PRIVATE int schd__grow(void **arr, int *cap, int want, size_t size)
 
 /* ==== section: timers ==== */
 
-SCHD_PRIVATE int schd__tless(const struct schd__tentry *a, const struct schd__tentry *b)
+SCHD_INLINE int schd__tless(const struct schd__tentry *a, const struct schd__tentry *b)
 {
     if (a->when != b->when) return a->when < b->when;
     return (int32_t)(a->timer->seq - b->timer->seq) < 0;
 }
 
-SCHD_PRIVATE void schd__heap_set(schd_loop *loop, uint32_t i, struct schd__tentry e)
+SCHD_INLINE void schd__heap_set(schd_loop *loop, uint32_t i, struct schd__tentry e)
 {
     loop->heap[i] = e;
     e.timer->heap_pos = i + 1;
@@ -901,7 +913,7 @@ SCHD_API void schd_timer_init(schd_timer *t, schd_timer_fn cb, void *ud)
     t->ud = ud;
 }
 
-SCHD_PRIVATE int schd__timer_owned(const schd_loop *loop, const schd_timer *t)
+SCHD_INLINE int schd__timer_owned(const schd_loop *loop, const schd_timer *t)
 {
     return t->heap_pos > 0 && t->heap_pos <= loop->heap_len &&
            loop->heap[t->heap_pos - 1].timer == t;
@@ -914,13 +926,7 @@ SCHD_API int schd_timer_start_at(schd_loop *loop, schd_timer *t, int64_t when, i
     if (t->heap_pos && !schd__timer_owned(loop, t)) return -EINVAL;   /* before any change */
     t->period = period;
     t->seq = loop->timer_seq++;
-    if (t->heap_pos) {
-        i = t->heap_pos - 1;
-        loop->heap[i].when = when;
-        schd__heap_up(loop, i);
-        schd__heap_down(loop, t->heap_pos - 1);
-        return 0;
-    }
+    if (t->heap_pos) schd__heap_remove(loop, t->heap_pos - 1);   /* a restart: re-insert */
     if (loop->heap_len == loop->heap_cap) {
         int cap = (int)loop->heap_cap;
         void *arr = loop->heap;
@@ -937,7 +943,7 @@ SCHD_API int schd_timer_start_at(schd_loop *loop, schd_timer *t, int64_t when, i
 }
 
 /* a + b for a, b >= 0, stopping at SCHD_NO_DEADLINE instead of overflowing. */
-SCHD_PRIVATE int64_t schd__add_sat(int64_t a, int64_t b)
+SCHD_INLINE int64_t schd__add_sat(int64_t a, int64_t b)
 {
     return b > SCHD_NO_DEADLINE - a ? SCHD_NO_DEADLINE : a + b;
 }
@@ -1029,6 +1035,8 @@ SCHD_API void schd_io_init(schd_io *io, int fd, schd_io_fn cb, void *ud)
     io->pos = -1;
 }
 
+SCHD_PRIVATE void schd__run_ios(schd_loop *loop, const struct pollfd *fds, int n);
+
 SCHD_API int schd_io_start(schd_loop *loop, schd_io *io, int events)
 {
     if (!loop || !io || !io->cb || io->fd < 0 || (events & ~(SCHD_READ | SCHD_WRITE | POLLPRI)))
@@ -1041,7 +1049,14 @@ SCHD_API int schd_io_start(schd_loop *loop, schd_io *io, int events)
         if (schd__grow(&ios, &cap_ios, loop->nfds + 1, sizeof(schd_io *))) return -ENOMEM;
         loop->ios = (schd_io **)ios;
         loop->fds_cap = cap_fds < cap_ios ? cap_fds : cap_ios;
+        if (loop->nfds == 1) {   /* a new table: entry 0 is the wake-up eventfd */
+            loop->fds[0].fd = loop->wake_fd;
+            loop->fds[0].events = POLLIN;
+            loop->fds[0].revents = 0;
+            loop->ios[0] = NULL;
+        }
         io->pos = loop->nfds++;
+        loop->run_ios = schd__run_ios;
         loop->ios[io->pos] = io;
         loop->fds[io->pos].fd = io->fd;
         loop->fds[io->pos].revents = 0;
@@ -1074,9 +1089,14 @@ SCHD_API int schd_io_stop(schd_loop *loop, schd_io *io)
 
 /* ==== section: deferred calls ==== */
 
+SCHD_PRIVATE void schd__run_deferred(schd_loop *loop);
+SCHD_PRIVATE void schd__close_deferred(schd_loop *loop);
+
 SCHD_API void schd_defer_start(schd_loop *loop, schd_defer *d, schd_defer_fn fn, void *ud)
 {
     if (!loop || !d || !fn) return;
+    loop->run_deferred = schd__run_deferred;
+    loop->close_deferred = schd__close_deferred;
     d->fn = fn;
     d->ud = ud;
     if (d->queued) return;
@@ -1145,7 +1165,66 @@ SCHD_PRIVATE void schd__run_deferred(schd_loop *loop)
     schd_defer_cancel(loop, marker);
 }
 
+/* One round of what is ready without polling: posts, then deferred calls. */
+SCHD_PRIVATE void schd__run_ready(schd_loop *loop)
+{
+    schd_loop_update_time(loop);
+    if (__atomic_load_n(&loop->async_pending, __ATOMIC_ACQUIRE)) loop->run_asyncs(loop);
+    if (loop->dq_head) schd__run_deferred(loop);
+}
+
+/* At close: what is queued, and what posts still bring, is delivered for a
+ * bounded number of rounds; calls that keep queueing themselves are then
+ * dropped, and the nodes schd_soon recycles are freed. */
+SCHD_PRIVATE void schd__close_deferred(schd_loop *loop)
+{
+    int rounds;
+    for (rounds = 0; rounds < 64; rounds++) {
+        if (!loop->dq_head && !__atomic_load_n(&loop->async_pending, __ATOMIC_ACQUIRE)) break;
+        schd__run_ready(loop);
+    }
+    while (loop->dq_head) {
+        schd_defer *d = loop->dq_head;
+        schd_defer_cancel(loop, d);
+        if (d->fn == schd__soon_run) SCHD_FREE(SCHD_CONTAINER_OF(d, schd__soon, node));
+    }
+    while (loop->soon_free) {
+        schd_defer *d = loop->soon_free;
+        loop->soon_free = d->next;
+        SCHD_FREE(SCHD_CONTAINER_OF(d, schd__soon, node));
+    }
+}
+
 /* ==== section: sources ==== */
+
+/* The source walks of prepare and dispatch; both use the loop's cursor so
+ * that a source may remove itself (or another) from inside its calls. */
+SCHD_PRIVATE int schd__prep_sources(schd_loop *loop, struct pollfd *fds, int cap, int64_t *deadline, int n)
+{
+    schd_source *src;
+    for (src = loop->sources; src; src = loop->src_cursor) {
+        int at = n < cap ? n : cap, need;
+        loop->src_cursor = src->next;
+        need = src->prepare(src->ctx, fds ? fds + at : fds, cap - at, deadline);
+        src->offset = n;
+        src->count = need > 0 ? need : 0;
+        src->prepared = loop->prep_round;
+        n += src->count;
+    }
+    loop->src_cursor = NULL;
+    return n;
+}
+
+SCHD_PRIVATE void schd__disp_sources(schd_loop *loop, struct pollfd *fds, int n)
+{
+    schd_source *src;
+    for (src = loop->sources; src; src = loop->src_cursor) {
+        loop->src_cursor = src->next;
+        if (src->prepared == loop->prep_round && src->offset + src->count <= n)
+            src->dispatch(src->ctx, fds + src->offset, src->count);
+    }
+    loop->src_cursor = NULL;
+}
 
 SCHD_API int schd_source_add(schd_loop *loop, schd_source *src, schd_prepare_fn prepare,
                              schd_dispatch_fn dispatch, void *ctx)
@@ -1159,6 +1238,8 @@ SCHD_API int schd_source_add(schd_loop *loop, schd_source *src, schd_prepare_fn 
     src->dispatch = dispatch;
     src->ctx = ctx;
     src->loop = loop;
+    loop->prep_sources = schd__prep_sources;
+    loop->disp_sources = schd__disp_sources;
     src->prepared = loop->prep_round - 1;
     src->next = loop->sources;
     if (loop->sources) loop->sources->prev = src;
@@ -1187,9 +1268,14 @@ SCHD_PRIVATE void schd__wake(schd_loop *loop)
     while (SCHD_SYS_WRITE(loop->wake_fd, &one, sizeof one) < 0 && errno == EINTR) {}
 }
 
+SCHD_PRIVATE void schd__run_asyncs(schd_loop *loop);
+
 SCHD_PRIVATE void schd__push_async(schd_loop *loop, schd_async *a)
 {
-    schd_async *head = __atomic_load_n(&loop->async_pending, __ATOMIC_RELAXED);
+    schd_async *head;
+    /* Published by the CAS below, which the loop's exchange acquires. */
+    __atomic_store_n(&loop->run_asyncs, &schd__run_asyncs, __ATOMIC_RELAXED);
+    head = __atomic_load_n(&loop->async_pending, __ATOMIC_RELAXED);
     do {
         a->next_pending = head;
     } while (!__atomic_compare_exchange_n(&loop->async_pending, &head, a, 1,
@@ -1308,28 +1394,14 @@ SCHD_PRIVATE void schd__run_asyncs(schd_loop *loop)
 
 /* ==== section: loop ==== */
 
+/* The descriptor table is allocated by the first watcher; until then the
+ * loop polls its wake-up eventfd alone (entry 0 of every poll array). */
 SCHD_API int schd_loop_init(schd_loop *loop)
 {
-    void *fds = NULL, *ios = NULL;
-    int cap = 0, cap2 = 0;
     if (!loop) return -EINVAL;
     memset(loop, 0, sizeof *loop);
     loop->wake_fd = SCHD_SYS_EVENTFD(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (loop->wake_fd < 0) return -errno;
-    if (schd__grow(&fds, &cap, 8, sizeof(struct pollfd)) ||
-        schd__grow(&ios, &cap2, 8, sizeof(schd_io *))) {
-        SCHD_FREE(fds);
-        SCHD_FREE(ios);
-        SCHD_SYS_CLOSE(loop->wake_fd);
-        return -ENOMEM;
-    }
-    loop->fds = (struct pollfd *)fds;
-    loop->ios = (schd_io **)ios;
-    loop->fds_cap = cap;
-    loop->fds[0].fd = loop->wake_fd;
-    loop->fds[0].events = POLLIN;
-    loop->fds[0].revents = 0;
-    loop->ios[0] = NULL;
     loop->nfds = 1;
     schd_loop_update_time(loop);
     return 0;
@@ -1347,7 +1419,6 @@ SCHD_API void schd_loop_stop(schd_loop *loop) { if (loop) loop->stop_flag = 1; }
 SCHD_API int schd_loop_prepare(void *vloop, struct pollfd *fds, int cap, int64_t *deadline)
 {
     schd_loop *loop = (schd_loop *)vloop;
-    schd_source *src;
     int n;
     if (!loop || !deadline || (!fds && cap > 0)) return -EINVAL;
     n = loop->nfds;
@@ -1355,17 +1426,13 @@ SCHD_API int schd_loop_prepare(void *vloop, struct pollfd *fds, int cap, int64_t
     loop->prep_round++;
     loop->prep_gen = loop->io_gen;
     loop->prep_nown = loop->nfds;
-    if (n <= cap) memcpy(fds, loop->fds, (size_t)n * sizeof *fds);
-    for (src = loop->sources; src; src = loop->src_cursor) {
-        int at = n < cap ? n : cap;
-        loop->src_cursor = src->next;   /* a prepare may remove its own source */
-        int need = src->prepare(src->ctx, fds ? fds + at : fds, cap - at, deadline);
-        src->offset = n;
-        src->count = need > 0 ? need : 0;
-        src->prepared = loop->prep_round;
-        n += src->count;
+    if (n <= cap) {
+        fds[0].fd = loop->wake_fd;
+        fds[0].events = POLLIN;
+        fds[0].revents = 0;
+        if (n > 1) memcpy(fds + 1, loop->fds + 1, (size_t)(n - 1) * sizeof *fds);
     }
-    loop->src_cursor = NULL;
+    if (loop->prep_sources) n = loop->prep_sources(loop, fds, cap, deadline, n);
     if (loop->dq_head || __atomic_load_n(&loop->async_pending, __ATOMIC_ACQUIRE)) {
         if (*deadline > loop->now) *deadline = loop->now;
     } else if (loop->heap_len > 0 && loop->heap[0].when < *deadline) {
@@ -1394,9 +1461,10 @@ SCHD_PRIVATE void schd__take_revents(schd_loop *loop, const struct pollfd *fds, 
 
 /* Walks the table from the end so that a callback stopping any watcher
  * (which moves the last entry into its place) never hides or repeats one. */
-SCHD_PRIVATE void schd__run_ios(schd_loop *loop)
+SCHD_PRIVATE void schd__run_ios(schd_loop *loop, const struct pollfd *fds, int n)
 {
     int i;
+    schd__take_revents(loop, fds, n);
     for (i = loop->nfds - 1; i >= 1; i--) {
         schd_io *io;
         int re;
@@ -1415,27 +1483,19 @@ SCHD_PRIVATE void schd__run_ios(schd_loop *loop)
 SCHD_API void schd_loop_dispatch(void *vloop, struct pollfd *fds, int n)
 {
     schd_loop *loop = (schd_loop *)vloop;
-    schd_source *src;
     if (!loop || (!fds && n > 0)) return;
     loop->running++;   /* also when a foreign loop calls: close must wait */
     schd_loop_update_time(loop);
     loop->iterations++;
-    schd__take_revents(loop, fds, n);
-    if (loop->fds[0].revents) {
-        loop->fds[0].revents = 0;
-        schd__run_asyncs(loop);
-    } else if (__atomic_load_n(&loop->async_pending, __ATOMIC_ACQUIRE)) {
-        schd__run_asyncs(loop);
+    /* fds[0] is always the wake-up eventfd: only a cross-thread push writes it */
+    if (__atomic_load_n(&loop->async_pending, __ATOMIC_ACQUIRE) || (n > 0 && fds[0].revents)) {
+        void (*run_asyncs)(schd_loop *) = __atomic_load_n(&loop->run_asyncs, __ATOMIC_ACQUIRE);
+        if (run_asyncs) run_asyncs(loop);
     }
-    schd__run_ios(loop);
-    for (src = loop->sources; src; src = loop->src_cursor) {
-        loop->src_cursor = src->next;
-        if (src->prepared == loop->prep_round && src->offset + src->count <= n)
-            src->dispatch(src->ctx, fds + src->offset, src->count);
-    }
-    loop->src_cursor = NULL;
+    if (loop->run_ios) loop->run_ios(loop, fds, n);
+    if (loop->disp_sources) loop->disp_sources(loop, fds, n);
     schd__run_timers(loop);
-    schd__run_deferred(loop);
+    if (loop->dq_head) loop->run_deferred(loop);
     loop->running--;
 }
 
@@ -1485,7 +1545,10 @@ SCHD_API int schd_loop_run_once(schd_loop *loop, int timeout_ms)
         schd_loop_update_time(loop);
         wait_ns = deadline > loop->now ? deadline - loop->now : 0;
     }
-    if (schd__poll(loop->pfds, n, wait_ns) < 0 && errno != EINTR) rc = -errno;
+    /* With only the wake-up eventfd and no time to wait, poll() would learn
+     * nothing that dispatch does not see in async_pending: skip the call. */
+    if ((n > 1 || wait_ns != 0) && schd__poll(loop->pfds, n, wait_ns) < 0 && errno != EINTR)
+        rc = -errno;
     schd_loop_dispatch(loop, loop->pfds, n);
     loop->running = 0;
     if (rc < 0) return rc;
@@ -1505,18 +1568,6 @@ SCHD_API int schd_loop_run(schd_loop *loop)
     return rc;
 }
 
-SCHD_PRIVATE void schd__close_tasks(schd_loop *loop);
-
-/* Runs deferred calls until none is left, at most rounds times. */
-SCHD_PRIVATE void schd__drain_deferred(schd_loop *loop, int rounds)
-{
-    while (rounds-- > 0 && (loop->dq_head || __atomic_load_n(&loop->async_pending, __ATOMIC_ACQUIRE))) {
-        schd_loop_update_time(loop);
-        if (__atomic_load_n(&loop->async_pending, __ATOMIC_ACQUIRE)) schd__run_asyncs(loop);
-        schd__run_deferred(loop);
-    }
-}
-
 SCHD_API int schd_loop_close(schd_loop *loop)
 {
     schd_source *src;
@@ -1526,26 +1577,22 @@ SCHD_API int schd_loop_close(schd_loop *loop)
     if (loop->running) return -EBUSY;
     loop->running = 1;   /* the callbacks that close runs cannot close or run the loop */
     loop->closing = 1;   /* nor start tasks */
-    if (loop->tasks) schd__close_tasks(loop);
+    if (loop->close_tasks) loop->close_tasks(loop);
     /* Grants made while tasks ended (a lock handed to a callback waiter)
      * and posts still queued are delivered, not dropped. */
-    schd__drain_deferred(loop, 64);
-    while (loop->dq_head) {   /* only calls that keep queueing themselves are left */
-        schd_defer *d = loop->dq_head;
-        schd_defer_cancel(loop, d);
-        if (d->fn == schd__soon_run) SCHD_FREE(SCHD_CONTAINER_OF(d, schd__soon, node));
-    }
+    if (__atomic_load_n(&loop->async_pending, __ATOMIC_ACQUIRE) && !loop->close_deferred)
+        loop->run_asyncs(loop);
+    if (loop->close_deferred) loop->close_deferred(loop);
     for (i = 0; i < loop->heap_len; i++) loop->heap[i].timer->heap_pos = 0;
     for (i = 1; i < (uint32_t)loop->nfds; i++) loop->ios[i]->pos = -1;
-    while ((src = loop->sources) != NULL) schd_source_remove(src);
+    while ((src = loop->sources) != NULL) {
+        loop->sources = src->next;
+        src->next = src->prev = NULL;
+        src->loop = NULL;
+    }
     while ((a = loop->asyncs) != NULL) {
         loop->asyncs = a->next;
         a->loop = NULL;
-    }
-    while (loop->soon_free) {
-        schd_defer *d = loop->soon_free;
-        loop->soon_free = d->next;
-        SCHD_FREE(SCHD_CONTAINER_OF(d, schd__soon, node));
     }
     SCHD_FREE(loop->heap);
     SCHD_FREE(loop->fds);
@@ -1662,6 +1709,8 @@ SCHD_PRIVATE void schd__task_unlink(schd_task *t)
     t->next = t->prev = NULL;
 }
 
+SCHD_PRIVATE void schd__close_tasks(schd_loop *loop);
+
 SCHD_API int schd_task_start(schd_loop *loop, schd_task *t, schd_task_fn fn, void *ud)
 {
     schd_task_done_fn done;
@@ -1684,6 +1733,7 @@ SCHD_API int schd_task_start(schd_loop *loop, schd_task *t, schd_task_fn fn, voi
     t->next = loop->tasks;
     if (loop->tasks) loop->tasks->prev = t;
     loop->tasks = t;
+    loop->close_tasks = schd__close_tasks;
     schd_defer_start(loop, &t->wait.node, schd__waiter_fire, NULL);
     return 0;
 }
@@ -1856,8 +1906,8 @@ SCHD_PRIVATE void schd__close_tasks(schd_loop *loop)
         schd_task_cancel(t);
     }
     for (round = 0; round < 1024 && loop->tasks; round++) {
-        if (loop->dq_head) {
-            schd__drain_deferred(loop, 1);
+        if (loop->dq_head || __atomic_load_n(&loop->async_pending, __ATOMIC_ACQUIRE)) {
+            schd__run_ready(loop);
             continue;
         }
         first = NULL;
