@@ -83,3 +83,7 @@ for cfg in "88 4" "89 4" "89 16"; do
         "$pa" "$an ($(pct "$an" "$ln"))" "$ln"
 done
 [ "$have_py" = 1 ] || echo "python3-usb1 not importable by $PY: python column skipped"
+echo "note: asyncusb runs callbacks after libusb's event handling returns (so they may call any"
+echo "libusb function); a plain libusb loop resubmits inside it and, on an emulated device that"
+echo "answers at once, reaps the next URB in the same call.  The difference is one"
+echo "libusb_handle_events call per loop iteration, spread over the transfers of that iteration."
