@@ -4,6 +4,7 @@
 #   make test            run every test (installs what it needs when root)
 #   make bench           run the benchmarks
 #   make demo            build and run the demonstration
+#   make fuzz FUZZ_SECONDS=N   run every fuzz target for N seconds
 #   make CROSS=aarch64-linux-gnu-        cross-build the examples into build/aarch64-linux-gnu/
 #   make install PREFIX=/usr/local       headers into PREFIX/include/asynckit, pkg-config files
 #   make test CROSS=arm-linux-gnueabihf- unit tests cross-built, run under qemu
@@ -33,7 +34,8 @@ EXAMPLES :=
 
 include mk/*.mk
 
-.PHONY: all test bench demo deps clean install uninstall
+.PHONY: all test bench demo deps clean install uninstall fuzz
+FUZZ_SECONDS ?= 60
 all: $(EXAMPLES)
 
 $(BUILD):
@@ -44,6 +46,9 @@ deps:
 
 test: deps
 	@CC="$(CC)" CROSS="$(CROSS)" bash tests/run.sh
+
+fuzz: deps
+	@bash tests/fuzz/run.sh $(FUZZ_SECONDS)
 
 bench: deps all
 	@bash bench/run.sh

@@ -1,6 +1,7 @@
 # sched.h: the unit suite in every build, then the examples as a user runs them.
 
 t_unit sched tests/sched_test.c -lpthread
+t_unit sched_fault tests/sched_fault.c -lpthread
 
 if [ -z "$CROSS" ]; then
     make -s all >"$T_OUT/make_all.log" 2>&1 || t_fail_line "[sched] make all failed: $(tail -n 3 "$T_OUT/make_all.log")"
