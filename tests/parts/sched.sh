@@ -47,3 +47,14 @@ EOT'
         done
     fi
 fi
+
+# ThreadSanitizer over the suite: posts from four threads, async handles and
+# the thread-safe flag are the parts another thread may call.
+if [ -z "$CROSS" ] && [ -z "$T_QUICK" ]; then
+    if $CLANG -std=c99 -O1 -g -fsanitize=thread -I. -o "$T_OUT/sched_tsan" tests/sched_test.c -lpthread \
+            >"$T_OUT/sched_tsan.build.log" 2>&1; then
+        TSAN_OPTIONS=halt_on_error=1 t_suite "sched tsan" "$T_OUT/sched_tsan"
+    else
+        t_fail_line "[sched tsan] does not build: $(head -n 3 "$T_OUT/sched_tsan.build.log")"
+    fi
+fi
