@@ -145,7 +145,11 @@ read operation waits, and the read buffer never grows past the read
 high-water mark (or the `max` of a pending `read_until`), so a slow consumer
 stops reading from the kernel and memory stays bounded.  `read_until`
 resumes its scan where it stopped.  `aios_read` and `aios_read_exactly`
-read straight into the caller's buffer when nothing is buffered.
+read straight into the caller's buffer when nothing is buffered.  When a read
+filled all the room it had, the next read operation tries the descriptor
+before polling it; deferred completions run in up to 8 passes per loop
+iteration, so a stream with input always waiting gets a handful of
+callbacks per iteration and the loop still polls for everyone else.
 
 ### TCP and Unix clients
 
@@ -485,7 +489,7 @@ enum {
     AIOS__F_SOCK = 1u << 0, AIOS__F_NOCLOSE = 1u << 1, AIOS__F_EOF = 1u << 2,
     AIOS__F_CLOSING = 1u << 3, AIOS__F_CONNECTING = 1u << 4, AIOS__F_CONN_DONE = 1u << 5,
     AIOS__F_SHUT_REQ = 1u << 6, AIOS__F_SHUT_DONE = 1u << 7, AIOS__F_GCLOSE = 1u << 8,
-    AIOS__F_GROW = 1u << 9
+    AIOS__F_GROW = 1u << 9, AIOS__F_MORE = 1u << 10
 };
 enum { AIOS__R_NONE, AIOS__R_SOME, AIOS__R_EXACT, AIOS__R_UNTIL, AIOS__R_PEEK };
 
@@ -692,15 +696,20 @@ static void aios__defer_cancel(aios_ctx *c, aios__defer *d)
     c->ndefer--;
 }
 
-/* Runs what was queued before the call; work queued meanwhile waits for the
- * next iteration, so a callback that keeps re-arming cannot starve the poll. */
+/* Runs what was queued before each pass, for a bounded number of passes:
+ * a continuation that finds its bytes already there completes without a
+ * poll in between, yet a callback that keeps re-arming cannot starve the poll. */
+#define AIOS__DEFER_PASSES 8
 static void aios__run_defers(aios_ctx *c)
 {
-    int n = c->ndefer;
-    while (n-- > 0 && c->dhead) {
-        aios__defer *d = c->dhead;
-        aios__defer_cancel(c, d);
-        d->run(d);
+    int pass;
+    for (pass = 0; pass < AIOS__DEFER_PASSES && c->ndefer > 0; pass++) {
+        int n = c->ndefer;
+        while (n-- > 0 && c->dhead) {
+            aios__defer *d = c->dhead;
+            aios__defer_cancel(c, d);
+            d->run(d);
+        }
     }
 }
 
@@ -877,9 +886,16 @@ static void aios__stream_update(aios_stream *s);
 static void aios__connector_free(aios_stream *s);
 static void aios__server_conn_gone(aios_server *srv);
 
+static void aios__stream_read_io(aios_stream *s);
+
+/* At most one read per pass without a poll (see aios__read_start), so a fast
+ * peer cannot keep a stream's continuations running forever. */
 static void aios__stream_kick_run(aios__defer *d)
 {
-    aios__stream_process(AIOS__CONTAINER(d, aios_stream, kick));
+    aios_stream *s = AIOS__CONTAINER(d, aios_stream, kick);
+    if ((s->flags & AIOS__F_MORE) && s->rop && s->rend == s->rstart && !(s->flags & AIOS__F_CONNECTING))
+        aios__stream_read_io(s);
+    aios__stream_process(s);
 }
 
 static void aios__stream_kick(aios_stream *s)
@@ -1194,15 +1210,18 @@ static void aios__stream_read_io(aios_stream *s)
 {
     ssize_t n;
     if (!s->rop || s->io.fd < 0 || (s->flags & AIOS__F_EOF) || s->rerr || s->rforce) return;
+    s->flags &= ~(unsigned)AIOS__F_MORE;
     if ((s->rop == AIOS__R_SOME || s->rop == AIOS__R_EXACT) && aios__buffered(s) == 0) {
-        n = AIOS_SYS_READ(s->io.fd, (char *)s->ru.dst + s->rgot, s->rwant - s->rgot);
+        size_t room = s->rwant - s->rgot;
+        n = AIOS_SYS_READ(s->io.fd, (char *)s->ru.dst + s->rgot, room);
+        if (n > 0 && (size_t)n == room) s->flags |= AIOS__F_MORE;
         if (n > 0) s->rgot += (size_t)n;
         else aios__note_read(s, (long)n);
         return;
     }
     if (!aios__read_buffer_room(s)) return;
     n = AIOS_SYS_READ(s->io.fd, s->rbuf + s->rend, s->rcap - s->rend);
-    if (n > 0 && (size_t)n == s->rcap - s->rend) s->flags |= AIOS__F_GROW;
+    if (n > 0 && (size_t)n == s->rcap - s->rend) s->flags |= AIOS__F_GROW | AIOS__F_MORE;
     if (n > 0) s->rend += (size_t)n;
     else aios__note_read(s, (long)n);
 }
@@ -1226,8 +1245,10 @@ static int aios__read_start(aios_stream *s, int op, void *dst, size_t want, aios
         return -ENOMEM;
     }
     /* Only buffered bytes, the end of the stream or an error can complete it
-     * without new input; otherwise the descriptor is simply watched. */
-    if (aios__buffered(s) > 0 || want == 0 || (s->flags & AIOS__F_EOF) || s->rerr || s->kick.queued ||
+     * without new input; otherwise the descriptor is simply watched.  When the
+     * last read filled all the room it had, the peer is sending faster than
+     * we read, so the deferred pass tries the descriptor before any poll. */
+    if (aios__buffered(s) > 0 || want == 0 || (s->flags & (AIOS__F_EOF | AIOS__F_MORE)) || s->rerr || s->kick.queued ||
         (s->flags & AIOS__F_CONNECTING))
         aios__stream_kick(s);
     else
