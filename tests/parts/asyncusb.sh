@@ -4,6 +4,7 @@
 #               it runs in every variant of t_unit (also cross and musl).
 # usb_core      fake devices in an umockdev testbed (tests/usb_fake.h);
 # usb_faults    error paths reached through the AUSB_LIBUSB and allocator hooks;
+# usb_sweep     the n-th libusb call of a whole session fails, for every n;
 # usb_sched     asyncusb on the sched.h loop, tasks awaiting transfers.
 #               These run under libumockdev-preload, native only, in three
 #               builds (plain, ASan+UBSan, valgrind) by the loop below.
@@ -50,6 +51,7 @@ au_usb_suite() {
 if t_have umockdev-wrapper && au_pkg --exists libusb-1.0 umockdev-1.0 2>/dev/null; then
     au_usb_suite usb_core tests/usb_core.c
     au_usb_suite usb_faults tests/usb_faults.c
+    au_usb_suite usb_sweep tests/usb_sweep.c
     for au_src in tests/usb_sched*.c; do
         [ -e "$au_src" ] || continue
         [ -e sched.h ] || continue
