@@ -241,6 +241,7 @@ struct ausb_ctx {
     int run_cap;
     int efd;
     int efd_signalled;
+    int fds_lost;      /* an fd could not be recorded: resync, poll meanwhile */
     int stop;
     int inflight;
     ausb_transfer *done_head, *done_tail;
@@ -709,7 +710,22 @@ AUSB_PRIVATE int ausb__fds_add(ausb_ctx *ctx, int fd, short events)
 
 static void LIBUSB_CALL ausb__pollfd_added(int fd, short events, void *user)
 {
-    (void)ausb__fds_add((ausb_ctx *)user, fd, events);
+    ausb_ctx *ctx = (ausb_ctx *)user;
+    if (ausb__fds_add(ctx, fd, events) < 0) ctx->fds_lost = 1;
+}
+
+/* After an allocation failure lost an fd: read libusb's whole list again. */
+AUSB_PRIVATE void ausb__fds_resync(ausb_ctx *ctx)
+{
+    const struct libusb_pollfd **list = AUSB_LIBUSB(libusb_get_pollfds)(ctx->lu);
+    int i, ok = list != NULL;
+    if (list) {
+        ctx->lu_nfds = 0;
+        for (i = 0; list[i]; i++)
+            if (ausb__fds_add(ctx, list[i]->fd, list[i]->events) < 0) ok = 0;
+        AUSB_LIBUSB(libusb_free_pollfds)(list);
+    }
+    if (ok) ctx->fds_lost = 0;
 }
 
 static void LIBUSB_CALL ausb__pollfd_removed(int fd, void *user)
@@ -797,6 +813,7 @@ AUSB_API int ausb_prepare(void *vctx, struct pollfd *fds, int cap, int64_t *dead
     int need, i;
 
     if (!ctx || !ctx->lu) return 0;
+    if (ctx->fds_lost) ausb__fds_resync(ctx);
     need = 1 + ctx->lu_nfds;
     if (fds && cap >= need) {
         fds[0].fd = ctx->efd;
@@ -810,6 +827,10 @@ AUSB_API int ausb_prepare(void *vctx, struct pollfd *fds, int cap, int64_t *dead
     if (deadline_ns) {
         if (ctx->done_head || ctx->def_head) {
             if (*deadline_ns > 0) *deadline_ns = 0;
+        } else if (ctx->fds_lost) {
+            /* some fd is not watched: look at libusb every 10 ms */
+            int64_t soon = ausb_now_ns() + 10000000;
+            if (soon < *deadline_ns) *deadline_ns = soon;
         } else if (AUSB_LIBUSB(libusb_get_next_timeout)(ctx->lu, &tv) == 1) {
             int64_t when = ausb_now_ns() + (int64_t)tv.tv_sec * 1000000000 + (int64_t)tv.tv_usec * 1000;
             if (when < *deadline_ns) *deadline_ns = when;
@@ -871,7 +892,9 @@ AUSB_PRIVATE int ausb__dispatch(ausb_ctx *ctx, struct pollfd *fds, int n)
         if (fds[i].fd == ctx->efd) ausb__drain_signal(ctx, 1);
         else ready = 1;
     }
-    if (!ready && AUSB_LIBUSB(libusb_get_next_timeout)(ctx->lu, &tv) == 1 && tv.tv_sec == 0 && tv.tv_usec == 0)
+    if (ctx->fds_lost)
+        ready = 1;
+    else if (!ready && AUSB_LIBUSB(libusb_get_next_timeout)(ctx->lu, &tv) == 1 && tv.tv_sec == 0 && tv.tv_usec == 0)
         ready = 1;
     if (ready) (void)ausb__handle_events(ctx);
     ran = ausb__run_done(ctx);

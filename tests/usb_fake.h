@@ -49,6 +49,7 @@ typedef struct usbf_urb {
     UMockdevIoctlData *buf;    /* its buffer (NULL when empty) */
     int held;
     int delayed;
+    UMockdevIoctlClient *client;   /* the open fd it was submitted on */
 } usbf_urb;
 
 typedef struct usbf_device {
@@ -347,6 +348,7 @@ G_GNUC_UNUSED static gboolean usbf_on_ioctl(UMockdevIoctlBase *base, UMockdevIoc
             u.buf = NULL;
             u.held = 0;
             u.delayed = 0;
+            u.client = client;
             if (s->buffer_length > 0) {
                 UMockdevIoctlData *b = umockdev_ioctl_data_resolve(data, G_STRUCT_OFFSET(struct usbdevfs_urb, buffer),
                                                                    (gsize)s->buffer_length, &err);
@@ -355,10 +357,13 @@ G_GNUC_UNUSED static gboolean usbf_on_ioctl(UMockdevIoctlBase *base, UMockdevIoc
             usbf_accept(d, u);
         }
     } else if (req == USBDEVFS_REAPURB || req == USBDEVFS_REAPURBNDELAY) {
-        if (d->nready > 0) {
+        /* like the kernel, each open fd reaps only the URBs submitted on it */
+        int k = 0;
+        while (k < d->nready && d->ready[k].client != client) k++;
+        if (k < d->nready) {
             UMockdevIoctlData *data = umockdev_ioctl_data_resolve(arg, 0, sizeof(void *), &err);
-            usbf_urb u = d->ready[0];
-            memmove(&d->ready[0], &d->ready[1], (size_t)(d->nready - 1) * sizeof(usbf_urb));
+            usbf_urb u = d->ready[k];
+            memmove(&d->ready[k], &d->ready[k + 1], (size_t)(d->nready - k - 1) * sizeof(usbf_urb));
             d->nready--;
             umockdev_ioctl_data_set_ptr(data, 0, u.urb);
             usbf_drop(&u);
@@ -367,7 +372,7 @@ G_GNUC_UNUSED static gboolean usbf_on_ioctl(UMockdevIoctlBase *base, UMockdevIoc
             eno = d->disconnected ? ENODEV : EAGAIN;
             for (i = 0; i < d->npending;) {      /* 0x89: ready from now on */
                 usbf_urb u = d->pending[i];
-                if (!u.delayed) { i++; continue; }
+                if (!u.delayed || u.client != client) { i++; continue; }
                 memmove(&d->pending[i], &d->pending[i + 1], (size_t)(d->npending - i - 1) * sizeof(usbf_urb));
                 d->npending--;
                 usbf_push_ready(d, u, 0, usbf_u(&u)->buffer_length);
@@ -378,7 +383,7 @@ G_GNUC_UNUSED static gboolean usbf_on_ioctl(UMockdevIoctlBase *base, UMockdevIoc
         res = -1; eno = EINVAL;
         d->discards++;
         for (i = 0; i < d->npending; i++) {
-            if (d->pending[i].urb->client_addr == addr) {
+            if (d->pending[i].urb->client_addr == addr && d->pending[i].client == client) {
                 usbf_urb u = d->pending[i];
                 memmove(&d->pending[i], &d->pending[i + 1], (size_t)(d->npending - i - 1) * sizeof(usbf_urb));
                 d->npending--;

@@ -256,6 +256,42 @@ static void test_libusb_timeout_folds_into_the_deadline(void)
     ausb_exit(&ctx);
 }
 
+/* Opening a handle adds its usbfs fd to the context's array; when growing
+ * the array fails, the context polls libusb until it can record the fd. */
+static void test_lost_pollfd_is_recovered(void)
+{
+    ausb_ctx ctx;
+    ausb_device d;
+    ausb_handle h[8];
+    ausb_transfer t;
+    unsigned char buf[8];
+    struct pollfd fds[32];
+    int64_t deadline = INT64_MAX;
+    int i, n0, n;
+    calls = 0;
+    T_EQ(ausb_init(&ctx, NULL), 0);
+    T_EQ(ausb_find_id(&ctx, 0x1234, 0x0001, &d), 0);
+    n0 = ausb_prepare(&ctx, fds, 32, &deadline);
+    fail_realloc = 1;                    /* the array is full after a few opens */
+    for (i = 0; i < 8; i++) T_EQ(ausb_open(&d, &h[i]), 0);
+    fail_realloc = 0;
+    T_EQ(ctx.fds_lost, 1);
+    ausb_transfer_init(&t, 0);
+    ausb_fill_bulk(&t, &h[7], 0x85, buf, 8, 1000, count_cb, NULL);
+    T_EQ(ausb_submit(&t), 0);
+    T_EQ(ausb_run(&ctx), 0);             /* would hang with the fd unwatched */
+    T_EQ(calls, 1);
+    T_EQ(ctx.fds_lost, 0);               /* resynced at the next prepare */
+    deadline = INT64_MAX;
+    n = ausb_prepare(&ctx, fds, 32, &deadline);
+    T_EQ(n, n0 + 8);
+    ausb_transfer_free(&t);
+    for (i = 0; i < 8; i++) ausb_close(&h[i]);
+    T_EQ(ausb_prepare(&ctx, fds, 32, &deadline), n0);
+    ausb_device_release(&d);
+    ausb_exit(&ctx);
+}
+
 static void test_string_read_that_cannot_submit_fails_at_once(void)
 {
     ausb_ctx ctx;
@@ -283,6 +319,7 @@ int main(void)
     T_RUN(test_enumeration_failures);
     T_RUN(test_libusb_timeout_folds_into_the_deadline);
     T_RUN(test_string_read_that_cannot_submit_fails_at_once);
+    T_RUN(test_lost_pollfd_is_recovered);
     usbf_done();
     return t_done();
 }
