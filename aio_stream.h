@@ -133,6 +133,8 @@ must be called after every poll, even when nothing was ready.  With sched.h:
     int  aios_drain(s, size_t low_water, cb, ud);            when unsent bytes <= low_water
     int  aios_shutdown(s, cb, ud);                           flush, then shut down the write side
     int  aios_close(s, cb, ud);                              abort: pending ops get -ECANCELED, then cb
+                                                             (during a graceful close: cb NULL cuts it
+                                                             short and its callback runs; else AIOS_EBUSY)
     int  aios_close_graceful(s, timeout_ms, cb, ud);         cancel the read, flush writes (or give up
                                                              after timeout_ms: -ETIMEDOUT), close, cb
     void aios_set_limits(s, size_t read_hwm, size_t write_hwm);   defaults 64 KiB and 1 MiB
@@ -273,8 +275,7 @@ typedef struct aios__timer {
 
 typedef struct aios__defer {
     struct aios__defer *prev, *next;
-    void (*run)(struct aios__defer *d);
-    int queued;
+    unsigned char queued, kind;  /* kind picks the handler: stream, connect, server */
 } aios__defer;
 
 struct aios_ctx {
@@ -504,21 +505,18 @@ typedef struct aios__wreq {
 
 struct aios__connector;
 
-/* Deadlines, allocated the first time a stream needs one. */
-typedef struct aios__stimers {
+/* Deadlines and the operations most idle connections never have (drain,
+ * shutdown, connect), allocated the first time a stream needs one of them. */
+typedef struct aios__side {
     aios__timer r, w;
     struct aios_stream *s;
     int64_t rtimeout_ns, wtimeout_ns;
-} aios__stimers;
-
-/* Operations most idle connections never have, allocated on first use. */
-typedef struct aios__rare {
     aios_cb dcb, scb, ccb;
     void *dud, *sud, *cud;
     size_t dlow;
     int cstatus;
     struct aios__connector *conn;
-} aios__rare;
+} aios__side;
 
 /* Kept small: an idle connection costs this struct and nothing else. */
 struct aios_stream {
@@ -526,8 +524,7 @@ struct aios_stream {
     aios_server *server;
     aios__io io;                    /* stays linked from creation to release */
     aios__defer kick;
-    aios__stimers *tm;
-    aios__rare *rare;
+    aios__side *side;
     unsigned flags;
     int rerr, werr;
     short rforce, cancel_status;
@@ -536,8 +533,8 @@ struct aios_stream {
     /* read side */
     char *rbuf;
     uint32_t rcap, rstart, rend, rhwm, rscan, whwm;
+    uint32_t rwant, rgot;           /* rgot is also what aios_result_len reports */
     union { void *dst; char delim[16]; } ru;  /* read some/exactly, or read until */
-    size_t rwant, rgot;             /* rgot is also what aios_result_len reports */
     aios_cb rcb;
     void *rud;
     /* write side */
@@ -668,10 +665,14 @@ static void aios__run_timers(aios_ctx *c, int64_t now)
 
 /* ==== section: deferred work ==== */
 
-static void aios__defer_init(aios__defer *d, void (*run)(aios__defer *))
+enum { AIOS__DEFER_STREAM = 1, AIOS__DEFER_CONNECT, AIOS__DEFER_SERVER };
+
+static void aios__defer_run(aios__defer *d);
+
+static void aios__defer_init(aios__defer *d, int kind)
 {
     d->prev = d->next = NULL;
-    d->run = run;
+    d->kind = (unsigned char)kind;
     d->queued = 0;
 }
 
@@ -708,7 +709,7 @@ static void aios__run_defers(aios_ctx *c)
         while (n-- > 0 && c->dhead) {
             aios__defer *d = c->dhead;
             aios__defer_cancel(c, d);
-            d->run(d);
+            aios__defer_run(d);
         }
     }
 }
@@ -905,7 +906,7 @@ static void aios__stream_kick(aios_stream *s)
 
 static void aios__stream_rtimer_fire(aios__timer *t)
 {
-    aios_stream *s = AIOS__CONTAINER(t, aios__stimers, r)->s;
+    aios_stream *s = AIOS__CONTAINER(t, aios__side, r)->s;
     if (s->flags & AIOS__F_GCLOSE) {
         s->cancel_status = -ETIMEDOUT;
         s->flags |= AIOS__F_CLOSING;
@@ -917,49 +918,38 @@ static void aios__stream_rtimer_fire(aios__timer *t)
 
 static void aios__stream_wtimer_fire(aios__timer *t)
 {
-    aios_stream *s = AIOS__CONTAINER(t, aios__stimers, w)->s;
+    aios_stream *s = AIOS__CONTAINER(t, aios__side, w)->s;
     if (!s->werr) s->werr = -ETIMEDOUT;
     aios__stream_process(s);
 }
 
-static aios__stimers *aios__stream_timers(aios_stream *s)
+static aios__side *aios__stream_side(aios_stream *s)
 {
-    if (!s->tm) {
-        aios__stimers *tm = (aios__stimers *)AIOS_MALLOC(sizeof *tm);
-        if (!tm) return NULL;
-        memset(tm, 0, sizeof *tm);
-        aios__timer_init(&tm->r, aios__stream_rtimer_fire);
-        aios__timer_init(&tm->w, aios__stream_wtimer_fire);
-        tm->s = s;
-        s->tm = tm;
+    if (!s->side) {
+        aios__side *side = (aios__side *)AIOS_MALLOC(sizeof *side);
+        if (!side) return NULL;
+        memset(side, 0, sizeof *side);
+        aios__timer_init(&side->r, aios__stream_rtimer_fire);
+        aios__timer_init(&side->w, aios__stream_wtimer_fire);
+        side->s = s;
+        s->side = side;
     }
-    return s->tm;
+    return s->side;
 }
 
 static void aios__stream_stop_rtimer(aios_stream *s)
 {
-    if (s->tm) aios__timer_stop(s->ctx, &s->tm->r);
+    if (s->side) aios__timer_stop(s->ctx, &s->side->r);
 }
 
 static void aios__stream_stop_wtimer(aios_stream *s)
 {
-    if (s->tm) aios__timer_stop(s->ctx, &s->tm->w);
-}
-
-static aios__rare *aios__stream_rare(aios_stream *s)
-{
-    if (!s->rare) {
-        aios__rare *r = (aios__rare *)AIOS_MALLOC(sizeof *r);
-        if (!r) return NULL;
-        memset(r, 0, sizeof *r);
-        s->rare = r;
-    }
-    return s->rare;
+    if (s->side) aios__timer_stop(s->ctx, &s->side->w);
 }
 
 static struct aios__connector *aios__stream_connector(const aios_stream *s)
 {
-    return s->rare ? s->rare->conn : NULL;
+    return s->side ? s->side->conn : NULL;
 }
 
 static void aios__stream_ready(aios__io *io, short revents);
@@ -971,7 +961,7 @@ static aios_stream *aios__stream_new(aios_ctx *c, int fd)
     memset(s, 0, sizeof *s);
     s->ctx = c;
     aios__io_init(&s->io, fd, AIOS__IO_STREAM);
-    aios__defer_init(&s->kick, aios__stream_kick_run);
+    aios__defer_init(&s->kick, AIOS__DEFER_STREAM);
     s->rhwm = (uint32_t)AIOS__READ_HWM;
     s->whwm = (uint32_t)AIOS__WRITE_HWM;
     if (aios__io_add(c, &s->io) < 0) {  /* linked even without a descriptor: the context finds its streams here */
@@ -1055,8 +1045,7 @@ static void aios__stream_free(aios_stream *s)
     aios__stream_stop_wtimer(s);
     aios__io_del(c, &s->io);
     c->nstreams--;
-    AIOS_FREE(s->tm);
-    AIOS_FREE(s->rare);
+    AIOS_FREE(s->side);
     AIOS_FREE(s->rbuf);
     AIOS_FREE(s);
     if (srv) aios__server_conn_gone(srv);
@@ -1066,7 +1055,13 @@ AIOS_API int aios_close(aios_stream *s, aios_cb cb, void *ud)
 {
     if (!s) return -EINVAL;
     if (s->flags & AIOS__F_CLOSING) return AIOS_ECLOSED;
-    if (cb || !(s->flags & AIOS__F_GCLOSE)) { s->closecb = cb; s->closeud = ud; }
+    /* a graceful close already owns the close callback; it may be cut short, not replaced */
+    if (s->flags & AIOS__F_GCLOSE) {
+        if (cb) return AIOS_EBUSY;
+    } else {
+        s->closecb = cb;
+        s->closeud = ud;
+    }
     aios__hard_close(s, -ECANCELED);
     return 0;
 }
@@ -1080,8 +1075,8 @@ AIOS_API int aios_close_graceful(aios_stream *s, int timeout_ms, aios_cb cb, voi
     s->closeud = ud;
     s->flags |= AIOS__F_GCLOSE;
     if (s->rop) s->rforce = -ECANCELED;
-    if (timeout_ms >= 0 && (!aios__stream_timers(s) ||
-                            aios__timer_start(s->ctx, &s->tm->r, aios_now_ns() + (int64_t)timeout_ms * 1000000) < 0))
+    if (timeout_ms >= 0 && (!aios__stream_side(s) ||
+                            aios__timer_start(s->ctx, &s->side->r, aios_now_ns() + (int64_t)timeout_ms * 1000000) < 0))
         return aios_close(s, cb, ud);
     aios__stream_kick(s);
     return 0;
@@ -1109,7 +1104,7 @@ static int aios__read_outcome(aios_stream *s, int *status)
             size_t n = have < s->rwant ? have : s->rwant;
             memcpy(s->ru.dst, s->rbuf + s->rstart, n);
             aios_consume(s, n);
-            s->rgot = n;
+            s->rgot = (uint32_t)n;
         }
         if (s->rgot > 0) { *status = aios__clamp_status(s->rgot); return 1; }
         break;
@@ -1118,7 +1113,7 @@ static int aios__read_outcome(aios_stream *s, int *status)
             size_t n = have < s->rwant - s->rgot ? have : s->rwant - s->rgot;
             memcpy((char *)s->ru.dst + s->rgot, s->rbuf + s->rstart, n);
             aios_consume(s, n);
-            s->rgot += n;
+            s->rgot += (uint32_t)n;
         }
         if (s->rgot == s->rwant) { *status = aios__clamp_status(s->rgot); return 1; }
         if (s->flags & AIOS__F_EOF && !s->rforce && !s->rerr) { *status = AIOS_EINCOMPLETE; return 1; }
@@ -1133,19 +1128,19 @@ static int aios__read_outcome(aios_stream *s, int *status)
             if (!hit) { i = limit; break; }
             i = (size_t)(hit - p);
             if (memcmp(hit, s->ru.delim, dl) == 0) {
-                s->rgot = i + dl;
+                s->rgot = (uint32_t)(i + dl);
                 *status = aios__clamp_status(s->rgot);
                 return 1;
             }
         }
         s->rscan = limit;
-        s->rgot = have;
+        s->rgot = (uint32_t)have;
         if (have >= s->rwant) { *status = AIOS_ETOOLONG; return 1; }
         if (s->flags & AIOS__F_EOF && !s->rforce && !s->rerr) { *status = AIOS_EINCOMPLETE; return 1; }
         break;
     }
     case AIOS__R_PEEK:
-        s->rgot = have;
+        s->rgot = (uint32_t)have;
         if (have >= s->rwant) { *status = aios__clamp_status(have); return 1; }
         if (s->flags & AIOS__F_EOF && !s->rforce && !s->rerr) { *status = AIOS_EINCOMPLETE; return 1; }
         break;
@@ -1215,7 +1210,7 @@ static void aios__stream_read_io(aios_stream *s)
         size_t room = s->rwant - s->rgot;
         n = AIOS_SYS_READ(s->io.fd, (char *)s->ru.dst + s->rgot, room);
         if (n > 0 && (size_t)n == room) s->flags |= AIOS__F_MORE;
-        if (n > 0) s->rgot += (size_t)n;
+        if (n > 0) s->rgot += (uint32_t)n;
         else aios__note_read(s, (long)n);
         return;
     }
@@ -1234,13 +1229,13 @@ static int aios__read_start(aios_stream *s, int op, void *dst, size_t want, aios
     if (s->io.fd < 0 && !(s->flags & AIOS__F_CONNECTING)) return -ENOTCONN;
     s->rop = (unsigned char)op;
     s->ru.dst = dst;
-    s->rwant = want;
+    s->rwant = (uint32_t)want;  /* callers keep want within 32 bits */
     s->rgot = 0;
     s->rscan = 0;
     s->rcb = cb;
     s->rud = ud;
     s->rforce = 0;
-    if (s->tm && s->tm->rtimeout_ns > 0 && aios__timer_start(s->ctx, &s->tm->r, aios_now_ns() + s->tm->rtimeout_ns) < 0) {
+    if (s->side && s->side->rtimeout_ns > 0 && aios__timer_start(s->ctx, &s->side->r, aios_now_ns() + s->side->rtimeout_ns) < 0) {
         s->rop = AIOS__R_NONE;
         return -ENOMEM;
     }
@@ -1259,12 +1254,13 @@ static int aios__read_start(aios_stream *s, int op, void *dst, size_t want, aios
 AIOS_API int aios_read(aios_stream *s, void *buf, size_t cap, aios_cb cb, void *ud)
 {
     if (!buf || cap == 0) return -EINVAL;
+    if (cap > (size_t)UINT32_MAX) cap = UINT32_MAX;
     return aios__read_start(s, AIOS__R_SOME, buf, cap, cb, ud);
 }
 
 AIOS_API int aios_read_exactly(aios_stream *s, void *buf, size_t n, aios_cb cb, void *ud)
 {
-    if (!buf && n) return -EINVAL;
+    if ((!buf && n) || n > (size_t)UINT32_MAX) return -EINVAL;
     return aios__read_start(s, AIOS__R_EXACT, buf, n, cb, ud);
 }
 
@@ -1414,7 +1410,7 @@ static int aios__write_common(aios_stream *s, const void *data, size_t n, int co
     w->cb = cb;
     w->ud = ud;
     w->copied = keep;
-    w->deadline = s->tm && s->tm->wtimeout_ns > 0 ? aios_now_ns() + s->tm->wtimeout_ns : INT64_MAX;
+    w->deadline = s->side && s->side->wtimeout_ns > 0 ? aios_now_ns() + s->side->wtimeout_ns : INT64_MAX;
     if (copy) {
         if (keep > 0) memcpy((char *)(w + 1), (const char *)data + sent, keep);
         w->data = (const char *)(w + 1);
@@ -1431,7 +1427,7 @@ static int aios__write_common(aios_stream *s, const void *data, size_t n, int co
     s->wtail = w;
     if (!s->wsend && w->off < w->len) s->wsend = w;
     if (s->wsend == w && w->deadline != INT64_MAX && !s->werr)
-        (void)aios__timer_start(s->ctx, &s->tm->w, w->deadline);
+        (void)aios__timer_start(s->ctx, &s->side->w, w->deadline);
     aios__stream_kick(s);
     return 0;
 }
@@ -1450,12 +1446,12 @@ AIOS_API int aios_drain(aios_stream *s, size_t low_water, aios_cb cb, void *ud)
 {
     if (!s) return -EINVAL;
     if (s->flags & AIOS__F_CLOSING) return AIOS_ECLOSED;
-    if (s->rare && s->rare->dcb) return AIOS_EBUSY;
+    if (s->side && s->side->dcb) return AIOS_EBUSY;
     if (!cb) return -EINVAL;
-    if (!aios__stream_rare(s)) return -ENOMEM;
-    s->rare->dlow = low_water;
-    s->rare->dcb = cb;
-    s->rare->dud = ud;
+    if (!aios__stream_side(s)) return -ENOMEM;
+    s->side->dlow = low_water;
+    s->side->dcb = cb;
+    s->side->dud = ud;
     aios__stream_kick(s);
     return 0;
 }
@@ -1466,10 +1462,10 @@ AIOS_API int aios_shutdown(aios_stream *s, aios_cb cb, void *ud)
     if (s->flags & (AIOS__F_CLOSING | AIOS__F_GCLOSE)) return AIOS_ECLOSED;
     if (s->flags & (AIOS__F_SHUT_REQ | AIOS__F_SHUT_DONE)) return AIOS_EBUSY;
     if (!(s->flags & AIOS__F_SOCK) && !(s->flags & AIOS__F_CONNECTING)) return -ENOTSOCK;
-    if (!aios__stream_rare(s)) return -ENOMEM;
+    if (!aios__stream_side(s)) return -ENOMEM;
     s->flags |= AIOS__F_SHUT_REQ;
-    s->rare->scb = cb;
-    s->rare->sud = ud;
+    s->side->scb = cb;
+    s->side->sud = ud;
     aios__stream_kick(s);
     return 0;
 }
@@ -1495,12 +1491,12 @@ static void aios__stream_update(aios_stream *s)
     if (s->rop && !(s->flags & AIOS__F_EOF) && !s->rerr && !s->rforce) ev |= POLLIN;
     if (s->wsend && !s->werr) ev |= POLLOUT;
     s->io.events = ev;
-    if (!s->tm) return;
+    if (!s->side) return;
     if (s->wsend && !s->werr && s->wsend->deadline != INT64_MAX) {
-        if (s->tm->w.idx < 0 || s->tm->w.when != s->wsend->deadline)
-            (void)aios__timer_start(s->ctx, &s->tm->w, s->wsend->deadline);
+        if (s->side->w.idx < 0 || s->side->w.when != s->wsend->deadline)
+            (void)aios__timer_start(s->ctx, &s->side->w, s->wsend->deadline);
     } else {
-        aios__timer_stop(s->ctx, &s->tm->w);
+        aios__timer_stop(s->ctx, &s->side->w);
     }
 }
 
@@ -1524,12 +1520,12 @@ static void aios__call(aios_cb cb, aios_stream *s, int status, void *ud)
 static int aios__deliver_cancel(aios_stream *s)
 {
     int why = s->cancel_status;
-    if (s->flags & (AIOS__F_CONNECTING | AIOS__F_CONN_DONE)) {  /* a connect always has s->rare */
-        int st = (s->flags & AIOS__F_CONN_DONE) ? s->rare->cstatus : why;
-        aios_cb cb = s->rare->ccb;
+    if (s->flags & (AIOS__F_CONNECTING | AIOS__F_CONN_DONE)) {  /* a connect always has s->side */
+        int st = (s->flags & AIOS__F_CONN_DONE) ? s->side->cstatus : why;
+        aios_cb cb = s->side->ccb;
         s->flags &= ~(unsigned)(AIOS__F_CONNECTING | AIOS__F_CONN_DONE);
-        s->rare->ccb = NULL;
-        aios__call(cb, s, st, s->rare->cud);
+        s->side->ccb = NULL;
+        aios__call(cb, s, st, s->side->cud);
         return 1;
     }
     if (s->rop) {
@@ -1543,15 +1539,15 @@ static int aios__deliver_cancel(aios_stream *s)
         AIOS_FREE(w);
         return 1;
     }
-    if (s->rare && s->rare->dcb) {
-        aios_cb cb = s->rare->dcb;
-        s->rare->dcb = NULL;
-        cb(s, why, s->rare->dud);
+    if (s->side && s->side->dcb) {
+        aios_cb cb = s->side->dcb;
+        s->side->dcb = NULL;
+        cb(s, why, s->side->dud);
         return 1;
     }
     if (s->flags & AIOS__F_SHUT_REQ) {
         s->flags &= ~(unsigned)AIOS__F_SHUT_REQ;
-        aios__call(s->rare->scb, s, why, s->rare->sud);
+        aios__call(s->side->scb, s, why, s->side->sud);
         return 1;
     }
     return 0;
@@ -1570,10 +1566,10 @@ static void aios__stream_process(aios_stream *s)
             return;
         }
         if (s->flags & AIOS__F_CONN_DONE) {
-            aios_cb cb = s->rare->ccb;
+            aios_cb cb = s->side->ccb;
             s->flags &= ~(unsigned)AIOS__F_CONN_DONE;
-            s->rare->ccb = NULL;
-            aios__call(cb, s, s->rare->cstatus, s->rare->cud);
+            s->side->ccb = NULL;
+            aios__call(cb, s, s->side->cstatus, s->side->cud);
             continue;
         }
         if (s->rop && !(s->flags & AIOS__F_CONNECTING) && aios__read_outcome(s, &st)) {
@@ -1587,10 +1583,10 @@ static void aios__stream_process(aios_stream *s)
             AIOS_FREE(w);
             continue;
         }
-        if (s->rare && s->rare->dcb && (s->wunsent <= s->rare->dlow || s->werr)) {
-            aios_cb cb = s->rare->dcb;
-            s->rare->dcb = NULL;
-            cb(s, s->wunsent <= s->rare->dlow ? 0 : s->werr, s->rare->dud);
+        if (s->side && s->side->dcb && (s->wunsent <= s->side->dlow || s->werr)) {
+            aios_cb cb = s->side->dcb;
+            s->side->dcb = NULL;
+            cb(s, s->wunsent <= s->side->dlow ? 0 : s->werr, s->side->dud);
             continue;
         }
         if ((s->flags & AIOS__F_SHUT_REQ) && !(s->flags & AIOS__F_CONNECTING) && (!s->whead || s->werr)) {
@@ -1598,10 +1594,10 @@ static void aios__stream_process(aios_stream *s)
             if (!st && s->io.fd >= 0 && shutdown(s->io.fd, SHUT_WR) < 0) st = -errno;
             if (s->io.fd < 0 && !st) st = -ENOTCONN;
             s->flags = (s->flags & ~(unsigned)AIOS__F_SHUT_REQ) | AIOS__F_SHUT_DONE;
-            aios__call(s->rare->scb, s, st, s->rare->sud);
+            aios__call(s->side->scb, s, st, s->side->sud);
             continue;
         }
-        if ((s->flags & AIOS__F_GCLOSE) && !s->rop && !s->whead && !(s->rare && s->rare->dcb) &&
+        if ((s->flags & AIOS__F_GCLOSE) && !s->rop && !s->whead && !(s->side && s->side->dcb) &&
             !(s->flags & (AIOS__F_SHUT_REQ | AIOS__F_CONNECTING))) {
             aios__stream_stop_rtimer(s);
             aios__hard_close(s, -ECANCELED);
@@ -1624,10 +1620,10 @@ AIOS_API void aios_set_limits(aios_stream *s, size_t read_hwm, size_t write_hwm)
 AIOS_API int aios_set_timeouts(aios_stream *s, int read_ms, int write_ms)
 {
     if (!s) return -EINVAL;
-    if (read_ms <= 0 && write_ms <= 0 && !s->tm) return 0;
-    if (!aios__stream_timers(s)) return -ENOMEM;
-    s->tm->rtimeout_ns = read_ms > 0 ? (int64_t)read_ms * 1000000 : 0;
-    s->tm->wtimeout_ns = write_ms > 0 ? (int64_t)write_ms * 1000000 : 0;
+    if (read_ms <= 0 && write_ms <= 0 && !s->side) return 0;
+    if (!aios__stream_side(s)) return -ENOMEM;
+    s->side->rtimeout_ns = read_ms > 0 ? (int64_t)read_ms * 1000000 : 0;
+    s->side->wtimeout_ns = write_ms > 0 ? (int64_t)write_ms * 1000000 : 0;
     return 0;
 }
 
@@ -1756,14 +1752,14 @@ static void aios__connector_free(aios_stream *s)
     aios__timer_stop(ctx, &c->deadline);
     aios__defer_cancel(ctx, &c->start);
     AIOS_FREE(c);
-    s->rare->conn = NULL;
+    s->side->conn = NULL;
 }
 
 static void aios__connect_done(aios_stream *s, int status)
 {
     s->flags &= ~(unsigned)AIOS__F_CONNECTING;
     s->flags |= AIOS__F_CONN_DONE;
-    s->rare->cstatus = status;
+    s->side->cstatus = status;
     aios__connector_free(s);
     if (status < 0) {
         s->rerr = s->rerr ? s->rerr : status;
@@ -1978,15 +1974,15 @@ static aios__connector *aios__connector_new(aios_stream *s)
     aios__connector *c = (aios__connector *)AIOS_MALLOC(sizeof *c);
     int i;
     if (!c) return NULL;
-    if (!aios__stream_rare(s)) { AIOS_FREE(c); return NULL; }
+    if (!aios__stream_side(s)) { AIOS_FREE(c); return NULL; }
     memset(c, 0, sizeof *c);
     c->s = s;
     aios__io_init(&c->rio, -1, AIOS__IO_RESOLVER);
     for (i = 0; i < AIOS__MAX_ATTEMPTS; i++) aios__io_init(&c->att[i].io, -1, AIOS__IO_ATTEMPT);
     aios__timer_init(&c->delay, aios__connect_delay_fire);
     aios__timer_init(&c->deadline, aios__connect_deadline_fire);
-    aios__defer_init(&c->start, aios__connect_start_run);
-    s->rare->conn = c;
+    aios__defer_init(&c->start, AIOS__DEFER_CONNECT);
+    s->side->conn = c;
     s->flags |= AIOS__F_CONNECTING;
     return c;
 }
@@ -2019,8 +2015,8 @@ AIOS_API int aios_tcp_connect(aios_ctx *ctx, aios_stream **out, const char *host
     c = aios__connector_new(s);
     if (!c) { aios__stream_free(s); return -ENOMEM; }
     aios_set_limits(s, o->read_hwm, o->write_hwm);
-    s->rare->ccb = cb;
-    s->rare->cud = ud;
+    s->side->ccb = cb;
+    s->side->cud = ud;
     c->delay_ms = o->attempt_delay_ms;
     c->nodelay = o->nodelay;
     c->keepalive_s = o->keepalive_s;
@@ -2078,8 +2074,8 @@ AIOS_API int aios_unix_connect(aios_ctx *ctx, aios_stream **out, const char *pat
     if (!s) return -ENOMEM;
     c = aios__connector_new(s);
     if (!c) { aios__stream_free(s); return -ENOMEM; }
-    s->rare->ccb = cb;
-    s->rare->cud = ud;
+    s->side->ccb = cb;
+    s->side->cud = ud;
     un = (struct sockaddr_un *)(void *)&c->addrs[0];
     un->sun_family = AF_UNIX;
     memcpy(un->sun_path, path, n + 1);
@@ -2225,7 +2221,7 @@ AIOS_API int aios_server_init(aios_server *srv, aios_ctx *ctx, const aios_server
     for (i = 0; i < AIOS_MAX_LISTENERS; i++) aios__io_init(&srv->lis[i].io, -1, AIOS__IO_LISTENER);
     aios__timer_init(&srv->retry, aios__server_retry_fire);
     aios__timer_init(&srv->grace, aios__server_grace_fire);
-    aios__defer_init(&srv->finish, aios__server_finish_run);
+    aios__defer_init(&srv->finish, AIOS__DEFER_SERVER);
     srv->next = ctx->servers;
     if (ctx->servers) ctx->servers->prev = srv;
     ctx->servers = srv;
@@ -2471,6 +2467,16 @@ static void aios__io_ready(aios__io *io, short revents)
 #ifndef AIOS_NO_THREADS
     case AIOS__IO_RESOLVER: aios__resolve_ready(io, revents); break;
 #endif
+    default: break;
+    }
+}
+
+static void aios__defer_run(aios__defer *d)
+{
+    switch (d->kind) {
+    case AIOS__DEFER_STREAM: aios__stream_kick_run(d); break;
+    case AIOS__DEFER_CONNECT: aios__connect_start_run(d); break;
+    case AIOS__DEFER_SERVER: aios__server_finish_run(d); break;
     default: break;
     }
 }

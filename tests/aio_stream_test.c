@@ -579,6 +579,26 @@ static void test_close_graceful_gives_up_after_timeout(void)
     free(big);
 }
 
+static void test_abort_during_graceful_close_keeps_one_close_callback(void)
+{
+    aios_stream *s; int peer; t_rec w = {0}, g = {0}, other = {0}; size_t sz = 8u << 20; char *big = (char *)calloc(1, sz);
+    setup();
+    T_REQUIRE(big && t_pair(&ctx, &s, &peer) == 0);
+    aios_write(s, big, sz, t_rec_cb, &w); /* the peer never reads: the flush cannot finish */
+    T_EQ(aios_close_graceful(s, 10000, t_rec_cb, &g), 0);
+    T_EQ(aios_close(s, t_rec_cb, &other), AIOS_EBUSY); /* would orphan the graceful callback */
+    T_EQ(aios_close(s, NULL, NULL), 0);                /* cuts it short */
+    T_CHECK(t_spin(&ctx, &g.calls, 1));
+    t_spin_ms(&ctx, 20);
+    T_EQ(g.calls, 1);
+    T_EQ(other.calls, 0);
+    T_EQ(w.calls, 1);
+    T_EQ(w.status, -ECANCELED);
+    close(peer);
+    teardown();
+    free(big);
+}
+
 static void test_ctx_close_delivers_pending(void)
 {
     aios_stream *s; int peer; char buf[8]; t_rec r = {0}, c = {0};
@@ -1570,6 +1590,7 @@ int main(void)
     T_RUN(test_callback_may_close_its_stream);
     T_RUN(test_close_graceful_flushes_then_closes);
     T_RUN(test_close_graceful_gives_up_after_timeout);
+    T_RUN(test_abort_during_graceful_close_keeps_one_close_callback);
     T_RUN(test_ctx_close_delivers_pending);
     T_RUN(test_prepare_reports_count_beyond_cap);
     T_RUN(test_deferred_completion_makes_deadline_due);
