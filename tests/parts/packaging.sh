@@ -55,3 +55,17 @@ for triplet in aarch64-linux-gnu arm-linux-gnueabihf; do
     t_check "the $triplet build of button runs under qemu" bash -c "
         $qemu -L /usr/$triplet build/$triplet/button | grep -q 'double'"
 done
+
+# The exact variables docs/VENDORING.md gives a Buildroot or Yocto build.
+for triplet in aarch64-linux-gnu arm-linux-gnueabihf; do
+    t_have "$triplet-gcc" || continue
+    t_check "a cross build with the recipe's variables ($triplet) builds every example" bash -c "
+        rm -rf build/vendor-$triplet &&
+        make -s CC=$triplet-gcc CFLAGS='-O2 -pipe -g0 -fstack-protector-strong -D_FORTIFY_SOURCE=2' \
+            LDFLAGS='-Wl,-z,relro,-z,now' \
+            PKG_CONFIG='PKG_CONFIG_LIBDIR=/usr/lib/$triplet/pkgconfig pkg-config' \
+            BUILD=build/vendor-$triplet all >/dev/null &&
+        for src in examples/*.c; do
+            [ -x build/vendor-$triplet/\$(basename \$src .c) ] || { echo \"missing \$src\"; exit 1; }
+        done"
+done
