@@ -117,7 +117,7 @@ must be called after every poll, even when nothing was ready.  With sched.h:
     int  aios_read_exactly(s, void *buf, size_t n, cb, ud);  status: n, or AIOS_EINCOMPLETE at end of
                                                              stream (aios_result_len: bytes that arrived)
     int  aios_read_until(s, delim, dlen, max, cb, ud);       status: length up to and including the
-                                                             delimiter, which sits at aios_data();
+                                                             delimiter (1 to 8 bytes), which sits at aios_data();
                                                              AIOS_ETOOLONG when max bytes hold none,
                                                              AIOS_EINCOMPLETE at end of stream
     int  aios_peek(s, size_t n, cb, ud);                     status: bytes buffered (>= n), or
@@ -534,11 +534,11 @@ struct aios_stream {
     char *rbuf;
     uint32_t rcap, rstart, rend, rhwm, rscan, whwm;
     uint32_t rwant, rgot;           /* rgot is also what aios_result_len reports */
-    union { void *dst; char delim[16]; } ru;  /* read some/exactly, or read until */
+    union { void *dst; char delim[8]; } ru;  /* read some/exactly, or read until */
     aios_cb rcb;
     void *rud;
     /* write side */
-    aios__wreq *whead, *wtail, *wsend;
+    aios__wreq *whead, *wtail;
     size_t wunsent;
     aios_cb closecb;
     void *closeud;
@@ -1305,36 +1305,47 @@ AIOS_API size_t aios_result_len(const aios_stream *s)
 
 /* ==== section: streams, writing ==== */
 
-static void aios__wreq_advance(aios_stream *s, size_t n)
+/* The first request with bytes still to send.  Requests before it are sent
+ * and wait only for their callback, which the next process pass delivers, so
+ * the walk is short; no pointer to it is kept, to keep streams small. */
+static aios__wreq *aios__wsend(const aios_stream *s)
 {
-    while (s->wsend && (n > 0 || s->wsend->off == s->wsend->len)) {
-        aios__wreq *w = s->wsend;
+    aios__wreq *w = s->whead;
+    while (w && w->off == w->len) w = w->next;
+    return w;
+}
+
+/* Marks n bytes sent, from w on; returns the first request still unsent. */
+static aios__wreq *aios__wreq_advance(aios_stream *s, aios__wreq *w, size_t n)
+{
+    for (; w && (n > 0 || w->off == w->len); w = w->next) {
         size_t take = w->len - w->off;
         if (take > n) take = n;
         w->off += take;
         n -= take;
         s->wunsent -= take;
         if (w->off < w->len) break;
-        s->wsend = w->next;
     }
+    return w;
 }
 
 static void aios__stream_flush(aios_stream *s)
 {
-    while (s->wsend && !s->werr && s->io.fd >= 0) {
+    aios__wreq *first = aios__wsend(s);
+    while (first && !s->werr && s->io.fd >= 0) {
         struct iovec iov[AIOS__IOV_MAX];
         aios__wreq *w;
         int k = 0;
         size_t total = 0;
         ssize_t n;
-        for (w = s->wsend; w && k < AIOS__IOV_MAX; w = w->next) {
+        for (w = first; w && k < AIOS__IOV_MAX; w = w->next) {
             if (w->off == w->len) continue;
             iov[k].iov_base = (void *)(w->data + w->off);
             iov[k].iov_len = w->len - w->off;
             total += iov[k].iov_len;
             k++;
         }
-        if (k == 0) { aios__wreq_advance(s, 0); break; }
+        if (k == 0) break;
         if (s->flags & AIOS__F_SOCK) {
             struct msghdr msg;
             memset(&msg, 0, sizeof msg);
@@ -1349,7 +1360,7 @@ static void aios__stream_flush(aios_stream *s)
             if (errno != EAGAIN && errno != EWOULDBLOCK) s->werr = -errno;
             break;
         }
-        aios__wreq_advance(s, (size_t)n);
+        first = aios__wreq_advance(s, first, (size_t)n);
         if ((size_t)n < total) break;
     }
 }
@@ -1392,7 +1403,7 @@ static int aios__write_common(aios_stream *s, const void *data, size_t n, int co
     w = (aios__wreq *)AIOS_MALLOC(sizeof *w);
     if (!w) return -ENOMEM;
     /* An idle queue tries the kernel first, so a copy is made only of what it refused. */
-    if (!s->wsend && s->io.fd >= 0 && n > 0) sent = aios__write_direct(s, data, n);
+    if (s->io.fd >= 0 && n > 0 && !aios__wsend(s)) sent = aios__write_direct(s, data, n);
     keep = copy && !s->werr ? n - sent : 0;
     if (keep > 0) {
         aios__wreq *bigger = (aios__wreq *)AIOS_REALLOC(w, sizeof *w + keep);
@@ -1425,8 +1436,7 @@ static int aios__write_common(aios_stream *s, const void *data, size_t n, int co
     s->wunsent += w->len - w->off;
     if (s->wtail) s->wtail->next = w; else s->whead = w;
     s->wtail = w;
-    if (!s->wsend && w->off < w->len) s->wsend = w;
-    if (s->wsend == w && w->deadline != INT64_MAX && !s->werr)
+    if (w->deadline != INT64_MAX && !s->werr && aios__wsend(s) == w)
         (void)aios__timer_start(s->ctx, &s->side->w, w->deadline);
     aios__stream_kick(s);
     return 0;
@@ -1486,15 +1496,17 @@ static void aios__stream_ready(aios__io *io, short revents)
 
 static void aios__stream_update(aios_stream *s)
 {
+    aios__wreq *wsend;
     short ev = 0;
     if (s->io.fd < 0 || (s->flags & AIOS__F_CLOSING)) return;
     if (s->rop && !(s->flags & AIOS__F_EOF) && !s->rerr && !s->rforce) ev |= POLLIN;
-    if (s->wsend && !s->werr) ev |= POLLOUT;
+    wsend = s->werr ? NULL : aios__wsend(s);
+    if (wsend) ev |= POLLOUT;
     s->io.events = ev;
     if (!s->side) return;
-    if (s->wsend && !s->werr && s->wsend->deadline != INT64_MAX) {
-        if (s->side->w.idx < 0 || s->side->w.when != s->wsend->deadline)
-            (void)aios__timer_start(s->ctx, &s->side->w, s->wsend->deadline);
+    if (wsend && wsend->deadline != INT64_MAX) {
+        if (s->side->w.idx < 0 || s->side->w.when != wsend->deadline)
+            (void)aios__timer_start(s->ctx, &s->side->w, wsend->deadline);
     } else {
         aios__timer_stop(s->ctx, &s->side->w);
     }
@@ -1505,7 +1517,6 @@ static aios__wreq *aios__pop_write(aios_stream *s)
     aios__wreq *w = s->whead;
     s->whead = w->next;
     if (!s->whead) s->wtail = NULL;
-    if (s->wsend == w) s->wsend = w->next;
     s->wunsent -= w->len - w->off;
     s->wcopied -= w->copied;
     return w;

@@ -268,6 +268,7 @@ static void test_second_read_is_busy(void)
     T_EQ(aios_read(s, buf, 4, t_rec_cb, &r), AIOS_EBUSY);
     T_EQ(aios_read(NULL, buf, 4, t_rec_cb, &r), -EINVAL);
     T_EQ(aios_read_until(s, "", 0, 10, t_rec_cb, &r), -EINVAL);
+    T_EQ(aios_read_until(s, "123456789", 9, 100, t_rec_cb, &r), -EINVAL); /* delimiters hold 1 to 8 bytes */
     close(peer);
     teardown();
     T_EQ(r.calls, 1); /* the started one was cancelled by the context close */
