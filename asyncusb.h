@@ -1028,17 +1028,21 @@ AUSB_API void ausb_filter_init(ausb_filter *f)
 
 AUSB_API int ausb_device_bus(const ausb_device *dev)
 {
+    if (!dev || !dev->dev) return -EINVAL;
     return AUSB_LIBUSB(libusb_get_bus_number)(dev->dev);
 }
 
 AUSB_API int ausb_device_address(const ausb_device *dev)
 {
+    if (!dev || !dev->dev) return -EINVAL;
     return AUSB_LIBUSB(libusb_get_device_address)(dev->dev);
 }
 
 AUSB_API int ausb_device_ports(const ausb_device *dev, uint8_t *ports, int cap)
 {
-    int r = AUSB_LIBUSB(libusb_get_port_numbers)(dev->dev, ports, cap);
+    int r;
+    if (!dev || !dev->dev || !ports || cap < 0) return -EINVAL;
+    r = AUSB_LIBUSB(libusb_get_port_numbers)(dev->dev, ports, cap);
     return r < 0 ? ausb_from_libusb(r, 0) : r;
 }
 
@@ -1063,6 +1067,7 @@ AUSB_API int ausb_device_port_path(const ausb_device *dev, char *buf, size_t cap
 
 AUSB_API int ausb_device_speed_kbps(const ausb_device *dev)
 {
+    if (!dev || !dev->dev) return 0;
     switch (AUSB_LIBUSB(libusb_get_device_speed)(dev->dev)) {
     case LIBUSB_SPEED_LOW: return 1500;
     case LIBUSB_SPEED_FULL: return 12000;
@@ -1223,10 +1228,10 @@ AUSB_API const ausb_endpoint_desc *ausb_altsetting_endpoint(const ausb_altsettin
     return NULL;
 }
 
-AUSB_API int ausb_ep_type(const ausb_endpoint_desc *ep) { return ep->bmAttributes & 3; }
-AUSB_API int ausb_ep_is_in(const ausb_endpoint_desc *ep) { return (ep->bEndpointAddress & 0x80) != 0; }
-AUSB_API int ausb_ep_number(const ausb_endpoint_desc *ep) { return ep->bEndpointAddress & 0x0f; }
-AUSB_API int ausb_ep_packet_size(const ausb_endpoint_desc *ep) { return ep->wMaxPacketSize & 0x7ff; }
+AUSB_API int ausb_ep_type(const ausb_endpoint_desc *ep) { return ep ? ep->bmAttributes & 3 : -EINVAL; }
+AUSB_API int ausb_ep_is_in(const ausb_endpoint_desc *ep) { return ep ? (ep->bEndpointAddress & 0x80) != 0 : -EINVAL; }
+AUSB_API int ausb_ep_number(const ausb_endpoint_desc *ep) { return ep ? ep->bEndpointAddress & 0x0f : -EINVAL; }
+AUSB_API int ausb_ep_packet_size(const ausb_endpoint_desc *ep) { return ep ? ep->wMaxPacketSize & 0x7ff : -EINVAL; }
 
 AUSB_PRIVATE const uint8_t *ausb__find_in_extra(const unsigned char *extra, int len, int type, size_t min_len)
 {
@@ -1242,7 +1247,9 @@ AUSB_PRIVATE const uint8_t *ausb__find_in_extra(const unsigned char *extra, int 
 
 AUSB_API int ausb_ep_multiplier(const ausb_endpoint_desc *ep, int speed_kbps)
 {
-    int type = ausb_ep_type(ep), bits;
+    int type, bits;
+    if (!ep) return -EINVAL;
+    type = ausb_ep_type(ep);
     /* Only periodic endpoints move several packets per service interval. */
     if (type != AUSB_EP_ISOCHRONOUS && type != AUSB_EP_INTERRUPT) return 1;
     if (speed_kbps >= 5000000) {
@@ -1260,13 +1267,16 @@ AUSB_API int ausb_ep_multiplier(const ausb_endpoint_desc *ep, int speed_kbps)
 
 AUSB_API int ausb_ep_max_packet(const ausb_endpoint_desc *ep, int speed_kbps)
 {
+    if (!ep) return -EINVAL;
     return ausb_ep_packet_size(ep) * ausb_ep_multiplier(ep, speed_kbps);
 }
 
 AUSB_API long ausb_ep_interval_us(const ausb_endpoint_desc *ep, int speed_kbps)
 {
-    int type = ausb_ep_type(ep);
-    int b = ep->bInterval;
+    int type, b;
+    if (!ep) return -EINVAL;
+    type = ausb_ep_type(ep);
+    b = ep->bInterval;
     if (type == AUSB_EP_BULK || type == AUSB_EP_CONTROL) return 0;
     if (speed_kbps <= 12000 && type == AUSB_EP_INTERRUPT) return (long)b * 1000;
     if (b < 1) b = 1;
@@ -1279,6 +1289,7 @@ AUSB_API long ausb_ep_interval_us(const ausb_endpoint_desc *ep, int speed_kbps)
 
 AUSB_API void ausb_desc_iter_init(ausb_desc_iter *it, const void *buf, size_t len)
 {
+    if (!it) return;
     it->buf = (const uint8_t *)buf;
     it->len = buf ? len : 0;
     it->off = 0;
@@ -1290,6 +1301,7 @@ AUSB_API void ausb_desc_iter_init(ausb_desc_iter *it, const void *buf, size_t le
 AUSB_API int ausb_desc_next(ausb_desc_iter *it, const uint8_t **desc, size_t *desc_len)
 {
     size_t left, bl;
+    if (!it) return -EINVAL;
     if (it->error) return it->error;
     if (it->off >= it->len) return 0;
     left = it->len - it->off;
@@ -1816,6 +1828,7 @@ AUSB_API void ausb_setup(void *buf, unsigned request_type, unsigned request, uns
                          unsigned length)
 {
     unsigned char *s = (unsigned char *)buf;
+    if (!s) return;
     s[0] = (unsigned char)request_type;
     s[1] = (unsigned char)request;
     s[2] = (unsigned char)(value & 0xff);

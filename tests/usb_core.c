@@ -1253,6 +1253,23 @@ static void test_errors_have_text(void)
     T_EQ(ausb_cancel(NULL), -EINVAL);
     T_EQ(ausb_init(NULL, NULL), -EINVAL);
     T_EQ(ausb_open(NULL, NULL), -EINVAL);
+    T_EQ(ausb_device_bus(NULL), -EINVAL);
+    T_EQ(ausb_device_address(NULL), -EINVAL);
+    T_EQ(ausb_device_ports(NULL, NULL, 0), -EINVAL);
+    T_EQ(ausb_device_speed_kbps(NULL), 0);
+    T_EQ(ausb_ep_type(NULL), -EINVAL);
+    T_EQ(ausb_ep_max_packet(NULL, 480000), -EINVAL);
+    T_EQ(ausb_ep_interval_us(NULL, 480000), -EINVAL);
+    T_EQ(ausb_config_get(NULL, 0, NULL), -EINVAL);
+    T_EQ(ausb_devices(NULL, NULL), -EINVAL);
+    T_EQ(ausb_claim(NULL, 0), -EINVAL);
+    T_EQ(ausb_transfer_init(NULL, 0), -EINVAL);
+    T_EQ(ausb_read_string(NULL, NULL, 1, 0, NULL, NULL), -EINVAL);
+    T_EQ(ausb_prepare(NULL, NULL, 0, NULL), 0);
+    ausb_dispatch(NULL, NULL, 0);
+    ausb_close(NULL);
+    ausb_exit(NULL);
+    ausb_transfer_free(NULL);
 }
 
 int main(void)

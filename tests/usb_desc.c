@@ -147,6 +147,10 @@ static void test_error_is_sticky(void)
     T_EQ(ausb_desc_next(&it, &d, &dl), AUSB_ERROR_MALFORMED);
     ausb_desc_iter_init(&it, NULL, 100);
     T_EQ(ausb_desc_next(&it, &d, &dl), 0);
+    ausb_desc_iter_init(NULL, b, sizeof b);
+    T_EQ(ausb_desc_next(NULL, &d, &dl), -EINVAL);
+    ausb_setup(NULL, 0, 0, 0, 0, 0);
+    T_EQ(ausb_iad_parse(NULL, 8, NULL), AUSB_ERROR_MALFORMED);
 }
 
 /* Every single-byte corruption and every length of a mutated buffer: the
