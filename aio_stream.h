@@ -1646,6 +1646,17 @@ AIOS_API aios_server *aios_stream_server(const aios_stream *s) { return s ? s->s
 
 /* ==== section: name resolution ==== */
 
+/* A port as decimal text, without pulling printf into small static programs. */
+static void aios__port_text(char out[8], int port)
+{
+    char digits[8];
+    unsigned v = (unsigned)port;
+    int k = 0, i = 0;
+    do digits[k++] = (char)('0' + v % 10); while ((v /= 10) != 0 && k < 7);
+    while (k > 0) out[i++] = digits[--k];
+    out[i] = 0;
+}
+
 typedef struct aios__resolve {
     int refs, done, gai;
     int efd;
@@ -2044,7 +2055,7 @@ AIOS_API int aios_tcp_connect(aios_ctx *ctx, aios_stream **out, const char *host
         if (!r) { aios__stream_discard(s); return -ENOMEM; }
         memset(r, 0, sizeof *r);
         memcpy(r->host, host, hl + 1);
-        snprintf(r->port, sizeof r->port, "%d", port);
+        aios__port_text(r->port, port);
         r->family = o->family == 4 ? AF_INET : o->family == 6 ? AF_INET6 : AF_UNSPEC;
         r->refs = 1;
         r->efd = -1;
@@ -2309,7 +2320,7 @@ AIOS_API int aios_server_listen_tcp(aios_server *srv, const char *host, int port
         memset(&hints, 0, sizeof hints);
         hints.ai_socktype = SOCK_STREAM;
         hints.ai_flags = AI_PASSIVE;
-        snprintf(ps, sizeof ps, "%d", port);
+        aios__port_text(ps, port);
         e = AIOS_SYS_GETADDRINFO(host, ps, &hints, &res);
         if (e != 0) return aios__gai_error(e);
         for (a = res; a && srv->nlis < AIOS_MAX_LISTENERS; a = a->ai_next) {
