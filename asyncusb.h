@@ -77,7 +77,8 @@ language from the device's list, and hands over UTF-8.
 
 Transfers: `ausb_fill_bulk`, `_interrupt`, `_control` (setup packet
 helpers `ausb_setup*`), `_iso` (per-packet status, length and data), flags
-`AUSB_SHORT_NOT_OK` and `AUSB_ZERO_PACKET`, a timeout per transfer.  The
+`AUSB_SHORT_NOT_OK` and `AUSB_ZERO_PACKET` (and `AUSB_INLINE_CALLBACK`, a
+restricted callback that saves a loop iteration), a timeout per transfer.  The
 buffer is the caller's and is never copied.
 
 ## Rules
@@ -242,6 +243,7 @@ struct ausb_ctx {
     int efd;
     int efd_signalled;
     int fds_lost;      /* an fd could not be recorded: resync, poll meanwhile */
+    int in_dispatch_events;
     int stop;
     int inflight;
     ausb_transfer *done_head, *done_tail;
@@ -294,6 +296,12 @@ enum { AUSB_XFER_IDLE = 0, AUSB_XFER_INFLIGHT = 1, AUSB_XFER_DONE = 2 };
 /* Transfer flags */
 #define AUSB_SHORT_NOT_OK 1u
 #define AUSB_ZERO_PACKET 2u
+/* The callback runs inside libusb's event handling (still only from
+ * ausb_dispatch), which saves a loop iteration per completion on fast
+ * devices.  Such a callback may read the result, resubmit, cancel or free
+ * transfers, but must not call anything that waits on the device (claim,
+ * release, set_*, clear_halt, reset, open, close, exit, find by serial). */
+#define AUSB_INLINE_CALLBACK 4u
 
 struct ausb_transfer {
     /* public, read-only after completion */
@@ -307,6 +315,7 @@ struct ausb_transfer {
     int state;
     int iso_capacity;
     int cancel_requested;
+    int inline_cb;
     ausb_transfer *next_done;
     ausb_transfer *h_prev, *h_next;
 };
@@ -896,7 +905,11 @@ AUSB_PRIVATE int ausb__dispatch(ausb_ctx *ctx, struct pollfd *fds, int n)
         ready = 1;
     else if (!ready && AUSB_LIBUSB(libusb_get_next_timeout)(ctx->lu, &tv) == 1 && tv.tv_sec == 0 && tv.tv_usec == 0)
         ready = 1;
-    if (ready) (void)ausb__handle_events(ctx);
+    if (ready) {
+        ctx->in_dispatch_events = 1;
+        (void)ausb__handle_events(ctx);
+        ctx->in_dispatch_events = 0;
+    }
     ran = ausb__run_done(ctx);
     ran += ausb__run_deferred(ctx);
     return ran;
@@ -1653,12 +1666,18 @@ static void LIBUSB_CALL ausb__on_libusb_done(struct libusb_transfer *lt)
 {
     ausb_transfer *t = (ausb_transfer *)lt->user_data;
     ausb_ctx *ctx = t->handle->ctx;
-    /* Inside libusb's event handling: only record and queue. */
+    /* Inside libusb's event handling: only record and queue, unless the
+     * transfer asked for an inline callback and dispatch is pumping. */
     t->status = ausb_from_libusb((int)lt->status, 1);
     if (t->status == AUSB_ERROR_NO_DEVICE) t->handle->gone = 1;
     t->actual_length = lt->actual_length;
     if (lt->type == LIBUSB_TRANSFER_TYPE_CONTROL && t->actual_length < 0) t->actual_length = 0;
     ausb__unlink_inflight(t);
+    if (t->inline_cb && ctx->in_dispatch_events && !t->handle->closing) {
+        t->state = AUSB_XFER_IDLE;
+        if (t->cb) t->cb(t, t->status, t->user);
+        return;
+    }
     t->state = AUSB_XFER_DONE;
     t->next_done = NULL;
     if (ctx->done_tail) ctx->done_tail->next_done = t; else ctx->done_head = t;
@@ -1699,6 +1718,7 @@ AUSB_PRIVATE void ausb__fill(ausb_transfer *t, ausb_handle *h, unsigned char typ
     t->actual_length = 0;
     lt->dev_handle = h ? h->lh : NULL;
     lt->flags = 0;
+    t->inline_cb = 0;
     lt->endpoint = ep;
     lt->type = type;
     lt->timeout = timeout_ms;
@@ -1754,6 +1774,7 @@ AUSB_API void ausb_transfer_set_flags(ausb_transfer *t, unsigned flags)
     if (!t || !t->lt || t->state != AUSB_XFER_IDLE) return;
     t->lt->flags = (uint8_t)(((flags & AUSB_SHORT_NOT_OK) ? LIBUSB_TRANSFER_SHORT_NOT_OK : 0) |
                              ((flags & AUSB_ZERO_PACKET) ? LIBUSB_TRANSFER_ADD_ZERO_PACKET : 0));
+    t->inline_cb = (flags & AUSB_INLINE_CALLBACK) != 0;
 }
 
 AUSB_API int ausb_submit(ausb_transfer *t)

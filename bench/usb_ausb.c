@@ -4,16 +4,20 @@
  * the fake 1234:0001 of tests/usb_fakehost.c (endpoint 0x88 completes at
  * once).  Same work as usb_libusb.c and usb_python1.py.
  *
- *   usb_ausb N [DEPTH [EP]] */
+ *   usb_ausb N [DEPTH [EP [inline]]]
+ *
+ * "inline" sets AUSB_INLINE_CALLBACK: the callback (which only counts and
+ * resubmits) runs inside libusb's event handling, as in usb_libusb.c. */
 #define AUSB_IMPLEMENTATION
 #include "asyncusb.h"
 #include <stdio.h>
+#include <string.h>
 #include <stdlib.h>
 
 #define MAX_DEPTH 64
 #define LEN 512
 
-static int depth = 4;
+static int depth = 4, inline_cb;
 static unsigned char ep = 0x88;
 static long want, submitted, completed, bytes, errors;
 
@@ -40,6 +44,7 @@ int main(int argc, char **argv)
     want = argc > 1 ? atol(argv[1]) : 1000;
     if (argc > 2) depth = atoi(argv[2]);
     if (argc > 3) ep = (unsigned char)strtol(argv[3], NULL, 16);
+    if (argc > 4) inline_cb = strcmp(argv[4], "inline") == 0;
     if (depth < 1 || depth > MAX_DEPTH) return 2;
     if (ausb_init(&ctx, NULL) < 0 || ausb_find_id(&ctx, 0x1234, 0x0001, &dev) < 0 || ausb_open(&dev, &h) < 0) {
         fprintf(stderr, "usb_ausb: no fake device\n");
@@ -48,6 +53,7 @@ int main(int argc, char **argv)
     for (i = 0; i < depth && submitted < want; i++) {
         ausb_transfer_init(&t[i], 0);
         ausb_fill_bulk(&t[i], &h, ep, buf[i], LEN, 1000, on_done, NULL);
+        if (inline_cb) ausb_transfer_set_flags(&t[i], AUSB_INLINE_CALLBACK);
         submitted++;
         if (ausb_submit(&t[i]) < 0) errors++;
     }

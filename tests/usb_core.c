@@ -765,6 +765,68 @@ static void test_callback_may_free_its_transfer(void)
     ausb_exit(&ctx);
 }
 
+typedef struct inl {
+    int calls, bad, rounds, dispatches_seen;
+} inl;
+
+static void inline_next(ausb_transfer *t, int status, void *user)
+{
+    inl *c = (inl *)user;
+    c->calls++;
+    if (status != 0 || t->actual_length != 5) c->bad++;
+    if (c->calls < c->rounds && ausb_submit(t) < 0) c->bad++;
+}
+
+static void test_inline_callback_resubmits_inside_event_handling(void)
+{
+    ausb_ctx ctx;
+    ausb_handle h;
+    ausb_transfer t;
+    unsigned char buf[8];
+    inl c;
+    int iterations = 0;
+    memset(&c, 0, sizeof c);
+    c.rounds = 20;
+    T_EQ(open_dev(&ctx, &dev1, &h), 0);
+    ausb_transfer_init(&t, 0);
+    ausb_fill_bulk(&t, &h, 0x85, buf, 8, 1000, inline_next, &c);
+    ausb_transfer_set_flags(&t, AUSB_INLINE_CALLBACK);
+    T_EQ(ausb_submit(&t), 0);
+    T_EQ(c.calls, 0);                       /* still never inside submit */
+    while (c.calls < 20 && iterations < 100000) { ausb_run_once(&ctx, 10); iterations++; }
+    T_EQ(c.calls, 20);
+    T_EQ(c.bad, 0);
+    T_CHECK(iterations < 20);               /* several completions per iteration */
+    ausb_transfer_free(&t);
+    ausb_close(&h);
+    ausb_exit(&ctx);
+}
+
+static void test_inline_callbacks_in_flight_at_close_come_from_close(void)
+{
+    ausb_ctx ctx;
+    ausb_handle h;
+    ausb_transfer t[2];
+    unsigned char buf[2][8];
+    rec r;
+    int i;
+    memset(&r, 0, sizeof r);
+    T_EQ(open_dev(&ctx, &dev1, &h), 0);
+    for (i = 0; i < 2; i++) {
+        ausb_transfer_init(&t[i], 0);
+        ausb_fill_bulk(&t[i], &h, 0x84, buf[i], 8, 0, on_done, &r);
+        ausb_transfer_set_flags(&t[i], AUSB_INLINE_CALLBACK);
+        T_EQ(ausb_submit(&t[i]), 0);
+    }
+    ausb_run_once(&ctx, 0);
+    T_EQ(r.calls, 0);
+    ausb_close(&h);
+    T_EQ(r.calls, 2);
+    T_EQ(r.status, -ECANCELED);
+    for (i = 0; i < 2; i++) ausb_transfer_free(&t[i]);
+    ausb_exit(&ctx);
+}
+
 static void test_free_in_flight_only_cancels(void)
 {
     ausb_ctx ctx;
@@ -1328,6 +1390,8 @@ int main(void)
     T_RUN(test_callback_may_close_its_handle);
     T_RUN(test_callback_may_free_its_transfer);
     T_RUN(test_free_in_flight_only_cancels);
+    T_RUN(test_inline_callback_resubmits_inside_event_handling);
+    T_RUN(test_inline_callbacks_in_flight_at_close_come_from_close);
     T_RUN(test_auto_detach_and_reattach_on_close);
     T_RUN(test_release_reattaches_and_is_not_repeated_at_close);
     T_RUN(test_alt_setting_config_clear_halt_reset);

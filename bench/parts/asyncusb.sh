@@ -46,15 +46,16 @@ ir() {
         END { print t + 0, e + 0 }'
 }
 
-# measure NAME EP DEPTH CMD...: prints "all noemul" per transfer.
+# measure NAME EP DEPTH CMD... [-- EXTRA]: prints "all noemul" per transfer.
 measure() {
-    local name=$1 ep=$2 depth=$3 n out t1 e1 t2 e2
+    local name=$1 ep=$2 depth=$3 n out t1 e1 t2 e2 extra=
     shift 3
+    case "${*: -1}" in inline) extra=inline; set -- "${@:1:$(($# - 1))}" ;; esac
     for n in "$N1" "$N2"; do
         out="$B_OUT/cg.$name.$ep.$depth.$n"
         rm -f "$out"
         if ! umockdev-wrapper "$B_OUT/usb_fakehost" -- valgrind --tool=callgrind --callgrind-out-file="$out" \
-                "$@" "$n" "$depth" "$ep" >"$out.log" 2>&1 || ! grep -q "completed $n bytes" "$out.log"; then
+                "$@" "$n" "$depth" "$ep" $extra >"$out.log" 2>&1 || ! grep -q "completed $n bytes" "$out.log"; then
             echo "failed failed"
             return
         fi
@@ -68,22 +69,25 @@ measure() {
 pct() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "failed" || b == "failed" || b == 0) print "-"; else printf "%+.1f%%\n", 100 * (a - b) / b }'; }
 
 echo "instructions per completed transfer (callgrind), $((N2 - N1)) transfers of 512 bytes"
-printf '%-28s %12s %12s %12s %12s %14s %14s\n' "workload" "asyncusb" "libusb" "vs libusb" "python-usb1" "(no emul) ausb" "(no emul) libusb"
+printf '%-34s %9s %9s %9s %9s %9s %12s %16s %10s\n' "workload" "asyncusb" "vs libusb" "inline" "vs libusb" "libusb" "python-usb1" "(no emul) ausb" "libusb"
 for cfg in "88 4" "89 4" "89 16"; do
     set -- $cfg
     ep=$1 depth=$2
     read -r aa an < <(measure ausb "$ep" "$depth" "$B_OUT/usb_ausb")
+    read -r ia in_ < <(measure ausbinline "$ep" "$depth" "$B_OUT/usb_ausb" inline)
     read -r la ln < <(measure libusb "$ep" "$depth" "$B_OUT/usb_libusb")
     pa="-"
     if [ "$have_py" = 1 ] && [ "$depth" = 4 ]; then
         read -r pa pn < <(measure python1 "$ep" "$depth" "$PY" bench/usb_python1.py)
     fi
     case $ep in 88) what="at once" ;; *) what="one poll later" ;; esac
-    printf '%-28s %12s %12s %12s %12s %14s %14s\n' "ep $ep ($what), depth $depth" "$aa" "$la" "$(pct "$aa" "$la")" \
-        "$pa" "$an ($(pct "$an" "$ln"))" "$ln"
+    printf '%-34s %9s %9s %9s %9s %9s %12s %16s %10s\n' "ep $ep ($what), depth $depth" "$aa" "$(pct "$aa" "$la")" \
+        "$ia" "$(pct "$ia" "$la")" "$la" "$pa" "$an ($(pct "$an" "$ln"))" "$ln"
 done
 [ "$have_py" = 1 ] || echo "python3-usb1 not importable by $PY: python column skipped"
-echo "note: asyncusb runs callbacks after libusb's event handling returns (so they may call any"
-echo "libusb function); a plain libusb loop resubmits inside it and, on an emulated device that"
-echo "answers at once, reaps the next URB in the same call.  The difference is one"
-echo "libusb_handle_events call per loop iteration, spread over the transfers of that iteration."
+echo "note: by default asyncusb runs callbacks after libusb's event handling returns (so they may"
+echo "call any function, close their handle...); a plain libusb loop resubmits inside it and, on an"
+echo "emulated device that answers at once, reaps the next URB in the same call.  The difference is"
+echo "one libusb_handle_events call per loop iteration, spread over the transfers of that iteration."
+echo "\"inline\" is asyncusb with AUSB_INLINE_CALLBACK, whose callbacks run inside libusb's event"
+echo "handling like the plain loop's (and may only record, resubmit, cancel or free transfers)."
