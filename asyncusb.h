@@ -287,6 +287,7 @@ struct ausb_handle {
     int gone;
     int closing;
     int auto_detach;
+    int close_deferred;   /* ausb_close came from an inline callback */
     uint16_t langid;
     ausb_handle *next, *prev;
 };
@@ -299,8 +300,9 @@ enum { AUSB_XFER_IDLE = 0, AUSB_XFER_INFLIGHT = 1, AUSB_XFER_DONE = 2 };
 /* The callback runs inside libusb's event handling (still only from
  * ausb_dispatch), which saves a loop iteration per completion on fast
  * devices.  Such a callback may read the result, resubmit, cancel or free
- * transfers, but must not call anything that waits on the device (claim,
- * release, set_*, clear_halt, reset, open, close, exit, find by serial). */
+ * transfers; it must not call anything that waits on the device (claim,
+ * release, set_*, clear_halt, reset, open, exit, find by serial).
+ * ausb_close from it cancels at once and finishes when libusb returns. */
 #define AUSB_INLINE_CALLBACK 4u
 
 struct ausb_transfer {
@@ -906,9 +908,14 @@ AUSB_PRIVATE int ausb__dispatch(ausb_ctx *ctx, struct pollfd *fds, int n)
     else if (!ready && AUSB_LIBUSB(libusb_get_next_timeout)(ctx->lu, &tv) == 1 && tv.tv_sec == 0 && tv.tv_usec == 0)
         ready = 1;
     if (ready) {
+        ausb_handle *h, *next;
         ctx->in_dispatch_events = 1;
         (void)ausb__handle_events(ctx);
         ctx->in_dispatch_events = 0;
+        for (h = ctx->handles; h; h = next) {
+            next = h->next;
+            if (h->close_deferred) ausb_close(h);
+        }
     }
     ran = ausb__run_done(ctx);
     ran += ausb__run_deferred(ctx);
@@ -1617,6 +1624,13 @@ AUSB_API void ausb_close(ausb_handle *h)
     int i, rounds = 0;
     if (!h || !h->lh || h->closing) return;
     ctx = h->ctx;
+    if (ctx->in_dispatch_events) {
+        /* Called from an inline callback, inside libusb's event handling,
+         * where libusb cannot be pumped: finish right after it returns. */
+        h->close_deferred = 1;
+        for (t = h->inflight_head; t; t = t->h_next) (void)ausb_cancel(t);
+        return;
+    }
     h->closing = 1;
     for (t = h->inflight_head; t; t = t->h_next) {
         t->cancel_requested = 1;

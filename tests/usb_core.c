@@ -827,6 +827,42 @@ static void test_inline_callbacks_in_flight_at_close_come_from_close(void)
     ausb_exit(&ctx);
 }
 
+static void inline_close(ausb_transfer *t, int status, void *user)
+{
+    closer *c = (closer *)user;
+    (void)t;
+    c->statuses[c->calls++] = status;
+    if (c->calls == 1) ausb_close(c->h);
+}
+
+static void test_inline_callback_may_close_its_handle(void)
+{
+    ausb_ctx ctx;
+    ausb_handle h;
+    ausb_transfer t[3];
+    unsigned char buf[3][8];
+    closer c;
+    int i;
+    memset(&c, 0, sizeof c);
+    c.h = &h;
+    T_EQ(open_dev(&ctx, &dev1, &h), 0);
+    T_EQ(ausb_claim(&h, 1), 0);
+    for (i = 0; i < 3; i++) {
+        ausb_transfer_init(&t[i], 0);
+        ausb_fill_bulk(&t[i], &h, i == 0 ? 0x85 : 0x84, buf[i], 8, 0, inline_close, &c);
+        ausb_transfer_set_flags(&t[i], AUSB_INLINE_CALLBACK);
+        T_EQ(ausb_submit(&t[i]), 0);
+    }
+    T_EQ(run_until(&ctx, &c.calls, 3), 0);
+    T_EQ(c.statuses[0], 0);
+    T_EQ(c.statuses[1], -ECANCELED);
+    T_EQ(c.statuses[2], -ECANCELED);
+    T_CHECK(ctx.handles == NULL);            /* closed once libusb returned */
+    T_EQ(usbf_count(&dev1, &dev1.driver_bound_if1), 1);   /* reattached */
+    for (i = 0; i < 3; i++) ausb_transfer_free(&t[i]);
+    ausb_exit(&ctx);
+}
+
 static void test_free_in_flight_only_cancels(void)
 {
     ausb_ctx ctx;
@@ -1392,6 +1428,7 @@ int main(void)
     T_RUN(test_free_in_flight_only_cancels);
     T_RUN(test_inline_callback_resubmits_inside_event_handling);
     T_RUN(test_inline_callbacks_in_flight_at_close_come_from_close);
+    T_RUN(test_inline_callback_may_close_its_handle);
     T_RUN(test_auto_detach_and_reattach_on_close);
     T_RUN(test_release_reattaches_and_is_not_repeated_at_close);
     T_RUN(test_alt_setting_config_clear_halt_reset);
