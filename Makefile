@@ -12,8 +12,15 @@
 # CC, CFLAGS, LDFLAGS and CROSS can be overridden.
 
 CROSS ?=
-ifeq ($(origin CC),default)
+# CROSS picks the compiler unless CC is given on the command line (a CC
+# inherited from the environment, as make test passes it, must not turn a
+# cross build back into a native one).
+ifneq ($(CROSS),)
+ifneq ($(origin CC),command line)
 CC := $(CROSS)gcc
+endif
+else ifeq ($(origin CC),default)
+CC := gcc
 endif
 CFLAGS ?= -O2 -g
 WARN := -std=c99 -Wall -Wextra -pedantic
