@@ -143,6 +143,8 @@ aio_start_nginx() {
     head -c 1048573 /dev/urandom >"$d/www/file.bin"
     cp "$d/www/file.bin" "$d/www/chunked/file.bin"
     seq 1 20000 >"$d/www/chunked/numbers.txt"
+    local attempt
+    for attempt in 1 2 3; do   # another program may take the free port first
     AIO_NGINX_PORT=$(aio_free_port)
     cat >"$d/nginx.conf" <<EOF
 daemon off;
@@ -175,7 +177,10 @@ EOF
     local i
     for i in $(seq 1 100); do
         curl -s -o /dev/null "http://127.0.0.1:$AIO_NGINX_PORT/file.bin" && return 0
+        kill -0 "$AIO_NGINX_PID" 2>/dev/null || break   # it gave up (port taken): next port
         sleep 0.05
+    done
+    aio_stop_nginx
     done
     cat "$d/error.log" "$d/stdout" 2>/dev/null | tail -n 5
     return 1
