@@ -30,8 +30,14 @@ example `cc -std=c99 -O2 -o app app.c -lpthread`.
   blocking `getaddrinfo` run from the loop's dispatch (numeric addresses never
   resolve at all).  Without this option link with `-lpthread` (glibc >= 2.34
   and musl need nothing extra).
+- `AIOS_NO_RESOLVER`: numeric addresses only (`127.0.0.1`, `::1`, `[::1]`).
+  `aios_tcp_connect` and `aios_server_listen_tcp` given a host name return
+  `AIOS_ENOTNUMERIC` without starting anything; neither getaddrinfo nor the
+  resolver thread is linked (implies `AIOS_NO_THREADS`, no `-lpthread`).
+  For small static servers that listen on fixed addresses.
 - `AIOS_MALLOC(n)`, `AIOS_REALLOC(p, n)`, `AIOS_FREE(p)`: allocator hooks
-  (define all three).
+  (define all three; AIOS_REALLOC grows buffers and arrays.  Without the
+  hooks they grow by malloc, copy and free, so realloc is not linked).
 - `AIOS_SYS_READ`, `AIOS_SYS_WRITEV`, `AIOS_SYS_SENDMSG`, `AIOS_SYS_ACCEPT`,
   `AIOS_SYS_SOCKET`, `AIOS_SYS_CONNECT`, `AIOS_SYS_CLOSE`, `AIOS_SYS_POLL`,
   `AIOS_SYS_GETADDRINFO`, `AIOS_SYS_FREEADDRINFO`: the system calls, each a
@@ -245,7 +251,8 @@ enum aios_error {
     AIOS_ECLOSED = -1004,     /* the stream or server is closing */
     AIOS_EBUSY = -1005,       /* an operation of that kind is already pending */
     AIOS_ENOTFOUND = -1006,   /* host name not found */
-    AIOS_ERESOLVE = -1007     /* name resolution failed */
+    AIOS_ERESOLVE = -1007,    /* name resolution failed */
+    AIOS_ENOTNUMERIC = -1008  /* a host name, but built with AIOS_NO_RESOLVER */
 };
 
 enum { AIOS_NOCLOSE = 1u };
@@ -290,6 +297,11 @@ struct aios_ctx {
     aios_server *servers;
     struct pollfd *pfd;
     int pfd_cap, stop, in_dispatch;
+    /* Parts a program pays for only once it uses them: the first connect
+     * sets these, so a server-only program links no client code. */
+    void (*connect_io)(aios__io *io, short revents);  /* attempts, resolver wake-ups */
+    void (*connect_run)(aios__defer *d);             /* a connect's first step */
+    void (*connect_free)(struct aios_stream *s);     /* abandons a pending connect */
 };
 
 typedef struct aios_tcp_opts {
@@ -409,11 +421,17 @@ AIOS_API int aios_serial_open(aios_ctx *ctx, aios_stream **out, const char *path
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#if defined(AIOS_NO_RESOLVER) && !defined(AIOS_NO_THREADS)
+#define AIOS_NO_THREADS 1  /* the thread exists only to resolve names */
+#endif
+#ifndef AIOS_NO_RESOLVER
 #include <netdb.h>
+#endif
 #include <termios.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
@@ -430,8 +448,8 @@ AIOS_API int aios_serial_open(aios_ctx *ctx, aios_stream **out, const char *path
 
 #ifndef AIOS_MALLOC
 #define AIOS_MALLOC(n) malloc(n)
-#define AIOS_REALLOC(p, n) realloc((p), (n))
 #define AIOS_FREE(p) free(p)
+#define AIOS__GROW_BY_COPY 1
 #endif
 
 #if defined(__GLIBC__) && defined(__USE_GNU)
@@ -464,11 +482,13 @@ AIOS_API int aios_serial_open(aios_ctx *ctx, aios_stream **out, const char *path
 #ifndef AIOS_SYS_POLL
 #define AIOS_SYS_POLL(fds, n, ms) poll((fds), (n), (ms))
 #endif
+#ifndef AIOS_NO_RESOLVER
 #ifndef AIOS_SYS_GETADDRINFO
 #define AIOS_SYS_GETADDRINFO(host, serv, hints, res) getaddrinfo((host), (serv), (hints), (res))
 #endif
 #ifndef AIOS_SYS_FREEADDRINFO
 #define AIOS_SYS_FREEADDRINFO(res) freeaddrinfo(res)
+#endif
 #endif
 
 #if defined(__GNUC__)
@@ -476,6 +496,25 @@ AIOS_API int aios_serial_open(aios_ctx *ctx, aios_stream **out, const char *path
 #else
 #define AIOS_PRIVATE static
 #endif
+
+/* Grows a block to n bytes keeping its first `keep`; NULL, the block intact,
+ * without memory.  With libc's allocator: malloc, copy, free, which is what
+ * realloc does for these growing buffers anyway, without linking realloc
+ * (1.4 KiB of a static musl program).  With the hooks: AIOS_REALLOC. */
+static void *aios__grow(void *p, size_t keep, size_t n)
+{
+#ifdef AIOS__GROW_BY_COPY
+    void *q = malloc(n);
+    if (q && p) {
+        memcpy(q, p, keep);
+        free(p);
+    }
+    return q;
+#else
+    (void)keep;
+    return AIOS_REALLOC(p, n);
+#endif
+}
 
 #define AIOS__CONTAINER(ptr, type, member) ((type *)(void *)((char *)(ptr) - offsetof(type, member)))
 #define AIOS__READ_HWM ((size_t)64 * 1024)
@@ -570,6 +609,7 @@ AIOS_API const char *aios_strerror(int code)
     case AIOS_EBUSY: return "an operation of that kind is already pending";
     case AIOS_ENOTFOUND: return "host name not found";
     case AIOS_ERESOLVE: return "host name resolution failed";
+    case AIOS_ENOTNUMERIC: return "not a numeric address (built with AIOS_NO_RESOLVER)";
     default: break;
     }
     if (code < 0 && code > -4096) return strerror(-code);
@@ -642,7 +682,7 @@ static int aios__timer_start(aios_ctx *c, aios__timer *t, int64_t when)
     if (when == INT64_MAX) return 0;
     if (c->nheap == c->heap_cap) {
         int cap = c->heap_cap ? c->heap_cap * 2 : 16;
-        aios__timer **h = (aios__timer **)AIOS_REALLOC(c->heap, (size_t)cap * sizeof *h);
+        aios__timer **h = (aios__timer **)aios__grow(c->heap, (size_t)c->nheap * sizeof *h, (size_t)cap * sizeof *h);
         if (!h) return -ENOMEM;
         c->heap = h;
         c->heap_cap = cap;
@@ -667,7 +707,7 @@ static void aios__run_timers(aios_ctx *c, int64_t now)
 
 enum { AIOS__DEFER_STREAM = 1, AIOS__DEFER_CONNECT, AIOS__DEFER_SERVER };
 
-static void aios__defer_run(aios__defer *d);
+static void aios__defer_run(aios_ctx *c, aios__defer *d);
 
 static void aios__defer_init(aios__defer *d, int kind)
 {
@@ -709,7 +749,7 @@ static void aios__run_defers(aios_ctx *c)
         while (n-- > 0 && c->dhead) {
             aios__defer *d = c->dhead;
             aios__defer_cancel(c, d);
-            aios__defer_run(d);
+            aios__defer_run(c, d);
         }
     }
 }
@@ -718,7 +758,7 @@ static void aios__run_defers(aios_ctx *c)
 
 enum { AIOS__IO_STREAM = 1, AIOS__IO_LISTENER, AIOS__IO_ATTEMPT, AIOS__IO_RESOLVER };
 
-static void aios__io_ready(aios__io *io, short revents);
+static void aios__io_ready(aios_ctx *c, aios__io *io, short revents);
 
 static void aios__io_init(aios__io *io, int fd, int kind)
 {
@@ -735,7 +775,7 @@ static int aios__io_add(aios_ctx *c, aios__io *io)
     if (io->linked) return 0;
     if (c->nios + 1 > c->watch_cap) {
         int cap = c->watch_cap ? c->watch_cap * 2 : 16;
-        aios__io **w = (aios__io **)AIOS_REALLOC(c->watch, (size_t)cap * sizeof *w);
+        aios__io **w = (aios__io **)aios__grow(c->watch, (size_t)c->watch_cap * sizeof *w, (size_t)cap * sizeof *w);
         if (!w) return -ENOMEM;
         c->watch = w;
         c->watch_cap = cap;
@@ -809,7 +849,7 @@ AIOS_API void aios_dispatch(void *vctx, struct pollfd *fds, int n)
         if (!io || !fds[i].revents || fds[i].fd != io->fd) continue;
         c->watch[i] = NULL;
         io->slot = -1;
-        aios__io_ready(io, fds[i].revents);
+        aios__io_ready(c, io, fds[i].revents);
     }
     c->nwatch = 0;
     aios__run_timers(c, aios_now_ns());
@@ -840,7 +880,7 @@ AIOS_API int aios_run_once(aios_ctx *c, int timeout_ms)
         n = aios_prepare(c, c->pfd, c->pfd_cap, &d);
         if (n <= c->pfd_cap) { deadline = d; break; }
         {
-            struct pollfd *p = (struct pollfd *)AIOS_REALLOC(c->pfd, (size_t)n * 2 * sizeof *p);
+            struct pollfd *p = (struct pollfd *)aios__grow(c->pfd, 0, (size_t)n * 2 * sizeof *p);  /* prepare refills it */
             if (!p) return -ENOMEM;
             c->pfd = p;
             c->pfd_cap = n * 2;
@@ -884,7 +924,6 @@ AIOS_API void aios_stop(aios_ctx *c)
 
 static void aios__stream_process(aios_stream *s);
 static void aios__stream_update(aios_stream *s);
-static void aios__connector_free(aios_stream *s);
 static void aios__server_conn_gone(aios_server *srv);
 
 static void aios__stream_read_io(aios_stream *s);
@@ -972,11 +1011,12 @@ static aios_stream *aios__stream_new(aios_ctx *c, int fd)
     return s;
 }
 
+/* FIONBIO and FIOCLEX work on every descriptor, in one call each, and keep
+ * fcntl's varargs wrapper out of small static programs. */
 static int aios__set_nonblock(int fd)
 {
-    int fl = fcntl(fd, F_GETFL);
-    if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0) return -errno;
-    return 0;
+    int one = 1;
+    return ioctl(fd, FIONBIO, &one) < 0 ? -errno : 0;
 }
 
 AIOS_PRIVATE int aios__accept_nb(int fd, struct sockaddr *addr, socklen_t *len)
@@ -987,16 +1027,18 @@ AIOS_PRIVATE int aios__accept_nb(int fd, struct sockaddr *addr, socklen_t *len)
     int c = accept(fd, addr, len);
     if (c >= 0) {
         if (aios__set_nonblock(c) < 0) { int e = errno; close(c); errno = e; return -1; }
-        (void)fcntl(c, F_SETFD, FD_CLOEXEC);
+        (void)ioctl(c, FIOCLEX);
     }
     return c;
 #endif
 }
 
+/* Only a socket has a local address (fstat would cost more in static programs). */
 static int aios__is_socket(int fd)
 {
-    struct stat st;
-    return fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode);
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof ss;
+    return getsockname(fd, (struct sockaddr *)(void *)&ss, &len) == 0 || errno != ENOTSOCK;
 }
 
 AIOS_API int aios_stream_open(aios_ctx *ctx, aios_stream **out, int fd, unsigned flags)
@@ -1029,7 +1071,7 @@ static void aios__hard_close(aios_stream *s, int why)
     s->flags |= AIOS__F_CLOSING;
     s->flags &= ~(unsigned)AIOS__F_GCLOSE;
     if (!s->cancel_status) s->cancel_status = (short)why;
-    if (aios__stream_connector(s)) aios__connector_free(s);
+    if (aios__stream_connector(s)) s->ctx->connect_free(s);
     aios__stream_drop_fd(s);
     aios__stream_stop_rtimer(s);
     aios__stream_stop_wtimer(s);
@@ -1170,7 +1212,7 @@ static int aios__read_buffer_room(aios_stream *s)
     /* the last read filled the whole buffer: the peer sends faster, so grow */
     if ((s->flags & AIOS__F_GROW) && aios__buffered(s) == 0 && s->rcap < limit) {
         size_t cap = (size_t)s->rcap * 2 > limit ? limit : (size_t)s->rcap * 2;
-        char *b = (char *)AIOS_REALLOC(s->rbuf, cap);
+        char *b = (char *)aios__grow(s->rbuf, 0, cap);  /* empty: nothing to keep */
         if (b) { s->rbuf = b; s->rcap = (uint32_t)cap; s->rstart = s->rend = 0; }
     }
     s->flags &= ~(unsigned)AIOS__F_GROW;
@@ -1187,7 +1229,7 @@ static int aios__read_buffer_room(aios_stream *s)
         size_t cap = s->rcap ? (size_t)s->rcap * 2 : 4096;
         char *b;
         if (cap > limit) cap = limit;
-        b = (char *)AIOS_REALLOC(s->rbuf, cap);
+        b = (char *)aios__grow(s->rbuf, s->rend, cap);
         if (!b) { s->rerr = -ENOMEM; return 0; }
         s->rbuf = b;
         s->rcap = (uint32_t)cap;
@@ -1406,7 +1448,7 @@ static int aios__write_common(aios_stream *s, const void *data, size_t n, int co
     if (s->io.fd >= 0 && n > 0 && !aios__wsend(s)) sent = aios__write_direct(s, data, n);
     keep = copy && !s->werr ? n - sent : 0;
     if (keep > 0) {
-        aios__wreq *bigger = (aios__wreq *)AIOS_REALLOC(w, sizeof *w + keep);
+        aios__wreq *bigger = (aios__wreq *)aios__grow(w, 0, sizeof *w + keep);  /* filled in below */
         if (bigger) {
             w = bigger;
         } else if (sent == 0) {
@@ -1646,6 +1688,8 @@ AIOS_API aios_server *aios_stream_server(const aios_stream *s) { return s ? s->s
 
 /* ==== section: name resolution ==== */
 
+#ifndef AIOS_NO_RESOLVER
+
 /* A port as decimal text, without pulling printf into small static programs. */
 static void aios__port_text(char out[8], int port)
 {
@@ -1737,6 +1781,7 @@ static int aios__gai_error(int gai)
     default: return AIOS_ERESOLVE;
     }
 }
+#endif /* AIOS_NO_RESOLVER */
 
 /* ==== section: connecting ==== */
 
@@ -1748,7 +1793,9 @@ typedef struct aios__attempt {
 typedef struct aios__connector {
     aios_stream *s;
     aios__io rio;
+#ifndef AIOS_NO_RESOLVER
     aios__resolve *res;
+#endif
     aios__timer delay, deadline;
     aios__defer start;
     aios__attempt att[AIOS__MAX_ATTEMPTS];
@@ -1769,7 +1816,9 @@ static void aios__connector_free(aios_stream *s)
         AIOS_SYS_CLOSE(c->att[i].io.fd);
     }
     aios__io_del(ctx, &c->rio);
+#ifndef AIOS_NO_RESOLVER
     if (c->res) aios__resolve_unref(c->res);
+#endif
     aios__timer_stop(ctx, &c->delay);
     aios__timer_stop(ctx, &c->deadline);
     aios__defer_cancel(ctx, &c->start);
@@ -1817,8 +1866,6 @@ static void aios__connect_won(aios__connector *c, int slot)
         aios__tune_socket(fd, ss.ss_family, c->nodelay, c->keepalive_s);
     aios__connect_done(s, 0);
 }
-
-static void aios__attempt_ready(aios__io *io, short revents);
 
 static void aios__attempt_failed(aios__connector *c, int slot, int err);
 
@@ -1899,6 +1946,7 @@ static void aios__connect_deadline_fire(aios__timer *t)
     aios__connect_done(c->s, -ETIMEDOUT);
 }
 
+#ifndef AIOS_NO_RESOLVER
 /* Orders addresses the way RFC 8305 suggests: alternate families, first family first. */
 static void aios__take_addrs(aios__connector *c, const struct addrinfo *list)
 {
@@ -1940,27 +1988,34 @@ static void aios__resolved(aios__connector *c)
     if (err < 0 && c->naddr == 0) { aios__connect_done(c->s, err); return; }
     aios__connect_begin(c);
 }
+#endif /* AIOS_NO_RESOLVER */
 
-#ifndef AIOS_NO_THREADS
-static void aios__resolve_ready(aios__io *io, short revents)
+/* The connect part's descriptors: racing attempts and the resolver's wake-up. */
+static void aios__connect_io(aios__io *io, short revents)
 {
-    aios__connector *c = AIOS__CONTAINER(io, aios__connector, rio);
-    uint64_t v;
-    (void)revents;
-    if (read(io->fd, &v, sizeof v) < 0 && errno == EAGAIN) return;
-    if (!__atomic_load_n(&c->res->done, __ATOMIC_ACQUIRE)) return;
-    aios__resolved(c);
-}
+#ifndef AIOS_NO_THREADS
+    if (io->kind == AIOS__IO_RESOLVER) {
+        aios__connector *c = AIOS__CONTAINER(io, aios__connector, rio);
+        uint64_t v;
+        if (read(io->fd, &v, sizeof v) < 0 && errno == EAGAIN) return;
+        if (!__atomic_load_n(&c->res->done, __ATOMIC_ACQUIRE)) return;
+        aios__resolved(c);
+        return;
+    }
 #endif
+    aios__attempt_ready(io, revents);
+}
 
 static void aios__connect_start_run(aios__defer *d)
 {
     aios__connector *c = AIOS__CONTAINER(d, aios__connector, start);
+#ifndef AIOS_NO_RESOLVER
     if (c->res) {  /* only without a resolver thread */
         aios__resolve_now(c->res);
         aios__resolved(c);
         return;
     }
+#endif
     aios__connect_begin(c);
 }
 
@@ -2004,6 +2059,9 @@ static aios__connector *aios__connector_new(aios_stream *s)
     aios__timer_init(&c->delay, aios__connect_delay_fire);
     aios__timer_init(&c->deadline, aios__connect_deadline_fire);
     aios__defer_init(&c->start, AIOS__DEFER_CONNECT);
+    s->ctx->connect_io = aios__connect_io;
+    s->ctx->connect_run = aios__connect_start_run;
+    s->ctx->connect_free = aios__connector_free;
     s->side->conn = c;
     s->flags |= AIOS__F_CONNECTING;
     return c;
@@ -2050,6 +2108,10 @@ AIOS_API int aios_tcp_connect(aios_ctx *ctx, aios_stream **out, const char *host
         }
         c->naddr = 1;
     } else {
+#ifdef AIOS_NO_RESOLVER
+        aios__stream_discard(s);
+        return AIOS_ENOTNUMERIC;
+#else
         size_t hl = strlen(host);
         aios__resolve *r = (aios__resolve *)AIOS_MALLOC(sizeof *r + hl);
         if (!r) { aios__stream_discard(s); return -ENOMEM; }
@@ -2069,6 +2131,7 @@ AIOS_API int aios_tcp_connect(aios_ctx *ctx, aios_stream **out, const char *host
             c->rio.events = POLLIN;
         }
 #endif
+#endif /* AIOS_NO_RESOLVER */
     }
     if (o->timeout_ms > 0 && aios__timer_start(ctx, &c->deadline, aios__after_ms(o->timeout_ms)) < 0) {
         aios__stream_discard(s);
@@ -2312,6 +2375,9 @@ AIOS_API int aios_server_listen_tcp(aios_server *srv, const char *host, int port
         return aios__bind_tcp(srv, (struct sockaddr *)v4, sizeof *v4, 0);
     }
     if (aios__parse_numeric(host, port, &ss, &len)) return aios__bind_tcp(srv, (struct sockaddr *)&ss, len, 0);
+#ifdef AIOS_NO_RESOLVER
+    return AIOS_ENOTNUMERIC;
+#else
     {
         /* A listening name is set-up work, so it resolves synchronously. */
         struct addrinfo hints, *res = NULL, *a;
@@ -2331,6 +2397,7 @@ AIOS_API int aios_server_listen_tcp(aios_server *srv, const char *host, int port
         AIOS_SYS_FREEADDRINFO(res);
         return r;
     }
+#endif
 }
 
 AIOS_API int aios_server_listen_unix(aios_server *srv, const char *path)
@@ -2384,27 +2451,93 @@ AIOS_API int aios_server_shutdown(aios_server *srv, int timeout_ms, aios_server_
     return 0;
 }
 
+/* Text output for aios_format_addr without stdio (snprintf and inet_ntop would
+ * pull stdio's exit handling into every static program that links this file). */
+static size_t aios__put_text(char *buf, size_t n, size_t at, const char *text, size_t len)
+{
+    size_t i;
+    for (i = 0; i < len; i++, at++)
+        if (at < n) buf[at] = text[i];
+    return at;
+}
+
+static size_t aios__put_num(char *buf, size_t n, size_t at, unsigned v, unsigned base)
+{
+    char d[12];
+    int k = 0;
+    do d[k++] = "0123456789abcdef"[v % base]; while ((v /= base) != 0);
+    while (k > 0) {
+        if (at < n) buf[at] = d[k - 1];
+        k--;
+        at++;
+    }
+    return at;
+}
+
+static size_t aios__put_v4(char *buf, size_t n, size_t at, const unsigned char *a)
+{
+    int i;
+    for (i = 0; i < 4; i++) {
+        if (i) at = aios__put_text(buf, n, at, ".", 1);
+        at = aios__put_num(buf, n, at, a[i], 10);
+    }
+    return at;
+}
+
+/* RFC 5952: lower-case hex, the longest run of two or more zero groups (the
+ * first of equal runs) as "::", IPv4-mapped addresses as ::ffff:a.b.c.d. */
+static size_t aios__put_v6(char *buf, size_t n, size_t at, const unsigned char *a)
+{
+    static const unsigned char mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    unsigned g[8];
+    int i, best = -1, best_len = 1, run = 0, groups = 8;
+    if (memcmp(a, mapped, 12) == 0) groups = 6;
+    for (i = 0; i < 8; i++) g[i] = (unsigned)a[2 * i] << 8 | a[2 * i + 1];
+    for (i = 0; i < groups; i++) {
+        run = g[i] == 0 ? run + 1 : 0;
+        if (run > best_len) { best_len = run; best = i - run + 1; }
+    }
+    for (i = 0; i < groups; i++) {
+        if (i == best) {  /* "::" stands for the run and the separators on both sides */
+            at = aios__put_text(buf, n, at, "::", 2);
+            i += best_len - 1;
+            continue;
+        }
+        if (i > 0 && i != best + best_len) at = aios__put_text(buf, n, at, ":", 1);
+        at = aios__put_num(buf, n, at, g[i], 16);
+    }
+    if (groups == 6) {  /* always after "::ffff" */
+        at = aios__put_text(buf, n, at, ":", 1);
+        at = aios__put_v4(buf, n, at, a + 12);
+    }
+    return at;
+}
+
 AIOS_API int aios_format_addr(const struct sockaddr *sa, char *buf, size_t n)
 {
-    char host[INET6_ADDRSTRLEN];
-    int r;
+    size_t at;
     if (!sa || !buf || n == 0) return -EINVAL;
     if (sa->sa_family == AF_INET) {
         const struct sockaddr_in *v4 = (const struct sockaddr_in *)(const void *)sa;
-        if (!inet_ntop(AF_INET, &v4->sin_addr, host, sizeof host)) return -errno;
-        r = snprintf(buf, n, "%s:%u", host, (unsigned)ntohs(v4->sin_port));
+        at = aios__put_v4(buf, n, 0, (const unsigned char *)&v4->sin_addr);
+        at = aios__put_text(buf, n, at, ":", 1);
+        at = aios__put_num(buf, n, at, ntohs(v4->sin_port), 10);
     } else if (sa->sa_family == AF_INET6) {
         const struct sockaddr_in6 *v6 = (const struct sockaddr_in6 *)(const void *)sa;
-        if (!inet_ntop(AF_INET6, &v6->sin6_addr, host, sizeof host)) return -errno;
-        r = snprintf(buf, n, "[%s]:%u", host, (unsigned)ntohs(v6->sin6_port));
+        at = aios__put_text(buf, n, 0, "[", 1);
+        at = aios__put_v6(buf, n, at, (const unsigned char *)&v6->sin6_addr);
+        at = aios__put_text(buf, n, at, "]:", 2);
+        at = aios__put_num(buf, n, at, ntohs(v6->sin6_port), 10);
     } else if (sa->sa_family == AF_UNIX) {
         const struct sockaddr_un *un = (const struct sockaddr_un *)(const void *)sa;
-        r = snprintf(buf, n, "unix:%s", un->sun_path);
+        const char *end = (const char *)memchr(un->sun_path, 0, sizeof un->sun_path);
+        at = aios__put_text(buf, n, 0, "unix:", 5);
+        at = aios__put_text(buf, n, at, un->sun_path, end ? (size_t)(end - un->sun_path) : sizeof un->sun_path);
     } else {
         return -EAFNOSUPPORT;
     }
-    if (r < 0) return -EINVAL;
-    return (size_t)r < n ? r : -ENOSPC;
+    buf[at < n ? at : n - 1] = 0;
+    return at < n && at <= (size_t)INT_MAX ? (int)at : -ENOSPC;
 }
 
 /* ==== section: serial ports ==== */
@@ -2480,24 +2613,21 @@ AIOS_API int aios_serial_open(aios_ctx *ctx, aios_stream **out, const char *path
 
 /* ==== section: descriptor handlers ==== */
 
-static void aios__io_ready(aios__io *io, short revents)
+static void aios__io_ready(aios_ctx *c, aios__io *io, short revents)
 {
     switch (io->kind) {
     case AIOS__IO_STREAM: aios__stream_ready(io, revents); break;
     case AIOS__IO_LISTENER: aios__listener_ready(io, revents); break;
-    case AIOS__IO_ATTEMPT: aios__attempt_ready(io, revents); break;
-#ifndef AIOS_NO_THREADS
-    case AIOS__IO_RESOLVER: aios__resolve_ready(io, revents); break;
-#endif
+    case AIOS__IO_ATTEMPT: case AIOS__IO_RESOLVER: c->connect_io(io, revents); break;
     default: break;
     }
 }
 
-static void aios__defer_run(aios__defer *d)
+static void aios__defer_run(aios_ctx *c, aios__defer *d)
 {
     switch (d->kind) {
     case AIOS__DEFER_STREAM: aios__stream_kick_run(d); break;
-    case AIOS__DEFER_CONNECT: aios__connect_start_run(d); break;
+    case AIOS__DEFER_CONNECT: c->connect_run(d); break;
     case AIOS__DEFER_SERVER: aios__server_finish_run(d); break;
     default: break;
     }

@@ -72,7 +72,7 @@ aio_bench() (
         musl-gcc $sflags -o $B/empty_musl bench/aio_empty.c &&
         musl-gcc -std=c99 $sflags -I. -o $B/size_aios_musl examples/echo_server.c &&
         R[aios.text_musl]=$(( $(text $B/size_aios_musl) - $(text $B/empty_musl) ))
-        # of which the header's own functions (the rest is musl: malloc, stdio, getaddrinfo, ...)
+        # of which the header's own functions (the rest is musl: malloc, the vDSO clock, inet_pton, syscalls)
         musl-gcc -std=c99 ${sflags% -s} -I. -o $B/size_aios_musl_syms examples/echo_server.c &&
         R[aios.text_own]=$(nm -S $B/size_aios_musl_syms | awk '$3 ~ /^[tT]$/ && $4 ~ /^aios/ { s += ("0x" $2) + 0 } END { print s + 0 }')
     fi
