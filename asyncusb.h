@@ -81,6 +81,48 @@ helpers `ausb_setup*`), `_iso` (per-packet status, length and data), flags
 restricted callback that saves a loop iteration), a timeout per transfer.  The
 buffer is the caller's and is never copied.
 
+Streaming: `ausb_pipe_start` keeps N transfers (1..64) in flight on a
+bulk, interrupt or isochronous IN endpoint, resubmits each as soon as its
+chunk was handled, and hands chunks over strictly in submission order even
+when the device completes them out of order.  A handler that returns
+`AUSB_PIPE_HOLD` (or calls `ausb_pipe_pause`) pauses the pipeline: nothing
+is resubmitted, so at most N buffers are ever full, until
+`ausb_pipe_resume`.  `ausb_pipe_stop` cancels and drains; the end callback
+comes exactly once, with `-ECANCELED` or the first error in stream order
+(a stall, `AUSB_ERROR_NO_DEVICE` when the device leaves).
+
+    static int on_chunk(ausb_pipe *p, ausb_transfer *t, const unsigned char *data, int len, void *user) {
+        if (!room_for(len)) return AUSB_PIPE_HOLD;   // redelivered after ausb_pipe_resume
+        consume(data, len);
+        return 0;
+    }
+    ausb_pipe_config pc;
+    ausb_pipe_config_init(&pc);                     // 4 x 16 KiB
+    pc.in_flight = 16;
+    ausb_pipe_start(&pipe, &h, 0x81, AUSB_EP_BULK, &pc, on_chunk, on_end, NULL);
+
+`ausb_outq` sends writes in order with several in flight (copying each
+into one of its buffers) and can end each write that fills whole packets
+with a zero-length packet.
+
+Threads: `ausb_submit_any_thread` may be called from any thread (transfer
+init and fill too); the loop submits the transfer on its next dispatch and
+the callback runs on the loop thread.  Everything else belongs to the
+thread that drives the context.
+
+Android and Termux: with no root, `termux-usb` asks for permission and
+hands the program an open usbfs descriptor in `TERMUX_USB_FD`;
+`ausb_termux_open(&ctx, &h)` initialises the context with discovery off
+and wraps that descriptor:
+
+    termux-usb -l                                   # lists /dev/bus/usb/BBB/DDD
+    termux-usb -r /dev/bus/usb/001/002              # ask for permission once
+    termux-usb -e ./myprog /dev/bus/usb/001/002     # runs myprog with TERMUX_USB_FD set
+
+    ausb_ctx ctx;
+    ausb_handle h;
+    if (ausb_termux_open(&ctx, &h) == 0) { ausb_claim(&h, 0); ... ausb_close(&h); ausb_exit(&ctx); }
+
 ## Rules
 
 - `ausb_submit` returning 0 means exactly one callback later; an error
@@ -99,8 +141,8 @@ buffer is the caller's and is never copied.
   kernel drivers it detached.  `ausb_exit` closes every handle still open.
 - `ausb_ctx`, `ausb_handle` and `ausb_transfer` are caller storage that
   must not move while in use (open, or in flight).
-- One thread drives a context; only `ausb_stop` may be called from another
-  thread (or a signal handler): it sets a flag and writes an eventfd.
+- One thread drives a context; only `ausb_stop` (also from a signal
+  handler) and `ausb_submit_any_thread` may be called from another thread.
 
 ## Joining a loop (DESIGN.md section 1)
 
@@ -249,6 +291,8 @@ struct ausb_ctx {
     ausb_transfer *done_head, *done_tail;
     ausb_deferred *def_head, *def_tail;
     ausb_handle *handles;
+    ausb_transfer *remote;     /* ausb_submit_any_thread: lock-free LIFO */
+    int remote_count;          /* queued there, read atomically */
 };
 
 typedef struct ausb_device {
@@ -292,7 +336,7 @@ struct ausb_handle {
     ausb_handle *next, *prev;
 };
 
-enum { AUSB_XFER_IDLE = 0, AUSB_XFER_INFLIGHT = 1, AUSB_XFER_DONE = 2 };
+enum { AUSB_XFER_IDLE = 0, AUSB_XFER_INFLIGHT = 1, AUSB_XFER_DONE = 2, AUSB_XFER_QUEUED = 3 };
 
 /* Transfer flags */
 #define AUSB_SHORT_NOT_OK 1u
@@ -320,6 +364,7 @@ struct ausb_transfer {
     int inline_cb;
     ausb_transfer *next_done;
     ausb_transfer *h_prev, *h_next;
+    ausb_transfer *next_remote;
 };
 
 /* ==== section: context and loop ==== */
@@ -529,6 +574,115 @@ struct ausb_string_req {
  * request object must live until the callback. */
 AUSB_API int ausb_read_string(ausb_handle *h, ausb_string_req *req, int index, unsigned timeout_ms,
                               ausb_string_cb cb, void *user);
+
+/* ==== section: submission from other threads ==== */
+
+/* Like ausb_submit, but callable from any thread (also the loop's): the
+ * transfer is queued without a lock and the loop submits it on its next
+ * dispatch, in the order the calls were made.  The callback runs on the
+ * loop thread exactly once; a submit that fails there reports its error
+ * through the callback.  Fill the transfer first (fills are plain stores
+ * on caller storage, so any thread may do them).  Returns 0, -EINVAL, or
+ * AUSB_ERROR_BUSY when the transfer is not idle. */
+AUSB_API int ausb_submit_any_thread(ausb_transfer *t);
+
+/* ==== section: streaming ==== */
+
+typedef struct ausb_pipe ausb_pipe;
+typedef struct ausb_outq ausb_outq;
+
+/* A chunk of an IN pipeline, in submission order.  Return 0 when done with
+ * it (its transfer is resubmitted at once) or AUSB_PIPE_HOLD to keep it:
+ * the pipeline then pauses (no later chunk is delivered, no buffer is
+ * resubmitted) until ausb_pipe_resume, which delivers the same chunk
+ * again.  `t` gives iso packet details (ausb_iso_packet_*). */
+#define AUSB_PIPE_HOLD 1
+typedef int (*ausb_pipe_chunk_cb)(ausb_pipe *p, ausb_transfer *t, const unsigned char *data, int len, void *user);
+/* Once, after every transfer came back: -ECANCELED after ausb_pipe_stop,
+ * else the first error in stream order (AUSB_ERROR_STALL,
+ * AUSB_ERROR_NO_DEVICE, -ETIMEDOUT, AUSB_ERROR_CLOSED...).  The pipe's
+ * memory is released before; the callback may start the pipe again. */
+typedef void (*ausb_pipe_end_cb)(ausb_pipe *p, int status, void *user);
+
+typedef struct ausb_pipe_config {
+    int in_flight;        /* 1..64 transfers kept in flight (default 4) */
+    int transfer_len;     /* bytes per transfer (default 16384; iso: packets x packet_len) */
+    int iso_packets;      /* isochronous endpoints: packets per transfer (default 0) */
+    int iso_packet_len;   /* isochronous endpoints: bytes per packet */
+    unsigned timeout_ms;  /* per transfer, 0 none (default) */
+} ausb_pipe_config;
+
+struct ausb_pipe {
+    /* public, read-only */
+    long long bytes, chunks;  /* delivered so far */
+    /* private */
+    ausb_handle *handle;
+    ausb_pipe_chunk_cb on_chunk;
+    ausb_pipe_end_cb on_end;
+    void *user;
+    ausb_transfer *slots;
+    unsigned char *bufs;
+    unsigned char *done;      /* per slot: completed, not yet delivered */
+    ausb_pipe_config cfg;
+    unsigned char ep;
+    int type;                 /* AUSB_EP_BULK, _INTERRUPT, _ISOCHRONOUS */
+    int head;                 /* slot of the next chunk to deliver */
+    int inflight;
+    int held, delivering, ending, status, running;
+    ausb_deferred defer;
+};
+
+AUSB_API void ausb_pipe_config_init(ausb_pipe_config *cfg);
+/* Starts an IN pipeline on endpoint `ep` (bit 7 set) of type
+ * AUSB_EP_BULK, AUSB_EP_INTERRUPT or AUSB_EP_ISOCHRONOUS.  0: on_end comes
+ * exactly once later; an error return means no callback. */
+AUSB_API int ausb_pipe_start(ausb_pipe *p, ausb_handle *h, unsigned char ep, int type, const ausb_pipe_config *cfg,
+                             ausb_pipe_chunk_cb on_chunk, ausb_pipe_end_cb on_end, void *user);
+/* Stops delivering at once, cancels what is in flight, reports -ECANCELED
+ * through on_end when all came back.  Idempotent. */
+AUSB_API void ausb_pipe_stop(ausb_pipe *p);
+AUSB_API void ausb_pipe_pause(ausb_pipe *p);
+/* Delivers a held chunk again (from dispatch) and resubmits. */
+AUSB_API void ausb_pipe_resume(ausb_pipe *p);
+AUSB_API int ausb_pipe_running(const ausb_pipe *p);
+
+/* An OUT queue: writes are copied into one of `in_flight` buffers and sent
+ * in order, several at a time.  on_sent runs once per accepted write, in
+ * order, with its status and length. */
+typedef void (*ausb_outq_cb)(ausb_outq *q, int status, int len, void *user);
+
+struct ausb_outq {
+    /* private */
+    ausb_handle *handle;
+    ausb_outq_cb on_sent;
+    void *user;
+    ausb_transfer *slots;
+    unsigned char *bufs;
+    int n, buf_len, head, count;  /* ring of slots in submission order */
+    unsigned flags;
+    unsigned timeout_ms;
+    int closing;
+    unsigned char ep;
+};
+
+/* ep: a bulk or interrupt OUT endpoint.  zlp: end every write whose length
+ * is a multiple of the packet size with a zero-length packet. */
+AUSB_API int ausb_outq_init(ausb_outq *q, ausb_handle *h, unsigned char ep, int in_flight, int buf_len, int zlp,
+                            unsigned timeout_ms, ausb_outq_cb on_sent, void *user);
+/* Copies data (len <= buf_len) and submits it.  -EAGAIN when every buffer
+ * is in flight (wait for an on_sent), -EMSGSIZE when too long. */
+AUSB_API int ausb_outq_write(ausb_outq *q, const void *data, int len);
+AUSB_API int ausb_outq_free_slots(const ausb_outq *q);
+/* Cancels what is in flight (each write still reports, -ECANCELED or its
+ * outcome) and frees the buffers once they all came back. */
+AUSB_API void ausb_outq_close(ausb_outq *q);
+
+/* ==== section: Android and Termux ==== */
+
+/* Initialises ctx with device discovery off and wraps the usbfs file
+ * descriptor that `termux-usb -e` passes in TERMUX_USB_FD.  -ENOENT when
+ * the variable is unset, -EINVAL when it is not a descriptor number. */
+AUSB_API int ausb_termux_open(ausb_ctx *ctx, ausb_handle *h);
 #endif /* !AUSB_NO_LIBUSB */
 
 #ifdef __cplusplus
@@ -797,6 +951,7 @@ fail:
 }
 
 AUSB_PRIVATE int ausb__run_deferred(ausb_ctx *ctx);
+AUSB_PRIVATE void ausb__submit_remote(ausb_ctx *ctx);
 
 AUSB_API void ausb_exit(ausb_ctx *ctx)
 {
@@ -814,7 +969,8 @@ AUSB_API void ausb_exit(ausb_ctx *ctx)
 
 AUSB_API int ausb_pending(const ausb_ctx *ctx)
 {
-    return ctx ? ctx->inflight + (ctx->done_head != NULL) + (ctx->def_head != NULL) : 0;
+    return ctx ? ctx->inflight + (ctx->done_head != NULL) + (ctx->def_head != NULL) +
+                     __atomic_load_n(&ctx->remote_count, __ATOMIC_RELAXED) : 0;
 }
 
 AUSB_API int ausb_prepare(void *vctx, struct pollfd *fds, int cap, int64_t *deadline_ns)
@@ -836,7 +992,7 @@ AUSB_API int ausb_prepare(void *vctx, struct pollfd *fds, int cap, int64_t *dead
         }
     }
     if (deadline_ns) {
-        if (ctx->done_head || ctx->def_head) {
+        if (ctx->done_head || ctx->def_head || __atomic_load_n(&ctx->remote, __ATOMIC_RELAXED)) {
             if (*deadline_ns > 0) *deadline_ns = 0;
         } else if (ctx->fds_lost) {
             /* some fd is not watched: look at libusb every 10 ms */
@@ -903,6 +1059,7 @@ AUSB_PRIVATE int ausb__dispatch(ausb_ctx *ctx, struct pollfd *fds, int n)
         if (fds[i].fd == ctx->efd) ausb__drain_signal(ctx, 1);
         else ready = 1;
     }
+    if (__atomic_load_n(&ctx->remote, __ATOMIC_RELAXED)) ausb__submit_remote(ctx);
     if (ctx->fds_lost)
         ready = 1;
     else if (!ready && AUSB_LIBUSB(libusb_get_next_timeout)(ctx->lu, &tv) == 1 && tv.tv_sec == 0 && tv.tv_usec == 0)
@@ -1966,6 +2123,364 @@ AUSB_API int ausb_read_string(ausb_handle *h, ausb_string_req *req, int index, u
     req->step = h->langid ? 1 : 0;
     r = req->step ? ausb__string_submit(req, req->index, h->langid) : ausb__string_submit(req, 0, 0);
     if (r < 0) ausb_transfer_free(&req->xfer);
+    return r;
+}
+
+/* ==== section: submission from other threads ==== */
+
+AUSB_PRIVATE void ausb__queue_done(ausb_ctx *ctx, ausb_transfer *t, int status)
+{
+    t->status = status;
+    t->actual_length = 0;
+    t->state = AUSB_XFER_DONE;
+    t->next_done = NULL;
+    if (ctx->done_tail) ctx->done_tail->next_done = t; else ctx->done_head = t;
+    ctx->done_tail = t;
+}
+
+AUSB_API int ausb_submit_any_thread(ausb_transfer *t)
+{
+    ausb_ctx *ctx;
+    ausb_transfer *head;
+    uint64_t one = 1;
+    if (!t || !t->lt || !t->handle || !t->handle->ctx) return -EINVAL;
+    if (t->state != AUSB_XFER_IDLE) return AUSB_ERROR_BUSY;
+    ctx = t->handle->ctx;
+    t->state = AUSB_XFER_QUEUED;
+    t->cancel_requested = 0;
+    __atomic_add_fetch(&ctx->remote_count, 1, __ATOMIC_RELAXED);
+    head = __atomic_load_n(&ctx->remote, __ATOMIC_RELAXED);
+    do {
+        t->next_remote = head;
+    } while (!__atomic_compare_exchange_n(&ctx->remote, &head, t, 1, __ATOMIC_RELEASE, __ATOMIC_RELAXED));
+    if (ctx->efd >= 0 && write(ctx->efd, &one, sizeof one) < 0) { /* already readable */ }
+    return 0;
+}
+
+/* On the loop thread: submits what other threads queued, oldest first. */
+AUSB_PRIVATE void ausb__submit_remote(ausb_ctx *ctx)
+{
+    ausb_transfer *list = __atomic_exchange_n(&ctx->remote, (ausb_transfer *)NULL, __ATOMIC_ACQUIRE), *rev = NULL, *t;
+    int n = 0, r;
+    while (list) {
+        t = list;
+        list = t->next_remote;
+        t->next_remote = rev;
+        rev = t;
+        n++;
+    }
+    __atomic_sub_fetch(&ctx->remote_count, n, __ATOMIC_RELAXED);
+    while ((t = rev) != NULL) {
+        rev = t->next_remote;
+        t->next_remote = NULL;
+        if (t->cancel_requested) { ausb__queue_done(ctx, t, -ECANCELED); continue; }
+        t->state = AUSB_XFER_IDLE;
+        r = ausb_submit(t);
+        if (r < 0) ausb__queue_done(ctx, t, r);
+    }
+}
+
+/* ==== section: streaming ==== */
+
+AUSB_API void ausb_pipe_config_init(ausb_pipe_config *cfg)
+{
+    if (!cfg) return;
+    memset(cfg, 0, sizeof *cfg);
+    cfg->in_flight = 4;
+    cfg->transfer_len = 16384;
+}
+
+AUSB_API int ausb_pipe_running(const ausb_pipe *p) { return p ? p->running : 0; }
+
+AUSB_PRIVATE void ausb__pipe_later(ausb_deferred *d, void *user);
+
+AUSB_PRIVATE void ausb__pipe_cancel_all(ausb_pipe *p)
+{
+    int i;
+    for (i = 0; i < p->cfg.in_flight; i++)
+        if (p->slots[i].state == AUSB_XFER_INFLIGHT) (void)ausb_cancel(&p->slots[i]);
+}
+
+AUSB_PRIVATE void ausb__pipe_end(ausb_pipe *p, int status)
+{
+    if (p->ending) return;
+    p->ending = 1;
+    p->status = status;
+    ausb__pipe_cancel_all(p);
+    /* on_end always comes from a deferred callback: never inside the
+     * caller's ausb_pipe_stop, and with the node free for a restart. */
+    if (p->inflight == 0) ausb_defer(p->handle->ctx, &p->defer, ausb__pipe_later, p);
+}
+
+AUSB_PRIVATE int ausb__pipe_length(const ausb_pipe *p, const ausb_transfer *t)
+{
+    int i, n = 0;
+    if (p->type != AUSB_EP_ISOCHRONOUS) return t->actual_length;
+    for (i = 0; i < t->lt->num_iso_packets; i++) n += (int)t->lt->iso_packet_desc[i].actual_length;
+    return n;
+}
+
+/* Delivers completed chunks in submission order and resubmits their
+ * transfers, until a gap, a hold, a pause or the end. */
+AUSB_PRIVATE void ausb__pipe_pump(ausb_pipe *p)
+{
+    while (!p->ending && !p->held && !p->delivering && p->done[p->head]) {
+        ausb_transfer *t = &p->slots[p->head];
+        int len, r;
+        if (t->status != 0) {
+            ausb__pipe_end(p, t->status == -ECANCELED && p->handle->closing ? AUSB_ERROR_CLOSED : t->status);
+            return;
+        }
+        len = ausb__pipe_length(p, t);
+        p->delivering = 1;
+        r = p->on_chunk(p, t, p->bufs + (size_t)p->head * (size_t)p->cfg.transfer_len, len, p->user);
+        p->delivering = 0;
+        if (r == AUSB_PIPE_HOLD) {
+            if (!p->ending) p->held = 1;
+            return;
+        }
+        p->bytes += len;
+        p->chunks++;
+        p->done[p->head] = 0;
+        if (p->ending) return;             /* ausb_pipe_stop from the handler */
+        if (p->held) return;              /* ausb_pipe_pause from the handler */
+        if ((r = ausb_submit(t)) < 0) { ausb__pipe_end(p, r); return; }
+        p->inflight++;
+        p->head = p->head + 1 == p->cfg.in_flight ? 0 : p->head + 1;
+    }
+}
+
+AUSB_PRIVATE void ausb__pipe_free_mem(ausb_pipe *p)
+{
+    int i;
+    for (i = 0; i < p->cfg.in_flight; i++) ausb_transfer_free(&p->slots[i]);
+    AUSB_FREE(p->slots);
+    AUSB_FREE(p->bufs);
+    p->slots = NULL;
+    p->bufs = p->done = NULL;
+    p->running = 0;
+}
+
+AUSB_PRIVATE void ausb__pipe_finish(ausb_pipe *p)
+{
+    ausb__pipe_free_mem(p);
+    if (p->on_end) p->on_end(p, p->status, p->user);
+}
+
+AUSB_PRIVATE void ausb__pipe_later(ausb_deferred *d, void *user)
+{
+    ausb_pipe *p = (ausb_pipe *)user;
+    (void)d;
+    if (!p->running) return;
+    if (p->ending) {
+        if (p->inflight == 0) ausb__pipe_finish(p);
+    } else {
+        ausb__pipe_pump(p);
+    }
+}
+
+AUSB_PRIVATE void ausb__pipe_on_xfer(ausb_transfer *t, int status, void *user)
+{
+    ausb_pipe *p = (ausb_pipe *)user;
+    (void)status;
+    p->inflight--;
+    p->done[t - p->slots] = 1;
+    if (p->ending) {
+        if (p->inflight == 0) ausb_defer(p->handle->ctx, &p->defer, ausb__pipe_later, p);
+        return;
+    }
+    ausb__pipe_pump(p);
+}
+
+AUSB_API int ausb_pipe_start(ausb_pipe *p, ausb_handle *h, unsigned char ep, int type, const ausb_pipe_config *cfg,
+                             ausb_pipe_chunk_cb on_chunk, ausb_pipe_end_cb on_end, void *user)
+{
+    ausb_pipe_config def;
+    size_t n, len;
+    int i, r;
+    if (!p || !on_chunk || !(ep & 0x80) || p->running) return -EINVAL;
+    if (type != AUSB_EP_BULK && type != AUSB_EP_INTERRUPT && type != AUSB_EP_ISOCHRONOUS) return -EINVAL;
+    if (!cfg) { ausb_pipe_config_init(&def); cfg = &def; }
+    if (cfg->in_flight < 1 || cfg->in_flight > 64 || cfg->transfer_len < 1) return -EINVAL;
+    if (type == AUSB_EP_ISOCHRONOUS &&
+        (cfg->iso_packets < 1 || cfg->iso_packet_len < 1 || (long)cfg->iso_packets * cfg->iso_packet_len > cfg->transfer_len))
+        return -EINVAL;
+    if ((r = ausb__usable(h)) < 0) return r;
+    if (p->defer.queued) return AUSB_ERROR_BUSY;   /* a stale pump of the last run */
+    memset(p, 0, sizeof *p);
+    p->cfg = *cfg;
+    n = (size_t)cfg->in_flight;
+    len = (size_t)cfg->transfer_len;
+    p->slots = (ausb_transfer *)AUSB_MALLOC(n * sizeof *p->slots);
+    p->bufs = (unsigned char *)AUSB_MALLOC(n * len + n);
+    if (!p->slots || !p->bufs) { AUSB_FREE(p->slots); AUSB_FREE(p->bufs); return -ENOMEM; }
+    p->done = p->bufs + n * len;
+    memset(p->done, 0, n);
+    for (i = 0; i < cfg->in_flight; i++) {
+        unsigned char *b = p->bufs + (size_t)i * len;
+        if ((r = ausb_transfer_init(&p->slots[i], type == AUSB_EP_ISOCHRONOUS ? cfg->iso_packets : 0)) < 0) {
+            while (i-- > 0) ausb_transfer_free(&p->slots[i]);
+            AUSB_FREE(p->slots);
+            AUSB_FREE(p->bufs);
+            return r;
+        }
+        if (type == AUSB_EP_ISOCHRONOUS)
+            (void)ausb_fill_iso(&p->slots[i], h, ep, b, cfg->transfer_len, cfg->iso_packets, cfg->iso_packet_len,
+                                cfg->timeout_ms, ausb__pipe_on_xfer, p);
+        else if (type == AUSB_EP_INTERRUPT)
+            ausb_fill_interrupt(&p->slots[i], h, ep, b, cfg->transfer_len, cfg->timeout_ms, ausb__pipe_on_xfer, p);
+        else
+            ausb_fill_bulk(&p->slots[i], h, ep, b, cfg->transfer_len, cfg->timeout_ms, ausb__pipe_on_xfer, p);
+    }
+    p->handle = h;
+    p->ep = ep;
+    p->type = type;
+    p->on_chunk = on_chunk;
+    p->on_end = on_end;
+    p->user = user;
+    p->running = 1;
+    for (i = 0; i < cfg->in_flight; i++) {
+        if ((r = ausb_submit(&p->slots[i])) < 0) {
+            if (i == 0) {
+                ausb__pipe_free_mem(p);
+                return r;
+            }
+            ausb__pipe_end(p, r);    /* the ones in flight come back, then on_end */
+            return 0;
+        }
+        p->inflight++;
+    }
+    return 0;
+}
+
+AUSB_API void ausb_pipe_stop(ausb_pipe *p)
+{
+    if (!p || !p->running || p->ending) return;
+    ausb__pipe_end(p, -ECANCELED);
+}
+
+AUSB_API void ausb_pipe_pause(ausb_pipe *p)
+{
+    if (p && p->running && !p->ending) p->held = 1;
+}
+
+AUSB_API void ausb_pipe_resume(ausb_pipe *p)
+{
+    if (!p || !p->running || p->ending || !p->held) return;
+    p->held = 0;
+    ausb_defer(p->handle->ctx, &p->defer, ausb__pipe_later, p);
+}
+
+/* ---- OUT queue ---- */
+
+AUSB_PRIVATE void ausb__outq_release(ausb_outq *q)
+{
+    int i;
+    for (i = 0; i < q->n; i++) ausb_transfer_free(&q->slots[i]);
+    AUSB_FREE(q->slots);
+    AUSB_FREE(q->bufs);
+    q->slots = NULL;
+    q->bufs = NULL;
+    q->n = 0;
+}
+
+AUSB_PRIVATE void ausb__outq_on_xfer(ausb_transfer *t, int status, void *user)
+{
+    ausb_outq *q = (ausb_outq *)user;
+    unsigned char *done = q->bufs + (size_t)q->n * (size_t)q->buf_len;
+    (void)status;
+    done[t - q->slots] = 1;
+    /* Report in write order, also when completions come out of order. */
+    while (q->count > 0 && done[q->head]) {
+        ausb_transfer *h = &q->slots[q->head];
+        done[q->head] = 0;
+        q->head = q->head + 1 == q->n ? 0 : q->head + 1;
+        q->count--;
+        if (q->on_sent) q->on_sent(q, h->status, h->actual_length, q->user);
+        if (!q->slots) return;
+    }
+    if (q->closing && q->count == 0) ausb__outq_release(q);
+}
+
+AUSB_API int ausb_outq_init(ausb_outq *q, ausb_handle *h, unsigned char ep, int in_flight, int buf_len, int zlp,
+                            unsigned timeout_ms, ausb_outq_cb on_sent, void *user)
+{
+    size_t n;
+    int i, r;
+    if (!q) return -EINVAL;
+    memset(q, 0, sizeof *q);
+    if ((ep & 0x80) || in_flight < 1 || in_flight > 64 || buf_len < 1) return -EINVAL;
+    if ((r = ausb__usable(h)) < 0) return r;
+    n = (size_t)in_flight;
+    q->slots = (ausb_transfer *)AUSB_MALLOC(n * sizeof *q->slots);
+    q->bufs = (unsigned char *)AUSB_MALLOC(n * (size_t)buf_len + n);
+    if (!q->slots || !q->bufs) { AUSB_FREE(q->slots); AUSB_FREE(q->bufs); q->slots = NULL; q->bufs = NULL; return -ENOMEM; }
+    memset(q->bufs + n * (size_t)buf_len, 0, n);
+    for (i = 0; i < in_flight; i++) {
+        if ((r = ausb_transfer_init(&q->slots[i], 0)) < 0) {
+            q->n = i;
+            ausb__outq_release(q);
+            return r;
+        }
+    }
+    q->n = in_flight;
+    q->buf_len = buf_len;
+    q->handle = h;
+    q->ep = ep;
+    q->flags = zlp ? AUSB_ZERO_PACKET : 0;
+    q->timeout_ms = timeout_ms;
+    q->on_sent = on_sent;
+    q->user = user;
+    return 0;
+}
+
+AUSB_API int ausb_outq_free_slots(const ausb_outq *q) { return q && q->slots && !q->closing ? q->n - q->count : 0; }
+
+AUSB_API int ausb_outq_write(ausb_outq *q, const void *data, int len)
+{
+    ausb_transfer *t;
+    int slot, r;
+    if (!q || !q->slots || q->closing || len < 0 || (len > 0 && !data)) return -EINVAL;
+    if (len > q->buf_len) return -EMSGSIZE;
+    if (q->count == q->n) return -EAGAIN;
+    slot = (q->head + q->count) % q->n;
+    t = &q->slots[slot];
+    if (len) memcpy(q->bufs + (size_t)slot * (size_t)q->buf_len, data, (size_t)len);
+    ausb_fill_bulk(t, q->handle, q->ep, q->bufs + (size_t)slot * (size_t)q->buf_len, len, q->timeout_ms,
+                   ausb__outq_on_xfer, q);
+    ausb_transfer_set_flags(t, q->flags);
+    if ((r = ausb_submit(t)) < 0) return r;
+    q->count++;
+    return 0;
+}
+
+AUSB_API void ausb_outq_close(ausb_outq *q)
+{
+    int i;
+    if (!q || !q->slots || q->closing) return;
+    q->closing = 1;
+    if (q->count == 0) { ausb__outq_release(q); return; }
+    for (i = 0; i < q->n; i++)
+        if (q->slots[i].state == AUSB_XFER_INFLIGHT) (void)ausb_cancel(&q->slots[i]);
+}
+
+/* ==== section: Android and Termux ==== */
+
+AUSB_API int ausb_termux_open(ausb_ctx *ctx, ausb_handle *h)
+{
+    const char *s = getenv("TERMUX_USB_FD");
+    ausb_ctx_config cfg;
+    char *end;
+    long fd;
+    int r;
+    if (!ctx || !h) return -EINVAL;
+    if (!s || !*s) return -ENOENT;
+    fd = strtol(s, &end, 10);
+    if (*end || fd < 0 || fd > 0x7fffffffL) return -EINVAL;
+    ausb_ctx_config_init(&cfg);
+    cfg.no_discovery = 1;
+    if ((r = ausb_init(ctx, &cfg)) < 0) return r;
+    if ((r = ausb_wrap_fd(ctx, (int)fd, h)) < 0) ausb_exit(ctx);
     return r;
 }
 

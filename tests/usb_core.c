@@ -554,10 +554,10 @@ static void test_control_in_out_and_stall(void)
     T_EQ(ausb_submit(&t), 0);
     T_EQ(run_until(&ctx, &r.calls, 2), 0);
     T_EQ(r.status, 0);
-    g_mutex_lock(&dev1.lock);
+    pthread_mutex_lock(&dev1.lock);
     T_EQ(dev1.vendor_len, 6);
     T_MEMEQ(dev1.vendor_data, "hello!", 6);
-    g_mutex_unlock(&dev1.lock);
+    pthread_mutex_unlock(&dev1.lock);
 
     ausb_setup_get_descriptor(buf, AUSB_DT_DEVICE, 0, 0, 18);
     ausb_fill_control(&t, &h, buf, 1000, on_done, &r);

@@ -27,6 +27,15 @@
  *   0x88 IN  bulk   completes at once with the buffer filled (benchmarks)
  *   0x89 IN  bulk   like 0x88, but one poll later: the URB becomes ready
  *                   when a reap first finds nothing (as bus time would)
+ *   0x8A IN  bulk   streaming: each URB is stamped with its sequence number
+ *                   (4 bytes LE, then the low byte repeated) and kept until
+ *                   `batch_8a` of them are pending on the fd, then all of
+ *                   them complete in reverse order (out of order on
+ *                   purpose); from sequence `stall_8a_from` on (when > 0)
+ *                   they stall; `hold_8a` keeps them pending
+ *   0x04 OUT bulk   like 0x03, but completes in reverse order in batches
+ *                   of `batch_04`, and counts zero-length packets asked for
+ *                   (ZERO_PACKET flag on a multiple of 512 bytes)
  *   ep0: GET_DESCRIPTOR (device, config, string), vendor IN 0x01 -> "ping",
  *        vendor OUT 0x02 stores up to 64 bytes, anything else stalls.
  *        String index 9 always stalls (a device that fails to answer).
@@ -35,6 +44,7 @@
 #define USB_FAKE_H
 
 #include <umockdev.h>
+#include <pthread.h>
 #include <sys/ioctl.h>
 #include <linux/usbdevice_fs.h>
 #include <errno.h>
@@ -63,7 +73,7 @@ typedef struct usbf_device {
     unsigned last_langid;       /* wIndex of the last string request */
     int speed_mbps;
     UMockdevIoctlBase *handler;
-    GMutex lock;
+    pthread_mutex_t lock;       /* pthread, not GMutex: ThreadSanitizer sees it */
     usbf_urb pending[USBF_MAX_URBS];
     int npending;
     usbf_urb ready[USBF_MAX_URBS];
@@ -81,6 +91,11 @@ typedef struct usbf_device {
     long bulk_out_bytes;
     unsigned last_out_flags;
     int unknown_ioctls;
+    /* streaming endpoints */
+    int batch_8a, stall_8a_from, hold_8a, batch_04;
+    int seq_8a, submits_8a, zlps_04;
+    long out_bytes_04;
+    unsigned char out_log_04[65536];
 } usbf_device;
 
 static UMockdevTestbed *usbf_testbed;
@@ -218,6 +233,29 @@ G_GNUC_UNUSED static int usbf_control(usbf_device *d, usbf_urb *u, int *actual)
     return 0;
 }
 
+/* Completes the pending URBs of `ep` on `client`, newest first. */
+G_GNUC_UNUSED static void usbf_release_reverse(usbf_device *d, unsigned char ep, UMockdevIoctlClient *client, int status_ok)
+{
+    int i;
+    for (i = d->npending - 1; i >= 0; i--) {
+        usbf_urb u = d->pending[i];
+        struct usbdevfs_urb *s = usbf_u(&u);
+        if (s->endpoint != ep || (client && u.client != client)) continue;
+        memmove(&d->pending[i], &d->pending[i + 1], (size_t)(d->npending - i - 1) * sizeof(usbf_urb));
+        d->npending--;
+        if (status_ok) usbf_push_ready(d, u, 0, s->buffer_length);
+        else usbf_push_ready(d, u, u.held, u.held ? 0 : s->buffer_length);
+    }
+}
+
+G_GNUC_UNUSED static int usbf_pending_on(usbf_device *d, unsigned char ep, UMockdevIoctlClient *client)
+{
+    int i, n = 0;
+    for (i = 0; i < d->npending; i++)
+        if (usbf_u(&d->pending[i])->endpoint == ep && d->pending[i].client == client) n++;
+    return n;
+}
+
 /* Decides what a freshly submitted URB does. Called under the lock. */
 G_GNUC_UNUSED static void usbf_accept(usbf_device *d, usbf_urb u)
 {
@@ -285,6 +323,28 @@ G_GNUC_UNUSED static void usbf_accept(usbf_device *d, usbf_urb u)
         u.delayed = 1;
         d->pending[d->npending++] = u;
         return;
+    case 0x8a: {
+        unsigned seq = (unsigned)d->seq_8a++;
+        d->submits_8a++;
+        if (u.buf) {
+            memset(u.buf->data, (int)(seq & 0xff), (size_t)s->buffer_length);
+            for (i = 0; i < 4 && i < s->buffer_length; i++) u.buf->data[i] = (unsigned char)(seq >> (8 * i));
+        }
+        u.held = d->stall_8a_from > 0 && (int)seq >= d->stall_8a_from ? -EPIPE : 0;
+        d->pending[d->npending++] = u;
+        if (!d->hold_8a && usbf_pending_on(d, 0x8a, u.client) >= (d->batch_8a > 0 ? d->batch_8a : 1))
+            usbf_release_reverse(d, 0x8a, u.client, 0);
+        return;
+    }
+    case 0x04:
+        if (u.buf && d->out_bytes_04 + s->buffer_length <= (long)sizeof d->out_log_04)
+            memcpy(d->out_log_04 + d->out_bytes_04, u.buf->data, (size_t)s->buffer_length);
+        d->out_bytes_04 += s->buffer_length;
+        if ((s->flags & USBDEVFS_URB_ZERO_PACKET) && s->buffer_length % 512 == 0) d->zlps_04++;
+        d->pending[d->npending++] = u;
+        if (usbf_pending_on(d, 0x04, u.client) >= (d->batch_04 > 0 ? d->batch_04 : 1))
+            usbf_release_reverse(d, 0x04, u.client, 1);
+        return;
     case 0x87: {
         size_t off = 0;
         actual = 0;
@@ -322,7 +382,7 @@ G_GNUC_UNUSED static gboolean usbf_on_ioctl(UMockdevIoctlBase *base, UMockdevIoc
     int eno = 0, i;
     (void)base;
 
-    g_mutex_lock(&d->lock);
+    pthread_mutex_lock(&d->lock);
     if (req == USBDEVFS_GET_CAPABILITIES) {
         UMockdevIoctlData *data = umockdev_ioctl_data_resolve(arg, 0, sizeof(guint32), &err);
         if (data) *(guint32 *)data->data = USBDEVFS_CAP_ZERO_PACKET | USBDEVFS_CAP_BULK_CONTINUATION |
@@ -435,7 +495,7 @@ G_GNUC_UNUSED static gboolean usbf_on_ioctl(UMockdevIoctlBase *base, UMockdevIoc
         d->unknown_ioctls++;
         res = -1; eno = ENOTTY;
     }
-    g_mutex_unlock(&d->lock);
+    pthread_mutex_unlock(&d->lock);
     if (err) g_error_free(err);
     umockdev_ioctl_client_complete(client, res, eno);
     return TRUE;
@@ -574,7 +634,7 @@ G_GNUC_UNUSED static void usbf_add(usbf_device *d, const char *devpath, int bus,
     int k;
     d->bus = bus; d->addr = addr;
     d->speed_mbps = speed_mbps ? speed_mbps : 480;
-    g_mutex_init(&d->lock);
+    pthread_mutex_init(&d->lock, NULL);
     snprintf(d->devnode, sizeof d->devnode, "/dev/bus/usb/%03d/%03d", bus, addr);
     g_string_append_printf(s, "P: %s\nN: bus/usb/%03d/%03d=%s\n", devpath, bus, addr, hex);
     g_string_append_printf(s, "E: DEVNAME=%s\nE: DEVTYPE=usb_device\nE: SUBSYSTEM=usb\nE: DRIVER=usb\n", d->devnode);
@@ -612,7 +672,7 @@ G_GNUC_UNUSED static void usbf_add(usbf_device *d, const char *devpath, int bus,
 G_GNUC_UNUSED static int usbf_release_held(usbf_device *d, int n)
 {
     int i = 0, done = 0;
-    g_mutex_lock(&d->lock);
+    pthread_mutex_lock(&d->lock);
     while (i < d->npending) {
         usbf_urb u = d->pending[i];
         struct usbdevfs_urb *s = usbf_u(&u);
@@ -625,7 +685,7 @@ G_GNUC_UNUSED static int usbf_release_held(usbf_device *d, int n)
         usbf_push_ready(d, u, 0, got);
         done++;
     }
-    g_mutex_unlock(&d->lock);
+    pthread_mutex_unlock(&d->lock);
     return done;
 }
 
@@ -633,21 +693,43 @@ G_GNUC_UNUSED static int usbf_release_held(usbf_device *d, int n)
  * reports them), and later submits fail with ENODEV. */
 G_GNUC_UNUSED static void usbf_disconnect(usbf_device *d)
 {
-    g_mutex_lock(&d->lock);
+    pthread_mutex_lock(&d->lock);
     d->disconnected = 1;
     while (d->npending > 0) {
         usbf_urb u = d->pending[--d->npending];
         usbf_push_ready(d, u, -ENODEV, 0);
     }
-    g_mutex_unlock(&d->lock);
+    pthread_mutex_unlock(&d->lock);
+}
+
+/* Unplugged: pending URBs fail with -ENODEV and udev hears "remove". */
+G_GNUC_UNUSED static void usbf_unplug(usbf_device *d)
+{
+    usbf_disconnect(d);
+    umockdev_testbed_uevent(usbf_testbed, d->syspath, "remove");
+}
+
+/* Completes every held 0x8A URB now, newest first. */
+G_GNUC_UNUSED static void usbf_flush_8a(usbf_device *d)
+{
+    pthread_mutex_lock(&d->lock);
+    usbf_release_reverse(d, 0x8a, NULL, 0);
+    pthread_mutex_unlock(&d->lock);
+}
+
+G_GNUC_UNUSED static void usbf_set(usbf_device *d, int *field, int value)
+{
+    pthread_mutex_lock(&d->lock);
+    *field = value;
+    pthread_mutex_unlock(&d->lock);
 }
 
 G_GNUC_UNUSED static int usbf_count(usbf_device *d, int *field)
 {
     int v;
-    g_mutex_lock(&d->lock);
+    pthread_mutex_lock(&d->lock);
     v = *field;
-    g_mutex_unlock(&d->lock);
+    pthread_mutex_unlock(&d->lock);
     return v;
 }
 

@@ -5,6 +5,8 @@
 # usb_core      fake devices in an umockdev testbed (tests/usb_fake.h);
 # usb_faults    error paths reached through the AUSB_LIBUSB and allocator hooks;
 # usb_sweep     the n-th libusb call of a whole session fails, for every n;
+# usb_stream    IN pipelines, the OUT queue, submission from other threads
+#               (also under ThreadSanitizer), the Termux descriptor path;
 # usb_sched     asyncusb on the sched.h loop, tasks awaiting transfers.
 #               These run under libumockdev-preload, native only, in three
 #               builds (plain, ASan+UBSan, valgrind) by the loop below.
@@ -52,6 +54,19 @@ if t_have umockdev-wrapper && au_pkg --exists libusb-1.0 umockdev-1.0 2>/dev/nul
     au_usb_suite usb_core tests/usb_core.c
     au_usb_suite usb_faults tests/usb_faults.c
     au_usb_suite usb_sweep tests/usb_sweep.c
+    au_usb_suite usb_stream tests/usb_stream.c
+    # Submission from other threads under ThreadSanitizer (the threaded
+    # test only: umockdev's worker shares URB memory with the fake device
+    # in ways TSan cannot follow).
+    au_exe="$T_OUT/usb_stream_tsan"
+    # shellcheck disable=SC2046
+    if $CLANG -O1 -g -fsanitize=thread $CFLAGS -iquote . -o "$au_exe" tests/usb_stream.c \
+        $(au_pkg --cflags --libs libusb-1.0 umockdev-1.0) >"$au_exe.build.log" 2>&1; then
+        t_suite "usb_stream tsan" env T_ONLY=threads TSAN_OPTIONS="suppressions=tests/usb_tsan.supp" umockdev-wrapper "$au_exe"
+    else
+        t_fail_line "[usb_stream tsan] does not build:"
+        head -n 12 "$au_exe.build.log" | sed 's/^/    /'
+    fi
     for au_src in tests/usb_sched*.c; do
         [ -e "$au_src" ] || continue
         [ -e sched.h ] || continue

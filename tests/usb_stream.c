@@ -1,0 +1,625 @@
+/* tests/usb_stream.c - asyncusb streaming against fake devices (umockdev
+ * testbed): IN pipelines (in order under out-of-order completions, a slow
+ * consumer, stop, a stall and a device that leaves mid-stream), the OUT
+ * queue, submission from other threads and the Termux descriptor path.
+ * Run under umockdev-wrapper. */
+#include <stdlib.h>
+/* umockdev copies IN data into the client's buffers behind valgrind's back;
+ * zeroed buffers keep memcheck from calling the stream bytes undefined. */
+#define AUSB_MALLOC(n) calloc(1, (n))
+#define AUSB_REALLOC(p, n) realloc((p), (n))
+#define AUSB_FREE(p) free(p)
+#define AUSB_IMPLEMENTATION
+#include "asyncusb.h"
+#include "tests/harness.h"
+#include "tests/usb_fake.h"
+#include <pthread.h>
+#include <fcntl.h>
+#include <unistd.h>
+#include <time.h>
+
+static usbf_device roothub, dev_a, dev_gone;
+
+static int run_until(ausb_ctx *ctx, const int *count, int want)
+{
+    int i;
+    for (i = 0; i < 200000 && *count < want; i++)
+        if (ausb_run_once(ctx, 20) < 0) return -1;
+    return *count >= want ? 0 : -1;
+}
+
+static void spin(ausb_ctx *ctx, int rounds)
+{
+    while (rounds-- > 0) ausb_run_once(ctx, 0);
+}
+
+static int open_dev(ausb_ctx *ctx, usbf_device *d, ausb_handle *h)
+{
+    ausb_device_list l;
+    ausb_device dev;
+    int i, found = -1, r;
+    if ((r = ausb_init(ctx, NULL)) < 0) return r;
+    ausb_devices(ctx, &l);
+    for (i = 0; i < l.count; i++)
+        if (ausb_device_address(&l.items[i]) == d->addr && ausb_device_bus(&l.items[i]) == d->bus) found = i;
+    if (found < 0) { ausb_devices_free(&l); ausb_exit(ctx); return -1; }
+    ausb_device_copy(&dev, &l.items[found]);
+    ausb_devices_free(&l);
+    r = ausb_open(&dev, h);
+    ausb_device_release(&dev);
+    if (r == 0) r = ausb_claim(h, 0);
+    return r;
+}
+
+/* ---- IN pipeline ---- */
+
+typedef struct sink {
+    int chunks, ends, status, bad_order, bad_bytes;
+    int stop_at;          /* stop from the handler at this chunk (0: never) */
+    int hold_at;          /* return AUSB_PIPE_HOLD once at this chunk (-1: never) */
+    int held_once;
+    int unplug_at;        /* keep the device's URBs pending from this chunk */
+    int end_chunks;       /* chunks counted when on_end ran */
+    usbf_device *dev;
+    unsigned next_seq;
+    long bytes;
+} sink;
+
+static int seq_chunk(ausb_pipe *p, ausb_transfer *t, const unsigned char *data, int len, void *user)
+{
+    sink *s = (sink *)user;
+    unsigned seq;
+    int i;
+    (void)t;
+    if (len < 4) { s->bad_bytes++; return 0; }
+    seq = data[0] | (data[1] << 8) | ((unsigned)data[2] << 16) | ((unsigned)data[3] << 24);
+    if (seq != s->next_seq) s->bad_order++;
+    for (i = 4; i < len; i++)
+        if (data[i] != (unsigned char)(seq & 0xff)) { s->bad_bytes++; break; }
+    if (s->hold_at >= 0 && s->chunks == s->hold_at && !s->held_once) {
+        s->held_once = 1;
+        return AUSB_PIPE_HOLD;
+    }
+    if (s->unplug_at && s->chunks + 1 == s->unplug_at) usbf_set(s->dev, &s->dev->hold_8a, 1);
+    s->next_seq++;
+    s->chunks++;
+    s->bytes += len;
+    if (s->stop_at && s->chunks == s->stop_at) ausb_pipe_stop(p);
+    return 0;
+}
+
+static void on_end(ausb_pipe *p, int status, void *user)
+{
+    sink *s = (sink *)user;
+    (void)p;
+    s->ends++;
+    s->status = status;
+    s->end_chunks = s->chunks;
+}
+
+static void sink_init(sink *s, usbf_device *d)
+{
+    memset(s, 0, sizeof *s);
+    s->hold_at = -1;
+    s->dev = d;
+}
+
+static void stream_setup(usbf_device *d, int batch, int stall_from)
+{
+    usbf_set(d, &d->seq_8a, 0);
+    usbf_set(d, &d->submits_8a, 0);
+    usbf_set(d, &d->batch_8a, batch);
+    usbf_set(d, &d->stall_8a_from, stall_from);
+    usbf_set(d, &d->hold_8a, 0);
+}
+
+static void test_pipeline_in_order_under_reversed_completions_1_to_64(void)
+{
+    static const int ns[] = {1, 2, 4, 16, 64};
+    ausb_ctx ctx;
+    ausb_handle h;
+    ausb_pipe p;
+    ausb_pipe_config cfg;
+    sink s;
+    unsigned k;
+    T_EQ(open_dev(&ctx, &dev_a, &h), 0);
+    memset(&p, 0, sizeof p);
+    for (k = 0; k < sizeof ns / sizeof ns[0]; k++) {
+        stream_setup(&dev_a, ns[k], 0);
+        sink_init(&s, &dev_a);
+        s.stop_at = 300;
+        ausb_pipe_config_init(&cfg);
+        cfg.in_flight = ns[k];
+        cfg.transfer_len = 64;
+        T_EQ(ausb_pipe_start(&p, &h, 0x8a, AUSB_EP_BULK, &cfg, seq_chunk, on_end, &s), 0);
+        T_EQ(ausb_pipe_running(&p), 1);
+        T_EQ(run_until(&ctx, &s.ends, 1), 0);
+        spin(&ctx, 5);
+        T_EQ(s.ends, 1);
+        T_EQ(s.status, -ECANCELED);
+        T_EQ(s.chunks, 300);
+        T_EQ(s.end_chunks, 300);
+        T_EQ(s.bad_order, 0);
+        T_EQ(s.bad_bytes, 0);
+        T_EQ(p.chunks, 300);
+        T_EQ(p.bytes, 300 * 64);
+        T_EQ(ausb_pipe_running(&p), 0);
+        T_EQ(usbf_pending(&dev_a), 0);
+        T_EQ(ausb_pending(&ctx), 0);
+    }
+    ausb_close(&h);
+    ausb_exit(&ctx);
+}
+
+static void test_slow_consumer_pauses_instead_of_buffering(void)
+{
+    ausb_ctx ctx;
+    ausb_handle h;
+    ausb_pipe p;
+    ausb_pipe_config cfg;
+    sink s;
+    T_EQ(open_dev(&ctx, &dev_a, &h), 0);
+    stream_setup(&dev_a, 1, 0);
+    sink_init(&s, &dev_a);
+    s.hold_at = 10;
+    ausb_pipe_config_init(&cfg);
+    cfg.in_flight = 4;
+    cfg.transfer_len = 32;
+    memset(&p, 0, sizeof p);
+    T_EQ(ausb_pipe_start(&p, &h, 0x8a, AUSB_EP_BULK, &cfg, seq_chunk, on_end, &s), 0);
+    spin(&ctx, 200);
+    /* ten chunks consumed and resubmitted, the eleventh held: the device
+     * has seen 4 + 10 transfers and sees no more while the consumer waits */
+    T_EQ(s.chunks, 10);
+    T_EQ(usbf_count(&dev_a, &dev_a.submits_8a), 14);
+    spin(&ctx, 200);
+    T_EQ(usbf_count(&dev_a, &dev_a.submits_8a), 14);
+    T_EQ(s.chunks, 10);
+    ausb_pipe_resume(&p);
+    T_EQ(s.chunks, 10);                 /* redelivery comes from dispatch */
+    s.stop_at = 40;
+    T_EQ(run_until(&ctx, &s.ends, 1), 0);
+    T_EQ(s.chunks, 40);
+    T_EQ(s.bad_order, 0);
+    T_EQ(s.status, -ECANCELED);
+    /* pause from outside, then stop while paused: reported once, later */
+    stream_setup(&dev_a, 1, 0);
+    sink_init(&s, &dev_a);
+    T_EQ(ausb_pipe_start(&p, &h, 0x8a, AUSB_EP_BULK, &cfg, seq_chunk, on_end, &s), 0);
+    ausb_pipe_pause(&p);
+    spin(&ctx, 50);
+    T_EQ(s.chunks, 0);
+    T_EQ(usbf_count(&dev_a, &dev_a.submits_8a), 4);
+    ausb_pipe_stop(&p);
+    ausb_pipe_stop(&p);
+    T_EQ(s.ends, 0);
+    T_EQ(run_until(&ctx, &s.ends, 1), 0);
+    spin(&ctx, 5);
+    T_EQ(s.ends, 1);
+    T_EQ(s.status, -ECANCELED);
+    ausb_close(&h);
+    ausb_exit(&ctx);
+}
+
+static void test_stall_mid_stream_is_reported_once_after_earlier_chunks(void)
+{
+    ausb_ctx ctx;
+    ausb_handle h;
+    ausb_pipe p;
+    ausb_pipe_config cfg;
+    sink s;
+    T_EQ(open_dev(&ctx, &dev_a, &h), 0);
+    stream_setup(&dev_a, 4, 21);
+    sink_init(&s, &dev_a);
+    ausb_pipe_config_init(&cfg);
+    cfg.in_flight = 4;
+    cfg.transfer_len = 16;
+    memset(&p, 0, sizeof p);
+    T_EQ(ausb_pipe_start(&p, &h, 0x8a, AUSB_EP_BULK, &cfg, seq_chunk, on_end, &s), 0);
+    T_EQ(run_until(&ctx, &s.ends, 1), 0);
+    spin(&ctx, 20);
+    T_EQ(s.ends, 1);
+    T_EQ(s.status, AUSB_ERROR_STALL);
+    T_EQ(s.chunks, 21);
+    T_EQ(s.bad_order, 0);
+    T_EQ(usbf_pending(&dev_a), 0);
+    ausb_close(&h);
+    ausb_exit(&ctx);
+}
+
+static void test_device_leaving_mid_stream_is_reported_once(void)
+{
+    ausb_ctx ctx;
+    ausb_handle h;
+    ausb_pipe p;
+    ausb_pipe_config cfg;
+    sink s;
+    int i;
+    T_EQ(open_dev(&ctx, &dev_gone, &h), 0);
+    stream_setup(&dev_gone, 2, 0);
+    sink_init(&s, &dev_gone);
+    s.unplug_at = 30;
+    ausb_pipe_config_init(&cfg);
+    cfg.in_flight = 8;
+    cfg.transfer_len = 16;
+    memset(&p, 0, sizeof p);
+    T_EQ(ausb_pipe_start(&p, &h, 0x8a, AUSB_EP_BULK, &cfg, seq_chunk, on_end, &s), 0);
+    for (i = 0; i < 100000 && usbf_pending(&dev_gone) < 8; i++) ausb_run_once(&ctx, 1);
+    T_EQ(usbf_pending(&dev_gone), 8);   /* all eight in flight, held by the device */
+    T_CHECK(s.chunks >= 30);
+    usbf_unplug(&dev_gone);
+    T_EQ(run_until(&ctx, &s.ends, 1), 0);
+    spin(&ctx, 20);
+    T_EQ(s.ends, 1);
+    T_EQ(s.status, AUSB_ERROR_NO_DEVICE);
+    T_EQ(s.bad_order, 0);
+    T_EQ(ausb_handle_gone(&h), 1);
+    T_EQ(ausb_pipe_start(&p, &h, 0x8a, AUSB_EP_BULK, &cfg, seq_chunk, on_end, &s), AUSB_ERROR_NO_DEVICE);
+    spin(&ctx, 5);
+    T_EQ(s.ends, 1);
+    ausb_close(&h);
+    ausb_exit(&ctx);
+}
+
+typedef struct iso_sink {
+    int chunks, ends, status, bad;
+} iso_sink;
+
+static int iso_chunk(ausb_pipe *p, ausb_transfer *t, const unsigned char *data, int len, void *user)
+{
+    iso_sink *s = (iso_sink *)user;
+    (void)data;
+    if (len != 1 + 2 + 3 + 4 || ausb_iso_packets(t) != 4) s->bad++;
+    if (ausb_iso_packet_length(t, 3) != 4 || ausb_iso_packet_data(t, 3)[0] != 3) s->bad++;
+    if (ausb_iso_packet_status(t, 2) == 0 || ausb_iso_packet_status(t, 1) != 0) s->bad++;
+    if (++s->chunks == 25) ausb_pipe_stop(p);
+    return 0;
+}
+
+static void iso_end(ausb_pipe *p, int status, void *user)
+{
+    iso_sink *s = (iso_sink *)user;
+    (void)p;
+    s->ends++;
+    s->status = status;
+}
+
+static void test_isochronous_pipeline_keeps_packet_details(void)
+{
+    ausb_ctx ctx;
+    ausb_handle h;
+    ausb_pipe p;
+    ausb_pipe_config cfg;
+    iso_sink s;
+    memset(&s, 0, sizeof s);
+    T_EQ(open_dev(&ctx, &dev_a, &h), 0);
+    ausb_pipe_config_init(&cfg);
+    cfg.in_flight = 3;
+    cfg.transfer_len = 32;
+    cfg.iso_packets = 4;
+    cfg.iso_packet_len = 8;
+    memset(&p, 0, sizeof p);
+    T_EQ(ausb_pipe_start(&p, &h, 0x87, AUSB_EP_ISOCHRONOUS, &cfg, iso_chunk, iso_end, &s), 0);
+    T_EQ(run_until(&ctx, &s.ends, 1), 0);
+    T_EQ(s.chunks, 25);
+    T_EQ(s.bad, 0);
+    T_EQ(s.status, -ECANCELED);
+    T_EQ(p.bytes, 25 * 10);
+    cfg.iso_packets = 0;
+    T_EQ(ausb_pipe_start(&p, &h, 0x87, AUSB_EP_ISOCHRONOUS, &cfg, iso_chunk, iso_end, &s), -EINVAL);
+    ausb_close(&h);
+    ausb_exit(&ctx);
+}
+
+typedef struct intr_sink {
+    int chunks, ends, bad;
+} intr_sink;
+
+static int intr_chunk(ausb_pipe *p, ausb_transfer *t, const unsigned char *data, int len, void *user)
+{
+    intr_sink *s = (intr_sink *)user;
+    (void)t;
+    if (len != 8 || data[0] != (unsigned char)s->chunks || data[7] != 0xa5) s->bad++;
+    if (++s->chunks == 50) ausb_pipe_stop(p);
+    return 0;
+}
+
+static void intr_end(ausb_pipe *p, int status, void *user)
+{
+    (void)p;
+    (void)status;
+    ((intr_sink *)user)->ends++;
+}
+
+static void test_interrupt_pipeline_counts_in_order(void)
+{
+    ausb_ctx ctx;
+    ausb_handle h;
+    ausb_pipe p;
+    ausb_pipe_config cfg;
+    intr_sink s;
+    memset(&s, 0, sizeof s);
+    T_EQ(open_dev(&ctx, &dev_a, &h), 0);
+    usbf_set(&dev_a, &dev_a.intr_counter, 0);
+    ausb_pipe_config_init(&cfg);
+    cfg.in_flight = 4;
+    cfg.transfer_len = 8;
+    memset(&p, 0, sizeof p);
+    T_EQ(ausb_pipe_start(&p, &h, 0x83, AUSB_EP_INTERRUPT, &cfg, intr_chunk, intr_end, &s), 0);
+    T_EQ(run_until(&ctx, &s.ends, 1), 0);
+    T_EQ(s.chunks, 50);
+    T_EQ(s.bad, 0);
+    ausb_close(&h);
+    ausb_exit(&ctx);
+}
+
+static void test_pipeline_arguments_and_close_while_streaming(void)
+{
+    ausb_ctx ctx;
+    ausb_handle h;
+    ausb_pipe p;
+    ausb_pipe_config cfg;
+    sink s;
+    T_EQ(open_dev(&ctx, &dev_a, &h), 0);
+    memset(&p, 0, sizeof p);
+    sink_init(&s, &dev_a);
+    ausb_pipe_config_init(&cfg);
+    T_EQ(ausb_pipe_start(&p, &h, 0x01, AUSB_EP_BULK, &cfg, seq_chunk, on_end, &s), -EINVAL);
+    cfg.in_flight = 65;
+    T_EQ(ausb_pipe_start(&p, &h, 0x8a, AUSB_EP_BULK, &cfg, seq_chunk, on_end, &s), -EINVAL);
+    cfg.in_flight = 0;
+    T_EQ(ausb_pipe_start(&p, &h, 0x8a, AUSB_EP_BULK, &cfg, seq_chunk, on_end, &s), -EINVAL);
+    T_EQ(ausb_pipe_start(&p, &h, 0x8a, AUSB_EP_BULK, NULL, NULL, on_end, &s), -EINVAL);
+    T_EQ(ausb_pipe_start(NULL, &h, 0x8a, AUSB_EP_BULK, NULL, seq_chunk, on_end, &s), -EINVAL);
+    /* closing the handle ends a running pipe once, before close returns */
+    stream_setup(&dev_a, 1, 0);
+    usbf_set(&dev_a, &dev_a.hold_8a, 1);
+    T_EQ(ausb_pipe_start(&p, &h, 0x8a, AUSB_EP_BULK, NULL, seq_chunk, on_end, &s), 0);
+    spin(&ctx, 5);
+    ausb_close(&h);
+    spin(&ctx, 5);
+    T_EQ(s.ends, 1);
+    T_EQ(s.status, AUSB_ERROR_CLOSED);
+    T_EQ(s.chunks, 0);
+    ausb_exit(&ctx);
+}
+
+/* ---- OUT queue ---- */
+
+typedef struct sent_log {
+    int calls, bad_status;
+    int lens[64];
+} sent_log;
+
+static void on_sent(ausb_outq *q, int status, int len, void *user)
+{
+    sent_log *l = (sent_log *)user;
+    (void)q;
+    if (status != 0) l->bad_status++;
+    if (l->calls < 64) l->lens[l->calls] = len;
+    l->calls++;
+}
+
+static void test_out_queue_keeps_order_and_adds_zero_length_packets(void)
+{
+    static const int lens[] = {512, 100, 1024, 7, 513, 1536, 1, 2048, 300, 512, 64, 1000};
+    const int nw = (int)(sizeof lens / sizeof lens[0]);
+    static unsigned char expect[16384];
+    unsigned char chunk[2048];
+    ausb_ctx ctx;
+    ausb_handle h;
+    ausb_outq q;
+    sent_log l;
+    int i, written = 0, zlps = 0, j;
+    long off = 0;
+    memset(&l, 0, sizeof l);
+    T_EQ(open_dev(&ctx, &dev_a, &h), 0);
+    usbf_set(&dev_a, &dev_a.batch_04, 4);
+    T_EQ(ausb_outq_init(&q, &h, 0x04, 4, 2048, 1, 1000, on_sent, &l), 0);
+    T_EQ(ausb_outq_write(&q, chunk, 4096), -EMSGSIZE);
+    for (i = 0; i < 20000 && l.calls < nw; i++) {
+        while (written < nw && ausb_outq_free_slots(&q) > 0) {
+            for (j = 0; j < lens[written]; j++) chunk[j] = (unsigned char)(written * 31 + j);
+            memcpy(expect + off, chunk, (size_t)lens[written]);
+            off += lens[written];
+            if (lens[written] % 512 == 0) zlps++;
+            T_EQ(ausb_outq_write(&q, chunk, lens[written]), 0);
+            written++;
+        }
+        if (written < nw) T_EQ(ausb_outq_write(&q, chunk, 1), -EAGAIN);
+        if (written == nw && l.calls < nw - 4) {
+            /* fewer than a batch left: the fake holds them; finish with writes */
+        }
+        ausb_run_once(&ctx, 5);
+    }
+    T_EQ(l.calls, nw);
+    T_EQ(l.bad_status, 0);
+    for (i = 0; i < nw; i++) T_EQ(l.lens[i], lens[i]);
+    T_EQ(usbf_count(&dev_a, (int *)&dev_a.zlps_04), zlps);
+    T_EQ(dev_a.out_bytes_04, off);
+    T_MEMEQ(dev_a.out_log_04, expect, (size_t)off);
+    ausb_outq_close(&q);
+    ausb_close(&h);
+    ausb_exit(&ctx);
+}
+
+static void test_out_queue_close_reports_every_write(void)
+{
+    ausb_ctx ctx;
+    ausb_handle h;
+    ausb_outq q;
+    sent_log l;
+    unsigned char b[16] = {0};
+    memset(&l, 0, sizeof l);
+    T_EQ(open_dev(&ctx, &dev_a, &h), 0);
+    usbf_set(&dev_a, &dev_a.batch_04, 8);      /* never completes by itself */
+    T_EQ(ausb_outq_init(&q, &h, 0x04, 4, 16, 0, 0, on_sent, &l), 0);
+    T_EQ(ausb_outq_write(&q, b, 16), 0);
+    T_EQ(ausb_outq_write(&q, b, 8), 0);
+    T_EQ(ausb_outq_write(&q, b, 4), 0);
+    spin(&ctx, 5);
+    T_EQ(l.calls, 0);
+    ausb_outq_close(&q);
+    T_EQ(ausb_outq_write(&q, b, 4), -EINVAL);
+    T_EQ(run_until(&ctx, &l.calls, 3), 0);
+    T_EQ(l.bad_status, 3);
+    T_EQ(usbf_pending(&dev_a), 0);
+    T_EQ(ausb_outq_init(&q, &h, 0x84, 4, 16, 0, 0, on_sent, &l), -EINVAL);
+    ausb_close(&h);
+    ausb_exit(&ctx);
+}
+
+/* ---- submission from other threads ---- */
+
+#define THREADS 4
+#define PER_THREAD 1000
+
+typedef struct worker {
+    ausb_handle *h;
+    ausb_transfer *x;
+    unsigned char (*buf)[8];
+    int failed;
+    int completed;        /* written by the loop thread, atomically */
+} worker;
+
+static int thread_done;
+static int wrong_thread;
+static pthread_t loop_thread;
+
+static void on_threaded_done(ausb_transfer *t, int status, void *user)
+{
+    __atomic_add_fetch(&((worker *)user)->completed, 1, __ATOMIC_RELEASE);
+    if (!pthread_equal(pthread_self(), loop_thread) || status != 0 || t->actual_length != 8) {
+        if (getenv("T_VERBOSE") && wrong_thread < 3) printf("status %d len %d\n", status, t->actual_length);
+        wrong_thread++;
+    }
+    thread_done++;
+}
+
+static void *submitter(void *arg)
+{
+    worker *w = (worker *)arg;
+    int i;
+    struct timespec nap = {0, 100000};
+    for (i = 0; i < PER_THREAD; i++) {
+        /* at most 128 of this thread's transfers in flight, as the kernel
+         * (and the fake device) limit pending URBs */
+        while (i - __atomic_load_n(&w->completed, __ATOMIC_ACQUIRE) >= 128) nanosleep(&nap, NULL);
+        if (ausb_transfer_init(&w->x[i], 0) < 0) { w->failed++; continue; }
+        ausb_fill_bulk(&w->x[i], w->h, 0x88, w->buf[i], 8, 1000, on_threaded_done, w);
+        if (ausb_submit_any_thread(&w->x[i]) != 0) w->failed++;
+    }
+    return NULL;
+}
+
+static void test_threads_submit_thousands_completions_on_loop_thread(void)
+{
+    static ausb_transfer xs[THREADS][PER_THREAD];
+    static unsigned char bufs[THREADS][PER_THREAD][8];
+    ausb_ctx ctx;
+    ausb_handle h;
+    pthread_t th[THREADS];
+    worker w[THREADS];
+    int i, j, failed = 0;
+    T_EQ(open_dev(&ctx, &dev_a, &h), 0);
+    loop_thread = pthread_self();
+    thread_done = wrong_thread = 0;
+    for (i = 0; i < THREADS; i++) {
+        w[i].h = &h;
+        w[i].x = xs[i];
+        w[i].buf = bufs[i];
+        w[i].failed = 0;
+        w[i].completed = 0;
+        T_EQ(pthread_create(&th[i], NULL, submitter, &w[i]), 0);
+    }
+    T_EQ(run_until(&ctx, &thread_done, THREADS * PER_THREAD), 0);
+    for (i = 0; i < THREADS; i++) {
+        pthread_join(th[i], NULL);
+        failed += w[i].failed;
+    }
+    spin(&ctx, 5);
+    T_EQ(failed, 0);
+    T_EQ(thread_done, THREADS * PER_THREAD);
+    T_EQ(wrong_thread, 0);
+    T_EQ(ausb_pending(&ctx), 0);
+    for (i = 0; i < THREADS; i++)
+        for (j = 0; j < PER_THREAD; j++) ausb_transfer_free(&xs[i][j]);
+    ausb_close(&h);
+    ausb_exit(&ctx);
+}
+
+/* ---- Termux ---- */
+
+static void count_done(ausb_transfer *t, int status, void *user)
+{
+    (void)t;
+    (void)status;
+    (*(int *)user)++;
+}
+
+static void test_termux_descriptor_from_environment(void)
+{
+    ausb_ctx ctx;
+    ausb_handle h;
+    ausb_transfer t;
+    unsigned char buf[8];
+    char num[16];
+    int fd, calls = 0;
+    ausb_device_list l;
+    unsetenv("TERMUX_USB_FD");
+    T_EQ(ausb_termux_open(&ctx, &h), -ENOENT);
+    setenv("TERMUX_USB_FD", "12x", 1);
+    T_EQ(ausb_termux_open(&ctx, &h), -EINVAL);
+    fd = open(dev_a.devnode, O_RDWR);
+    T_CHECK(fd >= 0);
+    snprintf(num, sizeof num, "%d", fd);
+    setenv("TERMUX_USB_FD", num, 1);
+    T_EQ(ausb_termux_open(&ctx, &h), 0);
+    T_EQ(ausb_devices(&ctx, &l), 0);          /* discovery is off */
+    ausb_devices_free(&l);
+    T_EQ(ausb_device_descriptor(ausb_handle_device(&h))->idProduct, 0x00a1);
+    T_EQ(ausb_claim(&h, 0), 0);
+    T_EQ(ausb_transfer_init(&t, 0), 0);
+    ausb_fill_bulk(&t, &h, 0x85, buf, 8, 1000, count_done, &calls);
+    T_EQ(ausb_submit(&t), 0);
+    T_EQ(run_until(&ctx, &calls, 1), 0);
+    T_EQ(t.status, 0);
+    T_EQ(t.actual_length, 5);
+    T_MEMEQ(buf, "short", 5);
+    ausb_transfer_free(&t);
+    ausb_close(&h);
+    ausb_exit(&ctx);
+    close(fd);
+    unsetenv("TERMUX_USB_FD");
+}
+
+/* T_ONLY=word runs only the tests whose name contains it (the TSan build
+ * runs the threaded test: the fake device's handler shares URB memory with
+ * umockdev's worker in ways ThreadSanitizer cannot follow). */
+#define RUN(fn) do { const char *o_ = getenv("T_ONLY"); if (!o_ || strstr(#fn, o_)) T_RUN(fn); } while (0)
+
+int main(void)
+{
+    t_suite("usb_stream");
+    usbf_init();
+    roothub.desc_len = usbf_hub_descriptors(roothub.desc);
+    usbf_add(&roothub, "/devices/fake/usb1", 1, 1, 480);
+    dev_a.desc_len = usbf_std_descriptors(dev_a.desc, 0x1234, 0x00a1);
+    usbf_add(&dev_a, "/devices/fake/usb1/1-1", 1, 2, 480);
+    dev_gone.desc_len = usbf_std_descriptors(dev_gone.desc, 0x1234, 0x00a2);
+    usbf_add(&dev_gone, "/devices/fake/usb1/1-2", 1, 3, 480);
+
+    RUN(test_pipeline_in_order_under_reversed_completions_1_to_64);
+    RUN(test_slow_consumer_pauses_instead_of_buffering);
+    RUN(test_stall_mid_stream_is_reported_once_after_earlier_chunks);
+    RUN(test_isochronous_pipeline_keeps_packet_details);
+    RUN(test_interrupt_pipeline_counts_in_order);
+    RUN(test_pipeline_arguments_and_close_while_streaming);
+    RUN(test_out_queue_keeps_order_and_adds_zero_length_packets);
+    RUN(test_out_queue_close_reports_every_write);
+    RUN(test_threads_submit_thousands_completions_on_loop_thread);
+    RUN(test_device_leaving_mid_stream_is_reported_once);
+    RUN(test_termux_descriptor_from_environment);   /* last: no_discovery is process-wide */
+    usbf_done();
+    return t_done();
+}
