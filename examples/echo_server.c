@@ -129,11 +129,9 @@ int main(int argc, char **argv)
     sigaddset(&mask, SIGTERM);
     sigaddset(&mask, SIGINT);
     sfd = sigprocmask(SIG_BLOCK, &mask, NULL) < 0 ? -1 : signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
-    if (sfd < 0 || aios_stream_open(&ctx, &signals, sfd, 0) < 0 ||
-        aios_read_exactly(signals, &signal_info, sizeof signal_info, on_signal, NULL) < 0) {
-        put(2, "echo_server: signalfd: error ", decimal(sfd < 0 ? -errno : -ENOMEM, num), "\n");
-        return 1;
-    }
+    r = sfd < 0 ? -errno : aios_stream_open(&ctx, &signals, sfd, 0);
+    if (r == 0) r = aios_read_exactly(signals, &signal_info, sizeof signal_info, on_signal, NULL);
+    if (r < 0) { put(2, "echo_server: signals: error ", decimal(r, num), "\n"); return 1; }
 
     /* other tools read this line: keep it exactly so */
     put(1, "listening on ", decimal(aios_server_port(&server), num), "\n");
