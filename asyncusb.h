@@ -105,6 +105,15 @@ comes exactly once, with `-ECANCELED` or the first error in stream order
 into one of its buffers) and can end each write that fills whole packets
 with a zero-length packet.
 
+Hotplug: `ausb_hotplug_start(&hp, &ctx, &filter, AUSB_HOTPLUG_ENUMERATE,
+on_hotplug, user)` reports devices that arrive and leave (with the flag,
+also those already present, as arrivals), filtered by ids, class (device or
+any interface), bus, port path or predicate.  Notifications run from
+dispatch, outside libusb's event handling, so opening the device in one
+works.  When a device leaves, its handles are marked gone, its pending
+transfers fail with `AUSB_ERROR_NO_DEVICE` and its pipes end once with it.
+Stop with `ausb_hotplug_stop` before `ausb_exit`.
+
 Threads: `ausb_submit_any_thread` may be called from any thread (transfer
 init and fill too); the loop submits the transfer on its next dispatch and
 the callback runs on the loop thread.  Everything else belongs to the
@@ -677,6 +686,38 @@ AUSB_API int ausb_outq_free_slots(const ausb_outq *q);
  * outcome) and frees the buffers once they all came back. */
 AUSB_API void ausb_outq_close(ausb_outq *q);
 
+/* ==== section: hotplug ==== */
+
+typedef struct ausb_hotplug ausb_hotplug;
+typedef struct ausb_hotplug_event ausb_hotplug_event;
+/* arrived: 1 when the device came, 0 when it left.  Runs from dispatch,
+ * outside libusb's event handling: opening the device here works.  `dev`
+ * is valid during the call (ausb_device_copy keeps it). */
+typedef void (*ausb_hotplug_cb)(ausb_hotplug *hp, int arrived, const ausb_device *dev, void *user);
+
+#define AUSB_HOTPLUG_ENUMERATE 1u   /* also report devices already present, as arrivals */
+
+struct ausb_hotplug {
+    /* private */
+    ausb_ctx *ctx;
+    ausb_filter filter;
+    ausb_hotplug_cb cb;
+    void *user;
+    int registered;
+    int lu_handle;
+    ausb_hotplug_event *head, *tail;
+    ausb_deferred defer;
+};
+
+AUSB_API int ausb_hotplug_supported(void);
+/* Watches devices matching `f` (NULL: all; ids, class, bus, port path and
+ * predicate are honoured, serial is not).  Notifications come from
+ * dispatch, never inside this call. */
+AUSB_API int ausb_hotplug_start(ausb_hotplug *hp, ausb_ctx *ctx, const ausb_filter *f, unsigned flags,
+                                ausb_hotplug_cb cb, void *user);
+/* No notification after it returns (queued ones are dropped). */
+AUSB_API void ausb_hotplug_stop(ausb_hotplug *hp);
+
 /* ==== section: Android and Termux ==== */
 
 /* Initialises ctx with device discovery off and wraps the usbfs file
@@ -843,6 +884,17 @@ AUSB_API void ausb_defer(ausb_ctx *ctx, ausb_deferred *d, ausb_deferred_cb cb, v
     if (ctx->def_tail) ctx->def_tail->next = d; else ctx->def_head = d;
     ctx->def_tail = d;
     ausb__signal(ctx);
+}
+
+AUSB_PRIVATE void ausb__undefer(ausb_ctx *ctx, ausb_deferred *d)
+{
+    ausb_deferred **pp = &ctx->def_head, *prev = NULL;
+    while (*pp && *pp != d) { prev = *pp; pp = &(*pp)->next; }
+    if (!*pp) return;
+    *pp = d->next;
+    if (ctx->def_tail == d) ctx->def_tail = prev;
+    d->next = NULL;
+    d->queued = 0;
 }
 
 /* ==== section: context and loop ==== */
@@ -2306,7 +2358,6 @@ AUSB_API int ausb_pipe_start(ausb_pipe *p, ausb_handle *h, unsigned char ep, int
         (cfg->iso_packets < 1 || cfg->iso_packet_len < 1 || (long)cfg->iso_packets * cfg->iso_packet_len > cfg->transfer_len))
         return -EINVAL;
     if ((r = ausb__usable(h)) < 0) return r;
-    if (p->defer.queued) return AUSB_ERROR_BUSY;   /* a stale pump of the last run */
     memset(p, 0, sizeof *p);
     p->cfg = *cfg;
     n = (size_t)cfg->in_flight;
@@ -2462,6 +2513,104 @@ AUSB_API void ausb_outq_close(ausb_outq *q)
     if (q->count == 0) { ausb__outq_release(q); return; }
     for (i = 0; i < q->n; i++)
         if (q->slots[i].state == AUSB_XFER_INFLIGHT) (void)ausb_cancel(&q->slots[i]);
+}
+
+/* ==== section: hotplug ==== */
+
+struct ausb_hotplug_event {
+    libusb_device *dev;
+    int arrived;
+    ausb_hotplug_event *next;
+};
+
+AUSB_API int ausb_hotplug_supported(void)
+{
+    return AUSB_LIBUSB(libusb_has_capability)(LIBUSB_CAP_HAS_HOTPLUG) != 0;
+}
+
+AUSB_PRIVATE void ausb__hotplug_deliver(ausb_deferred *d, void *user)
+{
+    ausb_hotplug *hp = (ausb_hotplug *)user;
+    ausb_hotplug_event *e;
+    (void)d;
+    while (hp->registered && (e = hp->head) != NULL) {
+        ausb_device dev;
+        hp->head = e->next;
+        if (!hp->head) hp->tail = NULL;
+        if (ausb__device_wrap(hp->ctx, e->dev, &dev) == 0) {
+            if (ausb_device_matches(&dev, &hp->filter)) hp->cb(hp, e->arrived, &dev, hp->user);
+            ausb_device_release(&dev);
+        }
+        AUSB_LIBUSB(libusb_unref_device)(e->dev);
+        AUSB_FREE(e);
+    }
+}
+
+/* Inside libusb (its event handling, or the register call): only record. */
+static int LIBUSB_CALL ausb__hotplug_event(libusb_context *lu, libusb_device *d, libusb_hotplug_event ev, void *user)
+{
+    ausb_hotplug *hp = (ausb_hotplug *)user;
+    ausb_hotplug_event *e = (ausb_hotplug_event *)AUSB_MALLOC(sizeof *e);
+    ausb_handle *h;
+    (void)lu;
+    if (ev == LIBUSB_HOTPLUG_EVENT_DEVICE_LEFT) {
+        /* later submits on its handles fail at once with no-device */
+        for (h = hp->ctx->handles; h; h = h->next)
+            if (h->dev.dev == d) h->gone = 1;
+    }
+    if (!e) return 0;
+    e->dev = AUSB_LIBUSB(libusb_ref_device)(d);
+    e->arrived = ev == LIBUSB_HOTPLUG_EVENT_DEVICE_ARRIVED;
+    e->next = NULL;
+    if (hp->tail) hp->tail->next = e; else hp->head = e;
+    hp->tail = e;
+    ausb_defer(hp->ctx, &hp->defer, ausb__hotplug_deliver, hp);
+    return 0;
+}
+
+AUSB_API int ausb_hotplug_start(ausb_hotplug *hp, ausb_ctx *ctx, const ausb_filter *f, unsigned flags,
+                                ausb_hotplug_cb cb, void *user)
+{
+    libusb_hotplug_callback_handle lh;
+    int r;
+    if (!hp || !ctx || !ctx->lu || !cb) return -EINVAL;
+    memset(hp, 0, sizeof *hp);
+    if (f) hp->filter = *f; else ausb_filter_init(&hp->filter);
+    hp->filter.serial = NULL;
+    hp->ctx = ctx;
+    hp->cb = cb;
+    hp->user = user;
+    hp->registered = 1;
+    r = AUSB_LIBUSB(libusb_hotplug_register_callback)(
+        ctx->lu, (libusb_hotplug_event)(LIBUSB_HOTPLUG_EVENT_DEVICE_ARRIVED | LIBUSB_HOTPLUG_EVENT_DEVICE_LEFT),
+        (flags & AUSB_HOTPLUG_ENUMERATE) ? LIBUSB_HOTPLUG_ENUMERATE : (libusb_hotplug_flag)0,
+        hp->filter.vendor_id >= 0 ? hp->filter.vendor_id : LIBUSB_HOTPLUG_MATCH_ANY,
+        hp->filter.product_id >= 0 ? hp->filter.product_id : LIBUSB_HOTPLUG_MATCH_ANY,
+        LIBUSB_HOTPLUG_MATCH_ANY, ausb__hotplug_event, hp, &lh);
+    if (r < 0) {
+        ausb_hotplug_stop(hp);
+        hp->registered = 0;
+        return ausb_from_libusb(r, 0);
+    }
+    hp->lu_handle = (int)lh;
+    return 0;
+}
+
+AUSB_API void ausb_hotplug_stop(ausb_hotplug *hp)
+{
+    ausb_hotplug_event *e;
+    if (!hp || !hp->ctx) return;
+    if (hp->registered && hp->lu_handle)
+        AUSB_LIBUSB(libusb_hotplug_deregister_callback)(hp->ctx->lu, (libusb_hotplug_callback_handle)hp->lu_handle);
+    hp->registered = 0;
+    hp->lu_handle = 0;
+    if (hp->defer.queued) ausb__undefer(hp->ctx, &hp->defer);
+    while ((e = hp->head) != NULL) {
+        hp->head = e->next;
+        AUSB_LIBUSB(libusb_unref_device)(e->dev);
+        AUSB_FREE(e);
+    }
+    hp->tail = NULL;
 }
 
 /* ==== section: Android and Termux ==== */

@@ -7,3 +7,9 @@ $(BUILD)/ausb: examples/ausb.c asyncusb.h | $(BUILD)
 	$(CC) $(WARN) $(CFLAGS) -I. -o $@ $< $(AUSB_LIBS) $(LDFLAGS)
 $(BUILD)/ptp_info: examples/ptp_info.c asyncusb.h | $(BUILD)
 	$(CC) $(WARN) $(CFLAGS) -I. -o $@ $< $(AUSB_LIBS) $(LDFLAGS)
+
+EXAMPLES += $(BUILD)/usb_monitor $(BUILD)/bulk_stream
+$(BUILD)/usb_monitor: examples/usb_monitor.c asyncusb.h | $(BUILD)
+	$(CC) $(WARN) $(CFLAGS) -I. -o $@ $< $(AUSB_LIBS) $(LDFLAGS)
+$(BUILD)/bulk_stream: examples/bulk_stream.c asyncusb.h | $(BUILD)
+	$(CC) $(WARN) $(CFLAGS) -I. -o $@ $< $(AUSB_LIBS) $(LDFLAGS)

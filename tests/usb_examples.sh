@@ -5,6 +5,8 @@
 #   with strict warnings;
 # - ptp_info talks to the recorded Canon camera (../shared/recordings) and
 #   prints its model;
+# - usb_monitor lists the fake devices (--once) and sees one arrive and
+#   leave; bulk_stream streams whole transfers and names a stall;
 # - ausb list / dev-info print the expected lines, and dev-info agrees field
 #   by field with lsusb -v on the camera and on the fake devices of
 #   tests/usb_fakehost.c.
@@ -98,6 +100,44 @@ au_lsusb_detects_mismatch() {
     ! python3 tests/usb_lsusb.py "$a.bad" "$l"
 }
 
+# usb_monitor --once: one arrival line per fake device, as lsusb names them.
+au_monitor_once() {
+    local out="$T_OUT/usb_monitor_once.out"
+    au_fakehost "$T_OUT/usb_monitor" --once >"$out" || return 1
+    [ "$(grep -c '^arrived Bus [0-9][0-9][0-9] Device [0-9][0-9][0-9]: ID [0-9a-f]\{4\}:[0-9a-f]\{4\}$' "$out")" -eq 7 ] &&
+    grep -qx 'arrived Bus 001 Device 005: ID 1234:0001' "$out" &&
+    [ "$(wc -l <"$out")" -eq 7 ]
+}
+
+# usb_monitor: the 7 present devices, then 1234:00c3 arrives and leaves
+# (usb_fakehost --hotplug plugs it after the seventh line).
+au_monitor_hotplug() {
+    local out="$T_OUT/usb_monitor_hotplug.out"
+    umockdev-wrapper "$T_OUT/usb_fakehost" --hotplug -- "$T_OUT/usb_monitor" >"$out" || return 1
+    [ "$(grep -c '^arrived ' "$out")" -eq 8 ] &&
+    [ "$(sed -n 8p "$out")" = 'arrived Bus 001 Device 009: ID 1234:00c3' ] &&
+    [ "$(sed -n 9p "$out")" = 'left Bus 001 Device 009: ID 1234:00c3' ]
+}
+
+# bulk_stream on the fake's always-ready endpoint 0x88 for half a second:
+# a closing line whose bytes are whole 64 KiB transfers.
+au_bulk_stream() {
+    local out="$T_OUT/bulk_stream.out" last b t
+    au_fakehost "$T_OUT/bulk_stream" 1234:0001 88 "$1" 0.5 >"$out" || return 1
+    last=$(tail -n 1 "$out")
+    echo "$last" | grep -Eq '^total: bytes [0-9]+ transfers [0-9]+ MB/s [0-9.]+ status stopped$' || return 1
+    b=$(echo "$last" | awk '{print $3}')
+    t=$(echo "$last" | awk '{print $5}')
+    [ "$t" -gt 0 ] && [ "$b" -eq $((t * 65536)) ]
+}
+
+# A stalling endpoint: no bytes, the stall named, a failure exit.
+au_bulk_stream_stall() {
+    local out="$T_OUT/bulk_stream_stall.out"
+    ! au_fakehost "$T_OUT/bulk_stream" 1234:0001 82 4 >"$out" &&
+    grep -qx 'total: bytes 0 transfers 0 MB/s 0.0 status endpoint stalled' "$out"
+}
+
 # t_check runs a command through timeout(1): shell functions go via bash -c.
 au_t() {
     local name=$1
@@ -109,9 +149,12 @@ au_examples() {
     local libs
     export T_OUT AU_REC_DIR AU_REC_DEV AU_REC_IOCTL   # not CC: a later part cross-builds with make
     export -f au_replay au_fakehost au_check_ptp_output au_ptp_replay au_ptp_replay_valgrind \
-        au_expect_fail au_dev_info_camera au_lsusb_compare au_lsusb_detects_mismatch au_list_matches_lsusb
+        au_expect_fail au_dev_info_camera au_lsusb_compare au_lsusb_detects_mismatch au_list_matches_lsusb \
+        au_monitor_once au_monitor_hotplug au_bulk_stream au_bulk_stream_stall
     au_build_example ausb
     au_build_example ptp_info
+    au_build_example usb_monitor
+    au_build_example bulk_stream
     libs=$(${PKG_CONFIG:-pkg-config} --cflags --libs umockdev-1.0)
     # shellcheck disable=SC2086
     if ! $CC -O2 -g -iquote . -o "$T_OUT/usb_fakehost" tests/usb_fakehost.c $libs >"$T_OUT/usb_fakehost.build.log" 2>&1; then
@@ -136,6 +179,11 @@ au_examples() {
         "umockdev-wrapper '$T_OUT/usb_fakehost' -- '$T_OUT/ausb' list | grep -qx 'Bus 001 Device 005: ID 1234:0001 Fake Inc Loop Gadget'"
     au_t "ausb list names the devices lsusb names: fake testbed" au_list_matches_lsusb au_fakehost
     au_t "ausb dev-info fails for an absent device" au_expect_fail au_fakehost "$T_OUT/ausb" dev-info dead beef
+    au_t "usb_monitor --once lists the fake devices as arrivals" au_monitor_once
+    au_t "usb_monitor prints arrived and left as a device comes and goes" au_monitor_hotplug
+    au_t "bulk_stream VID:PID 88 1 streams whole transfers" au_bulk_stream 1
+    au_t "bulk_stream VID:PID 88 16 streams whole transfers" au_bulk_stream 16
+    au_t "bulk_stream names a stall and fails" au_bulk_stream_stall
     local pid
     for pid in 0001 0003 0004 0005; do
         au_t "ausb dev-info matches lsusb -v: fake 1234:$pid" au_lsusb_compare au_fakehost 1234 "$pid"

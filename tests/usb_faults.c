@@ -83,6 +83,9 @@ static void *t_realloc(void *p, size_t n) { return fail_realloc ? NULL : realloc
 #define T_libusb_set_interface_alt_setting libusb_set_interface_alt_setting
 #define T_libusb_set_option libusb_set_option
 #define T_libusb_set_pollfd_notifiers libusb_set_pollfd_notifiers
+#define T_libusb_has_capability libusb_has_capability
+#define T_libusb_hotplug_register_callback libusb_hotplug_register_callback
+#define T_libusb_hotplug_deregister_callback libusb_hotplug_deregister_callback
 #define T_libusb_unref_device libusb_unref_device
 #define T_libusb_wrap_sys_device libusb_wrap_sys_device
 

@@ -92,6 +92,9 @@ static const struct libusb_pollfd **s_libusb_get_pollfds(libusb_context *c)
 #define SW_libusb_unref_device libusb_unref_device
 #define SW_libusb_set_option libusb_set_option
 #define SW_libusb_set_pollfd_notifiers libusb_set_pollfd_notifiers
+#define SW_libusb_has_capability libusb_has_capability
+#define SW_libusb_hotplug_register_callback libusb_hotplug_register_callback
+#define SW_libusb_hotplug_deregister_callback libusb_hotplug_deregister_callback
 
 #define AUSB_IMPLEMENTATION
 #include "asyncusb.h"

@@ -7,6 +7,7 @@
 # usb_sweep     the n-th libusb call of a whole session fails, for every n;
 # usb_stream    IN pipelines, the OUT queue, submission from other threads
 #               (also under ThreadSanitizer), the Termux descriptor path;
+# usb_hotplug   arrivals and departures through testbed uevents;
 # usb_sched     asyncusb on the sched.h loop, tasks awaiting transfers.
 #               These run under libumockdev-preload, native only, in three
 #               builds (plain, ASan+UBSan, valgrind) by the loop below.
@@ -55,6 +56,7 @@ if t_have umockdev-wrapper && au_pkg --exists libusb-1.0 umockdev-1.0 2>/dev/nul
     au_usb_suite usb_faults tests/usb_faults.c
     au_usb_suite usb_sweep tests/usb_sweep.c
     au_usb_suite usb_stream tests/usb_stream.c
+    au_usb_suite usb_hotplug tests/usb_hotplug.c
     # Submission from other threads under ThreadSanitizer (the threaded
     # test only: umockdev's worker shares URB memory with the fake device
     # in ways TSan cannot follow).

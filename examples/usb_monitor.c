@@ -1,0 +1,66 @@
+/* examples/usb_monitor.c - print USB devices as they come and go.
+ *
+ *   cc -std=c99 -O2 -I. -o build/usb_monitor examples/usb_monitor.c $(pkg-config --cflags --libs libusb-1.0)
+ *
+ *   build/usb_monitor          "arrived Bus 001 Device 005: ID 1234:0001" and
+ *                              "left ..." lines until interrupted
+ *   build/usb_monitor --once   the devices present now, as arrivals, then exit
+ */
+#define AUSB_IMPLEMENTATION
+#include "asyncusb.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static void print_device(const char *what, const ausb_device *dev)
+{
+    const ausb_device_desc *d = ausb_device_descriptor(dev);
+    printf("%s Bus %03d Device %03d: ID %04x:%04x\n", what, ausb_device_bus(dev), ausb_device_address(dev),
+           d->idVendor, d->idProduct);
+    fflush(stdout);
+}
+
+static void on_hotplug(ausb_hotplug *hp, int arrived, const ausb_device *dev, void *user)
+{
+    (void)hp;
+    (void)user;
+    print_device(arrived ? "arrived" : "left", dev);
+}
+
+int main(int argc, char **argv)
+{
+    ausb_ctx ctx;
+    ausb_hotplug hp;
+    int once = argc > 1 && strcmp(argv[1], "--once") == 0, r;
+    if (argc > 1 && !once) {
+        fprintf(stderr, "usage: %s [--once]\n", argv[0]);
+        return 2;
+    }
+    if ((r = ausb_init(&ctx, NULL)) < 0) {
+        fprintf(stderr, "usb_monitor: %s\n", ausb_strerror(r));
+        return 1;
+    }
+    if (once) {
+        ausb_device_list l;
+        int i, n = ausb_devices(&ctx, &l);
+        if (n < 0) {
+            fprintf(stderr, "usb_monitor: %s\n", ausb_strerror(n));
+            ausb_exit(&ctx);
+            return 1;
+        }
+        for (i = 0; i < l.count; i++) print_device("arrived", &l.items[i]);
+        ausb_devices_free(&l);
+        ausb_exit(&ctx);
+        return 0;
+    }
+    if ((r = ausb_hotplug_start(&hp, &ctx, NULL, AUSB_HOTPLUG_ENUMERATE, on_hotplug, NULL)) < 0) {
+        fprintf(stderr, "usb_monitor: hotplug: %s\n", ausb_strerror(r));
+        ausb_exit(&ctx);
+        return 1;
+    }
+    for (;;)
+        if ((r = ausb_run_once(&ctx, -1)) < 0) break;
+    ausb_hotplug_stop(&hp);
+    ausb_exit(&ctx);
+    return 0;
+}

@@ -1,0 +1,128 @@
+/* tests/usb_hotplug.c - asyncusb hotplug on an umockdev testbed: devices
+ * added and removed with uevents after the context started.  Run under
+ * umockdev-wrapper. */
+#define AUSB_IMPLEMENTATION
+#include "asyncusb.h"
+#include "tests/harness.h"
+#include "tests/usb_fake.h"
+
+static usbf_device roothub, present, other, late;
+
+typedef struct seen {
+    int arrived, left, opened, open_fail, in_start;
+    int pids[16];
+    int n;
+} seen;
+
+static void on_hotplug(ausb_hotplug *hp, int arrived, const ausb_device *dev, void *user)
+{
+    seen *s = (seen *)user;
+    ausb_handle h;
+    (void)hp;
+    if (s->n < 16) s->pids[s->n++] = (arrived ? 1 : -1) * ausb_device_descriptor(dev)->idProduct;
+    if (arrived) {
+        s->arrived++;
+        /* allowed here: we are outside libusb's event handling */
+        if (ausb_open(dev, &h) == 0) { s->opened++; ausb_close(&h); } else s->open_fail++;
+    } else {
+        s->left++;
+    }
+}
+
+static int run_until(ausb_ctx *ctx, const int *count, int want)
+{
+    int i;
+    for (i = 0; i < 2000 && *count < want; i++)
+        if (ausb_run_once(ctx, 10) < 0) return -1;
+    return *count >= want ? 0 : -1;
+}
+
+static void test_existing_devices_reported_from_dispatch_with_filter(void)
+{
+    ausb_ctx ctx;
+    ausb_hotplug hp;
+    ausb_filter f;
+    seen s;
+    int i;
+    memset(&s, 0, sizeof s);
+    T_EQ(ausb_init(&ctx, NULL), 0);
+    T_CHECK(ausb_hotplug_supported());
+    ausb_filter_init(&f);
+    f.vendor_id = 0x1234;
+    f.product_id = 0x00c1;
+    T_EQ(ausb_hotplug_start(&hp, &ctx, &f, AUSB_HOTPLUG_ENUMERATE, on_hotplug, &s), 0);
+    T_EQ(s.arrived, 0);                     /* never inside the start call */
+    T_EQ(run_until(&ctx, &s.arrived, 1), 0);
+    for (i = 0; i < 20; i++) ausb_run_once(&ctx, 0);
+    T_EQ(s.arrived, 1);
+    T_EQ(s.pids[0], 0x00c1);
+    T_EQ(s.opened, 1);
+    ausb_hotplug_stop(&hp);
+    /* class filter: the hub class matches only the root hub */
+    memset(&s, 0, sizeof s);
+    ausb_filter_init(&f);
+    f.cls = 9;
+    T_EQ(ausb_hotplug_start(&hp, &ctx, &f, AUSB_HOTPLUG_ENUMERATE, on_hotplug, &s), 0);
+    T_EQ(run_until(&ctx, &s.arrived, 1), 0);
+    for (i = 0; i < 20; i++) ausb_run_once(&ctx, 0);
+    T_EQ(s.arrived, 1);
+    T_EQ(s.pids[0], 0x0002);
+    ausb_hotplug_stop(&hp);
+    ausb_exit(&ctx);
+}
+
+static void test_arrive_and_leave_through_uevents(void)
+{
+    ausb_ctx ctx;
+    ausb_hotplug hp;
+    ausb_filter f;
+    ausb_handle h;
+    ausb_device dev;
+    seen s;
+    int i;
+    memset(&s, 0, sizeof s);
+    T_EQ(ausb_init(&ctx, NULL), 0);
+    ausb_filter_init(&f);
+    f.vendor_id = 0x1234;
+    T_EQ(ausb_hotplug_start(&hp, &ctx, &f, 0, on_hotplug, &s), 0);
+    for (i = 0; i < 20; i++) ausb_run_once(&ctx, 0);
+    T_EQ(s.arrived, 0);                     /* no ENUMERATE: present ones are not reported */
+    late.desc_len = usbf_std_descriptors(late.desc, 0x1234, 0x00c3);
+    usbf_add(&late, "/devices/fake/usb1/1-3", 1, 4, 480);
+    umockdev_testbed_uevent(usbf_testbed, late.syspath, "add");
+    T_EQ(run_until(&ctx, &s.arrived, 1), 0);
+    T_EQ(s.pids[0], 0x00c3);
+    T_EQ(s.opened, 1);
+    T_EQ(s.open_fail, 0);
+    /* a handle open on it fails with no-device once it leaves */
+    T_EQ(ausb_find_id(&ctx, 0x1234, 0x00c3, &dev), 0);
+    T_EQ(ausb_open(&dev, &h), 0);
+    ausb_device_release(&dev);
+    usbf_unplug(&late);
+    T_EQ(run_until(&ctx, &s.left, 1), 0);
+    for (i = 0; i < 20; i++) ausb_run_once(&ctx, 0);
+    T_EQ(s.left, 1);
+    T_EQ(s.pids[1], -0x00c3);
+    T_EQ(ausb_handle_gone(&h), 1);
+    T_EQ(ausb_claim(&h, 0), AUSB_ERROR_NO_DEVICE);
+    ausb_close(&h);
+    /* the device that does not match the filter came and went unseen */
+    ausb_hotplug_stop(&hp);
+    ausb_exit(&ctx);
+}
+
+int main(void)
+{
+    t_suite("usb_hotplug");
+    usbf_init();
+    roothub.desc_len = usbf_hub_descriptors(roothub.desc);
+    usbf_add(&roothub, "/devices/fake/usb1", 1, 1, 480);
+    present.desc_len = usbf_std_descriptors(present.desc, 0x1234, 0x00c1);
+    usbf_add(&present, "/devices/fake/usb1/1-1", 1, 2, 480);
+    other.desc_len = usbf_std_descriptors(other.desc, 0x5678, 0x00c2);
+    usbf_add(&other, "/devices/fake/usb1/1-2", 1, 3, 480);
+    T_RUN(test_existing_devices_reported_from_dispatch_with_filter);
+    T_RUN(test_arrive_and_leave_through_uevents);
+    usbf_done();
+    return t_done();
+}
