@@ -89,10 +89,10 @@ and the static option of every header of the family.
   was given) has returned; do not touch it afterwards.
 - One read operation at a time per stream (`AIOS_EBUSY` otherwise); writes
   queue without limit on their number and complete in order.
-- The library never installs a signal handler.  Socket writes use
-  `MSG_NOSIGNAL`; writes to a pipe or terminal whose reader is gone raise
-  SIGPIPE in the kernel, so a program that writes to pipes should ignore or
-  block SIGPIPE itself.
+- The library never installs a signal handler and SIGPIPE never kills the
+  process: socket writes use `MSG_NOSIGNAL`; writes to a pipe or terminal
+  block SIGPIPE in the calling thread for the duration of the call and
+  consume the one a gone reader raises, so the write fails with `-EPIPE`.
 
 ## API
 
@@ -436,9 +436,9 @@ AIOS_API int aios_serial_open(aios_ctx *ctx, aios_stream **out, const char *path
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <sys/un.h>
+#include <signal.h>
 #ifndef AIOS_NO_THREADS
 #include <pthread.h>
-#include <signal.h>
 #include <sys/eventfd.h>
 #endif
 
@@ -933,7 +933,7 @@ static void aios__stream_read_io(aios_stream *s);
 static void aios__stream_kick_run(aios__defer *d)
 {
     aios_stream *s = AIOS__CONTAINER(d, aios_stream, kick);
-    if ((s->flags & AIOS__F_MORE) && s->rop && s->rend == s->rstart && !(s->flags & AIOS__F_CONNECTING))
+    if ((s->flags & AIOS__F_MORE) && s->rop && s->rend == s->rstart && s->rgot < s->rwant && !(s->flags & AIOS__F_CONNECTING))
         aios__stream_read_io(s);
     aios__stream_process(s);
 }
@@ -1113,13 +1113,15 @@ AIOS_API int aios_close_graceful(aios_stream *s, int timeout_ms, aios_cb cb, voi
     if (!s) return -EINVAL;
     if (s->flags & AIOS__F_CLOSING) return AIOS_ECLOSED;
     if (s->flags & AIOS__F_GCLOSE) return AIOS_EBUSY;
+    /* the read timer becomes the close timer: a read deadline must not end the close */
+    aios__stream_stop_rtimer(s);
+    if (timeout_ms >= 0 && (!aios__stream_side(s) ||
+                            aios__timer_start(s->ctx, &s->side->r, aios_now_ns() + (int64_t)timeout_ms * 1000000) < 0))
+        return aios_close(s, cb, ud);  /* no memory for the timer: close at once, same callback */
     s->closecb = cb;
     s->closeud = ud;
     s->flags |= AIOS__F_GCLOSE;
     if (s->rop) s->rforce = -ECANCELED;
-    if (timeout_ms >= 0 && (!aios__stream_side(s) ||
-                            aios__timer_start(s->ctx, &s->side->r, aios_now_ns() + (int64_t)timeout_ms * 1000000) < 0))
-        return aios_close(s, cb, ud);
     aios__stream_kick(s);
     return 0;
 }
@@ -1247,6 +1249,8 @@ static void aios__stream_read_io(aios_stream *s)
 {
     ssize_t n;
     if (!s->rop || s->io.fd < 0 || (s->flags & AIOS__F_EOF) || s->rerr || s->rforce) return;
+    /* no room (an empty read_exactly): read() would return 0, which means end of stream */
+    if ((s->rop == AIOS__R_SOME || s->rop == AIOS__R_EXACT) && s->rgot >= s->rwant) return;
     s->flags &= ~(unsigned)AIOS__F_MORE;
     if ((s->rop == AIOS__R_SOME || s->rop == AIOS__R_EXACT) && aios__buffered(s) == 0) {
         size_t room = s->rwant - s->rgot;
@@ -1371,6 +1375,39 @@ static aios__wreq *aios__wreq_advance(aios_stream *s, aios__wreq *w, size_t n)
     return w;
 }
 
+/* writev on a pipe or terminal, which has no MSG_NOSIGNAL: SIGPIPE is blocked
+ * around the call and one it raised is consumed, so a reader that went away
+ * is -EPIPE, never the death of the process.  A SIGPIPE already pending is
+ * left to its owner. */
+static ssize_t aios__writev_nosigpipe(int fd, const struct iovec *iov, int k)
+{
+    sigset_t pipe_set, old, pending;
+    int was_pending, e;
+    ssize_t n;
+    sigemptyset(&pipe_set);
+    sigaddset(&pipe_set, SIGPIPE);
+#ifndef AIOS_NO_THREADS
+    (void)pthread_sigmask(SIG_BLOCK, &pipe_set, &old);
+#else
+    (void)sigprocmask(SIG_BLOCK, &pipe_set, &old);
+#endif
+    sigemptyset(&pending);
+    was_pending = sigpending(&pending) == 0 && sigismember(&pending, SIGPIPE);
+    n = AIOS_SYS_WRITEV(fd, iov, k);
+    e = errno;
+    if (n < 0 && e == EPIPE && !was_pending) {
+        struct timespec zero = {0, 0};
+        while (sigtimedwait(&pipe_set, NULL, &zero) < 0 && errno == EINTR) {}
+    }
+#ifndef AIOS_NO_THREADS
+    (void)pthread_sigmask(SIG_SETMASK, &old, NULL);
+#else
+    (void)sigprocmask(SIG_SETMASK, &old, NULL);
+#endif
+    errno = e;
+    return n;
+}
+
 static void aios__stream_flush(aios_stream *s)
 {
     aios__wreq *first = aios__wsend(s);
@@ -1395,7 +1432,7 @@ static void aios__stream_flush(aios_stream *s)
             msg.msg_iovlen = (size_t)k;
             n = AIOS_SYS_SENDMSG(s->io.fd, &msg, MSG_NOSIGNAL);
         } else {
-            n = AIOS_SYS_WRITEV(s->io.fd, iov, k);
+            n = aios__writev_nosigpipe(s->io.fd, iov, k);
         }
         if (n < 0) {
             if (errno == EINTR) continue;
@@ -1421,7 +1458,7 @@ static size_t aios__write_direct(aios_stream *s, const void *data, size_t n)
         msg.msg_iovlen = 1;
         do r = AIOS_SYS_SENDMSG(s->io.fd, &msg, MSG_NOSIGNAL); while (r < 0 && errno == EINTR);
     } else {
-        do r = AIOS_SYS_WRITEV(s->io.fd, &one, 1); while (r < 0 && errno == EINTR);
+        do r = aios__writev_nosigpipe(s->io.fd, &one, 1); while (r < 0 && errno == EINTR);
     }
     if (r > 0) return (size_t)r;
     if (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK) s->werr = -errno;
@@ -1606,10 +1643,15 @@ static int aios__deliver_cancel(aios_stream *s)
     return 0;
 }
 
+/* Completions per process call: a callback that keeps re-arming something
+ * that completes at once (a drain, a peek, an empty read_exactly) goes on in
+ * the next deferred pass, whose number per dispatch is bounded. */
+#define AIOS__PROCESS_MAX 64
+
 /* The one place where a stream's callbacks run (besides the connect path). */
 static void aios__stream_process(aios_stream *s)
 {
-    int st;
+    int st, budget = AIOS__PROCESS_MAX;
     for (;;) {
         if (s->flags & AIOS__F_CLOSING) {
             if (s->io.fd >= 0 || aios__stream_connector(s)) aios__hard_close(s, s->cancel_status ? s->cancel_status : -ECANCELED);
@@ -1617,6 +1659,10 @@ static void aios__stream_process(aios_stream *s)
             aios__call(s->closecb, s, 0, s->closeud);
             aios__stream_free(s);
             return;
+        }
+        if (budget-- <= 0) {
+            aios__stream_kick(s);
+            break;
         }
         if (s->flags & AIOS__F_CONN_DONE) {
             aios_cb cb = s->side->ccb;

@@ -23,11 +23,10 @@
  *    with a read pending cancels it with -ECANCELED, then the close
  *    callback; the descriptor and every allocation are released.
  *
- * Known defect kept out by default (FUZZ_EXACT_ZERO brings it back):
- * aios_read_exactly(s, NULL, 0, ...) right after a read that filled all its
- * room (AIOS__F_MORE) makes aios__stream_kick_run call aios__stream_read_io,
- * which reads 0 bytes into (char *)NULL + 0 and aios__note_read takes the 0
- * for the end of the stream: later reads report EOF with bytes still unread.
+ * Zero-length read_exactly is included: right after a read that filled all
+ * its room (AIOS__F_MORE) it once read 0 bytes into (char *)NULL + 0 and took
+ * the 0 for the end of the stream (corpus aio_reads-exact0-*).  Build with
+ * -DFUZZ_NO_EXACT_ZERO to map n == 0 to 1 when chasing something else.
  *
  * FUZZ_FLAGS: -lpthread
  */
@@ -223,12 +222,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
         case OP_EXACT:
             n = (size_t)p1 | ((size_t)(p2 & 3) << 8);
-#ifndef FUZZ_EXACT_ZERO
-            /* Known defect (see the note at the top): a zero-length
-             * read_exactly after a read that filled its room reads 0 bytes
-             * from the descriptor, takes that for the end of the stream
-             * and reads from NULL + 0.  Build with -DFUZZ_EXACT_ZERO to
-             * include n == 0 again once aio_stream.h is fixed. */
+#ifdef FUZZ_NO_EXACT_ZERO
             if (n == 0) n = 1;
 #endif
             buf = n ? (unsigned char *)malloc(n) : NULL;

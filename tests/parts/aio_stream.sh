@@ -9,6 +9,7 @@ t_unit aio_stream tests/aio_stream_test.c -lpthread
 t_unit aio_hostile tests/aio_hostile.c -lpthread
 # AIOS_NO_RESOLVER: numeric addresses only, host names refused; no -lpthread
 t_unit aio_noresolver tests/aio_noresolver.c
+t_unit aio_regress tests/aio_regress.c -lpthread
 if [ -f tests/aio_sched.c ] && grep -q schd_source_add sched.h 2>/dev/null; then
     t_unit aio_sched tests/aio_sched.c -lpthread
 fi
