@@ -100,6 +100,7 @@ and the static option of every header of the family.
 
     int  aios_ctx_init(aios_ctx *ctx);           caller-owned storage
     void aios_ctx_close(aios_ctx *ctx);          aborts everything, delivers every callback, frees all
+                                                 (waits for a resolver thread still in getaddrinfo)
     int  aios_run_once(aios_ctx *ctx, int timeout_ms);  one poll (-1: no limit); returns 1 while
                                                  anything is pending, 0 when idle, <0 on error
     int  aios_run(aios_ctx *ctx);                until idle or aios_stop
@@ -114,6 +115,9 @@ writes at most `cap` entries and returns how many it needs, and lowers
 earliest deadline; dispatch takes the same entries back with `revents`, and
 must be called after every poll, even when nothing was ready.  With sched.h:
 `schd_source_add(&loop, &src, aios_prepare, aios_dispatch, &ctx)`.
+`aios_ctx_close` from inside a callback closes the context when the
+dispatch running that callback returns (callbacks due in that dispatch
+still run first); afterwards the context is closed and may be freed.
 
 ### Streams
 
@@ -121,7 +125,8 @@ must be called after every poll, even when nothing was ready.  With sched.h:
          wraps any descriptor (made non-blocking); AIOS_NOCLOSE leaves it open at close
     int  aios_read(s, void *buf, size_t cap, cb, ud);        status: 1..cap bytes, 0 at end of stream
     int  aios_read_exactly(s, void *buf, size_t n, cb, ud);  status: n, or AIOS_EINCOMPLETE at end of
-                                                             stream (aios_result_len: bytes that arrived)
+                                                             stream (aios_result_len: bytes that arrived);
+                                                             n up to INT_MAX
     int  aios_read_until(s, delim, dlen, max, cb, ud);       status: length up to and including the
                                                              delimiter (1 to 8 bytes), which sits at aios_data();
                                                              AIOS_ETOOLONG when max bytes hold none,
@@ -134,8 +139,9 @@ must be called after every poll, even when nothing was ready.  With sched.h:
     size_t aios_result_len(s);                               bytes moved by the last read operation
     int  aios_write(s, const void *p, size_t n, cb, ud);     no copy: keep p alive until cb; status 0
     int  aios_write_copy(s, const void *p, size_t n, cb, ud); copies what it cannot send at once;
-                                                             AIOS_EFULL while the copied bytes queued
-                                                             reach the write high-water mark
+                                                             AIOS_EFULL while the copies queued (each
+                                                             with its request header) reach the write
+                                                             high-water mark
     int  aios_drain(s, size_t low_water, cb, ud);            when unsent bytes <= low_water
     int  aios_shutdown(s, cb, ud);                           flush, then shut down the write side
     int  aios_close(s, cb, ud);                              abort: pending ops get -ECANCELED, then cb
@@ -296,7 +302,8 @@ struct aios_ctx {
     int ndefer, nstreams;
     aios_server *servers;
     struct pollfd *pfd;
-    int pfd_cap, stop, in_dispatch;
+    int pfd_cap, stop, in_dispatch, close_asked;
+    void *resolvers;  /* resolver threads not yet joined */
     /* Parts a program pays for only once it uses them: the first connect
      * sets these, so a server-only program links no client code. */
     void (*connect_io)(aios__io *io, short revents);  /* attempts, resolver wake-ups */
@@ -568,7 +575,7 @@ struct aios_stream {
     int rerr, werr;
     short rforce, cancel_status;
     unsigned char rop, dlen;
-    uint32_t wcopied;               /* bytes of copied writes still queued */
+    uint32_t wcopied;               /* heap of copied writes still queued, request headers included */
     /* read side */
     char *rbuf;
     uint32_t rcap, rstart, rend, rhwm, rscan, whwm;
@@ -855,6 +862,7 @@ AIOS_API void aios_dispatch(void *vctx, struct pollfd *fds, int n)
     aios__run_timers(c, aios_now_ns());
     aios__run_defers(c);
     c->in_dispatch = 0;
+    if (c->close_asked) aios_ctx_close(c);  /* asked for from a callback */
 }
 
 static int aios__alive(aios_ctx *c)
@@ -1306,7 +1314,7 @@ AIOS_API int aios_read(aios_stream *s, void *buf, size_t cap, aios_cb cb, void *
 
 AIOS_API int aios_read_exactly(aios_stream *s, void *buf, size_t n, aios_cb cb, void *ud)
 {
-    if ((!buf && n) || n > (size_t)UINT32_MAX) return -EINVAL;
+    if ((!buf && n) || n > (size_t)INT_MAX) return -EINVAL;  /* the status must be able to say n */
     return aios__read_start(s, AIOS__R_EXACT, buf, n, cb, ud);
 }
 
@@ -1499,7 +1507,7 @@ static int aios__write_common(aios_stream *s, const void *data, size_t n, int co
     w->next = NULL;
     w->cb = cb;
     w->ud = ud;
-    w->copied = keep;
+    w->copied = keep > 0 ? sizeof *w + keep : 0;  /* the header counts: 1-byte copies are mostly header */
     w->deadline = s->side && s->side->wtimeout_ns > 0 ? aios_now_ns() + s->side->wtimeout_ns : INT64_MAX;
     if (copy) {
         if (keep > 0) memcpy((char *)(w + 1), (const char *)data + sent, keep);
@@ -1511,7 +1519,7 @@ static int aios__write_common(aios_stream *s, const void *data, size_t n, int co
         w->len = n;
         w->off = sent;
     }
-    s->wcopied += keep;
+    s->wcopied += w->copied;
     s->wunsent += w->len - w->off;
     if (s->wtail) s->wtail->next = w; else s->whead = w;
     s->wtail = w;
@@ -1748,8 +1756,12 @@ static void aios__port_text(char out[8], int port)
 }
 
 typedef struct aios__resolve {
-    int refs, done, gai;
+    int refs, done, gai, err;  /* err: the resolving thread's errno for EAI_SYSTEM */
     int efd;
+#ifndef AIOS_NO_THREADS
+    pthread_t th;
+    struct aios__resolve *next;  /* in the context's list until joined */
+#endif
     struct addrinfo *res;
     int family;
     char port[8];
@@ -1773,7 +1785,9 @@ static void aios__resolve_now(aios__resolve *r)
     hints.ai_family = r->family;
     hints.ai_socktype = SOCK_STREAM;
     hints.ai_protocol = IPPROTO_TCP;
+    errno = 0;
     r->gai = AIOS_SYS_GETADDRINFO(r->host, r->port, &hints, &r->res);
+    r->err = errno;
     if (r->gai != 0) r->res = NULL;
     __atomic_store_n(&r->done, 1, __ATOMIC_RELEASE);
 }
@@ -1786,32 +1800,44 @@ static void *aios__resolve_main(void *arg)
     ssize_t n;
     aios__resolve_now(r);
     do n = write(r->efd, &one, sizeof one); while (n < 0 && errno == EINTR);
-    aios__resolve_unref(r);
-    return NULL;
+    return NULL;  /* the context joins the thread and drops its reference */
 }
 
-static int aios__resolve_spawn(aios__resolve *r)
+/* Joins the resolver threads that are done (all of them when wait is set,
+ * which blocks until each getaddrinfo returns), so none outlives the context. */
+static void aios__resolve_reap(aios_ctx *c, int wait)
 {
-    pthread_t th;
-    pthread_attr_t attr;
+    aios__resolve **pp = (aios__resolve **)&c->resolvers;
+    while (*pp) {
+        aios__resolve *r = *pp;
+        if (!wait && !__atomic_load_n(&r->done, __ATOMIC_ACQUIRE)) { pp = &r->next; continue; }
+        *pp = r->next;
+        pthread_join(r->th, NULL);
+        aios__resolve_unref(r);
+    }
+}
+
+static int aios__resolve_spawn(aios_ctx *c, aios__resolve *r)
+{
     sigset_t all, old;
     int e;
+    aios__resolve_reap(c, 0);
     r->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (r->efd < 0) return -errno;
-    if (pthread_attr_init(&attr) != 0) return -ENOMEM;
-    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);  /* signals stay with the loop thread */
     r->refs = 2;
-    e = pthread_create(&th, &attr, aios__resolve_main, r);
+    e = pthread_create(&r->th, NULL, aios__resolve_main, r);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
-    pthread_attr_destroy(&attr);
     if (e != 0) { r->refs = 1; return -e; }
+    r->next = (aios__resolve *)c->resolvers;
+    c->resolvers = r;
     return 0;
 }
 #endif
 
-static int aios__gai_error(int gai)
+/* err: errno of the thread that called getaddrinfo, read right after it */
+static int aios__gai_error(int gai, int err)
 {
     switch (gai) {
     case 0: return 0;
@@ -1822,7 +1848,7 @@ static int aios__gai_error(int gai)
         return AIOS_ENOTFOUND;
     case EAI_MEMORY: return -ENOMEM;
 #ifdef EAI_SYSTEM
-    case EAI_SYSTEM: return errno ? -errno : AIOS_ERESOLVE;
+    case EAI_SYSTEM: return err > 0 ? -err : AIOS_ERESOLVE;
 #endif
     default: return AIOS_ERESOLVE;
     }
@@ -2028,9 +2054,12 @@ static void aios__resolved(aios__connector *c)
     int err;
     aios__io_del(c->s->ctx, &c->rio);
     c->res = NULL;
-    err = aios__gai_error(r->gai);
+    err = aios__gai_error(r->gai, r->err);
     aios__take_addrs(c, r->res);
     aios__resolve_unref(r);
+#ifndef AIOS_NO_THREADS
+    aios__resolve_reap(c->s->ctx, 0);
+#endif
     if (err < 0 && c->naddr == 0) { aios__connect_done(c->s, err); return; }
     aios__connect_begin(c);
 }
@@ -2170,7 +2199,7 @@ AIOS_API int aios_tcp_connect(aios_ctx *ctx, aios_stream **out, const char *host
         c->res = r;
 #ifndef AIOS_NO_THREADS
         {
-            int e = aios__resolve_spawn(r);
+            int e = aios__resolve_spawn(ctx, r);
             if (e < 0) { aios__stream_discard(s); return e; }
             aios__io_init(&c->rio, r->efd, AIOS__IO_RESOLVER);
             if (aios__io_add(ctx, &c->rio) < 0) { aios__stream_discard(s); return -ENOMEM; }
@@ -2433,8 +2462,9 @@ AIOS_API int aios_server_listen_tcp(aios_server *srv, const char *host, int port
         hints.ai_socktype = SOCK_STREAM;
         hints.ai_flags = AI_PASSIVE;
         aios__port_text(ps, port);
+        errno = 0;
         e = AIOS_SYS_GETADDRINFO(host, ps, &hints, &res);
-        if (e != 0) return aios__gai_error(e);
+        if (e != 0) return aios__gai_error(e, errno);
         for (a = res; a && srv->nlis < AIOS_MAX_LISTENERS; a = a->ai_next) {
             int rr = aios__bind_tcp(srv, a->ai_addr, a->ai_addrlen, 0);
             if (rr == 0 || r != 0) r = rr;
@@ -2694,7 +2724,11 @@ AIOS_API void aios_ctx_close(aios_ctx *c)
 {
     aios_server *srv;
     int rounds;
-    if (!c || c->in_dispatch) return;
+    if (!c) return;
+    if (c->in_dispatch) {  /* from a callback: finished when dispatch returns */
+        c->close_asked = 1;
+        return;
+    }
     c->in_dispatch = 1;
     for (srv = c->servers; srv; srv = srv->next) {
         if (!srv->shutting) (void)aios_server_shutdown(srv, 0, NULL, NULL);
@@ -2706,6 +2740,9 @@ AIOS_API void aios_ctx_close(aios_ctx *c)
         aios__close_all_streams(c);  /* callbacks may have opened more */
         for (srv = c->servers; srv; srv = srv->next) if (!srv->shutting) (void)aios_server_shutdown(srv, 0, NULL, NULL);
     }
+#ifndef AIOS_NO_THREADS
+    aios__resolve_reap(c, 1);  /* getaddrinfo cannot be interrupted: wait for it */
+#endif
     AIOS_FREE(c->heap);
     AIOS_FREE(c->watch);
     AIOS_FREE(c->pfd);

@@ -14,6 +14,29 @@ static void *t_realloc(void *p, size_t n) { return t_alloc_fails() ? NULL : real
 #define AIOS_REALLOC(p, n) t_realloc((p), (n))
 #define AIOS_FREE(p) free(p)
 
+/* A resolver that fails names under "eai-system." with EAI_SYSTEM and errno
+ * ECONNREFUSED (as when the DNS server refuses), in the thread that resolves. */
+#include <netdb.h>
+#include <errno.h>
+#include <string.h>
+#include <time.h>
+static int t_slow_returned;  /* answers of "slow." names, counted as they return */
+static int t_getaddrinfo(const char *host, const char *serv, const struct addrinfo *hints, struct addrinfo **res)
+{
+    if (host && strncmp(host, "eai-system.", 11) == 0) {
+        errno = ECONNREFUSED;
+        return EAI_SYSTEM;
+    }
+    if (host && strncmp(host, "slow.", 5) == 0) {  /* a DNS server that takes its time */
+        struct timespec ts = {0, 300 * 1000000L};
+        nanosleep(&ts, NULL);
+        __atomic_add_fetch(&t_slow_returned, 1, __ATOMIC_SEQ_CST);
+        return EAI_NONAME;
+    }
+    return getaddrinfo(host, serv, hints, res);
+}
+#define AIOS_SYS_GETADDRINFO(h, s, hi, r) t_getaddrinfo((h), (s), (hi), (r))
+
 #include "aio_common.h"
 
 /* Length-prefixed frames, the empty one among them, each read started from
@@ -219,6 +242,119 @@ static void test_graceful_close_out_of_memory_closes_at_once(void)
     close(peer);
 }
 
+/* EAI_SYSTEM reports the errno of the resolving thread, not whatever the
+ * loop thread's errno happens to be. */
+static void test_resolver_system_error_reports_the_resolvers_errno(void)
+{
+    aios_ctx ctx;
+    aios_stream *s;
+    t_rec cn;
+    int64_t give_up = aios_now_ns() + (int64_t)20 * 1000000000;
+    memset(&cn, 0, sizeof cn);
+    T_REQUIRE(aios_ctx_init(&ctx) == 0);
+    T_EQ(aios_tcp_connect(&ctx, &s, "eai-system.invalid", 80, NULL, t_rec_cb, &cn), 0);
+    while (!cn.calls && aios_now_ns() < give_up) {
+        errno = ENOSPC;  /* a stale errno of the loop thread */
+        aios_run_once(&ctx, 50);
+    }
+    T_EQ(cn.calls, 1);
+    T_EQ(cn.status, -ECONNREFUSED);
+    aios_close(s, NULL, NULL);
+    aios_ctx_close(&ctx);
+}
+
+static aios_ctx *t_close_me;
+static void t_close_ctx_cb(aios_stream *s, int status, void *ud)
+{
+    (void)s;
+    (void)status;
+    (void)ud;
+    aios_ctx_close(t_close_me);
+}
+
+/* aios_ctx_close from a callback closes the context once that dispatch is
+ * over: the other stream's read is cancelled through its callback and its
+ * descriptor is closed. */
+static void test_ctx_close_from_a_callback_closes_the_context(void)
+{
+    aios_ctx *ctx = (aios_ctx *)malloc(sizeof *ctx);
+    aios_stream *s, *t;
+    int peer_s, peer_t;
+    char b1[4], b2[4];
+    t_rec r;
+    memset(&r, 0, sizeof r);
+    T_REQUIRE(ctx && aios_ctx_init(ctx) == 0);
+    t_close_me = ctx;
+    T_REQUIRE(t_pair(ctx, &s, &peer_s) == 0);
+    T_REQUIRE(t_pair(ctx, &t, &peer_t) == 0);
+    T_EQ(aios_read(s, b1, sizeof b1, t_close_ctx_cb, NULL), 0);
+    T_EQ(aios_read(t, b2, sizeof b2, t_rec_cb, &r), 0);
+    t_write_full(peer_s, "x", 1);
+    {
+        int64_t give_up = aios_now_ns() + (int64_t)20 * 1000000000;
+        while (!r.calls && aios_now_ns() < give_up) aios_run_once(ctx, 50);
+    }
+    T_EQ(r.calls, 1);
+    T_EQ(r.status, -ECANCELED);
+    T_EQ(aios_run_once(ctx, 0), 0);  /* nothing left */
+    T_EQ(read(peer_t, b2, sizeof b2), 0);  /* our end is closed */
+    free(ctx);
+    close(peer_s);
+    close(peer_t);
+}
+
+/* A resolver thread still inside getaddrinfo does not outlive the context:
+ * aios_ctx_close returns after it has. */
+static void test_ctx_close_waits_for_the_resolver_thread(void)
+{
+    aios_ctx ctx;
+    aios_stream *s;
+    t_rec cn;
+    memset(&cn, 0, sizeof cn);
+    t_slow_returned = 0;
+    T_REQUIRE(aios_ctx_init(&ctx) == 0);
+    T_EQ(aios_tcp_connect(&ctx, &s, "slow.invalid", 80, NULL, t_rec_cb, &cn), 0);
+    aios_run_once(&ctx, 0);
+    T_EQ(aios_close(s, NULL, NULL), 0);
+    aios_ctx_close(&ctx);
+    T_EQ(cn.calls, 1);  /* -ECANCELED; AIOS_ENOTFOUND when names resolve inside dispatch */
+    T_EQ(__atomic_load_n(&t_slow_returned, __ATOMIC_SEQ_CST), 1);
+}
+
+/* The write high-water mark bounds the heap that copied writes hold, not
+ * just their payload: 1-byte copies to a peer that never reads stop at a
+ * few thousand against a 64 KiB mark. */
+static void test_write_high_water_mark_counts_request_overhead(void)
+{
+    aios_ctx ctx;
+    aios_stream *s;
+    int peer, r;
+    long n = 0;
+    T_REQUIRE(aios_ctx_init(&ctx) == 0);
+    T_REQUIRE(t_pair(&ctx, &s, &peer) == 0);
+    aios_set_limits(s, 0, 64 * 1024);
+    while ((r = aios_write_copy(s, "x", 1, NULL, NULL)) == 0 && n < 1000000) n++;
+    T_EQ(r, AIOS_EFULL);
+    T_CHECK(n < 64 * 1024 / 16);
+    aios_ctx_close(&ctx);
+    close(peer);
+}
+
+/* read_exactly refuses more than its int status can report. */
+static void test_read_exactly_beyond_int_max_is_refused(void)
+{
+    aios_ctx ctx;
+    aios_stream *s;
+    int peer;
+    char b[1];
+    T_REQUIRE(aios_ctx_init(&ctx) == 0);
+    T_REQUIRE(t_pair(&ctx, &s, &peer) == 0);
+    T_EQ(aios_read_exactly(s, b, (size_t)INT_MAX + 1, t_rec_cb, NULL), -EINVAL);
+    T_EQ(aios_read_exactly(s, b, 1, NULL, NULL), 0);  /* nothing was left pending */
+    aios_ctx_close(&ctx);
+    close(peer);
+}
+
 int main(void)
 {
     t_suite("aio_regress");
@@ -228,5 +364,10 @@ int main(void)
     T_RUN(test_rearming_drain_callback_does_not_starve_the_loop);
     T_RUN(test_graceful_close_without_timeout_ignores_the_read_deadline);
     T_RUN(test_graceful_close_out_of_memory_closes_at_once);
+    T_RUN(test_resolver_system_error_reports_the_resolvers_errno);
+    T_RUN(test_ctx_close_from_a_callback_closes_the_context);
+    T_RUN(test_ctx_close_waits_for_the_resolver_thread);
+    T_RUN(test_write_high_water_mark_counts_request_overhead);
+    T_RUN(test_read_exactly_beyond_int_max_is_refused);
     return t_done();
 }
