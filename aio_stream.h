@@ -201,13 +201,22 @@ connections closes, counts it in `stats.fd_exhausted`, and logs nothing.
 Shutdown closes the listeners at once, lets connections end by themselves
 within `timeout_ms`, closes the rest and reports through the callback how
 many it closed by force; the server's storage may then be reused.
+A Unix-socket listen removes a socket file left by a server that is gone
+(a probing connect is refused) but fails with `-EADDRINUSE` while a live
+server listens on the path (which sees the probe as a connection that
+closes at once); shutdown removes the socket file only if it is still the
+one it bound.  Listening on a name with port 0 binds all of the name's
+addresses to the one port that `aios_server_port` reports.
 
 ### Serial ports
 
     int aios_serial_open(ctx, aios_stream **out, const char *path, int baud);
 
 Opens a terminal device in raw mode (8N1, no flow control, no echo) at the
-given baud rate and returns it as a stream.
+given baud rate and returns it as a stream.  Flow control and input
+processing the device had before (CRTSCTS, IXON/IXOFF/IXANY, IUCLC, INPCK)
+are cleared, and the settings are read back: a port that does not keep
+them gives `-EINVAL`.
 
 ## Error codes
 
@@ -356,6 +365,7 @@ struct aios_server {
     void *shut_ud;
     aios_server_stats stats;
     char unix_path[108];
+    uint64_t unix_dev, unix_ino;  /* the socket file we bound, removed at shutdown only if still ours */
 };
 
 /* context and loop */
@@ -2466,7 +2476,13 @@ AIOS_API int aios_server_listen_tcp(aios_server *srv, const char *host, int port
         e = AIOS_SYS_GETADDRINFO(host, ps, &hints, &res);
         if (e != 0) return aios__gai_error(e, errno);
         for (a = res; a && srv->nlis < AIOS_MAX_LISTENERS; a = a->ai_next) {
-            int rr = aios__bind_tcp(srv, a->ai_addr, a->ai_addrlen, 0);
+            struct sockaddr_storage one;  /* with port 0, every address gets the port the first one got */
+            int rr;
+            if (a->ai_addrlen > sizeof one) continue;
+            memcpy(&one, a->ai_addr, a->ai_addrlen);
+            if (one.ss_family == AF_INET) ((struct sockaddr_in *)(void *)&one)->sin_port = htons((uint16_t)port);
+            else if (one.ss_family == AF_INET6) ((struct sockaddr_in6 *)(void *)&one)->sin6_port = htons((uint16_t)port);
+            rr = aios__bind_tcp(srv, (struct sockaddr *)&one, a->ai_addrlen, 0);
             if (rr == 0 || r != 0) r = rr;
             if (rr == 0 && port == 0) port = srv->port;
         }
@@ -2490,13 +2506,27 @@ AIOS_API int aios_server_listen_unix(aios_server *srv, const char *path)
     memset(&un, 0, sizeof un);
     un.sun_family = AF_UNIX;
     memcpy(un.sun_path, path, n + 1);
-    if (stat(path, &st) == 0 && S_ISSOCK(st.st_mode)) (void)unlink(path);
     fd = AIOS_SYS_SOCKET(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) return -errno;
+    /* a socket file left by a server that is gone is removed; one that a live
+     * server listens on (connect does not say ECONNREFUSED) is left alone */
+    if (stat(path, &st) == 0 && S_ISSOCK(st.st_mode)) {
+        int probe = AIOS_SYS_SOCKET(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        if (probe >= 0) {
+            if (connect(probe, (struct sockaddr *)&un, sizeof un) < 0 && errno == ECONNREFUSED) (void)unlink(path);
+            AIOS_SYS_CLOSE(probe);
+        }
+    }
     if (bind(fd, (struct sockaddr *)&un, sizeof un) < 0) { r = -errno; AIOS_SYS_CLOSE(fd); return r; }
+    if (stat(path, &st) < 0) { r = -errno; AIOS_SYS_CLOSE(fd); return r; }
     r = aios__listen_fd(srv, fd);
-    if (r == 0) memcpy(srv->unix_path, path, n + 1);
-    else (void)unlink(path);
+    if (r == 0) {
+        memcpy(srv->unix_path, path, n + 1);
+        srv->unix_dev = (uint64_t)st.st_dev;
+        srv->unix_ino = (uint64_t)st.st_ino;
+    } else {
+        (void)unlink(path);
+    }
     return r;
 }
 
@@ -2520,7 +2550,12 @@ AIOS_API int aios_server_shutdown(aios_server *srv, int timeout_ms, aios_server_
         srv->lis[i].io.fd = -1;
     }
     srv->nlis = 0;
-    if (srv->unix_path[0]) { (void)unlink(srv->unix_path); srv->unix_path[0] = 0; }
+    if (srv->unix_path[0]) {  /* only the file we bound: another server may have taken the path since */
+        struct stat st;
+        if (stat(srv->unix_path, &st) == 0 && (uint64_t)st.st_dev == srv->unix_dev && (uint64_t)st.st_ino == srv->unix_ino)
+            (void)unlink(srv->unix_path);
+        srv->unix_path[0] = 0;
+    }
     if (srv->stats.active == 0) aios__defer_queue(srv->ctx, &srv->finish);
     else if (timeout_ms <= 0) aios__server_force(srv);
     else if (aios__timer_start(srv->ctx, &srv->grace, aios__after_ms(timeout_ms)) < 0) aios__server_force(srv);
@@ -2670,10 +2705,17 @@ AIOS_API int aios_serial_open(aios_ctx *ctx, aios_stream **out, const char *path
     fd = open(path, O_RDWR | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
     if (fd < 0) return -errno;
     if (tcgetattr(fd, &tio) < 0) { r = -errno; close(fd); return r; }
-    tio.c_iflag &= ~(tcflag_t)(IGNBRK | BRKINT | PARMRK | ISTRIP | INLCR | IGNCR | ICRNL | IXON | IXOFF);
+    /* raw 8N1 without flow control, whatever the device had before */
+    tio.c_iflag &= ~(tcflag_t)(IGNBRK | BRKINT | PARMRK | ISTRIP | INLCR | IGNCR | ICRNL | IXON | IXOFF | IXANY | INPCK);
+#ifdef IUCLC
+    tio.c_iflag &= ~(tcflag_t)IUCLC;
+#endif
     tio.c_oflag &= ~(tcflag_t)OPOST;
     tio.c_lflag &= ~(tcflag_t)(ECHO | ECHONL | ICANON | ISIG | IEXTEN);
     tio.c_cflag &= ~(tcflag_t)(CSIZE | PARENB | CSTOPB);
+#ifdef CRTSCTS
+    tio.c_cflag &= ~(tcflag_t)CRTSCTS;
+#endif
     tio.c_cflag |= (tcflag_t)(CS8 | CLOCAL | CREAD);
     tio.c_cc[VMIN] = 1;
     tio.c_cc[VTIME] = 0;
@@ -2681,6 +2723,19 @@ AIOS_API int aios_serial_open(aios_ctx *ctx, aios_stream **out, const char *path
         r = -errno;
         close(fd);
         return r;
+    }
+    {   /* tcsetattr succeeds when any one change took: check what the port kept */
+        struct termios got;
+        tcflag_t cmask = (tcflag_t)(CSIZE | PARENB | CSTOPB);
+#ifdef CRTSCTS
+        cmask |= (tcflag_t)CRTSCTS;
+#endif
+        if (tcgetattr(fd, &got) < 0) { r = -errno; close(fd); return r; }
+        if ((got.c_cflag & cmask) != (tio.c_cflag & cmask) || (got.c_iflag & (IXON | IXOFF)) ||
+            (got.c_lflag & ICANON) || cfgetospeed(&got) != sp) {
+            close(fd);
+            return -EINVAL;
+        }
     }
     r = aios_stream_open(ctx, out, fd, 0);
     if (r < 0) close(fd);

@@ -20,6 +20,9 @@ static void *t_realloc(void *p, size_t n) { return t_alloc_fails() ? NULL : real
 #include <errno.h>
 #include <string.h>
 #include <time.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+static const char t_fake_mark[] = "fake";
 static int t_slow_returned;  /* answers of "slow." names, counted as they return */
 static int t_getaddrinfo(const char *host, const char *serv, const struct addrinfo *hints, struct addrinfo **res)
 {
@@ -33,11 +36,47 @@ static int t_getaddrinfo(const char *host, const char *serv, const struct addrin
         __atomic_add_fetch(&t_slow_returned, 1, __ATOMIC_SEQ_CST);
         return EAI_NONAME;
     }
+    if (host && strcmp(host, "dual.test") == 0) {  /* two addresses, as "localhost" has ::1 and 127.0.0.1 */
+        static const char *ip[2] = {"127.0.0.1", "127.0.0.2"};
+        struct addrinfo *list = NULL;
+        int i;
+        for (i = 1; i >= 0; i--) {
+            struct { struct addrinfo ai; struct sockaddr_in sa; } *n = calloc(1, sizeof *n);
+            if (!n) return EAI_MEMORY;
+            n->sa.sin_family = AF_INET;
+            n->sa.sin_port = htons((uint16_t)atoi(serv ? serv : "0"));
+            inet_pton(AF_INET, ip[i], &n->sa.sin_addr);
+            n->ai.ai_family = AF_INET;
+            n->ai.ai_socktype = SOCK_STREAM;
+            n->ai.ai_protocol = IPPROTO_TCP;
+            n->ai.ai_addr = (struct sockaddr *)&n->sa;
+            n->ai.ai_addrlen = sizeof n->sa;
+            n->ai.ai_canonname = (char *)t_fake_mark;
+            n->ai.ai_next = list;
+            list = &n->ai;
+        }
+        *res = list;
+        return 0;
+    }
     return getaddrinfo(host, serv, hints, res);
 }
+static void t_freeaddrinfo(struct addrinfo *a)
+{
+    if (a && a->ai_canonname == t_fake_mark) {
+        while (a) { struct addrinfo *next = a->ai_next; free(a); a = next; }
+        return;
+    }
+    freeaddrinfo(a);
+}
 #define AIOS_SYS_GETADDRINFO(h, s, hi, r) t_getaddrinfo((h), (s), (hi), (r))
+#define AIOS_SYS_FREEADDRINFO(a) t_freeaddrinfo(a)
 
 #include "aio_common.h"
+
+#include <termios.h>
+#include <pty.h>
+#include <sys/un.h>
+#include <sys/stat.h>
 
 /* Length-prefixed frames, the empty one among them, each read started from
  * outside the callbacks (as a task resumed by the loop would): the empty
@@ -355,6 +394,169 @@ static void test_read_exactly_beyond_int_max_is_refused(void)
     close(peer);
 }
 
+/* aios_serial_open makes a port raw 8N1 without flow control, whatever the
+ * device had: hardware flow control and IXANY, IUCLC, INPCK are cleared. */
+static void test_serial_open_clears_flow_control_left_by_the_device(void)
+{
+    aios_ctx ctx;
+    aios_stream *s;
+    int master, slave;
+    char name[128];
+    struct termios tio;
+    T_REQUIRE(aios_ctx_init(&ctx) == 0);
+    T_REQUIRE(openpty(&master, &slave, name, NULL, NULL) == 0);
+    T_REQUIRE(tcgetattr(slave, &tio) == 0);
+#ifdef CRTSCTS
+    tio.c_cflag |= CRTSCTS;
+#endif
+#ifdef IUCLC
+    tio.c_iflag |= IUCLC;
+#endif
+    tio.c_iflag |= IXANY | INPCK;
+    T_REQUIRE(tcsetattr(slave, TCSANOW, &tio) == 0);
+    T_EQ(aios_serial_open(&ctx, &s, name, 115200), 0);
+    T_EQ(tcgetattr(aios_stream_fd(s), &tio), 0);
+#ifdef CRTSCTS
+    T_EQ(tio.c_cflag & CRTSCTS, 0);
+#endif
+#ifdef IUCLC
+    T_EQ(tio.c_iflag & IUCLC, 0);
+#endif
+    T_EQ(tio.c_iflag & (IXANY | INPCK), 0);
+    aios_ctx_close(&ctx);
+    close(slave);
+    close(master);
+}
+
+static int t_accepts;
+static void t_count_conn(aios_server *srv, aios_stream *c, const struct sockaddr *peer, void *ud)
+{
+    (void)srv;
+    (void)peer;
+    (*(int *)ud)++;
+    aios_close(c, NULL, NULL);
+}
+
+static int t_unix_connect(const char *path)
+{
+    struct sockaddr_un u;
+    int fd = socket(AF_UNIX, SOCK_STREAM, 0), r;
+    memset(&u, 0, sizeof u);
+    u.sun_family = AF_UNIX;
+    strcpy(u.sun_path, path);
+    r = connect(fd, (struct sockaddr *)&u, sizeof u) < 0 ? -errno : 0;
+    close(fd);
+    return r;
+}
+
+static void t_unix_path(char *out, size_t n, const char *tag)
+{
+    snprintf(out, n, "/tmp/aio_regress_%ld_%s.sock", (long)getpid(), tag);
+    unlink(out);
+}
+
+/* A second server cannot take the path of a live one: its listen fails with
+ * -EADDRINUSE and the first keeps accepting. */
+static void test_unix_listen_leaves_a_live_servers_socket_alone(void)
+{
+    aios_ctx ctx;
+    aios_server a, b;
+    char path[108];
+    int acc_a = 0, acc_b = 0;
+    t_unix_path(path, sizeof path, "live");
+    T_REQUIRE(aios_ctx_init(&ctx) == 0);
+    T_REQUIRE(aios_server_init(&a, &ctx, NULL, t_count_conn, &acc_a) == 0);
+    T_REQUIRE(aios_server_init(&b, &ctx, NULL, t_count_conn, &acc_b) == 0);
+    T_EQ(aios_server_listen_unix(&a, path), 0);
+    T_EQ(aios_server_listen_unix(&b, path), -EADDRINUSE);
+    aios_run_once(&ctx, 0);  /* the probe connection, if any, is accepted and closed */
+    t_accepts = acc_a;
+    T_EQ(t_unix_connect(path), 0);
+    T_EQ(t_spin(&ctx, &acc_a, t_accepts + 1), 1);
+    T_EQ(acc_b, 0);
+    aios_ctx_close(&ctx);
+    T_CHECK(access(path, F_OK) != 0);  /* a's shutdown removed its own file */
+}
+
+/* A socket file left behind (no server) is replaced by a new listen. */
+static void test_unix_listen_replaces_a_stale_socket_file(void)
+{
+    aios_ctx ctx;
+    aios_server a;
+    char path[108];
+    int acc = 0, fd;
+    struct sockaddr_un u;
+    t_unix_path(path, sizeof path, "stale");
+    fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    memset(&u, 0, sizeof u);
+    u.sun_family = AF_UNIX;
+    strcpy(u.sun_path, path);
+    T_REQUIRE(bind(fd, (struct sockaddr *)&u, sizeof u) == 0);
+    close(fd);  /* the file stays, nobody listens */
+    T_REQUIRE(aios_ctx_init(&ctx) == 0);
+    T_REQUIRE(aios_server_init(&a, &ctx, NULL, t_count_conn, &acc) == 0);
+    T_EQ(aios_server_listen_unix(&a, path), 0);
+    T_EQ(t_unix_connect(path), 0);
+    T_EQ(t_spin(&ctx, &acc, 1), 1);
+    aios_ctx_close(&ctx);
+    T_CHECK(access(path, F_OK) != 0);
+}
+
+/* Shutdown removes the socket file only if it is still the one the server
+ * bound: a newer server's file at the same path survives. */
+static void test_unix_shutdown_leaves_a_newer_servers_socket_file(void)
+{
+    aios_ctx ctx;
+    aios_server a, b;
+    char path[108];
+    int acc_a = 0, acc_b = 0;
+    t_unix_path(path, sizeof path, "newer");
+    T_REQUIRE(aios_ctx_init(&ctx) == 0);
+    T_REQUIRE(aios_server_init(&a, &ctx, NULL, t_count_conn, &acc_a) == 0);
+    T_REQUIRE(aios_server_init(&b, &ctx, NULL, t_count_conn, &acc_b) == 0);
+    T_EQ(aios_server_listen_unix(&a, path), 0);
+    T_EQ(unlink(path), 0);  /* someone removed it... */
+    T_EQ(aios_server_listen_unix(&b, path), 0);  /* ...and b took the path */
+    T_EQ(aios_server_shutdown(&a, 0, NULL, NULL), 0);
+    aios_run_once(&ctx, 0);
+    T_CHECK(access(path, F_OK) == 0);
+    T_EQ(t_unix_connect(path), 0);
+    T_EQ(t_spin(&ctx, &acc_b, 1), 1);
+    aios_ctx_close(&ctx);
+    T_CHECK(access(path, F_OK) != 0);
+}
+
+static int t_tcp_connect(const char *ip, int port)
+{
+    struct sockaddr_in a;
+    int fd = socket(AF_INET, SOCK_STREAM, 0), r;
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_port = htons((uint16_t)port);
+    inet_pton(AF_INET, ip, &a.sin_addr);
+    r = connect(fd, (struct sockaddr *)&a, sizeof a) < 0 ? -errno : 0;
+    close(fd);
+    return r;
+}
+
+/* Listening on a name with port 0 binds every address of the name to the
+ * one port that aios_server_port reports. */
+static void test_listen_on_a_name_with_port_zero_uses_one_port_for_all_addresses(void)
+{
+    aios_ctx ctx;
+    aios_server srv;
+    int acc = 0, port;
+    T_REQUIRE(aios_ctx_init(&ctx) == 0);
+    T_REQUIRE(aios_server_init(&srv, &ctx, NULL, t_count_conn, &acc) == 0);
+    T_EQ(aios_server_listen_tcp(&srv, "dual.test", 0), 0);
+    port = aios_server_port(&srv);
+    T_CHECK(port > 0);
+    T_EQ(t_tcp_connect("127.0.0.1", port), 0);
+    T_EQ(t_tcp_connect("127.0.0.2", port), 0);
+    T_EQ(t_spin(&ctx, &acc, 2), 1);
+    aios_ctx_close(&ctx);
+}
+
 int main(void)
 {
     t_suite("aio_regress");
@@ -369,5 +571,10 @@ int main(void)
     T_RUN(test_ctx_close_waits_for_the_resolver_thread);
     T_RUN(test_write_high_water_mark_counts_request_overhead);
     T_RUN(test_read_exactly_beyond_int_max_is_refused);
+    T_RUN(test_serial_open_clears_flow_control_left_by_the_device);
+    T_RUN(test_unix_listen_leaves_a_live_servers_socket_alone);
+    T_RUN(test_unix_listen_replaces_a_stale_socket_file);
+    T_RUN(test_unix_shutdown_leaves_a_newer_servers_socket_file);
+    T_RUN(test_listen_on_a_name_with_port_zero_uses_one_port_for_all_addresses);
     return t_done();
 }
