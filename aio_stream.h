@@ -178,7 +178,9 @@ connect the stream stays, with no descriptor, until you close it.  Host
 names resolve in a resolver thread (IPv6 and IPv4 addresses are then tried
 alternately, a new attempt starting every `attempt_delay_ms` while earlier
 ones are pending; the first to connect wins).  `timeout_ms` bounds the whole
-connect, resolution included.
+connect, resolution included.  A Unix connect to a listener whose backlog
+is full is retried (2 ms growing to 100 ms apart, about 4.5 s in all) before
+it fails with `-EAGAIN`.
 
 ### Servers
 
@@ -1884,6 +1886,7 @@ typedef struct aios__connector {
     struct sockaddr_storage addrs[AIOS__MAX_ADDRS];
     socklen_t alen[AIOS__MAX_ADDRS];
     int naddr, next, active, last_err, delay_ms, nodelay, keepalive_s;
+    int retries;  /* Unix connects retried while the listener's backlog is full */
 } aios__connector;
 
 static void aios__connector_free(aios_stream *s)
@@ -1951,7 +1954,9 @@ static void aios__connect_won(aios__connector *c, int slot)
 
 static void aios__attempt_failed(aios__connector *c, int slot, int err);
 
-/* Starts the next address; returns 1 if an attempt is now pending, 0 if none could start. */
+#define AIOS__UNIX_RETRIES 50
+
+/* Starts the next address; returns 1 if an attempt (or a retry) is now pending, 0 if none could start. */
 static int aios__attempt_next(aios__connector *c)
 {
     while (c->next < c->naddr) {
@@ -1965,6 +1970,18 @@ static int aios__attempt_next(aios__connector *c)
         fd = AIOS_SYS_SOCKET(sa->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
         if (fd < 0) { c->last_err = -errno; continue; }
         r = AIOS_SYS_CONNECT(fd, (const struct sockaddr *)sa, len);
+        if (r < 0 && errno == EAGAIN && sa->ss_family == AF_UNIX && c->retries < AIOS__UNIX_RETRIES) {
+            /* the listener's backlog is full and nothing is pending: try
+             * again after 2, 4, ... 64 ms, then every 100 ms (about 4.5 s in all) */
+            int ms = c->retries < 6 ? 2 << c->retries : 100;
+            AIOS_SYS_CLOSE(fd);
+            c->last_err = -EAGAIN;
+            c->retries++;
+            c->next--;
+            if (aios__timer_start(c->s->ctx, &c->delay, aios_now_ns() + (int64_t)ms * 1000000) == 0) return 1;
+            c->next++;
+            continue;
+        }
         if (r < 0 && errno != EINPROGRESS && errno != EINTR) {
             c->last_err = -errno;
             AIOS_SYS_CLOSE(fd);
@@ -2019,7 +2036,7 @@ static void aios__connect_begin(aios__connector *c)
 static void aios__connect_delay_fire(aios__timer *t)
 {
     aios__connector *c = AIOS__CONTAINER(t, aios__connector, delay);
-    (void)aios__attempt_next(c);
+    if (!aios__attempt_next(c)) aios__connect_done(c->s, c->last_err ? c->last_err : -ECONNREFUSED);
 }
 
 static void aios__connect_deadline_fire(aios__timer *t)

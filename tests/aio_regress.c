@@ -557,6 +557,47 @@ static void test_listen_on_a_name_with_port_zero_uses_one_port_for_all_addresses
     aios_ctx_close(&ctx);
 }
 
+/* A Unix connect to a listener whose backlog is full waits for room (the
+ * kernel gives EAGAIN and keeps nothing pending) instead of failing. */
+static void test_unix_connect_waits_while_the_backlog_is_full(void)
+{
+    aios_ctx ctx;
+    aios_stream *s;
+    char path[108];
+    struct sockaddr_un u;
+    int lis, fill[64], nfill = 0, i;
+    t_rec cn;
+    memset(&cn, 0, sizeof cn);
+    t_unix_path(path, sizeof path, "backlog");
+    lis = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    memset(&u, 0, sizeof u);
+    u.sun_family = AF_UNIX;
+    strcpy(u.sun_path, path);
+    T_REQUIRE(bind(lis, (struct sockaddr *)&u, sizeof u) == 0);
+    T_REQUIRE(listen(lis, 0) == 0);
+    while (nfill < 64) {  /* fill the backlog */
+        int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0);
+        if (connect(fd, (struct sockaddr *)&u, sizeof u) < 0) { T_REQUIRE(errno == EAGAIN); close(fd); break; }
+        fill[nfill++] = fd;
+    }
+    T_REQUIRE(nfill < 64);
+    T_REQUIRE(aios_ctx_init(&ctx) == 0);
+    T_EQ(aios_unix_connect(&ctx, &s, path, t_rec_cb, &cn), 0);
+    t_spin_ms(&ctx, 30);
+    T_EQ(cn.calls, 0);  /* still waiting, not failed */
+    for (;;) {  /* make room */
+        int a = accept(lis, NULL, NULL);
+        if (a < 0) break;
+        close(a);
+    }
+    T_EQ(t_spin(&ctx, &cn.calls, 1), 1);
+    T_EQ(cn.status, 0);
+    aios_ctx_close(&ctx);
+    for (i = 0; i < nfill; i++) close(fill[i]);
+    close(lis);
+    unlink(path);
+}
+
 int main(void)
 {
     t_suite("aio_regress");
@@ -576,5 +617,6 @@ int main(void)
     T_RUN(test_unix_listen_replaces_a_stale_socket_file);
     T_RUN(test_unix_shutdown_leaves_a_newer_servers_socket_file);
     T_RUN(test_listen_on_a_name_with_port_zero_uses_one_port_for_all_addresses);
+    T_RUN(test_unix_connect_waits_while_the_backlog_is_full);
     return t_done();
 }
