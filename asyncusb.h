@@ -619,6 +619,10 @@ typedef struct ausb_pipe_config {
     int iso_packets;      /* isochronous endpoints: packets per transfer (default 0) */
     int iso_packet_len;   /* isochronous endpoints: bytes per packet */
     unsigned timeout_ms;  /* per transfer, 0 none (default) */
+    int inline_chunks;    /* 1: on_chunk runs inside libusb's event handling,
+                           * with the limits of AUSB_INLINE_CALLBACK (it may
+                           * return, hold, pause or stop; nothing that waits
+                           * on the device), saving a loop iteration per chunk */
 } ausb_pipe_config;
 
 struct ausb_pipe {
@@ -643,8 +647,9 @@ struct ausb_pipe {
 
 AUSB_API void ausb_pipe_config_init(ausb_pipe_config *cfg);
 /* Starts an IN pipeline on endpoint `ep` (bit 7 set) of type
- * AUSB_EP_BULK, AUSB_EP_INTERRUPT or AUSB_EP_ISOCHRONOUS.  0: on_end comes
- * exactly once later; an error return means no callback. */
+ * AUSB_EP_BULK, AUSB_EP_INTERRUPT or AUSB_EP_ISOCHRONOUS (p need not be
+ * initialised; not while it runs).  0: on_end comes exactly once later; an
+ * error return means no callback. */
 AUSB_API int ausb_pipe_start(ausb_pipe *p, ausb_handle *h, unsigned char ep, int type, const ausb_pipe_config *cfg,
                              ausb_pipe_chunk_cb on_chunk, ausb_pipe_end_cb on_end, void *user);
 /* Stops delivering at once, cancels what is in flight, reports -ECANCELED
@@ -2350,7 +2355,7 @@ AUSB_API int ausb_pipe_start(ausb_pipe *p, ausb_handle *h, unsigned char ep, int
     ausb_pipe_config def;
     size_t n, len;
     int i, r;
-    if (!p || !on_chunk || !(ep & 0x80) || p->running) return -EINVAL;
+    if (!p || !on_chunk || !(ep & 0x80)) return -EINVAL;
     if (type != AUSB_EP_BULK && type != AUSB_EP_INTERRUPT && type != AUSB_EP_ISOCHRONOUS) return -EINVAL;
     if (!cfg) { ausb_pipe_config_init(&def); cfg = &def; }
     if (cfg->in_flight < 1 || cfg->in_flight > 64 || cfg->transfer_len < 1) return -EINVAL;
@@ -2382,6 +2387,7 @@ AUSB_API int ausb_pipe_start(ausb_pipe *p, ausb_handle *h, unsigned char ep, int
             ausb_fill_interrupt(&p->slots[i], h, ep, b, cfg->transfer_len, cfg->timeout_ms, ausb__pipe_on_xfer, p);
         else
             ausb_fill_bulk(&p->slots[i], h, ep, b, cfg->transfer_len, cfg->timeout_ms, ausb__pipe_on_xfer, p);
+        if (cfg->inline_chunks) ausb_transfer_set_flags(&p->slots[i], AUSB_INLINE_CALLBACK);
     }
     p->handle = h;
     p->ep = ep;

@@ -3,6 +3,7 @@
  * consumer, stop, a stall and a device that leaves mid-stream), the OUT
  * queue, submission from other threads and the Termux descriptor path.
  * Run under umockdev-wrapper. */
+#define _POSIX_C_SOURCE 200809L
 #include <stdlib.h>
 /* umockdev copies IN data into the client's buffers behind valgrind's back;
  * zeroed buffers keep memcheck from calling the stream bytes undefined. */
@@ -146,6 +147,43 @@ static void test_pipeline_in_order_under_reversed_completions_1_to_64(void)
         T_EQ(ausb_pipe_running(&p), 0);
         T_EQ(usbf_pending(&dev_a), 0);
         T_EQ(ausb_pending(&ctx), 0);
+    }
+    ausb_close(&h);
+    ausb_exit(&ctx);
+}
+
+static void test_inline_chunks_keep_order_hold_and_stop(void)
+{
+    static const int ns[] = {1, 4, 64};
+    ausb_ctx ctx;
+    ausb_handle h;
+    ausb_pipe p;
+    ausb_pipe_config cfg;
+    sink s;
+    unsigned k;
+    T_EQ(open_dev(&ctx, &dev_a, &h), 0);
+    for (k = 0; k < sizeof ns / sizeof ns[0]; k++) {
+        stream_setup(&dev_a, ns[k], 0);
+        sink_init(&s, &dev_a);
+        s.stop_at = 200;
+        s.hold_at = 50;
+        ausb_pipe_config_init(&cfg);
+        cfg.in_flight = ns[k];
+        cfg.transfer_len = 64;
+        cfg.inline_chunks = 1;
+        T_EQ(ausb_pipe_start(&p, &h, 0x8a, AUSB_EP_BULK, &cfg, seq_chunk, on_end, &s), 0);
+        T_EQ(run_until(&ctx, &s.held_once, 1), 0);
+        spin(&ctx, 20);
+        T_EQ(s.chunks, 50);
+        ausb_pipe_resume(&p);
+        T_EQ(run_until(&ctx, &s.ends, 1), 0);
+        spin(&ctx, 5);
+        T_EQ(s.ends, 1);
+        T_EQ(s.status, -ECANCELED);
+        T_EQ(s.chunks, 200);
+        T_EQ(s.bad_order, 0);
+        T_EQ(s.bad_bytes, 0);
+        T_EQ(usbf_pending(&dev_a), 0);
     }
     ausb_close(&h);
     ausb_exit(&ctx);
@@ -611,6 +649,7 @@ int main(void)
 
     RUN(test_pipeline_in_order_under_reversed_completions_1_to_64);
     RUN(test_slow_consumer_pauses_instead_of_buffering);
+    RUN(test_inline_chunks_keep_order_hold_and_stop);
     RUN(test_stall_mid_stream_is_reported_once_after_earlier_chunks);
     RUN(test_isochronous_pipeline_keeps_packet_details);
     RUN(test_interrupt_pipeline_counts_in_order);

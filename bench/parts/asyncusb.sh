@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # bench/parts/asyncusb.sh - CPU instructions per completed USB transfer
 # (valgrind's callgrind) for asyncusb, a plain libusb async loop doing the
-# same work, and python-libusb1, on the same emulated device.
+# same work, and python-libusb1, on the same emulated device; then
+# streaming (ausb_pipe) against plain libusb with 1, 4, 16 and 64 in flight.
 #
 # Workload: bulk IN transfers of 512 bytes from the fake device 1234:0001 of
 # tests/usb_fakehost.c, DEPTH in flight, each resubmitted from its callback.
@@ -35,6 +36,8 @@ $CC -O2 -g -iquote . -o "$B_OUT/usb_fakehost" tests/usb_fakehost.c $UMOCK || exi
 $CC -std=c99 -O2 -g -I. -o "$B_OUT/usb_ausb" bench/usb_ausb.c $LIBUSB || exit 1
 # shellcheck disable=SC2086
 $CC -std=c99 -O2 -g -o "$B_OUT/usb_libusb" bench/usb_libusb.c $LIBUSB || exit 1
+# shellcheck disable=SC2086
+$CC -std=c99 -O2 -g -I. -o "$B_OUT/usb_pipe" bench/usb_pipe.c $LIBUSB || exit 1
 have_py=1
 "$PY" -c 'import usb1' 2>/dev/null || have_py=0
 
@@ -68,6 +71,8 @@ measure() {
 
 pct() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "failed" || b == "failed" || b == 0) print "-"; else printf "%+.1f%%\n", 100 * (a - b) / b }'; }
 
+# AUSB_BENCH_ONLY=stream skips to the streaming table.
+if [ "${AUSB_BENCH_ONLY:-}" != stream ]; then
 echo "instructions per completed transfer (callgrind), $((N2 - N1)) transfers of 512 bytes"
 printf '%-34s %9s %9s %9s %9s %9s %12s %16s %10s\n' "workload" "asyncusb" "vs libusb" "inline" "vs libusb" "libusb" "python-usb1" "(no emul) ausb" "libusb"
 for cfg in "88 4" "89 4" "89 16"; do
@@ -91,3 +96,39 @@ echo "emulated device that answers at once, reaps the next URB in the same call.
 echo "one libusb_handle_events call per loop iteration, spread over the transfers of that iteration."
 echo "\"inline\" is asyncusb with AUSB_INLINE_CALLBACK, whose callbacks run inside libusb's event"
 echo "handling like the plain loop's (and may only record, resubmit, cancel or free transfers)."
+fi
+
+# Streaming: an ausb_pipe against the plain libusb loop with the same number
+# in flight, on endpoint 89 (one poll later).  Instructions per byte from
+# callgrind as above; MB/s from one timed run of AUSB_BENCH_NT transfers
+# without valgrind (on an emulated device: a socket round trip per ioctl
+# bounds it, not the bus).
+NT=${AUSB_BENCH_NT:-20000}
+# mbs_args PROG DEPTH [inline]: MB/s of NT transfers on ep 89.
+mbs_args() {
+    local prog=$1 depth=$2 t0 t1
+    shift 2
+    t0=$(date +%s%N)
+    umockdev-wrapper "$B_OUT/usb_fakehost" -- "$prog" "$NT" "$depth" 89 "$@" >/dev/null 2>&1 || { echo "-"; return; }
+    t1=$(date +%s%N)
+    awk -v b="$((NT * 512))" -v ns="$((t1 - t0))" 'BEGIN { printf "%.2f\n", b / 1e6 / (ns / 1e9) }'
+}
+per_byte() { awk -v a="$1" 'BEGIN { if (a == "failed") print "failed"; else printf "%.2f\n", a / 512 }'; }
+echo
+echo "streaming, 512-byte bulk IN transfers on ep 89: instructions per byte (callgrind, $((N2 - N1)) transfers)"
+echo "and MB/s ($NT transfers, wall clock: noisy, bound by the emulation's socket round trips)"
+echo "pipe: ausb_pipe, handler from dispatch; inline: ausb_pipe with inline_chunks; libusb: plain loop"
+printf '%-9s %8s %8s %8s %8s %8s | %7s %7s %7s %8s %8s\n' "in flight" "pipe" "inline" "libusb" "pipe" "inline" \
+    "pipe" "inline" "libusb" "pipe" "inline"
+printf '%-9s %8s %8s %8s %8s %8s | %7s %7s %7s %8s %8s\n' "" "ins/B" "ins/B" "ins/B" "vs lib" "vs lib" \
+    "MB/s" "MB/s" "MB/s" "vs lib" "vs lib"
+for depth in 1 4 16 64; do
+    read -r pa pn < <(measure pipe 89 "$depth" "$B_OUT/usb_pipe")
+    read -r ia in_ < <(measure pipeinline 89 "$depth" "$B_OUT/usb_pipe" inline)
+    read -r la ln < <(measure libusb 89 "$depth" "$B_OUT/usb_libusb")
+    pm=$(mbs_args "$B_OUT/usb_pipe" "$depth")
+    im=$(mbs_args "$B_OUT/usb_pipe" "$depth" inline)
+    lm=$(mbs_args "$B_OUT/usb_libusb" "$depth")
+    printf '%-9s %8s %8s %8s %8s %8s | %7s %7s %7s %8s %8s\n' "$depth" "$(per_byte "$pa")" "$(per_byte "$ia")" \
+        "$(per_byte "$la")" "$(pct "$pa" "$la")" "$(pct "$ia" "$la")" "$pm" "$im" "$lm" "$(pct "$pm" "$lm")" "$(pct "$im" "$lm")"
+done
