@@ -28,6 +28,9 @@ implementation needs `clock_gettime` and `eventfd`.
 - `AUSB_LIBUSB(fn)`: every libusb call goes through this macro (default:
   the function itself), so a test build can wrap or fail any of them, e.g.
   `#define AUSB_LIBUSB(fn) my_faulty_##fn`.
+- `AUSB_CLOSE_WAIT_MS`: how long `ausb_close` waits for the kernel to give
+  back cancelled transfers (default 10000); any still out then are
+  delivered as cancelled.
 - `AUSB_NO_LIBUSB`: only the parts that need no libusb (error text, the
   raw descriptor walker, IADs, UTF-16 decoding, setup packets), for tools
   and tests on targets without libusb.
@@ -295,6 +298,7 @@ struct ausb_ctx {
     int efd_signalled;
     int fds_lost;      /* an fd could not be recorded: resync, poll meanwhile */
     int in_dispatch_events;
+    int exiting;       /* ausb_exit is running: a nested call does nothing */
     int stop;
     int inflight;
     ausb_transfer *done_head, *done_tail;
@@ -347,8 +351,8 @@ struct ausb_handle {
 
 enum { AUSB_XFER_IDLE = 0, AUSB_XFER_INFLIGHT = 1, AUSB_XFER_DONE = 2, AUSB_XFER_QUEUED = 3 };
 
-/* Transfer flags */
-#define AUSB_SHORT_NOT_OK 1u
+/* Transfer flags (set after ausb_fill_*, which clears them) */
+#define AUSB_SHORT_NOT_OK 1u   /* ignored by isochronous transfers */
 #define AUSB_ZERO_PACKET 2u
 /* The callback runs inside libusb's event handling (still only from
  * ausb_dispatch), which saves a loop iteration per completion on fast
@@ -762,6 +766,9 @@ AUSB_API int ausb_termux_open(ausb_ctx *ctx, ausb_handle *h);
 #ifndef AUSB_LIBUSB
 #define AUSB_LIBUSB(fn) fn
 #endif
+#ifndef AUSB_CLOSE_WAIT_MS
+#define AUSB_CLOSE_WAIT_MS 10000
+#endif
 
 #if defined(__GNUC__) || defined(__clang__)
 #define AUSB_PRIVATE static __attribute__((unused))
@@ -1009,12 +1016,26 @@ fail:
 
 AUSB_PRIVATE int ausb__run_deferred(ausb_ctx *ctx);
 AUSB_PRIVATE void ausb__submit_remote(ausb_ctx *ctx);
+AUSB_PRIVATE int ausb__run_done(ausb_ctx *ctx);
 
 AUSB_API void ausb_exit(ausb_ctx *ctx)
 {
-    if (!ctx || !ctx->lu) return;
+    ausb_deferred *d;
+    int pass;
+    /* A callback that close delivers may call ausb_exit again: no-op. */
+    if (!ctx || !ctx->lu || ctx->exiting) return;
+    ctx->exiting = 1;
     while (ctx->handles) ausb_close(ctx->handles);
-    (void)ausb__run_deferred(ctx);
+    (void)ausb__run_done(ctx);
+    /* Deferred calls may defer again: drain, with a bound against one
+     * that always re-arms; what is left is unqueued, free for reuse. */
+    for (pass = 0; pass < 64 && ctx->def_head; pass++) (void)ausb__run_deferred(ctx);
+    while ((d = ctx->def_head) != NULL) {
+        ctx->def_head = d->next;
+        d->next = NULL;
+        d->queued = 0;
+    }
+    ctx->def_tail = NULL;
     AUSB_LIBUSB(libusb_set_pollfd_notifiers)(ctx->lu, NULL, NULL, NULL);
     AUSB_LIBUSB(libusb_exit)(ctx->lu);
     if (ctx->efd >= 0) close(ctx->efd);
@@ -1177,8 +1198,8 @@ AUSB_API int ausb_run(ausb_ctx *ctx)
 {
     int r;
     if (!ctx || !ctx->lu) return -EINVAL;
-    __atomic_store_n(&ctx->stop, 0, __ATOMIC_RELEASE);
-    while (!__atomic_load_n(&ctx->stop, __ATOMIC_ACQUIRE) && ausb_pending(ctx)) {
+    /* Consume the flag: an ausb_stop made just before this call counts. */
+    while (!__atomic_exchange_n(&ctx->stop, 0, __ATOMIC_ACQ_REL) && ausb_pending(ctx)) {
         r = ausb_run_once(ctx, -1);
         if (r < 0) return r;
     }
@@ -1835,7 +1856,8 @@ AUSB_API void ausb_close(ausb_handle *h)
 {
     ausb_ctx *ctx;
     ausb_transfer *t, **pp, *mine = NULL, **mine_tail = &mine;
-    int i, rounds = 0;
+    int i;
+    int64_t give_up;
     if (!h || !h->lh || h->closing) return;
     ctx = h->ctx;
     if (ctx->in_dispatch_events) {
@@ -1851,13 +1873,15 @@ AUSB_API void ausb_close(ausb_handle *h)
         (void)AUSB_LIBUSB(libusb_cancel_transfer)(t->lt);
     }
     /* libusb hands cancelled transfers back from its event handling; we are
-     * never inside it here, so pumping it is allowed.  The bound (10 s) only
-     * guards against a kernel that never gives an URB back. */
-    while (h->inflight > 0 && rounds++ < 2000) {
+     * never inside it here, so pumping it is allowed.  The bound, in time
+     * (AUSB_CLOSE_WAIT_MS), only guards against a kernel that never gives an
+     * URB back. */
+    give_up = ausb_now_ns() + (int64_t)AUSB_CLOSE_WAIT_MS * 1000000;
+    while (h->inflight > 0 && ausb_now_ns() < give_up) {
         struct timeval tv = {0, 5000};
         (void)AUSB_LIBUSB(libusb_handle_events_timeout_completed)(ctx->lu, &tv, NULL);
     }
-    /* Deliver this handle's completions now, in order, before it goes away. */
+    /* This handle's completions, in order, delivered once it is gone. */
     pp = &ctx->done_head;
     ctx->done_tail = NULL;
     while (*pp) {
@@ -1872,11 +1896,16 @@ AUSB_API void ausb_close(ausb_handle *h)
             pp = &t->next_done;
         }
     }
-    while ((t = mine) != NULL) {
-        mine = t->next_done;
+    /* Transfers the kernel never gave back: libusb_close drops them, so
+     * they are delivered as cancelled (every transfer calls back once). */
+    while ((t = h->inflight_head) != NULL) {
+        ausb__unlink_inflight(t);
+        t->status = -ECANCELED;
+        t->actual_length = 0;
+        t->state = AUSB_XFER_DONE;
         t->next_done = NULL;
-        t->state = AUSB_XFER_IDLE;
-        if (t->cb) t->cb(t, t->status, t->user);
+        *mine_tail = t;
+        mine_tail = &t->next_done;
     }
     for (i = 0; i < AUSB_MAX_INTERFACES; i++)
         if (AUSB__BIT_GET(h->claimed, i) || AUSB__BIT_GET(h->detached, i)) (void)ausb__release(h, i);
@@ -1886,6 +1915,14 @@ AUSB_API void ausb_close(ausb_handle *h)
     if (h->next) h->next->prev = h->prev;
     h->next = h->prev = NULL;
     ausb_device_release(&h->dev);
+    /* The handle is finished.  A callback may free it, its transfers or
+     * close the whole context: neither h nor ctx is touched from here on. */
+    while ((t = mine) != NULL) {
+        mine = t->next_done;
+        t->next_done = NULL;
+        t->state = AUSB_XFER_IDLE;
+        if (t->cb) t->cb(t, t->status, t->user);
+    }
 }
 
 /* ==== section: transfers ==== */
@@ -1900,6 +1937,11 @@ static void LIBUSB_CALL ausb__on_libusb_done(struct libusb_transfer *lt)
     if (t->status == AUSB_ERROR_NO_DEVICE) t->handle->gone = 1;
     t->actual_length = lt->actual_length;
     if (lt->type == LIBUSB_TRANSFER_TYPE_CONTROL && t->actual_length < 0) t->actual_length = 0;
+    if (lt->type == LIBUSB_TRANSFER_TYPE_ISOCHRONOUS) {
+        int i;   /* libusb leaves it 0 for iso: the sum of the packets */
+        t->actual_length = 0;
+        for (i = 0; i < lt->num_iso_packets; i++) t->actual_length += (int)lt->iso_packet_desc[i].actual_length;
+    }
     ausb__unlink_inflight(t);
     if (t->inline_cb && ctx->in_dispatch_events && !t->handle->closing) {
         t->state = AUSB_XFER_IDLE;
@@ -2000,6 +2042,9 @@ AUSB_API int ausb_fill_iso(ausb_transfer *t, ausb_handle *h, unsigned char ep, v
 AUSB_API void ausb_transfer_set_flags(ausb_transfer *t, unsigned flags)
 {
     if (!t || !t->lt || t->state != AUSB_XFER_IDLE) return;
+    /* libusb compares an iso transfer's length with its (always 0) total:
+     * SHORT_NOT_OK would fail every one, so iso ignores it. */
+    if (t->lt->type == LIBUSB_TRANSFER_TYPE_ISOCHRONOUS) flags &= ~AUSB_SHORT_NOT_OK;
     t->lt->flags = (uint8_t)(((flags & AUSB_SHORT_NOT_OK) ? LIBUSB_TRANSFER_SHORT_NOT_OK : 0) |
                              ((flags & AUSB_ZERO_PACKET) ? LIBUSB_TRANSFER_ADD_ZERO_PACKET : 0));
     t->inline_cb = (flags & AUSB_INLINE_CALLBACK) != 0;

@@ -8,6 +8,8 @@
 # usb_stream    IN pipelines, the OUT queue, submission from other threads
 #               (also under ThreadSanitizer), the Termux descriptor path;
 # usb_hotplug   arrivals and departures through testbed uevents;
+# usb_regress   regressions found in review (close and exit from the
+#               callbacks they deliver, stop before run, iso lengths);
 # usb_sched     asyncusb on the sched.h loop, tasks awaiting transfers.
 #               These run under libumockdev-preload, native only, in three
 #               builds (plain, ASan+UBSan, valgrind) by the loop below.
@@ -69,6 +71,7 @@ if t_have umockdev-wrapper && au_pkg --exists libusb-1.0 umockdev-1.0 2>/dev/nul
         t_fail_line "[usb_stream tsan] does not build:"
         head -n 12 "$au_exe.build.log" | sed 's/^/    /'
     fi
+    au_usb_suite usb_regress tests/usb_regress.c
     for au_src in tests/usb_sched*.c; do
         [ -e "$au_src" ] || continue
         [ -e sched.h ] || continue

@@ -1,0 +1,351 @@
+/* tests/usb_regress.c - asyncusb regressions from the 2026-11-22 review:
+ * closing and exiting from the callbacks they deliver, transfers the kernel
+ * never gives back, a stop made before ausb_run, deferred calls at exit,
+ * isochronous lengths.  Fake devices in an umockdev testbed
+ * (tests/usb_fake.h); run under umockdev-wrapper. */
+#define AUSB_CLOSE_WAIT_MS 200      /* the URB the fake swallows: wait less */
+#define AUSB_IMPLEMENTATION
+#include "asyncusb.h"
+#include "tests/harness.h"
+#include "tests/usb_fake.h"
+#include <pthread.h>
+#include <unistd.h>
+
+static usbf_device dev1;
+
+static int open_dev1(ausb_ctx *ctx, ausb_handle *h)
+{
+    ausb_device d;
+    int r;
+    if ((r = ausb_init(ctx, NULL)) < 0) return r;
+    if ((r = ausb_find_id(ctx, 0x1234, 0x0001, &d)) < 0) { ausb_exit(ctx); return r; }
+    r = ausb_open(&d, h);
+    ausb_device_release(&d);
+    if (r < 0) ausb_exit(ctx);
+    return r;
+}
+
+/* An object that owns a handle and a transfer; its callback does the usual
+ * "on error: close the handle, free the transfer, free the object". */
+typedef struct conn {
+    ausb_handle h;
+    ausb_transfer t;
+    unsigned char buf[8];
+} conn;
+
+static int conn_calls, conn_status;
+
+static void conn_close_and_free(ausb_transfer *t, int status, void *user)
+{
+    conn *c = (conn *)user;
+    conn_calls++;
+    conn_status = status;
+    ausb_close(&c->h);
+    ausb_transfer_free(t);
+    free(c);
+}
+
+static conn *conn_open_held(ausb_ctx *ctx)
+{
+    conn *c = (conn *)calloc(1, sizeof *c);
+    if (!c) return NULL;
+    if (open_dev1(ctx, &c->h) < 0) { free(c); return NULL; }
+    ausb_transfer_init(&c->t, 0);
+    ausb_fill_bulk(&c->t, &c->h, 0x84, c->buf, 8, 0, conn_close_and_free, c);   /* held */
+    if (ausb_submit(&c->t) < 0) {
+        ausb_transfer_free(&c->t);
+        ausb_close(&c->h);
+        ausb_exit(ctx);
+        free(c);
+        return NULL;
+    }
+    return c;
+}
+
+static void test_close_callback_may_close_and_free_the_object_owning_the_handle(void)
+{
+    ausb_ctx ctx;
+    conn *c;
+    conn_calls = 0;
+    T_CHECK((c = conn_open_held(&ctx)) != NULL);
+    T_EQ(ausb_claim(&c->h, 1), 0);
+    ausb_run_once(&ctx, 0);
+    ausb_close(&c->h);              /* the callback frees c (and c->h) */
+    T_EQ(conn_calls, 1);
+    T_EQ(conn_status, -ECANCELED);
+    T_CHECK(ctx.handles == NULL);
+    T_EQ(ausb_pending(&ctx), 0);
+    T_EQ(usbf_count(&dev1, &dev1.driver_bound_if1), 1);   /* reattached */
+    ausb_exit(&ctx);
+}
+
+static void test_exit_callback_may_close_and_free_the_object_owning_the_handle(void)
+{
+    ausb_ctx ctx;
+    conn *c;
+    conn_calls = 0;
+    T_CHECK((c = conn_open_held(&ctx)) != NULL);
+    ausb_run_once(&ctx, 0);
+    ausb_exit(&ctx);                /* closes c->h; the callback frees c */
+    T_EQ(conn_calls, 1);
+    T_EQ(conn_status, -ECANCELED);
+    T_CHECK(ctx.lu == NULL);
+}
+
+static ausb_ctx exit_ctx;
+static int exit_calls, exit_returned;
+
+static void exit_from_callback(ausb_transfer *t, int status, void *user)
+{
+    (void)t; (void)status; (void)user;
+    exit_calls++;
+    ausb_exit(&exit_ctx);
+    exit_returned++;
+}
+
+static void test_exit_from_a_callback_that_close_delivers_returns(void)
+{
+    ausb_handle h;
+    ausb_transfer t;
+    unsigned char buf[8];
+    exit_calls = exit_returned = 0;
+    T_EQ(open_dev1(&exit_ctx, &h), 0);
+    ausb_transfer_init(&t, 0);
+    ausb_fill_bulk(&t, &h, 0x84, buf, 8, 0, exit_from_callback, NULL);
+    T_EQ(ausb_submit(&t), 0);
+    ausb_run_once(&exit_ctx, 0);
+    ausb_close(&h);
+    T_EQ(exit_calls, 1);
+    T_EQ(exit_returned, 1);
+    T_CHECK(exit_ctx.lu == NULL);   /* the context is gone */
+    ausb_transfer_free(&t);
+}
+
+static void test_exit_from_a_callback_that_exit_delivers_does_nothing(void)
+{
+    ausb_handle h[2];
+    ausb_transfer t[2];
+    unsigned char buf[2][8];
+    int i;
+    exit_calls = exit_returned = 0;
+    T_EQ(open_dev1(&exit_ctx, &h[0]), 0);
+    {
+        ausb_device d;
+        T_EQ(ausb_find_id(&exit_ctx, 0x1234, 0x0001, &d), 0);
+        T_EQ(ausb_open(&d, &h[1]), 0);
+        ausb_device_release(&d);
+    }
+    for (i = 0; i < 2; i++) {
+        ausb_transfer_init(&t[i], 0);
+        ausb_fill_bulk(&t[i], &h[i], 0x84, buf[i], 8, 0, exit_from_callback, NULL);
+        T_EQ(ausb_submit(&t[i]), 0);
+    }
+    ausb_run_once(&exit_ctx, 0);
+    ausb_exit(&exit_ctx);
+    T_EQ(exit_calls, 2);            /* both handles closed, each once */
+    T_EQ(exit_returned, 2);
+    T_CHECK(exit_ctx.lu == NULL);
+    for (i = 0; i < 2; i++) ausb_transfer_free(&t[i]);
+}
+
+/* The fake accepts DISCARDURB but keeps the URB: a host controller that
+ * does not give a cancelled URB back. */
+static int swallow_discard;
+
+static gboolean discard_swallower(UMockdevIoctlBase *b, UMockdevIoctlClient *c, gpointer u)
+{
+    if (swallow_discard && umockdev_ioctl_client_get_request(c) == USBDEVFS_DISCARDURB) {
+        umockdev_ioctl_client_complete(c, 0, 0);
+        return TRUE;
+    }
+    return usbf_on_ioctl(b, c, u);
+}
+
+typedef struct rec {
+    int calls, status;
+} rec;
+
+static void on_done(ausb_transfer *t, int status, void *user)
+{
+    rec *r = (rec *)user;
+    (void)t;
+    r->calls++;
+    r->status = status;
+}
+
+static void test_close_delivers_a_transfer_the_kernel_never_gives_back(void)
+{
+    ausb_ctx ctx;
+    ausb_handle h;
+    ausb_transfer t;
+    unsigned char buf[8];
+    rec r;
+    memset(&r, 0, sizeof r);
+    g_signal_handlers_disconnect_by_func(dev1.handler, (gpointer)usbf_on_ioctl, &dev1);
+    g_signal_connect(dev1.handler, "handle-ioctl", G_CALLBACK(discard_swallower), &dev1);
+    swallow_discard = 1;
+    T_EQ(open_dev1(&ctx, &h), 0);
+    ausb_transfer_init(&t, 0);
+    ausb_fill_bulk(&t, &h, 0x84, buf, 8, 0, on_done, &r);
+    T_EQ(ausb_submit(&t), 0);
+    ausb_run_once(&ctx, 0);
+    ausb_close(&h);
+    swallow_discard = 0;
+    T_EQ(r.calls, 1);
+    T_EQ(r.status, -ECANCELED);
+    T_EQ(ausb_transfer_state(&t), AUSB_XFER_IDLE);
+    T_EQ(ausb_pending(&ctx), 0);
+    T_CHECK(ctx.handles == NULL);
+    usbf_release_held(&dev1, 8);    /* the URB finally comes back: nothing more */
+    ausb_run_once(&ctx, 20);
+    T_EQ(r.calls, 1);
+    ausb_transfer_free(&t);
+    ausb_exit(&ctx);
+}
+
+static void *stop_now(void *arg)
+{
+    ausb_stop((ausb_ctx *)arg);
+    return NULL;
+}
+
+static void test_stop_made_just_before_run_ends_it(void)
+{
+    ausb_ctx ctx;
+    ausb_handle h;
+    ausb_transfer t;
+    unsigned char buf[8];
+    pthread_t th;
+    rec r;
+    memset(&r, 0, sizeof r);
+    T_EQ(open_dev1(&ctx, &h), 0);
+    ausb_transfer_init(&t, 0);
+    /* held; the timeout only ends a run that missed the stop */
+    ausb_fill_bulk(&t, &h, 0x84, buf, 8, 2000, on_done, &r);
+    T_EQ(ausb_submit(&t), 0);
+    T_EQ(pthread_create(&th, NULL, stop_now, &ctx), 0);
+    pthread_join(th, NULL);
+    T_EQ(ausb_run(&ctx), 0);
+    T_EQ(r.calls, 0);               /* returned for the stop, t still in flight */
+    T_EQ(ausb_transfer_state(&t), AUSB_XFER_INFLIGHT);
+    ausb_close(&h);
+    T_EQ(r.calls, 1);
+    ausb_transfer_free(&t);
+    ausb_exit(&ctx);
+}
+
+static ausb_ctx defer_ctx;
+static ausb_deferred d1, d2;
+static int first_calls, second_calls;
+
+static void second(ausb_deferred *d, void *user) { (void)d; (void)user; second_calls++; }
+
+static void first(ausb_deferred *d, void *user)
+{
+    (void)d; (void)user;
+    first_calls++;
+    ausb_defer(&defer_ctx, &d2, second, NULL);
+}
+
+static void rearm(ausb_deferred *d, void *user)
+{
+    (void)user;
+    first_calls++;
+    ausb_defer(&defer_ctx, d, rearm, NULL);
+}
+
+static void test_exit_runs_calls_deferred_by_deferred_calls(void)
+{
+    ausb_ctx ctx2;
+    first_calls = second_calls = 0;
+    memset(&d1, 0, sizeof d1);
+    memset(&d2, 0, sizeof d2);
+    T_EQ(ausb_init(&defer_ctx, NULL), 0);
+    ausb_defer(&defer_ctx, &d1, first, NULL);
+    ausb_exit(&defer_ctx);
+    T_EQ(first_calls, 1);
+    T_EQ(second_calls, 1);
+    T_EQ(d2.queued, 0);
+    T_EQ(ausb_init(&ctx2, NULL), 0);      /* the node serves a new context */
+    ausb_defer(&ctx2, &d2, second, NULL);
+    ausb_run_once(&ctx2, 0);
+    T_EQ(second_calls, 2);
+    ausb_exit(&ctx2);
+}
+
+static void test_exit_ends_a_deferred_call_that_always_rearms(void)
+{
+    first_calls = 0;
+    memset(&d1, 0, sizeof d1);
+    T_EQ(ausb_init(&defer_ctx, NULL), 0);
+    ausb_defer(&defer_ctx, &d1, rearm, NULL);
+    ausb_exit(&defer_ctx);
+    T_CHECK(first_calls >= 1);
+    T_EQ(d1.queued, 0);
+}
+
+static void test_isochronous_actual_length_is_the_sum_of_the_packets(void)
+{
+    ausb_ctx ctx;
+    ausb_handle h;
+    ausb_transfer t;
+    unsigned char buf[4 * 8];
+    rec r;
+    memset(&r, 0, sizeof r);
+    T_EQ(open_dev1(&ctx, &h), 0);
+    T_EQ(ausb_transfer_init(&t, 4), 0);
+    T_EQ(ausb_fill_iso(&t, &h, 0x87, buf, sizeof buf, 4, 8, 1000, on_done, &r), 0);
+    T_EQ(ausb_submit(&t), 0);
+    while (r.calls < 1) if (ausb_run_once(&ctx, 20) < 0) break;
+    T_EQ(r.calls, 1);
+    T_EQ(r.status, 0);
+    T_EQ(t.actual_length, 1 + 2 + 3 + 4);     /* packet i gets i + 1 bytes */
+    ausb_transfer_free(&t);
+    ausb_close(&h);
+    ausb_exit(&ctx);
+}
+
+static void test_short_not_ok_does_not_fail_isochronous_transfers(void)
+{
+    ausb_ctx ctx;
+    ausb_handle h;
+    ausb_transfer t;
+    unsigned char buf[4 * 8];
+    rec r;
+    memset(&r, 0, sizeof r);
+    T_EQ(open_dev1(&ctx, &h), 0);
+    T_EQ(ausb_transfer_init(&t, 4), 0);
+    T_EQ(ausb_fill_iso(&t, &h, 0x87, buf, sizeof buf, 4, 8, 1000, on_done, &r), 0);
+    ausb_transfer_set_flags(&t, AUSB_SHORT_NOT_OK);
+    T_EQ(ausb_submit(&t), 0);
+    while (r.calls < 1) if (ausb_run_once(&ctx, 20) < 0) break;
+    T_EQ(r.calls, 1);
+    T_EQ(r.status, 0);
+    T_EQ(ausb_iso_packet_status(&t, 0), 0);
+    ausb_transfer_free(&t);
+    ausb_close(&h);
+    ausb_exit(&ctx);
+}
+
+int main(void)
+{
+    t_suite("usb_regress");
+    usbf_init();
+    dev1.strings[1] = "Fake Inc"; dev1.strings[2] = "Loop"; dev1.strings[3] = "SN";
+    dev1.desc_len = usbf_std_descriptors(dev1.desc, 0x1234, 0x0001);
+    dev1.driver_bound_if1 = 1;
+    usbf_add(&dev1, "/devices/fake/usb1/1-2", 1, 5, 480);
+
+    T_RUN(test_close_callback_may_close_and_free_the_object_owning_the_handle);
+    T_RUN(test_exit_callback_may_close_and_free_the_object_owning_the_handle);
+    T_RUN(test_exit_from_a_callback_that_close_delivers_returns);
+    T_RUN(test_exit_from_a_callback_that_exit_delivers_does_nothing);
+    T_RUN(test_stop_made_just_before_run_ends_it);
+    T_RUN(test_exit_runs_calls_deferred_by_deferred_calls);
+    T_RUN(test_exit_ends_a_deferred_call_that_always_rearms);
+    T_RUN(test_isochronous_actual_length_is_the_sum_of_the_packets);
+    T_RUN(test_short_not_ok_does_not_fail_isochronous_transfers);
+    T_RUN(test_close_delivers_a_transfer_the_kernel_never_gives_back);   /* last: swaps the ioctl handler */
+    usbf_done();
+    return t_done();
+}
