@@ -345,6 +345,7 @@ struct ausb_handle {
     int closing;
     int auto_detach;
     int close_deferred;   /* ausb_close came from an inline callback */
+    int heap_copy;        /* a library-owned stand-in finishing that close */
     uint16_t langid;
     ausb_handle *next, *prev;
 };
@@ -359,7 +360,9 @@ enum { AUSB_XFER_IDLE = 0, AUSB_XFER_INFLIGHT = 1, AUSB_XFER_DONE = 2, AUSB_XFER
  * devices.  Such a callback may read the result, resubmit, cancel or free
  * transfers; it must not call anything that waits on the device (claim,
  * release, set_*, clear_halt, reset, open, exit, find by serial).
- * ausb_close from it cancels at once and finishes when libusb returns. */
+ * ausb_close from it cancels at once (later submits on the handle fail
+ * with AUSB_ERROR_CLOSED) and finishes when libusb returns; the handle may
+ * be freed once none of its transfers is still to call back. */
 #define AUSB_INLINE_CALLBACK 4u
 
 struct ausb_transfer {
@@ -1017,6 +1020,7 @@ fail:
 AUSB_PRIVATE int ausb__run_deferred(ausb_ctx *ctx);
 AUSB_PRIVATE void ausb__submit_remote(ausb_ctx *ctx);
 AUSB_PRIVATE int ausb__run_done(ausb_ctx *ctx);
+AUSB_PRIVATE void ausb__close_finish(ausb_handle *h);
 
 AUSB_API void ausb_exit(ausb_ctx *ctx)
 {
@@ -1025,7 +1029,11 @@ AUSB_API void ausb_exit(ausb_ctx *ctx)
     /* A callback that close delivers may call ausb_exit again: no-op. */
     if (!ctx || !ctx->lu || ctx->exiting) return;
     ctx->exiting = 1;
-    while (ctx->handles) ausb_close(ctx->handles);
+    while (ctx->handles) {
+        ausb_handle *h = ctx->handles;
+        if (!h->closing) ausb_close(h);
+        else { h->close_deferred = 0; ausb__close_finish(h); }   /* closed inline */
+    }
     (void)ausb__run_done(ctx);
     /* Deferred calls may defer again: drain, with a bound against one
      * that always re-arms; what is left is unqueued, free for reuse. */
@@ -1147,9 +1155,15 @@ AUSB_PRIVATE int ausb__dispatch(ausb_ctx *ctx, struct pollfd *fds, int n)
         ctx->in_dispatch_events = 1;
         (void)ausb__handle_events(ctx);
         ctx->in_dispatch_events = 0;
+        /* A close delivers callbacks that may close (and free) other
+         * handles: start from the head again after each one. */
         for (h = ctx->handles; h; h = next) {
             next = h->next;
-            if (h->close_deferred) ausb_close(h);
+            if (h->close_deferred) {
+                h->close_deferred = 0;
+                ausb__close_finish(h);
+                next = ctx->handles;
+            }
         }
     }
     ran = ausb__run_done(ctx);
@@ -1855,23 +1869,46 @@ AUSB_PRIVATE void ausb__unlink_inflight(ausb_transfer *t)
 AUSB_API void ausb_close(ausb_handle *h)
 {
     ausb_ctx *ctx;
-    ausb_transfer *t, **pp, *mine = NULL, **mine_tail = &mine;
-    int i;
-    int64_t give_up;
+    ausb_transfer *t;
+    ausb_handle *copy;
     if (!h || !h->lh || h->closing) return;
     ctx = h->ctx;
-    if (ctx->in_dispatch_events) {
-        /* Called from an inline callback, inside libusb's event handling,
-         * where libusb cannot be pumped: finish right after it returns. */
-        h->close_deferred = 1;
-        for (t = h->inflight_head; t; t = t->h_next) (void)ausb_cancel(t);
-        return;
-    }
-    h->closing = 1;
+    h->closing = 1;     /* from here on submits fail with AUSB_ERROR_CLOSED */
     for (t = h->inflight_head; t; t = t->h_next) {
         t->cancel_requested = 1;
         (void)AUSB_LIBUSB(libusb_cancel_transfer)(t->lt);
     }
+    if (!ctx->in_dispatch_events) {
+        ausb__close_finish(h);
+        return;
+    }
+    /* Called from an inline callback, inside libusb's event handling, where
+     * libusb can neither be pumped nor close a handle: finish right after it
+     * returns.  With nothing in flight the caller may free h as soon as the
+     * callback returns, so a library-owned copy stands in for it (unless
+     * that allocation fails; then h is used and must outlive the dispatch). */
+    h->close_deferred = 1;
+    if (h->inflight > 0 || !(copy = (ausb_handle *)AUSB_MALLOC(sizeof *copy))) return;
+    *copy = *h;
+    copy->heap_copy = 1;
+    if (copy->prev) copy->prev->next = copy; else ctx->handles = copy;
+    if (copy->next) copy->next->prev = copy;
+    /* h keeps its (never again used) lh so that it reads as closing:
+     * calls on it fail with AUSB_ERROR_CLOSED. */
+    h->close_deferred = 0;
+    h->next = h->prev = NULL;
+    memset(h->claimed, 0, sizeof h->claimed);
+    memset(h->detached, 0, sizeof h->detached);
+    memset(&h->dev, 0, sizeof h->dev);
+}
+
+/* The blocking part of ausb_close, never from inside libusb's events. */
+AUSB_PRIVATE void ausb__close_finish(ausb_handle *h)
+{
+    ausb_ctx *ctx = h->ctx;
+    ausb_transfer *t, **pp, *mine = NULL, **mine_tail = &mine;
+    int i, heap_copy = h->heap_copy;
+    int64_t give_up;
     /* libusb hands cancelled transfers back from its event handling; we are
      * never inside it here, so pumping it is allowed.  The bound, in time
      * (AUSB_CLOSE_WAIT_MS), only guards against a kernel that never gives an
@@ -1915,6 +1952,7 @@ AUSB_API void ausb_close(ausb_handle *h)
     if (h->next) h->next->prev = h->prev;
     h->next = h->prev = NULL;
     ausb_device_release(&h->dev);
+    if (heap_copy) AUSB_FREE(h);
     /* The handle is finished.  A callback may free it, its transfers or
      * close the whole context: neither h nor ctx is touched from here on. */
     while ((t = mine) != NULL) {

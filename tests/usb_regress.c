@@ -45,13 +45,14 @@ static void conn_close_and_free(ausb_transfer *t, int status, void *user)
     free(c);
 }
 
-static conn *conn_open_held(ausb_ctx *ctx)
+static conn *conn_open(ausb_ctx *ctx, unsigned char ep, unsigned flags)
 {
     conn *c = (conn *)calloc(1, sizeof *c);
     if (!c) return NULL;
     if (open_dev1(ctx, &c->h) < 0) { free(c); return NULL; }
     ausb_transfer_init(&c->t, 0);
-    ausb_fill_bulk(&c->t, &c->h, 0x84, c->buf, 8, 0, conn_close_and_free, c);   /* held */
+    ausb_fill_bulk(&c->t, &c->h, ep, c->buf, 8, 0, conn_close_and_free, c);
+    ausb_transfer_set_flags(&c->t, flags);
     if (ausb_submit(&c->t) < 0) {
         ausb_transfer_free(&c->t);
         ausb_close(&c->h);
@@ -67,7 +68,7 @@ static void test_close_callback_may_close_and_free_the_object_owning_the_handle(
     ausb_ctx ctx;
     conn *c;
     conn_calls = 0;
-    T_CHECK((c = conn_open_held(&ctx)) != NULL);
+    T_CHECK((c = conn_open(&ctx, 0x84, 0)) != NULL);
     T_EQ(ausb_claim(&c->h, 1), 0);
     ausb_run_once(&ctx, 0);
     ausb_close(&c->h);              /* the callback frees c (and c->h) */
@@ -84,12 +85,65 @@ static void test_exit_callback_may_close_and_free_the_object_owning_the_handle(v
     ausb_ctx ctx;
     conn *c;
     conn_calls = 0;
-    T_CHECK((c = conn_open_held(&ctx)) != NULL);
+    T_CHECK((c = conn_open(&ctx, 0x84, 0)) != NULL);
     ausb_run_once(&ctx, 0);
     ausb_exit(&ctx);                /* closes c->h; the callback frees c */
     T_EQ(conn_calls, 1);
     T_EQ(conn_status, -ECANCELED);
     T_CHECK(ctx.lu == NULL);
+}
+
+static void test_inline_callback_may_close_and_free_the_object_owning_the_handle(void)
+{
+    ausb_ctx ctx;
+    conn *c;
+    conn_calls = 0;
+    T_CHECK((c = conn_open(&ctx, 0x85, AUSB_INLINE_CALLBACK)) != NULL);   /* 0x85: at once */
+    T_EQ(ausb_claim(&c->h, 1), 0);
+    while (conn_calls < 1) if (ausb_run_once(&ctx, 20) < 0) break;
+    T_EQ(conn_calls, 1);            /* the callback closed the handle and freed c */
+    T_EQ(conn_status, 0);
+    T_CHECK(ctx.handles == NULL);   /* the close finished when libusb returned */
+    T_EQ(usbf_count(&dev1, &dev1.driver_bound_if1), 1);   /* reattached */
+    ausb_exit(&ctx);
+}
+
+static ausb_handle chain_h;
+static int chain_calls, chain_submit;
+
+/* A streaming chain with inline callbacks: the first one closes the handle
+ * and, as any continuation does, submits again. */
+static void chain_close_then_submit(ausb_transfer *t, int status, void *user)
+{
+    (void)user;
+    chain_calls++;
+    if (chain_calls == 1) {
+        ausb_close(&chain_h);
+        chain_submit = ausb_submit(t);
+    } else if (status == 0 && chain_calls < 1000) {
+        (void)ausb_submit(t);
+    }
+}
+
+static void test_submit_after_close_from_an_inline_callback_fails_closed(void)
+{
+    ausb_ctx ctx;
+    ausb_transfer t;
+    unsigned char buf[8];
+    chain_calls = 0;
+    chain_submit = 99;
+    T_EQ(open_dev1(&ctx, &chain_h), 0);
+    ausb_transfer_init(&t, 0);
+    ausb_fill_bulk(&t, &chain_h, 0x85, buf, 8, 1000, chain_close_then_submit, NULL);
+    ausb_transfer_set_flags(&t, AUSB_INLINE_CALLBACK);
+    T_EQ(ausb_submit(&t), 0);
+    while (chain_calls < 1) if (ausb_run_once(&ctx, 20) < 0) break;
+    T_EQ(chain_submit, AUSB_ERROR_CLOSED);
+    T_EQ(chain_calls, 1);           /* the chain stopped with the close */
+    T_CHECK(ctx.handles == NULL);
+    T_EQ(ausb_pending(&ctx), 0);
+    ausb_transfer_free(&t);
+    ausb_exit(&ctx);
 }
 
 static ausb_ctx exit_ctx;
@@ -338,6 +392,8 @@ int main(void)
 
     T_RUN(test_close_callback_may_close_and_free_the_object_owning_the_handle);
     T_RUN(test_exit_callback_may_close_and_free_the_object_owning_the_handle);
+    T_RUN(test_inline_callback_may_close_and_free_the_object_owning_the_handle);
+    T_RUN(test_submit_after_close_from_an_inline_callback_fails_closed);
     T_RUN(test_exit_from_a_callback_that_close_delivers_returns);
     T_RUN(test_exit_from_a_callback_that_exit_delivers_does_nothing);
     T_RUN(test_stop_made_just_before_run_ends_it);
