@@ -1853,7 +1853,10 @@ AUSB_API int ausb_reset(ausb_handle *h)
 {
     int r = ausb__usable(h);
     if (r < 0) return r;
-    return ausb__note(h, AUSB_LIBUSB(libusb_reset_device)(h->lh));
+    r = AUSB_LIBUSB(libusb_reset_device)(h->lh);
+    /* NOT_FOUND: the device must be re-enumerated; this handle is done. */
+    if (r == LIBUSB_ERROR_NOT_FOUND) h->gone = 1;
+    return ausb__note(h, r);
 }
 
 AUSB_PRIVATE void ausb__unlink_inflight(ausb_transfer *t)

@@ -146,6 +146,95 @@ static void test_submit_after_close_from_an_inline_callback_fails_closed(void)
     ausb_exit(&ctx);
 }
 
+/* Two handles: A's inline callback closes A with a held transfer still in
+ * flight, so A's close finishes after libusb returns; the held transfer's
+ * cancelled callback then closes B, the next handle in the list, and frees
+ * it. */
+typedef struct pair {
+    ausb_handle a;
+    conn *b;
+    int held_calls;
+} pair;
+
+static void pair_close_a(ausb_transfer *t, int status, void *user)
+{
+    (void)t; (void)status;
+    ausb_close(&((pair *)user)->a);
+}
+
+static void pair_close_b(ausb_transfer *t, int status, void *user)
+{
+    pair *p = (pair *)user;
+    (void)t; (void)status;
+    p->held_calls++;
+    ausb_close(&p->b->h);
+    free(p->b);
+    p->b = NULL;
+}
+
+static void test_deferred_close_whose_callback_closes_the_next_handle(void)
+{
+    ausb_ctx ctx;
+    ausb_transfer t[2];
+    unsigned char buf[2][8];
+    pair p;
+    ausb_device d;
+    int i;
+    memset(&p, 0, sizeof p);
+    T_CHECK((p.b = (conn *)calloc(1, sizeof *p.b)) != NULL);
+    T_EQ(open_dev1(&ctx, &p.b->h), 0);
+    T_EQ(ausb_find_id(&ctx, 0x1234, 0x0001, &d), 0);
+    T_EQ(ausb_open(&d, &p.a), 0);            /* opened last: first in the list */
+    ausb_device_release(&d);
+    for (i = 0; i < 2; i++) ausb_transfer_init(&t[i], 0);
+    ausb_fill_bulk(&t[0], &p.a, 0x84, buf[0], 8, 0, pair_close_b, &p);    /* held */
+    ausb_fill_bulk(&t[1], &p.a, 0x85, buf[1], 8, 0, pair_close_a, &p);    /* at once */
+    ausb_transfer_set_flags(&t[1], AUSB_INLINE_CALLBACK);
+    T_EQ(ausb_submit(&t[0]), 0);
+    T_EQ(ausb_submit(&t[1]), 0);
+    while (p.held_calls < 1) if (ausb_run_once(&ctx, 20) < 0) break;
+    T_EQ(p.held_calls, 1);
+    T_CHECK(p.b == NULL);
+    T_CHECK(ctx.handles == NULL);
+    for (i = 0; i < 2; i++) ausb_transfer_free(&t[i]);
+    ausb_exit(&ctx);
+}
+
+/* USBDEVFS_RESET fails with ENODEV: the device has to be re-enumerated. */
+static int reset_enodev;
+
+static gboolean reset_refuser(UMockdevIoctlBase *b, UMockdevIoctlClient *c, gpointer u)
+{
+    if (reset_enodev && umockdev_ioctl_client_get_request(c) == USBDEVFS_RESET) {
+        umockdev_ioctl_client_complete(c, -1, ENODEV);
+        return TRUE;
+    }
+    return usbf_on_ioctl(b, c, u);
+}
+
+static void test_reset_that_needs_re_enumeration_marks_the_handle_gone(void)
+{
+    ausb_ctx ctx;
+    ausb_handle h;
+    ausb_transfer t;
+    unsigned char buf[8];
+    T_EQ(open_dev1(&ctx, &h), 0);
+    g_signal_handlers_disconnect_by_func(dev1.handler, (gpointer)usbf_on_ioctl, &dev1);
+    g_signal_connect(dev1.handler, "handle-ioctl", G_CALLBACK(reset_refuser), &dev1);
+    reset_enodev = 1;
+    T_EQ(ausb_reset(&h), AUSB_ERROR_NOT_FOUND);
+    reset_enodev = 0;
+    T_EQ(ausb_handle_gone(&h), 1);
+    ausb_transfer_init(&t, 0);
+    ausb_fill_bulk(&t, &h, 0x85, buf, 8, 0, NULL, NULL);
+    T_EQ(ausb_submit(&t), AUSB_ERROR_NO_DEVICE);
+    ausb_transfer_free(&t);
+    ausb_close(&h);
+    ausb_exit(&ctx);
+    g_signal_handlers_disconnect_by_func(dev1.handler, (gpointer)reset_refuser, &dev1);
+    g_signal_connect(dev1.handler, "handle-ioctl", G_CALLBACK(usbf_on_ioctl), &dev1);
+}
+
 static ausb_ctx exit_ctx;
 static int exit_calls, exit_returned;
 
@@ -394,6 +483,8 @@ int main(void)
     T_RUN(test_exit_callback_may_close_and_free_the_object_owning_the_handle);
     T_RUN(test_inline_callback_may_close_and_free_the_object_owning_the_handle);
     T_RUN(test_submit_after_close_from_an_inline_callback_fails_closed);
+    T_RUN(test_deferred_close_whose_callback_closes_the_next_handle);
+    T_RUN(test_reset_that_needs_re_enumeration_marks_the_handle_gone);
     T_RUN(test_exit_from_a_callback_that_close_delivers_returns);
     T_RUN(test_exit_from_a_callback_that_exit_delivers_does_nothing);
     T_RUN(test_stop_made_just_before_run_ends_it);
