@@ -148,9 +148,16 @@ and wraps that descriptor:
   fail at once with `AUSB_ERROR_NO_DEVICE`.
 - `ausb_cancel` is idempotent; the callback still comes exactly once, with
   `-ECANCELED` or with the outcome that won the race.
-- `ausb_close` cancels everything in flight on the handle, delivers those
-  callbacks before it returns, releases claimed interfaces and reattaches
-  kernel drivers it detached.  `ausb_exit` closes every handle still open.
+- `ausb_close` cancels everything in flight on the handle, releases claimed
+  interfaces, reattaches kernel drivers it detached and closes the handle,
+  then delivers those callbacks before it returns (a transfer the kernel
+  has not given back within `AUSB_CLOSE_WAIT_MS` reports `-ECANCELED`), so
+  a callback may free the handle's storage or even call `ausb_exit`.
+  `ausb_exit` closes every handle still open and runs the deferred calls
+  (also those deferred meanwhile); `ausb_exit` from a callback that exit
+  itself delivers does nothing.
+- An `ausb_stop` made while `ausb_run` is not running ends the next
+  `ausb_run` at once.
 - `ausb_ctx`, `ausb_handle` and `ausb_transfer` are caller storage that
   must not move while in use (open, or in flight).
 - One thread drives a context; only `ausb_stop` (also from a signal
@@ -475,7 +482,9 @@ AUSB_API void ausb_desc_iter_init(ausb_desc_iter *it, const void *buf, size_t le
 AUSB_API int ausb_desc_next(ausb_desc_iter *it, const uint8_t **desc, size_t *desc_len);
 /* Checks a whole raw configuration: header, wTotalLength against len, every
  * bLength, the minimum length of interface and endpoint descriptors, and
- * the interface count.  Returns the number of descriptors or an error. */
+ * the interface count (bNumInterfaces equals the number of interface
+ * descriptors with bAlternateSetting 0).  Returns the number of
+ * descriptors or an error. */
 AUSB_API int ausb_config_check(const void *raw, size_t len);
 
 typedef struct ausb_iad {
@@ -1593,7 +1602,7 @@ AUSB_API int ausb_config_check(const void *raw, size_t len)
     const uint8_t *p = (const uint8_t *)raw, *d;
     ausb_desc_iter it;
     size_t total, dl;
-    int r, count = 0, seen_if = 0, max_if = -1;
+    int r, count = 0, seen_if = 0, interfaces = 0;
     if (!p || len < 9) return AUSB_ERROR_MALFORMED;
     if (p[0] < 9 || p[1] != AUSB_DT_CONFIG) return AUSB_ERROR_MALFORMED;
     total = (size_t)p[2] | ((size_t)p[3] << 8);
@@ -1606,11 +1615,11 @@ AUSB_API int ausb_config_check(const void *raw, size_t len)
         if (d[1] == AUSB_DT_IAD && dl < 8) return AUSB_ERROR_MALFORMED;
         if (d[1] == AUSB_DT_INTERFACE) {
             seen_if = 1;
-            if (it.interface > max_if) max_if = it.interface;
+            if (it.alt == 0) interfaces++;   /* each interface has one alt 0 */
         }
     }
     if (r < 0) return r;
-    (void)max_if;
+    if (interfaces != p[4]) return AUSB_ERROR_MALFORMED;   /* bNumInterfaces */
     return count;
 }
 

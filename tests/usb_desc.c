@@ -119,7 +119,24 @@ static void test_wtotallength_lies_are_rejected(void)
     b[2] = 30;                        /* cuts the class-specific descriptor */
     T_EQ(ausb_config_check(b, sizeof b), AUSB_ERROR_MALFORMED);
     b[2] = 26;                        /* ends on a boundary: fewer descriptors */
+    T_EQ(ausb_config_check(b, sizeof b), AUSB_ERROR_MALFORMED);   /* and one interface of two */
+    b[4] = 1;
     T_EQ(ausb_config_check(b, sizeof b), 3);
+}
+
+static void test_interface_count_must_match_the_interfaces_present(void)
+{
+    unsigned char b[sizeof good];
+    memcpy(b, good, sizeof b);
+    b[4] = 3;                         /* bNumInterfaces 3, two present */
+    T_EQ(ausb_config_check(b, sizeof b), AUSB_ERROR_MALFORMED);
+    T_EQ(ausb_raw_iads(b, sizeof b, NULL, 0), AUSB_ERROR_MALFORMED);
+    b[4] = 0;                         /* none claimed, two present */
+    T_EQ(ausb_config_check(b, sizeof b), AUSB_ERROR_MALFORMED);
+    b[4] = 1;
+    T_EQ(ausb_config_check(b, sizeof b), AUSB_ERROR_MALFORMED);
+    b[4] = 2;                         /* the alternate setting is no interface */
+    T_EQ(ausb_config_check(b, sizeof b), 8);
 }
 
 static void test_short_interface_and_endpoint_descriptors_are_rejected(void)
@@ -281,6 +298,7 @@ int main(void)
     T_RUN(test_oversized_blength_stops_with_error);
     T_RUN(test_truncated_buffer_stops_with_error);
     T_RUN(test_wtotallength_lies_are_rejected);
+    T_RUN(test_interface_count_must_match_the_interfaces_present);
     T_RUN(test_short_interface_and_endpoint_descriptors_are_rejected);
     T_RUN(test_error_is_sticky);
     T_RUN(test_mutations_never_read_out_of_bounds);

@@ -115,7 +115,7 @@ static int check_walk(const uint8_t *buf, size_t len)
 static int ref_config_check(const uint8_t *p, size_t len, size_t *total_out)
 {
     size_t total;
-    int i, seen_if = 0;
+    int i, seen_if = 0, interfaces = 0;
     if (!p || len < 9) return AUSB_ERROR_MALFORMED;
     if (p[0] < 9 || p[1] != AUSB_DT_CONFIG) return AUSB_ERROR_MALFORMED;
     total = (size_t)p[2] | ((size_t)p[3] << 8);
@@ -128,9 +128,13 @@ static int ref_config_check(const uint8_t *p, size_t len, size_t *total_out)
         if (i > 0 && d[1] == AUSB_DT_CONFIG) return AUSB_ERROR_MALFORMED;
         if (d[1] == AUSB_DT_ENDPOINT && (dl < 7 || !seen_if)) return AUSB_ERROR_MALFORMED;
         if (d[1] == AUSB_DT_IAD && dl < 8) return AUSB_ERROR_MALFORMED;
-        if (d[1] == AUSB_DT_INTERFACE) seen_if = 1;
+        if (d[1] == AUSB_DT_INTERFACE) {
+            seen_if = 1;
+            if (dl >= 9 && d[3] == 0) interfaces++;
+        }
     }
     if (rw.end < 0) return rw.end;
+    if (interfaces != p[4]) return AUSB_ERROR_MALFORMED;
     return rw.n;
 }
 
@@ -304,6 +308,7 @@ static void check_built(const uint8_t *data, size_t size, int cap)
         for (i = 2; i < (int)bl; i++) b[off + i] = k + (size_t)i < size ? data[k + (size_t)i] : (uint8_t)i;
         if (type == AUSB_DT_INTERFACE) {
             seen_if = 1;
+            if (nif == 255 && b[off + 3] == 0) b[off + 3] = 1;   /* bNumInterfaces is one byte */
             last_if = b[off + 2];
             last_alt = b[off + 3];
             if (last_alt == 0) nif++;
