@@ -1,4 +1,4 @@
-/* asyncusb.h - v0.1 - async USB on libusb-1.0 for C99 - MIT licence (see end)
+/* asyncusb.h - v0.1 - async USB on libusb-1.0 for C99 - MIT licence or public domain, at your choice (see the end of the file)
 
 # asyncusb.h
 
@@ -2795,20 +2795,18 @@ AUSB_API int ausb_attach(ausb_ctx *ctx, schd_loop *loop, schd_source *src)
 
 /*
 ------------------------------------------------------------------------------
-MIT License
-
+This software is available under two licences; choose whichever you prefer.
+------------------------------------------------------------------------------
+ALTERNATIVE A - MIT License
 Copyright (c) 2026 the asynckit authors
-
 Permission is hereby granted, free of charge, to any person obtaining a copy of
 this software and associated documentation files (the "Software"), to deal in
 the Software without restriction, including without limitation the rights to
 use, copy, modify, merge, publish, distribute, sublicense, and/or sell copies
 of the Software, and to permit persons to whom the Software is furnished to do
 so, subject to the following conditions:
-
 The above copyright notice and this permission notice shall be included in all
 copies or substantial portions of the Software.
-
 THE SOFTWARE IS PROVIDED "AS IS", WITHOUT WARRANTY OF ANY KIND, EXPRESS OR
 IMPLIED, INCLUDING BUT NOT LIMITED TO THE WARRANTIES OF MERCHANTABILITY,
 FITNESS FOR A PARTICULAR PURPOSE AND NONINFRINGEMENT. IN NO EVENT SHALL THE
@@ -2816,5 +2814,16 @@ AUTHORS OR COPYRIGHT HOLDERS BE LIABLE FOR ANY CLAIM, DAMAGES OR OTHER
 LIABILITY, WHETHER IN AN ACTION OF CONTRACT, TORT OR OTHERWISE, ARISING FROM,
 OUT OF OR IN CONNECTION WITH THE SOFTWARE OR THE USE OR OTHER DEALINGS IN THE
 SOFTWARE.
+------------------------------------------------------------------------------
+ALTERNATIVE B - Public Domain (www.unlicense.org)
+This is free and unencumbered software released into the public domain.
+Anyone is free to copy, modify, publish, use, compile, sell, or distribute this
+software, either in source code form or as a compiled binary, for any purpose,
+commercial or non-commercial, and by any means.
+In jurisdictions that recognize copyright laws, the author or authors of this
+software dedicate any and all copyright interest in the software to the public
+domain. We make this dedication in the hope that it will encourage others to
+use it for the benefit of humanity. THE SOFTWARE IS PROVIDED "AS IS", WITHOUT
+WARRANTY OF ANY KIND, EXPRESS OR IMPLIED.
 ------------------------------------------------------------------------------
 */

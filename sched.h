@@ -34,7 +34,6 @@
  *                          safe if schd_loop_post is used from threads)
  *   SCHD_SYS_POLL, SCHD_SYS_PPOLL, SCHD_SYS_READ, SCHD_SYS_WRITE,
  *   SCHD_SYS_EVENTFD, SCHD_SYS_CLOSE    system calls, for fault injection
- *   SCHD_ASSERT(x)         internal consistency checks (default: assert)
  *
  * # A tour
  *
@@ -292,7 +291,6 @@ struct schd_async {
     schd_async *next_pending;
     schd_async *next, *prev; /* the loop's list of open handles */
     int pending;             /* atomic */
-    int is_post;             /* a one-shot node made by schd_loop_post */
 };
 
 struct schd__tentry { int64_t when; schd_timer *timer; };
@@ -742,10 +740,6 @@ SCHD_API int schd__await_tflag(schd_task *t, schd_tflag *f);
 #include <time.h>
 #include <unistd.h>
 #include <sys/eventfd.h>
-#ifndef SCHD_ASSERT
-#include <assert.h>
-#define SCHD_ASSERT(x) assert(x)
-#endif
 
 #ifndef SCHD_MALLOC
 #define SCHD_MALLOC(n) malloc(n)
@@ -1362,7 +1356,6 @@ SCHD_API int schd_loop_post(schd_loop *loop, schd_fn fn, void *ud)
     a->cb = schd__post_run;
     a->ud = ud;
     a->loop = loop;
-    a->is_post = 1;
     a->pending = 1;
     memcpy(a + 1, &fn, sizeof fn);
     schd__push_async(loop, a);
