@@ -115,7 +115,8 @@ any interface), bus, port path or predicate.  Notifications run from
 dispatch, outside libusb's event handling, so opening the device in one
 works.  When a device leaves, its handles are marked gone, its pending
 transfers fail with `AUSB_ERROR_NO_DEVICE` and its pipes end once with it.
-Stop with `ausb_hotplug_stop` before `ausb_exit`.
+`ausb_exit` stops any watch still running (queued notifications are
+dropped, none is delivered during the exit).
 
 Threads: `ausb_submit_any_thread` may be called from any thread (transfer
 init and fill too); the loop submits the transfer on its next dispatch and
@@ -147,7 +148,9 @@ and wraps that descriptor:
   transfer reports no-device, the handle is marked gone and later submits
   fail at once with `AUSB_ERROR_NO_DEVICE`.
 - `ausb_cancel` is idempotent; the callback still comes exactly once, with
-  `-ECANCELED` or with the outcome that won the race.
+  `-ECANCELED` or with the outcome that won the race.  It also reaches a
+  transfer that `ausb_submit_any_thread` queued and the loop has not
+  submitted yet (it completes with `-ECANCELED`, never reaching the device).
 - `ausb_close` cancels everything in flight on the handle, releases claimed
   interfaces, reattaches kernel drivers it detached and closes the handle,
   then delivers those callbacks before it returns (a transfer the kernel
@@ -313,6 +316,9 @@ struct ausb_ctx {
     ausb_handle *handles;
     ausb_transfer *remote;     /* ausb_submit_any_thread: lock-free LIFO */
     int remote_count;          /* queued there, read atomically */
+    struct ausb_epstream *streams;  /* endpoint streams whose socket is watched */
+    int nstreams;
+    struct ausb_hotplug *hotplugs;  /* started and not stopped: ausb_exit stops them */
 };
 
 typedef struct ausb_device {
@@ -707,6 +713,80 @@ AUSB_API int ausb_outq_free_slots(const ausb_outq *q);
  * outcome) and frees the buffers once they all came back. */
 AUSB_API void ausb_outq_close(ausb_outq *q);
 
+/* ==== section: endpoint streams ==== */
+
+/* A byte stream over a bulk IN and a bulk OUT endpoint (a CDC-ACM data
+ * interface, a vendor loopback), handed to the program as one end of a
+ * local stream socket.  Bytes the device sends on ep_in can be read from
+ * ausb_epstream_fd(); bytes written there go out on ep_out, in order, in
+ * transfers of up to out_len bytes.  Any fd code works on it: read/write,
+ * poll, or aio_stream.h's buffered reads (aios_stream_open on the fd, then
+ * aios_read_until, aios_read_exactly, aios_write...) exactly as on a TCP
+ * socket.  The context pumps both directions from its dispatch; memory is
+ * bounded by the transfers in flight plus the socket buffers (a slow
+ * reader pauses the IN transfers; nothing is dropped).
+ *
+ * The end of the stream:
+ * - the device's side fails (stall, timeout, no device, handle closed):
+ *   the reader still gets every byte that arrived, then end of file;
+ *   writes fail with EPIPE; on_end reports the error once.
+ * - the program closes the fd: what it wrote before is still sent, then
+ *   on_end(0).  shutdown(fd, SHUT_WR) ends the OUT direction only.
+ * - ausb_epstream_close: both directions stop at once; on_end(-ECANCELED).
+ * on_end runs once, from dispatch, after every transfer came back and the
+ * context's end of the socket is closed; the caller's fd stays open until
+ * the caller closes it. */
+typedef struct ausb_epstream ausb_epstream;
+typedef void (*ausb_epstream_end_cb)(ausb_epstream *es, int status, void *user);
+
+typedef struct ausb_epstream_config {
+    int in_flight;          /* IN transfers kept in flight, 1..64 (default 2) */
+    int in_len;             /* bytes per IN transfer (default 4096) */
+    int out_in_flight;      /* OUT transfers in flight, 1..64 (default 2) */
+    int out_len;            /* most bytes per OUT transfer (default 4096) */
+    int zlp;                /* 1 (default): a transfer that ends on a packet
+                             * boundary is followed by a zero-length packet */
+    unsigned out_timeout_ms;/* per OUT transfer, 0 none (default) */
+    int sock_buf;           /* socket buffer per direction in bytes, 0: the
+                             * system default */
+} ausb_epstream_config;
+
+struct ausb_epstream {
+    /* public, read-only */
+    long long bytes_in, bytes_out;  /* device to fd, fd to device (sent) */
+    /* private */
+    ausb_ctx *ctx;
+    ausb_handle *handle;
+    ausb_epstream *next;        /* the context's list */
+    ausb_pipe pipe;
+    ausb_outq outq;
+    unsigned char *obuf;
+    int fd, user_fd;
+    int in_state, out_state;    /* 0 done or none, 1 running, 2 stopping */
+    int in_off;                 /* bytes of the held chunk already written */
+    int want_write;             /* a chunk waits for room in the socket */
+    int status, closing, listed;
+    ausb_epstream_end_cb on_end;
+    void *user;
+    ausb_deferred defer;
+};
+
+AUSB_API void ausb_epstream_config_init(ausb_epstream_config *cfg);
+/* Starts the stream on a claimed interface's endpoints: ep_in (bit 7 set)
+ * and ep_out (bit 7 clear); either may be 0 for a one-way stream.  0: the
+ * fd is ready and on_end comes exactly once later; an error return means
+ * no callback and no fd. */
+AUSB_API int ausb_epstream_open(ausb_epstream *es, ausb_handle *h, unsigned char ep_in, unsigned char ep_out,
+                                const ausb_epstream_config *cfg, ausb_epstream_end_cb on_end, void *user);
+/* The caller's end: a non-blocking, close-on-exec AF_UNIX stream socket,
+ * owned by the caller from a successful open, also after on_end (close it
+ * when done; aios_close does when aio_stream.h wraps it).  -1 when the
+ * open failed, -EINVAL for NULL. */
+AUSB_API int ausb_epstream_fd(const ausb_epstream *es);
+/* Stops both directions, cancels what is in flight; on_end(-ECANCELED)
+ * follows (or the error that came first).  Idempotent. */
+AUSB_API void ausb_epstream_close(ausb_epstream *es);
+
 /* ==== section: hotplug ==== */
 
 typedef struct ausb_hotplug ausb_hotplug;
@@ -728,6 +808,8 @@ struct ausb_hotplug {
     int lu_handle;
     ausb_hotplug_event *head, *tail;
     ausb_deferred defer;
+    ausb_hotplug *next;   /* the context's list */
+    int listed;
 };
 
 AUSB_API int ausb_hotplug_supported(void);
@@ -736,7 +818,8 @@ AUSB_API int ausb_hotplug_supported(void);
  * dispatch, never inside this call. */
 AUSB_API int ausb_hotplug_start(ausb_hotplug *hp, ausb_ctx *ctx, const ausb_filter *f, unsigned flags,
                                 ausb_hotplug_cb cb, void *user);
-/* No notification after it returns (queued ones are dropped). */
+/* No notification after it returns (queued ones are dropped).  Harmless
+ * on a watch already stopped, also by ausb_exit. */
 AUSB_API void ausb_hotplug_stop(ausb_hotplug *hp);
 
 /* ==== section: Android and Termux ==== */
@@ -765,6 +848,7 @@ AUSB_API int ausb_termux_open(ausb_ctx *ctx, ausb_handle *h);
 #include <time.h>
 #include <unistd.h>
 #include <sys/eventfd.h>
+#include <sys/socket.h>
 
 #if !defined(CLOCK_MONOTONIC)
 #error "asyncusb.h: the implementation needs POSIX clocks: define _POSIX_C_SOURCE=200809L (or _DEFAULT_SOURCE) before any #include"
@@ -1038,6 +1122,8 @@ AUSB_API void ausb_exit(ausb_ctx *ctx)
     /* A callback that close delivers may call ausb_exit again: no-op. */
     if (!ctx || !ctx->lu || ctx->exiting) return;
     ctx->exiting = 1;
+    /* No notification during or after exit; queued ones are freed. */
+    while (ctx->hotplugs) ausb_hotplug_stop(ctx->hotplugs);
     while (ctx->handles) {
         ausb_handle *h = ctx->handles;
         if (!h->closing) ausb_close(h);
@@ -1053,6 +1139,18 @@ AUSB_API void ausb_exit(ausb_ctx *ctx)
         d->queued = 0;
     }
     ctx->def_tail = NULL;
+    /* Streams end with their handles; one still listed lost its callbacks
+     * with the deferred calls above: release what it holds. */
+    while (ctx->streams) {
+        ausb_epstream *es = ctx->streams;
+        ctx->streams = es->next;
+        es->listed = 0;
+        if (es->fd >= 0) close(es->fd);
+        es->fd = -1;
+        AUSB_FREE(es->obuf);
+        es->obuf = NULL;
+    }
+    ctx->nstreams = 0;
     AUSB_LIBUSB(libusb_set_pollfd_notifiers)(ctx->lu, NULL, NULL, NULL);
     AUSB_LIBUSB(libusb_exit)(ctx->lu);
     if (ctx->efd >= 0) close(ctx->efd);
@@ -1064,19 +1162,25 @@ AUSB_API void ausb_exit(ausb_ctx *ctx)
 
 AUSB_API int ausb_pending(const ausb_ctx *ctx)
 {
-    return ctx ? ctx->inflight + (ctx->done_head != NULL) + (ctx->def_head != NULL) +
+    return ctx ? ctx->inflight + (ctx->done_head != NULL) + (ctx->def_head != NULL) + ctx->nstreams +
                      __atomic_load_n(&ctx->remote_count, __ATOMIC_RELAXED) : 0;
 }
+
+AUSB_PRIVATE int ausb__es_events(const ausb_epstream *es);
+AUSB_PRIVATE int ausb__es_owns(const ausb_ctx *ctx, int fd);
+AUSB_PRIVATE int ausb__es_dispatch(ausb_ctx *ctx, const struct pollfd *pfd);
 
 AUSB_API int ausb_prepare(void *vctx, struct pollfd *fds, int cap, int64_t *deadline_ns)
 {
     ausb_ctx *ctx = (ausb_ctx *)vctx;
     struct timeval tv;
+    ausb_epstream *es;
     int need, i;
 
     if (!ctx || !ctx->lu) return 0;
     if (ctx->fds_lost) ausb__fds_resync(ctx);
     need = 1 + ctx->lu_nfds;
+    for (es = ctx->streams; es; es = es->next) need += ausb__es_events(es) >= 0;
     if (fds && cap >= need) {
         fds[0].fd = ctx->efd;
         fds[0].events = POLLIN;
@@ -1084,6 +1188,15 @@ AUSB_API int ausb_prepare(void *vctx, struct pollfd *fds, int cap, int64_t *dead
         for (i = 0; i < ctx->lu_nfds; i++) {
             fds[1 + i] = ctx->lu_fds[i];
             fds[1 + i].revents = 0;
+        }
+        i += 1;
+        for (es = ctx->streams; es; es = es->next) {
+            int ev = ausb__es_events(es);
+            if (ev < 0) continue;
+            fds[i].fd = es->fd;
+            fds[i].events = (short)ev;
+            fds[i].revents = 0;
+            i++;
         }
     }
     if (deadline_ns) {
@@ -1149,9 +1262,11 @@ AUSB_PRIVATE int ausb__dispatch(ausb_ctx *ctx, struct pollfd *fds, int n)
 {
     int i, ready = 0, ran;
     struct timeval tv;
+    int streams = 0;
     for (i = 0; i < n; i++) {
         if (!fds[i].revents) continue;
         if (fds[i].fd == ctx->efd) ausb__drain_signal(ctx, 1);
+        else if (ctx->streams && ausb__es_owns(ctx, fds[i].fd)) streams = 1;
         else ready = 1;
     }
     if (__atomic_load_n(&ctx->remote, __ATOMIC_RELAXED)) ausb__submit_remote(ctx);
@@ -1175,6 +1290,12 @@ AUSB_PRIVATE int ausb__dispatch(ausb_ctx *ctx, struct pollfd *fds, int n)
             }
         }
     }
+    /* Streams after libusb's completions (a chunk queued above is
+     * delivered below), matched by descriptor: the list may have changed
+     * since prepare. */
+    if (streams)
+        for (i = 0; i < n; i++)
+            if (fds[i].revents && fds[i].fd != ctx->efd) (void)ausb__es_dispatch(ctx, &fds[i]);
     ran = ausb__run_done(ctx);
     ran += ausb__run_deferred(ctx);
     return ran;
@@ -2129,6 +2250,12 @@ AUSB_API int ausb_cancel(ausb_transfer *t)
 {
     int r;
     if (!t || !t->lt) return -EINVAL;
+    if (__atomic_load_n(&t->state, __ATOMIC_ACQUIRE) == AUSB_XFER_QUEUED) {
+        /* queued by ausb_submit_any_thread, not submitted yet: the loop
+         * completes it with -ECANCELED instead of submitting it */
+        t->cancel_requested = 1;
+        return 0;
+    }
     if (t->state != AUSB_XFER_INFLIGHT || t->cancel_requested) return 0;
     t->cancel_requested = 1;
     r = AUSB_LIBUSB(libusb_cancel_transfer)(t->lt);
@@ -2298,8 +2425,8 @@ AUSB_API int ausb_submit_any_thread(ausb_transfer *t)
     if (!t || !t->lt || !t->handle || !t->handle->ctx) return -EINVAL;
     if (t->state != AUSB_XFER_IDLE) return AUSB_ERROR_BUSY;
     ctx = t->handle->ctx;
-    t->state = AUSB_XFER_QUEUED;
     t->cancel_requested = 0;
+    __atomic_store_n(&t->state, AUSB_XFER_QUEUED, __ATOMIC_RELEASE);
     __atomic_add_fetch(&ctx->remote_count, 1, __ATOMIC_RELAXED);
     head = __atomic_load_n(&ctx->remote, __ATOMIC_RELAXED);
     do {
@@ -2616,6 +2743,286 @@ AUSB_API void ausb_outq_close(ausb_outq *q)
         if (q->slots[i].state == AUSB_XFER_INFLIGHT) (void)ausb_cancel(&q->slots[i]);
 }
 
+/* ==== section: endpoint streams ==== */
+
+AUSB_API void ausb_epstream_config_init(ausb_epstream_config *cfg)
+{
+    if (!cfg) return;
+    memset(cfg, 0, sizeof *cfg);
+    cfg->in_flight = 2;
+    cfg->in_len = 4096;
+    cfg->out_in_flight = 2;
+    cfg->out_len = 4096;
+    cfg->zlp = 1;
+}
+
+AUSB_API int ausb_epstream_fd(const ausb_epstream *es) { return es ? es->user_fd : -EINVAL; }
+
+/* The events to watch on the context's end, or -1 when it is not watched:
+ * reading while the OUT queue has room, writing while a chunk waits, and
+ * nothing (hang-ups only) while IN runs, to notice the caller's close. */
+AUSB_PRIVATE int ausb__es_events(const ausb_epstream *es)
+{
+    int ev = 0, watch = 0;
+    if (es->fd < 0 || es->closing) return -1;
+    if (es->in_state == 1) {
+        watch = 1;
+        if (es->want_write) ev |= POLLOUT;
+    }
+    if (es->out_state == 1 && ausb_outq_free_slots(&es->outq) > 0) {
+        watch = 1;
+        ev |= POLLIN;
+    }
+    return watch ? ev : -1;
+}
+
+AUSB_PRIVATE void ausb__es_finish(ausb_deferred *d, void *user)
+{
+    ausb_epstream *es = (ausb_epstream *)user;
+    (void)d;
+    if (es->on_end) es->on_end(es, es->status, es->user);
+}
+
+AUSB_PRIVATE void ausb__es_unlink(ausb_epstream *es)
+{
+    ausb_epstream **pp;
+    if (!es->listed) return;
+    for (pp = &es->ctx->streams; *pp; pp = &(*pp)->next)
+        if (*pp == es) { *pp = es->next; break; }
+    es->listed = 0;
+    es->ctx->nstreams--;
+}
+
+/* Both directions are over: close our end, report from a deferred call. */
+AUSB_PRIVATE void ausb__es_check_done(ausb_epstream *es)
+{
+    if (es->in_state != 0 || es->out_state != 0 || !es->listed) return;
+    ausb__es_unlink(es);
+    if (es->fd >= 0) close(es->fd);
+    es->fd = -1;
+    AUSB_FREE(es->obuf);
+    es->obuf = NULL;
+    ausb_defer(es->ctx, &es->defer, ausb__es_finish, es);
+}
+
+AUSB_PRIVATE void ausb__es_fail(ausb_epstream *es, int status)
+{
+    if (status < 0 && es->status == 0) es->status = status;
+}
+
+/* Ends the OUT direction: no more reading; what is in flight is cancelled
+ * when `cancel`, else sent first. */
+AUSB_PRIVATE void ausb__es_out_stop(ausb_epstream *es, int cancel)
+{
+    if (es->out_state != 1) return;
+    if (es->fd >= 0) (void)shutdown(es->fd, SHUT_RD);   /* the caller's writes now fail */
+    if (es->outq.count == 0) {
+        ausb_outq_close(&es->outq);
+        es->out_state = 0;
+        ausb__es_check_done(es);
+        return;
+    }
+    es->out_state = 2;
+    if (cancel) ausb_outq_close(&es->outq);
+}
+
+AUSB_PRIVATE void ausb__es_in_stop(ausb_epstream *es)
+{
+    if (es->in_state != 1) return;
+    es->in_state = 2;
+    es->want_write = 0;
+    ausb_pipe_stop(&es->pipe);
+}
+
+AUSB_PRIVATE void ausb__es_on_sent(ausb_outq *q, int status, int len, void *user)
+{
+    ausb_epstream *es = (ausb_epstream *)user;
+    (void)q;
+    if (status == 0) {
+        es->bytes_out += len;
+    } else if (status != -ECANCELED || !es->closing) {
+        ausb__es_fail(es, status);
+        ausb__es_out_stop(es, 1);
+    }
+    if (es->out_state == 2 && es->outq.count == 0) {
+        if (es->outq.slots) ausb_outq_close(&es->outq);
+        es->out_state = 0;
+        ausb__es_check_done(es);
+    }
+}
+
+AUSB_PRIVATE int ausb__es_on_chunk(ausb_pipe *p, ausb_transfer *t, const unsigned char *data, int len, void *user)
+{
+    ausb_epstream *es = (ausb_epstream *)user;
+    (void)p;
+    (void)t;
+    while (es->in_off < len) {
+        ssize_t n = send(es->fd, data + es->in_off, (size_t)(len - es->in_off), MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (n > 0) { es->in_off += (int)n; es->bytes_in += n; continue; }
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            es->want_write = 1;
+            return AUSB_PIPE_HOLD;
+        }
+        /* EPIPE: the caller closed its end; nobody reads any more */
+        es->in_off = 0;
+        ausb__es_in_stop(es);
+        ausb__es_out_stop(es, 0);
+        return 0;
+    }
+    es->in_off = 0;
+    es->want_write = 0;
+    return 0;
+}
+
+AUSB_PRIVATE void ausb__es_on_pipe_end(ausb_pipe *p, int status, void *user)
+{
+    ausb_epstream *es = (ausb_epstream *)user;
+    (void)p;
+    if (status != -ECANCELED) {
+        /* the device side failed: the reader sees end of file after the
+         * bytes already in the socket; the OUT side stops too */
+        ausb__es_fail(es, status);
+        if (es->fd >= 0) (void)shutdown(es->fd, SHUT_WR);
+        ausb__es_out_stop(es, 1);
+    }
+    es->in_state = 0;
+    es->want_write = 0;
+    ausb__es_check_done(es);
+}
+
+/* Reads what the caller wrote into the OUT queue while it has room. */
+AUSB_PRIVATE void ausb__es_pump_out(ausb_epstream *es)
+{
+    while (es->out_state == 1 && ausb_outq_free_slots(&es->outq) > 0) {
+        ssize_t n = recv(es->fd, es->obuf, (size_t)es->outq.buf_len, MSG_DONTWAIT);
+        int r;
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
+        if (n <= 0) {                 /* end of file (or an error): no more to send */
+            ausb__es_out_stop(es, 0);
+            return;
+        }
+        if ((r = ausb_outq_write(&es->outq, es->obuf, (int)n)) < 0) {
+            ausb__es_fail(es, r);
+            ausb__es_out_stop(es, 1);
+            if (es->in_state == 1 && (r == AUSB_ERROR_NO_DEVICE || r == AUSB_ERROR_CLOSED)) ausb__es_in_stop(es);
+            return;
+        }
+    }
+}
+
+AUSB_PRIVATE void ausb__es_ready(ausb_epstream *es, short revents)
+{
+    if (es->fd < 0 || es->closing) return;
+    if (es->want_write && (revents & (POLLOUT | POLLERR | POLLHUP)) && es->in_state == 1) {
+        es->want_write = 0;
+        ausb_pipe_resume(&es->pipe);    /* the held chunk is written again from dispatch */
+    }
+    if (revents & (POLLIN | POLLERR | POLLHUP)) ausb__es_pump_out(es);
+    /* The caller closed its end (both directions shut): nobody reads. */
+    if ((revents & (POLLHUP | POLLERR)) && es->in_state == 1) ausb__es_in_stop(es);
+}
+
+AUSB_PRIVATE int ausb__es_owns(const ausb_ctx *ctx, int fd)
+{
+    const ausb_epstream *es;
+    for (es = ctx->streams; es; es = es->next)
+        if (es->fd == fd) return 1;
+    return 0;
+}
+
+/* Called by ausb__dispatch for every entry with events: 1 when it was a stream's. */
+AUSB_PRIVATE int ausb__es_dispatch(ausb_ctx *ctx, const struct pollfd *pfd)
+{
+    ausb_epstream *es;
+    for (es = ctx->streams; es; es = es->next)
+        if (es->fd == pfd->fd) {
+            ausb__es_ready(es, pfd->revents);
+            return 1;
+        }
+    return 0;
+}
+
+AUSB_API int ausb_epstream_open(ausb_epstream *es, ausb_handle *h, unsigned char ep_in, unsigned char ep_out,
+                                const ausb_epstream_config *cfg, ausb_epstream_end_cb on_end, void *user)
+{
+    ausb_epstream_config def;
+    ausb_pipe_config pc;
+    int sv[2], r;
+    if (!es) return -EINVAL;
+    memset(es, 0, sizeof *es);
+    es->fd = es->user_fd = -1;
+    if (!cfg) { ausb_epstream_config_init(&def); cfg = &def; }
+    if ((ep_in && !(ep_in & 0x80)) || (ep_out & 0x80) || (!ep_in && !ep_out)) return -EINVAL;
+    if (ep_in && (cfg->in_flight < 1 || cfg->in_flight > 64 || cfg->in_len < 1)) return -EINVAL;
+    if (ep_out && (cfg->out_in_flight < 1 || cfg->out_in_flight > 64 || cfg->out_len < 1)) return -EINVAL;
+    if (cfg->sock_buf < 0) return -EINVAL;
+    if ((r = ausb__usable(h)) < 0) return r;
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) < 0) return -errno;
+    if (cfg->sock_buf > 0) {
+        int i, b = cfg->sock_buf;
+        for (i = 0; i < 2; i++) {
+            (void)setsockopt(sv[i], SOL_SOCKET, SO_SNDBUF, &b, sizeof b);
+            (void)setsockopt(sv[i], SOL_SOCKET, SO_RCVBUF, &b, sizeof b);
+        }
+    }
+    es->ctx = h->ctx;
+    es->handle = h;
+    es->fd = sv[0];
+    es->user_fd = sv[1];
+    es->on_end = on_end;
+    es->user = user;
+    if (ep_out) {
+        if (!(es->obuf = (unsigned char *)AUSB_MALLOC((size_t)cfg->out_len))) { r = -ENOMEM; goto fail; }
+        r = ausb_outq_init(&es->outq, h, ep_out, cfg->out_in_flight, cfg->out_len, cfg->zlp, cfg->out_timeout_ms,
+                           ausb__es_on_sent, es);
+        if (r < 0) goto fail;
+        es->out_state = 1;
+    } else {
+        (void)shutdown(es->fd, SHUT_RD);
+    }
+    if (ep_in) {
+        ausb_pipe_config_init(&pc);
+        pc.in_flight = cfg->in_flight;
+        pc.transfer_len = cfg->in_len;
+        r = ausb_pipe_start(&es->pipe, h, ep_in, AUSB_EP_BULK, &pc, ausb__es_on_chunk, ausb__es_on_pipe_end, es);
+        if (r < 0) {
+            if (es->out_state) ausb_outq_close(&es->outq);
+            goto fail;
+        }
+        es->in_state = 1;
+    } else {
+        (void)shutdown(es->fd, SHUT_WR);
+    }
+    es->next = h->ctx->streams;
+    h->ctx->streams = es;
+    h->ctx->nstreams++;
+    es->listed = 1;
+    return 0;
+fail:
+    AUSB_FREE(es->obuf);
+    es->obuf = NULL;
+    close(sv[0]);
+    close(sv[1]);
+    es->fd = es->user_fd = -1;
+    return r;
+}
+
+AUSB_API void ausb_epstream_close(ausb_epstream *es)
+{
+    if (!es || !es->listed || es->closing) return;
+    ausb__es_fail(es, -ECANCELED);
+    es->closing = 1;
+    es->want_write = 0;
+    if (es->in_state == 1) { es->in_state = 2; ausb_pipe_stop(&es->pipe); }
+    if (es->out_state == 1) {
+        if (es->outq.count == 0) { ausb_outq_close(&es->outq); es->out_state = 0; }
+        else { es->out_state = 2; ausb_outq_close(&es->outq); }
+    }
+    ausb__es_check_done(es);
+}
+
 /* ==== section: hotplug ==== */
 
 struct ausb_hotplug_event {
@@ -2694,6 +3101,9 @@ AUSB_API int ausb_hotplug_start(ausb_hotplug *hp, ausb_ctx *ctx, const ausb_filt
         return ausb_from_libusb(r, 0);
     }
     hp->lu_handle = (int)lh;
+    hp->next = ctx->hotplugs;
+    ctx->hotplugs = hp;
+    hp->listed = 1;
     return 0;
 }
 
@@ -2701,6 +3111,12 @@ AUSB_API void ausb_hotplug_stop(ausb_hotplug *hp)
 {
     ausb_hotplug_event *e;
     if (!hp || !hp->ctx) return;
+    if (hp->listed) {
+        ausb_hotplug **pp;
+        for (pp = &hp->ctx->hotplugs; *pp; pp = &(*pp)->next)
+            if (*pp == hp) { *pp = hp->next; break; }
+        hp->listed = 0;
+    }
     if (hp->registered && hp->lu_handle)
         AUSB_LIBUSB(libusb_hotplug_deregister_callback)(hp->ctx->lu, (libusb_hotplug_callback_handle)hp->lu_handle);
     hp->registered = 0;

@@ -36,6 +36,13 @@
  *   0x04 OUT bulk   like 0x03, but completes in reverse order in batches
  *                   of `batch_04`, and counts zero-length packets asked for
  *                   (ZERO_PACKET flag on a multiple of 512 bytes)
+ *   0x05 OUT bulk   byte-stream loopback with flow control (a CDC-ACM
+ *                   data interface wired to itself): accepted while the
+ *                   device's buffer of `cdc_cap` bytes (default 4096) has
+ *                   room for the whole URB, else pending (NAK) until 0x8B
+ *                   drains it; in order
+ *   0x8B IN  bulk   takes up to its length from that buffer, in order, and
+ *                   waits while it is empty; stalls while `cdc_stall` is set
  *   ep0: GET_DESCRIPTOR (device, config, string), vendor IN 0x01 -> "ping",
  *        vendor OUT 0x02 stores up to 64 bytes, anything else stalls.
  *        String index 9 always stalls (a device that fails to answer).
@@ -96,6 +103,10 @@ typedef struct usbf_device {
     int seq_8a, submits_8a, zlps_04;
     long out_bytes_04;
     unsigned char out_log_04[65536];
+    /* byte-stream loopback 0x05 -> 0x8B */
+    unsigned char cdc[65536];
+    int cdc_len, cdc_cap, cdc_stall;
+    long cdc_in_bytes, cdc_out_bytes;
 } usbf_device;
 
 static UMockdevTestbed *usbf_testbed;
@@ -145,6 +156,59 @@ G_GNUC_UNUSED static void usbf_serve_loop(usbf_device *d)
             d->loop_len = 0;
         }
     }
+}
+
+/* Moves bytes through the 0x05 -> 0x8B loopback while anything can move:
+ * the oldest pending IN takes what is buffered, the oldest pending OUT
+ * goes in when it fits whole. */
+G_GNUC_UNUSED static int usbf_first_pending(usbf_device *d, unsigned char ep)
+{
+    int i;
+    for (i = 0; i < d->npending; i++)
+        if (usbf_u(&d->pending[i])->endpoint == ep) return i;
+    return -1;
+}
+
+G_GNUC_UNUSED static void usbf_serve_cdc(usbf_device *d)
+{
+    int cap = d->cdc_cap > 0 && d->cdc_cap <= (int)sizeof d->cdc ? d->cdc_cap : 4096;
+    for (;;) {
+        int i = usbf_first_pending(d, 0x8b), n, st = 0;
+        usbf_urb u;
+        struct usbdevfs_urb *s;
+        if (i >= 0 && (d->cdc_stall || d->cdc_len > 0)) {
+            u = d->pending[i];
+            s = usbf_u(&u);
+            n = d->cdc_stall ? 0 : (s->buffer_length < d->cdc_len ? s->buffer_length : d->cdc_len);
+            usbf_fill_in(&u, d->cdc, (size_t)n);
+            memmove(d->cdc, d->cdc + n, (size_t)(d->cdc_len - n));
+            d->cdc_len -= n;
+            d->cdc_in_bytes += n;
+            if (d->cdc_stall) st = -EPIPE;
+        } else if ((i = usbf_first_pending(d, 0x05)) >= 0 &&
+                   d->cdc_len + usbf_u(&d->pending[i])->buffer_length <= cap) {
+            u = d->pending[i];
+            s = usbf_u(&u);
+            n = s->buffer_length;
+            if (n && u.buf) memcpy(d->cdc + d->cdc_len, u.buf->data, (size_t)n);
+            d->cdc_len += n;
+            d->cdc_out_bytes += n;
+        } else {
+            return;
+        }
+        memmove(&d->pending[i], &d->pending[i + 1], (size_t)(d->npending - i - 1) * sizeof(usbf_urb));
+        d->npending--;
+        usbf_push_ready(d, u, st, n);
+    }
+}
+
+/* Sets or clears the stall of 0x8B; a waiting IN URB fails at once. */
+G_GNUC_UNUSED static void usbf_cdc_stall(usbf_device *d, int on)
+{
+    pthread_mutex_lock(&d->lock);
+    d->cdc_stall = on;
+    usbf_serve_cdc(d);
+    pthread_mutex_unlock(&d->lock);
 }
 
 /* UTF-8 (trusted test text) to UTF-16LE; returns bytes written. */
@@ -344,6 +408,11 @@ G_GNUC_UNUSED static void usbf_accept(usbf_device *d, usbf_urb u)
         d->pending[d->npending++] = u;
         if (usbf_pending_on(d, 0x04, u.client) >= (d->batch_04 > 0 ? d->batch_04 : 1))
             usbf_release_reverse(d, 0x04, u.client, 1);
+        return;
+    case 0x05:
+    case 0x8b:
+        d->pending[d->npending++] = u;
+        usbf_serve_cdc(d);
         return;
     case 0x87: {
         size_t off = 0;

@@ -586,6 +586,59 @@ static void test_threads_submit_thousands_completions_on_loop_thread(void)
     ausb_exit(&ctx);
 }
 
+/* A transfer queued by ausb_submit_any_thread and cancelled before the
+ * loop submitted it: one callback, -ECANCELED, and the device never sees
+ * it; a second one queued beside it goes through. */
+typedef struct qc {
+    int calls, status;
+} qc;
+
+static void on_qc(ausb_transfer *t, int status, void *user)
+{
+    qc *q = (qc *)user;
+    (void)t;
+    q->calls++;
+    q->status = status;
+}
+
+static void test_threads_cancel_reaches_queued_transfer(void)
+{
+    ausb_ctx ctx;
+    ausb_handle h;
+    ausb_transfer a, b;
+    unsigned char ba[8], bb[8];
+    qc qa = {0, 1}, qb = {0, 1};
+    int submits0;
+    T_EQ(open_dev(&ctx, &dev_a, &h), 0);
+    T_EQ(ausb_transfer_init(&a, 0), 0);
+    T_EQ(ausb_transfer_init(&b, 0), 0);
+    ausb_fill_interrupt(&a, &h, 0x83, ba, sizeof ba, 1000, on_qc, &qa);
+    ausb_fill_interrupt(&b, &h, 0x83, bb, sizeof bb, 1000, on_qc, &qb);
+    submits0 = usbf_count(&dev_a, &dev_a.submits);
+    T_EQ(ausb_submit_any_thread(&a), 0);
+    T_EQ(ausb_submit_any_thread(&b), 0);
+    T_EQ(ausb_transfer_state(&a), AUSB_XFER_QUEUED);
+    T_EQ(ausb_cancel(&a), 0);
+    T_EQ(ausb_cancel(&a), 0);                /* idempotent */
+    T_EQ(qa.calls, 0);                       /* never inside the call */
+    T_EQ(run_until(&ctx, &qb.calls, 1), 0);
+    spin(&ctx, 5);
+    T_EQ(qa.calls, 1);
+    T_EQ(qa.status, -ECANCELED);
+    T_EQ(qb.calls, 1);
+    T_EQ(qb.status, 0);
+    T_EQ(usbf_count(&dev_a, &dev_a.submits) - submits0, 1);
+    T_EQ(ausb_pending(&ctx), 0);
+    /* and it can be submitted again afterwards */
+    T_EQ(ausb_submit(&a), 0);
+    T_EQ(run_until(&ctx, &qa.calls, 2), 0);
+    T_EQ(qa.status, 0);
+    ausb_transfer_free(&a);
+    ausb_transfer_free(&b);
+    ausb_close(&h);
+    ausb_exit(&ctx);
+}
+
 /* ---- Termux ---- */
 
 static void count_done(ausb_transfer *t, int status, void *user)
@@ -657,6 +710,7 @@ int main(void)
     RUN(test_out_queue_keeps_order_and_adds_zero_length_packets);
     RUN(test_out_queue_close_reports_every_write);
     RUN(test_threads_submit_thousands_completions_on_loop_thread);
+    RUN(test_threads_cancel_reaches_queued_transfer);
     RUN(test_device_leaving_mid_stream_is_reported_once);
     RUN(test_termux_descriptor_from_environment);   /* last: no_discovery is process-wide */
     usbf_done();

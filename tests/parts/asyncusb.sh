@@ -7,6 +7,8 @@
 # usb_sweep     the n-th libusb call of a whole session fails, for every n;
 # usb_stream    IN pipelines, the OUT queue, submission from other threads
 #               (also under ThreadSanitizer), the Termux descriptor path;
+# usb_epstream  endpoint streams: a byte stream over a bulk pair, read and
+#               written through aio_stream.h and plain fds, and its ends;
 # usb_hotplug   arrivals and departures through testbed uevents;
 # usb_regress   regressions found in review (close and exit from the
 #               callbacks they deliver, stop before run, iso lengths);
@@ -58,6 +60,7 @@ if t_have umockdev-wrapper && au_pkg --exists libusb-1.0 umockdev-1.0 2>/dev/nul
     au_usb_suite usb_faults tests/usb_faults.c
     au_usb_suite usb_sweep tests/usb_sweep.c
     au_usb_suite usb_stream tests/usb_stream.c
+    au_usb_suite usb_epstream tests/usb_epstream.c
     au_usb_suite usb_hotplug tests/usb_hotplug.c
     # Submission from other threads under ThreadSanitizer (the threaded
     # test only: umockdev's worker shares URB memory with the fake device
