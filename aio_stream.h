@@ -25,7 +25,9 @@ example `cc -std=c99 -O2 -o app app.c -lpthread`.
 
 ## Options (define before including the implementation)
 
-- `AIOS_STATIC`: every public function becomes `static`.
+- `AIOS_STATIC`: every public function becomes `static` (for a program of
+  one file; define it together with `AIOS_IMPLEMENTATION`, which it does not
+  imply).
 - `AIOS_NO_THREADS`: no resolver thread; host names are resolved with a
   blocking `getaddrinfo` run from the loop's dispatch (numeric addresses never
   resolve at all).  Without this option link with `-lpthread` (glibc >= 2.34
@@ -47,6 +49,8 @@ example `cc -std=c99 -O2 -o app app.c -lpthread`.
   `AIOS_SYS_FREEADDRINFO`).  Replace them to inject faults or to feed the
   connector addresses of your own.
 - `AIOS_API`: decoration of public functions (default `extern`).
+- `AIOS_MAX_LISTENERS`: addresses one server may listen on (default 4).  It
+  sizes `aios_server`, so give it the same value in every file.
 
 `ASYNCKIT_IMPLEMENTATION` and `ASYNCKIT_STATIC` switch on the implementation
 and the static option of every header of the family.
@@ -108,6 +112,7 @@ and the static option of every header of the family.
     int  aios_prepare(void *ctx, struct pollfd *fds, int cap, int64_t *deadline_ns);
     void aios_dispatch(void *ctx, struct pollfd *fds, int n);
     int64_t aios_now_ns(void);                   CLOCK_MONOTONIC
+    const char *aios_strerror(int code);         any code, also -errno
 
 `aios_prepare` / `aios_dispatch` are the family's loop contract: prepare
 writes at most `cap` entries and returns how many it needs, and lowers
@@ -115,7 +120,9 @@ writes at most `cap` entries and returns how many it needs, and lowers
 earliest deadline; dispatch takes the same entries back with `revents`, and
 must be called after every poll, even when nothing was ready.  With sched.h:
 `schd_source_add(&loop, &src, aios_prepare, aios_dispatch, &ctx)`.
-`aios_ctx_close` from inside a callback closes the context when the
+That is also how a context lives inside a loop of your own (poll, epoll,
+GLib, libuv): call prepare, wait on its descriptors until the deadline, call
+dispatch.  `aios_ctx_close` from inside a callback closes the context when the
 dispatch running that callback returns (callbacks due in that dispatch
 still run first); afterwards the context is closed and may be freed.
 
@@ -153,6 +160,7 @@ still run first); afterwards the context is closed and may be freed.
     int  aios_set_timeouts(s, int read_ms, int write_ms);         per operation started later; 0: none
     int  aios_stream_fd(s); size_t aios_write_queued(s);
     void aios_stream_set_user(s, void *p); void *aios_stream_user(s);
+    aios_server *aios_stream_server(s);                      the server that accepted s, or NULL
 
 Reading is demand driven: the descriptor is polled for input only while a
 read operation waits, and the read buffer never grows past the read
@@ -223,8 +231,22 @@ them gives `-EINVAL`.
 ## Error codes
 
 Zero is success, negative is failure.  System errors are `-errno`
-(`-ETIMEDOUT` for timeouts, `-ECANCELED` for cancellation); the header's own
-outcomes are in `enum aios_error`.  `aios_strerror(code)` describes any code.
+(`-ETIMEDOUT` for timeouts, `-ECANCELED` for cancellation and close,
+`-EINVAL` for bad arguments, `-ENOMEM`, and what the socket calls report,
+such as `-ECONNREFUSED` or `-EPIPE`); the header's own outcomes are in
+`enum aios_error`.  `aios_strerror(code)` describes any code.
+
+    AIOS_OK           0      success
+    AIOS_EINCOMPLETE  -1001  end of stream before the requested bytes
+                             (read_exactly, read_until, peek)
+    AIOS_ETOOLONG     -1002  read_until: no delimiter within `max` bytes
+    AIOS_EFULL        -1003  write_copy: the write queue is at its high-water mark
+    AIOS_ECLOSED      -1004  the stream or server is closing
+    AIOS_EBUSY        -1005  an operation of that kind is already pending (a
+                             second read; run_once from inside dispatch)
+    AIOS_ENOTFOUND    -1006  host name not found
+    AIOS_ERESOLVE     -1007  name resolution failed otherwise
+    AIOS_ENOTNUMERIC  -1008  a host name given to a build with AIOS_NO_RESOLVER
 */
 #ifndef AIO_STREAM_H
 #define AIO_STREAM_H
@@ -2829,14 +2851,14 @@ This software is available under two licences; choose whichever you prefer.
 ------------------------------------------------------------------------------
 ALTERNATIVE A - MIT License
 Copyright (c) 2026 the asynckit authors
-Permission is hereby granted, free of charge, to any person obtaining a copy of
-this software and associated documentation files (the "Software"), to deal in
-the Software without restriction, including without limitation the rights to
-use, copy, modify, merge, publish, distribute, sublicense, and/or sell copies
-of the Software, and to permit persons to whom the Software is furnished to do
-so, subject to the following conditions:
-The above copyright notice and this permission notice shall be included in all
-copies or substantial portions of the Software.
+Permission is hereby granted, free of charge, to any person obtaining a copy
+of this software and associated documentation files (the "Software"), to deal
+in the Software without restriction, including without limitation the rights
+to use, copy, modify, merge, publish, distribute, sublicense, and/or sell
+copies of the Software, and to permit persons to whom the Software is
+furnished to do so, subject to the following conditions:
+The above copyright notice and this permission notice shall be included in
+all copies or substantial portions of the Software.
 THE SOFTWARE IS PROVIDED "AS IS", WITHOUT WARRANTY OF ANY KIND, EXPRESS OR
 IMPLIED, INCLUDING BUT NOT LIMITED TO THE WARRANTIES OF MERCHANTABILITY,
 FITNESS FOR A PARTICULAR PURPOSE AND NONINFRINGEMENT. IN NO EVENT SHALL THE
@@ -2847,13 +2869,20 @@ SOFTWARE.
 ------------------------------------------------------------------------------
 ALTERNATIVE B - Public Domain (www.unlicense.org)
 This is free and unencumbered software released into the public domain.
-Anyone is free to copy, modify, publish, use, compile, sell, or distribute this
-software, either in source code form or as a compiled binary, for any purpose,
-commercial or non-commercial, and by any means.
+Anyone is free to copy, modify, publish, use, compile, sell, or distribute
+this software, either in source code form or as a compiled binary, for any
+purpose, commercial or non-commercial, and by any means.
 In jurisdictions that recognize copyright laws, the author or authors of this
-software dedicate any and all copyright interest in the software to the public
-domain. We make this dedication in the hope that it will encourage others to
-use it for the benefit of humanity. THE SOFTWARE IS PROVIDED "AS IS", WITHOUT
-WARRANTY OF ANY KIND, EXPRESS OR IMPLIED.
+software dedicate any and all copyright interest in the software to the
+public domain. We make this dedication for the benefit of the public at large
+and to the detriment of our heirs and successors. We intend this dedication
+to be an overt act of relinquishment in perpetuity of all present and future
+rights to this software under copyright law.
+THE SOFTWARE IS PROVIDED "AS IS", WITHOUT WARRANTY OF ANY KIND, EXPRESS OR
+IMPLIED, INCLUDING BUT NOT LIMITED TO THE WARRANTIES OF MERCHANTABILITY,
+FITNESS FOR A PARTICULAR PURPOSE AND NONINFRINGEMENT. IN NO EVENT SHALL THE
+AUTHORS BE LIABLE FOR ANY CLAIM, DAMAGES OR OTHER LIABILITY, WHETHER IN AN
+ACTION OF CONTRACT, TORT OR OTHERWISE, ARISING FROM, OUT OF OR IN CONNECTION
+WITH THE SOFTWARE OR THE USE OR OTHER DEALINGS IN THE SOFTWARE.
 ------------------------------------------------------------------------------
 */

@@ -5,26 +5,35 @@
 Asynchronous USB for C programs on Linux, as one header on top of
 libusb-1.0 (1.0.26 or newer): a context that lists devices, a descriptor
 tree to walk, device handles that claim interfaces and clean up after
-themselves, and transfers that complete through one callback each.
+themselves, transfers that complete through one callback each, streaming
+pipelines, hotplug, and a context that joins any poll loop.
 
 Define `AUSB_IMPLEMENTATION` in exactly one C file before including it:
 
     #define AUSB_IMPLEMENTATION
     #include "asyncusb.h"
 
-and build with `$(pkg-config --cflags --libs libusb-1.0)`.  Include it
-before other system headers in that file, or compile with
+and build with one command:
+
+    cc -std=c99 -O2 -I. -o app app.c $(pkg-config --cflags --libs libusb-1.0)
+
+Include it before other system headers in that file, or compile with
 `-D_POSIX_C_SOURCE=200809L` (or `_DEFAULT_SOURCE`), because the
-implementation needs `clock_gettime` and `eventfd`.
+implementation needs `clock_gettime` and `eventfd` (it stops with an
+`#error` that says so otherwise).  Other files include it without the macro.
 
 ## Options (define before the include)
 
-- `AUSB_STATIC`: every function becomes `static` (one TU programs).
+- `AUSB_STATIC`: every function becomes `static` (for a program of one
+  file; define it together with `AUSB_IMPLEMENTATION`, which it does not
+  imply).
 - `AUSB_API`: decoration of public functions (default `extern`).
-- `AUSB_MALLOC(n)`, `AUSB_REALLOC(p, n)`, `AUSB_FREE(p)`: allocator hooks
-  (default: the C library).  Device lists and the context's pollfd arrays
-  use them; libusb itself allocates each transfer once, in
-  `ausb_transfer_init` (and `ausb_read_string`), never per submit.
+- `AUSB_MALLOC(n)`, `AUSB_REALLOC(p, n)`, `AUSB_FREE(p)`: allocator hooks;
+  define all three or none (default: the C library).  Device lists, the
+  context's pollfd arrays, pipeline and OUT queue buffers, hotplug events
+  and the rare deferred close use them; libusb itself allocates each
+  transfer once, in `ausb_transfer_init` (and `ausb_read_string`), never
+  per submit.
 - `AUSB_LIBUSB(fn)`: every libusb call goes through this macro (default:
   the function itself), so a test build can wrap or fail any of them, e.g.
   `#define AUSB_LIBUSB(fn) my_faulty_##fn`.
@@ -32,8 +41,8 @@ implementation needs `clock_gettime` and `eventfd`.
   back cancelled transfers (default 10000); any still out then are
   delivered as cancelled.
 - `AUSB_NO_LIBUSB`: only the parts that need no libusb (error text, the
-  raw descriptor walker, IADs, UTF-16 decoding, setup packets), for tools
-  and tests on targets without libusb.
+  raw descriptor walker, IADs, UTF-16 decoding, setup packets, speed and
+  endpoint type names), for tools and tests on targets without libusb.
 - `ASYNCKIT_IMPLEMENTATION` / `ASYNCKIT_STATIC` turn on the switches of
   every header of the family.
 
@@ -62,37 +71,8 @@ implementation needs `clock_gettime` and `eventfd`.
     }
     ausb_exit(&ctx);
 
-Devices: `ausb_devices` lists them (`ausb_devices_free`), `ausb_find` picks
-one by an `ausb_filter` (ids, class triple on the device or any interface,
-bus, port path "1-1.5.2.3", serial, or a predicate).  Each `ausb_device`
-carries its device descriptor and gives bus, address, port numbers and
-speed.  Descriptors: `ausb_config_get` returns the parsed tree
-(configurations > interfaces > alternate settings > endpoints, each with
-its class-specific `extra` bytes, walkable with `ausb_desc_iter`);
-`ausb_config_iads` lists interface associations; `ausb_ep_*` decode
-endpoints (type, direction, number, packet size, high-bandwidth or
-SuperSpeed multiplier, interval in microseconds).  `ausb_config_check` and
-`ausb_desc_next` walk raw bytes from an untrusted device: a zero or
-oversized bLength, truncation or a lying wTotalLength stop them with
-`AUSB_ERROR_MALFORMED`, never a read out of bounds.  `ausb_read_string`
-reads a string descriptor with async control transfers, choosing the
-language from the device's list, and hands over UTF-8.
-
-Transfers: `ausb_fill_bulk`, `_interrupt`, `_control` (setup packet
-helpers `ausb_setup*`), `_iso` (per-packet status, length and data), flags
-`AUSB_SHORT_NOT_OK` and `AUSB_ZERO_PACKET` (and `AUSB_INLINE_CALLBACK`, a
-restricted callback that saves a loop iteration), a timeout per transfer.  The
-buffer is the caller's and is never copied.
-
-Streaming: `ausb_pipe_start` keeps N transfers (1..64) in flight on a
-bulk, interrupt or isochronous IN endpoint, resubmits each as soon as its
-chunk was handled, and hands chunks over strictly in submission order even
-when the device completes them out of order.  A handler that returns
-`AUSB_PIPE_HOLD` (or calls `ausb_pipe_pause`) pauses the pipeline: nothing
-is resubmitted, so at most N buffers are ever full, until
-`ausb_pipe_resume`.  `ausb_pipe_stop` cancels and drains; the end callback
-comes exactly once, with `-ECANCELED` or the first error in stream order
-(a stall, `AUSB_ERROR_NO_DEVICE` when the device leaves).
+A pipeline that keeps 16 bulk transfers in flight and hands the chunks
+over in order:
 
     static int on_chunk(ausb_pipe *p, ausb_transfer *t, const unsigned char *data, int len, void *user) {
         if (!room_for(len)) return AUSB_PIPE_HOLD;   // redelivered after ausb_pipe_resume
@@ -104,44 +84,13 @@ comes exactly once, with `-ECANCELED` or the first error in stream order
     pc.in_flight = 16;
     ausb_pipe_start(&pipe, &h, 0x81, AUSB_EP_BULK, &pc, on_chunk, on_end, NULL);
 
-`ausb_outq` sends writes in order with several in flight (copying each
-into one of its buffers) and can end each write that fills whole packets
-with a zero-length packet.
-
-Hotplug: `ausb_hotplug_start(&hp, &ctx, &filter, AUSB_HOTPLUG_ENUMERATE,
-on_hotplug, user)` reports devices that arrive and leave (with the flag,
-also those already present, as arrivals), filtered by ids, class (device or
-any interface), bus, port path or predicate.  Notifications run from
-dispatch, outside libusb's event handling, so opening the device in one
-works.  When a device leaves, its handles are marked gone, its pending
-transfers fail with `AUSB_ERROR_NO_DEVICE` and its pipes end once with it.
-`ausb_exit` stops any watch still running (queued notifications are
-dropped, none is delivered during the exit).
-
-Threads: `ausb_submit_any_thread` may be called from any thread (transfer
-init and fill too); the loop submits the transfer on its next dispatch and
-the callback runs on the loop thread.  Everything else belongs to the
-thread that drives the context.
-
-Android and Termux: with no root, `termux-usb` asks for permission and
-hands the program an open usbfs descriptor in `TERMUX_USB_FD`;
-`ausb_termux_open(&ctx, &h)` initialises the context with discovery off
-and wraps that descriptor:
-
-    termux-usb -l                                   # lists /dev/bus/usb/BBB/DDD
-    termux-usb -r /dev/bus/usb/001/002              # ask for permission once
-    termux-usb -e ./myprog /dev/bus/usb/001/002     # runs myprog with TERMUX_USB_FD set
-
-    ausb_ctx ctx;
-    ausb_handle h;
-    if (ausb_termux_open(&ctx, &h) == 0) { ausb_claim(&h, 0); ... ausb_close(&h); ausb_exit(&ctx); }
-
 ## Rules
 
 - `ausb_submit` returning 0 means exactly one callback later; an error
   return means none.  Callbacks run from `ausb_dispatch` (or `ausb_run*`),
   never inside the call that started the operation and never inside
-  libusb's event handling, so a callback may resubmit its transfer, free
+  libusb's event handling (unless the transfer asked for
+  `AUSB_INLINE_CALLBACK`), so a callback may resubmit its transfer, free
   it, call synchronous functions such as `ausb_claim`, or close the handle.
 - Status codes: 0 completed, `-ETIMEDOUT`, `-ECANCELED`, `AUSB_ERROR_STALL`,
   `AUSB_ERROR_NO_DEVICE`, `AUSB_ERROR_OVERFLOW`, `AUSB_ERROR_IO`.  Once a
@@ -164,18 +113,295 @@ and wraps that descriptor:
 - `ausb_ctx`, `ausb_handle` and `ausb_transfer` are caller storage that
   must not move while in use (open, or in flight).
 - One thread drives a context; only `ausb_stop` (also from a signal
-  handler) and `ausb_submit_any_thread` may be called from another thread.
+  handler) and `ausb_submit_any_thread` may be called from another thread
+  (transfer init and fill too, on a transfer the loop is not using).
+
+## API by section
+
+Functions return 0 (or a count) on success and a negative code on failure;
+NULL or out-of-range arguments give `-EINVAL`.  Callback types are in
+brackets.  The sections follow the order of the declarations below.
+
+### Context and loop
+
+    void ausb_ctx_config_init(ausb_ctx_config *cfg);   log_level 0..4 (libusb's), no_discovery
+    int  ausb_init(ausb_ctx *ctx, const ausb_ctx_config *cfg);   cfg NULL: defaults
+    void ausb_exit(ausb_ctx *ctx);            closes every open handle, delivers what is due
+    int  ausb_prepare(void *ctx, struct pollfd *fds, int cap, int64_t *deadline_ns);
+    void ausb_dispatch(void *ctx, struct pollfd *fds, int n);
+    int  ausb_run_once(ausb_ctx *ctx, int timeout_ms);   one poll (-1: no limit); the
+                                              number of callbacks run
+    int  ausb_run(ausb_ctx *ctx);             until nothing is in flight or queued, or ausb_stop
+    void ausb_stop(ausb_ctx *ctx);            any thread, also a signal handler
+    int  ausb_pending(const ausb_ctx *ctx);   transfers in flight plus queued work
+    int64_t ausb_now_ns(void);                CLOCK_MONOTONIC
+    void ausb_defer(ausb_ctx *ctx, ausb_deferred *d, cb, user);   [cb(d, user)] from
+                                              the next dispatch; caller storage
+    const char *ausb_strerror(int code);      any code, also -errno
+    int  ausb_from_libusb(int value, int is_status);   a libusb_error, or a transfer
+                                              status (is_status 1), as our code
+
+### Devices
+
+    int  ausb_devices(ctx, ausb_device_list *list);    the count; free with ausb_devices_free
+    void ausb_devices_free(ausb_device_list *list);
+    void ausb_filter_init(ausb_filter *f);    every field "any"
+    int  ausb_find(ctx, const ausb_filter *f, ausb_device *out);   first match, or
+                                              AUSB_ERROR_NOT_FOUND; release it
+    int  ausb_find_id(ctx, int vendor_id, int product_id, ausb_device *out);
+    int  ausb_device_matches(const ausb_device *dev, const ausb_filter *f);   1 or 0
+    int  ausb_device_copy(ausb_device *dst, const ausb_device *src);   another reference
+    void ausb_device_release(ausb_device *dev);
+    int  ausb_device_bus(dev); int ausb_device_address(dev);
+    int  ausb_device_ports(dev, uint8_t *ports, int cap);   port numbers from the root
+    int  ausb_device_port_path(dev, char *buf, size_t cap); "1-1.5.2.3", as in sysfs
+    int  ausb_device_speed_kbps(dev);         1500, 12000, 480000, 5000000, 10000000; 0 unknown
+    const char *ausb_speed_text(int kbps);    "1.5", "12", "480", "5000", "10000", "?"
+    const ausb_device_desc *ausb_device_descriptor(dev);   also in dev->desc
+    int  ausb_device_ep0_max_packet(dev);     in bytes (decoded from 2^n for USB 3)
+
+A filter matches vendor and product ids, a class triple on the device or
+on any interface, a bus, a port path, a serial number (which opens the
+device to read it) and a predicate `int pred(const ausb_device *, void *)`;
+fields left at their init value match anything.
+
+### Descriptors
+
+    int  ausb_config_get(dev, int index, ausb_config_desc **out);   parsed tree; free it
+    int  ausb_config_active(dev, ausb_config_desc **out);
+    void ausb_config_free(ausb_config_desc *cfg);
+    const ausb_interface *ausb_config_interface(cfg, int number);   by bInterfaceNumber
+    const ausb_altsetting *ausb_interface_altsetting(in, int alt); by bAlternateSetting
+    const ausb_endpoint_desc *ausb_altsetting_endpoint(s, unsigned char address);
+    int  ausb_ep_type(ep);                    AUSB_EP_CONTROL, _ISOCHRONOUS, _BULK, _INTERRUPT
+    const char *ausb_ep_type_name(int type);  "Control", "Isochronous", "Bulk", "Interrupt"
+    int  ausb_ep_is_in(ep); int ausb_ep_number(ep);
+    int  ausb_ep_packet_size(ep);             bits 0..10 of wMaxPacketSize
+    int  ausb_ep_multiplier(ep, int speed_kbps);   packets per interval: high-bandwidth
+                                              multiplier, or SuperSpeed burst x mult
+    int  ausb_ep_max_packet(ep, int speed_kbps);   size x multiplier
+    long ausb_ep_interval_us(ep, int speed_kbps);  service interval, 0 for bulk and control
+    void ausb_desc_iter_init(ausb_desc_iter *it, const void *buf, size_t len);
+    int  ausb_desc_next(it, const uint8_t **desc, size_t *len);   1 and the next one,
+                                              0 at a clean end, AUSB_ERROR_MALFORMED
+    int  ausb_config_check(const void *raw, size_t len);   the number of descriptors
+    int  ausb_iad_parse(const uint8_t *desc, size_t len, ausb_iad *out);
+    int  ausb_config_iads(cfg, ausb_iad *out, int cap);    how many (may exceed cap)
+    int  ausb_raw_iads(const void *raw, size_t len, ausb_iad *out, int cap);
+    int  ausb_utf16le_to_utf8(const uint8_t *in, size_t n, char *out, size_t cap);
+                                              the length, or -ENOSPC when cut
+
+The tree runs configurations > interfaces > alternate settings >
+endpoints (libusb's structures), each with its class-specific `extra`
+bytes, which `ausb_desc_iter` walks.  `ausb_config_check` and
+`ausb_desc_next` take raw bytes from an untrusted device: a zero or
+oversized bLength, truncation, a lying wTotalLength or bNumInterfaces stop
+them with `AUSB_ERROR_MALFORMED`, never a read out of bounds.
+
+### Handles
+
+    int  ausb_open(const ausb_device *dev, ausb_handle *h);
+    int  ausb_wrap_fd(ausb_ctx *ctx, int fd, ausb_handle *h);   a usbfs descriptor you
+                                              have (Android); it stays yours
+    void ausb_close(ausb_handle *h);          see Rules
+    void ausb_set_auto_detach(ausb_handle *h, int on);   default on
+    int  ausb_claim(h, int iface);            detaches a kernel driver when auto-detach is on
+    int  ausb_release(h, int iface);          AUSB_ERROR_NOT_FOUND when not claimed
+    int  ausb_set_altsetting(h, int iface, int alt);
+    int  ausb_set_configuration(h, int value);
+    int  ausb_clear_halt(h, unsigned char ep);
+    int  ausb_reset(h);                       a reset that needs re-enumeration marks h gone
+    int  ausb_handle_gone(const ausb_handle *h);   1 once the device has left
+    const ausb_device *ausb_handle_device(const ausb_handle *h);
+
+The synchronous calls (claim, release, set_*, clear_halt, reset) return
+`AUSB_ERROR_CLOSED` on a closing handle and `AUSB_ERROR_NO_DEVICE` on a
+gone one.
+
+### Transfers
+
+    int  ausb_transfer_init(ausb_transfer *t, int iso_packets);   once per transfer
+    void ausb_transfer_free(ausb_transfer *t);    idle (or in its callback); in flight it
+                                              only cancels: free it from the callback
+    void ausb_fill_bulk(t, h, unsigned char ep, void *buf, int len, unsigned timeout_ms,
+                        cb, user);            [cb(t, status, user)]
+    void ausb_fill_interrupt(t, h, ep, buf, len, timeout_ms, cb, user);
+    void ausb_fill_control(t, h, void *buf, timeout_ms, cb, user);   buf: 8-byte setup
+                                              packet, then wLength bytes of data
+    int  ausb_fill_iso(t, h, ep, buf, len, int packets, int packet_len, timeout_ms, cb, user);
+    void ausb_transfer_set_flags(t, unsigned flags);   after the fill, which clears them
+    int  ausb_submit(ausb_transfer *t);       AUSB_ERROR_BUSY when not idle
+    int  ausb_cancel(ausb_transfer *t);
+    int  ausb_transfer_state(t);              AUSB_XFER_IDLE, _INFLIGHT, _DONE, _QUEUED
+    unsigned char *ausb_transfer_buffer(t);
+    unsigned char *ausb_control_data(t);      after the setup packet
+    int  ausb_iso_packets(t);
+    int  ausb_iso_packet_status(t, int i);    0 or a status code
+    int  ausb_iso_packet_length(t, int i);    bytes that arrived
+    unsigned char *ausb_iso_packet_data(t, int i);
+
+After completion `t->status` and `t->actual_length` hold the outcome.  The
+buffer is the caller's and is never copied.  Flags: `AUSB_SHORT_NOT_OK`
+(ignored by isochronous transfers), `AUSB_ZERO_PACKET`, and
+`AUSB_INLINE_CALLBACK`: the callback runs inside libusb's event handling
+(still only from `ausb_dispatch`), which saves a loop iteration per
+completion; it may read the result, resubmit, cancel or free transfers,
+and must not call anything that waits on the device (claim, release,
+set_*, clear_halt, reset, open, exit, find by serial).
+
+### Setup packets (8 bytes written at buf)
+
+    void ausb_setup(buf, request_type, request, value, index, length);
+    void ausb_setup_get_descriptor(buf, type, index, langid, length);
+    void ausb_setup_get_status(buf, recipient, index);
+    void ausb_setup_feature(buf, int set, recipient, feature, index);
+
+with `AUSB_REQ_*` requests, `AUSB_RT_*` request type bits and `AUSB_DT_*`
+descriptor types.
+
+### Strings
+
+    int  ausb_read_string(h, ausb_string_req *req, int index, unsigned timeout_ms,
+                          cb, user);          [cb(req, status, const char *utf8, user)]
+
+Reads string descriptor `index` with async control transfers, choosing the
+language from the device's list (US English preferred, remembered on the
+handle), and hands over UTF-8.  `req` is caller storage that lives until
+the callback.
+
+### Submission from other threads
+
+    int  ausb_submit_any_thread(ausb_transfer *t);
+
+Callable from any thread (also the loop's): the transfer is queued without
+a lock and the loop submits it on its next dispatch, in call order; the
+callback runs on the loop thread exactly once (a submit that fails there
+reports through it).  Returns 0, `-EINVAL`, or `AUSB_ERROR_BUSY` when the
+transfer is not idle.
+
+### Streaming
+
+    void ausb_pipe_config_init(ausb_pipe_config *cfg);   4 in flight x 16 KiB
+    int  ausb_pipe_start(ausb_pipe *p, h, unsigned char ep, int type, const ausb_pipe_config *cfg,
+                         on_chunk, on_end, user);
+                    [int on_chunk(p, t, const unsigned char *data, int len, user)]
+                    [void on_end(p, int status, user)]
+    void ausb_pipe_stop(ausb_pipe *p);        idempotent; on_end gets -ECANCELED
+    void ausb_pipe_pause(ausb_pipe *p);
+    void ausb_pipe_resume(ausb_pipe *p);      redelivers a held chunk, resubmits
+    int  ausb_pipe_running(const ausb_pipe *p);
+    int  ausb_outq_init(ausb_outq *q, h, unsigned char ep, int in_flight, int buf_len, int zlp,
+                        unsigned timeout_ms, on_sent, user);   [on_sent(q, status, len, user)]
+    int  ausb_outq_write(ausb_outq *q, const void *data, int len);   -EAGAIN when every
+                                              buffer is out, -EMSGSIZE over buf_len
+    int  ausb_outq_free_slots(const ausb_outq *q);
+    void ausb_outq_close(ausb_outq *q);       cancels; each write still reports
+
+A pipe keeps N transfers (1..64) in flight on a bulk, interrupt or
+isochronous IN endpoint, resubmits each as soon as its chunk was handled,
+and hands chunks over strictly in submission order even when the device
+completes them out of order.  A handler that returns `AUSB_PIPE_HOLD` (or
+calls `ausb_pipe_pause`) pauses the pipeline: nothing is resubmitted, so
+at most N buffers are ever full, until `ausb_pipe_resume`.  `on_end` comes
+exactly once, with `-ECANCELED` after `ausb_pipe_stop` or the first error in
+stream order (a stall, `AUSB_ERROR_NO_DEVICE` when the device leaves); the
+pipe's memory is released before it, so it may start the pipe again.
+`pc.inline_chunks = 1` runs `on_chunk` with the limits of
+`AUSB_INLINE_CALLBACK`.  An OUT queue copies each write into one of its
+buffers and sends them in order with several in flight; with `zlp` a
+write that fills whole packets ends with a zero-length packet.
+
+### Endpoint streams
+
+    void ausb_epstream_config_init(ausb_epstream_config *cfg);  2 x 4 KiB each way
+    int  ausb_epstream_open(ausb_epstream *es, h, unsigned char ep_in, unsigned char ep_out,
+                            const ausb_epstream_config *cfg, on_end, user);
+                    [void on_end(es, int status, user)]
+    int  ausb_epstream_fd(const ausb_epstream *es);   the caller's end, a socket
+    void ausb_epstream_close(ausb_epstream *es);      on_end gets -ECANCELED
+
+A byte stream over a bulk IN and a bulk OUT endpoint (a CDC-ACM data
+interface, a vendor loopback; either endpoint may be 0 for one way).  The
+program gets one end of a local stream socket: what the device sends on
+`ep_in` is read from it, what is written to it goes out on `ep_out` in
+order.  Any fd code works on it, and with aio_stream.h compiled in, its
+buffered reads and writes work exactly as on a TCP socket:
+
+    ausb_epstream es;
+    aios_stream *s;
+    ausb_epstream_open(&es, &h, 0x81, 0x01, NULL, on_end, NULL);
+    aios_stream_open(&actx, &s, ausb_epstream_fd(&es), 0);
+    aios_read_until(s, "\n", 1, 4096, on_line, NULL);      // lines from the device
+    aios_write(s, "AT\r\n", 4, NULL, NULL);               // bytes to it
+
+The context pumps both directions from its dispatch (drive both contexts
+from one loop: sched.h sources, or both prepare/dispatch pairs).  Memory is
+bounded: a reader that does not read fills the socket buffer and then
+holds the IN transfers; nothing is dropped.  The end comes once: when the
+device side fails (stall, timeout, no device, handle closed), the reader
+gets every byte that arrived and then end of file, writes fail with
+`EPIPE`, and `on_end` reports the error; when the program closes its end,
+what it wrote before is still sent and `on_end(0)` follows
+(`shutdown(fd, SHUT_WR)` ends the OUT direction only); after
+`ausb_epstream_close`, `on_end(-ECANCELED)`.  The caller owns its fd from
+a successful open and closes it (`aios_close` does when aio_stream.h wraps
+it).  The price of the socket is one copy each way through the kernel,
+fine for serial-class rates; use pipes and OUT queues for bulk rates.
+
+### Hotplug
+
+    int  ausb_hotplug_supported(void);
+    int  ausb_hotplug_start(ausb_hotplug *hp, ctx, const ausb_filter *f, unsigned flags,
+                            cb, user);        [cb(hp, int arrived, const ausb_device *dev, user)]
+    void ausb_hotplug_stop(ausb_hotplug *hp); no notification after it returns
+
+Reports devices that arrive and leave (with `AUSB_HOTPLUG_ENUMERATE`, also
+those already present, as arrivals), filtered by ids, class (device or any
+interface), bus, port path or predicate (not serial).  Notifications run
+from dispatch, outside libusb's event handling, so opening the device in
+one works; `dev` is valid during the call (`ausb_device_copy` keeps it).
+When a device leaves, its handles are marked gone, its pending transfers
+fail with `AUSB_ERROR_NO_DEVICE` and its pipes and endpoint streams end
+once with it.  `ausb_exit` stops any watch still running (queued
+notifications are dropped; none is delivered during the exit).
+
+### Android and Termux
+
+    int  ausb_termux_open(ausb_ctx *ctx, ausb_handle *h);   -ENOENT without
+                                              TERMUX_USB_FD, -EINVAL when it is not a number
+
+Without root, `termux-usb` asks for permission and hands the program an
+open usbfs descriptor in `TERMUX_USB_FD`; `ausb_termux_open` initialises
+the context with discovery off and wraps that descriptor:
+
+    termux-usb -l                                   # lists /dev/bus/usb/BBB/DDD
+    termux-usb -r /dev/bus/usb/001/002              # ask for permission once
+    termux-usb -e ./myprog /dev/bus/usb/001/002     # runs myprog with TERMUX_USB_FD set
+
+    ausb_ctx ctx;
+    ausb_handle h;
+    if (ausb_termux_open(&ctx, &h) == 0) { ausb_claim(&h, 0); ... ausb_close(&h); ausb_exit(&ctx); }
+
+### With sched.h
+
+    int  ausb_attach(ausb_ctx *ctx, schd_loop *loop, schd_source *src);
+    int  ausb_submit_completion(ausb_transfer *t, schd_completion *c);
+
+Declared when sched.h is included before asyncusb.h (or when asyncusb.h
+is included again after it); see the next part.
 
 ## Joining a loop (DESIGN.md section 1)
 
     int  ausb_prepare(void *ctx, struct pollfd *fds, int cap, int64_t *deadline_ns);
     void ausb_dispatch(void *ctx, struct pollfd *fds, int n);
 
-`prepare` fills at most `cap` entries, returns how many it needs and lowers
-`*deadline_ns` (absolute CLOCK_MONOTONIC ns, INT64_MAX for none) to libusb's
-next timeout or to 0 when callbacks are waiting.  `dispatch` gets the same
-entries back after poll.  `ausb_run_once(ctx, timeout_ms)` and
-`ausb_run(ctx)` do this with their own poll.  With sched.h:
+`prepare` fills at most `cap` entries, returns how many it needs (grow the
+array and call again when that is more) and lowers `*deadline_ns`
+(absolute CLOCK_MONOTONIC ns, INT64_MAX for none) to libusb's next timeout
+or to 0 when callbacks are waiting.  `dispatch` gets the same entries back
+after poll, also when nothing was ready.  That is the whole contract for a
+loop of your own (poll, epoll, GLib, libuv).  `ausb_run_once(ctx,
+timeout_ms)` and `ausb_run(ctx)` do it with their own poll.  With sched.h:
 `schd_source_add(loop, &src, ausb_prepare, ausb_dispatch, &ctx)`, or
 `ausb_attach(&ctx, loop, &src)`; a task awaits a transfer with
 
@@ -183,18 +409,28 @@ entries back after poll.  `ausb_run_once(ctx, timeout_ms)` and
     SCHD_AWAIT_COMPLETION(task, &done);
     status = SCHD_STATUS(task);                // 0, -ETIMEDOUT, AUSB_ERROR_STALL...
 
-(both available when sched.h is included before asyncusb.h, or when
-asyncusb.h is included again after it).
+(`ausb_submit_completion` replaces the transfer's callback and user
+pointer.)
 
 ## Errors
 
 Negative codes, 0 for success; `ausb_strerror(code)` names any of them,
-also `-errno` values.  `AUSB_ERROR` (-1001) failure, `_IO` transfer error,
-`_STALL`, `_NO_DEVICE`, `_OVERFLOW`, `_ACCESS`, `_NOT_FOUND`, `_BUSY`,
-`_NOT_SUPPORTED`, `_MALFORMED` (descriptor bytes), `_CLOSED` (handle
-closing); timeouts are `-ETIMEDOUT`, cancellation `-ECANCELED`, bad
-arguments `-EINVAL`, memory `-ENOMEM`.  `ausb_from_libusb` maps libusb's
-codes and transfer statuses.
+also `-errno` values.  Timeouts are `-ETIMEDOUT`, cancellation
+`-ECANCELED`, bad arguments `-EINVAL`, memory `-ENOMEM`.
+`ausb_from_libusb` maps libusb's codes and transfer statuses.
+
+    AUSB_OK                    0      success
+    AUSB_ERROR                 -1001  failure without a better name
+    AUSB_ERROR_IO              -1002  transfer or I/O error
+    AUSB_ERROR_STALL           -1003  endpoint halted, or request not supported
+    AUSB_ERROR_NO_DEVICE       -1004  the device is gone
+    AUSB_ERROR_OVERFLOW        -1005  the device sent more than asked for
+    AUSB_ERROR_ACCESS          -1006  permission denied
+    AUSB_ERROR_NOT_FOUND       -1007  no such device, interface or entity
+    AUSB_ERROR_BUSY            -1008  resource busy; a transfer that is not idle
+    AUSB_ERROR_NOT_SUPPORTED   -1009  not supported by the platform or libusb
+    AUSB_ERROR_MALFORMED       -1010  descriptor bytes are invalid
+    AUSB_ERROR_CLOSED          -1011  the handle is closing or closed
 */
 #ifndef ASYNCUSB_H
 #define ASYNCUSB_H
@@ -3215,14 +3451,14 @@ This software is available under two licences; choose whichever you prefer.
 ------------------------------------------------------------------------------
 ALTERNATIVE A - MIT License
 Copyright (c) 2026 the asynckit authors
-Permission is hereby granted, free of charge, to any person obtaining a copy of
-this software and associated documentation files (the "Software"), to deal in
-the Software without restriction, including without limitation the rights to
-use, copy, modify, merge, publish, distribute, sublicense, and/or sell copies
-of the Software, and to permit persons to whom the Software is furnished to do
-so, subject to the following conditions:
-The above copyright notice and this permission notice shall be included in all
-copies or substantial portions of the Software.
+Permission is hereby granted, free of charge, to any person obtaining a copy
+of this software and associated documentation files (the "Software"), to deal
+in the Software without restriction, including without limitation the rights
+to use, copy, modify, merge, publish, distribute, sublicense, and/or sell
+copies of the Software, and to permit persons to whom the Software is
+furnished to do so, subject to the following conditions:
+The above copyright notice and this permission notice shall be included in
+all copies or substantial portions of the Software.
 THE SOFTWARE IS PROVIDED "AS IS", WITHOUT WARRANTY OF ANY KIND, EXPRESS OR
 IMPLIED, INCLUDING BUT NOT LIMITED TO THE WARRANTIES OF MERCHANTABILITY,
 FITNESS FOR A PARTICULAR PURPOSE AND NONINFRINGEMENT. IN NO EVENT SHALL THE
@@ -3233,13 +3469,20 @@ SOFTWARE.
 ------------------------------------------------------------------------------
 ALTERNATIVE B - Public Domain (www.unlicense.org)
 This is free and unencumbered software released into the public domain.
-Anyone is free to copy, modify, publish, use, compile, sell, or distribute this
-software, either in source code form or as a compiled binary, for any purpose,
-commercial or non-commercial, and by any means.
+Anyone is free to copy, modify, publish, use, compile, sell, or distribute
+this software, either in source code form or as a compiled binary, for any
+purpose, commercial or non-commercial, and by any means.
 In jurisdictions that recognize copyright laws, the author or authors of this
-software dedicate any and all copyright interest in the software to the public
-domain. We make this dedication in the hope that it will encourage others to
-use it for the benefit of humanity. THE SOFTWARE IS PROVIDED "AS IS", WITHOUT
-WARRANTY OF ANY KIND, EXPRESS OR IMPLIED.
+software dedicate any and all copyright interest in the software to the
+public domain. We make this dedication for the benefit of the public at large
+and to the detriment of our heirs and successors. We intend this dedication
+to be an overt act of relinquishment in perpetuity of all present and future
+rights to this software under copyright law.
+THE SOFTWARE IS PROVIDED "AS IS", WITHOUT WARRANTY OF ANY KIND, EXPRESS OR
+IMPLIED, INCLUDING BUT NOT LIMITED TO THE WARRANTIES OF MERCHANTABILITY,
+FITNESS FOR A PARTICULAR PURPOSE AND NONINFRINGEMENT. IN NO EVENT SHALL THE
+AUTHORS BE LIABLE FOR ANY CLAIM, DAMAGES OR OTHER LIABILITY, WHETHER IN AN
+ACTION OF CONTRACT, TORT OR OTHERWISE, ARISING FROM, OUT OF OR IN CONNECTION
+WITH THE SOFTWARE OR THE USE OR OTHER DEALINGS IN THE SOFTWARE.
 ------------------------------------------------------------------------------
 */

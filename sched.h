@@ -11,8 +11,12 @@
  *     #include "sched.h"
  *
  * before any other #include of that file (the implementation needs POSIX
- * and GNU declarations; alternatively compile that file with -D_GNU_SOURCE).
- * Every other file just includes "sched.h".  No other library is needed.
+ * and GNU declarations; alternatively compile that file with -D_GNU_SOURCE;
+ * with glibc, a file that included system headers first in strict -std=c99
+ * mode stops with an #error that says so).  Every other file just includes
+ * "sched.h".  No other library is needed:
+ *
+ *     cc -std=c99 -O2 -I. -o app app.c
  *
  * The file is named like the system's <sched.h>.  When a -I option makes
  * a system header find this file instead of its own (glibc's and musl's
@@ -25,15 +29,29 @@
  * # Compile-time options (define before including)
  *
  *   SCHD_IMPLEMENTATION    compile the implementation into this file
- *   SCHD_STATIC            make every function static (implies the above
- *                          is in the same file)
+ *   SCHD_STATIC            make every function static (implies
+ *                          SCHD_IMPLEMENTATION in the same file)
  *   ASYNCKIT_IMPLEMENTATION, ASYNCKIT_STATIC   the same for every header
  *                          of the family at once
- *   SCHD_MALLOC(n), SCHD_REALLOC(p, n), SCHD_FREE(p)   the allocator
- *                          (default: malloc, realloc, free; must be thread
- *                          safe if schd_loop_post is used from threads)
- *   SCHD_SYS_POLL, SCHD_SYS_PPOLL, SCHD_SYS_READ, SCHD_SYS_WRITE,
- *   SCHD_SYS_EVENTFD, SCHD_SYS_CLOSE    system calls, for fault injection
+ *   SCHD_MALLOC(n), SCHD_REALLOC(p, n), SCHD_FREE(p)   the allocator; define
+ *                          all three or none (default: malloc, realloc,
+ *                          free; must be thread safe if schd_loop_post is
+ *                          used from threads)
+ *   SCHD_SYS_PPOLL, SCHD_SYS_POLL, SCHD_SYS_READ, SCHD_SYS_WRITE,
+ *   SCHD_SYS_EVENTFD, SCHD_SYS_CLOSE    the system calls, each a name or a
+ *                          function-like macro with the libc signature, for
+ *                          fault injection.  The loop waits with ppoll
+ *                          (nanosecond timeouts) where the C library
+ *                          declares it (_GNU_SOURCE, which the
+ *                          implementation asks for); otherwise, or when
+ *                          compiled without GNU declarations, with poll and
+ *                          timeouts rounded up to the next millisecond.
+ *   SCHD_NO_SYSTEM_SCHED   turns off the forwarding described above, which
+ *                          otherwise happens when <pthread.h> or <spawn.h>
+ *                          is being read (_PTHREAD_H or _SPAWN_H defined)
+ *                          and the system's <sched.h> (_SCHED_H) is not
+ *
+ * There are no tunable limits: tables grow as needed.
  *
  * # A tour
  *
@@ -46,11 +64,11 @@
  *     schd_timer_start(&loop, &t, SCHD_MS(250), SCHD_SEC(1));
  *
  *     // a job at 80 Hz, with no cumulative drift
- *     schd_job job;
+ *     static schd_job job;
  *     schd_job_start(&loop, &job, schd_hz(80), on_tick, NULL);
  *
  *     // a task: a function that resumes where it awaited
- *     struct blink { schd_task task; int i; } b;
+ *     struct blink { schd_task task; int i; } b = {0};
  *     static int blink(schd_task *t) {
  *         struct blink *b = SCHD_CONTAINER_OF(t, struct blink, task);
  *         SCHD_TASK_BEGIN(t);
@@ -68,9 +86,10 @@
  * # Time
  *
  * Times are int64_t nanoseconds of CLOCK_MONOTONIC; SCHD_NO_DEADLINE
- * (INT64_MAX) means none.  SCHD_SEC(), SCHD_MS(), SCHD_US() convert.  The
- * loop caches the time once per iteration (schd_loop_now); tests can replace
- * the clock with schd_loop_set_clock and then never sleep.
+ * (INT64_MAX) means none.  SCHD_SEC(), SCHD_MS(), SCHD_US() convert whole
+ * numbers, SCHD_SECF(1.5) fractional seconds.  The loop caches the time once
+ * per iteration (schd_loop_now); tests can replace the clock with
+ * schd_loop_set_clock and then never sleep.
  *
  * # Callbacks
  *
@@ -78,7 +97,9 @@
  * started it, and receives its object first.  A callback may stop, restart
  * or free its own object and start new ones.  Operations that complete
  * (tasks, waits on primitives) complete exactly once: success, timeout
- * (-ETIMEDOUT) and cancellation (-ECANCELED) arrive the same way.
+ * (-ETIMEDOUT) and cancellation (-ECANCELED) arrive the same way.  Timers
+ * and deferred calls started by a callback wait for the next iteration, so
+ * a zero-delay restart cannot starve the loop.
  *
  * # Tasks
  *
@@ -108,9 +129,10 @@
  *   SCHD_AWAIT_TFLAG(t, flag)         until another thread sets the flag
  *
  * After an await, SCHD_STATUS(t) is 0, a status the waker gave (the
- * completion's), or -ETIMEDOUT when schd_task_timeout(t, ns) was called
- * before the await and the time ran out (wait_for).  A timed-out or
- * cancelled wait never takes the lock, unit, item or resource.
+ * completion's, the gather's first error), or -ETIMEDOUT when
+ * schd_task_timeout(t, ns) was called before the await and the time ran
+ * out (wait_for).  A timed-out or cancelled wait never takes the lock,
+ * unit, item or resource.
  *
  * schd_task_cancel(t) delivers cancellation at the task's await point:
  * the task jumps to its SCHD_TASK_FINALLY(t) block if it has one (awaits
@@ -127,14 +149,17 @@
  *
  * schd_job_start(loop, job, rate, fn, ud) runs fn at a fixed rate:
  * schd_hz(80), schd_hz(0.2), schd_period(SCHD_MS(1500)).  Run k is due at
- * exactly start + k * period (rational arithmetic, so 15 Hz does not drift
- * by a nanosecond over days).  When the loop comes late by one or more whole
- * periods, the default policy (SCHD_LATE_SKIP) runs once and skips the
- * missed periods; SCHD_LATE_CATCHUP runs up to a bounded number of them
- * back to back first.  Each skipped period counts as an overrun.  A job
- * that runs a task (schd_job_start_task) never starts it twice: when the
- * previous run is still going at the next period, that period is skipped
- * and counted as an overrun.
+ * exactly start + k * period, the first one period after the start
+ * (rational arithmetic, so 15 Hz does not drift by a nanosecond over days).
+ * When the loop comes late by one or more whole periods, the default policy
+ * (SCHD_LATE_SKIP) runs once and skips the missed periods;
+ * SCHD_LATE_CATCHUP runs up to catchup_max of them back to back first
+ * (schd_job_set_late_policy, which may be called before the start).  Each
+ * skipped period counts as an overrun.  A job that runs a task
+ * (schd_job_start_task) never starts it twice: when the previous run is
+ * still going at the next period, that period is skipped and counted as an
+ * overrun.  The job keeps its statistics in public fields: runs, overruns,
+ * late_max and late_last (nanoseconds after the due time).
  *
  * Lateness is mostly the kernel's timer slack (50 us by default for a
  * thread); a program that needs tighter timing can lower it with
@@ -144,21 +169,215 @@
  *
  * Alone: schd_loop_run / schd_loop_run_once.  With the other headers:
  * schd_source_add(loop, &src, X_prepare, X_dispatch, ctx) makes their
- * descriptors and deadlines part of the same poll() call.  Inside a foreign
- * loop: call schd_loop_prepare(loop, fds, cap, &deadline), poll those fds
- * until the deadline, then schd_loop_dispatch(loop, fds, n).  Both have the
- * same signature as every other header's pair, so a schd_loop can itself
- * be a source of another loop.
+ * descriptors and deadlines part of the same poll() call (a source keeps
+ * schd_loop_run going until schd_source_remove).  Inside a foreign loop:
+ *
+ *     struct pollfd fds[64];
+ *     int64_t deadline = SCHD_NO_DEADLINE;      // or the foreign loop's own
+ *     int n = schd_loop_prepare(&loop, fds, 64, &deadline);
+ *     // n > 64: grow the array and prepare again before polling
+ *     poll(fds, n, ms_until(deadline));         // or add fds to epoll, GLib...
+ *     schd_loop_dispatch(&loop, fds, n);        // also when nothing was ready
+ *
+ * prepare lowers the deadline to the earliest timer, or to now when
+ * deferred work is ready; dispatch takes back the same entries in the same
+ * order.  Both have the signature of every other header's pair, so a
+ * schd_loop can itself be a source of another schd_loop.
  *
  * # Threads
  *
  * A loop belongs to one thread.  From any other thread only these may be
  * called: schd_async_send, schd_loop_post, schd_tflag_set.
  *
+ * # API by section
+ *
+ * Functions check their arguments: a NULL object or a bad value gives
+ * -EINVAL (void functions then do nothing).  The await macros do not check.
+ * Callback types are in brackets.
+ *
+ * Loop
+ *   int  schd_loop_init(loop)                 caller storage; opens one eventfd
+ *   int  schd_loop_close(loop)                cancels every task (finally blocks
+ *                                             run), delivers deferred calls and
+ *                                             posts, releases everything; -EBUSY
+ *                                             when called from inside the loop
+ *   int  schd_loop_run(loop)                  until schd_loop_stop or until no
+ *                                             timer, watcher, source, deferred call
+ *                                             or async handle is left (a task that
+ *                                             waits on a primitive that nothing
+ *                                             will signal does not count); 0, or
+ *                                             the error of poll()
+ *   int  schd_loop_run_once(loop, timeout_ms) one poll (-1: no limit); 1 while
+ *                                             something is left, 0 when not
+ *   void schd_loop_stop(loop)                 run returns after this iteration; a
+ *                                             stop outside run ends the next at once
+ *   int  schd_loop_alive(loop)                1 while something is left
+ *   int64_t schd_loop_now(loop)               the time cached for this iteration
+ *   void schd_loop_update_time(loop)          re-reads the clock
+ *   void schd_loop_set_clock(loop, fn, ud)    [int64_t fn(ud)] replaces the clock;
+ *                                             NULL restores CLOCK_MONOTONIC
+ *   int64_t schd_now_ns(void)                 CLOCK_MONOTONIC, not cached
+ *   int  schd_loop_prepare(loop, fds, cap, &deadline_ns)   shape 3, above
+ *   void schd_loop_dispatch(loop, fds, n)
+ *   const char *schd_strerror(code)           any code, also -errno
+ *
+ * Timers (32 bytes each on 64-bit, plus 16 in the loop's heap while active)
+ *   void schd_timer_init(t, cb, ud)           [cb(t, ud)]
+ *   int  schd_timer_start(loop, t, delay_ns, period_ns)    first after delay,
+ *                                             then every period (0: once);
+ *                                             restarts an active timer; a
+ *                                             repeating timer keeps its phase and
+ *                                             skips the periods it missed
+ *   int  schd_timer_start_at(loop, t, when_ns, period_ns)  absolute first time
+ *   int  schd_timer_stop(loop, t)             0 also when idle
+ *   int  schd_timer_active(t)
+ *   int64_t schd_timer_due(loop, t)           next expiry; SCHD_NO_DEADLINE if idle
+ *
+ * Descriptors
+ *   void schd_io_init(io, fd, cb, ud)         [cb(io, revents, ud)]
+ *   int  schd_io_start(loop, io, events)      SCHD_READ | SCHD_WRITE | POLLPRI;
+ *                                             again to change the events
+ *   int  schd_io_stop(loop, io)
+ *   POLLERR and POLLHUP are always reported; POLLNVAL (the fd was closed
+ *   while watched) stops the watcher before its callback.
+ *
+ * Deferred calls
+ *   void schd_defer_start(loop, d, fn, ud)    [fn(d, ud)] on the next iteration,
+ *                                             caller storage; when d is queued
+ *                                             already it keeps its place and takes
+ *                                             the new fn and ud
+ *   void schd_defer_cancel(loop, d)
+ *   int  schd_soon(loop, fn, ud)              [fn(ud)] the same with a node the
+ *                                             loop allocates and recycles
+ *
+ * Sources (other headers, or another schd_loop, in the same poll)
+ *   int  schd_source_add(loop, src, prepare, dispatch, ctx)   -EBUSY if added
+ *   void schd_source_remove(src)              also from inside its own calls
+ *
+ * Threads
+ *   int  schd_async_init(loop, a, cb, ud)     [cb(a, ud)] an open handle keeps
+ *                                             the loop alive
+ *   int  schd_async_send(a)                   any thread; sends made before the
+ *                                             callback runs coalesce into one call
+ *   void schd_async_close(a)                  loop thread; a pending send is dropped
+ *   int  schd_loop_post(loop, fn, ud)         any thread: [fn(ud)] once on the loop
+ *                                             thread (allocates: -ENOMEM)
+ *
+ * Tasks (macros above)
+ *   int  schd_task_start(loop, t, fn, ud)     [int fn(t)] first runs from the
+ *                                             loop; -EBUSY while t has not ended,
+ *                                             -ECANCELED while the loop closes
+ *   void schd_task_on_done(t, fn, ud)         [fn(t, result, ud)] at its end, last
+ *                                             (may free t); kept across restarts
+ *   int  schd_task_cancel(t)                  -EALREADY when ended or cancelled
+ *   void schd_task_timeout(t, ns)             the next await gives up after ns
+ *   int  schd_task_result(t)                  SCHD_TASK_EXIT's value (0 after
+ *                                             SCHD_TASK_END), -ECANCELED when
+ *                                             cancelled without an exit value
+ *   int  schd_task_state(t)                   SCHD_TASK_IDLE, _READY, _WAITING, _DONE
+ *   int  schd_task_cancelled(t)               1 once a cancel was asked for
+ *
+ * Waiters: every await has a callback form for code that is not a task
+ *   void schd_waiter_init(w, loop, cb, ud)    [cb(w, status, ud)] once per wait
+ *   int  schd_waiter_cancel(w)                withdraws a wait not yet granted (cb
+ *                                             gets -ECANCELED); -EALREADY if none
+ *   The *_cb functions below return 0 and the callback comes later from the
+ *   loop (also when the wait is over at once), or -EINVAL when w is in use.
+ *
+ * Primitives (all caller storage; waiters are served first come, first served)
+ *   event       schd_event_init(ev)  schd_event_set(ev) wakes every waiter
+ *               and stays set  schd_event_clear(ev)  schd_event_is_set(ev)
+ *               schd_event_wait_cb(ev, w)
+ *   lock        schd_lock_init(lk)  schd_lock_try(lk) 0 or -EBUSY
+ *               schd_lock_release(lk) hands it to the first waiter, -EPERM
+ *               when not locked  schd_lock_locked(lk)  schd_lock_acquire_cb(lk, w)
+ *   semaphore   schd_sem_init(s, count, max) max 0: unbounded
+ *               schd_sem_try(s) 0 or -EAGAIN  schd_sem_release(s) -EOVERFLOW
+ *               above max  schd_sem_value(s)  schd_sem_acquire_cb(s, w)
+ *   barrier     schd_barrier_init(b, parties) parties >= 1; reusable, b->cycles
+ *               counts the openings  schd_barrier_wait_cb(b, w)
+ *   queue       schd_queue_init(q, storage, item_size, capacity, mode)
+ *               mode SCHD_QUEUE_BLOCK (putters wait) or SCHD_QUEUE_OVERWRITE (a
+ *               ring: the oldest item goes, q->dropped counts them)
+ *               schd_queue_try_put(q, item) / schd_queue_try_get(q, item) 0 or
+ *               -EAGAIN  schd_queue_len(q)  schd_queue_get_cb(q, w, item)
+ *               schd_queue_put_cb(q, w, item)
+ *   completion  schd_completion_init(c)  schd_completion_signal(c, status)
+ *               wakes every waiter, -EALREADY when signalled already
+ *               schd_completion_reset(c)  schd_completion_wait_cb(c, w)
+ *   gather      schd_gather_init(g)  schd_gather_add_task(g, t) -EALREADY when t
+ *               has ended  schd_gather_add(g, count) and schd_gather_done(g,
+ *               status) for other operations; the await gives 0 or the first
+ *               negative status
+ *   tflag       schd_tflag_init(loop, f)  schd_tflag_set(f) from any thread:
+ *               wakes one waiting task or stays set for the next await
+ *               schd_tflag_close(f) waiters and later awaits get -ECANCELED;
+ *               an open flag keeps the loop alive (its async handle)
+ *
+ * Managed resource (one shared object, such as a bus, among several users)
+ *   void schd_resource_init(res, object, on_acquire, on_release)
+ *                                             [fn(res, handle_arg)] run as the
+ *                                             resource changes hands (chip select)
+ *   void schd_resource_handle(res, h, arg)    one handle per user
+ *   int  schd_resource_try(h)                 0 or -EBUSY
+ *   int  schd_resource_acquire_cb(h, w)       in a task: SCHD_AWAIT_ACQUIRE(t, h)
+ *   int  schd_resource_release(h)             on_release, then the next waiter's
+ *                                             on_acquire; -EPERM when h does not
+ *                                             hold it; a task that ends holding
+ *                                             the resource releases it
+ *
+ * Frequency scheduler
+ *   schd_rate schd_hz(hz)                     0.001 to 1e6 Hz, to the millihertz
+ *                                             (outside: a rate that the starts
+ *                                             refuse with -EINVAL)
+ *   schd_rate schd_period(ns)
+ *   double schd_rate_hz(rate)
+ *   int  schd_job_start(loop, job, rate, fn, ud)           [fn(job, ud)]
+ *   int  schd_job_start_task(loop, job, rate, task, fn, ud) starts task fn
+ *   void schd_job_stop(job)
+ *   void schd_job_pause(job)
+ *   int  schd_job_resume(job)                 next run one period after the resume
+ *   int  schd_job_set_rate(job, rate)         keeps the phase of the last run; the
+ *                                             next comes one new period later
+ *   void schd_job_set_late_policy(job, policy, catchup_max)
+ *   int64_t schd_job_due(job, k)              the due time of period k
+ *
+ * Switch and pushbutton
+ *   schd_button_config schd_button_config_init(void)   debounce 20 ms, long
+ *                                             1 s, double 400 ms, active high
+ *   int  schd_button_init(loop, b, cfg, cb, ud)   [cb(b, event, ud)] cfg NULL:
+ *                                             the defaults; -EINVAL for a
+ *                                             negative time or no callback
+ *   void schd_button_feed(b, level)           a sample, or the level after an edge
+ *   void schd_button_stop(b)                  no event after it; b may be freed
+ *   const char *schd_button_event_name(event) "press", "release", "click", ...
+ *   Events, one per callback: SCHD_BTN_PRESS, SCHD_BTN_RELEASE, SCHD_BTN_CLICK
+ *   (a short press with no second one within double_ns), SCHD_BTN_DOUBLE,
+ *   SCHD_BTN_LONG (still pressed after long_ns; then no click).
+ *
  * # Errors
  *
- * Functions return 0 or a negative errno value (-EINVAL for bad arguments,
- * -ENOMEM, -EBUSY, ...); schd_strerror describes any code.
+ * Functions return 0 or a negative errno value; sched.h has no codes of its
+ * own.  schd_strerror describes any code.
+ *
+ *   -EINVAL      a NULL object, a bad value, a waiter already in use
+ *   -ENOMEM      an allocation failed (timer heap, descriptor table,
+ *                schd_soon, schd_loop_post); an await that cannot arm its
+ *                timer ends with this status
+ *   -EBUSY       the loop run or closed from inside itself, a task started
+ *                while running, a source or async handle added twice,
+ *                schd_lock_try and schd_resource_try when held
+ *   -EAGAIN      schd_sem_try, schd_queue_try_put, schd_queue_try_get
+ *                would have to wait
+ *   -EALREADY    already done: cancelling an ended task, a second
+ *                schd_completion_signal, schd_waiter_cancel after the grant
+ *   -EPERM       releasing a lock or resource that is not held (by that handle)
+ *   -EOVERFLOW   schd_sem_release above max
+ *   -ETIMEDOUT   an await with schd_task_timeout ran out of time
+ *   -ECANCELED   a cancelled task or wait, a closed tflag, a task started
+ *                while the loop closes
+ *   -EDEADLK     a task that awaits its own join
+ *   other        -errno of eventfd() in schd_loop_init, of poll() in run
  */
 
 #if (defined(_PTHREAD_H) || defined(_SPAWN_H)) && !defined(_SCHED_H) && \
@@ -2797,6 +3016,8 @@ SCHD_API void schd_button_stop(schd_button *b)
 
 #endif /* SCHD_IMPLEMENTATION */
 
+#endif /* not a system header's <sched.h> */
+
 /*
 ------------------------------------------------------------------------------
 This software is available under two licences; choose whichever you prefer.
@@ -2838,5 +3059,3 @@ ACTION OF CONTRACT, TORT OR OTHERWISE, ARISING FROM, OUT OF OR IN CONNECTION
 WITH THE SOFTWARE OR THE USE OR OTHER DEALINGS IN THE SOFTWARE.
 ------------------------------------------------------------------------------
 */
-
-#endif /* not a system header's <sched.h> */
