@@ -13,3 +13,7 @@ $(BUILD)/usb_monitor: examples/usb_monitor.c asyncusb.h | $(BUILD)
 	$(CC) $(WARN) $(CFLAGS) -I. -o $@ $< $(AUSB_LIBS) $(LDFLAGS)
 $(BUILD)/bulk_stream: examples/bulk_stream.c asyncusb.h | $(BUILD)
 	$(CC) $(WARN) $(CFLAGS) -I. -o $@ $< $(AUSB_LIBS) $(LDFLAGS)
+
+EXAMPLES += $(BUILD)/usb_lines
+$(BUILD)/usb_lines: examples/usb_lines.c asyncusb.h aio_stream.h sched.h | $(BUILD)
+	$(CC) $(WARN) $(CFLAGS) -I. -o $@ $< $(AUSB_LIBS) -lpthread $(LDFLAGS)

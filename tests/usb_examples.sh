@@ -22,7 +22,7 @@ au_build_example() {
     t_check "examples/$name.c builds with its own command line" bash -c "mkdir -p build && $cmd"
     t_check "examples/$name.c builds with strict warnings" bash -c \
         "$CC -std=c99 -Wall -Wextra -pedantic -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wundef \
-         -O2 -I. -o $T_OUT/$name examples/$name.c \$(${PKG_CONFIG:-pkg-config} --cflags --libs libusb-1.0)"
+         -O2 -I. -o $T_OUT/$name examples/$name.c \$(${PKG_CONFIG:-pkg-config} --cflags --libs libusb-1.0) -lpthread"
 }
 
 au_replay() {
@@ -138,6 +138,21 @@ au_bulk_stream_stall() {
     grep -qx 'total: bytes 0 transfers 0 MB/s 0.0 status endpoint stalled' "$out"
 }
 
+# usb_lines over the fake's byte-stream loopback (OUT 05 -> IN 8b): every
+# stdin line comes back, also a last one without its newline.
+au_usb_lines() {
+    local out="$T_OUT/usb_lines.out"
+    printf 'hello\nsecond line\nno newline' | au_fakehost "$T_OUT/usb_lines" 1234:0001 0 8b 05 >"$out" || return 1
+    [ "$(cat "$out")" = "$(printf '< hello\n< second line\n< no newline')" ]
+}
+
+# usb_lines on a stalling IN endpoint: the stall named, a failure exit.
+au_usb_lines_stall() {
+    local err="$T_OUT/usb_lines_stall.err"
+    ! printf 'x\n' | au_fakehost "$T_OUT/usb_lines" 1234:0001 0 82 05 >/dev/null 2>"$err" &&
+    grep -q 'endpoint stalled' "$err"
+}
+
 # t_check runs a command through timeout(1): shell functions go via bash -c.
 au_t() {
     local name=$1
@@ -150,11 +165,12 @@ au_examples() {
     export T_OUT AU_REC_DIR AU_REC_DEV AU_REC_IOCTL   # not CC: a later part cross-builds with make
     export -f au_replay au_fakehost au_check_ptp_output au_ptp_replay au_ptp_replay_valgrind \
         au_expect_fail au_dev_info_camera au_lsusb_compare au_lsusb_detects_mismatch au_list_matches_lsusb \
-        au_monitor_once au_monitor_hotplug au_bulk_stream au_bulk_stream_stall
+        au_monitor_once au_monitor_hotplug au_bulk_stream au_bulk_stream_stall au_usb_lines au_usb_lines_stall
     au_build_example ausb
     au_build_example ptp_info
     au_build_example usb_monitor
     au_build_example bulk_stream
+    au_build_example usb_lines
     libs=$(${PKG_CONFIG:-pkg-config} --cflags --libs umockdev-1.0)
     # shellcheck disable=SC2086
     if ! $CC -O2 -g -iquote . -o "$T_OUT/usb_fakehost" tests/usb_fakehost.c $libs >"$T_OUT/usb_fakehost.build.log" 2>&1; then
@@ -184,6 +200,8 @@ au_examples() {
     au_t "bulk_stream VID:PID 88 1 streams whole transfers" au_bulk_stream 1
     au_t "bulk_stream VID:PID 88 16 streams whole transfers" au_bulk_stream 16
     au_t "bulk_stream names a stall and fails" au_bulk_stream_stall
+    au_t "usb_lines: lines through an endpoint stream and aio_stream.h" au_usb_lines
+    au_t "usb_lines names a stall and fails" au_usb_lines_stall
     local pid
     for pid in 0001 0003 0004 0005; do
         au_t "ausb dev-info matches lsusb -v: fake 1234:$pid" au_lsusb_compare au_fakehost 1234 "$pid"
