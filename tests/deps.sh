@@ -42,9 +42,10 @@ for arch in arm64 armhf; do
     have_pkg "libusb-1.0-0-dev:$arch" || need+=("libusb-1.0-0-dev:$arch")
 done
 if [ "$mode" = demo ]; then
+    demo_pkgs=" gcc make pkg-config libusb-1.0-0-dev umockdev libumockdev-dev "
     keep=()
     for p in "${need[@]}"; do
-        case " gcc make pkg-config libusb-1.0-0-dev umockdev libumockdev-dev " in *" $p "*) keep+=("$p") ;; esac
+        case "$demo_pkgs" in *" $p "*) keep+=("$p") ;; esac
     done
     need=("${keep[@]}")
 fi
