@@ -38,6 +38,7 @@ endif
 HEADERS := sched.h aio_stream.h asyncusb.h
 
 EXAMPLES :=
+DEMO_TOOLS :=
 
 include mk/*.mk
 
@@ -60,7 +61,12 @@ fuzz: deps
 bench: deps all
 	@bash bench/run.sh
 
-demo: deps all
+# The demo installs only what it needs (tests/deps.sh demo), then builds:
+# a second make, so that the build sees what was just installed.
+demo:
+	@bash tests/deps.sh demo
+	@echo "Building the examples and build/fakecam..."
+	@$(MAKE) -s --no-print-directory all $(DEMO_TOOLS)
 	@bash examples/demo.sh
 
 clean:

@@ -7,8 +7,10 @@
  *
  * Picks the given device, or the first with a 06/01/01 interface, claims
  * it, opens a session (id 1, transaction 0), gets DeviceInfo (transaction
- * 1), closes the session and prints what the camera says about itself.
- * Exit status 1 when no camera answers.
+ * 1), the storage ids and each storage's StorageInfo, closes the session
+ * and prints what the camera says about itself: five lines of identity,
+ * then one line per storage.  Exit status 1 when no camera answers; a
+ * camera that tells who it is but not what storage it has gets a warning.
  */
 #define AUSB_IMPLEMENTATION
 #include "asyncusb.h"
@@ -18,9 +20,12 @@
 #include <string.h>
 
 enum { PTP_COMMAND = 1, PTP_DATA = 2, PTP_RESPONSE = 3 };
-enum { OP_GET_DEVICE_INFO = 0x1001, OP_OPEN_SESSION = 0x1002, OP_CLOSE_SESSION = 0x1003 };
+enum { OP_GET_DEVICE_INFO = 0x1001, OP_OPEN_SESSION = 0x1002, OP_CLOSE_SESSION = 0x1003,
+       OP_GET_STORAGE_IDS = 0x1004, OP_GET_STORAGE_INFO = 0x1005 };
 enum { RC_OK = 0x2001, RC_SESSION_ALREADY_OPEN = 0x201e };
-enum { CHUNK = 512, MAX_DATA = 1 << 20 };
+enum { CHUNK = 512, MAX_DATA = 1 << 20, MAX_STORAGES = 8 };
+/* The steps, in order; a failed storage step still closes the session. */
+enum { ST_OPEN, ST_INFO, ST_STORAGE_IDS, ST_STORAGE_INFO, ST_CLOSE, ST_DONE };
 
 typedef struct ptp {
     ausb_handle handle;
@@ -30,10 +35,18 @@ typedef struct ptp {
     unsigned char chunk[CHUNK];
     unsigned char *data;          /* data phase payload, header stripped */
     size_t data_len, data_expected;
-    int in_data;
-    int step;                     /* 0 open, 1 device info, 2 close, 3 done */
-    int failed;                   /* status of the first failure, 0 if none */
-    int close_failed;
+    int in_data, got_data;
+    int step;                     /* ST_* */
+    uint32_t tid;                 /* next transaction id */
+    unsigned char *info;          /* the DeviceInfo dataset */
+    size_t info_len;
+    uint32_t storage[MAX_STORAGES];
+    int nstorage, at_storage;
+    char storage_text[MAX_STORAGES][352];
+    char reason[128];             /* what ends a step, when not a transfer status */
+    char failed[128];             /* why each part failed, "" when it did not */
+    char storage_failed[128], close_failed[128];
+    int refused;                  /* p->failed says more than "did not answer" */
 } ptp;
 
 static uint32_t le32(const unsigned char *p) { return p[0] | (p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24); }
@@ -44,11 +57,51 @@ static void put16(unsigned char *p, unsigned v) { p[0] = (unsigned char)v; p[1] 
 static void on_sent(ausb_transfer *t, int status, void *user);
 static void on_received(ausb_transfer *t, int status, void *user);
 
+static void send_command(ptp *p, unsigned op, int nparams, uint32_t param);
+
+static const char *op_name(int step)
+{
+    static const char *const names[] = {"OpenSession", "GetDeviceInfo", "GetStorageIDs", "GetStorageInfo",
+                                        "CloseSession", "?"};
+    return names[step];
+}
+
+static const char *response_name(unsigned code)
+{
+    switch (code) {
+    case 0x2002: return "General Error";
+    case 0x2003: return "Session Not Open";
+    case 0x2005: return "Operation Not Supported";
+    case 0x2008: return "Invalid StorageID";
+    case 0x2013: return "Store Not Available";
+    case 0x2019: return "Device Busy";
+    case 0x201d: return "Invalid Parameter";
+    default: return "see the PTP specification";
+    }
+}
+
+/* Identity comes first: a failure before it ends the exchange, a failure
+ * while asking about storage still closes the session. */
 static void fail(ptp *p, int status)
 {
-    if (p->step == 2) p->close_failed = status ? status : AUSB_ERROR;
-    else if (!p->failed) p->failed = status ? status : AUSB_ERROR;
-    p->step = 3;
+    int storage = p->step == ST_STORAGE_IDS || p->step == ST_STORAGE_INFO;
+    char *why = p->step == ST_CLOSE ? p->close_failed : storage ? p->storage_failed : p->failed;
+    if (!why[0]) snprintf(why, sizeof p->failed, "%s", p->reason[0] ? p->reason : ausb_strerror(status));
+    if (why == p->failed && p->reason[0]) p->refused = 1;
+    p->reason[0] = 0;
+    if (storage) {
+        p->step = ST_CLOSE;
+        send_command(p, OP_CLOSE_SESSION, 0, 0);
+        return;
+    }
+    p->step = ST_DONE;
+}
+
+/* A failure that is not a transfer's: the camera said something wrong. */
+static void stop(ptp *p, const char *why)
+{
+    snprintf(p->reason, sizeof p->reason, "%s", why);
+    fail(p, AUSB_ERROR);
 }
 
 static void receive(ptp *p)
@@ -58,22 +111,58 @@ static void receive(ptp *p)
     if ((r = ausb_submit(&p->xfer)) < 0) fail(p, r);
 }
 
-static void send_command(ptp *p, unsigned op, uint32_t tid, int nparams, uint32_t param)
+static void send_command(ptp *p, unsigned op, int nparams, uint32_t param)
 {
     int len = 12 + 4 * nparams, r;
     put32(p->cmd, (uint32_t)len);
     put16(p->cmd + 4, PTP_COMMAND);
     put16(p->cmd + 6, op);
-    put32(p->cmd + 8, tid);
+    put32(p->cmd + 8, p->tid++);
     if (nparams) put32(p->cmd + 12, param);
+    p->got_data = 0;
     ausb_fill_bulk(&p->xfer, &p->handle, p->ep_out, p->cmd, len, 5000, on_sent, p);
     if ((r = ausb_submit(&p->xfer)) < 0) fail(p, r);
 }
 
+static int read_storage_ids(ptp *p);
+static int read_storage_info(ptp *p);
+
+/* The operation of step p->step has answered OK: keep what it sent, ask
+ * the next question. */
 static void next_step(ptp *p)
 {
-    if (p->step == 1) send_command(p, OP_GET_DEVICE_INFO, 1, 0, 0);
-    else if (p->step == 2) send_command(p, OP_CLOSE_SESSION, 2, 0, 0);
+    switch (p->step) {
+    case ST_OPEN:
+        p->step = ST_INFO;
+        send_command(p, OP_GET_DEVICE_INFO, 0, 0);
+        return;
+    case ST_INFO:
+        if (!p->got_data) { stop(p, "DeviceInfo came without data"); return; }
+        p->info = p->data;                          /* keep it; the next data phase gets a new buffer */
+        p->info_len = p->data_len;
+        p->data = NULL;
+        p->data_len = 0;
+        p->step = ST_STORAGE_IDS;
+        send_command(p, OP_GET_STORAGE_IDS, 0, 0);
+        return;
+    case ST_STORAGE_IDS:
+        if (read_storage_ids(p) < 0) { stop(p, "malformed StorageIDs"); return; }
+        break;
+    case ST_STORAGE_INFO:
+        if (read_storage_info(p) < 0) { stop(p, "malformed StorageInfo"); return; }
+        p->at_storage++;
+        break;
+    default:
+        p->step = ST_DONE;
+        return;
+    }
+    if (p->at_storage < p->nstorage) {
+        p->step = ST_STORAGE_INFO;
+        send_command(p, OP_GET_STORAGE_INFO, 1, p->storage[p->at_storage]);
+    } else {
+        p->step = ST_CLOSE;
+        send_command(p, OP_CLOSE_SESSION, 0, 0);
+    }
 }
 
 static void on_sent(ausb_transfer *t, int status, void *user)
@@ -117,6 +206,7 @@ static void on_received(ausb_transfer *t, int status, void *user)
         uint32_t total = le32(p->chunk);
         if (total < 12 || total - 12 > MAX_DATA) { fail(p, AUSB_ERROR_IO); return; }
         p->data_len = 0;
+        p->got_data = 1;
         p->data_expected = total - 12;
         if (append(p, p->chunk + 12, got - 12) < 0) { fail(p, -ENOMEM); return; }
         p->in_data = p->data_len < p->data_expected;
@@ -124,12 +214,13 @@ static void on_received(ausb_transfer *t, int status, void *user)
         return;
     }
     if (type != PTP_RESPONSE) { fail(p, AUSB_ERROR_IO); return; }
-    if (code != RC_OK && !(p->step == 0 && code == RC_SESSION_ALREADY_OPEN)) {
-        fprintf(stderr, "ptp_info: operation failed with response 0x%04x\n", code);
-        fail(p, AUSB_ERROR);
+    if (code != RC_OK && !(p->step == ST_OPEN && code == RC_SESSION_ALREADY_OPEN)) {
+        char why[128];
+        snprintf(why, sizeof why, "the camera refused %s: PTP response 0x%04x (%s)",
+                 op_name(p->step), code, response_name(code));
+        stop(p, why);
         return;
     }
-    p->step++;
     next_step(p);
 }
 
@@ -157,6 +248,12 @@ static uint32_t rd_array16(reader *r)
     if (r->bad || n > (r->len - r->off) / 2) { r->bad = 1; return 0; }
     r->off += (size_t)n * 2;
     return n;
+}
+
+static uint64_t rd64(reader *r)
+{
+    uint64_t lo = rd32(r);
+    return lo | ((uint64_t)rd32(r) << 32);
 }
 
 static void rd_string(reader *r, char *out, size_t cap)
@@ -195,6 +292,46 @@ static int print_device_info(const unsigned char *d, size_t len)
     printf("Device version: %s\n", version);
     printf("Serial number: %s\n", serial);
     printf("Operations supported: %u\n", (unsigned)ops);
+    return 0;
+}
+
+/* ---- storage ---- */
+
+/* GetStorageIDs: an array of 32-bit ids (the first MAX_STORAGES kept). */
+static int read_storage_ids(ptp *p)
+{
+    reader r = {p->data, p->data_len, 0, 0};
+    uint32_t n, i;
+    if (!p->got_data) return -1;
+    n = rd32(&r);
+    if (r.bad || n > (r.len - r.off) / 4) return -1;
+    for (i = 0; i < n; i++) {
+        uint32_t id = rd32(&r);
+        if (p->nstorage < MAX_STORAGES) p->storage[p->nstorage++] = id;
+    }
+    return 0;
+}
+
+/* StorageInfo: one line naming the storage, its label and its space. */
+static int read_storage_info(ptp *p)
+{
+    reader r = {p->data, p->data_len, 0, 0};
+    char desc[128], label[128];
+    uint64_t capacity, free_bytes;
+    if (!p->got_data) return -1;
+    rd16(&r);                 /* storage type */
+    rd16(&r);                 /* filesystem type */
+    rd16(&r);                 /* access capability */
+    capacity = rd64(&r);
+    free_bytes = rd64(&r);
+    rd32(&r);                 /* free space in images */
+    rd_string(&r, desc, sizeof desc);
+    rd_string(&r, label, sizeof label);
+    if (r.bad) return -1;
+    snprintf(p->storage_text[p->at_storage], sizeof p->storage_text[0],
+             "Storage 0x%08lx: %s (%s), %llu MiB free of %llu MiB", (unsigned long)p->storage[p->at_storage],
+             desc[0] ? desc : "no description", label[0] ? label : "no label",
+             (unsigned long long)(free_bytes >> 20), (unsigned long long)(capacity >> 20));
     return 0;
 }
 
@@ -261,13 +398,17 @@ int main(int argc, char **argv)
     if ((r = ausb_open(&dev, &p.handle)) < 0) { fprintf(stderr, "ptp_info: open: %s\n", ausb_strerror(r)); goto out_dev; }
     if ((r = ausb_claim(&p.handle, iface)) < 0) { fprintf(stderr, "ptp_info: claim: %s\n", ausb_strerror(r)); goto out_close; }
     if ((r = ausb_transfer_init(&p.xfer, 0)) < 0) goto out_close;
-    send_command(&p, OP_OPEN_SESSION, 0, 1, 1);
-    while (p.step < 3 && ausb_pending(&ctx)) ausb_run_once(&ctx, -1);
-    if (p.failed || p.step < 3) {
-        fprintf(stderr, "ptp_info: camera did not answer: %s\n", ausb_strerror(p.failed ? p.failed : AUSB_ERROR));
+    send_command(&p, OP_OPEN_SESSION, 1, 1);
+    while (p.step < ST_DONE && ausb_pending(&ctx)) ausb_run_once(&ctx, -1);
+    if (p.failed[0] || p.step < ST_DONE || !p.info) {
+        if (p.refused) fprintf(stderr, "ptp_info: %s\n", p.failed);
+        else fprintf(stderr, "ptp_info: camera did not answer: %s\n", p.failed[0] ? p.failed : ausb_strerror(AUSB_ERROR));
     } else {
-        if (p.close_failed) fprintf(stderr, "ptp_info: warning: CloseSession failed: %s\n", ausb_strerror(p.close_failed));
-        rc = print_device_info(p.data, p.data_len) < 0 ? 1 : 0;
+        int i;
+        if (p.storage_failed[0]) fprintf(stderr, "ptp_info: warning: no storage information: %s\n", p.storage_failed);
+        if (p.close_failed[0]) fprintf(stderr, "ptp_info: warning: CloseSession failed: %s\n", p.close_failed);
+        rc = print_device_info(p.info, p.info_len) < 0 ? 1 : 0;
+        for (i = 0; rc == 0 && i < p.at_storage; i++) printf("%s\n", p.storage_text[i]);
     }
     ausb_transfer_free(&p.xfer);
 out_close:
@@ -276,5 +417,6 @@ out_dev:
     ausb_device_release(&dev);
     ausb_exit(&ctx);
     free(p.data);
+    free(p.info);
     return rc;
 }

@@ -17,3 +17,10 @@ $(BUILD)/bulk_stream: examples/bulk_stream.c asyncusb.h | $(BUILD)
 EXAMPLES += $(BUILD)/usb_lines
 $(BUILD)/usb_lines: examples/usb_lines.c asyncusb.h aio_stream.h sched.h | $(BUILD)
 	$(CC) $(WARN) $(CFLAGS) -I. -o $@ $< $(AUSB_LIBS) -lpthread $(LDFLAGS)
+
+# The demo's emulated camera needs libumockdev, which cross builds do not
+# have: it is built for `make demo` (and by the tests), never by `make all`.
+DEMO_TOOLS += $(BUILD)/fakecam
+FAKECAM_LIBS = $(shell $(PKG_CONFIG) --cflags --libs umockdev-1.0)
+$(BUILD)/fakecam: tools/fakecam.c tests/usb_fake.h | $(BUILD)
+	$(CC) $(WARN) $(CFLAGS) -iquote . -o $@ $< $(FAKECAM_LIBS) $(LDFLAGS)

@@ -2,7 +2,12 @@
 # tests/deps.sh - makes sure the tools the tests, benchmarks and demo use are
 # here.  As root it installs what is missing with apt-get; otherwise it
 # prints the command to run and fails.
+#
+#   tests/deps.sh demo   only what `make demo` needs: a compiler, make,
+#                        pkg-config, libusb and umockdev (no cross
+#                        toolchains, no foreign architectures)
 set -u
+mode=${1:-all}
 need=()
 have_cmd() { command -v "$1" >/dev/null 2>&1; }
 have_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'ok installed'; }
@@ -33,8 +38,17 @@ want_pkg libclang-rt-14-dev
 # libusb for the cross targets, so asyncusb.h and its examples cross-build
 foreign=$(dpkg --print-foreign-architectures 2>/dev/null)
 for arch in arm64 armhf; do
+    [ "$mode" = demo ] && break
     have_pkg "libusb-1.0-0-dev:$arch" || need+=("libusb-1.0-0-dev:$arch")
 done
+if [ "$mode" = demo ]; then
+    demo_pkgs=" gcc make pkg-config libusb-1.0-0-dev umockdev libumockdev-dev "
+    keep=()
+    for p in "${need[@]}"; do
+        case "$demo_pkgs" in *" $p "*) keep+=("$p") ;; esac
+    done
+    need=("${keep[@]}")
+fi
 
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" -ne 0 ]; then
@@ -45,6 +59,7 @@ fi
 echo "Installing: ${need[*]}"
 export DEBIAN_FRONTEND=noninteractive
 for arch in arm64 armhf; do
+    [ "$mode" = demo ] && break
     case " $foreign " in *" $arch "*) ;; *) dpkg --add-architecture "$arch" ;; esac
 done
 # A mirror caught mid-sync fails one index now and then; what matters is

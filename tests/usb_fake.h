@@ -46,6 +46,12 @@
  *   ep0: GET_DESCRIPTOR (device, config, string), vendor IN 0x01 -> "ping",
  *        vendor OUT 0x02 stores up to 64 bytes, anything else stalls.
  *        String index 9 always stalls (a device that fails to answer).
+ *
+ * A device of its own kind sets `on_submit` before usbf_add: it sees every
+ * submitted URB first (under the device lock, on the worker thread) and
+ * returns 1 when it took the URB (completed with usbf_push_ready or kept in
+ * `pending`, where DISCARDURB and disconnects find it), 0 to leave it to
+ * the behaviours above.  tools/fakecam.c builds a PTP camera this way.
  */
 #ifndef USB_FAKE_H
 #define USB_FAKE_H
@@ -107,6 +113,9 @@ typedef struct usbf_device {
     unsigned char cdc[65536];
     int cdc_len, cdc_cap, cdc_stall;
     long cdc_in_bytes, cdc_out_bytes;
+    /* a device of its own kind (see the top comment) */
+    int (*on_submit)(struct usbf_device *d, usbf_urb *u);
+    void *user;
 } usbf_device;
 
 static UMockdevTestbed *usbf_testbed;
@@ -326,6 +335,7 @@ G_GNUC_UNUSED static void usbf_accept(usbf_device *d, usbf_urb u)
     struct usbdevfs_urb *s = usbf_u(&u);
     int actual = 0, st, i;
     unsigned char tmp[8];
+    if (d->on_submit && d->on_submit(d, &u)) return;
     switch (s->type == USBDEVFS_URB_TYPE_CONTROL ? 0x00 : s->endpoint) {
     case 0x00:
         st = usbf_control(d, &u, &actual);
