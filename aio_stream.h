@@ -250,6 +250,7 @@ such as `-ECONNREFUSED` or `-EPIPE`); the header's own outcomes are in
 */
 #ifndef AIO_STREAM_H
 #define AIO_STREAM_H
+#define AIOS_VERSION "0.1.0"
 
 #if (defined(AIOS_IMPLEMENTATION) || defined(ASYNCKIT_IMPLEMENTATION)) && !defined(_GNU_SOURCE)
 #define _GNU_SOURCE 1
@@ -948,7 +949,7 @@ AIOS_API int aios_run(aios_ctx *c)
 {
     int r = 0;
     if (!c) return -EINVAL;
-    c->stop = 0;
+    /* an aios_stop made before this call counts, as in the other headers */
     while (!c->stop) {
         r = aios_run_once(c, -1);
         if (r <= 0) break;

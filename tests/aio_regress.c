@@ -598,9 +598,48 @@ static void test_unix_connect_waits_while_the_backlog_is_full(void)
     unlink(path);
 }
 
+/* aios_stop made before aios_run ends that run at once (as schd_loop_run
+ * and ausb_run do), instead of being forgotten with a server that keeps the
+ * loop busy forever; the flag is consumed, so the next run runs. */
+static void stop_test_conn(aios_server *srv, aios_stream *conn, const struct sockaddr *peer, void *ud)
+{
+    (void)srv; (void)peer; (void)ud;
+    aios_close(conn, NULL, NULL);
+}
+
+static aios_ctx *stop_test_ctx;
+static volatile sig_atomic_t stop_test_alarm;
+static void stop_test_on_alarm(int sig)
+{
+    (void)sig;
+    stop_test_alarm = 1;
+    aios_stop(stop_test_ctx);   /* ends a run that ignored the early stop */
+}
+
+static void test_stop_before_run_counts(void)
+{
+    aios_ctx ctx;
+    aios_server srv;
+    aios_server_config cfg;
+    T_EQ(aios_ctx_init(&ctx), 0);
+    aios_server_config_init(&cfg);
+    T_EQ(aios_server_init(&srv, &ctx, &cfg, stop_test_conn, NULL), 0);
+    T_EQ(aios_server_listen_tcp(&srv, "127.0.0.1", 0), 0);
+    stop_test_ctx = &ctx;
+    signal(SIGALRM, stop_test_on_alarm);
+    alarm(2);
+    aios_stop(&ctx);
+    T_EQ(aios_run(&ctx), 0);           /* returns at once, not after the alarm */
+    alarm(0);
+    T_EQ(stop_test_alarm, 0);
+    T_EQ(aios_run_once(&ctx, 0) >= 0, 1);
+    aios_ctx_close(&ctx);
+}
+
 int main(void)
 {
     t_suite("aio_regress");
+    T_RUN(test_stop_before_run_counts);
     T_RUN(test_empty_read_exactly_after_a_full_read_is_not_end_of_stream);
     T_RUN(test_write_to_pipe_without_reader_fails_with_epipe_not_sigpipe);
     T_RUN(test_queued_write_to_pipe_whose_reader_leaves_fails_with_epipe);
