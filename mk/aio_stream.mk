@@ -4,3 +4,5 @@ EXAMPLES += $(addprefix $(BUILD)/,$(AIOS_EXAMPLES))
 
 $(addprefix $(BUILD)/,$(AIOS_EXAMPLES)): $(BUILD)/%: examples/%.c aio_stream.h | $(BUILD)
 	$(CC) $(WARN) $(CFLAGS) -I. -o $@ $< $(LDFLAGS) -lpthread
+# http_get's response parser lives in a header beside it
+$(BUILD)/http_get: examples/http_resp.h
