@@ -4,9 +4,11 @@
  *
  * Usage: build/http_get HOST PORT PATH
  * Sends the request, reads the status line and the headers with bounded line
- * reads (a line over 8 KiB, or more than 100 headers, is an error), then the
- * body by Content-Length, chunked transfer coding, or until the server
- * closes.  The body goes to stdout, the status line to stderr.
+ * reads (a line over 8 KiB, or more than 100 headers, is an error), skips
+ * interim 1xx responses, then reads the body by Content-Length, chunked
+ * transfer coding, or until the server closes.  The body goes to stdout,
+ * the status line to stderr.  A response that could be read two ways
+ * (conflicting lengths, a malformed field or chunk size) is an error.
  * Exit status: 0 for a 2xx response, 2 for any other status (body still
  * written), 1 for a network or protocol error.
  *
