@@ -24,3 +24,5 @@ DEMO_TOOLS += $(BUILD)/fakecam
 FAKECAM_LIBS = $(shell $(PKG_CONFIG) --cflags --libs umockdev-1.0)
 $(BUILD)/fakecam: tools/fakecam.c tests/usb_fake.h | $(BUILD)
 	$(CC) $(WARN) $(CFLAGS) -iquote . -o $@ $< $(FAKECAM_LIBS) $(LDFLAGS)
+# ptp_info's container and dataset parsing lives in a header beside it
+$(BUILD)/ptp_info: examples/ptp_parse.h

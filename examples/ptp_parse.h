@@ -1,0 +1,223 @@
+/* ptp_parse.h - what examples/ptp_info.c reads from a camera, on its own so
+ * that tests/fuzz/fuzz_ptp_parse.c can feed it hostile devices: the IN side
+ * of a PTP transaction (data phase, response) and the datasets DeviceInfo,
+ * StorageIDs and StorageInfo.  No I/O.  Include it after asyncusb.h (the
+ * strings go through ausb_utf16le_to_utf8); all functions are static.
+ */
+#ifndef PTP_PARSE_H
+#define PTP_PARSE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#if defined(__GNUC__)
+#define PTP_FN static __attribute__((unused))
+#else
+#define PTP_FN static
+#endif
+
+enum { PTP_COMMAND = 1, PTP_DATA = 2, PTP_RESPONSE = 3 };
+enum { PTP_MAX_DATA = 1 << 20 };
+enum { PTP_RX_MORE = 0, PTP_RX_DONE = 1, PTP_RX_EPROTO = -1, PTP_RX_ENOMEM = -2 };
+
+static uint32_t ptp_le32(const unsigned char *p) { return p[0] | (p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24); }
+static uint16_t ptp_le16(const unsigned char *p) { return (uint16_t)(p[0] | (p[1] << 8)); }
+
+/* ---- the IN side of one transaction ---- */
+
+typedef struct ptp_rx {
+    uint16_t op;
+    uint32_t tid;
+    unsigned char *data;          /* data phase payload, header stripped */
+    size_t data_len, data_expected;
+    int in_data, got_data;        /* got_data: this transaction had a data phase */
+    uint16_t response;            /* response code, once PTP_RX_DONE */
+} ptp_rx;
+
+/* Starts a transaction (the data buffer of the last one is kept). */
+PTP_FN void ptp_rx_start(ptp_rx *rx, uint16_t op, uint32_t tid)
+{
+    rx->op = op;
+    rx->tid = tid;
+    rx->in_data = 0;
+    rx->got_data = 0;
+    rx->response = 0;
+}
+
+PTP_FN void ptp_rx_free(ptp_rx *rx)
+{
+    free(rx->data);
+    memset(rx, 0, sizeof *rx);
+}
+
+static int ptp_rx__append(ptp_rx *rx, const unsigned char *b, size_t n)
+{
+    unsigned char *nd;
+    if (rx->data_len + n > PTP_MAX_DATA) return -1;
+    nd = (unsigned char *)realloc(rx->data, rx->data_len + n + 1);
+    if (!nd) return -1;
+    rx->data = nd;
+    memcpy(rx->data + rx->data_len, b, n);
+    rx->data_len += n;
+    return 0;
+}
+
+/* One IN transfer of `got` bytes: PTP_RX_MORE (read again), PTP_RX_DONE
+ * (rx->response holds the response code) or an error. */
+PTP_FN int ptp_rx_feed(ptp_rx *rx, const unsigned char *b, size_t got)
+{
+    uint16_t type;
+    if (rx->in_data) {                               /* rest of a data phase */
+        if (ptp_rx__append(rx, b, got) < 0) return PTP_RX_ENOMEM;
+        if (rx->data_len >= rx->data_expected) rx->in_data = 0;
+        return PTP_RX_MORE;
+    }
+    if (got == 0) return PTP_RX_MORE;                /* zero-length packet */
+    if (got < 12) return PTP_RX_EPROTO;
+    type = ptp_le16(b + 4);
+    if (type == PTP_DATA) {
+        uint32_t total = ptp_le32(b);
+        if (total < 12 || total - 12 > PTP_MAX_DATA) return PTP_RX_EPROTO;
+        rx->data_len = 0;
+        rx->got_data = 1;
+        rx->data_expected = total - 12;
+        if (ptp_rx__append(rx, b + 12, got - 12) < 0) return PTP_RX_ENOMEM;
+        rx->in_data = rx->data_len < rx->data_expected;
+        return PTP_RX_MORE;
+    }
+    if (type != PTP_RESPONSE) return PTP_RX_EPROTO;
+    rx->response = ptp_le16(b + 6);
+    return PTP_RX_DONE;
+}
+
+/* ---- the DeviceInfo dataset ---- */
+
+#define PTP_TEXT_MAX 512
+
+typedef struct ptp_device_info {
+    unsigned standard_version, vendor_ext_id, vendor_ext_version, functional_mode;
+    uint32_t operations, events, properties, capture_formats, image_formats;  /* counts */
+    char vendor_ext[PTP_TEXT_MAX], manufacturer[PTP_TEXT_MAX], model[PTP_TEXT_MAX];
+    char version[PTP_TEXT_MAX], serial[PTP_TEXT_MAX];
+} ptp_device_info;
+
+typedef struct ptp_reader { const unsigned char *p; size_t len, off; int bad; } ptp_reader;
+
+static unsigned ptp__rd16(ptp_reader *r)
+{
+    if (r->off + 2 > r->len) { r->bad = 1; return 0; }
+    r->off += 2;
+    return ptp_le16(r->p + r->off - 2);
+}
+
+static uint32_t ptp__rd32(ptp_reader *r)
+{
+    if (r->off + 4 > r->len) { r->bad = 1; return 0; }
+    r->off += 4;
+    return ptp_le32(r->p + r->off - 4);
+}
+
+static uint64_t ptp__rd64(ptp_reader *r)
+{
+    uint64_t lo = ptp__rd32(r);
+    return lo | ((uint64_t)ptp__rd32(r) << 32);
+}
+
+static uint32_t ptp__rd_array16(ptp_reader *r)
+{
+    uint32_t n = ptp__rd32(r);
+    if (r->bad || n > (r->len - r->off) / 2) { r->bad = 1; return 0; }
+    r->off += (size_t)n * 2;
+    return n;
+}
+
+static void ptp__rd_string(ptp_reader *r, char *out, size_t cap)
+{
+    size_t n;
+    out[0] = 0;
+    if (r->off + 1 > r->len) { r->bad = 1; return; }
+    n = r->p[r->off++];                              /* characters, with the NUL */
+    if (n * 2 > r->len - r->off) { r->bad = 1; return; }
+    if (n > 1 && ausb_utf16le_to_utf8(r->p + r->off, (n - 1) * 2, out, cap) < 0 && !out[0]) r->bad = 1;
+    r->off += n * 2;
+}
+
+/* 0, or -1 for a malformed dataset. */
+PTP_FN int ptp_device_info_parse(const unsigned char *d, size_t len, ptp_device_info *di)
+{
+    ptp_reader r;
+    r.p = d;
+    r.len = len;
+    r.off = 0;
+    r.bad = 0;
+    memset(di, 0, sizeof *di);
+    di->standard_version = ptp__rd16(&r);
+    di->vendor_ext_id = ptp__rd32(&r);
+    di->vendor_ext_version = ptp__rd16(&r);
+    ptp__rd_string(&r, di->vendor_ext, sizeof di->vendor_ext);
+    di->functional_mode = ptp__rd16(&r);
+    di->operations = ptp__rd_array16(&r);
+    di->events = ptp__rd_array16(&r);
+    di->properties = ptp__rd_array16(&r);
+    di->capture_formats = ptp__rd_array16(&r);
+    di->image_formats = ptp__rd_array16(&r);
+    ptp__rd_string(&r, di->manufacturer, sizeof di->manufacturer);
+    ptp__rd_string(&r, di->model, sizeof di->model);
+    ptp__rd_string(&r, di->version, sizeof di->version);
+    ptp__rd_string(&r, di->serial, sizeof di->serial);
+    return r.bad ? -1 : 0;
+}
+
+/* ---- storage ---- */
+
+/* GetStorageIDs: an array of 32-bit ids, the first `max` kept in ids[]. */
+PTP_FN int ptp_storage_ids_parse(const unsigned char *d, size_t len, uint32_t *ids, int max, int *n)
+{
+    ptp_reader r;
+    uint32_t count, i;
+    r.p = d;
+    r.len = len;
+    r.off = 0;
+    r.bad = 0;
+    *n = 0;
+    count = ptp__rd32(&r);
+    if (r.bad || count > (r.len - r.off) / 4) return -1;
+    for (i = 0; i < count; i++) {
+        uint32_t id = ptp__rd32(&r);
+        if (*n < max) ids[(*n)++] = id;
+    }
+    return 0;
+}
+
+#define PTP_STORAGE_TEXT_MAX 128
+
+typedef struct ptp_storage_info {
+    unsigned storage_type, filesystem_type, access;
+    uint64_t capacity, free_bytes;
+    uint32_t free_images;
+    char description[PTP_STORAGE_TEXT_MAX], label[PTP_STORAGE_TEXT_MAX];
+} ptp_storage_info;
+
+/* 0, or -1 for a malformed dataset. */
+PTP_FN int ptp_storage_info_parse(const unsigned char *d, size_t len, ptp_storage_info *si)
+{
+    ptp_reader r;
+    r.p = d;
+    r.len = len;
+    r.off = 0;
+    r.bad = 0;
+    memset(si, 0, sizeof *si);
+    si->storage_type = ptp__rd16(&r);
+    si->filesystem_type = ptp__rd16(&r);
+    si->access = ptp__rd16(&r);
+    si->capacity = ptp__rd64(&r);
+    si->free_bytes = ptp__rd64(&r);
+    si->free_images = ptp__rd32(&r);
+    ptp__rd_string(&r, si->description, sizeof si->description);
+    ptp__rd_string(&r, si->label, sizeof si->label);
+    return r.bad ? -1 : 0;
+}
+
+#endif
