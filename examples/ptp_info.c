@@ -44,7 +44,7 @@ typedef struct ptp {
     int have_info, info_ok;
     uint32_t storage[MAX_STORAGES];
     int nstorage, at_storage;
-    char storage_text[MAX_STORAGES][352];
+    char storage_text[MAX_STORAGES][2 * PTP_TEXT_MAX + 96];  /* two strings of any length, whole */
     char reason[128];             /* what ends a step, when not a transfer status */
     char failed[128];             /* why each part failed, "" when it did not */
     char storage_failed[128], close_failed[128];

@@ -1,8 +1,10 @@
 /* ptp_parse.h - what examples/ptp_info.c reads from a camera, on its own so
  * that tests/fuzz/fuzz_ptp_parse.c can feed it hostile devices: the IN side
  * of a PTP transaction (data phase, response) and the datasets DeviceInfo,
- * StorageIDs and StorageInfo.  No I/O.  Include it after asyncusb.h (the
- * strings go through ausb_utf16le_to_utf8); all functions are static.
+ * StorageIDs and StorageInfo.  Strings come out as printable UTF-8.
+ * No I/O; the one allocation is the data phase, at most PTP_MAX_DATA.
+ * Include it after asyncusb.h (strings go through ausb_utf16le_to_utf8);
+ * all functions are static.
  */
 #ifndef PTP_PARSE_H
 #define PTP_PARSE_H
@@ -27,22 +29,28 @@ static uint16_t ptp_le16(const unsigned char *p) { return (uint16_t)(p[0] | (p[1
 
 /* ---- the IN side of one transaction ---- */
 
+/* What the USB still-image class allows after a command: at most one data
+ * container, with the command's operation code and transaction id, whose
+ * declared length its transfers fill exactly (zero-length packets aside),
+ * then one response container of 12..32 bytes (whole 4-byte parameters),
+ * its length field equal to the transfer, with the transaction id.
+ * Anything else is PTP_RX_EPROTO, and so is a transfer after the response. */
 typedef struct ptp_rx {
     uint16_t op;
     uint32_t tid;
     unsigned char *data;          /* data phase payload, header stripped */
-    size_t data_len, data_expected;
-    int in_data, got_data;        /* got_data: this transaction had a data phase */
+    size_t data_len, data_expected, data_cap;
+    int in_data, got_data, done;   /* got_data: this transaction had a data phase */
     uint16_t response;            /* response code, once PTP_RX_DONE */
 } ptp_rx;
 
-/* Starts a transaction (the data buffer of the last one is kept). */
+/* Starts a transaction; the data of the last one is dropped (its buffer kept). */
 PTP_FN void ptp_rx_start(ptp_rx *rx, uint16_t op, uint32_t tid)
 {
     rx->op = op;
     rx->tid = tid;
-    rx->in_data = 0;
-    rx->got_data = 0;
+    rx->data_len = rx->data_expected = 0;
+    rx->in_data = rx->got_data = rx->done = 0;
     rx->response = 0;
 }
 
@@ -54,47 +62,52 @@ PTP_FN void ptp_rx_free(ptp_rx *rx)
 
 static int ptp_rx__append(ptp_rx *rx, const unsigned char *b, size_t n)
 {
-    unsigned char *nd;
-    if (rx->data_len + n > PTP_MAX_DATA) return -1;
-    nd = (unsigned char *)realloc(rx->data, rx->data_len + n + 1);
-    if (!nd) return -1;
-    rx->data = nd;
-    memcpy(rx->data + rx->data_len, b, n);
+    if (n > rx->data_expected - rx->data_len) return PTP_RX_EPROTO;  /* past the declared length */
+    if (rx->data_len + n > rx->data_cap) {
+        /* the declared length is known and bounded: one allocation for it */
+        unsigned char *nd = (unsigned char *)realloc(rx->data, rx->data_expected + 1);
+        if (!nd) return PTP_RX_ENOMEM;
+        rx->data = nd;
+        rx->data_cap = rx->data_expected;
+    }
+    if (n) memcpy(rx->data + rx->data_len, b, n);
     rx->data_len += n;
-    return 0;
+    rx->in_data = rx->data_len < rx->data_expected;
+    return PTP_RX_MORE;
 }
 
 /* One IN transfer of `got` bytes: PTP_RX_MORE (read again), PTP_RX_DONE
  * (rx->response holds the response code) or an error. */
 PTP_FN int ptp_rx_feed(ptp_rx *rx, const unsigned char *b, size_t got)
 {
+    uint32_t len;
     uint16_t type;
-    if (rx->in_data) {                               /* rest of a data phase */
-        if (ptp_rx__append(rx, b, got) < 0) return PTP_RX_ENOMEM;
-        if (rx->data_len >= rx->data_expected) rx->in_data = 0;
-        return PTP_RX_MORE;
-    }
-    if (got == 0) return PTP_RX_MORE;                /* zero-length packet */
+    if (rx->done) return PTP_RX_EPROTO;
+    if (rx->in_data) return ptp_rx__append(rx, b, got);  /* rest of the data phase */
+    if (got == 0) return PTP_RX_MORE;                      /* zero-length packet */
     if (got < 12) return PTP_RX_EPROTO;
+    len = ptp_le32(b);
     type = ptp_le16(b + 4);
     if (type == PTP_DATA) {
-        uint32_t total = ptp_le32(b);
-        if (total < 12 || total - 12 > PTP_MAX_DATA) return PTP_RX_EPROTO;
-        rx->data_len = 0;
+        if (rx->got_data || len < 12 || len - 12 > PTP_MAX_DATA) return PTP_RX_EPROTO;
+        if (ptp_le16(b + 6) != rx->op || ptp_le32(b + 8) != rx->tid) return PTP_RX_EPROTO;
         rx->got_data = 1;
-        rx->data_expected = total - 12;
-        if (ptp_rx__append(rx, b + 12, got - 12) < 0) return PTP_RX_ENOMEM;
-        rx->in_data = rx->data_len < rx->data_expected;
-        return PTP_RX_MORE;
+        rx->data_len = 0;
+        rx->data_expected = len - 12;
+        return ptp_rx__append(rx, b + 12, got - 12);
     }
-    if (type != PTP_RESPONSE) return PTP_RX_EPROTO;
+    if (type != PTP_RESPONSE || len != got || got > 32 || (got - 12) % 4 != 0 || ptp_le32(b + 8) != rx->tid)
+        return PTP_RX_EPROTO;
     rx->response = ptp_le16(b + 6);
+    rx->done = 1;
     return PTP_RX_DONE;
 }
 
 /* ---- the DeviceInfo dataset ---- */
 
-#define PTP_TEXT_MAX 512
+/* A PTP string has at most 254 characters besides its NUL: 3 bytes of UTF-8
+ * each, or 4 for a surrogate pair, so this holds any of them whole. */
+#define PTP_TEXT_MAX 768
 
 typedef struct ptp_device_info {
     unsigned standard_version, vendor_ext_id, vendor_ext_version, functional_mode;
@@ -133,14 +146,25 @@ static uint32_t ptp__rd_array16(ptp_reader *r)
     return n;
 }
 
+/* A string as printable UTF-8: it ends at its first NUL character, and
+ * control characters (C0, DEL, C1: terminal escapes from a hostile device)
+ * become '?'. */
 static void ptp__rd_string(ptp_reader *r, char *out, size_t cap)
 {
-    size_t n;
+    unsigned char units[2 * 255];
+    size_t n, i;
     out[0] = 0;
     if (r->off + 1 > r->len) { r->bad = 1; return; }
     n = r->p[r->off++];                              /* characters, with the NUL */
     if (n * 2 > r->len - r->off) { r->bad = 1; return; }
-    if (n > 1 && ausb_utf16le_to_utf8(r->p + r->off, (n - 1) * 2, out, cap) < 0 && !out[0]) r->bad = 1;
+    for (i = 0; i + 1 < n; i++) {
+        unsigned u = ptp_le16(r->p + r->off + 2 * i);
+        if (u == 0) break;
+        if (u < 0x20 || (u >= 0x7f && u <= 0x9f)) u = '?';
+        units[2 * i] = (unsigned char)u;
+        units[2 * i + 1] = (unsigned char)(u >> 8);
+    }
+    if (i > 0 && ausb_utf16le_to_utf8(units, 2 * i, out, cap) < 0) r->bad = 1;
     r->off += n * 2;
 }
 
@@ -191,13 +215,11 @@ PTP_FN int ptp_storage_ids_parse(const unsigned char *d, size_t len, uint32_t *i
     return 0;
 }
 
-#define PTP_STORAGE_TEXT_MAX 128
-
 typedef struct ptp_storage_info {
     unsigned storage_type, filesystem_type, access;
     uint64_t capacity, free_bytes;
     uint32_t free_images;
-    char description[PTP_STORAGE_TEXT_MAX], label[PTP_STORAGE_TEXT_MAX];
+    char description[PTP_TEXT_MAX], label[PTP_TEXT_MAX];
 } ptp_storage_info;
 
 /* 0, or -1 for a malformed dataset. */
