@@ -210,7 +210,8 @@ ENOMEM) the server pauses accepting for `retry_ms` or until one of its
 connections closes, counts it in `stats.fd_exhausted`, and logs nothing.
 Shutdown closes the listeners at once, lets connections end by themselves
 within `timeout_ms`, closes the rest and reports through the callback how
-many it closed by force; the server's storage may then be reused.
+many it closed by force; the server's storage may then be reused.  Without
+memory for its timer it returns -ENOMEM and changes nothing.
 A Unix-socket listen removes a socket file left by a server that is gone
 (a probing connect is refused) but fails with `-EADDRINUSE` while a live
 server listens on the path (which sees the probe as a connection that
@@ -1667,7 +1668,8 @@ static int aios__deliver_cancel(aios_stream *s)
     }
     if (s->whead) {
         aios__wreq *w = aios__pop_write(s);
-        int st = w->off == w->len ? 0 : why;
+        /* a write that already failed (a send inside aios_write) says why, not that it was cancelled */
+        int st = w->off == w->len ? 0 : s->werr ? s->werr : why;
         aios__call(w->cb, s, st, w->ud);
         AIOS_FREE(w);
         return 1;
@@ -2580,6 +2582,10 @@ AIOS_API int aios_server_shutdown(aios_server *srv, int timeout_ms, aios_server_
     int i;
     if (!srv || !srv->ctx) return -EINVAL;
     if (srv->shutting || srv->done) return AIOS_ECLOSED;
+    /* the grace timer first: without memory for it nothing changes (a graceful
+     * shutdown must not turn into a forced one unasked) */
+    if (srv->stats.active > 0 && timeout_ms > 0 && aios__timer_start(srv->ctx, &srv->grace, aios__after_ms(timeout_ms)) < 0)
+        return -ENOMEM;
     srv->shutting = 1;
     srv->shut_cb = cb;
     srv->shut_ud = ud;
@@ -2598,7 +2604,6 @@ AIOS_API int aios_server_shutdown(aios_server *srv, int timeout_ms, aios_server_
     }
     if (srv->stats.active == 0) aios__defer_queue(srv->ctx, &srv->finish);
     else if (timeout_ms <= 0) aios__server_force(srv);
-    else if (aios__timer_start(srv->ctx, &srv->grace, aios__after_ms(timeout_ms)) < 0) aios__server_force(srv);
     return 0;
 }
 

@@ -557,6 +557,81 @@ static void test_listen_on_a_name_with_port_zero_uses_one_port_for_all_addresses
     aios_ctx_close(&ctx);
 }
 
+/* Found by tests/aio_fault.c (http, sendmsg failing with ECONNRESET): a
+ * write whose send failed inside aios_write, then a close before its
+ * callback ran: the callback says why the write failed, not -ECANCELED. */
+static void test_write_that_failed_at_once_reports_its_error_after_an_early_close(void)
+{
+    aios_ctx ctx;
+    aios_stream *s;
+    int peer;
+    t_rec w, cl;
+    memset(&w, 0, sizeof w);
+    memset(&cl, 0, sizeof cl);
+    T_REQUIRE(aios_ctx_init(&ctx) == 0);
+    T_REQUIRE(t_pair(&ctx, &s, &peer) == 0);
+    close(peer);
+    T_EQ(aios_write(s, "x", 1, t_rec_cb, &w), 0);  /* accepted: the send fails inside, its callback says so */
+    T_EQ(aios_close(s, t_rec_cb, &cl), 0);
+    T_EQ(t_spin(&ctx, &cl.calls, 1), 1);
+    T_EQ(w.calls, 1);
+    T_EQ(w.status, -EPIPE);
+    aios_ctx_close(&ctx);
+}
+
+static aios_stream *t_kept_conn;
+static void t_keep_conn(aios_server *srv, aios_stream *c, const struct sockaddr *peer, void *ud)
+{
+    (void)srv;
+    (void)peer;
+    (*(int *)ud)++;
+    t_kept_conn = c;
+}
+
+static void t_shut_cb(aios_server *srv, int forced, void *ud)
+{
+    t_rec *r = (t_rec *)ud;
+    (void)srv;
+    r->calls++;
+    r->status = forced;
+}
+
+/* Found by tests/aio_fault.c (shutdown, an allocation failing): without
+ * memory for its grace timer a graceful shutdown used to cut every
+ * connection at once and report them as forced.  Now it fails with -ENOMEM
+ * and changes nothing; with memory it is graceful. */
+static void test_server_shutdown_without_memory_for_its_timer_changes_nothing(void)
+{
+    aios_ctx ctx;
+    aios_server srv;
+    aios_stream *c;
+    t_rec cn, sh;
+    int acc = 0, r;
+    memset(&cn, 0, sizeof cn);
+    memset(&sh, 0, sizeof sh);
+    T_REQUIRE(aios_ctx_init(&ctx) == 0);
+    T_REQUIRE(aios_server_init(&srv, &ctx, NULL, t_keep_conn, &acc) == 0);
+    T_EQ(aios_server_listen_tcp(&srv, "127.0.0.1", 0), 0);
+    T_EQ(aios_tcp_connect(&ctx, &c, "127.0.0.1", aios_server_port(&srv), NULL, t_rec_cb, &cn), 0);
+    T_EQ(t_spin(&ctx, &acc, 1), 1);
+    T_EQ(t_spin(&ctx, &cn.calls, 1), 1);
+    T_REQUIRE(ctx.heap_cap == 0);  /* no timer yet: the grace timer needs the heap */
+    t_fail_alloc_in = 0;
+    r = aios_server_shutdown(&srv, 10000, t_shut_cb, &sh);
+    t_fail_alloc_in = -1;
+    T_EQ(r, -ENOMEM);
+    T_EQ(srv.stats.forced, 0);
+    T_EQ(srv.shutting, 0);
+    T_EQ(srv.nlis, 1);                          /* still listening */
+    T_CHECK(aios_stream_fd(t_kept_conn) >= 0);  /* the connection is not cut */
+    T_EQ(aios_server_shutdown(&srv, 10000, t_shut_cb, &sh), 0);
+    T_EQ(aios_close(t_kept_conn, NULL, NULL), 0);
+    T_EQ(t_spin(&ctx, &sh.calls, 1), 1);
+    T_EQ(sh.status, 0);                         /* none forced */
+    aios_ctx_close(&ctx);
+    T_EQ(sh.calls, 1);
+}
+
 /* A Unix connect to a listener whose backlog is full waits for room (the
  * kernel gives EAGAIN and keeps nothing pending) instead of failing. */
 static void test_unix_connect_waits_while_the_backlog_is_full(void)
@@ -657,5 +732,7 @@ int main(void)
     T_RUN(test_unix_shutdown_leaves_a_newer_servers_socket_file);
     T_RUN(test_listen_on_a_name_with_port_zero_uses_one_port_for_all_addresses);
     T_RUN(test_unix_connect_waits_while_the_backlog_is_full);
+    T_RUN(test_write_that_failed_at_once_reports_its_error_after_an_early_close);
+    T_RUN(test_server_shutdown_without_memory_for_its_timer_changes_nothing);
     return t_done();
 }
