@@ -10,6 +10,8 @@ t_unit aio_hostile tests/aio_hostile.c -lpthread
 # AIOS_NO_RESOLVER: numeric addresses only, host names refused; no -lpthread
 t_unit aio_noresolver tests/aio_noresolver.c
 t_unit aio_regress tests/aio_regress.c -lpthread
+# the fault sweep: each hooked call of four scenarios fails in turn (tests/aio_fault.c)
+t_unit aio_fault tests/aio_fault.c -lpthread
 if [ -f tests/aio_sched.c ] && grep -q schd_source_add sched.h 2>/dev/null; then
     t_unit aio_sched tests/aio_sched.c -lpthread
 fi
