@@ -1781,8 +1781,11 @@ AUSB_API const ausb_device *ausb_handle_device(const ausb_handle *h) { return h 
 
 AUSB_PRIVATE int ausb__usable(const ausb_handle *h)
 {
-    if (!h || !h->lh) return -EINVAL;
+    /* closing wins: the callbacks a close delivers (lh already gone) and
+     * calls after it get AUSB_ERROR_CLOSED, as from an inline close */
+    if (!h) return -EINVAL;
     if (h->closing) return AUSB_ERROR_CLOSED;
+    if (!h->lh) return -EINVAL;
     if (h->gone) return AUSB_ERROR_NO_DEVICE;
     return 0;
 }

@@ -9,7 +9,9 @@
  * testbed's worker thread; the test thread talks to it under a mutex.
  *
  * The program must run with libumockdev-preload loaded (umockdev-wrapper),
- * and must create its devices before ausb_init / libusb_init.
+ * and must create its devices before ausb_init / libusb_init (later ones
+ * arrive with umockdev_testbed_uevent "add"; usbf_unplug and usbf_remove
+ * take one away again, and the same struct can then be added anew).
  *
  * Endpoint behaviours of every fake device:
  *   0x01 OUT bulk   accepted at once; the bytes go to the loopback queue
@@ -707,6 +709,39 @@ G_GNUC_UNUSED static void usbf_unplug(usbf_device *d)
 {
     usbf_disconnect(d);
     umockdev_testbed_uevent(usbf_testbed, d->syspath, "remove");
+}
+
+/* Takes an unplugged device out of the testbed for good, once no handle
+ * has it open: its ioctl handler and sysfs entry go, URBs never reaped are
+ * dropped, and the struct may be given to usbf_add again as a new device
+ * (its descriptors, strings and languages are kept; everything else is
+ * reset).  With it a long test can unplug and plug devices without end. */
+G_GNUC_UNUSED static void usbf_remove(usbf_device *d)
+{
+    GError *err = NULL;
+    unsigned char desc[4096];
+    size_t desc_len = d->desc_len;
+    const char *strings[16];
+    unsigned short langs[4];
+    int i;
+    if (!umockdev_testbed_detach_ioctl(usbf_testbed, d->devnode, &err)) {
+        fprintf(stderr, "usb_fake: detach_ioctl %s: %s\n", d->devnode, err ? err->message : "?");
+        exit(2);
+    }
+    g_object_unref(d->handler);
+    umockdev_testbed_remove_device(usbf_testbed, d->syspath);
+    g_free(d->syspath);
+    for (i = 0; i < d->npending; i++) usbf_drop(&d->pending[i]);
+    for (i = 0; i < d->nready; i++) usbf_drop(&d->ready[i]);
+    pthread_mutex_destroy(&d->lock);
+    memcpy(desc, d->desc, desc_len);
+    memcpy(strings, d->strings, sizeof strings);
+    memcpy(langs, d->langs, sizeof langs);
+    memset(d, 0, sizeof *d);
+    memcpy(d->desc, desc, desc_len);
+    d->desc_len = desc_len;
+    memcpy(d->strings, strings, sizeof strings);
+    memcpy(d->langs, langs, sizeof langs);
 }
 
 /* Completes every held 0x8A URB now, newest first. */

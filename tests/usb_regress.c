@@ -470,6 +470,46 @@ static void test_short_not_ok_does_not_fail_isochronous_transfers(void)
     ausb_exit(&ctx);
 }
 
+/* Found by tests/usb_torture.c: a continuation that resubmits from a
+ * callback that ausb_close delivers got -EINVAL ("invalid argument"), while
+ * the same from an inline close gets AUSB_ERROR_CLOSED; a handle that is
+ * closing or closed answers AUSB_ERROR_CLOSED everywhere. */
+static ausb_handle resub_h;
+static int resub_calls, resub_status, resub_submit, resub_claim;
+
+static void resubmit_from_close(ausb_transfer *t, int status, void *user)
+{
+    (void)user;
+    resub_calls++;
+    resub_status = status;
+    resub_submit = ausb_submit(t);
+    resub_claim = ausb_claim(&resub_h, 0);
+}
+
+static void test_resubmit_from_a_callback_that_close_delivers_fails_closed(void)
+{
+    ausb_ctx ctx;
+    ausb_transfer t;
+    unsigned char buf[8];
+    resub_calls = 0;
+    resub_submit = resub_claim = 99;
+    T_EQ(open_dev1(&ctx, &resub_h), 0);
+    ausb_transfer_init(&t, 0);
+    ausb_fill_bulk(&t, &resub_h, 0x84, buf, 8, 0, resubmit_from_close, NULL);   /* held */
+    T_EQ(ausb_submit(&t), 0);
+    ausb_run_once(&ctx, 0);
+    ausb_close(&resub_h);
+    T_EQ(resub_calls, 1);
+    T_EQ(resub_status, -ECANCELED);
+    T_EQ(resub_submit, AUSB_ERROR_CLOSED);
+    T_EQ(resub_claim, AUSB_ERROR_CLOSED);
+    T_EQ(ausb_submit(&t), AUSB_ERROR_CLOSED);   /* and after the close returned */
+    T_EQ(ausb_pending(&ctx), 0);
+    ausb_transfer_free(&t);
+    ausb_exit(&ctx);
+    T_EQ(resub_calls, 1);
+}
+
 int main(void)
 {
     t_suite("usb_regress");
@@ -492,6 +532,7 @@ int main(void)
     T_RUN(test_exit_ends_a_deferred_call_that_always_rearms);
     T_RUN(test_isochronous_actual_length_is_the_sum_of_the_packets);
     T_RUN(test_short_not_ok_does_not_fail_isochronous_transfers);
+    T_RUN(test_resubmit_from_a_callback_that_close_delivers_fails_closed);
     T_RUN(test_close_delivers_a_transfer_the_kernel_never_gives_back);   /* last: swaps the ioctl handler */
     usbf_done();
     return t_done();
