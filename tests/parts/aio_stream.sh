@@ -11,6 +11,20 @@ t_unit aio_hostile tests/aio_hostile.c -lpthread
 # AIOS_NO_RESOLVER: numeric addresses only, host names refused; no -lpthread
 t_unit aio_noresolver tests/aio_noresolver.c
 t_unit aio_regress tests/aio_regress.c -lpthread
+# the resolver thread (aio_stream.h's only other thread): many at once,
+# abandoned mid-resolution; also under ThreadSanitizer with the suites
+# that resolve names
+t_unit aio_threads tests/aio_threads.c -lpthread
+if [ -z "$CROSS" ] && [ -z "$T_QUICK" ]; then
+    for aio_tsan in aio_threads aio_stream_test aio_regress; do
+        if $CLANG -std=c99 -O1 -g -fsanitize=thread -I. -o "$T_OUT/${aio_tsan}_tsan" "tests/$aio_tsan.c" -lpthread \
+                >"$T_OUT/${aio_tsan}_tsan.build.log" 2>&1; then
+            TSAN_OPTIONS=halt_on_error=1 t_suite "$aio_tsan tsan" "$T_OUT/${aio_tsan}_tsan"
+        else
+            t_fail_line "[$aio_tsan tsan] does not build: $(head -n 3 "$T_OUT/${aio_tsan}_tsan.build.log")"
+        fi
+    done
+fi
 if [ -f tests/aio_sched.c ] && grep -q schd_source_add sched.h 2>/dev/null; then
     t_unit aio_sched tests/aio_sched.c -lpthread
 fi
