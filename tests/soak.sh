@@ -15,10 +15,17 @@
 # seconds (default 5) and printed as a table.  Verdict, per process, over
 # the samples after the first third of the run (the warm-up):
 #   flat   max - min <= bound, where bound = max(1 MiB, 5% of the median)
-#   trend  the mean of the last third of those samples exceeds the mean of
-#          their first third by no more than bound / 2
+#   trend  none: the mean of the last third of those samples exceeds the
+#          mean of their first third by no more than bound / 2, and they do
+#          not rise monotonically (never down, up by more than
+#          max(256 KiB, bound / 4) in all)
 # The soak passes when every program passes its own checks and every
 # process is flat with no trend.  Exit status 0 then.
+#
+#   bash tests/soak.sh --selftest    the verdict on made-up samples only
+#
+# (The USB torture runs here for the time given; the fixed count of a
+# million transfers is `USB_TORTURE_N=1000000 tests/run.sh asyncusb`.)
 set -u
 cd "$(dirname "$0")/.." || exit 2
 : "${CC:=gcc}" "${SOAK_SECONDS:=600}" "${SOAK_INTERVAL:=5}" "${SOAK_CONNS:=5000}" "${SOAK_RTS:=200000}"
@@ -26,6 +33,57 @@ OUT=build/soak
 mkdir -p "$OUT"
 WARN='-std=c99 -Wall -Wextra -pedantic -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wundef'
 PKG=${PKG_CONFIG:-pkg-config}
+
+# soak_verdict SAMPLES SECONDS NAME...: the verdict for each NAME (column
+# k + 1 of SAMPLES: "t rss1 rss2 ..."); status 1 when any is not flat.
+soak_verdict() {
+    local samples=$1 secs=$2 i=0 rc=0 name
+    shift 2
+    echo "RSS after the warm-up (first third), KiB:"
+    for name in "$@"; do
+        awk -v col=$((i + 2)) -v name="$name" -v warm=$((secs / 3)) -v endt="$secs" '
+            $1 >= warm && $1 <= endt && $col != "-" { v[n++] = $col + 0 }
+            END {
+                if (n < 3) { printf "  %-12s too few samples (%d): no verdict\n", name, n; exit 2 }
+                min = max = v[0]
+                for (i = 0; i < n; i++) { if (v[i] < min) min = v[i]; if (v[i] > max) max = v[i]; s[i] = v[i] }
+                for (i = 0; i < n; i++) for (j = i + 1; j < n; j++) if (s[j] < s[i]) { x = s[i]; s[i] = s[j]; s[j] = x }
+                med = s[int(n / 2)]
+                bound = med * 0.05; if (bound < 1024) bound = 1024
+                k = int(n / 3); if (k < 1) k = 1
+                a = 0; b = 0
+                for (i = 0; i < k; i++) { a += v[i]; b += v[n - 1 - i] }
+                growth = (b - a) / k
+                down = 0
+                for (i = 1; i < n; i++) if (v[i] < v[i - 1]) down = 1
+                rise = v[n - 1] - v[0]; mono_min = bound / 4; if (mono_min < 256) mono_min = 256
+                flat = (max - min <= bound); trend = (growth > bound / 2) || (!down && rise > mono_min)
+                printf "  %-12s %3d samples  min %7d  max %7d  spread %6d  bound %6d  growth %+7.0f  %s\n",
+                       name, n, min, max, max - min, bound, growth,
+                       (flat && !trend) ? "FLAT" : (trend ? "GROWS" : "NOT FLAT")
+                exit (flat && !trend) ? 0 : 1
+            }' "$samples" || rc=1
+        i=$((i + 1))
+    done
+    return $rc
+}
+
+# --selftest: the verdict on made-up samples (tests/parts/soak.sh): flat
+# ones pass; a slow leak (below the spread bound, but a trend), a jump and
+# a big leak each fail.
+if [ "${1:-}" = --selftest ]; then
+    f=$(mktemp)
+    awk 'BEGIN { for (t = 0; t <= 600; t += 5)
+        printf "%d %d %d %d %d %d\n", t, 20000 + (t % 15 == 0 ? 300 : 0), 20000 + t * 1.5,
+               20000 + (t > 500 ? 3000 : 0), 20000 + t * 40, 1500 + (t < 100 ? t * 10 : 1000) }' >"$f"
+    out=$(soak_verdict "$f" 600 flat slowleak jump bigleak warmup)
+    echo "$out"
+    rm -f "$f"
+    echo "$out" | grep -Eq '^  flat .* FLAT$' && echo "$out" | grep -Eq '^  slowleak .* GROWS$' &&
+        echo "$out" | grep -Eq '^  jump .* (GROWS|NOT FLAT)$' && echo "$out" | grep -Eq '^  bigleak .* GROWS$' &&
+        echo "$out" | grep -Eq '^  warmup .* FLAT$'
+    exit $?
+fi
 
 echo "soak: building"
 $CC $WARN -O2 -g -I. -o "$OUT/echo_server" examples/echo_server.c -lpthread || exit 1
@@ -125,28 +183,6 @@ grep -h '^rounds\|^connections\|^time' "$OUT/aio_client.log" | head -n 4 | sed '
 [ $have_usb -eq 1 ] && grep -h '^transfers\|^statuses\|^time\|^cancels' "$OUT/usb_torture.log" | sed 's/^/    usb_torture: /'
 grep -h 'rounds in\|^threads' "$OUT/sched_churn.log" | sed 's/^/    sched_churn: /'
 
-# Verdict per process (column k+1 of the samples).
-echo "RSS after the warm-up (first third), KiB:"
-for i in "${!names[@]}"; do
-    awk -v col=$((i + 2)) -v name="${names[$i]}" -v warm=$((SOAK_SECONDS / 3)) '
-        $1 >= warm && $col != "-" && $1 <= ENDT { v[n++] = $col + 0 }
-        END {
-            if (n < 3) { printf "  %-12s too few samples (%d): no verdict\n", name, n; exit 2 }
-            min = max = v[0]
-            for (i = 0; i < n; i++) { if (v[i] < min) min = v[i]; if (v[i] > max) max = v[i]; s[i] = v[i] }
-            # median
-            for (i = 0; i < n; i++) for (j = i + 1; j < n; j++) if (s[j] < s[i]) { x = s[i]; s[i] = s[j]; s[j] = x }
-            med = s[int(n / 2)]
-            bound = med * 0.05; if (bound < 1024) bound = 1024
-            k = int(n / 3); if (k < 1) k = 1
-            a = 0; b = 0
-            for (i = 0; i < k; i++) { a += v[i]; b += v[n - 1 - i] }
-            growth = (b - a) / k
-            flat = (max - min <= bound); trend = (growth > bound / 2)
-            printf "  %-12s %3d samples  min %7d  max %7d  spread %6d  bound %6d  growth %+7.0f  %s\n",
-                   name, n, min, max, max - min, bound, growth, (flat && !trend) ? "FLAT" : (trend ? "GROWS" : "NOT FLAT")
-            exit (flat && !trend) ? 0 : 1
-        }' ENDT="$SOAK_SECONDS" "$samples" || status=1
-done
+soak_verdict "$samples" "$SOAK_SECONDS" "${names[@]}" || status=1
 [ $status -eq 0 ] && echo "soak: PASS" || echo "soak: FAIL"
 exit $status
