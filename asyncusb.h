@@ -1043,6 +1043,8 @@ AUSB_API void ausb_exit(ausb_ctx *ctx)
         if (!h->closing) ausb_close(h);
         else { h->close_deferred = 0; ausb__close_finish(h); }   /* closed inline */
     }
+    /* queued from other threads for handles already closed: each reports */
+    if (__atomic_load_n(&ctx->remote, __ATOMIC_ACQUIRE)) ausb__submit_remote(ctx);
     (void)ausb__run_done(ctx);
     /* Deferred calls may defer again: drain, with a bound against one
      * that always re-arms; what is left is unqueued, free for reuse. */
@@ -1888,6 +1890,10 @@ AUSB_API void ausb_close(ausb_handle *h)
     ausb_handle *copy;
     if (!h || !h->lh || h->closing) return;
     ctx = h->ctx;
+    /* What other threads queued goes out first, so that this handle's
+     * share is cancelled and delivered with the rest, not submitted after
+     * the close through storage the caller may have freed. */
+    if (__atomic_load_n(&ctx->remote, __ATOMIC_ACQUIRE)) ausb__submit_remote(ctx);
     h->closing = 1;     /* from here on submits fail with AUSB_ERROR_CLOSED */
     for (t = h->inflight_head; t; t = t->h_next) {
         t->cancel_requested = 1;
@@ -2132,6 +2138,10 @@ AUSB_API int ausb_cancel(ausb_transfer *t)
 {
     int r;
     if (!t || !t->lt) return -EINVAL;
+    if (t->state == AUSB_XFER_QUEUED) {   /* the loop has not taken it yet: it reports -ECANCELED */
+        t->cancel_requested = 1;
+        return 0;
+    }
     if (t->state != AUSB_XFER_INFLIGHT || t->cancel_requested) return 0;
     t->cancel_requested = 1;
     r = AUSB_LIBUSB(libusb_cancel_transfer)(t->lt);

@@ -23,7 +23,8 @@
  * (bulk endpoint or control request), an overflow, a short transfer with
  * SHORT_NOT_OK, a transfer the device holds (released later in batches) or
  * holds past a 1-5 ms timeout; on top, one in 16 is cancelled right after
- * its submit and one in 8 held ones is cancelled some dispatches later.
+ * its submit and one in 8 held ones is cancelled some dispatches later,
+ * and one in 8 goes through ausb_submit_any_thread's queue.
  * Every few thousand submits the device is unplugged (its URBs fail with
  * ENODEV, udev hears "remove"); the handle is closed at once (delivering
  * from inside the close) or once its transfers came back, the old device
@@ -119,7 +120,7 @@ static uint64_t rng;
 static long long target = 100000, submits, refused, callbacks, outstanding_total;
 static long long double_cb, gen_bad, unexpected, data_bad;
 static long long tally_ok, tally_cancel, tally_timeout, tally_stall, tally_nodev, tally_overflow, tally_io, tally_other;
-static long long cancels_now, cancels_later, refused_nodev, refused_closed, refused_other;
+static long long cancels_now, cancels_later, refused_nodev, refused_closed, refused_other, remote_submits;
 static int dev_gen, close_gen, release_gen, unplugs, lefts, arrivals, opens, closes, reopens, generation;
 static long long next_unplug, next_reopen;
 static long unplug_every = 5000;
@@ -265,7 +266,14 @@ static void submit_slot(slot *s)
     s->dev_gen = dev_gen;
     s->close_gen = close_gen;
     s->release_gen = release_gen;
-    r = ausb_submit(t);
+    /* one in 8 through the queue other threads use (from this thread: the
+     * loop submits it on its next dispatch, or a close delivers it) */
+    if (state == S_RUNNING && !in_close && rnd_below(8) == 0) {
+        r = ausb_submit_any_thread(t);
+        if (r == 0) remote_submits++;
+    } else {
+        r = ausb_submit(t);
+    }
     if (r < 0) {
         refused++;
         if (r == AUSB_ERROR_NO_DEVICE) refused_nodev++;
@@ -439,8 +447,9 @@ static void test_every_submit_calls_back_exactly_once(void)
     printf("statuses: ok %lld, cancelled %lld, timed out %lld, stall %lld, no device %lld, overflow %lld, "
            "io %lld, other %lld\n", tally_ok, tally_cancel, tally_timeout, tally_stall, tally_nodev,
            tally_overflow, tally_io, tally_other);
-    printf("cancels: %lld right after submit, %lld later; unplugs %d (%d left, %d arrivals), reopens %d, "
-           "opens %d, closes %d\n", cancels_now, cancels_later, unplugs, lefts, arrivals, reopens, opens, closes);
+    printf("cancels: %lld right after submit, %lld later; %lld submits from the any-thread queue; unplugs %d "
+           "(%d left, %d arrivals), reopens %d, opens %d, closes %d\n", cancels_now, cancels_later, remote_submits,
+           unplugs, lefts, arrivals, reopens, opens, closes);
     printf("errors: %lld double callbacks, %lld generation, %lld unexpected statuses, %lld wrong data\n",
            double_cb, gen_bad, unexpected, data_bad);
     printf("time %.2f s, %.0f transfers/s through umockdev\n", t1 - t0, callbacks / (t1 - t0 > 0 ? t1 - t0 : 1));
@@ -464,7 +473,7 @@ static void test_every_submit_calls_back_exactly_once(void)
         T_CHECK(tally_ok > 0 && tally_cancel > 0 && tally_timeout > 0 && tally_stall > 0);
         T_CHECK(tally_nodev > 0 && tally_overflow > 0 && tally_io > 0);
         T_CHECK(unplugs > 0 && reopens > 0 && cancels_now > 0 && cancels_later > 0);
-        T_CHECK(refused_nodev > 0 && refused_closed > 0);
+        T_CHECK(refused_nodev > 0 && refused_closed > 0 && remote_submits > 0);
     }
 }
 
