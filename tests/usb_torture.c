@@ -13,7 +13,8 @@
  *                        default all; for finding what a problem needs)
  *
  * Built with -DTT_MUTANT=1 the library under test is broken on purpose
- * (through the AUSB_LIBUSB hook): now and then a submit reports success
+ * (its calls to libusb_submit_transfer go through a faulty wrapper): now
+ * and then a submit reports success
  * but never reaches the device, so its callback never comes; with
  * -DTT_MUTANT=2 a bulk transfer now and then goes to the stalling
  * endpoint.  tests/parts/asyncusb.sh checks that the torture fails then.
