@@ -5,6 +5,7 @@
 #   make bench           run the benchmarks
 #   make demo            build and run the demonstration
 #   make fuzz FUZZ_SECONDS=N   run every fuzz target for N seconds
+#   make soak SOAK_SECONDS=N   N seconds (600) of mixed load, memory watched
 #   make CROSS=aarch64-linux-gnu-        cross-build the examples into build/aarch64-linux-gnu/
 #   make install PREFIX=/usr/local       headers into PREFIX/include/asynckit, pkg-config files
 #   make test CROSS=arm-linux-gnueabihf- unit tests cross-built, run under qemu
@@ -42,8 +43,9 @@ DEMO_TOOLS :=
 
 include mk/*.mk
 
-.PHONY: all test bench demo deps clean install uninstall fuzz
+.PHONY: all test bench demo deps clean install uninstall fuzz soak
 FUZZ_SECONDS ?= 60
+SOAK_SECONDS ?= 600
 all: $(EXAMPLES)
 
 $(BUILD):
@@ -57,6 +59,11 @@ test: deps
 
 fuzz: deps
 	@bash tests/fuzz/run.sh $(FUZZ_SECONDS)
+
+# Not part of make test: echo load, USB torture and sched churn at once,
+# each process's resident memory sampled (tests/soak.sh).
+soak: deps
+	@CC="$(CC)" SOAK_SECONDS=$(SOAK_SECONDS) bash tests/soak.sh
 
 bench: deps all
 	@bash bench/run.sh

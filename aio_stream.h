@@ -93,6 +93,9 @@ and the static option of every header of the family.
   was given) has returned; do not touch it afterwards.
 - One read operation at a time per stream (`AIOS_EBUSY` otherwise); writes
   queue without limit on their number and complete in order.
+- One thread drives a context: every function, `aios_stop` included, is
+  called from that thread (the resolver thread is the library's own and
+  talks to the loop only through the context).
 - The library never installs a signal handler and SIGPIPE never kills the
   process: socket writes use `MSG_NOSIGNAL`; writes to a pipe or terminal
   block SIGPIPE in the calling thread for the duration of the call and

@@ -1365,6 +1365,8 @@ AUSB_API void ausb_exit(ausb_ctx *ctx)
         if (!h->closing) ausb_close(h);
         else { h->close_deferred = 0; ausb__close_finish(h); }   /* closed inline */
     }
+    /* queued from other threads for handles already closed: each reports */
+    if (__atomic_load_n(&ctx->remote, __ATOMIC_ACQUIRE)) ausb__submit_remote(ctx);
     (void)ausb__run_done(ctx);
     /* Deferred calls may defer again: drain, with a bound against one
      * that always re-arms; what is left is unqueued, free for reuse. */
@@ -2138,8 +2140,11 @@ AUSB_API const ausb_device *ausb_handle_device(const ausb_handle *h) { return h 
 
 AUSB_PRIVATE int ausb__usable(const ausb_handle *h)
 {
-    if (!h || !h->lh) return -EINVAL;
+    /* closing wins: the callbacks a close delivers (lh already gone) and
+     * calls after it get AUSB_ERROR_CLOSED, as from an inline close */
+    if (!h) return -EINVAL;
     if (h->closing) return AUSB_ERROR_CLOSED;
+    if (!h->lh) return -EINVAL;
     if (h->gone) return AUSB_ERROR_NO_DEVICE;
     return 0;
 }
@@ -2242,6 +2247,10 @@ AUSB_API void ausb_close(ausb_handle *h)
     ausb_handle *copy;
     if (!h || !h->lh || h->closing) return;
     ctx = h->ctx;
+    /* What other threads queued goes out first, so that this handle's
+     * share is cancelled and delivered with the rest, not submitted after
+     * the close through storage the caller may have freed. */
+    if (__atomic_load_n(&ctx->remote, __ATOMIC_ACQUIRE)) ausb__submit_remote(ctx);
     h->closing = 1;     /* from here on submits fail with AUSB_ERROR_CLOSED */
     for (t = h->inflight_head; t; t = t->h_next) {
         t->cancel_requested = 1;

@@ -277,5 +277,75 @@ aio_check_serial_cat_pty() {
     return $rc
 }
 
+# ---- many concurrent connections, numbered and checksummed round trips ----
+# (issue 6: 10,000 connections open at once, a million round trips; the
+# client is tests/aio_roundtrips.c, the server examples/echo_server.c as its
+# own process, both with RLIMIT_NOFILE raised for that many sockets.)
+
+# aio_nofile NEED: raises this shell's fd limit (inherited by what it
+# starts) to NEED: soft up to hard, and the hard limit too where allowed.
+# Sets AIO_NOFILE to the limit that holds afterwards.
+aio_nofile() {
+    local need=$1 hard
+    hard=$(ulimit -Hn)
+    if [ "$hard" != unlimited ] && [ "$hard" -lt "$need" ]; then
+        ulimit -Hn "$need" 2>/dev/null ||
+            echo "note: the fd hard limit is $hard and cannot be raised to $need" >&2
+    fi
+    hard=$(ulimit -Hn)
+    if [ "$hard" = unlimited ] || [ "$hard" -ge "$need" ]; then ulimit -Sn "$need"; else ulimit -Sn "$hard"; fi
+    AIO_NOFILE=$(ulimit -Sn)
+}
+
+aio_build_roundtrips() {
+    [ "$AIO_DIR/aio_roundtrips" -nt tests/aio_roundtrips.c ] && [ "$AIO_DIR/echo_faulty" -nt examples/echo_server.c ] &&
+        [ "$AIO_DIR/echo_faulty" -nt tests/aio_echo_faulty.c ] && [ "$AIO_DIR/aio_roundtrips" -nt aio_stream.h ] &&
+        [ "$AIO_DIR/aio_roundtrips_asan" -nt aio_stream.h ] && return 0
+    $CC $aio_ex_flags -O2 -o "$AIO_DIR/aio_roundtrips" tests/aio_roundtrips.c -lpthread || return 1
+    ${CLANG:-clang} -fsanitize=address,undefined -fno-sanitize-recover=all -O1 -g -I. \
+        -o "$AIO_DIR/aio_roundtrips_asan" tests/aio_roundtrips.c -lpthread || return 1
+    $CC $aio_ex_flags -o "$AIO_DIR/echo_faulty" tests/aio_echo_faulty.c || return 1
+}
+
+# aio_check_echo_roundtrips SERVER CLIENT CONNS ROUNDTRIPS [CLIENT OPTIONS...]
+# SERVER and CLIENT: binaries (plain, asan: built above).  When the fd limit
+# cannot hold CONNS, fewer connections run and a "REDUCED:" line says so.
+aio_check_echo_roundtrips() {
+    local server=$1 client=$2 conns=$3 rts=$4 limit rc
+    shift 4
+    aio_build_roundtrips || return 1
+    case "$server" in echo_server) server=build/echo_server ;; asan) server=$AIO_DIR/echo_server_asan ;; esac
+    case "$client" in plain) client=$AIO_DIR/aio_roundtrips ;; asan) client=$AIO_DIR/aio_roundtrips_asan ;; esac
+    [ -x "$server" ] || $CC $aio_ex_flags -o build/echo_server examples/echo_server.c -lpthread || return 1
+    aio_nofile $((conns + 64))
+    limit=$AIO_NOFILE
+    if [ "$limit" -lt $((conns + 64)) ]; then
+        echo "REDUCED: the fd limit ($limit) allows $((limit - 64)) connections per process, not $conns"
+        conns=$((limit - 64))
+    fi
+    aio_start_echo "$server" || return 1
+    "$client" 127.0.0.1 "$AIO_ECHO_PORT" "$conns" "$rts" --server-pid "$AIO_ECHO_PID" "$@" \
+        >"$AIO_DIR/roundtrips.out" 2>&1
+    rc=$?
+    cat "$AIO_DIR/roundtrips.out"
+    aio_stop_echo || { echo "echo server exit status $?"; cat "$AIO_DIR/echo.err"; return 1; }
+    [ $rc -eq 0 ] && grep -q '^aio_roundtrips: 1 passed, 0 failed$' "$AIO_DIR/roundtrips.out"
+}
+
+# aio_check_roundtrips_catch FAULT COUNTER: against an echo server that
+# damages one send on purpose (tests/aio_echo_faulty.c), the client must
+# fail and count the damage under COUNTER (lost, duplicated, reordered).
+aio_check_roundtrips_catch() {
+    local fault=$1 counter=$2 rc
+    aio_build_roundtrips || return 1
+    aio_nofile 2100
+    ECHO_FAULT=$fault ECHO_FAULT_AFTER=200000 aio_start_echo "$AIO_DIR/echo_faulty" || return 1
+    "$AIO_DIR/aio_roundtrips" 127.0.0.1 "$AIO_ECHO_PORT" 2000 100000 >"$AIO_DIR/roundtrips_$fault.out" 2>&1
+    rc=$?
+    cat "$AIO_DIR/roundtrips_$fault.out"
+    aio_stop_echo
+    [ $rc -ne 0 ] && grep -Eq "(^|, )$counter [1-9]" "$AIO_DIR/roundtrips_$fault.out" &&
+        grep -q '^aio_roundtrips: 0 passed, 1 failed$' "$AIO_DIR/roundtrips_$fault.out"
+}
 
 "$@"

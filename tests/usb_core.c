@@ -733,7 +733,7 @@ static void test_callback_may_close_its_handle(void)
     T_EQ(run_until(&ctx, &c.calls, 4), 0);
     T_EQ(c.statuses[0], 0);
     for (i = 1; i < 4; i++) T_EQ(c.statuses[i], -ECANCELED);
-    T_EQ(ausb_submit(&t[0]), -EINVAL);    /* handle is closed */
+    T_EQ(ausb_submit(&t[0]), AUSB_ERROR_CLOSED);    /* handle is closed */
     for (i = 0; i < 4; i++) ausb_transfer_free(&t[i]);
     ausb_exit(&ctx);
 }

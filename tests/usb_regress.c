@@ -470,6 +470,121 @@ static void test_short_not_ok_does_not_fail_isochronous_transfers(void)
     ausb_exit(&ctx);
 }
 
+/* Found by tests/usb_torture.c: a continuation that resubmits from a
+ * callback that ausb_close delivers got -EINVAL ("invalid argument"), while
+ * the same from an inline close gets AUSB_ERROR_CLOSED; a handle that is
+ * closing or closed answers AUSB_ERROR_CLOSED everywhere. */
+static ausb_handle resub_h;
+static int resub_calls, resub_status, resub_submit, resub_claim;
+
+static void resubmit_from_close(ausb_transfer *t, int status, void *user)
+{
+    (void)user;
+    resub_calls++;
+    resub_status = status;
+    resub_submit = ausb_submit(t);
+    resub_claim = ausb_claim(&resub_h, 0);
+}
+
+static void test_resubmit_from_a_callback_that_close_delivers_fails_closed(void)
+{
+    ausb_ctx ctx;
+    ausb_transfer t;
+    unsigned char buf[8];
+    resub_calls = 0;
+    resub_submit = resub_claim = 99;
+    T_EQ(open_dev1(&ctx, &resub_h), 0);
+    ausb_transfer_init(&t, 0);
+    ausb_fill_bulk(&t, &resub_h, 0x84, buf, 8, 0, resubmit_from_close, NULL);   /* held */
+    T_EQ(ausb_submit(&t), 0);
+    ausb_run_once(&ctx, 0);
+    ausb_close(&resub_h);
+    T_EQ(resub_calls, 1);
+    T_EQ(resub_status, -ECANCELED);
+    T_EQ(resub_submit, AUSB_ERROR_CLOSED);
+    T_EQ(resub_claim, AUSB_ERROR_CLOSED);
+    T_EQ(ausb_submit(&t), AUSB_ERROR_CLOSED);   /* and after the close returned */
+    T_EQ(ausb_pending(&ctx), 0);
+    ausb_transfer_free(&t);
+    ausb_exit(&ctx);
+    T_EQ(resub_calls, 1);
+}
+
+/* Found reviewing the cross-thread path for the torture: a transfer queued
+ * with ausb_submit_any_thread and not yet picked up by the loop ignored
+ * ausb_cancel (it went out and completed as if never cancelled)... */
+static void test_cancel_of_a_transfer_queued_from_any_thread_cancels_it(void)
+{
+    ausb_ctx ctx;
+    ausb_handle h;
+    ausb_transfer t;
+    unsigned char buf[512];
+    rec r;
+    int i;
+    memset(&r, 0, sizeof r);
+    T_EQ(open_dev1(&ctx, &h), 0);
+    ausb_transfer_init(&t, 0);
+    ausb_fill_bulk(&t, &h, 0x88, buf, sizeof buf, 0, on_done, &r);   /* completes at once */
+    T_EQ(ausb_submit_any_thread(&t), 0);
+    T_EQ(ausb_cancel(&t), 0);
+    for (i = 0; i < 50 && r.calls < 1; i++) ausb_run_once(&ctx, 10);
+    for (i = 0; i < 5; i++) ausb_run_once(&ctx, 0);
+    T_EQ(r.calls, 1);
+    T_EQ(r.status, -ECANCELED);
+    ausb_transfer_free(&t);
+    ausb_close(&h);
+    ausb_exit(&ctx);
+}
+
+/* ... and ausb_close left such a transfer queued: it was submitted after
+ * the close returned, through the handle's storage, which the caller may
+ * have freed by then.  Close now delivers it before it returns. */
+static void test_close_delivers_a_transfer_queued_from_any_thread(void)
+{
+    ausb_ctx ctx;
+    ausb_handle *h = (ausb_handle *)calloc(1, sizeof *h);
+    ausb_transfer t;
+    unsigned char buf[8];
+    rec r;
+    int i;
+    memset(&r, 0, sizeof r);
+    T_REQUIRE(h != NULL);
+    T_EQ(open_dev1(&ctx, h), 0);
+    ausb_transfer_init(&t, 0);
+    ausb_fill_bulk(&t, h, 0x84, buf, sizeof buf, 0, on_done, &r);   /* held */
+    T_EQ(ausb_submit_any_thread(&t), 0);
+    ausb_close(h);
+    T_EQ(r.calls, 1);
+    T_EQ(r.status, -ECANCELED);
+    free(h);
+    for (i = 0; i < 5; i++) ausb_run_once(&ctx, 0);
+    T_EQ(r.calls, 1);
+    T_EQ(ausb_pending(&ctx), 0);
+    ausb_transfer_free(&t);
+    ausb_exit(&ctx);
+}
+
+/* ... and one queued for a handle already closed got no callback at all
+ * when ausb_exit came first: exit now reports it (AUSB_ERROR_CLOSED). */
+static void test_exit_reports_a_transfer_queued_for_a_closed_handle(void)
+{
+    ausb_ctx ctx;
+    ausb_handle h;
+    ausb_transfer t;
+    unsigned char buf[8];
+    rec r;
+    memset(&r, 0, sizeof r);
+    T_EQ(open_dev1(&ctx, &h), 0);
+    ausb_transfer_init(&t, 0);
+    ausb_fill_bulk(&t, &h, 0x88, buf, sizeof buf, 0, on_done, &r);
+    ausb_close(&h);
+    T_EQ(ausb_submit_any_thread(&t), 0);
+    ausb_exit(&ctx);
+    T_EQ(r.calls, 1);
+    T_EQ(r.status, AUSB_ERROR_CLOSED);
+    ausb_transfer_free(&t);
+}
+
 int main(void)
 {
     t_suite("usb_regress");
@@ -492,6 +607,10 @@ int main(void)
     T_RUN(test_exit_ends_a_deferred_call_that_always_rearms);
     T_RUN(test_isochronous_actual_length_is_the_sum_of_the_packets);
     T_RUN(test_short_not_ok_does_not_fail_isochronous_transfers);
+    T_RUN(test_resubmit_from_a_callback_that_close_delivers_fails_closed);
+    T_RUN(test_cancel_of_a_transfer_queued_from_any_thread_cancels_it);
+    T_RUN(test_close_delivers_a_transfer_queued_from_any_thread);
+    T_RUN(test_exit_reports_a_transfer_queued_for_a_closed_handle);
     T_RUN(test_close_delivers_a_transfer_the_kernel_never_gives_back);   /* last: swaps the ioctl handler */
     usbf_done();
     return t_done();

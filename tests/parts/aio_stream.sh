@@ -3,7 +3,8 @@
 # client, pseudo-terminals).  Sourced by tests/run.sh.
 #
 # AIO_LOAD_CONNS (default 1000) and AIO_LOAD_BYTES (default 65536) size the
-# load run against build/echo_server.
+# load run against build/echo_server; AIO_RT_CONNS (10000) and AIO_RT_COUNT
+# (1000000) the round-trip run.
 
 t_unit aio_stream tests/aio_stream_test.c -lpthread
 t_unit aio_hostile tests/aio_hostile.c -lpthread
@@ -12,6 +13,20 @@ t_unit aio_noresolver tests/aio_noresolver.c
 t_unit aio_regress tests/aio_regress.c -lpthread
 # the fault sweep: each hooked call of four scenarios fails in turn (tests/aio_fault.c)
 t_unit aio_fault tests/aio_fault.c -lpthread
+# the resolver thread (aio_stream.h's only other thread): many at once,
+# abandoned mid-resolution; also under ThreadSanitizer with the suites
+# that resolve names
+t_unit aio_threads tests/aio_threads.c -lpthread
+if [ -z "$CROSS" ] && [ -z "$T_QUICK" ]; then
+    for aio_tsan in aio_threads aio_stream_test aio_regress; do
+        if $CLANG -std=c99 -O1 -g -fsanitize=thread -I. -o "$T_OUT/${aio_tsan}_tsan" "tests/$aio_tsan.c" -lpthread \
+                >"$T_OUT/${aio_tsan}_tsan.build.log" 2>&1; then
+            TSAN_OPTIONS=halt_on_error=1 t_suite "$aio_tsan tsan" "$T_OUT/${aio_tsan}_tsan"
+        else
+            t_fail_line "[$aio_tsan tsan] does not build: $(head -n 3 "$T_OUT/${aio_tsan}_tsan.build.log")"
+        fi
+    done
+fi
 if [ -f tests/aio_sched.c ] && grep -q schd_source_add sched.h 2>/dev/null; then
     t_unit aio_sched tests/aio_sched.c -lpthread
 fi
@@ -38,6 +53,20 @@ if [ -z "$CROSS" ]; then
         t_check "aio echo_server asan load" \
             $aio_peers aio_check_echo_load build/aio_peers/echo_server_asan "${AIO_LOAD_CONNS:-1000}" 16384
         [ -n "$T_QUICK" ] || t_check "aio echo_server under valgrind" $aio_peers aio_check_echo_valgrind
+        # issue 6: 10,000 connections open at once, a million checksummed
+        # round trips (AIO_RT_CONNS, AIO_RT_COUNT), then the same client
+        # with ASan on both sides and fewer round trips; and the client must
+        # catch a server that loses, duplicates or reorders one byte.
+        t_check "aio echo_server ${AIO_RT_CONNS:-10000} conns ${AIO_RT_COUNT:-1000000} round trips" \
+            $aio_peers aio_check_echo_roundtrips echo_server plain "${AIO_RT_CONNS:-10000}" "${AIO_RT_COUNT:-1000000}"
+        t_check "aio echo_server asan ${AIO_RT_CONNS:-10000} conns 100000 round trips" \
+            $aio_peers aio_check_echo_roundtrips asan asan "${AIO_RT_CONNS:-10000}" 100000
+        for aio_rt_log in "$T_OUT"/check_aio_echo_server_*round_trips.log; do
+            [ -e "$aio_rt_log" ] && grep -h '^REDUCED:' "$aio_rt_log" | sed 's/^/NOTE [aio round trips] /'
+        done
+        t_check "aio round trips catch a lost byte" $aio_peers aio_check_roundtrips_catch drop lost
+        t_check "aio round trips catch a duplicated byte" $aio_peers aio_check_roundtrips_catch dup duplicated
+        t_check "aio round trips catch a reordered byte" $aio_peers aio_check_roundtrips_catch delay reordered
         if t_have nginx && t_have curl; then
             t_check "aio http_get with nginx" $aio_peers aio_check_http_get_nginx
         else

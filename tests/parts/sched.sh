@@ -2,6 +2,9 @@
 
 t_unit sched tests/sched_test.c -lpthread
 t_unit sched_fault tests/sched_fault.c -lpthread
+# issue 6: timers, tasks, posts, async sends and thread flags churning for
+# SCHED_CHURN_SECONDS (3) with every count checked; make soak runs it longer.
+t_unit sched_churn tests/sched_churn.c -lpthread
 
 if [ -z "$CROSS" ]; then
     make -s all >"$T_OUT/make_all.log" 2>&1 || t_fail_line "[sched] make all failed: $(tail -n 3 "$T_OUT/make_all.log")"
@@ -56,5 +59,13 @@ if [ -z "$CROSS" ] && [ -z "$T_QUICK" ]; then
         TSAN_OPTIONS=halt_on_error=1 t_suite "sched tsan" "$T_OUT/sched_tsan"
     else
         t_fail_line "[sched tsan] does not build: $(head -n 3 "$T_OUT/sched_tsan.build.log")"
+    fi
+    # the same under load: two threads posting, sending and setting the
+    # flag while the loop churns (tests/sched_churn.c)
+    if $CLANG -std=c99 -O1 -g -fsanitize=thread -I. -o "$T_OUT/sched_churn_tsan" tests/sched_churn.c -lpthread \
+            >"$T_OUT/sched_churn_tsan.build.log" 2>&1; then
+        TSAN_OPTIONS=halt_on_error=1 t_suite "sched_churn tsan" "$T_OUT/sched_churn_tsan"
+    else
+        t_fail_line "[sched_churn tsan] does not build: $(head -n 3 "$T_OUT/sched_churn_tsan.build.log")"
     fi
 fi
