@@ -311,9 +311,46 @@ static void test_idle_slow_clients_do_not_block_others(void)
     aios_ctx_close(&ctx);
 }
 
+/* Slow-loris: a client that trickles a header line one byte at a time,
+ * never finishing it.  The per-operation read timeout is a deadline for the
+ * whole line, not reset by each byte, so the line fails with -ETIMEDOUT
+ * long before the trickle would end (bounded in time), holding no more than
+ * it received (bounded in memory), while a well-behaved client is answered
+ * meanwhile. */
+static void test_slow_loris_trickle_times_out_while_others_are_served(void)
+{
+    int port = start_server(NULL, keep_on_conn), fd, fd2, i; t_rec r = {0}, r2 = {0}; size_t n;
+    T_REQUIRE(port > 0);
+    fd = raw_connect(port, 0);
+    T_CHECK(t_spin(&ctx, &naccepted, 1));
+    T_EQ(aios_set_timeouts(accepted[0], 300, 0), 0);
+    aios_read_until(accepted[0], "\r\n", 2, 8192, t_line_cb, &r);
+    fd2 = raw_connect(port, 0);
+    T_CHECK(t_spin(&ctx, &naccepted, 2));
+    aios_read_until(accepted[1], "\n", 1, 100, t_line_cb, &r2);
+    /* one byte every 10 ms for up to 10 s: the deadline must cut it short */
+    for (i = 0; i < 1000 && r.calls == 0; i++) {
+        if (send(fd, "x", 1, MSG_NOSIGNAL) != 1) break;
+        if (i == 5) t_write_full(fd2, "fine\n", 5);
+        t_spin_ms(&ctx, 10);
+    }
+    if (r.calls != 1) fprintf(stderr, "slow-loris: %d bytes sent, no callback\n", i);
+    T_EQ(r.calls, 1);
+    T_EQ(r.status, -ETIMEDOUT);
+    T_CHECK(i < 1000);
+    aios_data(accepted[0], &n);
+    T_CHECK(n <= (size_t)i + 1);
+    T_CHECK(t_spin(&ctx, &r2.calls, 1));
+    T_STREQ(r2.data, "fine\n");
+    close(fd);
+    close(fd2);
+    aios_ctx_close(&ctx);
+}
+
 int main(void)
 {
     t_suite("aio_hostile");
+    T_RUN(test_slow_loris_trickle_times_out_while_others_are_served);
     T_RUN(test_header_line_that_never_ends);
     T_RUN(test_peer_that_reads_nothing_stays_bounded);
     T_RUN(test_peer_resets_mid_write);
