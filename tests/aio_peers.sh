@@ -12,11 +12,15 @@ AIO_DIR=build/aio_peers
 mkdir -p "$AIO_DIR"
 aio_ex_flags="$T_WARN -O2 -g -I."
 
-# aio_free_port: prints a TCP port nobody listens on right now.
+# aio_free_port: prints a TCP port nobody listens on right now, below the
+# kernel's ephemeral range: after the 10,000-connection load, thousands of
+# ephemeral ports sit in TIME_WAIT and a listener there may fail to bind.
 aio_free_port() {
-    local p
+    local p lo=32768 hi
+    read -r lo hi </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || lo=32768
+    [ "$lo" -gt 12000 ] || lo=32768
     for _ in 1 2 3 4 5 6 7 8 9 10; do
-        p=$((20000 + RANDOM % 30000))
+        p=$((10000 + RANDOM % (lo - 10000)))
         if ! (exec 3<>/dev/tcp/127.0.0.1/$p) 2>/dev/null; then echo "$p"; return 0; fi
     done
     echo 0
