@@ -191,7 +191,7 @@ static void test_lines_through_aio_read_until(void)
         lines L;
         int i, fds0 = count_fds();
         memset(&L, 0, sizeof L);
-        L.total = 1000;
+        L.total = 500;
         reset_cdc(&dev_a, caps[c]);
         T_EQ(open_dev(&u, &dev_a, &h), 0);
         T_EQ(aios_ctx_init(&a), 0);
@@ -300,7 +300,7 @@ static void test_slow_reader_is_bounded_and_loses_nothing(void)
     ausb_epstream es;
     ausb_epstream_config cfg;
     ender e = {0, 1};
-    static unsigned char out[1 << 18], in[1 << 18];
+    static unsigned char out[1 << 17], in[1 << 17];
     long off = 0, got = 0, stalled_in = -1;
     int i, fd;
     for (i = 0; i < (int)sizeof out; i++) out[i] = (unsigned char)(i * 31 + (i >> 9));
