@@ -3259,12 +3259,8 @@ AUSB_API void ausb_epstream_close(ausb_epstream *es)
     if (!es || !es->listed || es->closing) return;
     ausb__es_fail(es, -ECANCELED);
     es->closing = 1;
-    es->want_write = 0;
-    if (es->in_state == 1) { es->in_state = 2; ausb_pipe_stop(&es->pipe); }
-    if (es->out_state == 1) {
-        if (es->outq.count == 0) { ausb_outq_close(&es->outq); es->out_state = 0; }
-        else { es->out_state = 2; ausb_outq_close(&es->outq); }
-    }
+    ausb__es_in_stop(es);
+    ausb__es_out_stop(es, 1);
     ausb__es_check_done(es);
 }
 

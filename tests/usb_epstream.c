@@ -90,24 +90,6 @@ static int count_fds_now(void)
     return n;
 }
 
-static int open_dev(ausb_ctx *ctx, usbf_device *d, ausb_handle *h)
-{
-    ausb_device_list l;
-    ausb_device dev;
-    int i, found = -1, r;
-    if ((r = ausb_init(ctx, NULL)) < 0) return r;
-    ausb_devices(ctx, &l);
-    for (i = 0; i < l.count; i++)
-        if (ausb_device_address(&l.items[i]) == d->addr && ausb_device_bus(&l.items[i]) == d->bus) found = i;
-    if (found < 0) { ausb_devices_free(&l); ausb_exit(ctx); return -1; }
-    ausb_device_copy(&dev, &l.items[found]);
-    ausb_devices_free(&l);
-    r = ausb_open(&dev, h);
-    ausb_device_release(&dev);
-    if (r == 0) r = ausb_claim(h, 0);
-    return r;
-}
-
 static void reset_cdc(usbf_device *d, int cap)
 {
     pthread_mutex_lock(&d->lock);
@@ -193,7 +175,7 @@ static void test_lines_through_aio_read_until(void)
         memset(&L, 0, sizeof L);
         L.total = 500;
         reset_cdc(&dev_a, caps[c]);
-        T_EQ(open_dev(&u, &dev_a, &h), 0);
+        T_EQ(usbf_open(&u, &dev_a, &h), 0);
         T_EQ(aios_ctx_init(&a), 0);
         ausb_epstream_config_init(&cfg);
         cfg.in_len = c ? 64 : 4096;           /* small transfers: many chunks per line */
@@ -263,7 +245,7 @@ static void test_read_exactly_binary_and_plain_fd_writes(void)
     memset(&b, 0, sizeof b);
     for (i = 0; i < (int)sizeof out; i++) out[i] = (unsigned char)(((i / 5000) * 7 + i % 5000) & 0xff);
     reset_cdc(&dev_a, 8192);
-    T_EQ(open_dev(&u, &dev_a, &h), 0);
+    T_EQ(usbf_open(&u, &dev_a, &h), 0);
     T_EQ(aios_ctx_init(&a), 0);
     T_EQ(ausb_epstream_open(&es, &h, 0x8b, 0x05, NULL, on_end, &e), 0);
     /* a second descriptor for writing: read and write sides may differ */
@@ -305,7 +287,7 @@ static void test_slow_reader_is_bounded_and_loses_nothing(void)
     int i, fd;
     for (i = 0; i < (int)sizeof out; i++) out[i] = (unsigned char)(i * 31 + (i >> 9));
     reset_cdc(&dev_a, 4096);
-    T_EQ(open_dev(&u, &dev_a, &h), 0);
+    T_EQ(usbf_open(&u, &dev_a, &h), 0);
     ausb_epstream_config_init(&cfg);
     cfg.sock_buf = 8192;
     T_EQ(ausb_epstream_open(&es, &h, 0x8b, 0x05, &cfg, on_end, &e), 0);
@@ -366,7 +348,7 @@ static void test_stall_mid_stream(void)
     char buf[256];
     int fd, got = 0, eof;
     reset_cdc(&dev_a, 4096);
-    T_EQ(open_dev(&u, &dev_a, &h), 0);
+    T_EQ(usbf_open(&u, &dev_a, &h), 0);
     T_EQ(ausb_epstream_open(&es, &h, 0x8b, 0x05, NULL, on_end, &e), 0);
     fd = ausb_epstream_fd(&es);
     T_EQ((int)write(fd, "before the stall\n", 17), 17);
@@ -401,7 +383,7 @@ static void test_device_leaves_mid_stream(void)
     int fd, got = 0, eof, i;
     dev_b.desc_len = usbf_std_descriptors(dev_b.desc, 0x1234, 0x00e5);
     usbf_add(&dev_b, "/devices/fake/usb1/1-3", 1, 7, 480);
-    T_EQ(open_dev(&u, &dev_b, &h), 0);
+    T_EQ(usbf_open(&u, &dev_b, &h), 0);
     T_EQ(ausb_epstream_open(&es, &h, 0x8b, 0x05, NULL, on_end, &e), 0);
     fd = ausb_epstream_fd(&es);
     T_EQ((int)write(fd, "hello\n", 6), 6);
@@ -432,7 +414,7 @@ static void test_close_after_write_still_sends(void)
     int fd, i;
     memset(big, 'q', sizeof big);
     reset_cdc(&dev_a, 65536);
-    T_EQ(open_dev(&u, &dev_a, &h), 0);
+    T_EQ(usbf_open(&u, &dev_a, &h), 0);
     ausb_epstream_config_init(&cfg);
     T_EQ(ausb_epstream_open(&es, &h, 0, 0x05, &cfg, on_end, &e), 0);  /* OUT only */
     fd = ausb_epstream_fd(&es);
@@ -457,7 +439,7 @@ static void test_half_close_keeps_reading(void)
     char buf[64];
     int fd, got = 0, i;
     reset_cdc(&dev_a, 4096);
-    T_EQ(open_dev(&u, &dev_a, &h), 0);
+    T_EQ(usbf_open(&u, &dev_a, &h), 0);
     T_EQ(ausb_epstream_open(&es, &h, 0x8b, 0x05, NULL, on_end, &e), 0);
     fd = ausb_epstream_fd(&es);
     T_EQ((int)write(fd, "ping\n", 5), 5);
@@ -488,7 +470,7 @@ static void test_epstream_close_and_handle_close(void)
     char c;
     int fd, fd2;
     reset_cdc(&dev_a, 4096);
-    T_EQ(open_dev(&u, &dev_a, &h), 0);
+    T_EQ(usbf_open(&u, &dev_a, &h), 0);
     T_EQ(ausb_epstream_open(&es, &h, 0x8b, 0x05, NULL, on_end, &e), 0);
     fd = ausb_epstream_fd(&es);
     ausb_epstream_close(&es);
@@ -521,7 +503,7 @@ static void test_exit_with_stream_open(void)
     ender e = {0, 1};
     int fds0 = count_fds(), fd;
     reset_cdc(&dev_a, 4096);
-    T_EQ(open_dev(&u, &dev_a, &h), 0);
+    T_EQ(usbf_open(&u, &dev_a, &h), 0);
     T_EQ(ausb_epstream_open(&es, &h, 0x8b, 0x05, NULL, on_end, &e), 0);
     fd = ausb_epstream_fd(&es);
     T_CHECK(ausb_pending(&u) > 0);
@@ -541,7 +523,7 @@ static void test_one_way_streams(void)
     char buf[16];
     int fd, got = 0, eof = 0, i;
     reset_cdc(&dev_a, 4096);
-    T_EQ(open_dev(&u, &dev_a, &h), 0);
+    T_EQ(usbf_open(&u, &dev_a, &h), 0);
     /* IN only: the caller cannot write */
     T_EQ(ausb_epstream_open(&es, &h, 0x8b, 0, NULL, on_end, &e), 0);
     fd = ausb_epstream_fd(&es);
@@ -586,7 +568,7 @@ static void test_bad_arguments(void)
     ender e = {0, 1};
     int fds0;
     reset_cdc(&dev_a, 4096);
-    T_EQ(open_dev(&u, &dev_a, &h), 0);
+    T_EQ(usbf_open(&u, &dev_a, &h), 0);
     fds0 = count_fds();
     T_EQ(ausb_epstream_open(NULL, &h, 0x8b, 0x05, NULL, on_end, &e), -EINVAL);
     T_EQ(ausb_epstream_open(&es, NULL, 0x8b, 0x05, NULL, on_end, &e), -EINVAL);
@@ -656,7 +638,7 @@ static void test_sched_drives_usb_and_aio(void)
     reset_cdc(&dev_a, 4096);
     T_EQ(schd_loop_init(&loop), 0);
     j.loop = &loop;
-    T_EQ(open_dev(&u, &dev_a, &h), 0);
+    T_EQ(usbf_open(&u, &dev_a, &h), 0);
     T_EQ(aios_ctx_init(&a), 0);
     T_EQ(schd_source_add(&loop, &su, ausb_prepare, ausb_dispatch, &u), 0);
     T_EQ(schd_source_add(&loop, &sa, aios_prepare, aios_dispatch, &a), 0);

@@ -873,4 +873,27 @@ G_GNUC_UNUSED static void usbf_done(void)
     usbf_testbed = NULL;
 }
 
+#ifdef ASYNCUSB_H
+/* For tests that include asyncusb.h first: initialises ctx, opens the fake
+ * device d (found by bus and address) and claims interface 0.  On failure
+ * before the open, ctx is already exited. */
+G_GNUC_UNUSED static int usbf_open(ausb_ctx *ctx, usbf_device *d, ausb_handle *h)
+{
+    ausb_device_list l;
+    ausb_device dev;
+    int i, found = -1, r;
+    if ((r = ausb_init(ctx, NULL)) < 0) return r;
+    ausb_devices(ctx, &l);
+    for (i = 0; i < l.count; i++)
+        if (ausb_device_address(&l.items[i]) == d->addr && ausb_device_bus(&l.items[i]) == d->bus) found = i;
+    if (found < 0) { ausb_devices_free(&l); ausb_exit(ctx); return -1; }
+    ausb_device_copy(&dev, &l.items[found]);
+    ausb_devices_free(&l);
+    r = ausb_open(&dev, h);
+    ausb_device_release(&dev);
+    if (r == 0) r = ausb_claim(h, 0);
+    return r;
+}
+#endif
+
 #endif

@@ -34,24 +34,6 @@ static void spin(ausb_ctx *ctx, int rounds)
     while (rounds-- > 0) ausb_run_once(ctx, 0);
 }
 
-static int open_dev(ausb_ctx *ctx, usbf_device *d, ausb_handle *h)
-{
-    ausb_device_list l;
-    ausb_device dev;
-    int i, found = -1, r;
-    if ((r = ausb_init(ctx, NULL)) < 0) return r;
-    ausb_devices(ctx, &l);
-    for (i = 0; i < l.count; i++)
-        if (ausb_device_address(&l.items[i]) == d->addr && ausb_device_bus(&l.items[i]) == d->bus) found = i;
-    if (found < 0) { ausb_devices_free(&l); ausb_exit(ctx); return -1; }
-    ausb_device_copy(&dev, &l.items[found]);
-    ausb_devices_free(&l);
-    r = ausb_open(&dev, h);
-    ausb_device_release(&dev);
-    if (r == 0) r = ausb_claim(h, 0);
-    return r;
-}
-
 /* ---- IN pipeline ---- */
 
 typedef struct sink {
@@ -123,7 +105,7 @@ static void test_pipeline_in_order_under_reversed_completions_1_to_64(void)
     ausb_pipe_config cfg;
     sink s;
     unsigned k;
-    T_EQ(open_dev(&ctx, &dev_a, &h), 0);
+    T_EQ(usbf_open(&ctx, &dev_a, &h), 0);
     memset(&p, 0, sizeof p);
     for (k = 0; k < sizeof ns / sizeof ns[0]; k++) {
         stream_setup(&dev_a, ns[k], 0);
@@ -161,7 +143,7 @@ static void test_inline_chunks_keep_order_hold_and_stop(void)
     ausb_pipe_config cfg;
     sink s;
     unsigned k;
-    T_EQ(open_dev(&ctx, &dev_a, &h), 0);
+    T_EQ(usbf_open(&ctx, &dev_a, &h), 0);
     for (k = 0; k < sizeof ns / sizeof ns[0]; k++) {
         stream_setup(&dev_a, ns[k], 0);
         sink_init(&s, &dev_a);
@@ -196,7 +178,7 @@ static void test_slow_consumer_pauses_instead_of_buffering(void)
     ausb_pipe p;
     ausb_pipe_config cfg;
     sink s;
-    T_EQ(open_dev(&ctx, &dev_a, &h), 0);
+    T_EQ(usbf_open(&ctx, &dev_a, &h), 0);
     stream_setup(&dev_a, 1, 0);
     sink_init(&s, &dev_a);
     s.hold_at = 10;
@@ -246,7 +228,7 @@ static void test_stall_mid_stream_is_reported_once_after_earlier_chunks(void)
     ausb_pipe p;
     ausb_pipe_config cfg;
     sink s;
-    T_EQ(open_dev(&ctx, &dev_a, &h), 0);
+    T_EQ(usbf_open(&ctx, &dev_a, &h), 0);
     stream_setup(&dev_a, 4, 21);
     sink_init(&s, &dev_a);
     ausb_pipe_config_init(&cfg);
@@ -273,7 +255,7 @@ static void test_device_leaving_mid_stream_is_reported_once(void)
     ausb_pipe_config cfg;
     sink s;
     int i;
-    T_EQ(open_dev(&ctx, &dev_gone, &h), 0);
+    T_EQ(usbf_open(&ctx, &dev_gone, &h), 0);
     stream_setup(&dev_gone, 2, 0);
     sink_init(&s, &dev_gone);
     s.unplug_at = 30;
@@ -330,7 +312,7 @@ static void test_isochronous_pipeline_keeps_packet_details(void)
     ausb_pipe_config cfg;
     iso_sink s;
     memset(&s, 0, sizeof s);
-    T_EQ(open_dev(&ctx, &dev_a, &h), 0);
+    T_EQ(usbf_open(&ctx, &dev_a, &h), 0);
     ausb_pipe_config_init(&cfg);
     cfg.in_flight = 3;
     cfg.transfer_len = 32;
@@ -377,7 +359,7 @@ static void test_interrupt_pipeline_counts_in_order(void)
     ausb_pipe_config cfg;
     intr_sink s;
     memset(&s, 0, sizeof s);
-    T_EQ(open_dev(&ctx, &dev_a, &h), 0);
+    T_EQ(usbf_open(&ctx, &dev_a, &h), 0);
     usbf_set(&dev_a, &dev_a.intr_counter, 0);
     ausb_pipe_config_init(&cfg);
     cfg.in_flight = 4;
@@ -398,7 +380,7 @@ static void test_pipeline_arguments_and_close_while_streaming(void)
     ausb_pipe p;
     ausb_pipe_config cfg;
     sink s;
-    T_EQ(open_dev(&ctx, &dev_a, &h), 0);
+    T_EQ(usbf_open(&ctx, &dev_a, &h), 0);
     memset(&p, 0, sizeof p);
     sink_init(&s, &dev_a);
     ausb_pipe_config_init(&cfg);
@@ -451,7 +433,7 @@ static void test_out_queue_keeps_order_and_adds_zero_length_packets(void)
     int i, written = 0, zlps = 0, j;
     long off = 0;
     memset(&l, 0, sizeof l);
-    T_EQ(open_dev(&ctx, &dev_a, &h), 0);
+    T_EQ(usbf_open(&ctx, &dev_a, &h), 0);
     usbf_set(&dev_a, &dev_a.batch_04, 4);
     T_EQ(ausb_outq_init(&q, &h, 0x04, 4, 2048, 1, 1000, on_sent, &l), 0);
     T_EQ(ausb_outq_write(&q, chunk, 4096), -EMSGSIZE);
@@ -489,7 +471,7 @@ static void test_out_queue_close_reports_every_write(void)
     sent_log l;
     unsigned char b[16] = {0};
     memset(&l, 0, sizeof l);
-    T_EQ(open_dev(&ctx, &dev_a, &h), 0);
+    T_EQ(usbf_open(&ctx, &dev_a, &h), 0);
     usbf_set(&dev_a, &dev_a.batch_04, 8);      /* never completes by itself */
     T_EQ(ausb_outq_init(&q, &h, 0x04, 4, 16, 0, 0, on_sent, &l), 0);
     T_EQ(ausb_outq_write(&q, b, 16), 0);
@@ -559,7 +541,7 @@ static void test_threads_submit_thousands_completions_on_loop_thread(void)
     pthread_t th[THREADS];
     worker w[THREADS];
     int i, j, failed = 0;
-    T_EQ(open_dev(&ctx, &dev_a, &h), 0);
+    T_EQ(usbf_open(&ctx, &dev_a, &h), 0);
     loop_thread = pthread_self();
     thread_done = wrong_thread = 0;
     for (i = 0; i < THREADS; i++) {
@@ -609,7 +591,7 @@ static void test_threads_cancel_reaches_queued_transfer(void)
     unsigned char ba[8], bb[8];
     qc qa = {0, 1}, qb = {0, 1};
     int submits0;
-    T_EQ(open_dev(&ctx, &dev_a, &h), 0);
+    T_EQ(usbf_open(&ctx, &dev_a, &h), 0);
     T_EQ(ausb_transfer_init(&a, 0), 0);
     T_EQ(ausb_transfer_init(&b, 0), 0);
     ausb_fill_interrupt(&a, &h, 0x83, ba, sizeof ba, 1000, on_qc, &qa);
