@@ -406,6 +406,1130 @@
 #define SCHD_IMPLEMENTATION
 #endif
 
+#if defined(SCHD_IMPLEMENTATION) && !defined(AKC_IMPLEMENT)
+#define AKC_IMPLEMENT
+#endif
+/* ==== asynckit core begin ==== */
+/* The loop core of the asynckit family: the time cache, timers, deferred
+ * calls, descriptor watching (epoll, or poll), cross-thread wake-ups and the
+ * family's error text.  Every header of the family carries this same block,
+ * stamped from core/core.h by tools/stamp_core.sh (edit it there, then run
+ * the script); the test run fails when a header's copy differs.
+ *
+ * Its names (akc_, AKC_) are the family's own and not an API: each header
+ * wraps what users need under its own prefix.  The declarations come once
+ * per file; the functions are static, compiled once into every file that
+ * compiles the implementation of any family header, so two such files never
+ * clash at link time.  A header asks for them by defining AKC_IMPLEMENT
+ * before this block.
+ *
+ * Backends: epoll on Linux (the default), or poll() when ASYNCKIT_POLL is
+ * defined (or off Linux).  The structures below are the same for both, so
+ * files built with different choices still agree on every layout. */
+#if !defined(AKC_CORE_VERSION)
+#define AKC_CORE_VERSION 1
+
+#include <stddef.h>
+#include <stdint.h>
+#include <poll.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define AKC_NO_DEADLINE INT64_MAX
+
+/* On the poll backend, prepare marks an entry whose watcher is new since
+ * the previous prepare by writing this bit into its revents (poll() never
+ * reports it): a host that registers descriptors only when they change
+ * re-registers such an entry even when its number and events look the
+ * same (the number was closed and reused in between). */
+#define AKC_FRESH 0x4000
+
+/* The family's own error codes (system errors are -errno). */
+enum {
+    AKC_EINCOMPLETE = -1001,  /* end of stream before the requested bytes */
+    AKC_ETOOLONG = -1002,     /* no delimiter within the maximum length */
+    AKC_ECLOSED = -1003,      /* the object is closing or closed */
+    AKC_ENOTFOUND = -1004,    /* host name not found */
+    AKC_ERESOLVE = -1005,     /* name resolution failed otherwise */
+    AKC_ENOTNUMERIC = -1006,  /* a host name, in a build without a resolver */
+    AKC_EUSB = -1010,         /* a USB failure without a better name */
+    AKC_ESTALL = -1011,       /* endpoint stalled, or request not supported */
+    AKC_EBABBLE = -1012,      /* the device sent more than was asked for */
+    AKC_EMALFORMED = -1013    /* malformed descriptor */
+};
+
+typedef struct akc_loop akc_loop;
+typedef struct akc_io akc_io;
+typedef struct akc_timer akc_timer;
+typedef struct akc_defer akc_defer;
+typedef struct akc_post akc_post;
+
+/* Every callback of the core gets its loop first. */
+typedef void (*akc_io_fn)(akc_loop *l, akc_io *io, unsigned revents);
+typedef void (*akc_timer_fn)(akc_loop *l, akc_timer *t);
+typedef void (*akc_defer_fn)(akc_loop *l, akc_defer *d);
+typedef void (*akc_post_fn)(akc_loop *l, akc_post *p);
+typedef int64_t (*akc_clock_fn)(void *ud);
+/* Grows or frees a block: n 0 frees p; old is p's size (for allocators
+ * without realloc). */
+typedef void *(*akc_mem_fn)(void *p, size_t old, size_t n);
+
+/* A watched descriptor: 24 bytes on 64-bit. */
+struct akc_io {
+    akc_io_fn fn;
+    int fd;
+    unsigned short want;   /* POLLIN | POLLOUT | POLLPRI asked for; 0: not watched */
+    unsigned short have;   /* epoll: what the kernel has registered (0: nothing) */
+    int slot;              /* epoll: index in the change list; poll: in the table; -1: none */
+    unsigned state;        /* AKC__IO_* bits */
+};
+
+/* A timer: 16 bytes, plus 24 in the loop's heap while active. */
+struct akc_timer {
+    akc_timer_fn fn;
+    uint32_t pos;          /* 1-based position in the heap; 0 when idle */
+};
+
+/* A deferred call: queued while next is not NULL. */
+struct akc_defer {
+    akc_defer *next, *prev;
+    akc_defer_fn fn;
+};
+
+/* A node another thread hands to the loop (akc_post_push). */
+struct akc_post {
+    akc_post *next;
+    akc_post_fn fn;
+};
+
+struct akc__tentry { int64_t when; uint64_t seq; akc_timer *t; };
+
+struct akc_loop {
+    int64_t now;               /* the time cached for this iteration */
+    akc_clock_fn clock;        /* NULL: CLOCK_MONOTONIC */
+    void *clock_ud;
+    akc_mem_fn mem;
+    /* timers: a binary min-heap on (deadline, start order) */
+    struct akc__tentry *heap;
+    uint32_t heap_len, heap_cap;
+    uint64_t timer_seq;
+    int64_t due;               /* the due time of the timer whose callback runs */
+    /* deferred calls: a ring through dq; dq_mark ends one pass */
+    akc_defer dq, dq_mark;
+    /* descriptors */
+    int epfd;                  /* -1 on the poll backend */
+    int nios;                  /* watchers open */
+    int nwant;                 /* of which watched (want != 0) */
+    akc_io **tab;              /* epoll: changes to apply; poll: the table */
+    struct pollfd *pfd;        /* poll: the table handed to poll() */
+    int ntab, tab_cap, pfd_cap;
+    unsigned tab_gen, prep_gen;  /* poll: table changes, as of the last prepare */
+    int prep_n;
+    void *batch;               /* epoll: the events being dispatched */
+    int batch_cap, batch_n, batch_pos;
+    int nalways;               /* epoll refused them (regular files): always ready */
+    /* cross-thread */
+    int wake_fd;
+    int wake_armed;            /* atomic: a write is on its way */
+    akc_post *posts;           /* atomic push-only stack */
+    akc_post *post_run;        /* the batch being run, in post order */
+    akc_io wake_io;
+    int stop;                  /* atomic */
+    int depth;                 /* inside a dispatch (or close) */
+    int pwait2_missing;        /* epoll_pwait2 answered ENOSYS once */
+    int passes;                /* rounds of deferred calls per dispatch (1) */
+    /* the header's own parts of an iteration */
+    void (*on_prepare)(akc_loop *l, int64_t *deadline);
+    void (*on_dispatch)(akc_loop *l);
+    unsigned long long iterations;
+};
+
+#ifdef __cplusplus
+}
+#endif
+
+#elif AKC_CORE_VERSION != 1
+#error "asynckit: headers of different versions in one file (their loop cores differ); update them together"
+#endif /* AKC_CORE_VERSION */
+
+#if defined(AKC_IMPLEMENT) && !defined(AKC_CORE_IMPLEMENTED)
+#define AKC_CORE_IMPLEMENTED 1
+
+#if defined(ASYNCKIT_POLL) || !defined(__linux__)
+#define AKC_POLL_BACKEND 1
+#endif
+
+#if defined(__GLIBC__) && !defined(__USE_POSIX199309)
+#error "asynckit: an implementation needs POSIX declarations, but a system header was read without them: define the implementation macro before any #include of this file (or compile it with -D_GNU_SOURCE)"
+#endif
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/eventfd.h>
+#if !defined(AKC_POLL_BACKEND)
+#include <sys/epoll.h>
+#include <sys/syscall.h>
+#endif
+
+/* System calls, each a name or a function-like macro with the libc
+ * signature, so that tests can count them or make the n-th one fail. */
+#ifndef AKC_SYS_EPOLL_CREATE1
+#define AKC_SYS_EPOLL_CREATE1 epoll_create1
+#endif
+#ifndef AKC_SYS_EPOLL_CTL
+#define AKC_SYS_EPOLL_CTL epoll_ctl
+#endif
+#ifndef AKC_SYS_EPOLL_WAIT
+#define AKC_SYS_EPOLL_WAIT epoll_wait
+#endif
+/* epoll_pwait2 (Linux 5.11) takes nanoseconds; where the C library's
+ * headers do not know it, or the kernel answers ENOSYS, waits round up to
+ * the next millisecond.  ts points to two long longs (seconds, ns). */
+#if !defined(AKC_POLL_BACKEND) && defined(SYS_epoll_pwait2) && !defined(AKC_NO_PWAIT2)
+#define AKC__PWAIT2 1
+#ifndef AKC_SYS_EPOLL_PWAIT2
+#define AKC_SYS_EPOLL_PWAIT2(epfd, ev, n, ts) syscall(SYS_epoll_pwait2, (epfd), (ev), (n), (ts), NULL, (size_t)8)
+#endif
+#endif
+#ifndef AKC_SYS_POLL
+#define AKC_SYS_POLL poll
+#endif
+#ifndef AKC_SYS_PPOLL
+#  if defined(__GLIBC__) && defined(__USE_GNU)
+#    define AKC_SYS_PPOLL ppoll
+#  elif !defined(__GLIBC__) && defined(_GNU_SOURCE)
+#    define AKC_SYS_PPOLL ppoll
+#  endif
+#endif
+#ifndef AKC_SYS_EVENTFD
+#define AKC_SYS_EVENTFD eventfd
+#endif
+#ifndef AKC_SYS_READ
+#define AKC_SYS_READ read
+#endif
+#ifndef AKC_SYS_WRITE
+#define AKC_SYS_WRITE write
+#endif
+#ifndef AKC_SYS_CLOSE
+#define AKC_SYS_CLOSE close
+#endif
+
+#if defined(__GNUC__)
+#define AKC_FN static __attribute__((unused))
+#else
+#define AKC_FN static
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- core: errors ---- */
+
+/* Text for any code: the family's own, -errno, 0. */
+AKC_FN const char *akc_strerror(int code)
+{
+    switch (code) {
+    case 0: return "success";
+    case AKC_EINCOMPLETE: return "end of stream before the requested bytes";
+    case AKC_ETOOLONG: return "no delimiter within the maximum length";
+    case AKC_ECLOSED: return "closing or closed";
+    case AKC_ENOTFOUND: return "host name not found";
+    case AKC_ERESOLVE: return "host name resolution failed";
+    case AKC_ENOTNUMERIC: return "not a numeric address (built without a resolver)";
+    case AKC_EUSB: return "USB failure";
+    case AKC_ESTALL: return "endpoint stalled";
+    case AKC_EBABBLE: return "device sent more data than requested";
+    case AKC_EMALFORMED: return "malformed descriptor";
+    case -ETIMEDOUT: return "timed out";
+    case -ECANCELED: return "cancelled";
+    case -EAGAIN: return "would have to wait (full or empty)";
+    default: break;
+    }
+    if (code < 0 && code > -4096) return strerror(-code);
+    return code < 0 ? "unknown error" : "not an error code";
+}
+
+/* ---- core: time ---- */
+
+AKC_FN int64_t akc_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+AKC_FN void akc_update_time(akc_loop *l)
+{
+    l->now = l->clock ? l->clock(l->clock_ud) : akc_now_ns();
+}
+
+/* What a new deadline counts from: inside a dispatch, the iteration's
+ * cached time (so that things started together keep their phase);
+ * outside, the clock now (a timer started long after the last iteration
+ * must not count from it). */
+AKC_FN int64_t akc_time(akc_loop *l)
+{
+    if (!l->depth) akc_update_time(l);
+    return l->now;
+}
+
+/* a + b for b >= 0, stopping at AKC_NO_DEADLINE instead of overflowing. */
+AKC_FN int64_t akc_add_sat(int64_t a, int64_t b)
+{
+    return b > AKC_NO_DEADLINE - a ? AKC_NO_DEADLINE : a + b;
+}
+
+/* ---- core: memory ---- */
+
+AKC_FN void *akc__mem(akc_loop *l, void *p, size_t old, size_t n)
+{
+    if (l->mem) return l->mem(p, old, n);
+    if (n == 0) { free(p); return NULL; }
+    return realloc(p, n);
+}
+
+/* Grows *arr (of *cap items of size bytes) to hold want items. */
+AKC_FN int akc__grow(akc_loop *l, void **arr, int *cap, int want, size_t size)
+{
+    int ncap;
+    void *p;
+    if (want <= *cap) return 0;
+    ncap = *cap ? *cap : 8;
+    while (ncap < want) {
+        if (ncap > INT32_MAX / 2) return -ENOMEM;
+        ncap *= 2;
+    }
+    p = akc__mem(l, *arr, (size_t)*cap * size, (size_t)ncap * size);
+    if (!p) return -ENOMEM;
+    *arr = p;
+    *cap = ncap;
+    return 0;
+}
+
+/* ---- core: timers ---- */
+
+AKC_FN int akc__tless(const struct akc__tentry *a, const struct akc__tentry *b)
+{
+    return a->when < b->when || (a->when == b->when && a->seq < b->seq);
+}
+
+AKC_FN void akc__heap_set(akc_loop *l, uint32_t i, struct akc__tentry e)
+{
+    l->heap[i] = e;
+    e.t->pos = i + 1;
+}
+
+AKC_FN void akc__heap_up(akc_loop *l, uint32_t i)
+{
+    struct akc__tentry e = l->heap[i];
+    while (i > 0) {
+        uint32_t parent = (i - 1) / 2;
+        if (!akc__tless(&e, &l->heap[parent])) break;
+        akc__heap_set(l, i, l->heap[parent]);
+        i = parent;
+    }
+    akc__heap_set(l, i, e);
+}
+
+AKC_FN void akc__heap_down(akc_loop *l, uint32_t i)
+{
+    struct akc__tentry e = l->heap[i];
+    for (;;) {
+        uint32_t child = 2 * i + 1;
+        if (child >= l->heap_len) break;
+        if (child + 1 < l->heap_len && akc__tless(&l->heap[child + 1], &l->heap[child])) child++;
+        if (!akc__tless(&l->heap[child], &e)) break;
+        akc__heap_set(l, i, l->heap[child]);
+        i = child;
+    }
+    akc__heap_set(l, i, e);
+}
+
+AKC_FN void akc__heap_remove(akc_loop *l, uint32_t i)
+{
+    struct akc__tentry last;
+    l->heap[i].t->pos = 0;
+    last = l->heap[--l->heap_len];
+    if (i == l->heap_len) return;
+    akc__heap_set(l, i, last);
+    if (i > 0 && akc__tless(&last, &l->heap[(i - 1) / 2])) akc__heap_up(l, i);
+    else akc__heap_down(l, i);
+}
+
+AKC_FN void akc_timer_init(akc_timer *t, akc_timer_fn fn)
+{
+    t->fn = fn;
+    t->pos = 0;
+}
+
+/* 1 when t is active in l's heap (storage that was never started, or a
+ * timer of another loop, is not). */
+AKC_FN int akc_timer_owned(const akc_loop *l, const akc_timer *t)
+{
+    return t->pos > 0 && t->pos <= l->heap_len && l->heap[t->pos - 1].t == t;
+}
+
+AKC_FN int akc_timer_active(const akc_timer *t) { return t->pos != 0; }
+
+AKC_FN int64_t akc_timer_when(const akc_loop *l, const akc_timer *t)
+{
+    return akc_timer_owned(l, t) ? l->heap[t->pos - 1].when : AKC_NO_DEADLINE;
+}
+
+/* Starts (or restarts) t at the absolute time when.  -ENOMEM, or -EINVAL
+ * for a timer active in another loop; t is unchanged then. */
+AKC_FN int akc_timer_start(akc_loop *l, akc_timer *t, int64_t when)
+{
+    uint32_t i;
+    if (t->pos) {
+        if (!akc_timer_owned(l, t)) return -EINVAL;
+        i = t->pos - 1;
+        l->heap[i].when = when;
+        l->heap[i].seq = l->timer_seq++;
+        if (i > 0 && akc__tless(&l->heap[i], &l->heap[(i - 1) / 2])) akc__heap_up(l, i);
+        else akc__heap_down(l, i);
+        return 0;
+    }
+    if (l->heap_len == l->heap_cap) {
+        int cap = (int)l->heap_cap;
+        void *arr = l->heap;
+        if (akc__grow(l, &arr, &cap, cap + 1, sizeof(struct akc__tentry))) return -ENOMEM;
+        l->heap = (struct akc__tentry *)arr;
+        l->heap_cap = (uint32_t)cap;
+    }
+    i = l->heap_len++;
+    l->heap[i].when = when;
+    l->heap[i].seq = l->timer_seq++;
+    l->heap[i].t = t;
+    akc__heap_up(l, i);
+    return 0;
+}
+
+/* Stops t if l owns it; 0, or -EINVAL for a timer of another loop. */
+AKC_FN int akc_timer_stop(akc_loop *l, akc_timer *t)
+{
+    if (!t->pos) return 0;
+    if (!akc_timer_owned(l, t)) return -EINVAL;
+    akc__heap_remove(l, t->pos - 1);
+    return 0;
+}
+
+AKC_FN int64_t akc__next_due(const akc_loop *l)
+{
+    return l->heap_len ? l->heap[0].when : AKC_NO_DEADLINE;
+}
+
+/* Runs the timers due at l->now, each once.  A timer started (or
+ * restarted) by these callbacks waits for the next iteration, so a
+ * zero-delay restart cannot spin here. */
+AKC_FN void akc__run_timers(akc_loop *l)
+{
+    uint64_t first_new = l->timer_seq;
+    while (l->heap_len > 0) {
+        akc_timer *t = l->heap[0].t;
+        if (l->heap[0].when > l->now || l->heap[0].seq >= first_new) break;
+        l->due = l->heap[0].when;
+        akc__heap_remove(l, 0);
+        t->fn(l, t);
+    }
+}
+
+/* ---- core: deferred calls ---- */
+
+AKC_FN void akc_defer_init(akc_defer *d, akc_defer_fn fn)
+{
+    d->next = d->prev = NULL;
+    d->fn = fn;
+}
+
+AKC_FN int akc_defer_queued(const akc_defer *d) { return d->next != NULL; }
+
+/* Queues d at the end (no-op when it is queued already). */
+AKC_FN void akc_defer_queue(akc_loop *l, akc_defer *d)
+{
+    if (d->next) return;
+    d->next = &l->dq;
+    d->prev = l->dq.prev;
+    l->dq.prev->next = d;
+    l->dq.prev = d;
+}
+
+AKC_FN void akc_defer_cancel(akc_defer *d)
+{
+    if (!d->next) return;
+    d->prev->next = d->next;
+    d->next->prev = d->prev;
+    d->next = d->prev = NULL;
+}
+
+AKC_FN int akc_defer_pending(const akc_loop *l) { return l->dq.next != &l->dq; }
+
+AKC_FN void akc__mark_fn(akc_loop *l, akc_defer *d) { (void)l; (void)d; }
+
+/* Runs what is queued, in up to passes rounds; what a round's calls queue
+ * waits for the next round, so a call that keeps re-queueing itself
+ * cannot starve the wait. */
+AKC_FN void akc__run_deferred(akc_loop *l, int passes)
+{
+    akc_defer *d;
+    while (passes-- > 0 && akc_defer_pending(l)) {
+        akc_defer_queue(l, &l->dq_mark);
+        while ((d = l->dq.next) != &l->dq_mark) {
+            akc_defer_cancel(d);
+            d->fn(l, d);
+        }
+        akc_defer_cancel(&l->dq_mark);
+    }
+}
+
+/* ---- core: descriptors ---- */
+
+enum {
+    AKC__IO_OPEN = 1u,     /* counted in nios, room reserved */
+    AKC__IO_QUEUED = 2u,   /* epoll: in the change list */
+    AKC__IO_FRESH = 4u,    /* poll: in the table since the last prepare */
+    AKC__IO_ALWAYS = 8u,   /* epoll: not in the set; ready at every dispatch (see akc__apply) */
+    AKC__IO_ERR = 16u,     /* epoll: registration failed: report POLLERR */
+    AKC__IO_NVAL = 32u,    /* epoll: registration failed on a closed descriptor: POLLNVAL */
+    AKC__IO_QUIET = 64u    /* does not keep the loop alive */
+};
+
+AKC_FN void akc_io_init(akc_io *io, int fd, akc_io_fn fn)
+{
+    io->fn = fn;
+    io->fd = fd;
+    io->want = io->have = 0;
+    io->slot = -1;
+    io->state = 0;
+}
+
+/* Makes io known to l, reserving the room its changes need, so that
+ * akc_io_want never fails.  0 or -ENOMEM. */
+AKC_FN int akc_io_open(akc_loop *l, akc_io *io)
+{
+    void *arr;
+    if (io->state & AKC__IO_OPEN) return 0;
+    arr = l->tab;
+    if (akc__grow(l, &arr, &l->tab_cap, l->nios + 1, sizeof(akc_io *))) return -ENOMEM;
+    l->tab = (akc_io **)arr;
+#if defined(AKC_POLL_BACKEND)
+    arr = l->pfd;
+    if (akc__grow(l, &arr, &l->pfd_cap, l->nios + 1, sizeof(struct pollfd))) return -ENOMEM;
+    l->pfd = (struct pollfd *)arr;
+#endif
+    l->nios++;
+    io->state = AKC__IO_OPEN;
+    io->slot = -1;
+    io->want = io->have = 0;
+    return 0;
+}
+
+/* Counts toward the loop's life unless the watcher is quiet (the wake-up). */
+AKC_FN void akc__count_want(akc_loop *l, const akc_io *io, unsigned old)
+{
+    if (!(io->state & AKC__IO_QUIET)) l->nwant += (io->want != 0) - (old != 0);
+}
+
+#if defined(AKC_POLL_BACKEND)
+
+AKC_FN void akc__tab_remove(akc_loop *l, akc_io *io)
+{
+    int i = io->slot, last = --l->ntab;
+    if (i != last) {
+        l->tab[i] = l->tab[last];
+        l->pfd[i] = l->pfd[last];
+        l->tab[i]->slot = i;
+    }
+    io->slot = -1;
+    l->tab_gen++;
+}
+
+/* Watches io for events (0: stops watching it).  Never fails on an open io. */
+AKC_FN void akc_io_want(akc_loop *l, akc_io *io, unsigned events)
+{
+    unsigned old = io->want;
+    io->want = (unsigned short)events;
+    if (!(io->state & AKC__IO_OPEN) || old == events) return;
+    if (events && io->slot < 0) {
+        io->slot = l->ntab++;
+        l->tab[io->slot] = io;
+        l->pfd[io->slot].fd = io->fd;
+        l->pfd[io->slot].revents = 0;
+        io->state |= AKC__IO_FRESH;
+        l->tab_gen++;
+    } else if (!events && io->slot >= 0) {
+        akc__tab_remove(l, io);
+    }
+    if (io->slot >= 0) l->pfd[io->slot].events = (short)events;
+    akc__count_want(l, io, old);
+}
+
+AKC_FN void akc_io_close(akc_loop *l, akc_io *io)
+{
+    if (!(io->state & AKC__IO_OPEN)) return;
+    akc_io_want(l, io, 0);
+    io->state = 0;
+    l->nios--;
+}
+
+AKC_FN void akc__flush(akc_loop *l) { (void)l; }
+
+#else /* epoll */
+
+AKC_FN void akc__queue_change(akc_loop *l, akc_io *io)
+{
+    if (io->state & AKC__IO_QUEUED) return;
+    io->state |= AKC__IO_QUEUED;
+    io->slot = l->ntab;
+    l->tab[l->ntab++] = io;
+}
+
+AKC_FN void akc__unqueue_change(akc_loop *l, akc_io *io)
+{
+    int i = io->slot, last = --l->ntab;
+    if (i != last) {
+        l->tab[i] = l->tab[last];
+        l->tab[i]->slot = i;
+    }
+    io->slot = -1;
+    io->state &= ~(unsigned)AKC__IO_QUEUED;
+}
+
+AKC_FN void akc_io_want(akc_loop *l, akc_io *io, unsigned events)
+{
+    unsigned old = io->want;
+    io->want = (unsigned short)events;
+    if (!(io->state & AKC__IO_OPEN) || old == events) return;
+    akc__count_want(l, io, old);
+    if (events != io->have && !(io->state & AKC__IO_ALWAYS)) akc__queue_change(l, io);
+}
+
+/* Hands io's wish to the kernel; 1 when io must stay in the list.  A
+ * descriptor epoll refuses with EPERM (a regular file) is then always
+ * ready, as poll() sees it; any other refusal reaches the watcher at each
+ * dispatch as POLLERR, or POLLNVAL for a closed descriptor, until it is
+ * closed (as poll() would keep reporting it). */
+AKC_FN int akc__apply(akc_loop *l, akc_io *io)
+{
+    struct epoll_event ev;
+    int op, r;
+    if (io->state & AKC__IO_ALWAYS) return 1;
+    if (io->want == io->have) return 0;
+    memset(&ev, 0, sizeof ev);
+    ev.events = io->want;
+    ev.data.ptr = io;
+    op = !io->have ? EPOLL_CTL_ADD : !io->want ? EPOLL_CTL_DEL : EPOLL_CTL_MOD;
+    r = AKC_SYS_EPOLL_CTL(l->epfd, op, io->fd, &ev);
+    if (r < 0 && op == EPOLL_CTL_ADD && errno == EEXIST) r = AKC_SYS_EPOLL_CTL(l->epfd, EPOLL_CTL_MOD, io->fd, &ev);
+    else if (r < 0 && op == EPOLL_CTL_MOD && errno == ENOENT) r = AKC_SYS_EPOLL_CTL(l->epfd, EPOLL_CTL_ADD, io->fd, &ev);
+    if (r == 0 || op == EPOLL_CTL_DEL) {
+        io->have = io->want;
+        return 0;
+    }
+    io->state |= AKC__IO_ALWAYS;
+    if (errno == EBADF) io->state |= AKC__IO_NVAL;
+    else if (errno != EPERM) io->state |= AKC__IO_ERR;
+    if (io->have) {   /* a failed MOD: take the old wish out, as far as it is there */
+        (void)AKC_SYS_EPOLL_CTL(l->epfd, EPOLL_CTL_DEL, io->fd, &ev);
+        io->have = 0;
+    }
+    return 1;
+}
+
+/* Applies the changes queued since the last wait; what must stay (always
+ * ready descriptors) is kept at the front of the list. */
+AKC_FN void akc__flush(akc_loop *l)
+{
+    int i, keep = 0;
+    for (i = 0; i < l->ntab; i++) {
+        akc_io *io = l->tab[i];
+        if (akc__apply(l, io)) {
+            io->slot = keep;
+            l->tab[keep++] = io;
+        } else {
+            io->state &= ~(unsigned)AKC__IO_QUEUED;
+            io->slot = -1;
+        }
+    }
+    l->ntab = keep;
+    l->nalways = keep;
+}
+
+AKC_FN void akc_io_close(akc_loop *l, akc_io *io)
+{
+    int i;
+    struct epoll_event *ev = (struct epoll_event *)l->batch;
+    if (!(io->state & AKC__IO_OPEN)) return;
+    akc_io_want(l, io, 0);
+    if (io->state & AKC__IO_QUEUED) akc__unqueue_change(l, io);
+    if (io->have) {   /* now, so that the caller may close the descriptor next */
+        struct epoll_event none;
+        memset(&none, 0, sizeof none);
+        (void)AKC_SYS_EPOLL_CTL(l->epfd, EPOLL_CTL_DEL, io->fd, &none);
+    }
+    for (i = l->batch_pos; i < l->batch_n; i++)   /* not delivered yet: never will be */
+        if (ev[i].data.ptr == io) ev[i].data.ptr = NULL;
+    io->want = io->have = 0;
+    io->state = 0;
+    l->nios--;
+}
+
+#endif /* epoll */
+
+/* Calls io with what happened, as far as it still asks for it. */
+AKC_FN void akc__io_deliver(akc_loop *l, akc_io *io, unsigned revents)
+{
+    unsigned mask = io->want;
+    if (!mask) return;
+    revents &= mask | POLLERR | POLLHUP | POLLNVAL;
+    if (revents) io->fn(l, io, revents);
+}
+
+/* ---- core: cross-thread wake-ups ---- */
+
+AKC_FN void akc__wake_run(akc_loop *l, akc_io *io, unsigned revents);
+
+/* The eventfd other threads wake the loop through; created once. */
+AKC_FN int akc_wake_open(akc_loop *l)
+{
+    int r;
+    if (l->wake_fd >= 0) return 0;
+    l->wake_fd = AKC_SYS_EVENTFD(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (l->wake_fd < 0) return -errno;
+    akc_io_init(&l->wake_io, l->wake_fd, akc__wake_run);
+    r = akc_io_open(l, &l->wake_io);
+    if (r < 0) {
+        (void)AKC_SYS_CLOSE(l->wake_fd);
+        l->wake_fd = -1;
+        return r;
+    }
+    l->wake_io.state |= AKC__IO_QUIET;   /* the wake-up alone keeps no loop alive */
+    akc_io_want(l, &l->wake_io, POLLIN);
+    return 0;
+}
+
+/* Any thread: makes the loop's wait return soon.  A write already on its
+ * way covers this one; the loop re-arms before it reads. */
+AKC_FN void akc_wake(akc_loop *l)
+{
+    uint64_t one = 1;
+    if (l->wake_fd < 0 || __atomic_exchange_n(&l->wake_armed, 1, __ATOMIC_ACQ_REL)) return;
+    while (AKC_SYS_WRITE(l->wake_fd, &one, sizeof one) < 0 && errno == EINTR) {}
+}
+
+/* Any thread: p->fn(p) runs on the loop's thread, in post order. */
+AKC_FN void akc_post_push(akc_loop *l, akc_post *p)
+{
+    akc_post *head = __atomic_load_n(&l->posts, __ATOMIC_RELAXED);
+    do {
+        p->next = head;
+    } while (!__atomic_compare_exchange_n(&l->posts, &head, p, 1, __ATOMIC_RELEASE, __ATOMIC_RELAXED));
+    akc_wake(l);
+}
+
+AKC_FN int akc_posts_pending(akc_loop *l)
+{
+    return __atomic_load_n(&l->posts, __ATOMIC_ACQUIRE) != NULL || l->post_run != NULL;
+}
+
+/* Takes p back before it runs: off the stack (whose other nodes go back
+ * in their order) or out of the batch being run.  Loop thread only. */
+AKC_FN void akc_post_withdraw(akc_loop *l, akc_post *p)
+{
+    akc_post *list = __atomic_exchange_n(&l->posts, (akc_post *)NULL, __ATOMIC_ACQUIRE), *rev = NULL, **pp;
+    for (pp = &list; *pp; pp = &(*pp)->next)
+        if (*pp == p) { *pp = p->next; break; }
+    while (list) {   /* newest first: reverse, then push back oldest first */
+        akc_post *n = list->next;
+        list->next = rev;
+        rev = list;
+        list = n;
+    }
+    while (rev) {
+        akc_post *n = rev->next;
+        akc_post_push(l, rev);
+        rev = n;
+    }
+    for (pp = &l->post_run; *pp; pp = &(*pp)->next)
+        if (*pp == p) { *pp = p->next; break; }
+}
+
+AKC_FN void akc__run_posts(akc_loop *l)
+{
+    akc_post *list, *rev = NULL, *p;
+    __atomic_store_n(&l->wake_armed, 0, __ATOMIC_RELEASE);
+    list = __atomic_exchange_n(&l->posts, (akc_post *)NULL, __ATOMIC_ACQUIRE);
+    while (list) {   /* the stack holds newest first: restore post order */
+        akc_post *n = list->next;
+        list->next = rev;
+        rev = list;
+        list = n;
+    }
+    /* The batch lives in the loop so that a callback withdrawing another
+     * post of the same batch takes it out before it runs. */
+    l->post_run = rev;
+    while ((p = l->post_run) != NULL) {
+        l->post_run = p->next;
+        p->next = NULL;
+        p->fn(l, p);
+    }
+}
+
+AKC_FN void akc__wake_run(akc_loop *l, akc_io *io, unsigned revents)
+{
+    uint64_t count;
+    (void)io;
+    (void)revents;
+    __atomic_store_n(&l->wake_armed, 0, __ATOMIC_RELEASE);
+    while (AKC_SYS_READ(l->wake_fd, &count, sizeof count) < 0 && errno == EINTR) {}
+    akc__run_posts(l);
+}
+
+/* ---- core: the loop ---- */
+
+/* mem NULL: realloc and free.  0, or -errno of epoll_create1. */
+AKC_FN int akc_loop_init(akc_loop *l, akc_mem_fn mem)
+{
+    memset(l, 0, sizeof *l);
+    l->mem = mem;
+    l->passes = 1;
+    l->dq.next = l->dq.prev = &l->dq;
+    akc_defer_init(&l->dq_mark, akc__mark_fn);
+    l->wake_fd = -1;
+    akc_io_init(&l->wake_io, -1, akc__wake_run);
+#if defined(AKC_POLL_BACKEND)
+    l->epfd = -1;
+#else
+    l->epfd = AKC_SYS_EPOLL_CREATE1(EPOLL_CLOEXEC);
+    if (l->epfd < 0) return -errno;
+#endif
+    akc_update_time(l);
+    return 0;
+}
+
+/* Releases what the loop itself holds; the headers have closed their
+ * watchers and delivered their callbacks before. */
+AKC_FN void akc_loop_free(akc_loop *l)
+{
+    uint32_t i;
+    for (i = 0; i < l->heap_len; i++) l->heap[i].t->pos = 0;
+    if (l->wake_fd >= 0) {
+        akc_io_close(l, &l->wake_io);
+        (void)AKC_SYS_CLOSE(l->wake_fd);
+    }
+    if (l->epfd >= 0) (void)AKC_SYS_CLOSE(l->epfd);
+    (void)akc__mem(l, l->heap, 0, 0);
+    (void)akc__mem(l, l->tab, 0, 0);
+    (void)akc__mem(l, l->pfd, 0, 0);
+    (void)akc__mem(l, l->batch, 0, 0);
+    memset(l, 0, sizeof *l);
+    l->epfd = l->wake_fd = -1;
+    l->dq.next = l->dq.prev = &l->dq;
+}
+
+/* Anything that keeps a loop running: timers, watched descriptors,
+ * deferred calls, posts on their way. */
+AKC_FN int akc_alive(akc_loop *l)
+{
+    return l->heap_len > 0 || l->nwant > 0 || akc_defer_pending(l) || akc_posts_pending(l);
+}
+
+/* Any thread: the run in progress (or the next one) returns after its
+ * current iteration. */
+AKC_FN void akc_stop(akc_loop *l)
+{
+    __atomic_store_n(&l->stop, 1, __ATOMIC_RELEASE);
+    akc_wake(l);
+}
+
+/* Consumes a stop request. */
+AKC_FN int akc_stopped(akc_loop *l)
+{
+    return __atomic_exchange_n(&l->stop, 0, __ATOMIC_ACQ_REL);
+}
+
+/* 1 when a descriptor epoll could not take wants an event: it is ready
+ * at once. */
+AKC_FN int akc__always_ready(const akc_loop *l)
+{
+    int i;
+    for (i = 0; i < l->nalways; i++)
+        if (l->tab[i]->want) return 1;
+    return 0;
+}
+
+/* Lowers *deadline to what the loop waits for: now when deferred calls
+ * or always-ready descriptors are waiting, else the earliest timer. */
+AKC_FN void akc__deadline(akc_loop *l, int64_t *deadline)
+{
+    int64_t due = akc__next_due(l);
+    if ((akc_defer_pending(l) || akc__always_ready(l)) && l->now < due) due = l->now;
+    if (due < *deadline) *deadline = due;
+}
+
+#if !defined(AKC_POLL_BACKEND)
+
+AKC_FN int akc__batch_room(akc_loop *l)
+{
+    if (!l->batch) {
+        void *arr = NULL;
+        int cap = 0;
+        if (akc__grow(l, &arr, &cap, 64, sizeof(struct epoll_event))) return -ENOMEM;
+        l->batch = arr;
+        l->batch_cap = cap;
+    }
+    return 0;
+}
+
+/* Delivers the batch that epoll returned, then the always-ready ones.
+ * A watcher closed meanwhile had its entries cleared by akc_io_close. */
+AKC_FN void akc__run_batch(akc_loop *l)
+{
+    struct epoll_event *ev = (struct epoll_event *)l->batch;
+    int i, n;
+    for (l->batch_pos = 0; l->batch_pos < l->batch_n; ) {
+        akc_io *io = (akc_io *)ev[l->batch_pos].data.ptr;
+        unsigned re = ev[l->batch_pos].events;
+        l->batch_pos++;
+        if (io) akc__io_deliver(l, io, re);
+    }
+    if (l->batch_n == l->batch_cap && l->batch_cap < 1024) {   /* a full batch: take more next time */
+        void *arr = l->batch;
+        int cap = l->batch_cap;
+        if (akc__grow(l, &arr, &cap, cap * 2, sizeof(struct epoll_event)) == 0) {
+            l->batch = arr;
+            l->batch_cap = cap;
+        }
+    }
+    l->batch_n = l->batch_pos = 0;
+    n = l->nalways;
+    for (i = 0; i < n && i < l->ntab; i++) {
+        akc_io *io = l->tab[i];
+        unsigned re = io->want & (POLLIN | POLLOUT);
+        if (!(io->state & AKC__IO_ALWAYS)) continue;
+        if (io->state & AKC__IO_NVAL) re = POLLNVAL;
+        else if (io->state & AKC__IO_ERR) re = POLLERR;
+        akc__io_deliver(l, io, re);
+    }
+}
+
+/* Takes what epoll has ready without waiting (a host loop saw the epoll
+ * descriptor readable). */
+AKC_FN void akc__collect(akc_loop *l)
+{
+    int n;
+    if (akc__batch_room(l) < 0) return;
+    n = AKC_SYS_EPOLL_WAIT(l->epfd, (struct epoll_event *)l->batch, l->batch_cap, 0);
+    l->batch_n = n > 0 ? n : 0;
+}
+
+/* Waits until deadline (AKC_NO_DEADLINE: no limit) for descriptors.
+ * 0, or -errno of the wait (EINTR is not an error). */
+AKC_FN int akc__wait(akc_loop *l, int64_t deadline)
+{
+    int64_t wait;
+    int n, ms;
+    if (akc__batch_room(l) < 0) return -ENOMEM;
+    if (deadline == AKC_NO_DEADLINE) wait = -1;
+    else {
+        akc_update_time(l);
+        wait = deadline > l->now ? deadline - l->now : 0;
+    }
+    l->batch_n = 0;
+    /* Nothing watched and no time to wait: the kernel has nothing to say
+     * that the post stack does not (a stop is a flag). */
+    if (wait == 0 && l->nwant == 0 && !akc_posts_pending(l)) return 0;
+#if defined(AKC__PWAIT2)
+    if (wait > 0 && wait % 1000000 != 0 && !l->pwait2_missing) {
+        struct { long long sec, nsec; } ts;   /* the kernel's timespec: 64-bit on every ABI */
+        ts.sec = wait / 1000000000;
+        ts.nsec = wait % 1000000000;
+        n = (int)AKC_SYS_EPOLL_PWAIT2(l->epfd, (struct epoll_event *)l->batch, l->batch_cap, &ts);
+        if (n >= 0 || errno != ENOSYS) goto done;
+        l->pwait2_missing = 1;
+    }
+#endif
+    if (wait < 0) ms = -1;
+    else if (wait > (int64_t)INT32_MAX * 1000000) ms = INT32_MAX;
+    else ms = (int)((wait + 999999) / 1000000);   /* round up: never wake early */
+    n = AKC_SYS_EPOLL_WAIT(l->epfd, (struct epoll_event *)l->batch, l->batch_cap, ms);
+#if defined(AKC__PWAIT2)
+done:
+#endif
+    if (n < 0) {
+        l->batch_n = 0;
+        return errno == EINTR ? 0 : -errno;
+    }
+    l->batch_n = n;
+    return 0;
+}
+
+/* Shape 3: one descriptor, the epoll set, stands for every watcher. */
+AKC_FN int akc_prepare(akc_loop *l, struct pollfd *fds, int cap, int64_t *deadline)
+{
+    if (l->on_prepare) l->on_prepare(l, deadline);
+    akc__flush(l);
+    if (fds && cap >= 1) {
+        fds[0].fd = l->epfd;
+        fds[0].events = POLLIN;
+        fds[0].revents = l->prep_n ? 0 : AKC_FRESH;
+    }
+    l->prep_n = 1;
+    if (deadline) akc__deadline(l, deadline);
+    return 1;
+}
+
+AKC_FN void akc__take(akc_loop *l, const struct pollfd *fds, int n)
+{
+    if (n >= 1 && fds && fds[0].fd == l->epfd && (fds[0].revents & (POLLIN | POLLERR | POLLHUP))) akc__collect(l);
+}
+
+#else /* poll backend */
+
+AKC_FN void akc__run_batch(akc_loop *l)
+{
+    int i;
+    /* From the end, so that a callback stopping any watcher (whose slot
+     * the last entry, already visited, then takes) hides or repeats none. */
+    for (i = l->ntab - 1; i >= 0; i--) {
+        unsigned re;
+        if (i >= l->ntab) continue;
+        re = (unsigned short)l->pfd[i].revents;
+        if (!re) continue;
+        l->pfd[i].revents = 0;
+        akc__io_deliver(l, l->tab[i], re);
+    }
+}
+
+AKC_FN int akc__wait(akc_loop *l, int64_t deadline)
+{
+    int64_t wait;
+    int i, n;
+    for (i = 0; i < l->ntab; i++) l->pfd[i].revents = 0;
+    if (deadline == AKC_NO_DEADLINE) wait = -1;
+    else {
+        akc_update_time(l);
+        wait = deadline > l->now ? deadline - l->now : 0;
+    }
+    if (l->ntab == 0 && wait == 0) return 0;
+#ifdef AKC_SYS_PPOLL
+    {
+        struct timespec ts;
+        ts.tv_sec = (time_t)(wait / 1000000000);
+        ts.tv_nsec = (long)(wait % 1000000000);
+        n = AKC_SYS_PPOLL(l->pfd, (nfds_t)l->ntab, wait < 0 ? NULL : &ts, NULL);
+    }
+#else
+    {
+        int ms;
+        if (wait < 0) ms = -1;
+        else if (wait > (int64_t)INT32_MAX * 1000000) ms = INT32_MAX;
+        else ms = (int)((wait + 999999) / 1000000);
+        n = AKC_SYS_POLL(l->pfd, (nfds_t)l->ntab, ms);
+    }
+#endif
+    if (n < 0) {
+        for (i = 0; i < l->ntab; i++) l->pfd[i].revents = 0;
+        return errno == EINTR ? 0 : -errno;
+    }
+    return 0;
+}
+
+/* Shape 3: the table itself; entries new since the last prepare carry
+ * AKC_FRESH in revents. */
+AKC_FN int akc_prepare(akc_loop *l, struct pollfd *fds, int cap, int64_t *deadline)
+{
+    int i, n;
+    if (l->on_prepare) l->on_prepare(l, deadline);
+    n = l->ntab;
+    if (fds && cap >= n) {
+        for (i = 0; i < n; i++) {
+            akc_io *io = l->tab[i];
+            fds[i] = l->pfd[i];
+            fds[i].revents = (io->state & AKC__IO_FRESH) ? AKC_FRESH : 0;
+            io->state &= ~(unsigned)AKC__IO_FRESH;
+        }
+        l->prep_gen = l->tab_gen;
+        l->prep_n = n;
+    }
+    if (deadline) akc__deadline(l, deadline);
+    return n;
+}
+
+/* Copies a host's results into the table: by position when the table is
+ * as prepare left it, else by descriptor. */
+AKC_FN void akc__take(akc_loop *l, const struct pollfd *fds, int n)
+{
+    int i, j;
+    if (!fds) return;
+    if (n > l->prep_n) n = l->prep_n;
+    if (l->tab_gen == l->prep_gen && n == l->ntab) {
+        for (i = 0; i < n; i++) l->pfd[i].revents = fds[i].revents & ~AKC_FRESH;
+        return;
+    }
+    for (j = 0; j < l->ntab; j++) l->pfd[j].revents = 0;
+    for (i = 0; i < n; i++) {
+        if (!(fds[i].revents & ~AKC_FRESH)) continue;
+        for (j = 0; j < l->ntab; j++)
+            if (l->pfd[j].fd == fds[i].fd) l->pfd[j].revents |= (short)(fds[i].revents & ~AKC_FRESH);
+    }
+}
+
+#endif /* poll backend */
+
+/* One dispatch: descriptors first (from the wait, or from a host's
+ * results), then the header's own step, timers, deferred calls. */
+AKC_FN void akc__run(akc_loop *l)
+{
+    l->depth++;
+    akc_update_time(l);
+    l->iterations++;
+    akc__run_batch(l);
+    if (l->on_dispatch) l->on_dispatch(l);
+    akc__run_timers(l);
+    akc__run_deferred(l, l->passes);
+    l->depth--;
+}
+
+/* Shape 3: takes a host's poll results back (the entries prepare gave,
+ * in the same order) and runs what is due. */
+AKC_FN void akc_dispatch(akc_loop *l, const struct pollfd *fds, int n)
+{
+    akc__take(l, fds, n);
+    akc__run(l);
+}
+
+/* One iteration of the loop's own wait: at most timeout_ns (< 0: no
+ * limit).  0, -EBUSY from inside a dispatch, or -errno of the wait (the
+ * iteration still runs what is due). */
+AKC_FN int akc_run_once(akc_loop *l, int64_t timeout_ns)
+{
+    int64_t deadline;
+    int rc;
+    if (l->depth) return -EBUSY;
+    akc_update_time(l);
+    deadline = timeout_ns < 0 ? AKC_NO_DEADLINE : akc_add_sat(l->now, timeout_ns);
+    if (l->on_prepare) l->on_prepare(l, &deadline);
+    akc__flush(l);
+    akc__deadline(l, &deadline);
+    rc = akc__wait(l, deadline);
+    akc__run(l);
+    return rc;
+}
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* AKC_IMPLEMENT */
+/* ==== asynckit core end ==== */
+
 #ifndef SCHD_H_INCLUDED
 #define SCHD_H_INCLUDED
 
@@ -469,29 +1593,29 @@ typedef int  (*schd_task_fn)(schd_task *task);
 typedef void (*schd_task_done_fn)(schd_task *task, int result, void *ud);
 typedef void (*schd_waiter_fn)(schd_waiter *w, int status, void *ud);
 
-/* A timer: 32 bytes on 64-bit, plus 16 in the loop's heap while active. */
+/* A timer: 40 bytes on 64-bit, plus 24 in the loop's heap while active. */
 struct schd_timer {
+    akc_timer core;          /* the loop core's part (position in the heap) */
     schd_timer_fn cb;
     void *ud;
     int64_t period;          /* 0 for one-shot */
-    uint32_t heap_pos;       /* 1-based position in the heap, 0 when idle */
-    uint32_t seq;            /* start order, breaks ties between equal deadlines */
 };
 
 struct schd_io {
+    akc_io core;             /* descriptor, events, the backend's bookkeeping */
     schd_io_fn cb;
     void *ud;
-    int fd;
-    int pos;                 /* index in the loop's descriptor table, -1 when stopped */
-    short events;
+    schd_io *next, *prev;    /* the loop's started watchers, reset at close */
 };
 
+/* Initialise with schd_defer_init before the first start. */
 struct schd_defer {
-    schd_defer *next, *prev;
+    akc_defer core;          /* queued while core.next is not NULL */
     schd_defer_fn fn;
     void *ud;
-    int queued;
 };
+
+struct schd__srcfd;
 
 struct schd_source {
     schd_prepare_fn prepare;
@@ -499,68 +1623,35 @@ struct schd_source {
     void *ctx;
     schd_source *next, *prev;
     schd_loop *loop;
-    int offset, count;       /* where its descriptors sat in the last prepare */
-    unsigned prepared;       /* prepare round it took part in */
+    struct pollfd *fds;      /* what prepare wrote, handed back to dispatch */
+    struct schd__srcfd *watch;   /* one watcher per entry, in the loop's set */
+    int count, cap;          /* entries of the last prepare; room in both arrays */
+    int prepared;            /* prepare ran since the last dispatch */
 };
 
 struct schd_async {
+    akc_post post;           /* on the loop's post stack while a send is pending */
     schd_async_fn cb;
     void *ud;
     schd_loop *loop;
-    schd_async *next_pending;
     schd_async *next, *prev; /* the loop's list of open handles */
     int pending;             /* atomic */
 };
 
-struct schd__tentry { int64_t when; schd_timer *timer; };
-
 struct schd_loop {
-    int64_t now;
-    schd_clock_fn clock;
-    void *clock_ud;
-    /* timers: a binary min-heap on (deadline, start order) */
-    struct schd__tentry *heap;
-    uint32_t heap_len, heap_cap;
-    uint32_t timer_seq;
-    uint32_t seq_base;       /* timer_seq after the last renumbering */
-    /* descriptors: fds[0] is the wake-up eventfd */
-    struct pollfd *fds;
-    schd_io **ios;
-    int nfds, fds_cap;
-    unsigned io_gen;
-    /* the array given to poll() by run_once */
-    struct pollfd *pfds;
-    int pfds_cap;
-    unsigned prep_round, prep_gen;
-    int prep_nown;
-    /* sources */
+    akc_loop core;           /* time, timers, descriptors, deferred calls, wake-ups */
+    schd_io *ios;            /* started watchers */
     schd_source *sources, *src_cursor;
-    /* deferred calls */
-    schd_defer *dq_head, *dq_tail;
-    schd_defer dq_marker;    /* end of one round of deferred calls */
     schd_defer *soon_free;   /* recycled nodes of schd_soon */
     int soon_count;
-    /* cross-thread */
-    int wake_fd;
-    schd_async *async_pending;   /* atomic push-only stack */
-    schd_async *async_run;       /* the batch being run, in send order */
-    int wake_armed;              /* atomic */
     schd_async *asyncs;
-    /* tasks that have started and not ended */
-    schd_task *tasks;
+    schd_task *tasks;        /* tasks that have started and not ended */
+    schd_waiter *waiters;    /* callback waits queued on primitives */
     /* Parts a program pays for only once it uses them: the first call that
      * needs one sets its pointer, so a timer-only program links none. */
-    void (*run_ios)(schd_loop *loop, const struct pollfd *fds, int n);
-    int  (*prep_sources)(schd_loop *loop, struct pollfd *fds, int cap, int64_t *deadline, int n);
-    void (*disp_sources)(schd_loop *loop, struct pollfd *fds, int n);
-    void (*run_asyncs)(schd_loop *loop);
-    void (*run_deferred)(schd_loop *loop);
     void (*close_deferred)(schd_loop *loop);
     void (*close_tasks)(schd_loop *loop);
-    int stop_flag;
-    int running;             /* inside run_once, dispatch or close */
     int closing;
-    uint64_t iterations;
 };
 
 /* ==== section: errors ==== */
@@ -611,10 +1702,15 @@ SCHD_API void schd_io_init(schd_io *io, int fd, schd_io_fn cb, void *ud);
 /* Starts watching, or changes the events of a watcher already started. */
 SCHD_API int  schd_io_start(schd_loop *loop, schd_io *io, int events);
 SCHD_API int  schd_io_stop(schd_loop *loop, schd_io *io);
+SCHD_API int  schd_io_active(const schd_io *io);   /* 1 while started */
 
 /* ==== section: deferred calls ==== */
 
-/* Runs fn on the next iteration, from caller storage; no-op when queued. */
+/* Prepares caller storage for schd_defer_start (any storage: it need not
+ * be zeroed). */
+SCHD_API void schd_defer_init(schd_defer *d, schd_defer_fn fn, void *ud);
+/* Runs fn on the next iteration; when d is queued already it keeps its
+ * place and takes the new fn and ud.  d must have been initialised. */
 SCHD_API void schd_defer_start(schd_loop *loop, schd_defer *d, schd_defer_fn fn, void *ud);
 SCHD_API void schd_defer_cancel(schd_loop *loop, schd_defer *d);
 /* The same with a node the loop allocates (and recycles). */
@@ -652,6 +1748,7 @@ struct schd_waiter {
     void *ud;
     void *slot;              /* queue item to fill or take */
     int status;
+    schd_waiter *lnext, *lprev;  /* the loop's queued callback waits (close cancels them) */
 };
 
 SCHD_API void schd_waiter_init(schd_waiter *w, schd_loop *loop, schd_waiter_fn cb, void *ud);
@@ -965,29 +2062,6 @@ SCHD_API int schd__await_tflag(schd_task *t, schd_tflag *f);
 #define SCHD_REALLOC(p, n) realloc((p), (n))
 #define SCHD_FREE(p) free(p)
 #endif
-#ifndef SCHD_SYS_POLL
-#define SCHD_SYS_POLL poll
-#endif
-#ifndef SCHD_SYS_PPOLL
-#  if defined(__GLIBC__) && defined(__USE_GNU)
-#    define SCHD_SYS_PPOLL ppoll
-#  elif !defined(__GLIBC__) && defined(_GNU_SOURCE)
-#    define SCHD_SYS_PPOLL ppoll
-#  endif
-#endif
-#ifndef SCHD_SYS_READ
-#define SCHD_SYS_READ read
-#endif
-#ifndef SCHD_SYS_WRITE
-#define SCHD_SYS_WRITE write
-#endif
-#ifndef SCHD_SYS_EVENTFD
-#define SCHD_SYS_EVENTFD eventfd
-#endif
-#ifndef SCHD_SYS_CLOSE
-#define SCHD_SYS_CLOSE close
-#endif
-
 #if defined(__GNUC__)
 #  define SCHD_PRIVATE static __attribute__((unused))
 /* for the few one-line helpers on the timer path: no call, no unwind entry */
@@ -1006,327 +2080,193 @@ extern "C" {
 SCHD_API const char *schd_strerror(int code)
 {
     switch (code) {
-    case 0: return "success";
-    case -ETIMEDOUT: return "timed out";
-    case -ECANCELED: return "cancelled";
     case -EINVAL: return "invalid argument";
     case -ENOMEM: return "out of memory";
     case -EBUSY: return "busy";
     case -EALREADY: return "already done";
-    case -EAGAIN: return "would wait";
     case -EPERM: return "not held";
     case -EOVERFLOW: return "above the maximum";
-    default: break;
+    default: return akc_strerror(code);
     }
-    if (code < 0 && code > -4096) return strerror(-code);
-    if (code < 0) return "unknown error";
-    return "not an error code";
 }
 
 /* ==== section: time ==== */
 
-SCHD_API int64_t schd_now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
+SCHD_API int64_t schd_now_ns(void) { return akc_now_ns(); }
 
-SCHD_API int64_t schd_loop_now(const schd_loop *loop) { return loop ? loop->now : 0; }
+SCHD_API int64_t schd_loop_now(const schd_loop *loop) { return loop ? loop->core.now : 0; }
 
 SCHD_API void schd_loop_update_time(schd_loop *loop)
 {
-    if (!loop) return;
-    loop->now = loop->clock ? loop->clock(loop->clock_ud) : schd_now_ns();
+    if (loop) akc_update_time(&loop->core);
 }
 
 SCHD_API void schd_loop_set_clock(schd_loop *loop, schd_clock_fn clock, void *ud)
 {
     if (!loop) return;
-    loop->clock = clock;
-    loop->clock_ud = ud;
-    schd_loop_update_time(loop);
+    loop->core.clock = clock;
+    loop->core.clock_ud = ud;
+    akc_update_time(&loop->core);
 }
 
 /* ==== section: memory ==== */
 
-/* Grows *arr to hold at least want items of size bytes; 0 or -ENOMEM. */
-SCHD_PRIVATE int schd__grow(void **arr, int *cap, int want, size_t size)
+/* The allocator hooks, in the shape the loop core asks for. */
+SCHD_PRIVATE void *schd__mem(void *p, size_t old, size_t n)
 {
-    int ncap;
-    void *p;
-    if (want <= *cap) return 0;
-    ncap = *cap ? *cap : 8;
-    while (ncap < want) ncap *= 2;
-    p = SCHD_REALLOC(*arr, (size_t)ncap * size);
-    if (!p) return -ENOMEM;
-    *arr = p;
-    *cap = ncap;
-    return 0;
+    (void)old;
+    if (n == 0) {
+        SCHD_FREE(p);
+        return NULL;
+    }
+    return SCHD_REALLOC(p, n);
 }
+
+#define SCHD__LOOP(core_loop) SCHD_CONTAINER_OF(core_loop, schd_loop, core)
 
 /* ==== section: timers ==== */
 
-SCHD_INLINE int schd__tless(const struct schd__tentry *a, const struct schd__tentry *b)
+/* A repeating timer is re-armed before its callback (which may stop or
+ * restart it): one period after the time it was due, skipping the
+ * periods the loop missed, so it keeps its phase. */
+SCHD_PRIVATE void schd__timer_fire(akc_loop *l, akc_timer *core)
 {
-    if (a->when != b->when) return a->when < b->when;
-    return (int32_t)(a->timer->seq - b->timer->seq) < 0;
-}
-
-SCHD_INLINE void schd__heap_set(schd_loop *loop, uint32_t i, struct schd__tentry e)
-{
-    loop->heap[i] = e;
-    e.timer->heap_pos = i + 1;
-}
-
-SCHD_PRIVATE void schd__heap_up(schd_loop *loop, uint32_t i)
-{
-    struct schd__tentry e = loop->heap[i];
-    while (i > 0) {
-        uint32_t parent = (i - 1) / 2;
-        if (!schd__tless(&e, &loop->heap[parent])) break;
-        schd__heap_set(loop, i, loop->heap[parent]);
-        i = parent;
+    schd_timer *t = SCHD_CONTAINER_OF(core, schd_timer, core);
+    if (t->period > 0) {
+        int64_t next = akc_add_sat(l->due, t->period);
+        if (next <= l->now) next = akc_add_sat(next, ((l->now - next) / t->period + 1) * t->period);
+        (void)akc_timer_start(l, &t->core, next);   /* its heap slot was just freed: no allocation */
     }
-    schd__heap_set(loop, i, e);
-}
-
-SCHD_PRIVATE void schd__heap_down(schd_loop *loop, uint32_t i)
-{
-    struct schd__tentry e = loop->heap[i];
-    uint32_t n = loop->heap_len;
-    for (;;) {
-        uint32_t child = 2 * i + 1;
-        if (child >= n) break;
-        if (child + 1 < n && schd__tless(&loop->heap[child + 1], &loop->heap[child])) child++;
-        if (!schd__tless(&loop->heap[child], &e)) break;
-        schd__heap_set(loop, i, loop->heap[child]);
-        i = child;
-    }
-    schd__heap_set(loop, i, e);
-}
-
-SCHD_PRIVATE void schd__heap_remove(schd_loop *loop, uint32_t i)
-{
-    struct schd__tentry last;
-    loop->heap[i].timer->heap_pos = 0;
-    last = loop->heap[--loop->heap_len];
-    if (i == loop->heap_len) return;
-    loop->heap[i] = last;
-    last.timer->heap_pos = i + 1;
-    if (i > 0 && schd__tless(&last, &loop->heap[(i - 1) / 2])) schd__heap_up(loop, i);
-    else schd__heap_down(loop, i);
+    t->cb(t, t->ud);
 }
 
 SCHD_API void schd_timer_init(schd_timer *t, schd_timer_fn cb, void *ud)
 {
     if (!t) return;
     memset(t, 0, sizeof *t);
+    akc_timer_init(&t->core, schd__timer_fire);
     t->cb = cb;
     t->ud = ud;
 }
 
-SCHD_INLINE int schd__timer_owned(const schd_loop *loop, const schd_timer *t)
-{
-    return t->heap_pos > 0 && t->heap_pos <= loop->heap_len &&
-           loop->heap[t->heap_pos - 1].timer == t;
-}
-
 SCHD_API int schd_timer_start_at(schd_loop *loop, schd_timer *t, int64_t when, int64_t period)
 {
-    uint32_t i;
     if (!loop || !t || !t->cb || period < 0) return -EINVAL;
-    if (t->heap_pos && !schd__timer_owned(loop, t)) return -EINVAL;   /* before any change */
+    if (t->core.pos && !akc_timer_owned(&loop->core, &t->core)) return -EINVAL;   /* before any change */
+    t->core.fn = schd__timer_fire;
     t->period = period;
-    t->seq = loop->timer_seq++;
-    if (t->heap_pos) schd__heap_remove(loop, t->heap_pos - 1);   /* a restart: re-insert */
-    if (loop->heap_len == loop->heap_cap) {
-        int cap = (int)loop->heap_cap;
-        void *arr = loop->heap;
-        if (loop->heap_cap >= 0x40000000u) return -ENOMEM;
-        if (schd__grow(&arr, &cap, cap + 1, sizeof(struct schd__tentry))) return -ENOMEM;
-        loop->heap = (struct schd__tentry *)arr;
-        loop->heap_cap = (uint32_t)cap;
-    }
-    i = loop->heap_len++;
-    loop->heap[i].when = when;
-    loop->heap[i].timer = t;
-    schd__heap_up(loop, i);
-    return 0;
-}
-
-/* a + b for a, b >= 0, stopping at SCHD_NO_DEADLINE instead of overflowing. */
-SCHD_INLINE int64_t schd__add_sat(int64_t a, int64_t b)
-{
-    return b > SCHD_NO_DEADLINE - a ? SCHD_NO_DEADLINE : a + b;
+    return akc_timer_start(&loop->core, &t->core, when);
 }
 
 SCHD_API int schd_timer_start(schd_loop *loop, schd_timer *t, int64_t delay, int64_t period)
 {
     if (!loop || delay < 0) return -EINVAL;
-    return schd_timer_start_at(loop, t, schd__add_sat(loop->now, delay), period);
+    return schd_timer_start_at(loop, t, akc_add_sat(akc_time(&loop->core), delay), period);
 }
 
 SCHD_API int schd_timer_stop(schd_loop *loop, schd_timer *t)
 {
     if (!loop || !t) return -EINVAL;
-    if (!t->heap_pos) return 0;
-    if (!schd__timer_owned(loop, t)) return -EINVAL;
-    schd__heap_remove(loop, t->heap_pos - 1);
-    return 0;
+    return akc_timer_stop(&loop->core, &t->core);
 }
 
-SCHD_API int schd_timer_active(const schd_timer *t) { return t && t->heap_pos != 0; }
+SCHD_API int schd_timer_active(const schd_timer *t) { return t && akc_timer_active(&t->core); }
 
 SCHD_API int64_t schd_timer_due(const schd_loop *loop, const schd_timer *t)
 {
-    return loop && t && schd__timer_owned(loop, t) ? loop->heap[t->heap_pos - 1].when : SCHD_NO_DEADLINE;
-}
-
-/* Gives the active timers start numbers 0..n-1 in heap order, so that the
- * wrap-safe comparison of 32-bit start numbers stays valid however many
- * timers are started over the loop's life.  Called every 2^30 starts:
- * pops every entry into the slot the heap frees at its end (which leaves
- * them in descending order), then reverses.  A sorted array is a heap. */
-SCHD_PRIVATE void schd__renumber(schd_loop *loop)
-{
-    uint32_t n = loop->heap_len, i;
-    while (loop->heap_len > 0) {
-        struct schd__tentry min = loop->heap[0];
-        schd__heap_remove(loop, 0);
-        loop->heap[loop->heap_len] = min;
-    }
-    for (i = 0; i < n / 2; i++) {
-        struct schd__tentry e = loop->heap[i];
-        loop->heap[i] = loop->heap[n - 1 - i];
-        loop->heap[n - 1 - i] = e;
-    }
-    for (i = 0; i < n; i++) {
-        loop->heap[i].timer->seq = i;
-        loop->heap[i].timer->heap_pos = i + 1;
-    }
-    loop->heap_len = n;
-    loop->timer_seq = loop->seq_base = n;
-}
-
-/* Runs the timers due at loop->now.  Timers started by these callbacks
- * wait for the next iteration, so a zero-delay restart cannot spin here. */
-SCHD_PRIVATE void schd__run_timers(schd_loop *loop)
-{
-    uint32_t first_new;
-    if (loop->timer_seq - loop->seq_base >= 0x40000000u) schd__renumber(loop);
-    first_new = loop->timer_seq;
-    while (loop->heap_len > 0) {
-        struct schd__tentry *top = &loop->heap[0];
-        schd_timer *t = top->timer;
-        if (top->when > loop->now) break;
-        /* started by a callback of this pass: its seq is in [first_new, timer_seq) */
-        if ((uint32_t)(t->seq - first_new) < (uint32_t)(loop->timer_seq - first_new)) break;
-        if (t->period > 0) {
-            int64_t next = schd__add_sat(top->when, t->period);
-            if (next <= loop->now) /* skip the periods missed, keep the phase */
-                next = schd__add_sat(next, ((loop->now - next) / t->period + 1) * t->period);
-            top->when = next;
-            t->seq = loop->timer_seq++;
-            schd__heap_down(loop, 0);
-        } else {
-            schd__heap_remove(loop, 0);
-        }
-        t->cb(t, t->ud);
-    }
+    return loop && t ? akc_timer_when(&loop->core, &t->core) : SCHD_NO_DEADLINE;
 }
 
 /* ==== section: descriptors ==== */
+
+SCHD_PRIVATE void schd__io_ready(akc_loop *l, akc_io *core, unsigned revents)
+{
+    schd_io *io = SCHD_CONTAINER_OF(core, schd_io, core);
+    if (revents & POLLNVAL) schd_io_stop(SCHD__LOOP(l), io);   /* a closed fd would spin the loop */
+    io->cb(io, (int)revents, io->ud);
+}
 
 SCHD_API void schd_io_init(schd_io *io, int fd, schd_io_fn cb, void *ud)
 {
     if (!io) return;
     memset(io, 0, sizeof *io);
-    io->fd = fd;
+    akc_io_init(&io->core, fd, schd__io_ready);
     io->cb = cb;
     io->ud = ud;
-    io->pos = -1;
 }
 
-SCHD_PRIVATE void schd__run_ios(schd_loop *loop, const struct pollfd *fds, int n);
+SCHD_PRIVATE int schd__io_started(const schd_loop *loop, const schd_io *io)
+{
+    const schd_io *it;
+    for (it = loop->ios; it; it = it->next)
+        if (it == io) return 1;
+    return 0;
+}
 
 SCHD_API int schd_io_start(schd_loop *loop, schd_io *io, int events)
 {
-    if (!loop || !io || !io->cb || io->fd < 0 || (events & ~(SCHD_READ | SCHD_WRITE | POLLPRI)))
+    if (!loop || !io || !io->cb || io->core.fd < 0 || (events & ~(SCHD_READ | SCHD_WRITE | POLLPRI)))
         return -EINVAL;
-    if (io->pos < 0) {
-        void *fds = loop->fds, *ios = loop->ios;
-        int cap_fds = loop->fds_cap, cap_ios = loop->fds_cap;
-        if (schd__grow(&fds, &cap_fds, loop->nfds + 1, sizeof(struct pollfd))) return -ENOMEM;
-        loop->fds = (struct pollfd *)fds;
-        if (schd__grow(&ios, &cap_ios, loop->nfds + 1, sizeof(schd_io *))) return -ENOMEM;
-        loop->ios = (schd_io **)ios;
-        loop->fds_cap = cap_fds < cap_ios ? cap_fds : cap_ios;
-        if (loop->nfds == 1) {   /* a new table: entry 0 is the wake-up eventfd */
-            loop->fds[0].fd = loop->wake_fd;
-            loop->fds[0].events = POLLIN;
-            loop->fds[0].revents = 0;
-            loop->ios[0] = NULL;
-        }
-        io->pos = loop->nfds++;
-        loop->run_ios = schd__run_ios;
-        loop->ios[io->pos] = io;
-        loop->fds[io->pos].fd = io->fd;
-        loop->fds[io->pos].revents = 0;
-        loop->io_gen++;
-    } else if (io->pos >= loop->nfds || loop->ios[io->pos] != io) {
-        return -EINVAL;
+    if (!(io->core.state & AKC__IO_OPEN)) {
+        if (akc_io_open(&loop->core, &io->core) < 0) return -ENOMEM;
+        io->prev = NULL;
+        io->next = loop->ios;
+        if (loop->ios) loop->ios->prev = io;
+        loop->ios = io;
+    } else if (!schd__io_started(loop, io)) {
+        return -EINVAL;   /* started on another loop */
     }
-    io->events = (short)events;
-    loop->fds[io->pos].events = (short)events;
+    akc_io_want(&loop->core, &io->core, (unsigned)events);
     return 0;
 }
 
 SCHD_API int schd_io_stop(schd_loop *loop, schd_io *io)
 {
-    int pos, last;
     if (!loop || !io) return -EINVAL;
-    if (io->pos < 0) return 0;
-    pos = io->pos;
-    if (pos >= loop->nfds || loop->ios[pos] != io) return -EINVAL;
-    last = --loop->nfds;
-    if (pos != last) {
-        loop->fds[pos] = loop->fds[last];
-        loop->ios[pos] = loop->ios[last];
-        loop->ios[pos]->pos = pos;
-    }
-    io->pos = -1;
-    loop->io_gen++;
+    if (!(io->core.state & AKC__IO_OPEN)) return 0;
+    if (!schd__io_started(loop, io)) return -EINVAL;
+    akc_io_close(&loop->core, &io->core);
+    if (io->prev) io->prev->next = io->next; else loop->ios = io->next;
+    if (io->next) io->next->prev = io->prev;
+    io->next = io->prev = NULL;
     return 0;
 }
 
+SCHD_API int schd_io_active(const schd_io *io) { return io && (io->core.state & AKC__IO_OPEN) != 0; }
+
 /* ==== section: deferred calls ==== */
 
-SCHD_PRIVATE void schd__run_deferred(schd_loop *loop);
 SCHD_PRIVATE void schd__close_deferred(schd_loop *loop);
+
+SCHD_PRIVATE void schd__defer_run(akc_loop *l, akc_defer *core)
+{
+    schd_defer *d = SCHD_CONTAINER_OF(core, schd_defer, core);
+    (void)l;
+    d->fn(d, d->ud);
+}
+
+SCHD_API void schd_defer_init(schd_defer *d, schd_defer_fn fn, void *ud)
+{
+    if (!d) return;
+    akc_defer_init(&d->core, schd__defer_run);
+    d->fn = fn;
+    d->ud = ud;
+}
 
 SCHD_API void schd_defer_start(schd_loop *loop, schd_defer *d, schd_defer_fn fn, void *ud)
 {
     if (!loop || !d || !fn) return;
-    loop->run_deferred = schd__run_deferred;
     loop->close_deferred = schd__close_deferred;
+    d->core.fn = schd__defer_run;
     d->fn = fn;
     d->ud = ud;
-    if (d->queued) return;
-    d->queued = 1;
-    d->next = NULL;
-    d->prev = loop->dq_tail;
-    if (loop->dq_tail) loop->dq_tail->next = d; else loop->dq_head = d;
-    loop->dq_tail = d;
+    akc_defer_queue(&loop->core, &d->core);
 }
 
 SCHD_API void schd_defer_cancel(schd_loop *loop, schd_defer *d)
 {
-    if (!loop || !d || !d->queued) return;
-    if (d->prev) d->prev->next = d->next; else loop->dq_head = d->next;
-    if (d->next) d->next->prev = d->prev; else loop->dq_tail = d->prev;
-    d->next = d->prev = NULL;
-    d->queued = 0;
+    if (!loop || !d) return;
+    akc_defer_cancel(&d->core);
 }
 
 typedef struct schd__soon { schd_defer node; schd_fn fn; void *ud; } schd__soon;
@@ -1337,7 +2277,7 @@ SCHD_PRIVATE void schd__soon_run(schd_defer *d, void *ud)
     schd__soon *s = SCHD_CONTAINER_OF(d, schd__soon, node);
     schd_fn fn = s->fn;
     void *arg = s->ud;
-    s->node.next = loop->soon_free;   /* recycle before the call: it may queue again */
+    s->node.ud = loop->soon_free;   /* recycle before the call: it may queue again */
     loop->soon_free = &s->node;
     loop->soon_count--;
     fn(arg);
@@ -1349,12 +2289,12 @@ SCHD_API int schd_soon(schd_loop *loop, schd_fn fn, void *ud)
     if (!loop || !fn) return -EINVAL;
     if (loop->soon_free) {
         s = SCHD_CONTAINER_OF(loop->soon_free, schd__soon, node);
-        loop->soon_free = s->node.next;
+        loop->soon_free = (schd_defer *)s->node.ud;
     } else {
         s = (schd__soon *)SCHD_MALLOC(sizeof *s);
         if (!s) return -ENOMEM;
     }
-    memset(&s->node, 0, sizeof s->node);
+    schd_defer_init(&s->node, schd__soon_run, loop);
     s->fn = fn;
     s->ud = ud;
     loop->soon_count++;
@@ -1362,28 +2302,12 @@ SCHD_API int schd_soon(schd_loop *loop, schd_fn fn, void *ud)
     return 0;
 }
 
-SCHD_PRIVATE void schd__marker_fn(schd_defer *d, void *ud) { (void)d; (void)ud; }
-
-/* Runs what was queued before this call; what those calls queue waits for
- * the next iteration. */
-SCHD_PRIVATE void schd__run_deferred(schd_loop *loop)
-{
-    schd_defer *marker = &loop->dq_marker, *d;
-    if (!loop->dq_head) return;
-    schd_defer_start(loop, marker, schd__marker_fn, NULL);
-    while ((d = loop->dq_head) != marker) {
-        schd_defer_cancel(loop, d);
-        d->fn(d, d->ud);
-    }
-    schd_defer_cancel(loop, marker);
-}
-
-/* One round of what is ready without polling: posts, then deferred calls. */
+/* One round of what is ready without waiting: posts, then deferred calls. */
 SCHD_PRIVATE void schd__run_ready(schd_loop *loop)
 {
-    schd_loop_update_time(loop);
-    if (__atomic_load_n(&loop->async_pending, __ATOMIC_ACQUIRE)) loop->run_asyncs(loop);
-    if (loop->dq_head) schd__run_deferred(loop);
+    akc_update_time(&loop->core);
+    if (akc_posts_pending(&loop->core)) akc__run_posts(&loop->core);
+    akc__run_deferred(&loop->core, 1);
 }
 
 /* At close: what is queued, and what posts still bring, is delivered for a
@@ -1391,50 +2315,128 @@ SCHD_PRIVATE void schd__run_ready(schd_loop *loop)
  * dropped, and the nodes schd_soon recycles are freed. */
 SCHD_PRIVATE void schd__close_deferred(schd_loop *loop)
 {
+    akc_loop *l = &loop->core;
     int rounds;
     for (rounds = 0; rounds < 64; rounds++) {
-        if (!loop->dq_head && !__atomic_load_n(&loop->async_pending, __ATOMIC_ACQUIRE)) break;
+        if (!akc_defer_pending(l) && !akc_posts_pending(l)) break;
         schd__run_ready(loop);
     }
-    while (loop->dq_head) {
-        schd_defer *d = loop->dq_head;
-        schd_defer_cancel(loop, d);
-        if (d->fn == schd__soon_run) SCHD_FREE(SCHD_CONTAINER_OF(d, schd__soon, node));
+    while (akc_defer_pending(l)) {
+        akc_defer *d = l->dq.next;
+        akc_defer_cancel(d);
+        if (d->fn == schd__defer_run) {
+            schd_defer *sd = SCHD_CONTAINER_OF(d, schd_defer, core);
+            if (sd->fn == schd__soon_run) SCHD_FREE(SCHD_CONTAINER_OF(sd, schd__soon, node));
+        }
     }
     while (loop->soon_free) {
         schd_defer *d = loop->soon_free;
-        loop->soon_free = d->next;
+        loop->soon_free = (schd_defer *)d->ud;
         SCHD_FREE(SCHD_CONTAINER_OF(d, schd__soon, node));
     }
 }
 
 /* ==== section: sources ==== */
 
-/* The source walks of prepare and dispatch; both use the loop's cursor so
- * that a source may remove itself (or another) from inside its calls. */
-SCHD_PRIVATE int schd__prep_sources(schd_loop *loop, struct pollfd *fds, int cap, int64_t *deadline, int n)
+/* Each entry a source's prepare gives is one watcher in the loop's own
+ * set, kept from one iteration to the next and changed only when the
+ * entry changes: with epoll, a family context is one entry (its epoll
+ * descriptor) that never changes, so a source costs no system call per
+ * iteration.  The watcher records what was ready for dispatch. */
+struct schd__srcfd {
+    akc_io io;
+    unsigned revents;
+};
+
+SCHD_PRIVATE void schd__srcfd_ready(akc_loop *l, akc_io *io, unsigned revents)
 {
-    schd_source *src;
-    for (src = loop->sources; src; src = loop->src_cursor) {
-        int at = n < cap ? n : cap, need;
-        loop->src_cursor = src->next;
-        need = src->prepare(src->ctx, fds ? fds + at : fds, cap - at, deadline);
-        src->offset = n;
-        src->count = need > 0 ? need : 0;
-        src->prepared = loop->prep_round;
-        n += src->count;
-    }
-    loop->src_cursor = NULL;
-    return n;
+    (void)l;
+    SCHD_CONTAINER_OF(io, struct schd__srcfd, io)->revents |= revents;
 }
 
-SCHD_PRIVATE void schd__disp_sources(schd_loop *loop, struct pollfd *fds, int n)
+SCHD_PRIVATE void schd__src_close_watch(schd_loop *loop, schd_source *src, int from)
 {
+    int i;
+    for (i = from; i < src->count; i++) akc_io_close(&loop->core, &src->watch[i].io);
+}
+
+/* Room for n entries.  The watchers move, so they leave the set first. */
+SCHD_PRIVATE int schd__src_room(schd_loop *loop, schd_source *src, int n)
+{
+    struct schd__srcfd *w;
+    struct pollfd *f;
+    int cap = src->cap ? src->cap : 4;
+    if (n <= src->cap) return 0;
+    while (cap < n) cap *= 2;
+    f = (struct pollfd *)SCHD_REALLOC(src->fds, (size_t)cap * sizeof *f);
+    if (!f) return -ENOMEM;
+    src->fds = f;
+    schd__src_close_watch(loop, src, 0);
+    src->count = 0;
+    w = (struct schd__srcfd *)SCHD_REALLOC(src->watch, (size_t)cap * sizeof *w);
+    if (!w) return -ENOMEM;
+    src->watch = w;
+    src->cap = cap;
+    return 0;
+}
+
+/* Brings the watchers in line with the n entries prepare wrote. */
+SCHD_PRIVATE void schd__src_sync(schd_loop *loop, schd_source *src, int n)
+{
+    int i;
+    if (n < src->count) schd__src_close_watch(loop, src, n);
+    for (i = 0; i < n; i++) {
+        struct schd__srcfd *w = &src->watch[i];
+        const struct pollfd *f = &src->fds[i];
+        int fresh = (f->revents & AKC_FRESH) != 0;
+        if (i >= src->count || w->io.fd != f->fd || fresh) {
+            if (i < src->count) akc_io_close(&loop->core, &w->io);
+            akc_io_init(&w->io, f->fd, schd__srcfd_ready);
+            if (akc_io_open(&loop->core, &w->io) < 0) {   /* cannot watch it: report it as failed */
+                w->revents = POLLERR;
+                continue;
+            }
+        }
+        w->revents = 0;
+        akc_io_want(&loop->core, &w->io, (unsigned)f->events & (POLLIN | POLLOUT | POLLPRI));
+    }
+    src->count = n;
+}
+
+/* The source walks use the loop's cursor, so that a source may remove
+ * itself (or another) from inside its calls. */
+SCHD_PRIVATE void schd__prep_sources(akc_loop *l, int64_t *deadline)
+{
+    schd_loop *loop = SCHD__LOOP(l);
     schd_source *src;
     for (src = loop->sources; src; src = loop->src_cursor) {
+        int n;
         loop->src_cursor = src->next;
-        if (src->prepared == loop->prep_round && src->offset + src->count <= n)
-            src->dispatch(src->ctx, fds + src->offset, src->count);
+        n = src->prepare(src->ctx, src->fds, src->cap, deadline);
+        if (n > src->cap && schd__src_room(loop, src, n) == 0)
+            n = src->prepare(src->ctx, src->fds, src->cap, deadline);
+        if (n > src->cap) n = src->cap;   /* no memory: watch what fits */
+        if (n < 0) n = 0;
+        schd__src_sync(loop, src, n);
+        src->prepared = 1;
+    }
+    loop->src_cursor = NULL;
+}
+
+SCHD_PRIVATE void schd__disp_sources(akc_loop *l)
+{
+    schd_loop *loop = SCHD__LOOP(l);
+    schd_source *src;
+    for (src = loop->sources; src; src = loop->src_cursor) {
+        int i;
+        loop->src_cursor = src->next;
+        if (!src->prepared) continue;
+        src->prepared = 0;
+        for (i = 0; i < src->count; i++) {
+            src->fds[i].revents = (short)src->watch[i].revents;
+            src->watch[i].revents = 0;
+        }
+        src->dispatch(src->ctx, src->fds, src->count);
     }
     loop->src_cursor = NULL;
 }
@@ -1451,13 +2453,24 @@ SCHD_API int schd_source_add(schd_loop *loop, schd_source *src, schd_prepare_fn 
     src->dispatch = dispatch;
     src->ctx = ctx;
     src->loop = loop;
-    loop->prep_sources = schd__prep_sources;
-    loop->disp_sources = schd__disp_sources;
-    src->prepared = loop->prep_round - 1;
+    loop->core.on_prepare = schd__prep_sources;
+    loop->core.on_dispatch = schd__disp_sources;
     src->next = loop->sources;
     if (loop->sources) loop->sources->prev = src;
     loop->sources = src;
     return 0;
+}
+
+SCHD_PRIVATE void schd__source_release(schd_loop *loop, schd_source *src)
+{
+    schd__src_close_watch(loop, src, 0);
+    SCHD_FREE(src->fds);
+    SCHD_FREE(src->watch);
+    src->fds = NULL;
+    src->watch = NULL;
+    src->count = src->cap = 0;
+    src->next = src->prev = NULL;
+    src->loop = NULL;
 }
 
 SCHD_API void schd_source_remove(schd_source *src)
@@ -1468,32 +2481,17 @@ SCHD_API void schd_source_remove(schd_source *src)
     if (loop->src_cursor == src) loop->src_cursor = src->next;
     if (src->prev) src->prev->next = src->next; else loop->sources = src->next;
     if (src->next) src->next->prev = src->prev;
-    src->next = src->prev = NULL;
-    src->loop = NULL;
+    schd__source_release(loop, src);
 }
 
 /* ==== section: threads ==== */
 
-SCHD_PRIVATE void schd__wake(schd_loop *loop)
+SCHD_PRIVATE void schd__async_run(akc_loop *l, akc_post *p)
 {
-    uint64_t one = 1;
-    if (__atomic_exchange_n(&loop->wake_armed, 1, __ATOMIC_ACQ_REL)) return;
-    while (SCHD_SYS_WRITE(loop->wake_fd, &one, sizeof one) < 0 && errno == EINTR) {}
-}
-
-SCHD_PRIVATE void schd__run_asyncs(schd_loop *loop);
-
-SCHD_PRIVATE void schd__push_async(schd_loop *loop, schd_async *a)
-{
-    schd_async *head;
-    /* Published by the CAS below, which the loop's exchange acquires. */
-    __atomic_store_n(&loop->run_asyncs, &schd__run_asyncs, __ATOMIC_RELAXED);
-    head = __atomic_load_n(&loop->async_pending, __ATOMIC_RELAXED);
-    do {
-        a->next_pending = head;
-    } while (!__atomic_compare_exchange_n(&loop->async_pending, &head, a, 1,
-                                          __ATOMIC_ACQ_REL, __ATOMIC_RELAXED));
-    schd__wake(loop);
+    schd_async *a = SCHD_CONTAINER_OF(p, schd_async, post);
+    (void)l;
+    __atomic_store_n(&a->pending, 0, __ATOMIC_RELEASE);
+    a->cb(a, a->ud);
 }
 
 SCHD_API int schd_async_init(schd_loop *loop, schd_async *a, schd_async_fn cb, void *ud)
@@ -1503,6 +2501,7 @@ SCHD_API int schd_async_init(schd_loop *loop, schd_async *a, schd_async_fn cb, v
     for (it = loop->asyncs; it; it = it->next)
         if (it == a) return -EBUSY;
     memset(a, 0, sizeof *a);
+    a->post.fn = schd__async_run;
     a->cb = cb;
     a->ud = ud;
     a->loop = loop;
@@ -1516,253 +2515,91 @@ SCHD_API int schd_async_send(schd_async *a)
 {
     if (!a || !a->loop) return -EINVAL;
     if (__atomic_exchange_n(&a->pending, 1, __ATOMIC_ACQ_REL)) return 0;
-    schd__push_async(a->loop, a);
+    akc_post_push(&a->loop->core, &a->post);
     return 0;
 }
 
 SCHD_API void schd_async_close(schd_async *a)
 {
     schd_loop *loop;
-    schd_async **pp;
     if (!a || !a->loop) return;
     loop = a->loop;
-    /* A send still pending must not run after close: take it off the stack. */
-    if (__atomic_load_n(&a->pending, __ATOMIC_ACQUIRE)) {
-        schd_async *list = __atomic_exchange_n(&loop->async_pending, (schd_async *)NULL, __ATOMIC_ACQ_REL);
-        schd_async *rev = NULL;
-        for (pp = &list; *pp; ) {
-            if (*pp == a) *pp = a->next_pending; else pp = &(*pp)->next_pending;
-        }
-        while (list) {   /* oldest first, so pushing back keeps the order */
-            schd_async *n = list->next_pending;
-            list->next_pending = rev;
-            rev = list;
-            list = n;
-        }
-        while (rev) {
-            schd_async *n = rev->next_pending;
-            schd__push_async(loop, rev);
-            rev = n;
-        }
-    }
-    for (pp = &loop->async_run; *pp; pp = &(*pp)->next_pending) {   /* closed mid-batch */
-        if (*pp == a) {
-            *pp = a->next_pending;
-            break;
-        }
-    }
+    /* A send still pending must not run after close. */
+    if (__atomic_load_n(&a->pending, __ATOMIC_ACQUIRE)) akc_post_withdraw(&loop->core, &a->post);
     if (a->prev) a->prev->next = a->next; else loop->asyncs = a->next;
     if (a->next) a->next->prev = a->prev;
     a->next = a->prev = NULL;
     a->loop = NULL;
 }
 
-SCHD_PRIVATE void schd__post_run(schd_async *a, void *ud)
+typedef struct schd__post { akc_post post; schd_fn fn; void *ud; } schd__post;
+
+SCHD_PRIVATE void schd__post_run(akc_loop *l, akc_post *p)
 {
-    schd_fn fn;
-    memcpy(&fn, a + 1, sizeof fn);   /* stored behind the node by schd_loop_post */
+    schd__post *node = SCHD_CONTAINER_OF(p, schd__post, post);
+    schd_fn fn = node->fn;
+    void *ud = node->ud;
+    (void)l;
+    SCHD_FREE(node);
     fn(ud);
-    SCHD_FREE(a);
 }
 
 SCHD_API int schd_loop_post(schd_loop *loop, schd_fn fn, void *ud)
 {
-    schd_async *a;
+    schd__post *node;
     if (!loop || !fn) return -EINVAL;
-    a = (schd_async *)SCHD_MALLOC(sizeof *a + sizeof fn);
-    if (!a) return -ENOMEM;
-    memset(a, 0, sizeof *a);
-    a->cb = schd__post_run;
-    a->ud = ud;
-    a->loop = loop;
-    a->pending = 1;
-    memcpy(a + 1, &fn, sizeof fn);
-    schd__push_async(loop, a);
+    node = (schd__post *)SCHD_MALLOC(sizeof *node);
+    if (!node) return -ENOMEM;
+    node->post.fn = schd__post_run;
+    node->fn = fn;
+    node->ud = ud;
+    akc_post_push(&loop->core, &node->post);
     return 0;
-}
-
-SCHD_PRIVATE void schd__run_asyncs(schd_loop *loop)
-{
-    schd_async *list, *rev = NULL;
-    uint64_t count;
-    __atomic_store_n(&loop->wake_armed, 0, __ATOMIC_RELEASE);
-    while (SCHD_SYS_READ(loop->wake_fd, &count, sizeof count) < 0 && errno == EINTR) {}
-    list = __atomic_exchange_n(&loop->async_pending, (schd_async *)NULL, __ATOMIC_ACQ_REL);
-    while (list) {   /* the stack holds newest first: restore send order */
-        schd_async *n = list->next_pending;
-        list->next_pending = rev;
-        rev = list;
-        list = n;
-    }
-    /* The batch lives in the loop so that a callback closing another
-     * handle of the same batch takes it out before it runs. */
-    loop->async_run = rev;
-    while ((rev = loop->async_run) != NULL) {
-        loop->async_run = rev->next_pending;
-        __atomic_store_n(&rev->pending, 0, __ATOMIC_RELEASE);
-        rev->cb(rev, rev->ud);
-    }
 }
 
 /* ==== section: loop ==== */
 
-/* The descriptor table is allocated by the first watcher; until then the
- * loop polls its wake-up eventfd alone (entry 0 of every poll array). */
 SCHD_API int schd_loop_init(schd_loop *loop)
 {
+    int r;
     if (!loop) return -EINVAL;
     memset(loop, 0, sizeof *loop);
-    loop->wake_fd = SCHD_SYS_EVENTFD(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    if (loop->wake_fd < 0) return -errno;
-    loop->nfds = 1;
-    schd_loop_update_time(loop);
+    r = akc_loop_init(&loop->core, schd__mem);
+    if (r == 0) r = akc_wake_open(&loop->core);
+    if (r < 0) {
+        akc_loop_free(&loop->core);
+        return r;
+    }
     return 0;
 }
 
 SCHD_API int schd_loop_alive(const schd_loop *loop)
 {
     if (!loop) return 0;
-    return loop->heap_len > 0 || loop->nfds > 1 || loop->sources || loop->dq_head ||
-           loop->asyncs || __atomic_load_n(&loop->async_pending, __ATOMIC_ACQUIRE);
+    return akc_alive((akc_loop *)&loop->core) || loop->sources || loop->asyncs;
 }
 
-SCHD_API void schd_loop_stop(schd_loop *loop) { if (loop) loop->stop_flag = 1; }
+SCHD_API void schd_loop_stop(schd_loop *loop) { if (loop) akc_stop(&loop->core); }
 
 SCHD_API int schd_loop_prepare(void *vloop, struct pollfd *fds, int cap, int64_t *deadline)
 {
     schd_loop *loop = (schd_loop *)vloop;
-    int n;
     if (!loop || !deadline || (!fds && cap > 0)) return -EINVAL;
-    n = loop->nfds;
-    if (cap < 0) cap = 0;
-    loop->prep_round++;
-    loop->prep_gen = loop->io_gen;
-    loop->prep_nown = loop->nfds;
-    if (n <= cap) {
-        fds[0].fd = loop->wake_fd;
-        fds[0].events = POLLIN;
-        fds[0].revents = 0;
-        if (n > 1) memcpy(fds + 1, loop->fds + 1, (size_t)(n - 1) * sizeof *fds);
-    }
-    if (loop->prep_sources) n = loop->prep_sources(loop, fds, cap, deadline, n);
-    if (loop->dq_head || __atomic_load_n(&loop->async_pending, __ATOMIC_ACQUIRE)) {
-        if (*deadline > loop->now) *deadline = loop->now;
-    } else if (loop->heap_len > 0 && loop->heap[0].when < *deadline) {
-        *deadline = loop->heap[0].when;
-    }
-    return n;
-}
-
-/* Copies the poll results back into the loop's own table.  When watchers
- * came or went between prepare and dispatch (a foreign loop may run other
- * code in between), entries are matched by descriptor instead of position. */
-SCHD_PRIVATE void schd__take_revents(schd_loop *loop, const struct pollfd *fds, int n)
-{
-    int i, j, own = loop->prep_nown < n ? loop->prep_nown : n;
-    if (loop->io_gen == loop->prep_gen && own == loop->nfds) {
-        for (i = 0; i < own; i++) loop->fds[i].revents = fds[i].revents;
-        return;
-    }
-    for (j = 0; j < loop->nfds; j++) loop->fds[j].revents = 0;
-    for (i = 0; i < own; i++) {
-        if (!fds[i].revents) continue;
-        for (j = 0; j < loop->nfds; j++)
-            if (loop->fds[j].fd == fds[i].fd) loop->fds[j].revents |= fds[i].revents;
-    }
-}
-
-/* Walks the table from the end so that a callback stopping any watcher
- * (which moves the last entry into its place) never hides or repeats one. */
-SCHD_PRIVATE void schd__run_ios(schd_loop *loop, const struct pollfd *fds, int n)
-{
-    int i;
-    schd__take_revents(loop, fds, n);
-    for (i = loop->nfds - 1; i >= 1; i--) {
-        schd_io *io;
-        int re;
-        if (i >= loop->nfds) continue;
-        re = loop->fds[i].revents;
-        if (!re) continue;
-        loop->fds[i].revents = 0;
-        io = loop->ios[i];
-        re &= io->events | POLLERR | POLLHUP | POLLNVAL;
-        if (!re) continue;
-        if (re & POLLNVAL) schd_io_stop(loop, io);   /* a closed fd would spin the loop */
-        io->cb(io, re, io->ud);
-    }
+    return akc_prepare(&loop->core, cap > 0 ? fds : NULL, cap, deadline);
 }
 
 SCHD_API void schd_loop_dispatch(void *vloop, struct pollfd *fds, int n)
 {
     schd_loop *loop = (schd_loop *)vloop;
     if (!loop || (!fds && n > 0)) return;
-    loop->running++;   /* also when a foreign loop calls: close must wait */
-    schd_loop_update_time(loop);
-    loop->iterations++;
-    /* fds[0] is always the wake-up eventfd: only a cross-thread push writes it */
-    if (__atomic_load_n(&loop->async_pending, __ATOMIC_ACQUIRE) || (n > 0 && fds[0].revents)) {
-        void (*run_asyncs)(schd_loop *) = __atomic_load_n(&loop->run_asyncs, __ATOMIC_ACQUIRE);
-        if (run_asyncs) run_asyncs(loop);
-    }
-    if (loop->run_ios) loop->run_ios(loop, fds, n);
-    if (loop->disp_sources) loop->disp_sources(loop, fds, n);
-    schd__run_timers(loop);
-    if (loop->dq_head) loop->run_deferred(loop);
-    loop->running--;
-}
-
-SCHD_PRIVATE int schd__poll(struct pollfd *fds, int n, int64_t wait_ns)
-{
-#ifdef SCHD_SYS_PPOLL
-    struct timespec ts;
-    if (wait_ns < 0) return SCHD_SYS_PPOLL(fds, (nfds_t)n, NULL, NULL);
-    ts.tv_sec = (time_t)(wait_ns / 1000000000);
-    ts.tv_nsec = (long)(wait_ns % 1000000000);
-    return SCHD_SYS_PPOLL(fds, (nfds_t)n, &ts, NULL);
-#else
-    int ms;
-    if (wait_ns < 0) ms = -1;
-    else if (wait_ns > (int64_t)INT32_MAX * 1000000) ms = INT32_MAX;
-    else ms = (int)((wait_ns + 999999) / 1000000);   /* round up: never wake early */
-    return SCHD_SYS_POLL(fds, (nfds_t)n, ms);
-#endif
+    akc_dispatch(&loop->core, fds, n);
 }
 
 SCHD_API int schd_loop_run_once(schd_loop *loop, int timeout_ms)
 {
-    int64_t deadline, wait_ns;
-    int n, i, rc = 0;
+    int rc;
     if (!loop) return -EINVAL;
-    if (loop->running) return -EBUSY;
-    loop->running = 1;
-    schd_loop_update_time(loop);
-    deadline = timeout_ms < 0 ? SCHD_NO_DEADLINE : loop->now + SCHD_MS(timeout_ms);
-    for (;;) {
-        void *arr = loop->pfds;
-        int64_t dl = deadline;
-        n = schd_loop_prepare(loop, loop->pfds, loop->pfds_cap, &dl);
-        if (n <= loop->pfds_cap) { deadline = dl; break; }
-        if (schd__grow(&arr, &loop->pfds_cap, n, sizeof(struct pollfd))) {
-            /* Without room for every descriptor, poll only for time. */
-            rc = -ENOMEM;
-            deadline = dl;
-            n = 0;
-            break;
-        }
-        loop->pfds = (struct pollfd *)arr;
-    }
-    for (i = 0; i < n; i++) loop->pfds[i].revents = 0;
-    if (deadline == SCHD_NO_DEADLINE) wait_ns = -1;
-    else {
-        schd_loop_update_time(loop);
-        wait_ns = deadline > loop->now ? deadline - loop->now : 0;
-    }
-    /* With only the wake-up eventfd and no time to wait, poll() would learn
-     * nothing that dispatch does not see in async_pending: skip the call. */
-    if ((n > 1 || wait_ns != 0) && schd__poll(loop->pfds, n, wait_ns) < 0 && errno != EINTR)
-        rc = -errno;
-    schd_loop_dispatch(loop, loop->pfds, n);
-    loop->running = 0;
+    rc = akc_run_once(&loop->core, timeout_ms < 0 ? -1 : SCHD_MS(timeout_ms));
     if (rc < 0) return rc;
     return schd_loop_alive(loop);
 }
@@ -1771,53 +2608,52 @@ SCHD_API int schd_loop_run(schd_loop *loop)
 {
     int rc = 0;
     if (!loop) return -EINVAL;
-    while (!loop->stop_flag && schd_loop_alive(loop)) {
+    if (loop->core.depth) return -EBUSY;
+    while (!akc_stopped(&loop->core) && schd_loop_alive(loop)) {
         rc = schd_loop_run_once(loop, -1);
-        if (rc < 0 && rc != -ENOMEM) break;
+        if (rc < 0 && rc != -ENOMEM) return rc;
         rc = 0;
     }
-    loop->stop_flag = 0;
     return rc;
 }
+
+SCHD_PRIVATE void schd__cancel_waiters(schd_loop *loop);
 
 SCHD_API int schd_loop_close(schd_loop *loop)
 {
     schd_source *src;
     schd_async *a;
-    uint32_t i;
     if (!loop) return -EINVAL;
-    if (loop->running) return -EBUSY;
-    loop->running = 1;   /* the callbacks that close runs cannot close or run the loop */
-    loop->closing = 1;   /* nor start tasks */
+    if (loop->core.depth) return -EBUSY;
+    loop->core.depth = 1;   /* the callbacks that close runs cannot close or run the loop */
+    loop->closing = 1;      /* nor start tasks */
     if (loop->close_tasks) loop->close_tasks(loop);
+    schd__cancel_waiters(loop);
     /* Grants made while tasks ended (a lock handed to a callback waiter)
      * and posts still queued are delivered, not dropped. */
-    if (__atomic_load_n(&loop->async_pending, __ATOMIC_ACQUIRE) && !loop->close_deferred)
-        loop->run_asyncs(loop);
+    if (akc_posts_pending(&loop->core) && !loop->close_deferred) akc__run_posts(&loop->core);
     if (loop->close_deferred) loop->close_deferred(loop);
-    for (i = 0; i < loop->heap_len; i++) loop->heap[i].timer->heap_pos = 0;
-    for (i = 1; i < (uint32_t)loop->nfds; i++) loop->ios[i]->pos = -1;
+    while (loop->ios) schd_io_stop(loop, loop->ios);
     while ((src = loop->sources) != NULL) {
         loop->sources = src->next;
-        src->next = src->prev = NULL;
-        src->loop = NULL;
+        schd__source_release(loop, src);
     }
     while ((a = loop->asyncs) != NULL) {
         loop->asyncs = a->next;
+        a->next = a->prev = NULL;
         a->loop = NULL;
     }
-    SCHD_FREE(loop->heap);
-    SCHD_FREE(loop->fds);
-    SCHD_FREE(loop->ios);
-    SCHD_FREE(loop->pfds);
-    SCHD_SYS_CLOSE(loop->wake_fd);
+    akc_loop_free(&loop->core);
     memset(loop, 0, sizeof *loop);
-    loop->wake_fd = -1;
+    loop->core.epfd = loop->core.wake_fd = -1;
     return 0;
 }
 
 /* ==== section: waiters ==== */
 
+/* A callback wait queued on a primitive is also on its loop's list, so
+ * that schd_loop_close can cancel it: the primitive outlives the loop,
+ * and a later release must not reach into a closed loop. */
 SCHD_PRIVATE void schd__wl_push(schd_wlist *l, schd_waiter *w)
 {
     w->next = NULL;
@@ -1826,6 +2662,12 @@ SCHD_PRIVATE void schd__wl_push(schd_wlist *l, schd_waiter *w)
     l->tail = w;
     w->list = l;
     l->count++;
+    if (!w->task) {
+        w->lprev = NULL;
+        w->lnext = w->loop->waiters;
+        if (w->loop->waiters) w->loop->waiters->lprev = w;
+        w->loop->waiters = w;
+    }
 }
 
 SCHD_PRIVATE void schd__wl_unlink(schd_waiter *w)
@@ -1837,6 +2679,11 @@ SCHD_PRIVATE void schd__wl_unlink(schd_waiter *w)
     w->next = w->prev = NULL;
     w->list = NULL;
     l->count--;
+    if (!w->task) {
+        if (w->lprev) w->lprev->lnext = w->lnext; else w->loop->waiters = w->lnext;
+        if (w->lnext) w->lnext->lprev = w->lprev;
+        w->lnext = w->lprev = NULL;
+    }
 }
 
 SCHD_PRIVATE schd_waiter *schd__wl_pop(schd_wlist *l)
@@ -1877,6 +2724,7 @@ SCHD_API void schd_waiter_init(schd_waiter *w, schd_loop *loop, schd_waiter_fn c
 {
     if (!w) return;
     memset(w, 0, sizeof *w);
+    schd_defer_init(&w->node, NULL, NULL);
     w->loop = loop;
     w->cb = cb;
     w->ud = ud;
@@ -1889,9 +2737,16 @@ SCHD_API int schd_waiter_cancel(schd_waiter *w)
     return 0;
 }
 
+/* Part of schd_loop_close: every callback wait still queued on a
+ * primitive ends with -ECANCELED (delivered with the deferred calls). */
+SCHD_PRIVATE void schd__cancel_waiters(schd_loop *loop)
+{
+    while (loop->waiters) schd__grant(loop->waiters, -ECANCELED);
+}
+
 SCHD_PRIVATE int schd__waiter_usable(const schd_waiter *w)
 {
-    return w && w->loop && w->cb && !w->task && !w->list && !w->node.queued;
+    return w && w->loop && w->cb && !w->task && !w->list && !akc_defer_queued(&w->node.core);
 }
 
 /* Starts a callback wait: begin returns 0 when it is already over (and
@@ -2118,7 +2973,7 @@ SCHD_PRIVATE void schd__close_tasks(schd_loop *loop)
         schd_task_cancel(t);
     }
     for (round = 0; round < 1024 && loop->tasks; round++) {
-        if (loop->dq_head || __atomic_load_n(&loop->async_pending, __ATOMIC_ACQUIRE)) {
+        if (akc_defer_pending(&loop->core) || akc_posts_pending(&loop->core)) {
             schd__run_ready(loop);
             continue;
         }
@@ -2750,7 +3605,7 @@ SCHD_PRIVATE uint64_t schd__job_first_after(const schd_job *job, int64_t now)
 
 SCHD_PRIVATE void schd__job_arm(schd_job *job)
 {
-    int64_t now = job->loop->now;
+    int64_t now = job->loop->core.now;
     if (schd_job_due(job, job->next) <= now) {
         if (job->policy == SCHD_LATE_CATCHUP && job->catchup_left > 0) {
             job->catchup_left--;   /* run the missed period now, back to back */
@@ -2768,7 +3623,7 @@ SCHD_PRIVATE void schd__job_arm(schd_job *job)
 SCHD_PRIVATE void schd__job_fire(schd_timer *timer, void *ud)
 {
     schd_job *job = (schd_job *)ud;
-    int64_t late = job->loop->now - schd_job_due(job, job->next);
+    int64_t late = job->loop->core.now - schd_job_due(job, job->next);
     int run = 1;
     (void)timer;
     job->late_last = late;
@@ -2799,7 +3654,7 @@ SCHD_PRIVATE int schd__job_begin(schd_loop *loop, schd_job *job, schd_rate rate)
     schd_timer_init(&job->timer, schd__job_fire, job);
     job->loop = loop;
     job->rate = rate;
-    job->anchor = loop->now;
+    job->anchor = akc_time(&loop->core);
     job->next = 1;
     job->late_max = 0;
     return 0;
@@ -2844,7 +3699,7 @@ SCHD_API int schd_job_resume(schd_job *job)
     if (!job || !job->loop) return -EINVAL;
     if (!job->paused) return 0;
     job->paused = 0;
-    job->anchor = job->loop->now;
+    job->anchor = akc_time(&job->loop->core);
     job->next = 1;
     return schd_timer_start_at(job->loop, &job->timer, schd_job_due(job, 1), 0);
 }

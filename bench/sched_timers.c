@@ -141,7 +141,7 @@ static int run_timers(size_t n, int reps)
         t1 = clock_ns();
         bench_stop_all();
         t2 = clock_ns();
-        if (loop.heap_len != 0) failures++;
+        if (loop.core.heap_len != 0) failures++;
         if ((double)(t1 - t0) < best_start) best_start = (double)(t1 - t0);
         if ((double)(t2 - t1) < best_stop) best_stop = (double)(t2 - t1);
     }
@@ -154,7 +154,7 @@ static int run_timers(size_t n, int reps)
         t0 = clock_ns();
         bench_fire_all();
         t1 = clock_ns();
-        if (fired != n || loop.heap_len != 0) failures++;
+        if (fired != n || loop.core.heap_len != 0) failures++;
         if ((double)(t1 - t0) < best_fire) best_fire = (double)(t1 - t0);
     }
     printf("timers=%zu reps=%d fire_reps=%d\n", n, reps, fire_reps);

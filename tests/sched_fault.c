@@ -16,12 +16,20 @@ void *fi_malloc(size_t n);
 void *fi_realloc(void *p, size_t n);
 int fi_eventfd(unsigned v, int flags);
 int fi_poll(struct pollfd *fds, unsigned long n, int ms);
+struct epoll_event;
+int fi_epoll_create1(int flags);
+int fi_epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev);
+int fi_epoll_wait(int epfd, struct epoll_event *ev, int n, int ms);
 
 #define SCHD_MALLOC(n) fi_malloc(n)
 #define SCHD_REALLOC(p, n) fi_realloc((p), (n))
 #define SCHD_FREE(p) free(p)
-#define SCHD_SYS_EVENTFD(v, f) fi_eventfd((v), (f))
-#define SCHD_SYS_PPOLL(fds, n, ts, sig) ((void)(ts), (void)(sig), fi_poll((fds), (n), 0))
+#define AKC_SYS_EVENTFD(v, f) fi_eventfd((v), (f))
+#define AKC_SYS_PPOLL(fds, n, ts, sig) ((void)(ts), (void)(sig), fi_poll((fds), (n), 0))
+#define AKC_SYS_EPOLL_CREATE1(f) fi_epoll_create1(f)
+#define AKC_SYS_EPOLL_CTL(e, op, fd, ev) fi_epoll_ctl((e), (op), (fd), (ev))
+#define AKC_SYS_EPOLL_WAIT(e, ev, n, ms) ((void)(ms), fi_epoll_wait((e), (ev), (n), 0))
+#define AKC_NO_PWAIT2 1
 #define SCHD_IMPLEMENTATION
 #include "sched.h"
 #include "harness.h"
@@ -30,6 +38,20 @@ int fi_poll(struct pollfd *fds, unsigned long n, int ms);
 void *fi_malloc(size_t n) { return fi_should_fail() ? NULL : malloc(n); }
 void *fi_realloc(void *p, size_t n) { return fi_should_fail() ? NULL : realloc(p, n); }
 int fi_eventfd(unsigned v, int flags) { if (fi_should_fail()) { errno = EMFILE; return -1; } return eventfd(v, flags); }
+#if !defined(ASYNCKIT_POLL)
+#include <sys/epoll.h>
+int fi_epoll_create1(int flags) { if (fi_should_fail()) { errno = EMFILE; return -1; } return epoll_create1(flags); }
+int fi_epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
+{
+    if (fi_should_fail()) { errno = ENOMEM; return -1; }
+    return epoll_ctl(epfd, op, fd, ev);
+}
+int fi_epoll_wait(int epfd, struct epoll_event *ev, int n, int ms)
+{
+    if (fi_should_fail()) { errno = ENOMEM; return -1; }
+    return epoll_wait(epfd, ev, n, ms);
+}
+#endif
 int fi_poll(struct pollfd *fds, unsigned long n, int ms)
 {
     if (fi_should_fail()) { errno = ENOMEM; return -1; }
@@ -42,7 +64,7 @@ static void mark(int id) { if (seen[id]++) twice++; completed++; }
 
 static void on_timer(schd_timer *t, void *ud) { (void)t; mark((int)(intptr_t)ud); }
 static void on_soon(void *ud) { mark((int)(intptr_t)ud); }
-static void on_io(schd_io *io, int re, void *ud) { char c; (void)re; if (read(io->fd, &c, 1) == 1) mark((int)(intptr_t)ud); }
+static void on_io(schd_io *io, int re, void *ud) { char c; (void)re; if (read(io->core.fd, &c, 1) == 1) mark((int)(intptr_t)ud); }
 
 struct worker { schd_task task; schd_lock *lock; schd_queue *q; int id, item; };
 static int work(schd_task *t)
@@ -97,7 +119,7 @@ static int scenario(void)
         int j;
         rc = schd_loop_run_once(&loop, 10);
         if (rc < 0 && rc != -ENOMEM) return 2;            /* poll errors say ENOMEM here */
-        for (j = 0; j < 8; j++) if (ios[j].pos >= 0 && seen[201 + j]) schd_io_stop(&loop, &ios[j]);
+        for (j = 0; j < 8; j++) if (schd_io_active(&ios[j]) && seen[201 + j]) schd_io_stop(&loop, &ios[j]);
     }
     for (i = 0; i < 8; i++) { schd_io_stop(&loop, &ios[i]); close(pipes[i][0]); close(pipes[i][1]); }
     schd_loop_close(&loop);
