@@ -252,16 +252,1151 @@ such as `-ECONNREFUSED` or `-EPIPE`); the header's own outcomes are in
     AIOS_ERESOLVE     -1007  name resolution failed otherwise
     AIOS_ENOTNUMERIC  -1008  a host name given to a build with AIOS_NO_RESOLVER
 */
-#ifndef AIO_STREAM_H
-#define AIO_STREAM_H
-#define AIOS_VERSION "0.1.0"
-
 #if (defined(AIOS_IMPLEMENTATION) || defined(ASYNCKIT_IMPLEMENTATION)) && !defined(_GNU_SOURCE)
 #define _GNU_SOURCE 1
 #endif
 #if defined(ASYNCKIT_STATIC) && !defined(AIOS_STATIC)
 #define AIOS_STATIC
 #endif
+#if (defined(AIOS_IMPLEMENTATION) || defined(ASYNCKIT_IMPLEMENTATION)) && !defined(AKC_IMPLEMENT)
+#define AKC_IMPLEMENT
+#endif
+/* ==== asynckit core begin ==== */
+/* The loop core of the asynckit family: the time cache, timers, deferred
+ * calls, descriptor watching (epoll, or poll), cross-thread wake-ups and the
+ * family's error text.  Every header of the family carries this same block,
+ * stamped from core/core.h by tools/stamp_core.sh (edit it there, then run
+ * the script); the test run fails when a header's copy differs.
+ *
+ * Its names (akc_, AKC_) are the family's own and not an API: each header
+ * wraps what users need under its own prefix.  The declarations come once
+ * per file; the functions are static, compiled once into every file that
+ * compiles the implementation of any family header, so two such files never
+ * clash at link time.  A header asks for them by defining AKC_IMPLEMENT
+ * before this block.
+ *
+ * Backends: epoll on Linux (the default), or poll() when ASYNCKIT_POLL is
+ * defined (or off Linux).  The structures below are the same for both, so
+ * files built with different choices still agree on every layout. */
+#if !defined(AKC_CORE_VERSION)
+#define AKC_CORE_VERSION 1
+
+#include <stddef.h>
+#include <stdint.h>
+#include <poll.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define AKC_NO_DEADLINE INT64_MAX
+
+/* On the poll backend, prepare marks an entry whose watcher is new since
+ * the previous prepare by writing this bit into its revents (poll() never
+ * reports it): a host that registers descriptors only when they change
+ * re-registers such an entry even when its number and events look the
+ * same (the number was closed and reused in between). */
+#define AKC_FRESH 0x4000
+
+/* The family's own error codes (system errors are -errno). */
+enum {
+    AKC_EINCOMPLETE = -1001,  /* end of stream before the requested bytes */
+    AKC_ETOOLONG = -1002,     /* no delimiter within the maximum length */
+    AKC_ECLOSED = -1003,      /* the object is closing or closed */
+    AKC_ENOTFOUND = -1004,    /* host name not found */
+    AKC_ERESOLVE = -1005,     /* name resolution failed otherwise */
+    AKC_ENOTNUMERIC = -1006,  /* a host name, in a build without a resolver */
+    AKC_EUSB = -1010,         /* a USB failure without a better name */
+    AKC_ESTALL = -1011,       /* endpoint stalled, or request not supported */
+    AKC_EBABBLE = -1012,      /* the device sent more than was asked for */
+    AKC_EMALFORMED = -1013    /* malformed descriptor */
+};
+
+typedef struct akc_loop akc_loop;
+typedef struct akc_io akc_io;
+typedef struct akc_timer akc_timer;
+typedef struct akc_defer akc_defer;
+typedef struct akc_post akc_post;
+
+/* Every callback of the core gets its loop first. */
+typedef void (*akc_io_fn)(akc_loop *l, akc_io *io, unsigned revents);
+typedef void (*akc_timer_fn)(akc_loop *l, akc_timer *t);
+typedef void (*akc_defer_fn)(akc_loop *l, akc_defer *d);
+typedef void (*akc_post_fn)(akc_loop *l, akc_post *p);
+typedef int64_t (*akc_clock_fn)(void *ud);
+/* Grows or frees a block: n 0 frees p; old is p's size (for allocators
+ * without realloc). */
+typedef void *(*akc_mem_fn)(void *p, size_t old, size_t n);
+
+/* A watched descriptor: 24 bytes on 64-bit. */
+struct akc_io {
+    akc_io_fn fn;
+    int fd;
+    unsigned short want;   /* POLLIN | POLLOUT | POLLPRI asked for; 0: not watched */
+    unsigned short have;   /* epoll: what the kernel has registered (0: nothing) */
+    int slot;              /* epoll: index in the change list; poll: in the table; -1: none */
+    unsigned state;        /* AKC__IO_* bits */
+};
+
+/* A timer: 16 bytes, plus 24 in the loop's heap while active. */
+struct akc_timer {
+    akc_timer_fn fn;
+    uint32_t pos;          /* 1-based position in the heap; 0 when idle */
+};
+
+/* A deferred call: queued while next is not NULL. */
+struct akc_defer {
+    akc_defer *next, *prev;
+    akc_defer_fn fn;
+};
+
+/* A node another thread hands to the loop (akc_post_push). */
+struct akc_post {
+    akc_post *next;
+    akc_post_fn fn;
+};
+
+struct akc__tentry { int64_t when; uint64_t seq; akc_timer *t; };
+
+struct akc_loop {
+    int64_t now;               /* the time cached for this iteration */
+    akc_clock_fn clock;        /* NULL: CLOCK_MONOTONIC */
+    void *clock_ud;
+    akc_mem_fn mem;
+    /* timers: a binary min-heap on (deadline, start order) */
+    struct akc__tentry *heap;
+    uint32_t heap_len, heap_cap;
+    uint64_t timer_seq;
+    int64_t due;               /* the due time of the timer whose callback runs */
+    /* deferred calls: a ring through dq; dq_mark ends one pass */
+    akc_defer dq, dq_mark;
+    /* descriptors */
+    int epfd;                  /* -1 on the poll backend */
+    int nios;                  /* watchers open */
+    int nwant;                 /* of which watched (want != 0) */
+    akc_io **tab;              /* epoll: changes to apply; poll: the table */
+    struct pollfd *pfd;        /* poll: the table handed to poll() */
+    int ntab, tab_cap, pfd_cap;
+    unsigned tab_gen, prep_gen;  /* poll: table changes, as of the last prepare */
+    int prep_n;
+    void *batch;               /* epoll: the events being dispatched */
+    int batch_cap, batch_n, batch_pos;
+    int nalways;               /* epoll refused them (regular files): always ready */
+    /* cross-thread */
+    int wake_fd;
+    int wake_armed;            /* atomic: a write is on its way */
+    akc_post *posts;           /* atomic push-only stack */
+    akc_post *post_run;        /* the batch being run, in post order */
+    akc_io wake_io;
+    int stop;                  /* atomic */
+    int depth;                 /* inside a dispatch (or close) */
+    int live;                  /* between init and free */
+    int pwait2_missing;        /* epoll_pwait2 answered ENOSYS once */
+    int passes;                /* rounds of deferred calls per dispatch (1) */
+    /* the header's own parts of an iteration */
+    void (*on_prepare)(akc_loop *l, int64_t *deadline);
+    void (*on_dispatch)(akc_loop *l);
+    unsigned long long iterations;
+};
+
+#ifdef __cplusplus
+}
+#endif
+
+#elif AKC_CORE_VERSION != 1
+#error "asynckit: headers of different versions in one file (their loop cores differ); update them together"
+#endif /* AKC_CORE_VERSION */
+
+#if defined(AKC_IMPLEMENT) && !defined(AKC_CORE_IMPLEMENTED)
+#define AKC_CORE_IMPLEMENTED 1
+
+#if defined(ASYNCKIT_POLL) || !defined(__linux__)
+#define AKC_POLL_BACKEND 1
+#endif
+
+#if defined(__GLIBC__) && !defined(__USE_POSIX199309)
+#error "asynckit: an implementation needs POSIX declarations, but a system header was read without them: define the implementation macro before any #include of this file (or compile it with -D_GNU_SOURCE)"
+#endif
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/eventfd.h>
+#if !defined(AKC_POLL_BACKEND)
+#include <sys/epoll.h>
+#include <sys/syscall.h>
+#endif
+
+/* System calls, each a name or a function-like macro with the libc
+ * signature, so that tests can count them or make the n-th one fail. */
+#ifndef AKC_SYS_EPOLL_CREATE1
+#define AKC_SYS_EPOLL_CREATE1 epoll_create1
+#endif
+#ifndef AKC_SYS_EPOLL_CTL
+#define AKC_SYS_EPOLL_CTL epoll_ctl
+#endif
+#ifndef AKC_SYS_EPOLL_WAIT
+#define AKC_SYS_EPOLL_WAIT epoll_wait
+#endif
+/* epoll_pwait2 (Linux 5.11) takes nanoseconds; where the C library's
+ * headers do not know it, or the kernel answers ENOSYS, waits round up to
+ * the next millisecond.  ts points to two long longs (seconds, ns). */
+#if !defined(AKC_POLL_BACKEND) && defined(SYS_epoll_pwait2) && !defined(AKC_NO_PWAIT2)
+#define AKC__PWAIT2 1
+#ifndef AKC_SYS_EPOLL_PWAIT2
+#define AKC_SYS_EPOLL_PWAIT2(epfd, ev, n, ts) syscall(SYS_epoll_pwait2, (epfd), (ev), (n), (ts), NULL, (size_t)8)
+#endif
+#endif
+#ifndef AKC_SYS_POLL
+#define AKC_SYS_POLL poll
+#endif
+#ifndef AKC_SYS_PPOLL
+#  if defined(__GLIBC__) && defined(__USE_GNU)
+#    define AKC_SYS_PPOLL ppoll
+#  elif !defined(__GLIBC__) && defined(_GNU_SOURCE)
+#    define AKC_SYS_PPOLL ppoll
+#  endif
+#endif
+#ifndef AKC_SYS_EVENTFD
+#define AKC_SYS_EVENTFD eventfd
+#endif
+#ifndef AKC_SYS_READ
+#define AKC_SYS_READ read
+#endif
+#ifndef AKC_SYS_WRITE
+#define AKC_SYS_WRITE write
+#endif
+#ifndef AKC_SYS_CLOSE
+#define AKC_SYS_CLOSE close
+#endif
+
+#if defined(__GNUC__)
+#define AKC_FN static __attribute__((unused))
+#else
+#define AKC_FN static
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- core: errors ---- */
+
+/* Text for any code: the family's own, -errno, 0. */
+AKC_FN const char *akc_strerror(int code)
+{
+    switch (code) {
+    case 0: return "success";
+    case AKC_EINCOMPLETE: return "end of stream before the requested bytes";
+    case AKC_ETOOLONG: return "no delimiter within the maximum length";
+    case AKC_ECLOSED: return "closing or closed";
+    case AKC_ENOTFOUND: return "host name not found";
+    case AKC_ERESOLVE: return "host name resolution failed";
+    case AKC_ENOTNUMERIC: return "not a numeric address (built without a resolver)";
+    case AKC_EUSB: return "USB failure";
+    case AKC_ESTALL: return "endpoint stalled";
+    case AKC_EBABBLE: return "device sent more data than requested";
+    case AKC_EMALFORMED: return "malformed descriptor";
+    case -ETIMEDOUT: return "timed out";
+    case -ECANCELED: return "cancelled";
+    case -EAGAIN: return "would have to wait (full or empty)";
+    default: break;
+    }
+    if (code < 0 && code > -4096) return strerror(-code);
+    return code < 0 ? "unknown error" : "not an error code";
+}
+
+/* ---- core: time ---- */
+
+AKC_FN int64_t akc_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+AKC_FN void akc_update_time(akc_loop *l)
+{
+    l->now = l->clock ? l->clock(l->clock_ud) : akc_now_ns();
+}
+
+/* What a new deadline counts from: inside a dispatch, the iteration's
+ * cached time (so that things started together keep their phase);
+ * outside, the clock now (a timer started long after the last iteration
+ * must not count from it). */
+AKC_FN int64_t akc_time(akc_loop *l)
+{
+    if (!l->depth) akc_update_time(l);
+    return l->now;
+}
+
+/* a + b for b >= 0, stopping at AKC_NO_DEADLINE instead of overflowing. */
+AKC_FN int64_t akc_add_sat(int64_t a, int64_t b)
+{
+    return b > AKC_NO_DEADLINE - a ? AKC_NO_DEADLINE : a + b;
+}
+
+/* ---- core: memory ---- */
+
+AKC_FN void *akc__mem(akc_loop *l, void *p, size_t old, size_t n)
+{
+    if (l->mem) return l->mem(p, old, n);
+    if (n == 0) { free(p); return NULL; }
+    return realloc(p, n);
+}
+
+/* Grows *arr (of *cap items of size bytes) to hold want items. */
+AKC_FN int akc__grow(akc_loop *l, void **arr, int *cap, int want, size_t size)
+{
+    int ncap;
+    void *p;
+    if (want <= *cap) return 0;
+    ncap = *cap ? *cap : 8;
+    while (ncap < want) {
+        if (ncap > INT32_MAX / 2) return -ENOMEM;
+        ncap *= 2;
+    }
+    p = akc__mem(l, *arr, (size_t)*cap * size, (size_t)ncap * size);
+    if (!p) return -ENOMEM;
+    *arr = p;
+    *cap = ncap;
+    return 0;
+}
+
+/* ---- core: timers ---- */
+
+AKC_FN int akc__tless(const struct akc__tentry *a, const struct akc__tentry *b)
+{
+    return a->when < b->when || (a->when == b->when && a->seq < b->seq);
+}
+
+AKC_FN void akc__heap_set(akc_loop *l, uint32_t i, struct akc__tentry e)
+{
+    l->heap[i] = e;
+    e.t->pos = i + 1;
+}
+
+AKC_FN void akc__heap_up(akc_loop *l, uint32_t i)
+{
+    struct akc__tentry e = l->heap[i];
+    while (i > 0) {
+        uint32_t parent = (i - 1) / 2;
+        if (!akc__tless(&e, &l->heap[parent])) break;
+        akc__heap_set(l, i, l->heap[parent]);
+        i = parent;
+    }
+    akc__heap_set(l, i, e);
+}
+
+AKC_FN void akc__heap_down(akc_loop *l, uint32_t i)
+{
+    struct akc__tentry e = l->heap[i];
+    for (;;) {
+        uint32_t child = 2 * i + 1;
+        if (child >= l->heap_len) break;
+        if (child + 1 < l->heap_len && akc__tless(&l->heap[child + 1], &l->heap[child])) child++;
+        if (!akc__tless(&l->heap[child], &e)) break;
+        akc__heap_set(l, i, l->heap[child]);
+        i = child;
+    }
+    akc__heap_set(l, i, e);
+}
+
+AKC_FN void akc__heap_remove(akc_loop *l, uint32_t i)
+{
+    struct akc__tentry last;
+    l->heap[i].t->pos = 0;
+    last = l->heap[--l->heap_len];
+    if (i == l->heap_len) return;
+    akc__heap_set(l, i, last);
+    if (i > 0 && akc__tless(&last, &l->heap[(i - 1) / 2])) akc__heap_up(l, i);
+    else akc__heap_down(l, i);
+}
+
+AKC_FN void akc_timer_init(akc_timer *t, akc_timer_fn fn)
+{
+    t->fn = fn;
+    t->pos = 0;
+}
+
+/* 1 when t is active in l's heap (storage that was never started, or a
+ * timer of another loop, is not). */
+AKC_FN int akc_timer_owned(const akc_loop *l, const akc_timer *t)
+{
+    return t->pos > 0 && t->pos <= l->heap_len && l->heap[t->pos - 1].t == t;
+}
+
+AKC_FN int akc_timer_active(const akc_timer *t) { return t->pos != 0; }
+
+AKC_FN int64_t akc_timer_when(const akc_loop *l, const akc_timer *t)
+{
+    return akc_timer_owned(l, t) ? l->heap[t->pos - 1].when : AKC_NO_DEADLINE;
+}
+
+/* Starts (or restarts) t at the absolute time when.  -ENOMEM, or -EINVAL
+ * for a timer active in another loop; t is unchanged then. */
+AKC_FN int akc_timer_start(akc_loop *l, akc_timer *t, int64_t when)
+{
+    uint32_t i;
+    if (t->pos) {
+        if (!akc_timer_owned(l, t)) return -EINVAL;
+        i = t->pos - 1;
+        l->heap[i].when = when;
+        l->heap[i].seq = l->timer_seq++;
+        if (i > 0 && akc__tless(&l->heap[i], &l->heap[(i - 1) / 2])) akc__heap_up(l, i);
+        else akc__heap_down(l, i);
+        return 0;
+    }
+    if (l->heap_len == l->heap_cap) {
+        int cap = (int)l->heap_cap;
+        void *arr = l->heap;
+        if (akc__grow(l, &arr, &cap, cap + 1, sizeof(struct akc__tentry))) return -ENOMEM;
+        l->heap = (struct akc__tentry *)arr;
+        l->heap_cap = (uint32_t)cap;
+    }
+    i = l->heap_len++;
+    l->heap[i].when = when;
+    l->heap[i].seq = l->timer_seq++;
+    l->heap[i].t = t;
+    akc__heap_up(l, i);
+    return 0;
+}
+
+/* Stops t if l owns it; 0, or -EINVAL for a timer of another loop. */
+AKC_FN int akc_timer_stop(akc_loop *l, akc_timer *t)
+{
+    if (!t->pos) return 0;
+    if (!akc_timer_owned(l, t)) return -EINVAL;
+    akc__heap_remove(l, t->pos - 1);
+    return 0;
+}
+
+AKC_FN int64_t akc__next_due(const akc_loop *l)
+{
+    return l->heap_len ? l->heap[0].when : AKC_NO_DEADLINE;
+}
+
+/* Runs the timers due at l->now, each once.  A timer started (or
+ * restarted) by these callbacks waits for the next iteration, so a
+ * zero-delay restart cannot spin here. */
+AKC_FN void akc__run_timers(akc_loop *l)
+{
+    uint64_t first_new = l->timer_seq;
+    while (l->heap_len > 0) {
+        akc_timer *t = l->heap[0].t;
+        if (l->heap[0].when > l->now || l->heap[0].seq >= first_new) break;
+        l->due = l->heap[0].when;
+        akc__heap_remove(l, 0);
+        t->fn(l, t);
+    }
+}
+
+/* ---- core: deferred calls ---- */
+
+AKC_FN void akc_defer_init(akc_defer *d, akc_defer_fn fn)
+{
+    d->next = d->prev = NULL;
+    d->fn = fn;
+}
+
+AKC_FN int akc_defer_queued(const akc_defer *d) { return d->next != NULL; }
+
+/* Queues d at the end (no-op when it is queued already). */
+AKC_FN void akc_defer_queue(akc_loop *l, akc_defer *d)
+{
+    if (d->next) return;
+    d->next = &l->dq;
+    d->prev = l->dq.prev;
+    l->dq.prev->next = d;
+    l->dq.prev = d;
+}
+
+AKC_FN void akc_defer_cancel(akc_defer *d)
+{
+    if (!d->next) return;
+    d->prev->next = d->next;
+    d->next->prev = d->prev;
+    d->next = d->prev = NULL;
+}
+
+AKC_FN int akc_defer_pending(const akc_loop *l) { return l->dq.next != &l->dq; }
+
+AKC_FN void akc__mark_fn(akc_loop *l, akc_defer *d) { (void)l; (void)d; }
+
+/* Runs what is queued, in up to passes rounds; what a round's calls queue
+ * waits for the next round, so a call that keeps re-queueing itself
+ * cannot starve the wait. */
+AKC_FN void akc__run_deferred(akc_loop *l, int passes)
+{
+    akc_defer *d;
+    while (passes-- > 0 && akc_defer_pending(l)) {
+        akc_defer_queue(l, &l->dq_mark);
+        while ((d = l->dq.next) != &l->dq_mark) {
+            akc_defer_cancel(d);
+            d->fn(l, d);
+        }
+        akc_defer_cancel(&l->dq_mark);
+    }
+}
+
+/* ---- core: descriptors ---- */
+
+enum {
+    AKC__IO_OPEN = 1u,     /* counted in nios, room reserved */
+    AKC__IO_QUEUED = 2u,   /* epoll: in the change list */
+    AKC__IO_FRESH = 4u,    /* poll: in the table since the last prepare */
+    AKC__IO_ALWAYS = 8u,   /* epoll: not in the set; ready at every dispatch (see akc__apply) */
+    AKC__IO_ERR = 16u,     /* epoll: registration failed: report POLLERR */
+    AKC__IO_NVAL = 32u,    /* epoll: registration failed on a closed descriptor: POLLNVAL */
+    AKC__IO_QUIET = 64u    /* does not keep the loop alive */
+};
+
+AKC_FN void akc_io_init(akc_io *io, int fd, akc_io_fn fn)
+{
+    io->fn = fn;
+    io->fd = fd;
+    io->want = io->have = 0;
+    io->slot = -1;
+    io->state = 0;
+}
+
+/* Makes io known to l, reserving the room its changes need, so that
+ * akc_io_want never fails.  0 or -ENOMEM. */
+AKC_FN int akc_io_open(akc_loop *l, akc_io *io)
+{
+    void *arr;
+    if (io->state & AKC__IO_OPEN) return 0;
+    arr = l->tab;
+    if (akc__grow(l, &arr, &l->tab_cap, l->nios + 1, sizeof(akc_io *))) return -ENOMEM;
+    l->tab = (akc_io **)arr;
+#if defined(AKC_POLL_BACKEND)
+    arr = l->pfd;
+    if (akc__grow(l, &arr, &l->pfd_cap, l->nios + 1, sizeof(struct pollfd))) return -ENOMEM;
+    l->pfd = (struct pollfd *)arr;
+#endif
+    l->nios++;
+    io->state = AKC__IO_OPEN;
+    io->slot = -1;
+    io->want = io->have = 0;
+    return 0;
+}
+
+/* Counts toward the loop's life unless the watcher is quiet (the wake-up). */
+AKC_FN void akc__count_want(akc_loop *l, const akc_io *io, unsigned old)
+{
+    if (!(io->state & AKC__IO_QUIET)) l->nwant += (io->want != 0) - (old != 0);
+}
+
+#if defined(AKC_POLL_BACKEND)
+
+AKC_FN void akc__tab_remove(akc_loop *l, akc_io *io)
+{
+    int i = io->slot, last = --l->ntab;
+    if (i != last) {
+        l->tab[i] = l->tab[last];
+        l->pfd[i] = l->pfd[last];
+        l->tab[i]->slot = i;
+    }
+    io->slot = -1;
+    l->tab_gen++;
+}
+
+/* Watches io for events (0: stops watching it).  Never fails on an open io. */
+AKC_FN void akc_io_want(akc_loop *l, akc_io *io, unsigned events)
+{
+    unsigned old = io->want;
+    io->want = (unsigned short)events;
+    if (!(io->state & AKC__IO_OPEN) || old == events) return;
+    if (events && io->slot < 0) {
+        io->slot = l->ntab++;
+        l->tab[io->slot] = io;
+        l->pfd[io->slot].fd = io->fd;
+        l->pfd[io->slot].revents = 0;
+        io->state |= AKC__IO_FRESH;
+        l->tab_gen++;
+    } else if (!events && io->slot >= 0) {
+        akc__tab_remove(l, io);
+    }
+    if (io->slot >= 0) l->pfd[io->slot].events = (short)events;
+    akc__count_want(l, io, old);
+}
+
+AKC_FN void akc_io_close(akc_loop *l, akc_io *io)
+{
+    if (!(io->state & AKC__IO_OPEN)) return;
+    akc_io_want(l, io, 0);
+    io->state = 0;
+    l->nios--;
+}
+
+AKC_FN void akc__flush(akc_loop *l) { (void)l; }
+
+#else /* epoll */
+
+AKC_FN void akc__queue_change(akc_loop *l, akc_io *io)
+{
+    if (io->state & AKC__IO_QUEUED) return;
+    io->state |= AKC__IO_QUEUED;
+    io->slot = l->ntab;
+    l->tab[l->ntab++] = io;
+}
+
+AKC_FN void akc__unqueue_change(akc_loop *l, akc_io *io)
+{
+    int i = io->slot, last = --l->ntab;
+    if (i != last) {
+        l->tab[i] = l->tab[last];
+        l->tab[i]->slot = i;
+    }
+    io->slot = -1;
+    io->state &= ~(unsigned)AKC__IO_QUEUED;
+}
+
+AKC_FN void akc_io_want(akc_loop *l, akc_io *io, unsigned events)
+{
+    unsigned old = io->want;
+    io->want = (unsigned short)events;
+    if (!(io->state & AKC__IO_OPEN) || old == events) return;
+    akc__count_want(l, io, old);
+    if (events != io->have && !(io->state & AKC__IO_ALWAYS)) akc__queue_change(l, io);
+}
+
+/* Hands io's wish to the kernel; 1 when io must stay in the list.  A
+ * descriptor epoll refuses with EPERM (a regular file) is then always
+ * ready, as poll() sees it; any other refusal reaches the watcher at each
+ * dispatch as POLLERR, or POLLNVAL for a closed descriptor, until it is
+ * closed (as poll() would keep reporting it). */
+AKC_FN int akc__apply(akc_loop *l, akc_io *io)
+{
+    struct epoll_event ev;
+    int op, r;
+    if (io->state & AKC__IO_ALWAYS) return 1;
+    if (io->want == io->have) return 0;
+    memset(&ev, 0, sizeof ev);
+    ev.events = io->want;
+    ev.data.ptr = io;
+    op = !io->have ? EPOLL_CTL_ADD : !io->want ? EPOLL_CTL_DEL : EPOLL_CTL_MOD;
+    r = AKC_SYS_EPOLL_CTL(l->epfd, op, io->fd, &ev);
+    if (r < 0 && op == EPOLL_CTL_ADD && errno == EEXIST) r = AKC_SYS_EPOLL_CTL(l->epfd, EPOLL_CTL_MOD, io->fd, &ev);
+    else if (r < 0 && op == EPOLL_CTL_MOD && errno == ENOENT) r = AKC_SYS_EPOLL_CTL(l->epfd, EPOLL_CTL_ADD, io->fd, &ev);
+    if (r == 0 || op == EPOLL_CTL_DEL) {
+        io->have = io->want;
+        return 0;
+    }
+    io->state |= AKC__IO_ALWAYS;
+    if (errno == EBADF) io->state |= AKC__IO_NVAL;
+    else if (errno != EPERM) io->state |= AKC__IO_ERR;
+    if (io->have) {   /* a failed MOD: take the old wish out, as far as it is there */
+        (void)AKC_SYS_EPOLL_CTL(l->epfd, EPOLL_CTL_DEL, io->fd, &ev);
+        io->have = 0;
+    }
+    return 1;
+}
+
+/* Applies the changes queued since the last wait; what must stay (always
+ * ready descriptors) is kept at the front of the list. */
+AKC_FN void akc__flush(akc_loop *l)
+{
+    int i, keep = 0;
+    for (i = 0; i < l->ntab; i++) {
+        akc_io *io = l->tab[i];
+        if (akc__apply(l, io)) {
+            io->slot = keep;
+            l->tab[keep++] = io;
+        } else {
+            io->state &= ~(unsigned)AKC__IO_QUEUED;
+            io->slot = -1;
+        }
+    }
+    l->ntab = keep;
+    l->nalways = keep;
+}
+
+AKC_FN void akc_io_close(akc_loop *l, akc_io *io)
+{
+    int i;
+    struct epoll_event *ev = (struct epoll_event *)l->batch;
+    if (!(io->state & AKC__IO_OPEN)) return;
+    akc_io_want(l, io, 0);
+    if (io->state & AKC__IO_QUEUED) akc__unqueue_change(l, io);
+    if (io->have) {   /* now, so that the caller may close the descriptor next */
+        struct epoll_event none;
+        memset(&none, 0, sizeof none);
+        (void)AKC_SYS_EPOLL_CTL(l->epfd, EPOLL_CTL_DEL, io->fd, &none);
+    }
+    for (i = l->batch_pos; i < l->batch_n; i++)   /* not delivered yet: never will be */
+        if (ev[i].data.ptr == io) ev[i].data.ptr = NULL;
+    io->want = io->have = 0;
+    io->state = 0;
+    l->nios--;
+}
+
+#endif /* epoll */
+
+/* Calls io with what happened, as far as it still asks for it. */
+AKC_FN void akc__io_deliver(akc_loop *l, akc_io *io, unsigned revents)
+{
+    unsigned mask = io->want;
+    if (!mask) return;
+    revents &= mask | POLLERR | POLLHUP | POLLNVAL;
+    if (revents) io->fn(l, io, revents);
+}
+
+/* ---- core: cross-thread wake-ups ---- */
+
+AKC_FN void akc__wake_run(akc_loop *l, akc_io *io, unsigned revents);
+
+/* The eventfd other threads wake the loop through; created once. */
+AKC_FN int akc_wake_open(akc_loop *l)
+{
+    int r;
+    if (l->wake_fd >= 0) return 0;
+    l->wake_fd = AKC_SYS_EVENTFD(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (l->wake_fd < 0) return -errno;
+    akc_io_init(&l->wake_io, l->wake_fd, akc__wake_run);
+    r = akc_io_open(l, &l->wake_io);
+    if (r < 0) {
+        (void)AKC_SYS_CLOSE(l->wake_fd);
+        l->wake_fd = -1;
+        return r;
+    }
+    l->wake_io.state |= AKC__IO_QUIET;   /* the wake-up alone keeps no loop alive */
+    akc_io_want(l, &l->wake_io, POLLIN);
+    return 0;
+}
+
+/* Any thread: makes the loop's wait return soon.  A write already on its
+ * way covers this one; the loop re-arms before it reads. */
+AKC_FN void akc_wake(akc_loop *l)
+{
+    uint64_t one = 1;
+    if (l->wake_fd < 0 || __atomic_exchange_n(&l->wake_armed, 1, __ATOMIC_ACQ_REL)) return;
+    while (AKC_SYS_WRITE(l->wake_fd, &one, sizeof one) < 0 && errno == EINTR) {}
+}
+
+/* Any thread: p->fn(p) runs on the loop's thread, in post order. */
+AKC_FN void akc_post_push(akc_loop *l, akc_post *p)
+{
+    akc_post *head = __atomic_load_n(&l->posts, __ATOMIC_RELAXED);
+    do {
+        p->next = head;
+    } while (!__atomic_compare_exchange_n(&l->posts, &head, p, 1, __ATOMIC_RELEASE, __ATOMIC_RELAXED));
+    akc_wake(l);
+}
+
+AKC_FN int akc_posts_pending(akc_loop *l)
+{
+    return __atomic_load_n(&l->posts, __ATOMIC_ACQUIRE) != NULL || l->post_run != NULL;
+}
+
+/* Takes p back before it runs: off the stack (whose other nodes go back
+ * in their order) or out of the batch being run.  Loop thread only. */
+AKC_FN void akc_post_withdraw(akc_loop *l, akc_post *p)
+{
+    akc_post *list = __atomic_exchange_n(&l->posts, (akc_post *)NULL, __ATOMIC_ACQUIRE), *rev = NULL, **pp;
+    for (pp = &list; *pp; pp = &(*pp)->next)
+        if (*pp == p) { *pp = p->next; break; }
+    while (list) {   /* newest first: reverse, then push back oldest first */
+        akc_post *n = list->next;
+        list->next = rev;
+        rev = list;
+        list = n;
+    }
+    while (rev) {
+        akc_post *n = rev->next;
+        akc_post_push(l, rev);
+        rev = n;
+    }
+    for (pp = &l->post_run; *pp; pp = &(*pp)->next)
+        if (*pp == p) { *pp = p->next; break; }
+}
+
+AKC_FN void akc__run_posts(akc_loop *l)
+{
+    akc_post *list, *rev = NULL, *p;
+    __atomic_store_n(&l->wake_armed, 0, __ATOMIC_RELEASE);
+    list = __atomic_exchange_n(&l->posts, (akc_post *)NULL, __ATOMIC_ACQUIRE);
+    while (list) {   /* the stack holds newest first: restore post order */
+        akc_post *n = list->next;
+        list->next = rev;
+        rev = list;
+        list = n;
+    }
+    /* The batch lives in the loop so that a callback withdrawing another
+     * post of the same batch takes it out before it runs. */
+    l->post_run = rev;
+    while ((p = l->post_run) != NULL) {
+        l->post_run = p->next;
+        p->next = NULL;
+        p->fn(l, p);
+    }
+}
+
+AKC_FN void akc__wake_run(akc_loop *l, akc_io *io, unsigned revents)
+{
+    uint64_t count;
+    (void)io;
+    (void)revents;
+    __atomic_store_n(&l->wake_armed, 0, __ATOMIC_RELEASE);
+    while (AKC_SYS_READ(l->wake_fd, &count, sizeof count) < 0 && errno == EINTR) {}
+    akc__run_posts(l);
+}
+
+/* ---- core: the loop ---- */
+
+/* mem NULL: realloc and free.  0, or -errno of epoll_create1. */
+AKC_FN int akc_loop_init(akc_loop *l, akc_mem_fn mem)
+{
+    memset(l, 0, sizeof *l);
+    l->mem = mem;
+    l->passes = 1;
+    l->dq.next = l->dq.prev = &l->dq;
+    akc_defer_init(&l->dq_mark, akc__mark_fn);
+    l->wake_fd = -1;
+    akc_io_init(&l->wake_io, -1, akc__wake_run);
+#if defined(AKC_POLL_BACKEND)
+    l->epfd = -1;
+#else
+    l->epfd = AKC_SYS_EPOLL_CREATE1(EPOLL_CLOEXEC);
+    if (l->epfd < 0) return -errno;
+#endif
+    akc_update_time(l);
+    l->live = 1;
+    return 0;
+}
+
+/* The state of a loop that holds nothing (closed, or never opened): every
+ * query answers "nothing here"; a header that zeroes its context after
+ * closing calls this again. */
+AKC_FN void akc_loop_reset(akc_loop *l)
+{
+    memset(l, 0, sizeof *l);
+    l->epfd = l->wake_fd = -1;
+    l->dq.next = l->dq.prev = &l->dq;
+    l->passes = 1;
+}
+
+/* Releases what the loop itself holds; the headers have closed their
+ * watchers and delivered their callbacks before. */
+AKC_FN void akc_loop_free(akc_loop *l)
+{
+    uint32_t i;
+    for (i = 0; i < l->heap_len; i++) l->heap[i].t->pos = 0;
+    if (l->wake_fd >= 0) {
+        akc_io_close(l, &l->wake_io);
+        (void)AKC_SYS_CLOSE(l->wake_fd);
+    }
+    if (l->epfd >= 0) (void)AKC_SYS_CLOSE(l->epfd);
+    (void)akc__mem(l, l->heap, 0, 0);
+    (void)akc__mem(l, l->tab, 0, 0);
+    (void)akc__mem(l, l->pfd, 0, 0);
+    (void)akc__mem(l, l->batch, 0, 0);
+    akc_loop_reset(l);
+}
+
+/* Anything that keeps a loop running: timers, watched descriptors,
+ * deferred calls, posts on their way. */
+AKC_FN int akc_alive(akc_loop *l)
+{
+    return l->heap_len > 0 || l->nwant > 0 || akc_defer_pending(l) || akc_posts_pending(l);
+}
+
+/* Any thread: the run in progress (or the next one) returns after its
+ * current iteration. */
+AKC_FN void akc_stop(akc_loop *l)
+{
+    __atomic_store_n(&l->stop, 1, __ATOMIC_RELEASE);
+    akc_wake(l);
+}
+
+/* Consumes a stop request. */
+AKC_FN int akc_stopped(akc_loop *l)
+{
+    return __atomic_exchange_n(&l->stop, 0, __ATOMIC_ACQ_REL);
+}
+
+/* 1 when a descriptor epoll could not take wants an event: it is ready
+ * at once. */
+AKC_FN int akc__always_ready(const akc_loop *l)
+{
+    int i;
+    for (i = 0; i < l->nalways; i++)
+        if (l->tab[i]->want) return 1;
+    return 0;
+}
+
+/* Lowers *deadline to what the loop waits for: now when deferred calls
+ * or always-ready descriptors are waiting, else the earliest timer. */
+AKC_FN void akc__deadline(akc_loop *l, int64_t *deadline)
+{
+    int64_t due = akc__next_due(l);
+    if ((akc_defer_pending(l) || akc__always_ready(l)) && l->now < due) due = l->now;
+    if (due < *deadline) *deadline = due;
+}
+
+#if !defined(AKC_POLL_BACKEND)
+
+AKC_FN int akc__batch_room(akc_loop *l)
+{
+    if (!l->batch) {
+        void *arr = NULL;
+        int cap = 0;
+        if (akc__grow(l, &arr, &cap, 64, sizeof(struct epoll_event))) return -ENOMEM;
+        l->batch = arr;
+        l->batch_cap = cap;
+    }
+    return 0;
+}
+
+/* Delivers the batch that epoll returned, then the always-ready ones.
+ * A watcher closed meanwhile had its entries cleared by akc_io_close. */
+AKC_FN void akc__run_batch(akc_loop *l)
+{
+    struct epoll_event *ev = (struct epoll_event *)l->batch;
+    int i, n;
+    for (l->batch_pos = 0; l->batch_pos < l->batch_n; ) {
+        akc_io *io = (akc_io *)ev[l->batch_pos].data.ptr;
+        unsigned re = ev[l->batch_pos].events;
+        l->batch_pos++;
+        if (io) akc__io_deliver(l, io, re);
+    }
+    if (l->batch_n == l->batch_cap && l->batch_cap < 1024) {   /* a full batch: take more next time */
+        void *arr = l->batch;
+        int cap = l->batch_cap;
+        if (akc__grow(l, &arr, &cap, cap * 2, sizeof(struct epoll_event)) == 0) {
+            l->batch = arr;
+            l->batch_cap = cap;
+        }
+    }
+    l->batch_n = l->batch_pos = 0;
+    n = l->nalways;
+    for (i = 0; i < n && i < l->ntab; i++) {
+        akc_io *io = l->tab[i];
+        unsigned re = io->want & (POLLIN | POLLOUT);
+        if (!(io->state & AKC__IO_ALWAYS)) continue;
+        if (io->state & AKC__IO_NVAL) re = POLLNVAL;
+        else if (io->state & AKC__IO_ERR) re = POLLERR;
+        akc__io_deliver(l, io, re);
+    }
+}
+
+/* Takes what epoll has ready without waiting (a host loop saw the epoll
+ * descriptor readable). */
+AKC_FN void akc__collect(akc_loop *l)
+{
+    int n;
+    if (akc__batch_room(l) < 0) return;
+    n = AKC_SYS_EPOLL_WAIT(l->epfd, (struct epoll_event *)l->batch, l->batch_cap, 0);
+    l->batch_n = n > 0 ? n : 0;
+}
+
+/* Waits until deadline (AKC_NO_DEADLINE: no limit) for descriptors.
+ * 0, or -errno of the wait (EINTR is not an error). */
+AKC_FN int akc__wait(akc_loop *l, int64_t deadline)
+{
+    int64_t wait;
+    int n, ms;
+    if (deadline == AKC_NO_DEADLINE) wait = -1;
+    else {
+        akc_update_time(l);
+        wait = deadline > l->now ? deadline - l->now : 0;
+    }
+    l->batch_n = 0;
+    /* Nothing watched and no time to wait: the kernel has nothing to say
+     * that the post stack does not (a stop is a flag). */
+    if (wait == 0 && l->nwant == 0 && !akc_posts_pending(l)) return 0;
+    if (akc__batch_room(l) < 0) return -ENOMEM;
+#if defined(AKC__PWAIT2)
+    if (wait > 0 && wait % 1000000 != 0 && !l->pwait2_missing) {
+        struct { long long sec, nsec; } ts;   /* the kernel's timespec: 64-bit on every ABI */
+        ts.sec = wait / 1000000000;
+        ts.nsec = wait % 1000000000;
+        n = (int)AKC_SYS_EPOLL_PWAIT2(l->epfd, (struct epoll_event *)l->batch, l->batch_cap, &ts);
+        if (n >= 0 || errno != ENOSYS) goto done;
+        l->pwait2_missing = 1;
+    }
+#endif
+    if (wait < 0) ms = -1;
+    else if (wait > (int64_t)INT32_MAX * 1000000) ms = INT32_MAX;
+    else ms = (int)((wait + 999999) / 1000000);   /* round up: never wake early */
+    n = AKC_SYS_EPOLL_WAIT(l->epfd, (struct epoll_event *)l->batch, l->batch_cap, ms);
+#if defined(AKC__PWAIT2)
+done:
+#endif
+    if (n < 0) {
+        l->batch_n = 0;
+        return errno == EINTR ? 0 : -errno;
+    }
+    l->batch_n = n;
+    return 0;
+}
+
+/* Shape 3: one descriptor, the epoll set, stands for every watcher. */
+AKC_FN int akc_prepare(akc_loop *l, struct pollfd *fds, int cap, int64_t *deadline)
+{
+    if (l->on_prepare) l->on_prepare(l, deadline);
+    akc__flush(l);
+    if (fds && cap >= 1) {
+        fds[0].fd = l->epfd;
+        fds[0].events = POLLIN;
+        fds[0].revents = l->prep_n ? 0 : AKC_FRESH;
+    }
+    l->prep_n = 1;
+    if (deadline) akc__deadline(l, deadline);
+    return 1;
+}
+
+AKC_FN void akc__take(akc_loop *l, const struct pollfd *fds, int n)
+{
+    if (n >= 1 && fds && fds[0].fd == l->epfd && (fds[0].revents & (POLLIN | POLLERR | POLLHUP))) akc__collect(l);
+}
+
+#else /* poll backend */
+
+AKC_FN void akc__run_batch(akc_loop *l)
+{
+    int i;
+    /* From the end, so that a callback stopping any watcher (whose slot
+     * the last entry, already visited, then takes) hides or repeats none. */
+    for (i = l->ntab - 1; i >= 0; i--) {
+        unsigned re;
+        if (i >= l->ntab) continue;
+        re = (unsigned short)l->pfd[i].revents;
+        if (!re) continue;
+        l->pfd[i].revents = 0;
+        akc__io_deliver(l, l->tab[i], re);
+    }
+}
+
+AKC_FN int akc__wait(akc_loop *l, int64_t deadline)
+{
+    int64_t wait;
+    int i, n;
+    for (i = 0; i < l->ntab; i++) l->pfd[i].revents = 0;
+    if (deadline == AKC_NO_DEADLINE) wait = -1;
+    else {
+        akc_update_time(l);
+        wait = deadline > l->now ? deadline - l->now : 0;
+    }
+    if (l->ntab == 0 && wait == 0) return 0;
+#ifdef AKC_SYS_PPOLL
+    {
+        struct timespec ts;
+        ts.tv_sec = (time_t)(wait / 1000000000);
+        ts.tv_nsec = (long)(wait % 1000000000);
+        n = AKC_SYS_PPOLL(l->pfd, (nfds_t)l->ntab, wait < 0 ? NULL : &ts, NULL);
+    }
+#else
+    {
+        int ms;
+        if (wait < 0) ms = -1;
+        else if (wait > (int64_t)INT32_MAX * 1000000) ms = INT32_MAX;
+        else ms = (int)((wait + 999999) / 1000000);
+        n = AKC_SYS_POLL(l->pfd, (nfds_t)l->ntab, ms);
+    }
+#endif
+    if (n < 0) {
+        for (i = 0; i < l->ntab; i++) l->pfd[i].revents = 0;
+        return errno == EINTR ? 0 : -errno;
+    }
+    return 0;
+}
+
+/* Shape 3: the table itself; entries new since the last prepare carry
+ * AKC_FRESH in revents. */
+AKC_FN int akc_prepare(akc_loop *l, struct pollfd *fds, int cap, int64_t *deadline)
+{
+    int i, n;
+    if (l->on_prepare) l->on_prepare(l, deadline);
+    n = l->ntab;
+    if (fds && cap >= n) {
+        for (i = 0; i < n; i++) {
+            akc_io *io = l->tab[i];
+            fds[i] = l->pfd[i];
+            fds[i].revents = (io->state & AKC__IO_FRESH) ? AKC_FRESH : 0;
+            io->state &= ~(unsigned)AKC__IO_FRESH;
+        }
+        l->prep_gen = l->tab_gen;
+        l->prep_n = n;
+    }
+    if (deadline) akc__deadline(l, deadline);
+    return n;
+}
+
+/* Copies a host's results into the table: by position when the table is
+ * as prepare left it, else by descriptor. */
+AKC_FN void akc__take(akc_loop *l, const struct pollfd *fds, int n)
+{
+    int i, j;
+    if (!fds) return;
+    if (n > l->prep_n) n = l->prep_n;
+    if (l->tab_gen == l->prep_gen && n == l->ntab) {
+        for (i = 0; i < n; i++) l->pfd[i].revents = fds[i].revents & ~AKC_FRESH;
+        return;
+    }
+    for (j = 0; j < l->ntab; j++) l->pfd[j].revents = 0;
+    for (i = 0; i < n; i++) {
+        if (!(fds[i].revents & ~AKC_FRESH)) continue;
+        for (j = 0; j < l->ntab; j++)
+            if (l->pfd[j].fd == fds[i].fd) l->pfd[j].revents |= (short)(fds[i].revents & ~AKC_FRESH);
+    }
+}
+
+#endif /* poll backend */
+
+/* One dispatch: descriptors first (from the wait, or from a host's
+ * results), then the header's own step, timers, deferred calls. */
+AKC_FN void akc__run(akc_loop *l)
+{
+    l->depth++;
+    akc_update_time(l);
+    l->iterations++;
+    akc__run_batch(l);
+    if (l->on_dispatch) l->on_dispatch(l);
+    akc__run_timers(l);
+    akc__run_deferred(l, l->passes);
+    l->depth--;
+}
+
+/* Shape 3: takes a host's poll results back (the entries prepare gave,
+ * in the same order) and runs what is due. */
+AKC_FN void akc_dispatch(akc_loop *l, const struct pollfd *fds, int n)
+{
+    akc__take(l, fds, n);
+    akc__run(l);
+}
+
+/* One iteration of the loop's own wait: at most timeout_ns (< 0: no
+ * limit).  0, -EBUSY from inside a dispatch, or -errno of the wait (the
+ * iteration still runs what is due). */
+AKC_FN int akc_run_once(akc_loop *l, int64_t timeout_ns)
+{
+    int64_t deadline;
+    int rc;
+    if (l->depth) return -EBUSY;
+    if (!l->live) return 0;   /* closed: nothing to wait for */
+    akc_update_time(l);
+    deadline = timeout_ns < 0 ? AKC_NO_DEADLINE : akc_add_sat(l->now, timeout_ns);
+    if (l->on_prepare) l->on_prepare(l, &deadline);
+    akc__flush(l);
+    akc__deadline(l, &deadline);
+    rc = akc__wait(l, deadline);
+    akc__run(l);
+    return rc;
+}
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* AKC_IMPLEMENT */
+/* ==== asynckit core end ==== */
+
+#ifndef AIO_STREAM_H
+#define AIO_STREAM_H
+#define AIOS_VERSION "0.1.0"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -309,44 +1444,17 @@ typedef void (*aios_cb)(aios_stream *s, int status, void *ud);
 typedef void (*aios_conn_cb)(aios_server *srv, aios_stream *conn, const struct sockaddr *peer, void *ud);
 typedef void (*aios_server_cb)(aios_server *srv, int status, void *ud);
 
-/* Internal bookkeeping, public only so that callers can own the storage. */
-typedef struct aios__io {
-    struct aios__io *prev, *next;
-    int fd, slot;
-    short events;
-    unsigned char linked, kind;  /* kind picks the handler: stream, listener, ... */
-} aios__io;
-
-typedef struct aios__timer {
-    int64_t when;
-    uint64_t seq;
-    void (*fire)(struct aios__timer *t);
-    int idx;
-} aios__timer;
-
-typedef struct aios__defer {
-    struct aios__defer *prev, *next;
-    unsigned char queued, kind;  /* kind picks the handler: stream, connect, server */
-} aios__defer;
-
+/* Internal bookkeeping, public only so that callers can own the storage:
+ * the loop core (timers, deferred calls, watched descriptors, the wait),
+ * the streams (so that closing the context finds them) and the servers. */
 struct aios_ctx {
-    aios__io *ios;
-    aios__io **watch;
-    int nios, nwatch, watch_cap;
-    aios__timer **heap;
-    int nheap, heap_cap;
-    uint64_t seq;
-    aios__defer *dhead, *dtail;
-    int ndefer, nstreams;
+    akc_loop core;
+    struct aios_stream *streams;
+    int nstreams;
     aios_server *servers;
-    struct pollfd *pfd;
-    int pfd_cap, stop, in_dispatch, close_asked;
+    int close_asked;  /* aios_ctx_close from a callback: done when the dispatch ends */
     void *resolvers;  /* resolver threads not yet joined */
-    /* Parts a program pays for only once it uses them: the first connect
-     * sets these, so a server-only program links no client code. */
-    void (*connect_io)(aios__io *io, short revents);  /* attempts, resolver wake-ups */
-    void (*connect_run)(aios__defer *d);             /* a connect's first step */
-    void (*connect_free)(struct aios_stream *s);     /* abandons a pending connect */
+    void (*connect_free)(struct aios_stream *s);  /* abandons a pending connect (set by the first) */
 };
 
 typedef struct aios_tcp_opts {
@@ -376,7 +1484,7 @@ typedef struct aios_server_stats {
 } aios_server_stats;
 
 typedef struct aios__listener {
-    aios__io io;
+    akc_io io;
     aios_server *srv;
 } aios__listener;
 
@@ -388,8 +1496,8 @@ struct aios_server {
     void *ud;
     aios__listener lis[AIOS_MAX_LISTENERS];
     int nlis, port, paused, shutting, done;
-    aios__timer retry, grace;
-    aios__defer finish;
+    akc_timer retry, grace;
+    akc_defer finish;
     aios_server_cb shut_cb;
     void *shut_ud;
     aios_server_stats stats;
@@ -593,7 +1701,7 @@ struct aios__connector;
 /* Deadlines and the operations most idle connections never have (drain,
  * shutdown, connect), allocated the first time a stream needs one of them. */
 typedef struct aios__side {
-    aios__timer r, w;
+    akc_timer r, w;
     struct aios_stream *s;
     int64_t rtimeout_ns, wtimeout_ns;
     aios_cb dcb, scb, ccb;
@@ -607,8 +1715,9 @@ typedef struct aios__side {
 struct aios_stream {
     aios_ctx *ctx;
     aios_server *server;
-    aios__io io;                    /* stays linked from creation to release */
-    aios__defer kick;
+    akc_io io;                      /* open (counted by the loop) from creation to release */
+    akc_defer kick;
+    struct aios_stream *next, *prev;  /* the context's streams */
     aios__side *side;
     unsigned flags;
     int rerr, werr;
@@ -639,11 +1748,6 @@ AIOS_API int64_t aios_now_ns(void)
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-static int64_t aios__after_ms(int ms)
-{
-    return ms > 0 ? aios_now_ns() + (int64_t)ms * 1000000 : INT64_MAX;
-}
-
 AIOS_API const char *aios_strerror(int code)
 {
     switch (code) {
@@ -662,309 +1766,96 @@ AIOS_API const char *aios_strerror(int code)
     return "unknown error";
 }
 
-/* ==== section: timers ==== */
+/* ==== section: the loop ==== */
 
-static int aios__timer_before(const aios__timer *a, const aios__timer *b)
+/* The allocator hooks, in the shape the loop core asks for. */
+static void *aios__mem(void *p, size_t old, size_t n)
 {
-    return a->when < b->when || (a->when == b->when && a->seq < b->seq);
-}
-
-static void aios__heap_place(aios_ctx *c, int i, aios__timer *t)
-{
-    c->heap[i] = t;
-    t->idx = i;
-}
-
-static void aios__heap_up(aios_ctx *c, int i)
-{
-    aios__timer *t = c->heap[i];
-    while (i > 0) {
-        int parent = (i - 1) / 2;
-        if (!aios__timer_before(t, c->heap[parent])) break;
-        aios__heap_place(c, i, c->heap[parent]);
-        i = parent;
+    if (n == 0) {
+        AIOS_FREE(p);
+        return NULL;
     }
-    aios__heap_place(c, i, t);
+    return aios__grow(p, old, n);
 }
 
-static void aios__heap_down(aios_ctx *c, int i)
+/* Timers and watchers of the context: thin names over the loop core. */
+static int aios__timer_start(aios_ctx *c, akc_timer *t, int64_t when)
 {
-    aios__timer *t = c->heap[i];
-    for (;;) {
-        int child = 2 * i + 1;
-        if (child >= c->nheap) break;
-        if (child + 1 < c->nheap && aios__timer_before(c->heap[child + 1], c->heap[child])) child++;
-        if (!aios__timer_before(c->heap[child], t)) break;
-        aios__heap_place(c, i, c->heap[child]);
-        i = child;
-    }
-    aios__heap_place(c, i, t);
+    if (when == INT64_MAX) return akc_timer_stop(&c->core, t);
+    return akc_timer_start(&c->core, t, when);
 }
 
-static void aios__timer_init(aios__timer *t, void (*fire)(aios__timer *))
+static void aios__timer_stop(aios_ctx *c, akc_timer *t) { (void)akc_timer_stop(&c->core, t); }
+
+static int64_t aios__after_ns(aios_ctx *c, int64_t ns) { return akc_add_sat(akc_time(&c->core), ns); }
+
+static int64_t aios__after_ms(aios_ctx *c, int ms)
 {
-    t->when = INT64_MAX;
-    t->seq = 0;
-    t->fire = fire;
-    t->idx = -1;
+    return ms > 0 ? aios__after_ns(c, (int64_t)ms * 1000000) : INT64_MAX;
 }
 
-static void aios__timer_stop(aios_ctx *c, aios__timer *t)
-{
-    int i = t->idx;
-    aios__timer *last;
-    if (i < 0) return;
-    t->idx = -1;
-    last = c->heap[--c->nheap];
-    if (last == t) return;
-    aios__heap_place(c, i, last);
-    aios__heap_up(c, i);
-    aios__heap_down(c, last->idx);
-}
-
-static int aios__timer_start(aios_ctx *c, aios__timer *t, int64_t when)
-{
-    aios__timer_stop(c, t);
-    if (when == INT64_MAX) return 0;
-    if (c->nheap == c->heap_cap) {
-        int cap = c->heap_cap ? c->heap_cap * 2 : 16;
-        aios__timer **h = (aios__timer **)aios__grow(c->heap, (size_t)c->nheap * sizeof *h, (size_t)cap * sizeof *h);
-        if (!h) return -ENOMEM;
-        c->heap = h;
-        c->heap_cap = cap;
-    }
-    t->when = when;
-    t->seq = c->seq++;
-    aios__heap_place(c, c->nheap++, t);
-    aios__heap_up(c, t->idx);
-    return 0;
-}
-
-static void aios__run_timers(aios_ctx *c, int64_t now)
-{
-    while (c->nheap > 0 && c->heap[0]->when <= now) {
-        aios__timer *t = c->heap[0];
-        aios__timer_stop(c, t);
-        t->fire(t);
-    }
-}
-
-/* ==== section: deferred work ==== */
-
-enum { AIOS__DEFER_STREAM = 1, AIOS__DEFER_CONNECT, AIOS__DEFER_SERVER };
-
-static void aios__defer_run(aios_ctx *c, aios__defer *d);
-
-static void aios__defer_init(aios__defer *d, int kind)
-{
-    d->prev = d->next = NULL;
-    d->kind = (unsigned char)kind;
-    d->queued = 0;
-}
-
-static void aios__defer_queue(aios_ctx *c, aios__defer *d)
-{
-    if (d->queued) return;
-    d->queued = 1;
-    d->next = NULL;
-    d->prev = c->dtail;
-    if (c->dtail) c->dtail->next = d; else c->dhead = d;
-    c->dtail = d;
-    c->ndefer++;
-}
-
-static void aios__defer_cancel(aios_ctx *c, aios__defer *d)
-{
-    if (!d->queued) return;
-    if (d->prev) d->prev->next = d->next; else c->dhead = d->next;
-    if (d->next) d->next->prev = d->prev; else c->dtail = d->prev;
-    d->prev = d->next = NULL;
-    d->queued = 0;
-    c->ndefer--;
-}
-
-/* Runs what was queued before each pass, for a bounded number of passes:
- * a continuation that finds its bytes already there completes without a
- * poll in between, yet a callback that keeps re-arming cannot starve the poll. */
+/* Deferred completions run in up to this many passes per dispatch: a
+ * continuation that finds its bytes already there completes without a
+ * wait in between, yet one that keeps re-arming cannot starve the wait. */
 #define AIOS__DEFER_PASSES 8
-static void aios__run_defers(aios_ctx *c)
-{
-    int pass;
-    for (pass = 0; pass < AIOS__DEFER_PASSES && c->ndefer > 0; pass++) {
-        int n = c->ndefer;
-        while (n-- > 0 && c->dhead) {
-            aios__defer *d = c->dhead;
-            aios__defer_cancel(c, d);
-            aios__defer_run(c, d);
-        }
-    }
-}
-
-/* ==== section: descriptors and the loop contract ==== */
-
-enum { AIOS__IO_STREAM = 1, AIOS__IO_LISTENER, AIOS__IO_ATTEMPT, AIOS__IO_RESOLVER };
-
-static void aios__io_ready(aios_ctx *c, aios__io *io, short revents);
-
-static void aios__io_init(aios__io *io, int fd, int kind)
-{
-    io->prev = io->next = NULL;
-    io->kind = (unsigned char)kind;
-    io->fd = fd;
-    io->slot = -1;
-    io->events = 0;
-    io->linked = 0;
-}
-
-static int aios__io_add(aios_ctx *c, aios__io *io)
-{
-    if (io->linked) return 0;
-    if (c->nios + 1 > c->watch_cap) {
-        int cap = c->watch_cap ? c->watch_cap * 2 : 16;
-        aios__io **w = (aios__io **)aios__grow(c->watch, (size_t)c->watch_cap * sizeof *w, (size_t)cap * sizeof *w);
-        if (!w) return -ENOMEM;
-        c->watch = w;
-        c->watch_cap = cap;
-    }
-    io->prev = NULL;
-    io->next = c->ios;
-    if (c->ios) c->ios->prev = io;
-    c->ios = io;
-    io->linked = 1;
-    io->slot = -1;
-    c->nios++;
-    return 0;
-}
-
-static void aios__io_del(aios_ctx *c, aios__io *io)
-{
-    if (!io->linked) return;
-    if (io->slot >= 0 && io->slot < c->nwatch && c->watch[io->slot] == io) c->watch[io->slot] = NULL;
-    if (io->prev) io->prev->next = io->next; else c->ios = io->next;
-    if (io->next) io->next->prev = io->prev;
-    io->prev = io->next = NULL;
-    io->linked = 0;
-    io->slot = -1;
-    c->nios--;
-}
 
 AIOS_API int aios_ctx_init(aios_ctx *ctx)
 {
+    int r;
     if (!ctx) return -EINVAL;
     memset(ctx, 0, sizeof *ctx);
+    r = akc_loop_init(&ctx->core, aios__mem);
+    if (r < 0) {
+        akc_loop_free(&ctx->core);
+        return r;
+    }
+    ctx->core.passes = AIOS__DEFER_PASSES;
     return 0;
 }
 
 AIOS_API int aios_prepare(void *vctx, struct pollfd *fds, int cap, int64_t *deadline_ns)
 {
     aios_ctx *c = (aios_ctx *)vctx;
-    aios__io *io;
-    int n = 0;
     if (!c) return -EINVAL;
-    for (io = c->ios; io; io = io->next) {
-        io->slot = -1;
-        if (!io->events) continue;
-        if (n < cap && fds) {
-            fds[n].fd = io->fd;
-            fds[n].events = io->events;
-            fds[n].revents = 0;
-        }
-        c->watch[n] = io;
-        io->slot = n;
-        n++;
-    }
-    c->nwatch = n < cap ? n : cap;
-    if (deadline_ns) {
-        int64_t due = INT64_MAX;
-        if (c->ndefer > 0) due = aios_now_ns();
-        else if (c->nheap > 0) due = c->heap[0]->when;
-        if (due < *deadline_ns) *deadline_ns = due;
-    }
-    return n;
+    return akc_prepare(&c->core, cap > 0 ? fds : NULL, cap, deadline_ns);
 }
 
 AIOS_API void aios_dispatch(void *vctx, struct pollfd *fds, int n)
 {
     aios_ctx *c = (aios_ctx *)vctx;
-    int i, count;
-    if (!c || c->in_dispatch) return;
-    c->in_dispatch = 1;
-    count = n < c->nwatch ? n : c->nwatch;
-    for (i = 0; i < count && fds; i++) {
-        aios__io *io = c->watch[i];
-        if (!io || !fds[i].revents || fds[i].fd != io->fd) continue;
-        c->watch[i] = NULL;
-        io->slot = -1;
-        aios__io_ready(c, io, fds[i].revents);
-    }
-    c->nwatch = 0;
-    aios__run_timers(c, aios_now_ns());
-    aios__run_defers(c);
-    c->in_dispatch = 0;
+    if (!c || c->core.depth) return;
+    akc_dispatch(&c->core, fds, fds ? n : 0);
     if (c->close_asked) aios_ctx_close(c);  /* asked for from a callback */
-}
-
-static int aios__alive(aios_ctx *c)
-{
-    aios__io *io;
-    if (c->ndefer > 0 || c->nheap > 0) return 1;
-    for (io = c->ios; io; io = io->next)
-        if (io->events) return 1;
-    return 0;
 }
 
 AIOS_API int aios_run_once(aios_ctx *c, int timeout_ms)
 {
-    int64_t deadline, now;
-    int n, ms, r;
+    int r;
     if (!c) return -EINVAL;
-    if (c->in_dispatch) return AIOS_EBUSY;
-    if (!aios__alive(c) && timeout_ms < 0) return 0;
-    now = aios_now_ns();
-    deadline = timeout_ms < 0 ? INT64_MAX : now + (int64_t)timeout_ms * 1000000;
-    for (;;) {
-        int64_t d = deadline;
-        n = aios_prepare(c, c->pfd, c->pfd_cap, &d);
-        if (n <= c->pfd_cap) { deadline = d; break; }
-        {
-            struct pollfd *p = (struct pollfd *)aios__grow(c->pfd, 0, (size_t)n * 2 * sizeof *p);  /* prepare refills it */
-            if (!p) return -ENOMEM;
-            c->pfd = p;
-            c->pfd_cap = n * 2;
-        }
-    }
-    if (deadline == INT64_MAX) ms = -1;
-    else if (deadline <= now) ms = 0;
-    else {
-        int64_t wait = (deadline - now + 999999) / 1000000;
-        ms = wait > INT_MAX ? INT_MAX : (int)wait;
-    }
-    r = AIOS_SYS_POLL(c->pfd, (nfds_t)n, ms);
-    if (r < 0) {
-        int i;
-        if (errno != EINTR) return -errno;
-        for (i = 0; i < n; i++) c->pfd[i].revents = 0;
-    }
-    aios_dispatch(c, c->pfd, n);
-    return aios__alive(c);
+    if (c->core.depth) return AIOS_EBUSY;
+    if (!akc_alive(&c->core) && timeout_ms < 0) return 0;
+    r = akc_run_once(&c->core, timeout_ms < 0 ? -1 : (int64_t)timeout_ms * 1000000);
+    if (c->close_asked) aios_ctx_close(c);
+    if (r < 0) return r;
+    return akc_alive(&c->core);
 }
 
 AIOS_API int aios_run(aios_ctx *c)
 {
     int r = 0;
     if (!c) return -EINVAL;
+    if (c->core.depth) return AIOS_EBUSY;   /* a stop asked for meanwhile stays for the outer run */
     /* an aios_stop made before this call counts, as in the other headers */
-    while (!c->stop) {
+    while (!akc_stopped(&c->core)) {
         r = aios_run_once(c, -1);
         if (r <= 0) break;
     }
-    c->stop = 0;
     return r < 0 ? r : 0;
 }
 
 AIOS_API void aios_stop(aios_ctx *c)
 {
-    if (c) c->stop = 1;
+    if (c) akc_stop(&c->core);
 }
 
 /* ==== section: streams, lifecycle ==== */
@@ -977,9 +1868,10 @@ static void aios__stream_read_io(aios_stream *s);
 
 /* At most one read per pass without a poll (see aios__read_start), so a fast
  * peer cannot keep a stream's continuations running forever. */
-static void aios__stream_kick_run(aios__defer *d)
+static void aios__stream_kick_run(akc_loop *l, akc_defer *d)
 {
     aios_stream *s = AIOS__CONTAINER(d, aios_stream, kick);
+    (void)l;
     if ((s->flags & AIOS__F_MORE) && s->rop && s->rend == s->rstart && s->rgot < s->rwant && !(s->flags & AIOS__F_CONNECTING))
         aios__stream_read_io(s);
     aios__stream_process(s);
@@ -987,11 +1879,12 @@ static void aios__stream_kick_run(aios__defer *d)
 
 static void aios__stream_kick(aios_stream *s)
 {
-    aios__defer_queue(s->ctx, &s->kick);
+    akc_defer_queue(&s->ctx->core, &s->kick);
 }
 
-static void aios__stream_rtimer_fire(aios__timer *t)
+static void aios__stream_rtimer_fire(akc_loop *l, akc_timer *t)
 {
+    (void)l;
     aios_stream *s = AIOS__CONTAINER(t, aios__side, r)->s;
     if (s->flags & AIOS__F_GCLOSE) {
         s->cancel_status = -ETIMEDOUT;
@@ -1002,8 +1895,9 @@ static void aios__stream_rtimer_fire(aios__timer *t)
     aios__stream_process(s);
 }
 
-static void aios__stream_wtimer_fire(aios__timer *t)
+static void aios__stream_wtimer_fire(akc_loop *l, akc_timer *t)
 {
+    (void)l;
     aios_stream *s = AIOS__CONTAINER(t, aios__side, w)->s;
     if (!s->werr) s->werr = -ETIMEDOUT;
     aios__stream_process(s);
@@ -1015,8 +1909,8 @@ static aios__side *aios__stream_side(aios_stream *s)
         aios__side *side = (aios__side *)AIOS_MALLOC(sizeof *side);
         if (!side) return NULL;
         memset(side, 0, sizeof *side);
-        aios__timer_init(&side->r, aios__stream_rtimer_fire);
-        aios__timer_init(&side->w, aios__stream_wtimer_fire);
+        akc_timer_init(&side->r, aios__stream_rtimer_fire);
+        akc_timer_init(&side->w, aios__stream_wtimer_fire);
         side->s = s;
         s->side = side;
     }
@@ -1038,7 +1932,7 @@ static struct aios__connector *aios__stream_connector(const aios_stream *s)
     return s->side ? s->side->conn : NULL;
 }
 
-static void aios__stream_ready(aios__io *io, short revents);
+static void aios__stream_ready(akc_loop *l, akc_io *io, unsigned revents);
 
 static aios_stream *aios__stream_new(aios_ctx *c, int fd)
 {
@@ -1046,14 +1940,17 @@ static aios_stream *aios__stream_new(aios_ctx *c, int fd)
     if (!s) return NULL;
     memset(s, 0, sizeof *s);
     s->ctx = c;
-    aios__io_init(&s->io, fd, AIOS__IO_STREAM);
-    aios__defer_init(&s->kick, AIOS__DEFER_STREAM);
+    akc_io_init(&s->io, fd, aios__stream_ready);
+    akc_defer_init(&s->kick, aios__stream_kick_run);
     s->rhwm = (uint32_t)AIOS__READ_HWM;
     s->whwm = (uint32_t)AIOS__WRITE_HWM;
-    if (aios__io_add(c, &s->io) < 0) {  /* linked even without a descriptor: the context finds its streams here */
+    if (akc_io_open(&c->core, &s->io) < 0) {  /* open even without a descriptor (a connect's): room reserved */
         AIOS_FREE(s);
         return NULL;
     }
+    s->next = c->streams;
+    if (c->streams) c->streams->prev = s;
+    c->streams = s;
     c->nstreams++;
     return s;
 }
@@ -1103,13 +2000,14 @@ AIOS_API int aios_stream_open(aios_ctx *ctx, aios_stream **out, int fd, unsigned
     return 0;
 }
 
+/* The watcher leaves the kernel's set before the descriptor closes (a
+ * descriptor the program keeps, or one duplicated elsewhere, would stay
+ * in the set and report for a stream that is gone). */
 static void aios__stream_drop_fd(aios_stream *s)
 {
-    aios_ctx *c = s->ctx;
-    if (s->io.slot >= 0 && s->io.slot < c->nwatch && c->watch[s->io.slot] == &s->io) c->watch[s->io.slot] = NULL;
+    akc_io_close(&s->ctx->core, &s->io);
     if (s->io.fd >= 0 && !(s->flags & AIOS__F_NOCLOSE)) AIOS_SYS_CLOSE(s->io.fd);
     s->io.fd = -1;
-    s->io.events = 0;
 }
 
 /* Abort: the descriptor goes at once, callbacks follow from dispatch. */
@@ -1129,10 +2027,12 @@ static void aios__stream_free(aios_stream *s)
 {
     aios_ctx *c = s->ctx;
     aios_server *srv = s->server;
-    aios__defer_cancel(c, &s->kick);
+    akc_defer_cancel(&s->kick);
     aios__stream_stop_rtimer(s);
     aios__stream_stop_wtimer(s);
-    aios__io_del(c, &s->io);
+    akc_io_close(&c->core, &s->io);
+    if (s->prev) s->prev->next = s->next; else c->streams = s->next;
+    if (s->next) s->next->prev = s->prev;
     c->nstreams--;
     AIOS_FREE(s->side);
     AIOS_FREE(s->rbuf);
@@ -1163,7 +2063,7 @@ AIOS_API int aios_close_graceful(aios_stream *s, int timeout_ms, aios_cb cb, voi
     /* the read timer becomes the close timer: a read deadline must not end the close */
     aios__stream_stop_rtimer(s);
     if (timeout_ms >= 0 && (!aios__stream_side(s) ||
-                            aios__timer_start(s->ctx, &s->side->r, aios_now_ns() + (int64_t)timeout_ms * 1000000) < 0))
+                            aios__timer_start(s->ctx, &s->side->r, aios__after_ns(s->ctx, (int64_t)timeout_ms * 1000000)) < 0))
         return aios_close(s, cb, ud);  /* no memory for the timer: close at once, same callback */
     s->closecb = cb;
     s->closeud = ud;
@@ -1328,7 +2228,7 @@ static int aios__read_start(aios_stream *s, int op, void *dst, size_t want, aios
     s->rcb = cb;
     s->rud = ud;
     s->rforce = 0;
-    if (s->side && s->side->rtimeout_ns > 0 && aios__timer_start(s->ctx, &s->side->r, aios_now_ns() + s->side->rtimeout_ns) < 0) {
+    if (s->side && s->side->rtimeout_ns > 0 && aios__timer_start(s->ctx, &s->side->r, aios__after_ns(s->ctx, s->side->rtimeout_ns)) < 0) {
         s->rop = AIOS__R_NONE;
         return -ENOMEM;
     }
@@ -1336,7 +2236,7 @@ static int aios__read_start(aios_stream *s, int op, void *dst, size_t want, aios
      * without new input; otherwise the descriptor is simply watched.  When the
      * last read filled all the room it had, the peer is sending faster than
      * we read, so the deferred pass tries the descriptor before any poll. */
-    if (aios__buffered(s) > 0 || want == 0 || (s->flags & (AIOS__F_EOF | AIOS__F_MORE)) || s->rerr || s->kick.queued ||
+    if (aios__buffered(s) > 0 || want == 0 || (s->flags & (AIOS__F_EOF | AIOS__F_MORE)) || s->rerr || akc_defer_queued(&s->kick) ||
         (s->flags & AIOS__F_CONNECTING))
         aios__stream_kick(s);
     else
@@ -1547,7 +2447,7 @@ static int aios__write_common(aios_stream *s, const void *data, size_t n, int co
     w->cb = cb;
     w->ud = ud;
     w->copied = keep > 0 ? sizeof *w + keep : 0;  /* the header counts: 1-byte copies are mostly header */
-    w->deadline = s->side && s->side->wtimeout_ns > 0 ? aios_now_ns() + s->side->wtimeout_ns : INT64_MAX;
+    w->deadline = s->side && s->side->wtimeout_ns > 0 ? aios__after_ns(s->ctx, s->side->wtimeout_ns) : INT64_MAX;
     if (copy) {
         if (keep > 0) memcpy((char *)(w + 1), (const char *)data + sent, keep);
         w->data = (const char *)(w + 1);
@@ -1608,9 +2508,10 @@ AIOS_API int aios_shutdown(aios_stream *s, aios_cb cb, void *ud)
 
 /* ==== section: streams, dispatch ==== */
 
-static void aios__stream_ready(aios__io *io, short revents)
+static void aios__stream_ready(akc_loop *l, akc_io *io, unsigned revents)
 {
     aios_stream *s = AIOS__CONTAINER(io, aios_stream, io);
+    (void)l;
     if (revents & POLLNVAL) {
         if (!s->rerr) s->rerr = -EBADF;
         if (!s->werr) s->werr = -EBADF;
@@ -1623,15 +2524,15 @@ static void aios__stream_ready(aios__io *io, short revents)
 static void aios__stream_update(aios_stream *s)
 {
     aios__wreq *wsend;
-    short ev = 0;
+    unsigned ev = 0;
     if (s->io.fd < 0 || (s->flags & AIOS__F_CLOSING)) return;
     if (s->rop && !(s->flags & AIOS__F_EOF) && !s->rerr && !s->rforce) ev |= POLLIN;
     wsend = s->werr ? NULL : aios__wsend(s);
     if (wsend) ev |= POLLOUT;
-    s->io.events = ev;
+    akc_io_want(&s->ctx->core, &s->io, ev);
     if (!s->side) return;
     if (wsend && wsend->deadline != INT64_MAX) {
-        if (s->side->w.idx < 0 || s->side->w.when != wsend->deadline)
+        if (akc_timer_when(&s->ctx->core, &s->side->w) != wsend->deadline)
             (void)aios__timer_start(s->ctx, &s->side->w, wsend->deadline);
     } else {
         aios__timer_stop(s->ctx, &s->side->w);
@@ -1898,18 +2799,18 @@ static int aios__gai_error(int gai, int err)
 /* ==== section: connecting ==== */
 
 typedef struct aios__attempt {
-    aios__io io;
+    akc_io io;
     struct aios__connector *c;
 } aios__attempt;
 
 typedef struct aios__connector {
     aios_stream *s;
-    aios__io rio;
+    akc_io rio;  /* the resolver thread's wake-up */
 #ifndef AIOS_NO_RESOLVER
     aios__resolve *res;
 #endif
-    aios__timer delay, deadline;
-    aios__defer start;
+    akc_timer delay, deadline;
+    akc_defer start;
     aios__attempt att[AIOS__MAX_ATTEMPTS];
     struct sockaddr_storage addrs[AIOS__MAX_ADDRS];
     socklen_t alen[AIOS__MAX_ADDRS];
@@ -1925,16 +2826,16 @@ static void aios__connector_free(aios_stream *s)
     if (!c) return;
     for (i = 0; i < AIOS__MAX_ATTEMPTS; i++) {
         if (c->att[i].io.fd < 0) continue;
-        aios__io_del(ctx, &c->att[i].io);
+        akc_io_close(&ctx->core, &c->att[i].io);
         AIOS_SYS_CLOSE(c->att[i].io.fd);
     }
-    aios__io_del(ctx, &c->rio);
+    akc_io_close(&ctx->core, &c->rio);
 #ifndef AIOS_NO_RESOLVER
     if (c->res) aios__resolve_unref(c->res);
 #endif
     aios__timer_stop(ctx, &c->delay);
     aios__timer_stop(ctx, &c->deadline);
-    aios__defer_cancel(ctx, &c->start);
+    akc_defer_cancel(&c->start);
     AIOS_FREE(c);
     s->side->conn = NULL;
 }
@@ -1971,7 +2872,7 @@ static void aios__connect_won(aios__connector *c, int slot)
     int fd = c->att[slot].io.fd;
     struct sockaddr_storage ss;
     socklen_t len = sizeof ss;
-    aios__io_del(s->ctx, &c->att[slot].io);
+    akc_io_close(&s->ctx->core, &c->att[slot].io);
     c->att[slot].io.fd = -1;
     s->io.fd = fd;
     s->flags |= AIOS__F_SOCK;
@@ -1981,6 +2882,7 @@ static void aios__connect_won(aios__connector *c, int slot)
 }
 
 static void aios__attempt_failed(aios__connector *c, int slot, int err);
+static void aios__attempt_ready(akc_loop *l, akc_io *io, unsigned revents);
 
 #define AIOS__UNIX_RETRIES 50
 
@@ -2006,7 +2908,7 @@ static int aios__attempt_next(aios__connector *c)
             c->last_err = -EAGAIN;
             c->retries++;
             c->next--;
-            if (aios__timer_start(c->s->ctx, &c->delay, aios_now_ns() + (int64_t)ms * 1000000) == 0) return 1;
+            if (aios__timer_start(c->s->ctx, &c->delay, aios__after_ms(c->s->ctx, ms)) == 0) return 1;
             c->next++;
             continue;
         }
@@ -2015,18 +2917,18 @@ static int aios__attempt_next(aios__connector *c)
             AIOS_SYS_CLOSE(fd);
             continue;
         }
-        aios__io_init(&c->att[slot].io, fd, AIOS__IO_ATTEMPT);
+        akc_io_init(&c->att[slot].io, fd, aios__attempt_ready);
         c->att[slot].c = c;
-        if (aios__io_add(c->s->ctx, &c->att[slot].io) < 0) {
+        if (akc_io_open(&c->s->ctx->core, &c->att[slot].io) < 0) {
             AIOS_SYS_CLOSE(fd);
             c->att[slot].io.fd = -1;
             c->last_err = -ENOMEM;
             continue;
         }
-        c->att[slot].io.events = POLLOUT;
+        akc_io_want(&c->s->ctx->core, &c->att[slot].io, POLLOUT);
         c->active++;
         if (c->next < c->naddr && c->delay_ms > 0)
-            (void)aios__timer_start(c->s->ctx, &c->delay, aios_now_ns() + (int64_t)c->delay_ms * 1000000);
+            (void)aios__timer_start(c->s->ctx, &c->delay, aios__after_ms(c->s->ctx, c->delay_ms));
         return 1;
     }
     return c->active > 0;
@@ -2034,7 +2936,7 @@ static int aios__attempt_next(aios__connector *c)
 
 static void aios__attempt_failed(aios__connector *c, int slot, int err)
 {
-    aios__io_del(c->s->ctx, &c->att[slot].io);
+    akc_io_close(&c->s->ctx->core, &c->att[slot].io);
     AIOS_SYS_CLOSE(c->att[slot].io.fd);
     c->att[slot].io.fd = -1;
     c->active--;
@@ -2042,13 +2944,14 @@ static void aios__attempt_failed(aios__connector *c, int slot, int err)
     if (!aios__attempt_next(c)) aios__connect_done(c->s, c->last_err ? c->last_err : -ECONNREFUSED);
 }
 
-static void aios__attempt_ready(aios__io *io, short revents)
+static void aios__attempt_ready(akc_loop *l, akc_io *io, unsigned revents)
 {
     aios__attempt *a = AIOS__CONTAINER(io, aios__attempt, io);
     aios__connector *c = a->c;
     int slot = (int)(a - c->att);
     int err = 0;
     socklen_t len = sizeof err;
+    (void)l;
     (void)revents;
     if (getsockopt(io->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0) err = errno;
     if (err == 0) aios__connect_won(c, slot);
@@ -2061,14 +2964,16 @@ static void aios__connect_begin(aios__connector *c)
     if (!aios__attempt_next(c)) aios__connect_done(c->s, c->last_err ? c->last_err : -ECONNREFUSED);
 }
 
-static void aios__connect_delay_fire(aios__timer *t)
+static void aios__connect_delay_fire(akc_loop *l, akc_timer *t)
 {
+    (void)l;
     aios__connector *c = AIOS__CONTAINER(t, aios__connector, delay);
     if (!aios__attempt_next(c)) aios__connect_done(c->s, c->last_err ? c->last_err : -ECONNREFUSED);
 }
 
-static void aios__connect_deadline_fire(aios__timer *t)
+static void aios__connect_deadline_fire(akc_loop *l, akc_timer *t)
 {
+    (void)l;
     aios__connector *c = AIOS__CONTAINER(t, aios__connector, deadline);
     aios__connect_done(c->s, -ETIMEDOUT);
 }
@@ -2107,7 +3012,7 @@ static void aios__resolved(aios__connector *c)
 {
     aios__resolve *r = c->res;
     int err;
-    aios__io_del(c->s->ctx, &c->rio);
+    akc_io_close(&c->s->ctx->core, &c->rio);
     c->res = NULL;
     err = aios__gai_error(r->gai, r->err);
     aios__take_addrs(c, r->res);
@@ -2120,25 +3025,24 @@ static void aios__resolved(aios__connector *c)
 }
 #endif /* AIOS_NO_RESOLVER */
 
-/* The connect part's descriptors: racing attempts and the resolver's wake-up. */
-static void aios__connect_io(aios__io *io, short revents)
-{
 #ifndef AIOS_NO_THREADS
-    if (io->kind == AIOS__IO_RESOLVER) {
-        aios__connector *c = AIOS__CONTAINER(io, aios__connector, rio);
-        uint64_t v;
-        if (read(io->fd, &v, sizeof v) < 0 && errno == EAGAIN) return;
-        if (!__atomic_load_n(&c->res->done, __ATOMIC_ACQUIRE)) return;
-        aios__resolved(c);
-        return;
-    }
-#endif
-    aios__attempt_ready(io, revents);
+/* The resolver thread's wake-up. */
+static void aios__resolver_ready(akc_loop *l, akc_io *io, unsigned revents)
+{
+    aios__connector *c = AIOS__CONTAINER(io, aios__connector, rio);
+    uint64_t v;
+    (void)l;
+    (void)revents;
+    if (read(io->fd, &v, sizeof v) < 0 && errno == EAGAIN) return;
+    if (!__atomic_load_n(&c->res->done, __ATOMIC_ACQUIRE)) return;
+    aios__resolved(c);
 }
+#endif
 
-static void aios__connect_start_run(aios__defer *d)
+static void aios__connect_start_run(akc_loop *l, akc_defer *d)
 {
     aios__connector *c = AIOS__CONTAINER(d, aios__connector, start);
+    (void)l;
 #ifndef AIOS_NO_RESOLVER
     if (c->res) {  /* only without a resolver thread */
         aios__resolve_now(c->res);
@@ -2184,13 +3088,11 @@ static aios__connector *aios__connector_new(aios_stream *s)
     if (!aios__stream_side(s)) { AIOS_FREE(c); return NULL; }
     memset(c, 0, sizeof *c);
     c->s = s;
-    aios__io_init(&c->rio, -1, AIOS__IO_RESOLVER);
-    for (i = 0; i < AIOS__MAX_ATTEMPTS; i++) aios__io_init(&c->att[i].io, -1, AIOS__IO_ATTEMPT);
-    aios__timer_init(&c->delay, aios__connect_delay_fire);
-    aios__timer_init(&c->deadline, aios__connect_deadline_fire);
-    aios__defer_init(&c->start, AIOS__DEFER_CONNECT);
-    s->ctx->connect_io = aios__connect_io;
-    s->ctx->connect_run = aios__connect_start_run;
+    akc_io_init(&c->rio, -1, NULL);
+    for (i = 0; i < AIOS__MAX_ATTEMPTS; i++) akc_io_init(&c->att[i].io, -1, aios__attempt_ready);
+    akc_timer_init(&c->delay, aios__connect_delay_fire);
+    akc_timer_init(&c->deadline, aios__connect_deadline_fire);
+    akc_defer_init(&c->start, aios__connect_start_run);
     s->ctx->connect_free = aios__connector_free;
     s->side->conn = c;
     s->flags |= AIOS__F_CONNECTING;
@@ -2256,21 +3158,21 @@ AIOS_API int aios_tcp_connect(aios_ctx *ctx, aios_stream **out, const char *host
         {
             int e = aios__resolve_spawn(ctx, r);
             if (e < 0) { aios__stream_discard(s); return e; }
-            aios__io_init(&c->rio, r->efd, AIOS__IO_RESOLVER);
-            if (aios__io_add(ctx, &c->rio) < 0) { aios__stream_discard(s); return -ENOMEM; }
-            c->rio.events = POLLIN;
+            akc_io_init(&c->rio, r->efd, aios__resolver_ready);
+            if (akc_io_open(&ctx->core, &c->rio) < 0) { aios__stream_discard(s); return -ENOMEM; }
+            akc_io_want(&ctx->core, &c->rio, POLLIN);
         }
 #endif
 #endif /* AIOS_NO_RESOLVER */
     }
-    if (o->timeout_ms > 0 && aios__timer_start(ctx, &c->deadline, aios__after_ms(o->timeout_ms)) < 0) {
+    if (o->timeout_ms > 0 && aios__timer_start(ctx, &c->deadline, aios__after_ms(ctx, o->timeout_ms)) < 0) {
         aios__stream_discard(s);
         return -ENOMEM;
     }
 #ifndef AIOS_NO_THREADS
     if (!c->res)
 #endif
-        aios__defer_queue(ctx, &c->start);
+        akc_defer_queue(&ctx->core, &c->start);
     *out = s;
     return 0;
 }
@@ -2296,7 +3198,7 @@ AIOS_API int aios_unix_connect(aios_ctx *ctx, aios_stream **out, const char *pat
     memcpy(un->sun_path, path, n + 1);
     c->alen[0] = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n + 1);
     c->naddr = 1;
-    aios__defer_queue(ctx, &c->start);
+    akc_defer_queue(&ctx->core, &c->start);
     *out = s;
     return 0;
 }
@@ -2318,12 +3220,13 @@ AIOS_API void aios_server_config_init(aios_server_config *cfg)
 static void aios__server_update(aios_server *srv)
 {
     int i;
-    short ev = (srv->paused || srv->shutting) ? 0 : POLLIN;
-    for (i = 0; i < srv->nlis; i++) srv->lis[i].io.events = ev;
+    unsigned ev = (srv->paused || srv->shutting) ? 0 : POLLIN;
+    for (i = 0; i < srv->nlis; i++) akc_io_want(&srv->ctx->core, &srv->lis[i].io, ev);
 }
 
-static void aios__server_retry_fire(aios__timer *t)
+static void aios__server_retry_fire(akc_loop *l, akc_timer *t)
 {
+    (void)l;
     aios_server *srv = AIOS__CONTAINER(t, aios_server, retry);
     srv->paused = 0;
     aios__server_update(srv);
@@ -2334,11 +3237,12 @@ static int aios__fd_shortage(int e)
     return e == EMFILE || e == ENFILE || e == ENOBUFS || e == ENOMEM;
 }
 
-static void aios__listener_ready(aios__io *io, short revents)
+static void aios__listener_ready(akc_loop *lp, akc_io *io, unsigned revents)
 {
     aios__listener *l = AIOS__CONTAINER(io, aios__listener, io);
     aios_server *srv = l->srv;
     int i;
+    (void)lp;
     (void)revents;
     for (i = 0; i < srv->cfg.accept_batch && !srv->paused && !srv->shutting; i++) {
         struct sockaddr_storage ss;
@@ -2354,7 +3258,7 @@ static void aios__listener_ready(aios__io *io, short revents)
             if (aios__fd_shortage(errno)) {
                 srv->stats.fd_exhausted++;
                 srv->paused = 2;
-                (void)aios__timer_start(srv->ctx, &srv->retry, aios__after_ms(srv->cfg.retry_ms > 0 ? srv->cfg.retry_ms : 100));
+                (void)aios__timer_start(srv->ctx, &srv->retry, aios__after_ms(srv->ctx, srv->cfg.retry_ms > 0 ? srv->cfg.retry_ms : 100));
             }
             break;
         }
@@ -2373,10 +3277,11 @@ static void aios__listener_ready(aios__io *io, short revents)
     aios__server_update(srv);
 }
 
-static void aios__server_finish_run(aios__defer *d)
+static void aios__server_finish_run(akc_loop *l, akc_defer *d)
 {
     aios_server *srv = AIOS__CONTAINER(d, aios_server, finish);
     aios_ctx *c = srv->ctx;
+    (void)l;
     aios_server_cb cb = srv->shut_cb;
     void *ud = srv->shut_ud;
     aios__timer_stop(c, &srv->grace);
@@ -2396,28 +3301,22 @@ static void aios__server_conn_gone(aios_server *srv)
         aios__timer_stop(srv->ctx, &srv->retry);
         aios__server_update(srv);
     }
-    if (srv->shutting && srv->stats.active == 0) aios__defer_queue(srv->ctx, &srv->finish);
-}
-
-/* Every stream stays on the context's descriptor list while it exists. */
-static aios_stream *aios__io_stream(aios__io *io)
-{
-    return io->kind == AIOS__IO_STREAM ? AIOS__CONTAINER(io, aios_stream, io) : NULL;
+    if (srv->shutting && srv->stats.active == 0) akc_defer_queue(&srv->ctx->core, &srv->finish);
 }
 
 static void aios__server_force(aios_server *srv)
 {
-    aios__io *io;
-    for (io = srv->ctx->ios; io; io = io->next) {
-        aios_stream *s = aios__io_stream(io);
-        if (!s || s->server != srv || (s->flags & AIOS__F_CLOSING)) continue;
+    aios_stream *s;
+    for (s = srv->ctx->streams; s; s = s->next) {
+        if (s->server != srv || (s->flags & AIOS__F_CLOSING)) continue;
         srv->stats.forced++;
         aios__hard_close(s, -ECANCELED);
     }
 }
 
-static void aios__server_grace_fire(aios__timer *t)
+static void aios__server_grace_fire(akc_loop *l, akc_timer *t)
 {
+    (void)l;
     aios__server_force(AIOS__CONTAINER(t, aios_server, grace));
 }
 
@@ -2433,10 +3332,10 @@ AIOS_API int aios_server_init(aios_server *srv, aios_ctx *ctx, const aios_server
     srv->ctx = ctx;
     srv->on_conn = on_conn;
     srv->ud = ud;
-    for (i = 0; i < AIOS_MAX_LISTENERS; i++) aios__io_init(&srv->lis[i].io, -1, AIOS__IO_LISTENER);
-    aios__timer_init(&srv->retry, aios__server_retry_fire);
-    aios__timer_init(&srv->grace, aios__server_grace_fire);
-    aios__defer_init(&srv->finish, AIOS__DEFER_SERVER);
+    for (i = 0; i < AIOS_MAX_LISTENERS; i++) akc_io_init(&srv->lis[i].io, -1, aios__listener_ready);
+    akc_timer_init(&srv->retry, aios__server_retry_fire);
+    akc_timer_init(&srv->grace, aios__server_grace_fire);
+    akc_defer_init(&srv->finish, aios__server_finish_run);
     srv->next = ctx->servers;
     if (ctx->servers) ctx->servers->prev = srv;
     ctx->servers = srv;
@@ -2448,9 +3347,9 @@ static int aios__listen_fd(aios_server *srv, int fd)
     aios__listener *l;
     if (listen(fd, srv->cfg.backlog) < 0) { int e = -errno; AIOS_SYS_CLOSE(fd); return e; }
     l = &srv->lis[srv->nlis];
-    aios__io_init(&l->io, fd, AIOS__IO_LISTENER);
+    akc_io_init(&l->io, fd, aios__listener_ready);
     l->srv = srv;
-    if (aios__io_add(srv->ctx, &l->io) < 0) { AIOS_SYS_CLOSE(fd); return -ENOMEM; }
+    if (akc_io_open(&srv->ctx->core, &l->io) < 0) { AIOS_SYS_CLOSE(fd); return -ENOMEM; }
     srv->nlis++;
     aios__server_update(srv);
     return 0;
@@ -2587,14 +3486,14 @@ AIOS_API int aios_server_shutdown(aios_server *srv, int timeout_ms, aios_server_
     if (srv->shutting || srv->done) return AIOS_ECLOSED;
     /* the grace timer first: without memory for it nothing changes (a graceful
      * shutdown must not turn into a forced one unasked) */
-    if (srv->stats.active > 0 && timeout_ms > 0 && aios__timer_start(srv->ctx, &srv->grace, aios__after_ms(timeout_ms)) < 0)
+    if (srv->stats.active > 0 && timeout_ms > 0 && aios__timer_start(srv->ctx, &srv->grace, aios__after_ms(srv->ctx, timeout_ms)) < 0)
         return -ENOMEM;
     srv->shutting = 1;
     srv->shut_cb = cb;
     srv->shut_ud = ud;
     aios__timer_stop(srv->ctx, &srv->retry);
     for (i = 0; i < srv->nlis; i++) {
-        aios__io_del(srv->ctx, &srv->lis[i].io);
+        akc_io_close(&srv->ctx->core, &srv->lis[i].io);
         AIOS_SYS_CLOSE(srv->lis[i].io.fd);
         srv->lis[i].io.fd = -1;
     }
@@ -2605,7 +3504,7 @@ AIOS_API int aios_server_shutdown(aios_server *srv, int timeout_ms, aios_server_
             (void)unlink(srv->unix_path);
         srv->unix_path[0] = 0;
     }
-    if (srv->stats.active == 0) aios__defer_queue(srv->ctx, &srv->finish);
+    if (srv->stats.active == 0) akc_defer_queue(&srv->ctx->core, &srv->finish);
     else if (timeout_ms <= 0) aios__server_force(srv);
     return 0;
 }
@@ -2790,37 +3689,13 @@ AIOS_API int aios_serial_open(aios_ctx *ctx, aios_stream **out, const char *path
     return r;
 }
 
-/* ==== section: descriptor handlers ==== */
-
-static void aios__io_ready(aios_ctx *c, aios__io *io, short revents)
-{
-    switch (io->kind) {
-    case AIOS__IO_STREAM: aios__stream_ready(io, revents); break;
-    case AIOS__IO_LISTENER: aios__listener_ready(io, revents); break;
-    case AIOS__IO_ATTEMPT: case AIOS__IO_RESOLVER: c->connect_io(io, revents); break;
-    default: break;
-    }
-}
-
-static void aios__defer_run(aios_ctx *c, aios__defer *d)
-{
-    switch (d->kind) {
-    case AIOS__DEFER_STREAM: aios__stream_kick_run(d); break;
-    case AIOS__DEFER_CONNECT: c->connect_run(d); break;
-    case AIOS__DEFER_SERVER: aios__server_finish_run(d); break;
-    default: break;
-    }
-}
-
 /* ==== section: closing the context ==== */
 
 static void aios__close_all_streams(aios_ctx *c)
 {
-    aios__io *io;
-    for (io = c->ios; io; io = io->next) {
-        aios_stream *s = aios__io_stream(io);
-        if (s && !(s->flags & AIOS__F_CLOSING)) aios__hard_close(s, -ECANCELED);
-    }
+    aios_stream *s;
+    for (s = c->streams; s; s = s->next)
+        if (!(s->flags & AIOS__F_CLOSING)) aios__hard_close(s, -ECANCELED);
 }
 
 AIOS_API void aios_ctx_close(aios_ctx *c)
@@ -2828,28 +3703,27 @@ AIOS_API void aios_ctx_close(aios_ctx *c)
     aios_server *srv;
     int rounds;
     if (!c) return;
-    if (c->in_dispatch) {  /* from a callback: finished when dispatch returns */
+    if (c->core.depth) {  /* from a callback: finished when dispatch returns */
         c->close_asked = 1;
         return;
     }
-    c->in_dispatch = 1;
+    c->core.depth = 1;
     for (srv = c->servers; srv; srv = srv->next) {
         if (!srv->shutting) (void)aios_server_shutdown(srv, 0, NULL, NULL);
         else aios__server_force(srv);
     }
     aios__close_all_streams(c);
-    for (rounds = 0; rounds < 1000000 && (c->ndefer > 0 || c->nstreams > 0); rounds++) {
-        aios__run_defers(c);
+    for (rounds = 0; rounds < 1000000 && (akc_defer_pending(&c->core) || c->nstreams > 0); rounds++) {
+        akc__run_deferred(&c->core, 1);
         aios__close_all_streams(c);  /* callbacks may have opened more */
         for (srv = c->servers; srv; srv = srv->next) if (!srv->shutting) (void)aios_server_shutdown(srv, 0, NULL, NULL);
     }
 #ifndef AIOS_NO_THREADS
     aios__resolve_reap(c, 1);  /* getaddrinfo cannot be interrupted: wait for it */
 #endif
-    AIOS_FREE(c->heap);
-    AIOS_FREE(c->watch);
-    AIOS_FREE(c->pfd);
+    akc_loop_free(&c->core);
     memset(c, 0, sizeof *c);
+    akc_loop_reset(&c->core);
 }
 
 #endif /* AIOS_IMPLEMENTATION */

@@ -538,6 +538,7 @@ struct akc_loop {
     akc_io wake_io;
     int stop;                  /* atomic */
     int depth;                 /* inside a dispatch (or close) */
+    int live;                  /* between init and free */
     int pwait2_missing;        /* epoll_pwait2 answered ENOSYS once */
     int passes;                /* rounds of deferred calls per dispatch (1) */
     /* the header's own parts of an iteration */
@@ -1210,7 +1211,19 @@ AKC_FN int akc_loop_init(akc_loop *l, akc_mem_fn mem)
     if (l->epfd < 0) return -errno;
 #endif
     akc_update_time(l);
+    l->live = 1;
     return 0;
+}
+
+/* The state of a loop that holds nothing (closed, or never opened): every
+ * query answers "nothing here"; a header that zeroes its context after
+ * closing calls this again. */
+AKC_FN void akc_loop_reset(akc_loop *l)
+{
+    memset(l, 0, sizeof *l);
+    l->epfd = l->wake_fd = -1;
+    l->dq.next = l->dq.prev = &l->dq;
+    l->passes = 1;
 }
 
 /* Releases what the loop itself holds; the headers have closed their
@@ -1228,9 +1241,7 @@ AKC_FN void akc_loop_free(akc_loop *l)
     (void)akc__mem(l, l->tab, 0, 0);
     (void)akc__mem(l, l->pfd, 0, 0);
     (void)akc__mem(l, l->batch, 0, 0);
-    memset(l, 0, sizeof *l);
-    l->epfd = l->wake_fd = -1;
-    l->dq.next = l->dq.prev = &l->dq;
+    akc_loop_reset(l);
 }
 
 /* Anything that keeps a loop running: timers, watched descriptors,
@@ -1335,7 +1346,6 @@ AKC_FN int akc__wait(akc_loop *l, int64_t deadline)
 {
     int64_t wait;
     int n, ms;
-    if (akc__batch_room(l) < 0) return -ENOMEM;
     if (deadline == AKC_NO_DEADLINE) wait = -1;
     else {
         akc_update_time(l);
@@ -1345,6 +1355,7 @@ AKC_FN int akc__wait(akc_loop *l, int64_t deadline)
     /* Nothing watched and no time to wait: the kernel has nothing to say
      * that the post stack does not (a stop is a flag). */
     if (wait == 0 && l->nwant == 0 && !akc_posts_pending(l)) return 0;
+    if (akc__batch_room(l) < 0) return -ENOMEM;
 #if defined(AKC__PWAIT2)
     if (wait > 0 && wait % 1000000 != 0 && !l->pwait2_missing) {
         struct { long long sec, nsec; } ts;   /* the kernel's timespec: 64-bit on every ABI */
@@ -1513,6 +1524,7 @@ AKC_FN int akc_run_once(akc_loop *l, int64_t timeout_ns)
     int64_t deadline;
     int rc;
     if (l->depth) return -EBUSY;
+    if (!l->live) return 0;   /* closed: nothing to wait for */
     akc_update_time(l);
     deadline = timeout_ns < 0 ? AKC_NO_DEADLINE : akc_add_sat(l->now, timeout_ns);
     if (l->on_prepare) l->on_prepare(l, &deadline);
@@ -2645,7 +2657,7 @@ SCHD_API int schd_loop_close(schd_loop *loop)
     }
     akc_loop_free(&loop->core);
     memset(loop, 0, sizeof *loop);
-    loop->core.epfd = loop->core.wake_fd = -1;
+    akc_loop_reset(&loop->core);
     return 0;
 }
 

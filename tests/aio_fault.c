@@ -137,11 +137,24 @@ static int h_close(int fd)
     return close(fd);
 }
 
-static int h_poll(struct pollfd *fds, nfds_t n, int ms)
+/* The loop's wait, on either backend. */
+static int h_ppoll(struct pollfd *fds, nfds_t n, const struct timespec *ts, const void *sig)
+{
+    (void)sig;
+    if (fi_fail(K_POLL, -1)) { errno = fi_err; return -1; }
+    return ppoll(fds, n, ts, NULL);
+}
+
+#if !defined(ASYNCKIT_POLL)
+#include <sys/epoll.h>
+static int h_epoll_wait(int epfd, struct epoll_event *ev, int n, int ms)
 {
     if (fi_fail(K_POLL, -1)) { errno = fi_err; return -1; }
-    return poll(fds, n, ms);
+    return epoll_wait(epfd, ev, n, ms);
 }
+#define AKC_SYS_EPOLL_WAIT(e, ev, n, ms) h_epoll_wait((e), (ev), (n), (ms))
+#define AKC_NO_PWAIT2 1
+#endif
 
 static void *h_malloc(size_t n) { return fi_fail(K_ALLOC, -1) ? NULL : malloc(n); }
 static void *h_realloc(void *p, size_t n) { return fi_fail(K_ALLOC, -1) ? NULL : realloc(p, n); }
@@ -194,7 +207,7 @@ static void h_freeaddrinfo(struct addrinfo *a)
 #define AIOS_SYS_SOCKET(d, t, p) h_socket((d), (t), (p))
 #define AIOS_SYS_CONNECT(fd, a, l) h_connect((fd), (a), (l))
 #define AIOS_SYS_CLOSE(fd) h_close(fd)
-#define AIOS_SYS_POLL(f, n, ms) h_poll((f), (n), (ms))
+#define AKC_SYS_PPOLL(f, n, ts, sig) h_ppoll((f), (n), (ts), (sig))
 #define AIOS_SYS_GETADDRINFO(h, s, hi, r) h_getaddrinfo((h), (s), (hi), (r))
 #define AIOS_SYS_FREEADDRINFO(a) h_freeaddrinfo(a)
 #define AIOS_MALLOC(n) h_malloc(n)

@@ -615,7 +615,7 @@ static void test_server_shutdown_without_memory_for_its_timer_changes_nothing(vo
     T_EQ(aios_tcp_connect(&ctx, &c, "127.0.0.1", aios_server_port(&srv), NULL, t_rec_cb, &cn), 0);
     T_EQ(t_spin(&ctx, &acc, 1), 1);
     T_EQ(t_spin(&ctx, &cn.calls, 1), 1);
-    T_REQUIRE(ctx.heap_cap == 0);  /* no timer yet: the grace timer needs the heap */
+    T_REQUIRE(ctx.core.heap_cap == 0);  /* no timer yet: the grace timer needs the heap */
     t_fail_alloc_in = 0;
     r = aios_server_shutdown(&srv, 10000, t_shut_cb, &sh);
     t_fail_alloc_in = -1;

@@ -616,20 +616,27 @@ static void test_ctx_close_delivers_pending(void)
 
 /* ---- the loop contract (shape 3: a foreign poll loop) ---- */
 
+/* With epoll the context is one descriptor (its epoll set) whatever it
+ * holds; with poll, one entry per descriptor waiting for something. */
 static void test_prepare_reports_count_beyond_cap(void)
 {
-    aios_stream *s[3]; int peer[3], i, n; char buf[3][4]; struct pollfd fds[8]; int64_t dl = INT64_MAX;
+    aios_stream *s[3]; int peer[3], i, n, want; char buf[3][4]; struct pollfd fds[8]; int64_t dl = INT64_MAX;
+#if defined(ASYNCKIT_POLL)
+    want = 3;
+#else
+    want = 1;
+#endif
     setup();
     for (i = 0; i < 3; i++) {
         T_REQUIRE(t_pair(&ctx, &s[i], &peer[i]) == 0);
         aios_read(s[i], buf[i], 4, NULL, NULL);
     }
-    n = aios_prepare(&ctx, fds, 1, &dl);
-    T_EQ(n, 3);
+    n = aios_prepare(&ctx, fds, 0, &dl);
+    T_EQ(n, want);
     T_EQ(dl, INT64_MAX);
     n = aios_prepare(&ctx, fds, 8, &dl);
-    T_EQ(n, 3);
-    for (i = 0; i < 3; i++) T_EQ(fds[i].events, POLLIN);
+    T_EQ(n, want);
+    for (i = 0; i < n; i++) T_EQ(fds[i].events, POLLIN);
     aios_dispatch(&ctx, fds, n);
     for (i = 0; i < 3; i++) close(peer[i]);
     teardown();
