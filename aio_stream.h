@@ -440,6 +440,9 @@ struct akc_loop {
 #ifndef AKC_SYS_EPOLL_WAIT
 #define AKC_SYS_EPOLL_WAIT epoll_wait
 #endif
+#if defined(__GLIBC__) && !defined(__USE_MISC) && !defined(AKC_NO_PWAIT2)
+#define AKC_NO_PWAIT2 1   /* syscall() is not declared */
+#endif
 /* epoll_pwait2 (Linux 5.11) takes nanoseconds; where the C library's
  * headers do not know it, or the kernel answers ENOSYS, waits round up to
  * the next millisecond.  ts points to two long longs (seconds, ns). */

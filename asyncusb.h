@@ -432,21 +432,1158 @@ also `-errno` values.  Timeouts are `-ETIMEDOUT`, cancellation
     AUSB_ERROR_MALFORMED       -1010  descriptor bytes are invalid
     AUSB_ERROR_CLOSED          -1011  the handle is closing or closed
 */
-#ifndef ASYNCUSB_H
-#define ASYNCUSB_H
-
-#define AUSB_VERSION "0.1.0"
-
 #if defined(ASYNCKIT_IMPLEMENTATION) && !defined(AUSB_IMPLEMENTATION)
 #define AUSB_IMPLEMENTATION
 #endif
 #if defined(ASYNCKIT_STATIC) && !defined(AUSB_STATIC)
 #define AUSB_STATIC
 #endif
-
-#if defined(AUSB_IMPLEMENTATION) && !defined(_POSIX_C_SOURCE) && !defined(_GNU_SOURCE) && !defined(_DEFAULT_SOURCE)
-#define _POSIX_C_SOURCE 200809L
+#if defined(AUSB_IMPLEMENTATION) && !defined(_GNU_SOURCE)
+#define _GNU_SOURCE 1
 #endif
+#if defined(AUSB_IMPLEMENTATION) && !defined(AUSB_NO_LIBUSB) && !defined(AKC_IMPLEMENT)
+#define AKC_IMPLEMENT
+#endif
+/* ==== asynckit core begin ==== */
+/* The loop core of the asynckit family: the time cache, timers, deferred
+ * calls, descriptor watching (epoll, or poll), cross-thread wake-ups and the
+ * family's error text.  Every header of the family carries this same block,
+ * stamped from core/core.h by tools/stamp_core.sh (edit it there, then run
+ * the script); the test run fails when a header's copy differs.
+ *
+ * Its names (akc_, AKC_) are the family's own and not an API: each header
+ * wraps what users need under its own prefix.  The declarations come once
+ * per file; the functions are static, compiled once into every file that
+ * compiles the implementation of any family header, so two such files never
+ * clash at link time.  A header asks for them by defining AKC_IMPLEMENT
+ * before this block.
+ *
+ * Backends: epoll on Linux (the default), or poll() when ASYNCKIT_POLL is
+ * defined (or off Linux).  The structures below are the same for both, so
+ * files built with different choices still agree on every layout. */
+#if !defined(AKC_CORE_VERSION)
+#define AKC_CORE_VERSION 1
+
+#include <stddef.h>
+#include <stdint.h>
+#include <poll.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define AKC_NO_DEADLINE INT64_MAX
+
+/* On the poll backend, prepare marks an entry whose watcher is new since
+ * the previous prepare by writing this bit into its revents (poll() never
+ * reports it): a host that registers descriptors only when they change
+ * re-registers such an entry even when its number and events look the
+ * same (the number was closed and reused in between). */
+#define AKC_FRESH 0x4000
+
+/* The family's own error codes (system errors are -errno). */
+enum {
+    AKC_EINCOMPLETE = -1001,  /* end of stream before the requested bytes */
+    AKC_ETOOLONG = -1002,     /* no delimiter within the maximum length */
+    AKC_ECLOSED = -1003,      /* the object is closing or closed */
+    AKC_ENOTFOUND = -1004,    /* host name not found */
+    AKC_ERESOLVE = -1005,     /* name resolution failed otherwise */
+    AKC_ENOTNUMERIC = -1006,  /* a host name, in a build without a resolver */
+    AKC_EUSB = -1010,         /* a USB failure without a better name */
+    AKC_ESTALL = -1011,       /* endpoint stalled, or request not supported */
+    AKC_EBABBLE = -1012,      /* the device sent more than was asked for */
+    AKC_EMALFORMED = -1013    /* malformed descriptor */
+};
+
+typedef struct akc_loop akc_loop;
+typedef struct akc_io akc_io;
+typedef struct akc_timer akc_timer;
+typedef struct akc_defer akc_defer;
+typedef struct akc_post akc_post;
+
+/* Every callback of the core gets its loop first. */
+typedef void (*akc_io_fn)(akc_loop *l, akc_io *io, unsigned revents);
+typedef void (*akc_timer_fn)(akc_loop *l, akc_timer *t);
+typedef void (*akc_defer_fn)(akc_loop *l, akc_defer *d);
+typedef void (*akc_post_fn)(akc_loop *l, akc_post *p);
+typedef int64_t (*akc_clock_fn)(void *ud);
+/* Grows or frees a block: n 0 frees p; old is p's size (for allocators
+ * without realloc). */
+typedef void *(*akc_mem_fn)(void *p, size_t old, size_t n);
+
+/* A watched descriptor: 24 bytes on 64-bit. */
+struct akc_io {
+    akc_io_fn fn;
+    int fd;
+    unsigned short want;   /* POLLIN | POLLOUT | POLLPRI asked for; 0: not watched */
+    unsigned short have;   /* epoll: what the kernel has registered (0: nothing) */
+    int slot;              /* epoll: index in the change list; poll: in the table; -1: none */
+    unsigned state;        /* AKC__IO_* bits */
+};
+
+/* A timer: 16 bytes, plus 24 in the loop's heap while active. */
+struct akc_timer {
+    akc_timer_fn fn;
+    uint32_t pos;          /* 1-based position in the heap; 0 when idle */
+};
+
+/* A deferred call: queued while next is not NULL. */
+struct akc_defer {
+    akc_defer *next, *prev;
+    akc_defer_fn fn;
+};
+
+/* A node another thread hands to the loop (akc_post_push). */
+struct akc_post {
+    akc_post *next;
+    akc_post_fn fn;
+};
+
+struct akc__tentry { int64_t when; uint64_t seq; akc_timer *t; };
+
+struct akc_loop {
+    int64_t now;               /* the time cached for this iteration */
+    akc_clock_fn clock;        /* NULL: CLOCK_MONOTONIC */
+    void *clock_ud;
+    akc_mem_fn mem;
+    /* timers: a binary min-heap on (deadline, start order) */
+    struct akc__tentry *heap;
+    uint32_t heap_len, heap_cap;
+    uint64_t timer_seq;
+    int64_t due;               /* the due time of the timer whose callback runs */
+    /* deferred calls: a ring through dq; dq_mark ends one pass */
+    akc_defer dq, dq_mark;
+    /* descriptors */
+    int epfd;                  /* -1 on the poll backend */
+    int nios;                  /* watchers open */
+    int nwant;                 /* of which watched (want != 0) */
+    akc_io **tab;              /* epoll: changes to apply; poll: the table */
+    struct pollfd *pfd;        /* poll: the table handed to poll() */
+    int ntab, tab_cap, pfd_cap;
+    unsigned tab_gen, prep_gen;  /* poll: table changes, as of the last prepare */
+    int prep_n;
+    void *batch;               /* epoll: the events being dispatched */
+    int batch_cap, batch_n, batch_pos;
+    int nalways;               /* epoll refused them (regular files): always ready */
+    /* cross-thread */
+    int wake_fd;
+    int wake_armed;            /* atomic: a write is on its way */
+    akc_post *posts;           /* atomic push-only stack */
+    akc_post *post_run;        /* the batch being run, in post order */
+    akc_io wake_io;
+    int stop;                  /* atomic */
+    int depth;                 /* inside a dispatch (or close) */
+    int live;                  /* between init and free */
+    int pwait2_missing;        /* epoll_pwait2 answered ENOSYS once */
+    int passes;                /* rounds of deferred calls per dispatch (1) */
+    /* the header's own parts of an iteration */
+    void (*on_prepare)(akc_loop *l, int64_t *deadline);
+    void (*on_dispatch)(akc_loop *l);
+    unsigned long long iterations;
+};
+
+#ifdef __cplusplus
+}
+#endif
+
+#elif AKC_CORE_VERSION != 1
+#error "asynckit: headers of different versions in one file (their loop cores differ); update them together"
+#endif /* AKC_CORE_VERSION */
+
+#if defined(AKC_IMPLEMENT) && !defined(AKC_CORE_IMPLEMENTED)
+#define AKC_CORE_IMPLEMENTED 1
+
+#if defined(ASYNCKIT_POLL) || !defined(__linux__)
+#define AKC_POLL_BACKEND 1
+#endif
+
+#if defined(__GLIBC__) && !defined(__USE_POSIX199309)
+#error "asynckit: an implementation needs POSIX declarations, but a system header was read without them: define the implementation macro before any #include of this file (or compile it with -D_GNU_SOURCE)"
+#endif
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/eventfd.h>
+#if !defined(AKC_POLL_BACKEND)
+#include <sys/epoll.h>
+#include <sys/syscall.h>
+#endif
+
+/* System calls, each a name or a function-like macro with the libc
+ * signature, so that tests can count them or make the n-th one fail. */
+#ifndef AKC_SYS_EPOLL_CREATE1
+#define AKC_SYS_EPOLL_CREATE1 epoll_create1
+#endif
+#ifndef AKC_SYS_EPOLL_CTL
+#define AKC_SYS_EPOLL_CTL epoll_ctl
+#endif
+#ifndef AKC_SYS_EPOLL_WAIT
+#define AKC_SYS_EPOLL_WAIT epoll_wait
+#endif
+#if defined(__GLIBC__) && !defined(__USE_MISC) && !defined(AKC_NO_PWAIT2)
+#define AKC_NO_PWAIT2 1   /* syscall() is not declared */
+#endif
+/* epoll_pwait2 (Linux 5.11) takes nanoseconds; where the C library's
+ * headers do not know it, or the kernel answers ENOSYS, waits round up to
+ * the next millisecond.  ts points to two long longs (seconds, ns). */
+#if !defined(AKC_POLL_BACKEND) && defined(SYS_epoll_pwait2) && !defined(AKC_NO_PWAIT2)
+#define AKC__PWAIT2 1
+#ifndef AKC_SYS_EPOLL_PWAIT2
+#define AKC_SYS_EPOLL_PWAIT2(epfd, ev, n, ts) syscall(SYS_epoll_pwait2, (epfd), (ev), (n), (ts), NULL, (size_t)8)
+#endif
+#endif
+#ifndef AKC_SYS_POLL
+#define AKC_SYS_POLL poll
+#endif
+#ifndef AKC_SYS_PPOLL
+#  if defined(__GLIBC__) && defined(__USE_GNU)
+#    define AKC_SYS_PPOLL ppoll
+#  elif !defined(__GLIBC__) && defined(_GNU_SOURCE)
+#    define AKC_SYS_PPOLL ppoll
+#  endif
+#endif
+#ifndef AKC_SYS_EVENTFD
+#define AKC_SYS_EVENTFD eventfd
+#endif
+#ifndef AKC_SYS_READ
+#define AKC_SYS_READ read
+#endif
+#ifndef AKC_SYS_WRITE
+#define AKC_SYS_WRITE write
+#endif
+#ifndef AKC_SYS_CLOSE
+#define AKC_SYS_CLOSE close
+#endif
+
+#if defined(__GNUC__)
+#define AKC_FN static __attribute__((unused))
+#else
+#define AKC_FN static
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- core: errors ---- */
+
+/* Text for any code: the family's own, -errno, 0. */
+AKC_FN const char *akc_strerror(int code)
+{
+    switch (code) {
+    case 0: return "success";
+    case AKC_EINCOMPLETE: return "end of stream before the requested bytes";
+    case AKC_ETOOLONG: return "no delimiter within the maximum length";
+    case AKC_ECLOSED: return "closing or closed";
+    case AKC_ENOTFOUND: return "host name not found";
+    case AKC_ERESOLVE: return "host name resolution failed";
+    case AKC_ENOTNUMERIC: return "not a numeric address (built without a resolver)";
+    case AKC_EUSB: return "USB failure";
+    case AKC_ESTALL: return "endpoint stalled";
+    case AKC_EBABBLE: return "device sent more data than requested";
+    case AKC_EMALFORMED: return "malformed descriptor";
+    case -ETIMEDOUT: return "timed out";
+    case -ECANCELED: return "cancelled";
+    case -EAGAIN: return "would have to wait (full or empty)";
+    default: break;
+    }
+    if (code < 0 && code > -4096) return strerror(-code);
+    return code < 0 ? "unknown error" : "not an error code";
+}
+
+/* ---- core: time ---- */
+
+AKC_FN int64_t akc_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+AKC_FN void akc_update_time(akc_loop *l)
+{
+    l->now = l->clock ? l->clock(l->clock_ud) : akc_now_ns();
+}
+
+/* What a new deadline counts from: inside a dispatch, the iteration's
+ * cached time (so that things started together keep their phase);
+ * outside, the clock now (a timer started long after the last iteration
+ * must not count from it). */
+AKC_FN int64_t akc_time(akc_loop *l)
+{
+    if (!l->depth) akc_update_time(l);
+    return l->now;
+}
+
+/* a + b for b >= 0, stopping at AKC_NO_DEADLINE instead of overflowing. */
+AKC_FN int64_t akc_add_sat(int64_t a, int64_t b)
+{
+    return b > AKC_NO_DEADLINE - a ? AKC_NO_DEADLINE : a + b;
+}
+
+/* ---- core: memory ---- */
+
+AKC_FN void *akc__mem(akc_loop *l, void *p, size_t old, size_t n)
+{
+    if (l->mem) return l->mem(p, old, n);
+    if (n == 0) { free(p); return NULL; }
+    return realloc(p, n);
+}
+
+/* Grows *arr (of *cap items of size bytes) to hold want items. */
+AKC_FN int akc__grow(akc_loop *l, void **arr, int *cap, int want, size_t size)
+{
+    int ncap;
+    void *p;
+    if (want <= *cap) return 0;
+    ncap = *cap ? *cap : 8;
+    while (ncap < want) {
+        if (ncap > INT32_MAX / 2) return -ENOMEM;
+        ncap *= 2;
+    }
+    p = akc__mem(l, *arr, (size_t)*cap * size, (size_t)ncap * size);
+    if (!p) return -ENOMEM;
+    *arr = p;
+    *cap = ncap;
+    return 0;
+}
+
+/* ---- core: timers ---- */
+
+AKC_FN int akc__tless(const struct akc__tentry *a, const struct akc__tentry *b)
+{
+    return a->when < b->when || (a->when == b->when && a->seq < b->seq);
+}
+
+AKC_FN void akc__heap_set(akc_loop *l, uint32_t i, struct akc__tentry e)
+{
+    l->heap[i] = e;
+    e.t->pos = i + 1;
+}
+
+AKC_FN void akc__heap_up(akc_loop *l, uint32_t i)
+{
+    struct akc__tentry e = l->heap[i];
+    while (i > 0) {
+        uint32_t parent = (i - 1) / 2;
+        if (!akc__tless(&e, &l->heap[parent])) break;
+        akc__heap_set(l, i, l->heap[parent]);
+        i = parent;
+    }
+    akc__heap_set(l, i, e);
+}
+
+AKC_FN void akc__heap_down(akc_loop *l, uint32_t i)
+{
+    struct akc__tentry e = l->heap[i];
+    for (;;) {
+        uint32_t child = 2 * i + 1;
+        if (child >= l->heap_len) break;
+        if (child + 1 < l->heap_len && akc__tless(&l->heap[child + 1], &l->heap[child])) child++;
+        if (!akc__tless(&l->heap[child], &e)) break;
+        akc__heap_set(l, i, l->heap[child]);
+        i = child;
+    }
+    akc__heap_set(l, i, e);
+}
+
+AKC_FN void akc__heap_remove(akc_loop *l, uint32_t i)
+{
+    struct akc__tentry last;
+    l->heap[i].t->pos = 0;
+    last = l->heap[--l->heap_len];
+    if (i == l->heap_len) return;
+    akc__heap_set(l, i, last);
+    if (i > 0 && akc__tless(&last, &l->heap[(i - 1) / 2])) akc__heap_up(l, i);
+    else akc__heap_down(l, i);
+}
+
+AKC_FN void akc_timer_init(akc_timer *t, akc_timer_fn fn)
+{
+    t->fn = fn;
+    t->pos = 0;
+}
+
+/* 1 when t is active in l's heap (storage that was never started, or a
+ * timer of another loop, is not). */
+AKC_FN int akc_timer_owned(const akc_loop *l, const akc_timer *t)
+{
+    return t->pos > 0 && t->pos <= l->heap_len && l->heap[t->pos - 1].t == t;
+}
+
+AKC_FN int akc_timer_active(const akc_timer *t) { return t->pos != 0; }
+
+AKC_FN int64_t akc_timer_when(const akc_loop *l, const akc_timer *t)
+{
+    return akc_timer_owned(l, t) ? l->heap[t->pos - 1].when : AKC_NO_DEADLINE;
+}
+
+/* Starts (or restarts) t at the absolute time when.  -ENOMEM, or -EINVAL
+ * for a timer active in another loop; t is unchanged then. */
+AKC_FN int akc_timer_start(akc_loop *l, akc_timer *t, int64_t when)
+{
+    uint32_t i;
+    if (t->pos) {
+        if (!akc_timer_owned(l, t)) return -EINVAL;
+        i = t->pos - 1;
+        l->heap[i].when = when;
+        l->heap[i].seq = l->timer_seq++;
+        if (i > 0 && akc__tless(&l->heap[i], &l->heap[(i - 1) / 2])) akc__heap_up(l, i);
+        else akc__heap_down(l, i);
+        return 0;
+    }
+    if (l->heap_len == l->heap_cap) {
+        int cap = (int)l->heap_cap;
+        void *arr = l->heap;
+        if (akc__grow(l, &arr, &cap, cap + 1, sizeof(struct akc__tentry))) return -ENOMEM;
+        l->heap = (struct akc__tentry *)arr;
+        l->heap_cap = (uint32_t)cap;
+    }
+    i = l->heap_len++;
+    l->heap[i].when = when;
+    l->heap[i].seq = l->timer_seq++;
+    l->heap[i].t = t;
+    akc__heap_up(l, i);
+    return 0;
+}
+
+/* Stops t if l owns it; 0, or -EINVAL for a timer of another loop. */
+AKC_FN int akc_timer_stop(akc_loop *l, akc_timer *t)
+{
+    if (!t->pos) return 0;
+    if (!akc_timer_owned(l, t)) return -EINVAL;
+    akc__heap_remove(l, t->pos - 1);
+    return 0;
+}
+
+AKC_FN int64_t akc__next_due(const akc_loop *l)
+{
+    return l->heap_len ? l->heap[0].when : AKC_NO_DEADLINE;
+}
+
+/* Runs the timers due at l->now, each once.  A timer started (or
+ * restarted) by these callbacks waits for the next iteration, so a
+ * zero-delay restart cannot spin here. */
+AKC_FN void akc__run_timers(akc_loop *l)
+{
+    uint64_t first_new = l->timer_seq;
+    while (l->heap_len > 0) {
+        akc_timer *t = l->heap[0].t;
+        if (l->heap[0].when > l->now || l->heap[0].seq >= first_new) break;
+        l->due = l->heap[0].when;
+        akc__heap_remove(l, 0);
+        t->fn(l, t);
+    }
+}
+
+/* ---- core: deferred calls ---- */
+
+AKC_FN void akc_defer_init(akc_defer *d, akc_defer_fn fn)
+{
+    d->next = d->prev = NULL;
+    d->fn = fn;
+}
+
+AKC_FN int akc_defer_queued(const akc_defer *d) { return d->next != NULL; }
+
+/* Queues d at the end (no-op when it is queued already). */
+AKC_FN void akc_defer_queue(akc_loop *l, akc_defer *d)
+{
+    if (d->next) return;
+    d->next = &l->dq;
+    d->prev = l->dq.prev;
+    l->dq.prev->next = d;
+    l->dq.prev = d;
+}
+
+AKC_FN void akc_defer_cancel(akc_defer *d)
+{
+    if (!d->next) return;
+    d->prev->next = d->next;
+    d->next->prev = d->prev;
+    d->next = d->prev = NULL;
+}
+
+AKC_FN int akc_defer_pending(const akc_loop *l) { return l->dq.next != &l->dq; }
+
+AKC_FN void akc__mark_fn(akc_loop *l, akc_defer *d) { (void)l; (void)d; }
+
+/* Runs what is queued, in up to passes rounds; what a round's calls queue
+ * waits for the next round, so a call that keeps re-queueing itself
+ * cannot starve the wait. */
+AKC_FN void akc__run_deferred(akc_loop *l, int passes)
+{
+    akc_defer *d;
+    while (passes-- > 0 && akc_defer_pending(l)) {
+        akc_defer_queue(l, &l->dq_mark);
+        while ((d = l->dq.next) != &l->dq_mark) {
+            akc_defer_cancel(d);
+            d->fn(l, d);
+        }
+        akc_defer_cancel(&l->dq_mark);
+    }
+}
+
+/* ---- core: descriptors ---- */
+
+enum {
+    AKC__IO_OPEN = 1u,     /* counted in nios, room reserved */
+    AKC__IO_QUEUED = 2u,   /* epoll: in the change list */
+    AKC__IO_FRESH = 4u,    /* poll: in the table since the last prepare */
+    AKC__IO_ALWAYS = 8u,   /* epoll: not in the set; ready at every dispatch (see akc__apply) */
+    AKC__IO_ERR = 16u,     /* epoll: registration failed: report POLLERR */
+    AKC__IO_NVAL = 32u,    /* epoll: registration failed on a closed descriptor: POLLNVAL */
+    AKC__IO_QUIET = 64u    /* does not keep the loop alive */
+};
+
+AKC_FN void akc_io_init(akc_io *io, int fd, akc_io_fn fn)
+{
+    io->fn = fn;
+    io->fd = fd;
+    io->want = io->have = 0;
+    io->slot = -1;
+    io->state = 0;
+}
+
+/* Makes io known to l, reserving the room its changes need, so that
+ * akc_io_want never fails.  0 or -ENOMEM. */
+AKC_FN int akc_io_open(akc_loop *l, akc_io *io)
+{
+    void *arr;
+    if (io->state & AKC__IO_OPEN) return 0;
+    arr = l->tab;
+    if (akc__grow(l, &arr, &l->tab_cap, l->nios + 1, sizeof(akc_io *))) return -ENOMEM;
+    l->tab = (akc_io **)arr;
+#if defined(AKC_POLL_BACKEND)
+    arr = l->pfd;
+    if (akc__grow(l, &arr, &l->pfd_cap, l->nios + 1, sizeof(struct pollfd))) return -ENOMEM;
+    l->pfd = (struct pollfd *)arr;
+#endif
+    l->nios++;
+    io->state = AKC__IO_OPEN;
+    io->slot = -1;
+    io->want = io->have = 0;
+    return 0;
+}
+
+/* Counts toward the loop's life unless the watcher is quiet (the wake-up). */
+AKC_FN void akc__count_want(akc_loop *l, const akc_io *io, unsigned old)
+{
+    if (!(io->state & AKC__IO_QUIET)) l->nwant += (io->want != 0) - (old != 0);
+}
+
+#if defined(AKC_POLL_BACKEND)
+
+AKC_FN void akc__tab_remove(akc_loop *l, akc_io *io)
+{
+    int i = io->slot, last = --l->ntab;
+    if (i != last) {
+        l->tab[i] = l->tab[last];
+        l->pfd[i] = l->pfd[last];
+        l->tab[i]->slot = i;
+    }
+    io->slot = -1;
+    l->tab_gen++;
+}
+
+/* Watches io for events (0: stops watching it).  Never fails on an open io. */
+AKC_FN void akc_io_want(akc_loop *l, akc_io *io, unsigned events)
+{
+    unsigned old = io->want;
+    io->want = (unsigned short)events;
+    if (!(io->state & AKC__IO_OPEN) || old == events) return;
+    if (events && io->slot < 0) {
+        io->slot = l->ntab++;
+        l->tab[io->slot] = io;
+        l->pfd[io->slot].fd = io->fd;
+        l->pfd[io->slot].revents = 0;
+        io->state |= AKC__IO_FRESH;
+        l->tab_gen++;
+    } else if (!events && io->slot >= 0) {
+        akc__tab_remove(l, io);
+    }
+    if (io->slot >= 0) l->pfd[io->slot].events = (short)events;
+    akc__count_want(l, io, old);
+}
+
+AKC_FN void akc_io_close(akc_loop *l, akc_io *io)
+{
+    if (!(io->state & AKC__IO_OPEN)) return;
+    akc_io_want(l, io, 0);
+    io->state = 0;
+    l->nios--;
+}
+
+AKC_FN void akc__flush(akc_loop *l) { (void)l; }
+
+#else /* epoll */
+
+AKC_FN void akc__queue_change(akc_loop *l, akc_io *io)
+{
+    if (io->state & AKC__IO_QUEUED) return;
+    io->state |= AKC__IO_QUEUED;
+    io->slot = l->ntab;
+    l->tab[l->ntab++] = io;
+}
+
+AKC_FN void akc__unqueue_change(akc_loop *l, akc_io *io)
+{
+    int i = io->slot, last = --l->ntab;
+    if (i != last) {
+        l->tab[i] = l->tab[last];
+        l->tab[i]->slot = i;
+    }
+    io->slot = -1;
+    io->state &= ~(unsigned)AKC__IO_QUEUED;
+}
+
+AKC_FN void akc_io_want(akc_loop *l, akc_io *io, unsigned events)
+{
+    unsigned old = io->want;
+    io->want = (unsigned short)events;
+    if (!(io->state & AKC__IO_OPEN) || old == events) return;
+    akc__count_want(l, io, old);
+    if (events != io->have && !(io->state & AKC__IO_ALWAYS)) akc__queue_change(l, io);
+}
+
+/* Hands io's wish to the kernel; 1 when io must stay in the list.  A
+ * descriptor epoll refuses with EPERM (a regular file) is then always
+ * ready, as poll() sees it; any other refusal reaches the watcher at each
+ * dispatch as POLLERR, or POLLNVAL for a closed descriptor, until it is
+ * closed (as poll() would keep reporting it). */
+AKC_FN int akc__apply(akc_loop *l, akc_io *io)
+{
+    struct epoll_event ev;
+    int op, r;
+    if (io->state & AKC__IO_ALWAYS) return 1;
+    if (io->want == io->have) return 0;
+    memset(&ev, 0, sizeof ev);
+    ev.events = io->want;
+    ev.data.ptr = io;
+    op = !io->have ? EPOLL_CTL_ADD : !io->want ? EPOLL_CTL_DEL : EPOLL_CTL_MOD;
+    r = AKC_SYS_EPOLL_CTL(l->epfd, op, io->fd, &ev);
+    if (r < 0 && op == EPOLL_CTL_ADD && errno == EEXIST) r = AKC_SYS_EPOLL_CTL(l->epfd, EPOLL_CTL_MOD, io->fd, &ev);
+    else if (r < 0 && op == EPOLL_CTL_MOD && errno == ENOENT) r = AKC_SYS_EPOLL_CTL(l->epfd, EPOLL_CTL_ADD, io->fd, &ev);
+    if (r == 0 || op == EPOLL_CTL_DEL) {
+        io->have = io->want;
+        return 0;
+    }
+    io->state |= AKC__IO_ALWAYS;
+    if (errno == EBADF) io->state |= AKC__IO_NVAL;
+    else if (errno != EPERM) io->state |= AKC__IO_ERR;
+    if (io->have) {   /* a failed MOD: take the old wish out, as far as it is there */
+        (void)AKC_SYS_EPOLL_CTL(l->epfd, EPOLL_CTL_DEL, io->fd, &ev);
+        io->have = 0;
+    }
+    return 1;
+}
+
+/* Applies the changes queued since the last wait; what must stay (always
+ * ready descriptors) is kept at the front of the list. */
+AKC_FN void akc__flush(akc_loop *l)
+{
+    int i, keep = 0;
+    for (i = 0; i < l->ntab; i++) {
+        akc_io *io = l->tab[i];
+        if (akc__apply(l, io)) {
+            io->slot = keep;
+            l->tab[keep++] = io;
+        } else {
+            io->state &= ~(unsigned)AKC__IO_QUEUED;
+            io->slot = -1;
+        }
+    }
+    l->ntab = keep;
+    l->nalways = keep;
+}
+
+AKC_FN void akc_io_close(akc_loop *l, akc_io *io)
+{
+    int i;
+    struct epoll_event *ev = (struct epoll_event *)l->batch;
+    if (!(io->state & AKC__IO_OPEN)) return;
+    akc_io_want(l, io, 0);
+    if (io->state & AKC__IO_QUEUED) akc__unqueue_change(l, io);
+    if (io->have) {   /* now, so that the caller may close the descriptor next */
+        struct epoll_event none;
+        memset(&none, 0, sizeof none);
+        (void)AKC_SYS_EPOLL_CTL(l->epfd, EPOLL_CTL_DEL, io->fd, &none);
+    }
+    for (i = l->batch_pos; i < l->batch_n; i++)   /* not delivered yet: never will be */
+        if (ev[i].data.ptr == io) ev[i].data.ptr = NULL;
+    io->want = io->have = 0;
+    io->state = 0;
+    l->nios--;
+}
+
+#endif /* epoll */
+
+/* Calls io with what happened, as far as it still asks for it. */
+AKC_FN void akc__io_deliver(akc_loop *l, akc_io *io, unsigned revents)
+{
+    unsigned mask = io->want;
+    if (!mask) return;
+    revents &= mask | POLLERR | POLLHUP | POLLNVAL;
+    if (revents) io->fn(l, io, revents);
+}
+
+/* ---- core: cross-thread wake-ups ---- */
+
+AKC_FN void akc__wake_run(akc_loop *l, akc_io *io, unsigned revents);
+
+/* The eventfd other threads wake the loop through; created once. */
+AKC_FN int akc_wake_open(akc_loop *l)
+{
+    int r;
+    if (l->wake_fd >= 0) return 0;
+    l->wake_fd = AKC_SYS_EVENTFD(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (l->wake_fd < 0) return -errno;
+    akc_io_init(&l->wake_io, l->wake_fd, akc__wake_run);
+    r = akc_io_open(l, &l->wake_io);
+    if (r < 0) {
+        (void)AKC_SYS_CLOSE(l->wake_fd);
+        l->wake_fd = -1;
+        return r;
+    }
+    l->wake_io.state |= AKC__IO_QUIET;   /* the wake-up alone keeps no loop alive */
+    akc_io_want(l, &l->wake_io, POLLIN);
+    return 0;
+}
+
+/* Any thread: makes the loop's wait return soon.  A write already on its
+ * way covers this one; the loop re-arms before it reads. */
+AKC_FN void akc_wake(akc_loop *l)
+{
+    uint64_t one = 1;
+    if (l->wake_fd < 0 || __atomic_exchange_n(&l->wake_armed, 1, __ATOMIC_ACQ_REL)) return;
+    while (AKC_SYS_WRITE(l->wake_fd, &one, sizeof one) < 0 && errno == EINTR) {}
+}
+
+/* Any thread: p->fn(p) runs on the loop's thread, in post order. */
+AKC_FN void akc_post_push(akc_loop *l, akc_post *p)
+{
+    akc_post *head = __atomic_load_n(&l->posts, __ATOMIC_RELAXED);
+    do {
+        p->next = head;
+    } while (!__atomic_compare_exchange_n(&l->posts, &head, p, 1, __ATOMIC_RELEASE, __ATOMIC_RELAXED));
+    akc_wake(l);
+}
+
+AKC_FN int akc_posts_pending(akc_loop *l)
+{
+    return __atomic_load_n(&l->posts, __ATOMIC_ACQUIRE) != NULL || l->post_run != NULL;
+}
+
+/* Takes p back before it runs: off the stack (whose other nodes go back
+ * in their order) or out of the batch being run.  Loop thread only. */
+AKC_FN void akc_post_withdraw(akc_loop *l, akc_post *p)
+{
+    akc_post *list = __atomic_exchange_n(&l->posts, (akc_post *)NULL, __ATOMIC_ACQUIRE), *rev = NULL, **pp;
+    for (pp = &list; *pp; pp = &(*pp)->next)
+        if (*pp == p) { *pp = p->next; break; }
+    while (list) {   /* newest first: reverse, then push back oldest first */
+        akc_post *n = list->next;
+        list->next = rev;
+        rev = list;
+        list = n;
+    }
+    while (rev) {
+        akc_post *n = rev->next;
+        akc_post_push(l, rev);
+        rev = n;
+    }
+    for (pp = &l->post_run; *pp; pp = &(*pp)->next)
+        if (*pp == p) { *pp = p->next; break; }
+}
+
+AKC_FN void akc__run_posts(akc_loop *l)
+{
+    akc_post *list, *rev = NULL, *p;
+    __atomic_store_n(&l->wake_armed, 0, __ATOMIC_RELEASE);
+    list = __atomic_exchange_n(&l->posts, (akc_post *)NULL, __ATOMIC_ACQUIRE);
+    while (list) {   /* the stack holds newest first: restore post order */
+        akc_post *n = list->next;
+        list->next = rev;
+        rev = list;
+        list = n;
+    }
+    /* The batch lives in the loop so that a callback withdrawing another
+     * post of the same batch takes it out before it runs. */
+    l->post_run = rev;
+    while ((p = l->post_run) != NULL) {
+        l->post_run = p->next;
+        p->next = NULL;
+        p->fn(l, p);
+    }
+}
+
+AKC_FN void akc__wake_run(akc_loop *l, akc_io *io, unsigned revents)
+{
+    uint64_t count;
+    (void)io;
+    (void)revents;
+    __atomic_store_n(&l->wake_armed, 0, __ATOMIC_RELEASE);
+    while (AKC_SYS_READ(l->wake_fd, &count, sizeof count) < 0 && errno == EINTR) {}
+    akc__run_posts(l);
+}
+
+/* ---- core: the loop ---- */
+
+/* mem NULL: realloc and free.  0, or -errno of epoll_create1. */
+AKC_FN int akc_loop_init(akc_loop *l, akc_mem_fn mem)
+{
+    memset(l, 0, sizeof *l);
+    l->mem = mem;
+    l->passes = 1;
+    l->dq.next = l->dq.prev = &l->dq;
+    akc_defer_init(&l->dq_mark, akc__mark_fn);
+    l->wake_fd = -1;
+    akc_io_init(&l->wake_io, -1, akc__wake_run);
+#if defined(AKC_POLL_BACKEND)
+    l->epfd = -1;
+#else
+    l->epfd = AKC_SYS_EPOLL_CREATE1(EPOLL_CLOEXEC);
+    if (l->epfd < 0) return -errno;
+#endif
+    akc_update_time(l);
+    l->live = 1;
+    return 0;
+}
+
+/* The state of a loop that holds nothing (closed, or never opened): every
+ * query answers "nothing here"; a header that zeroes its context after
+ * closing calls this again. */
+AKC_FN void akc_loop_reset(akc_loop *l)
+{
+    memset(l, 0, sizeof *l);
+    l->epfd = l->wake_fd = -1;
+    l->dq.next = l->dq.prev = &l->dq;
+    l->passes = 1;
+}
+
+/* Releases what the loop itself holds; the headers have closed their
+ * watchers and delivered their callbacks before. */
+AKC_FN void akc_loop_free(akc_loop *l)
+{
+    uint32_t i;
+    for (i = 0; i < l->heap_len; i++) l->heap[i].t->pos = 0;
+    if (l->wake_fd >= 0) {
+        akc_io_close(l, &l->wake_io);
+        (void)AKC_SYS_CLOSE(l->wake_fd);
+    }
+    if (l->epfd >= 0) (void)AKC_SYS_CLOSE(l->epfd);
+    (void)akc__mem(l, l->heap, 0, 0);
+    (void)akc__mem(l, l->tab, 0, 0);
+    (void)akc__mem(l, l->pfd, 0, 0);
+    (void)akc__mem(l, l->batch, 0, 0);
+    akc_loop_reset(l);
+}
+
+/* Anything that keeps a loop running: timers, watched descriptors,
+ * deferred calls, posts on their way. */
+AKC_FN int akc_alive(akc_loop *l)
+{
+    return l->heap_len > 0 || l->nwant > 0 || akc_defer_pending(l) || akc_posts_pending(l);
+}
+
+/* Any thread: the run in progress (or the next one) returns after its
+ * current iteration. */
+AKC_FN void akc_stop(akc_loop *l)
+{
+    __atomic_store_n(&l->stop, 1, __ATOMIC_RELEASE);
+    akc_wake(l);
+}
+
+/* Consumes a stop request. */
+AKC_FN int akc_stopped(akc_loop *l)
+{
+    return __atomic_exchange_n(&l->stop, 0, __ATOMIC_ACQ_REL);
+}
+
+/* 1 when a descriptor epoll could not take wants an event: it is ready
+ * at once. */
+AKC_FN int akc__always_ready(const akc_loop *l)
+{
+    int i;
+    for (i = 0; i < l->nalways; i++)
+        if (l->tab[i]->want) return 1;
+    return 0;
+}
+
+/* Lowers *deadline to what the loop waits for: now when deferred calls
+ * or always-ready descriptors are waiting, else the earliest timer. */
+AKC_FN void akc__deadline(akc_loop *l, int64_t *deadline)
+{
+    int64_t due = akc__next_due(l);
+    if ((akc_defer_pending(l) || akc__always_ready(l)) && l->now < due) due = l->now;
+    if (due < *deadline) *deadline = due;
+}
+
+#if !defined(AKC_POLL_BACKEND)
+
+AKC_FN int akc__batch_room(akc_loop *l)
+{
+    if (!l->batch) {
+        void *arr = NULL;
+        int cap = 0;
+        if (akc__grow(l, &arr, &cap, 64, sizeof(struct epoll_event))) return -ENOMEM;
+        l->batch = arr;
+        l->batch_cap = cap;
+    }
+    return 0;
+}
+
+/* Delivers the batch that epoll returned, then the always-ready ones.
+ * A watcher closed meanwhile had its entries cleared by akc_io_close. */
+AKC_FN void akc__run_batch(akc_loop *l)
+{
+    struct epoll_event *ev = (struct epoll_event *)l->batch;
+    int i, n;
+    for (l->batch_pos = 0; l->batch_pos < l->batch_n; ) {
+        akc_io *io = (akc_io *)ev[l->batch_pos].data.ptr;
+        unsigned re = ev[l->batch_pos].events;
+        l->batch_pos++;
+        if (io) akc__io_deliver(l, io, re);
+    }
+    if (l->batch_n == l->batch_cap && l->batch_cap < 1024) {   /* a full batch: take more next time */
+        void *arr = l->batch;
+        int cap = l->batch_cap;
+        if (akc__grow(l, &arr, &cap, cap * 2, sizeof(struct epoll_event)) == 0) {
+            l->batch = arr;
+            l->batch_cap = cap;
+        }
+    }
+    l->batch_n = l->batch_pos = 0;
+    n = l->nalways;
+    for (i = 0; i < n && i < l->ntab; i++) {
+        akc_io *io = l->tab[i];
+        unsigned re = io->want & (POLLIN | POLLOUT);
+        if (!(io->state & AKC__IO_ALWAYS)) continue;
+        if (io->state & AKC__IO_NVAL) re = POLLNVAL;
+        else if (io->state & AKC__IO_ERR) re = POLLERR;
+        akc__io_deliver(l, io, re);
+    }
+}
+
+/* Takes what epoll has ready without waiting (a host loop saw the epoll
+ * descriptor readable). */
+AKC_FN void akc__collect(akc_loop *l)
+{
+    int n;
+    if (akc__batch_room(l) < 0) return;
+    n = AKC_SYS_EPOLL_WAIT(l->epfd, (struct epoll_event *)l->batch, l->batch_cap, 0);
+    l->batch_n = n > 0 ? n : 0;
+}
+
+/* Waits until deadline (AKC_NO_DEADLINE: no limit) for descriptors.
+ * 0, or -errno of the wait (EINTR is not an error). */
+AKC_FN int akc__wait(akc_loop *l, int64_t deadline)
+{
+    int64_t wait;
+    int n, ms;
+    if (deadline == AKC_NO_DEADLINE) wait = -1;
+    else {
+        akc_update_time(l);
+        wait = deadline > l->now ? deadline - l->now : 0;
+    }
+    l->batch_n = 0;
+    /* Nothing watched and no time to wait: the kernel has nothing to say
+     * that the post stack does not (a stop is a flag). */
+    if (wait == 0 && l->nwant == 0 && !akc_posts_pending(l)) return 0;
+    if (akc__batch_room(l) < 0) return -ENOMEM;
+#if defined(AKC__PWAIT2)
+    if (wait > 0 && wait % 1000000 != 0 && !l->pwait2_missing) {
+        struct { long long sec, nsec; } ts;   /* the kernel's timespec: 64-bit on every ABI */
+        ts.sec = wait / 1000000000;
+        ts.nsec = wait % 1000000000;
+        n = (int)AKC_SYS_EPOLL_PWAIT2(l->epfd, (struct epoll_event *)l->batch, l->batch_cap, &ts);
+        if (n >= 0 || errno != ENOSYS) goto done;
+        l->pwait2_missing = 1;
+    }
+#endif
+    if (wait < 0) ms = -1;
+    else if (wait > (int64_t)INT32_MAX * 1000000) ms = INT32_MAX;
+    else ms = (int)((wait + 999999) / 1000000);   /* round up: never wake early */
+    n = AKC_SYS_EPOLL_WAIT(l->epfd, (struct epoll_event *)l->batch, l->batch_cap, ms);
+#if defined(AKC__PWAIT2)
+done:
+#endif
+    if (n < 0) {
+        l->batch_n = 0;
+        return errno == EINTR ? 0 : -errno;
+    }
+    l->batch_n = n;
+    return 0;
+}
+
+/* Shape 3: one descriptor, the epoll set, stands for every watcher. */
+AKC_FN int akc_prepare(akc_loop *l, struct pollfd *fds, int cap, int64_t *deadline)
+{
+    if (l->on_prepare) l->on_prepare(l, deadline);
+    akc__flush(l);
+    if (fds && cap >= 1) {
+        fds[0].fd = l->epfd;
+        fds[0].events = POLLIN;
+        fds[0].revents = l->prep_n ? 0 : AKC_FRESH;
+    }
+    l->prep_n = 1;
+    if (deadline) akc__deadline(l, deadline);
+    return 1;
+}
+
+AKC_FN void akc__take(akc_loop *l, const struct pollfd *fds, int n)
+{
+    if (n >= 1 && fds && fds[0].fd == l->epfd && (fds[0].revents & (POLLIN | POLLERR | POLLHUP))) akc__collect(l);
+}
+
+#else /* poll backend */
+
+AKC_FN void akc__run_batch(akc_loop *l)
+{
+    int i;
+    /* From the end, so that a callback stopping any watcher (whose slot
+     * the last entry, already visited, then takes) hides or repeats none. */
+    for (i = l->ntab - 1; i >= 0; i--) {
+        unsigned re;
+        if (i >= l->ntab) continue;
+        re = (unsigned short)l->pfd[i].revents;
+        if (!re) continue;
+        l->pfd[i].revents = 0;
+        akc__io_deliver(l, l->tab[i], re);
+    }
+}
+
+AKC_FN int akc__wait(akc_loop *l, int64_t deadline)
+{
+    int64_t wait;
+    int i, n;
+    for (i = 0; i < l->ntab; i++) l->pfd[i].revents = 0;
+    if (deadline == AKC_NO_DEADLINE) wait = -1;
+    else {
+        akc_update_time(l);
+        wait = deadline > l->now ? deadline - l->now : 0;
+    }
+    if (l->ntab == 0 && wait == 0) return 0;
+#ifdef AKC_SYS_PPOLL
+    {
+        struct timespec ts;
+        ts.tv_sec = (time_t)(wait / 1000000000);
+        ts.tv_nsec = (long)(wait % 1000000000);
+        n = AKC_SYS_PPOLL(l->pfd, (nfds_t)l->ntab, wait < 0 ? NULL : &ts, NULL);
+    }
+#else
+    {
+        int ms;
+        if (wait < 0) ms = -1;
+        else if (wait > (int64_t)INT32_MAX * 1000000) ms = INT32_MAX;
+        else ms = (int)((wait + 999999) / 1000000);
+        n = AKC_SYS_POLL(l->pfd, (nfds_t)l->ntab, ms);
+    }
+#endif
+    if (n < 0) {
+        for (i = 0; i < l->ntab; i++) l->pfd[i].revents = 0;
+        return errno == EINTR ? 0 : -errno;
+    }
+    return 0;
+}
+
+/* Shape 3: the table itself; entries new since the last prepare carry
+ * AKC_FRESH in revents. */
+AKC_FN int akc_prepare(akc_loop *l, struct pollfd *fds, int cap, int64_t *deadline)
+{
+    int i, n;
+    if (l->on_prepare) l->on_prepare(l, deadline);
+    n = l->ntab;
+    if (fds && cap >= n) {
+        for (i = 0; i < n; i++) {
+            akc_io *io = l->tab[i];
+            fds[i] = l->pfd[i];
+            fds[i].revents = (io->state & AKC__IO_FRESH) ? AKC_FRESH : 0;
+            io->state &= ~(unsigned)AKC__IO_FRESH;
+        }
+        l->prep_gen = l->tab_gen;
+        l->prep_n = n;
+    }
+    if (deadline) akc__deadline(l, deadline);
+    return n;
+}
+
+/* Copies a host's results into the table: by position when the table is
+ * as prepare left it, else by descriptor. */
+AKC_FN void akc__take(akc_loop *l, const struct pollfd *fds, int n)
+{
+    int i, j;
+    if (!fds) return;
+    if (n > l->prep_n) n = l->prep_n;
+    if (l->tab_gen == l->prep_gen && n == l->ntab) {
+        for (i = 0; i < n; i++) l->pfd[i].revents = fds[i].revents & ~AKC_FRESH;
+        return;
+    }
+    for (j = 0; j < l->ntab; j++) l->pfd[j].revents = 0;
+    for (i = 0; i < n; i++) {
+        if (!(fds[i].revents & ~AKC_FRESH)) continue;
+        for (j = 0; j < l->ntab; j++)
+            if (l->pfd[j].fd == fds[i].fd) l->pfd[j].revents |= (short)(fds[i].revents & ~AKC_FRESH);
+    }
+}
+
+#endif /* poll backend */
+
+/* One dispatch: descriptors first (from the wait, or from a host's
+ * results), then the header's own step, timers, deferred calls. */
+AKC_FN void akc__run(akc_loop *l)
+{
+    l->depth++;
+    akc_update_time(l);
+    l->iterations++;
+    akc__run_batch(l);
+    if (l->on_dispatch) l->on_dispatch(l);
+    akc__run_timers(l);
+    akc__run_deferred(l, l->passes);
+    l->depth--;
+}
+
+/* Shape 3: takes a host's poll results back (the entries prepare gave,
+ * in the same order) and runs what is due. */
+AKC_FN void akc_dispatch(akc_loop *l, const struct pollfd *fds, int n)
+{
+    akc__take(l, fds, n);
+    akc__run(l);
+}
+
+/* One iteration of the loop's own wait: at most timeout_ns (< 0: no
+ * limit).  0, -EBUSY from inside a dispatch, or -errno of the wait (the
+ * iteration still runs what is due). */
+AKC_FN int akc_run_once(akc_loop *l, int64_t timeout_ns)
+{
+    int64_t deadline;
+    int rc;
+    if (l->depth) return -EBUSY;
+    if (!l->live) return 0;   /* closed: nothing to wait for */
+    akc_update_time(l);
+    deadline = timeout_ns < 0 ? AKC_NO_DEADLINE : akc_add_sat(l->now, timeout_ns);
+    if (l->on_prepare) l->on_prepare(l, &deadline);
+    akc__flush(l);
+    akc__deadline(l, &deadline);
+    rc = akc__wait(l, deadline);
+    akc__run(l);
+    return rc;
+}
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* AKC_IMPLEMENT */
+/* ==== asynckit core end ==== */
+
+#ifndef ASYNCUSB_H
+#define ASYNCUSB_H
+
+#define AUSB_VERSION "0.1.0"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -522,10 +1659,9 @@ typedef void (*ausb_deferred_cb)(ausb_deferred *d, void *user);
 
 /* A callback queued for the next dispatch (caller-owned node). */
 struct ausb_deferred {
+    akc_defer core;          /* queued while core.next is not NULL */
     ausb_deferred_cb cb;
     void *user;
-    ausb_deferred *next;
-    int queued;
 };
 
 typedef struct ausb_ctx_config {
@@ -533,22 +1669,20 @@ typedef struct ausb_ctx_config {
     int no_discovery;  /* 1: do not enumerate (process-wide in libusb 1.0.26) */
 } ausb_ctx_config;
 
+struct ausb__lufd;
+
 struct ausb_ctx {
     /* private */
+    akc_loop core;     /* the wait, libusb's descriptors, deferred calls, wake-ups */
     libusb_context *lu;
-    struct pollfd *lu_fds;
-    int lu_nfds, lu_cap;
-    struct pollfd *run_fds;
-    int run_cap;
-    int efd;
-    int efd_signalled;
+    struct ausb__lufd *lu_fds;   /* one watcher per descriptor libusb asked for */
+    int lu_ready;      /* one of them was ready: libusb has events to handle */
     int fds_lost;      /* an fd could not be recorded: resync, poll meanwhile */
     int in_dispatch_events;
     int exiting;       /* ausb_exit is running: a nested call does nothing */
-    int stop;
+    int ran;           /* callbacks run by this dispatch (ausb_run_once) */
     int inflight;
     ausb_transfer *done_head, *done_tail;
-    ausb_deferred *def_head, *def_tail;
     ausb_handle *handles;
     ausb_transfer *remote;     /* ausb_submit_any_thread: lock-free LIFO */
     int remote_count;          /* queued there, read atomically */
@@ -1002,6 +2136,8 @@ struct ausb_epstream {
     int in_off;                 /* bytes of the held chunk already written */
     int want_write;             /* a chunk waits for room in the socket */
     int status, closing, listed;
+    akc_io io;                  /* the context's end, in the context's set */
+    unsigned revents;           /* what it polled, handled after libusb's events */
     ausb_epstream_end_cb on_end;
     void *user;
     ausb_deferred defer;
@@ -1192,81 +2328,87 @@ AUSB_API const char *ausb_ep_type_name(int type)
 #if !defined(AUSB_NO_LIBUSB)
 /* ==== section: time and deferred callbacks ==== */
 
-AUSB_API int64_t ausb_now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
+AUSB_API int64_t ausb_now_ns(void) { return akc_now_ns(); }
 
-AUSB_PRIVATE void ausb__signal(ausb_ctx *ctx)
+AUSB_PRIVATE void ausb__deferred_run(akc_loop *l, akc_defer *core)
 {
-    uint64_t one = 1;
-    if (ctx->efd >= 0 && !ctx->efd_signalled) {
-        if (write(ctx->efd, &one, sizeof one) == (ssize_t)sizeof one) ctx->efd_signalled = 1;
-    }
-}
-
-/* force: the eventfd polled readable (ausb_stop from another thread writes
- * it without touching efd_signalled). */
-AUSB_PRIVATE void ausb__drain_signal(ausb_ctx *ctx, int force)
-{
-    uint64_t v;
-    if (ctx->efd >= 0 && (ctx->efd_signalled || force)) {
-        if (read(ctx->efd, &v, sizeof v) < 0) { /* nothing to drain */ }
-        ctx->efd_signalled = 0;
-    }
+    ausb_deferred *d = (ausb_deferred *)(void *)((char *)core - offsetof(ausb_deferred, core));
+    ausb_ctx *ctx = (ausb_ctx *)(void *)((char *)l - offsetof(ausb_ctx, core));
+    ctx->ran++;
+    if (d->cb) d->cb(d, d->user);
 }
 
 AUSB_API void ausb_defer(ausb_ctx *ctx, ausb_deferred *d, ausb_deferred_cb cb, void *user)
 {
-    if (!ctx || !d || d->queued) return;
+    if (!ctx || !d || akc_defer_queued(&d->core)) return;
+    akc_defer_init(&d->core, ausb__deferred_run);
     d->cb = cb;
     d->user = user;
-    d->next = NULL;
-    d->queued = 1;
-    if (ctx->def_tail) ctx->def_tail->next = d; else ctx->def_head = d;
-    ctx->def_tail = d;
-    ausb__signal(ctx);
+    akc_defer_queue(&ctx->core, &d->core);
 }
 
-AUSB_PRIVATE void ausb__undefer(ausb_ctx *ctx, ausb_deferred *d)
+AUSB_PRIVATE void ausb__undefer(ausb_deferred *d)
 {
-    ausb_deferred **pp = &ctx->def_head, *prev = NULL;
-    while (*pp && *pp != d) { prev = *pp; pp = &(*pp)->next; }
-    if (!*pp) return;
-    *pp = d->next;
-    if (ctx->def_tail == d) ctx->def_tail = prev;
-    d->next = NULL;
-    d->queued = 0;
+    akc_defer_cancel(&d->core);
 }
 
 /* ==== section: context and loop ==== */
 
-AUSB_PRIVATE int ausb__fds_find(ausb_ctx *ctx, int fd)
+#define AUSB__CTX(core_loop) ((ausb_ctx *)(void *)((char *)(core_loop) - offsetof(ausb_ctx, core)))
+
+/* A descriptor libusb asked to have watched (its events, a device's
+ * usbfs node, its timerfd): readiness only sets ctx->lu_ready, and
+ * libusb handles its events once per dispatch. */
+struct ausb__lufd {
+    akc_io io;
+    struct ausb__lufd *next;
+};
+
+AUSB_PRIVATE void ausb__lufd_ready(akc_loop *l, akc_io *io, unsigned revents)
 {
-    int i;
-    for (i = 0; i < ctx->lu_nfds; i++)
-        if (ctx->lu_fds[i].fd == fd) return i;
-    return -1;
+    (void)io;
+    (void)revents;
+    AUSB__CTX(l)->lu_ready = 1;
+}
+
+AUSB_PRIVATE struct ausb__lufd **ausb__lufd_find(ausb_ctx *ctx, int fd)
+{
+    struct ausb__lufd **pp;
+    for (pp = &ctx->lu_fds; *pp; pp = &(*pp)->next)
+        if ((*pp)->io.fd == fd) break;
+    return pp;
 }
 
 AUSB_PRIVATE int ausb__fds_add(ausb_ctx *ctx, int fd, short events)
 {
-    int i = ausb__fds_find(ctx, fd);
-    if (i >= 0) { ctx->lu_fds[i].events = events; return 0; }
-    if (ctx->lu_nfds == ctx->lu_cap) {
-        int ncap = ctx->lu_cap ? ctx->lu_cap * 2 : 8;
-        struct pollfd *n = (struct pollfd *)AUSB_REALLOC(ctx->lu_fds, (size_t)ncap * sizeof *n);
+    struct ausb__lufd *n = *ausb__lufd_find(ctx, fd);
+    if (!n) {
+        n = (struct ausb__lufd *)AUSB_MALLOC(sizeof *n);
         if (!n) return -ENOMEM;
+        akc_io_init(&n->io, fd, ausb__lufd_ready);
+        if (akc_io_open(&ctx->core, &n->io) < 0) {
+            AUSB_FREE(n);
+            return -ENOMEM;
+        }
+        n->next = ctx->lu_fds;
         ctx->lu_fds = n;
-        ctx->lu_cap = ncap;
     }
-    ctx->lu_fds[ctx->lu_nfds].fd = fd;
-    ctx->lu_fds[ctx->lu_nfds].events = events;
-    ctx->lu_fds[ctx->lu_nfds].revents = 0;
-    ctx->lu_nfds++;
+    akc_io_want(&ctx->core, &n->io, (unsigned)events & (POLLIN | POLLOUT | POLLPRI));
     return 0;
+}
+
+AUSB_PRIVATE void ausb__fds_del(ausb_ctx *ctx, int fd)
+{
+    struct ausb__lufd **pp = ausb__lufd_find(ctx, fd), *n = *pp;
+    if (!n) return;
+    *pp = n->next;
+    akc_io_close(&ctx->core, &n->io);
+    AUSB_FREE(n);
+}
+
+AUSB_PRIVATE void ausb__fds_clear(ausb_ctx *ctx)
+{
+    while (ctx->lu_fds) ausb__fds_del(ctx, ctx->lu_fds->io.fd);
 }
 
 static void LIBUSB_CALL ausb__pollfd_added(int fd, short events, void *user)
@@ -1275,27 +2417,23 @@ static void LIBUSB_CALL ausb__pollfd_added(int fd, short events, void *user)
     if (ausb__fds_add(ctx, fd, events) < 0) ctx->fds_lost = 1;
 }
 
+static void LIBUSB_CALL ausb__pollfd_removed(int fd, void *user)
+{
+    ausb__fds_del((ausb_ctx *)user, fd);
+}
+
 /* After an allocation failure lost an fd: read libusb's whole list again. */
 AUSB_PRIVATE void ausb__fds_resync(ausb_ctx *ctx)
 {
     const struct libusb_pollfd **list = AUSB_LIBUSB(libusb_get_pollfds)(ctx->lu);
     int i, ok = list != NULL;
     if (list) {
-        ctx->lu_nfds = 0;
+        ausb__fds_clear(ctx);
         for (i = 0; list[i]; i++)
             if (ausb__fds_add(ctx, list[i]->fd, list[i]->events) < 0) ok = 0;
         AUSB_LIBUSB(libusb_free_pollfds)(list);
     }
     if (ok) ctx->fds_lost = 0;
-}
-
-static void LIBUSB_CALL ausb__pollfd_removed(int fd, void *user)
-{
-    ausb_ctx *ctx = (ausb_ctx *)user;
-    int i = ausb__fds_find(ctx, fd);
-    if (i < 0) return;
-    ctx->lu_fds[i] = ctx->lu_fds[ctx->lu_nfds - 1];
-    ctx->lu_nfds--;
 }
 
 AUSB_API void ausb_ctx_config_init(ausb_ctx_config *cfg)
@@ -1305,6 +2443,19 @@ AUSB_API void ausb_ctx_config_init(ausb_ctx_config *cfg)
     cfg->no_discovery = 0;
 }
 
+AUSB_PRIVATE void *ausb__mem(void *p, size_t old, size_t n)
+{
+    (void)old;
+    if (n == 0) {
+        AUSB_FREE(p);
+        return NULL;
+    }
+    return AUSB_REALLOC(p, n);
+}
+
+AUSB_PRIVATE void ausb__prepare_hook(akc_loop *l, int64_t *deadline);
+AUSB_PRIVATE void ausb__dispatch_hook(akc_loop *l);
+
 AUSB_API int ausb_init(ausb_ctx *ctx, const ausb_ctx_config *cfg)
 {
     ausb_ctx_config def;
@@ -1313,16 +2464,18 @@ AUSB_API int ausb_init(ausb_ctx *ctx, const ausb_ctx_config *cfg)
 
     if (!ctx) return -EINVAL;
     memset(ctx, 0, sizeof *ctx);
-    ctx->efd = -1;
     if (!cfg) { ausb_ctx_config_init(&def); cfg = &def; }
+    r = akc_loop_init(&ctx->core, ausb__mem);
+    if (r == 0) r = akc_wake_open(&ctx->core);   /* ausb_stop and submits from other threads */
+    if (r < 0) goto fail_core;
+    ctx->core.on_prepare = ausb__prepare_hook;
+    ctx->core.on_dispatch = ausb__dispatch_hook;
     if (cfg->no_discovery)
         (void)AUSB_LIBUSB(libusb_set_option)(NULL, LIBUSB_OPTION_NO_DEVICE_DISCOVERY);
     r = AUSB_LIBUSB(libusb_init)(&ctx->lu);
-    if (r < 0) { ctx->lu = NULL; return ausb_from_libusb(r, 0); }
+    if (r < 0) { ctx->lu = NULL; r = ausb_from_libusb(r, 0); goto fail_core; }
     if (cfg->log_level > 0)
         (void)AUSB_LIBUSB(libusb_set_option)(ctx->lu, LIBUSB_OPTION_LOG_LEVEL, cfg->log_level);
-    ctx->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    if (ctx->efd < 0) { r = -errno; goto fail; }
     /* Notifiers first, then the initial list: no fd can slip between. */
     AUSB_LIBUSB(libusb_set_pollfd_notifiers)(ctx->lu, ausb__pollfd_added, ausb__pollfd_removed, ctx);
     list = AUSB_LIBUSB(libusb_get_pollfds)(ctx->lu);
@@ -1338,22 +2491,21 @@ AUSB_API int ausb_init(ausb_ctx *ctx, const ausb_ctx_config *cfg)
     return 0;
 fail:
     AUSB_LIBUSB(libusb_set_pollfd_notifiers)(ctx->lu, NULL, NULL, NULL);
+    ausb__fds_clear(ctx);
     AUSB_LIBUSB(libusb_exit)(ctx->lu);
-    if (ctx->efd >= 0) close(ctx->efd);
-    AUSB_FREE(ctx->lu_fds);
+fail_core:
+    akc_loop_free(&ctx->core);
     memset(ctx, 0, sizeof *ctx);
-    ctx->efd = -1;
+    akc_loop_reset(&ctx->core);
     return r;
 }
 
-AUSB_PRIVATE int ausb__run_deferred(ausb_ctx *ctx);
 AUSB_PRIVATE void ausb__submit_remote(ausb_ctx *ctx);
 AUSB_PRIVATE int ausb__run_done(ausb_ctx *ctx);
 AUSB_PRIVATE void ausb__close_finish(ausb_handle *h);
 
 AUSB_API void ausb_exit(ausb_ctx *ctx)
 {
-    ausb_deferred *d;
     int pass;
     /* A callback that close delivers may call ausb_exit again: no-op. */
     if (!ctx || !ctx->lu || ctx->exiting) return;
@@ -1370,19 +2522,15 @@ AUSB_API void ausb_exit(ausb_ctx *ctx)
     (void)ausb__run_done(ctx);
     /* Deferred calls may defer again: drain, with a bound against one
      * that always re-arms; what is left is unqueued, free for reuse. */
-    for (pass = 0; pass < 64 && ctx->def_head; pass++) (void)ausb__run_deferred(ctx);
-    while ((d = ctx->def_head) != NULL) {
-        ctx->def_head = d->next;
-        d->next = NULL;
-        d->queued = 0;
-    }
-    ctx->def_tail = NULL;
+    for (pass = 0; pass < 64 && akc_defer_pending(&ctx->core); pass++) akc__run_deferred(&ctx->core, 1);
+    while (akc_defer_pending(&ctx->core)) akc_defer_cancel(ctx->core.dq.next);
     /* Streams end with their handles; one still listed lost its callbacks
      * with the deferred calls above: release what it holds. */
     while (ctx->streams) {
         ausb_epstream *es = ctx->streams;
         ctx->streams = es->next;
         es->listed = 0;
+        akc_io_close(&ctx->core, &es->io);
         if (es->fd >= 0) close(es->fd);
         es->fd = -1;
         AUSB_FREE(es->obuf);
@@ -1390,66 +2538,47 @@ AUSB_API void ausb_exit(ausb_ctx *ctx)
     }
     ctx->nstreams = 0;
     AUSB_LIBUSB(libusb_set_pollfd_notifiers)(ctx->lu, NULL, NULL, NULL);
+    ausb__fds_clear(ctx);   /* out of the set before libusb closes them */
     AUSB_LIBUSB(libusb_exit)(ctx->lu);
-    if (ctx->efd >= 0) close(ctx->efd);
-    AUSB_FREE(ctx->lu_fds);
-    AUSB_FREE(ctx->run_fds);
+    akc_loop_free(&ctx->core);
     memset(ctx, 0, sizeof *ctx);
-    ctx->efd = -1;
+    akc_loop_reset(&ctx->core);
 }
 
 AUSB_API int ausb_pending(const ausb_ctx *ctx)
 {
-    return ctx ? ctx->inflight + (ctx->done_head != NULL) + (ctx->def_head != NULL) + ctx->nstreams +
+    return ctx ? ctx->inflight + (ctx->done_head != NULL) + akc_defer_pending(&ctx->core) + ctx->nstreams +
                      __atomic_load_n(&ctx->remote_count, __ATOMIC_RELAXED) : 0;
 }
 
 AUSB_PRIVATE int ausb__es_events(const ausb_epstream *es);
-AUSB_PRIVATE int ausb__es_owns(const ausb_ctx *ctx, int fd);
-AUSB_PRIVATE int ausb__es_dispatch(ausb_ctx *ctx, const struct pollfd *pfd);
+AUSB_PRIVATE void ausb__es_ready(ausb_epstream *es, unsigned revents);
 
-AUSB_API int ausb_prepare(void *vctx, struct pollfd *fds, int cap, int64_t *deadline_ns)
+/* Before each wait: the watchers of libusb's descriptors and of the
+ * endpoint streams say what is wanted, and libusb's next timeout (when it
+ * keeps its own, without a timerfd) bounds the wait. */
+AUSB_PRIVATE void ausb__prepare_hook(akc_loop *l, int64_t *deadline_ns)
 {
-    ausb_ctx *ctx = (ausb_ctx *)vctx;
+    ausb_ctx *ctx = AUSB__CTX(l);
     struct timeval tv;
     ausb_epstream *es;
-    int need, i;
-
-    if (!ctx || !ctx->lu) return 0;
+    if (!ctx->lu) return;
     if (ctx->fds_lost) ausb__fds_resync(ctx);
-    need = 1 + ctx->lu_nfds;
-    for (es = ctx->streams; es; es = es->next) need += ausb__es_events(es) >= 0;
-    if (fds && cap >= need) {
-        fds[0].fd = ctx->efd;
-        fds[0].events = POLLIN;
-        fds[0].revents = 0;
-        for (i = 0; i < ctx->lu_nfds; i++) {
-            fds[1 + i] = ctx->lu_fds[i];
-            fds[1 + i].revents = 0;
-        }
-        i += 1;
-        for (es = ctx->streams; es; es = es->next) {
-            int ev = ausb__es_events(es);
-            if (ev < 0) continue;
-            fds[i].fd = es->fd;
-            fds[i].events = (short)ev;
-            fds[i].revents = 0;
-            i++;
-        }
+    for (es = ctx->streams; es; es = es->next) {
+        int ev = ausb__es_events(es);
+        akc_io_want(l, &es->io, ev < 0 ? 0 : (unsigned)(ev | POLLHUP));
     }
-    if (deadline_ns) {
-        if (ctx->done_head || ctx->def_head || __atomic_load_n(&ctx->remote, __ATOMIC_RELAXED)) {
-            if (*deadline_ns > 0) *deadline_ns = 0;
-        } else if (ctx->fds_lost) {
-            /* some fd is not watched: look at libusb every 10 ms */
-            int64_t soon = ausb_now_ns() + 10000000;
-            if (soon < *deadline_ns) *deadline_ns = soon;
-        } else if (AUSB_LIBUSB(libusb_get_next_timeout)(ctx->lu, &tv) == 1) {
-            int64_t when = ausb_now_ns() + (int64_t)tv.tv_sec * 1000000000 + (int64_t)tv.tv_usec * 1000;
-            if (when < *deadline_ns) *deadline_ns = when;
-        }
+    if (!deadline_ns) return;
+    if (ctx->done_head || __atomic_load_n(&ctx->remote, __ATOMIC_RELAXED)) {
+        if (*deadline_ns > l->now) *deadline_ns = l->now;
+    } else if (ctx->fds_lost) {
+        /* some fd is not watched: look at libusb every 10 ms */
+        int64_t soon = akc_now_ns() + 10000000;
+        if (soon < *deadline_ns) *deadline_ns = soon;
+    } else if (AUSB_LIBUSB(libusb_get_next_timeout)(ctx->lu, &tv) == 1) {
+        int64_t when = akc_now_ns() + (int64_t)tv.tv_sec * 1000000000 + (int64_t)tv.tv_usec * 1000;
+        if (when < *deadline_ns) *deadline_ns = when;
     }
-    return need;
 }
 
 /* Runs queued transfer callbacks; each node is unlinked before its callback
@@ -1469,26 +2598,6 @@ AUSB_PRIVATE int ausb__run_done(ausb_ctx *ctx)
     return ran;
 }
 
-AUSB_PRIVATE int ausb__run_deferred(ausb_ctx *ctx)
-{
-    int ran = 0;
-    ausb_deferred *d, *stop_after = ctx->def_tail;
-    ausb__drain_signal(ctx, 0);
-    /* Only what was queued before this pass: a callback that defers again
-     * runs on the next pass, so the loop cannot starve. */
-    while (stop_after && (d = ctx->def_head) != NULL) {
-        ctx->def_head = d->next;
-        if (!ctx->def_head) ctx->def_tail = NULL;
-        d->next = NULL;
-        d->queued = 0;
-        ran++;
-        if (d->cb) d->cb(d, d->user);
-        if (d == stop_after) break;
-    }
-    if (ctx->def_head) ausb__signal(ctx);
-    return ran;
-}
-
 AUSB_PRIVATE int ausb__handle_events(ausb_ctx *ctx)
 {
     struct timeval zero = {0, 0};
@@ -1496,84 +2605,74 @@ AUSB_PRIVATE int ausb__handle_events(ausb_ctx *ctx)
     return r < 0 ? ausb_from_libusb(r, 0) : 0;
 }
 
-AUSB_PRIVATE int ausb__dispatch(ausb_ctx *ctx, struct pollfd *fds, int n)
+/* libusb's events, when a descriptor of its was ready or a timeout of its
+ * is due, then the closes its callbacks asked for. */
+AUSB_PRIVATE void ausb__run_libusb(ausb_ctx *ctx)
 {
-    int i, ready = 0, ran;
-    struct timeval tv;
-    int streams = 0;
-    for (i = 0; i < n; i++) {
-        if (!fds[i].revents) continue;
-        if (fds[i].fd == ctx->efd) ausb__drain_signal(ctx, 1);
-        else if (ctx->streams && ausb__es_owns(ctx, fds[i].fd)) streams = 1;
-        else ready = 1;
+    ausb_handle *h, *next;
+    ctx->in_dispatch_events = 1;
+    (void)ausb__handle_events(ctx);
+    ctx->in_dispatch_events = 0;
+    /* A close delivers callbacks that may close (and free) other
+     * handles: start from the head again after each one. */
+    for (h = ctx->handles; h; h = next) {
+        next = h->next;
+        if (h->close_deferred) {
+            h->close_deferred = 0;
+            ausb__close_finish(h);
+            next = ctx->handles;
+        }
     }
+}
+
+/* The context's part of a dispatch, after the descriptors were polled:
+ * submissions from other threads, libusb's events, the endpoint streams
+ * (after libusb's completions: a chunk queued there is delivered here),
+ * then the transfer callbacks. */
+AUSB_PRIVATE void ausb__dispatch_hook(akc_loop *l)
+{
+    ausb_ctx *ctx = AUSB__CTX(l);
+    struct timeval tv;
+    ausb_epstream *es, *next;
+    int ready = ctx->lu_ready;
+    if (!ctx->lu) return;
+    ctx->lu_ready = 0;
     if (__atomic_load_n(&ctx->remote, __ATOMIC_RELAXED)) ausb__submit_remote(ctx);
     if (ctx->fds_lost)
         ready = 1;
     else if (!ready && AUSB_LIBUSB(libusb_get_next_timeout)(ctx->lu, &tv) == 1 && tv.tv_sec == 0 && tv.tv_usec == 0)
         ready = 1;
-    if (ready) {
-        ausb_handle *h, *next;
-        ctx->in_dispatch_events = 1;
-        (void)ausb__handle_events(ctx);
-        ctx->in_dispatch_events = 0;
-        /* A close delivers callbacks that may close (and free) other
-         * handles: start from the head again after each one. */
-        for (h = ctx->handles; h; h = next) {
-            next = h->next;
-            if (h->close_deferred) {
-                h->close_deferred = 0;
-                ausb__close_finish(h);
-                next = ctx->handles;
-            }
-        }
+    if (ready) ausb__run_libusb(ctx);
+    for (es = ctx->streams; es; es = next) {
+        unsigned re = es->revents;
+        next = es->next;
+        es->revents = 0;
+        if (re) ausb__es_ready(es, re);
     }
-    /* Streams after libusb's completions (a chunk queued above is
-     * delivered below), matched by descriptor: the list may have changed
-     * since prepare. */
-    if (streams)
-        for (i = 0; i < n; i++)
-            if (fds[i].revents && fds[i].fd != ctx->efd) (void)ausb__es_dispatch(ctx, &fds[i]);
-    ran = ausb__run_done(ctx);
-    ran += ausb__run_deferred(ctx);
-    return ran;
+    ctx->ran += ausb__run_done(ctx);
+}
+
+AUSB_API int ausb_prepare(void *vctx, struct pollfd *fds, int cap, int64_t *deadline_ns)
+{
+    ausb_ctx *ctx = (ausb_ctx *)vctx;
+    if (!ctx || !ctx->lu) return 0;
+    return akc_prepare(&ctx->core, cap > 0 ? fds : NULL, cap, deadline_ns);
 }
 
 AUSB_API void ausb_dispatch(void *vctx, struct pollfd *fds, int n)
 {
     ausb_ctx *ctx = (ausb_ctx *)vctx;
     if (!ctx || !ctx->lu) return;
-    (void)ausb__dispatch(ctx, fds, fds ? n : 0);
+    akc_dispatch(&ctx->core, fds, fds ? n : 0);
 }
 
 AUSB_API int ausb_run_once(ausb_ctx *ctx, int timeout_ms)
 {
-    int64_t deadline = INT64_MAX, now;
-    int need, r, timeout;
+    int r;
     if (!ctx || !ctx->lu) return -EINVAL;
-    need = ausb_prepare(ctx, ctx->run_fds, ctx->run_cap, &deadline);
-    if (need > ctx->run_cap) {
-        struct pollfd *nf = (struct pollfd *)AUSB_REALLOC(ctx->run_fds, (size_t)need * sizeof *nf);
-        if (!nf) return -ENOMEM;
-        ctx->run_fds = nf;
-        ctx->run_cap = need;
-        deadline = INT64_MAX;
-        need = ausb_prepare(ctx, ctx->run_fds, ctx->run_cap, &deadline);
-    }
-    timeout = timeout_ms;
-    if (deadline != INT64_MAX) {
-        int64_t ms;
-        now = ausb_now_ns();
-        ms = deadline <= now ? 0 : (deadline - now + 999999) / 1000000;
-        if (ms > 0x7fffffff) ms = 0x7fffffff;
-        if (timeout < 0 || ms < timeout) timeout = (int)ms;
-    }
-    r = poll(ctx->run_fds, (nfds_t)need, timeout);
-    if (r < 0) {
-        if (errno != EINTR) return -errno;
-        for (r = 0; r < need; r++) ctx->run_fds[r].revents = 0;
-    }
-    return ausb__dispatch(ctx, ctx->run_fds, need);
+    ctx->ran = 0;
+    r = akc_run_once(&ctx->core, timeout_ms < 0 ? -1 : (int64_t)timeout_ms * 1000000);
+    return r < 0 ? r : ctx->ran;
 }
 
 AUSB_API int ausb_run(ausb_ctx *ctx)
@@ -1581,7 +2680,7 @@ AUSB_API int ausb_run(ausb_ctx *ctx)
     int r;
     if (!ctx || !ctx->lu) return -EINVAL;
     /* Consume the flag: an ausb_stop made just before this call counts. */
-    while (!__atomic_exchange_n(&ctx->stop, 0, __ATOMIC_ACQ_REL) && ausb_pending(ctx)) {
+    while (!akc_stopped(&ctx->core) && ausb_pending(ctx)) {
         r = ausb_run_once(ctx, -1);
         if (r < 0) return r;
     }
@@ -1590,10 +2689,7 @@ AUSB_API int ausb_run(ausb_ctx *ctx)
 
 AUSB_API void ausb_stop(ausb_ctx *ctx)
 {
-    uint64_t one = 1;
-    if (!ctx) return;
-    __atomic_store_n(&ctx->stop, 1, __ATOMIC_RELEASE);
-    if (ctx->efd >= 0 && write(ctx->efd, &one, sizeof one) < 0) { /* already readable */ }
+    if (ctx) akc_stop(&ctx->core);
 }
 
 /* ==== section: devices ==== */
@@ -2666,7 +3762,6 @@ AUSB_API int ausb_submit_any_thread(ausb_transfer *t)
 {
     ausb_ctx *ctx;
     ausb_transfer *head;
-    uint64_t one = 1;
     if (!t || !t->lt || !t->handle || !t->handle->ctx) return -EINVAL;
     if (t->state != AUSB_XFER_IDLE) return AUSB_ERROR_BUSY;
     ctx = t->handle->ctx;
@@ -2677,7 +3772,7 @@ AUSB_API int ausb_submit_any_thread(ausb_transfer *t)
     do {
         t->next_remote = head;
     } while (!__atomic_compare_exchange_n(&ctx->remote, &head, t, 1, __ATOMIC_RELEASE, __ATOMIC_RELAXED));
-    if (ctx->efd >= 0 && write(ctx->efd, &one, sizeof one) < 0) { /* already readable */ }
+    akc_wake(&ctx->core);
     return 0;
 }
 
@@ -3043,6 +4138,7 @@ AUSB_PRIVATE void ausb__es_check_done(ausb_epstream *es)
 {
     if (es->in_state != 0 || es->out_state != 0 || !es->listed) return;
     ausb__es_unlink(es);
+    akc_io_close(&es->ctx->core, &es->io);
     if (es->fd >= 0) close(es->fd);
     es->fd = -1;
     AUSB_FREE(es->obuf);
@@ -3157,7 +4253,7 @@ AUSB_PRIVATE void ausb__es_pump_out(ausb_epstream *es)
     }
 }
 
-AUSB_PRIVATE void ausb__es_ready(ausb_epstream *es, short revents)
+AUSB_PRIVATE void ausb__es_ready(ausb_epstream *es, unsigned revents)
 {
     if (es->fd < 0 || es->closing) return;
     if (es->want_write && (revents & (POLLOUT | POLLERR | POLLHUP)) && es->in_state == 1) {
@@ -3169,24 +4265,12 @@ AUSB_PRIVATE void ausb__es_ready(ausb_epstream *es, short revents)
     if ((revents & (POLLHUP | POLLERR)) && es->in_state == 1) ausb__es_in_stop(es);
 }
 
-AUSB_PRIVATE int ausb__es_owns(const ausb_ctx *ctx, int fd)
+/* Polled with the context's descriptors; handled after libusb's events. */
+AUSB_PRIVATE void ausb__es_polled(akc_loop *l, akc_io *io, unsigned revents)
 {
-    const ausb_epstream *es;
-    for (es = ctx->streams; es; es = es->next)
-        if (es->fd == fd) return 1;
-    return 0;
-}
-
-/* Called by ausb__dispatch for every entry with events: 1 when it was a stream's. */
-AUSB_PRIVATE int ausb__es_dispatch(ausb_ctx *ctx, const struct pollfd *pfd)
-{
-    ausb_epstream *es;
-    for (es = ctx->streams; es; es = es->next)
-        if (es->fd == pfd->fd) {
-            ausb__es_ready(es, pfd->revents);
-            return 1;
-        }
-    return 0;
+    ausb_epstream *es = (ausb_epstream *)(void *)((char *)io - offsetof(ausb_epstream, io));
+    (void)l;
+    es->revents |= revents;
 }
 
 AUSB_API int ausb_epstream_open(ausb_epstream *es, ausb_handle *h, unsigned char ep_in, unsigned char ep_out,
@@ -3218,6 +4302,8 @@ AUSB_API int ausb_epstream_open(ausb_epstream *es, ausb_handle *h, unsigned char
     es->user_fd = sv[1];
     es->on_end = on_end;
     es->user = user;
+    akc_io_init(&es->io, es->fd, ausb__es_polled);
+    if (akc_io_open(&h->ctx->core, &es->io) < 0) { r = -ENOMEM; goto fail; }
     if (ep_out) {
         if (!(es->obuf = (unsigned char *)AUSB_MALLOC((size_t)cfg->out_len))) { r = -ENOMEM; goto fail; }
         r = ausb_outq_init(&es->outq, h, ep_out, cfg->out_in_flight, cfg->out_len, cfg->zlp, cfg->out_timeout_ms,
@@ -3246,6 +4332,7 @@ AUSB_API int ausb_epstream_open(ausb_epstream *es, ausb_handle *h, unsigned char
     es->listed = 1;
     return 0;
 fail:
+    akc_io_close(&h->ctx->core, &es->io);
     AUSB_FREE(es->obuf);
     es->obuf = NULL;
     close(sv[0]);
@@ -3362,7 +4449,7 @@ AUSB_API void ausb_hotplug_stop(ausb_hotplug *hp)
         AUSB_LIBUSB(libusb_hotplug_deregister_callback)(hp->ctx->lu, (libusb_hotplug_callback_handle)hp->lu_handle);
     hp->registered = 0;
     hp->lu_handle = 0;
-    if (hp->defer.queued) ausb__undefer(hp->ctx, &hp->defer);
+    ausb__undefer(&hp->defer);
     while ((e = hp->head) != NULL) {
         hp->head = e->next;
         AUSB_LIBUSB(libusb_unref_device)(e->dev);

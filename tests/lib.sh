@@ -64,6 +64,9 @@ t_variants() {
     fi
     echo "plain $CC|-O2 -g|-"
     echo "asan+ubsan $CLANG|-O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer|-"
+    # the loop core's poll backend (epoll is the default everywhere else)
+    echo "poll $CC|-O2 -g -DASYNCKIT_POLL|-"
+    echo "poll+asan+ubsan $CLANG|-O1 -g -DASYNCKIT_POLL -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer|-"
     [ -n "$T_QUICK" ] && return
     echo "valgrind $CC|-O1 -g|valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect --track-fds=no"
     t_have aarch64-linux-gnu-gcc && echo "aarch64 aarch64-linux-gnu-gcc|-O2 -g -static|qemu-aarch64"

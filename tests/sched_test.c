@@ -1625,6 +1625,86 @@ static void test_bad_input_gets_an_error_not_a_crash(void)
     T_EQ(schd_loop_init(NULL), -EINVAL);
 }
 
+/* ---- the loop's life cycle (issue 11) ---- */
+
+static int lc_calls, lc_status;
+static void lc_on_wait(schd_waiter *w, int status, void *ud) { (void)w; (void)ud; lc_calls++; lc_status = status; }
+
+/* A callback waiter still queued on a primitive when the loop closes
+ * gets -ECANCELED, and a later release does not reach the closed loop. */
+static void test_loop_close_cancels_callback_waiters(void)
+{
+    schd_loop *loop = (schd_loop *)malloc(sizeof *loop);
+    schd_sem sem; schd_waiter w;
+    T_REQUIRE(loop && schd_loop_init(loop) == 0);
+    lc_calls = 0; lc_status = 1;
+    schd_sem_init(&sem, 0, 0);
+    schd_waiter_init(&w, loop, lc_on_wait, NULL);
+    T_EQ(schd_sem_acquire_cb(&sem, &w), 0);
+    T_EQ(schd_loop_close(loop), 0);
+    T_EQ(lc_calls, 1);
+    T_EQ(lc_status, -ECANCELED);
+    free(loop);                               /* the sem outlives the loop */
+    T_EQ(schd_sem_release(&sem), 0);
+    T_EQ(schd_sem_value(&sem), 1);
+    T_EQ(lc_calls, 1);
+}
+
+/* Started outside any callback, a timer counts from the clock, not from
+ * the time the last iteration cached. */
+static void test_timer_started_outside_a_callback_counts_from_now(void)
+{
+    schd_loop loop; schd_timer t;
+    reset_fired(); fake_loop(&loop);
+    schd_loop_run_once(&loop, 0);             /* caches the time */
+    fake_now += SCHD_MS(50);                  /* time passes with no iteration */
+    schd_timer_init(&t, on_timer, (void *)0);
+    T_EQ(schd_timer_start(&loop, &t, SCHD_MS(100), 0), 0);
+    T_EQ(schd_timer_due(&loop, &t), fake_now + SCHD_MS(100));
+    advance(&loop, SCHD_MS(99), SCHD_MS(1));
+    T_EQ(fire_count, 0);
+    advance(&loop, SCHD_MS(1), SCHD_MS(1));
+    T_EQ(fire_count, 1);
+    schd_loop_close(&loop);
+}
+
+static void lc_on_job(schd_job *j, void *ud) { (void)j; (void)ud; }
+
+/* A job started long after the loop's last iteration has missed nothing. */
+static void test_job_started_late_reports_no_overruns(void)
+{
+    static schd_job job;
+    schd_loop loop;
+    fake_loop(&loop);
+    memset(&job, 0, sizeof job);
+    fake_now += SCHD_MS(300);                 /* 300 ms after init, no iteration */
+    T_EQ(schd_job_start(&loop, &job, schd_hz(100), lc_on_job, NULL), 0);
+    advance(&loop, SCHD_MS(10), SCHD_MS(10));
+    T_EQ(job.runs, 1);
+    T_EQ(job.overruns, 0);
+    schd_job_stop(&job);
+    schd_loop_close(&loop);
+}
+
+static int lc_deferred;
+static void lc_on_defer(schd_defer *d, void *ud) { (void)d; (void)ud; lc_deferred++; }
+
+/* schd_defer_init makes storage that was never zeroed safe to start. */
+static void test_defer_init_makes_any_storage_safe(void)
+{
+    schd_loop loop; schd_defer *d = (schd_defer *)malloc(sizeof *d);
+    T_REQUIRE(d && schd_loop_init(&loop) == 0);
+    memset(d, 0xA5, sizeof *d);               /* what malloc may hand back */
+    schd_defer_init(d, lc_on_defer, NULL);
+    lc_deferred = 0;
+    schd_defer_start(&loop, d, lc_on_defer, NULL);
+    schd_defer_start(&loop, d, lc_on_defer, NULL);   /* queued already: keeps its place */
+    schd_loop_run_once(&loop, 0);
+    T_EQ(lc_deferred, 1);
+    schd_loop_close(&loop);
+    free(d);
+}
+
 int main(void)
 {
     t_suite("sched");
@@ -1705,5 +1785,9 @@ int main(void)
     T_RUN(test_settings_made_before_start_survive_it);
     T_RUN(test_closing_a_thread_flag_cancels_its_waiter);
     T_RUN(test_bad_input_gets_an_error_not_a_crash);
+    T_RUN(test_loop_close_cancels_callback_waiters);
+    T_RUN(test_timer_started_outside_a_callback_counts_from_now);
+    T_RUN(test_job_started_late_reports_no_overruns);
+    T_RUN(test_defer_init_makes_any_storage_safe);
     return t_done();
 }

@@ -24,15 +24,15 @@ static void check_heap(void)
 {
     uint32_t i;
     int j, active = 0;
-    for (i = 0; i < loop.heap_len; i++) {
-        CHECK(loop.heap[i].timer->heap_pos == i + 1);
-        if (i > 0) CHECK(!schd__tless(&loop.heap[i], &loop.heap[(i - 1) / 2]));
+    for (i = 0; i < loop.core.heap_len; i++) {
+        CHECK(loop.core.heap[i].t->pos == i + 1);
+        if (i > 0) CHECK(!akc__tless(&loop.core.heap[i], &loop.core.heap[(i - 1) / 2]));
     }
     for (j = 0; j < NT; j++) {
         CHECK(schd_timer_active(&timers[j]) == m[j].active);
         if (m[j].active) { active++; CHECK(schd_timer_due(&loop, &timers[j]) == m[j].due); }
     }
-    CHECK((uint32_t)active == loop.heap_len);
+    CHECK((uint32_t)active == loop.core.heap_len);
 }
 
 static void on_fire(schd_timer *t, void *ud)

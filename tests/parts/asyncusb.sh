@@ -29,6 +29,8 @@ au_pkg() { ${PKG_CONFIG:-pkg-config} "$@"; }
 au_variants() {
     echo "plain|$CC|-O2 -g|-"
     echo "asan+ubsan|$CLANG|-O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer|-"
+    echo "poll|$CC|-O2 -g -DASYNCKIT_POLL|-"
+    echo "poll+asan+ubsan|$CLANG|-O1 -g -DASYNCKIT_POLL -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer|-"
     [ -n "$T_QUICK" ] && return
     echo "valgrind|$CC|-O1 -g|valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect --suppressions=tests/usb_valgrind.supp --track-fds=no"
 }
