@@ -71,6 +71,29 @@ static void t_freeaddrinfo(struct addrinfo *a)
 #define AIOS_SYS_GETADDRINFO(h, s, hi, r) t_getaddrinfo((h), (s), (hi), (r))
 #define AIOS_SYS_FREEADDRINFO(a) t_freeaddrinfo(a)
 
+/* The loop's waits, watched: t_waits_timed counts those that could sleep
+ * (a timeout above zero) while t_watch_waits is set. */
+#include <poll.h>
+static int t_watch_waits, t_waits_timed;
+#if defined(ASYNCKIT_POLL)
+static int t_ppoll(struct pollfd *f, nfds_t n, const struct timespec *ts, const void *sig)
+{
+    (void)sig;
+    if (t_watch_waits && (!ts || ts->tv_sec || ts->tv_nsec)) t_waits_timed++;
+    return ppoll(f, n, ts, NULL);
+}
+#define AKC_SYS_PPOLL(f, n, ts, sig) t_ppoll((f), (n), (ts), (sig))
+#else
+#include <sys/epoll.h>
+static int t_epoll_wait(int epfd, struct epoll_event *ev, int n, int ms)
+{
+    if (t_watch_waits && ms != 0) t_waits_timed++;
+    return epoll_wait(epfd, ev, n, ms);
+}
+#define AKC_SYS_EPOLL_WAIT(e, ev, n, ms) t_epoll_wait((e), (ev), (n), (ms))
+#define AKC_NO_PWAIT2 1
+#endif
+
 #include "aio_common.h"
 
 #include <termios.h>
@@ -711,6 +734,80 @@ static void test_stop_before_run_counts(void)
     aios_ctx_close(&ctx);
 }
 
+/* ---- the loop (issue 11) ---- */
+
+static int t_bytes_read; static char t_one;
+static void t_read_one(aios_stream *s, int status, void *ud)
+{
+    (void)ud;
+    if (status <= 0) return;
+    t_bytes_read++;
+    aios_read(s, &t_one, 1, t_read_one, NULL);   /* each from the buffer: a deferred completion */
+}
+
+/* Deferred work that outlives a dispatch's passes makes the next wait
+ * return at once: it never sleeps (it slept a millisecond per iteration). */
+static void test_deferred_work_left_over_never_sleeps(void)
+{
+    aios_ctx ctx; aios_stream *s; int peer, i;
+    static char block[4096];
+    T_REQUIRE(aios_ctx_init(&ctx) == 0);
+    T_REQUIRE(t_pair(&ctx, &s, &peer) == 0);
+    memset(block, 'x', sizeof block);
+    t_write_full(peer, block, sizeof block);
+    t_bytes_read = 0;
+    T_EQ(aios_read(s, &t_one, 1, t_read_one, NULL), 0);
+    t_spin(&ctx, &t_bytes_read, 1);              /* the first read takes the block into the buffer */
+    t_watch_waits = 1;
+    t_waits_timed = 0;
+    for (i = 0; i < 100000 && t_bytes_read < (int)sizeof block; i++) aios_run_once(&ctx, 1000);
+    t_watch_waits = 0;
+    T_EQ(t_bytes_read, (int)sizeof block);
+    T_EQ(t_waits_timed, 0);
+    aios_close(s, NULL, NULL);
+    aios_ctx_close(&ctx);
+    close(peer);
+}
+
+static aios_ctx *t_nested_ctx; static int t_nested_calls, t_nested_rc;
+static void t_stop_then_run(aios_stream *s, int status, void *ud)
+{
+    (void)ud;
+    if (status <= 0) return;
+    if (++t_nested_calls == 1) {
+        aios_stop(t_nested_ctx);
+        t_nested_rc = aios_run(t_nested_ctx);     /* refused from inside: the stop must stay */
+        aios_read(s, &t_one, 1, t_stop_then_run, NULL);
+    } else {
+        aios_close(s, NULL, NULL);
+    }
+}
+
+static void *t_rescue(void *arg)   /* ends the test within a second if the stop was lost */
+{
+    struct timespec ts = {1, 0};
+    nanosleep(&ts, NULL);
+    t_write_full(*(int *)arg, "y", 1);
+    return NULL;
+}
+
+static void test_run_from_a_callback_keeps_a_pending_stop(void)
+{
+    aios_ctx ctx; aios_stream *s; int peer; pthread_t th;
+    T_REQUIRE(aios_ctx_init(&ctx) == 0);
+    T_REQUIRE(t_pair(&ctx, &s, &peer) == 0);
+    t_nested_ctx = &ctx; t_nested_calls = 0; t_nested_rc = 0;
+    t_write_full(peer, "x", 1);
+    T_EQ(aios_read(s, &t_one, 1, t_stop_then_run, NULL), 0);
+    T_REQUIRE(pthread_create(&th, NULL, t_rescue, &peer) == 0);
+    T_EQ(aios_run(&ctx), 0);
+    T_EQ(t_nested_rc, AIOS_EBUSY);
+    T_EQ(t_nested_calls, 1);                      /* returned after the stop, not after the rescue */
+    pthread_join(th, NULL);
+    aios_ctx_close(&ctx);
+    close(peer);
+}
+
 int main(void)
 {
     t_suite("aio_regress");
@@ -734,5 +831,7 @@ int main(void)
     T_RUN(test_unix_connect_waits_while_the_backlog_is_full);
     T_RUN(test_write_that_failed_at_once_reports_its_error_after_an_early_close);
     T_RUN(test_server_shutdown_without_memory_for_its_timer_changes_nothing);
+    T_RUN(test_deferred_work_left_over_never_sleeps);
+    T_RUN(test_run_from_a_callback_keeps_a_pending_stop);
     return t_done();
 }

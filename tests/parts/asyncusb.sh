@@ -15,6 +15,8 @@
 # usb_torture   many transfers, random cancels, timeouts, stalls, unplugs:
 #               exactly one callback per submit (counted), nothing leaked;
 # usb_sched     asyncusb on the sched.h loop, tasks awaiting transfers.
+# hosts         foreign loops (naive epoll, libuv, GLib) drive all three
+#               headers; nested contexts share one wait per iteration.
 #               These run under libumockdev-preload, native only, in three
 #               builds (plain, ASan+UBSan, valgrind) by the loop below.
 # checks        the header compiles for aarch64 and armhf; ptp_info replays
@@ -39,7 +41,7 @@ au_variants() {
 # umockdev (ENVFN VARIANT prints VAR=value words for that variant's run).
 au_usb_suite() {
     local name=$1 src=$2 envf=${3:-} line vname cc flags runner exe libs envs
-    libs=$(au_pkg --cflags --libs libusb-1.0 umockdev-1.0)
+    libs="$(au_pkg --cflags --libs libusb-1.0 umockdev-1.0) ${AU_LIBS_EXTRA:-}"
     while IFS= read -r line; do
         vname=${line%%|*}; line=${line#*|}
         cc=${line%%|*}; line=${line#*|}
@@ -111,6 +113,11 @@ if t_have umockdev-wrapper && au_pkg --exists libusb-1.0 umockdev-1.0 2>/dev/nul
             head -n 12 "$au_exe.build.log" | sed 's/^/    /'
         fi
     done
+    # shape 3: a naive epoll loop, libuv and GLib each drive all three
+    # headers; and sched.h hosting the others waits once per iteration
+    if [ -e sched.h ] && [ -e aio_stream.h ] && au_pkg --exists libuv 2>/dev/null; then
+        AU_LIBS_EXTRA=$(au_pkg --libs libuv) au_usb_suite hosts tests/hosts.c
+    fi
     for au_src in tests/usb_sched*.c; do
         [ -e "$au_src" ] || continue
         [ -e sched.h ] || continue

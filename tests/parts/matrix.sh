@@ -32,6 +32,11 @@ m_one_header() {
     t_check "$h exports only ${p}_ names" bash -c "
         bad=\$(nm -g --defined-only '$d/impl_$CC.o' | awk '{print \$3}' | grep -v '^${p}_' )
         [ -z \"\$bad\" ] || { echo \"unprefixed: \$bad\"; exit 1; }"
+    # the file's own functions and data (static ones too) carry the header's
+    # prefix or the loop core's (akc_); compiler-made names hold a dot
+    t_check "$h names everything it defines ${p}_ or akc_" bash -c "
+        bad=\$(nm --defined-only '$d/impl_$CC.o' | awk '\$2 ~ /^[tTdDbBrR]\$/ {print \$3}' | grep -v '\\.' | grep -Ev '^(${p}|akc)_' )
+        [ -z \"\$bad\" ] || { echo \"unprefixed: \$bad\"; exit 1; }"
 
     cat >"$d/use1.c" <<EOT
 #include "$h"
@@ -59,6 +64,15 @@ while IFS= read -r line; do
     set -- ${line%%|*}
     m_one_header "$1" "$2" "$3" "$4" "${*:5}" "${line#*|}"
 done < <(m_headers)
+
+# The loop core: one source (core/core.h) stamped into every header, and
+# two headers whose cores differ refuse to share a file.
+t_check "every header carries core/core.h unchanged" tools/stamp_core.sh --check
+t_check "headers with different loop cores in one file stop with an #error" bash -c "
+    sed 's/^#define AKC_CORE_VERSION 1\$/#define AKC_CORE_VERSION 2/; s/^#elif AKC_CORE_VERSION != 1\$/#elif AKC_CORE_VERSION != 2/' sched.h >'$M/sched_v2.h'
+    printf '#include \"sched_v2.h\"\\n#include \"aio_stream.h\"\\n' >'$M/two_cores.c'
+    ! $CC $T_WARN -I. -I'$M' -fsyntax-only '$M/two_cores.c' 2>'$M/two_cores.err' &&
+    grep -q 'headers of different versions in one file' '$M/two_cores.err'"
 
 # All headers in one file with the system headers they must coexist with.
 # -iquote makes "sched.h" ours while <sched.h> stays the system's.
