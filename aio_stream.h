@@ -328,15 +328,18 @@ typedef int64_t (*akc_clock_fn)(void *ud);
  * without realloc). */
 typedef void *(*akc_mem_fn)(void *p, size_t old, size_t n);
 
-/* A watched descriptor: 24 bytes on 64-bit. */
+/* A watched descriptor: 16 bytes.  Small on purpose: every idle
+ * connection carries one.  Its handler is the loop's, picked by kind. */
 struct akc_io {
-    akc_io_fn fn;
     int fd;
-    unsigned short want;   /* POLLIN | POLLOUT | POLLPRI asked for; 0: not watched */
-    unsigned short have;   /* epoll: what the kernel has registered (0: nothing) */
     int slot;              /* epoll: index in the change list; poll: in the table; -1: none */
-    unsigned state;        /* AKC__IO_* bits */
+    unsigned short want;   /* POLLIN | POLLOUT | POLLPRI (| POLLHUP) asked for; 0: not watched */
+    unsigned short have;   /* epoll: what the kernel has registered (0: nothing) */
+    unsigned char kind;    /* 0 the wake-up; the header's own from 1 (akc_io_handle) */
+    unsigned char state;   /* AKC__IO_* bits */
 };
+
+#define AKC_IO_KINDS 8
 
 /* A timer: 16 bytes, plus 24 in the loop's heap while active. */
 struct akc_timer {
@@ -362,7 +365,7 @@ struct akc_loop {
     int64_t now;               /* the time cached for this iteration */
     akc_clock_fn clock;        /* NULL: CLOCK_MONOTONIC */
     void *clock_ud;
-    akc_mem_fn mem;
+    akc_mem_fn mem;            /* the header's allocator hooks */
     /* timers: a binary min-heap on (deadline, start order) */
     struct akc__tentry *heap;
     uint32_t heap_len, heap_cap;
@@ -393,6 +396,7 @@ struct akc_loop {
     int live;                  /* between init and free */
     int pwait2_missing;        /* epoll_pwait2 answered ENOSYS once */
     int passes;                /* rounds of deferred calls per dispatch (1) */
+    akc_io_fn io_fns[AKC_IO_KINDS];   /* the handler of each kind of watcher */
     /* the header's own parts of an iteration */
     void (*on_prepare)(akc_loop *l, int64_t *deadline);
     void (*on_dispatch)(akc_loop *l);
@@ -543,11 +547,11 @@ AKC_FN int64_t akc_add_sat(int64_t a, int64_t b)
 
 /* ---- core: memory ---- */
 
+/* Every allocation goes through the header's hooks (its *_MALLOC and
+ * friends), handed over at init; the core links no allocator itself. */
 AKC_FN void *akc__mem(akc_loop *l, void *p, size_t old, size_t n)
 {
-    if (l->mem) return l->mem(p, old, n);
-    if (n == 0) { free(p); return NULL; }
-    return realloc(p, n);
+    return l->mem(p, old, n);
 }
 
 /* Grows *arr (of *cap items of size bytes) to hold want items. */
@@ -756,28 +760,37 @@ enum {
     AKC__IO_QUIET = 64u    /* does not keep the loop alive */
 };
 
-AKC_FN void akc_io_init(akc_io *io, int fd, akc_io_fn fn)
+AKC_FN void akc_io_init(akc_io *io, int fd, unsigned kind)
 {
-    io->fn = fn;
+    io->kind = (unsigned char)(kind % AKC_IO_KINDS);
     io->fd = fd;
     io->want = io->have = 0;
     io->slot = -1;
     io->state = 0;
 }
 
-/* Makes io known to l, reserving the room its changes need, so that
- * akc_io_want never fails.  0 or -ENOMEM. */
+/* Sets the handler that watchers of this kind report to (each header
+ * sets its own where it first uses a kind, so that a program links only
+ * the handlers it can reach). */
+AKC_FN void akc_io_handle(akc_loop *l, unsigned kind, akc_io_fn fn)
+{
+    l->io_fns[kind % AKC_IO_KINDS] = fn;
+}
+
+/* Makes io known to l; on the poll backend this reserves its place in
+ * the table, so that akc_io_want never fails.  0 or -ENOMEM. */
 AKC_FN int akc_io_open(akc_loop *l, akc_io *io)
 {
-    void *arr;
     if (io->state & AKC__IO_OPEN) return 0;
-    arr = l->tab;
-    if (akc__grow(l, &arr, &l->tab_cap, l->nios + 1, sizeof(akc_io *))) return -ENOMEM;
-    l->tab = (akc_io **)arr;
 #if defined(AKC_POLL_BACKEND)
-    arr = l->pfd;
-    if (akc__grow(l, &arr, &l->pfd_cap, l->nios + 1, sizeof(struct pollfd))) return -ENOMEM;
-    l->pfd = (struct pollfd *)arr;
+    {
+        void *arr = l->tab;
+        if (akc__grow(l, &arr, &l->tab_cap, l->nios + 1, sizeof(akc_io *))) return -ENOMEM;
+        l->tab = (akc_io **)arr;
+        arr = l->pfd;
+        if (akc__grow(l, &arr, &l->pfd_cap, l->nios + 1, sizeof(struct pollfd))) return -ENOMEM;
+        l->pfd = (struct pollfd *)arr;
+    }
 #endif
     l->nios++;
     io->state = AKC__IO_OPEN;
@@ -838,9 +851,22 @@ AKC_FN void akc__flush(akc_loop *l) { (void)l; }
 
 #else /* epoll */
 
+AKC_FN int akc__apply(akc_loop *l, akc_io *io);
+
+/* Queues io's change for the next flush.  The list grows as changes come
+ * (an idle watcher costs it nothing); without memory the change goes to
+ * the kernel at once. */
 AKC_FN void akc__queue_change(akc_loop *l, akc_io *io)
 {
     if (io->state & AKC__IO_QUEUED) return;
+    if (l->ntab == l->tab_cap) {
+        void *arr = l->tab;
+        if (akc__grow(l, &arr, &l->tab_cap, l->ntab + 1, sizeof(akc_io *))) {
+            (void)akc__apply(l, io);
+            return;
+        }
+        l->tab = (akc_io **)arr;
+    }
     io->state |= AKC__IO_QUEUED;
     io->slot = l->ntab;
     l->tab[l->ntab++] = io;
@@ -944,7 +970,7 @@ AKC_FN void akc__io_deliver(akc_loop *l, akc_io *io, unsigned revents)
     unsigned mask = io->want;
     if (!mask) return;
     revents &= mask | POLLERR | POLLHUP | POLLNVAL;
-    if (revents) io->fn(l, io, revents);
+    if (revents) l->io_fns[io->kind](l, io, revents);
 }
 
 /* ---- core: cross-thread wake-ups ---- */
@@ -958,7 +984,7 @@ AKC_FN int akc_wake_open(akc_loop *l)
     if (l->wake_fd >= 0) return 0;
     l->wake_fd = AKC_SYS_EVENTFD(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (l->wake_fd < 0) return -errno;
-    akc_io_init(&l->wake_io, l->wake_fd, akc__wake_run);
+    akc_io_init(&l->wake_io, l->wake_fd, 0);
     r = akc_io_open(l, &l->wake_io);
     if (r < 0) {
         (void)AKC_SYS_CLOSE(l->wake_fd);
@@ -1049,7 +1075,7 @@ AKC_FN void akc__wake_run(akc_loop *l, akc_io *io, unsigned revents)
 
 /* ---- core: the loop ---- */
 
-/* mem NULL: realloc and free.  0, or -errno of epoll_create1. */
+/* mem: the header's allocator.  0, or -errno of epoll_create1. */
 AKC_FN int akc_loop_init(akc_loop *l, akc_mem_fn mem)
 {
     memset(l, 0, sizeof *l);
@@ -1058,7 +1084,8 @@ AKC_FN int akc_loop_init(akc_loop *l, akc_mem_fn mem)
     l->dq.next = l->dq.prev = &l->dq;
     akc_defer_init(&l->dq_mark, akc__mark_fn);
     l->wake_fd = -1;
-    akc_io_init(&l->wake_io, -1, akc__wake_run);
+    akc_io_init(&l->wake_io, -1, 0);
+    akc_io_handle(l, 0, akc__wake_run);
 #if defined(AKC_POLL_BACKEND)
     l->epfd = -1;
 #else
@@ -1092,10 +1119,12 @@ AKC_FN void akc_loop_free(akc_loop *l)
         (void)AKC_SYS_CLOSE(l->wake_fd);
     }
     if (l->epfd >= 0) (void)AKC_SYS_CLOSE(l->epfd);
-    (void)akc__mem(l, l->heap, 0, 0);
-    (void)akc__mem(l, l->tab, 0, 0);
-    (void)akc__mem(l, l->pfd, 0, 0);
-    (void)akc__mem(l, l->batch, 0, 0);
+    if (l->mem) {   /* a loop that never got as far as init holds no memory */
+        (void)akc__mem(l, l->heap, 0, 0);
+        (void)akc__mem(l, l->tab, 0, 0);
+        (void)akc__mem(l, l->pfd, 0, 0);
+        (void)akc__mem(l, l->batch, 0, 0);
+    }
     akc_loop_reset(l);
 }
 
@@ -1781,6 +1810,10 @@ static void *aios__mem(void *p, size_t old, size_t n)
     return aios__grow(p, old, n);
 }
 
+/* The kinds of the context's watchers (0 is the core's wake-up); each
+ * kind's handler is set where the kind is first used. */
+enum { AIOS__IO_STREAM = 1, AIOS__IO_LISTENER, AIOS__IO_ATTEMPT, AIOS__IO_RESOLVER };
+
 /* Timers and watchers of the context: thin names over the loop core. */
 static int aios__timer_start(aios_ctx *c, akc_timer *t, int64_t when)
 {
@@ -1943,7 +1976,8 @@ static aios_stream *aios__stream_new(aios_ctx *c, int fd)
     if (!s) return NULL;
     memset(s, 0, sizeof *s);
     s->ctx = c;
-    akc_io_init(&s->io, fd, aios__stream_ready);
+    akc_io_init(&s->io, fd, AIOS__IO_STREAM);
+    akc_io_handle(&c->core, AIOS__IO_STREAM, aios__stream_ready);
     akc_defer_init(&s->kick, aios__stream_kick_run);
     s->rhwm = (uint32_t)AIOS__READ_HWM;
     s->whwm = (uint32_t)AIOS__WRITE_HWM;
@@ -2920,7 +2954,8 @@ static int aios__attempt_next(aios__connector *c)
             AIOS_SYS_CLOSE(fd);
             continue;
         }
-        akc_io_init(&c->att[slot].io, fd, aios__attempt_ready);
+        akc_io_init(&c->att[slot].io, fd, AIOS__IO_ATTEMPT);
+        akc_io_handle(&c->s->ctx->core, AIOS__IO_ATTEMPT, aios__attempt_ready);
         c->att[slot].c = c;
         if (akc_io_open(&c->s->ctx->core, &c->att[slot].io) < 0) {
             AIOS_SYS_CLOSE(fd);
@@ -3091,8 +3126,8 @@ static aios__connector *aios__connector_new(aios_stream *s)
     if (!aios__stream_side(s)) { AIOS_FREE(c); return NULL; }
     memset(c, 0, sizeof *c);
     c->s = s;
-    akc_io_init(&c->rio, -1, NULL);
-    for (i = 0; i < AIOS__MAX_ATTEMPTS; i++) akc_io_init(&c->att[i].io, -1, aios__attempt_ready);
+    akc_io_init(&c->rio, -1, AIOS__IO_RESOLVER);
+    for (i = 0; i < AIOS__MAX_ATTEMPTS; i++) akc_io_init(&c->att[i].io, -1, AIOS__IO_ATTEMPT);
     akc_timer_init(&c->delay, aios__connect_delay_fire);
     akc_timer_init(&c->deadline, aios__connect_deadline_fire);
     akc_defer_init(&c->start, aios__connect_start_run);
@@ -3161,7 +3196,8 @@ AIOS_API int aios_tcp_connect(aios_ctx *ctx, aios_stream **out, const char *host
         {
             int e = aios__resolve_spawn(ctx, r);
             if (e < 0) { aios__stream_discard(s); return e; }
-            akc_io_init(&c->rio, r->efd, aios__resolver_ready);
+            akc_io_init(&c->rio, r->efd, AIOS__IO_RESOLVER);
+            akc_io_handle(&ctx->core, AIOS__IO_RESOLVER, aios__resolver_ready);
             if (akc_io_open(&ctx->core, &c->rio) < 0) { aios__stream_discard(s); return -ENOMEM; }
             akc_io_want(&ctx->core, &c->rio, POLLIN);
         }
@@ -3335,7 +3371,7 @@ AIOS_API int aios_server_init(aios_server *srv, aios_ctx *ctx, const aios_server
     srv->ctx = ctx;
     srv->on_conn = on_conn;
     srv->ud = ud;
-    for (i = 0; i < AIOS_MAX_LISTENERS; i++) akc_io_init(&srv->lis[i].io, -1, aios__listener_ready);
+    for (i = 0; i < AIOS_MAX_LISTENERS; i++) akc_io_init(&srv->lis[i].io, -1, AIOS__IO_LISTENER);
     akc_timer_init(&srv->retry, aios__server_retry_fire);
     akc_timer_init(&srv->grace, aios__server_grace_fire);
     akc_defer_init(&srv->finish, aios__server_finish_run);
@@ -3350,7 +3386,8 @@ static int aios__listen_fd(aios_server *srv, int fd)
     aios__listener *l;
     if (listen(fd, srv->cfg.backlog) < 0) { int e = -errno; AIOS_SYS_CLOSE(fd); return e; }
     l = &srv->lis[srv->nlis];
-    akc_io_init(&l->io, fd, aios__listener_ready);
+    akc_io_init(&l->io, fd, AIOS__IO_LISTENER);
+    akc_io_handle(&srv->ctx->core, AIOS__IO_LISTENER, aios__listener_ready);
     l->srv = srv;
     if (akc_io_open(&srv->ctx->core, &l->io) < 0) { AIOS_SYS_CLOSE(fd); return -ENOMEM; }
     srv->nlis++;

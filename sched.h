@@ -37,15 +37,24 @@
  *                          all three or none (default: malloc, realloc,
  *                          free; must be thread safe if schd_loop_post is
  *                          used from threads)
- *   SCHD_SYS_PPOLL, SCHD_SYS_POLL, SCHD_SYS_READ, SCHD_SYS_WRITE,
- *   SCHD_SYS_EVENTFD, SCHD_SYS_CLOSE    the system calls, each a name or a
- *                          function-like macro with the libc signature, for
- *                          fault injection.  The loop waits with ppoll
- *                          (nanosecond timeouts) where the C library
- *                          declares it (_GNU_SOURCE, which the
- *                          implementation asks for); otherwise, or when
- *                          compiled without GNU declarations, with poll and
- *                          timeouts rounded up to the next millisecond.
+ *   ASYNCKIT_POLL          wait with poll() instead of epoll (for the
+ *                          smallest builds, or systems without epoll); the
+ *                          structures are the same either way, so files
+ *                          built with and without it work together
+ *   AKC_SYS_EPOLL_CREATE1, AKC_SYS_EPOLL_CTL, AKC_SYS_EPOLL_WAIT,
+ *   AKC_SYS_EPOLL_PWAIT2, AKC_SYS_PPOLL, AKC_SYS_POLL, AKC_SYS_EVENTFD,
+ *   AKC_SYS_READ, AKC_SYS_WRITE, AKC_SYS_CLOSE    the system calls of the
+ *                          family's loop core, each a name or a function-like
+ *                          macro with the libc signature (AKC_SYS_EPOLL_PWAIT2
+ *                          takes the fd, events, count and a pointer to two
+ *                          long longs: seconds, nanoseconds), for counting or
+ *                          fault injection; AKC_NO_PWAIT2 turns the
+ *                          nanosecond wait off.  The loop waits with
+ *                          epoll_pwait2 (nanosecond timeouts) where the
+ *                          kernel has it, else epoll_wait with timeouts
+ *                          rounded up to the next millisecond; on the poll
+ *                          backend with ppoll, or poll where the C library
+ *                          does not declare ppoll.
  *   SCHD_NO_SYSTEM_SCHED   turns off the forwarding described above, which
  *                          otherwise happens when <pthread.h> or <spawn.h>
  *                          is being read (_PTHREAD_H or _SPAWN_H defined)
@@ -89,7 +98,10 @@
  * (INT64_MAX) means none.  SCHD_SEC(), SCHD_MS(), SCHD_US() convert whole
  * numbers, SCHD_SECF(1.5) fractional seconds.  The loop caches the time once
  * per iteration (schd_loop_now); tests can replace the clock with
- * schd_loop_set_clock and then never sleep.
+ * schd_loop_set_clock and then never sleep.  A delay (timer, job, task
+ * await) started from a callback counts from the iteration's cached time,
+ * so things started together keep their phase; started anywhere else it
+ * counts from the clock at the call.
  *
  * # Callbacks
  *
@@ -169,8 +181,13 @@
  *
  * Alone: schd_loop_run / schd_loop_run_once.  With the other headers:
  * schd_source_add(loop, &src, X_prepare, X_dispatch, ctx) makes their
- * descriptors and deadlines part of the same poll() call (a source keeps
- * schd_loop_run going until schd_source_remove).  Inside a foreign loop:
+ * descriptors and deadlines part of the loop's one wait (a source keeps
+ * schd_loop_run going until schd_source_remove).  Each entry a source's
+ * prepare gives is watched across iterations and changed only when the
+ * entry changes; with epoll a context of the family is one entry (its own
+ * epoll set), so a nested context that has nothing ready costs no system
+ * call in an iteration, and one that has something costs one.
+ * Inside a foreign loop:
  *
  *     struct pollfd fds[64];
  *     int64_t deadline = SCHD_NO_DEADLINE;      // or the foreign loop's own
@@ -184,6 +201,17 @@
  * order.  Both have the signature of every other header's pair, so a
  * schd_loop can itself be a source of another schd_loop.
  *
+ * With epoll (the default) prepare gives one entry, the loop's epoll
+ * descriptor, whatever the loop watches: a host pays O(1) per iteration.
+ * With ASYNCKIT_POLL it gives one entry per watched descriptor.  A host
+ * that registers descriptors only when the entries change (its own epoll,
+ * libuv's uv_poll_t) must also re-register an entry whose revents prepare
+ * set to AKC_FRESH (0x4000, a bit poll() never reports): its watcher is new
+ * since the last prepare, and its number may have been closed and reused
+ * in between, which the kernel's epoll forgets silently.  A descriptor
+ * closed while watched is reported with POLLNVAL on the poll backend; epoll
+ * drops it without a word, so stop a watcher before closing its fd.
+ *
  * # Threads
  *
  * A loop belongs to one thread.  From any other thread only these may be
@@ -196,7 +224,8 @@
  * Callback types are in brackets.
  *
  * Loop
- *   int  schd_loop_init(loop)                 caller storage; opens one eventfd
+ *   int  schd_loop_init(loop)                 caller storage; opens an epoll set and
+ *                                             an eventfd (the eventfd alone with poll)
  *   int  schd_loop_close(loop)                cancels every task (finally blocks
  *                                             run), delivers deferred calls and
  *                                             posts, releases everything; -EBUSY
@@ -206,8 +235,8 @@
  *                                             or async handle is left (a task that
  *                                             waits on a primitive that nothing
  *                                             will signal does not count); 0, or
- *                                             the error of poll()
- *   int  schd_loop_run_once(loop, timeout_ms) one poll (-1: no limit); 1 while
+ *                                             the error of the wait
+ *   int  schd_loop_run_once(loop, timeout_ms) one wait (-1: no limit); 1 while
  *                                             something is left, 0 when not
  *   void schd_loop_stop(loop)                 run returns after this iteration; a
  *                                             stop outside run ends the next at once
@@ -221,7 +250,7 @@
  *   void schd_loop_dispatch(loop, fds, n)
  *   const char *schd_strerror(code)           any code, also -errno
  *
- * Timers (32 bytes each on 64-bit, plus 16 in the loop's heap while active)
+ * Timers (40 bytes each on 64-bit, plus 24 in the loop's heap while active)
  *   void schd_timer_init(t, cb, ud)           [cb(t, ud)]
  *   int  schd_timer_start(loop, t, delay_ns, period_ns)    first after delay,
  *                                             then every period (0: once);
@@ -238,19 +267,25 @@
  *   int  schd_io_start(loop, io, events)      SCHD_READ | SCHD_WRITE | POLLPRI;
  *                                             again to change the events
  *   int  schd_io_stop(loop, io)
- *   POLLERR and POLLHUP are always reported; POLLNVAL (the fd was closed
- *   while watched) stops the watcher before its callback.
+ *   int  schd_io_active(io)                   1 while started
+ *   POLLERR and POLLHUP are always reported; POLLNVAL stops the watcher
+ *   before its callback (the fd was already closed when the watcher
+ *   started, or, on the poll backend, closed while watched).  A descriptor
+ *   epoll refuses (a regular file) is reported ready at every iteration,
+ *   as poll() does.
  *
  * Deferred calls
- *   void schd_defer_start(loop, d, fn, ud)    [fn(d, ud)] on the next iteration,
- *                                             caller storage; when d is queued
- *                                             already it keeps its place and takes
- *                                             the new fn and ud
+ *   void schd_defer_init(d, fn, ud)           [fn(d, ud)] caller storage, any
+ *                                             content; zeroed storage is
+ *                                             initialised too
+ *   void schd_defer_start(loop, d, fn, ud)    on the next iteration; when d is
+ *                                             queued already it keeps its place
+ *                                             and takes the new fn and ud
  *   void schd_defer_cancel(loop, d)
  *   int  schd_soon(loop, fn, ud)              [fn(ud)] the same with a node the
  *                                             loop allocates and recycles
  *
- * Sources (other headers, or another schd_loop, in the same poll)
+ * Sources (other headers, or another schd_loop, in the same wait)
  *   int  schd_source_add(loop, src, prepare, dispatch, ctx)   -EBUSY if added
  *   void schd_source_remove(src)              also from inside its own calls
  *
@@ -377,7 +412,8 @@
  *   -ECANCELED   a cancelled task or wait, a closed tflag, a task started
  *                while the loop closes
  *   -EDEADLK     a task that awaits its own join
- *   other        -errno of eventfd() in schd_loop_init, of poll() in run
+ *   other        -errno of epoll_create1() or eventfd() in schd_loop_init, of
+ *                the wait in run
  */
 
 #if (defined(_PTHREAD_H) || defined(_SPAWN_H)) && !defined(_SCHED_H) && \
@@ -476,15 +512,18 @@ typedef int64_t (*akc_clock_fn)(void *ud);
  * without realloc). */
 typedef void *(*akc_mem_fn)(void *p, size_t old, size_t n);
 
-/* A watched descriptor: 24 bytes on 64-bit. */
+/* A watched descriptor: 16 bytes.  Small on purpose: every idle
+ * connection carries one.  Its handler is the loop's, picked by kind. */
 struct akc_io {
-    akc_io_fn fn;
     int fd;
-    unsigned short want;   /* POLLIN | POLLOUT | POLLPRI asked for; 0: not watched */
-    unsigned short have;   /* epoll: what the kernel has registered (0: nothing) */
     int slot;              /* epoll: index in the change list; poll: in the table; -1: none */
-    unsigned state;        /* AKC__IO_* bits */
+    unsigned short want;   /* POLLIN | POLLOUT | POLLPRI (| POLLHUP) asked for; 0: not watched */
+    unsigned short have;   /* epoll: what the kernel has registered (0: nothing) */
+    unsigned char kind;    /* 0 the wake-up; the header's own from 1 (akc_io_handle) */
+    unsigned char state;   /* AKC__IO_* bits */
 };
+
+#define AKC_IO_KINDS 8
 
 /* A timer: 16 bytes, plus 24 in the loop's heap while active. */
 struct akc_timer {
@@ -510,7 +549,7 @@ struct akc_loop {
     int64_t now;               /* the time cached for this iteration */
     akc_clock_fn clock;        /* NULL: CLOCK_MONOTONIC */
     void *clock_ud;
-    akc_mem_fn mem;
+    akc_mem_fn mem;            /* the header's allocator hooks */
     /* timers: a binary min-heap on (deadline, start order) */
     struct akc__tentry *heap;
     uint32_t heap_len, heap_cap;
@@ -541,6 +580,7 @@ struct akc_loop {
     int live;                  /* between init and free */
     int pwait2_missing;        /* epoll_pwait2 answered ENOSYS once */
     int passes;                /* rounds of deferred calls per dispatch (1) */
+    akc_io_fn io_fns[AKC_IO_KINDS];   /* the handler of each kind of watcher */
     /* the header's own parts of an iteration */
     void (*on_prepare)(akc_loop *l, int64_t *deadline);
     void (*on_dispatch)(akc_loop *l);
@@ -691,11 +731,11 @@ AKC_FN int64_t akc_add_sat(int64_t a, int64_t b)
 
 /* ---- core: memory ---- */
 
+/* Every allocation goes through the header's hooks (its *_MALLOC and
+ * friends), handed over at init; the core links no allocator itself. */
 AKC_FN void *akc__mem(akc_loop *l, void *p, size_t old, size_t n)
 {
-    if (l->mem) return l->mem(p, old, n);
-    if (n == 0) { free(p); return NULL; }
-    return realloc(p, n);
+    return l->mem(p, old, n);
 }
 
 /* Grows *arr (of *cap items of size bytes) to hold want items. */
@@ -904,28 +944,37 @@ enum {
     AKC__IO_QUIET = 64u    /* does not keep the loop alive */
 };
 
-AKC_FN void akc_io_init(akc_io *io, int fd, akc_io_fn fn)
+AKC_FN void akc_io_init(akc_io *io, int fd, unsigned kind)
 {
-    io->fn = fn;
+    io->kind = (unsigned char)(kind % AKC_IO_KINDS);
     io->fd = fd;
     io->want = io->have = 0;
     io->slot = -1;
     io->state = 0;
 }
 
-/* Makes io known to l, reserving the room its changes need, so that
- * akc_io_want never fails.  0 or -ENOMEM. */
+/* Sets the handler that watchers of this kind report to (each header
+ * sets its own where it first uses a kind, so that a program links only
+ * the handlers it can reach). */
+AKC_FN void akc_io_handle(akc_loop *l, unsigned kind, akc_io_fn fn)
+{
+    l->io_fns[kind % AKC_IO_KINDS] = fn;
+}
+
+/* Makes io known to l; on the poll backend this reserves its place in
+ * the table, so that akc_io_want never fails.  0 or -ENOMEM. */
 AKC_FN int akc_io_open(akc_loop *l, akc_io *io)
 {
-    void *arr;
     if (io->state & AKC__IO_OPEN) return 0;
-    arr = l->tab;
-    if (akc__grow(l, &arr, &l->tab_cap, l->nios + 1, sizeof(akc_io *))) return -ENOMEM;
-    l->tab = (akc_io **)arr;
 #if defined(AKC_POLL_BACKEND)
-    arr = l->pfd;
-    if (akc__grow(l, &arr, &l->pfd_cap, l->nios + 1, sizeof(struct pollfd))) return -ENOMEM;
-    l->pfd = (struct pollfd *)arr;
+    {
+        void *arr = l->tab;
+        if (akc__grow(l, &arr, &l->tab_cap, l->nios + 1, sizeof(akc_io *))) return -ENOMEM;
+        l->tab = (akc_io **)arr;
+        arr = l->pfd;
+        if (akc__grow(l, &arr, &l->pfd_cap, l->nios + 1, sizeof(struct pollfd))) return -ENOMEM;
+        l->pfd = (struct pollfd *)arr;
+    }
 #endif
     l->nios++;
     io->state = AKC__IO_OPEN;
@@ -986,9 +1035,22 @@ AKC_FN void akc__flush(akc_loop *l) { (void)l; }
 
 #else /* epoll */
 
+AKC_FN int akc__apply(akc_loop *l, akc_io *io);
+
+/* Queues io's change for the next flush.  The list grows as changes come
+ * (an idle watcher costs it nothing); without memory the change goes to
+ * the kernel at once. */
 AKC_FN void akc__queue_change(akc_loop *l, akc_io *io)
 {
     if (io->state & AKC__IO_QUEUED) return;
+    if (l->ntab == l->tab_cap) {
+        void *arr = l->tab;
+        if (akc__grow(l, &arr, &l->tab_cap, l->ntab + 1, sizeof(akc_io *))) {
+            (void)akc__apply(l, io);
+            return;
+        }
+        l->tab = (akc_io **)arr;
+    }
     io->state |= AKC__IO_QUEUED;
     io->slot = l->ntab;
     l->tab[l->ntab++] = io;
@@ -1092,7 +1154,7 @@ AKC_FN void akc__io_deliver(akc_loop *l, akc_io *io, unsigned revents)
     unsigned mask = io->want;
     if (!mask) return;
     revents &= mask | POLLERR | POLLHUP | POLLNVAL;
-    if (revents) io->fn(l, io, revents);
+    if (revents) l->io_fns[io->kind](l, io, revents);
 }
 
 /* ---- core: cross-thread wake-ups ---- */
@@ -1106,7 +1168,7 @@ AKC_FN int akc_wake_open(akc_loop *l)
     if (l->wake_fd >= 0) return 0;
     l->wake_fd = AKC_SYS_EVENTFD(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (l->wake_fd < 0) return -errno;
-    akc_io_init(&l->wake_io, l->wake_fd, akc__wake_run);
+    akc_io_init(&l->wake_io, l->wake_fd, 0);
     r = akc_io_open(l, &l->wake_io);
     if (r < 0) {
         (void)AKC_SYS_CLOSE(l->wake_fd);
@@ -1197,7 +1259,7 @@ AKC_FN void akc__wake_run(akc_loop *l, akc_io *io, unsigned revents)
 
 /* ---- core: the loop ---- */
 
-/* mem NULL: realloc and free.  0, or -errno of epoll_create1. */
+/* mem: the header's allocator.  0, or -errno of epoll_create1. */
 AKC_FN int akc_loop_init(akc_loop *l, akc_mem_fn mem)
 {
     memset(l, 0, sizeof *l);
@@ -1206,7 +1268,8 @@ AKC_FN int akc_loop_init(akc_loop *l, akc_mem_fn mem)
     l->dq.next = l->dq.prev = &l->dq;
     akc_defer_init(&l->dq_mark, akc__mark_fn);
     l->wake_fd = -1;
-    akc_io_init(&l->wake_io, -1, akc__wake_run);
+    akc_io_init(&l->wake_io, -1, 0);
+    akc_io_handle(l, 0, akc__wake_run);
 #if defined(AKC_POLL_BACKEND)
     l->epfd = -1;
 #else
@@ -1240,10 +1303,12 @@ AKC_FN void akc_loop_free(akc_loop *l)
         (void)AKC_SYS_CLOSE(l->wake_fd);
     }
     if (l->epfd >= 0) (void)AKC_SYS_CLOSE(l->epfd);
-    (void)akc__mem(l, l->heap, 0, 0);
-    (void)akc__mem(l, l->tab, 0, 0);
-    (void)akc__mem(l, l->pfd, 0, 0);
-    (void)akc__mem(l, l->batch, 0, 0);
+    if (l->mem) {   /* a loop that never got as far as init holds no memory */
+        (void)akc__mem(l, l->heap, 0, 0);
+        (void)akc__mem(l, l->tab, 0, 0);
+        (void)akc__mem(l, l->pfd, 0, 0);
+        (void)akc__mem(l, l->batch, 0, 0);
+    }
     akc_loop_reset(l);
 }
 
@@ -2194,6 +2259,9 @@ SCHD_API int64_t schd_timer_due(const schd_loop *loop, const schd_timer *t)
 
 /* ==== section: descriptors ==== */
 
+/* The kinds of the loop core's watchers (0 is the core's wake-up). */
+enum { SCHD__IO_WATCHER = 1, SCHD__IO_SOURCE = 2 };
+
 SCHD_PRIVATE void schd__io_ready(akc_loop *l, akc_io *core, unsigned revents)
 {
     schd_io *io = SCHD_CONTAINER_OF(core, schd_io, core);
@@ -2205,7 +2273,7 @@ SCHD_API void schd_io_init(schd_io *io, int fd, schd_io_fn cb, void *ud)
 {
     if (!io) return;
     memset(io, 0, sizeof *io);
-    akc_io_init(&io->core, fd, schd__io_ready);
+    akc_io_init(&io->core, fd, SCHD__IO_WATCHER);
     io->cb = cb;
     io->ud = ud;
 }
@@ -2223,6 +2291,7 @@ SCHD_API int schd_io_start(schd_loop *loop, schd_io *io, int events)
     if (!loop || !io || !io->cb || io->core.fd < 0 || (events & ~(SCHD_READ | SCHD_WRITE | POLLPRI)))
         return -EINVAL;
     if (!(io->core.state & AKC__IO_OPEN)) {
+        akc_io_handle(&loop->core, SCHD__IO_WATCHER, schd__io_ready);
         if (akc_io_open(&loop->core, &io->core) < 0) return -ENOMEM;
         io->prev = NULL;
         io->next = loop->ios;
@@ -2406,7 +2475,8 @@ SCHD_PRIVATE void schd__src_sync(schd_loop *loop, schd_source *src, int n)
         int fresh = (f->revents & AKC_FRESH) != 0;
         if (i >= src->count || w->io.fd != f->fd || fresh) {
             if (i < src->count) akc_io_close(&loop->core, &w->io);
-            akc_io_init(&w->io, f->fd, schd__srcfd_ready);
+            akc_io_init(&w->io, f->fd, SCHD__IO_SOURCE);
+            akc_io_handle(&loop->core, SCHD__IO_SOURCE, schd__srcfd_ready);
             if (akc_io_open(&loop->core, &w->io) < 0) {   /* cannot watch it: report it as failed */
                 w->revents = POLLERR;
                 continue;

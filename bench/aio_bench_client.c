@@ -2,7 +2,8 @@
  *
  *   cc -O2 -o build/aio_bench_client bench/aio_bench_client.c
  *
- *   aio_bench_client rtt  PORT CONNS SECONDS   round trips per second (64-byte messages)
+ *   aio_bench_client rtt  PORT CONNS SECONDS [IDLE]   round trips per second (64-byte
+ *                                            messages) while IDLE more connections sit idle
  *   aio_bench_client bulk PORT MIB             MiB/s through the echo path, one connection
  *   aio_bench_client idle PORT CONNS PID       bytes of server RSS per idle connection
  *
@@ -42,14 +43,16 @@ static int dial(int port, int nonblock)
     return fd;
 }
 
-static int rtt(int port, int n, double seconds)
+static int rtt(int port, int n, double seconds, int idle_n)
 {
     struct pollfd *p = calloc((size_t)n, sizeof *p);
-    int *got = calloc((size_t)n, sizeof *got), i;
+    int *got = calloc((size_t)n, sizeof *got), *idle_fd = calloc((size_t)idle_n + 1, sizeof *idle_fd), i;
     char msg[64], buf[64];
     long count = 0;
     double end;
     memset(msg, 'r', sizeof msg);
+    for (i = 0; i < idle_n; i++) idle_fd[i] = dial(port, 1);   /* held open, never used */
+    if (idle_n > 0) usleep(200000);                           /* the server has accepted them */
     for (i = 0; i < n; i++) {
         p[i].fd = dial(port, 1);
         p[i].events = POLLIN;
@@ -73,6 +76,10 @@ static int rtt(int port, int n, double seconds)
     }
     printf("%.0f\n", count / seconds);
     for (i = 0; i < n; i++) close(p[i].fd);
+    for (i = 0; i < idle_n; i++) close(idle_fd[i]);
+    free(p);
+    free(got);
+    free(idle_fd);
     return 0;
 }
 
@@ -136,9 +143,10 @@ static int idle(int port, int n, int pid)
 
 int main(int argc, char **argv)
 {
-    if (argc >= 5 && strcmp(argv[1], "rtt") == 0) return rtt(atoi(argv[2]), atoi(argv[3]), atof(argv[4]));
+    if (argc >= 5 && strcmp(argv[1], "rtt") == 0)
+        return rtt(atoi(argv[2]), atoi(argv[3]), atof(argv[4]), argc >= 6 ? atoi(argv[5]) : 0);
     if (argc >= 4 && strcmp(argv[1], "bulk") == 0) return bulk(atoi(argv[2]), atol(argv[3]));
     if (argc >= 5 && strcmp(argv[1], "idle") == 0) return idle(atoi(argv[2]), atoi(argv[3]), atoi(argv[4]));
-    fprintf(stderr, "usage: %s rtt PORT CONNS SECONDS | bulk PORT MIB | idle PORT CONNS PID\n", argv[0]);
+    fprintf(stderr, "usage: %s rtt PORT CONNS SECONDS [IDLE] | bulk PORT MIB | idle PORT CONNS PID\n", argv[0]);
     return 2;
 }

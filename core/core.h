@@ -65,15 +65,18 @@ typedef int64_t (*akc_clock_fn)(void *ud);
  * without realloc). */
 typedef void *(*akc_mem_fn)(void *p, size_t old, size_t n);
 
-/* A watched descriptor: 24 bytes on 64-bit. */
+/* A watched descriptor: 16 bytes.  Small on purpose: every idle
+ * connection carries one.  Its handler is the loop's, picked by kind. */
 struct akc_io {
-    akc_io_fn fn;
     int fd;
-    unsigned short want;   /* POLLIN | POLLOUT | POLLPRI asked for; 0: not watched */
-    unsigned short have;   /* epoll: what the kernel has registered (0: nothing) */
     int slot;              /* epoll: index in the change list; poll: in the table; -1: none */
-    unsigned state;        /* AKC__IO_* bits */
+    unsigned short want;   /* POLLIN | POLLOUT | POLLPRI (| POLLHUP) asked for; 0: not watched */
+    unsigned short have;   /* epoll: what the kernel has registered (0: nothing) */
+    unsigned char kind;    /* 0 the wake-up; the header's own from 1 (akc_io_handle) */
+    unsigned char state;   /* AKC__IO_* bits */
 };
+
+#define AKC_IO_KINDS 8
 
 /* A timer: 16 bytes, plus 24 in the loop's heap while active. */
 struct akc_timer {
@@ -99,7 +102,7 @@ struct akc_loop {
     int64_t now;               /* the time cached for this iteration */
     akc_clock_fn clock;        /* NULL: CLOCK_MONOTONIC */
     void *clock_ud;
-    akc_mem_fn mem;
+    akc_mem_fn mem;            /* the header's allocator hooks */
     /* timers: a binary min-heap on (deadline, start order) */
     struct akc__tentry *heap;
     uint32_t heap_len, heap_cap;
@@ -130,6 +133,7 @@ struct akc_loop {
     int live;                  /* between init and free */
     int pwait2_missing;        /* epoll_pwait2 answered ENOSYS once */
     int passes;                /* rounds of deferred calls per dispatch (1) */
+    akc_io_fn io_fns[AKC_IO_KINDS];   /* the handler of each kind of watcher */
     /* the header's own parts of an iteration */
     void (*on_prepare)(akc_loop *l, int64_t *deadline);
     void (*on_dispatch)(akc_loop *l);
@@ -280,11 +284,11 @@ AKC_FN int64_t akc_add_sat(int64_t a, int64_t b)
 
 /* ---- core: memory ---- */
 
+/* Every allocation goes through the header's hooks (its *_MALLOC and
+ * friends), handed over at init; the core links no allocator itself. */
 AKC_FN void *akc__mem(akc_loop *l, void *p, size_t old, size_t n)
 {
-    if (l->mem) return l->mem(p, old, n);
-    if (n == 0) { free(p); return NULL; }
-    return realloc(p, n);
+    return l->mem(p, old, n);
 }
 
 /* Grows *arr (of *cap items of size bytes) to hold want items. */
@@ -493,28 +497,37 @@ enum {
     AKC__IO_QUIET = 64u    /* does not keep the loop alive */
 };
 
-AKC_FN void akc_io_init(akc_io *io, int fd, akc_io_fn fn)
+AKC_FN void akc_io_init(akc_io *io, int fd, unsigned kind)
 {
-    io->fn = fn;
+    io->kind = (unsigned char)(kind % AKC_IO_KINDS);
     io->fd = fd;
     io->want = io->have = 0;
     io->slot = -1;
     io->state = 0;
 }
 
-/* Makes io known to l, reserving the room its changes need, so that
- * akc_io_want never fails.  0 or -ENOMEM. */
+/* Sets the handler that watchers of this kind report to (each header
+ * sets its own where it first uses a kind, so that a program links only
+ * the handlers it can reach). */
+AKC_FN void akc_io_handle(akc_loop *l, unsigned kind, akc_io_fn fn)
+{
+    l->io_fns[kind % AKC_IO_KINDS] = fn;
+}
+
+/* Makes io known to l; on the poll backend this reserves its place in
+ * the table, so that akc_io_want never fails.  0 or -ENOMEM. */
 AKC_FN int akc_io_open(akc_loop *l, akc_io *io)
 {
-    void *arr;
     if (io->state & AKC__IO_OPEN) return 0;
-    arr = l->tab;
-    if (akc__grow(l, &arr, &l->tab_cap, l->nios + 1, sizeof(akc_io *))) return -ENOMEM;
-    l->tab = (akc_io **)arr;
 #if defined(AKC_POLL_BACKEND)
-    arr = l->pfd;
-    if (akc__grow(l, &arr, &l->pfd_cap, l->nios + 1, sizeof(struct pollfd))) return -ENOMEM;
-    l->pfd = (struct pollfd *)arr;
+    {
+        void *arr = l->tab;
+        if (akc__grow(l, &arr, &l->tab_cap, l->nios + 1, sizeof(akc_io *))) return -ENOMEM;
+        l->tab = (akc_io **)arr;
+        arr = l->pfd;
+        if (akc__grow(l, &arr, &l->pfd_cap, l->nios + 1, sizeof(struct pollfd))) return -ENOMEM;
+        l->pfd = (struct pollfd *)arr;
+    }
 #endif
     l->nios++;
     io->state = AKC__IO_OPEN;
@@ -575,9 +588,22 @@ AKC_FN void akc__flush(akc_loop *l) { (void)l; }
 
 #else /* epoll */
 
+AKC_FN int akc__apply(akc_loop *l, akc_io *io);
+
+/* Queues io's change for the next flush.  The list grows as changes come
+ * (an idle watcher costs it nothing); without memory the change goes to
+ * the kernel at once. */
 AKC_FN void akc__queue_change(akc_loop *l, akc_io *io)
 {
     if (io->state & AKC__IO_QUEUED) return;
+    if (l->ntab == l->tab_cap) {
+        void *arr = l->tab;
+        if (akc__grow(l, &arr, &l->tab_cap, l->ntab + 1, sizeof(akc_io *))) {
+            (void)akc__apply(l, io);
+            return;
+        }
+        l->tab = (akc_io **)arr;
+    }
     io->state |= AKC__IO_QUEUED;
     io->slot = l->ntab;
     l->tab[l->ntab++] = io;
@@ -681,7 +707,7 @@ AKC_FN void akc__io_deliver(akc_loop *l, akc_io *io, unsigned revents)
     unsigned mask = io->want;
     if (!mask) return;
     revents &= mask | POLLERR | POLLHUP | POLLNVAL;
-    if (revents) io->fn(l, io, revents);
+    if (revents) l->io_fns[io->kind](l, io, revents);
 }
 
 /* ---- core: cross-thread wake-ups ---- */
@@ -695,7 +721,7 @@ AKC_FN int akc_wake_open(akc_loop *l)
     if (l->wake_fd >= 0) return 0;
     l->wake_fd = AKC_SYS_EVENTFD(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (l->wake_fd < 0) return -errno;
-    akc_io_init(&l->wake_io, l->wake_fd, akc__wake_run);
+    akc_io_init(&l->wake_io, l->wake_fd, 0);
     r = akc_io_open(l, &l->wake_io);
     if (r < 0) {
         (void)AKC_SYS_CLOSE(l->wake_fd);
@@ -786,7 +812,7 @@ AKC_FN void akc__wake_run(akc_loop *l, akc_io *io, unsigned revents)
 
 /* ---- core: the loop ---- */
 
-/* mem NULL: realloc and free.  0, or -errno of epoll_create1. */
+/* mem: the header's allocator.  0, or -errno of epoll_create1. */
 AKC_FN int akc_loop_init(akc_loop *l, akc_mem_fn mem)
 {
     memset(l, 0, sizeof *l);
@@ -795,7 +821,8 @@ AKC_FN int akc_loop_init(akc_loop *l, akc_mem_fn mem)
     l->dq.next = l->dq.prev = &l->dq;
     akc_defer_init(&l->dq_mark, akc__mark_fn);
     l->wake_fd = -1;
-    akc_io_init(&l->wake_io, -1, akc__wake_run);
+    akc_io_init(&l->wake_io, -1, 0);
+    akc_io_handle(l, 0, akc__wake_run);
 #if defined(AKC_POLL_BACKEND)
     l->epfd = -1;
 #else
@@ -829,10 +856,12 @@ AKC_FN void akc_loop_free(akc_loop *l)
         (void)AKC_SYS_CLOSE(l->wake_fd);
     }
     if (l->epfd >= 0) (void)AKC_SYS_CLOSE(l->epfd);
-    (void)akc__mem(l, l->heap, 0, 0);
-    (void)akc__mem(l, l->tab, 0, 0);
-    (void)akc__mem(l, l->pfd, 0, 0);
-    (void)akc__mem(l, l->batch, 0, 0);
+    if (l->mem) {   /* a loop that never got as far as init holds no memory */
+        (void)akc__mem(l, l->heap, 0, 0);
+        (void)akc__mem(l, l->tab, 0, 0);
+        (void)akc__mem(l, l->pfd, 0, 0);
+        (void)akc__mem(l, l->batch, 0, 0);
+    }
     akc_loop_reset(l);
 }
 

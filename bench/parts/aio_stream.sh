@@ -1,108 +1,155 @@
-# bench/parts/aio_stream.sh - echo server benchmarks of aio_stream.h against
-# libuv, libevent bufferevents and a blocking thread-per-connection ceiling.
-# Sourced by bench/run.sh (also runs alone: bash bench/parts/aio_stream.sh).
-# One run, one table: round trips/s with 1 and 100 connections, bulk MiB/s
-# for AIO_BENCH_MIB (1024) MiB, server RSS bytes per idle connection, and the
-# text each echo server adds to an empty program (static, -Os, gc-sections).
-# Server pinned to CPU 0, client to CPU 1.  The machine may be shared, so the
-# throughput rows are the best of AIO_BENCH_ROUNDS (3) rounds that go round
-# all four servers in turn: a burst of someone else's load then hits one
-# round of every server instead of all rounds of one.
+# bench/parts/aio_stream.sh - echo servers side by side: aio_stream.h on its
+# epoll and poll backends, libuv, libevent bufferevents and a bare epoll loop
+# written by hand (the ceiling for one thread).  Sourced by bench/run.sh
+# (also runs alone: bash bench/parts/aio_stream.sh).
+#
+# One table: round trips/s (64-byte messages) with 1 and 100 connections,
+# 100 active while 1,000 and 10,000 more sit idle, 10 active with 5,000
+# idle; bulk MiB/s (AIO_BENCH_MIB, 1024 MiB echoed); server RSS bytes per
+# idle connection; the text each server adds to an empty program.  Then the
+# cost of one loop iteration with 10 and 10,000 idle descriptors registered.
+#
+# Server pinned to CPU 0, client to CPU 1.  Every throughput figure is the
+# median of AIO_BENCH_ROUNDS (3) rounds that go round all servers in turn, so
+# a burst of someone else's load hits one round of every server instead of
+# all rounds of one.  Ratios compare aio_stream.h (epoll) with each other.
 
 aio_bench() (
     set -u
     local B=build/bench mib=${AIO_BENCH_MIB:-1024} secs=${AIO_BENCH_SECONDS:-2} idle_n=${AIO_BENCH_IDLE:-4000}
-    local rounds=${AIO_BENCH_ROUNDS:-3}
+    local rounds=${AIO_BENCH_ROUNDS:-3} cc=${CC:-gcc}
+    local servers="aios aios_poll uv event epoll"
     mkdir -p "$B"
-    local cc=${CC:-gcc}
     $cc -O2 -o $B/aio_bench_client bench/aio_bench_client.c || return 1
-    $cc -std=c99 -O2 -I. -o $B/aio_echo_aios examples/echo_server.c -lpthread || return 1
+    $cc -std=c99 -O2 -I. -o $B/aio_echo_aios bench/aio_echo.c || return 1
+    $cc -std=c99 -O2 -I. -DASYNCKIT_POLL -o $B/aio_echo_aios_poll bench/aio_echo.c || return 1
     $cc -O2 -o $B/aio_echo_uv bench/aio_echo_uv.c -luv || return 1
     $cc -O2 -o $B/aio_echo_event bench/aio_echo_event.c -levent || return 1
-    $cc -O2 -o $B/aio_echo_block bench/aio_echo_block.c -lpthread || return 1
+    $cc -O2 -o $B/aio_echo_epoll bench/aio_echo_epoll.c || return 1
+
+    # 10,000 idle connections need about 10,200 descriptors on each side
+    ulimit -n "$(ulimit -Hn)" 2>/dev/null
+    local fdmax big=10000 mid=5000 note=""
+    fdmax=$(ulimit -n)
+    if [ "$fdmax" != unlimited ] && [ "$fdmax" -lt 10300 ]; then
+        big=$((fdmax - 300)); mid=$((big / 2))
+        note=" (REDUCED: descriptor limit $fdmax)"
+    fi
 
     local pin_s="" pin_c=""
     if command -v taskset >/dev/null 2>&1 && [ "$(nproc)" -ge 2 ]; then pin_s="taskset -c 0"; pin_c="taskset -c 1"; fi
 
-    declare -A R
-    local name round
-    best() {  # best KEY VALUE: keep the higher
-        [ -n "$2" ] || return 0
-        if [ -z "${R[$1]:-}" ] || [ "$2" -gt "${R[$1]}" ]; then R[$1]=$2; fi
-    }
-    for round in $(seq 1 "$rounds"); do
-        for name in aios uv event block; do
-            : >$B/$name.out
-            $pin_s $B/aio_echo_$name 0 >$B/$name.out 2>$B/$name.err &
-            local pid=$! port="" i
-            for i in $(seq 1 100); do
-                port=$(sed -n 's/^listening on \([0-9]*\)$/\1/p' $B/$name.out)
-                [ -n "$port" ] && break
-                sleep 0.05
-            done
-            best $name.rtt1 "$($pin_c $B/aio_bench_client rtt "$port" 1 "$secs")"
-            best $name.rtt100 "$($pin_c $B/aio_bench_client rtt "$port" 100 "$secs")"
-            best $name.bulk "$($pin_c $B/aio_bench_client bulk "$port" "$mib")"
-            kill $pid 2>/dev/null
-            wait $pid 2>/dev/null
-        done
-    done
-    for name in aios uv event block; do
-        R[$name.idle]=-
-        [ $name = block ] && continue
-        # idle connections on a fresh server, so freed memory is not reused
-        : >$B/$name.out
-        $pin_s $B/aio_echo_$name 0 >$B/$name.out 2>$B/$name.err &
+    declare -A V   # V[server.key] = the values of every round, space separated
+    start_server() {  # start_server NAME: sets pid and port
+        : >"$B/$1.out"
+        $pin_s "$B/aio_echo_$1" 0 >"$B/$1.out" 2>"$B/$1.err" &
         pid=$!
         port=""
+        local i
         for i in $(seq 1 100); do
-            port=$(sed -n 's/^listening on \([0-9]*\)$/\1/p' $B/$name.out)
+            port=$(sed -n 's/^listening on \([0-9]*\)$/\1/p' "$B/$1.out")
             [ -n "$port" ] && break
             sleep 0.05
         done
-        R[$name.idle]=$($pin_c $B/aio_bench_client idle "$port" "$idle_n" "$pid")
-        kill $pid 2>/dev/null
-        wait $pid 2>/dev/null
+    }
+    stop_server() { kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; }
+    add() { [ -n "$2" ] && V[$1]="${V[$1]:-} $2"; return 0; }
+    local name round pid port
+    for round in $(seq 1 "$rounds"); do
+        for name in $servers; do
+            start_server $name
+            add $name.rtt1 "$($pin_c $B/aio_bench_client rtt "$port" 1 "$secs")"
+            add $name.rtt100 "$($pin_c $B/aio_bench_client rtt "$port" 100 "$secs")"
+            add $name.rtt100_1k "$($pin_c $B/aio_bench_client rtt "$port" 100 "$secs" 1000)"
+            add $name.rtt100_big "$($pin_c $B/aio_bench_client rtt "$port" 100 "$secs" "$big")"
+            add $name.rtt10_mid "$($pin_c $B/aio_bench_client rtt "$port" 10 "$secs" "$mid")"
+            add $name.bulk "$($pin_c $B/aio_bench_client bulk "$port" "$mib")"
+            stop_server
+        done
+    done
+    for name in $servers; do
+        # idle connections on a fresh server, so freed memory is not reused
+        start_server $name
+        add $name.idle "$($pin_c $B/aio_bench_client idle "$port" "$idle_n" "$pid")"
+        stop_server
     done
 
     # code size: text added over an empty program, static, -Os, gc-sections
     local sflags="-Os -ffunction-sections -fdata-sections -Wl,--gc-sections -static -s"
     text() { size "$1" | awk 'NR==2 {print $1}'; }
+    $cc $sflags -o $B/empty_glibc bench/aio_empty.c
+    $cc -std=c99 $sflags -I. -o $B/size_aios bench/aio_echo.c 2>/dev/null &&
+        add aios.text $(( $(text $B/size_aios) - $(text $B/empty_glibc) ))
+    $cc -std=c99 $sflags -I. -DASYNCKIT_POLL -o $B/size_aios_poll bench/aio_echo.c 2>/dev/null &&
+        add aios_poll.text $(( $(text $B/size_aios_poll) - $(text $B/empty_glibc) ))
+    $cc $sflags -o $B/size_uv bench/aio_echo_uv.c -l:libuv_a.a -lpthread -ldl 2>/dev/null &&
+        add uv.text $(( $(text $B/size_uv) - $(text $B/empty_glibc) ))
+    $cc $sflags -o $B/size_event bench/aio_echo_event.c -l:libevent.a 2>/dev/null &&
+        add event.text $(( $(text $B/size_event) - $(text $B/empty_glibc) ))
+    $cc $sflags -o $B/size_epoll bench/aio_echo_epoll.c 2>/dev/null &&
+        add epoll.text $(( $(text $B/size_epoll) - $(text $B/empty_glibc) ))
+    local min_poll=- min_epoll=- min_own=-
     if command -v musl-gcc >/dev/null 2>&1; then
         musl-gcc $sflags -o $B/empty_musl bench/aio_empty.c &&
-        musl-gcc -std=c99 $sflags -I. -o $B/size_aios_musl examples/echo_server.c &&
-        R[aios.text_musl]=$(( $(text $B/size_aios_musl) - $(text $B/empty_musl) ))
-        # of which the header's own functions (the rest is musl: malloc, the vDSO clock, inet_pton, syscalls)
-        musl-gcc -std=c99 ${sflags% -s} -I. -o $B/size_aios_musl_syms examples/echo_server.c &&
-        R[aios.text_own]=$(nm -S $B/size_aios_musl_syms | awk '$3 ~ /^[tT]$/ && $4 ~ /^aios/ { s += ("0x" $2) + 0 } END { print s + 0 }')
+        musl-gcc -std=c99 $sflags -I. -DASYNCKIT_POLL -o $B/echo_min_poll bench/echo_min.c &&
+        min_poll=$(( $(text $B/echo_min_poll) - $(text $B/empty_musl) ))
+        musl-gcc -std=c99 $sflags -I. -o $B/echo_min_epoll bench/echo_min.c &&
+        min_epoll=$(( $(text $B/echo_min_epoll) - $(text $B/empty_musl) ))
+        # of which the library's own functions (the rest is musl: malloc, the clock, inet_pton, syscalls)
+        musl-gcc -std=c99 ${sflags% -s} -I. -DASYNCKIT_POLL -o $B/echo_min_syms bench/echo_min.c &&
+        min_own=$(nm -S $B/echo_min_syms | awk '$3 ~ /^[tT]$/ && $4 ~ /^(aios|akc)_/ { s += ("0x" $2) + 0 } END { print s + 0 }')
     fi
-    $cc $sflags -o $B/empty_glibc bench/aio_empty.c
-    $cc -std=c99 $sflags -I. -o $B/size_aios examples/echo_server.c -lpthread 2>/dev/null &&
-        R[aios.text]=$(( $(text $B/size_aios) - $(text $B/empty_glibc) ))
-    $cc $sflags -o $B/size_uv bench/aio_echo_uv.c -l:libuv_a.a -lpthread -ldl 2>/dev/null &&
-        R[uv.text]=$(( $(text $B/size_uv) - $(text $B/empty_glibc) ))
-    $cc $sflags -o $B/size_event bench/aio_echo_event.c -l:libevent.a 2>/dev/null &&
-        R[event.text]=$(( $(text $B/size_event) - $(text $B/empty_glibc) ))
-    $cc $sflags -o $B/size_block bench/aio_echo_block.c -lpthread 2>/dev/null &&
-        R[block.text]=$(( $(text $B/size_block) - $(text $B/empty_glibc) ))
 
+    median() { echo "$1" | tr ' ' '\n' | grep -v '^$' | sort -n | awk '{a[NR]=$1} END {if (NR==0) print "-"; else if (NR%2) print a[(NR+1)/2]; else printf "%.0f\n", (a[NR/2]+a[NR/2+1])/2}'; }
     ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || a == "-" || b == "-" || b == 0) print "-"; else printf "%.2f", a / b }'; }
-    row() {  # label key better(high|low)
-        local k=$2
-        printf '%-34s %12s %12s %12s %12s   %8s %8s %8s\n' "$1" "${R[aios.$k]:--}" "${R[uv.$k]:--}" "${R[event.$k]:--}" "${R[block.$k]:--}" \
-            "$(ratio "${R[aios.$k]:-}" "${R[uv.$k]:-}")" "$(ratio "${R[aios.$k]:-}" "${R[event.$k]:-}")" "$(ratio "${R[aios.$k]:-}" "${R[block.$k]:-}")"
+    row() {  # label key
+        local k=$2 a p u e x
+        a=$(median "${V[aios.$k]:-}"); p=$(median "${V[aios_poll.$k]:-}"); u=$(median "${V[uv.$k]:-}")
+        e=$(median "${V[event.$k]:-}"); x=$(median "${V[epoll.$k]:-}")
+        printf '%-38s %10s %10s %10s %10s %10s   %7s %7s %7s\n' "$1" "$a" "$p" "$u" "$e" "$x" \
+            "$(ratio "$a" "$u")" "$(ratio "$a" "$e")" "$(ratio "$a" "$x")"
     }
     echo
-    echo "aio_stream.h echo server benchmark ($(date -u +%Y-%m-%dT%H:%MZ), $(nproc) CPUs${pin_s:+, pinned}, best of $rounds rounds, load $(cut -d' ' -f1-3 /proc/loadavg))"
-    printf '%-34s %12s %12s %12s %12s   %8s %8s %8s\n' "" aio_stream libuv libevent blocking "aios/uv" "aios/ev" "aios/blk"
+    echo "Echo servers ($(date -u +%Y-%m-%dT%H:%MZ), $(nproc) CPUs${pin_s:+, pinned}, median of $rounds rounds, load $(cut -d' ' -f1-3 /proc/loadavg))$note"
+    printf '%-38s %10s %10s %10s %10s %10s   %7s %7s %7s\n' "" "aios" "aios poll" libuv libevent "bare epoll" "/uv" "/event" "/epoll"
     row "round trips/s, 1 connection" rtt1
     row "round trips/s, 100 connections" rtt100
+    row "  the same, 1,000 more idle" rtt100_1k
+    row "  the same, $big more idle" rtt100_big
+    row "round trips/s, 10 active, $mid idle" rtt10_mid
     row "bulk MiB/s ($mib MiB echoed)" bulk
     row "RSS bytes per idle connection" idle
     row "added text bytes (glibc static)" text
-    printf '%-34s %12s\n' "added text bytes (musl static)" "${R[aios.text_musl]:--}"
-    printf '%-34s %12s\n' "  of which aio_stream.h functions" "${R[aios.text_own]:--}"
-    echo "(higher is better for the first three rows, lower for the last three)"
+    echo "(higher is better for the first six rows, lower for the last two)"
+    local a0 abig
+    a0=$(median "${V[aios.rtt100]:-}"); abig=$(median "${V[aios.rtt100_big]:-}")
+    echo "aios with $big idle keeps $(ratio "$abig" "$a0") of its 100-connection throughput"
+    echo "smallest echo server (bench/echo_min.c, musl static, -Os): poll backend $min_poll bytes of text, epoll $min_epoll; of which the library's functions $min_own"
+
+    # one loop iteration with idle descriptors registered
+    $cc -std=c99 -O2 -I. -o $B/loop_iter bench/loop_iter.c &&
+    $cc -std=c99 -O2 -I. -DASYNCKIT_POLL -o $B/loop_iter_poll bench/loop_iter.c &&
+    $cc -O2 -o $B/loop_iter_uv bench/loop_iter_uv.c -luv &&
+    $cc -O2 -o $B/loop_iter_event bench/loop_iter_event.c -levent || return 1
+    local n it kind
+    declare -A L
+    for round in $(seq 1 "$rounds"); do
+        for n in 10 10000; do
+            for kind in "" _poll _uv _event; do
+                it=200000
+                [ "$kind" = _poll ] && [ $n = 10000 ] && it=2000
+                L[$kind.$n]="${L[$kind.$n]:-} $($pin_s $B/loop_iter$kind $n $it)"
+            done
+        done
+    done
+    echo
+    echo "One loop iteration (ns, median of $rounds) with idle descriptors registered and a deferred call ready"
+    printf '%-22s %10s %10s %10s %10s\n' "" "sched" "sched poll" libuv libevent
+    for n in 10 10000; do
+        printf '%-22s %10s %10s %10s %10s\n' "$n descriptors" "$(median "${L[.$n]}")" "$(median "${L[_poll.$n]}")" \
+            "$(median "${L[_uv.$n]}")" "$(median "${L[_event.$n]}")"
+    done
+    echo "sched (epoll) 10,000 against 10: $(ratio "$(median "${L[.10000]}")" "$(median "${L[.10]}")")x (goal: at most 2)"
 )
 
 aio_bench
