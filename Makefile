@@ -41,6 +41,10 @@ HEADERS := sched.h aio_stream.h asyncusb.h
 EXAMPLES :=
 DEMO_TOOLS :=
 
+# The fragments below start with rules of their own: without this, the
+# first of them (mk/aio_stream.mk's) would be what a plain `make` builds.
+.DEFAULT_GOAL := all
+
 include mk/*.mk
 
 .PHONY: all test bench demo deps clean install uninstall fuzz soak

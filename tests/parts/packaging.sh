@@ -28,6 +28,15 @@ t_check "make install: headers under include/asynckit and pkg-config files that 
         \$(PKG_CONFIG_PATH='$PWD/$P/prefix/lib/pkgconfig' pkg-config --cflags --libs asyncusb) &&
     '$P/app_pc' && make -s uninstall PREFIX='$PWD/$P/prefix' && [ ! -e '$P/prefix/include/asynckit' ]"
 
+# A plain `make` (no target) builds every example: a dry run into an empty
+# folder must name each examples/*.c as an output.
+t_check "plain make builds every example" bash -c '
+    d=$(mktemp -d) && out=$(make -n BUILD="$d") || exit 1
+    rm -rf "$d"
+    for src in examples/*.c; do
+        echo "$out" | grep -q -- "-o $d/$(basename "$src" .c) " || { echo "make does not build $src"; exit 1; }
+    done'
+
 if t_have cmake; then
     mkdir -p "$P/cmake_app"
     cp "$P/app.c" "$P/cmake_app/app.c"
