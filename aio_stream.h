@@ -105,7 +105,8 @@ and the static option of every header of the family.
 
 ### Context and loop
 
-    int  aios_ctx_init(aios_ctx *ctx);           caller-owned storage
+    int  aios_ctx_init(aios_ctx *ctx);           caller-owned storage (never on a live context:
+                                                 its storage cannot tell, close it first)
     void aios_ctx_close(aios_ctx *ctx);          aborts everything, delivers every callback, frees all
                                                  (waits for a resolver thread still in getaddrinfo)
     int  aios_run_once(aios_ctx *ctx, int timeout_ms);  one poll (-1: no limit); returns 1 while
@@ -132,7 +133,9 @@ still run first); afterwards the context is closed and may be freed.
 ### Streams
 
     int  aios_stream_open(aios_ctx *ctx, aios_stream **out, int fd, unsigned flags);
-         wraps any descriptor (made non-blocking); AIOS_NOCLOSE leaves it open at close
+         wraps any descriptor (made non-blocking); AIOS_NOCLOSE leaves it open at close;
+         AIOS_EBUSY for a descriptor the context already holds (a stream not yet
+         closed, a listener)
     int  aios_read(s, void *buf, size_t cap, cb, ud);        status: 1..cap bytes, 0 at end of stream
     int  aios_read_exactly(s, void *buf, size_t n, cb, ud);  status: n, or AIOS_EINCOMPLETE at end of
                                                              stream (aios_result_len: bytes that arrived);
@@ -204,6 +207,11 @@ it fails with `-EAGAIN`.
     int  aios_server_shutdown(srv, int timeout_ms, aios_server_cb cb, void *ud);
     int  aios_format_addr(const struct sockaddr *sa, char *buf, size_t n);  "1.2.3.4:80", "[::1]:80"
 
+`aios_server_init` on a server the context still holds (initialised and not
+yet shut down, as in a retry after a failed listen) returns `AIOS_EBUSY` and
+changes nothing; listen again on the same server instead.  After its
+shutdown completed, the storage may be initialised anew.
+
 A server may listen on up to AIOS_MAX_LISTENERS addresses.  It accepts at
 most `accept_batch` connections per listener and loop iteration.  At
 `max_conns` it either accepts and closes at once (`reject_over_max`, the
@@ -247,7 +255,8 @@ such as `-ECONNREFUSED` or `-EPIPE`); the header's own outcomes are in
     AIOS_EFULL        -1003  write_copy: the write queue is at its high-water mark
     AIOS_ECLOSED      -1004  the stream or server is closing
     AIOS_EBUSY        -1005  an operation of that kind is already pending (a
-                             second read; run_once from inside dispatch)
+                             second read; run_once from inside dispatch); a
+                             server or descriptor the context already holds
     AIOS_ENOTFOUND    -1006  host name not found
     AIOS_ERESOLVE     -1007  name resolution failed otherwise
     AIOS_ENOTNUMERIC  -1008  a host name given to a build with AIOS_NO_RESOLVER
@@ -1092,8 +1101,13 @@ AIOS_API int aios_stream_open(aios_ctx *ctx, aios_stream **out, int fd, unsigned
 {
     aios_stream *s;
     int r;
+    aios__io *io;
     if (!ctx || !out || fd < 0) return -EINVAL;
     *out = NULL;
+    /* a descriptor the context already watches (a stream not yet closed, a
+     * listener) would get two owners reading from it and closing it */
+    for (io = ctx->ios; io; io = io->next)
+        if (io->fd == fd) return AIOS_EBUSY;
     if ((r = aios__set_nonblock(fd)) < 0) return r;
     s = aios__stream_new(ctx, fd);
     if (!s) return -ENOMEM;
@@ -2424,8 +2438,14 @@ static void aios__server_grace_fire(aios__timer *t)
 AIOS_API int aios_server_init(aios_server *srv, aios_ctx *ctx, const aios_server_config *cfg,
                               aios_conn_cb on_conn, void *ud)
 {
+    aios_server *it;
     int i;
     if (!srv || !ctx || !on_conn) return -EINVAL;
+    /* A server the context still holds (a retry after a failed listen) keeps
+     * its place: clearing it would link it to itself.  Only the context's
+     * list is read: srv may hold anything before its first init. */
+    for (it = ctx->servers; it; it = it->next)
+        if (it == srv) return AIOS_EBUSY;
     memset(srv, 0, sizeof *srv);
     if (cfg) srv->cfg = *cfg; else aios_server_config_init(&srv->cfg);
     if (srv->cfg.accept_batch <= 0) srv->cfg.accept_batch = 32;
