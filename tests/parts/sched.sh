@@ -44,7 +44,7 @@ EOT'
     t_check "button reads a script from stdin and rejects bad steps" bash -c '
         [ "$(printf "1 30\n0 500\n" | build/button - | tr -s " ")" = "$(printf " 20 ms press\n 50 ms release\n 420 ms click")" ] &&
         ! printf "7 10\n" | build/button - 2>/dev/null'
-    if t_have valgrind && [ -z "$T_QUICK" ]; then
+    if [ -z "$T_QUICK" ] && t_with sched "sched_demo, shared_bus and button under valgrind" valgrind=valgrind; then
         for ex in "sched_demo 0.5" "shared_bus 0.3" "button"; do
             t_check "$ex is clean under valgrind" valgrind -q --error-exitcode=99 --leak-check=full build/$ex
         done
@@ -53,8 +53,10 @@ fi
 
 # ThreadSanitizer over the suite: posts from four threads, async handles and
 # the thread-safe flag are the parts another thread may call.
-if [ -z "$CROSS" ] && [ -z "$T_QUICK" ]; then
-    if $CLANG -std=c99 -O1 -g -fsanitize=thread -I. -o "$T_OUT/sched_tsan" tests/sched_test.c -lpthread \
+if [ -z "$CROSS" ] && [ -z "$T_QUICK" ] && t_with sched "the ThreadSanitizer builds of sched and sched_churn" "$CLANG=clang"; then
+    if ! t_selected sched; then
+        :
+    elif $CLANG -std=c99 -O1 -g -fsanitize=thread -I. -o "$T_OUT/sched_tsan" tests/sched_test.c -lpthread \
             >"$T_OUT/sched_tsan.build.log" 2>&1; then
         TSAN_OPTIONS=halt_on_error=1 t_suite "sched tsan" "$T_OUT/sched_tsan"
     else
@@ -62,7 +64,9 @@ if [ -z "$CROSS" ] && [ -z "$T_QUICK" ]; then
     fi
     # the same under load: two threads posting, sending and setting the
     # flag while the loop churns (tests/sched_churn.c)
-    if $CLANG -std=c99 -O1 -g -fsanitize=thread -I. -o "$T_OUT/sched_churn_tsan" tests/sched_churn.c -lpthread \
+    if ! t_selected sched_churn; then
+        :
+    elif $CLANG -std=c99 -O1 -g -fsanitize=thread -I. -o "$T_OUT/sched_churn_tsan" tests/sched_churn.c -lpthread \
             >"$T_OUT/sched_churn_tsan.build.log" 2>&1; then
         TSAN_OPTIONS=halt_on_error=1 t_suite "sched_churn tsan" "$T_OUT/sched_churn_tsan"
     else
