@@ -219,6 +219,13 @@ default, counted in `stats.rejected`) or stops accepting until a connection
 ends.  When accept fails for lack of descriptors (EMFILE, ENFILE, ENOBUFS,
 ENOMEM) the server pauses accepting for `retry_ms` or until one of its
 connections closes, counts it in `stats.fd_exhausted`, and logs nothing.
+With `evict_idle` set, a connection that arrives at `max_conns`, or finds
+the process out of descriptors (EMFILE), takes the place of the connection
+idle longest instead: the one whose last byte read or written is oldest
+is closed at once (its pending operations complete with `-ECANCELED`, as
+in a forced shutdown; counted in `stats.evicted`).  Peers that each hold a
+connection and trickle a byte now and then can then no longer keep every
+descriptor and lock new clients out.
 Shutdown closes the listeners at once, lets connections end by themselves
 within `timeout_ms`, closes the rest and reports through the callback how
 many it closed by force; the server's storage may then be reused.  Without
@@ -377,11 +384,13 @@ typedef struct aios_server_config {
     int v6only;            /* IPV6_V6ONLY on IPv6 listeners (0) */
     int nodelay;           /* TCP_NODELAY on accepted connections (1) */
     int retry_ms;          /* pause after running out of descriptors (100) */
+    int evict_idle;        /* at max_conns or out of descriptors, close the connection
+                              idle longest for the new one (0) */
     size_t read_hwm, write_hwm;  /* for accepted streams; 0: defaults */
 } aios_server_config;
 
 typedef struct aios_server_stats {
-    unsigned long accepted, rejected, fd_exhausted, forced, active;
+    unsigned long accepted, rejected, fd_exhausted, forced, active, evicted;
 } aios_server_stats;
 
 typedef struct aios__listener {
@@ -402,6 +411,8 @@ struct aios_server {
     aios_server_cb shut_cb;
     void *shut_ud;
     aios_server_stats stats;
+    struct aios_stream *idle_head, *idle_tail;  /* connections, the one idle longest first */
+    unsigned long evicting;                     /* evicted, not yet released */
     char unix_path[108];
     uint64_t unix_dev, unix_ino;  /* the socket file we bound, removed at shutdown only if still ours */
 };
@@ -584,7 +595,7 @@ enum {
     AIOS__F_SOCK = 1u << 0, AIOS__F_NOCLOSE = 1u << 1, AIOS__F_EOF = 1u << 2,
     AIOS__F_CLOSING = 1u << 3, AIOS__F_CONNECTING = 1u << 4, AIOS__F_CONN_DONE = 1u << 5,
     AIOS__F_SHUT_REQ = 1u << 6, AIOS__F_SHUT_DONE = 1u << 7, AIOS__F_GCLOSE = 1u << 8,
-    AIOS__F_GROW = 1u << 9, AIOS__F_MORE = 1u << 10
+    AIOS__F_GROW = 1u << 9, AIOS__F_MORE = 1u << 10, AIOS__F_EVICTED = 1u << 11
 };
 enum { AIOS__R_NONE, AIOS__R_SOME, AIOS__R_EXACT, AIOS__R_UNTIL, AIOS__R_PEEK };
 
@@ -637,6 +648,7 @@ struct aios_stream {
     aios_cb closecb;
     void *closeud;
     void *user;
+    struct aios_stream *idle_prev, *idle_next;  /* a server's connections, by last activity */
 };
 
 /* ==== section: time and errors ==== */
@@ -980,7 +992,8 @@ AIOS_API void aios_stop(aios_ctx *c)
 
 static void aios__stream_process(aios_stream *s);
 static void aios__stream_update(aios_stream *s);
-static void aios__server_conn_gone(aios_server *srv);
+static void aios__server_conn_gone(aios_server *srv, aios_stream *s);
+static void aios__server_touch(aios_stream *s);
 
 static void aios__stream_read_io(aios_stream *s);
 
@@ -1150,8 +1163,8 @@ static void aios__stream_free(aios_stream *s)
     c->nstreams--;
     AIOS_FREE(s->side);
     AIOS_FREE(s->rbuf);
+    if (srv) aios__server_conn_gone(srv, s);
     AIOS_FREE(s);
-    if (srv) aios__server_conn_gone(srv);
 }
 
 AIOS_API int aios_close(aios_stream *s, aios_cb cb, void *ud)
@@ -1317,14 +1330,14 @@ static void aios__stream_read_io(aios_stream *s)
         size_t room = s->rwant - s->rgot;
         n = AIOS_SYS_READ(s->io.fd, (char *)s->ru.dst + s->rgot, room);
         if (n > 0 && (size_t)n == room) s->flags |= AIOS__F_MORE;
-        if (n > 0) s->rgot += (uint32_t)n;
+        if (n > 0) { s->rgot += (uint32_t)n; aios__server_touch(s); }
         else aios__note_read(s, (long)n);
         return;
     }
     if (!aios__read_buffer_room(s)) return;
     n = AIOS_SYS_READ(s->io.fd, s->rbuf + s->rend, s->rcap - s->rend);
     if (n > 0 && (size_t)n == s->rcap - s->rend) s->flags |= AIOS__F_GROW | AIOS__F_MORE;
-    if (n > 0) s->rend += (size_t)n;
+    if (n > 0) { s->rend += (size_t)n; aios__server_touch(s); }
     else aios__note_read(s, (long)n);
 }
 
@@ -1500,6 +1513,7 @@ static void aios__stream_flush(aios_stream *s)
             if (errno != EAGAIN && errno != EWOULDBLOCK) s->werr = -errno;
             break;
         }
+        if (n > 0) aios__server_touch(s);
         first = aios__wreq_advance(s, first, (size_t)n);
         if ((size_t)n < total) break;
     }
@@ -1521,7 +1535,7 @@ static size_t aios__write_direct(aios_stream *s, const void *data, size_t n)
     } else {
         do r = aios__writev_nosigpipe(s->io.fd, &one, 1); while (r < 0 && errno == EINTR);
     }
-    if (r > 0) return (size_t)r;
+    if (r > 0) { aios__server_touch(s); return (size_t)r; }
     if (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK) s->werr = -errno;
     return 0;
 }
@@ -2348,6 +2362,50 @@ static int aios__fd_shortage(int e)
     return e == EMFILE || e == ENFILE || e == ENOBUFS || e == ENOMEM;
 }
 
+/* A server's connections in the order of their last activity (bytes read
+ * or written), the one idle longest at the head: moving one to the tail
+ * costs four pointers, so every read and write may do it. */
+static void aios__idle_unlink(aios_server *srv, aios_stream *s)
+{
+    if (s->idle_prev) s->idle_prev->idle_next = s->idle_next; else srv->idle_head = s->idle_next;
+    if (s->idle_next) s->idle_next->idle_prev = s->idle_prev; else srv->idle_tail = s->idle_prev;
+    s->idle_prev = s->idle_next = NULL;
+}
+
+static void aios__idle_append(aios_server *srv, aios_stream *s)
+{
+    s->idle_prev = srv->idle_tail;
+    s->idle_next = NULL;
+    if (srv->idle_tail) srv->idle_tail->idle_next = s; else srv->idle_head = s;
+    srv->idle_tail = s;
+}
+
+static void aios__server_touch(aios_stream *s)
+{
+    aios_server *srv = s->server;
+    if (!srv || srv->idle_tail == s) return;
+    aios__idle_unlink(srv, s);
+    aios__idle_append(srv, s);
+}
+
+/* Closes the connection idle longest (its operations end with -ECANCELED,
+ * as in a forced shutdown); its descriptor is free at once.  0 when every
+ * connection is already closing. */
+static int aios__server_evict(aios_server *srv)
+{
+    aios_stream *s;
+    for (s = srv->idle_head; s; s = s->idle_next) {
+        if (s->flags & AIOS__F_CLOSING) continue;
+        s->flags |= AIOS__F_EVICTED;
+        srv->evicting++;
+        srv->stats.evicted++;
+        aios__idle_unlink(srv, s);
+        aios__hard_close(s, -ECANCELED);
+        return 1;
+    }
+    return 0;
+}
+
 static void aios__listener_ready(aios__io *io, short revents)
 {
     aios__listener *l = AIOS__CONTAINER(io, aios__listener, io);
@@ -2358,13 +2416,16 @@ static void aios__listener_ready(aios__io *io, short revents)
         struct sockaddr_storage ss;
         socklen_t len = sizeof ss;
         aios_stream *s;
-        int over = srv->cfg.max_conns > 0 && srv->stats.active >= (unsigned long)srv->cfg.max_conns;
+        int over = srv->cfg.max_conns > 0 &&
+                   srv->stats.active - srv->evicting >= (unsigned long)srv->cfg.max_conns;
         int fd;
-        if (over && !srv->cfg.reject_over_max) { srv->paused = 1; break; }
+        if (over && !srv->cfg.reject_over_max && !srv->cfg.evict_idle) { srv->paused = 1; break; }
         ss.ss_family = AF_UNSPEC;
         fd = AIOS_SYS_ACCEPT(io->fd, (struct sockaddr *)&ss, &len);
         if (fd < 0) {
             if (errno == EINTR || errno == ECONNABORTED || errno == EPROTO) continue;
+            /* the descriptor of the connection idle longest, for the one waiting */
+            if (errno == EMFILE && srv->cfg.evict_idle && aios__server_evict(srv)) continue;
             if (aios__fd_shortage(errno)) {
                 srv->stats.fd_exhausted++;
                 srv->paused = 2;
@@ -2372,12 +2433,17 @@ static void aios__listener_ready(aios__io *io, short revents)
             }
             break;
         }
-        if (over) { AIOS_SYS_CLOSE(fd); srv->stats.rejected++; continue; }
+        if (over && !(srv->cfg.evict_idle && aios__server_evict(srv))) {
+            AIOS_SYS_CLOSE(fd);
+            srv->stats.rejected++;
+            continue;
+        }
         if (ss.ss_family == AF_UNIX && len < sizeof ss) ((char *)&ss)[len] = 0;  /* unnamed peers */
         s = aios__stream_new(srv->ctx, fd);
         if (!s) { AIOS_SYS_CLOSE(fd); srv->stats.rejected++; continue; }
         s->flags |= AIOS__F_SOCK;
         s->server = srv;
+        aios__idle_append(srv, s);
         aios_set_limits(s, srv->cfg.read_hwm, srv->cfg.write_hwm);
         aios__tune_socket(fd, ss.ss_family, srv->cfg.nodelay, 0);
         srv->stats.accepted++;
@@ -2402,8 +2468,10 @@ static void aios__server_finish_run(aios__defer *d)
     if (cb) cb(srv, (int)srv->stats.forced, ud);
 }
 
-static void aios__server_conn_gone(aios_server *srv)
+static void aios__server_conn_gone(aios_server *srv, aios_stream *s)
 {
+    if (s->flags & AIOS__F_EVICTED) srv->evicting--;
+    else aios__idle_unlink(srv, s);
     srv->stats.active--;
     if (srv->paused) {
         srv->paused = 0;
