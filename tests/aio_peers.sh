@@ -63,6 +63,14 @@ aio_check_examples_build() {
     $CC -std=c99 -O2 -g -I. -o "$AIO_DIR/aio_load" tests/aio_load.c -lpthread
 }
 
+# Issue 4: with a descriptor limit of 1024 and 2,000 connections trickling
+# one byte every 3 s, a new client is still served within 2 s
+# (tests/aio_lockout.c starts the server itself, with that limit).
+aio_check_echo_lockout() {
+    $CC -std=c99 -O2 -g -I. -o "$AIO_DIR/aio_lockout" tests/aio_lockout.c || return 1
+    "$AIO_DIR/aio_lockout" "${1:-build/echo_server}"
+}
+
 aio_check_echo_socat() {
     aio_start_echo || return 1
     local got
