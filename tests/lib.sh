@@ -83,6 +83,20 @@ t_check() {
     fi
 }
 
+# t_usage_exit2 PROGRAM USAGE ARGS: PROGRAM ARGS (words) must exit with
+# status 2 and print the line USAGE to stderr, and nothing to stdout.
+t_usage_exit2() {
+    local prog=$1 usage=$2 out err rc
+    shift 2
+    err=$(mktemp)
+    # shellcheck disable=SC2086
+    out=$("$prog" $1 </dev/null 2>"$err"); rc=$?
+    if [ "$rc" -ne 2 ] || [ -n "$out" ] || ! grep -qxF "$usage" "$err"; then
+        echo "$prog $1: exit $rc, stdout '$out', stderr:"; cat "$err"; rm -f "$err"; return 1
+    fi
+    rm -f "$err"
+}
+
 # t_have CMD: true when CMD is installed.
 t_have() { command -v "$1" >/dev/null 2>&1; }
 

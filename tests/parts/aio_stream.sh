@@ -48,6 +48,7 @@ if [ -z "$CROSS" ]; then
             t_check "aio echo_server with socat" $aio_peers aio_check_echo_socat
         t_check "aio echo_server with tcp_client" $aio_peers aio_check_echo_tcp_client
         t_check "aio echo_server SIGTERM exits 0" $aio_peers aio_check_echo_sigterm_exits_zero
+        t_check "aio examples reject bad arguments: usage line, exit 2" $aio_peers aio_check_examples_usage
         t_check "aio echo_server at 1024 descriptors serves a new client while 2000 peers trickle" \
             $aio_peers aio_check_echo_lockout
         t_check "aio echo_server SIGTERM with a client: graceful" $aio_peers aio_check_echo_signal_graceful TERM

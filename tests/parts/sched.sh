@@ -22,7 +22,18 @@ if [ -z "$CROSS" ]; then
         echo "$out" | awk "{ split(\$3,h,\"=\"); split(\$4,r,\"=\"); split(\$6,o,\"=\");
             want = h[2] * 2; got = r[2] + o[2];
             if (got > want + 1 || got < want - 1) { print \"bad count: \" \$0; exit 1 } }"'
-    t_check "sched_demo rejects a bad argument" bash -c '! build/sched_demo abc 2>/dev/null && ! build/sched_demo 2>/dev/null'
+    # issue 5: bad numbers and junk are errors, with the usage line and exit 2
+    export -f t_usage_exit2
+    t_check "sched_demo, shared_bus and button reject bad arguments: usage line, exit 2" bash -c '
+        for a in "" abc 2x -1 0 nan 1e9 "1 2"; do t_usage_exit2 build/sched_demo "usage: sched_demo SECONDS" "$a" || exit 1; done
+        for a in x 2s -3 0 "1 2"; do t_usage_exit2 build/shared_bus "usage: shared_bus [SECONDS]" "$a" || exit 1; done
+        for a in x -- "- -"; do t_usage_exit2 build/button "usage: button [-]" "$a" || exit 1; done'
+    t_check "button rejects junk in its script" bash -c '
+        ! printf "1 30
+abc
+" | build/button - >/dev/null 2>&1 && ! printf "1 30
+0
+" | build/button - >/dev/null 2>&1'
     t_check "shared_bus interleaves two devices without overlap" bash -c '
         out=$(build/shared_bus 1) || exit 1
         echo "$out" | tail -n 1 | grep -Eq "^transactions=[1-9][0-9]* overlaps=0 readings=[1-9]" &&
