@@ -105,7 +105,8 @@ and the static option of every header of the family.
 
 ### Context and loop
 
-    int  aios_ctx_init(aios_ctx *ctx);           caller-owned storage
+    int  aios_ctx_init(aios_ctx *ctx);           caller-owned storage (never on a live context:
+                                                 its storage cannot tell, close it first)
     void aios_ctx_close(aios_ctx *ctx);          aborts everything, delivers every callback, frees all
                                                  (waits for a resolver thread still in getaddrinfo)
     int  aios_run_once(aios_ctx *ctx, int timeout_ms);  one poll (-1: no limit); returns 1 while
@@ -132,7 +133,9 @@ still run first); afterwards the context is closed and may be freed.
 ### Streams
 
     int  aios_stream_open(aios_ctx *ctx, aios_stream **out, int fd, unsigned flags);
-         wraps any descriptor (made non-blocking); AIOS_NOCLOSE leaves it open at close
+         wraps any descriptor (made non-blocking); AIOS_NOCLOSE leaves it open at close;
+         AIOS_EBUSY for a descriptor the context already holds (a stream not yet
+         closed, a listener)
     int  aios_read(s, void *buf, size_t cap, cb, ud);        status: 1..cap bytes, 0 at end of stream
     int  aios_read_exactly(s, void *buf, size_t n, cb, ud);  status: n, or AIOS_EINCOMPLETE at end of
                                                              stream (aios_result_len: bytes that arrived);
@@ -204,6 +207,11 @@ it fails with `-EAGAIN`.
     int  aios_server_shutdown(srv, int timeout_ms, aios_server_cb cb, void *ud);
     int  aios_format_addr(const struct sockaddr *sa, char *buf, size_t n);  "1.2.3.4:80", "[::1]:80"
 
+`aios_server_init` on a server the context still holds (initialised and not
+yet shut down, as in a retry after a failed listen) returns `AIOS_EBUSY` and
+changes nothing; listen again on the same server instead.  After its
+shutdown completed, the storage may be initialised anew.
+
 A server may listen on up to AIOS_MAX_LISTENERS addresses.  It accepts at
 most `accept_batch` connections per listener and loop iteration.  At
 `max_conns` it either accepts and closes at once (`reject_over_max`, the
@@ -211,6 +219,13 @@ default, counted in `stats.rejected`) or stops accepting until a connection
 ends.  When accept fails for lack of descriptors (EMFILE, ENFILE, ENOBUFS,
 ENOMEM) the server pauses accepting for `retry_ms` or until one of its
 connections closes, counts it in `stats.fd_exhausted`, and logs nothing.
+With `evict_idle` set, a connection that arrives at `max_conns`, or finds
+the process out of descriptors (EMFILE), takes the place of the connection
+idle longest instead: the one whose last byte read or written is oldest
+is closed at once (its pending operations complete with `-ECANCELED`, as
+in a forced shutdown; counted in `stats.evicted`).  Peers that each hold a
+connection and trickle a byte now and then can then no longer keep every
+descriptor and lock new clients out.
 Shutdown closes the listeners at once, lets connections end by themselves
 within `timeout_ms`, closes the rest and reports through the callback how
 many it closed by force; the server's storage may then be reused.  Without
@@ -247,7 +262,8 @@ such as `-ECONNREFUSED` or `-EPIPE`); the header's own outcomes are in
     AIOS_EFULL        -1003  write_copy: the write queue is at its high-water mark
     AIOS_ECLOSED      -1004  the stream or server is closing
     AIOS_EBUSY        -1005  an operation of that kind is already pending (a
-                             second read; run_once from inside dispatch)
+                             second read; run_once from inside dispatch); a
+                             server or descriptor the context already holds
     AIOS_ENOTFOUND    -1006  host name not found
     AIOS_ERESOLVE     -1007  name resolution failed otherwise
     AIOS_ENOTNUMERIC  -1008  a host name given to a build with AIOS_NO_RESOLVER
@@ -1508,11 +1524,13 @@ typedef struct aios_server_config {
     int v6only;            /* IPV6_V6ONLY on IPv6 listeners (0) */
     int nodelay;           /* TCP_NODELAY on accepted connections (1) */
     int retry_ms;          /* pause after running out of descriptors (100) */
+    int evict_idle;        /* at max_conns or out of descriptors, close the connection
+                              idle longest for the new one (0) */
     size_t read_hwm, write_hwm;  /* for accepted streams; 0: defaults */
 } aios_server_config;
 
 typedef struct aios_server_stats {
-    unsigned long accepted, rejected, fd_exhausted, forced, active;
+    unsigned long accepted, rejected, fd_exhausted, forced, active, evicted;
 } aios_server_stats;
 
 typedef struct aios__listener {
@@ -1533,6 +1551,8 @@ struct aios_server {
     aios_server_cb shut_cb;
     void *shut_ud;
     aios_server_stats stats;
+    struct aios_stream *idle_head, *idle_tail;  /* connections, the one idle longest first */
+    unsigned long evicting;                     /* evicted, not yet released */
     char unix_path[108];
     uint64_t unix_dev, unix_ino;  /* the socket file we bound, removed at shutdown only if still ours */
 };
@@ -1715,7 +1735,7 @@ enum {
     AIOS__F_SOCK = 1u << 0, AIOS__F_NOCLOSE = 1u << 1, AIOS__F_EOF = 1u << 2,
     AIOS__F_CLOSING = 1u << 3, AIOS__F_CONNECTING = 1u << 4, AIOS__F_CONN_DONE = 1u << 5,
     AIOS__F_SHUT_REQ = 1u << 6, AIOS__F_SHUT_DONE = 1u << 7, AIOS__F_GCLOSE = 1u << 8,
-    AIOS__F_GROW = 1u << 9, AIOS__F_MORE = 1u << 10
+    AIOS__F_GROW = 1u << 9, AIOS__F_MORE = 1u << 10, AIOS__F_EVICTED = 1u << 11
 };
 enum { AIOS__R_NONE, AIOS__R_SOME, AIOS__R_EXACT, AIOS__R_UNTIL, AIOS__R_PEEK };
 
@@ -1749,7 +1769,9 @@ struct aios_stream {
     aios_server *server;
     akc_io io;                      /* open (counted by the loop) from creation to release */
     akc_defer kick;
-    struct aios_stream *next, *prev;  /* the context's streams */
+    /* the list the stream is on: its server's connections, in the order of
+     * their last activity, or else the context's other streams */
+    struct aios_stream *next, *prev;
     aios__side *side;
     unsigned flags;
     int rerr, werr;
@@ -1898,7 +1920,8 @@ AIOS_API void aios_stop(aios_ctx *c)
 
 static void aios__stream_process(aios_stream *s);
 static void aios__stream_update(aios_stream *s);
-static void aios__server_conn_gone(aios_server *srv);
+static void aios__server_conn_gone(aios_server *srv, aios_stream *s);
+static void aios__server_touch(aios_stream *s);
 
 static void aios__stream_read_io(aios_stream *s);
 
@@ -1970,7 +1993,11 @@ static struct aios__connector *aios__stream_connector(const aios_stream *s)
 
 static void aios__stream_ready(akc_loop *l, akc_io *io, unsigned revents);
 
-static aios_stream *aios__stream_new(aios_ctx *c, int fd)
+static void aios__idle_append(aios_server *srv, aios_stream *s);
+
+/* A new stream, on its server's list of connections when srv is given,
+ * else on the context's list. */
+static aios_stream *aios__stream_new(aios_ctx *c, int fd, aios_server *srv)
 {
     aios_stream *s = (aios_stream *)AIOS_MALLOC(sizeof *s);
     if (!s) return NULL;
@@ -1985,9 +2012,14 @@ static aios_stream *aios__stream_new(aios_ctx *c, int fd)
         AIOS_FREE(s);
         return NULL;
     }
-    s->next = c->streams;
-    if (c->streams) c->streams->prev = s;
-    c->streams = s;
+    s->server = srv;
+    if (srv) {
+        aios__idle_append(srv, s);
+    } else {
+        s->next = c->streams;
+        if (c->streams) c->streams->prev = s;
+        c->streams = s;
+    }
     c->nstreams++;
     return s;
 }
@@ -2014,6 +2046,23 @@ AIOS_PRIVATE int aios__accept_nb(int fd, struct sockaddr *addr, socklen_t *len)
 #endif
 }
 
+/* 1 when a stream or a listener of the context holds fd. */
+static int aios__fd_held(aios_ctx *c, int fd)
+{
+    aios_server *srv;
+    aios_stream *s;
+    int i;
+    for (s = c->streams; s; s = s->next)
+        if (s->io.fd == fd) return 1;
+    for (srv = c->servers; srv; srv = srv->next) {
+        for (s = srv->idle_head; s; s = s->next)
+            if (s->io.fd == fd) return 1;
+        for (i = 0; i < srv->nlis; i++)
+            if (srv->lis[i].io.fd == fd) return 1;
+    }
+    return 0;
+}
+
 /* Only a socket has a local address (fstat would cost more in static programs). */
 static int aios__is_socket(int fd)
 {
@@ -2028,8 +2077,11 @@ AIOS_API int aios_stream_open(aios_ctx *ctx, aios_stream **out, int fd, unsigned
     int r;
     if (!ctx || !out || fd < 0) return -EINVAL;
     *out = NULL;
+    /* a descriptor the context already watches (a stream not yet closed, a
+     * listener) would get two owners reading from it and closing it */
+    if (aios__fd_held(ctx, fd)) return AIOS_EBUSY;
     if ((r = aios__set_nonblock(fd)) < 0) return r;
-    s = aios__stream_new(ctx, fd);
+    s = aios__stream_new(ctx, fd, NULL);
     if (!s) return -ENOMEM;
     if (aios__is_socket(fd)) s->flags |= AIOS__F_SOCK;
     if (flags & AIOS_NOCLOSE) s->flags |= AIOS__F_NOCLOSE;
@@ -2068,13 +2120,15 @@ static void aios__stream_free(aios_stream *s)
     aios__stream_stop_rtimer(s);
     aios__stream_stop_wtimer(s);
     akc_io_close(&c->core, &s->io);
-    if (s->prev) s->prev->next = s->next; else c->streams = s->next;
-    if (s->next) s->next->prev = s->prev;
+    if (!srv) {
+        if (s->prev) s->prev->next = s->next; else c->streams = s->next;
+        if (s->next) s->next->prev = s->prev;
+    }
     c->nstreams--;
     AIOS_FREE(s->side);
     AIOS_FREE(s->rbuf);
+    if (srv) aios__server_conn_gone(srv, s);
     AIOS_FREE(s);
-    if (srv) aios__server_conn_gone(srv);
 }
 
 AIOS_API int aios_close(aios_stream *s, aios_cb cb, void *ud)
@@ -2240,14 +2294,14 @@ static void aios__stream_read_io(aios_stream *s)
         size_t room = s->rwant - s->rgot;
         n = AIOS_SYS_READ(s->io.fd, (char *)s->ru.dst + s->rgot, room);
         if (n > 0 && (size_t)n == room) s->flags |= AIOS__F_MORE;
-        if (n > 0) s->rgot += (uint32_t)n;
+        if (n > 0) { s->rgot += (uint32_t)n; aios__server_touch(s); }
         else aios__note_read(s, (long)n);
         return;
     }
     if (!aios__read_buffer_room(s)) return;
     n = AIOS_SYS_READ(s->io.fd, s->rbuf + s->rend, s->rcap - s->rend);
     if (n > 0 && (size_t)n == s->rcap - s->rend) s->flags |= AIOS__F_GROW | AIOS__F_MORE;
-    if (n > 0) s->rend += (size_t)n;
+    if (n > 0) { s->rend += (size_t)n; aios__server_touch(s); }
     else aios__note_read(s, (long)n);
 }
 
@@ -2423,6 +2477,7 @@ static void aios__stream_flush(aios_stream *s)
             if (errno != EAGAIN && errno != EWOULDBLOCK) s->werr = -errno;
             break;
         }
+        if (n > 0) aios__server_touch(s);
         first = aios__wreq_advance(s, first, (size_t)n);
         if ((size_t)n < total) break;
     }
@@ -2444,7 +2499,7 @@ static size_t aios__write_direct(aios_stream *s, const void *data, size_t n)
     } else {
         do r = aios__writev_nosigpipe(s->io.fd, &one, 1); while (r < 0 && errno == EINTR);
     }
-    if (r > 0) return (size_t)r;
+    if (r > 0) { aios__server_touch(s); return (size_t)r; }
     if (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK) s->werr = -errno;
     return 0;
 }
@@ -3160,7 +3215,7 @@ AIOS_API int aios_tcp_connect(aios_ctx *ctx, aios_stream **out, const char *host
     if (!ctx || !out || !host || !*host || port <= 0 || port > 65535) return -EINVAL;
     *out = NULL;
     if (!o) { aios_tcp_opts_init(&defaults); o = &defaults; }
-    s = aios__stream_new(ctx, -1);
+    s = aios__stream_new(ctx, -1, NULL);
     if (!s) return -ENOMEM;
     c = aios__connector_new(s);
     if (!c) { aios__stream_free(s); return -ENOMEM; }
@@ -3226,7 +3281,7 @@ AIOS_API int aios_unix_connect(aios_ctx *ctx, aios_stream **out, const char *pat
     *out = NULL;
     n = strlen(path);
     if (n == 0 || n >= sizeof un->sun_path) return -ENAMETOOLONG;
-    s = aios__stream_new(ctx, -1);
+    s = aios__stream_new(ctx, -1, NULL);
     if (!s) return -ENOMEM;
     c = aios__connector_new(s);
     if (!c) { aios__stream_free(s); return -ENOMEM; }
@@ -3276,6 +3331,50 @@ static int aios__fd_shortage(int e)
     return e == EMFILE || e == ENFILE || e == ENOBUFS || e == ENOMEM;
 }
 
+/* A server's connections in the order of their last activity (bytes read
+ * or written), the one idle longest at the head: moving one to the tail
+ * costs four pointers, so every read and write may do it. */
+static void aios__idle_unlink(aios_server *srv, aios_stream *s)
+{
+    if (s->prev) s->prev->next = s->next; else srv->idle_head = s->next;
+    if (s->next) s->next->prev = s->prev; else srv->idle_tail = s->prev;
+    s->prev = s->next = NULL;
+}
+
+static void aios__idle_append(aios_server *srv, aios_stream *s)
+{
+    s->prev = srv->idle_tail;
+    s->next = NULL;
+    if (srv->idle_tail) srv->idle_tail->next = s; else srv->idle_head = s;
+    srv->idle_tail = s;
+}
+
+static void aios__server_touch(aios_stream *s)
+{
+    aios_server *srv = s->server;
+    if (!srv || srv->idle_tail == s) return;
+    aios__idle_unlink(srv, s);
+    aios__idle_append(srv, s);
+}
+
+/* Closes the connection idle longest (its operations end with -ECANCELED,
+ * as in a forced shutdown); its descriptor is free at once.  0 when every
+ * connection is already closing. */
+static int aios__server_evict(aios_server *srv)
+{
+    aios_stream *s;
+    for (s = srv->idle_head; s; s = s->next) {
+        if (s->flags & AIOS__F_CLOSING) continue;
+        s->flags |= AIOS__F_EVICTED;
+        srv->evicting++;
+        srv->stats.evicted++;
+        aios__idle_unlink(srv, s);
+        aios__hard_close(s, -ECANCELED);
+        return 1;
+    }
+    return 0;
+}
+
 static void aios__listener_ready(akc_loop *lp, akc_io *io, unsigned revents)
 {
     aios__listener *l = AIOS__CONTAINER(io, aios__listener, io);
@@ -3287,13 +3386,16 @@ static void aios__listener_ready(akc_loop *lp, akc_io *io, unsigned revents)
         struct sockaddr_storage ss;
         socklen_t len = sizeof ss;
         aios_stream *s;
-        int over = srv->cfg.max_conns > 0 && srv->stats.active >= (unsigned long)srv->cfg.max_conns;
+        int over = srv->cfg.max_conns > 0 &&
+                   srv->stats.active - srv->evicting >= (unsigned long)srv->cfg.max_conns;
         int fd;
-        if (over && !srv->cfg.reject_over_max) { srv->paused = 1; break; }
+        if (over && !srv->cfg.reject_over_max && !srv->cfg.evict_idle) { srv->paused = 1; break; }
         ss.ss_family = AF_UNSPEC;
         fd = AIOS_SYS_ACCEPT(io->fd, (struct sockaddr *)&ss, &len);
         if (fd < 0) {
             if (errno == EINTR || errno == ECONNABORTED || errno == EPROTO) continue;
+            /* the descriptor of the connection idle longest, for the one waiting */
+            if (errno == EMFILE && srv->cfg.evict_idle && aios__server_evict(srv)) continue;
             if (aios__fd_shortage(errno)) {
                 srv->stats.fd_exhausted++;
                 srv->paused = 2;
@@ -3301,12 +3403,15 @@ static void aios__listener_ready(akc_loop *lp, akc_io *io, unsigned revents)
             }
             break;
         }
-        if (over) { AIOS_SYS_CLOSE(fd); srv->stats.rejected++; continue; }
+        if (over && !(srv->cfg.evict_idle && aios__server_evict(srv))) {
+            AIOS_SYS_CLOSE(fd);
+            srv->stats.rejected++;
+            continue;
+        }
         if (ss.ss_family == AF_UNIX && len < sizeof ss) ((char *)&ss)[len] = 0;  /* unnamed peers */
-        s = aios__stream_new(srv->ctx, fd);
+        s = aios__stream_new(srv->ctx, fd, srv);
         if (!s) { AIOS_SYS_CLOSE(fd); srv->stats.rejected++; continue; }
         s->flags |= AIOS__F_SOCK;
-        s->server = srv;
         aios_set_limits(s, srv->cfg.read_hwm, srv->cfg.write_hwm);
         aios__tune_socket(fd, ss.ss_family, srv->cfg.nodelay, 0);
         srv->stats.accepted++;
@@ -3320,9 +3425,9 @@ static void aios__server_finish_run(akc_loop *l, akc_defer *d)
 {
     aios_server *srv = AIOS__CONTAINER(d, aios_server, finish);
     aios_ctx *c = srv->ctx;
-    (void)l;
     aios_server_cb cb = srv->shut_cb;
     void *ud = srv->shut_ud;
+    (void)l;
     aios__timer_stop(c, &srv->grace);
     aios__timer_stop(c, &srv->retry);
     if (srv->prev) srv->prev->next = srv->next; else c->servers = srv->next;
@@ -3332,8 +3437,10 @@ static void aios__server_finish_run(akc_loop *l, akc_defer *d)
     if (cb) cb(srv, (int)srv->stats.forced, ud);
 }
 
-static void aios__server_conn_gone(aios_server *srv)
+static void aios__server_conn_gone(aios_server *srv, aios_stream *s)
 {
+    if (s->flags & AIOS__F_EVICTED) srv->evicting--;
+    else aios__idle_unlink(srv, s);
     srv->stats.active--;
     if (srv->paused) {
         srv->paused = 0;
@@ -3346,8 +3453,8 @@ static void aios__server_conn_gone(aios_server *srv)
 static void aios__server_force(aios_server *srv)
 {
     aios_stream *s;
-    for (s = srv->ctx->streams; s; s = s->next) {
-        if (s->server != srv || (s->flags & AIOS__F_CLOSING)) continue;
+    for (s = srv->idle_head; s; s = s->next) {
+        if (s->flags & AIOS__F_CLOSING) continue;
         srv->stats.forced++;
         aios__hard_close(s, -ECANCELED);
     }
@@ -3362,8 +3469,14 @@ static void aios__server_grace_fire(akc_loop *l, akc_timer *t)
 AIOS_API int aios_server_init(aios_server *srv, aios_ctx *ctx, const aios_server_config *cfg,
                               aios_conn_cb on_conn, void *ud)
 {
+    aios_server *it;
     int i;
     if (!srv || !ctx || !on_conn) return -EINVAL;
+    /* A server the context still holds (a retry after a failed listen) keeps
+     * its place: clearing it would link it to itself.  Only the context's
+     * list is read: srv may hold anything before its first init. */
+    for (it = ctx->servers; it; it = it->next)
+        if (it == srv) return AIOS_EBUSY;
     memset(srv, 0, sizeof *srv);
     if (cfg) srv->cfg = *cfg; else aios_server_config_init(&srv->cfg);
     if (srv->cfg.accept_batch <= 0) srv->cfg.accept_batch = 32;
@@ -3733,9 +3846,13 @@ AIOS_API int aios_serial_open(aios_ctx *ctx, aios_stream **out, const char *path
 
 static void aios__close_all_streams(aios_ctx *c)
 {
+    aios_server *srv;
     aios_stream *s;
     for (s = c->streams; s; s = s->next)
         if (!(s->flags & AIOS__F_CLOSING)) aios__hard_close(s, -ECANCELED);
+    for (srv = c->servers; srv; srv = srv->next)
+        for (s = srv->idle_head; s; s = s->next)
+            if (!(s->flags & AIOS__F_CLOSING)) aios__hard_close(s, -ECANCELED);
 }
 
 AIOS_API void aios_ctx_close(aios_ctx *c)

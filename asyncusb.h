@@ -200,7 +200,8 @@ them with `AUSB_ERROR_MALFORMED`, never a read out of bounds.
 
 ### Handles
 
-    int  ausb_open(const ausb_device *dev, ausb_handle *h);
+    int  ausb_open(const ausb_device *dev, ausb_handle *h);   AUSB_ERROR_BUSY for a
+                                              handle still open (close it first)
     int  ausb_wrap_fd(ausb_ctx *ctx, int fd, ausb_handle *h);   a usbfs descriptor you
                                               have (Android); it stays yours
     void ausb_close(ausb_handle *h);          see Rules
@@ -353,6 +354,7 @@ fine for serial-class rates; use pipes and OUT queues for bulk rates.
     int  ausb_hotplug_supported(void);
     int  ausb_hotplug_start(ausb_hotplug *hp, ctx, const ausb_filter *f, unsigned flags,
                             cb, user);        [cb(hp, int arrived, const ausb_device *dev, user)]
+                                              AUSB_ERROR_BUSY for a watch still started
     void ausb_hotplug_stop(ausb_hotplug *hp); no notification after it returns
 
 Reports devices that arrive and leave (with `AUSB_HOTPLUG_ENUMERATE`, also
@@ -427,7 +429,9 @@ also `-errno` values.  Timeouts are `-ETIMEDOUT`, cancellation
     AUSB_ERROR_OVERFLOW        -1005  the device sent more than asked for
     AUSB_ERROR_ACCESS          -1006  permission denied
     AUSB_ERROR_NOT_FOUND       -1007  no such device, interface or entity
-    AUSB_ERROR_BUSY            -1008  resource busy; a transfer that is not idle
+    AUSB_ERROR_BUSY            -1008  resource busy; a transfer that is not idle; a
+                                      handle still open or a watch still started
+                                      given to ausb_open or ausb_hotplug_start
     AUSB_ERROR_NOT_SUPPORTED   -1009  not supported by the platform or libusb
     AUSB_ERROR_MALFORMED       -1010  descriptor bytes are invalid
     AUSB_ERROR_CLOSED          -1011  the handle is closing or closed
@@ -3219,10 +3223,22 @@ AUSB_API int ausb_utf16le_to_utf8(const uint8_t *in, size_t in_bytes, char *out,
 #define AUSB__BIT_CLR(a, i) ((a)[(i) >> 5] &= ~((uint32_t)1 << ((i) & 31)))
 #define AUSB__BIT_GET(a, i) (((a)[(i) >> 5] >> ((i) & 31)) & 1u)
 
+/* A handle the context still holds (open, not yet closed) must not be
+ * cleared and linked again: the list would point to itself.  Only the
+ * context's list is read, since h may hold anything before its first use. */
+AUSB_PRIVATE int ausb__handle_listed(const ausb_ctx *ctx, const ausb_handle *h)
+{
+    const ausb_handle *it;
+    for (it = ctx ? ctx->handles : NULL; it; it = it->next)
+        if (it == h) return 1;
+    return 0;
+}
+
 AUSB_API int ausb_open(const ausb_device *dev, ausb_handle *h)
 {
     int r;
     if (!h) return -EINVAL;
+    if (dev && ausb__handle_listed(dev->ctx, h)) return AUSB_ERROR_BUSY;
     memset(h, 0, sizeof *h);
     if (!dev || !dev->dev || !dev->ctx) return -EINVAL;
     r = AUSB_LIBUSB(libusb_open)(dev->dev, &h->lh);
@@ -3241,6 +3257,7 @@ AUSB_API int ausb_wrap_fd(ausb_ctx *ctx, int fd, ausb_handle *h)
     libusb_device *d;
     int r;
     if (!h) return -EINVAL;
+    if (ausb__handle_listed(ctx, h)) return AUSB_ERROR_BUSY;
     memset(h, 0, sizeof *h);
     if (!ctx || !ctx->lu || fd < 0) return -EINVAL;
     r = AUSB_LIBUSB(libusb_wrap_sys_device)(ctx->lu, (intptr_t)fd, &h->lh);
@@ -4442,8 +4459,12 @@ AUSB_API int ausb_hotplug_start(ausb_hotplug *hp, ausb_ctx *ctx, const ausb_filt
                                 ausb_hotplug_cb cb, void *user)
 {
     libusb_hotplug_callback_handle lh;
+    ausb_hotplug *it;
     int r;
     if (!hp || !ctx || !ctx->lu || !cb) return -EINVAL;
+    /* a watch still started keeps its place (see ausb__handle_listed) */
+    for (it = ctx->hotplugs; it; it = it->next)
+        if (it == hp) return AUSB_ERROR_BUSY;
     memset(hp, 0, sizeof *hp);
     if (f) hp->filter = *f; else ausb_filter_init(&hp->filter);
     hp->filter.serial = NULL;

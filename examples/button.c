@@ -7,7 +7,9 @@
  *   build/button -          reads the script from stdin
  *
  * A script is a list of "LEVEL MILLISECONDS" pairs: the raw contact level
- * (1 pressed, 0 released) and how long it holds.  The script plays on a
+ * (1 pressed, 0 released) and how long it holds.  Anything else in it (a
+ * word, a lone number) is an error, exit status 1; an argument other than
+ * "-" prints the usage line, exit status 2.  The script plays on a
  * virtual clock, so the output is the same on every run.
  */
 #define SCHD_IMPLEMENTATION
@@ -49,19 +51,26 @@ int main(int argc, char **argv)
     int level, n, from_stdin = argc > 1 && strcmp(argv[1], "-") == 0;
     long ms;
 
-    if (argc > 1 && !from_stdin) {
-        fprintf(stderr, "usage: %s [-]\n", argv[0]);
+    if (argc > 2 || (argc > 1 && !from_stdin)) {
+        fprintf(stderr, "usage: button [-]\n");
         return 2;
     }
     if (schd_loop_init(&loop) < 0) return 1;
     schd_loop_set_clock(&loop, virtual_clock, NULL);
     schd_button_init(&loop, &b, NULL, on_event, NULL);
     for (;;) {
+        int got;
         if (from_stdin) {
-            if (scanf("%d %ld", &level, &ms) != 2) break;
+            got = scanf("%d %ld", &level, &ms);
         } else {
-            if (sscanf(p, "%d %ld%n", &level, &ms, &n) != 2) break;
-            p += n;
+            got = sscanf(p, "%d %ld%n", &level, &ms, &n);
+            if (got == 2) p += n;
+        }
+        if (got == EOF) break;
+        if (got != 2) {  /* junk, or a level without its time */
+            fprintf(stderr, "button: bad script: want LEVEL MILLISECONDS pairs\n");
+            schd_loop_close(&loop);
+            return 1;
         }
         if ((level != 0 && level != 1) || ms < 0 || ms > 3600000) {
             fprintf(stderr, "button: bad step \"%d %ld\" (want LEVEL 0|1 and MILLISECONDS)\n", level, ms);

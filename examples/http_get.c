@@ -10,7 +10,9 @@
  * the status line to stderr.  A response that could be read two ways
  * (conflicting lengths, a malformed field or chunk size) is an error.
  * Exit status: 0 for a 2xx response, 2 for any other status (body still
- * written), 1 for a network or protocol error.
+ * written), 1 for a network or protocol error and for a response that
+ * ends before all of it arrived; 2 with the usage line for bad arguments
+ * (PORT is 1 to 65535 in decimal digits, PATH starts with '/').
  *
  * Each step starts the next from its callback; the body is copied to stdout
  * one buffer at a time, so memory stays bounded whatever the server sends.
@@ -128,6 +130,17 @@ static void on_connected(aios_stream *s, int status, void *ud)
     next();
 }
 
+/* 1..65535 in decimal digits, or -1. */
+static int port_number(const char *text)
+{
+    char *end;
+    long v;
+    if (*text < '0' || *text > '9') return -1;
+    errno = 0;
+    v = strtol(text, &end, 10);
+    return *end || errno || v < 1 || v > 65535 ? -1 : (int)v;
+}
+
 int main(int argc, char **argv)
 {
     int out_flags = fcntl(1, F_GETFL), n, r;
@@ -135,8 +148,11 @@ int main(int argc, char **argv)
     struct sigaction sa;
     int port;
 
-    if (argc != 4) { fprintf(stderr, "usage: %s HOST PORT PATH\n", argv[0]); return 1; }
-    port = atoi(argv[2]);
+    if (argc != 4 || !*argv[1] || (port = port_number(argv[2])) < 0 || argv[3][0] != '/') {
+        if (argc == 4) fprintf(stderr, "http_get: bad arguments: %s %s %s\n", argv[1], argv[2], argv[3]);
+        fprintf(stderr, "usage: http_get HOST PORT PATH\n");
+        return 2;
+    }
     if (strlen(argv[3]) > HTTP_RESP_LINE_MAX || strlen(argv[1]) > 255) { fprintf(stderr, "http_get: argument too long\n"); return 1; }
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = SIG_IGN;

@@ -2,7 +2,8 @@
  * loop, then one line of statistics per job.
  *
  *   cc -std=c99 -O2 -I. -o build/sched_demo examples/sched_demo.c
- *   build/sched_demo SECONDS
+ *   build/sched_demo SECONDS        (a decimal number, more than 0, at most 86400;
+ *                                    anything else: the usage line, exit 2)
  *
  * Output, one line per job:
  *   job NAME hz=H runs=N late_max_us=L overruns=O
@@ -39,6 +40,16 @@ static void report(const char *name, const schd_job *job)
            (long long)(job->late_max / 1000), (unsigned long long)job->overruns);
 }
 
+/* A decimal number in (0, max], nothing before or after it; else -1. */
+static double seconds_arg(const char *text, double max)
+{
+    char *end;
+    double v;
+    if ((*text < '0' || *text > '9') && *text != '.') return -1;
+    v = strtod(text, &end);
+    return *end || !(v > 0 && v <= max) ? -1 : v;
+}
+
 int main(int argc, char **argv)
 {
     schd_loop loop;
@@ -48,8 +59,9 @@ int main(int argc, char **argv)
     double seconds;
     int rc;
 
-    if (argc != 2 || (seconds = strtod(argv[1], NULL)) <= 0 || seconds > 86400) {
-        fprintf(stderr, "usage: %s SECONDS\n", argv[0]);
+    if (argc != 2 || (seconds = seconds_arg(argv[1], 86400)) <= 0) {
+        if (argc == 2) fprintf(stderr, "sched_demo: bad number of seconds: %s\n", argv[1]);
+        fprintf(stderr, "usage: sched_demo SECONDS\n");
         return 2;
     }
     if ((rc = schd_loop_init(&loop)) < 0) {

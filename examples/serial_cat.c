@@ -3,6 +3,7 @@
  *   cc -std=c99 -O2 -I. -o build/serial_cat examples/serial_cat.c -lpthread
  *
  * Usage: build/serial_cat DEVICE BAUD      e.g. /dev/ttyUSB0 115200
+ * BAUD is a rate in decimal digits (anything else: the usage line, exit 2).
  * The port is opened raw (8N1, no echo, no flow control).  At the end of
  * stdin the program keeps copying from the port; it exits with status 0 when
  * the port hangs up or on SIGINT / SIGTERM, and with 1 on an error.
@@ -87,9 +88,18 @@ int main(int argc, char **argv)
     int in_flags = fcntl(0, F_GETFL), out_flags = fcntl(1, F_GETFL), r;
     struct sigaction sa;
 
-    if (argc != 3) { fprintf(stderr, "usage: %s DEVICE BAUD\n", argv[0]); return 2; }
-    aios_ctx_init(&ctx);
-    r = aios_serial_open(&ctx, &port, argv[1], atoi(argv[2]));
+    {
+        char *end = argv[argc == 3 ? 2 : 0];
+        long baud = 0;
+        if (argc == 3 && *end >= '0' && *end <= '9') { errno = 0; baud = strtol(argv[2], &end, 10); }
+        if (argc != 3 || !*argv[1] || *end || errno || baud <= 0 || baud > 4000000) {
+            if (argc == 3) fprintf(stderr, "serial_cat: bad baud rate: %s\n", argv[2]);
+            fprintf(stderr, "usage: serial_cat DEVICE BAUD\n");
+            return 2;
+        }
+        aios_ctx_init(&ctx);
+        r = aios_serial_open(&ctx, &port, argv[1], (int)baud);
+    }
     if (r < 0) { fprintf(stderr, "serial_cat: %s: %s\n", argv[1], aios_strerror(r)); return 1; }
     if (pipe(signal_pipe) < 0) { perror("pipe"); return 1; }
     fcntl(signal_pipe[1], F_SETFL, O_NONBLOCK);

@@ -4,7 +4,8 @@
  * ever overlap, and the program fails if one did.
  *
  *   cc -std=c99 -O2 -I. -o build/shared_bus examples/shared_bus.c
- *   build/shared_bus [SECONDS]        (default 2)
+ *   build/shared_bus [SECONDS]        (default 2; a decimal number, more than 0,
+ *                                      at most 3600; else the usage line, exit 2)
  */
 #define SCHD_IMPLEMENTATION
 #include "sched.h"
@@ -77,6 +78,16 @@ static int sdcard_cycle(schd_task *t)
 
 static void on_time_up(schd_timer *t, void *ud) { (void)t; (void)ud; schd_loop_stop(&loop); }
 
+/* A decimal number in (0, max], nothing before or after it; else -1. */
+static double seconds_arg(const char *text, double max)
+{
+    char *end;
+    double v;
+    if ((*text < '0' || *text > '9') && *text != '.') return -1;
+    v = strtod(text, &end);
+    return *end || !(v > 0 && v <= max) ? -1 : v;
+}
+
 int main(int argc, char **argv)
 {
     static struct chip_select cs_sensor = {"sensor", 4}, cs_sdcard = {"sdcard", 5};
@@ -85,10 +96,11 @@ int main(int argc, char **argv)
     struct sdcard sdcard;
     schd_job sensor_job, sdcard_job;
     schd_timer stop;
-    double seconds = argc > 1 ? strtod(argv[1], NULL) : 2.0;
+    double seconds = argc > 1 ? seconds_arg(argv[1], 3600) : 2.0;
 
-    if (seconds <= 0 || seconds > 3600) {
-        fprintf(stderr, "usage: %s [SECONDS]\n", argv[0]);
+    if (argc > 2 || seconds <= 0) {
+        if (argc == 2) fprintf(stderr, "shared_bus: bad number of seconds: %s\n", argv[1]);
+        fprintf(stderr, "usage: shared_bus [SECONDS]\n");
         return 2;
     }
     if (schd_loop_init(&loop) < 0) return 1;

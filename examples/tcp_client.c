@@ -3,7 +3,8 @@
  *   cc -std=c99 -O2 -I. -o build/tcp_client examples/tcp_client.c -lpthread
  *
  * Usage: build/tcp_client HOST PORT
- * HOST is a name or a numeric IPv4/IPv6 address.  At the end of stdin the
+ * HOST is a name or a numeric IPv4/IPv6 address, PORT 1 to 65535 in decimal
+ * digits (anything else: the usage line, exit status 2).  At the end of stdin the
  * write side of the connection is shut down; the program exits when the peer
  * closes, with status 0, or 1 on an error.
  *
@@ -80,13 +81,28 @@ static void on_connected(aios_stream *s, int status, void *ud)
     aios_read(sock, down, sizeof down, on_sock, NULL);
 }
 
+/* 1..65535 in decimal digits, or -1. */
+static int port_number(const char *text)
+{
+    char *end;
+    long v;
+    if (*text < '0' || *text > '9') return -1;
+    errno = 0;
+    v = strtol(text, &end, 10);
+    return *end || errno || v < 1 || v > 65535 ? -1 : (int)v;
+}
+
 int main(int argc, char **argv)
 {
     int in_flags = fcntl(0, F_GETFL), out_flags = fcntl(1, F_GETFL), r;
     aios_tcp_opts opts;
     struct sigaction sa;
 
-    if (argc != 3) { fprintf(stderr, "usage: %s HOST PORT\n", argv[0]); return 2; }
+    if (argc != 3 || !*argv[1] || port_number(argv[2]) < 0) {
+        if (argc == 3) fprintf(stderr, "tcp_client: bad %s: %s\n", *argv[1] ? "port" : "host", *argv[1] ? argv[2] : "(empty)");
+        fprintf(stderr, "usage: tcp_client HOST PORT\n");
+        return 2;
+    }
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = SIG_IGN;
     sigaction(SIGPIPE, &sa, NULL);
@@ -94,7 +110,7 @@ int main(int argc, char **argv)
     aios_ctx_init(&ctx);
     aios_tcp_opts_init(&opts);
     opts.timeout_ms = 30000;
-    r = aios_tcp_connect(&ctx, &sock, argv[1], atoi(argv[2]), &opts, on_connected, NULL);
+    r = aios_tcp_connect(&ctx, &sock, argv[1], port_number(argv[2]), &opts, on_connected, NULL);
     if (r < 0) { fprintf(stderr, "tcp_client: %s\n", aios_strerror(r)); return 1; }
     if (aios_stream_open(&ctx, &in, 0, AIOS_NOCLOSE) < 0 || aios_stream_open(&ctx, &out, 1, AIOS_NOCLOSE) < 0) {
         fprintf(stderr, "tcp_client: cannot use stdin/stdout\n");

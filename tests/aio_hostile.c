@@ -289,6 +289,94 @@ static void test_fd_exhaustion_pauses_and_recovers(void)
     aios_ctx_close(&ctx);
 }
 
+/* Issue 4: peers that each hold a connection and trickle a byte now and
+ * then kept every slot.  With evict_idle, a connection arriving at
+ * max_conns takes the place of the one whose last byte is oldest. */
+static t_rec evict_rec[64];
+static void evict_conn(aios_server *s, aios_stream *c, const struct sockaddr *peer, void *ud)
+{
+    keep_on_conn(s, c, peer, ud);
+    if (naccepted <= 64) aios_read(c, evict_rec[naccepted - 1].data, 1, t_rec_cb, &evict_rec[naccepted - 1]);
+}
+
+static void test_at_the_cap_a_newcomer_evicts_the_connection_idle_longest(void)
+{
+    aios_server_config cfg;
+    int port, fd[4], i;
+    aios_server_config_init(&cfg);
+    cfg.max_conns = 3;
+    cfg.evict_idle = 1;
+    memset(evict_rec, 0, sizeof evict_rec);
+    port = start_server(&cfg, evict_conn);
+    T_REQUIRE(port > 0);
+    for (i = 0; i < 3; i++) {
+        fd[i] = raw_connect(port, 0);
+        T_CHECK(t_spin(&ctx, &naccepted, i + 1));
+    }
+    /* the first and the third speak: the second is now idle longest */
+    t_write_full(fd[0], "a", 1);
+    T_CHECK(t_spin(&ctx, &evict_rec[0].calls, 1));
+    t_write_full(fd[2], "c", 1);
+    T_CHECK(t_spin(&ctx, &evict_rec[2].calls, 1));
+    fd[3] = raw_connect(port, 0);
+    T_CHECK(t_spin(&ctx, &naccepted, 4));
+    T_CHECK(t_spin(&ctx, &evict_rec[1].calls, 1));
+    T_EQ(evict_rec[1].status, -ECANCELED);      /* the idle one, closed */
+    T_EQ(srv.stats.evicted, 1);
+    T_EQ(srv.stats.rejected, 0);
+    t_write_full(fd[3], "d", 1);                 /* the newcomer is served */
+    T_CHECK(t_spin(&ctx, &evict_rec[3].calls, 1));
+    T_EQ(evict_rec[3].status, 1);
+    T_EQ(evict_rec[0].status, 1);
+    T_EQ(aios_stream_fd(accepted[0]) >= 0, 1);  /* the active ones stay */
+    T_EQ(aios_stream_fd(accepted[2]) >= 0, 1);
+    T_EQ(srv.stats.active, 3);
+    /* the next newcomer evicts the oldest speaker, not the one just served:
+     * the first peer sees its end of stream, the fourth does not */
+    {
+        int late = raw_connect(port, 0);
+        char b;
+        T_CHECK(t_spin(&ctx, &naccepted, 5));
+        t_spin_ms(&ctx, 20);
+        T_EQ(srv.stats.evicted, 2);
+        T_EQ(recv(fd[0], &b, 1, MSG_DONTWAIT), 0);
+        T_EQ(recv(fd[3], &b, 1, MSG_DONTWAIT), -1);
+        T_EQ(errno, EAGAIN);
+        close(late);
+    }
+    for (i = 0; i < 4; i++) close(fd[i]);
+    aios_ctx_close(&ctx);
+}
+
+/* ... and one that finds the process out of descriptors (EMFILE) too. */
+static void test_out_of_descriptors_a_newcomer_evicts_the_connection_idle_longest(void)
+{
+    aios_server_config cfg;
+    struct rlimit old, low;
+    int port, fd[6], i, top;
+    aios_server_config_init(&cfg);
+    cfg.evict_idle = 1;
+    memset(evict_rec, 0, sizeof evict_rec);
+    port = start_server(&cfg, evict_conn);
+    T_REQUIRE(port > 0);
+    for (i = 0; i < 6; i++) { fd[i] = raw_connect(port, 0); T_REQUIRE(fd[i] >= 0); }
+    top = dup(0);  /* the lowest free descriptor number */
+    close(top);
+    getrlimit(RLIMIT_NOFILE, &old);
+    low = old;
+    low.rlim_cur = (rlim_t)top + 3;  /* room for three accepted connections */
+    T_REQUIRE(setrlimit(RLIMIT_NOFILE, &low) == 0);
+    T_CHECK(t_spin(&ctx, &naccepted, 6));
+    setrlimit(RLIMIT_NOFILE, &old);
+    T_EQ(srv.stats.fd_exhausted, 0);            /* never paused: each newcomer took a place */
+    T_CHECK(srv.stats.evicted >= 3);
+    T_EQ(srv.stats.rejected, 0);
+    T_EQ(evict_rec[0].status, -ECANCELED);     /* the first, idle longest, went first */
+    T_EQ(aios_stream_fd(accepted[5]) >= 0, 1);  /* the last is served */
+    for (i = 0; i < 6; i++) close(fd[i]);
+    aios_ctx_close(&ctx);
+}
+
 static void test_idle_slow_clients_do_not_block_others(void)
 {
     int port = start_server(NULL, echo_conn), idle[40], i, fd; char buf[8]; ssize_t n = 0; int tries;
@@ -358,5 +446,8 @@ int main(void)
     T_RUN(test_connect_flood_past_maximum);
     T_RUN(test_fd_exhaustion_pauses_and_recovers);
     T_RUN(test_idle_slow_clients_do_not_block_others);
+    T_RUN(test_at_the_cap_a_newcomer_evicts_the_connection_idle_longest);
+    if (!under_valgrind())  /* valgrind closes what the kernel accepted past the limit */
+        T_RUN(test_out_of_descriptors_a_newcomer_evicts_the_connection_idle_longest);
     return t_done();
 }

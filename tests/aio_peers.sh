@@ -63,6 +63,34 @@ aio_check_examples_build() {
     $CC -std=c99 -O2 -g -I. -o "$AIO_DIR/aio_load" tests/aio_load.c -lpthread
 }
 
+# Issue 4: with a descriptor limit of 1024 and 2,000 connections trickling
+# one byte every 3 s, a new client is still served within 2 s
+# (tests/aio_lockout.c starts the server itself, with that limit).
+aio_check_echo_lockout() {
+    $CC -std=c99 -O2 -g -I. -o "$AIO_DIR/aio_lockout" tests/aio_lockout.c || return 1
+    "$AIO_DIR/aio_lockout" "${1:-build/echo_server}"
+}
+
+# Issue 5: bad numbers and junk are errors with the usage line, exit 2.
+aio_check_examples_usage() {
+    . tests/lib.sh >/dev/null
+    local a u
+    u="usage: echo_server [--max-conns N] [--idle-timeout SECONDS] PORT"
+    for a in "" x 70000 12a -5 "7 8" --max-conns "--max-conns 0 1" "--max-conns 1x 1" "--idle-timeout -1 0" \
+             "--idle-timeout 99999999 0" "--verbose 0"; do
+        t_usage_exit2 build/echo_server "$u" "$a" || return 1
+    done
+    for a in "" h "h 0" "h 70000" "h 12x" "h -1" "h 80 extra"; do
+        t_usage_exit2 build/tcp_client "usage: tcp_client HOST PORT" "$a" || return 1
+    done
+    for a in "h 80" "h x /" "h 80 nopath" "h 0 /" "h 80 / x"; do
+        t_usage_exit2 build/http_get "usage: http_get HOST PORT PATH" "$a" || return 1
+    done
+    for a in /dev/null "/dev/null 9600x" "/dev/null fast" "/dev/null -9600" "/dev/null 0"; do
+        t_usage_exit2 build/serial_cat "usage: serial_cat DEVICE BAUD" "$a" || return 1
+    done
+}
+
 aio_check_echo_socat() {
     aio_start_echo || return 1
     local got

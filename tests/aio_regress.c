@@ -655,6 +655,60 @@ static void test_server_shutdown_without_memory_for_its_timer_changes_nothing(vo
     T_EQ(sh.calls, 1);
 }
 
+/* Issue 7: aios_server_init again on a server the context still holds (a
+ * retry after a failed listen) returned 0 and linked the server to itself,
+ * and aios_ctx_close then looped forever.  Now it is refused with
+ * AIOS_EBUSY and changes nothing; the same server listens again. */
+static void test_server_init_again_while_registered_is_refused(void)
+{
+    aios_ctx ctx;
+    aios_server srv, taken;
+    int acc = 0, port;
+    T_REQUIRE(aios_ctx_init(&ctx) == 0);
+    T_REQUIRE(aios_server_init(&taken, &ctx, NULL, t_keep_conn, &acc) == 0);
+    T_REQUIRE(aios_server_listen_tcp(&taken, "127.0.0.1", 0) == 0);
+    port = aios_server_port(&taken);
+    T_REQUIRE(aios_server_init(&srv, &ctx, NULL, t_keep_conn, &acc) == 0);
+    T_CHECK(aios_server_listen_tcp(&srv, "127.0.0.1", port) < 0);   /* the port is taken */
+    T_EQ(aios_server_init(&srv, &ctx, NULL, t_keep_conn, &acc), AIOS_EBUSY);
+    T_CHECK(srv.next != &srv && srv.prev != &srv);
+    T_CHECK(ctx.servers == &srv && srv.next == &taken && taken.next == NULL);
+    T_EQ(aios_server_init(&taken, &ctx, NULL, t_keep_conn, &acc), AIOS_EBUSY);
+    T_EQ(aios_server_port(&taken), port);       /* still listening */
+    T_EQ(aios_server_listen_tcp(&srv, "127.0.0.1", 0), 0);
+    T_CHECK(aios_server_port(&srv) > 0);
+    aios_ctx_close(&ctx);                        /* returns */
+    /* once shut down, the storage may start over */
+    T_REQUIRE(aios_ctx_init(&ctx) == 0);
+    T_EQ(aios_server_init(&srv, &ctx, NULL, t_keep_conn, &acc), 0);
+    T_EQ(aios_server_shutdown(&srv, 0, NULL, NULL), 0);
+    T_EQ(aios_server_init(&srv, &ctx, NULL, t_keep_conn, &acc), AIOS_EBUSY);  /* shutting down */
+    aios_run_once(&ctx, 0);
+    T_EQ(aios_server_init(&srv, &ctx, NULL, t_keep_conn, &acc), 0);
+    aios_ctx_close(&ctx);
+}
+
+/* Issue 7: a second stream on a descriptor the context already holds would
+ * give it two owners (two readers, two closes); it is refused. */
+static void test_stream_open_on_a_descriptor_already_held_is_refused(void)
+{
+    aios_ctx ctx;
+    aios_stream *a, *b = (aios_stream *)&ctx;
+    t_rec cl;
+    int sv[2];
+    memset(&cl, 0, sizeof cl);
+    T_REQUIRE(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
+    T_REQUIRE(aios_ctx_init(&ctx) == 0);
+    T_EQ(aios_stream_open(&ctx, &a, sv[0], AIOS_NOCLOSE), 0);
+    T_EQ(aios_stream_open(&ctx, &b, sv[0], AIOS_NOCLOSE), AIOS_EBUSY);
+    T_CHECK(b == NULL);
+    T_EQ(aios_stream_open(&ctx, &b, sv[1], 0), 0);   /* another descriptor is fine */
+    T_EQ(aios_close(a, t_rec_cb, &cl), 0);
+    T_EQ(aios_stream_open(&ctx, &a, sv[0], 0), 0);   /* closed: free again */
+    T_EQ(t_spin(&ctx, &cl.calls, 1), 1);
+    aios_ctx_close(&ctx);
+}
+
 /* A Unix connect to a listener whose backlog is full waits for room (the
  * kernel gives EAGAIN and keeps nothing pending) instead of failing. */
 static void test_unix_connect_waits_while_the_backlog_is_full(void)
@@ -833,5 +887,7 @@ int main(void)
     T_RUN(test_server_shutdown_without_memory_for_its_timer_changes_nothing);
     T_RUN(test_deferred_work_left_over_never_sleeps);
     T_RUN(test_run_from_a_callback_keeps_a_pending_stop);
+    T_RUN(test_server_init_again_while_registered_is_refused);
+    T_RUN(test_stream_open_on_a_descriptor_already_held_is_refused);
     return t_done();
 }

@@ -8,7 +8,8 @@
  *     --max-payload N   payload bytes per message, 0..N (default 200)
  *     --seconds S       repeat whole rounds (connect, barrier, round trips,
  *                       close) until S seconds have passed (soak mode)
- *     --seed N          payload lengths and bytes (default: from the time)
+ *     --seed N          payload lengths and bytes (default: T_SEED, else from
+ *                       the time; printed either way)
  *
  * The fd limit is raised to what CONNS needs (soft up to hard, and the hard
  * limit too when allowed); when it cannot be, a line starting with
@@ -460,6 +461,7 @@ int main(int argc, char **argv)
     nconns = atoi(argv[3]);
     total_rts = atoll(argv[4]);
     seed = (uint32_t)time(NULL) ^ (uint32_t)getpid() << 16;
+    if (getenv("T_SEED")) seed = (uint32_t)strtoul(getenv("T_SEED"), NULL, 0);
     for (i = 5; i + 1 < argc; i += 2) {
         if (strcmp(argv[i], "--server-pid") == 0) server_pid = atoi(argv[i + 1]);
         else if (strcmp(argv[i], "--window") == 0) window = atoi(argv[i + 1]);
@@ -479,7 +481,7 @@ int main(int argc, char **argv)
         if (nconns < 1) nconns = 1;
         printf("REDUCED: the fd limit (%ld) allows %d connections, not the %d asked for\n", allowed, nconns, wanted);
     }
-    printf("seed %u\n", (unsigned)seed);
+    printf("seed %u (rerun with T_SEED=%u)\n", (unsigned)seed, (unsigned)seed);
     signal(SIGPIPE, SIG_IGN);
     conns = (rt_conn *)calloc((size_t)nconns, sizeof *conns);
     scratch = (unsigned char *)malloc(RT_HDR + (size_t)max_payload);

@@ -1,6 +1,6 @@
 /* tests/sched_churn.c - sched.h under churn for a while, everything counted.
  *
- *   SCHED_CHURN_SECONDS=S (default 3)  SCHED_CHURN_SEED=N (default: time)
+ *   SCHED_CHURN_SECONDS=S (default 3)  SCHED_CHURN_SEED=N or T_SEED=N (default: time)
  *
  * One loop; on it, for S seconds:
  *   - 128 timers started, stopped and restarted at random (one-shot and
@@ -306,8 +306,9 @@ int main(void)
     const char *e;
     unsigned long long seed = (unsigned long long)time(NULL) ^ ((unsigned long long)getpid() << 20);
     if ((e = getenv("SCHED_CHURN_SECONDS")) != NULL && atof(e) > 0) seconds = atof(e);
+    if ((e = getenv("T_SEED")) != NULL) seed = strtoull(e, NULL, 0);
     if ((e = getenv("SCHED_CHURN_SEED")) != NULL) seed = strtoull(e, NULL, 0);
-    printf("seed %llu\n", seed);
+    printf("seed %llu (rerun with T_SEED=%llu)\n", seed, seed);
     rng = seed ? seed : 1;
     t_suite("sched_churn");
     T_RUN(test_churn_adds_up);

@@ -585,6 +585,43 @@ static void test_exit_reports_a_transfer_queued_for_a_closed_handle(void)
     ausb_transfer_free(&t);
 }
 
+/* Issue 7: ausb_open on a handle still open cleared it and linked it into
+ * the context's list again, pointing at itself; ausb_hotplug_start on a
+ * watch still started did the same to the list of watches.  Both are
+ * refused with AUSB_ERROR_BUSY and change nothing. */
+static void on_watch(ausb_hotplug *p, int arrived, const ausb_device *d, void *user)
+{
+    (void)p; (void)arrived; (void)d; (void)user;
+}
+
+static void test_open_or_watch_again_while_still_registered_is_refused(void)
+{
+    ausb_ctx ctx;
+    ausb_handle h, other;
+    ausb_device d;
+    ausb_hotplug hp;
+    T_EQ(open_dev1(&ctx, &h), 0);
+    T_EQ(ausb_find_id(&ctx, 0x1234, 0x0001, &d), 0);
+    T_EQ(ausb_open(&d, &h), AUSB_ERROR_BUSY);
+    T_CHECK(ctx.handles == &h && h.next == NULL && h.lh != NULL);
+    T_EQ(ausb_open(&d, &other), 0);            /* another handle is fine */
+    T_EQ(ausb_open(&d, &other), AUSB_ERROR_BUSY);
+    T_CHECK(ctx.handles == &other && other.next == &h && h.next == NULL);
+    ausb_close(&other);
+    T_EQ(ausb_open(&d, &other), 0);            /* closed: free again */
+    ausb_close(&other);
+    if (ausb_hotplug_supported()) {
+        T_EQ(ausb_hotplug_start(&hp, &ctx, NULL, 0, on_watch, NULL), 0);
+        T_EQ(ausb_hotplug_start(&hp, &ctx, NULL, 0, on_watch, NULL), AUSB_ERROR_BUSY);
+        T_CHECK(ctx.hotplugs == &hp && hp.next == NULL);
+        ausb_hotplug_stop(&hp);
+        T_EQ(ausb_hotplug_start(&hp, &ctx, NULL, 0, on_watch, NULL), 0);
+    }
+    ausb_device_release(&d);
+    ausb_close(&h);
+    ausb_exit(&ctx);                           /* returns; stops the watch */
+}
+
 int main(void)
 {
     t_suite("usb_regress");
@@ -611,6 +648,7 @@ int main(void)
     T_RUN(test_cancel_of_a_transfer_queued_from_any_thread_cancels_it);
     T_RUN(test_close_delivers_a_transfer_queued_from_any_thread);
     T_RUN(test_exit_reports_a_transfer_queued_for_a_closed_handle);
+    T_RUN(test_open_or_watch_again_while_still_registered_is_refused);
     T_RUN(test_close_delivers_a_transfer_the_kernel_never_gives_back);   /* last: swaps the ioctl handler */
     usbf_done();
     return t_done();

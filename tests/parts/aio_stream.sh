@@ -17,8 +17,9 @@ t_unit aio_fault tests/aio_fault.c -lpthread
 # abandoned mid-resolution; also under ThreadSanitizer with the suites
 # that resolve names
 t_unit aio_threads tests/aio_threads.c -lpthread
-if [ -z "$CROSS" ] && [ -z "$T_QUICK" ]; then
+if [ -z "$CROSS" ] && [ -z "$T_QUICK" ] && t_with aio "the ThreadSanitizer builds of aio_threads, aio_stream_test, aio_regress" "$CLANG=clang"; then
     for aio_tsan in aio_threads aio_stream_test aio_regress; do
+        t_selected "$aio_tsan" || continue
         if $CLANG -std=c99 -O1 -g -fsanitize=thread -I. -o "$T_OUT/${aio_tsan}_tsan" "tests/$aio_tsan.c" -lpthread \
                 >"$T_OUT/${aio_tsan}_tsan.build.log" 2>&1; then
             TSAN_OPTIONS=halt_on_error=1 t_suite "$aio_tsan tsan" "$T_OUT/${aio_tsan}_tsan"
@@ -43,16 +44,21 @@ if [ -z "$CROSS" ]; then
     fi
     aio_peers="env CC=$CC T_QUICK=$T_QUICK bash tests/aio_peers.sh"
     if t_check "aio examples build" $aio_peers aio_check_examples_build; then
-        t_check "aio echo_server with socat" $aio_peers aio_check_echo_socat
+        t_with aio "aio echo_server with socat" socat=socat &&
+            t_check "aio echo_server with socat" $aio_peers aio_check_echo_socat
         t_check "aio echo_server with tcp_client" $aio_peers aio_check_echo_tcp_client
         t_check "aio echo_server SIGTERM exits 0" $aio_peers aio_check_echo_sigterm_exits_zero
+        t_check "aio examples reject bad arguments: usage line, exit 2" $aio_peers aio_check_examples_usage
+        t_check "aio echo_server at 1024 descriptors serves a new client while 2000 peers trickle" \
+            $aio_peers aio_check_echo_lockout
         t_check "aio echo_server SIGTERM with a client: graceful" $aio_peers aio_check_echo_signal_graceful TERM
         t_check "aio echo_server SIGINT with a client: graceful" $aio_peers aio_check_echo_signal_graceful INT
         t_check "aio echo_server load ${AIO_LOAD_CONNS:-1000} conns" \
             $aio_peers aio_check_echo_load build/echo_server "${AIO_LOAD_CONNS:-1000}" "${AIO_LOAD_BYTES:-65536}"
         t_check "aio echo_server asan load" \
             $aio_peers aio_check_echo_load build/aio_peers/echo_server_asan "${AIO_LOAD_CONNS:-1000}" 16384
-        [ -n "$T_QUICK" ] || t_check "aio echo_server under valgrind" $aio_peers aio_check_echo_valgrind
+        [ -n "$T_QUICK" ] || ! t_with aio "aio echo_server under valgrind" valgrind=valgrind ||
+            t_check "aio echo_server under valgrind" $aio_peers aio_check_echo_valgrind
         # issue 6: 10,000 connections open at once, a million checksummed
         # round trips (AIO_RT_CONNS, AIO_RT_COUNT), then the same client
         # with ASan on both sides and fewer round trips; and the client must
@@ -67,11 +73,8 @@ if [ -z "$CROSS" ]; then
         t_check "aio round trips catch a lost byte" $aio_peers aio_check_roundtrips_catch drop lost
         t_check "aio round trips catch a duplicated byte" $aio_peers aio_check_roundtrips_catch dup duplicated
         t_check "aio round trips catch a reordered byte" $aio_peers aio_check_roundtrips_catch delay reordered
-        if t_have nginx && t_have curl; then
+        t_with aio "aio http_get with nginx" nginx=nginx-light curl=curl &&
             t_check "aio http_get with nginx" $aio_peers aio_check_http_get_nginx
-        else
-            t_fail_line "[aio] nginx or curl missing"
-        fi
         t_check "aio http_get endless header" $aio_peers aio_check_http_get_endless_header
         t_check "aio serial_cat on a pty pair" $aio_peers aio_check_serial_cat_pty
     fi

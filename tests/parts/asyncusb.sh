@@ -20,7 +20,12 @@
 #               These run under libumockdev-preload, native only, in three
 #               builds (plain, ASan+UBSan, valgrind) by the loop below.
 # checks        the header compiles for aarch64 and armhf; ptp_info replays
-#               the recorded camera; ausb dev-info matches lsusb -v.
+#               the recorded camera (skipped, and named, without
+#               ../shared/recordings: tests/parts/demo.sh runs the same
+#               paths on the emulated camera); ausb dev-info matches lsusb -v.
+#
+# What needs a missing tool (umockdev, clang, valgrind, a cross compiler)
+# is skipped with a SKIP line that names the package.
 
 T_NO_CROSS= t_unit usb_desc tests/usb_desc.c
 
@@ -30,17 +35,18 @@ au_pkg() { ${PKG_CONFIG:-pkg-config} "$@"; }
 # includes keep our sched.h from shadowing the system one there.
 au_variants() {
     echo "plain|$CC|-O2 -g|-"
-    echo "asan+ubsan|$CLANG|-O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer|-"
+    t_have "$CLANG" && echo "asan+ubsan|$CLANG|-O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer|-"
     echo "poll|$CC|-O2 -g -DASYNCKIT_POLL|-"
-    echo "poll+asan+ubsan|$CLANG|-O1 -g -DASYNCKIT_POLL -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer|-"
+    t_have "$CLANG" && echo "poll+asan+ubsan|$CLANG|-O1 -g -DASYNCKIT_POLL -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer|-"
     [ -n "$T_QUICK" ] && return
-    echo "valgrind|$CC|-O1 -g|valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect --suppressions=tests/usb_valgrind.supp --track-fds=no"
+    t_have valgrind && echo "valgrind|$CC|-O1 -g|valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect --suppressions=tests/usb_valgrind.supp --track-fds=no"
 }
 
 # au_usb_suite NAME SRC [ENVFN]: build SRC in each variant, run it under
 # umockdev (ENVFN VARIANT prints VAR=value words for that variant's run).
 au_usb_suite() {
     local name=$1 src=$2 envf=${3:-} line vname cc flags runner exe libs envs
+    t_selected "$name" || return 0
     libs="$(au_pkg --cflags --libs libusb-1.0 umockdev-1.0) ${AU_LIBS_EXTRA:-}"
     while IFS= read -r line; do
         vname=${line%%|*}; line=${line#*|}
@@ -65,7 +71,9 @@ au_usb_suite() {
     done < <(au_variants)
 }
 
-if t_have umockdev-wrapper && au_pkg --exists libusb-1.0 umockdev-1.0 2>/dev/null; then
+if au_missing=$(t_lacks umockdev-wrapper=umockdev pc:libusb-1.0=libusb-1.0-0-dev pc:umockdev-1.0=libumockdev-dev); then
+    t_skip asyncusb "the USB suites (usb_core, usb_faults, usb_sweep, usb_stream, usb_epstream, usb_hotplug, usb_regress, usb_torture, usb_sched)" "$au_missing"
+else
     au_usb_suite usb_core tests/usb_core.c
     au_usb_suite usb_faults tests/usb_faults.c
     au_usb_suite usb_sweep tests/usb_sweep.c
@@ -77,9 +85,11 @@ if t_have umockdev-wrapper && au_pkg --exists libusb-1.0 umockdev-1.0 2>/dev/nul
     # in ways TSan cannot follow).
     au_exe="$T_OUT/usb_stream_tsan"
     # shellcheck disable=SC2046
-    if $CLANG -O1 -g -fsanitize=thread $CFLAGS -iquote . -o "$au_exe" tests/usb_stream.c \
+    if ! t_selected usb_stream || ! t_have "$CLANG"; then
+        :   # another suite asked for, or no clang (its SKIP line came first)
+    elif $CLANG -O1 -g -fsanitize=thread $CFLAGS -iquote . -o "$au_exe" tests/usb_stream.c \
         $(au_pkg --cflags --libs libusb-1.0 umockdev-1.0) >"$au_exe.build.log" 2>&1; then
-        t_suite "usb_stream tsan" env T_ONLY=threads TSAN_OPTIONS="suppressions=tests/usb_tsan.supp" umockdev-wrapper "$au_exe"
+        t_suite "usb_stream tsan" env T_ONLY="${T_ONLY:-threads}" TSAN_OPTIONS="suppressions=tests/usb_tsan.supp" umockdev-wrapper "$au_exe"
     else
         t_fail_line "[usb_stream tsan] does not build:"
         head -n 12 "$au_exe.build.log" | sed 's/^/    /'
@@ -101,6 +111,7 @@ if t_have umockdev-wrapper && au_pkg --exists libusb-1.0 umockdev-1.0 2>/dev/nul
     # ... and it fails when the library loses a callback or reports a
     # status the device never gave (broken on purpose with TT_MUTANT)
     for au_m in "1|no progress for" "2|unexpected status"; do
+        t_selected usb_torture || break
         au_exe="$T_OUT/usb_torture_mutant${au_m%%|*}"
         # shellcheck disable=SC2046
         if $CC -O1 -g -DTT_MUTANT="${au_m%%|*}" -DAUSB_CLOSE_WAIT_MS=200 $CFLAGS -iquote . -o "$au_exe" \
@@ -123,16 +134,17 @@ if t_have umockdev-wrapper && au_pkg --exists libusb-1.0 umockdev-1.0 2>/dev/nul
         [ -e sched.h ] || continue
         au_usb_suite "$(basename "$au_src" .c)" "$au_src"
     done
-else
-    t_fail_line "[asyncusb] libusb-1.0 / umockdev missing (make deps)"
 fi
 
 # The whole header (implementation included) compiles for the boards, and
 # the examples link against the target's libusb when its multiarch package
 # is installed (tests/deps.sh).  Running them needs a device: not under qemu.
 au_cross_compile() {
-    local cc=$1 triplet=${1%-gcc} ex
-    t_have "$cc" || return 0
+    local cc=$1 pkg=$2 arch=$3 triplet=${1%-gcc} ex m
+    if m=$(t_lacks "$cc=$pkg"); then
+        t_skip asyncusb "asyncusb.h and its examples built for $triplet" "$m"
+        return 0
+    fi
     t_check "asyncusb.h compiles with $cc" \
         $cc -std=c99 -Wall -Wextra -pedantic -Werror -c -x c -o "$T_OUT/asyncusb_${triplet}.o" \
         -DAUSB_IMPLEMENTATION -I. $(au_pkg --cflags libusb-1.0) asyncusb.h
@@ -142,11 +154,13 @@ au_cross_compile() {
                 $cc -std=c99 -Wall -Wextra -pedantic -Werror -O2 -I. $(au_pkg --cflags libusb-1.0) \
                 -o "$T_OUT/${ex}_$triplet" "examples/$ex.c" -L"/usr/lib/$triplet" -lusb-1.0
         done
+    else
+        t_skip asyncusb "the USB examples linked for $triplet" "needs libusb-1.0 for $triplet (package libusb-1.0-0-dev:$arch)"
     fi
 }
-if [ -z "$T_QUICK" ]; then
-    au_cross_compile aarch64-linux-gnu-gcc
-    au_cross_compile arm-linux-gnueabihf-gcc
+if [ -z "$T_QUICK" ] && t_selected "asyncusb.h"; then
+    au_cross_compile aarch64-linux-gnu-gcc gcc-aarch64-linux-gnu arm64
+    au_cross_compile arm-linux-gnueabihf-gcc gcc-arm-linux-gnueabihf armhf
 fi
 
 [ -e tests/usb_examples.sh ] && . tests/usb_examples.sh

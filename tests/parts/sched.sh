@@ -22,7 +22,18 @@ if [ -z "$CROSS" ]; then
         echo "$out" | awk "{ split(\$3,h,\"=\"); split(\$4,r,\"=\"); split(\$6,o,\"=\");
             want = h[2] * 2; got = r[2] + o[2];
             if (got > want + 1 || got < want - 1) { print \"bad count: \" \$0; exit 1 } }"'
-    t_check "sched_demo rejects a bad argument" bash -c '! build/sched_demo abc 2>/dev/null && ! build/sched_demo 2>/dev/null'
+    # issue 5: bad numbers and junk are errors, with the usage line and exit 2
+    export -f t_usage_exit2
+    t_check "sched_demo, shared_bus and button reject bad arguments: usage line, exit 2" bash -c '
+        for a in "" abc 2x -1 0 nan 1e9 "1 2"; do t_usage_exit2 build/sched_demo "usage: sched_demo SECONDS" "$a" || exit 1; done
+        for a in x 2s -3 0 "1 2"; do t_usage_exit2 build/shared_bus "usage: shared_bus [SECONDS]" "$a" || exit 1; done
+        for a in x -- "- -"; do t_usage_exit2 build/button "usage: button [-]" "$a" || exit 1; done'
+    t_check "button rejects junk in its script" bash -c '
+        ! printf "1 30
+abc
+" | build/button - >/dev/null 2>&1 && ! printf "1 30
+0
+" | build/button - >/dev/null 2>&1'
     t_check "shared_bus interleaves two devices without overlap" bash -c '
         out=$(build/shared_bus 1) || exit 1
         echo "$out" | tail -n 1 | grep -Eq "^transactions=[1-9][0-9]* overlaps=0 readings=[1-9]" &&
@@ -44,7 +55,7 @@ EOT'
     t_check "button reads a script from stdin and rejects bad steps" bash -c '
         [ "$(printf "1 30\n0 500\n" | build/button - | tr -s " ")" = "$(printf " 20 ms press\n 50 ms release\n 420 ms click")" ] &&
         ! printf "7 10\n" | build/button - 2>/dev/null'
-    if t_have valgrind && [ -z "$T_QUICK" ]; then
+    if [ -z "$T_QUICK" ] && t_with sched "sched_demo, shared_bus and button under valgrind" valgrind=valgrind; then
         for ex in "sched_demo 0.5" "shared_bus 0.3" "button"; do
             t_check "$ex is clean under valgrind" valgrind -q --error-exitcode=99 --leak-check=full build/$ex
         done
@@ -53,8 +64,10 @@ fi
 
 # ThreadSanitizer over the suite: posts from four threads, async handles and
 # the thread-safe flag are the parts another thread may call.
-if [ -z "$CROSS" ] && [ -z "$T_QUICK" ]; then
-    if $CLANG -std=c99 -O1 -g -fsanitize=thread -I. -o "$T_OUT/sched_tsan" tests/sched_test.c -lpthread \
+if [ -z "$CROSS" ] && [ -z "$T_QUICK" ] && t_with sched "the ThreadSanitizer builds of sched and sched_churn" "$CLANG=clang"; then
+    if ! t_selected sched; then
+        :
+    elif $CLANG -std=c99 -O1 -g -fsanitize=thread -I. -o "$T_OUT/sched_tsan" tests/sched_test.c -lpthread \
             >"$T_OUT/sched_tsan.build.log" 2>&1; then
         TSAN_OPTIONS=halt_on_error=1 t_suite "sched tsan" "$T_OUT/sched_tsan"
     else
@@ -62,7 +75,9 @@ if [ -z "$CROSS" ] && [ -z "$T_QUICK" ]; then
     fi
     # the same under load: two threads posting, sending and setting the
     # flag while the loop churns (tests/sched_churn.c)
-    if $CLANG -std=c99 -O1 -g -fsanitize=thread -I. -o "$T_OUT/sched_churn_tsan" tests/sched_churn.c -lpthread \
+    if ! t_selected sched_churn; then
+        :
+    elif $CLANG -std=c99 -O1 -g -fsanitize=thread -I. -o "$T_OUT/sched_churn_tsan" tests/sched_churn.c -lpthread \
             >"$T_OUT/sched_churn_tsan.build.log" 2>&1; then
         TSAN_OPTIONS=halt_on_error=1 t_suite "sched_churn tsan" "$T_OUT/sched_churn_tsan"
     else
