@@ -41,13 +41,20 @@ example `cc -std=c99 -O2 -o app app.c -lpthread`.
   (define all three; AIOS_REALLOC grows buffers and arrays.  Without the
   hooks they grow by malloc, copy and free, so realloc is not linked).
 - `AIOS_SYS_READ`, `AIOS_SYS_WRITEV`, `AIOS_SYS_SENDMSG`, `AIOS_SYS_ACCEPT`,
-  `AIOS_SYS_SOCKET`, `AIOS_SYS_CONNECT`, `AIOS_SYS_CLOSE`, `AIOS_SYS_POLL`,
+  `AIOS_SYS_SOCKET`, `AIOS_SYS_CONNECT`, `AIOS_SYS_CLOSE`,
   `AIOS_SYS_GETADDRINFO`, `AIOS_SYS_FREEADDRINFO`: the system calls, each a
   function-like macro with the libc signature (`AIOS_SYS_ACCEPT(fd, addr,
   len)` must return a non-blocking, close-on-exec descriptor; getaddrinfo
   runs in the resolver thread, and what it returns goes back through
   `AIOS_SYS_FREEADDRINFO`).  Replace them to inject faults or to feed the
   connector addresses of your own.
+- `ASYNCKIT_POLL`: wait with `poll()` instead of epoll (the smallest builds,
+  systems without epoll).  The structures do not change with it.
+- `AKC_SYS_EPOLL_CREATE1`, `AKC_SYS_EPOLL_CTL`, `AKC_SYS_EPOLL_WAIT`,
+  `AKC_SYS_EPOLL_PWAIT2`, `AKC_SYS_PPOLL`, `AKC_SYS_POLL`, `AKC_SYS_EVENTFD`,
+  `AKC_SYS_READ`, `AKC_SYS_WRITE`, `AKC_SYS_CLOSE`, `AKC_NO_PWAIT2`: the
+  system calls of the family's loop core (the wait, the wake-up), for
+  counting or fault injection, as in sched.h's manual.
 - `AIOS_API`: decoration of public functions (default `extern`).
 - `AIOS_MAX_LISTENERS`: addresses one server may listen on (default 4).  It
   sizes `aios_server`, so give it the same value in every file.
@@ -126,7 +133,13 @@ must be called after every poll, even when nothing was ready.  With sched.h:
 `schd_source_add(&loop, &src, aios_prepare, aios_dispatch, &ctx)`.
 That is also how a context lives inside a loop of your own (poll, epoll,
 GLib, libuv): call prepare, wait on its descriptors until the deadline, call
-dispatch.  `aios_ctx_close` from inside a callback closes the context when the
+dispatch.  With epoll (the default) prepare gives one entry, the context's
+own epoll set, however many streams it holds, so a host pays nothing per
+connection; with `ASYNCKIT_POLL` one entry per descriptor that waits for
+something, and an entry whose watcher is new since the last prepare
+carries `AKC_FRESH` in `revents` (a host that registers descriptors only
+when they change must register it again: its number may have been closed
+and reused).  `aios_ctx_close` from inside a callback closes the context when the
 dispatch running that callback returns (callbacks due in that dispatch
 still run first); afterwards the context is closed and may be freed.
 
@@ -1684,9 +1697,6 @@ AIOS_API int aios_serial_open(aios_ctx *ctx, aios_stream **out, const char *path
 #endif
 #ifndef AIOS_SYS_CLOSE
 #define AIOS_SYS_CLOSE(fd) close(fd)
-#endif
-#ifndef AIOS_SYS_POLL
-#define AIOS_SYS_POLL(fds, n, ms) poll((fds), (n), (ms))
 #endif
 #ifndef AIOS_NO_RESOLVER
 #ifndef AIOS_SYS_GETADDRINFO

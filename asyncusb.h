@@ -18,9 +18,9 @@ and build with one command:
     cc -std=c99 -O2 -I. -o app app.c $(pkg-config --cflags --libs libusb-1.0)
 
 Include it before other system headers in that file, or compile with
-`-D_POSIX_C_SOURCE=200809L` (or `_DEFAULT_SOURCE`), because the
-implementation needs `clock_gettime` and `eventfd` (it stops with an
-`#error` that says so otherwise).  Other files include it without the macro.
+`-D_GNU_SOURCE`, because the implementation needs POSIX and GNU
+declarations (`clock_gettime`, `syscall`; it stops with an `#error` that
+says so otherwise).  Other files include it without the macro.
 
 ## Options (define before the include)
 
@@ -30,7 +30,7 @@ implementation needs `clock_gettime` and `eventfd` (it stops with an
 - `AUSB_API`: decoration of public functions (default `extern`).
 - `AUSB_MALLOC(n)`, `AUSB_REALLOC(p, n)`, `AUSB_FREE(p)`: allocator hooks;
   define all three or none (default: the C library).  Device lists, the
-  context's pollfd arrays, pipeline and OUT queue buffers, hotplug events
+  loop's tables, pipeline and OUT queue buffers, hotplug events
   and the rare deferred close use them; libusb itself allocates each
   transfer once, in `ausb_transfer_init` (and `ausb_read_string`), never
   per submit.
@@ -43,6 +43,9 @@ implementation needs `clock_gettime` and `eventfd` (it stops with an
 - `AUSB_NO_LIBUSB`: only the parts that need no libusb (error text, the
   raw descriptor walker, IADs, UTF-16 decoding, setup packets, speed and
   endpoint type names), for tools and tests on targets without libusb.
+- `ASYNCKIT_POLL`: the loop waits with `poll()` instead of epoll; the
+  structures do not change with it.  `AKC_SYS_*` replace the loop's system
+  calls (see sched.h's manual).
 - `ASYNCKIT_IMPLEMENTATION` / `ASYNCKIT_STATIC` turn on the switches of
   every header of the family.
 
@@ -129,7 +132,7 @@ brackets.  The sections follow the order of the declarations below.
     void ausb_exit(ausb_ctx *ctx);            closes every open handle, delivers what is due
     int  ausb_prepare(void *ctx, struct pollfd *fds, int cap, int64_t *deadline_ns);
     void ausb_dispatch(void *ctx, struct pollfd *fds, int n);
-    int  ausb_run_once(ausb_ctx *ctx, int timeout_ms);   one poll (-1: no limit); the
+    int  ausb_run_once(ausb_ctx *ctx, int timeout_ms);   one wait (-1: no limit); the
                                               number of callbacks run
     int  ausb_run(ausb_ctx *ctx);             until nothing is in flight or queued, or ausb_stop
     void ausb_stop(ausb_ctx *ctx);            any thread, also a signal handler
@@ -402,8 +405,14 @@ array and call again when that is more) and lowers `*deadline_ns`
 (absolute CLOCK_MONOTONIC ns, INT64_MAX for none) to libusb's next timeout
 or to 0 when callbacks are waiting.  `dispatch` gets the same entries back
 after poll, also when nothing was ready.  That is the whole contract for a
-loop of your own (poll, epoll, GLib, libuv).  `ausb_run_once(ctx,
-timeout_ms)` and `ausb_run(ctx)` do it with their own poll.  With sched.h:
+loop of your own (poll, epoll, GLib, libuv).  With epoll (the default)
+there is one entry, the context's own epoll set, which holds libusb's
+descriptors, the devices' usbfs nodes and the endpoint streams' sockets;
+with `ASYNCKIT_POLL` there is one entry per descriptor, and an entry whose
+watcher is new since the last prepare carries `AKC_FRESH` in `revents` (a
+host that registers only on change registers it again).
+`ausb_run_once(ctx, timeout_ms)` and `ausb_run(ctx)` do it with their own
+wait.  With sched.h:
 `schd_source_add(loop, &src, ausb_prepare, ausb_dispatch, &ctx)`, or
 `ausb_attach(&ctx, loop, &src)`; a task awaits a transfer with
 

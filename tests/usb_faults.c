@@ -166,9 +166,9 @@ static void test_init_failures_leave_nothing_behind(void)
     fail_pollfds = 1;
     T_EQ(ausb_init(&ctx, NULL), AUSB_ERROR_NOT_SUPPORTED);
     fail_pollfds = 0;
-    fail_realloc = 1;
+    fail_malloc = fail_realloc = 1;       /* the watchers of libusb's descriptors */
     T_EQ(ausb_init(&ctx, NULL), -ENOMEM);
-    fail_realloc = 0;
+    fail_malloc = fail_realloc = 0;
     T_EQ(open_fds(), before);
     T_EQ(ctx.lu == NULL, 1);
     ausb_exit(&ctx);                     /* harmless on a failed context */
@@ -287,8 +287,6 @@ static void test_libusb_timeout_folds_into_the_deadline(void)
     ausb_exit(&ctx);
 }
 
-/* Opening a handle adds its usbfs fd to the context's array; when growing
- * the array fails, the context polls libusb until it can record the fd. */
 /* The descriptors of libusb's that the context watches. */
 static int lu_count(const ausb_ctx *ctx)
 {
@@ -298,6 +296,8 @@ static int lu_count(const ausb_ctx *ctx)
     return count;
 }
 
+/* Opening a handle adds a watcher for its usbfs fd; when there is no
+ * memory for it, the context polls libusb until it can record the fd. */
 static void test_lost_pollfd_is_recovered(void)
 {
     ausb_ctx ctx;
@@ -310,9 +310,9 @@ static void test_lost_pollfd_is_recovered(void)
     T_EQ(ausb_init(&ctx, NULL), 0);
     T_EQ(ausb_find_id(&ctx, 0x1234, 0x0001, &d), 0);
     n0 = lu_count(&ctx);
-    fail_realloc = 1;                    /* the array is full after a few opens */
+    fail_malloc = fail_realloc = 1;      /* no memory for the watchers */
     for (i = 0; i < 8; i++) T_EQ(ausb_open(&d, &h[i]), 0);
-    fail_realloc = 0;
+    fail_malloc = fail_realloc = 0;
     T_EQ(ctx.fds_lost, 1);
     ausb_transfer_init(&t, 0);
     ausb_fill_bulk(&t, &h[7], 0x85, buf, 8, 1000, count_cb, NULL);
