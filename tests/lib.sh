@@ -21,6 +21,7 @@
 : "${CFLAGS:=}" "${T_TIMEOUT:=300}" "${T_QUICK:=}" "${CROSS:=}" "${T_SUITE:=}"
 T_OUT=build/tests
 mkdir -p "$T_OUT"
+: >"$T_OUT/times.txt"   # seconds per suite and check, for finding what is slow
 T_PASS=0
 T_FAIL=0
 T_SKIP=0
@@ -45,9 +46,10 @@ t_seed_note() {
 t_suite() {
     local name=$1; shift
     t_selected "$name" || return 0
-    local log="$T_OUT/$(echo "$name" | tr ' /' '__').log"
+    local log="$T_OUT/$(echo "$name" | tr ' /' '__').log" t0=$SECONDS
     timeout -k 5 "$T_TIMEOUT" "$@" >"$log" 2>&1
     local rc=$?
+    echo "$((SECONDS - t0)) $name" >>"$T_OUT/times.txt"
     grep -E '^FAIL ' "$log" | sed "s|^FAIL |FAIL [$name] |"
     local closing
     closing=$(grep -E '^[A-Za-z0-9_./-]+: [0-9]+ passed, [0-9]+ failed$' "$log" | tail -n 1)
@@ -72,8 +74,10 @@ t_suite() {
 t_check() {
     local name=$1; shift
     t_selected "$name" || return 0
-    local log="$T_OUT/check_$(echo "$name" | tr ' /' '__').log"
-    if timeout -k 5 "$T_TIMEOUT" "$@" >"$log" 2>&1; then
+    local log="$T_OUT/check_$(echo "$name" | tr ' /' '__').log" t0=$SECONDS rc=0
+    timeout -k 5 "$T_TIMEOUT" "$@" >"$log" 2>&1 || rc=$?
+    echo "$((SECONDS - t0)) check $name" >>"$T_OUT/times.txt"
+    if [ $rc -eq 0 ]; then
         T_PASS=$((T_PASS + 1))
     else
         t_fail_line "[check] $name; last output:"

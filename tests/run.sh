@@ -43,6 +43,8 @@ t_variant_skips
 for part in $parts; do
     name=$(basename "$part" .sh)
     case "$name" in *"$FILTER"*) ;; *) continue ;; esac
+    t_part_start=$SECONDS
     . "$part"
+    echo "$((SECONDS - t_part_start)) PART $name" >>"$T_OUT/times.txt"
 done
 t_summary
