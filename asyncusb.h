@@ -173,6 +173,11 @@ fields left at their init value match anything.
     const ausb_interface *ausb_config_interface(cfg, int number);   by bInterfaceNumber
     const ausb_altsetting *ausb_interface_altsetting(in, int alt); by bAlternateSetting
     const ausb_endpoint_desc *ausb_altsetting_endpoint(s, unsigned char address);
+    const ausb_interface *ausb_config_interface_at(cfg, int i);     by position, NULL past
+    const ausb_altsetting *ausb_interface_altsetting_at(in, int i); the last or when libusb
+    const ausb_endpoint_desc *ausb_altsetting_endpoint_at(s, int i); left the array out
+    int  ausb_config_verify(cfg);             0, or AUSB_ERROR_MALFORMED when libusb's tree
+                                              lacks part of what the device announced
     int  ausb_ep_type(ep);                    AUSB_EP_CONTROL, _ISOCHRONOUS, _BULK, _INTERRUPT
     const char *ausb_ep_type_name(int type);  "Control", "Isochronous", "Bulk", "Interrupt"
     int  ausb_ep_is_in(ep); int ausb_ep_number(ep);
@@ -190,6 +195,8 @@ fields left at their init value match anything.
     int  ausb_raw_iads(const void *raw, size_t len, ausb_iad *out, int cap);
     int  ausb_utf16le_to_utf8(const uint8_t *in, size_t n, char *out, size_t cap);
                                               the length, or -ENOSPC when cut
+    int  ausb_utf8_printable(char *s);        control characters and bad UTF-8 become
+                                              '?', in place; how many were replaced
 
 The tree runs configurations > interfaces > alternate settings >
 endpoints (libusb's structures), each with its class-specific `extra`
@@ -197,6 +204,24 @@ bytes, which `ausb_desc_iter` walks.  `ausb_config_check` and
 `ausb_desc_next` take raw bytes from an untrusted device: a zero or
 oversized bLength, truncation, a lying wTotalLength or bNumInterfaces stop
 them with `AUSB_ERROR_MALFORMED`, never a read out of bounds.
+
+libusb's parsed tree is not trusted either.  On a malformed configuration
+libusb 1.0.26 can report success with an alternate setting whose
+bNumEndpoints is 3 and whose endpoint array is NULL, or quietly drop what
+it could not parse.  Every function here treats a count whose array is
+missing (or a negative count) as zero, so walk the tree with the `_at`
+functions rather than by its counts:
+
+    for (i = 0; (in = ausb_config_interface_at(cfg, i)) != NULL; i++)
+        for (a = 0; (s = ausb_interface_altsetting_at(in, a)) != NULL; a++)
+            for (e = 0; (ep = ausb_altsetting_endpoint_at(s, e)) != NULL; e++) ...
+
+`ausb_config_verify` says whether the tree holds the whole configuration:
+the bytes of its descriptors and their extras add up to wTotalLength and
+no count lacks its array.  A tool that shows descriptors reports a
+configuration that fails it as malformed; a driver may still use what
+libusb did parse.  Device strings, and any other text a device chooses,
+go through `ausb_utf8_printable` before they reach a terminal.
 
 ### Handles
 
@@ -687,6 +712,16 @@ AUSB_API void ausb_config_free(ausb_config_desc *cfg);
 AUSB_API const ausb_interface *ausb_config_interface(const ausb_config_desc *cfg, int number);
 AUSB_API const ausb_altsetting *ausb_interface_altsetting(const ausb_interface *in, int alt);
 AUSB_API const ausb_endpoint_desc *ausb_altsetting_endpoint(const ausb_altsetting *s, unsigned char address);
+/* The i-th entry of the tree, NULL past the last one.  A count whose array
+ * libusb left NULL counts as zero: walk the tree with these, not with
+ * bNumInterfaces, num_altsetting and bNumEndpoints. */
+AUSB_API const ausb_interface *ausb_config_interface_at(const ausb_config_desc *cfg, int i);
+AUSB_API const ausb_altsetting *ausb_interface_altsetting_at(const ausb_interface *in, int i);
+AUSB_API const ausb_endpoint_desc *ausb_altsetting_endpoint_at(const ausb_altsetting *s, int i);
+/* 0 when the tree holds the whole configuration (the lengths of its
+ * descriptors and extras add up to wTotalLength, every count has its
+ * array); AUSB_ERROR_MALFORMED when libusb dropped or cut part of it. */
+AUSB_API int ausb_config_verify(const ausb_config_desc *cfg);
 AUSB_API int ausb_ep_type(const ausb_endpoint_desc *ep);
 AUSB_API int ausb_ep_is_in(const ausb_endpoint_desc *ep);
 AUSB_API int ausb_ep_number(const ausb_endpoint_desc *ep);
@@ -748,6 +783,10 @@ AUSB_API int ausb_raw_iads(const void *raw, size_t len, ausb_iad *out, int cap);
  * terminated, cut at a character boundary.  Returns the UTF-8 length, or
  * -ENOSPC when cut. */
 AUSB_API int ausb_utf16le_to_utf8(const uint8_t *in, size_t in_bytes, char *out, size_t cap);
+/* Makes text a device chose safe for a terminal, in place: C0 controls,
+ * DEL, C1 controls (U+0080..U+009F) and every byte that is not part of
+ * well-formed UTF-8 become '?'.  Returns how many were replaced. */
+AUSB_API int ausb_utf8_printable(char *s);
 
 #if !defined(AUSB_NO_LIBUSB)
 /* ==== section: handles ==== */
@@ -1739,11 +1778,12 @@ AUSB_PRIVATE int ausb__class_matches(const ausb_device *dev, const ausb_filter *
         (f->protocol < 0 || f->protocol == dev->desc.bDeviceProtocol))
         return 1;
     for (c = 0; c < dev->desc.bNumConfigurations; c++) {
+        const ausb_interface *in;
+        const ausb_altsetting *s;
         int found = 0;
         if (ausb_config_get(dev, c, &cfg) < 0) continue;
-        for (i = 0; i < cfg->bNumInterfaces && !found; i++) {
-            for (a = 0; a < cfg->interface[i].num_altsetting && !found; a++) {
-                const ausb_altsetting *s = &cfg->interface[i].altsetting[a];
+        for (i = 0; !found && (in = ausb_config_interface_at(cfg, i)) != NULL; i++) {
+            for (a = 0; !found && (s = ausb_interface_altsetting_at(in, a)) != NULL; a++) {
                 found = (f->cls < 0 || f->cls == s->bInterfaceClass) &&
                         (f->subclass < 0 || f->subclass == s->bInterfaceSubClass) &&
                         (f->protocol < 0 || f->protocol == s->bInterfaceProtocol);
@@ -1837,32 +1877,90 @@ AUSB_API void ausb_config_free(ausb_config_desc *cfg)
     if (cfg) AUSB_LIBUSB(libusb_free_config_descriptor)(cfg);
 }
 
+/* libusb's tree is trusted no further than its pointers: on an endpoint
+ * that runs past the end of the configuration, 1.0.26 reports success
+ * with bNumEndpoints 3 and endpoint NULL.  Every walk goes through these
+ * three, which count a missing array (or a negative count) as empty. */
+AUSB_API const ausb_interface *ausb_config_interface_at(const ausb_config_desc *cfg, int i)
+{
+    if (!cfg || !cfg->interface || i < 0 || i >= cfg->bNumInterfaces) return NULL;
+    return &cfg->interface[i];
+}
+
+AUSB_API const ausb_altsetting *ausb_interface_altsetting_at(const ausb_interface *in, int i)
+{
+    if (!in || !in->altsetting || i < 0 || i >= in->num_altsetting) return NULL;
+    return &in->altsetting[i];
+}
+
+AUSB_API const ausb_endpoint_desc *ausb_altsetting_endpoint_at(const ausb_altsetting *s, int i)
+{
+    if (!s || !s->endpoint || i < 0 || i >= s->bNumEndpoints) return NULL;
+    return &s->endpoint[i];
+}
+
 AUSB_API const ausb_interface *ausb_config_interface(const ausb_config_desc *cfg, int number)
 {
+    const ausb_interface *in;
+    const ausb_altsetting *first;
     int i;
-    if (!cfg) return NULL;
-    for (i = 0; i < cfg->bNumInterfaces; i++)
-        if (cfg->interface[i].num_altsetting > 0 && cfg->interface[i].altsetting[0].bInterfaceNumber == number)
-            return &cfg->interface[i];
+    for (i = 0; (in = ausb_config_interface_at(cfg, i)) != NULL; i++)
+        if ((first = ausb_interface_altsetting_at(in, 0)) != NULL && first->bInterfaceNumber == number) return in;
     return NULL;
 }
 
 AUSB_API const ausb_altsetting *ausb_interface_altsetting(const ausb_interface *in, int alt)
 {
+    const ausb_altsetting *s;
     int i;
-    if (!in) return NULL;
-    for (i = 0; i < in->num_altsetting; i++)
-        if (in->altsetting[i].bAlternateSetting == alt) return &in->altsetting[i];
+    for (i = 0; (s = ausb_interface_altsetting_at(in, i)) != NULL; i++)
+        if (s->bAlternateSetting == alt) return s;
     return NULL;
 }
 
 AUSB_API const ausb_endpoint_desc *ausb_altsetting_endpoint(const ausb_altsetting *s, unsigned char address)
 {
+    const ausb_endpoint_desc *ep;
     int i;
-    if (!s) return NULL;
-    for (i = 0; i < s->bNumEndpoints; i++)
-        if (s->endpoint[i].bEndpointAddress == address) return &s->endpoint[i];
+    for (i = 0; (ep = ausb_altsetting_endpoint_at(s, i)) != NULL; i++)
+        if (ep->bEndpointAddress == address) return ep;
     return NULL;
+}
+
+/* Bytes of one descriptor and the extras libusb kept after it; -1 when
+ * the extras are a negative length or a length without bytes. */
+AUSB_PRIVATE long ausb__desc_bytes(unsigned bl, const unsigned char *extra, int extra_length)
+{
+    if (extra_length < 0 || (extra_length > 0 && !extra)) return -1;
+    return (long)bl + extra_length;
+}
+
+/* libusb drops what it cannot parse (an endpoint cut short, descriptors
+ * after the interfaces bNumInterfaces announced) and still reports
+ * success: what it kept must add up to the wTotalLength the device gave. */
+AUSB_API int ausb_config_verify(const ausb_config_desc *cfg)
+{
+    const ausb_interface *in;
+    const ausb_altsetting *s;
+    const ausb_endpoint_desc *ep;
+    long total, n;
+    int i, a, e;
+    if (!cfg) return -EINVAL;
+    if (cfg->bNumInterfaces && !cfg->interface) return AUSB_ERROR_MALFORMED;
+    if ((total = ausb__desc_bytes(cfg->bLength, cfg->extra, cfg->extra_length)) < 0) return AUSB_ERROR_MALFORMED;
+    for (i = 0; (in = ausb_config_interface_at(cfg, i)) != NULL; i++) {
+        if (in->num_altsetting < 1 || !in->altsetting) return AUSB_ERROR_MALFORMED;
+        for (a = 0; (s = ausb_interface_altsetting_at(in, a)) != NULL; a++) {
+            if (s->bNumEndpoints && !s->endpoint) return AUSB_ERROR_MALFORMED;
+            if ((n = ausb__desc_bytes(s->bLength, s->extra, s->extra_length)) < 0) return AUSB_ERROR_MALFORMED;
+            total += n;
+            for (e = 0; (ep = ausb_altsetting_endpoint_at(s, e)) != NULL; e++) {
+                if ((n = ausb__desc_bytes(ep->bLength, ep->extra, ep->extra_length)) < 0) return AUSB_ERROR_MALFORMED;
+                total += n;
+            }
+        }
+    }
+    return total == cfg->wTotalLength ? 0 : AUSB_ERROR_MALFORMED;
 }
 
 AUSB_API int ausb_ep_type(const ausb_endpoint_desc *ep) { return ep ? ep->bmAttributes & 3 : -EINVAL; }
@@ -2013,18 +2111,17 @@ AUSB_PRIVATE int ausb__iads_in(const unsigned char *buf, size_t len, ausb_iad *o
 #if !defined(AUSB_NO_LIBUSB)
 AUSB_API int ausb_config_iads(const ausb_config_desc *cfg, ausb_iad *out, int cap)
 {
+    const ausb_interface *in;
+    const ausb_altsetting *s;
+    const ausb_endpoint_desc *ep;
     int n = 0, i, a, e;
     if (!cfg) return -EINVAL;
     n = ausb__iads_in(cfg->extra, (size_t)(cfg->extra_length > 0 ? cfg->extra_length : 0), out, cap, n);
-    for (i = 0; i < cfg->bNumInterfaces; i++) {
-        const ausb_interface *in = &cfg->interface[i];
-        for (a = 0; a < in->num_altsetting; a++) {
-            const ausb_altsetting *s = &in->altsetting[a];
+    for (i = 0; (in = ausb_config_interface_at(cfg, i)) != NULL; i++) {
+        for (a = 0; (s = ausb_interface_altsetting_at(in, a)) != NULL; a++) {
             n = ausb__iads_in(s->extra, (size_t)(s->extra_length > 0 ? s->extra_length : 0), out, cap, n);
-            for (e = 0; e < s->bNumEndpoints; e++) {
-                const ausb_endpoint_desc *ep = &s->endpoint[e];
+            for (e = 0; (ep = ausb_altsetting_endpoint_at(s, e)) != NULL; e++)
                 n = ausb__iads_in(ep->extra, (size_t)(ep->extra_length > 0 ? ep->extra_length : 0), out, cap, n);
-            }
         }
     }
     return n;
@@ -2081,6 +2178,48 @@ AUSB_API int ausb_utf16le_to_utf8(const uint8_t *in, size_t in_bytes, char *out,
     }
     out[o] = 0;
     return (int)o;
+}
+
+/* Length of the well-formed UTF-8 sequence at s whose code point is no
+ * control character, or 0 (RFC 3629: no overlong forms, no surrogates,
+ * nothing above U+10FFFF). */
+AUSB_PRIVATE int ausb__utf8_printable_len(const unsigned char *s)
+{
+    static const unsigned long min_cp[5] = {0, 0, 0x80, 0x800, 0x10000};
+    unsigned long cp;
+    int n, k;
+    if (s[0] < 0x80) return s[0] >= 0x20 && s[0] != 0x7f;
+    if (s[0] >= 0xc2 && s[0] <= 0xdf) { n = 2; cp = s[0] & 0x1fu; }
+    else if (s[0] >= 0xe0 && s[0] <= 0xef) { n = 3; cp = s[0] & 0x0fu; }
+    else if (s[0] >= 0xf0 && s[0] <= 0xf4) { n = 4; cp = s[0] & 0x07u; }
+    else return 0;
+    for (k = 1; k < n; k++) {
+        if ((s[k] & 0xc0) != 0x80) return 0;   /* also stops at the terminating NUL */
+        cp = (cp << 6) | (s[k] & 0x3fu);
+    }
+    if (cp < min_cp[n] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff) || (cp >= 0x80 && cp <= 0x9f)) return 0;
+    return n;
+}
+
+AUSB_API int ausb_utf8_printable(char *s)
+{
+    unsigned char *r = (unsigned char *)s, *w = (unsigned char *)s;
+    int replaced = 0, n;
+    if (!s) return -EINVAL;
+    while (*r) {
+        n = ausb__utf8_printable_len(r);
+        if (n == 0) {
+            /* one '?' for a whole C1 character, else one per bad byte */
+            n = r[0] == 0xc2 && r[1] >= 0x80 && r[1] <= 0x9f ? 2 : 1;
+            *w++ = '?';
+            r += n;
+            replaced++;
+            continue;
+        }
+        while (n--) *w++ = *r++;
+    }
+    *w = 0;
+    return replaced;
 }
 
 #if !defined(AUSB_NO_LIBUSB)

@@ -1,7 +1,11 @@
 # tests/parts/asyncusb.sh - asyncusb.h tests (sourced by tests/run.sh).
 #
-# usb_desc      walker, IADs, UTF-16, setup packets: no libusb needed, so
-#               it runs in every variant of t_unit (also cross and musl).
+# usb_desc      walker, IADs, UTF-16, printable text, setup packets: no
+#               libusb needed, so it runs in every variant of t_unit (also
+#               cross and musl).
+# usb_tree      the tree accessors on hand-built libusb trees: NULL arrays
+#               under counts (libusb 1.0.26 returns those), counts that
+#               disagree, zero counts (libusb's header only; native builds).
 # usb_core      fake devices in an umockdev testbed (tests/usb_fake.h);
 # usb_faults    error paths reached through the AUSB_LIBUSB and allocator hooks;
 # usb_sweep     the n-th libusb call of a whole session fails, for every n;
@@ -23,6 +27,11 @@
 T_NO_CROSS= t_unit usb_desc tests/usb_desc.c
 
 au_pkg() { ${PKG_CONFIG:-pkg-config} "$@"; }
+
+if au_pkg --exists libusb-1.0 2>/dev/null; then
+    # shellcheck disable=SC2046
+    T_NO_CROSS=1 t_unit usb_tree tests/usb_tree.c $(au_pkg --cflags --libs libusb-1.0)
+fi
 
 # The USB suites include glib, whose <pthread.h> includes <sched.h>; quote
 # includes keep our sched.h from shadowing the system one there.
