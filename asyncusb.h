@@ -393,11 +393,18 @@ notifications are dropped; none is delivered during the exit).
 ### Android and Termux
 
     int  ausb_termux_open(ausb_ctx *ctx, ausb_handle *h);   -ENOENT without
-                                              TERMUX_USB_FD, -EINVAL when it is not a number
+                                              TERMUX_USB_FD, -EINVAL when it is not a number,
+                                              -EBADF when it is not open, -ENOTTY when it
+                                              is no usbfs device
 
 Without root, `termux-usb` asks for permission and hands the program an
 open usbfs descriptor in `TERMUX_USB_FD`; `ausb_termux_open` initialises
-the context with discovery off and wraps that descriptor:
+the context with discovery off and wraps that descriptor.  Discovery is a
+process-wide libusb option that libusb 1.0.26 cannot turn back on: after a
+successful call, every context the process initialises finds no devices
+(`ausb_devices` returns 0), so open everything else first.  The call
+checks the variable and the descriptor before it touches libusb, so one
+that fails on them leaves later contexts able to enumerate.
 
     termux-usb -l                                   # lists /dev/bus/usb/BBB/DDD
     termux-usb -r /dev/bus/usb/001/002              # ask for permission once
@@ -1101,7 +1108,11 @@ AUSB_API void ausb_hotplug_stop(ausb_hotplug *hp);
 
 /* Initialises ctx with device discovery off and wraps the usbfs file
  * descriptor that `termux-usb -e` passes in TERMUX_USB_FD.  -ENOENT when
- * the variable is unset, -EINVAL when it is not a descriptor number. */
+ * the variable is unset, -EINVAL when it is not a descriptor number,
+ * -EBADF when no such descriptor is open, -ENOTTY when it is no usbfs
+ * device; those failures leave libusb's options alone.  A successful call
+ * turns discovery off for the whole process (libusb 1.0.26 cannot turn it
+ * back on): contexts initialised later find no devices. */
 AUSB_API int ausb_termux_open(ausb_ctx *ctx, ausb_handle *h);
 #endif /* !AUSB_NO_LIBUSB */
 
@@ -3512,6 +3523,25 @@ AUSB_API void ausb_hotplug_stop(ausb_hotplug *hp)
 
 /* ==== section: Android and Termux ==== */
 
+#include <fcntl.h>
+#include <sys/ioctl.h>
+
+/* What usbfs answers to USBDEVFS_CONNECTINFO (<linux/usbdevice_fs.h>,
+ * whose flexible arrays a C++ build rejects). */
+struct ausb__connectinfo { unsigned int devnum; unsigned char slow; };
+#define AUSB__USBFS_CONNECTINFO _IOW('U', 17, struct ausb__connectinfo)
+
+/* Turning discovery off is for the whole process and libusb 1.0.26 cannot
+ * turn it back on, so the descriptor is checked first: an fd that is not
+ * open, or that is no usbfs device, fails here and changes nothing. */
+AUSB_PRIVATE int ausb__termux_fd(int fd)
+{
+    struct ausb__connectinfo ci;
+    if (fcntl(fd, F_GETFD) < 0) return -EBADF;
+    if (ioctl(fd, AUSB__USBFS_CONNECTINFO, &ci) < 0) return errno == ENODEV ? AUSB_ERROR_NO_DEVICE : -ENOTTY;
+    return 0;
+}
+
 AUSB_API int ausb_termux_open(ausb_ctx *ctx, ausb_handle *h)
 {
     const char *s = getenv("TERMUX_USB_FD");
@@ -3521,8 +3551,10 @@ AUSB_API int ausb_termux_open(ausb_ctx *ctx, ausb_handle *h)
     int r;
     if (!ctx || !h) return -EINVAL;
     if (!s || !*s) return -ENOENT;
+    errno = 0;
     fd = strtol(s, &end, 10);
-    if (*end || fd < 0 || fd > 0x7fffffffL) return -EINVAL;
+    if (*end || errno || s[0] < '0' || s[0] > '9' || fd > 0x7fffffffL) return -EINVAL;
+    if ((r = ausb__termux_fd((int)fd)) < 0) return r;
     ausb_ctx_config_init(&cfg);
     cfg.no_discovery = 1;
     if ((r = ausb_init(ctx, &cfg)) < 0) return r;
