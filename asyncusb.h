@@ -150,6 +150,8 @@ brackets.  The sections follow the order of the declarations below.
                                               AUSB_ERROR_NOT_FOUND; release it
     int  ausb_find_id(ctx, int vendor_id, int product_id, ausb_device *out);
     int  ausb_device_matches(const ausb_device *dev, const ausb_filter *f);   1 or 0
+    int  ausb_parse_ids(const char *text, int *vid, int *pid);   "04a9:31c0" from a
+                                              command line: 0, or -EINVAL
     int  ausb_device_copy(ausb_device *dst, const ausb_device *src);   another reference
     void ausb_device_release(ausb_device *dev);
     int  ausb_device_bus(dev); int ausb_device_address(dev);
@@ -163,7 +165,9 @@ brackets.  The sections follow the order of the declarations below.
 A filter matches vendor and product ids, a class triple on the device or
 on any interface, a bus, a port path, a serial number (which opens the
 device to read it) and a predicate `int pred(const ausb_device *, void *)`;
-fields left at their init value match anything.
+fields left at their init value match anything.  `ausb_parse_ids` takes
+ids as lsusb -d writes them, 1 to 4 hex digits each side of the colon,
+and nothing else: no sign, space, 0x or trailing characters.
 
 ### Descriptors
 
@@ -178,6 +182,10 @@ fields left at their init value match anything.
     const ausb_endpoint_desc *ausb_altsetting_endpoint_at(s, int i); left the array out
     int  ausb_config_verify(cfg);             0, or AUSB_ERROR_MALFORMED when libusb's tree
                                               lacks part of what the device announced
+    int  ausb_config_raw(dev, int index, void *buf, size_t cap);   the bytes libusb parses
+                                              (Linux sysfs): their length, for ausb_config_check
+    int  ausb_config_raw_check(dev, int index);   ausb_config_check on them, and
+                                              wTotalLength must be their length
     int  ausb_ep_type(ep);                    AUSB_EP_CONTROL, _ISOCHRONOUS, _BULK, _INTERRUPT
     const char *ausb_ep_type_name(int type);  "Control", "Isochronous", "Bulk", "Interrupt"
     int  ausb_ep_is_in(ep); int ausb_ep_number(ep);
@@ -217,11 +225,21 @@ functions rather than by its counts:
             for (e = 0; (ep = ausb_altsetting_endpoint_at(s, e)) != NULL; e++) ...
 
 `ausb_config_verify` says whether the tree holds the whole configuration:
-the bytes of its descriptors and their extras add up to wTotalLength and
-no count lacks its array.  A tool that shows descriptors reports a
-configuration that fails it as malformed; a driver may still use what
-libusb did parse.  Device strings, and any other text a device chooses,
-go through `ausb_utf8_printable` before they reach a terminal.
+it has an interface, the bytes of its descriptors and their extras add up
+to wTotalLength and no count lacks its array.  libusb also corrects some
+lies without a trace (a wTotalLength that ends at an interface boundary
+drops the interfaces after it, and bNumInterfaces with them), so a tool
+that must know also checks the raw bytes: `ausb_config_raw` copies the
+configuration from sysfs, where the kernel keeps what libusb parses (from
+its configuration descriptor to the next one, the last to the end), and
+`ausb_config_raw_check` runs `ausb_config_check` on them and holds
+wTotalLength to their length.  Both need a readable sysfs (not Android
+without root): otherwise they return a -errno and the tree's check is all
+there is.  A
+tool that shows descriptors reports a configuration that fails either as
+malformed; a driver may still use what libusb did parse.  Device strings,
+and any other text a device chooses, go through `ausb_utf8_printable`
+before they reach a terminal.
 
 ### Handles
 
@@ -702,6 +720,9 @@ AUSB_API const ausb_device_desc *ausb_device_descriptor(const ausb_device *dev);
 /* Max packet size of endpoint 0 in bytes (decoded from 2^n for USB 3). */
 AUSB_API int ausb_device_ep0_max_packet(const ausb_device *dev);
 AUSB_API int ausb_device_matches(const ausb_device *dev, const ausb_filter *f);
+/* "VID:PID" as lsusb -d takes it, 1 to 4 hex digits each and nothing
+ * else: 0, or -EINVAL (then *vid and *pid are untouched). */
+AUSB_API int ausb_parse_ids(const char *text, int *vid, int *pid);
 #endif /* !AUSB_NO_LIBUSB */
 
 /* Speed in Mbit/s as text: "1.5", "12", "480", "5000", "10000", "?" */
@@ -725,10 +746,22 @@ AUSB_API const ausb_endpoint_desc *ausb_altsetting_endpoint(const ausb_altsettin
 AUSB_API const ausb_interface *ausb_config_interface_at(const ausb_config_desc *cfg, int i);
 AUSB_API const ausb_altsetting *ausb_interface_altsetting_at(const ausb_interface *in, int i);
 AUSB_API const ausb_endpoint_desc *ausb_altsetting_endpoint_at(const ausb_altsetting *s, int i);
-/* 0 when the tree holds the whole configuration (the lengths of its
- * descriptors and extras add up to wTotalLength, every count has its
- * array); AUSB_ERROR_MALFORMED when libusb dropped or cut part of it. */
+/* 0 when the tree holds the whole configuration (an interface at least,
+ * the lengths of its descriptors and extras add up to wTotalLength, every
+ * count has its array); AUSB_ERROR_MALFORMED when libusb dropped or cut
+ * part of it. */
 AUSB_API int ausb_config_verify(const ausb_config_desc *cfg);
+/* Configuration `index` as raw bytes, as the kernel keeps them in sysfs
+ * (the bytes libusb parses on Linux): from its configuration descriptor to
+ * the next one, the last to the end of the descriptors.  Returns the
+ * length, -ENOSPC when cap is smaller, AUSB_ERROR_NOT_FOUND past the last
+ * configuration, AUSB_ERROR_MALFORMED when the descriptors cannot be split
+ * into configurations, or a -errno when sysfs cannot be read. */
+AUSB_API int ausb_config_raw(const ausb_device *dev, int index, void *buf, size_t cap);
+/* ausb_config_check on those bytes, which must also be exactly
+ * wTotalLength long: the number of descriptors, AUSB_ERROR_MALFORMED, or
+ * the errors of ausb_config_raw. */
+AUSB_API int ausb_config_raw_check(const ausb_device *dev, int index);
 AUSB_API int ausb_ep_type(const ausb_endpoint_desc *ep);
 AUSB_API int ausb_ep_is_in(const ausb_endpoint_desc *ep);
 AUSB_API int ausb_ep_number(const ausb_endpoint_desc *ep);
@@ -1862,6 +1895,32 @@ AUSB_API int ausb_find_id(ausb_ctx *ctx, int vendor_id, int product_id, ausb_dev
     return ausb_find(ctx, &f, out);
 }
 
+/* 1 to 4 hex digits up to `stop`; where they end, or NULL. */
+AUSB_PRIVATE const char *ausb__hex16(const char *s, char stop, int *out)
+{
+    int n = 0, v = 0, d;
+    for (; *s != stop; s++, n++) {
+        char c = *s;
+        d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+        if (d < 0 || n == 4) return NULL;
+        v = v * 16 + d;
+    }
+    if (n == 0) return NULL;
+    *out = v;
+    return s;
+}
+
+AUSB_API int ausb_parse_ids(const char *text, int *vid, int *pid)
+{
+    const char *colon;
+    int v, p;
+    if (!text || !vid || !pid) return -EINVAL;
+    if (!(colon = ausb__hex16(text, ':', &v)) || !ausb__hex16(colon + 1, 0, &p)) return -EINVAL;
+    *vid = v;
+    *pid = p;
+    return 0;
+}
+
 /* ==== section: descriptors ==== */
 
 AUSB_API int ausb_config_get(const ausb_device *dev, int index, ausb_config_desc **out)
@@ -1957,7 +2016,8 @@ AUSB_API int ausb_config_verify(const ausb_config_desc *cfg)
     long total, n;
     int i, a, e;
     if (!cfg) return -EINVAL;
-    if (cfg->bNumInterfaces && !cfg->interface) return AUSB_ERROR_MALFORMED;
+    /* libusb answers a wTotalLength of 9 with a tree of no interface */
+    if (!ausb_config_interface_at(cfg, 0)) return AUSB_ERROR_MALFORMED;
     if ((total = ausb__desc_bytes(cfg->bLength, cfg->extra, cfg->extra_length)) < 0) return AUSB_ERROR_MALFORMED;
     for (i = 0; (in = ausb_config_interface_at(cfg, i)) != NULL; i++) {
         if (in->num_altsetting < 1 || !in->altsetting) return AUSB_ERROR_MALFORMED;
@@ -1972,6 +2032,88 @@ AUSB_API int ausb_config_verify(const ausb_config_desc *cfg)
         }
     }
     return total == cfg->wTotalLength ? 0 : AUSB_ERROR_MALFORMED;
+}
+
+/* The descriptors file of the device's sysfs directory ("usb1" for a
+ * root hub, "1-1.2" below it) in a block of the library's; its length. */
+#define AUSB__RAW_MAX (1 << 20)
+AUSB_PRIVATE long ausb__sysfs_descriptors(const ausb_device *dev, unsigned char **out)
+{
+    char port[64], path[128];
+    unsigned char *b = NULL, *nb;
+    size_t len = 0, cap = 0, got;
+    FILE *f;
+    int n = ausb_device_port_path(dev, port, sizeof port), e;
+    if (n < 0) return n;
+    snprintf(path, sizeof path, "/sys/bus/usb/devices/%s%s/descriptors", strchr(port, '-') ? "" : "usb", port);
+    if (!(f = fopen(path, "rb"))) return -errno;
+    do {
+        if (len == cap) {
+            if (cap >= AUSB__RAW_MAX) { AUSB_FREE(b); fclose(f); return -EFBIG; }
+            cap = cap ? cap * 2 : 4096;
+            if (!(nb = (unsigned char *)AUSB_REALLOC(b, cap))) { AUSB_FREE(b); fclose(f); return -ENOMEM; }
+            b = nb;
+        }
+        got = fread(b + len, 1, cap - len, f);
+        len += got;
+    } while (got > 0);
+    e = ferror(f) ? -EIO : 0;
+    fclose(f);
+    if (e < 0) { AUSB_FREE(b); return e; }
+    *out = b;
+    return (long)len;
+}
+
+/* Where the configuration at `off` ends, as libusb 1.0.26 splits sysfs:
+ * at the next configuration descriptor, found by walking bLength (the
+ * last one at the end); 0 when a bLength stops the walk first. */
+AUSB_PRIVATE size_t ausb__raw_config_end(const unsigned char *b, size_t off, size_t len, int last)
+{
+    size_t at = off + 9;
+    if (last) return len;
+    while (at + 2 <= len) {
+        if (b[at + 1] == AUSB_DT_CONFIG) return at;
+        if (b[at] < 2 || b[at] > len - at) return 0;
+        at += b[at];
+    }
+    return 0;
+}
+
+AUSB_API int ausb_config_raw(const ausb_device *dev, int index, void *buf, size_t cap)
+{
+    unsigned char *all = NULL;
+    size_t start = 18, end;
+    long len;
+    int k, r;
+    if (!dev || !dev->dev || index < 0 || (!buf && cap)) return -EINVAL;
+    if (index >= dev->desc.bNumConfigurations) return AUSB_ERROR_NOT_FOUND;
+    if ((len = ausb__sysfs_descriptors(dev, &all)) < 0) return (int)len;
+    for (k = 0;; k++, start = end) {
+        if (start + 9 > (size_t)len || all[start + 1] != AUSB_DT_CONFIG) { r = AUSB_ERROR_MALFORMED; break; }
+        end = ausb__raw_config_end(all, start, (size_t)len, k == dev->desc.bNumConfigurations - 1);
+        if (k == index) {
+            if (end == 0) end = (size_t)len;   /* a bad bLength: the rest is this one's */
+            if (end - start > cap) r = -ENOSPC;
+            else { memcpy(buf, all + start, end - start); r = (int)(end - start); }
+            break;
+        }
+        if (end == 0) { r = AUSB_ERROR_MALFORMED; break; }
+    }
+    AUSB_FREE(all);
+    return r;
+}
+
+AUSB_API int ausb_config_raw_check(const ausb_device *dev, int index)
+{
+    unsigned char *raw = (unsigned char *)AUSB_MALLOC(65536);
+    int n, r;
+    if (!raw) return -ENOMEM;
+    n = ausb_config_raw(dev, index, raw, 65536);
+    if (n == -ENOSPC) n = AUSB_ERROR_MALFORMED;   /* longer than any wTotalLength */
+    r = n < 0 ? n : ausb_config_check(raw, (size_t)n);
+    if (r >= 0 && (raw[2] | raw[3] << 8) != n) r = AUSB_ERROR_MALFORMED;
+    AUSB_FREE(raw);
+    return r;
 }
 
 AUSB_API int ausb_ep_type(const ausb_endpoint_desc *ep) { return ep ? ep->bmAttributes & 3 : -EINVAL; }

@@ -99,7 +99,7 @@ static void print_endpoint(const ausb_endpoint_desc *ep, int speed)
 }
 
 /* One configuration as libusb parsed it; 0, or -1 when it is unreadable
- * or libusb could not keep all of it (said on stderr). */
+ * or malformed (said on stderr: the tree printed is what libusb kept). */
 static int print_config(const ausb_device *dev, int index, int speed)
 {
     ausb_config_desc *cfg;
@@ -121,12 +121,16 @@ static int print_config(const ausb_device *dev, int index, int speed)
             for (e = 0; (ep = ausb_altsetting_endpoint_at(s, e)) != NULL; e++) print_endpoint(ep, speed);
         }
     }
-    r = ausb_config_verify(cfg);
-    if (r < 0)
-        fprintf(stderr, "ausb: configuration %d is malformed: libusb kept only part of its %u bytes\n", index,
-                (unsigned)cfg->wTotalLength);
+    r = -1;
+    if (ausb_config_verify(cfg) < 0)
+        fprintf(stderr, "ausb: configuration %d is malformed: libusb could parse only part of it\n", index);
+    else if (ausb_config_raw_check(dev, index) == AUSB_ERROR_MALFORMED)   /* unreadable sysfs: the tree's word */
+        fprintf(stderr, "ausb: configuration %d is malformed: its descriptors break the rules "
+                        "(bLength, wTotalLength or bNumInterfaces)\n", index);
+    else
+        r = 0;
     ausb_config_free(cfg);
-    return r < 0 ? -1 : 0;
+    return r;
 }
 
 static int cmd_dev_info(ausb_ctx *ctx, int vid, int pid)

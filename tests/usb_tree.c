@@ -9,6 +9,7 @@
  * arrays, counts below the array's length, extras without bytes.  Every
  * array is a heap block of exactly its length, so ASan and valgrind see
  * any read past it.  No device and no libusb call: the tree is all there is.
+ * Also the command-line parsing of ids (ausb_parse_ids).
  */
 #define AUSB_IMPLEMENTATION
 #include "asyncusb.h"
@@ -182,8 +183,8 @@ static void test_zero_counts_hide_their_arrays(void)
     t.cfg.bNumInterfaces = 0;
     T_EQ(walk_all(&t.cfg), 0);
     T_EQ(ausb_config_verify(&t.cfg), AUSB_ERROR_MALFORMED);
-    t.cfg.wTotalLength = 9 + 8;                   /* and a tree that says so is whole */
-    T_EQ(ausb_config_verify(&t.cfg), 0);
+    t.cfg.wTotalLength = 9 + 8;                   /* even when its length agrees: no interface */
+    T_EQ(ausb_config_verify(&t.cfg), AUSB_ERROR_MALFORMED);
     tree_free(&t);
 }
 
@@ -275,6 +276,26 @@ static void test_every_mix_of_missing_arrays_and_odd_counts(void)
     tree_free(&t);
 }
 
+/* Ids from a command line, as lsusb -d takes them, and nothing else. */
+static void test_parse_ids(void)
+{
+    static const char *const bad[] = {"", ":", "1234", "1234:", ":0001", "12345:0001", "1234:00001", "-1:-1",
+                                      " 12:34", "12:34 ", "0x12:34", "12:+34", "1g:34", "12:34:56", "12;34"};
+    int vid = -7, pid = -7;
+    size_t i;
+    T_EQ(ausb_parse_ids("04a9:31c0", &vid, &pid), 0);
+    T_EQ(vid, 0x04a9);
+    T_EQ(pid, 0x31c0);
+    T_EQ(ausb_parse_ids("F:fFfF", &vid, &pid), 0);
+    T_EQ(vid, 0xf);
+    T_EQ(pid, 0xffff);
+    for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        vid = pid = -7;
+        if (ausb_parse_ids(bad[i], &vid, &pid) != -EINVAL || vid != -7 || pid != -7) T_FAILF("accepted '%s'", bad[i]);
+    }
+    T_EQ(ausb_parse_ids(NULL, &vid, &pid), -EINVAL);
+}
+
 int main(void)
 {
     t_suite("usb_tree");
@@ -287,5 +308,6 @@ int main(void)
     T_RUN(test_extras_without_bytes_or_below_zero);
     T_RUN(test_null_arguments);
     T_RUN(test_every_mix_of_missing_arrays_and_odd_counts);
+    T_RUN(test_parse_ids);
     return t_done();
 }
