@@ -19,6 +19,12 @@
 # usb_torture   many transfers, random cancels, timeouts, stalls, unplugs:
 #               exactly one callback per submit (counted), nothing leaked;
 # usb_sched     asyncusb on the sched.h loop, tasks awaiting transfers.
+# usb_hostile   hostile descriptor sets (every cut, bad bLengths, lying
+#               lengths and counts, odd strings) through libusb, the tree
+#               accessors, ausb dev-info / list and ptp_info (the CLIs on
+#               every set in the ASan+UBSan build, on a fixed few under
+#               valgrind; the in-process pass on every set, every 16th
+#               under valgrind).
 #               These run under libumockdev-preload, native only, in three
 #               builds (plain, ASan+UBSan, valgrind) by the loop below.
 # checks        the header compiles for aarch64 and armhf; ptp_info replays
@@ -118,6 +124,37 @@ if t_have umockdev-wrapper && au_pkg --exists libusb-1.0 umockdev-1.0 2>/dev/nul
             head -n 12 "$au_exe.build.log" | sed 's/^/    /'
         fi
     done
+    # The hostile descriptor sweep (tests/usb_hostile.c) runs the CLI
+    # examples it is given: built plain and with ASan+UBSan here.
+    au_hostile_clis() {
+        local v flags cc ex ok=0
+        for v in plain asan; do
+            cc=$CC; flags="-O1 -g"
+            [ "$v" = asan ] && { cc=$CLANG; flags="-O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer"; }
+            for ex in ausb ptp_info; do
+                # shellcheck disable=SC2086,SC2046
+                $cc $flags -I. -o "$T_OUT/hostile_${ex}_$v" "examples/$ex.c" $(au_pkg --cflags --libs libusb-1.0) \
+                    >"$T_OUT/hostile_${ex}_$v.build.log" 2>&1 || ok=1
+            done
+        done
+        return $ok
+    }
+    au_hostile_env() {
+        local rec="AU_RECORDINGS=${AUSB_RECORDINGS:-../shared/recordings}"
+        case "$1" in
+            plain) echo "$rec AU_HOSTILE_AUSB=$T_OUT/hostile_ausb_plain AU_HOSTILE_PTP=$T_OUT/hostile_ptp_info_plain" ;;
+            asan+ubsan) echo "$rec AU_HOSTILE_AUSB=$T_OUT/hostile_ausb_asan AU_HOSTILE_PTP=$T_OUT/hostile_ptp_info_asan" \
+                "AU_HOSTILE_CLI=all LSAN_OPTIONS=suppressions=tests/usb_lsan.supp:print_suppressions=0" ;;
+            *) echo "$rec AU_HOSTILE_AUSB=$T_OUT/hostile_ausb_plain AU_HOSTILE_PTP=$T_OUT/hostile_ptp_info_plain" \
+                "AU_HOSTILE_CLI=sample AU_HOSTILE_EVERY=16" \
+                "AU_HOSTILE_RUNNER=valgrind:-q:--error-exitcode=99:--leak-check=full:--errors-for-leak-kinds=definite,indirect:--suppressions=tests/usb_valgrind.supp" ;;
+        esac
+    }
+    if au_hostile_clis; then
+        au_usb_suite usb_hostile tests/usb_hostile.c au_hostile_env
+    else
+        t_fail_line "[usb_hostile] the CLI examples do not build (see $T_OUT/hostile_*.build.log)"
+    fi
     for au_src in tests/usb_sched*.c; do
         [ -e "$au_src" ] || continue
         [ -e sched.h ] || continue
