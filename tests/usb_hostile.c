@@ -607,13 +607,14 @@ static int dev_info_checks(const hset *s)
     return 0;
 }
 
-/* ptp_info on one set (VID:PID) or, with pid < 0, on whatever it picks. */
+/* ptp_info on one set (VID:PID, with a deadline of 10 s) or, with
+ * pid < 0, bare, on whatever it picks (as a user runs it). */
 static int ptp_info_checks(const char *name, int pid)
 {
     char ids[16], what[160];
     char *argv[] = {(char *)getenv("AU_HOSTILE_PTP"), (char *)"--timeout", (char *)"10", ids, NULL};
     snprintf(ids, sizeof ids, "%04x:%04x", HVID, pid);
-    if (pid < 0) argv[3] = NULL;
+    if (pid < 0) argv[1] = NULL;
     snprintf(what, sizeof what, "ptp_info on %s", name);
     run_cli(argv);
     if (survived(what) < 0) return -1;
