@@ -235,11 +235,10 @@ its configuration descriptor to the next one, the last to the end), and
 `ausb_config_raw_check` runs `ausb_config_check` on them and holds
 wTotalLength to their length.  Both need a readable sysfs (not Android
 without root): otherwise they return a -errno and the tree's check is all
-there is.  A
-tool that shows descriptors reports a configuration that fails either as
-malformed; a driver may still use what libusb did parse.  Device strings,
-and any other text a device chooses, go through `ausb_utf8_printable`
-before they reach a terminal.
+there is.  A tool that shows descriptors reports a configuration that
+fails either as malformed; a driver may still use what libusb did parse.
+Device strings, and any other text a device chooses, go through
+`ausb_utf8_printable` before they reach a terminal.
 
 ### Handles
 
