@@ -153,6 +153,8 @@ brackets.  The sections follow the order of the declarations below.
                                               AUSB_ERROR_NOT_FOUND; release it
     int  ausb_find_id(ctx, int vendor_id, int product_id, ausb_device *out);
     int  ausb_device_matches(const ausb_device *dev, const ausb_filter *f);   1 or 0
+    int  ausb_parse_ids(const char *text, int *vid, int *pid);   "04a9:31c0" from a
+                                              command line: 0, or -EINVAL
     int  ausb_device_copy(ausb_device *dst, const ausb_device *src);   another reference
     void ausb_device_release(ausb_device *dev);
     int  ausb_device_bus(dev); int ausb_device_address(dev);
@@ -166,7 +168,9 @@ brackets.  The sections follow the order of the declarations below.
 A filter matches vendor and product ids, a class triple on the device or
 on any interface, a bus, a port path, a serial number (which opens the
 device to read it) and a predicate `int pred(const ausb_device *, void *)`;
-fields left at their init value match anything.
+fields left at their init value match anything.  `ausb_parse_ids` takes
+ids as lsusb -d writes them, 1 to 4 hex digits each side of the colon,
+and nothing else: no sign, space, 0x or trailing characters.
 
 ### Descriptors
 
@@ -176,6 +180,15 @@ fields left at their init value match anything.
     const ausb_interface *ausb_config_interface(cfg, int number);   by bInterfaceNumber
     const ausb_altsetting *ausb_interface_altsetting(in, int alt); by bAlternateSetting
     const ausb_endpoint_desc *ausb_altsetting_endpoint(s, unsigned char address);
+    const ausb_interface *ausb_config_interface_at(cfg, int i);     by position, NULL past
+    const ausb_altsetting *ausb_interface_altsetting_at(in, int i); the last or when libusb
+    const ausb_endpoint_desc *ausb_altsetting_endpoint_at(s, int i); left the array out
+    int  ausb_config_verify(cfg);             0, or AUSB_ERROR_MALFORMED when libusb's tree
+                                              lacks part of what the device announced
+    int  ausb_config_raw(dev, int index, void *buf, size_t cap);   the bytes libusb parses
+                                              (Linux sysfs): their length, for ausb_config_check
+    int  ausb_config_raw_check(dev, int index);   ausb_config_check on them, and
+                                              wTotalLength must be their length
     int  ausb_ep_type(ep);                    AUSB_EP_CONTROL, _ISOCHRONOUS, _BULK, _INTERRUPT
     const char *ausb_ep_type_name(int type);  "Control", "Isochronous", "Bulk", "Interrupt"
     int  ausb_ep_is_in(ep); int ausb_ep_number(ep);
@@ -193,6 +206,8 @@ fields left at their init value match anything.
     int  ausb_raw_iads(const void *raw, size_t len, ausb_iad *out, int cap);
     int  ausb_utf16le_to_utf8(const uint8_t *in, size_t n, char *out, size_t cap);
                                               the length, or -ENOSPC when cut
+    int  ausb_utf8_printable(char *s);        control characters and bad UTF-8 become
+                                              '?', in place; how many were replaced
 
 The tree runs configurations > interfaces > alternate settings >
 endpoints (libusb's structures), each with its class-specific `extra`
@@ -200,6 +215,33 @@ bytes, which `ausb_desc_iter` walks.  `ausb_config_check` and
 `ausb_desc_next` take raw bytes from an untrusted device: a zero or
 oversized bLength, truncation, a lying wTotalLength or bNumInterfaces stop
 them with `AUSB_ERROR_MALFORMED`, never a read out of bounds.
+
+libusb's parsed tree is not trusted either.  On a malformed configuration
+libusb 1.0.26 can report success with an alternate setting whose
+bNumEndpoints is 3 and whose endpoint array is NULL, or quietly drop what
+it could not parse.  Every function here treats a count whose array is
+missing (or a negative count) as zero, so walk the tree with the `_at`
+functions rather than by its counts:
+
+    for (i = 0; (in = ausb_config_interface_at(cfg, i)) != NULL; i++)
+        for (a = 0; (s = ausb_interface_altsetting_at(in, a)) != NULL; a++)
+            for (e = 0; (ep = ausb_altsetting_endpoint_at(s, e)) != NULL; e++) ...
+
+`ausb_config_verify` says whether the tree holds the whole configuration:
+it has an interface, the bytes of its descriptors and their extras add up
+to wTotalLength and no count lacks its array.  libusb also corrects some
+lies without a trace (a wTotalLength that ends at an interface boundary
+drops the interfaces after it, and bNumInterfaces with them), so a tool
+that must know also checks the raw bytes: `ausb_config_raw` copies the
+configuration from sysfs, where the kernel keeps what libusb parses (from
+its configuration descriptor to the next one, the last to the end), and
+`ausb_config_raw_check` runs `ausb_config_check` on them and holds
+wTotalLength to their length.  Both need a readable sysfs (not Android
+without root): otherwise they return a -errno and the tree's check is all
+there is.  A tool that shows descriptors reports a configuration that
+fails either as malformed; a driver may still use what libusb did parse.
+Device strings, and any other text a device chooses, go through
+`ausb_utf8_printable` before they reach a terminal.
 
 ### Handles
 
@@ -373,11 +415,18 @@ notifications are dropped; none is delivered during the exit).
 ### Android and Termux
 
     int  ausb_termux_open(ausb_ctx *ctx, ausb_handle *h);   -ENOENT without
-                                              TERMUX_USB_FD, -EINVAL when it is not a number
+                                              TERMUX_USB_FD, -EINVAL when it is not a number,
+                                              -EBADF when it is not open, -ENOTTY when it
+                                              is no usbfs device
 
 Without root, `termux-usb` asks for permission and hands the program an
 open usbfs descriptor in `TERMUX_USB_FD`; `ausb_termux_open` initialises
-the context with discovery off and wraps that descriptor:
+the context with discovery off and wraps that descriptor.  Discovery is a
+process-wide libusb option that libusb 1.0.26 cannot turn back on: after a
+successful call, every context the process initialises finds no devices
+(`ausb_devices` returns 0), so open everything else first.  The call
+checks the variable and the descriptor before it touches libusb, so one
+that fails on them leaves later contexts able to enumerate.
 
     termux-usb -l                                   # lists /dev/bus/usb/BBB/DDD
     termux-usb -r /dev/bus/usb/001/002              # ask for permission once
@@ -1846,6 +1895,9 @@ AUSB_API const ausb_device_desc *ausb_device_descriptor(const ausb_device *dev);
 /* Max packet size of endpoint 0 in bytes (decoded from 2^n for USB 3). */
 AUSB_API int ausb_device_ep0_max_packet(const ausb_device *dev);
 AUSB_API int ausb_device_matches(const ausb_device *dev, const ausb_filter *f);
+/* "VID:PID" as lsusb -d takes it, 1 to 4 hex digits each and nothing
+ * else: 0, or -EINVAL (then *vid and *pid are untouched). */
+AUSB_API int ausb_parse_ids(const char *text, int *vid, int *pid);
 #endif /* !AUSB_NO_LIBUSB */
 
 /* Speed in Mbit/s as text: "1.5", "12", "480", "5000", "10000", "?" */
@@ -1863,6 +1915,28 @@ AUSB_API void ausb_config_free(ausb_config_desc *cfg);
 AUSB_API const ausb_interface *ausb_config_interface(const ausb_config_desc *cfg, int number);
 AUSB_API const ausb_altsetting *ausb_interface_altsetting(const ausb_interface *in, int alt);
 AUSB_API const ausb_endpoint_desc *ausb_altsetting_endpoint(const ausb_altsetting *s, unsigned char address);
+/* The i-th entry of the tree, NULL past the last one.  A count whose array
+ * libusb left NULL counts as zero: walk the tree with these, not with
+ * bNumInterfaces, num_altsetting and bNumEndpoints. */
+AUSB_API const ausb_interface *ausb_config_interface_at(const ausb_config_desc *cfg, int i);
+AUSB_API const ausb_altsetting *ausb_interface_altsetting_at(const ausb_interface *in, int i);
+AUSB_API const ausb_endpoint_desc *ausb_altsetting_endpoint_at(const ausb_altsetting *s, int i);
+/* 0 when the tree holds the whole configuration (an interface at least,
+ * the lengths of its descriptors and extras add up to wTotalLength, every
+ * count has its array); AUSB_ERROR_MALFORMED when libusb dropped or cut
+ * part of it. */
+AUSB_API int ausb_config_verify(const ausb_config_desc *cfg);
+/* Configuration `index` as raw bytes, as the kernel keeps them in sysfs
+ * (the bytes libusb parses on Linux): from its configuration descriptor to
+ * the next one, the last to the end of the descriptors.  Returns the
+ * length, -ENOSPC when cap is smaller, AUSB_ERROR_NOT_FOUND past the last
+ * configuration, AUSB_ERROR_MALFORMED when the descriptors cannot be split
+ * into configurations, or a -errno when sysfs cannot be read. */
+AUSB_API int ausb_config_raw(const ausb_device *dev, int index, void *buf, size_t cap);
+/* ausb_config_check on those bytes, which must also be exactly
+ * wTotalLength long: the number of descriptors, AUSB_ERROR_MALFORMED, or
+ * the errors of ausb_config_raw. */
+AUSB_API int ausb_config_raw_check(const ausb_device *dev, int index);
 AUSB_API int ausb_ep_type(const ausb_endpoint_desc *ep);
 AUSB_API int ausb_ep_is_in(const ausb_endpoint_desc *ep);
 AUSB_API int ausb_ep_number(const ausb_endpoint_desc *ep);
@@ -1924,6 +1998,10 @@ AUSB_API int ausb_raw_iads(const void *raw, size_t len, ausb_iad *out, int cap);
  * terminated, cut at a character boundary.  Returns the UTF-8 length, or
  * -ENOSPC when cut. */
 AUSB_API int ausb_utf16le_to_utf8(const uint8_t *in, size_t in_bytes, char *out, size_t cap);
+/* Makes text a device chose safe for a terminal, in place: C0 controls,
+ * DEL, C1 controls (U+0080..U+009F) and every byte that is not part of
+ * well-formed UTF-8 become '?'.  Returns how many were replaced. */
+AUSB_API int ausb_utf8_printable(char *s);
 
 #if !defined(AUSB_NO_LIBUSB)
 /* ==== section: handles ==== */
@@ -2240,7 +2318,11 @@ AUSB_API void ausb_hotplug_stop(ausb_hotplug *hp);
 
 /* Initialises ctx with device discovery off and wraps the usbfs file
  * descriptor that `termux-usb -e` passes in TERMUX_USB_FD.  -ENOENT when
- * the variable is unset, -EINVAL when it is not a descriptor number. */
+ * the variable is unset, -EINVAL when it is not a descriptor number,
+ * -EBADF when no such descriptor is open, -ENOTTY when it is no usbfs
+ * device; those failures leave libusb's options alone.  A successful call
+ * turns discovery off for the whole process (libusb 1.0.26 cannot turn it
+ * back on): contexts initialised later find no devices. */
 AUSB_API int ausb_termux_open(ausb_ctx *ctx, ausb_handle *h);
 #endif /* !AUSB_NO_LIBUSB */
 
@@ -2881,11 +2963,12 @@ AUSB_PRIVATE int ausb__class_matches(const ausb_device *dev, const ausb_filter *
         (f->protocol < 0 || f->protocol == dev->desc.bDeviceProtocol))
         return 1;
     for (c = 0; c < dev->desc.bNumConfigurations; c++) {
+        const ausb_interface *in;
+        const ausb_altsetting *s;
         int found = 0;
         if (ausb_config_get(dev, c, &cfg) < 0) continue;
-        for (i = 0; i < cfg->bNumInterfaces && !found; i++) {
-            for (a = 0; a < cfg->interface[i].num_altsetting && !found; a++) {
-                const ausb_altsetting *s = &cfg->interface[i].altsetting[a];
+        for (i = 0; !found && (in = ausb_config_interface_at(cfg, i)) != NULL; i++) {
+            for (a = 0; !found && (s = ausb_interface_altsetting_at(in, a)) != NULL; a++) {
                 found = (f->cls < 0 || f->cls == s->bInterfaceClass) &&
                         (f->subclass < 0 || f->subclass == s->bInterfaceSubClass) &&
                         (f->protocol < 0 || f->protocol == s->bInterfaceProtocol);
@@ -2953,6 +3036,32 @@ AUSB_API int ausb_find_id(ausb_ctx *ctx, int vendor_id, int product_id, ausb_dev
     return ausb_find(ctx, &f, out);
 }
 
+/* 1 to 4 hex digits up to `stop`; where they end, or NULL. */
+AUSB_PRIVATE const char *ausb__hex16(const char *s, char stop, int *out)
+{
+    int n = 0, v = 0, d;
+    for (; *s != stop; s++, n++) {
+        char c = *s;
+        d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+        if (d < 0 || n == 4) return NULL;
+        v = v * 16 + d;
+    }
+    if (n == 0) return NULL;
+    *out = v;
+    return s;
+}
+
+AUSB_API int ausb_parse_ids(const char *text, int *vid, int *pid)
+{
+    const char *colon;
+    int v, p;
+    if (!text || !vid || !pid) return -EINVAL;
+    if (!(colon = ausb__hex16(text, ':', &v)) || !ausb__hex16(colon + 1, 0, &p)) return -EINVAL;
+    *vid = v;
+    *pid = p;
+    return 0;
+}
+
 /* ==== section: descriptors ==== */
 
 AUSB_API int ausb_config_get(const ausb_device *dev, int index, ausb_config_desc **out)
@@ -2979,32 +3088,173 @@ AUSB_API void ausb_config_free(ausb_config_desc *cfg)
     if (cfg) AUSB_LIBUSB(libusb_free_config_descriptor)(cfg);
 }
 
+/* libusb's tree is trusted no further than its pointers: on an endpoint
+ * that runs past the end of the configuration, 1.0.26 reports success
+ * with bNumEndpoints 3 and endpoint NULL.  Every walk goes through these
+ * three, which count a missing array (or a negative count) as empty. */
+AUSB_API const ausb_interface *ausb_config_interface_at(const ausb_config_desc *cfg, int i)
+{
+    if (!cfg || !cfg->interface || i < 0 || i >= cfg->bNumInterfaces) return NULL;
+    return &cfg->interface[i];
+}
+
+AUSB_API const ausb_altsetting *ausb_interface_altsetting_at(const ausb_interface *in, int i)
+{
+    if (!in || !in->altsetting || i < 0 || i >= in->num_altsetting) return NULL;
+    return &in->altsetting[i];
+}
+
+AUSB_API const ausb_endpoint_desc *ausb_altsetting_endpoint_at(const ausb_altsetting *s, int i)
+{
+    if (!s || !s->endpoint || i < 0 || i >= s->bNumEndpoints) return NULL;
+    return &s->endpoint[i];
+}
+
 AUSB_API const ausb_interface *ausb_config_interface(const ausb_config_desc *cfg, int number)
 {
+    const ausb_interface *in;
+    const ausb_altsetting *first;
     int i;
-    if (!cfg) return NULL;
-    for (i = 0; i < cfg->bNumInterfaces; i++)
-        if (cfg->interface[i].num_altsetting > 0 && cfg->interface[i].altsetting[0].bInterfaceNumber == number)
-            return &cfg->interface[i];
+    for (i = 0; (in = ausb_config_interface_at(cfg, i)) != NULL; i++)
+        if ((first = ausb_interface_altsetting_at(in, 0)) != NULL && first->bInterfaceNumber == number) return in;
     return NULL;
 }
 
 AUSB_API const ausb_altsetting *ausb_interface_altsetting(const ausb_interface *in, int alt)
 {
+    const ausb_altsetting *s;
     int i;
-    if (!in) return NULL;
-    for (i = 0; i < in->num_altsetting; i++)
-        if (in->altsetting[i].bAlternateSetting == alt) return &in->altsetting[i];
+    for (i = 0; (s = ausb_interface_altsetting_at(in, i)) != NULL; i++)
+        if (s->bAlternateSetting == alt) return s;
     return NULL;
 }
 
 AUSB_API const ausb_endpoint_desc *ausb_altsetting_endpoint(const ausb_altsetting *s, unsigned char address)
 {
+    const ausb_endpoint_desc *ep;
     int i;
-    if (!s) return NULL;
-    for (i = 0; i < s->bNumEndpoints; i++)
-        if (s->endpoint[i].bEndpointAddress == address) return &s->endpoint[i];
+    for (i = 0; (ep = ausb_altsetting_endpoint_at(s, i)) != NULL; i++)
+        if (ep->bEndpointAddress == address) return ep;
     return NULL;
+}
+
+/* Bytes of one descriptor and the extras libusb kept after it; -1 when
+ * the extras are a negative length or a length without bytes. */
+AUSB_PRIVATE long ausb__desc_bytes(unsigned bl, const unsigned char *extra, int extra_length)
+{
+    if (extra_length < 0 || (extra_length > 0 && !extra)) return -1;
+    return (long)bl + extra_length;
+}
+
+/* libusb drops what it cannot parse (an endpoint cut short, descriptors
+ * after the interfaces bNumInterfaces announced) and still reports
+ * success: what it kept must add up to the wTotalLength the device gave. */
+AUSB_API int ausb_config_verify(const ausb_config_desc *cfg)
+{
+    const ausb_interface *in;
+    const ausb_altsetting *s;
+    const ausb_endpoint_desc *ep;
+    long total, n;
+    int i, a, e;
+    if (!cfg) return -EINVAL;
+    /* libusb answers a wTotalLength of 9 with a tree of no interface */
+    if (!ausb_config_interface_at(cfg, 0)) return AUSB_ERROR_MALFORMED;
+    if ((total = ausb__desc_bytes(cfg->bLength, cfg->extra, cfg->extra_length)) < 0) return AUSB_ERROR_MALFORMED;
+    for (i = 0; (in = ausb_config_interface_at(cfg, i)) != NULL; i++) {
+        if (in->num_altsetting < 1 || !in->altsetting) return AUSB_ERROR_MALFORMED;
+        for (a = 0; (s = ausb_interface_altsetting_at(in, a)) != NULL; a++) {
+            if (s->bNumEndpoints && !s->endpoint) return AUSB_ERROR_MALFORMED;
+            if ((n = ausb__desc_bytes(s->bLength, s->extra, s->extra_length)) < 0) return AUSB_ERROR_MALFORMED;
+            total += n;
+            for (e = 0; (ep = ausb_altsetting_endpoint_at(s, e)) != NULL; e++) {
+                if ((n = ausb__desc_bytes(ep->bLength, ep->extra, ep->extra_length)) < 0) return AUSB_ERROR_MALFORMED;
+                total += n;
+            }
+        }
+    }
+    return total == cfg->wTotalLength ? 0 : AUSB_ERROR_MALFORMED;
+}
+
+/* The descriptors file of the device's sysfs directory ("usb1" for a
+ * root hub, "1-1.2" below it) in a block of the library's; its length. */
+#define AUSB__RAW_MAX (1 << 20)
+AUSB_PRIVATE long ausb__sysfs_descriptors(const ausb_device *dev, unsigned char **out)
+{
+    char port[64], path[128];
+    unsigned char *b = NULL, *nb;
+    size_t len = 0, cap = 0, got;
+    FILE *f;
+    int n = ausb_device_port_path(dev, port, sizeof port), e;
+    if (n < 0) return n;
+    snprintf(path, sizeof path, "/sys/bus/usb/devices/%s%s/descriptors", strchr(port, '-') ? "" : "usb", port);
+    if (!(f = fopen(path, "rb"))) return -errno;
+    do {
+        if (len == cap) {
+            if (cap >= AUSB__RAW_MAX) { AUSB_FREE(b); fclose(f); return -EFBIG; }
+            cap = cap ? cap * 2 : 4096;
+            if (!(nb = (unsigned char *)AUSB_REALLOC(b, cap))) { AUSB_FREE(b); fclose(f); return -ENOMEM; }
+            b = nb;
+        }
+        got = fread(b + len, 1, cap - len, f);
+        len += got;
+    } while (got > 0);
+    e = ferror(f) ? -EIO : 0;
+    fclose(f);
+    if (e < 0) { AUSB_FREE(b); return e; }
+    *out = b;
+    return (long)len;
+}
+
+/* Where the configuration at `off` ends, as libusb 1.0.26 splits sysfs:
+ * at the next configuration descriptor, found by walking bLength (the
+ * last one at the end); 0 when a bLength stops the walk first. */
+AUSB_PRIVATE size_t ausb__raw_config_end(const unsigned char *b, size_t off, size_t len, int last)
+{
+    size_t at = off + 9;
+    if (last) return len;
+    while (at + 2 <= len) {
+        if (b[at + 1] == AUSB_DT_CONFIG) return at;
+        if (b[at] < 2 || b[at] > len - at) return 0;
+        at += b[at];
+    }
+    return 0;
+}
+
+AUSB_API int ausb_config_raw(const ausb_device *dev, int index, void *buf, size_t cap)
+{
+    unsigned char *all = NULL;
+    size_t start = 18, end;
+    long len;
+    int k, r;
+    if (!dev || !dev->dev || index < 0 || (!buf && cap)) return -EINVAL;
+    if (index >= dev->desc.bNumConfigurations) return AUSB_ERROR_NOT_FOUND;
+    if ((len = ausb__sysfs_descriptors(dev, &all)) < 0) return (int)len;
+    for (k = 0;; k++, start = end) {
+        if (start + 9 > (size_t)len || all[start + 1] != AUSB_DT_CONFIG) { r = AUSB_ERROR_MALFORMED; break; }
+        end = ausb__raw_config_end(all, start, (size_t)len, k == dev->desc.bNumConfigurations - 1);
+        if (k == index) {
+            if (end == 0) end = (size_t)len;   /* a bad bLength: the rest is this one's */
+            if (end - start > cap) r = -ENOSPC;
+            else { memcpy(buf, all + start, end - start); r = (int)(end - start); }
+            break;
+        }
+        if (end == 0) { r = AUSB_ERROR_MALFORMED; break; }
+    }
+    AUSB_FREE(all);
+    return r;
+}
+
+AUSB_API int ausb_config_raw_check(const ausb_device *dev, int index)
+{
+    unsigned char *raw = (unsigned char *)AUSB_MALLOC(65536);
+    int n, r;
+    if (!raw) return -ENOMEM;
+    n = ausb_config_raw(dev, index, raw, 65536);
+    if (n == -ENOSPC) n = AUSB_ERROR_MALFORMED;   /* longer than any wTotalLength */
+    r = n < 0 ? n : ausb_config_check(raw, (size_t)n);
+    if (r >= 0 && (raw[2] | raw[3] << 8) != n) r = AUSB_ERROR_MALFORMED;
+    AUSB_FREE(raw);
+    return r;
 }
 
 AUSB_API int ausb_ep_type(const ausb_endpoint_desc *ep) { return ep ? ep->bmAttributes & 3 : -EINVAL; }
@@ -3155,18 +3405,17 @@ AUSB_PRIVATE int ausb__iads_in(const unsigned char *buf, size_t len, ausb_iad *o
 #if !defined(AUSB_NO_LIBUSB)
 AUSB_API int ausb_config_iads(const ausb_config_desc *cfg, ausb_iad *out, int cap)
 {
+    const ausb_interface *in;
+    const ausb_altsetting *s;
+    const ausb_endpoint_desc *ep;
     int n = 0, i, a, e;
     if (!cfg) return -EINVAL;
     n = ausb__iads_in(cfg->extra, (size_t)(cfg->extra_length > 0 ? cfg->extra_length : 0), out, cap, n);
-    for (i = 0; i < cfg->bNumInterfaces; i++) {
-        const ausb_interface *in = &cfg->interface[i];
-        for (a = 0; a < in->num_altsetting; a++) {
-            const ausb_altsetting *s = &in->altsetting[a];
+    for (i = 0; (in = ausb_config_interface_at(cfg, i)) != NULL; i++) {
+        for (a = 0; (s = ausb_interface_altsetting_at(in, a)) != NULL; a++) {
             n = ausb__iads_in(s->extra, (size_t)(s->extra_length > 0 ? s->extra_length : 0), out, cap, n);
-            for (e = 0; e < s->bNumEndpoints; e++) {
-                const ausb_endpoint_desc *ep = &s->endpoint[e];
+            for (e = 0; (ep = ausb_altsetting_endpoint_at(s, e)) != NULL; e++)
                 n = ausb__iads_in(ep->extra, (size_t)(ep->extra_length > 0 ? ep->extra_length : 0), out, cap, n);
-            }
         }
     }
     return n;
@@ -3223,6 +3472,48 @@ AUSB_API int ausb_utf16le_to_utf8(const uint8_t *in, size_t in_bytes, char *out,
     }
     out[o] = 0;
     return (int)o;
+}
+
+/* Length of the well-formed UTF-8 sequence at s whose code point is no
+ * control character, or 0 (RFC 3629: no overlong forms, no surrogates,
+ * nothing above U+10FFFF). */
+AUSB_PRIVATE int ausb__utf8_printable_len(const unsigned char *s)
+{
+    static const unsigned long min_cp[5] = {0, 0, 0x80, 0x800, 0x10000};
+    unsigned long cp;
+    int n, k;
+    if (s[0] < 0x80) return s[0] >= 0x20 && s[0] != 0x7f;
+    if (s[0] >= 0xc2 && s[0] <= 0xdf) { n = 2; cp = s[0] & 0x1fu; }
+    else if (s[0] >= 0xe0 && s[0] <= 0xef) { n = 3; cp = s[0] & 0x0fu; }
+    else if (s[0] >= 0xf0 && s[0] <= 0xf4) { n = 4; cp = s[0] & 0x07u; }
+    else return 0;
+    for (k = 1; k < n; k++) {
+        if ((s[k] & 0xc0) != 0x80) return 0;   /* also stops at the terminating NUL */
+        cp = (cp << 6) | (s[k] & 0x3fu);
+    }
+    if (cp < min_cp[n] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff) || (cp >= 0x80 && cp <= 0x9f)) return 0;
+    return n;
+}
+
+AUSB_API int ausb_utf8_printable(char *s)
+{
+    unsigned char *r = (unsigned char *)s, *w = (unsigned char *)s;
+    int replaced = 0, n;
+    if (!s) return -EINVAL;
+    while (*r) {
+        n = ausb__utf8_printable_len(r);
+        if (n == 0) {
+            /* one '?' for a whole C1 character, else one per bad byte */
+            n = r[0] == 0xc2 && r[1] >= 0x80 && r[1] <= 0x9f ? 2 : 1;
+            *w++ = '?';
+            r += n;
+            replaced++;
+            continue;
+        }
+        while (n--) *w++ = *r++;
+    }
+    *w = 0;
+    return replaced;
 }
 
 #if !defined(AUSB_NO_LIBUSB)
@@ -4524,6 +4815,25 @@ AUSB_API void ausb_hotplug_stop(ausb_hotplug *hp)
 
 /* ==== section: Android and Termux ==== */
 
+#include <fcntl.h>
+#include <sys/ioctl.h>
+
+/* What usbfs answers to USBDEVFS_CONNECTINFO (<linux/usbdevice_fs.h>,
+ * whose flexible arrays a C++ build rejects). */
+struct ausb__connectinfo { unsigned int devnum; unsigned char slow; };
+#define AUSB__USBFS_CONNECTINFO _IOW('U', 17, struct ausb__connectinfo)
+
+/* Turning discovery off is for the whole process and libusb 1.0.26 cannot
+ * turn it back on, so the descriptor is checked first: an fd that is not
+ * open, or that is no usbfs device, fails here and changes nothing. */
+AUSB_PRIVATE int ausb__termux_fd(int fd)
+{
+    struct ausb__connectinfo ci;
+    if (fcntl(fd, F_GETFD) < 0) return -EBADF;
+    if (ioctl(fd, AUSB__USBFS_CONNECTINFO, &ci) < 0) return errno == ENODEV ? AUSB_ERROR_NO_DEVICE : -ENOTTY;
+    return 0;
+}
+
 AUSB_API int ausb_termux_open(ausb_ctx *ctx, ausb_handle *h)
 {
     const char *s = getenv("TERMUX_USB_FD");
@@ -4533,8 +4843,10 @@ AUSB_API int ausb_termux_open(ausb_ctx *ctx, ausb_handle *h)
     int r;
     if (!ctx || !h) return -EINVAL;
     if (!s || !*s) return -ENOENT;
+    errno = 0;
     fd = strtol(s, &end, 10);
-    if (*end || fd < 0 || fd > 0x7fffffffL) return -EINVAL;
+    if (*end || errno || s[0] < '0' || s[0] > '9' || fd > 0x7fffffffL) return -EINVAL;
+    if ((r = ausb__termux_fd((int)fd)) < 0) return r;
     ausb_ctx_config_init(&cfg);
     cfg.no_discovery = 1;
     if ((r = ausb_init(ctx, &cfg)) < 0) return r;

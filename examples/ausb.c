@@ -3,10 +3,18 @@
  *   cc -std=c99 -O2 -I. -o build/ausb examples/ausb.c $(pkg-config --cflags --libs libusb-1.0)
  *
  *   build/ausb list             one line per device, strings when it gives them
- *   build/ausb dev-info VID PID descriptor tree (ids in hex)
+ *   build/ausb dev-info VID PID descriptor tree (ids in hex, 1 to 4 digits)
  *
  * The strings of every device are read at the same time, with async control
  * transfers driven by the context's own loop (ausb_run).
+ *
+ * Nothing a device sends is trusted: its strings reach the terminal with
+ * control characters replaced (a product name can hold escape sequences),
+ * and the tree libusb parsed is walked with the ausb_*_at accessors, which
+ * stop where libusb left an array out.  Exit status: 0 when everything was
+ * read, 1 when the device is absent or any configuration is unreadable or
+ * malformed (the tree printed is then what libusb could parse), 2 for a
+ * bad command line.
  */
 #define AUSB_IMPLEMENTATION
 #include "asyncusb.h"
@@ -27,7 +35,10 @@ static void on_string(ausb_string_req *req, int status, const char *utf8, void *
 {
     char *dst = (char *)user;
     (void)req;
-    if (status == 0 && utf8) snprintf(dst, 384, "%s", utf8);
+    if (status == 0 && utf8) {
+        snprintf(dst, 384, "%s", utf8);
+        ausb_utf8_printable(dst);   /* the device chose these bytes */
+    }
 }
 
 /* Sorts pointers: an open handle must not move in memory. */
@@ -87,15 +98,49 @@ static void print_endpoint(const ausb_endpoint_desc *ep, int speed)
     printf(", interval=%d\n", ep->bInterval);
 }
 
-static int cmd_dev_info(ausb_ctx *ctx, const char *vid_text, const char *pid_text)
+/* One configuration as libusb parsed it; 0, or -1 when it is unreadable
+ * or malformed (said on stderr: the tree printed is what libusb kept). */
+static int print_config(const ausb_device *dev, int index, int speed)
+{
+    ausb_config_desc *cfg;
+    const ausb_interface *in;
+    const ausb_altsetting *s, *first;
+    const ausb_endpoint_desc *ep;
+    int i, a, e, r = ausb_config_get(dev, index, &cfg);
+    if (r < 0) {
+        fprintf(stderr, "ausb: configuration %d unreadable: %s\n", index, ausb_strerror(r));
+        return -1;
+    }
+    printf("  Configuration #%d\n", cfg->bConfigurationValue);
+    for (i = 0; (in = ausb_config_interface_at(cfg, i)) != NULL; i++) {
+        if ((first = ausb_interface_altsetting_at(in, 0)) == NULL) continue;
+        printf("    Interface #%d\n", first->bInterfaceNumber);
+        for (a = 0; (s = ausb_interface_altsetting_at(in, a)) != NULL; a++) {
+            printf("      Alternate Setting %d, class %02x %02x %02x\n", s->bAlternateSetting,
+                   s->bInterfaceClass, s->bInterfaceSubClass, s->bInterfaceProtocol);
+            for (e = 0; (ep = ausb_altsetting_endpoint_at(s, e)) != NULL; e++) print_endpoint(ep, speed);
+        }
+    }
+    r = -1;
+    if (ausb_config_verify(cfg) < 0)
+        fprintf(stderr, "ausb: configuration %d is malformed: libusb could parse only part of it\n", index);
+    else if (ausb_config_raw_check(dev, index) == AUSB_ERROR_MALFORMED)   /* unreadable sysfs: the tree's word */
+        fprintf(stderr, "ausb: configuration %d is malformed: its descriptors break the rules "
+                        "(bLength, wTotalLength or bNumInterfaces)\n", index);
+    else
+        r = 0;
+    ausb_config_free(cfg);
+    return r;
+}
+
+static int cmd_dev_info(ausb_ctx *ctx, int vid, int pid)
 {
     ausb_device dev;
     const ausb_device_desc *d;
-    int c, i, a, e, speed;
-    long vid = strtol(vid_text, NULL, 16), pid = strtol(pid_text, NULL, 16);
-    int r = ausb_find_id(ctx, (int)vid, (int)pid, &dev);
+    int c, speed, bad = 0;
+    int r = ausb_find_id(ctx, vid, pid, &dev);
     if (r < 0) {
-        fprintf(stderr, "ausb: device %04lx:%04lx: %s\n", vid, pid, ausb_strerror(r));
+        fprintf(stderr, "ausb: device %04x:%04x: %s\n", vid, pid, ausb_strerror(r));
         return 1;
     }
     d = ausb_device_descriptor(&dev);
@@ -104,42 +149,52 @@ static int cmd_dev_info(ausb_ctx *ctx, const char *vid_text, const char *pid_tex
            ausb_device_address(&dev), d->idVendor, d->idProduct, d->bcdDevice, d->bcdUSB, ausb_speed_text(speed));
     printf("  Device classes: %02x %02x %02x\n", d->bDeviceClass, d->bDeviceSubClass, d->bDeviceProtocol);
     printf("  Control Endpoint 00, MPS=%d\n", ausb_device_ep0_max_packet(&dev));
-    for (c = 0; c < d->bNumConfigurations; c++) {
-        ausb_config_desc *cfg;
-        if (ausb_config_get(&dev, c, &cfg) < 0) {
-            fprintf(stderr, "ausb: configuration %d unreadable\n", c);
-            continue;
-        }
-        printf("  Configuration #%d\n", cfg->bConfigurationValue);
-        for (i = 0; i < cfg->bNumInterfaces; i++) {
-            const ausb_interface *in = &cfg->interface[i];
-            if (in->num_altsetting < 1) continue;
-            printf("    Interface #%d\n", in->altsetting[0].bInterfaceNumber);
-            for (a = 0; a < in->num_altsetting; a++) {
-                const ausb_altsetting *s = &in->altsetting[a];
-                printf("      Alternate Setting %d, class %02x %02x %02x\n", s->bAlternateSetting,
-                       s->bInterfaceClass, s->bInterfaceSubClass, s->bInterfaceProtocol);
-                for (e = 0; e < s->bNumEndpoints; e++) print_endpoint(&s->endpoint[e], speed);
-            }
-        }
-        ausb_config_free(cfg);
+    if (d->bNumConfigurations == 0) {
+        fprintf(stderr, "ausb: the device announces no configuration\n");
+        bad = 1;
     }
+    for (c = 0; c < d->bNumConfigurations; c++)
+        if (print_config(&dev, c, speed) < 0) bad = 1;
     ausb_device_release(&dev);
+    return bad;
+}
+
+/* A USB id: 1 to 4 hex digits and nothing else (no sign, space or 0x). */
+static int parse_id(const char *s, int *out)
+{
+    long v = 0;
+    int n;
+    for (n = 0; s[n]; n++) {
+        int c = s[n], d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                        : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+        if (d < 0 || n >= 4) return -1;
+        v = v * 16 + d;
+    }
+    if (n == 0) return -1;
+    *out = (int)v;
     return 0;
+}
+
+static int usage(const char *why, const char *arg)
+{
+    if (why) fprintf(stderr, "ausb: %s: '%s'\n", why, arg);
+    fprintf(stderr, "usage: ausb list | ausb dev-info VID PID   (ids in hex, e.g. 04a9 31c0)\n");
+    return 2;
 }
 
 int main(int argc, char **argv)
 {
     ausb_ctx ctx;
-    int r;
-    if (argc < 2 || (strcmp(argv[1], "list") != 0 && strcmp(argv[1], "dev-info") != 0) ||
-        (strcmp(argv[1], "dev-info") == 0 && argc != 4)) {
-        fprintf(stderr, "usage: ausb list | ausb dev-info VID PID\n");
-        return 2;
-    }
+    int r, list, vid = 0, pid = 0;
+    if (argc < 2) return usage(NULL, NULL);
+    list = strcmp(argv[1], "list") == 0;
+    if (!list && strcmp(argv[1], "dev-info") != 0) return usage("unknown command", argv[1]);
+    if (argc != (list ? 2 : 4)) return usage(NULL, NULL);
+    if (!list && parse_id(argv[2], &vid) < 0) return usage("VID is not a hex id of 1 to 4 digits", argv[2]);
+    if (!list && parse_id(argv[3], &pid) < 0) return usage("PID is not a hex id of 1 to 4 digits", argv[3]);
     r = ausb_init(&ctx, NULL);
     if (r < 0) { fprintf(stderr, "ausb: init: %s\n", ausb_strerror(r)); return 1; }
-    r = strcmp(argv[1], "list") == 0 ? cmd_list(&ctx) : cmd_dev_info(&ctx, argv[2], argv[3]);
+    r = list ? cmd_list(&ctx) : cmd_dev_info(&ctx, vid, pid);
     ausb_exit(&ctx);
     return r;
 }

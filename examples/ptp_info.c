@@ -3,14 +3,24 @@
  *
  *   cc -std=c99 -O2 -I. -o build/ptp_info examples/ptp_info.c $(pkg-config --cflags --libs libusb-1.0)
  *
- *   build/ptp_info [VID:PID]
+ *   build/ptp_info [--timeout SECONDS] [VID:PID]
+ *       SECONDS   the whole session may take this long, 1..3600 (default 30)
+ *       VID:PID   device ids in hex, e.g. 04a9:31c0 (default: the first
+ *                 device with a still-image interface)
  *
  * Picks the given device, or the first with a 06/01/01 interface, claims
  * it, opens a session (id 1, transaction 0), gets DeviceInfo (transaction
  * 1), the storage ids and each storage's StorageInfo, closes the session
  * and prints what the camera says about itself: five lines of identity,
  * then one line per storage.  Exit status 1 when no camera answers; a
- * camera that tells who it is but not what storage it has gets a warning.
+ * camera that tells who it is but not what storage it has gets a warning;
+ * 2 for a bad command line.
+ *
+ * Whatever the camera does, ptp_info ends: the session has a deadline
+ * (--timeout), which no transfer's own timeout outlasts (a camera can keep
+ * every transfer completing and so never trip one), more than a few
+ * zero-length packets in a row end it, a data phase holds at most 1 MiB,
+ * and the camera's strings are printed with control characters replaced.
  *
  * What the camera sends is parsed by examples/ptp_parse.h (no I/O; fuzzed
  * by tests/fuzz/fuzz_ptp_parse.c); the quoted #include finds it next to
@@ -27,7 +37,7 @@
 enum { OP_GET_DEVICE_INFO = 0x1001, OP_OPEN_SESSION = 0x1002, OP_CLOSE_SESSION = 0x1003,
        OP_GET_STORAGE_IDS = 0x1004, OP_GET_STORAGE_INFO = 0x1005 };
 enum { RC_OK = 0x2001, RC_SESSION_ALREADY_OPEN = 0x201e };
-enum { CHUNK = 512, MAX_STORAGES = 8 };
+enum { CHUNK = 512, MAX_STORAGES = 8, TRANSFER_MS = 5000, DEFAULT_SESSION_S = 30, MAX_SESSION_S = 3600 };
 /* The steps, in order; a failed storage step still closes the session. */
 enum { ST_OPEN, ST_INFO, ST_STORAGE_IDS, ST_STORAGE_INFO, ST_CLOSE, ST_DONE };
 
@@ -49,6 +59,8 @@ typedef struct ptp {
     char failed[128];             /* why each part failed, "" when it did not */
     char storage_failed[128], close_failed[128];
     int refused;                  /* p->failed says more than "did not answer" */
+    int64_t deadline;             /* the end of the session (ausb_now_ns) */
+    int expired;                  /* the deadline passed first */
 } ptp;
 
 static void put32(unsigned char *p, uint32_t v) { p[0] = (unsigned char)v; p[1] = (unsigned char)(v >> 8); p[2] = (unsigned char)(v >> 16); p[3] = (unsigned char)(v >> 24); }
@@ -104,10 +116,26 @@ static void stop(ptp *p, const char *why)
     fail(p, AUSB_ERROR);
 }
 
+/* A transfer's timeout never reaches past the session's deadline. */
+static unsigned transfer_timeout(const ptp *p)
+{
+    int64_t left_ms = (p->deadline - ausb_now_ns()) / 1000000 + 1;
+    return left_ms < TRANSFER_MS ? (unsigned)(left_ms > 1 ? left_ms : 1) : TRANSFER_MS;
+}
+
+/* From a callback: 1 when the session's time is up (it then ends). */
+static int expired(ptp *p)
+{
+    if (ausb_now_ns() < p->deadline) return 0;
+    p->expired = 1;
+    p->step = ST_DONE;
+    return 1;
+}
+
 static void receive(ptp *p)
 {
     int r;
-    ausb_fill_bulk(&p->xfer, &p->handle, p->ep_in, p->chunk, CHUNK, 5000, on_received, p);
+    ausb_fill_bulk(&p->xfer, &p->handle, p->ep_in, p->chunk, CHUNK, transfer_timeout(p), on_received, p);
     if ((r = ausb_submit(&p->xfer)) < 0) fail(p, r);
 }
 
@@ -121,7 +149,7 @@ static void send_command(ptp *p, unsigned op, int nparams, uint32_t param)
     put32(p->cmd + 8, tid);
     if (nparams) put32(p->cmd + 12, param);
     ptp_rx_start(&p->rx, (uint16_t)op, tid);
-    ausb_fill_bulk(&p->xfer, &p->handle, p->ep_out, p->cmd, len, 5000, on_sent, p);
+    ausb_fill_bulk(&p->xfer, &p->handle, p->ep_out, p->cmd, len, transfer_timeout(p), on_sent, p);
     if ((r = ausb_submit(&p->xfer)) < 0) fail(p, r);
 }
 
@@ -168,6 +196,7 @@ static void on_sent(ausb_transfer *t, int status, void *user)
 {
     ptp *p = (ptp *)user;
     (void)t;
+    if (expired(p)) return;
     if (status != 0) { fail(p, status); return; }
     receive(p);
 }
@@ -177,14 +206,24 @@ static void on_received(ausb_transfer *t, int status, void *user)
     ptp *p = (ptp *)user;
     int r;
     uint16_t code;
+    char why[128];
+    if (expired(p)) return;
     if (status != 0) { fail(p, status); return; }
     r = ptp_rx_feed(&p->rx, p->chunk, (size_t)t->actual_length);
     if (r == PTP_RX_ENOMEM) { fail(p, -ENOMEM); return; }
-    if (r < 0) { fail(p, AUSB_ERROR_IO); return; }
+    if (r == PTP_RX_EZLP) {
+        snprintf(why, sizeof why, "the camera answered %s with nothing but zero-length packets", op_name(p->step));
+        stop(p, why);
+        return;
+    }
+    if (r < 0) {
+        snprintf(why, sizeof why, "the camera's answer to %s breaks the PTP protocol", op_name(p->step));
+        stop(p, why);
+        return;
+    }
     if (r == PTP_RX_MORE) { receive(p); return; }
     code = p->rx.response;
     if (code != RC_OK && !(p->step == ST_OPEN && code == RC_SESSION_ALREADY_OPEN)) {
-        char why[128];
         snprintf(why, sizeof why, "the camera refused %s: PTP response 0x%04x (%s)",
                  op_name(p->step), code, response_name(code));
         stop(p, why);
@@ -227,15 +266,14 @@ static int read_storage_info(ptp *p)
 
 /* ---- device selection ---- */
 
-static int find_camera(ausb_ctx *ctx, const char *arg, ausb_device *dev)
+/* vid and pid < 0: the first still-image device. */
+static int find_camera(ausb_ctx *ctx, int vid, int pid, ausb_device *dev)
 {
     ausb_filter f;
     ausb_filter_init(&f);
-    if (arg) {
-        unsigned vid, pid;
-        if (sscanf(arg, "%x:%x", &vid, &pid) != 2) return -EINVAL;
-        f.vendor_id = (int)vid;
-        f.product_id = (int)pid;
+    if (vid >= 0) {
+        f.vendor_id = vid;
+        f.product_id = pid;
     } else {
         f.cls = 6;
         f.subclass = 1;
@@ -248,19 +286,23 @@ static int find_camera(ausb_ctx *ctx, const char *arg, ausb_device *dev)
 static int find_interface(const ausb_device *dev, int *iface, unsigned char *in, unsigned char *out)
 {
     ausb_config_desc *cfg;
-    int i, a, e, found = -1;
+    const ausb_interface *itf;
+    const ausb_altsetting *s;
+    const ausb_endpoint_desc *ep;
+    int i, a, e, found = -1, only_one;
     if (ausb_config_active(dev, &cfg) < 0 && ausb_config_get(dev, 0, &cfg) < 0) return -1;
-    for (i = 0; i < cfg->bNumInterfaces && found < 0; i++) {
-        for (a = 0; a < cfg->interface[i].num_altsetting && found < 0; a++) {
-            const ausb_altsetting *s = &cfg->interface[i].altsetting[a];
+    /* the tree as libusb parsed it: walked with the accessors, which stop
+     * where a malformed configuration left an array out */
+    only_one = ausb_config_interface_at(cfg, 0) && !ausb_config_interface_at(cfg, 1);
+    for (i = 0; found < 0 && (itf = ausb_config_interface_at(cfg, i)) != NULL; i++) {
+        for (a = 0; found < 0 && (s = ausb_interface_altsetting_at(itf, a)) != NULL; a++) {
             *in = *out = 0;
-            for (e = 0; e < s->bNumEndpoints; e++) {
-                const ausb_endpoint_desc *ep = &s->endpoint[e];
+            for (e = 0; (ep = ausb_altsetting_endpoint_at(s, e)) != NULL; e++) {
                 if (ausb_ep_type(ep) != AUSB_EP_BULK) continue;
                 if (ausb_ep_is_in(ep) && !*in) *in = ep->bEndpointAddress;
                 if (!ausb_ep_is_in(ep) && !*out) *out = ep->bEndpointAddress;
             }
-            if (*in && *out && (s->bInterfaceClass == 6 || cfg->bNumInterfaces == 1)) found = s->bInterfaceNumber;
+            if (*in && *out && (s->bInterfaceClass == 6 || only_one)) found = s->bInterfaceNumber;
         }
     }
     ausb_config_free(cfg);
@@ -268,15 +310,58 @@ static int find_interface(const ausb_device *dev, int *iface, unsigned char *in,
     return found < 0 ? -1 : 0;
 }
 
+/* ---- the command line ---- */
+
+/* Whole seconds, 1..MAX_SESSION_S, digits only. */
+static int parse_seconds(const char *s, int *out)
+{
+    int v = 0, n = 0;
+    for (; *s; s++, n++) {
+        if (*s < '0' || *s > '9' || n == 4) return -1;
+        v = v * 10 + (*s - '0');
+    }
+    if (n == 0 || v < 1 || v > MAX_SESSION_S) return -1;
+    *out = v;
+    return 0;
+}
+
+static int usage(const char *why, const char *arg)
+{
+    if (why && arg) fprintf(stderr, "ptp_info: %s: '%s'\n", why, arg);
+    else if (why) fprintf(stderr, "ptp_info: %s\n", why);
+    fprintf(stderr, "usage: ptp_info [--timeout SECONDS] [VID:PID]   (SECONDS 1..%d, default %d; ids in hex)\n",
+            MAX_SESSION_S, DEFAULT_SESSION_S);
+    return 2;
+}
+
+/* 0, or 2 after the usage line; *vid stays -1 without VID:PID. */
+static int parse_args(int argc, char **argv, int *seconds, int *vid, int *pid)
+{
+    int i;
+    for (i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--timeout") == 0) {
+            if (++i == argc) return usage("--timeout needs a value", NULL);
+            if (parse_seconds(argv[i], seconds) < 0) return usage("SECONDS must be a whole number 1..3600", argv[i]);
+        } else if (*vid < 0) {
+            if (ausb_parse_ids(argv[i], vid, pid) < 0) return usage("VID:PID must be two hex ids of 1 to 4 digits", argv[i]);
+        } else {
+            return usage("one device at a time", argv[i]);
+        }
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     ausb_ctx ctx;
     ausb_device dev;
     ptp p;
-    int iface, r, rc = 1;
+    int iface, r, rc = 1, seconds = DEFAULT_SESSION_S, vid = -1, pid = -1;
     memset(&p, 0, sizeof p);
+    if ((r = parse_args(argc, argv, &seconds, &vid, &pid)) != 0) return r;
+    p.deadline = ausb_now_ns() + (int64_t)seconds * 1000000000;
     if ((r = ausb_init(&ctx, NULL)) < 0) { fprintf(stderr, "ptp_info: %s\n", ausb_strerror(r)); return 1; }
-    if ((r = find_camera(&ctx, argc > 1 ? argv[1] : NULL, &dev)) < 0) {
+    if ((r = find_camera(&ctx, vid, pid, &dev)) < 0) {
         fprintf(stderr, "ptp_info: no camera found: %s\n", ausb_strerror(r));
         ausb_exit(&ctx);
         return 1;
@@ -290,7 +375,9 @@ int main(int argc, char **argv)
     if ((r = ausb_transfer_init(&p.xfer, 0)) < 0) goto out_close;
     send_command(&p, OP_OPEN_SESSION, 1, 1);
     while (p.step < ST_DONE && ausb_pending(&ctx)) ausb_run_once(&ctx, -1);
-    if (p.failed[0] || p.step < ST_DONE || !p.have_info) {
+    if (p.expired) {
+        fprintf(stderr, "ptp_info: the camera did not finish the session within %d s (--timeout)\n", seconds);
+    } else if (p.failed[0] || p.step < ST_DONE || !p.have_info) {
         if (p.refused) fprintf(stderr, "ptp_info: %s\n", p.failed);
         else fprintf(stderr, "ptp_info: camera did not answer: %s\n", p.failed[0] ? p.failed : ausb_strerror(AUSB_ERROR));
     } else {

@@ -21,8 +21,11 @@
 #endif
 
 enum { PTP_COMMAND = 1, PTP_DATA = 2, PTP_RESPONSE = 3 };
-enum { PTP_MAX_DATA = 1 << 20 };
-enum { PTP_RX_MORE = 0, PTP_RX_DONE = 1, PTP_RX_EPROTO = -1, PTP_RX_ENOMEM = -2 };
+/* PTP_MAX_ZLPS: the class sends one zero-length packet, after a container
+ * that fills whole packets; a camera that answers every read with one
+ * would hold the reader for ever without a transfer ever failing. */
+enum { PTP_MAX_DATA = 1 << 20, PTP_MAX_ZLPS = 4 };
+enum { PTP_RX_MORE = 0, PTP_RX_DONE = 1, PTP_RX_EPROTO = -1, PTP_RX_ENOMEM = -2, PTP_RX_EZLP = -3 };
 
 static uint32_t ptp_le32(const unsigned char *p) { return p[0] | (p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24); }
 static uint16_t ptp_le16(const unsigned char *p) { return (uint16_t)(p[0] | (p[1] << 8)); }
@@ -34,13 +37,15 @@ static uint16_t ptp_le16(const unsigned char *p) { return (uint16_t)(p[0] | (p[1
  * declared length its transfers fill exactly (zero-length packets aside),
  * then one response container of 12..32 bytes (whole 4-byte parameters),
  * its length field equal to the transfer, with the transaction id.
- * Anything else is PTP_RX_EPROTO, and so is a transfer after the response. */
+ * Anything else is PTP_RX_EPROTO, and so is a transfer after the response;
+ * more than PTP_MAX_ZLPS zero-length packets in a row are PTP_RX_EZLP. */
 typedef struct ptp_rx {
     uint16_t op;
     uint32_t tid;
     unsigned char *data;          /* data phase payload, header stripped */
     size_t data_len, data_expected, data_cap;
     int in_data, got_data, done;   /* got_data: this transaction had a data phase */
+    int zlps;                     /* zero-length packets in a row */
     uint16_t response;            /* response code, once PTP_RX_DONE */
 } ptp_rx;
 
@@ -51,6 +56,7 @@ PTP_FN void ptp_rx_start(ptp_rx *rx, uint16_t op, uint32_t tid)
     rx->tid = tid;
     rx->data_len = rx->data_expected = 0;
     rx->in_data = rx->got_data = rx->done = 0;
+    rx->zlps = 0;
     rx->response = 0;
 }
 
@@ -83,8 +89,9 @@ PTP_FN int ptp_rx_feed(ptp_rx *rx, const unsigned char *b, size_t got)
     uint32_t len;
     uint16_t type;
     if (rx->done) return PTP_RX_EPROTO;
+    if (got == 0) return ++rx->zlps > PTP_MAX_ZLPS ? PTP_RX_EZLP : PTP_RX_MORE;
+    rx->zlps = 0;
     if (rx->in_data) return ptp_rx__append(rx, b, got);  /* rest of the data phase */
-    if (got == 0) return PTP_RX_MORE;                      /* zero-length packet */
     if (got < 12) return PTP_RX_EPROTO;
     len = ptp_le32(b);
     type = ptp_le16(b + 4);

@@ -5,6 +5,9 @@
  *   build/usb_monitor          "arrived Bus 001 Device 005: ID 1234:0001" and
  *                              "left ..." lines until interrupted
  *   build/usb_monitor --once   the devices present now, as arrivals, then exit
+ *
+ * Only ids are printed (bus, address, vendor and product), never text a
+ * device chose.  Any other argument prints the usage line and exits 2.
  */
 #define AUSB_IMPLEMENTATION
 #include "asyncusb.h"
@@ -31,9 +34,12 @@ int main(int argc, char **argv)
 {
     ausb_ctx ctx;
     ausb_hotplug hp;
-    int once = argc > 1 && strcmp(argv[1], "--once") == 0, r;
+    int once = argc == 2 && strcmp(argv[1], "--once") == 0, r;
     if (argc > 1 && !once) {
-        fprintf(stderr, "usage: %s [--once]\n", argv[0]);
+        /* the first argument that is not a leading --once */
+        int bad = strcmp(argv[1], "--once") == 0 ? 2 : 1;
+        fprintf(stderr, "usb_monitor: unexpected argument: '%s'\n", argv[bad]);
+        fprintf(stderr, "usage: usb_monitor [--once]\n");
         return 2;
     }
     if ((r = ausb_init(&ctx, NULL)) < 0) {

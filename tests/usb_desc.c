@@ -276,6 +276,28 @@ static void test_setup_packets(void)
     T_MEMEQ(s, want_status, 8);
 }
 
+/* Device text on its way to a terminal: controls (C0, DEL, C1) and bytes
+ * that are no well-formed UTF-8 each become one '?'; the rest is kept. */
+static void test_printable_text(void)
+{
+    char s[64];
+    strcpy(s, "\x1b]0;pwned\x07\x1b[2J Cam\x7f");
+    T_EQ(ausb_utf8_printable(s), 4);
+    T_STREQ(s, "?]0;pwned??[2J Cam?");
+    strcpy(s, "Gr\xc3\xbc\xc3\x9f \xe2\x82\xac \xf0\x9f\x93\xb7");     /* u-umlaut, sharp s, euro, camera */
+    T_EQ(ausb_utf8_printable(s), 0);
+    T_STREQ(s, "Gr\xc3\xbc\xc3\x9f \xe2\x82\xac \xf0\x9f\x93\xb7");
+    strcpy(s, "a\xc2\x9b" "2Jb\xc2\x85");                   /* C1: CSI and NEL */
+    T_EQ(ausb_utf8_printable(s), 2);
+    T_STREQ(s, "a?2Jb?");
+    strcpy(s, "\x9b\xc0\xaf\xed\xa0\x80\xf4\x90\x80\x80\xe2\x82");  /* stray, overlong, surrogate, too high, cut */
+    T_EQ(ausb_utf8_printable(s), 12);
+    T_STREQ(s, "????????????");
+    s[0] = 0;
+    T_EQ(ausb_utf8_printable(s), 0);
+    T_EQ(ausb_utf8_printable(NULL), -EINVAL);
+}
+
 static void test_error_text(void)
 {
     T_STREQ(ausb_strerror(AUSB_ERROR_STALL), "endpoint stalled");
@@ -307,6 +329,7 @@ int main(void)
     T_RUN(test_utf16_surrogate_pairs_and_lone_halves);
     T_RUN(test_utf16_odd_length_and_small_output);
     T_RUN(test_setup_packets);
+    T_RUN(test_printable_text);
     T_RUN(test_error_text);
     return t_done();
 }

@@ -10,7 +10,13 @@
 #   leave; bulk_stream streams whole transfers and names a stall;
 # - ausb list / dev-info print the expected lines, and dev-info agrees field
 #   by field with lsusb -v on the camera and on the fake devices of
-#   tests/usb_fakehost.c.
+#   tests/usb_fakehost.c;
+# - every USB example and tools/fakecam refuse a bad command line (junk,
+#   trailing characters, signs, out of range) with a usage line and exit 2;
+# - ptp_info ends, with exit 1 and a message, against a camera that answers
+#   with nothing but zero-length packets, one that trickles a 1 MiB data
+#   phase a byte at a time, and one that never answers (tools/fakecam
+#   --misbehave), within its --timeout.
 
 AU_REC_DIR=${AUSB_RECORDINGS:-../shared/recordings}/canon-powershot-sx200
 AU_REC_DEV=$AU_REC_DIR/canon-powershot-sx200.umockdev
@@ -154,6 +160,79 @@ au_usb_lines_stall() {
     grep -q 'endpoint stalled' "$err"
 }
 
+# au_usage_exit PROGRAM ARGS...: exit 2, a usage line on stderr, nothing on
+# stdout (PROGRAM relative to $T_OUT).
+au_usage_exit() {
+    local prog=$1 rc
+    shift
+    "$T_OUT/$prog" "$@" >"$T_OUT/usage.out" 2>"$T_OUT/usage.err" </dev/null
+    rc=$?
+    [ "$rc" -eq 2 ] && grep -q '^usage: ' "$T_OUT/usage.err" && [ ! -s "$T_OUT/usage.out" ] ||
+        { echo "exit $rc"; cat "$T_OUT/usage.err"; return 1; }
+}
+
+# au_ptp_hostile MODE SECONDS WANT: ptp_info against fakecam --misbehave
+# MODE with --timeout SECONDS: exit 1 within SECONDS + 3 s, nothing on
+# stdout, and a message on stderr that contains WANT.
+au_ptp_hostile() {
+    local mode=$1 secs=$2 want=$3 start rc
+    start=$(date +%s)
+    timeout -k 2 $((secs + 20)) "$T_OUT/fakecam_usb" --misbehave "$mode" -- "$T_OUT/ptp_info" --timeout "$secs" \
+        >"$T_OUT/ptp_hostile.out" 2>"$T_OUT/ptp_hostile.err"
+    rc=$?
+    cat "$T_OUT/ptp_hostile.err"
+    [ "$rc" -eq 1 ] && [ $(($(date +%s) - start)) -le $((secs + 3)) ] && [ ! -s "$T_OUT/ptp_hostile.out" ] &&
+        grep -q "$want" "$T_OUT/ptp_hostile.err"
+}
+
+# The bad command lines: "PROGRAM|ARG ARG..." (no empty arguments).
+au_bad_command_lines() {
+    cat <<'EOF'
+ausb|dev-info zz 0001
+ausb|dev-info -1 -1
+ausb|dev-info 1234x 0001
+ausb|dev-info 12345 0001
+ausb|dev-info 0x12 0001
+ausb|dev-info 1234
+ausb|dev-info 1234 0001 extra
+ausb|list extra
+ausb|frob
+ptp_info|--timeout
+ptp_info|--timeout 0
+ptp_info|--timeout 1x
+ptp_info|--timeout 3601
+ptp_info|1234:0001x
+ptp_info|1234
+ptp_info|-1:-1
+ptp_info|1234:0001 1234:0002
+bulk_stream|1234:0001
+bulk_stream|1234:0001 0x88
+bulk_stream|1234:0001 80
+bulk_stream|1234:0001 -81
+bulk_stream|1234:0001 88 0
+bulk_stream|1234:0001 88 65
+bulk_stream|1234:0001 88 8x
+bulk_stream|1234:0001 88 8 1.5s
+bulk_stream|1234:0001 88 8 -1
+bulk_stream|12:34:56 88
+usb_lines|1234:0001 x 8b 05
+usb_lines|1234:0001 256 8b 05
+usb_lines|1234:0001 -0 8b 05
+usb_lines|1234:0001 0 0b 05
+usb_lines|1234:0001 0 8b 85
+usb_lines|1234:0001 0 8b
+usb_lines|1234:0001 0 8b 05 06
+usb_monitor|--once extra
+usb_monitor|--twice
+fakecam_usb|--fail 10x1 -- true
+fakecam_usb|--fail 0 -- true
+fakecam_usb|--fail 1001=12345 -- true
+fakecam_usb|--misbehave loud -- true
+fakecam_usb|--fail
+fakecam_usb|--
+EOF
+}
+
 # t_check runs a command through timeout(1): shell functions go via bash -c.
 au_t() {
     local name=$1
@@ -166,7 +245,8 @@ au_examples() {
     export T_OUT AU_REC_DIR AU_REC_DEV AU_REC_IOCTL   # not CC: a later part cross-builds with make
     export -f au_replay au_fakehost au_check_ptp_output au_ptp_replay au_ptp_replay_valgrind \
         au_expect_fail au_dev_info_camera au_lsusb_compare au_lsusb_detects_mismatch au_list_matches_lsusb \
-        au_monitor_once au_monitor_hotplug au_bulk_stream au_bulk_stream_stall au_usb_lines au_usb_lines_stall
+        au_monitor_once au_monitor_hotplug au_bulk_stream au_bulk_stream_stall au_usb_lines au_usb_lines_stall \
+        au_usage_exit au_ptp_hostile
     au_build_example ausb
     au_build_example ptp_info
     au_build_example usb_monitor
@@ -174,10 +254,20 @@ au_examples() {
     au_build_example usb_lines
     libs=$(${PKG_CONFIG:-pkg-config} --cflags --libs umockdev-1.0)
     # shellcheck disable=SC2086
-    if ! $CC -O2 -g -iquote . -o "$T_OUT/usb_fakehost" tests/usb_fakehost.c $libs >"$T_OUT/usb_fakehost.build.log" 2>&1; then
-        t_fail_line "[asyncusb] tests/usb_fakehost.c does not build"
+    if ! $CC -O2 -g -iquote . -o "$T_OUT/usb_fakehost" tests/usb_fakehost.c $libs >"$T_OUT/usb_fakehost.build.log" 2>&1 ||
+       ! $CC -O2 -g -iquote . -o "$T_OUT/fakecam_usb" tools/fakecam.c $libs >>"$T_OUT/usb_fakehost.build.log" 2>&1; then
+        t_fail_line "[asyncusb] tests/usb_fakehost.c or tools/fakecam.c does not build"
         return
     fi
+    local line prog args
+    while IFS= read -r line; do
+        prog=${line%%|*}; args=${line#*|}
+        # shellcheck disable=SC2086
+        au_t "$prog $args: usage line, exit 2" au_usage_exit "$prog" $args
+    done < <(au_bad_command_lines)
+    au_t "ptp_info ends on a camera of endless zero-length packets" au_ptp_hostile zlp 10 'nothing but zero-length packets'
+    au_t "ptp_info --timeout 2 ends on a camera that trickles a 1 MiB data phase" au_ptp_hostile trickle 2 'within 2 s (--timeout)'
+    au_t "ptp_info --timeout 1 ends on a camera that never answers" au_ptp_hostile silent 1 'within 1 s (--timeout)'
     if [ ! -r "$AU_REC_DEV" ] || [ ! -r "$AU_REC_IOCTL" ]; then
         # A clone with nothing beside it has no recording.  Each check that
         # needs it is named; tests/parts/demo.sh runs the same paths (ptp_info

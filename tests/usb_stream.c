@@ -630,6 +630,55 @@ static void count_done(ausb_transfer *t, int status, void *user)
     (*(int *)user)++;
 }
 
+/* A descriptor that is not open is named as such, and the failed call
+ * leaves device discovery on for the contexts that follow (libusb 1.0.26
+ * cannot turn it back on once it is off). */
+static int termux_open_then_enumerate(const char *fd_text, int *got)
+{
+    ausb_ctx ctx;
+    ausb_handle h;
+    ausb_device_list l;
+    int n;
+    setenv("TERMUX_USB_FD", fd_text, 1);
+    *got = ausb_termux_open(&ctx, &h);
+    unsetenv("TERMUX_USB_FD");
+    if (*got == 0) { ausb_close(&h); ausb_exit(&ctx); }
+    if (ausb_init(&ctx, NULL) < 0) return -1;
+    n = ausb_devices(&ctx, &l);
+    ausb_devices_free(&l);
+    ausb_exit(&ctx);
+    return n;
+}
+
+static void test_termux_descriptor_not_open_keeps_discovery(void)
+{
+    char num[16];
+    int fd = 900, r;
+    /* far above what other threads open next (they take the lowest free
+     * number), below valgrind's own */
+    while (fcntl(fd, F_GETFD) >= 0) fd++;
+    snprintf(num, sizeof num, "%d", fd);
+    T_EQ(termux_open_then_enumerate(num, &r), 3);
+    T_EQ(r, -EBADF);
+    T_STREQ(ausb_strerror(r), strerror(EBADF));
+}
+
+static void test_termux_descriptor_of_no_usb_device_keeps_discovery(void)
+{
+    static const char *const bad[] = {"-1", " 3", "3 ", "99999999999999999999"};
+    char num[16];
+    int fd = open("/dev/null", O_RDONLY), r, i;
+    T_CHECK(fd >= 0);
+    snprintf(num, sizeof num, "%d", fd);
+    T_EQ(termux_open_then_enumerate(num, &r), 3);
+    T_EQ(r, -ENOTTY);
+    for (i = 0; i < 4; i++) {
+        T_EQ(termux_open_then_enumerate(bad[i], &r), 3);
+        T_EQ(r, -EINVAL);
+    }
+    close(fd);
+}
+
 static void test_termux_descriptor_from_environment(void)
 {
     ausb_ctx ctx;
@@ -694,6 +743,8 @@ int main(void)
     RUN(test_threads_submit_thousands_completions_on_loop_thread);
     RUN(test_threads_cancel_reaches_queued_transfer);
     RUN(test_device_leaving_mid_stream_is_reported_once);
+    RUN(test_termux_descriptor_not_open_keeps_discovery);
+    RUN(test_termux_descriptor_of_no_usb_device_keeps_discovery);
     RUN(test_termux_descriptor_from_environment);   /* last: no_discovery is process-wide */
     usbf_done();
     return t_done();

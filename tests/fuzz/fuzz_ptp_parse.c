@@ -17,7 +17,8 @@
  *    the USB still-image class rules: a data phase is one data container
  *    with the operation's code and transaction id, whose declared length
  *    (at most PTP_MAX_DATA of payload) its transfers fill exactly (a
- *    transfer past it is an error; zero-length packets are nothing); then
+ *    transfer past it is an error; zero-length packets are nothing, up to
+ *    PTP_MAX_ZLPS in a row, and one more is PTP_RX_EZLP); then
  *    one response container of 12..32 bytes (whole parameters), its length
  *    field equal to the transfer, with the transaction id; anything else is
  *    an error.  Same outcome, same response code, same data.  A feed after
@@ -133,16 +134,18 @@ static unsigned rd16(const unsigned char *p) { return p[0] | (unsigned)p[1] << 8
 typedef struct model {
     unsigned op;
     uint32_t tid;
-    int in_data, have_data, done;
+    int in_data, have_data, done, zlps;
     size_t expected;
     unsigned char *data;
     size_t data_len;
     unsigned response;
 } model;
 
-/* 0 more, 1 done, -1 error */
+/* 0 more, 1 done, -1 error, -2 too many zero-length packets in a row */
 static int model_feed(model *m, const unsigned char *b, size_t n)
 {
+    if (n == 0) return ++m->zlps > PTP_MAX_ZLPS ? -2 : 0;
+    m->zlps = 0;
     if (m->in_data) {
         if (n > m->expected - m->data_len) return -1;
         memcpy(m->data + m->data_len, b, n);
@@ -150,7 +153,6 @@ static int model_feed(model *m, const unsigned char *b, size_t n)
         if (m->data_len == m->expected) m->in_data = 0;
         return 0;
     }
-    if (n == 0) return 0;
     if (n < 12) return -1;
     if (rd16(b + 4) == PTP_DATA) {
         uint32_t len = rd32(b);
@@ -194,9 +196,10 @@ static void run_transactions(const unsigned char *in, size_t n, unsigned op, uin
         r = ptp_rx_feed(&rx, t, len);
         mr = model_feed(&m, t, len);
         free(t);
-        CHECK(r == PTP_RX_MORE || r == PTP_RX_DONE || r == PTP_RX_EPROTO);  /* no memory failure here */
+        CHECK(r == PTP_RX_MORE || r == PTP_RX_DONE || r == PTP_RX_EPROTO || r == PTP_RX_EZLP);  /* no memory failure here */
         CHECK((r == PTP_RX_MORE) == (mr == 0));
         CHECK((r == PTP_RX_DONE) == (mr == 1));
+        CHECK((r == PTP_RX_EZLP) == (mr == -2));
         CHECK(rx.data_len <= PTP_MAX_DATA);
     }
     if (r == PTP_RX_DONE) {

@@ -1,7 +1,11 @@
 # tests/parts/asyncusb.sh - asyncusb.h tests (sourced by tests/run.sh).
 #
-# usb_desc      walker, IADs, UTF-16, setup packets: no libusb needed, so
-#               it runs in every variant of t_unit (also cross and musl).
+# usb_desc      walker, IADs, UTF-16, printable text, setup packets: no
+#               libusb needed, so it runs in every variant of t_unit (also
+#               cross and musl).
+# usb_tree      the tree accessors on hand-built libusb trees: NULL arrays
+#               under counts (libusb 1.0.26 returns those), counts that
+#               disagree, zero counts (libusb's header only; native builds).
 # usb_core      fake devices in an umockdev testbed (tests/usb_fake.h);
 # usb_faults    error paths reached through the AUSB_LIBUSB and allocator hooks;
 # usb_sweep     the n-th libusb call of a whole session fails, for every n;
@@ -17,6 +21,12 @@
 # usb_sched     asyncusb on the sched.h loop, tasks awaiting transfers.
 # hosts         foreign loops (naive epoll, libuv, GLib) drive all three
 #               headers; nested contexts share one wait per iteration.
+# usb_hostile   hostile descriptor sets (every cut, bad bLengths, lying
+#               lengths and counts, odd strings) through libusb, the tree
+#               accessors, ausb dev-info / list and ptp_info (the CLIs on
+#               every set in the ASan+UBSan build, on a fixed few under
+#               valgrind; the in-process pass on every set, every 16th
+#               under valgrind).
 #               These run under libumockdev-preload, native only, in three
 #               builds (plain, ASan+UBSan, valgrind) by the loop below.
 # checks        the header compiles for aarch64 and armhf; ptp_info replays
@@ -30,6 +40,11 @@
 T_NO_CROSS= t_unit usb_desc tests/usb_desc.c
 
 au_pkg() { ${PKG_CONFIG:-pkg-config} "$@"; }
+
+if au_pkg --exists libusb-1.0 2>/dev/null; then
+    # shellcheck disable=SC2046
+    T_NO_CROSS=1 t_unit usb_tree tests/usb_tree.c $(au_pkg --cflags --libs libusb-1.0)
+fi
 
 # The USB suites include glib, whose <pthread.h> includes <sched.h>; quote
 # includes keep our sched.h from shadowing the system one there.
@@ -128,6 +143,41 @@ else
     # headers; and sched.h hosting the others waits once per iteration
     if [ -e sched.h ] && [ -e aio_stream.h ] && au_pkg --exists libuv 2>/dev/null; then
         AU_LIBS_EXTRA=$(au_pkg --libs libuv) au_usb_suite hosts tests/hosts.c
+    fi
+    # The hostile descriptor sweep (tests/usb_hostile.c) runs the CLI
+    # examples it is given: built plain and with ASan+UBSan here.
+    au_hostile_clis() {
+        local v flags cc ex ok=0
+        for v in plain asan; do
+            cc=$CC; flags="-O1 -g"
+            [ "$v" = asan ] && { cc=$CLANG; flags="-O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer"; }
+            for ex in ausb ptp_info; do
+                # shellcheck disable=SC2086,SC2046
+                $cc $flags -I. -o "$T_OUT/hostile_${ex}_$v" "examples/$ex.c" $(au_pkg --cflags --libs libusb-1.0) \
+                    >"$T_OUT/hostile_${ex}_$v.build.log" 2>&1 || ok=1
+            done
+        done
+        return $ok
+    }
+    au_hostile_env() {
+        local rec="AU_RECORDINGS=${AUSB_RECORDINGS:-../shared/recordings}"
+        case "$1" in
+            plain|poll) echo "$rec AU_HOSTILE_AUSB=$T_OUT/hostile_ausb_plain AU_HOSTILE_PTP=$T_OUT/hostile_ptp_info_plain" ;;
+            poll+asan+ubsan) echo "$rec AU_HOSTILE_AUSB=$T_OUT/hostile_ausb_asan AU_HOSTILE_PTP=$T_OUT/hostile_ptp_info_asan" \
+                "AU_HOSTILE_CLI=sample LSAN_OPTIONS=suppressions=tests/usb_lsan.supp:print_suppressions=0" ;;
+            asan+ubsan) echo "$rec AU_HOSTILE_AUSB=$T_OUT/hostile_ausb_asan AU_HOSTILE_PTP=$T_OUT/hostile_ptp_info_asan" \
+                "AU_HOSTILE_CLI=all LSAN_OPTIONS=suppressions=tests/usb_lsan.supp:print_suppressions=0" ;;
+            *) echo "$rec AU_HOSTILE_AUSB=$T_OUT/hostile_ausb_plain AU_HOSTILE_PTP=$T_OUT/hostile_ptp_info_plain" \
+                "AU_HOSTILE_CLI=sample AU_HOSTILE_EVERY=16" \
+                "AU_HOSTILE_RUNNER=valgrind:-q:--error-exitcode=99:--leak-check=full:--errors-for-leak-kinds=definite,indirect:--suppressions=tests/usb_valgrind.supp" ;;
+        esac
+    }
+    if au_hostile_clis; then
+        au_usb_suite usb_hostile tests/usb_hostile.c au_hostile_env
+        # what it left out, and why (the recordings may be absent)
+        cat "$T_OUT"/usb_hostile_*.log 2>/dev/null | grep '^SKIP ' | sort -u
+    else
+        t_fail_line "[usb_hostile] the CLI examples do not build (see $T_OUT/hostile_*.build.log)"
     fi
     for au_src in tests/usb_sched*.c; do
         [ -e "$au_src" ] || continue
