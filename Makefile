@@ -94,11 +94,11 @@ install:
 	install -m 644 $(HEADERS) $(DESTDIR)$(PREFIX)/include/asynckit/
 	printf '%s\n' 'prefix=$(PREFIX)' 'includedir=$${prefix}/include' '' \
 	  'Name: asynckit' 'Description: single-file headers for async I/O: sched.h, aio_stream.h' \
-	  'Version: 0.1.0' 'Cflags: -I$${includedir}/asynckit' 'Libs: -lpthread' \
+	  'Version: 0.2.0' 'Cflags: -I$${includedir}/asynckit' 'Libs: -lpthread' \
 	  > $(DESTDIR)$(PREFIX)/lib/pkgconfig/asynckit.pc
 	printf '%s\n' 'prefix=$(PREFIX)' 'includedir=$${prefix}/include' '' \
 	  'Name: asyncusb' 'Description: asyncusb.h, async USB on libusb-1.0 (asynckit)' \
-	  'Version: 0.1.0' 'Requires: asynckit libusb-1.0' 'Cflags: -I$${includedir}/asynckit' \
+	  'Version: 0.2.0' 'Requires: asynckit libusb-1.0' 'Cflags: -I$${includedir}/asynckit' \
 	  > $(DESTDIR)$(PREFIX)/lib/pkgconfig/asyncusb.pc
 
 uninstall:

@@ -1,4 +1,4 @@
-/* aio_stream.h - v0.1 - buffered async streams, TCP client and server, Unix sockets, serial ports (Linux) - MIT or public domain, see the end of the file */
+/* aio_stream.h - v0.2.0 - buffered async streams, TCP client and server, Unix sockets, serial ports (Linux) - MIT or public domain, see the end of the file */
 /*
 # aio_stream.h
 
@@ -98,7 +98,7 @@ and the static option of every header of the family.
 - A callback may start the next operation, or close the stream.  A stream's
   memory is released after its last callback (the close callback when one
   was given) has returned; do not touch it afterwards.
-- One read operation at a time per stream (`AIOS_EBUSY` otherwise); writes
+- One read operation at a time per stream (`-EBUSY` otherwise); writes
   queue without limit on their number and complete in order.
 - One thread drives a context: every function, `aios_stop` included, is
   called from that thread (the resolver thread is the library's own and
@@ -116,7 +116,7 @@ and the static option of every header of the family.
                                                  its storage cannot tell, close it first)
     void aios_ctx_close(aios_ctx *ctx);          aborts everything, delivers every callback, frees all
                                                  (waits for a resolver thread still in getaddrinfo)
-    int  aios_run_once(aios_ctx *ctx, int timeout_ms);  one poll (-1: no limit); returns 1 while
+    int  aios_run_once(aios_ctx *ctx, int timeout_ns);  one poll (-1: no limit); returns 1 while
                                                  anything is pending, 0 when idle, <0 on error
     int  aios_run(aios_ctx *ctx);                until idle or aios_stop
     void aios_stop(aios_ctx *ctx);
@@ -130,7 +130,7 @@ writes at most `cap` entries and returns how many it needs, and lowers
 `*deadline_ns` (absolute CLOCK_MONOTONIC ns, INT64_MAX for none) to its
 earliest deadline; dispatch takes the same entries back with `revents`, and
 must be called after every poll, even when nothing was ready.  With sched.h:
-`schd_source_add(&loop, &src, aios_prepare, aios_dispatch, &ctx)`.
+`schd_source_add(&src, &loop, aios_prepare, aios_dispatch, &ctx)`.
 That is also how a context lives inside a loop of your own (poll, epoll,
 GLib, libuv): call prepare, wait on its descriptors until the deadline, call
 dispatch.  With epoll (the default) prepare gives one entry, the context's
@@ -145,9 +145,9 @@ still run first); afterwards the context is closed and may be freed.
 
 ### Streams
 
-    int  aios_stream_open(aios_ctx *ctx, aios_stream **out, int fd, unsigned flags);
+    int  aios_stream_open(aios_stream **out, aios_ctx *ctx, int fd, unsigned flags);
          wraps any descriptor (made non-blocking); AIOS_NOCLOSE leaves it open at close;
-         AIOS_EBUSY for a descriptor the context already holds (a stream not yet
+         -EBUSY for a descriptor the context already holds (a stream not yet
          closed, a listener)
     int  aios_read(s, void *buf, size_t cap, cb, ud);        status: 1..cap bytes, 0 at end of stream
     int  aios_read_exactly(s, void *buf, size_t n, cb, ud);  status: n, or AIOS_EINCOMPLETE at end of
@@ -165,20 +165,20 @@ still run first); afterwards the context is closed and may be freed.
     size_t aios_result_len(s);                               bytes moved by the last read operation
     int  aios_write(s, const void *p, size_t n, cb, ud);     no copy: keep p alive until cb; status 0
     int  aios_write_copy(s, const void *p, size_t n, cb, ud); copies what it cannot send at once;
-                                                             AIOS_EFULL while the copies queued (each
+                                                             -EAGAIN while the copies queued (each
                                                              with its request header) reach the write
                                                              high-water mark
     int  aios_drain(s, size_t low_water, cb, ud);            when unsent bytes <= low_water
     int  aios_shutdown(s, cb, ud);                           flush, then shut down the write side
     int  aios_close(s, cb, ud);                              abort: pending ops get -ECANCELED, then cb
                                                              (during a graceful close: cb NULL cuts it
-                                                             short and its callback runs; else AIOS_EBUSY)
-    int  aios_close_graceful(s, timeout_ms, cb, ud);         cancel the read, flush writes (or give up
-                                                             after timeout_ms: -ETIMEDOUT), close, cb
+                                                             short and its callback runs; else -EBUSY)
+    int  aios_close_graceful(s, timeout_ns, cb, ud);         cancel the read, flush writes (or give up
+                                                             after timeout_ns: -ETIMEDOUT), close, cb
     void aios_set_limits(s, size_t read_hwm, size_t write_hwm);   defaults 64 KiB and 1 MiB
     int  aios_set_timeouts(s, int read_ms, int write_ms);         per operation started later; 0: none
     int  aios_stream_fd(s); size_t aios_write_queued(s);
-    void aios_stream_set_user(s, void *p); void *aios_stream_user(s);
+    void aios_stream_set_ud(s, void *p); void *aios_stream_ud(s);
     aios_server *aios_stream_server(s);                      the server that accepted s, or NULL
 
 Reading is demand driven: the descriptor is polled for input only while a
@@ -195,16 +195,16 @@ callbacks per iteration and the loop still polls for everyone else.
 ### TCP and Unix clients
 
     void aios_tcp_opts_init(aios_tcp_opts *o);
-    int  aios_tcp_connect(ctx, aios_stream **out, const char *host, int port, const aios_tcp_opts *o,
+    int  aios_tcp_connect(aios_stream **out, ctx, const char *host, int port, const aios_tcp_opts *o,
                           cb, ud);
-    int  aios_unix_connect(ctx, aios_stream **out, const char *path, cb, ud);
+    int  aios_unix_connect(aios_stream **out, ctx, const char *path, cb, ud);
 
 The stream exists at once (reads and writes may be queued before the
 connection is up); the callback reports the connection.  After a failed
 connect the stream stays, with no descriptor, until you close it.  Host
 names resolve in a resolver thread (IPv6 and IPv4 addresses are then tried
-alternately, a new attempt starting every `attempt_delay_ms` while earlier
-ones are pending; the first to connect wins).  `timeout_ms` bounds the whole
+alternately, a new attempt starting every `attempt_delay_ns` while earlier
+ones are pending; the first to connect wins).  `timeout_ns` bounds the whole
 connect, resolution included.  A Unix connect to a listener whose backlog
 is full is retried (2 ms growing to 100 ms apart, about 4.5 s in all) before
 it fails with `-EAGAIN`.
@@ -217,11 +217,11 @@ it fails with `-EAGAIN`.
     int  aios_server_listen_tcp(srv, const char *host, int port);   NULL / "" / "*": dual stack
     int  aios_server_listen_unix(srv, const char *path);
     int  aios_server_port(const aios_server *srv);                  the bound port (port 0 asked)
-    int  aios_server_shutdown(srv, int timeout_ms, aios_server_cb cb, void *ud);
+    int  aios_server_shutdown(srv, int timeout_ns, aios_server_cb cb, void *ud);
     int  aios_format_addr(const struct sockaddr *sa, char *buf, size_t n);  "1.2.3.4:80", "[::1]:80"
 
 `aios_server_init` on a server the context still holds (initialised and not
-yet shut down, as in a retry after a failed listen) returns `AIOS_EBUSY` and
+yet shut down, as in a retry after a failed listen) returns `-EBUSY` and
 changes nothing; listen again on the same server instead.  After its
 shutdown completed, the storage may be initialised anew.
 
@@ -230,7 +230,7 @@ most `accept_batch` connections per listener and loop iteration.  At
 `max_conns` it either accepts and closes at once (`reject_over_max`, the
 default, counted in `stats.rejected`) or stops accepting until a connection
 ends.  When accept fails for lack of descriptors (EMFILE, ENFILE, ENOBUFS,
-ENOMEM) the server pauses accepting for `retry_ms` or until one of its
+ENOMEM) the server pauses accepting for `retry_ns` or until one of its
 connections closes, counts it in `stats.fd_exhausted`, and logs nothing.
 With `evict_idle` set, a connection that arrives at `max_conns`, or finds
 the process out of descriptors (EMFILE), takes the place of the connection
@@ -240,7 +240,7 @@ in a forced shutdown; counted in `stats.evicted`).  Peers that each hold a
 connection and trickle a byte now and then can then no longer keep every
 descriptor and lock new clients out.
 Shutdown closes the listeners at once, lets connections end by themselves
-within `timeout_ms`, closes the rest and reports through the callback how
+within `timeout_ns`, closes the rest and reports through the callback how
 many it closed by force; the server's storage may then be reused.  Without
 memory for its timer it returns -ENOMEM and changes nothing.
 A Unix-socket listen removes a socket file left by a server that is gone
@@ -252,7 +252,7 @@ addresses to the one port that `aios_server_port` reports.
 
 ### Serial ports
 
-    int aios_serial_open(ctx, aios_stream **out, const char *path, int baud);
+    int aios_serial_open(aios_stream **out, ctx, const char *path, int baud);
 
 Opens a terminal device in raw mode (8N1, no flow control, no echo) at the
 given baud rate and returns it as a stream.  Flow control and input
@@ -272,22 +272,32 @@ such as `-ECONNREFUSED` or `-EPIPE`); the header's own outcomes are in
     AIOS_EINCOMPLETE  -1001  end of stream before the requested bytes
                              (read_exactly, read_until, peek)
     AIOS_ETOOLONG     -1002  read_until: no delimiter within `max` bytes
-    AIOS_EFULL        -1003  write_copy: the write queue is at its high-water mark
+    -EAGAIN        -1003  write_copy: the write queue is at its high-water mark
     AIOS_ECLOSED      -1004  the stream or server is closing
-    AIOS_EBUSY        -1005  an operation of that kind is already pending (a
+    -EBUSY        -1005  an operation of that kind is already pending (a
                              second read; run_once from inside dispatch); a
                              server or descriptor the context already holds
     AIOS_ENOTFOUND    -1006  host name not found
     AIOS_ERESOLVE     -1007  name resolution failed otherwise
     AIOS_ENOTNUMERIC  -1008  a host name given to a build with AIOS_NO_RESOLVER
 */
-#if (defined(AIOS_IMPLEMENTATION) || defined(ASYNCKIT_IMPLEMENTATION)) && !defined(_GNU_SOURCE)
-#define _GNU_SOURCE 1
+/* The implementations of the family need POSIX and GNU declarations, and
+ * any of them may be compiled further down this file: when nothing of the
+ * C library has been read yet, ask for them (ASYNCKIT_NO_GNU_SOURCE keeps
+ * the file's feature macros as they are). */
+#if !defined(_GNU_SOURCE) && !defined(_FEATURES_H) && !defined(ASYNCKIT_NO_GNU_SOURCE)
+#define _GNU_SOURCE
+#endif
+#if defined(ASYNCKIT_IMPLEMENTATION) && !defined(AIOS_IMPLEMENTATION)
+#define AIOS_IMPLEMENTATION
 #endif
 #if defined(ASYNCKIT_STATIC) && !defined(AIOS_STATIC)
 #define AIOS_STATIC
 #endif
-#if (defined(AIOS_IMPLEMENTATION) || defined(ASYNCKIT_IMPLEMENTATION)) && !defined(AKC_IMPLEMENT)
+#if defined(AIOS_STATIC) && !defined(AIOS_IMPLEMENTATION)
+#define AIOS_IMPLEMENTATION
+#endif
+#if defined(AIOS_IMPLEMENTATION) && !defined(AKC_IMPLEMENT)
 #define AKC_IMPLEMENT
 #endif
 /* ==== asynckit core begin ==== */
@@ -319,6 +329,10 @@ extern "C" {
 #endif
 
 #define AKC_NO_DEADLINE INT64_MAX
+/* Durations are int64_t nanoseconds in the whole family. */
+#define AKC_SEC(s) ((int64_t)(s) * 1000000000)
+#define AKC_MS(ms) ((int64_t)(ms) * 1000000)
+#define AKC_US(us) ((int64_t)(us) * 1000)
 
 /* On the poll backend, prepare marks an entry whose watcher is new since
  * the previous prepare by writing this bit into its revents (poll() never
@@ -447,8 +461,8 @@ struct akc_loop {
 #define AKC_POLL_BACKEND 1
 #endif
 
-#if defined(__GLIBC__) && !defined(__USE_POSIX199309)
-#error "asynckit: an implementation needs POSIX declarations, but a system header was read without them: define the implementation macro before any #include of this file (or compile it with -D_GNU_SOURCE)"
+#if defined(__GLIBC__) && !defined(__USE_XOPEN2K)
+#error "asynckit: this file compiles an implementation of the family, but a system header came before every family header and fixed the C library's feature macros without POSIX (strict -std=c99). Fix: include the family's headers before the system headers in this file, or compile it with -D_GNU_SOURCE."
 #endif
 
 #include <errno.h>
@@ -520,7 +534,7 @@ extern "C" {
 
 /* ---- core: errors ---- */
 
-/* Text for any code: the family's own, -errno, 0. */
+/* Text for any code: the family's own, -errno (the C library's words), 0. */
 AKC_FN const char *akc_strerror(int code)
 {
     switch (code) {
@@ -530,14 +544,11 @@ AKC_FN const char *akc_strerror(int code)
     case AKC_ECLOSED: return "closing or closed";
     case AKC_ENOTFOUND: return "host name not found";
     case AKC_ERESOLVE: return "host name resolution failed";
-    case AKC_ENOTNUMERIC: return "not a numeric address (built without a resolver)";
+    case AKC_ENOTNUMERIC: return "not a numeric address (built with AIOS_NO_RESOLVER)";
     case AKC_EUSB: return "USB failure";
     case AKC_ESTALL: return "endpoint stalled";
-    case AKC_EBABBLE: return "device sent more data than requested";
+    case AKC_EBABBLE: return "overflow: device sent more data than requested";
     case AKC_EMALFORMED: return "malformed descriptor";
-    case -ETIMEDOUT: return "timed out";
-    case -ECANCELED: return "cancelled";
-    case -EAGAIN: return "would have to wait (full or empty)";
     default: break;
     }
     if (code < 0 && code > -4096) return strerror(-code);
@@ -1457,7 +1468,7 @@ AKC_FN int akc_run_once(akc_loop *l, int64_t timeout_ns)
 
 #ifndef AIO_STREAM_H
 #define AIO_STREAM_H
-#define AIOS_VERSION "0.1.0"
+#define AIOS_VERSION "0.2.0"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -1477,22 +1488,27 @@ AKC_FN int akc_run_once(akc_loop *l, int64_t timeout_ns)
 #define AIOS_MAX_LISTENERS 4
 #endif
 
+/* Durations are int64_t nanoseconds, as in every header of the family. */
+#define AIOS_SEC(s) AKC_SEC(s)
+#define AIOS_MS(ms) AKC_MS(ms)
+#define AIOS_US(us) AKC_US(us)
+
 #ifdef __cplusplus
 extern "C" {
 #endif
 
 struct sockaddr;
 
+/* The family's own codes (aio_stream.h's share of them; system errors are
+ * -errno, such as -EBUSY for a second read, -EAGAIN for a full queue). */
 enum aios_error {
     AIOS_OK = 0,
-    AIOS_EINCOMPLETE = -1001, /* end of stream before the requested bytes */
-    AIOS_ETOOLONG = -1002,    /* read_until: no delimiter within the maximum */
-    AIOS_EFULL = -1003,       /* write queue at its high-water mark */
-    AIOS_ECLOSED = -1004,     /* the stream or server is closing */
-    AIOS_EBUSY = -1005,       /* an operation of that kind is already pending */
-    AIOS_ENOTFOUND = -1006,   /* host name not found */
-    AIOS_ERESOLVE = -1007,    /* name resolution failed */
-    AIOS_ENOTNUMERIC = -1008  /* a host name, but built with AIOS_NO_RESOLVER */
+    AIOS_EINCOMPLETE = AKC_EINCOMPLETE, /* end of stream before the requested bytes */
+    AIOS_ETOOLONG = AKC_ETOOLONG,       /* read_until: no delimiter within the maximum */
+    AIOS_ECLOSED = AKC_ECLOSED,         /* the stream or server is closing */
+    AIOS_ENOTFOUND = AKC_ENOTFOUND,     /* host name not found */
+    AIOS_ERESOLVE = AKC_ERESOLVE,       /* name resolution failed */
+    AIOS_ENOTNUMERIC = AKC_ENOTNUMERIC  /* a host name, but built with AIOS_NO_RESOLVER */
 };
 
 enum { AIOS_NOCLOSE = 1u };
@@ -1519,11 +1535,11 @@ struct aios_ctx {
 };
 
 typedef struct aios_tcp_opts {
-    int timeout_ms;        /* whole connect, resolution included; 0: none */
-    int attempt_delay_ms;  /* delay before racing the next address (250) */
+    int64_t timeout_ns;        /* whole connect, resolution included; 0: none */
+    int64_t attempt_delay_ns;  /* delay before racing the next address (250 ms) */
     int family;            /* 0 any, 4 or 6 */
     int nodelay;           /* TCP_NODELAY (1) */
-    int keepalive_s;       /* SO_KEEPALIVE with this idle time; 0: off */
+    int64_t keepalive_ns;      /* SO_KEEPALIVE with this idle time (whole seconds); 0: off */
     size_t read_hwm, write_hwm;  /* 0: defaults */
 } aios_tcp_opts;
 
@@ -1536,7 +1552,7 @@ typedef struct aios_server_config {
     int reuseport;         /* SO_REUSEPORT (0) */
     int v6only;            /* IPV6_V6ONLY on IPv6 listeners (0) */
     int nodelay;           /* TCP_NODELAY on accepted connections (1) */
-    int retry_ms;          /* pause after running out of descriptors (100) */
+    int64_t retry_ns;      /* pause after running out of descriptors (100 ms) */
     int evict_idle;        /* at max_conns or out of descriptors, close the connection
                               idle longest for the new one (0) */
     size_t read_hwm, write_hwm;  /* for accepted streams; 0: defaults */
@@ -1575,14 +1591,14 @@ AIOS_API int aios_ctx_init(aios_ctx *ctx);
 AIOS_API void aios_ctx_close(aios_ctx *ctx);
 AIOS_API int aios_prepare(void *ctx, struct pollfd *fds, int cap, int64_t *deadline_ns);
 AIOS_API void aios_dispatch(void *ctx, struct pollfd *fds, int n);
-AIOS_API int aios_run_once(aios_ctx *ctx, int timeout_ms);
+AIOS_API int aios_run_once(aios_ctx *ctx, int64_t timeout_ns);
 AIOS_API int aios_run(aios_ctx *ctx);
 AIOS_API void aios_stop(aios_ctx *ctx);
 AIOS_API int64_t aios_now_ns(void);
 AIOS_API const char *aios_strerror(int code);
 
 /* streams */
-AIOS_API int aios_stream_open(aios_ctx *ctx, aios_stream **out, int fd, unsigned flags);
+AIOS_API int aios_stream_open(aios_stream **out, aios_ctx *ctx, int fd, unsigned flags);
 AIOS_API int aios_read(aios_stream *s, void *buf, size_t cap, aios_cb cb, void *ud);
 AIOS_API int aios_read_exactly(aios_stream *s, void *buf, size_t n, aios_cb cb, void *ud);
 AIOS_API int aios_read_until(aios_stream *s, const void *delim, size_t dlen, size_t max, aios_cb cb, void *ud);
@@ -1595,20 +1611,20 @@ AIOS_API int aios_write_copy(aios_stream *s, const void *data, size_t n, aios_cb
 AIOS_API int aios_drain(aios_stream *s, size_t low_water, aios_cb cb, void *ud);
 AIOS_API int aios_shutdown(aios_stream *s, aios_cb cb, void *ud);
 AIOS_API int aios_close(aios_stream *s, aios_cb cb, void *ud);
-AIOS_API int aios_close_graceful(aios_stream *s, int timeout_ms, aios_cb cb, void *ud);
+AIOS_API int aios_close_graceful(aios_stream *s, int64_t timeout_ns, aios_cb cb, void *ud);
 AIOS_API void aios_set_limits(aios_stream *s, size_t read_hwm, size_t write_hwm);
-AIOS_API int aios_set_timeouts(aios_stream *s, int read_ms, int write_ms);
+AIOS_API int aios_set_timeouts(aios_stream *s, int64_t read_ns, int64_t write_ns);
 AIOS_API int aios_stream_fd(const aios_stream *s);
 AIOS_API size_t aios_write_queued(const aios_stream *s);
-AIOS_API void aios_stream_set_user(aios_stream *s, void *p);
-AIOS_API void *aios_stream_user(const aios_stream *s);
+AIOS_API void aios_stream_set_ud(aios_stream *s, void *p);
+AIOS_API void *aios_stream_ud(const aios_stream *s);
 AIOS_API aios_server *aios_stream_server(const aios_stream *s);
 
 /* clients */
 AIOS_API void aios_tcp_opts_init(aios_tcp_opts *o);
-AIOS_API int aios_tcp_connect(aios_ctx *ctx, aios_stream **out, const char *host, int port,
+AIOS_API int aios_tcp_connect(aios_stream **out, aios_ctx *ctx, const char *host, int port,
                               const aios_tcp_opts *o, aios_cb cb, void *ud);
-AIOS_API int aios_unix_connect(aios_ctx *ctx, aios_stream **out, const char *path, aios_cb cb, void *ud);
+AIOS_API int aios_unix_connect(aios_stream **out, aios_ctx *ctx, const char *path, aios_cb cb, void *ud);
 
 /* servers */
 AIOS_API void aios_server_config_init(aios_server_config *cfg);
@@ -1617,11 +1633,11 @@ AIOS_API int aios_server_init(aios_server *srv, aios_ctx *ctx, const aios_server
 AIOS_API int aios_server_listen_tcp(aios_server *srv, const char *host, int port);
 AIOS_API int aios_server_listen_unix(aios_server *srv, const char *path);
 AIOS_API int aios_server_port(const aios_server *srv);
-AIOS_API int aios_server_shutdown(aios_server *srv, int timeout_ms, aios_server_cb cb, void *ud);
+AIOS_API int aios_server_shutdown(aios_server *srv, int64_t timeout_ns, aios_server_cb cb, void *ud);
 AIOS_API int aios_format_addr(const struct sockaddr *sa, char *buf, size_t n);
 
 /* serial ports */
-AIOS_API int aios_serial_open(aios_ctx *ctx, aios_stream **out, const char *path, int baud);
+AIOS_API int aios_serial_open(aios_stream **out, aios_ctx *ctx, const char *path, int baud);
 
 #ifdef __cplusplus
 }
@@ -1629,7 +1645,7 @@ AIOS_API int aios_serial_open(aios_ctx *ctx, aios_stream **out, const char *path
 #endif /* AIO_STREAM_H */
 
 /* ======================================================================= */
-#if (defined(AIOS_IMPLEMENTATION) || defined(ASYNCKIT_IMPLEMENTATION)) && !defined(AIOS_IMPLEMENTATION_DONE)
+#if defined(AIOS_IMPLEMENTATION) && !defined(AIOS_IMPLEMENTATION_DONE)
 #define AIOS_IMPLEMENTATION_DONE
 
 #include <errno.h>
@@ -1661,9 +1677,6 @@ AIOS_API int aios_serial_open(aios_ctx *ctx, aios_stream **out, const char *path
 #include <sys/eventfd.h>
 #endif
 
-#if defined(__GLIBC__) && !defined(__USE_XOPEN2K)
-#error "aio_stream.h: the implementation needs POSIX declarations; define AIOS_IMPLEMENTATION before any system header or compile with -D_GNU_SOURCE"
-#endif
 
 #ifndef AIOS_MALLOC
 #define AIOS_MALLOC(n) malloc(n)
@@ -1812,23 +1825,7 @@ AIOS_API int64_t aios_now_ns(void)
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-AIOS_API const char *aios_strerror(int code)
-{
-    switch (code) {
-    case AIOS_OK: return "success";
-    case AIOS_EINCOMPLETE: return "end of stream before the requested bytes arrived";
-    case AIOS_ETOOLONG: return "no delimiter within the maximum length";
-    case AIOS_EFULL: return "write queue is at its high-water mark";
-    case AIOS_ECLOSED: return "stream or server is closing";
-    case AIOS_EBUSY: return "an operation of that kind is already pending";
-    case AIOS_ENOTFOUND: return "host name not found";
-    case AIOS_ERESOLVE: return "host name resolution failed";
-    case AIOS_ENOTNUMERIC: return "not a numeric address (built with AIOS_NO_RESOLVER)";
-    default: break;
-    }
-    if (code < 0 && code > -4096) return strerror(-code);
-    return "unknown error";
-}
+AIOS_API const char *aios_strerror(int code) { return akc_strerror(code); }
 
 /* ==== section: the loop ==== */
 
@@ -1896,13 +1893,13 @@ AIOS_API void aios_dispatch(void *vctx, struct pollfd *fds, int n)
     if (c->close_asked) aios_ctx_close(c);  /* asked for from a callback */
 }
 
-AIOS_API int aios_run_once(aios_ctx *c, int timeout_ms)
+AIOS_API int aios_run_once(aios_ctx *c, int64_t timeout_ns)
 {
     int r;
     if (!c) return -EINVAL;
-    if (c->core.depth) return AIOS_EBUSY;
-    if (!akc_alive(&c->core) && timeout_ms < 0) return 0;
-    r = akc_run_once(&c->core, timeout_ms < 0 ? -1 : (int64_t)timeout_ms * 1000000);
+    if (c->core.depth) return -EBUSY;
+    if (!akc_alive(&c->core) && timeout_ns < 0) return 0;
+    r = akc_run_once(&c->core, timeout_ns);
     if (c->close_asked) aios_ctx_close(c);
     if (r < 0) return r;
     return akc_alive(&c->core);
@@ -1912,7 +1909,7 @@ AIOS_API int aios_run(aios_ctx *c)
 {
     int r = 0;
     if (!c) return -EINVAL;
-    if (c->core.depth) return AIOS_EBUSY;   /* a stop asked for meanwhile stays for the outer run */
+    if (c->core.depth) return -EBUSY;   /* a stop asked for meanwhile stays for the outer run */
     /* an aios_stop made before this call counts, as in the other headers */
     while (!akc_stopped(&c->core)) {
         r = aios_run_once(c, -1);
@@ -2081,7 +2078,7 @@ static int aios__is_socket(int fd)
     return getsockname(fd, (struct sockaddr *)(void *)&ss, &len) == 0 || errno != ENOTSOCK;
 }
 
-AIOS_API int aios_stream_open(aios_ctx *ctx, aios_stream **out, int fd, unsigned flags)
+AIOS_API int aios_stream_open(aios_stream **out, aios_ctx *ctx, int fd, unsigned flags)
 {
     aios_stream *s;
     int r;
@@ -2089,7 +2086,7 @@ AIOS_API int aios_stream_open(aios_ctx *ctx, aios_stream **out, int fd, unsigned
     *out = NULL;
     /* a descriptor the context already watches (a stream not yet closed, a
      * listener) would get two owners reading from it and closing it */
-    if (aios__fd_held(ctx, fd)) return AIOS_EBUSY;
+    if (aios__fd_held(ctx, fd)) return -EBUSY;
     if ((r = aios__set_nonblock(fd)) < 0) return r;
     s = aios__stream_new(ctx, fd, NULL);
     if (!s) return -ENOMEM;
@@ -2147,7 +2144,7 @@ AIOS_API int aios_close(aios_stream *s, aios_cb cb, void *ud)
     if (s->flags & AIOS__F_CLOSING) return AIOS_ECLOSED;
     /* a graceful close already owns the close callback; it may be cut short, not replaced */
     if (s->flags & AIOS__F_GCLOSE) {
-        if (cb) return AIOS_EBUSY;
+        if (cb) return -EBUSY;
     } else {
         s->closecb = cb;
         s->closeud = ud;
@@ -2156,15 +2153,15 @@ AIOS_API int aios_close(aios_stream *s, aios_cb cb, void *ud)
     return 0;
 }
 
-AIOS_API int aios_close_graceful(aios_stream *s, int timeout_ms, aios_cb cb, void *ud)
+AIOS_API int aios_close_graceful(aios_stream *s, int64_t timeout_ns, aios_cb cb, void *ud)
 {
     if (!s) return -EINVAL;
     if (s->flags & AIOS__F_CLOSING) return AIOS_ECLOSED;
-    if (s->flags & AIOS__F_GCLOSE) return AIOS_EBUSY;
+    if (s->flags & AIOS__F_GCLOSE) return -EBUSY;
     /* the read timer becomes the close timer: a read deadline must not end the close */
     aios__stream_stop_rtimer(s);
-    if (timeout_ms >= 0 && (!aios__stream_side(s) ||
-                            aios__timer_start(s->ctx, &s->side->r, aios__after_ns(s->ctx, (int64_t)timeout_ms * 1000000)) < 0))
+    if (timeout_ns >= 0 && (!aios__stream_side(s) ||
+                            aios__timer_start(s->ctx, &s->side->r, aios__after_ns(s->ctx, timeout_ns)) < 0))
         return aios_close(s, cb, ud);  /* no memory for the timer: close at once, same callback */
     s->closecb = cb;
     s->closeud = ud;
@@ -2319,7 +2316,7 @@ static int aios__read_start(aios_stream *s, int op, void *dst, size_t want, aios
 {
     if (!s) return -EINVAL;
     if (s->flags & (AIOS__F_CLOSING | AIOS__F_GCLOSE)) return AIOS_ECLOSED;
-    if (s->rop) return AIOS_EBUSY;
+    if (s->rop) return -EBUSY;
     if (s->io.fd < 0 && !(s->flags & AIOS__F_CONNECTING)) return -ENOTCONN;
     s->rop = (unsigned char)op;
     s->ru.dst = dst;
@@ -2523,7 +2520,7 @@ static int aios__write_common(aios_stream *s, const void *data, size_t n, int co
     if (s->flags & (AIOS__F_SHUT_REQ | AIOS__F_SHUT_DONE)) return -EPIPE;
     if (s->werr) return s->werr;
     if (s->io.fd < 0 && !(s->flags & AIOS__F_CONNECTING)) return -ENOTCONN;
-    if (copy && s->wcopied > 0 && s->wcopied >= s->whwm) return AIOS_EFULL;
+    if (copy && s->wcopied > 0 && s->wcopied >= s->whwm) return -EAGAIN;
     if (copy && n > (size_t)UINT32_MAX) return -EINVAL;
     /* The request exists before any byte goes out: a write that returns
      * -ENOMEM has sent nothing, and one that sent something always completes
@@ -2584,7 +2581,7 @@ AIOS_API int aios_drain(aios_stream *s, size_t low_water, aios_cb cb, void *ud)
 {
     if (!s) return -EINVAL;
     if (s->flags & AIOS__F_CLOSING) return AIOS_ECLOSED;
-    if (s->side && s->side->dcb) return AIOS_EBUSY;
+    if (s->side && s->side->dcb) return -EBUSY;
     if (!cb) return -EINVAL;
     if (!aios__stream_side(s)) return -ENOMEM;
     s->side->dlow = low_water;
@@ -2598,7 +2595,7 @@ AIOS_API int aios_shutdown(aios_stream *s, aios_cb cb, void *ud)
 {
     if (!s) return -EINVAL;
     if (s->flags & (AIOS__F_CLOSING | AIOS__F_GCLOSE)) return AIOS_ECLOSED;
-    if (s->flags & (AIOS__F_SHUT_REQ | AIOS__F_SHUT_DONE)) return AIOS_EBUSY;
+    if (s->flags & (AIOS__F_SHUT_REQ | AIOS__F_SHUT_DONE)) return -EBUSY;
     if (!(s->flags & AIOS__F_SOCK) && !(s->flags & AIOS__F_CONNECTING)) return -ENOTSOCK;
     if (!aios__stream_side(s)) return -ENOMEM;
     s->flags |= AIOS__F_SHUT_REQ;
@@ -2767,20 +2764,20 @@ AIOS_API void aios_set_limits(aios_stream *s, size_t read_hwm, size_t write_hwm)
     if (write_hwm) s->whwm = write_hwm > UINT32_MAX ? UINT32_MAX : (uint32_t)write_hwm;
 }
 
-AIOS_API int aios_set_timeouts(aios_stream *s, int read_ms, int write_ms)
+AIOS_API int aios_set_timeouts(aios_stream *s, int64_t read_ns, int64_t write_ns)
 {
-    if (!s) return -EINVAL;
-    if (read_ms <= 0 && write_ms <= 0 && !s->side) return 0;
+    if (!s || read_ns < 0 || write_ns < 0) return -EINVAL;
+    if (read_ns == 0 && write_ns == 0 && !s->side) return 0;
     if (!aios__stream_side(s)) return -ENOMEM;
-    s->side->rtimeout_ns = read_ms > 0 ? (int64_t)read_ms * 1000000 : 0;
-    s->side->wtimeout_ns = write_ms > 0 ? (int64_t)write_ms * 1000000 : 0;
+    s->side->rtimeout_ns = read_ns;
+    s->side->wtimeout_ns = write_ns;
     return 0;
 }
 
 AIOS_API int aios_stream_fd(const aios_stream *s) { return s ? s->io.fd : -1; }
 AIOS_API size_t aios_write_queued(const aios_stream *s) { return s ? s->wunsent : 0; }
-AIOS_API void aios_stream_set_user(aios_stream *s, void *p) { if (s) s->user = p; }
-AIOS_API void *aios_stream_user(const aios_stream *s) { return s ? s->user : NULL; }
+AIOS_API void aios_stream_set_ud(aios_stream *s, void *p) { if (s) s->user = p; }
+AIOS_API void *aios_stream_ud(const aios_stream *s) { return s ? s->user : NULL; }
 AIOS_API aios_server *aios_stream_server(const aios_stream *s) { return s ? s->server : NULL; }
 
 /* ==== section: name resolution ==== */
@@ -2916,7 +2913,8 @@ typedef struct aios__connector {
     aios__attempt att[AIOS__MAX_ATTEMPTS];
     struct sockaddr_storage addrs[AIOS__MAX_ADDRS];
     socklen_t alen[AIOS__MAX_ADDRS];
-    int naddr, next, active, last_err, delay_ms, nodelay, keepalive_s;
+    int naddr, next, active, last_err, nodelay;
+    int64_t delay_ns, keepalive_ns;
     int retries;  /* Unix connects retried while the listener's backlog is full */
 } aios__connector;
 
@@ -2955,12 +2953,13 @@ static void aios__connect_done(aios_stream *s, int status)
     aios__stream_process(s);
 }
 
-static void aios__tune_socket(int fd, int family, int nodelay, int keepalive_s)
+static void aios__tune_socket(int fd, int family, int nodelay, int64_t keepalive_ns)
 {
     int one = 1;
     if (family != AF_INET && family != AF_INET6) return;
     if (nodelay) (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    if (keepalive_s > 0) {
+    if (keepalive_ns > 0) {
+        int keepalive_s = keepalive_ns < AKC_SEC(1) ? 1 : keepalive_ns > AKC_SEC(INT32_MAX) ? INT32_MAX : (int)(keepalive_ns / AKC_SEC(1));
         (void)setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof one);
 #ifdef TCP_KEEPIDLE
         (void)setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &keepalive_s, sizeof keepalive_s);
@@ -2979,7 +2978,7 @@ static void aios__connect_won(aios__connector *c, int slot)
     s->io.fd = fd;
     s->flags |= AIOS__F_SOCK;
     if (getsockname(fd, (struct sockaddr *)&ss, &len) == 0)
-        aios__tune_socket(fd, ss.ss_family, c->nodelay, c->keepalive_s);
+        aios__tune_socket(fd, ss.ss_family, c->nodelay, c->keepalive_ns);
     aios__connect_done(s, 0);
 }
 
@@ -3030,8 +3029,8 @@ static int aios__attempt_next(aios__connector *c)
         }
         akc_io_want(&c->s->ctx->core, &c->att[slot].io, POLLOUT);
         c->active++;
-        if (c->next < c->naddr && c->delay_ms > 0)
-            (void)aios__timer_start(c->s->ctx, &c->delay, aios__after_ms(c->s->ctx, c->delay_ms));
+        if (c->next < c->naddr && c->delay_ns > 0)
+            (void)aios__timer_start(c->s->ctx, &c->delay, aios__after_ns(c->s->ctx, c->delay_ns));
         return 1;
     }
     return c->active > 0;
@@ -3206,7 +3205,7 @@ AIOS_API void aios_tcp_opts_init(aios_tcp_opts *o)
 {
     if (!o) return;
     memset(o, 0, sizeof *o);
-    o->attempt_delay_ms = 250;
+    o->attempt_delay_ns = AKC_MS(250);
     o->nodelay = 1;
 }
 
@@ -3216,7 +3215,7 @@ static void aios__stream_discard(aios_stream *s)
     aios__stream_free(s);
 }
 
-AIOS_API int aios_tcp_connect(aios_ctx *ctx, aios_stream **out, const char *host, int port,
+AIOS_API int aios_tcp_connect(aios_stream **out, aios_ctx *ctx, const char *host, int port,
                               const aios_tcp_opts *o, aios_cb cb, void *ud)
 {
     aios_tcp_opts defaults;
@@ -3232,9 +3231,9 @@ AIOS_API int aios_tcp_connect(aios_ctx *ctx, aios_stream **out, const char *host
     aios_set_limits(s, o->read_hwm, o->write_hwm);
     s->side->ccb = cb;
     s->side->cud = ud;
-    c->delay_ms = o->attempt_delay_ms;
+    c->delay_ns = o->attempt_delay_ns;
     c->nodelay = o->nodelay;
-    c->keepalive_s = o->keepalive_s;
+    c->keepalive_ns = o->keepalive_ns;
     if (aios__parse_numeric(host, port, &c->addrs[0], &c->alen[0])) {
         int fam = c->addrs[0].ss_family;
         if ((o->family == 4 && fam != AF_INET) || (o->family == 6 && fam != AF_INET6)) {
@@ -3269,7 +3268,7 @@ AIOS_API int aios_tcp_connect(aios_ctx *ctx, aios_stream **out, const char *host
 #endif
 #endif /* AIOS_NO_RESOLVER */
     }
-    if (o->timeout_ms > 0 && aios__timer_start(ctx, &c->deadline, aios__after_ms(ctx, o->timeout_ms)) < 0) {
+    if (o->timeout_ns > 0 && aios__timer_start(ctx, &c->deadline, aios__after_ns(ctx, o->timeout_ns)) < 0) {
         aios__stream_discard(s);
         return -ENOMEM;
     }
@@ -3281,7 +3280,7 @@ AIOS_API int aios_tcp_connect(aios_ctx *ctx, aios_stream **out, const char *host
     return 0;
 }
 
-AIOS_API int aios_unix_connect(aios_ctx *ctx, aios_stream **out, const char *path, aios_cb cb, void *ud)
+AIOS_API int aios_unix_connect(aios_stream **out, aios_ctx *ctx, const char *path, aios_cb cb, void *ud)
 {
     struct sockaddr_un *un;
     aios_stream *s;
@@ -3318,7 +3317,7 @@ AIOS_API void aios_server_config_init(aios_server_config *cfg)
     cfg->accept_batch = 32;
     cfg->reuseaddr = 1;
     cfg->nodelay = 1;
-    cfg->retry_ms = 100;
+    cfg->retry_ns = AKC_MS(100);
 }
 
 static void aios__server_update(aios_server *srv)
@@ -3409,7 +3408,7 @@ static void aios__listener_ready(akc_loop *lp, akc_io *io, unsigned revents)
             if (aios__fd_shortage(errno)) {
                 srv->stats.fd_exhausted++;
                 srv->paused = 2;
-                (void)aios__timer_start(srv->ctx, &srv->retry, aios__after_ms(srv->ctx, srv->cfg.retry_ms > 0 ? srv->cfg.retry_ms : 100));
+                (void)aios__timer_start(srv->ctx, &srv->retry, aios__after_ns(srv->ctx, srv->cfg.retry_ns > 0 ? srv->cfg.retry_ns : AKC_MS(100)));
             }
             break;
         }
@@ -3486,7 +3485,7 @@ AIOS_API int aios_server_init(aios_server *srv, aios_ctx *ctx, const aios_server
      * its place: clearing it would link it to itself.  Only the context's
      * list is read: srv may hold anything before its first init. */
     for (it = ctx->servers; it; it = it->next)
-        if (it == srv) return AIOS_EBUSY;
+        if (it == srv) return -EBUSY;
     memset(srv, 0, sizeof *srv);
     if (cfg) srv->cfg = *cfg; else aios_server_config_init(&srv->cfg);
     if (srv->cfg.accept_batch <= 0) srv->cfg.accept_batch = 32;
@@ -3642,14 +3641,14 @@ AIOS_API int aios_server_port(const aios_server *srv)
     return srv ? srv->port : -EINVAL;
 }
 
-AIOS_API int aios_server_shutdown(aios_server *srv, int timeout_ms, aios_server_cb cb, void *ud)
+AIOS_API int aios_server_shutdown(aios_server *srv, int64_t timeout_ns, aios_server_cb cb, void *ud)
 {
     int i;
     if (!srv || !srv->ctx) return -EINVAL;
     if (srv->shutting || srv->done) return AIOS_ECLOSED;
     /* the grace timer first: without memory for it nothing changes (a graceful
      * shutdown must not turn into a forced one unasked) */
-    if (srv->stats.active > 0 && timeout_ms > 0 && aios__timer_start(srv->ctx, &srv->grace, aios__after_ms(srv->ctx, timeout_ms)) < 0)
+    if (srv->stats.active > 0 && timeout_ns > 0 && aios__timer_start(srv->ctx, &srv->grace, aios__after_ns(srv->ctx, timeout_ns)) < 0)
         return -ENOMEM;
     srv->shutting = 1;
     srv->shut_cb = cb;
@@ -3668,7 +3667,7 @@ AIOS_API int aios_server_shutdown(aios_server *srv, int timeout_ms, aios_server_
         srv->unix_path[0] = 0;
     }
     if (srv->stats.active == 0) akc_defer_queue(&srv->ctx->core, &srv->finish);
-    else if (timeout_ms <= 0) aios__server_force(srv);
+    else if (timeout_ns <= 0) aios__server_force(srv);
     return 0;
 }
 
@@ -3804,7 +3803,7 @@ static speed_t aios__baud(int baud)
     }
 }
 
-AIOS_API int aios_serial_open(aios_ctx *ctx, aios_stream **out, const char *path, int baud)
+AIOS_API int aios_serial_open(aios_stream **out, aios_ctx *ctx, const char *path, int baud)
 {
     struct termios tio;
     speed_t sp = aios__baud(baud);
@@ -3847,7 +3846,7 @@ AIOS_API int aios_serial_open(aios_ctx *ctx, aios_stream **out, const char *path
             return -EINVAL;
         }
     }
-    r = aios_stream_open(ctx, out, fd, 0);
+    r = aios_stream_open(out, ctx, fd, 0);
     if (r < 0) close(fd);
     return r;
 }

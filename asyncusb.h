@@ -1,4 +1,4 @@
-/* asyncusb.h - v0.1 - async USB on libusb-1.0 for C99 - MIT licence or public domain, at your choice (see the end of the file)
+/* asyncusb.h - v0.2.0 - async USB on libusb-1.0 for C99 - MIT licence or public domain, at your choice (see the end of the file)
 
 # asyncusb.h
 
@@ -37,7 +37,7 @@ says so otherwise).  Other files include it without the macro.
 - `AUSB_LIBUSB(fn)`: every libusb call goes through this macro (default:
   the function itself), so a test build can wrap or fail any of them, e.g.
   `#define AUSB_LIBUSB(fn) my_faulty_##fn`.
-- `AUSB_CLOSE_WAIT_MS`: how long `ausb_close` waits for the kernel to give
+- `AUSB_CLOSE_WAIT_NS`: how long `ausb_close` waits for the kernel to give
   back cancelled transfers (default 10000); any still out then are
   delivered as cancelled.
 - `AUSB_NO_LIBUSB`: only the parts that need no libusb (error text, the
@@ -57,22 +57,22 @@ says so otherwise).  Other files include it without the macro.
     }
 
     ausb_ctx ctx;
-    ausb_init(&ctx, NULL);                 // or a config: log level, no discovery
+    ausb_ctx_init(&ctx, NULL);                 // or a config: log level, no discovery
     ausb_device dev;
-    if (ausb_find_id(&ctx, 0x04a9, 0x31c0, &dev) == 0) {
+    if (ausb_find_id(&dev, &ctx, 0x04a9, 0x31c0) == 0) {
         ausb_handle h;
-        ausb_open(&dev, &h);
+        ausb_open(&h, &dev);
         ausb_claim(&h, 0);                 // detaches a kernel driver if needed
         ausb_transfer t;
         ausb_transfer_init(&t, 0);         // once; reuse it for every submit
-        ausb_fill_bulk(&t, &h, 0x81, buf, sizeof buf, 1000, on_done, NULL);
+        ausb_fill_bulk(&t, &h, 0x81, buf, sizeof buf, AUSB_MS(1000), on_done, NULL);
         ausb_submit(&t);
         ausb_run(&ctx);                    // until nothing is in flight
         ausb_transfer_free(&t);
         ausb_close(&h);                    // releases, reattaches
         ausb_device_release(&dev);
     }
-    ausb_exit(&ctx);
+    ausb_ctx_close(&ctx);
 
 A pipeline that keeps 16 bulk transfers in flight and hands the chunks
 over in order:
@@ -95,10 +95,10 @@ over in order:
   libusb's event handling (unless the transfer asked for
   `AUSB_INLINE_CALLBACK`), so a callback may resubmit its transfer, free
   it, call synchronous functions such as `ausb_claim`, or close the handle.
-- Status codes: 0 completed, `-ETIMEDOUT`, `-ECANCELED`, `AUSB_ERROR_STALL`,
-  `AUSB_ERROR_NO_DEVICE`, `AUSB_ERROR_OVERFLOW`, `AUSB_ERROR_IO`.  Once a
+- Status codes: 0 completed, `-ETIMEDOUT`, `-ECANCELED`, `AUSB_ESTALL`,
+  `-ENODEV`, `AUSB_EBABBLE`, `-EIO`.  Once a
   transfer reports no-device, the handle is marked gone and later submits
-  fail at once with `AUSB_ERROR_NO_DEVICE`.
+  fail at once with `-ENODEV`.
 - `ausb_cancel` is idempotent; the callback still comes exactly once, with
   `-ECANCELED` or with the outcome that won the race.  It also reaches a
   transfer that `ausb_submit_any_thread` queued and the loop has not
@@ -106,10 +106,10 @@ over in order:
 - `ausb_close` cancels everything in flight on the handle, releases claimed
   interfaces, reattaches kernel drivers it detached and closes the handle,
   then delivers those callbacks before it returns (a transfer the kernel
-  has not given back within `AUSB_CLOSE_WAIT_MS` reports `-ECANCELED`), so
-  a callback may free the handle's storage or even call `ausb_exit`.
-  `ausb_exit` closes every handle still open and runs the deferred calls
-  (also those deferred meanwhile); `ausb_exit` from a callback that exit
+  has not given back within `AUSB_CLOSE_WAIT_NS` reports `-ECANCELED`), so
+  a callback may free the handle's storage or even call `ausb_ctx_close`.
+  `ausb_ctx_close` closes every handle still open and runs the deferred calls
+  (also those deferred meanwhile); `ausb_ctx_close` from a callback that exit
   itself delivers does nothing.
 - An `ausb_stop` made while `ausb_run` is not running ends the next
   `ausb_run` at once.
@@ -128,17 +128,17 @@ brackets.  The sections follow the order of the declarations below.
 ### Context and loop
 
     void ausb_ctx_config_init(ausb_ctx_config *cfg);   log_level 0..4 (libusb's), no_discovery
-    int  ausb_init(ausb_ctx *ctx, const ausb_ctx_config *cfg);   cfg NULL: defaults
-    void ausb_exit(ausb_ctx *ctx);            closes every open handle, delivers what is due
+    int  ausb_ctx_init(ausb_ctx *ctx, const ausb_ctx_config *cfg);   cfg NULL: defaults
+    void ausb_ctx_close(ausb_ctx *ctx);            closes every open handle, delivers what is due
     int  ausb_prepare(void *ctx, struct pollfd *fds, int cap, int64_t *deadline_ns);
     void ausb_dispatch(void *ctx, struct pollfd *fds, int n);
-    int  ausb_run_once(ausb_ctx *ctx, int timeout_ms);   one wait (-1: no limit); the
+    int  ausb_run_once(ausb_ctx *ctx, int timeout_ns);   one wait (-1: no limit); the
                                               number of callbacks run
     int  ausb_run(ausb_ctx *ctx);             until nothing is in flight or queued, or ausb_stop
     void ausb_stop(ausb_ctx *ctx);            any thread, also a signal handler
     int  ausb_pending(const ausb_ctx *ctx);   transfers in flight plus queued work
     int64_t ausb_now_ns(void);                CLOCK_MONOTONIC
-    void ausb_defer(ausb_ctx *ctx, ausb_deferred *d, cb, user);   [cb(d, user)] from
+    void ausb_defer(ausb_deferred *d, ausb_ctx *ctx, cb, user);   [cb(d, user)] from
                                               the next dispatch; caller storage
     const char *ausb_strerror(int code);      any code, also -errno
     int  ausb_from_libusb(int value, int is_status);   a libusb_error, or a transfer
@@ -146,12 +146,12 @@ brackets.  The sections follow the order of the declarations below.
 
 ### Devices
 
-    int  ausb_devices(ctx, ausb_device_list *list);    the count; free with ausb_devices_free
+    int  ausb_devices(ausb_device_list *list, ctx);    the count; free with ausb_devices_free
     void ausb_devices_free(ausb_device_list *list);
     void ausb_filter_init(ausb_filter *f);    every field "any"
-    int  ausb_find(ctx, const ausb_filter *f, ausb_device *out);   first match, or
-                                              AUSB_ERROR_NOT_FOUND; release it
-    int  ausb_find_id(ctx, int vendor_id, int product_id, ausb_device *out);
+    int  ausb_find(ausb_device *out, ctx, const ausb_filter *f);   first match, or
+                                              -ENOENT; release it
+    int  ausb_find_id(ausb_device *out, ctx, int vendor_id, int product_id);
     int  ausb_device_matches(const ausb_device *dev, const ausb_filter *f);   1 or 0
     int  ausb_parse_ids(const char *text, int *vid, int *pid);   "04a9:31c0" from a
                                               command line: 0, or -EINVAL
@@ -174,8 +174,8 @@ and nothing else: no sign, space, 0x or trailing characters.
 
 ### Descriptors
 
-    int  ausb_config_get(dev, int index, ausb_config_desc **out);   parsed tree; free it
-    int  ausb_config_active(dev, ausb_config_desc **out);
+    int  ausb_config_get(ausb_config_desc **out, dev, int index);   parsed tree; free it
+    int  ausb_config_active(ausb_config_desc **out, dev);
     void ausb_config_free(ausb_config_desc *cfg);
     const ausb_interface *ausb_config_interface(cfg, int number);   by bInterfaceNumber
     const ausb_altsetting *ausb_interface_altsetting(in, int alt); by bAlternateSetting
@@ -183,7 +183,7 @@ and nothing else: no sign, space, 0x or trailing characters.
     const ausb_interface *ausb_config_interface_at(cfg, int i);     by position, NULL past
     const ausb_altsetting *ausb_interface_altsetting_at(in, int i); the last or when libusb
     const ausb_endpoint_desc *ausb_altsetting_endpoint_at(s, int i); left the array out
-    int  ausb_config_verify(cfg);             0, or AUSB_ERROR_MALFORMED when libusb's tree
+    int  ausb_config_verify(cfg);             0, or AUSB_EMALFORMED when libusb's tree
                                               lacks part of what the device announced
     int  ausb_config_raw(dev, int index, void *buf, size_t cap);   the bytes libusb parses
                                               (Linux sysfs): their length, for ausb_config_check
@@ -199,7 +199,7 @@ and nothing else: no sign, space, 0x or trailing characters.
     long ausb_ep_interval_us(ep, int speed_kbps);  service interval, 0 for bulk and control
     void ausb_desc_iter_init(ausb_desc_iter *it, const void *buf, size_t len);
     int  ausb_desc_next(it, const uint8_t **desc, size_t *len);   1 and the next one,
-                                              0 at a clean end, AUSB_ERROR_MALFORMED
+                                              0 at a clean end, AUSB_EMALFORMED
     int  ausb_config_check(const void *raw, size_t len);   the number of descriptors
     int  ausb_iad_parse(const uint8_t *desc, size_t len, ausb_iad *out);
     int  ausb_config_iads(cfg, ausb_iad *out, int cap);    how many (may exceed cap)
@@ -214,7 +214,7 @@ endpoints (libusb's structures), each with its class-specific `extra`
 bytes, which `ausb_desc_iter` walks.  `ausb_config_check` and
 `ausb_desc_next` take raw bytes from an untrusted device: a zero or
 oversized bLength, truncation, a lying wTotalLength or bNumInterfaces stop
-them with `AUSB_ERROR_MALFORMED`, never a read out of bounds.
+them with `AUSB_EMALFORMED`, never a read out of bounds.
 
 libusb's parsed tree is not trusted either.  On a malformed configuration
 libusb 1.0.26 can report success with an alternate setting whose
@@ -245,14 +245,14 @@ Device strings, and any other text a device chooses, go through
 
 ### Handles
 
-    int  ausb_open(const ausb_device *dev, ausb_handle *h);   AUSB_ERROR_BUSY for a
+    int  ausb_open(ausb_handle *h, const ausb_device *dev);   -EBUSY for a
                                               handle still open (close it first)
-    int  ausb_wrap_fd(ausb_ctx *ctx, int fd, ausb_handle *h);   a usbfs descriptor you
+    int  ausb_wrap_fd(ausb_handle *h, ausb_ctx *ctx, int fd);   a usbfs descriptor you
                                               have (Android); it stays yours
     void ausb_close(ausb_handle *h);          see Rules
     void ausb_set_auto_detach(ausb_handle *h, int on);   default on
     int  ausb_claim(h, int iface);            detaches a kernel driver when auto-detach is on
-    int  ausb_release(h, int iface);          AUSB_ERROR_NOT_FOUND when not claimed
+    int  ausb_release(h, int iface);          -ENOENT when not claimed
     int  ausb_set_altsetting(h, int iface, int alt);
     int  ausb_set_configuration(h, int value);
     int  ausb_clear_halt(h, unsigned char ep);
@@ -261,7 +261,7 @@ Device strings, and any other text a device chooses, go through
     const ausb_device *ausb_handle_device(const ausb_handle *h);
 
 The synchronous calls (claim, release, set_*, clear_halt, reset) return
-`AUSB_ERROR_CLOSED` on a closing handle and `AUSB_ERROR_NO_DEVICE` on a
+`AUSB_ECLOSED` on a closing handle and `-ENODEV` on a
 gone one.
 
 ### Transfers
@@ -269,14 +269,14 @@ gone one.
     int  ausb_transfer_init(ausb_transfer *t, int iso_packets);   once per transfer
     void ausb_transfer_free(ausb_transfer *t);    idle (or in its callback); in flight it
                                               only cancels: free it from the callback
-    void ausb_fill_bulk(t, h, unsigned char ep, void *buf, int len, unsigned timeout_ms,
+    void ausb_fill_bulk(t, h, unsigned char ep, void *buf, int len, int64_t timeout_ns,
                         cb, user);            [cb(t, status, user)]
-    void ausb_fill_interrupt(t, h, ep, buf, len, timeout_ms, cb, user);
-    void ausb_fill_control(t, h, void *buf, timeout_ms, cb, user);   buf: 8-byte setup
+    void ausb_fill_interrupt(t, h, ep, buf, len, timeout_ns, cb, user);
+    void ausb_fill_control(t, h, void *buf, timeout_ns, cb, user);   buf: 8-byte setup
                                               packet, then wLength bytes of data
-    int  ausb_fill_iso(t, h, ep, buf, len, int packets, int packet_len, timeout_ms, cb, user);
+    int  ausb_fill_iso(t, h, ep, buf, len, int packets, int packet_len, timeout_ns, cb, user);
     void ausb_transfer_set_flags(t, unsigned flags);   after the fill, which clears them
-    int  ausb_submit(ausb_transfer *t);       AUSB_ERROR_BUSY when not idle
+    int  ausb_submit(ausb_transfer *t);       -EBUSY when not idle
     int  ausb_cancel(ausb_transfer *t);
     int  ausb_transfer_state(t);              AUSB_XFER_IDLE, _INFLIGHT, _DONE, _QUEUED
     unsigned char *ausb_transfer_buffer(t);
@@ -307,7 +307,7 @@ descriptor types.
 
 ### Strings
 
-    int  ausb_read_string(h, ausb_string_req *req, int index, unsigned timeout_ms,
+    int  ausb_read_string(ausb_string_req *req, h, int index, int64_t timeout_ns,
                           cb, user);          [cb(req, status, const char *utf8, user)]
 
 Reads string descriptor `index` with async control transfers, choosing the
@@ -322,7 +322,7 @@ the callback.
 Callable from any thread (also the loop's): the transfer is queued without
 a lock and the loop submits it on its next dispatch, in call order; the
 callback runs on the loop thread exactly once (a submit that fails there
-reports through it).  Returns 0, `-EINVAL`, or `AUSB_ERROR_BUSY` when the
+reports through it).  Returns 0, `-EINVAL`, or `-EBUSY` when the
 transfer is not idle.
 
 ### Streaming
@@ -337,7 +337,7 @@ transfer is not idle.
     void ausb_pipe_resume(ausb_pipe *p);      redelivers a held chunk, resubmits
     int  ausb_pipe_running(const ausb_pipe *p);
     int  ausb_outq_init(ausb_outq *q, h, unsigned char ep, int in_flight, int buf_len, int zlp,
-                        unsigned timeout_ms, on_sent, user);   [on_sent(q, status, len, user)]
+                        int64_t timeout_ns, on_sent, user);   [on_sent(q, status, len, user)]
     int  ausb_outq_write(ausb_outq *q, const void *data, int len);   -EAGAIN when every
                                               buffer is out, -EMSGSIZE over buf_len
     int  ausb_outq_free_slots(const ausb_outq *q);
@@ -350,7 +350,7 @@ completes them out of order.  A handler that returns `AUSB_PIPE_HOLD` (or
 calls `ausb_pipe_pause`) pauses the pipeline: nothing is resubmitted, so
 at most N buffers are ever full, until `ausb_pipe_resume`.  `on_end` comes
 exactly once, with `-ECANCELED` after `ausb_pipe_stop` or the first error in
-stream order (a stall, `AUSB_ERROR_NO_DEVICE` when the device leaves); the
+stream order (a stall, `-ENODEV` when the device leaves); the
 pipe's memory is released before it, so it may start the pipe again.
 `pc.inline_chunks = 1` runs `on_chunk` with the limits of
 `AUSB_INLINE_CALLBACK`.  An OUT queue copies each write into one of its
@@ -376,7 +376,7 @@ buffered reads and writes work exactly as on a TCP socket:
     ausb_epstream es;
     aios_stream *s;
     ausb_epstream_open(&es, &h, 0x81, 0x01, NULL, on_end, NULL);
-    aios_stream_open(&actx, &s, ausb_epstream_fd(&es), 0);
+    aios_stream_open(&s, &actx, ausb_epstream_fd(&es), 0);
     aios_read_until(s, "\n", 1, 4096, on_line, NULL);      // lines from the device
     aios_write(s, "AT\r\n", 4, NULL, NULL);               // bytes to it
 
@@ -399,7 +399,7 @@ fine for serial-class rates; use pipes and OUT queues for bulk rates.
     int  ausb_hotplug_supported(void);
     int  ausb_hotplug_start(ausb_hotplug *hp, ctx, const ausb_filter *f, unsigned flags,
                             cb, user);        [cb(hp, int arrived, const ausb_device *dev, user)]
-                                              AUSB_ERROR_BUSY for a watch still started
+                                              -EBUSY for a watch still started
     void ausb_hotplug_stop(ausb_hotplug *hp); no notification after it returns
 
 Reports devices that arrive and leave (with `AUSB_HOTPLUG_ENUMERATE`, also
@@ -408,13 +408,13 @@ interface), bus, port path or predicate (not serial).  Notifications run
 from dispatch, outside libusb's event handling, so opening the device in
 one works; `dev` is valid during the call (`ausb_device_copy` keeps it).
 When a device leaves, its handles are marked gone, its pending transfers
-fail with `AUSB_ERROR_NO_DEVICE` and its pipes and endpoint streams end
-once with it.  `ausb_exit` stops any watch still running (queued
+fail with `-ENODEV` and its pipes and endpoint streams end
+once with it.  `ausb_ctx_close` stops any watch still running (queued
 notifications are dropped; none is delivered during the exit).
 
 ### Android and Termux
 
-    int  ausb_termux_open(ausb_ctx *ctx, ausb_handle *h);   -ENOENT without
+    int  ausb_termux_open(ausb_handle *h, ausb_ctx *ctx);   -ENOENT without
                                               TERMUX_USB_FD, -EINVAL when it is not a number,
                                               -EBADF when it is not open, -ENOTTY when it
                                               is no usbfs device
@@ -434,7 +434,7 @@ that fails on them leaves later contexts able to enumerate.
 
     ausb_ctx ctx;
     ausb_handle h;
-    if (ausb_termux_open(&ctx, &h) == 0) { ausb_claim(&h, 0); ... ausb_close(&h); ausb_exit(&ctx); }
+    if (ausb_termux_open(&h, &ctx) == 0) { ausb_claim(&h, 0); ... ausb_close(&h); ausb_ctx_close(&ctx); }
 
 ### With sched.h
 
@@ -460,14 +460,14 @@ descriptors, the devices' usbfs nodes and the endpoint streams' sockets;
 with `ASYNCKIT_POLL` there is one entry per descriptor, and an entry whose
 watcher is new since the last prepare carries `AKC_FRESH` in `revents` (a
 host that registers only on change registers it again).
-`ausb_run_once(ctx, timeout_ms)` and `ausb_run(ctx)` do it with their own
+`ausb_run_once(ctx, timeout_ns)` and `ausb_run(ctx)` do it with their own
 wait.  With sched.h:
-`schd_source_add(loop, &src, ausb_prepare, ausb_dispatch, &ctx)`, or
+`schd_source_add(&src, loop, ausb_prepare, ausb_dispatch, &ctx)`, or
 `ausb_attach(&ctx, loop, &src)`; a task awaits a transfer with
 
     ausb_submit_completion(&xfer, &done);      // schd_completion done;
     SCHD_AWAIT_COMPLETION(task, &done);
-    status = SCHD_STATUS(task);                // 0, -ETIMEDOUT, AUSB_ERROR_STALL...
+    status = SCHD_STATUS(task);                // 0, -ETIMEDOUT, AUSB_ESTALL...
 
 (`ausb_submit_completion` replaces the transfer's callback and user
 pointer.)
@@ -480,30 +480,37 @@ also `-errno` values.  Timeouts are `-ETIMEDOUT`, cancellation
 `ausb_from_libusb` maps libusb's codes and transfer statuses.
 
     AUSB_OK                    0      success
-    AUSB_ERROR                 -1001  failure without a better name
-    AUSB_ERROR_IO              -1002  transfer or I/O error
-    AUSB_ERROR_STALL           -1003  endpoint halted, or request not supported
-    AUSB_ERROR_NO_DEVICE       -1004  the device is gone
-    AUSB_ERROR_OVERFLOW        -1005  the device sent more than asked for
-    AUSB_ERROR_ACCESS          -1006  permission denied
-    AUSB_ERROR_NOT_FOUND       -1007  no such device, interface or entity
-    AUSB_ERROR_BUSY            -1008  resource busy; a transfer that is not idle; a
+    AUSB_EFAIL                 -1001  failure without a better name
+    -EIO              -1002  transfer or I/O error
+    AUSB_ESTALL           -1003  endpoint halted, or request not supported
+    -ENODEV       -1004  the device is gone
+    AUSB_EBABBLE        -1005  the device sent more than asked for
+    -EACCES          -1006  permission denied
+    -ENOENT       -1007  no such device, interface or entity
+    -EBUSY            -1008  resource busy; a transfer that is not idle; a
                                       handle still open or a watch still started
                                       given to ausb_open or ausb_hotplug_start
-    AUSB_ERROR_NOT_SUPPORTED   -1009  not supported by the platform or libusb
-    AUSB_ERROR_MALFORMED       -1010  descriptor bytes are invalid
-    AUSB_ERROR_CLOSED          -1011  the handle is closing or closed
+    -ENOTSUP   -1009  not supported by the platform or libusb
+    AUSB_EMALFORMED       -1010  descriptor bytes are invalid
+    AUSB_ECLOSED          -1011  the handle is closing or closed
 */
+/* The implementations of the family need POSIX and GNU declarations, and
+ * any of them may be compiled further down this file: when nothing of the
+ * C library has been read yet, ask for them (ASYNCKIT_NO_GNU_SOURCE keeps
+ * the file's feature macros as they are). */
+#if !defined(_GNU_SOURCE) && !defined(_FEATURES_H) && !defined(ASYNCKIT_NO_GNU_SOURCE)
+#define _GNU_SOURCE
+#endif
 #if defined(ASYNCKIT_IMPLEMENTATION) && !defined(AUSB_IMPLEMENTATION)
 #define AUSB_IMPLEMENTATION
 #endif
 #if defined(ASYNCKIT_STATIC) && !defined(AUSB_STATIC)
 #define AUSB_STATIC
 #endif
-#if defined(AUSB_IMPLEMENTATION) && !defined(_GNU_SOURCE)
-#define _GNU_SOURCE 1
+#if defined(AUSB_STATIC) && !defined(AUSB_IMPLEMENTATION)
+#define AUSB_IMPLEMENTATION
 #endif
-#if defined(AUSB_IMPLEMENTATION) && !defined(AUSB_NO_LIBUSB) && !defined(AKC_IMPLEMENT)
+#if defined(AUSB_IMPLEMENTATION) && !defined(AKC_IMPLEMENT)
 #define AKC_IMPLEMENT
 #endif
 /* ==== asynckit core begin ==== */
@@ -535,6 +542,10 @@ extern "C" {
 #endif
 
 #define AKC_NO_DEADLINE INT64_MAX
+/* Durations are int64_t nanoseconds in the whole family. */
+#define AKC_SEC(s) ((int64_t)(s) * 1000000000)
+#define AKC_MS(ms) ((int64_t)(ms) * 1000000)
+#define AKC_US(us) ((int64_t)(us) * 1000)
 
 /* On the poll backend, prepare marks an entry whose watcher is new since
  * the previous prepare by writing this bit into its revents (poll() never
@@ -663,8 +674,8 @@ struct akc_loop {
 #define AKC_POLL_BACKEND 1
 #endif
 
-#if defined(__GLIBC__) && !defined(__USE_POSIX199309)
-#error "asynckit: an implementation needs POSIX declarations, but a system header was read without them: define the implementation macro before any #include of this file (or compile it with -D_GNU_SOURCE)"
+#if defined(__GLIBC__) && !defined(__USE_XOPEN2K)
+#error "asynckit: this file compiles an implementation of the family, but a system header came before every family header and fixed the C library's feature macros without POSIX (strict -std=c99). Fix: include the family's headers before the system headers in this file, or compile it with -D_GNU_SOURCE."
 #endif
 
 #include <errno.h>
@@ -736,7 +747,7 @@ extern "C" {
 
 /* ---- core: errors ---- */
 
-/* Text for any code: the family's own, -errno, 0. */
+/* Text for any code: the family's own, -errno (the C library's words), 0. */
 AKC_FN const char *akc_strerror(int code)
 {
     switch (code) {
@@ -746,14 +757,11 @@ AKC_FN const char *akc_strerror(int code)
     case AKC_ECLOSED: return "closing or closed";
     case AKC_ENOTFOUND: return "host name not found";
     case AKC_ERESOLVE: return "host name resolution failed";
-    case AKC_ENOTNUMERIC: return "not a numeric address (built without a resolver)";
+    case AKC_ENOTNUMERIC: return "not a numeric address (built with AIOS_NO_RESOLVER)";
     case AKC_EUSB: return "USB failure";
     case AKC_ESTALL: return "endpoint stalled";
-    case AKC_EBABBLE: return "device sent more data than requested";
+    case AKC_EBABBLE: return "overflow: device sent more data than requested";
     case AKC_EMALFORMED: return "malformed descriptor";
-    case -ETIMEDOUT: return "timed out";
-    case -ECANCELED: return "cancelled";
-    case -EAGAIN: return "would have to wait (full or empty)";
     default: break;
     }
     if (code < 0 && code > -4096) return strerror(-code);
@@ -1674,7 +1682,12 @@ AKC_FN int akc_run_once(akc_loop *l, int64_t timeout_ns)
 #ifndef ASYNCUSB_H
 #define ASYNCUSB_H
 
-#define AUSB_VERSION "0.1.0"
+#define AUSB_VERSION "0.2.0"
+
+/* Durations are int64_t nanoseconds, as in every header of the family. */
+#define AUSB_SEC(s) AKC_SEC(s)
+#define AUSB_MS(ms) AKC_MS(ms)
+#define AUSB_US(us) AKC_US(us)
 
 #include <stddef.h>
 #include <stdint.h>
@@ -1710,19 +1723,16 @@ extern "C" {
 
 /* ==== section: errors ==== */
 
+/* The family's own codes (asyncusb.h's share of them); the rest are
+ * -errno: -ENODEV (device gone), -EIO (transfer error), -EBUSY, -EACCES,
+ * -ENOENT (not found), -ENOTSUP, -ETIMEDOUT, -ECANCELED, -ENOMEM. */
 enum {
     AUSB_OK = 0,
-    AUSB_ERROR = -1001,            /* failure without a better name */
-    AUSB_ERROR_IO = -1002,         /* transfer or I/O error */
-    AUSB_ERROR_STALL = -1003,      /* endpoint halted / request not supported */
-    AUSB_ERROR_NO_DEVICE = -1004,  /* device gone */
-    AUSB_ERROR_OVERFLOW = -1005,   /* device sent more than asked for */
-    AUSB_ERROR_ACCESS = -1006,     /* permission denied */
-    AUSB_ERROR_NOT_FOUND = -1007,  /* no such device, interface or entity */
-    AUSB_ERROR_BUSY = -1008,       /* resource busy */
-    AUSB_ERROR_NOT_SUPPORTED = -1009,
-    AUSB_ERROR_MALFORMED = -1010,  /* descriptor bytes are invalid */
-    AUSB_ERROR_CLOSED = -1011      /* handle is closing or closed */
+    AUSB_EFAIL = AKC_EUSB,             /* failure without a better name */
+    AUSB_ESTALL = AKC_ESTALL,          /* endpoint halted / request not supported */
+    AUSB_EBABBLE = AKC_EBABBLE,        /* device sent more than asked for */
+    AUSB_EMALFORMED = AKC_EMALFORMED,  /* descriptor bytes are invalid */
+    AUSB_ECLOSED = AKC_ECLOSED         /* handle is closing or closed */
 };
 
 AUSB_API const char *ausb_strerror(int code);
@@ -1745,14 +1755,14 @@ typedef struct libusb_interface ausb_interface;
 typedef struct libusb_interface_descriptor ausb_altsetting;
 typedef struct libusb_endpoint_descriptor ausb_endpoint_desc;
 
-typedef void (*ausb_transfer_cb)(ausb_transfer *t, int status, void *user);
-typedef void (*ausb_deferred_cb)(ausb_deferred *d, void *user);
+typedef void (*ausb_transfer_cb)(ausb_transfer *t, int status, void *ud);
+typedef void (*ausb_deferred_cb)(ausb_deferred *d, void *ud);
 
 /* A callback queued for the next dispatch (caller-owned node). */
 struct ausb_deferred {
     akc_defer core;          /* queued while core.next is not NULL */
     ausb_deferred_cb cb;
-    void *user;
+    void *ud;
 };
 
 typedef struct ausb_ctx_config {
@@ -1770,8 +1780,7 @@ struct ausb_ctx {
     int lu_ready;      /* one of them was ready: libusb has events to handle */
     int fds_lost;      /* an fd could not be recorded: resync, poll meanwhile */
     int in_dispatch_events;
-    int exiting;       /* ausb_exit is running: a nested call does nothing */
-    int ran;           /* callbacks run by this dispatch (ausb_run_once) */
+    int exiting;       /* ausb_ctx_close is running: a nested call does nothing */
     int inflight;
     ausb_transfer *done_head, *done_tail;
     ausb_handle *handles;
@@ -1779,7 +1788,7 @@ struct ausb_ctx {
     int remote_count;          /* queued there, read atomically */
     struct ausb_epstream *streams;  /* endpoint streams whose socket is watched */
     int nstreams;
-    struct ausb_hotplug *hotplugs;  /* started and not stopped: ausb_exit stops them */
+    struct ausb_hotplug *hotplugs;  /* started and not stopped: ausb_ctx_close stops them */
 };
 
 typedef struct ausb_device {
@@ -1800,7 +1809,7 @@ typedef struct ausb_filter {
     int bus;                     /* -1: any */
     const char *port_path;       /* "1-1.5.2.3" or NULL */
     const char *serial;          /* opens the device and reads it; NULL: any */
-    int (*pred)(const ausb_device *dev, void *user); /* NULL: any */
+    int (*pred)(const ausb_device *dev, void *ud); /* NULL: any */
     void *pred_user;
 } ausb_filter;
 
@@ -1835,7 +1844,7 @@ enum { AUSB_XFER_IDLE = 0, AUSB_XFER_INFLIGHT = 1, AUSB_XFER_DONE = 2, AUSB_XFER
  * transfers; it must not call anything that waits on the device (claim,
  * release, set_*, clear_halt, reset, open, exit, find by serial).
  * ausb_close from it cancels at once (later submits on the handle fail
- * with AUSB_ERROR_CLOSED) and finishes when libusb returns; the handle may
+ * with AUSB_ECLOSED) and finishes when libusb returns; the handle may
  * be freed once none of its transfers is still to call back. */
 #define AUSB_INLINE_CALLBACK 4u
 
@@ -1847,7 +1856,7 @@ struct ausb_transfer {
     /* private */
     struct libusb_transfer *lt;
     ausb_transfer_cb cb;
-    void *user;
+    void *ud;
     int state;
     int iso_capacity;
     int cancel_requested;
@@ -1860,27 +1869,28 @@ struct ausb_transfer {
 /* ==== section: context and loop ==== */
 
 AUSB_API void ausb_ctx_config_init(ausb_ctx_config *cfg);
-AUSB_API int ausb_init(ausb_ctx *ctx, const ausb_ctx_config *cfg);
-AUSB_API void ausb_exit(ausb_ctx *ctx);
+AUSB_API int ausb_ctx_init(ausb_ctx *ctx, const ausb_ctx_config *cfg);
+AUSB_API void ausb_ctx_close(ausb_ctx *ctx);
 AUSB_API int ausb_prepare(void *ctx, struct pollfd *fds, int cap, int64_t *deadline_ns);
 AUSB_API void ausb_dispatch(void *ctx, struct pollfd *fds, int n);
-/* Polls once (timeout_ms < 0: until something happens); returns the number
- * of callbacks run, or a negative error. */
-AUSB_API int ausb_run_once(ausb_ctx *ctx, int timeout_ms);
+/* One wait of at most timeout_ns (< 0: until something happens) and what
+ * it makes due; 1 while something is in flight or queued, 0 when nothing
+ * is, or a negative error. */
+AUSB_API int ausb_run_once(ausb_ctx *ctx, int64_t timeout_ns);
 /* Runs until no transfer is in flight and nothing is queued, or ausb_stop. */
 AUSB_API int ausb_run(ausb_ctx *ctx);
 AUSB_API void ausb_stop(ausb_ctx *ctx);
 AUSB_API int ausb_pending(const ausb_ctx *ctx);
 AUSB_API int64_t ausb_now_ns(void);
-AUSB_API void ausb_defer(ausb_ctx *ctx, ausb_deferred *d, ausb_deferred_cb cb, void *user);
+AUSB_API void ausb_defer(ausb_deferred *d, ausb_ctx *ctx, ausb_deferred_cb cb, void *ud);
 
 /* ==== section: devices ==== */
 
-AUSB_API int ausb_devices(ausb_ctx *ctx, ausb_device_list *list);
+AUSB_API int ausb_devices(ausb_device_list *list, ausb_ctx *ctx);
 AUSB_API void ausb_devices_free(ausb_device_list *list);
 AUSB_API void ausb_filter_init(ausb_filter *f);
-AUSB_API int ausb_find(ausb_ctx *ctx, const ausb_filter *f, ausb_device *out);
-AUSB_API int ausb_find_id(ausb_ctx *ctx, int vendor_id, int product_id, ausb_device *out);
+AUSB_API int ausb_find(ausb_device *out, ausb_ctx *ctx, const ausb_filter *f);
+AUSB_API int ausb_find_id(ausb_device *out, ausb_ctx *ctx, int vendor_id, int product_id);
 AUSB_API int ausb_device_copy(ausb_device *dst, const ausb_device *src);
 AUSB_API void ausb_device_release(ausb_device *dev);
 
@@ -1907,8 +1917,8 @@ AUSB_API const char *ausb_speed_text(int kbps);
 
 #if !defined(AUSB_NO_LIBUSB)
 /* Parsed configuration by index (0..bNumConfigurations-1). Free it. */
-AUSB_API int ausb_config_get(const ausb_device *dev, int index, ausb_config_desc **out);
-AUSB_API int ausb_config_active(const ausb_device *dev, ausb_config_desc **out);
+AUSB_API int ausb_config_get(ausb_config_desc **out, const ausb_device *dev, int index);
+AUSB_API int ausb_config_active(ausb_config_desc **out, const ausb_device *dev);
 AUSB_API void ausb_config_free(ausb_config_desc *cfg);
 /* Lookups in a parsed tree, NULL when absent: interface by bInterfaceNumber,
  * alternate setting by bAlternateSetting, endpoint by bEndpointAddress. */
@@ -1923,18 +1933,18 @@ AUSB_API const ausb_altsetting *ausb_interface_altsetting_at(const ausb_interfac
 AUSB_API const ausb_endpoint_desc *ausb_altsetting_endpoint_at(const ausb_altsetting *s, int i);
 /* 0 when the tree holds the whole configuration (an interface at least,
  * the lengths of its descriptors and extras add up to wTotalLength, every
- * count has its array); AUSB_ERROR_MALFORMED when libusb dropped or cut
+ * count has its array); AUSB_EMALFORMED when libusb dropped or cut
  * part of it. */
 AUSB_API int ausb_config_verify(const ausb_config_desc *cfg);
 /* Configuration `index` as raw bytes, as the kernel keeps them in sysfs
  * (the bytes libusb parses on Linux): from its configuration descriptor to
  * the next one, the last to the end of the descriptors.  Returns the
- * length, -ENOSPC when cap is smaller, AUSB_ERROR_NOT_FOUND past the last
- * configuration, AUSB_ERROR_MALFORMED when the descriptors cannot be split
+ * length, -ENOSPC when cap is smaller, -ENOENT past the last
+ * configuration, AUSB_EMALFORMED when the descriptors cannot be split
  * into configurations, or a -errno when sysfs cannot be read. */
 AUSB_API int ausb_config_raw(const ausb_device *dev, int index, void *buf, size_t cap);
 /* ausb_config_check on those bytes, which must also be exactly
- * wTotalLength long: the number of descriptors, AUSB_ERROR_MALFORMED, or
+ * wTotalLength long: the number of descriptors, AUSB_EMALFORMED, or
  * the errors of ausb_config_raw. */
 AUSB_API int ausb_config_raw_check(const ausb_device *dev, int index);
 AUSB_API int ausb_ep_type(const ausb_endpoint_desc *ep);
@@ -1969,7 +1979,7 @@ typedef struct ausb_desc_iter {
 #define AUSB_DT_SS_EP_COMPANION 0x30
 
 AUSB_API void ausb_desc_iter_init(ausb_desc_iter *it, const void *buf, size_t len);
-/* 1 and the next descriptor; 0 at a clean end; AUSB_ERROR_MALFORMED
+/* 1 and the next descriptor; 0 at a clean end; AUSB_EMALFORMED
  * (sticky) on a zero/short bLength or one that runs past the end. */
 AUSB_API int ausb_desc_next(ausb_desc_iter *it, const uint8_t **desc, size_t *desc_len);
 /* Checks a whole raw configuration: header, wTotalLength against len, every
@@ -2006,10 +2016,10 @@ AUSB_API int ausb_utf8_printable(char *s);
 #if !defined(AUSB_NO_LIBUSB)
 /* ==== section: handles ==== */
 
-AUSB_API int ausb_open(const ausb_device *dev, ausb_handle *h);
+AUSB_API int ausb_open(ausb_handle *h, const ausb_device *dev);
 /* Opens a handle on a usbfs file descriptor the caller already has (as on
  * Android/Termux, usually with no_discovery).  The fd stays the caller's. */
-AUSB_API int ausb_wrap_fd(ausb_ctx *ctx, int fd, ausb_handle *h);
+AUSB_API int ausb_wrap_fd(ausb_handle *h, ausb_ctx *ctx, int fd);
 AUSB_API void ausb_close(ausb_handle *h);
 AUSB_API void ausb_set_auto_detach(ausb_handle *h, int on); /* default on */
 AUSB_API int ausb_claim(ausb_handle *h, int iface);
@@ -2028,14 +2038,14 @@ AUSB_API int ausb_transfer_init(ausb_transfer *t, int iso_packets);
  * only cancels: free it when its callback comes. */
 AUSB_API void ausb_transfer_free(ausb_transfer *t);
 AUSB_API void ausb_fill_bulk(ausb_transfer *t, ausb_handle *h, unsigned char ep, void *buf, int len,
-                             unsigned timeout_ms, ausb_transfer_cb cb, void *user);
+                             int64_t timeout_ns, ausb_transfer_cb cb, void *ud);
 AUSB_API void ausb_fill_interrupt(ausb_transfer *t, ausb_handle *h, unsigned char ep, void *buf, int len,
-                                  unsigned timeout_ms, ausb_transfer_cb cb, void *user);
+                                  int64_t timeout_ns, ausb_transfer_cb cb, void *ud);
 /* buf holds the 8-byte setup packet followed by wLength bytes of data. */
 AUSB_API void ausb_fill_control(ausb_transfer *t, ausb_handle *h, void *buf,
-                                unsigned timeout_ms, ausb_transfer_cb cb, void *user);
+                                int64_t timeout_ns, ausb_transfer_cb cb, void *ud);
 AUSB_API int ausb_fill_iso(ausb_transfer *t, ausb_handle *h, unsigned char ep, void *buf, int len,
-                           int packets, int packet_len, unsigned timeout_ms, ausb_transfer_cb cb, void *user);
+                           int packets, int packet_len, int64_t timeout_ns, ausb_transfer_cb cb, void *ud);
 AUSB_API void ausb_transfer_set_flags(ausb_transfer *t, unsigned flags);
 AUSB_API int ausb_submit(ausb_transfer *t);
 AUSB_API int ausb_cancel(ausb_transfer *t);
@@ -2075,17 +2085,17 @@ AUSB_API void ausb_setup_feature(void *buf, int set, unsigned recipient, unsigne
 /* ==== section: strings ==== */
 
 typedef struct ausb_string_req ausb_string_req;
-typedef void (*ausb_string_cb)(ausb_string_req *req, int status, const char *utf8, void *user);
+typedef void (*ausb_string_cb)(ausb_string_req *req, int status, const char *utf8, void *ud);
 
 struct ausb_string_req {
     /* private */
     ausb_transfer xfer;
     ausb_handle *handle;
     ausb_string_cb cb;
-    void *user;
+    void *ud;
     uint8_t index;
     int step;
-    unsigned timeout_ms;
+    int64_t timeout_ns;
     unsigned char buf[8 + 255];
     char text[3 * 127 + 1];
 };
@@ -2093,8 +2103,8 @@ struct ausb_string_req {
 /* Reads string descriptor `index` (language chosen from the device's list,
  * US English preferred) and calls cb with UTF-8 text or an error.  The
  * request object must live until the callback. */
-AUSB_API int ausb_read_string(ausb_handle *h, ausb_string_req *req, int index, unsigned timeout_ms,
-                              ausb_string_cb cb, void *user);
+AUSB_API int ausb_read_string(ausb_string_req *req, ausb_handle *h, int index, int64_t timeout_ns,
+                              ausb_string_cb cb, void *ud);
 
 /* ==== section: submission from other threads ==== */
 
@@ -2104,7 +2114,7 @@ AUSB_API int ausb_read_string(ausb_handle *h, ausb_string_req *req, int index, u
  * loop thread exactly once; a submit that fails there reports its error
  * through the callback.  Fill the transfer first (fills are plain stores
  * on caller storage, so any thread may do them).  Returns 0, -EINVAL, or
- * AUSB_ERROR_BUSY when the transfer is not idle. */
+ * -EBUSY when the transfer is not idle. */
 AUSB_API int ausb_submit_any_thread(ausb_transfer *t);
 
 /* ==== section: streaming ==== */
@@ -2118,19 +2128,19 @@ typedef struct ausb_outq ausb_outq;
  * resubmitted) until ausb_pipe_resume, which delivers the same chunk
  * again.  `t` gives iso packet details (ausb_iso_packet_*). */
 #define AUSB_PIPE_HOLD 1
-typedef int (*ausb_pipe_chunk_cb)(ausb_pipe *p, ausb_transfer *t, const unsigned char *data, int len, void *user);
+typedef int (*ausb_pipe_chunk_cb)(ausb_pipe *p, ausb_transfer *t, const unsigned char *data, int len, void *ud);
 /* Once, after every transfer came back: -ECANCELED after ausb_pipe_stop,
- * else the first error in stream order (AUSB_ERROR_STALL,
- * AUSB_ERROR_NO_DEVICE, -ETIMEDOUT, AUSB_ERROR_CLOSED...).  The pipe's
+ * else the first error in stream order (AUSB_ESTALL,
+ * -ENODEV, -ETIMEDOUT, AUSB_ECLOSED...).  The pipe's
  * memory is released before; the callback may start the pipe again. */
-typedef void (*ausb_pipe_end_cb)(ausb_pipe *p, int status, void *user);
+typedef void (*ausb_pipe_end_cb)(ausb_pipe *p, int status, void *ud);
 
 typedef struct ausb_pipe_config {
     int in_flight;        /* 1..64 transfers kept in flight (default 4) */
     int transfer_len;     /* bytes per transfer (default 16384; iso: packets x packet_len) */
     int iso_packets;      /* isochronous endpoints: packets per transfer (default 0) */
     int iso_packet_len;   /* isochronous endpoints: bytes per packet */
-    unsigned timeout_ms;  /* per transfer, 0 none (default) */
+    int64_t timeout_ns;  /* per transfer, 0 none (default) */
     int inline_chunks;    /* 1: on_chunk runs inside libusb's event handling,
                            * with the limits of AUSB_INLINE_CALLBACK (it may
                            * return, hold, pause or stop; nothing that waits
@@ -2144,7 +2154,7 @@ struct ausb_pipe {
     ausb_handle *handle;
     ausb_pipe_chunk_cb on_chunk;
     ausb_pipe_end_cb on_end;
-    void *user;
+    void *ud;
     ausb_transfer *slots;
     unsigned char *bufs;
     unsigned char *done;      /* per slot: completed, not yet delivered */
@@ -2163,7 +2173,7 @@ AUSB_API void ausb_pipe_config_init(ausb_pipe_config *cfg);
  * initialised; not while it runs).  0: on_end comes exactly once later; an
  * error return means no callback. */
 AUSB_API int ausb_pipe_start(ausb_pipe *p, ausb_handle *h, unsigned char ep, int type, const ausb_pipe_config *cfg,
-                             ausb_pipe_chunk_cb on_chunk, ausb_pipe_end_cb on_end, void *user);
+                             ausb_pipe_chunk_cb on_chunk, ausb_pipe_end_cb on_end, void *ud);
 /* Stops delivering at once, cancels what is in flight, reports -ECANCELED
  * through on_end when all came back.  Idempotent. */
 AUSB_API void ausb_pipe_stop(ausb_pipe *p);
@@ -2175,18 +2185,18 @@ AUSB_API int ausb_pipe_running(const ausb_pipe *p);
 /* An OUT queue: writes are copied into one of `in_flight` buffers and sent
  * in order, several at a time.  on_sent runs once per accepted write, in
  * order, with its status and length. */
-typedef void (*ausb_outq_cb)(ausb_outq *q, int status, int len, void *user);
+typedef void (*ausb_outq_cb)(ausb_outq *q, int status, int len, void *ud);
 
 struct ausb_outq {
     /* private */
     ausb_handle *handle;
     ausb_outq_cb on_sent;
-    void *user;
+    void *ud;
     ausb_transfer *slots;
     unsigned char *bufs;
     int n, buf_len, head, count;  /* ring of slots in submission order */
     unsigned flags;
-    unsigned timeout_ms;
+    int64_t timeout_ns;
     int closing;
     unsigned char ep;
 };
@@ -2194,7 +2204,7 @@ struct ausb_outq {
 /* ep: a bulk or interrupt OUT endpoint.  zlp: end every write whose length
  * is a multiple of the packet size with a zero-length packet. */
 AUSB_API int ausb_outq_init(ausb_outq *q, ausb_handle *h, unsigned char ep, int in_flight, int buf_len, int zlp,
-                            unsigned timeout_ms, ausb_outq_cb on_sent, void *user);
+                            int64_t timeout_ns, ausb_outq_cb on_sent, void *ud);
 /* Copies data (len <= buf_len) and submits it.  -EAGAIN when every buffer
  * is in flight (wait for an on_sent), -EMSGSIZE when too long. */
 AUSB_API int ausb_outq_write(ausb_outq *q, const void *data, int len);
@@ -2227,7 +2237,7 @@ AUSB_API void ausb_outq_close(ausb_outq *q);
  * context's end of the socket is closed; the caller's fd stays open until
  * the caller closes it. */
 typedef struct ausb_epstream ausb_epstream;
-typedef void (*ausb_epstream_end_cb)(ausb_epstream *es, int status, void *user);
+typedef void (*ausb_epstream_end_cb)(ausb_epstream *es, int status, void *ud);
 
 typedef struct ausb_epstream_config {
     int in_flight;          /* IN transfers kept in flight, 1..64 (default 2) */
@@ -2236,7 +2246,7 @@ typedef struct ausb_epstream_config {
     int out_len;            /* most bytes per OUT transfer (default 4096) */
     int zlp;                /* 1 (default): a transfer that ends on a packet
                              * boundary is followed by a zero-length packet */
-    unsigned out_timeout_ms;/* per OUT transfer, 0 none (default) */
+    int64_t out_timeout_ns;/* per OUT transfer, 0 none (default) */
     int sock_buf;           /* socket buffer per direction in bytes, 0: the
                              * system default */
 } ausb_epstream_config;
@@ -2259,7 +2269,7 @@ struct ausb_epstream {
     akc_io io;                  /* the context's end, in the context's set */
     unsigned revents;           /* what it polled, handled after libusb's events */
     ausb_epstream_end_cb on_end;
-    void *user;
+    void *ud;
     ausb_deferred defer;
 };
 
@@ -2269,7 +2279,7 @@ AUSB_API void ausb_epstream_config_init(ausb_epstream_config *cfg);
  * fd is ready and on_end comes exactly once later; an error return means
  * no callback and no fd. */
 AUSB_API int ausb_epstream_open(ausb_epstream *es, ausb_handle *h, unsigned char ep_in, unsigned char ep_out,
-                                const ausb_epstream_config *cfg, ausb_epstream_end_cb on_end, void *user);
+                                const ausb_epstream_config *cfg, ausb_epstream_end_cb on_end, void *ud);
 /* The caller's end: a non-blocking, close-on-exec AF_UNIX stream socket,
  * owned by the caller from a successful open, also after on_end (close it
  * when done; aios_close does when aio_stream.h wraps it).  -1 when the
@@ -2286,7 +2296,7 @@ typedef struct ausb_hotplug_event ausb_hotplug_event;
 /* arrived: 1 when the device came, 0 when it left.  Runs from dispatch,
  * outside libusb's event handling: opening the device here works.  `dev`
  * is valid during the call (ausb_device_copy keeps it). */
-typedef void (*ausb_hotplug_cb)(ausb_hotplug *hp, int arrived, const ausb_device *dev, void *user);
+typedef void (*ausb_hotplug_cb)(ausb_hotplug *hp, int arrived, const ausb_device *dev, void *ud);
 
 #define AUSB_HOTPLUG_ENUMERATE 1u   /* also report devices already present, as arrivals */
 
@@ -2295,7 +2305,7 @@ struct ausb_hotplug {
     ausb_ctx *ctx;
     ausb_filter filter;
     ausb_hotplug_cb cb;
-    void *user;
+    void *ud;
     int registered;
     int lu_handle;
     ausb_hotplug_event *head, *tail;
@@ -2309,9 +2319,9 @@ AUSB_API int ausb_hotplug_supported(void);
  * predicate are honoured, serial is not).  Notifications come from
  * dispatch, never inside this call. */
 AUSB_API int ausb_hotplug_start(ausb_hotplug *hp, ausb_ctx *ctx, const ausb_filter *f, unsigned flags,
-                                ausb_hotplug_cb cb, void *user);
+                                ausb_hotplug_cb cb, void *ud);
 /* No notification after it returns (queued ones are dropped).  Harmless
- * on a watch already stopped, also by ausb_exit. */
+ * on a watch already stopped, also by ausb_ctx_close. */
 AUSB_API void ausb_hotplug_stop(ausb_hotplug *hp);
 
 /* ==== section: Android and Termux ==== */
@@ -2323,7 +2333,7 @@ AUSB_API void ausb_hotplug_stop(ausb_hotplug *hp);
  * device; those failures leave libusb's options alone.  A successful call
  * turns discovery off for the whole process (libusb 1.0.26 cannot turn it
  * back on): contexts initialised later find no devices. */
-AUSB_API int ausb_termux_open(ausb_ctx *ctx, ausb_handle *h);
+AUSB_API int ausb_termux_open(ausb_handle *h, ausb_ctx *ctx);
 #endif /* !AUSB_NO_LIBUSB */
 
 #ifdef __cplusplus
@@ -2346,9 +2356,6 @@ AUSB_API int ausb_termux_open(ausb_ctx *ctx, ausb_handle *h);
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 
-#if !defined(CLOCK_MONOTONIC)
-#error "asyncusb.h: the implementation needs POSIX clocks: define _POSIX_C_SOURCE=200809L (or _DEFAULT_SOURCE) before any #include"
-#endif
 
 #ifndef AUSB_MALLOC
 #define AUSB_MALLOC(n) malloc(n)
@@ -2358,8 +2365,8 @@ AUSB_API int ausb_termux_open(ausb_ctx *ctx, ausb_handle *h);
 #ifndef AUSB_LIBUSB
 #define AUSB_LIBUSB(fn) fn
 #endif
-#ifndef AUSB_CLOSE_WAIT_MS
-#define AUSB_CLOSE_WAIT_MS 10000
+#ifndef AUSB_CLOSE_WAIT_NS
+#define AUSB_CLOSE_WAIT_NS AKC_SEC(10)
 #endif
 
 #if defined(__GNUC__) || defined(__clang__)
@@ -2374,28 +2381,7 @@ extern "C" {
 
 /* ==== section: errors ==== */
 
-AUSB_API const char *ausb_strerror(int code)
-{
-    switch (code) {
-    case AUSB_OK: return "success";
-    case AUSB_ERROR: return "failure";
-    case AUSB_ERROR_IO: return "transfer error";
-    case AUSB_ERROR_STALL: return "endpoint stalled";
-    case AUSB_ERROR_NO_DEVICE: return "no device (disconnected)";
-    case AUSB_ERROR_OVERFLOW: return "overflow: device sent more data than requested";
-    case AUSB_ERROR_ACCESS: return "access denied";
-    case AUSB_ERROR_NOT_FOUND: return "not found";
-    case AUSB_ERROR_BUSY: return "resource busy";
-    case AUSB_ERROR_NOT_SUPPORTED: return "not supported";
-    case AUSB_ERROR_MALFORMED: return "malformed descriptor";
-    case AUSB_ERROR_CLOSED: return "handle closed";
-    case -ETIMEDOUT: return "timed out";
-    case -ECANCELED: return "cancelled";
-    default: break;
-    }
-    if (code < 0 && code > -1000) return strerror(-code);
-    return "unknown error";
-}
+AUSB_API const char *ausb_strerror(int code) { return akc_strerror(code); }
 
 #if !defined(AUSB_NO_LIBUSB)
 AUSB_API int ausb_from_libusb(int value, int is_status)
@@ -2405,27 +2391,27 @@ AUSB_API int ausb_from_libusb(int value, int is_status)
         case LIBUSB_TRANSFER_COMPLETED: return AUSB_OK;
         case LIBUSB_TRANSFER_TIMED_OUT: return -ETIMEDOUT;
         case LIBUSB_TRANSFER_CANCELLED: return -ECANCELED;
-        case LIBUSB_TRANSFER_STALL: return AUSB_ERROR_STALL;
-        case LIBUSB_TRANSFER_NO_DEVICE: return AUSB_ERROR_NO_DEVICE;
-        case LIBUSB_TRANSFER_OVERFLOW: return AUSB_ERROR_OVERFLOW;
-        default: return AUSB_ERROR_IO;
+        case LIBUSB_TRANSFER_STALL: return AUSB_ESTALL;
+        case LIBUSB_TRANSFER_NO_DEVICE: return -ENODEV;
+        case LIBUSB_TRANSFER_OVERFLOW: return AUSB_EBABBLE;
+        default: return -EIO;
         }
     }
     switch (value) {
     case LIBUSB_SUCCESS: return AUSB_OK;
-    case LIBUSB_ERROR_IO: return AUSB_ERROR_IO;
+    case LIBUSB_ERROR_IO: return -EIO;
     case LIBUSB_ERROR_INVALID_PARAM: return -EINVAL;
-    case LIBUSB_ERROR_ACCESS: return AUSB_ERROR_ACCESS;
-    case LIBUSB_ERROR_NO_DEVICE: return AUSB_ERROR_NO_DEVICE;
-    case LIBUSB_ERROR_NOT_FOUND: return AUSB_ERROR_NOT_FOUND;
-    case LIBUSB_ERROR_BUSY: return AUSB_ERROR_BUSY;
+    case LIBUSB_ERROR_ACCESS: return -EACCES;
+    case LIBUSB_ERROR_NO_DEVICE: return -ENODEV;
+    case LIBUSB_ERROR_NOT_FOUND: return -ENOENT;
+    case LIBUSB_ERROR_BUSY: return -EBUSY;
     case LIBUSB_ERROR_TIMEOUT: return -ETIMEDOUT;
-    case LIBUSB_ERROR_OVERFLOW: return AUSB_ERROR_OVERFLOW;
-    case LIBUSB_ERROR_PIPE: return AUSB_ERROR_STALL;
+    case LIBUSB_ERROR_OVERFLOW: return AUSB_EBABBLE;
+    case LIBUSB_ERROR_PIPE: return AUSB_ESTALL;
     case LIBUSB_ERROR_INTERRUPTED: return -EINTR;
     case LIBUSB_ERROR_NO_MEM: return -ENOMEM;
-    case LIBUSB_ERROR_NOT_SUPPORTED: return AUSB_ERROR_NOT_SUPPORTED;
-    default: return value > 0 ? value : AUSB_ERROR;
+    case LIBUSB_ERROR_NOT_SUPPORTED: return -ENOTSUP;
+    default: return value > 0 ? value : AUSB_EFAIL;
     }
 }
 
@@ -2457,17 +2443,16 @@ AUSB_API int64_t ausb_now_ns(void) { return akc_now_ns(); }
 AUSB_PRIVATE void ausb__deferred_run(akc_loop *l, akc_defer *core)
 {
     ausb_deferred *d = (ausb_deferred *)(void *)((char *)core - offsetof(ausb_deferred, core));
-    ausb_ctx *ctx = (ausb_ctx *)(void *)((char *)l - offsetof(ausb_ctx, core));
-    ctx->ran++;
-    if (d->cb) d->cb(d, d->user);
+    (void)l;
+    if (d->cb) d->cb(d, d->ud);
 }
 
-AUSB_API void ausb_defer(ausb_ctx *ctx, ausb_deferred *d, ausb_deferred_cb cb, void *user)
+AUSB_API void ausb_defer(ausb_deferred *d, ausb_ctx *ctx, ausb_deferred_cb cb, void *ud)
 {
     if (!ctx || !d || akc_defer_queued(&d->core)) return;
     akc_defer_init(&d->core, ausb__deferred_run);
     d->cb = cb;
-    d->user = user;
+    d->ud = ud;
     akc_defer_queue(&ctx->core, &d->core);
 }
 
@@ -2539,15 +2524,15 @@ AUSB_PRIVATE void ausb__fds_clear(ausb_ctx *ctx)
     while (ctx->lu_fds) ausb__fds_del(ctx, ctx->lu_fds->io.fd);
 }
 
-static void LIBUSB_CALL ausb__pollfd_added(int fd, short events, void *user)
+static void LIBUSB_CALL ausb__pollfd_added(int fd, short events, void *ud)
 {
-    ausb_ctx *ctx = (ausb_ctx *)user;
+    ausb_ctx *ctx = (ausb_ctx *)ud;
     if (ausb__fds_add(ctx, fd, events) < 0) ctx->fds_lost = 1;
 }
 
-static void LIBUSB_CALL ausb__pollfd_removed(int fd, void *user)
+static void LIBUSB_CALL ausb__pollfd_removed(int fd, void *ud)
 {
-    ausb__fds_del((ausb_ctx *)user, fd);
+    ausb__fds_del((ausb_ctx *)ud, fd);
 }
 
 /* After an allocation failure lost an fd: read libusb's whole list again. */
@@ -2584,7 +2569,7 @@ AUSB_PRIVATE void *ausb__mem(void *p, size_t old, size_t n)
 AUSB_PRIVATE void ausb__prepare_hook(akc_loop *l, int64_t *deadline);
 AUSB_PRIVATE void ausb__dispatch_hook(akc_loop *l);
 
-AUSB_API int ausb_init(ausb_ctx *ctx, const ausb_ctx_config *cfg)
+AUSB_API int ausb_ctx_init(ausb_ctx *ctx, const ausb_ctx_config *cfg)
 {
     ausb_ctx_config def;
     const struct libusb_pollfd **list;
@@ -2607,7 +2592,7 @@ AUSB_API int ausb_init(ausb_ctx *ctx, const ausb_ctx_config *cfg)
     /* Notifiers first, then the initial list: no fd can slip between. */
     AUSB_LIBUSB(libusb_set_pollfd_notifiers)(ctx->lu, ausb__pollfd_added, ausb__pollfd_removed, ctx);
     list = AUSB_LIBUSB(libusb_get_pollfds)(ctx->lu);
-    if (!list) { r = AUSB_ERROR_NOT_SUPPORTED; goto fail; }
+    if (!list) { r = -ENOTSUP; goto fail; }
     for (i = 0; list[i]; i++) {
         if (ausb__fds_add(ctx, list[i]->fd, list[i]->events) < 0) {
             AUSB_LIBUSB(libusb_free_pollfds)(list);
@@ -2632,10 +2617,10 @@ AUSB_PRIVATE void ausb__submit_remote(ausb_ctx *ctx);
 AUSB_PRIVATE int ausb__run_done(ausb_ctx *ctx);
 AUSB_PRIVATE void ausb__close_finish(ausb_handle *h);
 
-AUSB_API void ausb_exit(ausb_ctx *ctx)
+AUSB_API void ausb_ctx_close(ausb_ctx *ctx)
 {
     int pass;
-    /* A callback that close delivers may call ausb_exit again: no-op. */
+    /* A callback that close delivers may call ausb_ctx_close again: no-op. */
     if (!ctx || !ctx->lu || ctx->exiting) return;
     ctx->exiting = 1;
     /* No notification during or after exit; queued ones are freed. */
@@ -2721,7 +2706,7 @@ AUSB_PRIVATE int ausb__run_done(ausb_ctx *ctx)
         t->next_done = NULL;
         t->state = AUSB_XFER_IDLE;
         ran++;
-        if (t->cb) t->cb(t, t->status, t->user);
+        if (t->cb) t->cb(t, t->status, t->ud);
     }
     return ran;
 }
@@ -2777,7 +2762,7 @@ AUSB_PRIVATE void ausb__dispatch_hook(akc_loop *l)
         es->revents = 0;
         if (re) ausb__es_ready(es, re);
     }
-    ctx->ran += ausb__run_done(ctx);
+    (void)ausb__run_done(ctx);
 }
 
 AUSB_API int ausb_prepare(void *vctx, struct pollfd *fds, int cap, int64_t *deadline_ns)
@@ -2794,13 +2779,13 @@ AUSB_API void ausb_dispatch(void *vctx, struct pollfd *fds, int n)
     akc_dispatch(&ctx->core, fds, fds ? n : 0);
 }
 
-AUSB_API int ausb_run_once(ausb_ctx *ctx, int timeout_ms)
+AUSB_API int ausb_run_once(ausb_ctx *ctx, int64_t timeout_ns)
 {
     int r;
     if (!ctx || !ctx->lu) return -EINVAL;
-    ctx->ran = 0;
-    r = akc_run_once(&ctx->core, timeout_ms < 0 ? -1 : (int64_t)timeout_ms * 1000000);
-    return r < 0 ? r : ctx->ran;
+    r = akc_run_once(&ctx->core, timeout_ns);
+    if (r < 0) return r;
+    return ausb_pending(ctx) > 0;
 }
 
 AUSB_API int ausb_run(ausb_ctx *ctx)
@@ -2831,7 +2816,7 @@ AUSB_PRIVATE int ausb__device_wrap(ausb_ctx *ctx, libusb_device *d, ausb_device 
     return 0;
 }
 
-AUSB_API int ausb_devices(ausb_ctx *ctx, ausb_device_list *list)
+AUSB_API int ausb_devices(ausb_device_list *list, ausb_ctx *ctx)
 {
     libusb_device **devs;
     ssize_t n, i;
@@ -2966,7 +2951,7 @@ AUSB_PRIVATE int ausb__class_matches(const ausb_device *dev, const ausb_filter *
         const ausb_interface *in;
         const ausb_altsetting *s;
         int found = 0;
-        if (ausb_config_get(dev, c, &cfg) < 0) continue;
+        if (ausb_config_get(&cfg, dev, c) < 0) continue;
         for (i = 0; !found && (in = ausb_config_interface_at(cfg, i)) != NULL; i++) {
             for (a = 0; !found && (s = ausb_interface_altsetting_at(in, a)) != NULL; a++) {
                 found = (f->cls < 0 || f->cls == s->bInterfaceClass) &&
@@ -3009,13 +2994,13 @@ AUSB_API int ausb_device_matches(const ausb_device *dev, const ausb_filter *f)
     return 1;
 }
 
-AUSB_API int ausb_find(ausb_ctx *ctx, const ausb_filter *f, ausb_device *out)
+AUSB_API int ausb_find(ausb_device *out, ausb_ctx *ctx, const ausb_filter *f)
 {
     ausb_device_list list;
-    int i, r = AUSB_ERROR_NOT_FOUND, n;
+    int i, r = -ENOENT, n;
     if (!ctx || !f || !out) return -EINVAL;
     out->dev = NULL;
-    n = ausb_devices(ctx, &list);
+    n = ausb_devices(&list, ctx);
     if (n < 0) return n;
     for (i = 0; i < list.count; i++) {
         if (ausb_device_matches(&list.items[i], f)) {
@@ -3027,13 +3012,13 @@ AUSB_API int ausb_find(ausb_ctx *ctx, const ausb_filter *f, ausb_device *out)
     return r;
 }
 
-AUSB_API int ausb_find_id(ausb_ctx *ctx, int vendor_id, int product_id, ausb_device *out)
+AUSB_API int ausb_find_id(ausb_device *out, ausb_ctx *ctx, int vendor_id, int product_id)
 {
     ausb_filter f;
     ausb_filter_init(&f);
     f.vendor_id = vendor_id;
     f.product_id = product_id;
-    return ausb_find(ctx, &f, out);
+    return ausb_find(out, ctx, &f);
 }
 
 /* 1 to 4 hex digits up to `stop`; where they end, or NULL. */
@@ -3064,22 +3049,22 @@ AUSB_API int ausb_parse_ids(const char *text, int *vid, int *pid)
 
 /* ==== section: descriptors ==== */
 
-AUSB_API int ausb_config_get(const ausb_device *dev, int index, ausb_config_desc **out)
+AUSB_API int ausb_config_get(ausb_config_desc **out, const ausb_device *dev, int index)
 {
     int r;
     if (!dev || !dev->dev || !out || index < 0 || index > 255) return -EINVAL;
     r = AUSB_LIBUSB(libusb_get_config_descriptor)(dev->dev, (uint8_t)index, out);
     /* Linux libusb parses cached bytes here: its I/O error means bad bytes. */
-    if (r == LIBUSB_ERROR_IO) return AUSB_ERROR_MALFORMED;
+    if (r == LIBUSB_ERROR_IO) return AUSB_EMALFORMED;
     return r < 0 ? ausb_from_libusb(r, 0) : 0;
 }
 
-AUSB_API int ausb_config_active(const ausb_device *dev, ausb_config_desc **out)
+AUSB_API int ausb_config_active(ausb_config_desc **out, const ausb_device *dev)
 {
     int r;
     if (!dev || !dev->dev || !out) return -EINVAL;
     r = AUSB_LIBUSB(libusb_get_active_config_descriptor)(dev->dev, out);
-    if (r == LIBUSB_ERROR_IO) return AUSB_ERROR_MALFORMED;
+    if (r == LIBUSB_ERROR_IO) return AUSB_EMALFORMED;
     return r < 0 ? ausb_from_libusb(r, 0) : 0;
 }
 
@@ -3158,21 +3143,21 @@ AUSB_API int ausb_config_verify(const ausb_config_desc *cfg)
     int i, a, e;
     if (!cfg) return -EINVAL;
     /* libusb answers a wTotalLength of 9 with a tree of no interface */
-    if (!ausb_config_interface_at(cfg, 0)) return AUSB_ERROR_MALFORMED;
-    if ((total = ausb__desc_bytes(cfg->bLength, cfg->extra, cfg->extra_length)) < 0) return AUSB_ERROR_MALFORMED;
+    if (!ausb_config_interface_at(cfg, 0)) return AUSB_EMALFORMED;
+    if ((total = ausb__desc_bytes(cfg->bLength, cfg->extra, cfg->extra_length)) < 0) return AUSB_EMALFORMED;
     for (i = 0; (in = ausb_config_interface_at(cfg, i)) != NULL; i++) {
-        if (in->num_altsetting < 1 || !in->altsetting) return AUSB_ERROR_MALFORMED;
+        if (in->num_altsetting < 1 || !in->altsetting) return AUSB_EMALFORMED;
         for (a = 0; (s = ausb_interface_altsetting_at(in, a)) != NULL; a++) {
-            if (s->bNumEndpoints && !s->endpoint) return AUSB_ERROR_MALFORMED;
-            if ((n = ausb__desc_bytes(s->bLength, s->extra, s->extra_length)) < 0) return AUSB_ERROR_MALFORMED;
+            if (s->bNumEndpoints && !s->endpoint) return AUSB_EMALFORMED;
+            if ((n = ausb__desc_bytes(s->bLength, s->extra, s->extra_length)) < 0) return AUSB_EMALFORMED;
             total += n;
             for (e = 0; (ep = ausb_altsetting_endpoint_at(s, e)) != NULL; e++) {
-                if ((n = ausb__desc_bytes(ep->bLength, ep->extra, ep->extra_length)) < 0) return AUSB_ERROR_MALFORMED;
+                if ((n = ausb__desc_bytes(ep->bLength, ep->extra, ep->extra_length)) < 0) return AUSB_EMALFORMED;
                 total += n;
             }
         }
     }
-    return total == cfg->wTotalLength ? 0 : AUSB_ERROR_MALFORMED;
+    return total == cfg->wTotalLength ? 0 : AUSB_EMALFORMED;
 }
 
 /* The descriptors file of the device's sysfs directory ("usb1" for a
@@ -3227,10 +3212,10 @@ AUSB_API int ausb_config_raw(const ausb_device *dev, int index, void *buf, size_
     long len;
     int k, r;
     if (!dev || !dev->dev || index < 0 || (!buf && cap)) return -EINVAL;
-    if (index >= dev->desc.bNumConfigurations) return AUSB_ERROR_NOT_FOUND;
+    if (index >= dev->desc.bNumConfigurations) return -ENOENT;
     if ((len = ausb__sysfs_descriptors(dev, &all)) < 0) return (int)len;
     for (k = 0;; k++, start = end) {
-        if (start + 9 > (size_t)len || all[start + 1] != AUSB_DT_CONFIG) { r = AUSB_ERROR_MALFORMED; break; }
+        if (start + 9 > (size_t)len || all[start + 1] != AUSB_DT_CONFIG) { r = AUSB_EMALFORMED; break; }
         end = ausb__raw_config_end(all, start, (size_t)len, k == dev->desc.bNumConfigurations - 1);
         if (k == index) {
             if (end == 0) end = (size_t)len;   /* a bad bLength: the rest is this one's */
@@ -3238,7 +3223,7 @@ AUSB_API int ausb_config_raw(const ausb_device *dev, int index, void *buf, size_
             else { memcpy(buf, all + start, end - start); r = (int)(end - start); }
             break;
         }
-        if (end == 0) { r = AUSB_ERROR_MALFORMED; break; }
+        if (end == 0) { r = AUSB_EMALFORMED; break; }
     }
     AUSB_FREE(all);
     return r;
@@ -3250,9 +3235,9 @@ AUSB_API int ausb_config_raw_check(const ausb_device *dev, int index)
     int n, r;
     if (!raw) return -ENOMEM;
     n = ausb_config_raw(dev, index, raw, 65536);
-    if (n == -ENOSPC) n = AUSB_ERROR_MALFORMED;   /* longer than any wTotalLength */
+    if (n == -ENOSPC) n = AUSB_EMALFORMED;   /* longer than any wTotalLength */
     r = n < 0 ? n : ausb_config_check(raw, (size_t)n);
-    if (r >= 0 && (raw[2] | raw[3] << 8) != n) r = AUSB_ERROR_MALFORMED;
+    if (r >= 0 && (raw[2] | raw[3] << 8) != n) r = AUSB_EMALFORMED;
     AUSB_FREE(raw);
     return r;
 }
@@ -3334,13 +3319,13 @@ AUSB_API int ausb_desc_next(ausb_desc_iter *it, const uint8_t **desc, size_t *de
     if (it->error) return it->error;
     if (it->off >= it->len) return 0;
     left = it->len - it->off;
-    if (left < 2) return it->error = AUSB_ERROR_MALFORMED;
+    if (left < 2) return it->error = AUSB_EMALFORMED;
     bl = it->buf[it->off];
-    if (bl < 2 || bl > left) return it->error = AUSB_ERROR_MALFORMED;
+    if (bl < 2 || bl > left) return it->error = AUSB_EMALFORMED;
     if (desc) *desc = it->buf + it->off;
     if (desc_len) *desc_len = bl;
     if (it->buf[it->off + 1] == AUSB_DT_INTERFACE) {
-        if (bl < 9) return it->error = AUSB_ERROR_MALFORMED;
+        if (bl < 9) return it->error = AUSB_EMALFORMED;
         it->interface = it->buf[it->off + 2];
         it->alt = it->buf[it->off + 3];
     }
@@ -3354,29 +3339,29 @@ AUSB_API int ausb_config_check(const void *raw, size_t len)
     ausb_desc_iter it;
     size_t total, dl;
     int r, count = 0, seen_if = 0, interfaces = 0;
-    if (!p || len < 9) return AUSB_ERROR_MALFORMED;
-    if (p[0] < 9 || p[1] != AUSB_DT_CONFIG) return AUSB_ERROR_MALFORMED;
+    if (!p || len < 9) return AUSB_EMALFORMED;
+    if (p[0] < 9 || p[1] != AUSB_DT_CONFIG) return AUSB_EMALFORMED;
     total = (size_t)p[2] | ((size_t)p[3] << 8);
-    if (total < p[0] || total > len) return AUSB_ERROR_MALFORMED;
+    if (total < p[0] || total > len) return AUSB_EMALFORMED;
     ausb_desc_iter_init(&it, p, total);
     while ((r = ausb_desc_next(&it, &d, &dl)) == 1) {
         count++;
-        if (count > 1 && d[1] == AUSB_DT_CONFIG) return AUSB_ERROR_MALFORMED;
-        if (d[1] == AUSB_DT_ENDPOINT && (dl < 7 || !seen_if)) return AUSB_ERROR_MALFORMED;
-        if (d[1] == AUSB_DT_IAD && dl < 8) return AUSB_ERROR_MALFORMED;
+        if (count > 1 && d[1] == AUSB_DT_CONFIG) return AUSB_EMALFORMED;
+        if (d[1] == AUSB_DT_ENDPOINT && (dl < 7 || !seen_if)) return AUSB_EMALFORMED;
+        if (d[1] == AUSB_DT_IAD && dl < 8) return AUSB_EMALFORMED;
         if (d[1] == AUSB_DT_INTERFACE) {
             seen_if = 1;
             if (it.alt == 0) interfaces++;   /* each interface has one alt 0 */
         }
     }
     if (r < 0) return r;
-    if (interfaces != p[4]) return AUSB_ERROR_MALFORMED;   /* bNumInterfaces */
+    if (interfaces != p[4]) return AUSB_EMALFORMED;   /* bNumInterfaces */
     return count;
 }
 
 AUSB_API int ausb_iad_parse(const uint8_t *desc, size_t len, ausb_iad *out)
 {
-    if (!desc || len < 8 || desc[0] < 8 || desc[0] > len || desc[1] != AUSB_DT_IAD) return AUSB_ERROR_MALFORMED;
+    if (!desc || len < 8 || desc[0] < 8 || desc[0] > len || desc[1] != AUSB_DT_IAD) return AUSB_EMALFORMED;
     if (out) {
         out->first_interface = desc[2];
         out->interface_count = desc[3];
@@ -3534,11 +3519,11 @@ AUSB_PRIVATE int ausb__handle_listed(const ausb_ctx *ctx, const ausb_handle *h)
     return 0;
 }
 
-AUSB_API int ausb_open(const ausb_device *dev, ausb_handle *h)
+AUSB_API int ausb_open(ausb_handle *h, const ausb_device *dev)
 {
     int r;
     if (!h) return -EINVAL;
-    if (dev && ausb__handle_listed(dev->ctx, h)) return AUSB_ERROR_BUSY;
+    if (dev && ausb__handle_listed(dev->ctx, h)) return -EBUSY;
     memset(h, 0, sizeof *h);
     if (!dev || !dev->dev || !dev->ctx) return -EINVAL;
     r = AUSB_LIBUSB(libusb_open)(dev->dev, &h->lh);
@@ -3552,12 +3537,12 @@ AUSB_API int ausb_open(const ausb_device *dev, ausb_handle *h)
     return 0;
 }
 
-AUSB_API int ausb_wrap_fd(ausb_ctx *ctx, int fd, ausb_handle *h)
+AUSB_API int ausb_wrap_fd(ausb_handle *h, ausb_ctx *ctx, int fd)
 {
     libusb_device *d;
     int r;
     if (!h) return -EINVAL;
-    if (ausb__handle_listed(ctx, h)) return AUSB_ERROR_BUSY;
+    if (ausb__handle_listed(ctx, h)) return -EBUSY;
     memset(h, 0, sizeof *h);
     if (!ctx || !ctx->lu || fd < 0) return -EINVAL;
     r = AUSB_LIBUSB(libusb_wrap_sys_device)(ctx->lu, (intptr_t)fd, &h->lh);
@@ -3587,11 +3572,11 @@ AUSB_API const ausb_device *ausb_handle_device(const ausb_handle *h) { return h 
 AUSB_PRIVATE int ausb__usable(const ausb_handle *h)
 {
     /* closing wins: the callbacks a close delivers (lh already gone) and
-     * calls after it get AUSB_ERROR_CLOSED, as from an inline close */
+     * calls after it get AUSB_ECLOSED, as from an inline close */
     if (!h) return -EINVAL;
-    if (h->closing) return AUSB_ERROR_CLOSED;
+    if (h->closing) return AUSB_ECLOSED;
     if (!h->lh) return -EINVAL;
-    if (h->gone) return AUSB_ERROR_NO_DEVICE;
+    if (h->gone) return -ENODEV;
     return 0;
 }
 
@@ -3641,7 +3626,7 @@ AUSB_PRIVATE int ausb__release(ausb_handle *h, int iface)
 AUSB_API int ausb_release(ausb_handle *h, int iface)
 {
     if (!h || !h->lh || iface < 0 || iface >= AUSB_MAX_INTERFACES) return -EINVAL;
-    if (!AUSB__BIT_GET(h->claimed, iface)) return AUSB_ERROR_NOT_FOUND;
+    if (!AUSB__BIT_GET(h->claimed, iface)) return -ENOENT;
     return ausb__release(h, iface);
 }
 
@@ -3697,7 +3682,7 @@ AUSB_API void ausb_close(ausb_handle *h)
      * share is cancelled and delivered with the rest, not submitted after
      * the close through storage the caller may have freed. */
     if (__atomic_load_n(&ctx->remote, __ATOMIC_ACQUIRE)) ausb__submit_remote(ctx);
-    h->closing = 1;     /* from here on submits fail with AUSB_ERROR_CLOSED */
+    h->closing = 1;     /* from here on submits fail with AUSB_ECLOSED */
     for (t = h->inflight_head; t; t = t->h_next) {
         t->cancel_requested = 1;
         (void)AUSB_LIBUSB(libusb_cancel_transfer)(t->lt);
@@ -3718,7 +3703,7 @@ AUSB_API void ausb_close(ausb_handle *h)
     if (copy->prev) copy->prev->next = copy; else ctx->handles = copy;
     if (copy->next) copy->next->prev = copy;
     /* h keeps its (never again used) lh so that it reads as closing:
-     * calls on it fail with AUSB_ERROR_CLOSED. */
+     * calls on it fail with AUSB_ECLOSED. */
     h->close_deferred = 0;
     h->next = h->prev = NULL;
     memset(h->claimed, 0, sizeof h->claimed);
@@ -3735,9 +3720,9 @@ AUSB_PRIVATE void ausb__close_finish(ausb_handle *h)
     int64_t give_up;
     /* libusb hands cancelled transfers back from its event handling; we are
      * never inside it here, so pumping it is allowed.  The bound, in time
-     * (AUSB_CLOSE_WAIT_MS), only guards against a kernel that never gives an
+     * (AUSB_CLOSE_WAIT_NS), only guards against a kernel that never gives an
      * URB back. */
-    give_up = ausb_now_ns() + (int64_t)AUSB_CLOSE_WAIT_MS * 1000000;
+    give_up = ausb_now_ns() + (int64_t)(AUSB_CLOSE_WAIT_NS);
     while (h->inflight > 0 && ausb_now_ns() < give_up) {
         struct timeval tv = {0, 5000};
         (void)AUSB_LIBUSB(libusb_handle_events_timeout_completed)(ctx->lu, &tv, NULL);
@@ -3783,7 +3768,7 @@ AUSB_PRIVATE void ausb__close_finish(ausb_handle *h)
         mine = t->next_done;
         t->next_done = NULL;
         t->state = AUSB_XFER_IDLE;
-        if (t->cb) t->cb(t, t->status, t->user);
+        if (t->cb) t->cb(t, t->status, t->ud);
     }
 }
 
@@ -3796,7 +3781,7 @@ static void LIBUSB_CALL ausb__on_libusb_done(struct libusb_transfer *lt)
     /* Inside libusb's event handling: only record and queue, unless the
      * transfer asked for an inline callback and dispatch is pumping. */
     t->status = ausb_from_libusb((int)lt->status, 1);
-    if (t->status == AUSB_ERROR_NO_DEVICE) t->handle->gone = 1;
+    if (t->status == -ENODEV) t->handle->gone = 1;
     t->actual_length = lt->actual_length;
     if (lt->type == LIBUSB_TRANSFER_TYPE_CONTROL && t->actual_length < 0) t->actual_length = 0;
     if (lt->type == LIBUSB_TRANSFER_TYPE_ISOCHRONOUS) {
@@ -3807,7 +3792,7 @@ static void LIBUSB_CALL ausb__on_libusb_done(struct libusb_transfer *lt)
     ausb__unlink_inflight(t);
     if (t->inline_cb && ctx->in_dispatch_events && !t->handle->closing) {
         t->state = AUSB_XFER_IDLE;
-        if (t->cb) t->cb(t, t->status, t->user);
+        if (t->cb) t->cb(t, t->status, t->ud);
         return;
     }
     t->state = AUSB_XFER_DONE;
@@ -3839,13 +3824,22 @@ AUSB_API void ausb_transfer_free(ausb_transfer *t)
     t->lt = NULL;
 }
 
+/* libusb counts transfer timeouts in whole milliseconds (0: none): round
+ * up, so that a timeout never ends early. */
+AUSB_PRIVATE unsigned ausb__ms(int64_t ns)
+{
+    if (ns <= 0) return 0;
+    if (ns >= (int64_t)UINT32_MAX * 1000000) return UINT32_MAX;
+    return (unsigned)((ns + 999999) / 1000000);
+}
+
 AUSB_PRIVATE void ausb__fill(ausb_transfer *t, ausb_handle *h, unsigned char type, unsigned char ep, void *buf,
-                             int len, unsigned timeout_ms, ausb_transfer_cb cb, void *user)
+                             int len, int64_t timeout_ns, ausb_transfer_cb cb, void *ud)
 {
     struct libusb_transfer *lt = t->lt;
     t->handle = h;
     t->cb = cb;
-    t->user = user;
+    t->ud = ud;
     t->status = 0;
     t->actual_length = 0;
     lt->dev_handle = h ? h->lh : NULL;
@@ -3853,7 +3847,7 @@ AUSB_PRIVATE void ausb__fill(ausb_transfer *t, ausb_handle *h, unsigned char typ
     t->inline_cb = 0;
     lt->endpoint = ep;
     lt->type = type;
-    lt->timeout = timeout_ms;
+    lt->timeout = ausb__ms(timeout_ns);
     lt->buffer = (unsigned char *)buf;
     lt->length = len;
     lt->num_iso_packets = 0;
@@ -3862,36 +3856,36 @@ AUSB_PRIVATE void ausb__fill(ausb_transfer *t, ausb_handle *h, unsigned char typ
 }
 
 AUSB_API void ausb_fill_bulk(ausb_transfer *t, ausb_handle *h, unsigned char ep, void *buf, int len,
-                             unsigned timeout_ms, ausb_transfer_cb cb, void *user)
+                             int64_t timeout_ns, ausb_transfer_cb cb, void *ud)
 {
     if (t && t->lt && t->state == AUSB_XFER_IDLE)
-        ausb__fill(t, h, LIBUSB_TRANSFER_TYPE_BULK, ep, buf, len, timeout_ms, cb, user);
+        ausb__fill(t, h, LIBUSB_TRANSFER_TYPE_BULK, ep, buf, len, timeout_ns, cb, ud);
 }
 
 AUSB_API void ausb_fill_interrupt(ausb_transfer *t, ausb_handle *h, unsigned char ep, void *buf, int len,
-                                  unsigned timeout_ms, ausb_transfer_cb cb, void *user)
+                                  int64_t timeout_ns, ausb_transfer_cb cb, void *ud)
 {
     if (t && t->lt && t->state == AUSB_XFER_IDLE)
-        ausb__fill(t, h, LIBUSB_TRANSFER_TYPE_INTERRUPT, ep, buf, len, timeout_ms, cb, user);
+        ausb__fill(t, h, LIBUSB_TRANSFER_TYPE_INTERRUPT, ep, buf, len, timeout_ns, cb, ud);
 }
 
-AUSB_API void ausb_fill_control(ausb_transfer *t, ausb_handle *h, void *buf, unsigned timeout_ms,
-                                ausb_transfer_cb cb, void *user)
+AUSB_API void ausb_fill_control(ausb_transfer *t, ausb_handle *h, void *buf, int64_t timeout_ns,
+                                ausb_transfer_cb cb, void *ud)
 {
     const unsigned char *s = (const unsigned char *)buf;
     int wlength;
     if (!t || !t->lt || t->state != AUSB_XFER_IDLE || !buf) return;
     wlength = s[6] | (s[7] << 8);
-    ausb__fill(t, h, LIBUSB_TRANSFER_TYPE_CONTROL, 0, buf, 8 + wlength, timeout_ms, cb, user);
+    ausb__fill(t, h, LIBUSB_TRANSFER_TYPE_CONTROL, 0, buf, 8 + wlength, timeout_ns, cb, ud);
 }
 
 AUSB_API int ausb_fill_iso(ausb_transfer *t, ausb_handle *h, unsigned char ep, void *buf, int len,
-                           int packets, int packet_len, unsigned timeout_ms, ausb_transfer_cb cb, void *user)
+                           int packets, int packet_len, int64_t timeout_ns, ausb_transfer_cb cb, void *ud)
 {
     int i;
     if (!t || !t->lt || t->state != AUSB_XFER_IDLE) return -EINVAL;
     if (packets < 0 || packets > t->iso_capacity || packet_len < 0 || (long)packets * packet_len > len) return -EINVAL;
-    ausb__fill(t, h, LIBUSB_TRANSFER_TYPE_ISOCHRONOUS, ep, buf, len, timeout_ms, cb, user);
+    ausb__fill(t, h, LIBUSB_TRANSFER_TYPE_ISOCHRONOUS, ep, buf, len, timeout_ns, cb, ud);
     t->lt->num_iso_packets = packets;
     for (i = 0; i < packets; i++) {
         t->lt->iso_packet_desc[i].length = (unsigned)packet_len;
@@ -3917,7 +3911,7 @@ AUSB_API int ausb_submit(ausb_transfer *t)
     ausb_handle *h;
     int r;
     if (!t || !t->lt || !t->handle) return -EINVAL;
-    if (t->state != AUSB_XFER_IDLE) return AUSB_ERROR_BUSY;
+    if (t->state != AUSB_XFER_IDLE) return -EBUSY;
     h = t->handle;
     r = ausb__usable(h);
     if (r < 0) return r;
@@ -4022,22 +4016,22 @@ AUSB_API void ausb_setup_feature(void *buf, int set, unsigned recipient, unsigne
 #if !defined(AUSB_NO_LIBUSB)
 /* ==== section: strings ==== */
 
-AUSB_PRIVATE void ausb__string_step(ausb_transfer *t, int status, void *user);
+AUSB_PRIVATE void ausb__string_step(ausb_transfer *t, int status, void *ud);
 
 AUSB_PRIVATE int ausb__string_submit(ausb_string_req *req, unsigned idx, unsigned langid)
 {
     ausb_setup_get_descriptor(req->buf, AUSB_DT_STRING, idx, langid, 255);
-    ausb_fill_control(&req->xfer, req->handle, req->buf, req->timeout_ms, ausb__string_step, req);
+    ausb_fill_control(&req->xfer, req->handle, req->buf, req->timeout_ns, ausb__string_step, req);
     return ausb_submit(&req->xfer);
 }
 
 AUSB_PRIVATE void ausb__string_finish(ausb_string_req *req, int status)
 {
     ausb_string_cb cb = req->cb;
-    void *user = req->user;
+    void *ud = req->ud;
     const char *text = status == 0 ? req->text : NULL;
     ausb_transfer_free(&req->xfer);
-    if (cb) cb(req, status, text, user);
+    if (cb) cb(req, status, text, ud);
 }
 
 AUSB_PRIVATE uint16_t ausb__pick_lang(const unsigned char *d, int len)
@@ -4054,29 +4048,29 @@ AUSB_PRIVATE uint16_t ausb__pick_lang(const unsigned char *d, int len)
     return first;
 }
 
-AUSB_PRIVATE void ausb__string_step(ausb_transfer *t, int status, void *user)
+AUSB_PRIVATE void ausb__string_step(ausb_transfer *t, int status, void *ud)
 {
-    ausb_string_req *req = (ausb_string_req *)user;
+    ausb_string_req *req = (ausb_string_req *)ud;
     const unsigned char *d = req->buf + 8;
     int len = t->actual_length, n, r;
     if (status != 0) { ausb__string_finish(req, status); return; }
     if (req->step == 0) {
         uint16_t lang = ausb__pick_lang(d, len);
-        if (!lang) { ausb__string_finish(req, AUSB_ERROR_MALFORMED); return; }
+        if (!lang) { ausb__string_finish(req, AUSB_EMALFORMED); return; }
         req->handle->langid = lang;
         req->step = 1;
         r = ausb__string_submit(req, req->index, lang);
         if (r < 0) ausb__string_finish(req, r);
         return;
     }
-    if (len < 2 || d[1] != AUSB_DT_STRING || d[0] < 2) { ausb__string_finish(req, AUSB_ERROR_MALFORMED); return; }
+    if (len < 2 || d[1] != AUSB_DT_STRING || d[0] < 2) { ausb__string_finish(req, AUSB_EMALFORMED); return; }
     n = d[0] < len ? d[0] : len;
     r = ausb_utf16le_to_utf8(d + 2, (size_t)(n - 2), req->text, sizeof req->text);
     ausb__string_finish(req, r < 0 ? r : 0);
 }
 
-AUSB_API int ausb_read_string(ausb_handle *h, ausb_string_req *req, int index, unsigned timeout_ms,
-                              ausb_string_cb cb, void *user)
+AUSB_API int ausb_read_string(ausb_string_req *req, ausb_handle *h, int index, int64_t timeout_ns,
+                              ausb_string_cb cb, void *ud)
 {
     int r;
     if (!req || index <= 0 || index > 255) return -EINVAL;
@@ -4086,9 +4080,9 @@ AUSB_API int ausb_read_string(ausb_handle *h, ausb_string_req *req, int index, u
     if (r < 0) return r;
     req->handle = h;
     req->cb = cb;
-    req->user = user;
+    req->ud = ud;
     req->index = (uint8_t)index;
-    req->timeout_ms = timeout_ms;
+    req->timeout_ns = timeout_ns;
     req->text[0] = 0;
     req->step = h->langid ? 1 : 0;
     r = req->step ? ausb__string_submit(req, req->index, h->langid) : ausb__string_submit(req, 0, 0);
@@ -4113,7 +4107,7 @@ AUSB_API int ausb_submit_any_thread(ausb_transfer *t)
     ausb_ctx *ctx;
     ausb_transfer *head;
     if (!t || !t->lt || !t->handle || !t->handle->ctx) return -EINVAL;
-    if (t->state != AUSB_XFER_IDLE) return AUSB_ERROR_BUSY;
+    if (t->state != AUSB_XFER_IDLE) return -EBUSY;
     ctx = t->handle->ctx;
     t->cancel_requested = 0;
     __atomic_store_n(&t->state, AUSB_XFER_QUEUED, __ATOMIC_RELEASE);
@@ -4161,7 +4155,7 @@ AUSB_API void ausb_pipe_config_init(ausb_pipe_config *cfg)
 
 AUSB_API int ausb_pipe_running(const ausb_pipe *p) { return p ? p->running : 0; }
 
-AUSB_PRIVATE void ausb__pipe_later(ausb_deferred *d, void *user);
+AUSB_PRIVATE void ausb__pipe_later(ausb_deferred *d, void *ud);
 
 AUSB_PRIVATE void ausb__pipe_cancel_all(ausb_pipe *p)
 {
@@ -4178,7 +4172,7 @@ AUSB_PRIVATE void ausb__pipe_end(ausb_pipe *p, int status)
     ausb__pipe_cancel_all(p);
     /* on_end always comes from a deferred callback: never inside the
      * caller's ausb_pipe_stop, and with the node free for a restart. */
-    if (p->inflight == 0) ausb_defer(p->handle->ctx, &p->defer, ausb__pipe_later, p);
+    if (p->inflight == 0) ausb_defer(&p->defer, p->handle->ctx, ausb__pipe_later, p);
 }
 
 AUSB_PRIVATE int ausb__pipe_length(const ausb_pipe *p, const ausb_transfer *t)
@@ -4197,12 +4191,12 @@ AUSB_PRIVATE void ausb__pipe_pump(ausb_pipe *p)
         ausb_transfer *t = &p->slots[p->head];
         int len, r;
         if (t->status != 0) {
-            ausb__pipe_end(p, t->status == -ECANCELED && p->handle->closing ? AUSB_ERROR_CLOSED : t->status);
+            ausb__pipe_end(p, t->status == -ECANCELED && p->handle->closing ? AUSB_ECLOSED : t->status);
             return;
         }
         len = ausb__pipe_length(p, t);
         p->delivering = 1;
-        r = p->on_chunk(p, t, p->bufs + (size_t)p->head * (size_t)p->cfg.transfer_len, len, p->user);
+        r = p->on_chunk(p, t, p->bufs + (size_t)p->head * (size_t)p->cfg.transfer_len, len, p->ud);
         p->delivering = 0;
         if (r == AUSB_PIPE_HOLD) {
             if (!p->ending) p->held = 1;
@@ -4233,12 +4227,12 @@ AUSB_PRIVATE void ausb__pipe_free_mem(ausb_pipe *p)
 AUSB_PRIVATE void ausb__pipe_finish(ausb_pipe *p)
 {
     ausb__pipe_free_mem(p);
-    if (p->on_end) p->on_end(p, p->status, p->user);
+    if (p->on_end) p->on_end(p, p->status, p->ud);
 }
 
-AUSB_PRIVATE void ausb__pipe_later(ausb_deferred *d, void *user)
+AUSB_PRIVATE void ausb__pipe_later(ausb_deferred *d, void *ud)
 {
-    ausb_pipe *p = (ausb_pipe *)user;
+    ausb_pipe *p = (ausb_pipe *)ud;
     (void)d;
     if (!p->running) return;
     if (p->ending) {
@@ -4248,21 +4242,21 @@ AUSB_PRIVATE void ausb__pipe_later(ausb_deferred *d, void *user)
     }
 }
 
-AUSB_PRIVATE void ausb__pipe_on_xfer(ausb_transfer *t, int status, void *user)
+AUSB_PRIVATE void ausb__pipe_on_xfer(ausb_transfer *t, int status, void *ud)
 {
-    ausb_pipe *p = (ausb_pipe *)user;
+    ausb_pipe *p = (ausb_pipe *)ud;
     (void)status;
     p->inflight--;
     p->done[t - p->slots] = 1;
     if (p->ending) {
-        if (p->inflight == 0) ausb_defer(p->handle->ctx, &p->defer, ausb__pipe_later, p);
+        if (p->inflight == 0) ausb_defer(&p->defer, p->handle->ctx, ausb__pipe_later, p);
         return;
     }
     ausb__pipe_pump(p);
 }
 
 AUSB_API int ausb_pipe_start(ausb_pipe *p, ausb_handle *h, unsigned char ep, int type, const ausb_pipe_config *cfg,
-                             ausb_pipe_chunk_cb on_chunk, ausb_pipe_end_cb on_end, void *user)
+                             ausb_pipe_chunk_cb on_chunk, ausb_pipe_end_cb on_end, void *ud)
 {
     ausb_pipe_config def;
     size_t n, len;
@@ -4294,11 +4288,11 @@ AUSB_API int ausb_pipe_start(ausb_pipe *p, ausb_handle *h, unsigned char ep, int
         }
         if (type == AUSB_EP_ISOCHRONOUS)
             (void)ausb_fill_iso(&p->slots[i], h, ep, b, cfg->transfer_len, cfg->iso_packets, cfg->iso_packet_len,
-                                cfg->timeout_ms, ausb__pipe_on_xfer, p);
+                                cfg->timeout_ns, ausb__pipe_on_xfer, p);
         else if (type == AUSB_EP_INTERRUPT)
-            ausb_fill_interrupt(&p->slots[i], h, ep, b, cfg->transfer_len, cfg->timeout_ms, ausb__pipe_on_xfer, p);
+            ausb_fill_interrupt(&p->slots[i], h, ep, b, cfg->transfer_len, cfg->timeout_ns, ausb__pipe_on_xfer, p);
         else
-            ausb_fill_bulk(&p->slots[i], h, ep, b, cfg->transfer_len, cfg->timeout_ms, ausb__pipe_on_xfer, p);
+            ausb_fill_bulk(&p->slots[i], h, ep, b, cfg->transfer_len, cfg->timeout_ns, ausb__pipe_on_xfer, p);
         if (cfg->inline_chunks) ausb_transfer_set_flags(&p->slots[i], AUSB_INLINE_CALLBACK);
     }
     p->handle = h;
@@ -4306,7 +4300,7 @@ AUSB_API int ausb_pipe_start(ausb_pipe *p, ausb_handle *h, unsigned char ep, int
     p->type = type;
     p->on_chunk = on_chunk;
     p->on_end = on_end;
-    p->user = user;
+    p->ud = ud;
     p->running = 1;
     for (i = 0; i < cfg->in_flight; i++) {
         if ((r = ausb_submit(&p->slots[i])) < 0) {
@@ -4337,7 +4331,7 @@ AUSB_API void ausb_pipe_resume(ausb_pipe *p)
 {
     if (!p || !p->running || p->ending || !p->held) return;
     p->held = 0;
-    ausb_defer(p->handle->ctx, &p->defer, ausb__pipe_later, p);
+    ausb_defer(&p->defer, p->handle->ctx, ausb__pipe_later, p);
 }
 
 /* ---- OUT queue ---- */
@@ -4353,9 +4347,9 @@ AUSB_PRIVATE void ausb__outq_release(ausb_outq *q)
     q->n = 0;
 }
 
-AUSB_PRIVATE void ausb__outq_on_xfer(ausb_transfer *t, int status, void *user)
+AUSB_PRIVATE void ausb__outq_on_xfer(ausb_transfer *t, int status, void *ud)
 {
-    ausb_outq *q = (ausb_outq *)user;
+    ausb_outq *q = (ausb_outq *)ud;
     unsigned char *done = q->bufs + (size_t)q->n * (size_t)q->buf_len;
     (void)status;
     done[t - q->slots] = 1;
@@ -4365,14 +4359,14 @@ AUSB_PRIVATE void ausb__outq_on_xfer(ausb_transfer *t, int status, void *user)
         done[q->head] = 0;
         q->head = q->head + 1 == q->n ? 0 : q->head + 1;
         q->count--;
-        if (q->on_sent) q->on_sent(q, h->status, h->actual_length, q->user);
+        if (q->on_sent) q->on_sent(q, h->status, h->actual_length, q->ud);
         if (!q->slots) return;
     }
     if (q->closing && q->count == 0) ausb__outq_release(q);
 }
 
 AUSB_API int ausb_outq_init(ausb_outq *q, ausb_handle *h, unsigned char ep, int in_flight, int buf_len, int zlp,
-                            unsigned timeout_ms, ausb_outq_cb on_sent, void *user)
+                            int64_t timeout_ns, ausb_outq_cb on_sent, void *ud)
 {
     size_t n;
     int i, r;
@@ -4397,9 +4391,9 @@ AUSB_API int ausb_outq_init(ausb_outq *q, ausb_handle *h, unsigned char ep, int 
     q->handle = h;
     q->ep = ep;
     q->flags = zlp ? AUSB_ZERO_PACKET : 0;
-    q->timeout_ms = timeout_ms;
+    q->timeout_ns = timeout_ns;
     q->on_sent = on_sent;
-    q->user = user;
+    q->ud = ud;
     return 0;
 }
 
@@ -4415,7 +4409,7 @@ AUSB_API int ausb_outq_write(ausb_outq *q, const void *data, int len)
     slot = (q->head + q->count) % q->n;
     t = &q->slots[slot];
     if (len) memcpy(q->bufs + (size_t)slot * (size_t)q->buf_len, data, (size_t)len);
-    ausb_fill_bulk(t, q->handle, q->ep, q->bufs + (size_t)slot * (size_t)q->buf_len, len, q->timeout_ms,
+    ausb_fill_bulk(t, q->handle, q->ep, q->bufs + (size_t)slot * (size_t)q->buf_len, len, q->timeout_ns,
                    ausb__outq_on_xfer, q);
     ausb_transfer_set_flags(t, q->flags);
     if ((r = ausb_submit(t)) < 0) return r;
@@ -4466,11 +4460,11 @@ AUSB_PRIVATE int ausb__es_events(const ausb_epstream *es)
     return watch ? ev : -1;
 }
 
-AUSB_PRIVATE void ausb__es_finish(ausb_deferred *d, void *user)
+AUSB_PRIVATE void ausb__es_finish(ausb_deferred *d, void *ud)
 {
-    ausb_epstream *es = (ausb_epstream *)user;
+    ausb_epstream *es = (ausb_epstream *)ud;
     (void)d;
-    if (es->on_end) es->on_end(es, es->status, es->user);
+    if (es->on_end) es->on_end(es, es->status, es->ud);
 }
 
 AUSB_PRIVATE void ausb__es_unlink(ausb_epstream *es)
@@ -4493,7 +4487,7 @@ AUSB_PRIVATE void ausb__es_check_done(ausb_epstream *es)
     es->fd = -1;
     AUSB_FREE(es->obuf);
     es->obuf = NULL;
-    ausb_defer(es->ctx, &es->defer, ausb__es_finish, es);
+    ausb_defer(&es->defer, es->ctx, ausb__es_finish, es);
 }
 
 AUSB_PRIVATE void ausb__es_fail(ausb_epstream *es, int status)
@@ -4525,9 +4519,9 @@ AUSB_PRIVATE void ausb__es_in_stop(ausb_epstream *es)
     ausb_pipe_stop(&es->pipe);
 }
 
-AUSB_PRIVATE void ausb__es_on_sent(ausb_outq *q, int status, int len, void *user)
+AUSB_PRIVATE void ausb__es_on_sent(ausb_outq *q, int status, int len, void *ud)
 {
-    ausb_epstream *es = (ausb_epstream *)user;
+    ausb_epstream *es = (ausb_epstream *)ud;
     (void)q;
     if (status == 0) {
         es->bytes_out += len;
@@ -4542,9 +4536,9 @@ AUSB_PRIVATE void ausb__es_on_sent(ausb_outq *q, int status, int len, void *user
     }
 }
 
-AUSB_PRIVATE int ausb__es_on_chunk(ausb_pipe *p, ausb_transfer *t, const unsigned char *data, int len, void *user)
+AUSB_PRIVATE int ausb__es_on_chunk(ausb_pipe *p, ausb_transfer *t, const unsigned char *data, int len, void *ud)
 {
-    ausb_epstream *es = (ausb_epstream *)user;
+    ausb_epstream *es = (ausb_epstream *)ud;
     (void)p;
     (void)t;
     while (es->in_off < len) {
@@ -4566,9 +4560,9 @@ AUSB_PRIVATE int ausb__es_on_chunk(ausb_pipe *p, ausb_transfer *t, const unsigne
     return 0;
 }
 
-AUSB_PRIVATE void ausb__es_on_pipe_end(ausb_pipe *p, int status, void *user)
+AUSB_PRIVATE void ausb__es_on_pipe_end(ausb_pipe *p, int status, void *ud)
 {
-    ausb_epstream *es = (ausb_epstream *)user;
+    ausb_epstream *es = (ausb_epstream *)ud;
     (void)p;
     if (status != -ECANCELED) {
         /* the device side failed: the reader sees end of file after the
@@ -4597,7 +4591,7 @@ AUSB_PRIVATE void ausb__es_pump_out(ausb_epstream *es)
         if ((r = ausb_outq_write(&es->outq, es->obuf, (int)n)) < 0) {
             ausb__es_fail(es, r);
             ausb__es_out_stop(es, 1);
-            if (es->in_state == 1 && (r == AUSB_ERROR_NO_DEVICE || r == AUSB_ERROR_CLOSED)) ausb__es_in_stop(es);
+            if (es->in_state == 1 && (r == -ENODEV || r == AUSB_ECLOSED)) ausb__es_in_stop(es);
             return;
         }
     }
@@ -4624,7 +4618,7 @@ AUSB_PRIVATE void ausb__es_polled(akc_loop *l, akc_io *io, unsigned revents)
 }
 
 AUSB_API int ausb_epstream_open(ausb_epstream *es, ausb_handle *h, unsigned char ep_in, unsigned char ep_out,
-                                const ausb_epstream_config *cfg, ausb_epstream_end_cb on_end, void *user)
+                                const ausb_epstream_config *cfg, ausb_epstream_end_cb on_end, void *ud)
 {
     ausb_epstream_config def;
     ausb_pipe_config pc;
@@ -4651,13 +4645,13 @@ AUSB_API int ausb_epstream_open(ausb_epstream *es, ausb_handle *h, unsigned char
     es->fd = sv[0];
     es->user_fd = sv[1];
     es->on_end = on_end;
-    es->user = user;
+    es->ud = ud;
     akc_io_init(&es->io, es->fd, AUSB__IO_EPSTREAM);
     akc_io_handle(&h->ctx->core, AUSB__IO_EPSTREAM, ausb__es_polled);
     if (akc_io_open(&h->ctx->core, &es->io) < 0) { r = -ENOMEM; goto fail; }
     if (ep_out) {
         if (!(es->obuf = (unsigned char *)AUSB_MALLOC((size_t)cfg->out_len))) { r = -ENOMEM; goto fail; }
-        r = ausb_outq_init(&es->outq, h, ep_out, cfg->out_in_flight, cfg->out_len, cfg->zlp, cfg->out_timeout_ms,
+        r = ausb_outq_init(&es->outq, h, ep_out, cfg->out_in_flight, cfg->out_len, cfg->zlp, cfg->out_timeout_ns,
                            ausb__es_on_sent, es);
         if (r < 0) goto fail;
         es->out_state = 1;
@@ -4715,9 +4709,9 @@ AUSB_API int ausb_hotplug_supported(void)
     return AUSB_LIBUSB(libusb_has_capability)(LIBUSB_CAP_HAS_HOTPLUG) != 0;
 }
 
-AUSB_PRIVATE void ausb__hotplug_deliver(ausb_deferred *d, void *user)
+AUSB_PRIVATE void ausb__hotplug_deliver(ausb_deferred *d, void *ud)
 {
-    ausb_hotplug *hp = (ausb_hotplug *)user;
+    ausb_hotplug *hp = (ausb_hotplug *)ud;
     ausb_hotplug_event *e;
     (void)d;
     while (hp->registered && (e = hp->head) != NULL) {
@@ -4725,7 +4719,7 @@ AUSB_PRIVATE void ausb__hotplug_deliver(ausb_deferred *d, void *user)
         hp->head = e->next;
         if (!hp->head) hp->tail = NULL;
         if (ausb__device_wrap(hp->ctx, e->dev, &dev) == 0) {
-            if (ausb_device_matches(&dev, &hp->filter)) hp->cb(hp, e->arrived, &dev, hp->user);
+            if (ausb_device_matches(&dev, &hp->filter)) hp->cb(hp, e->arrived, &dev, hp->ud);
             ausb_device_release(&dev);
         }
         AUSB_LIBUSB(libusb_unref_device)(e->dev);
@@ -4734,9 +4728,9 @@ AUSB_PRIVATE void ausb__hotplug_deliver(ausb_deferred *d, void *user)
 }
 
 /* Inside libusb (its event handling, or the register call): only record. */
-static int LIBUSB_CALL ausb__hotplug_event(libusb_context *lu, libusb_device *d, libusb_hotplug_event ev, void *user)
+static int LIBUSB_CALL ausb__hotplug_event(libusb_context *lu, libusb_device *d, libusb_hotplug_event ev, void *ud)
 {
-    ausb_hotplug *hp = (ausb_hotplug *)user;
+    ausb_hotplug *hp = (ausb_hotplug *)ud;
     ausb_hotplug_event *e = (ausb_hotplug_event *)AUSB_MALLOC(sizeof *e);
     ausb_handle *h;
     (void)lu;
@@ -4751,12 +4745,12 @@ static int LIBUSB_CALL ausb__hotplug_event(libusb_context *lu, libusb_device *d,
     e->next = NULL;
     if (hp->tail) hp->tail->next = e; else hp->head = e;
     hp->tail = e;
-    ausb_defer(hp->ctx, &hp->defer, ausb__hotplug_deliver, hp);
+    ausb_defer(&hp->defer, hp->ctx, ausb__hotplug_deliver, hp);
     return 0;
 }
 
 AUSB_API int ausb_hotplug_start(ausb_hotplug *hp, ausb_ctx *ctx, const ausb_filter *f, unsigned flags,
-                                ausb_hotplug_cb cb, void *user)
+                                ausb_hotplug_cb cb, void *ud)
 {
     libusb_hotplug_callback_handle lh;
     ausb_hotplug *it;
@@ -4764,13 +4758,13 @@ AUSB_API int ausb_hotplug_start(ausb_hotplug *hp, ausb_ctx *ctx, const ausb_filt
     if (!hp || !ctx || !ctx->lu || !cb) return -EINVAL;
     /* a watch still started keeps its place (see ausb__handle_listed) */
     for (it = ctx->hotplugs; it; it = it->next)
-        if (it == hp) return AUSB_ERROR_BUSY;
+        if (it == hp) return -EBUSY;
     memset(hp, 0, sizeof *hp);
     if (f) hp->filter = *f; else ausb_filter_init(&hp->filter);
     hp->filter.serial = NULL;
     hp->ctx = ctx;
     hp->cb = cb;
-    hp->user = user;
+    hp->ud = ud;
     hp->registered = 1;
     r = AUSB_LIBUSB(libusb_hotplug_register_callback)(
         ctx->lu, (libusb_hotplug_event)(LIBUSB_HOTPLUG_EVENT_DEVICE_ARRIVED | LIBUSB_HOTPLUG_EVENT_DEVICE_LEFT),
@@ -4830,11 +4824,11 @@ AUSB_PRIVATE int ausb__termux_fd(int fd)
 {
     struct ausb__connectinfo ci;
     if (fcntl(fd, F_GETFD) < 0) return -EBADF;
-    if (ioctl(fd, AUSB__USBFS_CONNECTINFO, &ci) < 0) return errno == ENODEV ? AUSB_ERROR_NO_DEVICE : -ENOTTY;
+    if (ioctl(fd, AUSB__USBFS_CONNECTINFO, &ci) < 0) return errno == ENODEV ? -ENODEV : -ENOTTY;
     return 0;
 }
 
-AUSB_API int ausb_termux_open(ausb_ctx *ctx, ausb_handle *h)
+AUSB_API int ausb_termux_open(ausb_handle *h, ausb_ctx *ctx)
 {
     const char *s = getenv("TERMUX_USB_FD");
     ausb_ctx_config cfg;
@@ -4849,8 +4843,8 @@ AUSB_API int ausb_termux_open(ausb_ctx *ctx, ausb_handle *h)
     if ((r = ausb__termux_fd((int)fd)) < 0) return r;
     ausb_ctx_config_init(&cfg);
     cfg.no_discovery = 1;
-    if ((r = ausb_init(ctx, &cfg)) < 0) return r;
-    if ((r = ausb_wrap_fd(ctx, (int)fd, h)) < 0) ausb_exit(ctx);
+    if ((r = ausb_ctx_init(ctx, &cfg)) < 0) return r;
+    if ((r = ausb_wrap_fd(h, ctx, (int)fd)) < 0) ausb_ctx_close(ctx);
     return r;
 }
 
@@ -4875,7 +4869,7 @@ extern "C" {
  * completes, so a task can SCHD_AWAIT_COMPLETION(task, c) and read
  * SCHD_STATUS(task).  Replaces t's callback and user pointer. */
 AUSB_API int ausb_submit_completion(ausb_transfer *t, schd_completion *c);
-/* schd_source_add(loop, src, ausb_prepare, ausb_dispatch, ctx) */
+/* schd_source_add(src, loop, ausb_prepare, ausb_dispatch, ctx) */
 AUSB_API int ausb_attach(ausb_ctx *ctx, schd_loop *loop, schd_source *src);
 #ifdef __cplusplus
 }
@@ -4887,26 +4881,26 @@ AUSB_API int ausb_attach(ausb_ctx *ctx, schd_loop *loop, schd_source *src);
 #ifdef __cplusplus
 extern "C" {
 #endif
-static void ausb__signal_completion(ausb_transfer *t, int status, void *user)
+static void ausb__signal_completion(ausb_transfer *t, int status, void *ud)
 {
     (void)t;
-    (void)schd_completion_signal((schd_completion *)user, status);
+    (void)schd_completion_signal((schd_completion *)ud, status);
 }
 
 AUSB_API int ausb_submit_completion(ausb_transfer *t, schd_completion *c)
 {
     if (!t || !c || !t->lt) return -EINVAL;
-    if (t->state != AUSB_XFER_IDLE) return AUSB_ERROR_BUSY;
+    if (t->state != AUSB_XFER_IDLE) return -EBUSY;
     schd_completion_init(c);
     t->cb = ausb__signal_completion;
-    t->user = c;
+    t->ud = c;
     return ausb_submit(t);
 }
 
 AUSB_API int ausb_attach(ausb_ctx *ctx, schd_loop *loop, schd_source *src)
 {
     if (!ctx || !ctx->lu) return -EINVAL;
-    return schd_source_add(loop, src, ausb_prepare, ausb_dispatch, ctx);
+    return schd_source_add(src, loop, ausb_prepare, ausb_dispatch, ctx);
 }
 #ifdef __cplusplus
 }

@@ -1,4 +1,4 @@
-/* sched.h - v0.1.0 - a poll loop, timers, a frequency scheduler, stackless
+/* sched.h - v0.2.0 - a poll loop, timers, a frequency scheduler, stackless
  * tasks, synchronisation primitives and a managed shared resource, for C99
  * on Linux.  Part of the asynckit family (sched.h, aio_stream.h, asyncusb.h).
  * MIT licence or public domain, at your choice: see the end of the file.
@@ -70,11 +70,11 @@
  *     // a timer: once after 250 ms, then every second
  *     schd_timer t;
  *     schd_timer_init(&t, on_timer, NULL);
- *     schd_timer_start(&loop, &t, SCHD_MS(250), SCHD_SEC(1));
+ *     schd_timer_start(&t, &loop, SCHD_MS(250), SCHD_SEC(1));
  *
  *     // a job at 80 Hz, with no cumulative drift
  *     static schd_job job;
- *     schd_job_start(&loop, &job, schd_hz(80), on_tick, NULL);
+ *     schd_job_start(&job, &loop, schd_hz(80), on_tick, NULL);
  *
  *     // a task: a function that resumes where it awaited
  *     struct blink { schd_task task; int i; } b = {0};
@@ -87,7 +87,7 @@
  *         }
  *         SCHD_TASK_END(t);
  *     }
- *     schd_task_start(&loop, &b.task, blink, NULL);
+ *     schd_task_start(&b.task, &loop, blink, NULL);
  *
  *     schd_loop_run(&loop);          // until nothing is left, or schd_loop_stop
  *     schd_loop_close(&loop);
@@ -159,7 +159,7 @@
  *
  * # The frequency scheduler
  *
- * schd_job_start(loop, job, rate, fn, ud) runs fn at a fixed rate:
+ * schd_job_start(job, loop, rate, fn, ud) runs fn at a fixed rate:
  * schd_hz(80), schd_hz(0.2), schd_period(SCHD_MS(1500)).  Run k is due at
  * exactly start + k * period, the first one period after the start
  * (rational arithmetic, so 15 Hz does not drift by a nanosecond over days).
@@ -180,7 +180,7 @@
  * # Joining other loops (DESIGN.md shapes 1 to 3)
  *
  * Alone: schd_loop_run / schd_loop_run_once.  With the other headers:
- * schd_source_add(loop, &src, X_prepare, X_dispatch, ctx) makes their
+ * schd_source_add(&src, loop, X_prepare, X_dispatch, ctx) makes their
  * descriptors and deadlines part of the loop's one wait (a source keeps
  * schd_loop_run going until schd_source_remove).  Each entry a source's
  * prepare gives is watched across iterations and changed only when the
@@ -236,7 +236,7 @@
  *                                             waits on a primitive that nothing
  *                                             will signal does not count); 0, or
  *                                             the error of the wait
- *   int  schd_loop_run_once(loop, timeout_ms) one wait (-1: no limit); 1 while
+ *   int  schd_loop_run_once(loop, timeout_ns) one wait (-1: no limit); 1 while
  *                                             something is left, 0 when not
  *   void schd_loop_stop(loop)                 run returns after this iteration; a
  *                                             stop outside run ends the next at once
@@ -252,21 +252,21 @@
  *
  * Timers (40 bytes each on 64-bit, plus 24 in the loop's heap while active)
  *   void schd_timer_init(t, cb, ud)           [cb(t, ud)]
- *   int  schd_timer_start(loop, t, delay_ns, period_ns)    first after delay,
+ *   int  schd_timer_start(t, loop, delay_ns, period_ns)    first after delay,
  *                                             then every period (0: once);
  *                                             restarts an active timer; a
  *                                             repeating timer keeps its phase and
  *                                             skips the periods it missed
- *   int  schd_timer_start_at(loop, t, when_ns, period_ns)  absolute first time
- *   int  schd_timer_stop(loop, t)             0 also when idle
+ *   int  schd_timer_start_at(t, loop, when_ns, period_ns)  absolute first time
+ *   int  schd_timer_stop(t, loop)             0 also when idle
  *   int  schd_timer_active(t)
- *   int64_t schd_timer_due(loop, t)           next expiry; SCHD_NO_DEADLINE if idle
+ *   int64_t schd_timer_due(t, loop)           next expiry; SCHD_NO_DEADLINE if idle
  *
  * Descriptors
  *   void schd_io_init(io, fd, cb, ud)         [cb(io, revents, ud)]
- *   int  schd_io_start(loop, io, events)      SCHD_READ | SCHD_WRITE | POLLPRI;
+ *   int  schd_io_start(io, loop, events)      SCHD_READ | SCHD_WRITE | POLLPRI;
  *                                             again to change the events
- *   int  schd_io_stop(loop, io)
+ *   int  schd_io_stop(io, loop)
  *   int  schd_io_active(io)                   1 while started
  *   POLLERR and POLLHUP are always reported; POLLNVAL stops the watcher
  *   before its callback (the fd was already closed when the watcher
@@ -278,19 +278,19 @@
  *   void schd_defer_init(d, fn, ud)           [fn(d, ud)] caller storage, any
  *                                             content; zeroed storage is
  *                                             initialised too
- *   void schd_defer_start(loop, d, fn, ud)    on the next iteration; when d is
+ *   void schd_defer_start(d, loop, fn, ud)    on the next iteration; when d is
  *                                             queued already it keeps its place
  *                                             and takes the new fn and ud
- *   void schd_defer_cancel(loop, d)
+ *   void schd_defer_cancel(d, loop)
  *   int  schd_soon(loop, fn, ud)              [fn(ud)] the same with a node the
  *                                             loop allocates and recycles
  *
  * Sources (other headers, or another schd_loop, in the same wait)
- *   int  schd_source_add(loop, src, prepare, dispatch, ctx)   -EBUSY if added
+ *   int  schd_source_add(src, loop, prepare, dispatch, ctx)   -EBUSY if added
  *   void schd_source_remove(src)              also from inside its own calls
  *
  * Threads
- *   int  schd_async_init(loop, a, cb, ud)     [cb(a, ud)] an open handle keeps
+ *   int  schd_async_init(a, loop, cb, ud)     [cb(a, ud)] an open handle keeps
  *                                             the loop alive
  *   int  schd_async_send(a)                   any thread; sends made before the
  *                                             callback runs coalesce into one call
@@ -299,7 +299,7 @@
  *                                             thread (allocates: -ENOMEM)
  *
  * Tasks (macros above)
- *   int  schd_task_start(loop, t, fn, ud)     [int fn(t)] first runs from the
+ *   int  schd_task_start(t, loop, fn, ud)     [int fn(t)] first runs from the
  *                                             loop; -EBUSY while t has not ended,
  *                                             -ECANCELED while the loop closes
  *   void schd_task_on_done(t, fn, ud)         [fn(t, result, ud)] at its end, last
@@ -344,7 +344,7 @@
  *               has ended  schd_gather_add(g, count) and schd_gather_done(g,
  *               status) for other operations; the await gives 0 or the first
  *               negative status
- *   tflag       schd_tflag_init(loop, f)  schd_tflag_set(f) from any thread:
+ *   tflag       schd_tflag_init(f, loop)  schd_tflag_set(f) from any thread:
  *               wakes one waiting task or stays set for the next await
  *               schd_tflag_close(f) waiters and later awaits get -ECANCELED;
  *               an open flag keeps the loop alive (its async handle)
@@ -367,8 +367,8 @@
  *                                             refuse with -EINVAL)
  *   schd_rate schd_period(ns)
  *   double schd_rate_hz(rate)
- *   int  schd_job_start(loop, job, rate, fn, ud)           [fn(job, ud)]
- *   int  schd_job_start_task(loop, job, rate, task, fn, ud) starts task fn
+ *   int  schd_job_start(job, loop, rate, fn, ud)           [fn(job, ud)]
+ *   int  schd_job_start_task(job, loop, rate, task, fn, ud) starts task fn
  *   void schd_job_stop(job)
  *   void schd_job_pause(job)
  *   int  schd_job_resume(job)                 next run one period after the resume
@@ -380,7 +380,7 @@
  * Switch and pushbutton
  *   schd_button_config schd_button_config_init(void)   debounce 20 ms, long
  *                                             1 s, double 400 ms, active high
- *   int  schd_button_init(loop, b, cfg, cb, ud)   [cb(b, event, ud)] cfg NULL:
+ *   int  schd_button_init(b, loop, cfg, cb, ud)   [cb(b, event, ud)] cfg NULL:
  *                                             the defaults; -EINVAL for a
  *                                             negative time or no callback
  *   void schd_button_feed(b, level)           a sample, or the level after an edge
@@ -425,10 +425,11 @@
 #include_next <sched.h>
 #else /* the rest of the file */
 
-#if (defined(SCHD_IMPLEMENTATION) || defined(ASYNCKIT_IMPLEMENTATION)) && \
-    !defined(_GNU_SOURCE) && !defined(_FEATURES_H)
-/* Nothing of the C library is included yet: ask for what the
- * implementation uses (clock_gettime, ppoll, eventfd). */
+/* The implementations of the family need POSIX and GNU declarations, and
+ * any of them may be compiled further down this file: when nothing of the
+ * C library has been read yet, ask for them (ASYNCKIT_NO_GNU_SOURCE keeps
+ * the file's feature macros as they are). */
+#if !defined(_GNU_SOURCE) && !defined(_FEATURES_H) && !defined(ASYNCKIT_NO_GNU_SOURCE)
 #define _GNU_SOURCE
 #endif
 
@@ -474,6 +475,10 @@ extern "C" {
 #endif
 
 #define AKC_NO_DEADLINE INT64_MAX
+/* Durations are int64_t nanoseconds in the whole family. */
+#define AKC_SEC(s) ((int64_t)(s) * 1000000000)
+#define AKC_MS(ms) ((int64_t)(ms) * 1000000)
+#define AKC_US(us) ((int64_t)(us) * 1000)
 
 /* On the poll backend, prepare marks an entry whose watcher is new since
  * the previous prepare by writing this bit into its revents (poll() never
@@ -602,8 +607,8 @@ struct akc_loop {
 #define AKC_POLL_BACKEND 1
 #endif
 
-#if defined(__GLIBC__) && !defined(__USE_POSIX199309)
-#error "asynckit: an implementation needs POSIX declarations, but a system header was read without them: define the implementation macro before any #include of this file (or compile it with -D_GNU_SOURCE)"
+#if defined(__GLIBC__) && !defined(__USE_XOPEN2K)
+#error "asynckit: this file compiles an implementation of the family, but a system header came before every family header and fixed the C library's feature macros without POSIX (strict -std=c99). Fix: include the family's headers before the system headers in this file, or compile it with -D_GNU_SOURCE."
 #endif
 
 #include <errno.h>
@@ -675,7 +680,7 @@ extern "C" {
 
 /* ---- core: errors ---- */
 
-/* Text for any code: the family's own, -errno, 0. */
+/* Text for any code: the family's own, -errno (the C library's words), 0. */
 AKC_FN const char *akc_strerror(int code)
 {
     switch (code) {
@@ -685,14 +690,11 @@ AKC_FN const char *akc_strerror(int code)
     case AKC_ECLOSED: return "closing or closed";
     case AKC_ENOTFOUND: return "host name not found";
     case AKC_ERESOLVE: return "host name resolution failed";
-    case AKC_ENOTNUMERIC: return "not a numeric address (built without a resolver)";
+    case AKC_ENOTNUMERIC: return "not a numeric address (built with AIOS_NO_RESOLVER)";
     case AKC_EUSB: return "USB failure";
     case AKC_ESTALL: return "endpoint stalled";
-    case AKC_EBABBLE: return "device sent more data than requested";
+    case AKC_EBABBLE: return "overflow: device sent more data than requested";
     case AKC_EMALFORMED: return "malformed descriptor";
-    case -ETIMEDOUT: return "timed out";
-    case -ECANCELED: return "cancelled";
-    case -EAGAIN: return "would have to wait (full or empty)";
     default: break;
     }
     if (code < 0 && code > -4096) return strerror(-code);
@@ -1617,7 +1619,7 @@ AKC_FN int akc_run_once(akc_loop *l, int64_t timeout_ns)
 #include <stdint.h>
 #include <poll.h>
 
-#define SCHD_VERSION "0.1.0"
+#define SCHD_VERSION "0.2.0"
 
 #if defined(SCHD_STATIC)
 #  if defined(__GNUC__)
@@ -1637,13 +1639,13 @@ extern "C" {
 
 #define SCHD_NO_DEADLINE INT64_MAX
 /* Whole seconds, milliseconds, microseconds (integers: exact). */
-#define SCHD_SEC(s) ((int64_t)(s) * 1000000000)
-#define SCHD_MS(ms) ((int64_t)(ms) * 1000000)
-#define SCHD_US(us) ((int64_t)(us) * 1000)
+#define SCHD_SEC(s) AKC_SEC(s)
+#define SCHD_MS(ms) AKC_MS(ms)
+#define SCHD_US(us) AKC_US(us)
 /* Fractional seconds, such as SCHD_SECF(1.5), rounded to the nanosecond. */
 #define SCHD_SECF(s) ((int64_t)((double)(s) * 1e9 + ((s) < 0 ? -0.5 : 0.5)))
 
-typedef int64_t (*schd_clock_fn)(void *ud);
+typedef int64_t (*schd_clock_cb)(void *ud);
 
 /* CLOCK_MONOTONIC in nanoseconds. */
 SCHD_API int64_t schd_now_ns(void);
@@ -1662,28 +1664,28 @@ typedef struct schd_async schd_async;
 typedef struct schd_task schd_task;
 typedef struct schd_waiter schd_waiter;
 
-typedef void (*schd_fn)(void *ud);
-typedef void (*schd_timer_fn)(schd_timer *timer, void *ud);
-typedef void (*schd_io_fn)(schd_io *io, int revents, void *ud);
-typedef void (*schd_defer_fn)(schd_defer *d, void *ud);
-typedef void (*schd_async_fn)(schd_async *a, void *ud);
-typedef int  (*schd_prepare_fn)(void *ctx, struct pollfd *fds, int cap, int64_t *deadline_ns);
-typedef void (*schd_dispatch_fn)(void *ctx, struct pollfd *fds, int n);
-typedef int  (*schd_task_fn)(schd_task *task);
-typedef void (*schd_task_done_fn)(schd_task *task, int result, void *ud);
-typedef void (*schd_waiter_fn)(schd_waiter *w, int status, void *ud);
+typedef void (*schd_cb)(void *ud);
+typedef void (*schd_timer_cb)(schd_timer *timer, void *ud);
+typedef void (*schd_io_cb)(schd_io *io, int revents, void *ud);
+typedef void (*schd_defer_cb)(schd_defer *d, void *ud);
+typedef void (*schd_async_cb)(schd_async *a, void *ud);
+typedef int  (*schd_prepare_cb)(void *ctx, struct pollfd *fds, int cap, int64_t *deadline_ns);
+typedef void (*schd_dispatch_cb)(void *ctx, struct pollfd *fds, int n);
+typedef int  (*schd_task_cb)(schd_task *task);
+typedef void (*schd_task_done_cb)(schd_task *task, int result, void *ud);
+typedef void (*schd_waiter_cb)(schd_waiter *w, int status, void *ud);
 
 /* A timer: 40 bytes on 64-bit, plus 24 in the loop's heap while active. */
 struct schd_timer {
     akc_timer core;          /* the loop core's part (position in the heap) */
-    schd_timer_fn cb;
+    schd_timer_cb cb;
     void *ud;
     int64_t period;          /* 0 for one-shot */
 };
 
 struct schd_io {
     akc_io core;             /* descriptor, events, the backend's bookkeeping */
-    schd_io_fn cb;
+    schd_io_cb cb;
     void *ud;
     schd_io *next, *prev;    /* the loop's started watchers, reset at close */
 };
@@ -1691,15 +1693,15 @@ struct schd_io {
 /* Initialise with schd_defer_init before the first start. */
 struct schd_defer {
     akc_defer core;          /* queued while core.next is not NULL */
-    schd_defer_fn fn;
+    schd_defer_cb fn;
     void *ud;
 };
 
 struct schd__srcfd;
 
 struct schd_source {
-    schd_prepare_fn prepare;
-    schd_dispatch_fn dispatch;
+    schd_prepare_cb prepare;
+    schd_dispatch_cb dispatch;
     void *ctx;
     schd_source *next, *prev;
     schd_loop *loop;
@@ -1711,7 +1713,7 @@ struct schd_source {
 
 struct schd_async {
     akc_post post;           /* on the loop's post stack while a send is pending */
-    schd_async_fn cb;
+    schd_async_cb cb;
     void *ud;
     schd_loop *loop;
     schd_async *next, *prev; /* the loop's list of open handles */
@@ -1748,13 +1750,13 @@ SCHD_API int  schd_loop_close(schd_loop *loop);
  * active timer, watcher, source, deferred call or open async handle
  * (a task waiting on a primitive that nothing will signal does not count). */
 SCHD_API int  schd_loop_run(schd_loop *loop);
-/* One iteration; waits at most timeout_ms (-1: until something happens).
+/* One iteration; waits at most timeout_ns (-1: until something happens).
  * Returns 1 while something is left to wait for, 0 when nothing is. */
-SCHD_API int  schd_loop_run_once(schd_loop *loop, int timeout_ms);
+SCHD_API int  schd_loop_run_once(schd_loop *loop, int64_t timeout_ns);
 SCHD_API void schd_loop_stop(schd_loop *loop);
 SCHD_API int64_t schd_loop_now(const schd_loop *loop);
 SCHD_API void schd_loop_update_time(schd_loop *loop);
-SCHD_API void schd_loop_set_clock(schd_loop *loop, schd_clock_fn clock, void *ud);
+SCHD_API void schd_loop_set_clock(schd_loop *loop, schd_clock_cb clock, void *ud);
 SCHD_API int  schd_loop_alive(const schd_loop *loop);
 /* Shape 3: drive this loop from another one.  prepare fills fds (returns
  * how many it needs) and lowers *deadline_ns; dispatch takes them back. */
@@ -1763,54 +1765,54 @@ SCHD_API void schd_loop_dispatch(void *loop, struct pollfd *fds, int n);
 
 /* ==== section: timers ==== */
 
-SCHD_API void schd_timer_init(schd_timer *t, schd_timer_fn cb, void *ud);
+SCHD_API void schd_timer_init(schd_timer *t, schd_timer_cb cb, void *ud);
 /* First after delay_ns, then every period_ns (0: once).  A repeating timer
  * keeps a fixed rate and skips the periods it missed.  Restarts an active
  * timer. */
-SCHD_API int  schd_timer_start(schd_loop *loop, schd_timer *t, int64_t delay_ns, int64_t period_ns);
-SCHD_API int  schd_timer_start_at(schd_loop *loop, schd_timer *t, int64_t when_ns, int64_t period_ns);
-SCHD_API int  schd_timer_stop(schd_loop *loop, schd_timer *t);
+SCHD_API int  schd_timer_start(schd_timer *t, schd_loop *loop, int64_t delay_ns, int64_t period_ns);
+SCHD_API int  schd_timer_start_at(schd_timer *t, schd_loop *loop, int64_t when_ns, int64_t period_ns);
+SCHD_API int  schd_timer_stop(schd_timer *t, schd_loop *loop);
 SCHD_API int  schd_timer_active(const schd_timer *t);
-SCHD_API int64_t schd_timer_due(const schd_loop *loop, const schd_timer *t);
+SCHD_API int64_t schd_timer_due(const schd_timer *t, const schd_loop *loop);
 
 /* ==== section: descriptors ==== */
 
 #define SCHD_READ  POLLIN
 #define SCHD_WRITE POLLOUT
 
-SCHD_API void schd_io_init(schd_io *io, int fd, schd_io_fn cb, void *ud);
+SCHD_API void schd_io_init(schd_io *io, int fd, schd_io_cb cb, void *ud);
 /* Starts watching, or changes the events of a watcher already started. */
-SCHD_API int  schd_io_start(schd_loop *loop, schd_io *io, int events);
-SCHD_API int  schd_io_stop(schd_loop *loop, schd_io *io);
+SCHD_API int  schd_io_start(schd_io *io, schd_loop *loop, int events);
+SCHD_API int  schd_io_stop(schd_io *io, schd_loop *loop);
 SCHD_API int  schd_io_active(const schd_io *io);   /* 1 while started */
 
 /* ==== section: deferred calls ==== */
 
 /* Prepares caller storage for schd_defer_start (any storage: it need not
  * be zeroed). */
-SCHD_API void schd_defer_init(schd_defer *d, schd_defer_fn fn, void *ud);
+SCHD_API void schd_defer_init(schd_defer *d, schd_defer_cb fn, void *ud);
 /* Runs fn on the next iteration; when d is queued already it keeps its
  * place and takes the new fn and ud.  d must have been initialised. */
-SCHD_API void schd_defer_start(schd_loop *loop, schd_defer *d, schd_defer_fn fn, void *ud);
-SCHD_API void schd_defer_cancel(schd_loop *loop, schd_defer *d);
+SCHD_API void schd_defer_start(schd_defer *d, schd_loop *loop, schd_defer_cb fn, void *ud);
+SCHD_API void schd_defer_cancel(schd_defer *d, schd_loop *loop);
 /* The same with a node the loop allocates (and recycles). */
-SCHD_API int  schd_soon(schd_loop *loop, schd_fn fn, void *ud);
+SCHD_API int  schd_soon(schd_loop *loop, schd_cb fn, void *ud);
 
 /* ==== section: sources (other headers in the same poll) ==== */
 
-SCHD_API int  schd_source_add(schd_loop *loop, schd_source *src, schd_prepare_fn prepare,
-                              schd_dispatch_fn dispatch, void *ctx);
+SCHD_API int  schd_source_add(schd_source *src, schd_loop *loop, schd_prepare_cb prepare,
+                              schd_dispatch_cb dispatch, void *ctx);
 SCHD_API void schd_source_remove(schd_source *src);
 
 /* ==== section: threads ==== */
 
-SCHD_API int  schd_async_init(schd_loop *loop, schd_async *a, schd_async_fn cb, void *ud);
+SCHD_API int  schd_async_init(schd_async *a, schd_loop *loop, schd_async_cb cb, void *ud);
 /* Any thread: cb runs once on the loop thread soon after; sends made before
  * it runs coalesce into one call. */
 SCHD_API int  schd_async_send(schd_async *a);
 SCHD_API void schd_async_close(schd_async *a);
 /* Any thread: fn(ud) runs once on the loop thread.  -ENOMEM or 0. */
-SCHD_API int  schd_loop_post(schd_loop *loop, schd_fn fn, void *ud);
+SCHD_API int  schd_loop_post(schd_loop *loop, schd_cb fn, void *ud);
 
 /* ==== section: waiters and wait lists ==== */
 
@@ -1824,14 +1826,14 @@ struct schd_waiter {
     schd_defer node;         /* delivers the wake-up from the loop */
     schd_loop *loop;
     schd_task *task;         /* the task that waits, or NULL */
-    schd_waiter_fn cb;
+    schd_waiter_cb cb;
     void *ud;
     void *slot;              /* queue item to fill or take */
     int status;
     schd_waiter *lnext, *lprev;  /* the loop's queued callback waits (close cancels them) */
 };
 
-SCHD_API void schd_waiter_init(schd_waiter *w, schd_loop *loop, schd_waiter_fn cb, void *ud);
+SCHD_API void schd_waiter_init(schd_waiter *w, schd_loop *loop, schd_waiter_cb cb, void *ud);
 /* Withdraws a wait not yet granted: its callback comes with -ECANCELED.
  * Returns -EALREADY when it was already granted (the callback has the
  * grant) or not waiting. */
@@ -1846,7 +1848,7 @@ struct schd_gather;
 
 struct schd_task {
     schd_loop *loop;
-    schd_task_fn fn;
+    schd_task_cb fn;
     void *ud;
     int line;                /* where to resume */
     int state;
@@ -1860,13 +1862,13 @@ struct schd_task {
     struct schd_lock *held;  /* locks it holds, released at its end */
     struct schd_gather *gather;
     schd_task *gather_next;
-    schd_task_done_fn on_done;
+    schd_task_done_cb on_done;
     void *on_done_ud;
     schd_task *next, *prev;  /* the loop's live tasks */
 };
 
-SCHD_API int  schd_task_start(schd_loop *loop, schd_task *t, schd_task_fn fn, void *ud);
-SCHD_API void schd_task_on_done(schd_task *t, schd_task_done_fn fn, void *ud);
+SCHD_API int  schd_task_start(schd_task *t, schd_loop *loop, schd_task_cb fn, void *ud);
+SCHD_API void schd_task_on_done(schd_task *t, schd_task_done_cb fn, void *ud);
 /* Idempotent; -EALREADY when the task has ended or was already cancelled. */
 SCHD_API int  schd_task_cancel(schd_task *t);
 /* The next await of t gives up after ns with SCHD_STATUS -ETIMEDOUT. */
@@ -1985,7 +1987,7 @@ SCHD_API void schd_gather_done(schd_gather *g, int status);
 
 /* A flag that any thread may set; a task awaiting it clears it. */
 typedef struct schd_tflag { schd_async async; schd_event event; int set, closed; } schd_tflag;
-SCHD_API int  schd_tflag_init(schd_loop *loop, schd_tflag *f);
+SCHD_API int  schd_tflag_init(schd_tflag *f, schd_loop *loop);
 SCHD_API int  schd_tflag_set(schd_tflag *f);       /* any thread */
 SCHD_API void schd_tflag_close(schd_tflag *f);
 
@@ -1993,18 +1995,18 @@ SCHD_API void schd_tflag_close(schd_tflag *f);
 
 typedef struct schd_resource schd_resource;
 typedef struct schd_rhandle { schd_resource *res; void *arg; } schd_rhandle;
-typedef void (*schd_resource_fn)(schd_resource *res, void *handle_arg);
+typedef void (*schd_resource_cb)(schd_resource *res, void *handle_arg);
 
 struct schd_resource {
     schd_lock lock;
     void *object;                /* the shared thing, for the user */
-    schd_resource_fn on_acquire, on_release;
+    schd_resource_cb on_acquire, on_release;
     schd_rhandle *holder;
     schd_rhandle *granted;       /* handle being handed the lock */
     unsigned long acquisitions;
 };
 SCHD_API void schd_resource_init(schd_resource *res, void *object,
-                                 schd_resource_fn on_acquire, schd_resource_fn on_release);
+                                 schd_resource_cb on_acquire, schd_resource_cb on_release);
 SCHD_API void schd_resource_handle(schd_resource *res, schd_rhandle *h, void *arg);
 /* Releases what h holds (on_release, then the next waiter's on_acquire). */
 SCHD_API int  schd_resource_release(schd_rhandle *h);
@@ -2021,15 +2023,15 @@ SCHD_API schd_rate schd_period(int64_t ns);
 enum { SCHD_LATE_SKIP = 0, SCHD_LATE_CATCHUP = 1 };
 
 typedef struct schd_job schd_job;
-typedef void (*schd_job_fn)(schd_job *job, void *ud);
+typedef void (*schd_job_cb)(schd_job *job, void *ud);
 
 struct schd_job {
     schd_timer timer;
     schd_loop *loop;
-    schd_job_fn fn;
+    schd_job_cb fn;
     void *ud;
     schd_task *task;             /* or a task started each period */
-    schd_task_fn task_fn;
+    schd_task_cb task_fn;
     schd_rate rate;
     int64_t anchor;              /* time of period 0 */
     uint64_t next;               /* index of the period due next */
@@ -2040,9 +2042,9 @@ struct schd_job {
     int64_t late_max, late_last;
 };
 
-SCHD_API int  schd_job_start(schd_loop *loop, schd_job *job, schd_rate rate, schd_job_fn fn, void *ud);
-SCHD_API int  schd_job_start_task(schd_loop *loop, schd_job *job, schd_rate rate,
-                                  schd_task *task, schd_task_fn fn, void *ud);
+SCHD_API int  schd_job_start(schd_job *job, schd_loop *loop, schd_rate rate, schd_job_cb fn, void *ud);
+SCHD_API int  schd_job_start_task(schd_job *job, schd_loop *loop, schd_rate rate,
+                                  schd_task *task, schd_task_cb fn, void *ud);
 SCHD_API void schd_job_stop(schd_job *job);
 SCHD_API void schd_job_pause(schd_job *job);
 /* The next run comes one period after the resume. */
@@ -2065,7 +2067,7 @@ enum {
 };
 
 typedef struct schd_button schd_button;
-typedef void (*schd_button_fn)(schd_button *b, int event, void *ud);
+typedef void (*schd_button_cb)(schd_button *b, int event, void *ud);
 
 typedef struct schd_button_config {
     int64_t debounce_ns;         /* a level must hold this long to count */
@@ -2077,7 +2079,7 @@ typedef struct schd_button_config {
 struct schd_button {
     schd_button_config cfg;
     schd_loop *loop;
-    schd_button_fn cb;
+    schd_button_cb cb;
     void *ud;
     schd_timer debounce, long_timer, double_timer;
     schd_defer emit;             /* delivers queued events, one per call */
@@ -2089,8 +2091,8 @@ struct schd_button {
 
 SCHD_API schd_button_config schd_button_config_init(void);  /* 20 ms, 1 s, 400 ms, active high */
 /* -EINVAL for a negative time or a missing callback. */
-SCHD_API int  schd_button_init(schd_loop *loop, schd_button *b, const schd_button_config *cfg,
-                               schd_button_fn cb, void *ud);
+SCHD_API int  schd_button_init(schd_button *b, schd_loop *loop, const schd_button_config *cfg,
+                               schd_button_cb cb, void *ud);
 /* Feed a level sample or the level after an edge, at the loop's time.
  * Events come from the loop, one per callback; a callback may stop the
  * button, and free it once stopped. */
@@ -2125,10 +2127,6 @@ SCHD_API int schd__await_tflag(schd_task *t, schd_tflag *f);
 #if defined(SCHD_IMPLEMENTATION) && !defined(SCHD_IMPLEMENTATION_DONE)
 #define SCHD_IMPLEMENTATION_DONE
 
-#if defined(__GLIBC__) && !defined(__USE_POSIX199309)
-#error "sched.h: define SCHD_IMPLEMENTATION before including any system header, or compile that file with -D_GNU_SOURCE"
-#endif
-
 #include <errno.h>
 #include <limits.h>
 #include <stdlib.h>
@@ -2157,18 +2155,7 @@ extern "C" {
 
 /* ==== section: errors ==== */
 
-SCHD_API const char *schd_strerror(int code)
-{
-    switch (code) {
-    case -EINVAL: return "invalid argument";
-    case -ENOMEM: return "out of memory";
-    case -EBUSY: return "busy";
-    case -EALREADY: return "already done";
-    case -EPERM: return "not held";
-    case -EOVERFLOW: return "above the maximum";
-    default: return akc_strerror(code);
-    }
-}
+SCHD_API const char *schd_strerror(int code) { return akc_strerror(code); }
 
 /* ==== section: time ==== */
 
@@ -2181,7 +2168,7 @@ SCHD_API void schd_loop_update_time(schd_loop *loop)
     if (loop) akc_update_time(&loop->core);
 }
 
-SCHD_API void schd_loop_set_clock(schd_loop *loop, schd_clock_fn clock, void *ud)
+SCHD_API void schd_loop_set_clock(schd_loop *loop, schd_clock_cb clock, void *ud)
 {
     if (!loop) return;
     loop->core.clock = clock;
@@ -2220,7 +2207,7 @@ SCHD_PRIVATE void schd__timer_fire(akc_loop *l, akc_timer *core)
     t->cb(t, t->ud);
 }
 
-SCHD_API void schd_timer_init(schd_timer *t, schd_timer_fn cb, void *ud)
+SCHD_API void schd_timer_init(schd_timer *t, schd_timer_cb cb, void *ud)
 {
     if (!t) return;
     memset(t, 0, sizeof *t);
@@ -2229,7 +2216,7 @@ SCHD_API void schd_timer_init(schd_timer *t, schd_timer_fn cb, void *ud)
     t->ud = ud;
 }
 
-SCHD_API int schd_timer_start_at(schd_loop *loop, schd_timer *t, int64_t when, int64_t period)
+SCHD_API int schd_timer_start_at(schd_timer *t, schd_loop *loop, int64_t when, int64_t period)
 {
     if (!loop || !t || !t->cb || period < 0) return -EINVAL;
     if (t->core.pos && !akc_timer_owned(&loop->core, &t->core)) return -EINVAL;   /* before any change */
@@ -2238,13 +2225,13 @@ SCHD_API int schd_timer_start_at(schd_loop *loop, schd_timer *t, int64_t when, i
     return akc_timer_start(&loop->core, &t->core, when);
 }
 
-SCHD_API int schd_timer_start(schd_loop *loop, schd_timer *t, int64_t delay, int64_t period)
+SCHD_API int schd_timer_start(schd_timer *t, schd_loop *loop, int64_t delay, int64_t period)
 {
     if (!loop || delay < 0) return -EINVAL;
-    return schd_timer_start_at(loop, t, akc_add_sat(akc_time(&loop->core), delay), period);
+    return schd_timer_start_at(t, loop, akc_add_sat(akc_time(&loop->core), delay), period);
 }
 
-SCHD_API int schd_timer_stop(schd_loop *loop, schd_timer *t)
+SCHD_API int schd_timer_stop(schd_timer *t, schd_loop *loop)
 {
     if (!loop || !t) return -EINVAL;
     return akc_timer_stop(&loop->core, &t->core);
@@ -2252,7 +2239,7 @@ SCHD_API int schd_timer_stop(schd_loop *loop, schd_timer *t)
 
 SCHD_API int schd_timer_active(const schd_timer *t) { return t && akc_timer_active(&t->core); }
 
-SCHD_API int64_t schd_timer_due(const schd_loop *loop, const schd_timer *t)
+SCHD_API int64_t schd_timer_due(const schd_timer *t, const schd_loop *loop)
 {
     return loop && t ? akc_timer_when(&loop->core, &t->core) : SCHD_NO_DEADLINE;
 }
@@ -2265,11 +2252,11 @@ enum { SCHD__IO_WATCHER = 1, SCHD__IO_SOURCE = 2 };
 SCHD_PRIVATE void schd__io_ready(akc_loop *l, akc_io *core, unsigned revents)
 {
     schd_io *io = SCHD_CONTAINER_OF(core, schd_io, core);
-    if (revents & POLLNVAL) schd_io_stop(SCHD__LOOP(l), io);   /* a closed fd would spin the loop */
+    if (revents & POLLNVAL) schd_io_stop(io, SCHD__LOOP(l));   /* a closed fd would spin the loop */
     io->cb(io, (int)revents, io->ud);
 }
 
-SCHD_API void schd_io_init(schd_io *io, int fd, schd_io_fn cb, void *ud)
+SCHD_API void schd_io_init(schd_io *io, int fd, schd_io_cb cb, void *ud)
 {
     if (!io) return;
     memset(io, 0, sizeof *io);
@@ -2286,7 +2273,7 @@ SCHD_PRIVATE int schd__io_started(const schd_loop *loop, const schd_io *io)
     return 0;
 }
 
-SCHD_API int schd_io_start(schd_loop *loop, schd_io *io, int events)
+SCHD_API int schd_io_start(schd_io *io, schd_loop *loop, int events)
 {
     if (!loop || !io || !io->cb || io->core.fd < 0 || (events & ~(SCHD_READ | SCHD_WRITE | POLLPRI)))
         return -EINVAL;
@@ -2304,7 +2291,7 @@ SCHD_API int schd_io_start(schd_loop *loop, schd_io *io, int events)
     return 0;
 }
 
-SCHD_API int schd_io_stop(schd_loop *loop, schd_io *io)
+SCHD_API int schd_io_stop(schd_io *io, schd_loop *loop)
 {
     if (!loop || !io) return -EINVAL;
     if (!(io->core.state & AKC__IO_OPEN)) return 0;
@@ -2329,7 +2316,7 @@ SCHD_PRIVATE void schd__defer_run(akc_loop *l, akc_defer *core)
     d->fn(d, d->ud);
 }
 
-SCHD_API void schd_defer_init(schd_defer *d, schd_defer_fn fn, void *ud)
+SCHD_API void schd_defer_init(schd_defer *d, schd_defer_cb fn, void *ud)
 {
     if (!d) return;
     akc_defer_init(&d->core, schd__defer_run);
@@ -2337,7 +2324,7 @@ SCHD_API void schd_defer_init(schd_defer *d, schd_defer_fn fn, void *ud)
     d->ud = ud;
 }
 
-SCHD_API void schd_defer_start(schd_loop *loop, schd_defer *d, schd_defer_fn fn, void *ud)
+SCHD_API void schd_defer_start(schd_defer *d, schd_loop *loop, schd_defer_cb fn, void *ud)
 {
     if (!loop || !d || !fn) return;
     loop->close_deferred = schd__close_deferred;
@@ -2347,19 +2334,19 @@ SCHD_API void schd_defer_start(schd_loop *loop, schd_defer *d, schd_defer_fn fn,
     akc_defer_queue(&loop->core, &d->core);
 }
 
-SCHD_API void schd_defer_cancel(schd_loop *loop, schd_defer *d)
+SCHD_API void schd_defer_cancel(schd_defer *d, schd_loop *loop)
 {
     if (!loop || !d) return;
     akc_defer_cancel(&d->core);
 }
 
-typedef struct schd__soon { schd_defer node; schd_fn fn; void *ud; } schd__soon;
+typedef struct schd__soon { schd_defer node; schd_cb fn; void *ud; } schd__soon;
 
 SCHD_PRIVATE void schd__soon_run(schd_defer *d, void *ud)
 {
     schd_loop *loop = (schd_loop *)ud;
     schd__soon *s = SCHD_CONTAINER_OF(d, schd__soon, node);
-    schd_fn fn = s->fn;
+    schd_cb fn = s->fn;
     void *arg = s->ud;
     s->node.ud = loop->soon_free;   /* recycle before the call: it may queue again */
     loop->soon_free = &s->node;
@@ -2367,7 +2354,7 @@ SCHD_PRIVATE void schd__soon_run(schd_defer *d, void *ud)
     fn(arg);
 }
 
-SCHD_API int schd_soon(schd_loop *loop, schd_fn fn, void *ud)
+SCHD_API int schd_soon(schd_loop *loop, schd_cb fn, void *ud)
 {
     schd__soon *s;
     if (!loop || !fn) return -EINVAL;
@@ -2382,7 +2369,7 @@ SCHD_API int schd_soon(schd_loop *loop, schd_fn fn, void *ud)
     s->fn = fn;
     s->ud = ud;
     loop->soon_count++;
-    schd_defer_start(loop, &s->node, schd__soon_run, loop);
+    schd_defer_start(&s->node, loop, schd__soon_run, loop);
     return 0;
 }
 
@@ -2526,8 +2513,8 @@ SCHD_PRIVATE void schd__disp_sources(akc_loop *l)
     loop->src_cursor = NULL;
 }
 
-SCHD_API int schd_source_add(schd_loop *loop, schd_source *src, schd_prepare_fn prepare,
-                             schd_dispatch_fn dispatch, void *ctx)
+SCHD_API int schd_source_add(schd_source *src, schd_loop *loop, schd_prepare_cb prepare,
+                             schd_dispatch_cb dispatch, void *ctx)
 {
     schd_source *it;
     if (!loop || !src || !prepare || !dispatch) return -EINVAL;
@@ -2579,7 +2566,7 @@ SCHD_PRIVATE void schd__async_run(akc_loop *l, akc_post *p)
     a->cb(a, a->ud);
 }
 
-SCHD_API int schd_async_init(schd_loop *loop, schd_async *a, schd_async_fn cb, void *ud)
+SCHD_API int schd_async_init(schd_async *a, schd_loop *loop, schd_async_cb cb, void *ud)
 {
     schd_async *it;
     if (!loop || !a || !cb) return -EINVAL;
@@ -2617,19 +2604,19 @@ SCHD_API void schd_async_close(schd_async *a)
     a->loop = NULL;
 }
 
-typedef struct schd__post { akc_post post; schd_fn fn; void *ud; } schd__post;
+typedef struct schd__post { akc_post post; schd_cb fn; void *ud; } schd__post;
 
 SCHD_PRIVATE void schd__post_run(akc_loop *l, akc_post *p)
 {
     schd__post *node = SCHD_CONTAINER_OF(p, schd__post, post);
-    schd_fn fn = node->fn;
+    schd_cb fn = node->fn;
     void *ud = node->ud;
     (void)l;
     SCHD_FREE(node);
     fn(ud);
 }
 
-SCHD_API int schd_loop_post(schd_loop *loop, schd_fn fn, void *ud)
+SCHD_API int schd_loop_post(schd_loop *loop, schd_cb fn, void *ud)
 {
     schd__post *node;
     if (!loop || !fn) return -EINVAL;
@@ -2680,11 +2667,11 @@ SCHD_API void schd_loop_dispatch(void *vloop, struct pollfd *fds, int n)
     akc_dispatch(&loop->core, fds, n);
 }
 
-SCHD_API int schd_loop_run_once(schd_loop *loop, int timeout_ms)
+SCHD_API int schd_loop_run_once(schd_loop *loop, int64_t timeout_ns)
 {
     int rc;
     if (!loop) return -EINVAL;
-    rc = akc_run_once(&loop->core, timeout_ms < 0 ? -1 : SCHD_MS(timeout_ms));
+    rc = akc_run_once(&loop->core, timeout_ns);
     if (rc < 0) return rc;
     return schd_loop_alive(loop);
 }
@@ -2718,7 +2705,7 @@ SCHD_API int schd_loop_close(schd_loop *loop)
      * and posts still queued are delivered, not dropped. */
     if (akc_posts_pending(&loop->core) && !loop->close_deferred) akc__run_posts(&loop->core);
     if (loop->close_deferred) loop->close_deferred(loop);
-    while (loop->ios) schd_io_stop(loop, loop->ios);
+    while (loop->ios) schd_io_stop(loop->ios, loop);
     while ((src = loop->sources) != NULL) {
         loop->sources = src->next;
         schd__source_release(loop, src);
@@ -2799,13 +2786,13 @@ SCHD_PRIVATE void schd__grant(schd_waiter *w, int status)
     schd__wl_unlink(w);
     w->status = status;
     if (w->task) {
-        schd_timer_stop(w->loop, &w->task->timer);
+        schd_timer_stop(&w->task->timer, w->loop);
         w->task->state = SCHD_TASK_READY;
     }
-    schd_defer_start(w->loop, &w->node, schd__waiter_fire, NULL);
+    schd_defer_start(&w->node, w->loop, schd__waiter_fire, NULL);
 }
 
-SCHD_API void schd_waiter_init(schd_waiter *w, schd_loop *loop, schd_waiter_fn cb, void *ud)
+SCHD_API void schd_waiter_init(schd_waiter *w, schd_loop *loop, schd_waiter_cb cb, void *ud)
 {
     if (!w) return;
     memset(w, 0, sizeof *w);
@@ -2863,9 +2850,9 @@ SCHD_PRIVATE void schd__task_unlink(schd_task *t)
 
 SCHD_PRIVATE void schd__close_tasks(schd_loop *loop);
 
-SCHD_API int schd_task_start(schd_loop *loop, schd_task *t, schd_task_fn fn, void *ud)
+SCHD_API int schd_task_start(schd_task *t, schd_loop *loop, schd_task_cb fn, void *ud)
 {
-    schd_task_done_fn done;
+    schd_task_done_cb done;
     void *done_ud;
     if (!loop || !t || !fn) return -EINVAL;
     if (loop->closing) return -ECANCELED;
@@ -2886,11 +2873,11 @@ SCHD_API int schd_task_start(schd_loop *loop, schd_task *t, schd_task_fn fn, voi
     if (loop->tasks) loop->tasks->prev = t;
     loop->tasks = t;
     loop->close_tasks = schd__close_tasks;
-    schd_defer_start(loop, &t->wait.node, schd__waiter_fire, NULL);
+    schd_defer_start(&t->wait.node, loop, schd__waiter_fire, NULL);
     return 0;
 }
 
-SCHD_API void schd_task_on_done(schd_task *t, schd_task_done_fn fn, void *ud)
+SCHD_API void schd_task_on_done(schd_task *t, schd_task_done_cb fn, void *ud)
 {
     if (!t) return;
     t->on_done = fn;
@@ -2943,7 +2930,7 @@ SCHD_PRIVATE int schd__cancel_pending(schd_task *t)
         t->flags |= SCHD__CANCEL_NOW;
         t->timeout = 0;
         t->state = SCHD_TASK_READY;
-        schd_defer_start(t->loop, &t->wait.node, schd__waiter_fire, NULL);
+        schd_defer_start(&t->wait.node, t->loop, schd__waiter_fire, NULL);
         return 1;
     }
     return 0;
@@ -2959,7 +2946,7 @@ SCHD_PRIVATE int schd__task_wait(schd_task *t, int queued)
         return 0;
     }
     t->state = SCHD_TASK_WAITING;
-    if (timeout > 0 && schd_timer_start(t->loop, &t->timer, timeout, 0) < 0) {
+    if (timeout > 0 && schd_timer_start(&t->timer, t->loop, timeout, 0) < 0) {
         schd__grant(&t->wait, -ENOMEM);
     }
     return 1;
@@ -2983,7 +2970,7 @@ SCHD_API int schd__suspend(schd_task *t)
     t->timeout = 0;
     t->wait.status = 0;
     t->state = SCHD_TASK_READY;
-    schd_defer_start(t->loop, &t->wait.node, schd__waiter_fire, NULL);
+    schd_defer_start(&t->wait.node, t->loop, schd__waiter_fire, NULL);
     return 1;
 }
 
@@ -2994,7 +2981,7 @@ SCHD_API int schd__await_delay(schd_task *t, int64_t ns)
     t->wait.status = 0;
     t->state = SCHD_TASK_WAITING;
     t->flags |= SCHD__DELAYING;
-    if (schd_timer_start(t->loop, &t->timer, ns > 0 ? ns : 0, 0) < 0) {
+    if (schd_timer_start(&t->timer, t->loop, ns > 0 ? ns : 0, 0) < 0) {
         t->flags &= ~SCHD__DELAYING;
         schd__grant(&t->wait, -ENOMEM);
     }
@@ -3007,12 +2994,12 @@ SCHD_PRIVATE void schd__gather_member_done(schd_gather *g, int status);
 
 SCHD_PRIVATE int schd__task_finish(schd_task *t)
 {
-    schd_task_done_fn done = t->on_done;
+    schd_task_done_cb done = t->on_done;
     schd_waiter *w;
     if ((t->flags & SCHD__CANCEL_SEEN) && !(t->flags & SCHD__RESULT_SET)) t->result = -ECANCELED;
     t->state = SCHD_TASK_DONE;
-    schd_timer_stop(t->loop, &t->timer);
-    schd_defer_cancel(t->loop, &t->wait.node);
+    schd_timer_stop(&t->timer, t->loop);
+    schd_defer_cancel(&t->wait.node, t->loop);
     schd__wl_unlink(&t->wait);
     schd__task_unlink(t);
     while (t->held) schd__lock_drop_held(t->held);
@@ -3065,10 +3052,10 @@ SCHD_PRIVATE void schd__close_tasks(schd_loop *loop)
         first = NULL;
         for (t = loop->tasks; t; t = t->next)
             if (schd_timer_active(&t->timer) &&
-                (!first || schd_timer_due(loop, &t->timer) < schd_timer_due(loop, &first->timer)))
+                (!first || schd_timer_due(&t->timer, loop) < schd_timer_due(&first->timer, loop)))
                 first = t;
         if (!first) break;
-        schd_timer_stop(loop, &first->timer);
+        schd_timer_stop(&first->timer, loop);
         schd__task_timer(&first->timer, first);
     }
     while (loop->tasks) schd__task_force_end(loop->tasks);
@@ -3508,12 +3495,12 @@ SCHD_PRIVATE void schd__tflag_fire(schd_async *a, void *ud)
     else f->set = 1;
 }
 
-SCHD_API int schd_tflag_init(schd_loop *loop, schd_tflag *f)
+SCHD_API int schd_tflag_init(schd_tflag *f, schd_loop *loop)
 {
     if (!f) return -EINVAL;
     memset(f, 0, sizeof *f);
     schd_event_init(&f->event);
-    return schd_async_init(loop, &f->async, schd__tflag_fire, f);
+    return schd_async_init(&f->async, loop, schd__tflag_fire, f);
 }
 
 SCHD_API int schd_tflag_set(schd_tflag *f) { return f ? schd_async_send(&f->async) : -EINVAL; }
@@ -3563,7 +3550,7 @@ SCHD_PRIVATE void schd__res_hook(schd_lock *lk, void *slot)
 }
 
 SCHD_API void schd_resource_init(schd_resource *res, void *object,
-                                 schd_resource_fn on_acquire, schd_resource_fn on_release)
+                                 schd_resource_cb on_acquire, schd_resource_cb on_release)
 {
     if (!res) return;
     memset(res, 0, sizeof *res);
@@ -3702,7 +3689,7 @@ SCHD_PRIVATE void schd__job_arm(schd_job *job)
     } else {
         job->catchup_left = job->catchup_max;
     }
-    schd_timer_start_at(job->loop, &job->timer, schd_job_due(job, job->next), 0);
+    schd_timer_start_at(&job->timer, job->loop, schd_job_due(job, job->next), 0);
 }
 
 SCHD_PRIVATE void schd__job_fire(schd_timer *timer, void *ud)
@@ -3719,7 +3706,7 @@ SCHD_PRIVATE void schd__job_fire(schd_timer *timer, void *ud)
             run = 0;   /* the previous run goes on: never two at once */
             job->overruns++;
         } else {
-            schd_task_start(job->loop, job->task, job->task_fn, job->ud);
+            schd_task_start(job->task, job->loop, job->task_fn, job->ud);
         }
     }
     if (run) job->runs++;
@@ -3732,7 +3719,7 @@ SCHD_PRIVATE int schd__job_begin(schd_loop *loop, schd_job *job, schd_rate rate)
 {
     if (!loop || !job || !schd__rate_ok(rate)) return -EINVAL;
     int policy = job->policy, catchup_max = job->catchup_max;   /* may be set before start */
-    if (job->loop) schd_timer_stop(job->loop, &job->timer);   /* a restart */
+    if (job->loop) schd_timer_stop(&job->timer, job->loop);   /* a restart */
     memset(job, 0, sizeof *job);
     job->policy = policy;
     job->catchup_max = job->catchup_left = catchup_max;
@@ -3745,18 +3732,18 @@ SCHD_PRIVATE int schd__job_begin(schd_loop *loop, schd_job *job, schd_rate rate)
     return 0;
 }
 
-SCHD_API int schd_job_start(schd_loop *loop, schd_job *job, schd_rate rate, schd_job_fn fn, void *ud)
+SCHD_API int schd_job_start(schd_job *job, schd_loop *loop, schd_rate rate, schd_job_cb fn, void *ud)
 {
     int rc;
     if (!fn) return -EINVAL;
     if ((rc = schd__job_begin(loop, job, rate)) < 0) return rc;
     job->fn = fn;
     job->ud = ud;
-    return schd_timer_start_at(loop, &job->timer, schd_job_due(job, 1), 0);
+    return schd_timer_start_at(&job->timer, loop, schd_job_due(job, 1), 0);
 }
 
-SCHD_API int schd_job_start_task(schd_loop *loop, schd_job *job, schd_rate rate,
-                                 schd_task *task, schd_task_fn fn, void *ud)
+SCHD_API int schd_job_start_task(schd_job *job, schd_loop *loop, schd_rate rate,
+                                 schd_task *task, schd_task_cb fn, void *ud)
 {
     int rc;
     if (!task || !fn) return -EINVAL;
@@ -3764,19 +3751,19 @@ SCHD_API int schd_job_start_task(schd_loop *loop, schd_job *job, schd_rate rate,
     job->task = task;
     job->task_fn = fn;
     job->ud = ud;
-    return schd_timer_start_at(loop, &job->timer, schd_job_due(job, 1), 0);
+    return schd_timer_start_at(&job->timer, loop, schd_job_due(job, 1), 0);
 }
 
 SCHD_API void schd_job_stop(schd_job *job)
 {
-    if (job && job->loop) schd_timer_stop(job->loop, &job->timer);
+    if (job && job->loop) schd_timer_stop(&job->timer, job->loop);
 }
 
 SCHD_API void schd_job_pause(schd_job *job)
 {
     if (!job || !job->loop || job->paused) return;
     job->paused = 1;
-    schd_timer_stop(job->loop, &job->timer);
+    schd_timer_stop(&job->timer, job->loop);
 }
 
 SCHD_API int schd_job_resume(schd_job *job)
@@ -3786,7 +3773,7 @@ SCHD_API int schd_job_resume(schd_job *job)
     job->paused = 0;
     job->anchor = akc_time(&job->loop->core);
     job->next = 1;
-    return schd_timer_start_at(job->loop, &job->timer, schd_job_due(job, 1), 0);
+    return schd_timer_start_at(&job->timer, job->loop, schd_job_due(job, 1), 0);
 }
 
 SCHD_API int schd_job_set_rate(schd_job *job, schd_rate rate)
@@ -3796,7 +3783,7 @@ SCHD_API int schd_job_set_rate(schd_job *job, schd_rate rate)
     job->rate = rate;
     job->next = 1;
     if (job->paused) return 0;
-    return schd_timer_start_at(job->loop, &job->timer, schd_job_due(job, 1), 0);
+    return schd_timer_start_at(&job->timer, job->loop, schd_job_due(job, 1), 0);
 }
 
 SCHD_API void schd_job_set_late_policy(schd_job *job, int policy, int catchup_max)
@@ -3841,7 +3828,7 @@ SCHD_PRIVATE void schd__btn_flush(schd_defer *d, void *ud)
     if (!b->ev_len) return;
     ev = b->events[b->ev_head];
     b->ev_head = (b->ev_head + 1) % 4;
-    if (--b->ev_len) schd_defer_start(b->loop, &b->emit, schd__btn_flush, b);
+    if (--b->ev_len) schd_defer_start(&b->emit, b->loop, schd__btn_flush, b);
     b->cb(b, ev, b->ud);
 }
 
@@ -3850,7 +3837,7 @@ SCHD_PRIVATE void schd__btn_post(schd_button *b, int ev)
     if (b->ev_len == 4) return;   /* cannot happen: at most three per level change */
     b->events[(b->ev_head + b->ev_len) % 4] = (unsigned char)ev;
     b->ev_len++;
-    schd_defer_start(b->loop, &b->emit, schd__btn_flush, b);
+    schd_defer_start(&b->emit, b->loop, schd__btn_flush, b);
 }
 
 /* clicks: 0 idle, 1 first press with its double window open, 2 second
@@ -3859,22 +3846,22 @@ SCHD_PRIVATE void schd__btn_pressed(schd_button *b)
 {
     schd__btn_post(b, SCHD_BTN_PRESS);
     b->long_fired = 0;
-    if (b->cfg.long_ns > 0) schd_timer_start(b->loop, &b->long_timer, b->cfg.long_ns, 0);
+    if (b->cfg.long_ns > 0) schd_timer_start(&b->long_timer, b->loop, b->cfg.long_ns, 0);
     if (b->cfg.double_ns <= 0) {
         b->clicks = 3;
     } else if (b->clicks == 1 && schd_timer_active(&b->double_timer)) {
-        schd_timer_stop(b->loop, &b->double_timer);
+        schd_timer_stop(&b->double_timer, b->loop);
         b->clicks = 2;
         schd__btn_post(b, SCHD_BTN_DOUBLE);
     } else {
         b->clicks = 1;
-        schd_timer_start(b->loop, &b->double_timer, b->cfg.double_ns, 0);
+        schd_timer_start(&b->double_timer, b->loop, b->cfg.double_ns, 0);
     }
 }
 
 SCHD_PRIVATE void schd__btn_released(schd_button *b)
 {
-    schd_timer_stop(b->loop, &b->long_timer);
+    schd_timer_stop(&b->long_timer, b->loop);
     schd__btn_post(b, SCHD_BTN_RELEASE);
     if (b->clicks == 3 && !b->long_fired) schd__btn_post(b, SCHD_BTN_CLICK);
     if (b->clicks != 1) b->clicks = 0;
@@ -3896,7 +3883,7 @@ SCHD_PRIVATE void schd__btn_long(schd_timer *t, void *ud)
     (void)t;
     b->long_fired = 1;
     b->clicks = 0;
-    schd_timer_stop(b->loop, &b->double_timer);
+    schd_timer_stop(&b->double_timer, b->loop);
     schd__btn_post(b, SCHD_BTN_LONG);
 }
 
@@ -3913,8 +3900,8 @@ SCHD_PRIVATE void schd__btn_window(schd_timer *t, void *ud)
     }
 }
 
-SCHD_API int schd_button_init(schd_loop *loop, schd_button *b, const schd_button_config *cfg,
-                              schd_button_fn cb, void *ud)
+SCHD_API int schd_button_init(schd_button *b, schd_loop *loop, const schd_button_config *cfg,
+                              schd_button_cb cb, void *ud)
 {
     schd_button_config c = cfg ? *cfg : schd_button_config_init();
     if (!loop || !b || !cb || c.debounce_ns < 0 || c.long_ns < 0 || c.double_ns < 0) return -EINVAL;
@@ -3936,18 +3923,18 @@ SCHD_API void schd_button_feed(schd_button *b, int level)
     pressed = (level != 0) == (b->cfg.active_level != 0);
     if (pressed == b->raw) return;
     b->raw = pressed;
-    if (pressed == b->stable) schd_timer_stop(b->loop, &b->debounce);   /* a bounce */
-    else schd_timer_start(b->loop, &b->debounce, b->cfg.debounce_ns, 0);
+    if (pressed == b->stable) schd_timer_stop(&b->debounce, b->loop);   /* a bounce */
+    else schd_timer_start(&b->debounce, b->loop, b->cfg.debounce_ns, 0);
 }
 
 SCHD_API void schd_button_stop(schd_button *b)
 {
     if (!b || !b->loop) return;
     b->ev_len = 0;
-    schd_defer_cancel(b->loop, &b->emit);
-    schd_timer_stop(b->loop, &b->debounce);
-    schd_timer_stop(b->loop, &b->long_timer);
-    schd_timer_stop(b->loop, &b->double_timer);
+    schd_defer_cancel(&b->emit, b->loop);
+    schd_timer_stop(&b->debounce, b->loop);
+    schd_timer_stop(&b->long_timer, b->loop);
+    schd_timer_stop(&b->double_timer, b->loop);
 }
 
 #ifdef __cplusplus

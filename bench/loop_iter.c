@@ -36,7 +36,7 @@ int main(int argc, char **argv)
     for (i = 0; i < n; i++) {
         if (i % 2 == 0 && socketpair(AF_UNIX, SOCK_STREAM, 0, &fds[i]) < 0) { perror("socketpair"); return 1; }
         schd_io_init(&ios[i], fds[i], on_io, NULL);
-        if (schd_io_start(&loop, &ios[i], SCHD_READ) < 0) return 1;
+        if (schd_io_start(&ios[i], &loop, SCHD_READ) < 0) return 1;
     }
     left = 1000;                              /* warm up */
     schd_soon(&loop, again, NULL);
@@ -47,7 +47,7 @@ int main(int argc, char **argv)
     while (left > 0) schd_loop_run_once(&loop, 0);
     t1 = schd_now_ns();
     printf("%.1f\n", (double)(t1 - t0) / (double)iters);
-    for (i = 0; i < n; i++) schd_io_stop(&loop, &ios[i]);
+    for (i = 0; i < n; i++) schd_io_stop(&ios[i], &loop);
     schd_loop_close(&loop);
     for (i = 0; i < n; i++) close(fds[i]);
     free(ios);

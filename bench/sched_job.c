@@ -94,9 +94,9 @@ int main(int argc, char **argv)
         fprintf(stderr, "sched_job: cannot start\n");
         return 1;
     }
-    schd_job_start(&loop, &job, schd_hz(1000), on_tick, NULL);
+    schd_job_start(&job, &loop, schd_hz(1000), on_tick, NULL);
     schd_timer_init(&stop, on_time_up, NULL);
-    schd_timer_start(&loop, &stop, (int64_t)(seconds * 1e9), 0);
+    schd_timer_start(&stop, &loop, (int64_t)(seconds * 1e9), 0);
     schd_loop_run(&loop);
 
     n = runs < cap ? runs : cap;

@@ -20,7 +20,7 @@ int main(void)
     schd_timer t;
     if (schd_loop_init(&loop) < 0) return 1;
     schd_timer_init(&t, on_timer, NULL);
-    schd_timer_start(&loop, &t, SCHD_MS(1), 0);
+    schd_timer_start(&t, &loop, SCHD_MS(1), 0);
     schd_loop_run(&loop);
     schd_loop_close(&loop);
     return fired ? 0 : 1;

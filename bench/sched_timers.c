@@ -74,14 +74,14 @@ BENCH_PHASE void bench_start_all(void)
 {
     size_t i;
     for (i = 0; i < count; i++)
-        failures += schd_timer_start(&loop, &timers[i], SCHD_MS(delay_ms[i]), 0) != 0;
+        failures += schd_timer_start(&timers[i], &loop, SCHD_MS(delay_ms[i]), 0) != 0;
 }
 
 BENCH_PHASE void bench_stop_all(void)
 {
     size_t i;
     for (i = 0; i < count; i++)
-        failures += schd_timer_stop(&loop, &timers[stop_order[i]]) != 0;
+        failures += schd_timer_stop(&timers[stop_order[i]], &loop) != 0;
 }
 
 /* The same work as bench_start_all, under its own name for callgrind. */
@@ -89,7 +89,7 @@ BENCH_PHASE void bench_arm_all(void)
 {
     size_t i;
     for (i = 0; i < count; i++)
-        failures += schd_timer_start(&loop, &timers[i], SCHD_MS(delay_ms[i]), 0) != 0;
+        failures += schd_timer_start(&timers[i], &loop, SCHD_MS(delay_ms[i]), 0) != 0;
 }
 
 BENCH_PHASE void bench_fire_all(void)
@@ -161,7 +161,7 @@ static int run_timers(size_t n, int reps)
     printf("start_ns=%.1f\nstop_ns=%.1f\nfire_ns=%.1f\n", best_start / (double)n,
            best_stop / (double)n, best_fire / (double)n);
     printf("timer_bytes=%zu\nheap_entry_bytes=%zu\nheap_capacity_bytes=%zu\n", sizeof(schd_timer),
-           sizeof(struct schd__tentry), (size_t)loop.heap_cap * sizeof(struct schd__tentry));
+           sizeof(struct akc__tentry), (size_t)loop.core.heap_cap * sizeof(struct akc__tentry));
     free(timers);
     free(delay_ms);
     free(stop_order);
@@ -173,13 +173,13 @@ static int run_loop(long iters)
     schd_timer idle;
     int64_t t0, t1;
     schd_timer_init(&idle, on_fire, NULL);
-    schd_timer_start(&loop, &idle, SCHD_SEC(3600), 0);
+    schd_timer_start(&idle, &loop, SCHD_SEC(3600), 0);
     schd_loop_run_once(&loop, 0);   /* warm up */
     t0 = clock_ns();
     bench_iterate(iters);
     t1 = clock_ns();
     if (fired != 0) failures++;
-    schd_timer_stop(&loop, &idle);
+    schd_timer_stop(&idle, &loop);
     printf("iterations=%ld\niteration_ns=%.1f\n", iters, (double)(t1 - t0) / (double)iters);
     return 0;
 }

@@ -46,13 +46,13 @@ int main(int argc, char **argv)
     if (argc > 3) ep = (unsigned char)strtol(argv[3], NULL, 16);
     if (argc > 4) inline_cb = strcmp(argv[4], "inline") == 0;
     if (depth < 1 || depth > MAX_DEPTH) return 2;
-    if (ausb_init(&ctx, NULL) < 0 || ausb_find_id(&ctx, 0x1234, 0x0001, &dev) < 0 || ausb_open(&dev, &h) < 0) {
+    if (ausb_ctx_init(&ctx, NULL) < 0 || ausb_find_id(&dev, &ctx, 0x1234, 0x0001) < 0 || ausb_open(&h, &dev) < 0) {
         fprintf(stderr, "usb_ausb: no fake device\n");
         return 1;
     }
     for (i = 0; i < depth && submitted < want; i++) {
         ausb_transfer_init(&t[i], 0);
-        ausb_fill_bulk(&t[i], &h, ep, buf[i], LEN, 1000, on_done, NULL);
+        ausb_fill_bulk(&t[i], &h, ep, buf[i], LEN, AUSB_MS(1000), on_done, NULL);
         if (inline_cb) ausb_transfer_set_flags(&t[i], AUSB_INLINE_CALLBACK);
         submitted++;
         if (ausb_submit(&t[i]) < 0) errors++;
@@ -61,7 +61,7 @@ int main(int argc, char **argv)
     for (i = 0; i < depth && i < want; i++) ausb_transfer_free(&t[i]);
     ausb_close(&h);
     ausb_device_release(&dev);
-    ausb_exit(&ctx);
+    ausb_ctx_close(&ctx);
     printf("completed %ld bytes %ld errors %ld\n", completed, bytes, errors);
     return errors || completed != want;
 }

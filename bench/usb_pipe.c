@@ -48,7 +48,7 @@ int main(int argc, char **argv)
     if (argc > 2) pc.in_flight = atoi(argv[2]);
     if (argc > 3) ep = (unsigned char)strtol(argv[3], NULL, 16);
     if (argc > 4) pc.inline_chunks = strcmp(argv[4], "inline") == 0;
-    if (ausb_init(&ctx, NULL) < 0 || ausb_find_id(&ctx, 0x1234, 0x0001, &dev) < 0 || ausb_open(&dev, &h) < 0) {
+    if (ausb_ctx_init(&ctx, NULL) < 0 || ausb_find_id(&dev, &ctx, 0x1234, 0x0001) < 0 || ausb_open(&h, &dev) < 0) {
         fprintf(stderr, "usb_pipe: no fake device\n");
         return 1;
     }
@@ -56,7 +56,7 @@ int main(int argc, char **argv)
     while (!ended && ausb_run_once(&ctx, -1) >= 0) {}
     ausb_close(&h);
     ausb_device_release(&dev);
-    ausb_exit(&ctx);
+    ausb_ctx_close(&ctx);
     printf("completed %lld bytes %lld errors %ld\n", pipe.chunks, pipe.bytes, errors);
     return errors || pipe.chunks != want;
 }

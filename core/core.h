@@ -27,6 +27,10 @@ extern "C" {
 #endif
 
 #define AKC_NO_DEADLINE INT64_MAX
+/* Durations are int64_t nanoseconds in the whole family. */
+#define AKC_SEC(s) ((int64_t)(s) * 1000000000)
+#define AKC_MS(ms) ((int64_t)(ms) * 1000000)
+#define AKC_US(us) ((int64_t)(us) * 1000)
 
 /* On the poll backend, prepare marks an entry whose watcher is new since
  * the previous prepare by writing this bit into its revents (poll() never
@@ -155,8 +159,8 @@ struct akc_loop {
 #define AKC_POLL_BACKEND 1
 #endif
 
-#if defined(__GLIBC__) && !defined(__USE_POSIX199309)
-#error "asynckit: an implementation needs POSIX declarations, but a system header was read without them: define the implementation macro before any #include of this file (or compile it with -D_GNU_SOURCE)"
+#if defined(__GLIBC__) && !defined(__USE_XOPEN2K)
+#error "asynckit: this file compiles an implementation of the family, but a system header came before every family header and fixed the C library's feature macros without POSIX (strict -std=c99). Fix: include the family's headers before the system headers in this file, or compile it with -D_GNU_SOURCE."
 #endif
 
 #include <errno.h>
@@ -228,7 +232,7 @@ extern "C" {
 
 /* ---- core: errors ---- */
 
-/* Text for any code: the family's own, -errno, 0. */
+/* Text for any code: the family's own, -errno (the C library's words), 0. */
 AKC_FN const char *akc_strerror(int code)
 {
     switch (code) {
@@ -238,14 +242,11 @@ AKC_FN const char *akc_strerror(int code)
     case AKC_ECLOSED: return "closing or closed";
     case AKC_ENOTFOUND: return "host name not found";
     case AKC_ERESOLVE: return "host name resolution failed";
-    case AKC_ENOTNUMERIC: return "not a numeric address (built without a resolver)";
+    case AKC_ENOTNUMERIC: return "not a numeric address (built with AIOS_NO_RESOLVER)";
     case AKC_EUSB: return "USB failure";
     case AKC_ESTALL: return "endpoint stalled";
-    case AKC_EBABBLE: return "device sent more data than requested";
+    case AKC_EBABBLE: return "overflow: device sent more data than requested";
     case AKC_EMALFORMED: return "malformed descriptor";
-    case -ETIMEDOUT: return "timed out";
-    case -ECANCELED: return "cancelled";
-    case -EAGAIN: return "would have to wait (full or empty)";
     default: break;
     }
     if (code < 0 && code > -4096) return strerror(-code);

@@ -54,7 +54,7 @@ static int cmd_list(ausb_ctx *ctx)
 {
     ausb_device_list list;
     entry *e, **order;
-    int i, k, n = ausb_devices(ctx, &list);
+    int i, k, n = ausb_devices(&list, ctx);
     if (n < 0) { fprintf(stderr, "ausb: %s\n", ausb_strerror(n)); return 1; }
     e = (entry *)calloc((size_t)(n ? n : 1), sizeof *e);
     order = (entry **)calloc((size_t)(n ? n : 1), sizeof *order);
@@ -65,10 +65,10 @@ static int cmd_list(ausb_ctx *ctx)
         e[i].dev = &list.items[i];
         order[i] = &e[i];
         if (!index[0] && !index[1]) continue;
-        if (ausb_open(e[i].dev, &e[i].handle) < 0) continue;   /* no access: ids only */
+        if (ausb_open(&e[i].handle, e[i].dev) < 0) continue;   /* no access: ids only */
         e[i].open = 1;
         for (k = 0; k < 2; k++)
-            if (index[k]) (void)ausb_read_string(&e[i].handle, &e[i].req[k], index[k], 1000, on_string, e[i].text[k]);
+            if (index[k]) (void)ausb_read_string(&e[i].req[k], &e[i].handle, index[k], AUSB_MS(1000), on_string, e[i].text[k]);
     }
     ausb_run(ctx);
     qsort(order, (size_t)n, sizeof *order, by_bus_address);
@@ -106,7 +106,7 @@ static int print_config(const ausb_device *dev, int index, int speed)
     const ausb_interface *in;
     const ausb_altsetting *s, *first;
     const ausb_endpoint_desc *ep;
-    int i, a, e, r = ausb_config_get(dev, index, &cfg);
+    int i, a, e, r = ausb_config_get(&cfg, dev, index);
     if (r < 0) {
         fprintf(stderr, "ausb: configuration %d unreadable: %s\n", index, ausb_strerror(r));
         return -1;
@@ -124,7 +124,7 @@ static int print_config(const ausb_device *dev, int index, int speed)
     r = -1;
     if (ausb_config_verify(cfg) < 0)
         fprintf(stderr, "ausb: configuration %d is malformed: libusb could parse only part of it\n", index);
-    else if (ausb_config_raw_check(dev, index) == AUSB_ERROR_MALFORMED)   /* unreadable sysfs: the tree's word */
+    else if (ausb_config_raw_check(dev, index) == AUSB_EMALFORMED)   /* unreadable sysfs: the tree's word */
         fprintf(stderr, "ausb: configuration %d is malformed: its descriptors break the rules "
                         "(bLength, wTotalLength or bNumInterfaces)\n", index);
     else
@@ -138,7 +138,7 @@ static int cmd_dev_info(ausb_ctx *ctx, int vid, int pid)
     ausb_device dev;
     const ausb_device_desc *d;
     int c, speed, bad = 0;
-    int r = ausb_find_id(ctx, vid, pid, &dev);
+    int r = ausb_find_id(&dev, ctx, vid, pid);
     if (r < 0) {
         fprintf(stderr, "ausb: device %04x:%04x: %s\n", vid, pid, ausb_strerror(r));
         return 1;
@@ -192,9 +192,9 @@ int main(int argc, char **argv)
     if (argc != (list ? 2 : 4)) return usage(NULL, NULL);
     if (!list && parse_id(argv[2], &vid) < 0) return usage("VID is not a hex id of 1 to 4 digits", argv[2]);
     if (!list && parse_id(argv[3], &pid) < 0) return usage("PID is not a hex id of 1 to 4 digits", argv[3]);
-    r = ausb_init(&ctx, NULL);
+    r = ausb_ctx_init(&ctx, NULL);
     if (r < 0) { fprintf(stderr, "ausb: init: %s\n", ausb_strerror(r)); return 1; }
     r = list ? cmd_list(&ctx) : cmd_dev_info(&ctx, vid, pid);
-    ausb_exit(&ctx);
+    ausb_ctx_close(&ctx);
     return r;
 }

@@ -125,7 +125,7 @@ static void find_endpoint(const ausb_device *dev, int ep, int *iface, int *type,
     *iface = 0;
     *type = AUSB_EP_BULK;
     *packet = 64;
-    if (ausb_config_active(dev, &cfg) < 0) return;
+    if (ausb_config_active(&cfg, dev) < 0) return;
     for (i = 0; !epd && (in = ausb_config_interface_at(cfg, i)) != NULL; i++)
         for (a = 0; !epd && (s = ausb_interface_altsetting_at(in, a)) != NULL; a++)
             if ((epd = ausb_altsetting_endpoint(s, (unsigned char)ep)) != NULL) *iface = s->bInterfaceNumber;
@@ -148,17 +148,17 @@ int main(int argc, char **argv)
     args a;
     int r, type, iface, packet;
     if ((r = parse_args(argc, argv, &a)) != 0) return r;
-    if ((r = ausb_init(&ctx, NULL)) < 0 || (r = ausb_find_id(&ctx, a.vid, a.pid, &dev)) < 0) {
+    if ((r = ausb_ctx_init(&ctx, NULL)) < 0 || (r = ausb_find_id(&dev, &ctx, a.vid, a.pid)) < 0) {
         fprintf(stderr, "bulk_stream: %04x:%04x: %s\n", a.vid, a.pid, ausb_strerror(r));
-        if (ctx.lu) ausb_exit(&ctx);
+        if (ctx.lu) ausb_ctx_close(&ctx);
         return 1;
     }
     find_endpoint(&dev, a.ep, &iface, &type, &packet);
-    r = ausb_open(&dev, &h);
+    r = ausb_open(&h, &dev);
     ausb_device_release(&dev);
     if (r < 0 || (r = ausb_claim(&h, iface)) < 0) {
         fprintf(stderr, "bulk_stream: open/claim: %s\n", ausb_strerror(r));
-        ausb_exit(&ctx);
+        ausb_ctx_close(&ctx);
         return 1;
     }
     memset(&s, 0, sizeof s);
@@ -170,7 +170,7 @@ int main(int argc, char **argv)
     if ((r = ausb_pipe_start(&pipe, &h, (unsigned char)a.ep, type, &pc, on_chunk, on_end, &s)) < 0) {
         fprintf(stderr, "bulk_stream: %s\n", ausb_strerror(r));
         ausb_close(&h);
-        ausb_exit(&ctx);
+        ausb_ctx_close(&ctx);
         return 1;
     }
     {
@@ -183,7 +183,7 @@ int main(int argc, char **argv)
     s.stop_at = a.seconds > 0 ? s.start + (int64_t)(a.seconds * 1e9) : INT64_MAX;
     while (!s.ended) {
         int64_t now;
-        if ((r = ausb_run_once(&ctx, 100)) < 0) break;
+        if ((r = ausb_run_once(&ctx, AUSB_MS(100))) < 0) break;
         now = ausb_now_ns();
         if (now - s.last_print >= 1000000000) {
             printf("bytes %lld transfers %lld MB/s %.1f\n", pipe.bytes, pipe.chunks,
@@ -197,6 +197,6 @@ int main(int argc, char **argv)
     printf("total: bytes %lld transfers %lld MB/s %.1f status %s\n", pipe.bytes, pipe.chunks,
            mbps(pipe.bytes, ausb_now_ns() - s.start), s.status == -ECANCELED ? "stopped" : ausb_strerror(s.status));
     ausb_close(&h);
-    ausb_exit(&ctx);
+    ausb_ctx_close(&ctx);
     return s.status == -ECANCELED || s.status == 0 ? 0 : 1;
 }

@@ -57,7 +57,7 @@ int main(int argc, char **argv)
     }
     if (schd_loop_init(&loop) < 0) return 1;
     schd_loop_set_clock(&loop, virtual_clock, NULL);
-    schd_button_init(&loop, &b, NULL, on_event, NULL);
+    schd_button_init(&b, &loop, NULL, on_event, NULL);
     for (;;) {
         int got;
         if (from_stdin) {

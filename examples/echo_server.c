@@ -83,7 +83,7 @@ static void on_peek(aios_stream *s, int status, void *ud)
     const char *data = aios_data(s, &n);
     (void)ud;
     if (status < 0) {  /* end of stream (AIOS_EINCOMPLETE), error or shutdown */
-        aios_close_graceful(s, 1000, NULL, NULL);
+        aios_close_graceful(s, AIOS_MS(1000), NULL, NULL);
         return;
     }
     /* aios_result_len() of the peek is the byte count; the write keeps it for on_written */
@@ -94,7 +94,7 @@ static void on_conn(aios_server *srv, aios_stream *s, const struct sockaddr *pee
 {
     (void)srv; (void)peer; (void)ud;
     /* every peek waits at most idle_ms; its -ETIMEDOUT closes the connection */
-    if ((idle_ms > 0 && aios_set_timeouts(s, idle_ms, 0) < 0) || aios_peek(s, 1, on_peek, NULL) < 0)
+    if ((idle_ms > 0 && aios_set_timeouts(s, AIOS_MS(idle_ms), 0) < 0) || aios_peek(s, 1, on_peek, NULL) < 0)
         aios_close(s, NULL, NULL);
 }
 
@@ -110,7 +110,7 @@ static void on_signal(aios_stream *s, int status, void *ud)
 {
     (void)s; (void)ud;
     if (status <= 0) return;
-    aios_server_shutdown(&server, 10000, on_shutdown_done, NULL);
+    aios_server_shutdown(&server, AIOS_MS(10000), on_shutdown_done, NULL);
 }
 
 /* A decimal number from 0 to max, digits only; -1 for anything else. */
@@ -178,7 +178,7 @@ int main(int argc, char **argv)
     sigaddset(&mask, SIGTERM);
     sigaddset(&mask, SIGINT);
     sfd = sigprocmask(SIG_BLOCK, &mask, NULL) < 0 ? -1 : signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
-    r = sfd < 0 ? -errno : aios_stream_open(&ctx, &signals, sfd, 0);
+    r = sfd < 0 ? -errno : aios_stream_open(&signals, &ctx, sfd, 0);
     if (r == 0) r = aios_read_exactly(signals, &signal_info, sizeof signal_info, on_signal, NULL);
     if (r < 0) { put(2, "echo_server: signals: error ", decimal(r, num), "\n"); return 1; }
 

@@ -160,11 +160,11 @@ int main(int argc, char **argv)
 
     aios_ctx_init(&ctx);
     aios_tcp_opts_init(&opts);
-    opts.timeout_ms = 30000;
-    r = aios_tcp_connect(&ctx, &sock, argv[1], port, &opts, on_connected, NULL);
+    opts.timeout_ns = AIOS_MS(30000);
+    r = aios_tcp_connect(&sock, &ctx, argv[1], port, &opts, on_connected, NULL);
     if (r < 0) { fprintf(stderr, "http_get: %s\n", aios_strerror(r)); return 1; }
-    aios_set_timeouts(sock, 60000, 60000);
-    if (aios_stream_open(&ctx, &out, 1, AIOS_NOCLOSE) < 0) { fprintf(stderr, "http_get: bad stdout\n"); return 1; }
+    aios_set_timeouts(sock, AIOS_MS(60000), AIOS_MS(60000));
+    if (aios_stream_open(&out, &ctx, 1, AIOS_NOCLOSE) < 0) { fprintf(stderr, "http_get: bad stdout\n"); return 1; }
     n = snprintf(request, sizeof request,
                  "GET %s HTTP/1.1\r\nHost: %s%s%s:%d\r\nUser-Agent: aio_stream-http_get\r\n"
                  "Accept: */*\r\nConnection: close\r\n\r\n",

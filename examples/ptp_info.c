@@ -113,7 +113,7 @@ static void fail(ptp *p, int status)
 static void stop(ptp *p, const char *why)
 {
     snprintf(p->reason, sizeof p->reason, "%s", why);
-    fail(p, AUSB_ERROR);
+    fail(p, AUSB_EFAIL);
 }
 
 /* A transfer's timeout never reaches past the session's deadline. */
@@ -135,7 +135,7 @@ static int expired(ptp *p)
 static void receive(ptp *p)
 {
     int r;
-    ausb_fill_bulk(&p->xfer, &p->handle, p->ep_in, p->chunk, CHUNK, transfer_timeout(p), on_received, p);
+    ausb_fill_bulk(&p->xfer, &p->handle, p->ep_in, p->chunk, CHUNK, AUSB_MS(transfer_timeout(p)), on_received, p);
     if ((r = ausb_submit(&p->xfer)) < 0) fail(p, r);
 }
 
@@ -149,7 +149,7 @@ static void send_command(ptp *p, unsigned op, int nparams, uint32_t param)
     put32(p->cmd + 8, tid);
     if (nparams) put32(p->cmd + 12, param);
     ptp_rx_start(&p->rx, (uint16_t)op, tid);
-    ausb_fill_bulk(&p->xfer, &p->handle, p->ep_out, p->cmd, len, transfer_timeout(p), on_sent, p);
+    ausb_fill_bulk(&p->xfer, &p->handle, p->ep_out, p->cmd, len, AUSB_MS(transfer_timeout(p)), on_sent, p);
     if ((r = ausb_submit(&p->xfer)) < 0) fail(p, r);
 }
 
@@ -279,7 +279,7 @@ static int find_camera(ausb_ctx *ctx, int vid, int pid, ausb_device *dev)
         f.subclass = 1;
         f.protocol = 1;
     }
-    return ausb_find(ctx, &f, dev);
+    return ausb_find(dev, ctx, &f);
 }
 
 /* The still-image interface and its bulk endpoints. */
@@ -290,7 +290,7 @@ static int find_interface(const ausb_device *dev, int *iface, unsigned char *in,
     const ausb_altsetting *s;
     const ausb_endpoint_desc *ep;
     int i, a, e, found = -1, only_one;
-    if (ausb_config_active(dev, &cfg) < 0 && ausb_config_get(dev, 0, &cfg) < 0) return -1;
+    if (ausb_config_active(&cfg, dev) < 0 && ausb_config_get(&cfg, dev, 0) < 0) return -1;
     /* the tree as libusb parsed it: walked with the accessors, which stop
      * where a malformed configuration left an array out */
     only_one = ausb_config_interface_at(cfg, 0) && !ausb_config_interface_at(cfg, 1);
@@ -360,17 +360,18 @@ int main(int argc, char **argv)
     memset(&p, 0, sizeof p);
     if ((r = parse_args(argc, argv, &seconds, &vid, &pid)) != 0) return r;
     p.deadline = ausb_now_ns() + (int64_t)seconds * 1000000000;
-    if ((r = ausb_init(&ctx, NULL)) < 0) { fprintf(stderr, "ptp_info: %s\n", ausb_strerror(r)); return 1; }
+    if ((r = ausb_ctx_init(&ctx, NULL)) < 0) { fprintf(stderr, "ptp_info: %s\n", ausb_strerror(r)); return 1; }
     if ((r = find_camera(&ctx, vid, pid, &dev)) < 0) {
-        fprintf(stderr, "ptp_info: no camera found: %s\n", ausb_strerror(r));
-        ausb_exit(&ctx);
+        if (r == -ENOENT) fprintf(stderr, "ptp_info: no camera found\n");
+        else fprintf(stderr, "ptp_info: looking for a camera: %s\n", ausb_strerror(r));
+        ausb_ctx_close(&ctx);
         return 1;
     }
     if (find_interface(&dev, &iface, &p.ep_in, &p.ep_out) < 0) {
         fprintf(stderr, "ptp_info: no still-image interface with bulk endpoints\n");
         goto out_dev;
     }
-    if ((r = ausb_open(&dev, &p.handle)) < 0) { fprintf(stderr, "ptp_info: open: %s\n", ausb_strerror(r)); goto out_dev; }
+    if ((r = ausb_open(&p.handle, &dev)) < 0) { fprintf(stderr, "ptp_info: open: %s\n", ausb_strerror(r)); goto out_dev; }
     if ((r = ausb_claim(&p.handle, iface)) < 0) { fprintf(stderr, "ptp_info: claim: %s\n", ausb_strerror(r)); goto out_close; }
     if ((r = ausb_transfer_init(&p.xfer, 0)) < 0) goto out_close;
     send_command(&p, OP_OPEN_SESSION, 1, 1);
@@ -379,7 +380,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "ptp_info: the camera did not finish the session within %d s (--timeout)\n", seconds);
     } else if (p.failed[0] || p.step < ST_DONE || !p.have_info) {
         if (p.refused) fprintf(stderr, "ptp_info: %s\n", p.failed);
-        else fprintf(stderr, "ptp_info: camera did not answer: %s\n", p.failed[0] ? p.failed : ausb_strerror(AUSB_ERROR));
+        else fprintf(stderr, "ptp_info: camera did not answer: %s\n", p.failed[0] ? p.failed : ausb_strerror(AUSB_EFAIL));
     } else {
         int i;
         if (p.storage_failed[0]) fprintf(stderr, "ptp_info: warning: no storage information: %s\n", p.storage_failed);
@@ -392,7 +393,7 @@ out_close:
     ausb_close(&p.handle);
 out_dev:
     ausb_device_release(&dev);
-    ausb_exit(&ctx);
+    ausb_ctx_close(&ctx);
     ptp_rx_free(&p.rx);
     return rc;
 }

@@ -72,11 +72,11 @@ int main(int argc, char **argv)
     memset(&display, 0, sizeof display);
     memset(&sensor, 0, sizeof sensor);
     memset(&disp, 0, sizeof disp);
-    schd_job_start(&loop, &button, schd_hz(80), sample_button, NULL);
-    schd_job_start_task(&loop, &display, schd_hz(15), &disp.task, draw_frame, NULL);
-    schd_job_start(&loop, &sensor, schd_period(SCHD_MS(500)), read_sensor, NULL);
+    schd_job_start(&button, &loop, schd_hz(80), sample_button, NULL);
+    schd_job_start_task(&display, &loop, schd_hz(15), &disp.task, draw_frame, NULL);
+    schd_job_start(&sensor, &loop, schd_period(SCHD_MS(500)), read_sensor, NULL);
     schd_timer_init(&stop, on_time_up, &loop);
-    schd_timer_start(&loop, &stop, (int64_t)(seconds * 1e9), 0);
+    schd_timer_start(&stop, &loop, (int64_t)(seconds * 1e9), 0);
 
     schd_loop_run(&loop);
 

@@ -98,7 +98,7 @@ int main(int argc, char **argv)
             return 2;
         }
         aios_ctx_init(&ctx);
-        r = aios_serial_open(&ctx, &port, argv[1], (int)baud);
+        r = aios_serial_open(&port, &ctx, argv[1], (int)baud);
     }
     if (r < 0) { fprintf(stderr, "serial_cat: %s: %s\n", argv[1], aios_strerror(r)); return 1; }
     if (pipe(signal_pipe) < 0) { perror("pipe"); return 1; }
@@ -110,9 +110,9 @@ int main(int argc, char **argv)
     sigemptyset(&sa.sa_mask);
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
-    if (aios_stream_open(&ctx, &signals, signal_pipe[0], 0) < 0 ||
-        aios_stream_open(&ctx, &in, 0, AIOS_NOCLOSE) < 0 ||
-        aios_stream_open(&ctx, &out, 1, AIOS_NOCLOSE) < 0) {
+    if (aios_stream_open(&signals, &ctx, signal_pipe[0], 0) < 0 ||
+        aios_stream_open(&in, &ctx, 0, AIOS_NOCLOSE) < 0 ||
+        aios_stream_open(&out, &ctx, 1, AIOS_NOCLOSE) < 0) {
         fprintf(stderr, "serial_cat: cannot set up stdin/stdout\n");
         return 1;
     }

@@ -112,10 +112,10 @@ int main(int argc, char **argv)
     schd_resource_init(&spi, &bus, select_chip, deselect_chip);
     schd_resource_handle(&spi, &sensor.bus, &cs_sensor);
     schd_resource_handle(&spi, &sdcard.bus, &cs_sdcard);
-    schd_job_start_task(&loop, &sensor_job, schd_period(SCHD_MS(123)), &sensor.task, sensor_cycle, NULL);
-    schd_job_start_task(&loop, &sdcard_job, schd_period(SCHD_MS(300)), &sdcard.task, sdcard_cycle, NULL);
+    schd_job_start_task(&sensor_job, &loop, schd_period(SCHD_MS(123)), &sensor.task, sensor_cycle, NULL);
+    schd_job_start_task(&sdcard_job, &loop, schd_period(SCHD_MS(300)), &sdcard.task, sdcard_cycle, NULL);
     schd_timer_init(&stop, on_time_up, NULL);
-    schd_timer_start(&loop, &stop, (int64_t)(seconds * 1e9), 0);
+    schd_timer_start(&stop, &loop, (int64_t)(seconds * 1e9), 0);
 
     schd_loop_run(&loop);
 

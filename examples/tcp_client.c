@@ -109,10 +109,10 @@ int main(int argc, char **argv)
 
     aios_ctx_init(&ctx);
     aios_tcp_opts_init(&opts);
-    opts.timeout_ms = 30000;
-    r = aios_tcp_connect(&ctx, &sock, argv[1], port_number(argv[2]), &opts, on_connected, NULL);
+    opts.timeout_ns = AIOS_MS(30000);
+    r = aios_tcp_connect(&sock, &ctx, argv[1], port_number(argv[2]), &opts, on_connected, NULL);
     if (r < 0) { fprintf(stderr, "tcp_client: %s\n", aios_strerror(r)); return 1; }
-    if (aios_stream_open(&ctx, &in, 0, AIOS_NOCLOSE) < 0 || aios_stream_open(&ctx, &out, 1, AIOS_NOCLOSE) < 0) {
+    if (aios_stream_open(&in, &ctx, 0, AIOS_NOCLOSE) < 0 || aios_stream_open(&out, &ctx, 1, AIOS_NOCLOSE) < 0) {
         fprintf(stderr, "tcp_client: cannot use stdin/stdout\n");
         return 1;
     }

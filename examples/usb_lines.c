@@ -118,7 +118,7 @@ static void on_stdin_line(aios_stream *s, int st, void *ud)
         }
         stdin_done = 1;
         stdin_end_ns = schd_now_ns();
-        aios_set_timeouts(dev, 1000, 0);
+        aios_set_timeouts(dev, AIOS_MS(1000), 0);
         return;
     }
     p = aios_data(s, &n);
@@ -185,27 +185,27 @@ int main(int argc, char **argv)
     int r;
 
     if ((r = parse_args(argc, argv, &a)) != 0) return r;
-    if ((r = ausb_init(&usb, NULL)) < 0) { fprintf(stderr, "usb_lines: %s\n", ausb_strerror(r)); return 1; }
-    if ((r = ausb_find_id(&usb, a.vid, a.pid, &d)) < 0) {
+    if ((r = ausb_ctx_init(&usb, NULL)) < 0) { fprintf(stderr, "usb_lines: %s\n", ausb_strerror(r)); return 1; }
+    if ((r = ausb_find_id(&d, &usb, a.vid, a.pid)) < 0) {
         fprintf(stderr, "usb_lines: %04x:%04x: %s\n", a.vid, a.pid, ausb_strerror(r));
-        ausb_exit(&usb);
+        ausb_ctx_close(&usb);
         return 1;
     }
-    r = ausb_open(&d, &h);
+    r = ausb_open(&h, &d);
     ausb_device_release(&d);
     if (r == 0) r = ausb_claim(&h, a.iface);
     if (r == 0) r = ausb_epstream_open(&es, &h, (unsigned char)a.ep_in, (unsigned char)a.ep_out, NULL, on_usb_end, NULL);
     if (r < 0) {
         fprintf(stderr, "usb_lines: %s\n", ausb_strerror(r));
-        ausb_exit(&usb);
+        ausb_ctx_close(&usb);
         return 1;
     }
     schd_loop_init(&loop);
     aios_ctx_init(&aio);
-    schd_source_add(&loop, &su, ausb_prepare, ausb_dispatch, &usb);
-    schd_source_add(&loop, &sa, aios_prepare, aios_dispatch, &aio);
-    if (aios_stream_open(&aio, &dev, ausb_epstream_fd(&es), 0) < 0 ||
-        aios_stream_open(&aio, &in, 0, AIOS_NOCLOSE) < 0) {
+    schd_source_add(&su, &loop, ausb_prepare, ausb_dispatch, &usb);
+    schd_source_add(&sa, &loop, aios_prepare, aios_dispatch, &aio);
+    if (aios_stream_open(&dev, &aio, ausb_epstream_fd(&es), 0) < 0 ||
+        aios_stream_open(&in, &aio, 0, AIOS_NOCLOSE) < 0) {
         fprintf(stderr, "usb_lines: cannot set up the streams\n");
         return 1;
     }
@@ -217,7 +217,7 @@ int main(int argc, char **argv)
     ausb_close(&h);
     schd_source_remove(&su);
     schd_source_remove(&sa);
-    ausb_exit(&usb);
+    ausb_ctx_close(&usb);
     schd_loop_close(&loop);
     return status;
 }

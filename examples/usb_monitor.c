@@ -42,31 +42,31 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: usb_monitor [--once]\n");
         return 2;
     }
-    if ((r = ausb_init(&ctx, NULL)) < 0) {
+    if ((r = ausb_ctx_init(&ctx, NULL)) < 0) {
         fprintf(stderr, "usb_monitor: %s\n", ausb_strerror(r));
         return 1;
     }
     if (once) {
         ausb_device_list l;
-        int i, n = ausb_devices(&ctx, &l);
+        int i, n = ausb_devices(&l, &ctx);
         if (n < 0) {
             fprintf(stderr, "usb_monitor: %s\n", ausb_strerror(n));
-            ausb_exit(&ctx);
+            ausb_ctx_close(&ctx);
             return 1;
         }
         for (i = 0; i < l.count; i++) print_device("arrived", &l.items[i]);
         ausb_devices_free(&l);
-        ausb_exit(&ctx);
+        ausb_ctx_close(&ctx);
         return 0;
     }
     if ((r = ausb_hotplug_start(&hp, &ctx, NULL, AUSB_HOTPLUG_ENUMERATE, on_hotplug, NULL)) < 0) {
         fprintf(stderr, "usb_monitor: hotplug: %s\n", ausb_strerror(r));
-        ausb_exit(&ctx);
+        ausb_ctx_close(&ctx);
         return 1;
     }
     for (;;)
         if ((r = ausb_run_once(&ctx, -1)) < 0) break;
     ausb_hotplug_stop(&hp);
-    ausb_exit(&ctx);
+    ausb_ctx_close(&ctx);
     return 0;
 }

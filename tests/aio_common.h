@@ -60,14 +60,14 @@ T_UNUSED static int t_spin(aios_ctx *ctx, const int *flag, int want)
 {
     int64_t give_up = aios_now_ns() + (int64_t)20 * 1000000000;
     while (*flag < want && aios_now_ns() < give_up)
-        if (aios_run_once(ctx, 50) < 0) return -1;
+        if (aios_run_once(ctx, AIOS_MS(50)) < 0) return -1;
     return *flag >= want;
 }
 
 T_UNUSED static void t_spin_ms(aios_ctx *ctx, int ms)
 {
     int64_t end = aios_now_ns() + (int64_t)ms * 1000000;
-    while (aios_now_ns() < end) aios_run_once(ctx, 10);
+    while (aios_now_ns() < end) aios_run_once(ctx, AIOS_MS(10));
 }
 
 /* A connected socket pair: a stream on one end, a raw descriptor on the other. */
@@ -75,7 +75,7 @@ T_UNUSED static int t_pair(aios_ctx *ctx, aios_stream **s, int *peer)
 {
     int sv[2];
     if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) < 0) return -1;
-    if (aios_stream_open(ctx, s, sv[0], 0) < 0) return -1;
+    if (aios_stream_open(s, ctx, sv[0], 0) < 0) return -1;
     *peer = sv[1];
     return 0;
 }

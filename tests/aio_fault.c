@@ -443,7 +443,7 @@ static void srv_on_line(aios_stream *s, int status, void *ud)
         if (write_op(a, "bye\n", 4, 1) < 0) { actor_close(a); return; }
         g = op_new(a, OP_CLOSE);
         a->closing = 1;
-        if (started(g, API(aios_close_graceful(s, 5000, on_closed, g))) < 0) { a->closing = 0; actor_close(a); }
+        if (started(g, API(aios_close_graceful(s, AIOS_MS(5000), on_closed, g))) < 0) { a->closing = 0; actor_close(a); }
         return;
     }
     if (write_op(a, p, (size_t)status, 1) < 0) { actor_close(a); return; }
@@ -527,7 +527,7 @@ static void out_close(actor *out, int graceful)
     if (out->closing || !out->s) return;
     o = op_new(out, OP_CLOSE);
     out->closing = 1;
-    if (started(o, API(aios_close_graceful(out->s, 5000, on_closed, o))) < 0) { out->closing = 0; actor_close(out); }
+    if (started(o, API(aios_close_graceful(out->s, AIOS_MS(5000), on_closed, o))) < 0) { out->closing = 0; actor_close(out); }
 }
 
 /* The pipe's reading end: everything until the end of the stream. */
@@ -640,7 +640,7 @@ static void http_srv_on_request(aios_stream *s, int status, void *ud)
     }
     o = op_new(a, OP_CLOSE);
     a->closing = 1;
-    if (started(o, API(aios_close_graceful(s, 5000, on_closed, o))) < 0) { a->closing = 0; actor_close(a); }
+    if (started(o, API(aios_close_graceful(s, AIOS_MS(5000), on_closed, o))) < 0) { a->closing = 0; actor_close(a); }
 }
 
 /* ---- servers ---- */
@@ -677,7 +677,7 @@ static int server_start(server *sv, int role, int bystander, const char *conn_na
     sv->bystander = bystander;
     sv->conn_name = conn_name;
     aios_server_config_init(&cfg);
-    cfg.retry_ms = 5;
+    cfg.retry_ns = AIOS_MS(5);
     if (API(aios_server_init(&sv->srv, &ctx, &cfg, on_conn, sv)) < 0) return -1;
     r = API(aios_server_listen_tcp(&sv->srv, "127.0.0.1", 0));
     sv->up = r == 0;
@@ -723,7 +723,7 @@ static actor *client_start(int role, int bystander, const char *name, const char
     a->hash = 2166136261u;
     aios_tcp_opts_init(&opt);
     o = op_new(a, OP_CONNECT);
-    r = started(o, API(aios_tcp_connect(&ctx, &a->s, host, port, &opt, cli_on_connect, o)));
+    r = started(o, API(aios_tcp_connect(&a->s, &ctx, host, port, &opt, cli_on_connect, o)));
     if (r < 0) {
         tr_add(a, "connect %d ", r);
         a->s = NULL;
@@ -764,8 +764,8 @@ static void scenario_start(int sc)
         actor *out = actor_new(ROLE_PIPE_OUT, 0, "O"), *in = actor_new(ROLE_PIPE_IN, 0, "P");
         out->closed = in->closed = 1;
         if (pipe2(p, O_CLOEXEC) == 0) {
-            if (API(aios_stream_open(&ctx, &out->s, p[1], 0)) == 0) out->closed = 0; else close(p[1]);
-            if (API(aios_stream_open(&ctx, &in->s, p[0], 0)) == 0) in->closed = 0; else close(p[0]);
+            if (API(aios_stream_open(&out->s, &ctx, p[1], 0)) == 0) out->closed = 0; else close(p[1]);
+            if (API(aios_stream_open(&in->s, &ctx, p[0], 0)) == 0) in->closed = 0; else close(p[0]);
         }
         in->hash = 2166136261u;
         if (!in->closed) {
@@ -799,7 +799,7 @@ static int scenario_step(int sc)
         shut_actor = actor_new(0, 0, "G");
         shut_actor->closed = 1;
         sc_srv.shut = op_new(shut_actor, OP_SHUTDOWN);
-        if (started(sc_srv.shut, API(aios_server_shutdown(&sc_srv.srv, 5000, on_shut, sc_srv.shut))) < 0)
+        if (started(sc_srv.shut, API(aios_server_shutdown(&sc_srv.srv, AIOS_MS(5000), on_shut, sc_srv.shut))) < 0)
             tr_add(shut_actor, "shutdown refused ");
         if (sc_cli[0] && sc_cli[0]->held) { sc_cli[0]->held = 0; sc_cli[0]->hold_at = -1; cli_send(sc_cli[0]); }
         if (sc_cli[1] && sc_cli[1]->held) { sc_cli[1]->held = 0; actor_close(sc_cli[1]); }
@@ -838,7 +838,7 @@ static int spin(int (*done)(int), int arg)
     while (!done(arg)) {
         int r;
         if (aios_now_ns() > give_up) return 0;
-        r = aios_run_once(&ctx, 50);
+        r = aios_run_once(&ctx, AIOS_MS(50));
         if (r < 0) add_code(run_codes, &n_run_codes, r);
     }
     return 1;

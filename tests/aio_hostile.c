@@ -62,7 +62,7 @@ static void test_header_line_that_never_ends(void)
     aios_read_until(accepted[0], "\r\n", 2, 8192, t_line_cb, &r);
     for (i = 0; i < 50 && r.calls == 0; i++) {
         raw_flood(fd, 'h', 65536);
-        aios_run_once(&ctx, 10);
+        aios_run_once(&ctx, AIOS_MS(10));
     }
     T_CHECK(t_spin(&ctx, &r.calls, 1));
     T_EQ(r.status, AIOS_ETOOLONG);
@@ -114,7 +114,7 @@ static void test_peer_that_reads_nothing_stays_bounded(void)
     for (i = 0; i < 200; i++) {
         size_t k = raw_flood(fd, 'e', 1 << 20);
         sent += k;
-        aios_run_once(&ctx, 5);
+        aios_run_once(&ctx, AIOS_MS(5));
         if (k == 0 && i > 20) break;
     }
     aios_data(accepted[0], &n);
@@ -133,7 +133,7 @@ static void test_peer_resets_mid_write(void)
     fd = raw_connect(port, 0);
     T_CHECK(t_spin(&ctx, &naccepted, 1));
     aios_write(accepted[0], big, sz, t_rec_cb, &w);
-    aios_run_once(&ctx, 10);
+    aios_run_once(&ctx, AIOS_MS(10));
     T_CHECK(recv(fd, buf, sizeof buf, 0) > 0);
     lg.l_onoff = 1;
     lg.l_linger = 0;
@@ -151,7 +151,7 @@ static void test_half_close_both_directions(void)
     int port = start_server(NULL, keep_on_conn); aios_stream *c; t_rec conn = {0}, sr = {0}, cr = {0}, ce = {0}, ssh = {0};
     char sbuf[32], cbuf[32];
     T_REQUIRE(port > 0);
-    aios_tcp_connect(&ctx, &c, "127.0.0.1", port, NULL, t_rec_cb, &conn);
+    aios_tcp_connect(&c, &ctx, "127.0.0.1", port, NULL, t_rec_cb, &conn);
     T_CHECK(t_spin(&ctx, &naccepted, 1));
     /* client: request, then no more from this side */
     aios_write(c, "question", 8, NULL, NULL);
@@ -185,7 +185,7 @@ static void test_connect_flood_past_maximum(void)
     port = start_server(&cfg, keep_on_conn);
     T_REQUIRE(port > 0);
     for (i = 0; i < 60; i++) fds[i] = raw_connect(port, 1);
-    for (guard = 0; guard < 2000 && srv.stats.accepted + srv.stats.rejected < 60; guard++) aios_run_once(&ctx, 10);
+    for (guard = 0; guard < 2000 && srv.stats.accepted + srv.stats.rejected < 60; guard++) aios_run_once(&ctx, AIOS_MS(10));
     T_EQ(srv.stats.accepted, 10);
     T_EQ(srv.stats.rejected, 50);
     T_EQ(naccepted, 10);
@@ -258,12 +258,12 @@ static void test_fd_exhaustion_pauses_and_recovers(void)
     low = old;
     low.rlim_cur = (rlim_t)top + 5; /* room for at most five accepted connections */
     T_REQUIRE(setrlimit(RLIMIT_NOFILE, &low) == 0);
-    for (i = 0; i < 200 && srv.stats.fd_exhausted == 0; i++) aios_run_once(&ctx, 10);
+    for (i = 0; i < 200 && srv.stats.fd_exhausted == 0; i++) aios_run_once(&ctx, AIOS_MS(10));
     T_CHECK(srv.stats.fd_exhausted >= 1);
     T_CHECK(naccepted <= 5);
     /* while out of descriptors the loop sleeps between retries instead of spinning */
     end = aios_now_ns() + 300 * 1000000LL;
-    while (aios_now_ns() < end) { aios_run_once(&ctx, 50); wakes++; }
+    while (aios_now_ns() < end) { aios_run_once(&ctx, AIOS_MS(50)); wakes++; }
     T_CHECK(wakes < 60);
     /* recovery: the held connections go, the rest are accepted and served */
     hold_phase = 0;
@@ -271,7 +271,7 @@ static void test_fd_exhaustion_pauses_and_recovers(void)
     naccepted = 0;
     {
         int guard;
-        for (guard = 0; guard < 3000 && served < N - 5; guard++) aios_run_once(&ctx, 10);
+        for (guard = 0; guard < 3000 && served < N - 5; guard++) aios_run_once(&ctx, AIOS_MS(10));
     }
     setrlimit(RLIMIT_NOFILE, &old);
     for (i = 0; i < N; i++) {
@@ -388,7 +388,7 @@ static void test_idle_slow_clients_do_not_block_others(void)
     fcntl(fd, F_SETFL, O_NONBLOCK);
     for (tries = 0; tries < 500 && n < 5; tries++) {
         ssize_t k;
-        aios_run_once(&ctx, 10);
+        aios_run_once(&ctx, AIOS_MS(10));
         k = recv(fd, buf + n, sizeof buf - (size_t)n, 0);
         if (k > 0) n += k;
     }
@@ -411,7 +411,7 @@ static void test_slow_loris_trickle_times_out_while_others_are_served(void)
     T_REQUIRE(port > 0);
     fd = raw_connect(port, 0);
     T_CHECK(t_spin(&ctx, &naccepted, 1));
-    T_EQ(aios_set_timeouts(accepted[0], 300, 0), 0);
+    T_EQ(aios_set_timeouts(accepted[0], AIOS_MS(300), 0), 0);
     aios_read_until(accepted[0], "\r\n", 2, 8192, t_line_cb, &r);
     fd2 = raw_connect(port, 0);
     T_CHECK(t_spin(&ctx, &naccepted, 2));

@@ -74,13 +74,13 @@ static void test_every_byte_comes_back_in_order(void)
     for (i = 0; i < span; i++) pattern[i] = (char)((i * 2654435761u) >> 13);
     aios_ctx_init(&ctx);
     aios_tcp_opts_init(&o);
-    o.timeout_ms = 60000;
+    o.timeout_ns = AIOS_MS(60000);
     for (k = 0; k < nconns; k++) {
         t_conn *c = &conns[k];
         c->offset = ((size_t)k * 7919) % 65536;
         c->hash_sent = t_hash(2166136261u, pattern + c->offset, bytes);
         c->hash_got = 2166136261u;
-        T_EQ(aios_tcp_connect(&ctx, &c->s, host, port, &o, on_connected, c), 0);
+        T_EQ(aios_tcp_connect(&c->s, &ctx, host, port, &o, on_connected, c), 0);
     }
     T_CHECK(t_spin(&ctx, &finished, nconns));
     for (k = 0; k < nconns; k++) {

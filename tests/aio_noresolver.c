@@ -23,11 +23,11 @@ static void test_numeric_ipv4_connects_and_echoes(void)
     T_REQUIRE(aios_server_init(&srv, &ctx, NULL, keep_conn, NULL) == 0);
     T_REQUIRE(aios_server_listen_tcp(&srv, "127.0.0.1", 0) == 0);
     T_CHECK(aios_server_port(&srv) > 0);
-    T_EQ(aios_tcp_connect(&ctx, &c, "127.0.0.1", aios_server_port(&srv), NULL, t_rec_cb, &conn), 0);
+    T_EQ(aios_tcp_connect(&c, &ctx, "127.0.0.1", aios_server_port(&srv), NULL, t_rec_cb, &conn), 0);
     T_CHECK(t_spin(&ctx, &conn.calls, 1));
     T_EQ(conn.status, 0);
     T_EQ(aios_write_copy(c, "hi\n", 3, NULL, NULL), 0);
-    while (!accepted && aios_run_once(&ctx, 100) > 0) {}
+    while (!accepted && aios_run_once(&ctx, AIOS_MS(100)) > 0) {}
     T_REQUIRE(accepted != NULL);
     T_EQ(aios_read_until(accepted, "\n", 1, 64, t_line_cb, &line), 0);
     T_CHECK(t_spin(&ctx, &line.calls, 1));
@@ -47,7 +47,7 @@ static void test_numeric_ipv6_listens_and_connects(void)
     r = aios_server_listen_tcp(&srv, "::1", 0);
     if (r == -EAFNOSUPPORT || r == -EADDRNOTAVAIL) { aios_ctx_close(&ctx); return; }  /* no IPv6 here */
     T_EQ(r, 0);
-    T_EQ(aios_tcp_connect(&ctx, &c, "[::1]", aios_server_port(&srv), NULL, t_rec_cb, &conn), 0);
+    T_EQ(aios_tcp_connect(&c, &ctx, "[::1]", aios_server_port(&srv), NULL, t_rec_cb, &conn), 0);
     T_CHECK(t_spin(&ctx, &conn.calls, 1));
     T_EQ(conn.status, 0);
     aios_ctx_close(&ctx);
@@ -59,9 +59,9 @@ static void test_host_name_is_refused_at_once(void)
     aios_stream *c = (aios_stream *)&ctx;  /* anything but NULL */
     t_rec conn = {0};
     aios_ctx_init(&ctx);
-    T_EQ(aios_tcp_connect(&ctx, &c, "localhost", 80, NULL, t_rec_cb, &conn), AIOS_ENOTNUMERIC);
+    T_EQ(aios_tcp_connect(&c, &ctx, "localhost", 80, NULL, t_rec_cb, &conn), AIOS_ENOTNUMERIC);
     T_CHECK(c == NULL);
-    T_EQ(aios_tcp_connect(&ctx, &c, "example.invalid", 80, NULL, t_rec_cb, &conn), AIOS_ENOTNUMERIC);
+    T_EQ(aios_tcp_connect(&c, &ctx, "example.invalid", 80, NULL, t_rec_cb, &conn), AIOS_ENOTNUMERIC);
     T_EQ(ctx.nstreams, 0);                  /* nothing was left behind */
     T_EQ(aios_run_once(&ctx, 0), 0);        /* nothing pending */
     T_EQ(conn.calls, 0);                    /* and no callback */

@@ -339,11 +339,11 @@ static void rt_connect_more(void)
 {
     aios_tcp_opts o;
     aios_tcp_opts_init(&o);
-    o.timeout_ms = 30000;
+    o.timeout_ns = AIOS_MS(30000);
     o.read_hwm = 4096;
     while (connecting < 512 && next_to_connect < nconns) {
         rt_conn *c = &conns[next_to_connect++];
-        int r = aios_tcp_connect(&ctx, &c->s, host, port, &o, on_connected, c);
+        int r = aios_tcp_connect(&c->s, &ctx, host, port, &o, on_connected, c);
         if (r < 0) {
             rt_fail(c, &st.conn_errors, aios_strerror(r));
             c->s = NULL;
@@ -374,7 +374,7 @@ static int rt_round(int verbose)
     aios_ctx_init(&ctx);
     rt_connect_more();
     while (finished < nconns) {
-        if (aios_run_once(&ctx, 100) < 0) break;
+        if (aios_run_once(&ctx, AIOS_MS(100)) < 0) break;
         now_progress = st.roundtrips + finished + up_count;
         if (now_progress != progress) { progress = now_progress; last_progress = aios_now_ns(); }
         else if (aios_now_ns() - last_progress > stall_limit) {

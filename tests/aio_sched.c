@@ -1,5 +1,5 @@
 /* tests/aio_sched.c - aio_stream.h driven by the sched.h loop (shape 2):
- * one poll() for both, through schd_source_add(aios_prepare, aios_dispatch). */
+ * one poll() for both, through schd_source_add(aios_dispatch, aios_prepare). */
 #define SCHD_IMPLEMENTATION
 #include "sched.h"
 #include "aio_common.h"
@@ -12,7 +12,7 @@ static void setup(void)
 {
     schd_loop_init(&loop);
     aios_ctx_init(&ctx);
-    schd_source_add(&loop, &src, aios_prepare, aios_dispatch, &ctx);
+    schd_source_add(&src, &loop, aios_prepare, aios_dispatch, &ctx);
 }
 
 static void teardown(void)
@@ -26,7 +26,7 @@ static void teardown(void)
 static int spin_sched(const int *flag, int want)
 {
     int64_t give_up = aios_now_ns() + (int64_t)20 * 1000000000;
-    while (*flag < want && aios_now_ns() < give_up) schd_loop_run_once(&loop, 100);
+    while (*flag < want && aios_now_ns() < give_up) schd_loop_run_once(&loop, SCHD_MS(100));
     return *flag >= want;
 }
 
@@ -62,10 +62,10 @@ static void test_tcp_echo_on_the_sched_loop(void)
     setup();
     ticks = 0;
     schd_timer_init(&tick, on_tick, NULL);
-    schd_timer_start(&loop, &tick, 1000000, 1000000); /* a sched.h timer shares the poll */
+    schd_timer_start(&tick, &loop, 1000000, 1000000); /* a sched.h timer shares the poll */
     aios_server_init(&srv, &ctx, NULL, srv_conn, NULL);
     T_EQ(aios_server_listen_tcp(&srv, "127.0.0.1", 0), 0);
-    aios_tcp_connect(&ctx, &c, "127.0.0.1", aios_server_port(&srv), NULL, t_rec_cb, &conn);
+    aios_tcp_connect(&c, &ctx, "127.0.0.1", aios_server_port(&srv), NULL, t_rec_cb, &conn);
     aios_write(c, "shared loop", 11, NULL, NULL);
     aios_read_exactly(c, buf, 11, t_rec_cb, &rd);
     T_CHECK(spin_sched(&rd.calls, 1));
@@ -73,7 +73,7 @@ static void test_tcp_echo_on_the_sched_loop(void)
     T_EQ(rd.status, 11);
     T_MEMEQ(buf, "shared loop", 11);
     T_CHECK(spin_sched(&ticks, 3));
-    schd_timer_stop(&loop, &tick);
+    schd_timer_stop(&tick, &loop);
     teardown();
 }
 
@@ -82,11 +82,11 @@ static void test_aios_deadline_sets_the_poll_timeout(void)
     aios_stream *s; int peer; char buf[4]; t_rec r = {0}; int64_t start; int iterations = 0;
     setup();
     T_REQUIRE(t_pair(&ctx, &s, &peer) == 0);
-    aios_set_timeouts(s, 50, 0);
+    aios_set_timeouts(s, AIOS_MS(50), 0);
     aios_read(s, buf, sizeof buf, t_rec_cb, &r);
     start = aios_now_ns();
     /* without the deadline each iteration would sleep the full 10 s */
-    while (r.calls == 0 && iterations < 20) { schd_loop_run_once(&loop, 10000); iterations++; }
+    while (r.calls == 0 && iterations < 20) { schd_loop_run_once(&loop, SCHD_MS(10000)); iterations++; }
     T_EQ(r.status, -ETIMEDOUT);
     T_CHECK(aios_now_ns() - start < (int64_t)5000 * 1000000);
     close(peer);
@@ -104,7 +104,7 @@ static void test_buffered_data_completes_without_new_input(void)
     /* "two\n" is already buffered: the deferred completion must not wait for poll */
     aios_read_until(s, "\n", 1, 16, t_line_cb, &b);
     start = aios_now_ns();
-    while (b.calls == 0 && iterations < 5) { schd_loop_run_once(&loop, 10000); iterations++; }
+    while (b.calls == 0 && iterations < 5) { schd_loop_run_once(&loop, SCHD_MS(10000)); iterations++; }
     T_STREQ(b.data, "two\n");
     T_CHECK(aios_now_ns() - start < (int64_t)5000 * 1000000);
     close(peer);

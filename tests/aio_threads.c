@@ -93,7 +93,7 @@ static void test_many_resolutions_at_once_some_abandoned(void)
         done_count = 0;
         want = 0;
         for (k = 0; k < N; k++) {
-            T_EQ(aios_tcp_connect(&ctx, &c[k].s, "jitter.test", aios_server_port(&srv), NULL, on_connect, &c[k]), 0);
+            T_EQ(aios_tcp_connect(&c[k].s, &ctx, "jitter.test", aios_server_port(&srv), NULL, on_connect, &c[k]), 0);
             if (k % 3 == 0) {        /* abandoned while the thread resolves */
                 c[k].abandon = 1;
                 T_EQ(aios_close(c[k].s, NULL, NULL), 0);
@@ -124,9 +124,9 @@ static void test_context_closed_while_threads_resolve(void)
         T_REQUIRE(aios_ctx_init(&ctx) == 0);
         for (k = 0; k < 8; k++) {
             c[k].abandon = 1;
-            T_EQ(aios_tcp_connect(&ctx, &c[k].s, "jitter.test", 9, NULL, on_connect, &c[k]), 0);
+            T_EQ(aios_tcp_connect(&c[k].s, &ctx, "jitter.test", 9, NULL, on_connect, &c[k]), 0);
         }
-        if (round % 2) aios_run_once(&ctx, 1);
+        if (round % 2) aios_run_once(&ctx, AIOS_MS(1));
         aios_ctx_close(&ctx);   /* waits for every resolver thread */
         for (k = 0; k < 8; k++) {
             T_EQ(c[k].calls, 1);   /* -ECANCELED, or refused when it got that far */

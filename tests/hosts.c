@@ -93,7 +93,7 @@ static int h_running(void) { return schd_now_ns() < h_give_up; }
 static void h_on_tick(schd_timer *t, void *ud)
 {
     (void)ud;
-    if (++W.ticks == 3) schd_timer_stop(&W.loop, t);
+    if (++W.ticks == 3) schd_timer_stop(t, &W.loop);
 }
 
 static int h_sleeper(schd_task *t)
@@ -124,7 +124,7 @@ static void h_on_first_line(aios_stream *s, int status, void *ud)
     W.second_fd = sv[0];
     W.peer2 = sv[1];
     if (write(W.peer2, "two\n", 4) != 4) return;
-    if (aios_stream_open(&W.aio, &W.second, sv[0], 0) == 0)
+    if (aios_stream_open(&W.second, &W.aio, sv[0], 0) == 0)
         aios_read_until(W.second, "\n", 1, 64, h_on_second_line, NULL);
 }
 
@@ -143,17 +143,17 @@ static int h_world_open(void)
     h_give_up = schd_now_ns() + SCHD_SEC(20);
     if (schd_loop_init(&W.loop) < 0) return -1;
     schd_timer_init(&W.tick, h_on_tick, NULL);
-    schd_timer_start(&W.loop, &W.tick, SCHD_MS(1), SCHD_MS(1));
-    schd_task_start(&W.loop, &W.sleeper.task, h_sleeper, NULL);
+    schd_timer_start(&W.tick, &W.loop, SCHD_MS(1), SCHD_MS(1));
+    schd_task_start(&W.sleeper.task, &W.loop, h_sleeper, NULL);
     if (aios_ctx_init(&W.aio) < 0 || socketpair(AF_UNIX, SOCK_STREAM, 0, sv) < 0) return -1;
     W.first_fd = sv[0];
     W.peer1 = sv[1];
-    if (aios_stream_open(&W.aio, &W.first, sv[0], 0) < 0) return -1;
+    if (aios_stream_open(&W.first, &W.aio, sv[0], 0) < 0) return -1;
     aios_read_until(W.first, "\n", 1, 64, h_on_first_line, NULL);
     if (write(W.peer1, "one\n", 4) != 4) return -1;
     if (usbf_open(&W.usb, &dev1, &W.h) < 0) return -1;
     ausb_transfer_init(&W.t, 0);
-    ausb_fill_interrupt(&W.t, &W.h, 0x83, W.buf, 8, 1000, h_on_usb, NULL);
+    ausb_fill_interrupt(&W.t, &W.h, 0x83, W.buf, 8, AUSB_MS(1000), h_on_usb, NULL);
     if (ausb_submit(&W.t) < 0) return -1;
     W.ctxs[0].ctx = &W.loop; W.ctxs[0].prepare = schd_loop_prepare; W.ctxs[0].dispatch = schd_loop_dispatch;
     W.ctxs[1].ctx = &W.aio; W.ctxs[1].prepare = aios_prepare; W.ctxs[1].dispatch = aios_dispatch;
@@ -170,7 +170,7 @@ static void h_world_close(void)
 {
     ausb_transfer_free(&W.t);
     ausb_close(&W.h);
-    ausb_exit(&W.usb);
+    ausb_ctx_close(&W.usb);
     aios_ctx_close(&W.aio);
     schd_loop_close(&W.loop);
     if (W.peer1 >= 0) close(W.peer1);
@@ -481,15 +481,15 @@ static void test_nested_contexts_share_one_wait(void)
     aios_stream *st;
     int sv[2], i, waits = -1, idle_waits = 0;
     char b[1];
-    T_REQUIRE(schd_loop_init(&loop) == 0 && aios_ctx_init(&aio) == 0 && ausb_init(&usb, NULL) == 0);
+    T_REQUIRE(schd_loop_init(&loop) == 0 && aios_ctx_init(&aio) == 0 && ausb_ctx_init(&usb, NULL) == 0);
     T_REQUIRE(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
-    T_REQUIRE(aios_stream_open(&aio, &st, sv[0], 0) == 0);
+    T_REQUIRE(aios_stream_open(&st, &aio, sv[0], 0) == 0);
     aios_read(st, b, 1, h_on_read, b);
-    schd_source_add(&loop, &s_aio, aios_prepare, aios_dispatch, &aio);
-    schd_source_add(&loop, &s_usb, ausb_prepare, ausb_dispatch, &usb);
+    schd_source_add(&s_aio, &loop, aios_prepare, aios_dispatch, &aio);
+    schd_source_add(&s_usb, &loop, ausb_prepare, ausb_dispatch, &usb);
     schd_timer_init(&t, h_on_tick, NULL);
     W.ticks = -1000000;                       /* keep ticking */
-    schd_timer_start(&loop, &t, SCHD_MS(1), SCHD_MS(1));
+    schd_timer_start(&t, &loop, SCHD_MS(1), SCHD_MS(1));
     schd_loop_run_once(&loop, 0);             /* settle the registrations */
     for (i = 0; i < 20; i++) {
         h_waits = 0;
@@ -501,7 +501,7 @@ static void test_nested_contexts_share_one_wait(void)
     T_EQ(write(sv[1], "x", 1), 1);
     for (i = 0; i < 50 && h_reads == 0; i++) {
         h_waits = 0;
-        schd_loop_run_once(&loop, 100);
+        schd_loop_run_once(&loop, SCHD_MS(100));
         waits = h_waits;
     }
     T_EQ(h_reads, 1);
@@ -510,12 +510,12 @@ static void test_nested_contexts_share_one_wait(void)
 #else
     T_EQ(waits, 2);                           /* the loop's wait, then aio's epoll set (ready) */
 #endif
-    schd_timer_stop(&loop, &t);
+    schd_timer_stop(&t, &loop);
     schd_source_remove(&s_aio);
     schd_source_remove(&s_usb);
     aios_close(st, NULL, NULL);
     aios_ctx_close(&aio);
-    ausb_exit(&usb);
+    ausb_ctx_close(&usb);
     schd_loop_close(&loop);
     close(sv[1]);
 }

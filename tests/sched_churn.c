@@ -93,12 +93,12 @@ static void churn_timers(void)
         ctimer *c = &timers[rnd_below(NTIMERS)];
         timer_ops++;
         if (c->armed && rnd_below(2) == 0) {
-            schd_timer_stop(&loop, &c->t);
+            schd_timer_stop(&c->t, &loop);
             c->armed = 0;
         } else {
             c->periodic = rnd_below(4) == 0;
             c->armed = 1;
-            schd_timer_start(&loop, &c->t, SCHD_US(rnd_below(3000)), c->periodic ? SCHD_US(1000 + rnd_below(2000)) : 0);
+            schd_timer_start(&c->t, &loop, SCHD_US(rnd_below(3000)), c->periodic ? SCHD_US(1000 + rnd_below(2000)) : 0);
         }
     }
 }
@@ -176,7 +176,7 @@ static void churn_tasks(void)
         w->cancel_ok = 0;
         w->running = 1;
         schd_task_on_done(&w->task, on_task_done, w);
-        if (schd_task_start(&loop, &w->task, worker, w) != 0) { w->running = 0; bad("task start refused"); continue; }
+        if (schd_task_start(&w->task, &loop, worker, w) != 0) { w->running = 0; bad("task start refused"); continue; }
         starts++;
     }
     for (k = 0; k < 3; k++) {
@@ -249,9 +249,9 @@ static void test_churn_adds_up(void)
     schd_lock_init(&g_lock);
     schd_sem_init(&g_sem, SEM_UNITS, SEM_UNITS);
     T_EQ(schd_queue_init(&g_q, g_q_store, sizeof g_q_store[0], 16, SCHD_QUEUE_BLOCK), 0);
-    T_EQ(schd_async_init(&loop, &g_async, on_async, NULL), 0);
-    T_EQ(schd_tflag_init(&loop, &g_flag), 0);
-    T_EQ(schd_task_start(&loop, &flag_task, flag_waiter, NULL), 0);
+    T_EQ(schd_async_init(&g_async, &loop, on_async, NULL), 0);
+    T_EQ(schd_tflag_init(&g_flag, &loop), 0);
+    T_EQ(schd_task_start(&flag_task, &loop, flag_waiter, NULL), 0);
     for (k = 0; k < NTIMERS; k++) schd_timer_init(&timers[k].t, on_timer, &timers[k]);
     for (k = 0; k < 2; k++) T_EQ(pthread_create(&th[k], NULL, poster, NULL), 0);
     end = now_s() + seconds;
@@ -263,19 +263,19 @@ static void test_churn_adds_up(void)
         if (schd_soon(&loop, on_soon, NULL) == 0) soon_queued++;
         /* at most 4000 rounds a second: the loop waits in between */
         next_round += 0.00025;
-        do schd_loop_run_once(&loop, 1); while (now_s() < next_round);
+        do schd_loop_run_once(&loop, SCHD_MS(1)); while (now_s() < next_round);
     }
     /* stop the other threads, then everything must come out even */
     __atomic_store_n(&threads_stop, 1, __ATOMIC_RELEASE);
     for (k = 0; k < 2; k++) pthread_join(th[k], NULL);
-    for (k = 0; k < NTIMERS; k++) { schd_timer_stop(&loop, &timers[k].t); timers[k].armed = 0; }
+    for (k = 0; k < NTIMERS; k++) { schd_timer_stop(&timers[k].t, &loop); timers[k].armed = 0; }
     flag_stop = 1;
     schd_tflag_set(&g_flag);   /* the last set must wake the waiter */
     give_up = now_s() + 20;
     while (now_s() < give_up &&
            (__atomic_load_n(&post_ran, __ATOMIC_RELAXED) != posted || dones != starts || soon_ran != soon_queued ||
             async_seen != async_sent || !flag_task_done))
-        schd_loop_run_once(&loop, 5);
+        schd_loop_run_once(&loop, SCHD_MS(5));
     while (schd_queue_try_get(&g_q, &v) == 0) { left++; sum_got += v; }
     printf("%d rounds in %.0f s: %ld timer ops, %ld fires; %ld tasks (%ld cancelled, %ld ended cancelled), "
            "%ld semaphore timeouts; queue: %ld put, %ld got, %ld left\n", rounds, seconds, timer_ops, timer_fires,

@@ -39,7 +39,7 @@ int main()
     schd_lock_init(&lock);
     w.ev = &ev;
     w.lock = &lock;
-    schd_task_start(&loop, &w.task, work, NULL);
+    schd_task_start(&w.task, &loop, work, NULL);
     schd_loop_run(&loop);
     schd_loop_close(&loop);
     std::printf("step=%d locked=%d\n", w.step, schd_lock_locked(&lock));

@@ -97,12 +97,12 @@ static int scenario(void)
     schd_queue_init(&q, qstore, sizeof(int), 8, SCHD_QUEUE_BLOCK);
     for (i = 0; i < 200; i++, id++) {
         schd_timer_init(&timers[i], on_timer, (void *)(intptr_t)id);
-        if (schd_timer_start(&loop, &timers[i], SCHD_US(i % 7), 0) == 0) started++;
+        if (schd_timer_start(&timers[i], &loop, SCHD_US(i % 7), 0) == 0) started++;
     }
     for (i = 0; i < 8; i++, id++) {
         if (pipe(pipes[i]) != 0) return 1;
         schd_io_init(&ios[i], pipes[i][0], on_io, (void *)(intptr_t)id);
-        if (schd_io_start(&loop, &ios[i], SCHD_READ) == 0) {
+        if (schd_io_start(&ios[i], &loop, SCHD_READ) == 0) {
             started++;
             if (write(pipes[i][1], "x", 1) != 1) return 1;
         }
@@ -113,15 +113,15 @@ static int scenario(void)
     for (i = 0; i < 8; i++, id++) {
         workers[i].lock = &lock; workers[i].q = &q; workers[i].id = id;
         schd_task_on_done(&workers[i].task, on_task_done, (void *)(intptr_t)id);
-        if (schd_task_start(&loop, &workers[i].task, work, NULL) == 0) started++;
+        if (schd_task_start(&workers[i].task, &loop, work, NULL) == 0) started++;
     }
     for (i = 0; i < 200 && completed < started; i++) {
         int j;
-        rc = schd_loop_run_once(&loop, 10);
+        rc = schd_loop_run_once(&loop, SCHD_MS(10));
         if (rc < 0 && rc != -ENOMEM) return 2;            /* poll errors say ENOMEM here */
-        for (j = 0; j < 8; j++) if (schd_io_active(&ios[j]) && seen[201 + j]) schd_io_stop(&loop, &ios[j]);
+        for (j = 0; j < 8; j++) if (schd_io_active(&ios[j]) && seen[201 + j]) schd_io_stop(&ios[j], &loop);
     }
-    for (i = 0; i < 8; i++) { schd_io_stop(&loop, &ios[i]); close(pipes[i][0]); close(pipes[i][1]); }
+    for (i = 0; i < 8; i++) { schd_io_stop(&ios[i], &loop); close(pipes[i][0]); close(pipes[i][1]); }
     schd_loop_close(&loop);
     if (twice) return 3;
     return completed == started ? 0 : 4;

@@ -2,7 +2,7 @@
  * device's byte-stream loopback (OUT 0x05 -> IN 0x8B, with flow control):
  * line-based text and binary blocks through aio_stream.h's buffered reads,
  * a slow reader, a stall and a device that leaves mid-stream, the caller's
- * close and half-close, ausb_epstream_close, ausb_close and ausb_exit with a
+ * close and half-close, ausb_epstream_close, ausb_close and ausb_ctx_close with a
  * stream open, one-way streams and bad arguments.  Both contexts are driven
  * by one poll loop built from their prepare/dispatch pairs (the foreign-loop
  * shape), and once by sched.h.  Run under umockdev-wrapper. */
@@ -183,7 +183,7 @@ static void test_lines_through_aio_read_until(void)
         cfg.sock_buf = c ? 4096 : 0;
         T_EQ(ausb_epstream_open(&es, &h, 0x8b, 0x05, &cfg, on_end, &e), 0);
         T_CHECK(ausb_epstream_fd(&es) >= 0);
-        T_EQ(aios_stream_open(&a, &s, ausb_epstream_fd(&es), 0), 0);
+        T_EQ(aios_stream_open(&s, &a, ausb_epstream_fd(&es), 0), 0);
         T_EQ(aios_read_until(s, "\n", 1, 512, on_line, &L), 0);
         for (i = 0; i < L.total; i++) {
             char buf[256];
@@ -207,7 +207,7 @@ static void test_lines_through_aio_read_until(void)
         T_EQ(e.status, 0);
         aios_ctx_close(&a);
         ausb_close(&h);
-        ausb_exit(&u);
+        ausb_ctx_close(&u);
         T_EQ(count_fds_settled(fds0), fds0);
     }
 }
@@ -251,7 +251,7 @@ static void test_read_exactly_binary_and_plain_fd_writes(void)
     /* a second descriptor for writing: read and write sides may differ */
     fd = dup(ausb_epstream_fd(&es));
     T_CHECK(fd >= 0);
-    T_EQ(aios_stream_open(&a, &s, ausb_epstream_fd(&es), 0), 0);
+    T_EQ(aios_stream_open(&s, &a, ausb_epstream_fd(&es), 0), 0);
     T_EQ(aios_read_exactly(s, b.buf, sizeof b.buf, on_block, &b), 0);
     for (i = 0; i < 40000 && (off < (int)sizeof out || b.got < 40); i++) {
         if (off < (int)sizeof out) {
@@ -270,7 +270,7 @@ static void test_read_exactly_binary_and_plain_fd_writes(void)
     T_EQ(e.status, 0);
     aios_ctx_close(&a);
     ausb_close(&h);
-    ausb_exit(&u);
+    ausb_ctx_close(&u);
 }
 
 /* ---- a reader that does not read: bounded, then nothing lost ---- */
@@ -322,7 +322,7 @@ static void test_slow_reader_is_bounded_and_loses_nothing(void)
     T_EQ(e.status, -ECANCELED);
     close(fd);
     ausb_close(&h);
-    ausb_exit(&u);
+    ausb_ctx_close(&u);
 }
 
 /* ---- failures on the device side ---- */
@@ -361,7 +361,7 @@ static void test_stall_mid_stream(void)
     T_CHECK(memcmp(buf, "before the stall\n", 17) == 0);
     T_EQ(eof, 1);
     T_EQ(loop_until(&u, NULL, &e.ends, 1), 0);
-    T_EQ(e.status, AUSB_ERROR_STALL);
+    T_EQ(e.status, AUSB_ESTALL);
     /* the OUT side stopped: the caller's writes fail */
     T_EQ((int)send(fd, "x", 1, MSG_NOSIGNAL), -1);
     T_EQ(errno, EPIPE);
@@ -370,7 +370,7 @@ static void test_stall_mid_stream(void)
     usbf_cdc_stall(&dev_a, 0);
     close(fd);
     ausb_close(&h);
-    ausb_exit(&u);
+    ausb_ctx_close(&u);
 }
 
 static void test_device_leaves_mid_stream(void)
@@ -393,12 +393,12 @@ static void test_device_leaves_mid_stream(void)
     T_EQ(got, 6);
     T_EQ(eof, 1);
     T_EQ(loop_until(&u, NULL, &e.ends, 1), 0);
-    T_EQ(e.status, AUSB_ERROR_NO_DEVICE);
+    T_EQ(e.status, -ENODEV);
     spin(&u, NULL, 5);
     T_EQ(e.ends, 1);
     close(fd);
     ausb_close(&h);
-    ausb_exit(&u);
+    ausb_ctx_close(&u);
 }
 
 /* ---- the caller's side ---- */
@@ -427,7 +427,7 @@ static void test_close_after_write_still_sends(void)
     for (i = 0; i < 5; i++) loop_once(&u, NULL, 1);
     T_EQ(e.ends, 1);
     ausb_close(&h);
-    ausb_exit(&u);
+    ausb_ctx_close(&u);
 }
 
 static void test_half_close_keeps_reading(void)
@@ -458,7 +458,7 @@ static void test_half_close_keeps_reading(void)
     T_EQ(loop_until(&u, NULL, &e.ends, 1), 0);
     T_EQ(e.status, 0);
     ausb_close(&h);
-    ausb_exit(&u);
+    ausb_ctx_close(&u);
 }
 
 static void test_epstream_close_and_handle_close(void)
@@ -487,12 +487,12 @@ static void test_epstream_close_and_handle_close(void)
     spin(&u, NULL, 3);
     ausb_close(&h);
     T_EQ(loop_until(&u, NULL, &e2.ends, 1), 0);
-    T_EQ(e2.status, AUSB_ERROR_CLOSED);
+    T_EQ(e2.status, AUSB_ECLOSED);
     spin(&u, NULL, 3);
     T_EQ(e2.ends, 1);
     close(fd2);
     T_EQ(ausb_pending(&u), 0);
-    ausb_exit(&u);
+    ausb_ctx_close(&u);
 }
 
 static void test_exit_with_stream_open(void)
@@ -507,9 +507,9 @@ static void test_exit_with_stream_open(void)
     T_EQ(ausb_epstream_open(&es, &h, 0x8b, 0x05, NULL, on_end, &e), 0);
     fd = ausb_epstream_fd(&es);
     T_CHECK(ausb_pending(&u) > 0);
-    ausb_exit(&u);
+    ausb_ctx_close(&u);
     T_EQ(e.ends, 1);
-    T_EQ(e.status, AUSB_ERROR_CLOSED);
+    T_EQ(e.status, AUSB_ECLOSED);
     close(fd);
     T_EQ(count_fds_settled(fds0), fds0);
 }
@@ -556,7 +556,7 @@ static void test_one_way_streams(void)
     T_EQ(loop_until(&u, NULL, &e.ends, 1), 0);
     T_EQ(e.status, 0);
     ausb_close(&h);
-    ausb_exit(&u);
+    ausb_ctx_close(&u);
 }
 
 static void test_bad_arguments(void)
@@ -596,7 +596,7 @@ static void test_bad_arguments(void)
     T_CHECK(ausb_epstream_open(&es, &h, 0x8b, 0x05, NULL, on_end, &e) < 0);
     T_EQ(e.ends, 0);
     T_CHECK(count_fds() < fds0);         /* the device's descriptor went with the handle */
-    ausb_exit(&u);
+    ausb_ctx_close(&u);
 }
 
 /* ---- sched.h drives both contexts ---- */
@@ -640,10 +640,10 @@ static void test_sched_drives_usb_and_aio(void)
     j.loop = &loop;
     T_EQ(usbf_open(&u, &dev_a, &h), 0);
     T_EQ(aios_ctx_init(&a), 0);
-    T_EQ(schd_source_add(&loop, &su, ausb_prepare, ausb_dispatch, &u), 0);
-    T_EQ(schd_source_add(&loop, &sa, aios_prepare, aios_dispatch, &a), 0);
+    T_EQ(schd_source_add(&su, &loop, ausb_prepare, ausb_dispatch, &u), 0);
+    T_EQ(schd_source_add(&sa, &loop, aios_prepare, aios_dispatch, &a), 0);
     T_EQ(ausb_epstream_open(&es, &h, 0x8b, 0x05, NULL, on_end, &e), 0);
-    T_EQ(aios_stream_open(&a, &j.s, ausb_epstream_fd(&es), 0), 0);
+    T_EQ(aios_stream_open(&j.s, &a, ausb_epstream_fd(&es), 0), 0);
     aios_write_copy(j.s, "n=0\n", 4, NULL, NULL);
     aios_read_until(j.s, "\n", 1, 64, on_echo_line, &j);
     schd_loop_run(&loop);
@@ -656,7 +656,7 @@ static void test_sched_drives_usb_and_aio(void)
     schd_source_remove(&sa);
     aios_ctx_close(&a);
     ausb_close(&h);
-    ausb_exit(&u);
+    ausb_ctx_close(&u);
     schd_loop_close(&loop);
 }
 

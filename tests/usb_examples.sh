@@ -27,9 +27,14 @@ au_build_example() {
     local name=$1 cmd
     cmd=$(grep -m1 '^ \*   cc ' "examples/$name.c" | sed 's/^ \*   //')
     t_check "examples/$name.c builds with its own command line" bash -c "mkdir -p build && $cmd"
-    t_check "examples/$name.c builds with strict warnings" bash -c \
-        "$CC -std=c99 -Wall -Wextra -pedantic -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wundef \
+    local strict="$CC -std=c99 -Wall -Wextra -pedantic -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wundef \
          -O2 -I. -o $T_OUT/$name examples/$name.c \$(${PKG_CONFIG:-pkg-config} --cflags --libs libusb-1.0) -lpthread"
+    # the checks of one name that run.sh may pick alone need the program too
+    if t_selected "examples/$name.c"; then
+        t_check "examples/$name.c builds with strict warnings" bash -c "$strict"
+    else
+        bash -c "$strict" >/dev/null 2>&1
+    fi
 }
 
 au_replay() {

@@ -9,7 +9,7 @@
  * testbed's worker thread; the test thread talks to it under a mutex.
  *
  * The program must run with libumockdev-preload loaded (umockdev-wrapper),
- * and must create its devices before ausb_init / libusb_init (later ones
+ * and must create its devices before ausb_ctx_init / libusb_init (later ones
  * arrive with umockdev_testbed_uevent "add"; usbf_unplug and usbf_remove
  * take one away again, and the same struct can then be added anew).
  *
@@ -745,7 +745,7 @@ static char *usbf_hex(const unsigned char *b, size_t n)
 
 /* Adds a device at bus/addr with sysfs path `devpath` (e.g.
  * "/devices/fake/usb1/1-2"; the last part is the port path). Call before
- * ausb_init.  Parents need not exist (add them first to get a tree). */
+ * ausb_ctx_init.  Parents need not exist (add them first to get a tree). */
 G_GNUC_UNUSED static void usbf_add(usbf_device *d, const char *devpath, int bus, int addr, int speed_mbps)
 {
     GString *s = g_string_new(NULL);
@@ -907,14 +907,14 @@ G_GNUC_UNUSED static int usbf_open(ausb_ctx *ctx, usbf_device *d, ausb_handle *h
     ausb_device_list l;
     ausb_device dev;
     int i, found = -1, r;
-    if ((r = ausb_init(ctx, NULL)) < 0) return r;
-    ausb_devices(ctx, &l);
+    if ((r = ausb_ctx_init(ctx, NULL)) < 0) return r;
+    ausb_devices(&l, ctx);
     for (i = 0; i < l.count; i++)
         if (ausb_device_address(&l.items[i]) == d->addr && ausb_device_bus(&l.items[i]) == d->bus) found = i;
-    if (found < 0) { ausb_devices_free(&l); ausb_exit(ctx); return -1; }
+    if (found < 0) { ausb_devices_free(&l); ausb_ctx_close(ctx); return -1; }
     ausb_device_copy(&dev, &l.items[found]);
     ausb_devices_free(&l);
-    r = ausb_open(&dev, h);
+    r = ausb_open(h, &dev);
     ausb_device_release(&dev);
     if (r == 0) r = ausb_claim(h, 0);
     return r;

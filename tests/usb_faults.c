@@ -124,11 +124,11 @@ static int open_dev1(ausb_ctx *ctx, ausb_handle *h)
 {
     ausb_device d;
     int r;
-    if ((r = ausb_init(ctx, NULL)) < 0) return r;
-    if ((r = ausb_find_id(ctx, 0x1234, 0x0001, &d)) < 0) { ausb_exit(ctx); return r; }
-    r = ausb_open(&d, h);
+    if ((r = ausb_ctx_init(ctx, NULL)) < 0) return r;
+    if ((r = ausb_find_id(&d, ctx, 0x1234, 0x0001)) < 0) { ausb_ctx_close(ctx); return r; }
+    r = ausb_open(h, &d);
     ausb_device_release(&d);
-    if (r < 0) ausb_exit(ctx);
+    if (r < 0) ausb_ctx_close(ctx);
     return r;
 }
 
@@ -152,7 +152,7 @@ static void test_fixture_threads_make_no_descriptors_of_their_own(void)
     ausb_handle h;
     T_EQ(open_dev1(&ctx, &h), 0);   /* ioctls answered by the worker */
     ausb_close(&h);
-    ausb_exit(&ctx);
+    ausb_ctx_close(&ctx);
     T_EQ(__atomic_load_n(&t_eventfds_by_threads, __ATOMIC_SEQ_CST), 0);
 }
 
@@ -161,19 +161,19 @@ static void test_init_failures_leave_nothing_behind(void)
     ausb_ctx ctx;
     int before = open_fds();
     fail_init = 1;
-    T_EQ(ausb_init(&ctx, NULL), -ENOMEM);
+    T_EQ(ausb_ctx_init(&ctx, NULL), -ENOMEM);
     fail_init = 0;
     fail_pollfds = 1;
-    T_EQ(ausb_init(&ctx, NULL), AUSB_ERROR_NOT_SUPPORTED);
+    T_EQ(ausb_ctx_init(&ctx, NULL), -ENOTSUP);
     fail_pollfds = 0;
     fail_malloc = fail_realloc = 1;       /* the watchers of libusb's descriptors */
-    T_EQ(ausb_init(&ctx, NULL), -ENOMEM);
+    T_EQ(ausb_ctx_init(&ctx, NULL), -ENOMEM);
     fail_malloc = fail_realloc = 0;
     T_EQ(open_fds(), before);
     T_EQ(ctx.lu == NULL, 1);
-    ausb_exit(&ctx);                     /* harmless on a failed context */
-    T_EQ(ausb_init(&ctx, NULL), 0);
-    ausb_exit(&ctx);
+    ausb_ctx_close(&ctx);                     /* harmless on a failed context */
+    T_EQ(ausb_ctx_init(&ctx, NULL), 0);
+    ausb_ctx_close(&ctx);
     T_EQ(open_fds(), before);
 }
 
@@ -186,7 +186,7 @@ static void test_failed_submit_means_no_callback_and_reuse(void)
     calls = 0;
     T_EQ(open_dev1(&ctx, &h), 0);
     ausb_transfer_init(&t, 0);
-    ausb_fill_bulk(&t, &h, 0x85, buf, 8, 1000, count_cb, NULL);
+    ausb_fill_bulk(&t, &h, 0x85, buf, 8, AUSB_MS(1000), count_cb, NULL);
     fail_submit = LIBUSB_ERROR_NO_MEM;
     T_EQ(ausb_submit(&t), -ENOMEM);
     fail_submit = 0;
@@ -198,13 +198,13 @@ static void test_failed_submit_means_no_callback_and_reuse(void)
     T_EQ(ausb_run(&ctx), 0);
     T_EQ(calls, 1);
     fail_submit = LIBUSB_ERROR_NO_DEVICE;
-    T_EQ(ausb_submit(&t), AUSB_ERROR_NO_DEVICE);
+    T_EQ(ausb_submit(&t), -ENODEV);
     fail_submit = 0;
     T_EQ(ausb_handle_gone(&h), 1);
-    T_EQ(ausb_submit(&t), AUSB_ERROR_NO_DEVICE);   /* at once, libusb not asked */
+    T_EQ(ausb_submit(&t), -ENODEV);   /* at once, libusb not asked */
     ausb_transfer_free(&t);
     ausb_close(&h);
-    ausb_exit(&ctx);
+    ausb_ctx_close(&ctx);
 }
 
 static void test_open_and_claim_failures(void)
@@ -213,17 +213,17 @@ static void test_open_and_claim_failures(void)
     ausb_device d;
     ausb_handle h;
     int det, att;
-    T_EQ(ausb_init(&ctx, NULL), 0);
-    T_EQ(ausb_find_id(&ctx, 0x1234, 0x0001, &d), 0);
+    T_EQ(ausb_ctx_init(&ctx, NULL), 0);
+    T_EQ(ausb_find_id(&d, &ctx, 0x1234, 0x0001), 0);
     fail_open = LIBUSB_ERROR_ACCESS;
-    T_EQ(ausb_open(&d, &h), AUSB_ERROR_ACCESS);
+    T_EQ(ausb_open(&h, &d), -EACCES);
     fail_open = 0;
     T_EQ(ctx.handles == NULL, 1);
-    T_EQ(ausb_open(&d, &h), 0);
+    T_EQ(ausb_open(&h, &d), 0);
     det = usbf_count(&dev1, &dev1.detaches);
     att = usbf_count(&dev1, &dev1.attaches);
     fail_claim = LIBUSB_ERROR_BUSY;
-    T_EQ(ausb_claim(&h, 1), AUSB_ERROR_BUSY);
+    T_EQ(ausb_claim(&h, 1), -EBUSY);
     fail_claim = 0;
     /* the driver detached for the claim is put back when the claim fails */
     T_EQ(usbf_count(&dev1, &dev1.detaches) - det, 1);
@@ -232,7 +232,7 @@ static void test_open_and_claim_failures(void)
     ausb_close(&h);
     T_EQ(usbf_count(&dev1, &dev1.attaches) - att, 1);   /* not twice */
     ausb_device_release(&d);
-    ausb_exit(&ctx);
+    ausb_ctx_close(&ctx);
 }
 
 static void test_enumeration_failures(void)
@@ -241,21 +241,21 @@ static void test_enumeration_failures(void)
     ausb_device_list l;
     ausb_device d;
     ausb_config_desc *cfg;
-    T_EQ(ausb_init(&ctx, NULL), 0);
+    T_EQ(ausb_ctx_init(&ctx, NULL), 0);
     fail_list = LIBUSB_ERROR_NO_MEM;
-    T_EQ(ausb_devices(&ctx, &l), -ENOMEM);
-    T_EQ(ausb_find_id(&ctx, 0x1234, 0x0001, &d), -ENOMEM);
+    T_EQ(ausb_devices(&l, &ctx), -ENOMEM);
+    T_EQ(ausb_find_id(&d, &ctx, 0x1234, 0x0001), -ENOMEM);
     fail_list = 0;
     fail_malloc = 1;
-    T_EQ(ausb_devices(&ctx, &l), -ENOMEM);
+    T_EQ(ausb_devices(&l, &ctx), -ENOMEM);
     T_EQ(l.count, 0);
     fail_malloc = 0;
-    T_EQ(ausb_find_id(&ctx, 0x1234, 0x0001, &d), 0);
+    T_EQ(ausb_find_id(&d, &ctx, 0x1234, 0x0001), 0);
     fail_cfg = LIBUSB_ERROR_NO_MEM;
-    T_EQ(ausb_config_get(&d, 0, &cfg), -ENOMEM);
+    T_EQ(ausb_config_get(&cfg, &d, 0), -ENOMEM);
     fail_cfg = 0;
     ausb_device_release(&d);
-    ausb_exit(&ctx);
+    ausb_ctx_close(&ctx);
 }
 
 static void test_libusb_timeout_folds_into_the_deadline(void)
@@ -264,7 +264,7 @@ static void test_libusb_timeout_folds_into_the_deadline(void)
     struct pollfd fds[16];
     int64_t deadline = INT64_MAX, before, after, earlier;
     int n;
-    T_EQ(ausb_init(&ctx, NULL), 0);
+    T_EQ(ausb_ctx_init(&ctx, NULL), 0);
     next_timeout_ms = 50;
     before = ausb_now_ns();
     n = ausb_prepare(&ctx, fds, 16, &deadline);
@@ -284,7 +284,7 @@ static void test_libusb_timeout_folds_into_the_deadline(void)
     handle_events_calls = 0;
     ausb_dispatch(&ctx, fds, ausb_prepare(&ctx, fds, 16, &deadline));
     T_EQ(handle_events_calls, 0);        /* nothing ready, nothing due */
-    ausb_exit(&ctx);
+    ausb_ctx_close(&ctx);
 }
 
 /* The descriptors of libusb's that the context watches. */
@@ -307,15 +307,15 @@ static void test_lost_pollfd_is_recovered(void)
     unsigned char buf[8];
     int i, n0;
     calls = 0;
-    T_EQ(ausb_init(&ctx, NULL), 0);
-    T_EQ(ausb_find_id(&ctx, 0x1234, 0x0001, &d), 0);
+    T_EQ(ausb_ctx_init(&ctx, NULL), 0);
+    T_EQ(ausb_find_id(&d, &ctx, 0x1234, 0x0001), 0);
     n0 = lu_count(&ctx);
     fail_malloc = fail_realloc = 1;      /* no memory for the watchers */
-    for (i = 0; i < 8; i++) T_EQ(ausb_open(&d, &h[i]), 0);
+    for (i = 0; i < 8; i++) T_EQ(ausb_open(&h[i], &d), 0);
     fail_malloc = fail_realloc = 0;
     T_EQ(ctx.fds_lost, 1);
     ausb_transfer_init(&t, 0);
-    ausb_fill_bulk(&t, &h[7], 0x85, buf, 8, 1000, count_cb, NULL);
+    ausb_fill_bulk(&t, &h[7], 0x85, buf, 8, AUSB_MS(1000), count_cb, NULL);
     T_EQ(ausb_submit(&t), 0);
     T_EQ(ausb_run(&ctx), 0);             /* would hang with the fd unwatched */
     T_EQ(calls, 1);
@@ -325,7 +325,7 @@ static void test_lost_pollfd_is_recovered(void)
     for (i = 0; i < 8; i++) ausb_close(&h[i]);
     T_EQ(lu_count(&ctx), n0);
     ausb_device_release(&d);
-    ausb_exit(&ctx);
+    ausb_ctx_close(&ctx);
 }
 
 static void test_string_read_that_cannot_submit_fails_at_once(void)
@@ -335,11 +335,11 @@ static void test_string_read_that_cannot_submit_fails_at_once(void)
     static ausb_string_req req;
     T_EQ(open_dev1(&ctx, &h), 0);
     fail_submit = LIBUSB_ERROR_NO_MEM;
-    T_EQ(ausb_read_string(&h, &req, 1, 1000, NULL, NULL), -ENOMEM);
+    T_EQ(ausb_read_string(&req, &h, 1, AUSB_MS(1000), NULL, NULL), -ENOMEM);
     fail_submit = 0;
     T_EQ(ausb_pending(&ctx), 0);
     ausb_close(&h);
-    ausb_exit(&ctx);
+    ausb_ctx_close(&ctx);
 }
 
 int main(void)

@@ -401,7 +401,7 @@ static int walk_config(const ausb_device *dev, int index, int speed, int *camera
     const ausb_altsetting *s;
     const ausb_endpoint_desc *ep;
     ausb_iad iads[4];
-    int i, a, e, r = ausb_config_get(dev, index, &cfg);
+    int i, a, e, r = ausb_config_get(&cfg, dev, index);
     if (r < 0) return V_UNREADABLE;
     for (i = 0; (in = ausb_config_interface_at(cfg, i)) != NULL; i++) {
         for (a = 0; (s = ausb_interface_altsetting_at(in, a)) != NULL; a++) {
@@ -442,10 +442,10 @@ static int device_verdict(const ausb_device_list *l, int addr, const hset *s)
     }
     for (c = 0; v == V_CLEAN && c < l->items[i].desc.bNumConfigurations; c++) {
         int r = ausb_config_raw_check(&l->items[i], c);
-        if (r == AUSB_ERROR_MALFORMED) v = V_MALFORMED;
+        if (r == AUSB_EMALFORMED) v = V_MALFORMED;
         else if (r < 0) return V_DISAGREE;   /* the testbed's sysfs is there to read */
     }
-    if (ausb_config_active(&l->items[i], &active) == 0) ausb_config_free(active);
+    if (ausb_config_active(&active, &l->items[i]) == 0) ausb_config_free(active);
     ausb_filter_init(&f);
     f.cls = 6;
     f.subclass = 1;
@@ -462,8 +462,8 @@ static int judge_round(hset **round, int n)
     ausb_filter f;
     ausb_device any;
     int i, bad = 0;
-    if (ausb_init(&ctx, NULL) < 0) return -1;
-    if (ausb_devices(&ctx, &l) < 0) { ausb_exit(&ctx); return -1; }
+    if (ausb_ctx_init(&ctx, NULL) < 0) return -1;
+    if (ausb_devices(&l, &ctx) < 0) { ausb_ctx_close(&ctx); return -1; }
     for (i = 0; i < n; i++) {
         hset *s = round[i];
         s->verdict = device_verdict(&l, i + 2, s);
@@ -477,8 +477,8 @@ static int judge_round(hset **round, int n)
     f.cls = 6;
     f.subclass = 1;
     f.protocol = 1;
-    if (ausb_find(&ctx, &f, &any) == 0) ausb_device_release(&any);
-    ausb_exit(&ctx);
+    if (ausb_find(&any, &ctx, &f) == 0) ausb_device_release(&any);
+    ausb_ctx_close(&ctx);
     return bad;
 }
 
@@ -786,15 +786,15 @@ static void test_interface_boundary_lie_takes_the_raw_check(void)
     s.len = usbf_std_descriptors(s.blob, 0x1234, 0x0001);
     put_le16(s.blob + 18 + 2, (unsigned)((s.blob[18 + 2] | s.blob[18 + 3] << 8) - 9));
     load_round(&one, 1);
-    T_EQ(ausb_init(&ctx, NULL), 0);
-    T_EQ(ausb_find_id(&ctx, HVID, s.pid, &d), 0);
-    T_EQ(ausb_config_get(&d, 0, &cfg), 0);
+    T_EQ(ausb_ctx_init(&ctx, NULL), 0);
+    T_EQ(ausb_find_id(&d, &ctx, HVID, s.pid), 0);
+    T_EQ(ausb_config_get(&cfg, &d, 0), 0);
     T_EQ(cfg->bNumInterfaces, 1);
     T_EQ(ausb_config_verify(cfg), 0);
     ausb_config_free(cfg);
-    T_EQ(ausb_config_raw_check(&d, 0), AUSB_ERROR_MALFORMED);
+    T_EQ(ausb_config_raw_check(&d, 0), AUSB_EMALFORMED);
     ausb_device_release(&d);
-    ausb_exit(&ctx);
+    ausb_ctx_close(&ctx);
     load_round(NULL, 0);
     if (have_clis()) {
         T_EQ(run_one(&s, check_dev_info), 0);

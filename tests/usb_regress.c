@@ -3,7 +3,7 @@
  * never gives back, a stop made before ausb_run, deferred calls at exit,
  * isochronous lengths.  Fake devices in an umockdev testbed
  * (tests/usb_fake.h); run under umockdev-wrapper. */
-#define AUSB_CLOSE_WAIT_MS 200      /* the URB the fake swallows: wait less */
+#define AUSB_CLOSE_WAIT_NS AUSB_MS(200) /* the URB the fake swallows: wait less */
 #define AUSB_IMPLEMENTATION
 #include "asyncusb.h"
 #include "tests/harness.h"
@@ -17,11 +17,11 @@ static int open_dev1(ausb_ctx *ctx, ausb_handle *h)
 {
     ausb_device d;
     int r;
-    if ((r = ausb_init(ctx, NULL)) < 0) return r;
-    if ((r = ausb_find_id(ctx, 0x1234, 0x0001, &d)) < 0) { ausb_exit(ctx); return r; }
-    r = ausb_open(&d, h);
+    if ((r = ausb_ctx_init(ctx, NULL)) < 0) return r;
+    if ((r = ausb_find_id(&d, ctx, 0x1234, 0x0001)) < 0) { ausb_ctx_close(ctx); return r; }
+    r = ausb_open(h, &d);
     ausb_device_release(&d);
-    if (r < 0) ausb_exit(ctx);
+    if (r < 0) ausb_ctx_close(ctx);
     return r;
 }
 
@@ -56,7 +56,7 @@ static conn *conn_open(ausb_ctx *ctx, unsigned char ep, unsigned flags)
     if (ausb_submit(&c->t) < 0) {
         ausb_transfer_free(&c->t);
         ausb_close(&c->h);
-        ausb_exit(ctx);
+        ausb_ctx_close(ctx);
         free(c);
         return NULL;
     }
@@ -77,7 +77,7 @@ static void test_close_callback_may_close_and_free_the_object_owning_the_handle(
     T_CHECK(ctx.handles == NULL);
     T_EQ(ausb_pending(&ctx), 0);
     T_EQ(usbf_count(&dev1, &dev1.driver_bound_if1), 1);   /* reattached */
-    ausb_exit(&ctx);
+    ausb_ctx_close(&ctx);
 }
 
 static void test_exit_callback_may_close_and_free_the_object_owning_the_handle(void)
@@ -87,7 +87,7 @@ static void test_exit_callback_may_close_and_free_the_object_owning_the_handle(v
     conn_calls = 0;
     T_CHECK((c = conn_open(&ctx, 0x84, 0)) != NULL);
     ausb_run_once(&ctx, 0);
-    ausb_exit(&ctx);                /* closes c->h; the callback frees c */
+    ausb_ctx_close(&ctx);                /* closes c->h; the callback frees c */
     T_EQ(conn_calls, 1);
     T_EQ(conn_status, -ECANCELED);
     T_CHECK(ctx.lu == NULL);
@@ -100,12 +100,12 @@ static void test_inline_callback_may_close_and_free_the_object_owning_the_handle
     conn_calls = 0;
     T_CHECK((c = conn_open(&ctx, 0x85, AUSB_INLINE_CALLBACK)) != NULL);   /* 0x85: at once */
     T_EQ(ausb_claim(&c->h, 1), 0);
-    while (conn_calls < 1) if (ausb_run_once(&ctx, 20) < 0) break;
+    while (conn_calls < 1) if (ausb_run_once(&ctx, AUSB_MS(20)) < 0) break;
     T_EQ(conn_calls, 1);            /* the callback closed the handle and freed c */
     T_EQ(conn_status, 0);
     T_CHECK(ctx.handles == NULL);   /* the close finished when libusb returned */
     T_EQ(usbf_count(&dev1, &dev1.driver_bound_if1), 1);   /* reattached */
-    ausb_exit(&ctx);
+    ausb_ctx_close(&ctx);
 }
 
 static ausb_handle chain_h;
@@ -134,16 +134,16 @@ static void test_submit_after_close_from_an_inline_callback_fails_closed(void)
     chain_submit = 99;
     T_EQ(open_dev1(&ctx, &chain_h), 0);
     ausb_transfer_init(&t, 0);
-    ausb_fill_bulk(&t, &chain_h, 0x85, buf, 8, 1000, chain_close_then_submit, NULL);
+    ausb_fill_bulk(&t, &chain_h, 0x85, buf, 8, AUSB_MS(1000), chain_close_then_submit, NULL);
     ausb_transfer_set_flags(&t, AUSB_INLINE_CALLBACK);
     T_EQ(ausb_submit(&t), 0);
-    while (chain_calls < 1) if (ausb_run_once(&ctx, 20) < 0) break;
-    T_EQ(chain_submit, AUSB_ERROR_CLOSED);
+    while (chain_calls < 1) if (ausb_run_once(&ctx, AUSB_MS(20)) < 0) break;
+    T_EQ(chain_submit, AUSB_ECLOSED);
     T_EQ(chain_calls, 1);           /* the chain stopped with the close */
     T_CHECK(ctx.handles == NULL);
     T_EQ(ausb_pending(&ctx), 0);
     ausb_transfer_free(&t);
-    ausb_exit(&ctx);
+    ausb_ctx_close(&ctx);
 }
 
 /* Two handles: A's inline callback closes A with a held transfer still in
@@ -183,8 +183,8 @@ static void test_deferred_close_whose_callback_closes_the_next_handle(void)
     memset(&p, 0, sizeof p);
     T_CHECK((p.b = (conn *)calloc(1, sizeof *p.b)) != NULL);
     T_EQ(open_dev1(&ctx, &p.b->h), 0);
-    T_EQ(ausb_find_id(&ctx, 0x1234, 0x0001, &d), 0);
-    T_EQ(ausb_open(&d, &p.a), 0);            /* opened last: first in the list */
+    T_EQ(ausb_find_id(&d, &ctx, 0x1234, 0x0001), 0);
+    T_EQ(ausb_open(&p.a, &d), 0);            /* opened last: first in the list */
     ausb_device_release(&d);
     for (i = 0; i < 2; i++) ausb_transfer_init(&t[i], 0);
     ausb_fill_bulk(&t[0], &p.a, 0x84, buf[0], 8, 0, pair_close_b, &p);    /* held */
@@ -192,12 +192,12 @@ static void test_deferred_close_whose_callback_closes_the_next_handle(void)
     ausb_transfer_set_flags(&t[1], AUSB_INLINE_CALLBACK);
     T_EQ(ausb_submit(&t[0]), 0);
     T_EQ(ausb_submit(&t[1]), 0);
-    while (p.held_calls < 1) if (ausb_run_once(&ctx, 20) < 0) break;
+    while (p.held_calls < 1) if (ausb_run_once(&ctx, AUSB_MS(20)) < 0) break;
     T_EQ(p.held_calls, 1);
     T_CHECK(p.b == NULL);
     T_CHECK(ctx.handles == NULL);
     for (i = 0; i < 2; i++) ausb_transfer_free(&t[i]);
-    ausb_exit(&ctx);
+    ausb_ctx_close(&ctx);
 }
 
 /* USBDEVFS_RESET fails with ENODEV: the device has to be re-enumerated. */
@@ -222,15 +222,15 @@ static void test_reset_that_needs_re_enumeration_marks_the_handle_gone(void)
     g_signal_handlers_disconnect_by_func(dev1.handler, (gpointer)usbf_on_ioctl, &dev1);
     g_signal_connect(dev1.handler, "handle-ioctl", G_CALLBACK(reset_refuser), &dev1);
     reset_enodev = 1;
-    T_EQ(ausb_reset(&h), AUSB_ERROR_NOT_FOUND);
+    T_EQ(ausb_reset(&h), -ENOENT);
     reset_enodev = 0;
     T_EQ(ausb_handle_gone(&h), 1);
     ausb_transfer_init(&t, 0);
     ausb_fill_bulk(&t, &h, 0x85, buf, 8, 0, NULL, NULL);
-    T_EQ(ausb_submit(&t), AUSB_ERROR_NO_DEVICE);
+    T_EQ(ausb_submit(&t), -ENODEV);
     ausb_transfer_free(&t);
     ausb_close(&h);
-    ausb_exit(&ctx);
+    ausb_ctx_close(&ctx);
     g_signal_handlers_disconnect_by_func(dev1.handler, (gpointer)reset_refuser, &dev1);
     g_signal_connect(dev1.handler, "handle-ioctl", G_CALLBACK(usbf_on_ioctl), &dev1);
 }
@@ -242,7 +242,7 @@ static void exit_from_callback(ausb_transfer *t, int status, void *user)
 {
     (void)t; (void)status; (void)user;
     exit_calls++;
-    ausb_exit(&exit_ctx);
+    ausb_ctx_close(&exit_ctx);
     exit_returned++;
 }
 
@@ -274,8 +274,8 @@ static void test_exit_from_a_callback_that_exit_delivers_does_nothing(void)
     T_EQ(open_dev1(&exit_ctx, &h[0]), 0);
     {
         ausb_device d;
-        T_EQ(ausb_find_id(&exit_ctx, 0x1234, 0x0001, &d), 0);
-        T_EQ(ausb_open(&d, &h[1]), 0);
+        T_EQ(ausb_find_id(&d, &exit_ctx, 0x1234, 0x0001), 0);
+        T_EQ(ausb_open(&h[1], &d), 0);
         ausb_device_release(&d);
     }
     for (i = 0; i < 2; i++) {
@@ -284,7 +284,7 @@ static void test_exit_from_a_callback_that_exit_delivers_does_nothing(void)
         T_EQ(ausb_submit(&t[i]), 0);
     }
     ausb_run_once(&exit_ctx, 0);
-    ausb_exit(&exit_ctx);
+    ausb_ctx_close(&exit_ctx);
     T_EQ(exit_calls, 2);            /* both handles closed, each once */
     T_EQ(exit_returned, 2);
     T_CHECK(exit_ctx.lu == NULL);
@@ -340,10 +340,10 @@ static void test_close_delivers_a_transfer_the_kernel_never_gives_back(void)
     T_EQ(ausb_pending(&ctx), 0);
     T_CHECK(ctx.handles == NULL);
     usbf_release_held(&dev1, 8);    /* the URB finally comes back: nothing more */
-    ausb_run_once(&ctx, 20);
+    ausb_run_once(&ctx, AUSB_MS(20));
     T_EQ(r.calls, 1);
     ausb_transfer_free(&t);
-    ausb_exit(&ctx);
+    ausb_ctx_close(&ctx);
 }
 
 static void *stop_now(void *arg)
@@ -364,7 +364,7 @@ static void test_stop_made_just_before_run_ends_it(void)
     T_EQ(open_dev1(&ctx, &h), 0);
     ausb_transfer_init(&t, 0);
     /* held; the timeout only ends a run that missed the stop */
-    ausb_fill_bulk(&t, &h, 0x84, buf, 8, 2000, on_done, &r);
+    ausb_fill_bulk(&t, &h, 0x84, buf, 8, AUSB_MS(2000), on_done, &r);
     T_EQ(ausb_submit(&t), 0);
     T_EQ(pthread_create(&th, NULL, stop_now, &ctx), 0);
     pthread_join(th, NULL);
@@ -374,7 +374,7 @@ static void test_stop_made_just_before_run_ends_it(void)
     ausb_close(&h);
     T_EQ(r.calls, 1);
     ausb_transfer_free(&t);
-    ausb_exit(&ctx);
+    ausb_ctx_close(&ctx);
 }
 
 static ausb_ctx defer_ctx;
@@ -387,14 +387,14 @@ static void first(ausb_deferred *d, void *user)
 {
     (void)d; (void)user;
     first_calls++;
-    ausb_defer(&defer_ctx, &d2, second, NULL);
+    ausb_defer(&d2, &defer_ctx, second, NULL);
 }
 
 static void rearm(ausb_deferred *d, void *user)
 {
     (void)user;
     first_calls++;
-    ausb_defer(&defer_ctx, d, rearm, NULL);
+    ausb_defer(d, &defer_ctx, rearm, NULL);
 }
 
 static void test_exit_runs_calls_deferred_by_deferred_calls(void)
@@ -403,26 +403,26 @@ static void test_exit_runs_calls_deferred_by_deferred_calls(void)
     first_calls = second_calls = 0;
     memset(&d1, 0, sizeof d1);
     memset(&d2, 0, sizeof d2);
-    T_EQ(ausb_init(&defer_ctx, NULL), 0);
-    ausb_defer(&defer_ctx, &d1, first, NULL);
-    ausb_exit(&defer_ctx);
+    T_EQ(ausb_ctx_init(&defer_ctx, NULL), 0);
+    ausb_defer(&d1, &defer_ctx, first, NULL);
+    ausb_ctx_close(&defer_ctx);
     T_EQ(first_calls, 1);
     T_EQ(second_calls, 1);
     T_EQ(d2.core.next == NULL, 1);
-    T_EQ(ausb_init(&ctx2, NULL), 0);      /* the node serves a new context */
-    ausb_defer(&ctx2, &d2, second, NULL);
+    T_EQ(ausb_ctx_init(&ctx2, NULL), 0);      /* the node serves a new context */
+    ausb_defer(&d2, &ctx2, second, NULL);
     ausb_run_once(&ctx2, 0);
     T_EQ(second_calls, 2);
-    ausb_exit(&ctx2);
+    ausb_ctx_close(&ctx2);
 }
 
 static void test_exit_ends_a_deferred_call_that_always_rearms(void)
 {
     first_calls = 0;
     memset(&d1, 0, sizeof d1);
-    T_EQ(ausb_init(&defer_ctx, NULL), 0);
-    ausb_defer(&defer_ctx, &d1, rearm, NULL);
-    ausb_exit(&defer_ctx);
+    T_EQ(ausb_ctx_init(&defer_ctx, NULL), 0);
+    ausb_defer(&d1, &defer_ctx, rearm, NULL);
+    ausb_ctx_close(&defer_ctx);
     T_CHECK(first_calls >= 1);
     T_EQ(d1.core.next == NULL, 1);
 }
@@ -437,15 +437,15 @@ static void test_isochronous_actual_length_is_the_sum_of_the_packets(void)
     memset(&r, 0, sizeof r);
     T_EQ(open_dev1(&ctx, &h), 0);
     T_EQ(ausb_transfer_init(&t, 4), 0);
-    T_EQ(ausb_fill_iso(&t, &h, 0x87, buf, sizeof buf, 4, 8, 1000, on_done, &r), 0);
+    T_EQ(ausb_fill_iso(&t, &h, 0x87, buf, sizeof buf, 4, 8, AUSB_MS(1000), on_done, &r), 0);
     T_EQ(ausb_submit(&t), 0);
-    while (r.calls < 1) if (ausb_run_once(&ctx, 20) < 0) break;
+    while (r.calls < 1) if (ausb_run_once(&ctx, AUSB_MS(20)) < 0) break;
     T_EQ(r.calls, 1);
     T_EQ(r.status, 0);
     T_EQ(t.actual_length, 1 + 2 + 3 + 4);     /* packet i gets i + 1 bytes */
     ausb_transfer_free(&t);
     ausb_close(&h);
-    ausb_exit(&ctx);
+    ausb_ctx_close(&ctx);
 }
 
 static void test_short_not_ok_does_not_fail_isochronous_transfers(void)
@@ -458,22 +458,22 @@ static void test_short_not_ok_does_not_fail_isochronous_transfers(void)
     memset(&r, 0, sizeof r);
     T_EQ(open_dev1(&ctx, &h), 0);
     T_EQ(ausb_transfer_init(&t, 4), 0);
-    T_EQ(ausb_fill_iso(&t, &h, 0x87, buf, sizeof buf, 4, 8, 1000, on_done, &r), 0);
+    T_EQ(ausb_fill_iso(&t, &h, 0x87, buf, sizeof buf, 4, 8, AUSB_MS(1000), on_done, &r), 0);
     ausb_transfer_set_flags(&t, AUSB_SHORT_NOT_OK);
     T_EQ(ausb_submit(&t), 0);
-    while (r.calls < 1) if (ausb_run_once(&ctx, 20) < 0) break;
+    while (r.calls < 1) if (ausb_run_once(&ctx, AUSB_MS(20)) < 0) break;
     T_EQ(r.calls, 1);
     T_EQ(r.status, 0);
     T_EQ(ausb_iso_packet_status(&t, 0), 0);
     ausb_transfer_free(&t);
     ausb_close(&h);
-    ausb_exit(&ctx);
+    ausb_ctx_close(&ctx);
 }
 
 /* Found by tests/usb_torture.c: a continuation that resubmits from a
  * callback that ausb_close delivers got -EINVAL ("invalid argument"), while
- * the same from an inline close gets AUSB_ERROR_CLOSED; a handle that is
- * closing or closed answers AUSB_ERROR_CLOSED everywhere. */
+ * the same from an inline close gets AUSB_ECLOSED; a handle that is
+ * closing or closed answers AUSB_ECLOSED everywhere. */
 static ausb_handle resub_h;
 static int resub_calls, resub_status, resub_submit, resub_claim;
 
@@ -501,12 +501,12 @@ static void test_resubmit_from_a_callback_that_close_delivers_fails_closed(void)
     ausb_close(&resub_h);
     T_EQ(resub_calls, 1);
     T_EQ(resub_status, -ECANCELED);
-    T_EQ(resub_submit, AUSB_ERROR_CLOSED);
-    T_EQ(resub_claim, AUSB_ERROR_CLOSED);
-    T_EQ(ausb_submit(&t), AUSB_ERROR_CLOSED);   /* and after the close returned */
+    T_EQ(resub_submit, AUSB_ECLOSED);
+    T_EQ(resub_claim, AUSB_ECLOSED);
+    T_EQ(ausb_submit(&t), AUSB_ECLOSED);   /* and after the close returned */
     T_EQ(ausb_pending(&ctx), 0);
     ausb_transfer_free(&t);
-    ausb_exit(&ctx);
+    ausb_ctx_close(&ctx);
     T_EQ(resub_calls, 1);
 }
 
@@ -527,13 +527,13 @@ static void test_cancel_of_a_transfer_queued_from_any_thread_cancels_it(void)
     ausb_fill_bulk(&t, &h, 0x88, buf, sizeof buf, 0, on_done, &r);   /* completes at once */
     T_EQ(ausb_submit_any_thread(&t), 0);
     T_EQ(ausb_cancel(&t), 0);
-    for (i = 0; i < 50 && r.calls < 1; i++) ausb_run_once(&ctx, 10);
+    for (i = 0; i < 50 && r.calls < 1; i++) ausb_run_once(&ctx, AUSB_MS(10));
     for (i = 0; i < 5; i++) ausb_run_once(&ctx, 0);
     T_EQ(r.calls, 1);
     T_EQ(r.status, -ECANCELED);
     ausb_transfer_free(&t);
     ausb_close(&h);
-    ausb_exit(&ctx);
+    ausb_ctx_close(&ctx);
 }
 
 /* ... and ausb_close left such a transfer queued: it was submitted after
@@ -561,11 +561,11 @@ static void test_close_delivers_a_transfer_queued_from_any_thread(void)
     T_EQ(r.calls, 1);
     T_EQ(ausb_pending(&ctx), 0);
     ausb_transfer_free(&t);
-    ausb_exit(&ctx);
+    ausb_ctx_close(&ctx);
 }
 
 /* ... and one queued for a handle already closed got no callback at all
- * when ausb_exit came first: exit now reports it (AUSB_ERROR_CLOSED). */
+ * when ausb_ctx_close came first: exit now reports it (AUSB_ECLOSED). */
 static void test_exit_reports_a_transfer_queued_for_a_closed_handle(void)
 {
     ausb_ctx ctx;
@@ -579,16 +579,16 @@ static void test_exit_reports_a_transfer_queued_for_a_closed_handle(void)
     ausb_fill_bulk(&t, &h, 0x88, buf, sizeof buf, 0, on_done, &r);
     ausb_close(&h);
     T_EQ(ausb_submit_any_thread(&t), 0);
-    ausb_exit(&ctx);
+    ausb_ctx_close(&ctx);
     T_EQ(r.calls, 1);
-    T_EQ(r.status, AUSB_ERROR_CLOSED);
+    T_EQ(r.status, AUSB_ECLOSED);
     ausb_transfer_free(&t);
 }
 
 /* Issue 7: ausb_open on a handle still open cleared it and linked it into
  * the context's list again, pointing at itself; ausb_hotplug_start on a
  * watch still started did the same to the list of watches.  Both are
- * refused with AUSB_ERROR_BUSY and change nothing. */
+ * refused with -EBUSY and change nothing. */
 static void on_watch(ausb_hotplug *p, int arrived, const ausb_device *d, void *user)
 {
     (void)p; (void)arrived; (void)d; (void)user;
@@ -601,25 +601,25 @@ static void test_open_or_watch_again_while_still_registered_is_refused(void)
     ausb_device d;
     ausb_hotplug hp;
     T_EQ(open_dev1(&ctx, &h), 0);
-    T_EQ(ausb_find_id(&ctx, 0x1234, 0x0001, &d), 0);
-    T_EQ(ausb_open(&d, &h), AUSB_ERROR_BUSY);
+    T_EQ(ausb_find_id(&d, &ctx, 0x1234, 0x0001), 0);
+    T_EQ(ausb_open(&h, &d), -EBUSY);
     T_CHECK(ctx.handles == &h && h.next == NULL && h.lh != NULL);
-    T_EQ(ausb_open(&d, &other), 0);            /* another handle is fine */
-    T_EQ(ausb_open(&d, &other), AUSB_ERROR_BUSY);
+    T_EQ(ausb_open(&other, &d), 0);            /* another handle is fine */
+    T_EQ(ausb_open(&other, &d), -EBUSY);
     T_CHECK(ctx.handles == &other && other.next == &h && h.next == NULL);
     ausb_close(&other);
-    T_EQ(ausb_open(&d, &other), 0);            /* closed: free again */
+    T_EQ(ausb_open(&other, &d), 0);            /* closed: free again */
     ausb_close(&other);
     if (ausb_hotplug_supported()) {
         T_EQ(ausb_hotplug_start(&hp, &ctx, NULL, 0, on_watch, NULL), 0);
-        T_EQ(ausb_hotplug_start(&hp, &ctx, NULL, 0, on_watch, NULL), AUSB_ERROR_BUSY);
+        T_EQ(ausb_hotplug_start(&hp, &ctx, NULL, 0, on_watch, NULL), -EBUSY);
         T_CHECK(ctx.hotplugs == &hp && hp.next == NULL);
         ausb_hotplug_stop(&hp);
         T_EQ(ausb_hotplug_start(&hp, &ctx, NULL, 0, on_watch, NULL), 0);
     }
     ausb_device_release(&d);
     ausb_close(&h);
-    ausb_exit(&ctx);                           /* returns; stops the watch */
+    ausb_ctx_close(&ctx);                           /* returns; stops the watch */
 }
 
 int main(void)

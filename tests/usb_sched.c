@@ -12,11 +12,11 @@ static int open_dev1(ausb_ctx *ctx, ausb_handle *h)
 {
     ausb_device d;
     int r;
-    if ((r = ausb_init(ctx, NULL)) < 0) return r;
-    if ((r = ausb_find_id(ctx, 0x1234, 0x0001, &d)) < 0) { ausb_exit(ctx); return r; }
-    r = ausb_open(&d, h);
+    if ((r = ausb_ctx_init(ctx, NULL)) < 0) return r;
+    if ((r = ausb_find_id(&d, ctx, 0x1234, 0x0001)) < 0) { ausb_ctx_close(ctx); return r; }
+    r = ausb_open(h, &d);
     ausb_device_release(&d);
-    if (r < 0) ausb_exit(ctx);
+    if (r < 0) ausb_ctx_close(ctx);
     return r;
 }
 
@@ -59,9 +59,9 @@ static void test_transfers_and_timers_share_the_sched_loop(void)
     T_EQ(open_dev1(&ctx, &h), 0);
     T_EQ(ausb_attach(&ctx, &loop, &c.src), 0);
     schd_timer_init(&tm, on_timer, &c);
-    T_EQ(schd_timer_start(&loop, &tm, SCHD_MS(1), 0), 0);
+    T_EQ(schd_timer_start(&tm, &loop, SCHD_MS(1), 0), 0);
     ausb_transfer_init(&c.t, 0);
-    ausb_fill_interrupt(&c.t, &h, 0x83, c.buf, 8, 1000, chain_next, &c);
+    ausb_fill_interrupt(&c.t, &h, 0x83, c.buf, 8, AUSB_MS(1000), chain_next, &c);
     T_EQ(ausb_submit(&c.t), 0);
     T_EQ(schd_loop_run(&loop), 0);
     T_EQ(c.rounds, 10);
@@ -69,7 +69,7 @@ static void test_transfers_and_timers_share_the_sched_loop(void)
     T_EQ(c.timer_fired, 1);
     ausb_transfer_free(&c.t);
     ausb_close(&h);
-    ausb_exit(&ctx);
+    ausb_ctx_close(&ctx);
     schd_loop_close(&loop);
 }
 
@@ -90,23 +90,23 @@ static int talk(schd_task *task)
     job *j = SCHD_CONTAINER_OF(task, job, task);
     SCHD_TASK_BEGIN(task);
     memcpy(j->out, "sched and usb", 13);
-    ausb_fill_bulk(&j->t, j->h, 0x01, j->out, 13, 1000, NULL, NULL);
+    ausb_fill_bulk(&j->t, j->h, 0x01, j->out, 13, AUSB_MS(1000), NULL, NULL);
     if (ausb_submit_completion(&j->t, &j->done) < 0) SCHD_TASK_EXIT(task, -1);
     SCHD_AWAIT_COMPLETION(task, &j->done);
     j->step_status[0] = SCHD_STATUS(task);
 
-    ausb_fill_bulk(&j->t, j->h, 0x81, j->in, 64, 1000, NULL, NULL);
+    ausb_fill_bulk(&j->t, j->h, 0x81, j->in, 64, AUSB_MS(1000), NULL, NULL);
     if (ausb_submit_completion(&j->t, &j->done) < 0) SCHD_TASK_EXIT(task, -1);
     SCHD_AWAIT_COMPLETION(task, &j->done);
     j->step_status[1] = SCHD_STATUS(task);
     j->in_len = j->t.actual_length;
 
-    ausb_fill_bulk(&j->t, j->h, 0x82, j->in, 64, 1000, NULL, NULL);
+    ausb_fill_bulk(&j->t, j->h, 0x82, j->in, 64, AUSB_MS(1000), NULL, NULL);
     if (ausb_submit_completion(&j->t, &j->done) < 0) SCHD_TASK_EXIT(task, -1);
     SCHD_AWAIT_COMPLETION(task, &j->done);
     j->step_status[2] = SCHD_STATUS(task);
 
-    ausb_fill_bulk(&j->t, j->h, 0x84, j->in, 64, 20, NULL, NULL);
+    ausb_fill_bulk(&j->t, j->h, 0x84, j->in, 64, AUSB_MS(20), NULL, NULL);
     if (ausb_submit_completion(&j->t, &j->done) < 0) SCHD_TASK_EXIT(task, -1);
     SCHD_AWAIT_COMPLETION(task, &j->done);
     j->step_status[3] = SCHD_STATUS(task);
@@ -133,7 +133,7 @@ static void test_task_awaits_transfers_and_sees_their_outcomes(void)
     T_EQ(ausb_attach(&ctx, &loop, &src), 0);
     j.h = &h;
     ausb_transfer_init(&j.t, 0);
-    T_EQ(schd_task_start(&loop, &j.task, talk, NULL), 0);
+    T_EQ(schd_task_start(&j.task, &loop, talk, NULL), 0);
     schd_task_on_done(&j.task, remove_source, &src);
     T_EQ(schd_loop_run(&loop), 0);
     T_EQ(schd_task_result(&j.task), 0);
@@ -141,11 +141,11 @@ static void test_task_awaits_transfers_and_sees_their_outcomes(void)
     T_EQ(j.step_status[1], 0);
     T_EQ(j.in_len, 13);
     T_MEMEQ(j.in, "sched and usb", 13);
-    T_EQ(j.step_status[2], AUSB_ERROR_STALL);
+    T_EQ(j.step_status[2], AUSB_ESTALL);
     T_EQ(j.step_status[3], -ETIMEDOUT);
     ausb_transfer_free(&j.t);
     ausb_close(&h);
-    ausb_exit(&ctx);
+    ausb_ctx_close(&ctx);
     schd_loop_close(&loop);
 }
 
@@ -172,7 +172,7 @@ static void cancel_task(schd_timer *tm, void *ud)
 {
     job *j = (job *)ud;
     if (ausb_transfer_state(&j->t) != AUSB_XFER_INFLIGHT) {
-        schd_timer_start(j->task.loop, tm, SCHD_MS(1), 0);
+        schd_timer_start(tm, j->task.loop, SCHD_MS(1), 0);
         return;
     }
     schd_task_cancel(&j->task);
@@ -192,10 +192,10 @@ static void test_cancelled_task_cancels_its_transfer(void)
     T_EQ(ausb_attach(&ctx, &loop, &src), 0);
     j.h = &h;
     ausb_transfer_init(&j.t, 0);
-    T_EQ(schd_task_start(&loop, &j.task, wait_forever, NULL), 0);
+    T_EQ(schd_task_start(&j.task, &loop, wait_forever, NULL), 0);
     schd_task_on_done(&j.task, remove_source, &src);
     schd_timer_init(&tm, cancel_task, &j);
-    T_EQ(schd_timer_start(&loop, &tm, SCHD_MS(5), 0), 0);
+    T_EQ(schd_timer_start(&tm, &loop, SCHD_MS(5), 0), 0);
     T_EQ(schd_loop_run(&loop), 0);
     T_EQ(j.step_status[0], 0);
     T_EQ(j.step_status[1], -ECANCELED);
@@ -203,7 +203,7 @@ static void test_cancelled_task_cancels_its_transfer(void)
     T_EQ(usbf_pending(&dev1), 0);
     ausb_transfer_free(&j.t);
     ausb_close(&h);
-    ausb_exit(&ctx);
+    ausb_ctx_close(&ctx);
     schd_loop_close(&loop);
 }
 

@@ -25,7 +25,7 @@ static int run_until(ausb_ctx *ctx, const int *count, int want)
 {
     int i;
     for (i = 0; i < 200000 && *count < want; i++)
-        if (ausb_run_once(ctx, 20) < 0) return -1;
+        if (ausb_run_once(ctx, AUSB_MS(20)) < 0) return -1;
     return *count >= want ? 0 : -1;
 }
 
@@ -131,7 +131,7 @@ static void test_pipeline_in_order_under_reversed_completions_1_to_64(void)
         T_EQ(ausb_pending(&ctx), 0);
     }
     ausb_close(&h);
-    ausb_exit(&ctx);
+    ausb_ctx_close(&ctx);
 }
 
 static void test_inline_chunks_keep_order_hold_and_stop(void)
@@ -168,7 +168,7 @@ static void test_inline_chunks_keep_order_hold_and_stop(void)
         T_EQ(usbf_pending(&dev_a), 0);
     }
     ausb_close(&h);
-    ausb_exit(&ctx);
+    ausb_ctx_close(&ctx);
 }
 
 static void test_slow_consumer_pauses_instead_of_buffering(void)
@@ -218,7 +218,7 @@ static void test_slow_consumer_pauses_instead_of_buffering(void)
     T_EQ(s.ends, 1);
     T_EQ(s.status, -ECANCELED);
     ausb_close(&h);
-    ausb_exit(&ctx);
+    ausb_ctx_close(&ctx);
 }
 
 static void test_stall_mid_stream_is_reported_once_after_earlier_chunks(void)
@@ -239,12 +239,12 @@ static void test_stall_mid_stream_is_reported_once_after_earlier_chunks(void)
     T_EQ(run_until(&ctx, &s.ends, 1), 0);
     spin(&ctx, 20);
     T_EQ(s.ends, 1);
-    T_EQ(s.status, AUSB_ERROR_STALL);
+    T_EQ(s.status, AUSB_ESTALL);
     T_EQ(s.chunks, 21);
     T_EQ(s.bad_order, 0);
     T_EQ(usbf_pending(&dev_a), 0);
     ausb_close(&h);
-    ausb_exit(&ctx);
+    ausb_ctx_close(&ctx);
 }
 
 static void test_device_leaving_mid_stream_is_reported_once(void)
@@ -264,21 +264,21 @@ static void test_device_leaving_mid_stream_is_reported_once(void)
     cfg.transfer_len = 16;
     memset(&p, 0, sizeof p);
     T_EQ(ausb_pipe_start(&p, &h, 0x8a, AUSB_EP_BULK, &cfg, seq_chunk, on_end, &s), 0);
-    for (i = 0; i < 100000 && usbf_pending(&dev_gone) < 8; i++) ausb_run_once(&ctx, 1);
+    for (i = 0; i < 100000 && usbf_pending(&dev_gone) < 8; i++) ausb_run_once(&ctx, AUSB_MS(1));
     T_EQ(usbf_pending(&dev_gone), 8);   /* all eight in flight, held by the device */
     T_CHECK(s.chunks >= 30);
     usbf_unplug(&dev_gone);
     T_EQ(run_until(&ctx, &s.ends, 1), 0);
     spin(&ctx, 20);
     T_EQ(s.ends, 1);
-    T_EQ(s.status, AUSB_ERROR_NO_DEVICE);
+    T_EQ(s.status, -ENODEV);
     T_EQ(s.bad_order, 0);
     T_EQ(ausb_handle_gone(&h), 1);
-    T_EQ(ausb_pipe_start(&p, &h, 0x8a, AUSB_EP_BULK, &cfg, seq_chunk, on_end, &s), AUSB_ERROR_NO_DEVICE);
+    T_EQ(ausb_pipe_start(&p, &h, 0x8a, AUSB_EP_BULK, &cfg, seq_chunk, on_end, &s), -ENODEV);
     spin(&ctx, 5);
     T_EQ(s.ends, 1);
     ausb_close(&h);
-    ausb_exit(&ctx);
+    ausb_ctx_close(&ctx);
 }
 
 typedef struct iso_sink {
@@ -328,7 +328,7 @@ static void test_isochronous_pipeline_keeps_packet_details(void)
     cfg.iso_packets = 0;
     T_EQ(ausb_pipe_start(&p, &h, 0x87, AUSB_EP_ISOCHRONOUS, &cfg, iso_chunk, iso_end, &s), -EINVAL);
     ausb_close(&h);
-    ausb_exit(&ctx);
+    ausb_ctx_close(&ctx);
 }
 
 typedef struct intr_sink {
@@ -370,7 +370,7 @@ static void test_interrupt_pipeline_counts_in_order(void)
     T_EQ(s.chunks, 50);
     T_EQ(s.bad, 0);
     ausb_close(&h);
-    ausb_exit(&ctx);
+    ausb_ctx_close(&ctx);
 }
 
 static void test_pipeline_arguments_and_close_while_streaming(void)
@@ -399,9 +399,9 @@ static void test_pipeline_arguments_and_close_while_streaming(void)
     ausb_close(&h);
     spin(&ctx, 5);
     T_EQ(s.ends, 1);
-    T_EQ(s.status, AUSB_ERROR_CLOSED);
+    T_EQ(s.status, AUSB_ECLOSED);
     T_EQ(s.chunks, 0);
-    ausb_exit(&ctx);
+    ausb_ctx_close(&ctx);
 }
 
 /* ---- OUT queue ---- */
@@ -435,7 +435,7 @@ static void test_out_queue_keeps_order_and_adds_zero_length_packets(void)
     memset(&l, 0, sizeof l);
     T_EQ(usbf_open(&ctx, &dev_a, &h), 0);
     usbf_set(&dev_a, &dev_a.batch_04, 4);
-    T_EQ(ausb_outq_init(&q, &h, 0x04, 4, 2048, 1, 1000, on_sent, &l), 0);
+    T_EQ(ausb_outq_init(&q, &h, 0x04, 4, 2048, 1, AUSB_MS(1000), on_sent, &l), 0);
     T_EQ(ausb_outq_write(&q, chunk, 4096), -EMSGSIZE);
     for (i = 0; i < 20000 && l.calls < nw; i++) {
         while (written < nw && ausb_outq_free_slots(&q) > 0) {
@@ -450,7 +450,7 @@ static void test_out_queue_keeps_order_and_adds_zero_length_packets(void)
         if (written == nw && l.calls < nw - 4) {
             /* fewer than a batch left: the fake holds them; finish with writes */
         }
-        ausb_run_once(&ctx, 5);
+        ausb_run_once(&ctx, AUSB_MS(5));
     }
     T_EQ(l.calls, nw);
     T_EQ(l.bad_status, 0);
@@ -460,7 +460,7 @@ static void test_out_queue_keeps_order_and_adds_zero_length_packets(void)
     T_MEMEQ(dev_a.out_log_04, expect, (size_t)off);
     ausb_outq_close(&q);
     ausb_close(&h);
-    ausb_exit(&ctx);
+    ausb_ctx_close(&ctx);
 }
 
 static void test_out_queue_close_reports_every_write(void)
@@ -486,7 +486,7 @@ static void test_out_queue_close_reports_every_write(void)
     T_EQ(usbf_pending(&dev_a), 0);
     T_EQ(ausb_outq_init(&q, &h, 0x84, 4, 16, 0, 0, on_sent, &l), -EINVAL);
     ausb_close(&h);
-    ausb_exit(&ctx);
+    ausb_ctx_close(&ctx);
 }
 
 /* ---- submission from other threads ---- */
@@ -526,7 +526,7 @@ static void *submitter(void *arg)
          * (and the fake device) limit pending URBs */
         while (i - __atomic_load_n(&w->completed, __ATOMIC_ACQUIRE) >= 128) nanosleep(&nap, NULL);
         if (ausb_transfer_init(&w->x[i], 0) < 0) { w->failed++; continue; }
-        ausb_fill_bulk(&w->x[i], w->h, 0x88, w->buf[i], 8, 1000, on_threaded_done, w);
+        ausb_fill_bulk(&w->x[i], w->h, 0x88, w->buf[i], 8, AUSB_MS(1000), on_threaded_done, w);
         if (ausb_submit_any_thread(&w->x[i]) != 0) w->failed++;
     }
     return NULL;
@@ -565,7 +565,7 @@ static void test_threads_submit_thousands_completions_on_loop_thread(void)
     for (i = 0; i < THREADS; i++)
         for (j = 0; j < PER_THREAD; j++) ausb_transfer_free(&xs[i][j]);
     ausb_close(&h);
-    ausb_exit(&ctx);
+    ausb_ctx_close(&ctx);
 }
 
 /* A transfer queued by ausb_submit_any_thread and cancelled before the
@@ -594,8 +594,8 @@ static void test_threads_cancel_reaches_queued_transfer(void)
     T_EQ(usbf_open(&ctx, &dev_a, &h), 0);
     T_EQ(ausb_transfer_init(&a, 0), 0);
     T_EQ(ausb_transfer_init(&b, 0), 0);
-    ausb_fill_interrupt(&a, &h, 0x83, ba, sizeof ba, 1000, on_qc, &qa);
-    ausb_fill_interrupt(&b, &h, 0x83, bb, sizeof bb, 1000, on_qc, &qb);
+    ausb_fill_interrupt(&a, &h, 0x83, ba, sizeof ba, AUSB_MS(1000), on_qc, &qa);
+    ausb_fill_interrupt(&b, &h, 0x83, bb, sizeof bb, AUSB_MS(1000), on_qc, &qb);
     submits0 = usbf_count(&dev_a, &dev_a.submits);
     T_EQ(ausb_submit_any_thread(&a), 0);
     T_EQ(ausb_submit_any_thread(&b), 0);
@@ -618,7 +618,7 @@ static void test_threads_cancel_reaches_queued_transfer(void)
     ausb_transfer_free(&a);
     ausb_transfer_free(&b);
     ausb_close(&h);
-    ausb_exit(&ctx);
+    ausb_ctx_close(&ctx);
 }
 
 /* ---- Termux ---- */
@@ -640,13 +640,13 @@ static int termux_open_then_enumerate(const char *fd_text, int *got)
     ausb_device_list l;
     int n;
     setenv("TERMUX_USB_FD", fd_text, 1);
-    *got = ausb_termux_open(&ctx, &h);
+    *got = ausb_termux_open(&h, &ctx);
     unsetenv("TERMUX_USB_FD");
-    if (*got == 0) { ausb_close(&h); ausb_exit(&ctx); }
-    if (ausb_init(&ctx, NULL) < 0) return -1;
-    n = ausb_devices(&ctx, &l);
+    if (*got == 0) { ausb_close(&h); ausb_ctx_close(&ctx); }
+    if (ausb_ctx_init(&ctx, NULL) < 0) return -1;
+    n = ausb_devices(&l, &ctx);
     ausb_devices_free(&l);
-    ausb_exit(&ctx);
+    ausb_ctx_close(&ctx);
     return n;
 }
 
@@ -689,20 +689,20 @@ static void test_termux_descriptor_from_environment(void)
     int fd, calls = 0;
     ausb_device_list l;
     unsetenv("TERMUX_USB_FD");
-    T_EQ(ausb_termux_open(&ctx, &h), -ENOENT);
+    T_EQ(ausb_termux_open(&h, &ctx), -ENOENT);
     setenv("TERMUX_USB_FD", "12x", 1);
-    T_EQ(ausb_termux_open(&ctx, &h), -EINVAL);
+    T_EQ(ausb_termux_open(&h, &ctx), -EINVAL);
     fd = open(dev_a.devnode, O_RDWR);
     T_CHECK(fd >= 0);
     snprintf(num, sizeof num, "%d", fd);
     setenv("TERMUX_USB_FD", num, 1);
-    T_EQ(ausb_termux_open(&ctx, &h), 0);
-    T_EQ(ausb_devices(&ctx, &l), 0);          /* discovery is off */
+    T_EQ(ausb_termux_open(&h, &ctx), 0);
+    T_EQ(ausb_devices(&l, &ctx), 0);          /* discovery is off */
     ausb_devices_free(&l);
     T_EQ(ausb_device_descriptor(ausb_handle_device(&h))->idProduct, 0x00a1);
     T_EQ(ausb_claim(&h, 0), 0);
     T_EQ(ausb_transfer_init(&t, 0), 0);
-    ausb_fill_bulk(&t, &h, 0x85, buf, 8, 1000, count_done, &calls);
+    ausb_fill_bulk(&t, &h, 0x85, buf, 8, AUSB_MS(1000), count_done, &calls);
     T_EQ(ausb_submit(&t), 0);
     T_EQ(run_until(&ctx, &calls, 1), 0);
     T_EQ(t.status, 0);
@@ -710,7 +710,7 @@ static void test_termux_descriptor_from_environment(void)
     T_MEMEQ(buf, "short", 5);
     ausb_transfer_free(&t);
     ausb_close(&h);
-    ausb_exit(&ctx);
+    ausb_ctx_close(&ctx);
     close(fd);
     unsetenv("TERMUX_USB_FD");
 }

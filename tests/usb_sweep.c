@@ -137,33 +137,33 @@ static int run_session(session *s)
     ausb_handle h;
     int i, got = 0, iter;
     memset(s, 0, sizeof *s);
-    if (ausb_init(&ctx, NULL) < 0) return got;
+    if (ausb_ctx_init(&ctx, NULL) < 0) return got;
     got++;
-    if (ausb_find_id(&ctx, 0x1234, 0x0001, &dev) == 0) {
+    if (ausb_find_id(&dev, &ctx, 0x1234, 0x0001) == 0) {
         got++;
-        if (ausb_open(&dev, &h) == 0) {
+        if (ausb_open(&h, &dev) == 0) {
             got++;
             if (ausb_claim(&h, 1) == 0) got++;
             for (i = 0; i < 4; i++) {
                 if (ausb_transfer_init(&s->t[i], i == 3 ? 4 : 0) < 0) continue;
-                if (i == 0) ausb_fill_bulk(&s->t[i], &h, 0x85, s->bulk, 64, 1000, on_done, s);
+                if (i == 0) ausb_fill_bulk(&s->t[i], &h, 0x85, s->bulk, 64, AUSB_MS(1000), on_done, s);
                 if (i == 1) ausb_fill_bulk(&s->t[i], &h, 0x84, s->held, 64, 0, on_done, s);
                 if (i == 2) {
                     ausb_setup(s->ctl, AUSB_RT_IN | AUSB_RT_VENDOR, 0x01, 0, 0, 16);
-                    ausb_fill_control(&s->t[i], &h, s->ctl, 1000, on_done, s);
+                    ausb_fill_control(&s->t[i], &h, s->ctl, AUSB_MS(1000), on_done, s);
                 }
-                if (i == 3) ausb_fill_iso(&s->t[i], &h, 0x87, s->iso, sizeof s->iso, 4, 8, 1000, on_done, s);
+                if (i == 3) ausb_fill_iso(&s->t[i], &h, 0x87, s->iso, sizeof s->iso, 4, 8, AUSB_MS(1000), on_done, s);
                 if (ausb_submit(&s->t[i]) == 0) s->accepted++;
             }
-            if (ausb_read_string(&h, &s->str, 2, 1000, on_string, s) == 0) s->strings_accepted++;
+            if (ausb_read_string(&s->str, &h, 2, AUSB_MS(1000), on_string, s) == 0) s->strings_accepted++;
             /* everything but the held transfer completes by itself */
-            for (iter = 0; iter < 20000 && ausb_pending(&ctx) > 1; iter++) ausb_run_once(&ctx, 10);
+            for (iter = 0; iter < 20000 && ausb_pending(&ctx) > 1; iter++) ausb_run_once(&ctx, AUSB_MS(10));
             ausb_close(&h);                      /* cancels the held one */
             for (i = 0; i < 4; i++) ausb_transfer_free(&s->t[i]);
         }
         ausb_device_release(&dev);
     }
-    ausb_exit(&ctx);
+    ausb_ctx_close(&ctx);
     return got;
 }
 

@@ -161,11 +161,11 @@ static int status_allowed(const slot *s, int status)
 {
     int crossed_unplug = s->dev_gen != dev_gen, crossed_close = s->close_gen != close_gen;
     if (status == -ECANCELED) return s->cancelled || crossed_close;
-    if (status == AUSB_ERROR_NO_DEVICE) return crossed_unplug;
+    if (status == -ENODEV) return crossed_unplug;
     switch (s->kind) {
-    case K_SHORT_NOT_OK: return status == AUSB_ERROR_IO;
-    case K_STALL: case K_CTRL_STALL: return status == AUSB_ERROR_STALL;
-    case K_OVERFLOW: return status == AUSB_ERROR_OVERFLOW;
+    case K_SHORT_NOT_OK: return status == -EIO;
+    case K_STALL: case K_CTRL_STALL: return status == AUSB_ESTALL;
+    case K_OVERFLOW: return status == AUSB_EBABBLE;
     case K_HELD: return status == 0 && s->release_gen != release_gen;
     case K_TIMEOUT: return status == -ETIMEDOUT || (status == 0 && s->release_gen != release_gen);
     default: return status == 0;
@@ -204,10 +204,10 @@ static void tally(int status)
     case 0: tally_ok++; break;
     case -ECANCELED: tally_cancel++; break;
     case -ETIMEDOUT: tally_timeout++; break;
-    case AUSB_ERROR_STALL: tally_stall++; break;
-    case AUSB_ERROR_NO_DEVICE: tally_nodev++; break;
-    case AUSB_ERROR_OVERFLOW: tally_overflow++; break;
-    case AUSB_ERROR_IO: tally_io++; break;
+    case AUSB_ESTALL: tally_stall++; break;
+    case -ENODEV: tally_nodev++; break;
+    case AUSB_EBABBLE: tally_overflow++; break;
+    case -EIO: tally_io++; break;
     default: tally_other++; break;
     }
 }
@@ -268,7 +268,7 @@ static void submit_slot(slot *s)
         break;
     case K_OVERFLOW: ausb_fill_bulk(t, &h, 0x86, s->buf, 64, 0, on_done, s); break;
     case K_HELD: ausb_fill_bulk(t, &h, 0x84, s->buf, 512, 0, on_done, s); break;
-    case K_TIMEOUT: ausb_fill_bulk(t, &h, 0x84, s->buf, 512, 1 + (unsigned)rnd_below(5), on_done, s); break;
+    case K_TIMEOUT: ausb_fill_bulk(t, &h, 0x84, s->buf, 512, AUSB_MS(1 + (unsigned)rnd_below(5)), on_done, s); break;
     }
     s->dev_gen = dev_gen;
     s->close_gen = close_gen;
@@ -283,8 +283,8 @@ static void submit_slot(slot *s)
     }
     if (r < 0) {
         refused++;
-        if (r == AUSB_ERROR_NO_DEVICE) refused_nodev++;
-        else if (r == AUSB_ERROR_CLOSED) refused_closed++;
+        if (r == -ENODEV) refused_nodev++;
+        else if (r == AUSB_ECLOSED) refused_closed++;
         else { refused_other++; if (refused_other <= 3) printf("submit refused: %s\n", ausb_strerror(r)); }
         return;
     }
@@ -332,7 +332,7 @@ static void close_handle(void)
 
 static int open_and_claim(const ausb_device *d)
 {
-    int r = ausb_open(d, &h);
+    int r = ausb_open(&h, d);
     if (r < 0) { printf("open: %s\n", ausb_strerror(r)); return r; }
     opens++;
     handle_open = 1;
@@ -389,7 +389,7 @@ static void reopen(void)
     reopens++;
     close_handle();
     next_reopen = submits + 2 * unplug_every / 3 + rnd_below(unplug_every);
-    if (ausb_find_id(&ctx, TT_VID, TT_PID, &d) != 0) { printf("reopen: device not found\n"); state = S_WAIT_ARRIVAL; return; }
+    if (ausb_find_id(&d, &ctx, TT_VID, TT_PID) != 0) { printf("reopen: device not found\n"); state = S_WAIT_ARRIVAL; return; }
     if (open_and_claim(&d) != 0) state = S_WAIT_ARRIVAL;
     ausb_device_release(&d);
 }
@@ -400,7 +400,7 @@ static void test_every_submit_calls_back_exactly_once(void)
     double t0, t1, last_progress_t;
     long long last_progress = -1;
     int i, finished = 0;
-    T_EQ(ausb_init(&ctx, NULL), 0);
+    T_EQ(ausb_ctx_init(&ctx, NULL), 0);
     ausb_filter_init(&f);
     f.vendor_id = TT_VID;
     f.product_id = TT_PID;
@@ -418,7 +418,7 @@ static void test_every_submit_calls_back_exactly_once(void)
         if (state == S_RUNNING)
             for (i = 0; i < nslots; i++)
                 if (!slots[i].outstanding && want_more()) submit_slot(&slots[i]);
-        if (ausb_run_once(&ctx, 5) < 0) { printf("run_once failed\n"); break; }
+        if (ausb_run_once(&ctx, AUSB_MS(5)) < 0) { printf("run_once failed\n"); break; }
         for (i = 0; i < nslots; i++) {
             slot *s = &slots[i];
             if (s->outstanding && s->cancel_at && s->cancel_at <= round_no && !s->cancelled) {
@@ -448,7 +448,7 @@ static void test_every_submit_calls_back_exactly_once(void)
     close_handle();
     ausb_hotplug_stop(&hp);
     for (i = 0; i < nslots; i++) ausb_transfer_free(&slots[i].t);
-    ausb_exit(&ctx);
+    ausb_ctx_close(&ctx);
     printf("transfers %lld submitted, %lld callbacks, %lld refused (no device %lld, closed %lld, other %lld)\n",
            submits, callbacks, refused, refused_nodev, refused_closed, refused_other);
     printf("statuses: ok %lld, cancelled %lld, timed out %lld, stall %lld, no device %lld, overflow %lld, "
@@ -460,7 +460,7 @@ static void test_every_submit_calls_back_exactly_once(void)
     printf("errors: %lld double callbacks, %lld generation, %lld unexpected statuses, %lld wrong data\n",
            double_cb, gen_bad, unexpected, data_bad);
     printf("time %.2f s, %.0f transfers/s through umockdev\n", t1 - t0, callbacks / (t1 - t0 > 0 ? t1 - t0 : 1));
-    printf("library allocations still live after ausb_exit: %ld\n", t_live_allocs);
+    printf("library allocations still live after ausb_ctx_close: %ld\n", t_live_allocs);
     fflush(stdout);
     T_CHECK(finished);
     T_EQ(callbacks, submits);

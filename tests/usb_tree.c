@@ -112,9 +112,9 @@ static void test_a_whole_tree_walks_and_verifies(void)
     T_EQ(ausb_config_iads(&t.cfg, &iad, 1), 1);
     T_EQ(iad.function_class, 6);
     t.cfg.wTotalLength++;                      /* one byte libusb did not keep */
-    T_EQ(ausb_config_verify(&t.cfg), AUSB_ERROR_MALFORMED);
+    T_EQ(ausb_config_verify(&t.cfg), AUSB_EMALFORMED);
     t.cfg.wTotalLength -= 2;
-    T_EQ(ausb_config_verify(&t.cfg), AUSB_ERROR_MALFORMED);
+    T_EQ(ausb_config_verify(&t.cfg), AUSB_EMALFORMED);
     tree_free(&t);
 }
 
@@ -129,7 +129,7 @@ static void test_endpoint_count_without_its_array(void)
     T_CHECK(ausb_altsetting_endpoint(&t.alts[0], 0x81) == NULL);
     T_CHECK(ausb_altsetting_endpoint_at(&t.alts[0], 0) == NULL);
     T_EQ(ausb_config_iads(&t.cfg, NULL, 0), 1);   /* what is there still counts */
-    T_EQ(ausb_config_verify(&t.cfg), AUSB_ERROR_MALFORMED);
+    T_EQ(ausb_config_verify(&t.cfg), AUSB_EMALFORMED);
     t.alts[0].endpoint = t.eps;
     tree_free(&t);
 }
@@ -142,15 +142,15 @@ static void test_altsetting_count_without_its_array_or_below_zero(void)
     T_EQ(walk_all(&t.cfg), 0);
     T_CHECK(ausb_config_interface(&t.cfg, 0) == NULL);
     T_CHECK(ausb_interface_altsetting(&t.ifs[0], 0) == NULL);
-    T_EQ(ausb_config_verify(&t.cfg), AUSB_ERROR_MALFORMED);
+    T_EQ(ausb_config_verify(&t.cfg), AUSB_EMALFORMED);
     t.ifs[0].altsetting = t.alts;
     t.ifs[0].num_altsetting = -3;
     T_EQ(walk_all(&t.cfg), 0);
     T_CHECK(ausb_interface_altsetting_at(&t.ifs[0], 0) == NULL);
-    T_EQ(ausb_config_verify(&t.cfg), AUSB_ERROR_MALFORMED);
+    T_EQ(ausb_config_verify(&t.cfg), AUSB_EMALFORMED);
     t.ifs[0].num_altsetting = 0;                  /* an interface of no settings */
     T_EQ(walk_all(&t.cfg), 0);
-    T_EQ(ausb_config_verify(&t.cfg), AUSB_ERROR_MALFORMED);
+    T_EQ(ausb_config_verify(&t.cfg), AUSB_EMALFORMED);
     tree_free(&t);
 }
 
@@ -164,7 +164,7 @@ static void test_interface_count_without_its_array(void)
     T_CHECK(ausb_config_interface(&t.cfg, 0) == NULL);
     T_CHECK(ausb_config_interface_at(&t.cfg, 254) == NULL);
     T_EQ(ausb_config_iads(&t.cfg, NULL, 0), 1);
-    T_EQ(ausb_config_verify(&t.cfg), AUSB_ERROR_MALFORMED);
+    T_EQ(ausb_config_verify(&t.cfg), AUSB_EMALFORMED);
     t.cfg.interface = t.ifs;
     tree_free(&t);
 }
@@ -178,13 +178,13 @@ static void test_zero_counts_hide_their_arrays(void)
     t.alts[0].bNumEndpoints = 0;
     T_EQ(walk_all(&t.cfg), 0);
     T_CHECK(ausb_altsetting_endpoint(&t.alts[0], 0x81) == NULL);
-    T_EQ(ausb_config_verify(&t.cfg), AUSB_ERROR_MALFORMED);
+    T_EQ(ausb_config_verify(&t.cfg), AUSB_EMALFORMED);
     t.alts[0].bNumEndpoints = 3;
     t.cfg.bNumInterfaces = 0;
     T_EQ(walk_all(&t.cfg), 0);
-    T_EQ(ausb_config_verify(&t.cfg), AUSB_ERROR_MALFORMED);
+    T_EQ(ausb_config_verify(&t.cfg), AUSB_EMALFORMED);
     t.cfg.wTotalLength = 9 + 8;                   /* even when its length agrees: no interface */
-    T_EQ(ausb_config_verify(&t.cfg), AUSB_ERROR_MALFORMED);
+    T_EQ(ausb_config_verify(&t.cfg), AUSB_EMALFORMED);
     tree_free(&t);
 }
 
@@ -200,7 +200,7 @@ static void test_counts_below_the_array_length_are_honoured(void)
     T_CHECK(ausb_altsetting_endpoint(&t.alts[0], 0x83) == NULL);
     T_CHECK(ausb_altsetting_endpoint_at(&t.alts[0], 1) == NULL);
     T_CHECK(ausb_altsetting_endpoint_at(&t.alts[0], -1) == NULL);
-    T_EQ(ausb_config_verify(&t.cfg), AUSB_ERROR_MALFORMED);
+    T_EQ(ausb_config_verify(&t.cfg), AUSB_EMALFORMED);
     t.cfg.wTotalLength = 9 + 8 + 9 + 7;
     T_EQ(ausb_config_verify(&t.cfg), 0);
     tree_free(&t);
@@ -214,7 +214,7 @@ static void test_extras_without_bytes_or_below_zero(void)
     free((void *)t.cfg.extra);
     t.cfg.extra = NULL;
     T_EQ(ausb_config_iads(&t.cfg, NULL, 0), 0);
-    T_EQ(ausb_config_verify(&t.cfg), AUSB_ERROR_MALFORMED);
+    T_EQ(ausb_config_verify(&t.cfg), AUSB_EMALFORMED);
     t.cfg.extra_length = 0;
     t.cfg.wTotalLength -= 8;
     T_EQ(ausb_config_verify(&t.cfg), 0);
@@ -223,14 +223,14 @@ static void test_extras_without_bytes_or_below_zero(void)
     t.eps[2].bmAttributes = AUSB_EP_ISOCHRONOUS;
     T_EQ(ausb_ep_multiplier(&t.eps[2], 5000000), 1);
     T_EQ(ausb_config_iads(&t.cfg, NULL, 0), 0);
-    T_EQ(ausb_config_verify(&t.cfg), AUSB_ERROR_MALFORMED);
+    T_EQ(ausb_config_verify(&t.cfg), AUSB_EMALFORMED);
     t.eps[2].extra_length = -7;
     T_EQ(walk_all(&t.cfg), 3);
-    T_EQ(ausb_config_verify(&t.cfg), AUSB_ERROR_MALFORMED);
+    T_EQ(ausb_config_verify(&t.cfg), AUSB_EMALFORMED);
     t.alts[0].extra_length = -1;
     t.eps[2].extra_length = 0;
     T_EQ(ausb_config_iads(&t.cfg, NULL, 0), 0);
-    T_EQ(ausb_config_verify(&t.cfg), AUSB_ERROR_MALFORMED);
+    T_EQ(ausb_config_verify(&t.cfg), AUSB_EMALFORMED);
     tree_free(&t);
 }
 

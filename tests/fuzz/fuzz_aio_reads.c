@@ -19,7 +19,7 @@
  *  - peek n: at least n bytes buffered, or AIOS_EINCOMPLETE at the end;
  *  - the buffered bytes are always the next bytes of S; a callback never
  *    runs inside the call that started the operation, exactly once per
- *    operation; a second read while one is pending is AIOS_EBUSY; close
+ *    operation; a second read while one is pending is -EBUSY; close
  *    with a read pending cancels it with -ECANCELED, then the close
  *    callback; the descriptor and every allocation are released.
  *
@@ -101,7 +101,7 @@ static void run_until_done(aios_ctx *ctx, size_t chunk)
 {
     int idle = 0;
     while (calls == 0) {
-        int r = aios_run_once(ctx, wclosed ? 100 : 0);
+        int r = aios_run_once(ctx, AIOS_MS(wclosed ? 100 : 0));
         CHECK(r >= 0);
         if (calls) break;
         if (written < slen) {
@@ -166,7 +166,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     CHECK(fcntl(wfd, F_SETFL, fcntl(wfd, F_GETFL) | O_NONBLOCK) == 0);
     CHECK(aios_ctx_init(&ctx) == 0);
-    CHECK(aios_stream_open(&ctx, &s, rfd, 0) == 0);
+    CHECK(aios_stream_open(&s, &ctx, rfd, 0) == 0);
     aios_set_limits(s, hwms[(data[1] >> 1) & 7], 0);
 
     for (i = 0; i < nops && !pending_close; i++) {
@@ -196,7 +196,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             in_start = 0;
             if (max < dlen) { CHECK(r == -EINVAL); break; }
             CHECK(r == 0);
-            CHECK(aios_read_exactly(s, delim, 1, on_read, &token) == AIOS_EBUSY);
+            CHECK(aios_read_exactly(s, delim, 1, on_read, &token) == -EBUSY);
             end = ref_until(delim, dlen, max);
             run_until_done(&ctx, chunk);
             if (end) {

@@ -30,7 +30,7 @@ static void check_heap(void)
     }
     for (j = 0; j < NT; j++) {
         CHECK(schd_timer_active(&timers[j]) == m[j].active);
-        if (m[j].active) { active++; CHECK(schd_timer_due(&loop, &timers[j]) == m[j].due); }
+        if (m[j].active) { active++; CHECK(schd_timer_due(&timers[j], &loop) == m[j].due); }
     }
     CHECK((uint32_t)active == loop.core.heap_len);
 }
@@ -49,7 +49,7 @@ static void on_fire(schd_timer *t, void *ud)
     (void)t;
     c = chain[i];
     if (c >= 0 && c != i) {       /* stop another timer from inside a callback */
-        schd_timer_stop(&loop, &timers[c]);
+        schd_timer_stop(&timers[c], &loop);
         m[c].active = 0;
     }
 }
@@ -72,13 +72,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         int64_t arg = (int64_t)data[i + 2] * 1000;
         switch (op) {
         case 0:   /* start or restart, one-shot or repeating */
-            CHECK(schd_timer_start(&loop, &timers[id], arg, (data[i] & 4) ? arg + 1 : 0) == 0);
+            CHECK(schd_timer_start(&timers[id], &loop, arg, (data[i] & 4) ? arg + 1 : 0) == 0);
             m[id].active = 1;
             m[id].due = now + arg;
             m[id].period = (data[i] & 4) ? arg + 1 : 0;
             break;
         case 1:
-            CHECK(schd_timer_stop(&loop, &timers[id]) == 0);
+            CHECK(schd_timer_stop(&timers[id], &loop) == 0);
             m[id].active = 0;
             break;
         case 2:

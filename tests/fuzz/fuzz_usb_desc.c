@@ -6,7 +6,7 @@
  * the end is caught by ASan) and checked against a small reference walker:
  * every descriptor yielded starts where the previous one ended, lies inside
  * the buffer and has bLength >= 2; the walk ends cleanly only on the last
- * byte, stops with a sticky AUSB_ERROR_MALFORMED on a zero, short or
+ * byte, stops with a sticky AUSB_EMALFORMED on a zero, short or
  * oversized bLength or a short interface descriptor, and the tracked
  * interface / alternate setting are those of the last interface seen.
  * ausb_config_check, ausb_raw_iads, ausb_iad_parse, ausb_config_iads (on a
@@ -34,7 +34,7 @@ struct ref_desc { size_t off, len; };
 struct ref_walk {
     struct ref_desc d[MAXD];
     int n;
-    int end;             /* 0 clean end, or AUSB_ERROR_MALFORMED */
+    int end;             /* 0 clean end, or AUSB_EMALFORMED */
     int interface, alt;
 };
 
@@ -49,11 +49,11 @@ static void ref_walk(const uint8_t *p, size_t len, struct ref_walk *w)
     w->interface = w->alt = -1;
     while (off < len) {
         size_t left = len - off, bl;
-        if (left < 2) { w->end = AUSB_ERROR_MALFORMED; return; }
+        if (left < 2) { w->end = AUSB_EMALFORMED; return; }
         bl = p[off];
-        if (bl < 2 || bl > left) { w->end = AUSB_ERROR_MALFORMED; return; }
+        if (bl < 2 || bl > left) { w->end = AUSB_EMALFORMED; return; }
         if (p[off + 1] == AUSB_DT_INTERFACE) {
-            if (bl < 9) { w->end = AUSB_ERROR_MALFORMED; return; }
+            if (bl < 9) { w->end = AUSB_EMALFORMED; return; }
             w->interface = p[off + 2];
             w->alt = p[off + 3];
         }
@@ -102,7 +102,7 @@ static int check_walk(const uint8_t *buf, size_t len)
     CHECK(n == rw.n);
     CHECK(r == rw.end);
     if (r == 0) CHECK(sum == len);
-    else CHECK(r == AUSB_ERROR_MALFORMED && sum < len && it.error == AUSB_ERROR_MALFORMED);
+    else CHECK(r == AUSB_EMALFORMED && sum < len && it.error == AUSB_EMALFORMED);
     CHECK(it.interface == rw.interface && it.alt == rw.alt);
     CHECK(it2.interface == rw.interface && it2.alt == rw.alt);
     /* sticky: the end (clean or not) answers again, and again */
@@ -116,25 +116,25 @@ static int ref_config_check(const uint8_t *p, size_t len, size_t *total_out)
 {
     size_t total;
     int i, seen_if = 0, interfaces = 0;
-    if (!p || len < 9) return AUSB_ERROR_MALFORMED;
-    if (p[0] < 9 || p[1] != AUSB_DT_CONFIG) return AUSB_ERROR_MALFORMED;
+    if (!p || len < 9) return AUSB_EMALFORMED;
+    if (p[0] < 9 || p[1] != AUSB_DT_CONFIG) return AUSB_EMALFORMED;
     total = (size_t)p[2] | ((size_t)p[3] << 8);
-    if (total < p[0] || total > len) return AUSB_ERROR_MALFORMED;
+    if (total < p[0] || total > len) return AUSB_EMALFORMED;
     *total_out = total;
     ref_walk(p, total, &rw);
     for (i = 0; i < rw.n; i++) {
         const uint8_t *d = p + rw.d[i].off;
         size_t dl = rw.d[i].len;
-        if (i > 0 && d[1] == AUSB_DT_CONFIG) return AUSB_ERROR_MALFORMED;
-        if (d[1] == AUSB_DT_ENDPOINT && (dl < 7 || !seen_if)) return AUSB_ERROR_MALFORMED;
-        if (d[1] == AUSB_DT_IAD && dl < 8) return AUSB_ERROR_MALFORMED;
+        if (i > 0 && d[1] == AUSB_DT_CONFIG) return AUSB_EMALFORMED;
+        if (d[1] == AUSB_DT_ENDPOINT && (dl < 7 || !seen_if)) return AUSB_EMALFORMED;
+        if (d[1] == AUSB_DT_IAD && dl < 8) return AUSB_EMALFORMED;
         if (d[1] == AUSB_DT_INTERFACE) {
             seen_if = 1;
             if (dl >= 9 && d[3] == 0) interfaces++;
         }
     }
     if (rw.end < 0) return rw.end;
-    if (interfaces != p[4]) return AUSB_ERROR_MALFORMED;
+    if (interfaces != p[4]) return AUSB_EMALFORMED;
     return rw.n;
 }
 
@@ -195,7 +195,7 @@ static void check_iad_parse(const uint8_t *buf, size_t len)
     memset(&got, 0xa5, sizeof got);
     r = ausb_iad_parse(buf, len, &got);
     ok = len >= 8 && buf[0] >= 8 && buf[0] <= len && buf[1] == AUSB_DT_IAD;
-    CHECK(r == (ok ? 0 : AUSB_ERROR_MALFORMED));
+    CHECK(r == (ok ? 0 : AUSB_EMALFORMED));
     if (ok) {
         CHECK(got.first_interface == buf[2] && got.interface_count == buf[3] && got.function_class == buf[4] &&
               got.function_subclass == buf[5] && got.function_protocol == buf[6] && got.function_string == buf[7]);
@@ -350,8 +350,8 @@ static void check_built(const uint8_t *data, size_t size, int cap)
         /* a lying wTotalLength: longer than the bytes there are */
         if (off < 65535) {
             p[2] = (uint8_t)((off + 1) & 0xff); p[3] = (uint8_t)((off + 1) >> 8);
-            CHECK(ausb_config_check(p, off) == AUSB_ERROR_MALFORMED);
-            CHECK(ausb_raw_iads(p, off, got, cap) == AUSB_ERROR_MALFORMED);
+            CHECK(ausb_config_check(p, off) == AUSB_EMALFORMED);
+            CHECK(ausb_raw_iads(p, off, got, cap) == AUSB_EMALFORMED);
             p[2] = (uint8_t)(off & 0xff); p[3] = (uint8_t)(off >> 8);
         }
         free(p);
@@ -364,10 +364,10 @@ static void check_built(const uint8_t *data, size_t size, int cap)
         int boundary = 0;
         memcpy(p, b, cut);
         for (i = 0; i < nd; i++) if (offs[i] == cut) boundary = 1;
-        CHECK(ausb_config_check(p, cut) == AUSB_ERROR_MALFORMED);
+        CHECK(ausb_config_check(p, cut) == AUSB_EMALFORMED);
         ausb_desc_iter_init(&it, p, cut);
         while ((r = ausb_desc_next(&it, &d, &dl)) == 1) {}
-        CHECK(r == ((boundary || cut == 0) ? 0 : AUSB_ERROR_MALFORMED));
+        CHECK(r == ((boundary || cut == 0) ? 0 : AUSB_EMALFORMED));
         free(p);
     }
     free(b);
@@ -390,7 +390,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         size_t total = 0;
         CHECK(ausb_config_check(buf, len) == ref_config_check(buf, len, &total));
     }
-    CHECK(ausb_config_check(NULL, len) == AUSB_ERROR_MALFORMED);
+    CHECK(ausb_config_check(NULL, len) == AUSB_EMALFORMED);
     check_raw_iads(buf, len, cap);
     check_iad_parse(buf, len);
     check_iad_parse(buf, len < 9 ? len : (size_t)(ctl >> 4) % 9 + 0);

@@ -168,10 +168,10 @@ static void check_device(ausb_handle *h)
     seen w;
     int c, camera = 0, r, speed = ausb_device_speed_kbps(dev);
     for (c = 0; c < dev->desc.bNumConfigurations; c++) {
-        if (ausb_config_get(dev, c, &cfg) < 0) continue;
+        if (ausb_config_get(&cfg, dev, c) < 0) continue;
         walk_config(cfg, speed, &w);
         r = ausb_config_verify(cfg);
-        CHECK(r == 0 || r == AUSB_ERROR_MALFORMED);
+        CHECK(r == 0 || r == AUSB_EMALFORMED);
         /* the reference: an interface, every count with its array, and
          * the lengths the walk saw add up to wTotalLength */
         CHECK((r == 0) == (w.interfaces > 0 && !w.bad_extra && w.bytes == cfg->wTotalLength));
@@ -179,7 +179,7 @@ static void check_device(ausb_handle *h)
         CHECK(ausb_config_raw_check(dev, c) < 0);   /* a wrapped fd has no sysfs entry */
         ausb_config_free(cfg);
     }
-    if (ausb_config_active(dev, &cfg) == 0) {
+    if (ausb_config_active(&cfg, dev) == 0) {
         walk_config(cfg, speed, &w);
         ausb_config_free(cfg);
     }
@@ -201,7 +201,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         ausb_ctx_config cfg;
         ausb_ctx_config_init(&cfg);
         cfg.no_discovery = 1;
-        CHECK(ausb_init(&ctx, &cfg) == 0);
+        CHECK(ausb_ctx_init(&ctx, &cfg) == 0);
         fz_fd = memfd_create("fuzz_usb_libusb", MFD_CLOEXEC);
         CHECK(fz_fd >= 0);
         ready = 1;
@@ -210,7 +210,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     fz_ctl = data[0];
     CHECK(ftruncate(fz_fd, 0) == 0);
     CHECK(pwrite(fz_fd, data + 1, size - 1, 0) == (ssize_t)(size - 1));
-    if (ausb_wrap_fd(&ctx, fz_fd, &h) < 0) return 0;
+    if (ausb_wrap_fd(&h, &ctx, fz_fd) < 0) return 0;
     check_device(&h);
     ausb_close(&h);
     return 0;

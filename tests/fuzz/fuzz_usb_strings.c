@@ -11,7 +11,7 @@
  *    what the device answered (a handle marked gone, so nothing reaches
  *    libusb): the language list picks US English when offered, else the
  *    first language, and an empty or malformed list fails with
- *    AUSB_ERROR_MALFORMED; a string descriptor is cut to min(bLength, bytes
+ *    AUSB_EMALFORMED; a string descriptor is cut to min(bLength, bytes
  *    received) and decoded as in 1; the callback runs exactly once.
  *
  * FUZZ_FLAGS: $(pkg-config --cflags --libs libusb-1.0)
@@ -176,7 +176,7 @@ static void drive_step(int step, const uint8_t *answer, size_t alen)
     CHECK(ausb_transfer_init(&req->xfer, 0) == 0);
     req->handle = &h;
     req->cb = on_string;
-    req->user = &calls;
+    req->ud = &calls;
     req->index = 3;
     req->step = step;
     memcpy(req->buf + 8, answer, (size_t)len);
@@ -190,15 +190,15 @@ static void drive_step(int step, const uint8_t *answer, size_t alen)
     if (step == 0) {
         uint16_t lang = ref_pick_lang(answer, len);
         if (!lang) {
-            CHECK(last_status == AUSB_ERROR_MALFORMED && last_text_null);
+            CHECK(last_status == AUSB_EMALFORMED && last_text_null);
             CHECK(h.langid == 0);
         } else {
             /* the language is kept; the second request fails on the gone handle */
             CHECK(h.langid == lang);
-            CHECK(last_status == AUSB_ERROR_NO_DEVICE && last_text_null);
+            CHECK(last_status == -ENODEV && last_text_null);
         }
     } else if (len < 2 || answer[1] != AUSB_DT_STRING || answer[0] < 2) {
-        CHECK(last_status == AUSB_ERROR_MALFORMED && last_text_null);
+        CHECK(last_status == AUSB_EMALFORMED && last_text_null);
     } else {
         size_t nc, wl, n = (size_t)(answer[0] < len ? answer[0] : len);
         wl = ref_decode(answer + 2, n - 2, want, ends, &nc);
@@ -220,8 +220,8 @@ static void drive_step(int step, const uint8_t *answer, size_t alen)
     CHECK(calls == 1 && last_status == -ETIMEDOUT && last_text_null && req->xfer.lt == NULL);
     /* and the public entry refuses a gone handle without a callback */
     calls = 0;
-    CHECK(ausb_read_string(&h, req, 3, 100, on_string, &calls) == AUSB_ERROR_NO_DEVICE);
-    CHECK(ausb_read_string(&h, req, 0, 100, on_string, &calls) == -EINVAL);
+    CHECK(ausb_read_string(req, &h, 3, AUSB_MS(100), on_string, &calls) == -ENODEV);
+    CHECK(ausb_read_string(req, &h, 0, AUSB_MS(100), on_string, &calls) == -EINVAL);
     CHECK(calls == 0);
     free(req);
 }

@@ -129,7 +129,7 @@ else
         t_selected usb_torture || break
         au_exe="$T_OUT/usb_torture_mutant${au_m%%|*}"
         # shellcheck disable=SC2046
-        if $CC -O1 -g -DTT_MUTANT="${au_m%%|*}" -DAUSB_CLOSE_WAIT_MS=200 $CFLAGS -iquote . -o "$au_exe" \
+        if $CC -O1 -g -DTT_MUTANT="${au_m%%|*}" -DAUSB_CLOSE_WAIT_NS=200000000 $CFLAGS -iquote . -o "$au_exe" \
             tests/usb_torture.c $(au_pkg --cflags --libs libusb-1.0 umockdev-1.0) >"$au_exe.build.log" 2>&1; then
             t_check "usb_torture fails on mutant ${au_m%%|*} (${au_m#*|})" bash -c '
                 out=$(USB_TORTURE_N=4000 USB_TORTURE_STALL=3 umockdev-wrapper "$1"); echo "$out"

@@ -78,6 +78,14 @@ t_check "headers with different loop cores in one file stop with an #error" bash
     ! $CC $T_WARN -I. -I'$M' -fsyntax-only '$M/two_cores.c' 2>'$M/two_cores.err' &&
     grep -q 'headers of different versions in one file' '$M/two_cores.err'"
 
+# One error space: every code through every header's strerror (tests/errors.c).
+if $CC $T_WARN -iquote . -o "$M/errors" tests/errors.c $(pkg-config --cflags --libs libusb-1.0 2>/dev/null) -lpthread \
+        >"$M/errors.build.log" 2>&1; then
+    t_suite "errors" "$M/errors"
+else
+    t_fail_line "[errors] does not build: $(head -n 3 "$M/errors.build.log")"
+fi
+
 # All headers in one file with the system headers they must coexist with.
 # -iquote makes "sched.h" ours while <sched.h> stays the system's.
 all_cflags="" all_libs="-lpthread" includes="" sys_includes="#include <aio.h>
@@ -133,7 +141,7 @@ int main(void)
     cpu_set_t set;
     CPU_ZERO(&set);
     if (schd_loop_init(&loop) != 0) return 1;
-    schd_async_init(&loop, &a, on_async, NULL);
+    schd_async_init(&a, &loop, on_async, NULL);
     if (pthread_create(&th, NULL, worker, &a) != 0) return 1;
     sched_yield();
     schd_loop_run(&loop);
