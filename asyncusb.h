@@ -650,7 +650,6 @@ struct akc_loop {
     int stop;                  /* atomic */
     int depth;                 /* inside a dispatch (or close) */
     int live;                  /* between init and free */
-    int pwait2_missing;        /* epoll_pwait2 answered ENOSYS once */
     int passes;                /* rounds of deferred calls per dispatch (1) */
     akc_io_fn io_fns[AKC_IO_KINDS];   /* the handler of each kind of watcher */
     /* the header's own parts of an iteration */
@@ -1423,6 +1422,10 @@ AKC_FN void akc__deadline(akc_loop *l, int64_t *deadline)
 
 #if !defined(AKC_POLL_BACKEND)
 
+#if defined(AKC__PWAIT2)
+static int akc__pwait2_missing;   /* epoll_pwait2 answered ENOSYS */
+#endif
+
 AKC_FN int akc__batch_room(akc_loop *l)
 {
     if (!l->batch) {
@@ -1494,13 +1497,13 @@ AKC_FN int akc__wait(akc_loop *l, int64_t deadline)
     if (wait == 0 && l->nwant == 0 && !akc_posts_pending(l)) return 0;
     if (akc__batch_room(l) < 0) return -ENOMEM;
 #if defined(AKC__PWAIT2)
-    if (wait > 0 && wait % 1000000 != 0 && !l->pwait2_missing) {
+    if (wait > 0 && wait % 1000000 != 0 && !akc__pwait2_missing) {
         struct { long long sec, nsec; } ts;   /* the kernel's timespec: 64-bit on every ABI */
         ts.sec = wait / 1000000000;
         ts.nsec = wait % 1000000000;
         n = (int)AKC_SYS_EPOLL_PWAIT2(l->epfd, (struct epoll_event *)l->batch, l->batch_cap, &ts);
         if (n >= 0 || errno != ENOSYS) goto done;
-        l->pwait2_missing = 1;
+        akc__pwait2_missing = 1;   /* an old kernel (or valgrind): once per process */
     }
 #endif
     if (wait < 0) ms = -1;
@@ -2105,6 +2108,8 @@ struct ausb_string_req {
  * request object must live until the callback. */
 AUSB_API int ausb_read_string(ausb_string_req *req, ausb_handle *h, int index, int64_t timeout_ns,
                               ausb_string_cb cb, void *ud);
+/* The text of the last read that succeeded ("" before any). */
+AUSB_API const char *ausb_string_text(const ausb_string_req *req);
 
 /* ==== section: submission from other threads ==== */
 
@@ -4069,6 +4074,8 @@ AUSB_PRIVATE void ausb__string_step(ausb_transfer *t, int status, void *ud)
     ausb__string_finish(req, r < 0 ? r : 0);
 }
 
+AUSB_API const char *ausb_string_text(const ausb_string_req *req) { return req ? req->text : ""; }
+
 AUSB_API int ausb_read_string(ausb_string_req *req, ausb_handle *h, int index, int64_t timeout_ns,
                               ausb_string_cb cb, void *ud)
 {
@@ -4856,56 +4863,141 @@ AUSB_API int ausb_termux_open(ausb_handle *h, ausb_ctx *ctx)
 
 #endif /* AUSB_IMPLEMENTATION */
 
-/* ==== section: sched.h bridge ==== */
-/* Compiled when sched.h has been included before this point (include this
- * header again after sched.h if it came first): a sched.h task can await a
- * transfer, and the context joins a schd_loop in one call. */
-#if defined(SCHD_H_INCLUDED) && !defined(AUSB_NO_LIBUSB) && !defined(AUSB_SCHED_BRIDGE_H)
-#define AUSB_SCHED_BRIDGE_H
+/* ==== asynckit usb-sched bridge begin ==== */
+/* sched.h tasks await asyncusb.h's operations.  sched.h and asyncusb.h
+ * both carry this block (stamped from core/bridge_usb.h by
+ * tools/stamp_core.sh); whichever of the two comes second in a file
+ * compiles it, with static functions, in every file that includes both.
+ *
+ *   AUSB_AWAIT_TRANSFER(t, xfer)       submits a filled transfer and waits
+ *                                      for it: SCHD_STATUS(t) is its status,
+ *                                      xfer->actual_length what moved
+ *   AUSB_AWAIT_STRING(t, req, h, index, timeout_ns)   a string descriptor:
+ *                                      SCHD_STATUS(t) 0 and the text in
+ *                                      ausb_string_text(req), or an error
+ *
+ * Both take over the transfer's (or request's) callback.  A timeout set
+ * with schd_task_timeout or a schd_task_cancel ends the await at once
+ * (-ETIMEDOUT, -ECANCELED) and cancels the transfer; the kernel gives it
+ * back later, and awaiting the same transfer again before then resubmits
+ * it as soon as it is back, so the handle and the transfer stay usable. */
+#if defined(SCHD_H_INCLUDED) && defined(ASYNCUSB_H) && !defined(AUSB_NO_LIBUSB) && !defined(AKC_BRIDGE_USB)
+#define AKC_BRIDGE_USB 1
+#include <errno.h>
+
+#define AUSB_AWAIT_TRANSFER(t, xfer) SCHD_AWAIT_(t, ausb__await_transfer((t), (xfer)))
+#define AUSB_AWAIT_STRING(t, req, h, index, timeout_ns) \
+    SCHD_AWAIT_(t, ausb__await_string((t), (req), (h), (index), (timeout_ns)))
+
 #ifdef __cplusplus
 extern "C" {
-#endif
-/* Initialises c, submits t, and signals c with t's status when it
- * completes, so a task can SCHD_AWAIT_COMPLETION(task, c) and read
- * SCHD_STATUS(task).  Replaces t's callback and user pointer. */
-AUSB_API int ausb_submit_completion(ausb_transfer *t, schd_completion *c);
-/* schd_source_add(src, loop, ausb_prepare, ausb_dispatch, ctx) */
-AUSB_API int ausb_attach(ausb_ctx *ctx, schd_loop *loop, schd_source *src);
-#ifdef __cplusplus
-}
-#endif
 #endif
 
-#if defined(AUSB_IMPLEMENTATION) && defined(AUSB_SCHED_BRIDGE_H) && !defined(AUSB_SCHED_BRIDGE_DONE)
-#define AUSB_SCHED_BRIDGE_DONE
-#ifdef __cplusplus
-extern "C" {
+#if defined(__GNUC__)
+#define AUSB__BRIDGE static __attribute__((unused))
+#else
+#define AUSB__BRIDGE static
 #endif
-static void ausb__signal_completion(ausb_transfer *t, int status, void *ud)
+
+static void ausb__await_done(ausb_transfer *x, int status, void *ud)
 {
+    schd_task_op_end((schd_task *)ud, x, status);
+}
+
+/* A transfer whose await ended first comes back here.  ud is a task that
+ * awaited it again meanwhile: it is submitted for that task now. */
+static void ausb__await_returned(ausb_transfer *x, int status, void *ud)
+{
+    int r;
+    (void)status;
+    if (!ud) return;
+    x->cb = ausb__await_done;
+    if ((r = ausb_submit(x)) < 0) schd_task_op_end((schd_task *)ud, x, r);
+}
+
+static void ausb__await_withdraw_transfer(schd_task *t, void *op)
+{
+    ausb_transfer *x = (ausb_transfer *)op;
     (void)t;
+    if (x->cb == ausb__await_returned) {   /* still on its way back: no resubmit */
+        x->ud = NULL;
+        return;
+    }
+    x->cb = ausb__await_returned;
+    x->ud = NULL;
+    (void)ausb_cancel(x);
+}
+
+AUSB__BRIDGE int ausb__await_transfer(schd_task *t, ausb_transfer *x)
+{
+    int r;
+    if (schd_task_op_enter(t)) return 1;
+    if (x && x->cb == ausb__await_returned && ausb_transfer_state(x) != AUSB_XFER_IDLE) {
+        x->ud = t;   /* cancelled by an earlier await: resubmitted once it is back */
+        return schd_task_op_begin(t, x, ausb__await_withdraw_transfer);
+    }
+    if (!x || !x->lt) return schd_task_op_failed(t, -EINVAL);
+    if (ausb_transfer_state(x) != AUSB_XFER_IDLE) return schd_task_op_failed(t, -EBUSY);
+    x->cb = ausb__await_done;
+    x->ud = t;
+    if ((r = ausb_submit(x)) < 0) return schd_task_op_failed(t, r);
+    return schd_task_op_begin(t, x, ausb__await_withdraw_transfer);
+}
+
+static void ausb__await_string_done(ausb_string_req *req, int status, const char *utf8, void *ud)
+{
+    (void)utf8;
+    if (ud) schd_task_op_end((schd_task *)ud, req, status);
+}
+
+static void ausb__await_withdraw_string(schd_task *t, void *op)
+{
+    ausb_string_req *req = (ausb_string_req *)op;
+    (void)t;
+    req->ud = NULL;   /* its end reaches nobody */
+    (void)ausb_cancel(&req->xfer);
+}
+
+AUSB__BRIDGE int ausb__await_string(schd_task *t, ausb_string_req *req, ausb_handle *h, int index, int64_t timeout_ns)
+{
+    int r;
+    if (schd_task_op_enter(t)) return 1;
+    r = ausb_read_string(req, h, index, timeout_ns, ausb__await_string_done, t);
+    if (r < 0) return schd_task_op_failed(t, r);
+    return schd_task_op_begin(t, req, ausb__await_withdraw_string);
+}
+
+static void ausb__signal_completion(ausb_transfer *x, int status, void *ud)
+{
+    (void)x;
     (void)schd_completion_signal((schd_completion *)ud, status);
 }
 
-AUSB_API int ausb_submit_completion(ausb_transfer *t, schd_completion *c)
+/* Initialises c, submits x, and signals c with x's status when it
+ * completes (for SCHD_AWAIT_COMPLETION and gathers).  Replaces x's
+ * callback and user pointer. */
+AUSB__BRIDGE int ausb_submit_completion(ausb_transfer *x, schd_completion *c)
 {
-    if (!t || !c || !t->lt) return -EINVAL;
-    if (t->state != AUSB_XFER_IDLE) return -EBUSY;
+    if (!x || !c || !x->lt) return -EINVAL;
+    if (ausb_transfer_state(x) != AUSB_XFER_IDLE) return -EBUSY;
     schd_completion_init(c);
-    t->cb = ausb__signal_completion;
-    t->ud = c;
-    return ausb_submit(t);
+    x->cb = ausb__signal_completion;
+    x->ud = c;
+    return ausb_submit(x);
 }
 
-AUSB_API int ausb_attach(ausb_ctx *ctx, schd_loop *loop, schd_source *src)
+/* schd_source_add(src, loop, ausb_prepare, ausb_dispatch, ctx) */
+AUSB__BRIDGE int ausb_attach(ausb_ctx *ctx, schd_loop *loop, schd_source *src)
 {
     if (!ctx || !ctx->lu) return -EINVAL;
     return schd_source_add(src, loop, ausb_prepare, ausb_dispatch, ctx);
 }
+
 #ifdef __cplusplus
 }
 #endif
-#endif
+#endif /* AKC_BRIDGE_USB */
+/* ==== asynckit usb-sched bridge end ==== */
 
 /*
 ------------------------------------------------------------------------------
