@@ -262,24 +262,27 @@ them gives `-EINVAL`.
 
 ## Error codes
 
-Zero is success, negative is failure.  System errors are `-errno`
-(`-ETIMEDOUT` for timeouts, `-ECANCELED` for cancellation and close,
-`-EINVAL` for bad arguments, `-ENOMEM`, and what the socket calls report,
-such as `-ECONNREFUSED` or `-EPIPE`); the header's own outcomes are in
-`enum aios_error`.  `aios_strerror(code)` describes any code.
+Zero is success, negative is failure.  The three headers of the family
+share one error space: a code means the same in all of them, and
+`aios_strerror`, `schd_strerror` and `ausb_strerror` describe any code
+alike.  System errors are `-errno`, with the C library's words:
+`-ETIMEDOUT` for timeouts, `-ECANCELED` for cancellation and close,
+`-EINVAL` for bad arguments, `-ENOMEM`, `-EBUSY` for an operation of that
+kind already pending (a second read, a second drain, run_once from inside
+dispatch, a server or descriptor the context already holds), `-EAGAIN`
+for a write queue at its high-water mark (write_copy), and what the socket
+calls report, such as `-ECONNREFUSED` or `-EPIPE`.  The family's own codes
+that this header uses:
 
     AIOS_OK           0      success
     AIOS_EINCOMPLETE  -1001  end of stream before the requested bytes
                              (read_exactly, read_until, peek)
     AIOS_ETOOLONG     -1002  read_until: no delimiter within `max` bytes
-    -EAGAIN        -1003  write_copy: the write queue is at its high-water mark
-    AIOS_ECLOSED      -1004  the stream or server is closing
-    -EBUSY        -1005  an operation of that kind is already pending (a
-                             second read; run_once from inside dispatch); a
-                             server or descriptor the context already holds
-    AIOS_ENOTFOUND    -1006  host name not found
-    AIOS_ERESOLVE     -1007  name resolution failed otherwise
-    AIOS_ENOTNUMERIC  -1008  a host name given to a build with AIOS_NO_RESOLVER
+    AIOS_ECLOSED      -1003  the stream or server is closing (asyncusb.h's
+                             AUSB_ECLOSED, the same code)
+    AIOS_ENOTFOUND    -1004  host name not found
+    AIOS_ERESOLVE     -1005  name resolution failed otherwise
+    AIOS_ENOTNUMERIC  -1006  a host name given to a build with AIOS_NO_RESOLVER
 */
 /* The implementations of the family need POSIX and GNU declarations, and
  * any of them may be compiled further down this file: when nothing of the

@@ -24,9 +24,8 @@ says so otherwise).  Other files include it without the macro.
 
 ## Options (define before the include)
 
-- `AUSB_STATIC`: every function becomes `static` (for a program of one
-  file; define it together with `AUSB_IMPLEMENTATION`, which it does not
-  imply).
+- `AUSB_STATIC`: every function becomes `static`, and the implementation
+  is compiled into this file (for a program of one file).
 - `AUSB_API`: decoration of public functions (default `extern`).
 - `AUSB_MALLOC(n)`, `AUSB_REALLOC(p, n)`, `AUSB_FREE(p)`: allocator hooks;
   define all three or none (default: the C library).  Device lists, the
@@ -51,7 +50,7 @@ says so otherwise).  Other files include it without the macro.
 
 ## Tour
 
-    static void on_done(ausb_transfer *t, int status, void *user) {
+    static void on_done(ausb_transfer *t, int status, void *ud) {
         if (status == 0) use(t->actual_length);
         else fprintf(stderr, "%s\n", ausb_strerror(status));
     }
@@ -77,7 +76,7 @@ says so otherwise).  Other files include it without the macro.
 A pipeline that keeps 16 bulk transfers in flight and hands the chunks
 over in order:
 
-    static int on_chunk(ausb_pipe *p, ausb_transfer *t, const unsigned char *data, int len, void *user) {
+    static int on_chunk(ausb_pipe *p, ausb_transfer *t, const unsigned char *data, int len, void *ud) {
         if (!room_for(len)) return AUSB_PIPE_HOLD;   // redelivered after ausb_pipe_resume
         consume(data, len);
         return 0;
@@ -132,13 +131,14 @@ brackets.  The sections follow the order of the declarations below.
     void ausb_ctx_close(ausb_ctx *ctx);            closes every open handle, delivers what is due
     int  ausb_prepare(void *ctx, struct pollfd *fds, int cap, int64_t *deadline_ns);
     void ausb_dispatch(void *ctx, struct pollfd *fds, int n);
-    int  ausb_run_once(ausb_ctx *ctx, int timeout_ns);   one wait (-1: no limit); the
-                                              number of callbacks run
+    int  ausb_run_once(ausb_ctx *ctx, int64_t timeout_ns);   one wait (-1: no limit); 1
+                                              while something is in flight or queued, 0
+                                              when nothing is, <0 on error
     int  ausb_run(ausb_ctx *ctx);             until nothing is in flight or queued, or ausb_stop
     void ausb_stop(ausb_ctx *ctx);            any thread, also a signal handler
     int  ausb_pending(const ausb_ctx *ctx);   transfers in flight plus queued work
     int64_t ausb_now_ns(void);                CLOCK_MONOTONIC
-    void ausb_defer(ausb_deferred *d, ausb_ctx *ctx, cb, user);   [cb(d, user)] from
+    void ausb_defer(ausb_deferred *d, ausb_ctx *ctx, cb, ud);   [cb(d, ud)] from
                                               the next dispatch; caller storage
     const char *ausb_strerror(int code);      any code, also -errno
     int  ausb_from_libusb(int value, int is_status);   a libusb_error, or a transfer
@@ -270,11 +270,11 @@ gone one.
     void ausb_transfer_free(ausb_transfer *t);    idle (or in its callback); in flight it
                                               only cancels: free it from the callback
     void ausb_fill_bulk(t, h, unsigned char ep, void *buf, int len, int64_t timeout_ns,
-                        cb, user);            [cb(t, status, user)]
-    void ausb_fill_interrupt(t, h, ep, buf, len, timeout_ns, cb, user);
-    void ausb_fill_control(t, h, void *buf, timeout_ns, cb, user);   buf: 8-byte setup
+                        cb, ud);            [cb(t, status, ud)]
+    void ausb_fill_interrupt(t, h, ep, buf, len, timeout_ns, cb, ud);
+    void ausb_fill_control(t, h, void *buf, timeout_ns, cb, ud);   buf: 8-byte setup
                                               packet, then wLength bytes of data
-    int  ausb_fill_iso(t, h, ep, buf, len, int packets, int packet_len, timeout_ns, cb, user);
+    int  ausb_fill_iso(t, h, ep, buf, len, int packets, int packet_len, timeout_ns, cb, ud);
     void ausb_transfer_set_flags(t, unsigned flags);   after the fill, which clears them
     int  ausb_submit(ausb_transfer *t);       -EBUSY when not idle
     int  ausb_cancel(ausb_transfer *t);
@@ -308,7 +308,7 @@ descriptor types.
 ### Strings
 
     int  ausb_read_string(ausb_string_req *req, h, int index, int64_t timeout_ns,
-                          cb, user);          [cb(req, status, const char *utf8, user)]
+                          cb, ud);          [cb(req, status, const char *utf8, ud)]
 
 Reads string descriptor `index` with async control transfers, choosing the
 language from the device's list (US English preferred, remembered on the
@@ -329,15 +329,15 @@ transfer is not idle.
 
     void ausb_pipe_config_init(ausb_pipe_config *cfg);   4 in flight x 16 KiB
     int  ausb_pipe_start(ausb_pipe *p, h, unsigned char ep, int type, const ausb_pipe_config *cfg,
-                         on_chunk, on_end, user);
-                    [int on_chunk(p, t, const unsigned char *data, int len, user)]
-                    [void on_end(p, int status, user)]
+                         on_chunk, on_end, ud);
+                    [int on_chunk(p, t, const unsigned char *data, int len, ud)]
+                    [void on_end(p, int status, ud)]
     void ausb_pipe_stop(ausb_pipe *p);        idempotent; on_end gets -ECANCELED
     void ausb_pipe_pause(ausb_pipe *p);
     void ausb_pipe_resume(ausb_pipe *p);      redelivers a held chunk, resubmits
     int  ausb_pipe_running(const ausb_pipe *p);
     int  ausb_outq_init(ausb_outq *q, h, unsigned char ep, int in_flight, int buf_len, int zlp,
-                        int64_t timeout_ns, on_sent, user);   [on_sent(q, status, len, user)]
+                        int64_t timeout_ns, on_sent, ud);   [on_sent(q, status, len, ud)]
     int  ausb_outq_write(ausb_outq *q, const void *data, int len);   -EAGAIN when every
                                               buffer is out, -EMSGSIZE over buf_len
     int  ausb_outq_free_slots(const ausb_outq *q);
@@ -361,8 +361,8 @@ write that fills whole packets ends with a zero-length packet.
 
     void ausb_epstream_config_init(ausb_epstream_config *cfg);  2 x 4 KiB each way
     int  ausb_epstream_open(ausb_epstream *es, h, unsigned char ep_in, unsigned char ep_out,
-                            const ausb_epstream_config *cfg, on_end, user);
-                    [void on_end(es, int status, user)]
+                            const ausb_epstream_config *cfg, on_end, ud);
+                    [void on_end(es, int status, ud)]
     int  ausb_epstream_fd(const ausb_epstream *es);   the caller's end, a socket
     void ausb_epstream_close(ausb_epstream *es);      on_end gets -ECANCELED
 
@@ -398,7 +398,7 @@ fine for serial-class rates; use pipes and OUT queues for bulk rates.
 
     int  ausb_hotplug_supported(void);
     int  ausb_hotplug_start(ausb_hotplug *hp, ctx, const ausb_filter *f, unsigned flags,
-                            cb, user);        [cb(hp, int arrived, const ausb_device *dev, user)]
+                            cb, ud);        [cb(hp, int arrived, const ausb_device *dev, ud)]
                                               -EBUSY for a watch still started
     void ausb_hotplug_stop(ausb_hotplug *hp); no notification after it returns
 
@@ -444,7 +444,7 @@ that fails on them leaves later contexts able to enumerate.
 Declared when sched.h is included before asyncusb.h (or when asyncusb.h
 is included again after it); see the next part.
 
-## Joining a loop (DESIGN.md section 1)
+## Joining a loop
 
     int  ausb_prepare(void *ctx, struct pollfd *fds, int cap, int64_t *deadline_ns);
     void ausb_dispatch(void *ctx, struct pollfd *fds, int n);
@@ -474,25 +474,30 @@ pointer.)
 
 ## Errors
 
-Negative codes, 0 for success; `ausb_strerror(code)` names any of them,
-also `-errno` values.  Timeouts are `-ETIMEDOUT`, cancellation
-`-ECANCELED`, bad arguments `-EINVAL`, memory `-ENOMEM`.
-`ausb_from_libusb` maps libusb's codes and transfer statuses.
+Negative codes, 0 for success.  The three headers of the family share one
+error space: a code means the same in all of them, and `ausb_strerror`,
+`aios_strerror` and `schd_strerror` describe any code alike.  System
+errors are `-errno`, with the C library's words; `ausb_from_libusb` maps
+libusb's codes and transfer statuses onto them and onto the family's own:
 
-    AUSB_OK                    0      success
-    AUSB_EFAIL                 -1001  failure without a better name
-    -EIO              -1002  transfer or I/O error
-    AUSB_ESTALL           -1003  endpoint halted, or request not supported
-    -ENODEV       -1004  the device is gone
-    AUSB_EBABBLE        -1005  the device sent more than asked for
-    -EACCES          -1006  permission denied
-    -ENOENT       -1007  no such device, interface or entity
-    -EBUSY            -1008  resource busy; a transfer that is not idle; a
-                                      handle still open or a watch still started
-                                      given to ausb_open or ausb_hotplug_start
-    -ENOTSUP   -1009  not supported by the platform or libusb
-    AUSB_EMALFORMED       -1010  descriptor bytes are invalid
-    AUSB_ECLOSED          -1011  the handle is closing or closed
+    AUSB_OK            0      success
+    -ETIMEDOUT                a transfer's timeout
+    -ECANCELED                cancelled (ausb_cancel, close, exit)
+    -ENODEV                   the device is gone (unplugged)
+    -EIO                      transfer or I/O error
+    -EACCES                   permission denied
+    -ENOENT                   no such device, interface or entity
+    -EBUSY                    resource busy; a transfer that is not idle; a
+                              handle still open or a watch still started
+                              given to ausb_open or ausb_hotplug_start
+    -ENOTSUP                  not supported by the platform or libusb
+    -EINVAL, -ENOMEM          bad arguments, no memory
+    AUSB_EFAIL         -1010  failure without a better name
+    AUSB_ESTALL        -1011  endpoint halted, or request not supported
+    AUSB_EBABBLE       -1012  overflow: the device sent more than asked for
+    AUSB_EMALFORMED    -1013  descriptor bytes are invalid
+    AUSB_ECLOSED       -1003  the handle is closing or closed (aio_stream.h's
+                              AIOS_ECLOSED, the same code)
 */
 /* The implementations of the family need POSIX and GNU declarations, and
  * any of them may be compiled further down this file: when nothing of the

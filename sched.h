@@ -146,6 +146,20 @@
  * out (wait_for).  A timed-out or cancelled wait never takes the lock,
  * unit, item or resource.
  *
+ * The other headers' operations are awaited the same way when both
+ * headers are included in a file (in either order):
+ *
+ *   AIOS_AWAIT_CONNECT(t, &s, ctx, host, port, opts)   aio_stream.h; also
+ *   AIOS_AWAIT_UNIX_CONNECT, _READ, _READ_EXACTLY, _READ_UNTIL, _PEEK,
+ *   _WRITE, _DRAIN, _SHUTDOWN, _SERVER_SHUTDOWN
+ *   AUSB_AWAIT_TRANSFER(t, xfer), AUSB_AWAIT_STRING(t, req, h, index, ns)
+ *
+ * SCHD_STATUS(t) is then what the operation's callback would have got.  A
+ * timeout or a cancellation ends the await and takes the operation back,
+ * so the stream or handle stays usable (see the bridge in aio_stream.h and
+ * asyncusb.h).  Any other callback operation can be awaited through
+ * schd_task_op_enter / _failed / _begin / _end (declared below).
+ *
  * schd_task_cancel(t) delivers cancellation at the task's await point:
  * the task jumps to its SCHD_TASK_FINALLY(t) block if it has one (awaits
  * work there), otherwise it ends.  SCHD_TASK_EXIT(t, result) also runs the
@@ -236,8 +250,9 @@
  *                                             waits on a primitive that nothing
  *                                             will signal does not count); 0, or
  *                                             the error of the wait
- *   int  schd_loop_run_once(loop, timeout_ns) one wait (-1: no limit); 1 while
- *                                             something is left, 0 when not
+ *   int  schd_loop_run_once(loop, timeout_ns) one wait of at most timeout_ns (-1: no
+ *                                             limit); 1 while something is left, 0
+ *                                             when not, <0 an error of the wait
  *   void schd_loop_stop(loop)                 run returns after this iteration; a
  *                                             stop outside run ends the next at once
  *   int  schd_loop_alive(loop)                1 while something is left
@@ -393,7 +408,10 @@
  * # Errors
  *
  * Functions return 0 or a negative errno value; sched.h has no codes of its
- * own.  schd_strerror describes any code.
+ * own.  The three headers of the family share one error space (a code
+ * means the same in all of them), and schd_strerror describes any code of
+ * the family, also aio_stream.h's and asyncusb.h's, as their strerror
+ * functions do.
  *
  *   -EINVAL      a NULL object, a bad value, a waiter already in use
  *   -ENOMEM      an allocation failed (timer heap, descriptor table,
