@@ -66,7 +66,7 @@ vm_part() {
         t_fail_line "[vm] the VM did not finish (QEMU exit $rc$([ "$rc" = 124 ] && echo ", killed after ${VM_TIMEOUT} s")); last console lines ($log):"
         tail -n 12 "$log" | sed 's/^/    /'
     fi
-    while IFS=$'\t' read -r kind name st f; do
+    while IFS=$'\t' read -r kind name st f _; do
         case "$kind" in
             suite) t_suite "$name" bash -c 'cat "$1"; exit "$2"' _ "$f" "$st" ;;
             check) t_check "vm $name" bash -c 'cat "$1"; exit "$2"' _ "$f" "$st" ;;

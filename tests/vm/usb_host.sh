@@ -17,11 +17,22 @@
 
 VMU_SAN="-O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer"
 
-# vmu_cc OUT COMPILER FLAGS... : one build, its log beside OUT.
+# vmu_cc OUT COMPILER FLAGS... : one build, its log beside OUT; none when
+# OUT is newer than every source it may include and was built by the same
+# command (a second run of the stage builds nothing).
 vmu_cc() {
-    local out=$1
+    local out=$1 src
     shift
+    if [ -e "$out" ] && [ "$(cat "$out.cmd" 2>/dev/null)" = "$*" ]; then
+        for src in *.h core/*.h tests/harness.h tools/*.h tools/*.c examples/*.h examples/*.c tests/usb_vm.c; do
+            [ "$src" -nt "$out" ] && break
+            src=
+        done
+        [ -z "$src" ] && return 0
+    fi
+    rm -f "$out.cmd"
     "$@" -o "$out" >"$out.log" 2>&1 || { echo "$out does not build:"; head -n 12 "$out.log"; return 1; }
+    echo "$*" >"$out.cmd"
 }
 
 vmu_build() {
