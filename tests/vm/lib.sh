@@ -10,9 +10,12 @@
 #                          extracts vmlinux for a direct (PVH) boot; sets
 #                          VM_KVER and VM_KDIR, or says why not (stderr)
 #   vm_kernel_extra PKG    another package of the same kernel version
-#                          (linux-headers-$VM_KVER, linux-source-6.1), for
-#                          modules built from source: downloaded and
-#                          unpacked into $VM_DIR/extra/PKG (stdout: that path)
+#                          (linux-source-6.1, for modules Debian does not
+#                          build): downloaded and unpacked into
+#                          $VM_DIR/extra/PKG (stdout: that path).  Headers
+#                          to build against are installed instead
+#                          (linux-headers-$VM_KVER: their Makefiles point
+#                          into /usr/src and /usr/lib/linux-kbuild-*)
 #   vm_initramfs MANIFEST OUT
 #                          the initramfs: busybox as /init (tests/vm/init),
 #                          the manifest's modules (and what they need),
@@ -86,7 +89,19 @@ vm_kernel_resolve() {
     echo "linux-image-${dep##*/} $(cat "$dep/version")"
 }
 
+# vm_kernel: as root, a package list that knows no kernel, or names one
+# the archive no longer has, is refreshed once (apt-get update) and the
+# kernel asked for again.
 vm_kernel() {
+    vm_kernel_once && return 0
+    [ "$(id -u)" -eq 0 ] && [ -z "${VM_UPDATED:-}" ] || return 1
+    VM_UPDATED=1
+    echo "the package lists are refreshed (apt-get update)" >&2
+    apt-get update -qq >/dev/null 2>&1
+    vm_kernel_once
+}
+
+vm_kernel_once() {
     local pkg ver deb dir off
     read -r pkg ver < <(vm_kernel_resolve) || return 1
     [ -n "$pkg" ] || return 1
