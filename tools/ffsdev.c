@@ -529,7 +529,7 @@ static long cam_p_in_next(dev *d, int ep, unsigned char *buf, size_t cap, int *z
 static void cam_p_in_done(dev *d, int ep) { (void)d; if (ep == 1) cam_in_pop(&camera); }
 
 static const personality camera_personality = {
-    "camera", cam_descriptors, cam_strings, cam_p_reset, cam_p_setup, NULL,
+    "camera", fakecam_descriptors, cam_strings, cam_p_reset, cam_p_setup, NULL,
     cam_p_out, cam_p_in_next, cam_p_in_done
 };
 
