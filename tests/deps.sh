@@ -61,19 +61,20 @@ if [ "$mode" = demo ]; then
     vm_need=()
 fi
 
-[ ${#need[@]} -eq 0 ] && [ ${#vm_need[@]} -eq 0 ] && exit 0
+all=("${need[@]}" "${vm_need[@]}")
+[ ${#all[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" -ne 0 ]; then
     if [ "$mode" = test ]; then
-        echo "Not root, so nothing is installed.  Missing: ${need[*]} ${vm_need[*]}" >&2
+        echo "Not root, so nothing is installed.  Missing: ${all[*]}" >&2
         echo "The tests that need them are skipped, each named on a SKIP line.  To run everything:" >&2
-        echo "  sudo apt-get install -y ${need[*]} ${vm_need[*]}" >&2
+        echo "  sudo apt-get install -y ${all[*]}" >&2
         exit 0
     fi
     echo "Missing packages. Install them with:" >&2
-    echo "  sudo apt-get install -y ${need[*]} ${vm_need[*]}" >&2
+    echo "  sudo apt-get install -y ${all[*]}" >&2
     exit 1
 fi
-echo "Installing: ${need[*]} ${vm_need[*]}"
+echo "Installing: ${all[*]}"
 export DEBIAN_FRONTEND=noninteractive
 for arch in arm64 armhf; do
     [ "$mode" = demo ] && break
