@@ -1,6 +1,6 @@
 # tests/vm/lib.sh - the test VM, host side: a Debian kernel booted under
-# QEMU with an initramfs of our test programs (sourced by tests/parts/vm.sh
-# and tests/vm/run.sh; bash).
+# QEMU with an initramfs of our test programs (sourced by tests/parts/vm.sh;
+# bash).
 #
 #   vm_lacks               "needs ..." naming each missing tool and its
 #                          package; false when nothing is missing
@@ -62,43 +62,48 @@ vm_lacks() {
 
 # vm_apt_download PKG[=VERSION] DIR: the .deb into DIR (its path on stdout).
 vm_apt_download() {
-    local want=$1 dir=$2 name=${1%%=*} f
+    local want=$1 dir=$2 name=${1%%=*} ver= f
+    [ "$want" != "$name" ] && ver=${want#*=}
     mkdir -p "$dir"
-    f=$(ls "$dir/${name}_"*.deb 2>/dev/null | head -n 1)
+    f=$(ls "$dir/${name}_${ver//:/%3a}"*.deb 2>/dev/null | head -n 1)
     if [ -z "$f" ]; then
-        # as root, apt's sandbox user could not write here: stay root for this
+        # as root, apt's download user (_apt) may not write to DIR: root does
         (cd "$dir" && if [ "$(id -u)" -eq 0 ]; then apt-get -q -o APT::Sandbox::User=root download "$want"
                       else apt-get -q download "$want"; fi) >"$dir/download.log" 2>&1
-        f=$(ls "$dir/${name}_"*.deb 2>/dev/null | head -n 1)
+        f=$(ls "$dir/${name}_${ver//:/%3a}"*.deb 2>/dev/null | head -n 1)
     fi
     [ -n "$f" ] || { echo "apt-get download $want failed: $(grep -m1 -E '^(E|W):' "$dir/download.log")" >&2; return 1; }
     echo "$f"
 }
 
 # The kernel package that linux-image-amd64 depends on now, as
-# "PACKAGE VERSION"; when the package lists say nothing (no apt-get update
-# yet, or offline), the newest kernel already unpacked in the cache.
+# "PACKAGE VERSION".
 vm_kernel_resolve() {
     local dep
     dep=$(apt-cache show --no-all-versions linux-image-amd64 2>/dev/null |
           sed -n 's/^Depends: \(linux-image-[^ ,]*\) (= \([^)]*\)).*/\1 \2/p' | head -n 1)
-    if [ -n "$dep" ]; then echo "$dep"; return 0; fi
-    dep=$(ls -d "$VM_DIR"/kernel/*/ok 2>/dev/null | sort -V | tail -n 1)
-    [ -n "$dep" ] || { echo "no kernel version: apt-cache knows no linux-image-amd64 (run apt-get update) and $VM_DIR/kernel holds none" >&2; return 1; }
-    dep=${dep%/ok}
-    echo "linux-image-${dep##*/} $(cat "$dep/version")"
+    [ -n "$dep" ] || { echo "apt-cache knows no linux-image-amd64 (apt-get update first)" >&2; return 1; }
+    echo "$dep"
 }
 
 # vm_kernel: as root, a package list that knows no kernel, or names one
 # the archive no longer has, is refreshed once (apt-get update) and the
-# kernel asked for again.
+# kernel asked for again; offline, the kernel already in the cache serves.
 vm_kernel() {
+    local cached
     vm_kernel_once && return 0
-    [ "$(id -u)" -eq 0 ] && [ -z "${VM_UPDATED:-}" ] || return 1
-    VM_UPDATED=1
-    echo "the package lists are refreshed (apt-get update)" >&2
-    apt-get update -qq >/dev/null 2>&1
-    vm_kernel_once
+    if [ "$(id -u)" -eq 0 ] && [ -z "${VM_UPDATED:-}" ]; then
+        VM_UPDATED=1
+        echo "the package lists are refreshed (apt-get update)" >&2
+        apt-get update -qq >/dev/null 2>&1
+        vm_kernel_once && return 0
+    fi
+    cached=$(ls -d "$VM_DIR"/kernel/*/ok 2>/dev/null | sort -V | tail -n 1)
+    [ -n "$cached" ] || return 1
+    VM_KDIR=${cached%/ok}
+    VM_KVER=${VM_KDIR##*/}
+    VM_KPKG_VERSION=$(cat "$VM_KDIR/version")
+    echo "the kernel of the cache serves: $VM_KVER" >&2
 }
 
 vm_kernel_once() {

@@ -1,6 +1,5 @@
 # tests/vm/usb_host.sh - the host side of the VM's USB stage (sourced by
-# tests/parts/vm.sh and tests/vm/run.sh; bash; the guest side is
-# tests/vm/usb.sh).
+# tests/parts/vm.sh; bash; the guest side is tests/vm/usb.sh).
 #
 #   vmu_build BIN MANIFEST   builds what the stage runs into BIN (in
 #                            parallel) and adds it, the kernel modules and
