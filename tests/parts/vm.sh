@@ -79,4 +79,28 @@ vm_part() {
     echo "NOTE [vm] kernel $VM_KVER under $(vm_accel): $(( $(date +%s) - t0 )) s for the stage, $(( $(date +%s) - t1 )) s of them in QEMU"
 }
 
+# The part itself: without QEMU it says so on a SKIP line that names the
+# package, and with T_REQUIRE_VM=1 that is a failure (a nested run, with a
+# PATH that lacks qemu-system-x86_64).
+vm_selftest() {
+    local bin=$T_OUT/vm_noqemu d f out
+    rm -rf "$bin" && mkdir -p "$bin"
+    for d in /usr/local/bin /usr/bin /bin; do
+        for f in "$d"/*; do
+            case "${f##*/}" in qemu-system-*) continue ;; esac
+            [ -e "$bin/${f##*/}" ] || ln -s "$f" "$bin/${f##*/}"
+        done
+    done
+    out=$(env PATH="$bin" VM_SELFTEST=1 T_REQUIRE_VM= bash tests/run.sh vm 2>&1)
+    echo "$out" | grep -qx 'SKIP \[vm\] .*: needs qemu-system-x86_64 (package qemu-system-x86)' &&
+        echo "$out" | grep -qx '0 passed, 0 failed' || { echo "$out"; return 1; }
+    out=$(env PATH="$bin" VM_SELFTEST=1 T_REQUIRE_VM=1 bash tests/run.sh vm 2>&1) && { echo "$out"; return 1; }
+    echo "$out" | grep -q '^FAIL \[vm\] .*needs qemu-system-x86_64.*T_REQUIRE_VM is set' || { echo "$out"; return 1; }
+}
+
+if [ -z "${VM_SELFTEST:-}" ] && [ -z "$T_SUITE" ]; then
+    export T_OUT
+    export -f vm_selftest
+    t_check "vm stage without QEMU: skipped and named, or failed under T_REQUIRE_VM=1" bash -c vm_selftest
+fi
 vm_part
