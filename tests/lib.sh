@@ -21,7 +21,9 @@
 : "${CFLAGS:=}" "${T_TIMEOUT:=300}" "${T_QUICK:=}" "${CROSS:=}" "${T_SUITE:=}"
 T_OUT=build/tests
 mkdir -p "$T_OUT"
-: >"$T_OUT/times.txt"   # seconds per suite and check, for finding what is slow
+# seconds per suite and check, for finding what is slow (a run inside a run appends)
+[ -n "${T_NESTED:-}" ] || : >"$T_OUT/times.txt"
+export T_NESTED=1
 T_PASS=0
 T_FAIL=0
 T_SKIP=0
