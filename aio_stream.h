@@ -165,9 +165,11 @@ still run first); afterwards the context is closed and may be freed.
     size_t aios_result_len(s);                               bytes moved by the last read operation
     int  aios_write(s, const void *p, size_t n, cb, ud);     no copy: keep p alive until cb; status 0
     int  aios_write_copy(s, const void *p, size_t n, cb, ud); copies what it cannot send at once;
-                                                             -EAGAIN while the copies queued (each
-                                                             with its request header) reach the write
-                                                             high-water mark
+                                                             the copies queued (each with its request
+                                                             header) stay within the write high-water
+                                                             mark: -EAGAIN when this one would pass it
+                                                             (an empty queue takes any one up to the
+                                                             mark), -EMSGSIZE when n is above the mark
     int  aios_drain(s, size_t low_water, cb, ud);            when unsent bytes <= low_water
     int  aios_shutdown(s, cb, ud);                           flush, then shut down the write side
     int  aios_close(s, cb, ud);                              abort: pending ops get -ECANCELED, then cb
@@ -1800,11 +1802,13 @@ struct aios_stream {
     int rerr, werr;
     short rforce, cancel_status;
     unsigned char rop, dlen;
-    uint32_t wcopied;               /* heap of copied writes still queued, request headers included */
+    uint32_t rwant;
     /* read side */
     char *rbuf;
-    uint32_t rcap, rstart, rend, rhwm, rscan, whwm;
-    uint32_t rwant, rgot;           /* rgot is also what aios_result_len reports */
+    uint32_t rcap, rstart, rend, rhwm, rscan;
+    uint32_t rgot;                  /* also what aios_result_len reports */
+    size_t wcopied;                 /* heap of copied writes still queued, request headers included */
+    size_t whwm;
     union { void *dst; char delim[8]; } ru;  /* read some/exactly, or read until */
     aios_cb rcb;
     void *rud;
@@ -2014,7 +2018,7 @@ static aios_stream *aios__stream_new(aios_ctx *c, int fd, aios_server *srv)
     akc_io_handle(&c->core, AIOS__IO_STREAM, aios__stream_ready);
     akc_defer_init(&s->kick, aios__stream_kick_run);
     s->rhwm = (uint32_t)AIOS__READ_HWM;
-    s->whwm = (uint32_t)AIOS__WRITE_HWM;
+    s->whwm = AIOS__WRITE_HWM;
     if (akc_io_open(&c->core, &s->io) < 0) {  /* open even without a descriptor (a connect's): room reserved */
         AIOS_FREE(s);
         return NULL;
@@ -2511,17 +2515,33 @@ static size_t aios__write_direct(aios_stream *s, const void *data, size_t n)
     return 0;
 }
 
+/* The copies a stream keeps (each with its request header) stay within
+ * the write high-water mark, so memory is bounded by the mark and not by
+ * what the caller hands over.  The whole of n counts, though the kernel
+ * may take part of it at once: whether the write starts is decided before
+ * any byte goes out.  An empty queue takes any one copy up to the mark.
+ * 0 when the copy fits, else why not. */
+AIOS_PRIVATE int aios__copy_refused(const aios_stream *s, size_t n)
+{
+    size_t room;
+    if (n > s->whwm || n > SIZE_MAX - sizeof(aios__wreq)) return -EMSGSIZE;   /* never fits: send it in pieces, or with aios_write */
+    if (s->wcopied == 0) return 0;
+    room = s->wcopied < s->whwm ? s->whwm - s->wcopied : 0;
+    return room > sizeof(aios__wreq) && n <= room - sizeof(aios__wreq) ? 0 : -EAGAIN;
+}
+
 static int aios__write_common(aios_stream *s, const void *data, size_t n, int copy, aios_cb cb, void *ud)
 {
     aios__wreq *w;
     size_t sent = 0, keep;
+    int refused;
     if (!s || (!data && n)) return -EINVAL;
     if (s->flags & (AIOS__F_CLOSING | AIOS__F_GCLOSE)) return AIOS_ECLOSED;
     if (s->flags & (AIOS__F_SHUT_REQ | AIOS__F_SHUT_DONE)) return -EPIPE;
     if (s->werr) return s->werr;
     if (s->io.fd < 0 && !(s->flags & AIOS__F_CONNECTING)) return -ENOTCONN;
-    if (copy && s->wcopied > 0 && s->wcopied >= s->whwm) return -EAGAIN;
-    if (copy && n > (size_t)UINT32_MAX) return -EINVAL;
+    if (copy && (refused = aios__copy_refused(s, n)) != 0) return refused;
+    if (n > SIZE_MAX - s->wunsent) return -EOVERFLOW;   /* 32-bit: the count of unsent bytes must not wrap */
     /* The request exists before any byte goes out: a write that returns
      * -ENOMEM has sent nothing, and one that sent something always completes
      * through its callback. */
@@ -2761,7 +2781,7 @@ AIOS_API void aios_set_limits(aios_stream *s, size_t read_hwm, size_t write_hwm)
 {
     if (!s) return;
     if (read_hwm) s->rhwm = read_hwm > UINT32_MAX ? UINT32_MAX : (uint32_t)read_hwm;
-    if (write_hwm) s->whwm = write_hwm > UINT32_MAX ? UINT32_MAX : (uint32_t)write_hwm;
+    if (write_hwm) s->whwm = write_hwm;
 }
 
 AIOS_API int aios_set_timeouts(aios_stream *s, int64_t read_ns, int64_t write_ns)

@@ -1136,6 +1136,7 @@ static void test_write_copy_out_of_memory_after_partial_send_fails_through_callb
     aios_stream *s; int peer; t_rec r = {0}; size_t sz = 4u << 20; char *big = (char *)calloc(1, sz);
     setup();
     T_REQUIRE(big && t_pair(&ctx, &s, &peer) == 0);
+    aios_set_limits(s, 0, sz);   /* a copy of up to sz may be queued */
     t_fail_alloc_in = 1; /* the request is allocated, the copy of what the kernel refused is not */
     T_EQ(aios_write_copy(s, big, sz, t_rec_cb, &r), 0);
     t_fail_alloc_in = -1;
@@ -1197,6 +1198,7 @@ static void test_write_sends_from_caller_buffer_write_copy_from_its_copy(void)
     char *a = (char *)malloc(sz), *b = (char *)malloc(sz); int64_t give_up;
     setup();
     T_REQUIRE(a && b && t_pair(&ctx, &s, &peer) == 0);
+    aios_set_limits(s, 0, sz);   /* a copy of up to sz may be queued */
     memset(a, 'a', sz);
     memset(b, 'b', sz);
     memset(&tap, 0, sizeof tap);
