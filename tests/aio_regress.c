@@ -954,6 +954,29 @@ static void test_write_queue_counts_past_4_gib(void)
     munmap(huge, 5 * gib + 2);
 }
 
+/* A negative timeout is a bad argument, not "none": it is refused and the
+ * timeouts set before stay (it used to return 0 and clear them). */
+static void test_negative_timeout_is_refused_and_changes_nothing(void)
+{
+    aios_ctx ctx;
+    aios_stream *s;
+    int peer;
+    char b[4];
+    t_rec r;
+    memset(&r, 0, sizeof r);
+    T_REQUIRE(aios_ctx_init(&ctx) == 0);
+    T_REQUIRE(t_pair(&ctx, &s, &peer) == 0);
+    T_EQ(aios_set_timeouts(s, AIOS_MS(20), 0), 0);
+    T_EQ(aios_set_timeouts(s, -1, 0), -EINVAL);
+    T_EQ(aios_set_timeouts(s, 0, -1), -EINVAL);
+    T_EQ(aios_set_timeouts(s, INT64_MIN, INT64_MIN), -EINVAL);
+    T_EQ(aios_read(s, b, sizeof b, t_rec_cb, &r), 0);   /* the peer sends nothing */
+    T_CHECK(t_spin(&ctx, &r.calls, 1));
+    T_EQ(r.status, -ETIMEDOUT);                          /* the 20 ms still hold */
+    aios_ctx_close(&ctx);
+    close(peer);
+}
+
 int main(void)
 {
     t_suite("aio_regress");
@@ -984,5 +1007,6 @@ int main(void)
     T_RUN(test_write_copy_above_the_write_mark_is_refused);
     T_RUN(test_write_copies_queued_stay_within_the_write_mark);
     T_RUN(test_write_queue_counts_past_4_gib);
+    T_RUN(test_negative_timeout_is_refused_and_changes_nothing);
     return t_done();
 }
