@@ -173,15 +173,22 @@ still run first); afterwards the context is closed and may be freed.
     int  aios_drain(s, size_t low_water, cb, ud);            when unsent bytes <= low_water
     int  aios_shutdown(s, cb, ud);                           flush, then shut down the write side
     int  aios_close(s, cb, ud);                              abort: pending ops get -ECANCELED, then cb
-                                                             (during a graceful close: cb NULL cuts it
-                                                             short and its callback runs; else -EBUSY)
-    int  aios_close_graceful(s, timeout_ns, cb, ud);         cancel the read, flush writes (or give up
-                                                             after timeout_ns: -ETIMEDOUT), close, cb
+                                                             with 0 (during a graceful close: cb NULL
+                                                             cuts it short, else -EBUSY)
+    int  aios_close_graceful(s, timeout_ns, cb, ud);         cancel the read, flush the writes, close,
+                                                             then cb (see below); timeout_ns < 0: none
     void aios_set_limits(s, size_t read_hwm, size_t write_hwm);   defaults 64 KiB and 1 MiB
     int  aios_set_timeouts(s, int read_ms, int write_ms);         per operation started later; 0: none
     int  aios_stream_fd(s); size_t aios_write_queued(s);
     void aios_stream_set_ud(s, void *p); void *aios_stream_ud(s);
     aios_server *aios_stream_server(s);                      the server that accepted s, or NULL
+
+The status of a graceful close's callback says how the flush ended: 0
+when every queued byte went to the kernel; `-ETIMEDOUT` when `timeout_ns`
+ran out first (the writes still queued complete with `-ECANCELED`, as in
+any close); `-ECANCELED` when `aios_close` or `aios_ctx_close` cut it
+short; otherwise the error that stopped the writes (`-EPIPE`, or the
+`-ETIMEDOUT` of a write deadline, which that write reported too).
 
 Reading is demand driven: the descriptor is polled for input only while a
 read operation waits, and the read buffer never grows past the read
@@ -1800,7 +1807,7 @@ struct aios_stream {
     aios__side *side;
     unsigned flags;
     int rerr, werr;
-    short rforce, cancel_status;
+    short rforce, cancel_status, close_status;
     unsigned char rop, dlen;
     uint32_t rwant;
     /* read side */
@@ -1956,8 +1963,8 @@ static void aios__stream_rtimer_fire(akc_loop *l, akc_timer *t)
 {
     (void)l;
     aios_stream *s = AIOS__CONTAINER(t, aios__side, r)->s;
-    if (s->flags & AIOS__F_GCLOSE) {
-        s->cancel_status = -ETIMEDOUT;
+    if (s->flags & AIOS__F_GCLOSE) {   /* the graceful close gave up: it says so, the writes it drops are cancelled */
+        s->close_status = -ETIMEDOUT;
         s->flags |= AIOS__F_CLOSING;
     } else if (s->rop) {
         s->rforce = -ETIMEDOUT;
@@ -2110,9 +2117,11 @@ static void aios__stream_drop_fd(aios_stream *s)
     s->io.fd = -1;
 }
 
-/* Abort: the descriptor goes at once, callbacks follow from dispatch. */
+/* Abort: the descriptor goes at once, callbacks follow from dispatch.  A
+ * graceful close still under way is cut short, and its callback says so. */
 static void aios__hard_close(aios_stream *s, int why)
 {
+    if ((s->flags & AIOS__F_GCLOSE) && !s->close_status) s->close_status = -ECANCELED;
     s->flags |= AIOS__F_CLOSING;
     s->flags &= ~(unsigned)AIOS__F_GCLOSE;
     if (!s->cancel_status) s->cancel_status = (short)why;
@@ -2724,7 +2733,7 @@ static void aios__stream_process(aios_stream *s)
         if (s->flags & AIOS__F_CLOSING) {
             if (s->io.fd >= 0 || aios__stream_connector(s)) aios__hard_close(s, s->cancel_status ? s->cancel_status : -ECANCELED);
             if (aios__deliver_cancel(s)) continue;
-            aios__call(s->closecb, s, 0, s->closeud);
+            aios__call(s->closecb, s, s->close_status, s->closeud);
             aios__stream_free(s);
             return;
         }
@@ -2767,6 +2776,8 @@ static void aios__stream_process(aios_stream *s)
         if ((s->flags & AIOS__F_GCLOSE) && !s->rop && !s->whead && !(s->side && s->side->dcb) &&
             !(s->flags & (AIOS__F_SHUT_REQ | AIOS__F_CONNECTING))) {
             aios__stream_stop_rtimer(s);
+            s->flags &= ~(unsigned)AIOS__F_GCLOSE;
+            s->close_status = (short)s->werr;   /* 0: every queued byte went out */
             aios__hard_close(s, -ECANCELED);
             continue;
         }

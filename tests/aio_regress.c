@@ -977,6 +977,47 @@ static void test_negative_timeout_is_refused_and_changes_nothing(void)
     close(peer);
 }
 
+/* A graceful close's callback says how its flush ended, and the writes it
+ * drops say they were cancelled: the timeout is the close's, not theirs. */
+static void test_graceful_close_callback_says_how_the_flush_ended(void)
+{
+    aios_ctx ctx;
+    aios_stream *s;
+    int peer, i;
+    char *big = (char *)calloc(1, T_BIG);
+    t_rec w[5], c[5];
+    memset(w, 0, sizeof w);
+    memset(c, 0, sizeof c);
+    T_REQUIRE(big && aios_ctx_init(&ctx) == 0);
+    for (i = 0; i < 5; i++) {
+        T_REQUIRE(t_pair(&ctx, &s, &peer) == 0);
+        if (i == 3) close(peer);                                 /* 3: the peer is gone */
+        T_EQ(aios_write(s, i == 2 || i == 3 ? "x" : big, i == 2 || i == 3 ? 1 : T_BIG, t_rec_cb, &w[i]), 0);
+        T_EQ(aios_close_graceful(s, i == 0 ? AIOS_MS(20) : AIOS_MS(10000), t_rec_cb, &c[i]), 0);
+        if (i == 1) T_EQ(aios_close(s, NULL, NULL), 0);          /* 1: cut short */
+        if (i == 4) break;                                       /* 4: the context closes */
+        T_CHECK(t_spin(&ctx, &c[i].calls, 1));
+        if (i != 3) close(peer);
+    }
+    aios_ctx_close(&ctx);
+    close(peer);
+    for (i = 0; i < 5; i++) {
+        T_EQ(c[i].calls, 1);
+        T_EQ(w[i].calls, 1);
+    }
+    T_EQ(c[0].status, -ETIMEDOUT);   /* the timeout ran out */
+    T_EQ(w[0].status, -ECANCELED);
+    T_EQ(c[1].status, -ECANCELED);   /* aios_close */
+    T_EQ(w[1].status, -ECANCELED);
+    T_EQ(c[2].status, 0);            /* flushed */
+    T_EQ(w[2].status, 0);
+    T_EQ(c[3].status, -EPIPE);       /* the write failed */
+    T_EQ(w[3].status, -EPIPE);
+    T_EQ(c[4].status, -ECANCELED);   /* aios_ctx_close */
+    T_EQ(w[4].status, -ECANCELED);
+    free(big);
+}
+
 int main(void)
 {
     t_suite("aio_regress");
@@ -1008,5 +1049,6 @@ int main(void)
     T_RUN(test_write_copies_queued_stay_within_the_write_mark);
     T_RUN(test_write_queue_counts_past_4_gib);
     T_RUN(test_negative_timeout_is_refused_and_changes_nothing);
+    T_RUN(test_graceful_close_callback_says_how_the_flush_ended);
     return t_done();
 }
