@@ -3,7 +3,7 @@
 # aio_stream.h
 
 Low-level asynchronous streams for C99 on Linux, in one header, with no
-dependency beyond libc (and a resolver thread for host names, which can be
+dependency beyond libc (and resolver threads for host names, which can be
 switched off).  Buffered reads (`read some`, `read exactly`, `read until a
 delimiter`, peek and consume), queued writes that complete when the kernel
 has every byte, a TCP client with non-blocking name resolution and
@@ -28,26 +28,33 @@ example `cc -std=c99 -O2 -o app app.c -lpthread`.
 - `AIOS_STATIC`: every public function becomes `static` (for a program of
   one file; define it together with `AIOS_IMPLEMENTATION`, which it does not
   imply).
-- `AIOS_NO_THREADS`: no resolver thread; host names are resolved with a
+- `AIOS_NO_THREADS`: no resolver threads; host names are resolved with a
   blocking `getaddrinfo` run from the loop's dispatch (numeric addresses never
   resolve at all).  Without this option link with `-lpthread` (glibc >= 2.34
   and musl need nothing extra).
+- `AIOS_RESOLVER_THREADS`: how many threads one context runs `getaddrinfo`
+  in at most (default 4).  Further lookups wait for one of them, oldest
+  first; a connect that ends while its lookup waits (closed, timed out)
+  never costs a thread, so a DNS outage cannot pile threads up.
 - `AIOS_NO_RESOLVER`: numeric addresses only (`127.0.0.1`, `::1`, `[::1]`).
   `aios_tcp_connect` and `aios_server_listen_tcp` given a host name return
   `AIOS_ENOTNUMERIC` without starting anything; neither getaddrinfo nor the
-  resolver thread is linked (implies `AIOS_NO_THREADS`, no `-lpthread`).
+  resolver threads are linked (implies `AIOS_NO_THREADS`, no `-lpthread`).
   For small static servers that listen on fixed addresses.
 - `AIOS_MALLOC(n)`, `AIOS_REALLOC(p, n)`, `AIOS_FREE(p)`: allocator hooks
   (define all three; AIOS_REALLOC grows buffers and arrays.  Without the
   hooks they grow by malloc, copy and free, so realloc is not linked).
+  A resolver thread frees the lookup it ran when its context has closed,
+  so with threads the hooks must be thread-safe.
 - `AIOS_SYS_READ`, `AIOS_SYS_WRITEV`, `AIOS_SYS_SENDMSG`, `AIOS_SYS_ACCEPT`,
   `AIOS_SYS_SOCKET`, `AIOS_SYS_CONNECT`, `AIOS_SYS_CLOSE`,
   `AIOS_SYS_GETADDRINFO`, `AIOS_SYS_FREEADDRINFO`: the system calls, each a
   function-like macro with the libc signature (`AIOS_SYS_ACCEPT(fd, addr,
   len)` must return a non-blocking, close-on-exec descriptor; getaddrinfo
-  runs in the resolver thread, and what it returns goes back through
-  `AIOS_SYS_FREEADDRINFO`).  Replace them to inject faults or to feed the
-  connector addresses of your own.
+  runs in a resolver thread, and what it returns goes back through
+  `AIOS_SYS_FREEADDRINFO`, in the loop's thread or, once the context has
+  closed, in that resolver thread).  Replace them to inject faults or to
+  feed the connector addresses of your own.
 - `ASYNCKIT_POLL`: wait with `poll()` instead of epoll (the smallest builds,
   systems without epoll).  The structures do not change with it.
 - `AKC_SYS_EPOLL_CREATE1`, `AKC_SYS_EPOLL_CTL`, `AKC_SYS_EPOLL_WAIT`,
@@ -101,8 +108,8 @@ and the static option of every header of the family.
 - One read operation at a time per stream (`-EBUSY` otherwise); writes
   queue without limit on their number and complete in order.
 - One thread drives a context: every function, `aios_stop` included, is
-  called from that thread (the resolver thread is the library's own and
-  talks to the loop only through the context).
+  called from that thread (the resolver threads are the library's own, start
+  with every signal blocked and hand their answers to the loop's thread).
 - The library never installs a signal handler and SIGPIPE never kills the
   process: socket writes use `MSG_NOSIGNAL`; writes to a pipe or terminal
   block SIGPIPE in the calling thread for the duration of the call and
@@ -115,9 +122,10 @@ and the static option of every header of the family.
     int  aios_ctx_init(aios_ctx *ctx);           caller-owned storage (never on a live context:
                                                  its storage cannot tell, close it first)
     void aios_ctx_close(aios_ctx *ctx);          aborts everything, delivers every callback, frees all
-                                                 (waits for a resolver thread still in getaddrinfo)
-    int  aios_run_once(aios_ctx *ctx, int timeout_ns);  one poll (-1: no limit); returns 1 while
-                                                 anything is pending, 0 when idle, <0 on error
+                                                 (a resolver thread still in getaddrinfo is left
+                                                 to finish alone and frees what it holds then)
+    int  aios_run_once(aios_ctx *ctx, int64_t timeout_ns);  one wait (-1: no limit); returns 1
+                                                 while anything is pending, 0 when idle, <0 on error
     int  aios_run(aios_ctx *ctx);                until idle or aios_stop
     void aios_stop(aios_ctx *ctx);
     int  aios_prepare(void *ctx, struct pollfd *fds, int cap, int64_t *deadline_ns);
@@ -211,7 +219,8 @@ callbacks per iteration and the loop still polls for everyone else.
 The stream exists at once (reads and writes may be queued before the
 connection is up); the callback reports the connection.  After a failed
 connect the stream stays, with no descriptor, until you close it.  Host
-names resolve in a resolver thread (IPv6 and IPv4 addresses are then tried
+names resolve in resolver threads (`AIOS_RESOLVER_THREADS` per context at
+most; IPv6 and IPv4 addresses are then tried
 alternately, a new attempt starting every `attempt_delay_ns` while earlier
 ones are pending; the first to connect wins).  `timeout_ns` bounds the whole
 connect, resolution included.  A Unix connect to a listener whose backlog
@@ -1507,6 +1516,7 @@ extern "C" {
 #endif
 
 struct sockaddr;
+struct aios__rpool;
 
 /* The family's own codes (aio_stream.h's share of them; system errors are
  * -errno, such as -EBUSY for a second read, -EAGAIN for a full queue). */
@@ -1539,7 +1549,8 @@ struct aios_ctx {
     int nstreams;
     aios_server *servers;
     int close_asked;  /* aios_ctx_close from a callback: done when the dispatch ends */
-    void *resolvers;  /* resolver threads not yet joined */
+    struct aios__rpool *resolver_pool;  /* the threads that resolve host names (first lookup on) */
+    int lookups;      /* connects waiting for a name: they keep aios_run going */
     void (*connect_free)(struct aios_stream *s);  /* abandons a pending connect (set by the first) */
 };
 
@@ -1683,7 +1694,9 @@ AIOS_API int aios_serial_open(aios_stream **out, aios_ctx *ctx, const char *path
 #include <signal.h>
 #ifndef AIOS_NO_THREADS
 #include <pthread.h>
-#include <sys/eventfd.h>
+#endif
+#ifndef AIOS_RESOLVER_THREADS
+#define AIOS_RESOLVER_THREADS 4
 #endif
 
 
@@ -1852,7 +1865,7 @@ static void *aios__mem(void *p, size_t old, size_t n)
 
 /* The kinds of the context's watchers (0 is the core's wake-up); each
  * kind's handler is set where the kind is first used. */
-enum { AIOS__IO_STREAM = 1, AIOS__IO_LISTENER, AIOS__IO_ATTEMPT, AIOS__IO_RESOLVER };
+enum { AIOS__IO_STREAM = 1, AIOS__IO_LISTENER, AIOS__IO_ATTEMPT };
 
 /* Timers and watchers of the context: thin names over the loop core. */
 static int aios__timer_start(aios_ctx *c, akc_timer *t, int64_t when)
@@ -1904,16 +1917,22 @@ AIOS_API void aios_dispatch(void *vctx, struct pollfd *fds, int n)
     if (c->close_asked) aios_ctx_close(c);  /* asked for from a callback */
 }
 
+/* The loop's own work, and answers of the resolver threads still to come. */
+AIOS_PRIVATE int aios__alive(aios_ctx *c)
+{
+    return akc_alive(&c->core) || c->lookups > 0;
+}
+
 AIOS_API int aios_run_once(aios_ctx *c, int64_t timeout_ns)
 {
     int r;
     if (!c) return -EINVAL;
     if (c->core.depth) return -EBUSY;
-    if (!akc_alive(&c->core) && timeout_ns < 0) return 0;
+    if (!aios__alive(c) && timeout_ns < 0) return 0;
     r = akc_run_once(&c->core, timeout_ns);
     if (c->close_asked) aios_ctx_close(c);
     if (r < 0) return r;
-    return akc_alive(&c->core);
+    return aios__alive(c);
 }
 
 AIOS_API int aios_run(aios_ctx *c)
@@ -2826,26 +2845,30 @@ static void aios__port_text(char out[8], int port)
     out[i] = 0;
 }
 
+/* One name lookup.  With threads it goes to the context's resolver pool
+ * and belongs, at any time, to exactly one party, which its state names
+ * (read and changed under the pool's lock): the pool's queue, the thread
+ * running getaddrinfo, the loop's post stack, or the connect.  A connect
+ * that gives up (closed, timed out, its context closing) takes a queued or
+ * posted lookup back and frees it; one inside getaddrinfo is left to its
+ * thread, which frees it when getaddrinfo returns. */
+enum { AIOS__LOOKUP_NEW, AIOS__LOOKUP_QUEUED, AIOS__LOOKUP_RUNNING, AIOS__LOOKUP_POSTED };
+
 typedef struct aios__resolve {
-    int refs, done, gai, err;  /* err: the resolving thread's errno for EAI_SYSTEM */
-    int efd;
-#ifndef AIOS_NO_THREADS
-    pthread_t th;
-    struct aios__resolve *next;  /* in the context's list until joined */
-#endif
+    akc_post post;                 /* hands the answer to the loop's thread */
+    struct aios__resolve *next;    /* in the pool's queue */
+    struct aios__connector *conn;  /* the connect waiting for it; NULL: abandoned */
+    int state;                     /* AIOS__LOOKUP_* */
+    int gai, err;                  /* getaddrinfo's result, and errno right after it */
     struct addrinfo *res;
     int family;
     char port[8];
     char host[1];
 } aios__resolve;
 
-static void aios__resolve_unref(aios__resolve *r)
+static void aios__resolve_free(aios__resolve *r)
 {
-    if (__atomic_sub_fetch(&r->refs, 1, __ATOMIC_ACQ_REL) != 0) return;
     if (r->res) AIOS_SYS_FREEADDRINFO(r->res);
-#ifndef AIOS_NO_THREADS
-    if (r->efd >= 0) close(r->efd);
-#endif
     AIOS_FREE(r);
 }
 
@@ -2860,52 +2883,176 @@ static void aios__resolve_now(aios__resolve *r)
     r->gai = AIOS_SYS_GETADDRINFO(r->host, r->port, &hints, &r->res);
     r->err = errno;
     if (r->gai != 0) r->res = NULL;
-    __atomic_store_n(&r->done, 1, __ATOMIC_RELEASE);
 }
 
 #ifndef AIOS_NO_THREADS
-static void *aios__resolve_main(void *arg)
+/* The resolver pool: at most AIOS_RESOLVER_THREADS threads per context
+ * run getaddrinfo; further lookups wait in its queue, oldest first, and a
+ * thread leaves when the queue is empty.  Threads are never joined: when
+ * the context closes it only marks the pool closed (loop NULL) and drops
+ * its reference, so a getaddrinfo stuck on a dead DNS server cannot hold
+ * aios_ctx_close.  The pool's memory goes with its last reference (the
+ * context's, or that of the last thread to leave). */
+struct aios__rpool {
+    pthread_mutex_t lock;
+    aios__resolve *head, *tail;  /* queued, oldest first */
+    akc_loop *loop;              /* where answers go; NULL once the context closed */
+    int threads;                 /* running */
+    int refs;                    /* the context's, and one per thread */
+};
+
+static void aios__rpool_unref_locked(struct aios__rpool *p)
 {
-    aios__resolve *r = (aios__resolve *)arg;
-    uint64_t one = 1;
-    ssize_t n;
-    aios__resolve_now(r);
-    do n = write(r->efd, &one, sizeof one); while (n < 0 && errno == EINTR);
-    return NULL;  /* the context joins the thread and drops its reference */
+    int last = --p->refs == 0;
+    pthread_mutex_unlock(&p->lock);
+    if (!last) return;
+    pthread_mutex_destroy(&p->lock);
+    AIOS_FREE(p);
 }
 
-/* Joins the resolver threads that are done (all of them when wait is set,
- * which blocks until each getaddrinfo returns), so none outlives the context. */
-static void aios__resolve_reap(aios_ctx *c, int wait)
+/* A thread of the pool: lookups until the queue is empty.  It touches the
+ * loop only to post an answer, under the lock, while the pool is open. */
+static void *aios__resolver_main(void *arg)
 {
-    aios__resolve **pp = (aios__resolve **)&c->resolvers;
-    while (*pp) {
-        aios__resolve *r = *pp;
-        if (!wait && !__atomic_load_n(&r->done, __ATOMIC_ACQUIRE)) { pp = &r->next; continue; }
-        *pp = r->next;
-        pthread_join(r->th, NULL);
-        aios__resolve_unref(r);
+    struct aios__rpool *p = (struct aios__rpool *)arg;
+    aios__resolve *r;
+    pthread_mutex_lock(&p->lock);
+    while ((r = p->head) != NULL) {
+        p->head = r->next;
+        if (!p->head) p->tail = NULL;
+        r->state = AIOS__LOOKUP_RUNNING;
+        pthread_mutex_unlock(&p->lock);
+        aios__resolve_now(r);
+        pthread_mutex_lock(&p->lock);
+        if (r->conn && p->loop) {
+            r->state = AIOS__LOOKUP_POSTED;
+            akc_post_push(p->loop, &r->post);
+        } else {
+            aios__resolve_free(r);   /* abandoned while it ran */
+        }
     }
+    p->threads--;
+    aios__rpool_unref_locked(p);
+    return NULL;
 }
 
-static int aios__resolve_spawn(aios_ctx *c, aios__resolve *r)
+/* Threads start with every signal blocked: signals stay with the program's
+ * own threads. */
+static int aios__resolver_spawn(struct aios__rpool *p)
 {
+    pthread_attr_t attr;
+    pthread_t th;
     sigset_t all, old;
     int e;
-    aios__resolve_reap(c, 0);
-    r->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    if (r->efd < 0) return -errno;
+    if ((e = pthread_attr_init(&attr)) != 0) return -e;
+    (void)pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
     sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old);  /* signals stay with the loop thread */
-    r->refs = 2;
-    e = pthread_create(&r->th, NULL, aios__resolve_main, r);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    e = pthread_create(&th, &attr, aios__resolver_main, p);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
-    if (e != 0) { r->refs = 1; return -e; }
-    r->next = (aios__resolve *)c->resolvers;
-    c->resolvers = r;
+    pthread_attr_destroy(&attr);
+    return -e;
+}
+
+/* The context's pool, made at its first lookup; 0 or -errno. */
+static int aios__rpool_open(aios_ctx *c)
+{
+    struct aios__rpool *p;
+    int e;
+    if (c->resolver_pool) return 0;
+    if ((e = akc_wake_open(&c->core)) < 0) return e;   /* answers arrive as posts */
+    p = (struct aios__rpool *)AIOS_MALLOC(sizeof *p);
+    if (!p) return -ENOMEM;
+    memset(p, 0, sizeof *p);
+    if ((e = pthread_mutex_init(&p->lock, NULL)) != 0) {
+        AIOS_FREE(p);
+        return -e;
+    }
+    p->loop = &c->core;
+    p->refs = 1;
+    c->resolver_pool = p;
     return 0;
 }
+
+/* Queues r for a thread, starting one when fewer than the maximum run. */
+static int aios__resolve_queue(aios_ctx *c, aios__resolve *r)
+{
+    struct aios__rpool *p;
+    int spawn = 0, e = aios__rpool_open(c);
+    if (e < 0) return e;
+    p = c->resolver_pool;
+    pthread_mutex_lock(&p->lock);
+    r->next = NULL;
+    if (p->tail) p->tail->next = r; else p->head = r;
+    p->tail = r;
+    r->state = AIOS__LOOKUP_QUEUED;
+    if (p->threads < AIOS_RESOLVER_THREADS) {
+        p->threads++;
+        p->refs++;
+        spawn = 1;
+    }
+    pthread_mutex_unlock(&p->lock);
+    if (!spawn || (e = aios__resolver_spawn(p)) == 0) return 0;
+    pthread_mutex_lock(&p->lock);
+    p->threads--;
+    p->refs--;   /* the context's reference remains */
+    if (p->threads > 0) e = 0;   /* a running thread takes r before it leaves */
+    else { p->head = p->tail = NULL; r->state = AIOS__LOOKUP_NEW; }   /* r was all the queue held */
+    pthread_mutex_unlock(&p->lock);
+    return e;
+}
+
+/* The answer, on the loop's thread: the thread that posted it is done with it. */
+static void aios__resolver_answer(akc_loop *l, akc_post *post);
+
+/* Closing the context: answers still to come are dropped by their threads. */
+static void aios__rpool_close(aios_ctx *c)
+{
+    struct aios__rpool *p = c->resolver_pool;
+    aios__resolve *r;
+    if (!p) return;
+    c->resolver_pool = NULL;
+    pthread_mutex_lock(&p->lock);
+    p->loop = NULL;
+    while ((r = p->head) != NULL) {   /* none: their connects took them back */
+        p->head = r->next;
+        aios__resolve_free(r);
+    }
+    p->tail = NULL;
+    aios__rpool_unref_locked(p);
+}
+#endif /* !AIOS_NO_THREADS */
+
+/* The connect gives r up, whoever holds it (loop thread). */
+static void aios__resolve_abandon(aios_ctx *c, aios__resolve *r)
+{
+#ifndef AIOS_NO_THREADS
+    struct aios__rpool *p = c->resolver_pool;
+    aios__resolve **pp, *prev = NULL;
+    if (p) {
+        pthread_mutex_lock(&p->lock);
+        switch (r->state) {
+        case AIOS__LOOKUP_QUEUED:
+            for (pp = &p->head; *pp != r; pp = &prev->next) prev = *pp;
+            *pp = r->next;
+            if (p->tail == r) p->tail = prev;
+            break;
+        case AIOS__LOOKUP_RUNNING:
+            r->conn = NULL;   /* its thread frees it */
+            r = NULL;
+            break;
+        case AIOS__LOOKUP_POSTED:   /* taken off the loop's stack */
+            akc_post_withdraw(&c->core, &r->post);
+            break;
+        default:                    /* never queued, or answered */
+            break;
+        }
+        pthread_mutex_unlock(&p->lock);
+    }
 #endif
+    c->lookups--;
+    if (r) aios__resolve_free(r);
+}
 
 /* err: errno of the thread that called getaddrinfo, read right after it */
 static int aios__gai_error(int gai, int err)
@@ -2935,7 +3082,6 @@ typedef struct aios__attempt {
 
 typedef struct aios__connector {
     aios_stream *s;
-    akc_io rio;  /* the resolver thread's wake-up */
 #ifndef AIOS_NO_RESOLVER
     aios__resolve *res;
 #endif
@@ -2960,9 +3106,8 @@ static void aios__connector_free(aios_stream *s)
         akc_io_close(&ctx->core, &c->att[i].io);
         AIOS_SYS_CLOSE(c->att[i].io.fd);
     }
-    akc_io_close(&ctx->core, &c->rio);
 #ifndef AIOS_NO_RESOLVER
-    if (c->res) aios__resolve_unref(c->res);
+    if (c->res) aios__resolve_abandon(ctx, c->res);
 #endif
     aios__timer_stop(ctx, &c->delay);
     aios__timer_stop(ctx, &c->deadline);
@@ -3145,30 +3290,23 @@ static void aios__resolved(aios__connector *c)
 {
     aios__resolve *r = c->res;
     int err;
-    akc_io_close(&c->s->ctx->core, &c->rio);
     c->res = NULL;
+    c->s->ctx->lookups--;
     err = aios__gai_error(r->gai, r->err);
     aios__take_addrs(c, r->res);
-    aios__resolve_unref(r);
-#ifndef AIOS_NO_THREADS
-    aios__resolve_reap(c->s->ctx, 0);
-#endif
+    aios__resolve_free(r);
     if (err < 0 && c->naddr == 0) { aios__connect_done(c->s, err); return; }
     aios__connect_begin(c);
 }
 #endif /* AIOS_NO_RESOLVER */
 
 #ifndef AIOS_NO_THREADS
-/* The resolver thread's wake-up. */
-static void aios__resolver_ready(akc_loop *l, akc_io *io, unsigned revents)
+static void aios__resolver_answer(akc_loop *l, akc_post *post)
 {
-    aios__connector *c = AIOS__CONTAINER(io, aios__connector, rio);
-    uint64_t v;
+    aios__resolve *r = AIOS__CONTAINER(post, aios__resolve, post);
     (void)l;
-    (void)revents;
-    if (read(io->fd, &v, sizeof v) < 0 && errno == EAGAIN) return;
-    if (!__atomic_load_n(&c->res->done, __ATOMIC_ACQUIRE)) return;
-    aios__resolved(c);
+    r->state = AIOS__LOOKUP_NEW;   /* the connect's own from here */
+    aios__resolved(r->conn);
 }
 #endif
 
@@ -3221,7 +3359,6 @@ static aios__connector *aios__connector_new(aios_stream *s)
     if (!aios__stream_side(s)) { AIOS_FREE(c); return NULL; }
     memset(c, 0, sizeof *c);
     c->s = s;
-    akc_io_init(&c->rio, -1, AIOS__IO_RESOLVER);
     for (i = 0; i < AIOS__MAX_ATTEMPTS; i++) akc_io_init(&c->att[i].io, -1, AIOS__IO_ATTEMPT);
     akc_timer_init(&c->delay, aios__connect_delay_fire);
     akc_timer_init(&c->deadline, aios__connect_deadline_fire);
@@ -3284,17 +3421,14 @@ AIOS_API int aios_tcp_connect(aios_stream **out, aios_ctx *ctx, const char *host
         memcpy(r->host, host, hl + 1);
         aios__port_text(r->port, port);
         r->family = o->family == 4 ? AF_INET : o->family == 6 ? AF_INET6 : AF_UNSPEC;
-        r->refs = 1;
-        r->efd = -1;
+        r->conn = c;
         c->res = r;
+        ctx->lookups++;
 #ifndef AIOS_NO_THREADS
         {
-            int e = aios__resolve_spawn(ctx, r);
-            if (e < 0) { aios__stream_discard(s); return e; }
-            akc_io_init(&c->rio, r->efd, AIOS__IO_RESOLVER);
-            akc_io_handle(&ctx->core, AIOS__IO_RESOLVER, aios__resolver_ready);
-            if (akc_io_open(&ctx->core, &c->rio) < 0) { aios__stream_discard(s); return -ENOMEM; }
-            akc_io_want(&ctx->core, &c->rio, POLLIN);
+            int e;
+            r->post.fn = aios__resolver_answer;
+            if ((e = aios__resolve_queue(ctx, r)) < 0) { aios__stream_discard(s); return e; }
         }
 #endif
 #endif /* AIOS_NO_RESOLVER */
@@ -3916,7 +4050,7 @@ AIOS_API void aios_ctx_close(aios_ctx *c)
         for (srv = c->servers; srv; srv = srv->next) if (!srv->shutting) (void)aios_server_shutdown(srv, 0, NULL, NULL);
     }
 #ifndef AIOS_NO_THREADS
-    aios__resolve_reap(c, 1);  /* getaddrinfo cannot be interrupted: wait for it */
+    aios__rpool_close(c);  /* a getaddrinfo still running ends on its own */
 #endif
     akc_loop_free(&c->core);
     memset(c, 0, sizeof *c);

@@ -13,9 +13,9 @@ t_unit aio_noresolver tests/aio_noresolver.c
 t_unit aio_regress tests/aio_regress.c -lpthread
 # the fault sweep: each hooked call of four scenarios fails in turn (tests/aio_fault.c)
 t_unit aio_fault tests/aio_fault.c -lpthread
-# the resolver thread (aio_stream.h's only other thread): many at once,
-# abandoned mid-resolution; also under ThreadSanitizer with the suites
-# that resolve names
+# the resolver threads (aio_stream.h's only other threads): many at once,
+# abandoned mid-resolution, a dead resolver; also under ThreadSanitizer
+# with the suites that resolve names
 t_unit aio_threads tests/aio_threads.c -lpthread
 if [ -z "$CROSS" ] && [ -z "$T_QUICK" ] && t_with aio "the ThreadSanitizer builds of aio_threads, aio_stream_test, aio_regress" "$CLANG=clang"; then
     for aio_tsan in aio_threads aio_stream_test aio_regress; do
