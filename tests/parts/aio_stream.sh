@@ -76,6 +76,8 @@ if [ -z "$CROSS" ]; then
         t_with aio "aio http_get with nginx" nginx=nginx-light curl=curl &&
             t_check "aio http_get with nginx" $aio_peers aio_check_http_get_nginx
         t_check "aio http_get endless header" $aio_peers aio_check_http_get_endless_header
+        t_check "aio http_get trickled headers: one deadline for the response" \
+            $aio_peers aio_check_http_get_trickled_headers
         t_check "aio serial_cat on a pty pair" $aio_peers aio_check_serial_cat_pty
     fi
 fi
