@@ -326,7 +326,9 @@
  *   lock        schd_lock_init(lk)  schd_lock_try(lk) 0 or -EBUSY
  *               schd_lock_release(lk) hands it to the first waiter, -EPERM
  *               when not locked  schd_lock_locked(lk)  schd_lock_acquire_cb(lk, w)
- *   semaphore   schd_sem_init(s, count, max) max 0: unbounded
+ *   semaphore   schd_sem_init(s, count, max) max 0: unbounded; -EINVAL for a
+ *               count or max below 0 or a count above max (s is still
+ *               initialised, with both brought into range)
  *               schd_sem_try(s) 0 or -EAGAIN  schd_sem_release(s) -EOVERFLOW
  *               above max  schd_sem_value(s)  schd_sem_acquire_cb(s, w)
  *   barrier     schd_barrier_init(b, parties) parties >= 1; reusable, b->cycles
@@ -1937,8 +1939,9 @@ SCHD_API int  schd_lock_locked(const schd_lock *lk);
 SCHD_API int  schd_lock_acquire_cb(schd_lock *lk, schd_waiter *w);
 
 typedef struct schd_sem { schd_wlist waiters; int count, max; } schd_sem;
-/* max bounds the count (0: unbounded). */
-SCHD_API void schd_sem_init(schd_sem *s, int count, int max);
+/* max bounds the count (0: unbounded).  -EINVAL for count or max below 0
+ * or count above max; s is initialised anyway, with both brought into range. */
+SCHD_API int  schd_sem_init(schd_sem *s, int count, int max);
 SCHD_API int  schd_sem_try(schd_sem *s);           /* 0 or -EAGAIN */
 SCHD_API int  schd_sem_release(schd_sem *s);       /* -EOVERFLOW above max */
 SCHD_API int  schd_sem_value(const schd_sem *s);
@@ -3191,12 +3194,13 @@ SCHD_API int schd_lock_acquire_cb(schd_lock *lk, schd_waiter *w)
 
 /* ==== section: semaphore ==== */
 
-SCHD_API void schd_sem_init(schd_sem *s, int count, int max)
+SCHD_API int schd_sem_init(schd_sem *s, int count, int max)
 {
-    if (!s) return;
+    if (!s) return -EINVAL;
     memset(s, 0, sizeof *s);
-    s->count = count < 0 ? 0 : count;
     s->max = max < 0 ? 0 : max;
+    s->count = count < 0 ? 0 : s->max > 0 && count > s->max ? s->max : count;
+    return count < 0 || max < 0 || (max > 0 && count > max) ? -EINVAL : 0;
 }
 
 SCHD_API int schd_sem_value(const schd_sem *s) { return s ? s->count : 0; }
