@@ -267,8 +267,9 @@ gone one.
 ### Transfers
 
     int  ausb_transfer_init(ausb_transfer *t, int iso_packets);   once per transfer
-    void ausb_transfer_free(ausb_transfer *t);    idle (or in its callback); in flight it
-                                              only cancels: free it from the callback
+    void ausb_transfer_free(ausb_transfer *t);    idle, or in its callback: at once; in
+                                              flight: cancels it, and frees it when its
+                                              callback comes (do not free it again)
     void ausb_fill_bulk(t, h, unsigned char ep, void *buf, int len, int64_t timeout_ns,
                         cb, user);            [cb(t, status, user)]
     void ausb_fill_interrupt(t, h, ep, buf, len, timeout_ns, cb, user);
@@ -1861,6 +1862,7 @@ struct ausb_transfer {
     int iso_capacity;
     int cancel_requested;
     int inline_cb;
+    int free_before_cb;   /* ausb_transfer_free came while in flight */
     ausb_transfer *next_done;
     ausb_transfer *h_prev, *h_next;
     ausb_transfer *next_remote;
@@ -2034,8 +2036,13 @@ AUSB_API const ausb_device *ausb_handle_device(const ausb_handle *h);
 /* ==== section: transfers ==== */
 
 AUSB_API int ausb_transfer_init(ausb_transfer *t, int iso_packets);
-/* Frees an idle transfer (or one inside its own callback).  In flight, it
- * only cancels: free it when its callback comes. */
+/* Frees an idle transfer (or one inside its own callback) at once.  In
+ * flight, it cancels the transfer, whose callback still comes exactly once
+ * (-ECANCELED, or the outcome that won the race, in t->status and
+ * t->actual_length); the transfer is freed just before that callback,
+ * which may then free t's storage: the library does not touch t after it.
+ * A second ausb_transfer_free, from the callback or later, does nothing;
+ * submitting the transfer again fails with -EINVAL. */
 AUSB_API void ausb_transfer_free(ausb_transfer *t);
 AUSB_API void ausb_fill_bulk(ausb_transfer *t, ausb_handle *h, unsigned char ep, void *buf, int len,
                              int64_t timeout_ns, ausb_transfer_cb cb, void *ud);
@@ -2694,6 +2701,19 @@ AUSB_PRIVATE void ausb__prepare_hook(akc_loop *l, int64_t *deadline_ns)
     }
 }
 
+/* Calls back a transfer that is done (state already idle).  One that
+ * ausb_transfer_free asked to free is released first: libusb is done with
+ * it, and after its callback the storage may be gone. */
+AUSB_PRIVATE void ausb__deliver(ausb_transfer *t)
+{
+    if (t->free_before_cb) {
+        t->free_before_cb = 0;
+        AUSB_LIBUSB(libusb_free_transfer)(t->lt);
+        t->lt = NULL;
+    }
+    if (t->cb) t->cb(t, t->status, t->ud);
+}
+
 /* Runs queued transfer callbacks; each node is unlinked before its callback
  * so the callback may resubmit, free or close. */
 AUSB_PRIVATE int ausb__run_done(ausb_ctx *ctx)
@@ -2706,7 +2726,7 @@ AUSB_PRIVATE int ausb__run_done(ausb_ctx *ctx)
         t->next_done = NULL;
         t->state = AUSB_XFER_IDLE;
         ran++;
-        if (t->cb) t->cb(t, t->status, t->ud);
+        ausb__deliver(t);
     }
     return ran;
 }
@@ -3768,7 +3788,7 @@ AUSB_PRIVATE void ausb__close_finish(ausb_handle *h)
         mine = t->next_done;
         t->next_done = NULL;
         t->state = AUSB_XFER_IDLE;
-        if (t->cb) t->cb(t, t->status, t->ud);
+        ausb__deliver(t);
     }
 }
 
@@ -3792,7 +3812,7 @@ static void LIBUSB_CALL ausb__on_libusb_done(struct libusb_transfer *lt)
     ausb__unlink_inflight(t);
     if (t->inline_cb && ctx->in_dispatch_events && !t->handle->closing) {
         t->state = AUSB_XFER_IDLE;
-        if (t->cb) t->cb(t, t->status, t->ud);
+        ausb__deliver(t);
         return;
     }
     t->state = AUSB_XFER_DONE;
@@ -3815,8 +3835,9 @@ AUSB_API void ausb_transfer_free(ausb_transfer *t)
 {
     if (!t || !t->lt) return;
     if (t->state != AUSB_XFER_IDLE) {
-        /* In flight or waiting for its callback: freeing now would be a
-         * use-after-free.  Cancel instead; free it from its callback. */
+        /* libusb (or the queue of callbacks) still holds it: cancel, and
+         * release it on the way to its callback (ausb__deliver). */
+        t->free_before_cb = 1;
         (void)ausb_cancel(t);
         return;
     }
