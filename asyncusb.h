@@ -132,11 +132,13 @@ brackets.  The sections follow the order of the declarations below.
     void ausb_ctx_close(ausb_ctx *ctx);            closes every open handle, delivers what is due
     int  ausb_prepare(void *ctx, struct pollfd *fds, int cap, int64_t *deadline_ns);
     void ausb_dispatch(void *ctx, struct pollfd *fds, int n);
-    int  ausb_run_once(ausb_ctx *ctx, int timeout_ns);   one wait (-1: no limit); the
-                                              number of callbacks run
-    int  ausb_run(ausb_ctx *ctx);             until nothing is in flight or queued, or ausb_stop
+    int  ausb_run_once(ausb_ctx *ctx, int64_t timeout_ns);   one wait (-1: no limit);
+                                              1 while ausb_run would go on, else 0
+    int  ausb_run(ausb_ctx *ctx);             until ausb_stop, or until nothing is in flight
+                                              or queued and no hotplug watch is started
     void ausb_stop(ausb_ctx *ctx);            any thread, also a signal handler
-    int  ausb_pending(const ausb_ctx *ctx);   transfers in flight plus queued work
+    int  ausb_pending(const ausb_ctx *ctx);   transfers in flight plus queued work (hotplug
+                                              watches are not counted)
     int64_t ausb_now_ns(void);                CLOCK_MONOTONIC
     void ausb_defer(ausb_deferred *d, ausb_ctx *ctx, cb, user);   [cb(d, user)] from
                                               the next dispatch; caller storage
@@ -1876,10 +1878,12 @@ AUSB_API void ausb_ctx_close(ausb_ctx *ctx);
 AUSB_API int ausb_prepare(void *ctx, struct pollfd *fds, int cap, int64_t *deadline_ns);
 AUSB_API void ausb_dispatch(void *ctx, struct pollfd *fds, int n);
 /* One wait of at most timeout_ns (< 0: until something happens) and what
- * it makes due; 1 while something is in flight or queued, 0 when nothing
- * is, or a negative error. */
+ * it makes due; 1 while something is in flight or queued or a hotplug
+ * watch is started (what keeps ausb_run going), 0 when not, or a negative
+ * error. */
 AUSB_API int ausb_run_once(ausb_ctx *ctx, int64_t timeout_ns);
-/* Runs until no transfer is in flight and nothing is queued, or ausb_stop. */
+/* Runs until ausb_stop, or until no transfer is in flight, nothing is
+ * queued and no hotplug watch is started. */
 AUSB_API int ausb_run(ausb_ctx *ctx);
 AUSB_API void ausb_stop(ausb_ctx *ctx);
 AUSB_API int ausb_pending(const ausb_ctx *ctx);
@@ -2799,13 +2803,20 @@ AUSB_API void ausb_dispatch(void *vctx, struct pollfd *fds, int n)
     akc_dispatch(&ctx->core, fds, fds ? n : 0);
 }
 
+/* What keeps ausb_run going: work in flight or queued, and hotplug
+ * watches, which wait for devices as a watcher waits for its descriptor. */
+AUSB_PRIVATE int ausb__alive(const ausb_ctx *ctx)
+{
+    return ausb_pending(ctx) > 0 || ctx->hotplugs != NULL;
+}
+
 AUSB_API int ausb_run_once(ausb_ctx *ctx, int64_t timeout_ns)
 {
     int r;
     if (!ctx || !ctx->lu) return -EINVAL;
     r = akc_run_once(&ctx->core, timeout_ns);
     if (r < 0) return r;
-    return ausb_pending(ctx) > 0;
+    return ausb__alive(ctx);
 }
 
 AUSB_API int ausb_run(ausb_ctx *ctx)
@@ -2813,7 +2824,7 @@ AUSB_API int ausb_run(ausb_ctx *ctx)
     int r;
     if (!ctx || !ctx->lu) return -EINVAL;
     /* Consume the flag: an ausb_stop made just before this call counts. */
-    while (!akc_stopped(&ctx->core) && ausb_pending(ctx)) {
+    while (!akc_stopped(&ctx->core) && ausb__alive(ctx)) {
         r = ausb_run_once(ctx, -1);
         if (r < 0) return r;
     }
