@@ -16,7 +16,9 @@
 # - ptp_info ends, with exit 1 and a message, against a camera that answers
 #   with nothing but zero-length packets, one that trickles a 1 MiB data
 #   phase a byte at a time, and one that never answers (tools/fakecam
-#   --misbehave), within its --timeout.
+#   --misbehave), within its --timeout;
+# - libusb allocates per submit what asyncusb.h's manual says it does
+#   (bench/usb_submit_allocs.c counts it; glibc on 64-bit only).
 
 AU_REC_DIR=${AUSB_RECORDINGS:-../shared/recordings}/canon-powershot-sx200
 AU_REC_DEV=$AU_REC_DIR/canon-powershot-sx200.umockdev
@@ -301,6 +303,14 @@ au_examples() {
         au_t "ausb list names the devices lsusb names: camera testbed" au_list_matches_lsusb umockdev-run -d "$AU_REC_DEV" --
     fi
     au_t "ptp_info exits non-zero when no camera answers" au_expect_fail au_fakehost "$T_OUT/ptp_info"
+    if [ "$(getconf LONG_BIT)" = 64 ] && ldd --version 2>&1 | grep -qi 'gnu libc\|glibc'; then
+        # shellcheck disable=SC2046
+        $CC -std=c99 -O2 -g -I. -o "$T_OUT/usb_submit_allocs" bench/usb_submit_allocs.c \
+            $(${PKG_CONFIG:-pkg-config} --cflags --libs libusb-1.0) >"$T_OUT/usb_submit_allocs.build.log" 2>&1
+        au_t "libusb allocates per submit what asyncusb.h's manual says" au_fakehost "$T_OUT/usb_submit_allocs" --expect
+    else
+        t_skip asyncusb "libusb's allocations per submit, counted" "needs glibc on a 64-bit system"
+    fi
     t_check "ausb list prints strings the device gives" bash -c \
         "umockdev-wrapper '$T_OUT/usb_fakehost' -- '$T_OUT/ausb' list | grep -qx 'Bus 001 Device 005: ID 1234:0001 Fake Inc Loop Gadget'"
     au_t "ausb list names the devices lsusb names: fake testbed" au_list_matches_lsusb au_fakehost
