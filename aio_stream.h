@@ -1752,7 +1752,7 @@ AIOS_API int aios_serial_open(aios_stream **out, aios_ctx *ctx, const char *path
  * without memory.  With libc's allocator: malloc, copy, free, which is what
  * realloc does for these growing buffers anyway, without linking realloc
  * (1.4 KiB of a static musl program).  With the hooks: AIOS_REALLOC. */
-static void *aios__grow(void *p, size_t keep, size_t n)
+AIOS_PRIVATE void *aios__grow(void *p, size_t keep, size_t n)
 {
 #ifdef AIOS__GROW_BY_COPY
     void *q = malloc(n);
@@ -1776,19 +1776,39 @@ static void *aios__grow(void *p, size_t keep, size_t n)
 
 /* ==== section: private types ==== */
 
+/* A stream's state, in its flags. */
 enum {
-    AIOS__F_SOCK = 1u << 0, AIOS__F_NOCLOSE = 1u << 1, AIOS__F_EOF = 1u << 2,
-    AIOS__F_CLOSING = 1u << 3, AIOS__F_CONNECTING = 1u << 4, AIOS__F_CONN_DONE = 1u << 5,
-    AIOS__F_SHUT_REQ = 1u << 6, AIOS__F_SHUT_DONE = 1u << 7, AIOS__F_GCLOSE = 1u << 8,
-    AIOS__F_GROW = 1u << 9, AIOS__F_MORE = 1u << 10, AIOS__F_EVICTED = 1u << 11
+    AIOS__F_SOCK = 1u << 0,        /* a socket: sent with MSG_NOSIGNAL, can be shut down */
+    AIOS__F_NOCLOSE = 1u << 1,     /* the caller keeps the descriptor (AIOS_NOCLOSE) */
+    AIOS__F_EOF = 1u << 2,         /* the peer ended its side: reads find no more */
+    AIOS__F_CLOSING = 1u << 3,     /* closing: pending operations get cancel_status, then the close callback */
+    AIOS__F_CONNECTING = 1u << 4,  /* a connect is under way (side->conn) */
+    AIOS__F_CONN_DONE = 1u << 5,   /* the connect ended; its callback (side->cstatus) is due */
+    AIOS__F_SHUT_REQ = 1u << 6,    /* aios_shutdown: shut the write side once the queue is sent */
+    AIOS__F_SHUT_DONE = 1u << 7,   /* the write side is shut down */
+    AIOS__F_GCLOSE = 1u << 8,      /* a graceful close is flushing (side->r is its timer) */
+    AIOS__F_GROW_RBUF = 1u << 9,   /* the last read filled the read buffer: double it next time */
+    AIOS__F_TRY_READ = 1u << 10,   /* the last read filled all its room: the next read operation
+                                      tries the descriptor before the loop polls it */
+    AIOS__F_EVICTED = 1u << 11     /* closed by its server for a newcomer (evict_idle) */
 };
-enum { AIOS__R_NONE, AIOS__R_SOME, AIOS__R_EXACT, AIOS__R_UNTIL, AIOS__R_PEEK };
 
+/* The read operation a stream has pending (its rop). */
+enum {
+    AIOS__R_NONE,   /* none */
+    AIOS__R_SOME,   /* aios_read: 1 to rwant bytes into ru.dst */
+    AIOS__R_EXACT,  /* aios_read_exactly: rwant bytes into ru.dst */
+    AIOS__R_UNTIL,  /* aios_read_until: up to ru.delim (dlen bytes) within rwant buffered bytes */
+    AIOS__R_PEEK    /* aios_peek: rwant bytes buffered */
+};
+
+/* A queued write.  data[off, len) is still to send; copied is the heap it
+ * holds (its header and its copy: aios_write_copy), 0 for aios_write. */
 typedef struct aios__wreq {
     struct aios__wreq *next;
     const char *data;
     size_t len, off, copied;
-    int64_t deadline;
+    int64_t deadline;   /* of its write timeout, INT64_MAX for none */
     aios_cb cb;
     void *ud;
 } aios__wreq;
@@ -1796,48 +1816,60 @@ typedef struct aios__wreq {
 struct aios__connector;
 
 /* Deadlines and the operations most idle connections never have (drain,
- * shutdown, connect), allocated the first time a stream needs one of them. */
+ * shutdown, connect), allocated the first time a stream needs one of them.
+ * Each operation keeps its callback (cb) and user pointer (ud) here, with
+ * the operation's first letter: d for drain, s for shutdown, c for connect. */
 typedef struct aios__side {
-    akc_timer r, w;
+    akc_timer r;                   /* the read deadline; during a graceful close, the close's */
+    akc_timer w;                   /* the deadline of the first write still sending */
     struct aios_stream *s;
-    int64_t rtimeout_ns, wtimeout_ns;
-    aios_cb dcb, scb, ccb;
-    void *dud, *sud, *cud;
-    size_t dlow;
-    int cstatus;
-    struct aios__connector *conn;
+    int64_t rtimeout_ns, wtimeout_ns;   /* aios_set_timeouts */
+    aios_cb dcb, scb, ccb;         /* aios_drain's, aios_shutdown's, the connect's callback */
+    void *dud, *sud, *cud;         /* their user pointers */
+    size_t dlow;                   /* aios_drain's low-water mark */
+    int cstatus;                   /* the connect's outcome while its callback is due */
+    struct aios__connector *conn;  /* the connect under way, if any */
 } aios__side;
 
-/* Kept small: an idle connection costs this struct and nothing else. */
+/* Kept small: an idle connection costs this struct and nothing else.  The
+ * read buffer holds rbuf[rstart, rend) of its rcap bytes. */
 struct aios_stream {
     aios_ctx *ctx;
     aios_server *server;
     akc_io io;                      /* open (counted by the loop) from creation to release */
-    akc_defer kick;
+    akc_defer kick;                 /* runs the stream's completions from the loop (aios__stream_process) */
     /* the list the stream is on: its server's connections, in the order of
      * their last activity, or else the context's other streams */
     struct aios_stream *next, *prev;
     aios__side *side;
-    unsigned flags;
-    int rerr, werr;
-    short rforce, cancel_status, close_status;
-    unsigned char rop, dlen;
-    uint32_t rwant;
+    unsigned flags;                 /* AIOS__F_* */
+    int rerr, werr;                 /* the error that ended the read or the write side; 0: none */
+    short rforce;                   /* ends the pending read with this status, whatever is buffered:
+                                       -ETIMEDOUT (its deadline), -ECANCELED (a graceful close) */
+    short cancel_status;            /* what pending operations get once the stream closes */
+    short close_status;             /* what the close callback gets (a graceful close's outcome) */
+    unsigned char rop;              /* the pending read (AIOS__R_*) */
+    unsigned char dlen;             /* read until: the delimiter's length */
+    uint32_t rwant;                 /* the pending read's size: see AIOS__R_* */
     /* read side */
     char *rbuf;
-    uint32_t rcap, rstart, rend, rhwm, rscan;
-    uint32_t rgot;                  /* also what aios_result_len reports */
+    uint32_t rcap, rstart, rend, rhwm, rscan;   /* rhwm: read high-water mark; rscan: bytes
+                                                   a read until has searched already */
+    uint32_t rgot;                  /* bytes the pending read has (also what aios_result_len reports) */
     size_t wcopied;                 /* heap of copied writes still queued, request headers included */
-    size_t whwm;
-    union { void *dst; char delim[8]; } ru;  /* read some/exactly, or read until */
-    aios_cb rcb;
+    size_t whwm;                    /* write high-water mark: wcopied stays within it */
+    union {
+        void *dst;                  /* read some, read exactly: the caller's buffer */
+        char delim[8];              /* read until: the delimiter */
+    } ru;
+    aios_cb rcb;                    /* the pending read's callback and user pointer */
     void *rud;
     /* write side */
     aios__wreq *whead, *wtail;
-    size_t wunsent;
+    size_t wunsent;                 /* bytes queued and not yet sent */
     aios_cb closecb;
     void *closeud;
-    void *user;
+    void *user;                     /* aios_stream_set_ud */
 };
 
 /* ==== section: time and errors ==== */
@@ -1854,7 +1886,7 @@ AIOS_API const char *aios_strerror(int code) { return akc_strerror(code); }
 /* ==== section: the loop ==== */
 
 /* The allocator hooks, in the shape the loop core asks for. */
-static void *aios__mem(void *p, size_t old, size_t n)
+AIOS_PRIVATE void *aios__mem(void *p, size_t old, size_t n)
 {
     if (n == 0) {
         AIOS_FREE(p);
@@ -1868,17 +1900,17 @@ static void *aios__mem(void *p, size_t old, size_t n)
 enum { AIOS__IO_STREAM = 1, AIOS__IO_LISTENER, AIOS__IO_ATTEMPT };
 
 /* Timers and watchers of the context: thin names over the loop core. */
-static int aios__timer_start(aios_ctx *c, akc_timer *t, int64_t when)
+AIOS_PRIVATE int aios__timer_start(aios_ctx *c, akc_timer *t, int64_t when)
 {
     if (when == INT64_MAX) return akc_timer_stop(&c->core, t);
     return akc_timer_start(&c->core, t, when);
 }
 
-static void aios__timer_stop(aios_ctx *c, akc_timer *t) { (void)akc_timer_stop(&c->core, t); }
+AIOS_PRIVATE void aios__timer_stop(aios_ctx *c, akc_timer *t) { (void)akc_timer_stop(&c->core, t); }
 
-static int64_t aios__after_ns(aios_ctx *c, int64_t ns) { return akc_add_sat(akc_time(&c->core), ns); }
+AIOS_PRIVATE int64_t aios__after_ns(aios_ctx *c, int64_t ns) { return akc_add_sat(akc_time(&c->core), ns); }
 
-static int64_t aios__after_ms(aios_ctx *c, int ms)
+AIOS_PRIVATE int64_t aios__after_ms(aios_ctx *c, int ms)
 {
     return ms > 0 ? aios__after_ns(c, (int64_t)ms * 1000000) : INT64_MAX;
 }
@@ -1955,30 +1987,30 @@ AIOS_API void aios_stop(aios_ctx *c)
 
 /* ==== section: streams, lifecycle ==== */
 
-static void aios__stream_process(aios_stream *s);
-static void aios__stream_update(aios_stream *s);
-static void aios__server_conn_gone(aios_server *srv, aios_stream *s);
-static void aios__server_touch(aios_stream *s);
+AIOS_PRIVATE void aios__stream_process(aios_stream *s);
+AIOS_PRIVATE void aios__stream_update(aios_stream *s);
+AIOS_PRIVATE void aios__server_conn_gone(aios_server *srv, aios_stream *s);
+AIOS_PRIVATE void aios__server_touch(aios_stream *s);
 
-static void aios__stream_read_io(aios_stream *s);
+AIOS_PRIVATE void aios__stream_read_io(aios_stream *s);
 
 /* At most one read per pass without a poll (see aios__read_start), so a fast
  * peer cannot keep a stream's continuations running forever. */
-static void aios__stream_kick_run(akc_loop *l, akc_defer *d)
+AIOS_PRIVATE void aios__stream_kick_run(akc_loop *l, akc_defer *d)
 {
     aios_stream *s = AIOS__CONTAINER(d, aios_stream, kick);
     (void)l;
-    if ((s->flags & AIOS__F_MORE) && s->rop && s->rend == s->rstart && s->rgot < s->rwant && !(s->flags & AIOS__F_CONNECTING))
+    if ((s->flags & AIOS__F_TRY_READ) && s->rop && s->rend == s->rstart && s->rgot < s->rwant && !(s->flags & AIOS__F_CONNECTING))
         aios__stream_read_io(s);
     aios__stream_process(s);
 }
 
-static void aios__stream_kick(aios_stream *s)
+AIOS_PRIVATE void aios__stream_kick(aios_stream *s)
 {
     akc_defer_queue(&s->ctx->core, &s->kick);
 }
 
-static void aios__stream_rtimer_fire(akc_loop *l, akc_timer *t)
+AIOS_PRIVATE void aios__stream_rtimer_fire(akc_loop *l, akc_timer *t)
 {
     (void)l;
     aios_stream *s = AIOS__CONTAINER(t, aios__side, r)->s;
@@ -1991,7 +2023,7 @@ static void aios__stream_rtimer_fire(akc_loop *l, akc_timer *t)
     aios__stream_process(s);
 }
 
-static void aios__stream_wtimer_fire(akc_loop *l, akc_timer *t)
+AIOS_PRIVATE void aios__stream_wtimer_fire(akc_loop *l, akc_timer *t)
 {
     (void)l;
     aios_stream *s = AIOS__CONTAINER(t, aios__side, w)->s;
@@ -1999,7 +2031,7 @@ static void aios__stream_wtimer_fire(akc_loop *l, akc_timer *t)
     aios__stream_process(s);
 }
 
-static aios__side *aios__stream_side(aios_stream *s)
+AIOS_PRIVATE aios__side *aios__stream_side(aios_stream *s)
 {
     if (!s->side) {
         aios__side *side = (aios__side *)AIOS_MALLOC(sizeof *side);
@@ -2013,28 +2045,28 @@ static aios__side *aios__stream_side(aios_stream *s)
     return s->side;
 }
 
-static void aios__stream_stop_rtimer(aios_stream *s)
+AIOS_PRIVATE void aios__stream_stop_rtimer(aios_stream *s)
 {
     if (s->side) aios__timer_stop(s->ctx, &s->side->r);
 }
 
-static void aios__stream_stop_wtimer(aios_stream *s)
+AIOS_PRIVATE void aios__stream_stop_wtimer(aios_stream *s)
 {
     if (s->side) aios__timer_stop(s->ctx, &s->side->w);
 }
 
-static struct aios__connector *aios__stream_connector(const aios_stream *s)
+AIOS_PRIVATE struct aios__connector *aios__stream_connector(const aios_stream *s)
 {
     return s->side ? s->side->conn : NULL;
 }
 
-static void aios__stream_ready(akc_loop *l, akc_io *io, unsigned revents);
+AIOS_PRIVATE void aios__stream_ready(akc_loop *l, akc_io *io, unsigned revents);
 
-static void aios__idle_append(aios_server *srv, aios_stream *s);
+AIOS_PRIVATE void aios__idle_append(aios_server *srv, aios_stream *s);
 
 /* A new stream, on its server's list of connections when srv is given,
  * else on the context's list. */
-static aios_stream *aios__stream_new(aios_ctx *c, int fd, aios_server *srv)
+AIOS_PRIVATE aios_stream *aios__stream_new(aios_ctx *c, int fd, aios_server *srv)
 {
     aios_stream *s = (aios_stream *)AIOS_MALLOC(sizeof *s);
     if (!s) return NULL;
@@ -2063,7 +2095,7 @@ static aios_stream *aios__stream_new(aios_ctx *c, int fd, aios_server *srv)
 
 /* FIONBIO and FIOCLEX work on every descriptor, in one call each, and keep
  * fcntl's varargs wrapper out of small static programs. */
-static int aios__set_nonblock(int fd)
+AIOS_PRIVATE int aios__set_nonblock(int fd)
 {
     int one = 1;
     return ioctl(fd, FIONBIO, &one) < 0 ? -errno : 0;
@@ -2084,7 +2116,7 @@ AIOS_PRIVATE int aios__accept_nb(int fd, struct sockaddr *addr, socklen_t *len)
 }
 
 /* 1 when a stream or a listener of the context holds fd. */
-static int aios__fd_held(aios_ctx *c, int fd)
+AIOS_PRIVATE int aios__fd_held(aios_ctx *c, int fd)
 {
     aios_server *srv;
     aios_stream *s;
@@ -2101,7 +2133,7 @@ static int aios__fd_held(aios_ctx *c, int fd)
 }
 
 /* Only a socket has a local address (fstat would cost more in static programs). */
-static int aios__is_socket(int fd)
+AIOS_PRIVATE int aios__is_socket(int fd)
 {
     struct sockaddr_storage ss;
     socklen_t len = sizeof ss;
@@ -2129,7 +2161,7 @@ AIOS_API int aios_stream_open(aios_stream **out, aios_ctx *ctx, int fd, unsigned
 /* The watcher leaves the kernel's set before the descriptor closes (a
  * descriptor the program keeps, or one duplicated elsewhere, would stay
  * in the set and report for a stream that is gone). */
-static void aios__stream_drop_fd(aios_stream *s)
+AIOS_PRIVATE void aios__stream_drop_fd(aios_stream *s)
 {
     akc_io_close(&s->ctx->core, &s->io);
     if (s->io.fd >= 0 && !(s->flags & AIOS__F_NOCLOSE)) AIOS_SYS_CLOSE(s->io.fd);
@@ -2138,7 +2170,7 @@ static void aios__stream_drop_fd(aios_stream *s)
 
 /* Abort: the descriptor goes at once, callbacks follow from dispatch.  A
  * graceful close still under way is cut short, and its callback says so. */
-static void aios__hard_close(aios_stream *s, int why)
+AIOS_PRIVATE void aios__hard_close(aios_stream *s, int why)
 {
     if ((s->flags & AIOS__F_GCLOSE) && !s->close_status) s->close_status = -ECANCELED;
     s->flags |= AIOS__F_CLOSING;
@@ -2151,7 +2183,7 @@ static void aios__hard_close(aios_stream *s, int why)
     aios__stream_kick(s);
 }
 
-static void aios__stream_free(aios_stream *s)
+AIOS_PRIVATE void aios__stream_free(aios_stream *s)
 {
     aios_ctx *c = s->ctx;
     aios_server *srv = s->server;
@@ -2205,18 +2237,18 @@ AIOS_API int aios_close_graceful(aios_stream *s, int64_t timeout_ns, aios_cb cb,
 
 /* ==== section: streams, reading ==== */
 
-static size_t aios__buffered(const aios_stream *s)
+AIOS_PRIVATE size_t aios__buffered(const aios_stream *s)
 {
     return s->rend - s->rstart;
 }
 
-static int aios__clamp_status(size_t n)
+AIOS_PRIVATE int aios__clamp_status(size_t n)
 {
     return n > (size_t)INT_MAX ? INT_MAX : (int)n;
 }
 
 /* Decides whether the pending read can complete; returns 1 and sets *status if so. */
-static int aios__read_outcome(aios_stream *s, int *status)
+AIOS_PRIVATE int aios__read_outcome(aios_stream *s, int *status)
 {
     size_t have = aios__buffered(s);
     switch (s->rop) {
@@ -2274,7 +2306,7 @@ static int aios__read_outcome(aios_stream *s, int *status)
     return 0;
 }
 
-static void aios__read_finish(aios_stream *s, int status)
+AIOS_PRIVATE void aios__read_finish(aios_stream *s, int status)
 {
     aios_cb cb = s->rcb;
     void *ud = s->rud;
@@ -2285,16 +2317,16 @@ static void aios__read_finish(aios_stream *s, int status)
     if (cb) cb(s, status, ud);
 }
 
-static int aios__read_buffer_room(aios_stream *s)
+AIOS_PRIVATE int aios__read_buffer_room(aios_stream *s)
 {
     size_t limit = s->rhwm;
     /* the last read filled the whole buffer: the peer sends faster, so grow */
-    if ((s->flags & AIOS__F_GROW) && aios__buffered(s) == 0 && s->rcap < limit) {
+    if ((s->flags & AIOS__F_GROW_RBUF) && aios__buffered(s) == 0 && s->rcap < limit) {
         size_t cap = (size_t)s->rcap * 2 > limit ? limit : (size_t)s->rcap * 2;
         char *b = (char *)aios__grow(s->rbuf, 0, cap);  /* empty: nothing to keep */
         if (b) { s->rbuf = b; s->rcap = (uint32_t)cap; s->rstart = s->rend = 0; }
     }
-    s->flags &= ~(unsigned)AIOS__F_GROW;
+    s->flags &= ~(unsigned)AIOS__F_GROW_RBUF;
     if (s->rop == AIOS__R_UNTIL && s->rwant > limit) limit = s->rwant;
     if (s->rop == AIOS__R_PEEK && s->rwant > limit) limit = s->rwant;
     if (s->rstart > 0 && (s->rend == s->rcap || s->rstart >= s->rcap / 2)) {
@@ -2316,35 +2348,35 @@ static int aios__read_buffer_room(aios_stream *s)
     return 1;
 }
 
-static void aios__note_read(aios_stream *s, long n)
+AIOS_PRIVATE void aios__note_read(aios_stream *s, long n)
 {
     if (n == 0) s->flags |= AIOS__F_EOF;
     else if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) s->rerr = -errno;
 }
 
-static void aios__stream_read_io(aios_stream *s)
+AIOS_PRIVATE void aios__stream_read_io(aios_stream *s)
 {
     ssize_t n;
     if (!s->rop || s->io.fd < 0 || (s->flags & AIOS__F_EOF) || s->rerr || s->rforce) return;
     /* no room (an empty read_exactly): read() would return 0, which means end of stream */
     if ((s->rop == AIOS__R_SOME || s->rop == AIOS__R_EXACT) && s->rgot >= s->rwant) return;
-    s->flags &= ~(unsigned)AIOS__F_MORE;
+    s->flags &= ~(unsigned)AIOS__F_TRY_READ;
     if ((s->rop == AIOS__R_SOME || s->rop == AIOS__R_EXACT) && aios__buffered(s) == 0) {
         size_t room = s->rwant - s->rgot;
         n = AIOS_SYS_READ(s->io.fd, (char *)s->ru.dst + s->rgot, room);
-        if (n > 0 && (size_t)n == room) s->flags |= AIOS__F_MORE;
+        if (n > 0 && (size_t)n == room) s->flags |= AIOS__F_TRY_READ;
         if (n > 0) { s->rgot += (uint32_t)n; aios__server_touch(s); }
         else aios__note_read(s, (long)n);
         return;
     }
     if (!aios__read_buffer_room(s)) return;
     n = AIOS_SYS_READ(s->io.fd, s->rbuf + s->rend, s->rcap - s->rend);
-    if (n > 0 && (size_t)n == s->rcap - s->rend) s->flags |= AIOS__F_GROW | AIOS__F_MORE;
+    if (n > 0 && (size_t)n == s->rcap - s->rend) s->flags |= AIOS__F_GROW_RBUF | AIOS__F_TRY_READ;
     if (n > 0) { s->rend += (size_t)n; aios__server_touch(s); }
     else aios__note_read(s, (long)n);
 }
 
-static int aios__read_start(aios_stream *s, int op, void *dst, size_t want, aios_cb cb, void *ud)
+AIOS_PRIVATE int aios__read_start(aios_stream *s, int op, void *dst, size_t want, aios_cb cb, void *ud)
 {
     if (!s) return -EINVAL;
     if (s->flags & (AIOS__F_CLOSING | AIOS__F_GCLOSE)) return AIOS_ECLOSED;
@@ -2366,7 +2398,7 @@ static int aios__read_start(aios_stream *s, int op, void *dst, size_t want, aios
      * without new input; otherwise the descriptor is simply watched.  When the
      * last read filled all the room it had, the peer is sending faster than
      * we read, so the deferred pass tries the descriptor before any poll. */
-    if (aios__buffered(s) > 0 || want == 0 || (s->flags & (AIOS__F_EOF | AIOS__F_MORE)) || s->rerr || akc_defer_queued(&s->kick) ||
+    if (aios__buffered(s) > 0 || want == 0 || (s->flags & (AIOS__F_EOF | AIOS__F_TRY_READ)) || s->rerr || akc_defer_queued(&s->kick) ||
         (s->flags & AIOS__F_CONNECTING))
         aios__stream_kick(s);
     else
@@ -2431,7 +2463,7 @@ AIOS_API size_t aios_result_len(const aios_stream *s)
 /* The first request with bytes still to send.  Requests before it are sent
  * and wait only for their callback, which the next process pass delivers, so
  * the walk is short; no pointer to it is kept, to keep streams small. */
-static aios__wreq *aios__wsend(const aios_stream *s)
+AIOS_PRIVATE aios__wreq *aios__wsend(const aios_stream *s)
 {
     aios__wreq *w = s->whead;
     while (w && w->off == w->len) w = w->next;
@@ -2439,7 +2471,7 @@ static aios__wreq *aios__wsend(const aios_stream *s)
 }
 
 /* Marks n bytes sent, from w on; returns the first request still unsent. */
-static aios__wreq *aios__wreq_advance(aios_stream *s, aios__wreq *w, size_t n)
+AIOS_PRIVATE aios__wreq *aios__wreq_advance(aios_stream *s, aios__wreq *w, size_t n)
 {
     for (; w && (n > 0 || w->off == w->len); w = w->next) {
         size_t take = w->len - w->off;
@@ -2456,7 +2488,7 @@ static aios__wreq *aios__wreq_advance(aios_stream *s, aios__wreq *w, size_t n)
  * around the call and one it raised is consumed, so a reader that went away
  * is -EPIPE, never the death of the process.  A SIGPIPE already pending is
  * left to its owner. */
-static ssize_t aios__writev_nosigpipe(int fd, const struct iovec *iov, int k)
+AIOS_PRIVATE ssize_t aios__writev_nosigpipe(int fd, const struct iovec *iov, int k)
 {
     sigset_t pipe_set, old, pending;
     int was_pending, e;
@@ -2485,7 +2517,7 @@ static ssize_t aios__writev_nosigpipe(int fd, const struct iovec *iov, int k)
     return n;
 }
 
-static void aios__stream_flush(aios_stream *s)
+AIOS_PRIVATE void aios__stream_flush(aios_stream *s)
 {
     aios__wreq *first = aios__wsend(s);
     while (first && !s->werr && s->io.fd >= 0) {
@@ -2523,7 +2555,7 @@ static void aios__stream_flush(aios_stream *s)
 }
 
 /* Sends what the kernel takes at once from an idle queue; returns the count. */
-static size_t aios__write_direct(aios_stream *s, const void *data, size_t n)
+AIOS_PRIVATE size_t aios__write_direct(aios_stream *s, const void *data, size_t n)
 {
     struct iovec one;
     ssize_t r;
@@ -2558,7 +2590,7 @@ AIOS_PRIVATE int aios__copy_refused(const aios_stream *s, size_t n)
     return room > sizeof(aios__wreq) && n <= room - sizeof(aios__wreq) ? 0 : -EAGAIN;
 }
 
-static int aios__write_common(aios_stream *s, const void *data, size_t n, int copy, aios_cb cb, void *ud)
+AIOS_PRIVATE int aios__write_common(aios_stream *s, const void *data, size_t n, int copy, aios_cb cb, void *ud)
 {
     aios__wreq *w;
     size_t sent = 0, keep;
@@ -2655,7 +2687,7 @@ AIOS_API int aios_shutdown(aios_stream *s, aios_cb cb, void *ud)
 
 /* ==== section: streams, dispatch ==== */
 
-static void aios__stream_ready(akc_loop *l, akc_io *io, unsigned revents)
+AIOS_PRIVATE void aios__stream_ready(akc_loop *l, akc_io *io, unsigned revents)
 {
     aios_stream *s = AIOS__CONTAINER(io, aios_stream, io);
     (void)l;
@@ -2668,7 +2700,7 @@ static void aios__stream_ready(akc_loop *l, akc_io *io, unsigned revents)
     aios__stream_process(s);
 }
 
-static void aios__stream_update(aios_stream *s)
+AIOS_PRIVATE void aios__stream_update(aios_stream *s)
 {
     aios__wreq *wsend;
     unsigned ev = 0;
@@ -2686,7 +2718,7 @@ static void aios__stream_update(aios_stream *s)
     }
 }
 
-static aios__wreq *aios__pop_write(aios_stream *s)
+AIOS_PRIVATE aios__wreq *aios__pop_write(aios_stream *s)
 {
     aios__wreq *w = s->whead;
     s->whead = w->next;
@@ -2696,13 +2728,13 @@ static aios__wreq *aios__pop_write(aios_stream *s)
     return w;
 }
 
-static void aios__call(aios_cb cb, aios_stream *s, int status, void *ud)
+AIOS_PRIVATE void aios__call(aios_cb cb, aios_stream *s, int status, void *ud)
 {
     if (cb) cb(s, status, ud);
 }
 
 /* Delivers one pending callback of a closing stream; 0 when none is left. */
-static int aios__deliver_cancel(aios_stream *s)
+AIOS_PRIVATE int aios__deliver_cancel(aios_stream *s)
 {
     int why = s->cancel_status;
     if (s->flags & (AIOS__F_CONNECTING | AIOS__F_CONN_DONE)) {  /* a connect always has s->side */
@@ -2745,7 +2777,7 @@ static int aios__deliver_cancel(aios_stream *s)
 #define AIOS__PROCESS_MAX 64
 
 /* The one place where a stream's callbacks run (besides the connect path). */
-static void aios__stream_process(aios_stream *s)
+AIOS_PRIVATE void aios__stream_process(aios_stream *s)
 {
     int st, budget = AIOS__PROCESS_MAX;
     for (;;) {
@@ -2835,7 +2867,7 @@ AIOS_API aios_server *aios_stream_server(const aios_stream *s) { return s ? s->s
 #ifndef AIOS_NO_RESOLVER
 
 /* A port as decimal text, without pulling printf into small static programs. */
-static void aios__port_text(char out[8], int port)
+AIOS_PRIVATE void aios__port_text(char out[8], int port)
 {
     char digits[8];
     unsigned v = (unsigned)port;
@@ -2866,13 +2898,13 @@ typedef struct aios__resolve {
     char host[1];
 } aios__resolve;
 
-static void aios__resolve_free(aios__resolve *r)
+AIOS_PRIVATE void aios__resolve_free(aios__resolve *r)
 {
     if (r->res) AIOS_SYS_FREEADDRINFO(r->res);
     AIOS_FREE(r);
 }
 
-static void aios__resolve_now(aios__resolve *r)
+AIOS_PRIVATE void aios__resolve_now(aios__resolve *r)
 {
     struct addrinfo hints;
     memset(&hints, 0, sizeof hints);
@@ -2901,7 +2933,7 @@ struct aios__rpool {
     int refs;                    /* the context's, and one per thread */
 };
 
-static void aios__rpool_unref_locked(struct aios__rpool *p)
+AIOS_PRIVATE void aios__rpool_unref_locked(struct aios__rpool *p)
 {
     int last = --p->refs == 0;
     pthread_mutex_unlock(&p->lock);
@@ -2912,7 +2944,7 @@ static void aios__rpool_unref_locked(struct aios__rpool *p)
 
 /* A thread of the pool: lookups until the queue is empty.  It touches the
  * loop only to post an answer, under the lock, while the pool is open. */
-static void *aios__resolver_main(void *arg)
+AIOS_PRIVATE void *aios__resolver_main(void *arg)
 {
     struct aios__rpool *p = (struct aios__rpool *)arg;
     aios__resolve *r;
@@ -2938,7 +2970,7 @@ static void *aios__resolver_main(void *arg)
 
 /* Threads start with every signal blocked: signals stay with the program's
  * own threads. */
-static int aios__resolver_spawn(struct aios__rpool *p)
+AIOS_PRIVATE int aios__resolver_spawn(struct aios__rpool *p)
 {
     pthread_attr_t attr;
     pthread_t th;
@@ -2955,7 +2987,7 @@ static int aios__resolver_spawn(struct aios__rpool *p)
 }
 
 /* The context's pool, made at its first lookup; 0 or -errno. */
-static int aios__rpool_open(aios_ctx *c)
+AIOS_PRIVATE int aios__rpool_open(aios_ctx *c)
 {
     struct aios__rpool *p;
     int e;
@@ -2975,7 +3007,7 @@ static int aios__rpool_open(aios_ctx *c)
 }
 
 /* Queues r for a thread, starting one when fewer than the maximum run. */
-static int aios__resolve_queue(aios_ctx *c, aios__resolve *r)
+AIOS_PRIVATE int aios__resolve_queue(aios_ctx *c, aios__resolve *r)
 {
     struct aios__rpool *p;
     int spawn = 0, e = aios__rpool_open(c);
@@ -3003,10 +3035,10 @@ static int aios__resolve_queue(aios_ctx *c, aios__resolve *r)
 }
 
 /* The answer, on the loop's thread: the thread that posted it is done with it. */
-static void aios__resolver_answer(akc_loop *l, akc_post *post);
+AIOS_PRIVATE void aios__resolver_answer(akc_loop *l, akc_post *post);
 
 /* Closing the context: answers still to come are dropped by their threads. */
-static void aios__rpool_close(aios_ctx *c)
+AIOS_PRIVATE void aios__rpool_close(aios_ctx *c)
 {
     struct aios__rpool *p = c->resolver_pool;
     aios__resolve *r;
@@ -3024,7 +3056,7 @@ static void aios__rpool_close(aios_ctx *c)
 #endif /* !AIOS_NO_THREADS */
 
 /* The connect gives r up, whoever holds it (loop thread). */
-static void aios__resolve_abandon(aios_ctx *c, aios__resolve *r)
+AIOS_PRIVATE void aios__resolve_abandon(aios_ctx *c, aios__resolve *r)
 {
 #ifndef AIOS_NO_THREADS
     struct aios__rpool *p = c->resolver_pool;
@@ -3055,7 +3087,7 @@ static void aios__resolve_abandon(aios_ctx *c, aios__resolve *r)
 }
 
 /* err: errno of the thread that called getaddrinfo, read right after it */
-static int aios__gai_error(int gai, int err)
+AIOS_PRIVATE int aios__gai_error(int gai, int err)
 {
     switch (gai) {
     case 0: return 0;
@@ -3095,7 +3127,7 @@ typedef struct aios__connector {
     int retries;  /* Unix connects retried while the listener's backlog is full */
 } aios__connector;
 
-static void aios__connector_free(aios_stream *s)
+AIOS_PRIVATE void aios__connector_free(aios_stream *s)
 {
     aios__connector *c = aios__stream_connector(s);
     aios_ctx *ctx = s->ctx;
@@ -3116,7 +3148,7 @@ static void aios__connector_free(aios_stream *s)
     s->side->conn = NULL;
 }
 
-static void aios__connect_done(aios_stream *s, int status)
+AIOS_PRIVATE void aios__connect_done(aios_stream *s, int status)
 {
     s->flags &= ~(unsigned)AIOS__F_CONNECTING;
     s->flags |= AIOS__F_CONN_DONE;
@@ -3129,7 +3161,7 @@ static void aios__connect_done(aios_stream *s, int status)
     aios__stream_process(s);
 }
 
-static void aios__tune_socket(int fd, int family, int nodelay, int64_t keepalive_ns)
+AIOS_PRIVATE void aios__tune_socket(int fd, int family, int nodelay, int64_t keepalive_ns)
 {
     int one = 1;
     if (family != AF_INET && family != AF_INET6) return;
@@ -3143,7 +3175,7 @@ static void aios__tune_socket(int fd, int family, int nodelay, int64_t keepalive
     }
 }
 
-static void aios__connect_won(aios__connector *c, int slot)
+AIOS_PRIVATE void aios__connect_won(aios__connector *c, int slot)
 {
     aios_stream *s = c->s;
     int fd = c->att[slot].io.fd;
@@ -3158,13 +3190,13 @@ static void aios__connect_won(aios__connector *c, int slot)
     aios__connect_done(s, 0);
 }
 
-static void aios__attempt_failed(aios__connector *c, int slot, int err);
-static void aios__attempt_ready(akc_loop *l, akc_io *io, unsigned revents);
+AIOS_PRIVATE void aios__attempt_failed(aios__connector *c, int slot, int err);
+AIOS_PRIVATE void aios__attempt_ready(akc_loop *l, akc_io *io, unsigned revents);
 
 #define AIOS__UNIX_RETRIES 50
 
 /* Starts the next address; returns 1 if an attempt (or a retry) is now pending, 0 if none could start. */
-static int aios__attempt_next(aios__connector *c)
+AIOS_PRIVATE int aios__attempt_next(aios__connector *c)
 {
     while (c->next < c->naddr) {
         int i, slot = -1, fd, r;
@@ -3212,7 +3244,7 @@ static int aios__attempt_next(aios__connector *c)
     return c->active > 0;
 }
 
-static void aios__attempt_failed(aios__connector *c, int slot, int err)
+AIOS_PRIVATE void aios__attempt_failed(aios__connector *c, int slot, int err)
 {
     akc_io_close(&c->s->ctx->core, &c->att[slot].io);
     AIOS_SYS_CLOSE(c->att[slot].io.fd);
@@ -3222,7 +3254,7 @@ static void aios__attempt_failed(aios__connector *c, int slot, int err)
     if (!aios__attempt_next(c)) aios__connect_done(c->s, c->last_err ? c->last_err : -ECONNREFUSED);
 }
 
-static void aios__attempt_ready(akc_loop *l, akc_io *io, unsigned revents)
+AIOS_PRIVATE void aios__attempt_ready(akc_loop *l, akc_io *io, unsigned revents)
 {
     aios__attempt *a = AIOS__CONTAINER(io, aios__attempt, io);
     aios__connector *c = a->c;
@@ -3236,20 +3268,20 @@ static void aios__attempt_ready(akc_loop *l, akc_io *io, unsigned revents)
     else aios__attempt_failed(c, slot, -err);
 }
 
-static void aios__connect_begin(aios__connector *c)
+AIOS_PRIVATE void aios__connect_begin(aios__connector *c)
 {
     if (c->naddr == 0) { aios__connect_done(c->s, c->last_err ? c->last_err : AIOS_ENOTFOUND); return; }
     if (!aios__attempt_next(c)) aios__connect_done(c->s, c->last_err ? c->last_err : -ECONNREFUSED);
 }
 
-static void aios__connect_delay_fire(akc_loop *l, akc_timer *t)
+AIOS_PRIVATE void aios__connect_delay_fire(akc_loop *l, akc_timer *t)
 {
     (void)l;
     aios__connector *c = AIOS__CONTAINER(t, aios__connector, delay);
     if (!aios__attempt_next(c)) aios__connect_done(c->s, c->last_err ? c->last_err : -ECONNREFUSED);
 }
 
-static void aios__connect_deadline_fire(akc_loop *l, akc_timer *t)
+AIOS_PRIVATE void aios__connect_deadline_fire(akc_loop *l, akc_timer *t)
 {
     (void)l;
     aios__connector *c = AIOS__CONTAINER(t, aios__connector, deadline);
@@ -3258,7 +3290,7 @@ static void aios__connect_deadline_fire(akc_loop *l, akc_timer *t)
 
 #ifndef AIOS_NO_RESOLVER
 /* Orders addresses the way RFC 8305 suggests: alternate families, first family first. */
-static void aios__take_addrs(aios__connector *c, const struct addrinfo *list)
+AIOS_PRIVATE void aios__take_addrs(aios__connector *c, const struct addrinfo *list)
 {
     const struct addrinfo *a;
     int fam[2] = {0, 0}, f;
@@ -3286,7 +3318,7 @@ static void aios__take_addrs(aios__connector *c, const struct addrinfo *list)
     }
 }
 
-static void aios__resolved(aios__connector *c)
+AIOS_PRIVATE void aios__resolved(aios__connector *c)
 {
     aios__resolve *r = c->res;
     int err;
@@ -3301,7 +3333,7 @@ static void aios__resolved(aios__connector *c)
 #endif /* AIOS_NO_RESOLVER */
 
 #ifndef AIOS_NO_THREADS
-static void aios__resolver_answer(akc_loop *l, akc_post *post)
+AIOS_PRIVATE void aios__resolver_answer(akc_loop *l, akc_post *post)
 {
     aios__resolve *r = AIOS__CONTAINER(post, aios__resolve, post);
     (void)l;
@@ -3310,7 +3342,7 @@ static void aios__resolver_answer(akc_loop *l, akc_post *post)
 }
 #endif
 
-static void aios__connect_start_run(akc_loop *l, akc_defer *d)
+AIOS_PRIVATE void aios__connect_start_run(akc_loop *l, akc_defer *d)
 {
     aios__connector *c = AIOS__CONTAINER(d, aios__connector, start);
     (void)l;
@@ -3324,7 +3356,7 @@ static void aios__connect_start_run(akc_loop *l, akc_defer *d)
     aios__connect_begin(c);
 }
 
-static int aios__parse_numeric(const char *host, int port, struct sockaddr_storage *ss, socklen_t *len)
+AIOS_PRIVATE int aios__parse_numeric(const char *host, int port, struct sockaddr_storage *ss, socklen_t *len)
 {
     struct sockaddr_in *v4 = (struct sockaddr_in *)(void *)ss;
     struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)(void *)ss;
@@ -3351,7 +3383,7 @@ static int aios__parse_numeric(const char *host, int port, struct sockaddr_stora
     return 0;
 }
 
-static aios__connector *aios__connector_new(aios_stream *s)
+AIOS_PRIVATE aios__connector *aios__connector_new(aios_stream *s)
 {
     aios__connector *c = (aios__connector *)AIOS_MALLOC(sizeof *c);
     int i;
@@ -3377,7 +3409,7 @@ AIOS_API void aios_tcp_opts_init(aios_tcp_opts *o)
     o->nodelay = 1;
 }
 
-static void aios__stream_discard(aios_stream *s)
+AIOS_PRIVATE void aios__stream_discard(aios_stream *s)
 {
     aios__connector_free(s);
     aios__stream_free(s);
@@ -3485,14 +3517,14 @@ AIOS_API void aios_server_config_init(aios_server_config *cfg)
     cfg->retry_ns = AKC_MS(100);
 }
 
-static void aios__server_update(aios_server *srv)
+AIOS_PRIVATE void aios__server_update(aios_server *srv)
 {
     int i;
     unsigned ev = (srv->paused || srv->shutting) ? 0 : POLLIN;
     for (i = 0; i < srv->nlis; i++) akc_io_want(&srv->ctx->core, &srv->lis[i].io, ev);
 }
 
-static void aios__server_retry_fire(akc_loop *l, akc_timer *t)
+AIOS_PRIVATE void aios__server_retry_fire(akc_loop *l, akc_timer *t)
 {
     (void)l;
     aios_server *srv = AIOS__CONTAINER(t, aios_server, retry);
@@ -3500,7 +3532,7 @@ static void aios__server_retry_fire(akc_loop *l, akc_timer *t)
     aios__server_update(srv);
 }
 
-static int aios__fd_shortage(int e)
+AIOS_PRIVATE int aios__fd_shortage(int e)
 {
     return e == EMFILE || e == ENFILE || e == ENOBUFS || e == ENOMEM;
 }
@@ -3508,14 +3540,14 @@ static int aios__fd_shortage(int e)
 /* A server's connections in the order of their last activity (bytes read
  * or written), the one idle longest at the head: moving one to the tail
  * costs four pointers, so every read and write may do it. */
-static void aios__idle_unlink(aios_server *srv, aios_stream *s)
+AIOS_PRIVATE void aios__idle_unlink(aios_server *srv, aios_stream *s)
 {
     if (s->prev) s->prev->next = s->next; else srv->idle_head = s->next;
     if (s->next) s->next->prev = s->prev; else srv->idle_tail = s->prev;
     s->prev = s->next = NULL;
 }
 
-static void aios__idle_append(aios_server *srv, aios_stream *s)
+AIOS_PRIVATE void aios__idle_append(aios_server *srv, aios_stream *s)
 {
     s->prev = srv->idle_tail;
     s->next = NULL;
@@ -3523,7 +3555,7 @@ static void aios__idle_append(aios_server *srv, aios_stream *s)
     srv->idle_tail = s;
 }
 
-static void aios__server_touch(aios_stream *s)
+AIOS_PRIVATE void aios__server_touch(aios_stream *s)
 {
     aios_server *srv = s->server;
     if (!srv || srv->idle_tail == s) return;
@@ -3534,7 +3566,7 @@ static void aios__server_touch(aios_stream *s)
 /* Closes the connection idle longest (its operations end with -ECANCELED,
  * as in a forced shutdown); its descriptor is free at once.  0 when every
  * connection is already closing. */
-static int aios__server_evict(aios_server *srv)
+AIOS_PRIVATE int aios__server_evict(aios_server *srv)
 {
     aios_stream *s;
     for (s = srv->idle_head; s; s = s->next) {
@@ -3549,7 +3581,7 @@ static int aios__server_evict(aios_server *srv)
     return 0;
 }
 
-static void aios__listener_ready(akc_loop *lp, akc_io *io, unsigned revents)
+AIOS_PRIVATE void aios__listener_ready(akc_loop *lp, akc_io *io, unsigned revents)
 {
     aios__listener *l = AIOS__CONTAINER(io, aios__listener, io);
     aios_server *srv = l->srv;
@@ -3595,7 +3627,7 @@ static void aios__listener_ready(akc_loop *lp, akc_io *io, unsigned revents)
     aios__server_update(srv);
 }
 
-static void aios__server_finish_run(akc_loop *l, akc_defer *d)
+AIOS_PRIVATE void aios__server_finish_run(akc_loop *l, akc_defer *d)
 {
     aios_server *srv = AIOS__CONTAINER(d, aios_server, finish);
     aios_ctx *c = srv->ctx;
@@ -3611,7 +3643,7 @@ static void aios__server_finish_run(akc_loop *l, akc_defer *d)
     if (cb) cb(srv, (int)srv->stats.forced, ud);
 }
 
-static void aios__server_conn_gone(aios_server *srv, aios_stream *s)
+AIOS_PRIVATE void aios__server_conn_gone(aios_server *srv, aios_stream *s)
 {
     if (s->flags & AIOS__F_EVICTED) srv->evicting--;
     else aios__idle_unlink(srv, s);
@@ -3624,7 +3656,7 @@ static void aios__server_conn_gone(aios_server *srv, aios_stream *s)
     if (srv->shutting && srv->stats.active == 0) akc_defer_queue(&srv->ctx->core, &srv->finish);
 }
 
-static void aios__server_force(aios_server *srv)
+AIOS_PRIVATE void aios__server_force(aios_server *srv)
 {
     aios_stream *s;
     for (s = srv->idle_head; s; s = s->next) {
@@ -3634,7 +3666,7 @@ static void aios__server_force(aios_server *srv)
     }
 }
 
-static void aios__server_grace_fire(akc_loop *l, akc_timer *t)
+AIOS_PRIVATE void aios__server_grace_fire(akc_loop *l, akc_timer *t)
 {
     (void)l;
     aios__server_force(AIOS__CONTAINER(t, aios_server, grace));
@@ -3668,7 +3700,7 @@ AIOS_API int aios_server_init(aios_server *srv, aios_ctx *ctx, const aios_server
     return 0;
 }
 
-static int aios__listen_fd(aios_server *srv, int fd)
+AIOS_PRIVATE int aios__listen_fd(aios_server *srv, int fd)
 {
     aios__listener *l;
     if (listen(fd, srv->cfg.backlog) < 0) { int e = -errno; AIOS_SYS_CLOSE(fd); return e; }
@@ -3682,7 +3714,7 @@ static int aios__listen_fd(aios_server *srv, int fd)
     return 0;
 }
 
-static int aios__bind_tcp(aios_server *srv, const struct sockaddr *sa, socklen_t len, int dual)
+AIOS_PRIVATE int aios__bind_tcp(aios_server *srv, const struct sockaddr *sa, socklen_t len, int dual)
 {
     int one = 1, fd;
     fd = AIOS_SYS_SOCKET(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -3838,7 +3870,7 @@ AIOS_API int aios_server_shutdown(aios_server *srv, int64_t timeout_ns, aios_ser
 
 /* Text output for aios_format_addr without stdio (snprintf and inet_ntop would
  * pull stdio's exit handling into every static program that links this file). */
-static size_t aios__put_text(char *buf, size_t n, size_t at, const char *text, size_t len)
+AIOS_PRIVATE size_t aios__put_text(char *buf, size_t n, size_t at, const char *text, size_t len)
 {
     size_t i;
     for (i = 0; i < len; i++, at++)
@@ -3846,7 +3878,7 @@ static size_t aios__put_text(char *buf, size_t n, size_t at, const char *text, s
     return at;
 }
 
-static size_t aios__put_num(char *buf, size_t n, size_t at, unsigned v, unsigned base)
+AIOS_PRIVATE size_t aios__put_num(char *buf, size_t n, size_t at, unsigned v, unsigned base)
 {
     char d[12];
     int k = 0;
@@ -3859,7 +3891,7 @@ static size_t aios__put_num(char *buf, size_t n, size_t at, unsigned v, unsigned
     return at;
 }
 
-static size_t aios__put_v4(char *buf, size_t n, size_t at, const unsigned char *a)
+AIOS_PRIVATE size_t aios__put_v4(char *buf, size_t n, size_t at, const unsigned char *a)
 {
     int i;
     for (i = 0; i < 4; i++) {
@@ -3871,7 +3903,7 @@ static size_t aios__put_v4(char *buf, size_t n, size_t at, const unsigned char *
 
 /* RFC 5952: lower-case hex, the longest run of two or more zero groups (the
  * first of equal runs) as "::", IPv4-mapped addresses as ::ffff:a.b.c.d. */
-static size_t aios__put_v6(char *buf, size_t n, size_t at, const unsigned char *a)
+AIOS_PRIVATE size_t aios__put_v6(char *buf, size_t n, size_t at, const unsigned char *a)
 {
     static const unsigned char mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
     unsigned g[8];
@@ -3927,7 +3959,7 @@ AIOS_API int aios_format_addr(const struct sockaddr *sa, char *buf, size_t n)
 
 /* ==== section: serial ports ==== */
 
-static speed_t aios__baud(int baud)
+AIOS_PRIVATE speed_t aios__baud(int baud)
 {
     switch (baud) {
     case 50: return B50; case 75: return B75; case 110: return B110; case 134: return B134;
@@ -4018,7 +4050,7 @@ AIOS_API int aios_serial_open(aios_stream **out, aios_ctx *ctx, const char *path
 
 /* ==== section: closing the context ==== */
 
-static void aios__close_all_streams(aios_ctx *c)
+AIOS_PRIVATE void aios__close_all_streams(aios_ctx *c)
 {
     aios_server *srv;
     aios_stream *s;

@@ -42,6 +42,16 @@ m_one_header() {
         bad=\$(nm --defined-only '$d/impl_$CC.o' | awk '\$2 ~ /^[tTdDbBrR]\$/ {print \$3}' | grep -v '\\.' | grep -Ev '^(${p}|akc)_' )
         [ -z \"\$bad\" ] || { echo \"unprefixed: \$bad\"; exit 1; }"
 
+    # HACKING.md: private functions are declared with the header's
+    # *_PRIVATE macro (static, marked unused), outside the blocks that
+    # tools/stamp_core.sh copies in (asyncusb.h's libusb callbacks aside)
+    if [ "$h" != asyncusb.h ]; then
+        t_check "$h declares its private functions with ${p^^}_PRIVATE" bash -c "
+            bad=\$(awk '/==== asynckit .* begin ====/ {x = 1} /==== asynckit .* end ====/ {x = 0; next}
+                        !x && /^static [^=]*\\(/' '$h')
+            [ -z \"\$bad\" ] || { echo \"plain static: \$bad\"; exit 1; }"
+    fi
+
     cat >"$d/use1.c" <<EOT
 #include "$h"
 #include <string.h>
