@@ -4140,6 +4140,22 @@ AUSB_PRIVATE void ausb__queue_done(ausb_ctx *ctx, ausb_transfer *t, int status)
     ctx->done_tail = t;
 }
 
+/* The queue is a lock-free stack (ctx->remote) that any thread pushes on
+ * and only the loop's thread empties, all at once.  The orderings:
+ *  - the caller owns an idle transfer, so its plain reads and writes of t
+ *    (the fill, state, cancel_requested, next_remote) race with nobody;
+ *  - state becomes QUEUED with a release store, which an ausb_cancel on
+ *    the loop's thread reads with acquire: it then sees cancel_requested
+ *    already cleared here, and its own 1 comes after;
+ *  - the push's compare-exchange releases, and the loop takes the whole
+ *    stack with an acquiring exchange (ausb__submit_remote): everything
+ *    written to t before the push is visible to the loop once it holds t;
+ *  - no ABA: nodes are never popped one by one, and a transfer is pushed
+ *    again only after the loop has delivered it (state back to IDLE);
+ *  - remote_count is only a number for ausb_pending, and the loop's
+ *    relaxed peeks at ctx->remote are hints: one that misses a push is
+ *    followed by the wake-up (akc_wake, after the push), which makes the
+ *    loop look again. */
 AUSB_API int ausb_submit_any_thread(ausb_transfer *t)
 {
     ausb_ctx *ctx;
