@@ -59,9 +59,14 @@ example `cc -std=c99 -O2 -o app app.c -lpthread`.
   systems without epoll).  The structures do not change with it.
 - `AKC_SYS_EPOLL_CREATE1`, `AKC_SYS_EPOLL_CTL`, `AKC_SYS_EPOLL_WAIT`,
   `AKC_SYS_EPOLL_PWAIT2`, `AKC_SYS_PPOLL`, `AKC_SYS_POLL`, `AKC_SYS_EVENTFD`,
-  `AKC_SYS_READ`, `AKC_SYS_WRITE`, `AKC_SYS_CLOSE`, `AKC_NO_PWAIT2`: the
-  system calls of the family's loop core (the wait, the wake-up), for
-  counting or fault injection, as in sched.h's manual.
+  `AKC_SYS_READ`, `AKC_SYS_WRITE`, `AKC_SYS_CLOSE`: the system calls of the
+  loop (the wait and the cross-thread wake-up), each a name or a
+  function-like macro with the libc signature, for counting or fault
+  injection (`AKC_SYS_EPOLL_PWAIT2` takes the descriptor, the events,
+  their count and a pointer to two long longs: seconds, nanoseconds).  The
+  loop waits with epoll_pwait2 (nanosecond timeouts) where the kernel has
+  it, else with epoll_wait and timeouts rounded up to the next
+  millisecond; `AKC_NO_PWAIT2` keeps it to epoll_wait.
 - `AIOS_API`: decoration of public functions (default `extern`).
 - `AIOS_MAX_LISTENERS`: addresses one server may listen on (default 4).  It
   sizes `aios_server`, so give it the same value in every file.
@@ -99,7 +104,7 @@ and the static option of every header of the family.
 
 - An operation that returns a negative code did not start, and its callback
   never runs.  An operation that returned 0 completes exactly once through its
-  callback `(stream, status, user)`, always from the loop's dispatch, never
+  callback `(stream, status, ud)`, always from the loop's dispatch, never
   inside the call that started it.  Success, error, timeout (`-ETIMEDOUT`),
   cancellation and close (`-ECANCELED`) all arrive through that one callback.
 - A callback may start the next operation, or close the stream.  A stream's
@@ -186,7 +191,8 @@ still run first); afterwards the context is closed and may be freed.
     int  aios_close_graceful(s, timeout_ns, cb, ud);         cancel the read, flush the writes, close,
                                                              then cb (see below); timeout_ns < 0: none
     void aios_set_limits(s, size_t read_hwm, size_t write_hwm);   defaults 64 KiB and 1 MiB
-    int  aios_set_timeouts(s, int read_ms, int write_ms);         per operation started later; 0: none
+    int  aios_set_timeouts(s, int64_t read_ns, int64_t write_ns); per operation started later; 0: none,
+                                                             below 0: -EINVAL
     int  aios_stream_fd(s); size_t aios_write_queued(s);
     void aios_stream_set_ud(s, void *p); void *aios_stream_ud(s);
     aios_server *aios_stream_server(s);                      the server that accepted s, or NULL
@@ -235,7 +241,7 @@ it fails with `-EAGAIN`.
     int  aios_server_listen_tcp(srv, const char *host, int port);   NULL / "" / "*": dual stack
     int  aios_server_listen_unix(srv, const char *path);
     int  aios_server_port(const aios_server *srv);                  the bound port (port 0 asked)
-    int  aios_server_shutdown(srv, int timeout_ns, aios_server_cb cb, void *ud);
+    int  aios_server_shutdown(srv, int64_t timeout_ns, aios_server_cb cb, void *ud);
     int  aios_format_addr(const struct sockaddr *sa, char *buf, size_t n);  "1.2.3.4:80", "[::1]:80"
 
 `aios_server_init` on a server the context still holds (initialised and not
@@ -284,20 +290,31 @@ Zero is success, negative is failure.  System errors are `-errno`
 (`-ETIMEDOUT` for timeouts, `-ECANCELED` for cancellation and close,
 `-EINVAL` for bad arguments, `-ENOMEM`, and what the socket calls report,
 such as `-ECONNREFUSED` or `-EPIPE`); the header's own outcomes are in
-`enum aios_error`.  `aios_strerror(code)` describes any code.
+`enum aios_error`.  `aios_strerror(code)` describes any code.  The codes
+are those of the whole asynckit family (sched.h, asyncusb.h): no code
+means two things in two headers, and each header's strerror gives the
+same text.
 
     AIOS_OK           0      success
     AIOS_EINCOMPLETE  -1001  end of stream before the requested bytes
                              (read_exactly, read_until, peek)
     AIOS_ETOOLONG     -1002  read_until: no delimiter within `max` bytes
-    -EAGAIN        -1003  write_copy: the write queue is at its high-water mark
-    AIOS_ECLOSED      -1004  the stream or server is closing
-    -EBUSY        -1005  an operation of that kind is already pending (a
-                             second read; run_once from inside dispatch); a
-                             server or descriptor the context already holds
-    AIOS_ENOTFOUND    -1006  host name not found
-    AIOS_ERESOLVE     -1007  name resolution failed otherwise
-    AIOS_ENOTNUMERIC  -1008  a host name given to a build with AIOS_NO_RESOLVER
+    AIOS_ECLOSED      -1003  the stream or server is closing
+    AIOS_ENOTFOUND    -1004  host name not found
+    AIOS_ERESOLVE     -1005  name resolution failed otherwise
+    AIOS_ENOTNUMERIC  -1006  a host name given to a build with AIOS_NO_RESOLVER
+
+System errors with a meaning of their own here:
+
+    -EAGAIN      write_copy: the copies queued would pass the write high-water mark
+    -EMSGSIZE    write_copy: more than the write high-water mark in one call
+    -EBUSY       an operation of that kind is already pending (a second
+                 read; run_once from inside dispatch); a server or
+                 descriptor the context already holds
+    -ENOTCONN    a read or write on a stream without a descriptor (after a
+                 failed connect)
+    -EOVERFLOW   a write that would make the count of unsent bytes wrap
+                 (32-bit systems)
 */
 /* The implementations of the family need POSIX and GNU declarations, and
  * any of them may be compiled further down this file: when nothing of the
@@ -322,8 +339,9 @@ such as `-ECONNREFUSED` or `-EPIPE`); the header's own outcomes are in
 /* The loop core of the asynckit family: the time cache, timers, deferred
  * calls, descriptor watching (epoll, or poll), cross-thread wake-ups and the
  * family's error text.  Every header of the family carries this same block,
- * stamped from core/core.h by tools/stamp_core.sh (edit it there, then run
- * the script); the test run fails when a header's copy differs.
+ * stamped from core/core.h of the asynckit sources by tools/stamp_core.sh
+ * (edit it there, then run the script); their test run fails when a
+ * header's copy differs.
  *
  * Its names (akc_, AKC_) are the family's own and not an API: each header
  * wraps what users need under its own prefix.  The declarations come once
@@ -1323,7 +1341,7 @@ done:
     return 0;
 }
 
-/* Shape 3: one descriptor, the epoll set, stands for every watcher. */
+/* For a host loop: one descriptor, the epoll set, stands for every watcher. */
 AKC_FN int akc_prepare(akc_loop *l, struct pollfd *fds, int cap, int64_t *deadline)
 {
     if (l->on_prepare) l->on_prepare(l, deadline);
@@ -1394,7 +1412,7 @@ AKC_FN int akc__wait(akc_loop *l, int64_t deadline)
     return 0;
 }
 
-/* Shape 3: the table itself; entries new since the last prepare carry
+/* For a host loop: the table itself; entries new since the last prepare carry
  * AKC_FRESH in revents. */
 AKC_FN int akc_prepare(akc_loop *l, struct pollfd *fds, int cap, int64_t *deadline)
 {
@@ -1450,7 +1468,7 @@ AKC_FN void akc__run(akc_loop *l)
     l->depth--;
 }
 
-/* Shape 3: takes a host's poll results back (the entries prepare gave,
+/* For a host loop: takes its poll results back (the entries prepare gave,
  * in the same order) and runs what is due. */
 AKC_FN void akc_dispatch(akc_loop *l, const struct pollfd *fds, int n)
 {

@@ -50,14 +50,23 @@ says so otherwise).  Other files include it without the macro.
   raw descriptor walker, IADs, UTF-16 decoding, setup packets, speed and
   endpoint type names), for tools and tests on targets without libusb.
 - `ASYNCKIT_POLL`: the loop waits with `poll()` instead of epoll; the
-  structures do not change with it.  `AKC_SYS_*` replace the loop's system
-  calls (see sched.h's manual).
+  structures do not change with it.
+- `AKC_SYS_EPOLL_CREATE1`, `AKC_SYS_EPOLL_CTL`, `AKC_SYS_EPOLL_WAIT`,
+  `AKC_SYS_EPOLL_PWAIT2`, `AKC_SYS_PPOLL`, `AKC_SYS_POLL`, `AKC_SYS_EVENTFD`,
+  `AKC_SYS_READ`, `AKC_SYS_WRITE`, `AKC_SYS_CLOSE`: the system calls of the
+  loop (the wait and the cross-thread wake-up), each a name or a
+  function-like macro with the libc signature, for counting or fault
+  injection (`AKC_SYS_EPOLL_PWAIT2` takes the descriptor, the events,
+  their count and a pointer to two long longs: seconds, nanoseconds).  The
+  loop waits with epoll_pwait2 (nanosecond timeouts) where the kernel has
+  it, else with epoll_wait and timeouts rounded up to the next
+  millisecond; `AKC_NO_PWAIT2` keeps it to epoll_wait.
 - `ASYNCKIT_IMPLEMENTATION` / `ASYNCKIT_STATIC` turn on the switches of
   every header of the family.
 
 ## Tour
 
-    static void on_done(ausb_transfer *t, int status, void *user) {
+    static void on_done(ausb_transfer *t, int status, void *ud) {
         if (status == 0) use(t->actual_length);
         else fprintf(stderr, "%s\n", ausb_strerror(status));
     }
@@ -83,7 +92,7 @@ says so otherwise).  Other files include it without the macro.
 A pipeline that keeps 16 bulk transfers in flight and hands the chunks
 over in order:
 
-    static int on_chunk(ausb_pipe *p, ausb_transfer *t, const unsigned char *data, int len, void *user) {
+    static int on_chunk(ausb_pipe *p, ausb_transfer *t, const unsigned char *data, int len, void *ud) {
         if (!room_for(len)) return AUSB_PIPE_HOLD;   // redelivered after ausb_pipe_resume
         consume(data, len);
         return 0;
@@ -146,7 +155,7 @@ brackets.  The sections follow the order of the declarations below.
     int  ausb_pending(const ausb_ctx *ctx);   transfers in flight plus queued work (hotplug
                                               watches are not counted)
     int64_t ausb_now_ns(void);                CLOCK_MONOTONIC
-    void ausb_defer(ausb_deferred *d, ausb_ctx *ctx, cb, user);   [cb(d, user)] from
+    void ausb_defer(ausb_deferred *d, ausb_ctx *ctx, cb, ud);     [cb(d, ud)] from
                                               the next dispatch; caller storage
     const char *ausb_strerror(int code);      any code, also -errno
     int  ausb_from_libusb(int value, int is_status);   a libusb_error, or a transfer
@@ -279,11 +288,11 @@ gone one.
                                               flight: cancels it, and frees it when its
                                               callback comes (do not free it again)
     void ausb_fill_bulk(t, h, unsigned char ep, void *buf, int len, int64_t timeout_ns,
-                        cb, user);            [cb(t, status, user)]
-    void ausb_fill_interrupt(t, h, ep, buf, len, timeout_ns, cb, user);
-    void ausb_fill_control(t, h, void *buf, timeout_ns, cb, user);   buf: 8-byte setup
+                        cb, ud);              [cb(t, status, ud)]
+    void ausb_fill_interrupt(t, h, ep, buf, len, timeout_ns, cb, ud);
+    void ausb_fill_control(t, h, void *buf, timeout_ns, cb, ud);     buf: 8-byte setup
                                               packet, then wLength bytes of data
-    int  ausb_fill_iso(t, h, ep, buf, len, int packets, int packet_len, timeout_ns, cb, user);
+    int  ausb_fill_iso(t, h, ep, buf, len, int packets, int packet_len, timeout_ns, cb, ud);
     void ausb_transfer_set_flags(t, unsigned flags);   after the fill, which clears them
     int  ausb_submit(ausb_transfer *t);       -EBUSY when not idle
     int  ausb_cancel(ausb_transfer *t);
@@ -317,7 +326,7 @@ descriptor types.
 ### Strings
 
     int  ausb_read_string(ausb_string_req *req, h, int index, int64_t timeout_ns,
-                          cb, user);          [cb(req, status, const char *utf8, user)]
+                          cb, ud);            [cb(req, status, const char *utf8, ud)]
 
 Reads string descriptor `index` with async control transfers, choosing the
 language from the device's list (US English preferred, remembered on the
@@ -338,15 +347,15 @@ transfer is not idle.
 
     void ausb_pipe_config_init(ausb_pipe_config *cfg);   4 in flight x 16 KiB
     int  ausb_pipe_start(ausb_pipe *p, h, unsigned char ep, int type, const ausb_pipe_config *cfg,
-                         on_chunk, on_end, user);
-                    [int on_chunk(p, t, const unsigned char *data, int len, user)]
-                    [void on_end(p, int status, user)]
+                         on_chunk, on_end, ud);
+                    [int on_chunk(p, t, const unsigned char *data, int len, ud)]
+                    [void on_end(p, int status, ud)]
     void ausb_pipe_stop(ausb_pipe *p);        idempotent; on_end gets -ECANCELED
     void ausb_pipe_pause(ausb_pipe *p);
     void ausb_pipe_resume(ausb_pipe *p);      redelivers a held chunk, resubmits
     int  ausb_pipe_running(const ausb_pipe *p);
     int  ausb_outq_init(ausb_outq *q, h, unsigned char ep, int in_flight, int buf_len, int zlp,
-                        int64_t timeout_ns, on_sent, user);   [on_sent(q, status, len, user)]
+                        int64_t timeout_ns, on_sent, ud);     [on_sent(q, status, len, ud)]
     int  ausb_outq_write(ausb_outq *q, const void *data, int len);   -EAGAIN when every
                                               buffer is out, -EMSGSIZE over buf_len
     int  ausb_outq_free_slots(const ausb_outq *q);
@@ -370,8 +379,8 @@ write that fills whole packets ends with a zero-length packet.
 
     void ausb_epstream_config_init(ausb_epstream_config *cfg);  2 x 4 KiB each way
     int  ausb_epstream_open(ausb_epstream *es, h, unsigned char ep_in, unsigned char ep_out,
-                            const ausb_epstream_config *cfg, on_end, user);
-                    [void on_end(es, int status, user)]
+                            const ausb_epstream_config *cfg, on_end, ud);
+                    [void on_end(es, int status, ud)]
     int  ausb_epstream_fd(const ausb_epstream *es);   the caller's end, a socket
     void ausb_epstream_close(ausb_epstream *es);      on_end gets -ECANCELED
 
@@ -407,7 +416,7 @@ fine for serial-class rates; use pipes and OUT queues for bulk rates.
 
     int  ausb_hotplug_supported(void);
     int  ausb_hotplug_start(ausb_hotplug *hp, ctx, const ausb_filter *f, unsigned flags,
-                            cb, user);        [cb(hp, int arrived, const ausb_device *dev, user)]
+                            cb, ud);          [cb(hp, int arrived, const ausb_device *dev, ud)]
                                               -EBUSY for a watch still started
     void ausb_hotplug_stop(ausb_hotplug *hp); no notification after it returns
 
@@ -453,7 +462,7 @@ that fails on them leaves later contexts able to enumerate.
 Declared when sched.h is included before asyncusb.h (or when asyncusb.h
 is included again after it); see the next part.
 
-## Joining a loop (DESIGN.md section 1)
+## Joining a loop (alone, beside the other headers, or in a loop of your own)
 
     int  ausb_prepare(void *ctx, struct pollfd *fds, int cap, int64_t *deadline_ns);
     void ausb_dispatch(void *ctx, struct pollfd *fds, int n);
@@ -486,22 +495,28 @@ pointer.)
 Negative codes, 0 for success; `ausb_strerror(code)` names any of them,
 also `-errno` values.  Timeouts are `-ETIMEDOUT`, cancellation
 `-ECANCELED`, bad arguments `-EINVAL`, memory `-ENOMEM`.
-`ausb_from_libusb` maps libusb's codes and transfer statuses.
+`ausb_from_libusb` maps libusb's codes and transfer statuses.  The codes
+are those of the whole asynckit family (sched.h, aio_stream.h): no code
+means two things in two headers, and each header's strerror gives the
+same text.
 
-    AUSB_OK                    0      success
-    AUSB_EFAIL                 -1001  failure without a better name
-    -EIO              -1002  transfer or I/O error
-    AUSB_ESTALL           -1003  endpoint halted, or request not supported
-    -ENODEV       -1004  the device is gone
-    AUSB_EBABBLE        -1005  the device sent more than asked for
-    -EACCES          -1006  permission denied
-    -ENOENT       -1007  no such device, interface or entity
-    -EBUSY            -1008  resource busy; a transfer that is not idle; a
-                                      handle still open or a watch still started
-                                      given to ausb_open or ausb_hotplug_start
-    -ENOTSUP   -1009  not supported by the platform or libusb
-    AUSB_EMALFORMED       -1010  descriptor bytes are invalid
-    AUSB_ECLOSED          -1011  the handle is closing or closed
+    AUSB_OK            0      success
+    AUSB_ECLOSED       -1003  the handle is closing or closed
+    AUSB_EFAIL         -1010  failure without a better name
+    AUSB_ESTALL        -1011  endpoint halted, or request not supported
+    AUSB_EBABBLE       -1012  the device sent more than asked for
+    AUSB_EMALFORMED    -1013  descriptor bytes are invalid
+
+System errors with a meaning of their own here:
+
+    -EIO         transfer or I/O error
+    -ENODEV      the device is gone
+    -EACCES      permission denied
+    -ENOENT      no such device, interface or entity
+    -EBUSY       resource busy; a transfer that is not idle; a handle still
+                 open or a watch still started given to ausb_open or
+                 ausb_hotplug_start
+    -ENOTSUP     not supported by the platform or libusb
 */
 /* The implementations of the family need POSIX and GNU declarations, and
  * any of them may be compiled further down this file: when nothing of the
@@ -526,8 +541,9 @@ also `-errno` values.  Timeouts are `-ETIMEDOUT`, cancellation
 /* The loop core of the asynckit family: the time cache, timers, deferred
  * calls, descriptor watching (epoll, or poll), cross-thread wake-ups and the
  * family's error text.  Every header of the family carries this same block,
- * stamped from core/core.h by tools/stamp_core.sh (edit it there, then run
- * the script); the test run fails when a header's copy differs.
+ * stamped from core/core.h of the asynckit sources by tools/stamp_core.sh
+ * (edit it there, then run the script); their test run fails when a
+ * header's copy differs.
  *
  * Its names (akc_, AKC_) are the family's own and not an API: each header
  * wraps what users need under its own prefix.  The declarations come once
@@ -1527,7 +1543,7 @@ done:
     return 0;
 }
 
-/* Shape 3: one descriptor, the epoll set, stands for every watcher. */
+/* For a host loop: one descriptor, the epoll set, stands for every watcher. */
 AKC_FN int akc_prepare(akc_loop *l, struct pollfd *fds, int cap, int64_t *deadline)
 {
     if (l->on_prepare) l->on_prepare(l, deadline);
@@ -1598,7 +1614,7 @@ AKC_FN int akc__wait(akc_loop *l, int64_t deadline)
     return 0;
 }
 
-/* Shape 3: the table itself; entries new since the last prepare carry
+/* For a host loop: the table itself; entries new since the last prepare carry
  * AKC_FRESH in revents. */
 AKC_FN int akc_prepare(akc_loop *l, struct pollfd *fds, int cap, int64_t *deadline)
 {
@@ -1654,7 +1670,7 @@ AKC_FN void akc__run(akc_loop *l)
     l->depth--;
 }
 
-/* Shape 3: takes a host's poll results back (the entries prepare gave,
+/* For a host loop: takes its poll results back (the entries prepare gave,
  * in the same order) and runs what is due. */
 AKC_FN void akc_dispatch(akc_loop *l, const struct pollfd *fds, int n)
 {

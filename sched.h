@@ -177,7 +177,7 @@
  * thread); a program that needs tighter timing can lower it with
  * prctl(PR_SET_TIMERSLACK, 1).  The library never changes it.
  *
- * # Joining other loops (DESIGN.md shapes 1 to 3)
+ * # Joining other loops (alone, with the other headers, inside a foreign loop)
  *
  * Alone: schd_loop_run / schd_loop_run_once.  With the other headers:
  * schd_source_add(&src, loop, X_prepare, X_dispatch, ctx) makes their
@@ -246,7 +246,8 @@
  *   void schd_loop_set_clock(loop, fn, ud)    [int64_t fn(ud)] replaces the clock;
  *                                             NULL restores CLOCK_MONOTONIC
  *   int64_t schd_now_ns(void)                 CLOCK_MONOTONIC, not cached
- *   int  schd_loop_prepare(loop, fds, cap, &deadline_ns)   shape 3, above
+ *   int  schd_loop_prepare(loop, fds, cap, &deadline_ns)   inside a foreign
+ *                                             loop, above
  *   void schd_loop_dispatch(loop, fds, n)
  *   const char *schd_strerror(code)           any code, also -errno
  *
@@ -452,8 +453,9 @@
 /* The loop core of the asynckit family: the time cache, timers, deferred
  * calls, descriptor watching (epoll, or poll), cross-thread wake-ups and the
  * family's error text.  Every header of the family carries this same block,
- * stamped from core/core.h by tools/stamp_core.sh (edit it there, then run
- * the script); the test run fails when a header's copy differs.
+ * stamped from core/core.h of the asynckit sources by tools/stamp_core.sh
+ * (edit it there, then run the script); their test run fails when a
+ * header's copy differs.
  *
  * Its names (akc_, AKC_) are the family's own and not an API: each header
  * wraps what users need under its own prefix.  The declarations come once
@@ -1453,7 +1455,7 @@ done:
     return 0;
 }
 
-/* Shape 3: one descriptor, the epoll set, stands for every watcher. */
+/* For a host loop: one descriptor, the epoll set, stands for every watcher. */
 AKC_FN int akc_prepare(akc_loop *l, struct pollfd *fds, int cap, int64_t *deadline)
 {
     if (l->on_prepare) l->on_prepare(l, deadline);
@@ -1524,7 +1526,7 @@ AKC_FN int akc__wait(akc_loop *l, int64_t deadline)
     return 0;
 }
 
-/* Shape 3: the table itself; entries new since the last prepare carry
+/* For a host loop: the table itself; entries new since the last prepare carry
  * AKC_FRESH in revents. */
 AKC_FN int akc_prepare(akc_loop *l, struct pollfd *fds, int cap, int64_t *deadline)
 {
@@ -1580,7 +1582,7 @@ AKC_FN void akc__run(akc_loop *l)
     l->depth--;
 }
 
-/* Shape 3: takes a host's poll results back (the entries prepare gave,
+/* For a host loop: takes its poll results back (the entries prepare gave,
  * in the same order) and runs what is due. */
 AKC_FN void akc_dispatch(akc_loop *l, const struct pollfd *fds, int n)
 {
@@ -1760,7 +1762,7 @@ SCHD_API int64_t schd_loop_now(const schd_loop *loop);
 SCHD_API void schd_loop_update_time(schd_loop *loop);
 SCHD_API void schd_loop_set_clock(schd_loop *loop, schd_clock_cb clock, void *ud);
 SCHD_API int  schd_loop_alive(const schd_loop *loop);
-/* Shape 3: drive this loop from another one.  prepare fills fds (returns
+/* Drive this loop from another one.  prepare fills fds (returns
  * how many it needs) and lowers *deadline_ns; dispatch takes them back. */
 SCHD_API int  schd_loop_prepare(void *loop, struct pollfd *fds, int cap, int64_t *deadline_ns);
 SCHD_API void schd_loop_dispatch(void *loop, struct pollfd *fds, int n);

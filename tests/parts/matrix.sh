@@ -52,6 +52,11 @@ m_one_header() {
             [ -z \"\$bad\" ] || { echo \"plain static: \$bad\"; exit 1; }"
     fi
 
+    # a user who copies the one header has nothing else: it cites no
+    # document of the repository ("DESIGN.md", "shape 3")
+    t_check "$h cites no document it does not carry" bash -c "
+        ! grep -nE 'DESIGN\.md|HACKING\.md|STYLE\.md|[Ss]hapes? [0-9]' '$h'"
+
     cat >"$d/use1.c" <<EOT
 #include "$h"
 #include <string.h>
@@ -92,6 +97,16 @@ t_check "headers with different loop cores in one file stop with an #error" bash
 if $CC $T_WARN -iquote . -o "$M/errors" tests/errors.c $(pkg-config --cflags --libs libusb-1.0 2>/dev/null) -lpthread \
         >"$M/errors.build.log" 2>&1; then
     t_suite "errors" "$M/errors"
+    # ... and each manual's table of codes gives the numbers the program
+    # printed (line "  CODE NAME text"), so a renumbering cannot leave the
+    # manuals behind
+    t_check "errors tables in the manuals give each code its number" bash -c '
+        bad=0
+        while read -r num name _; do
+            case $name in AIOS_*) h=aio_stream.h ;; AUSB_*) h=asyncusb.h ;; *) continue ;; esac
+            grep -qE "^    $name +$num " "$h" || { echo "$h: no line \"$name $num\""; bad=1; }
+        done < <("$1")
+        exit $bad' _ "$M/errors"
 else
     t_fail_line "[errors] does not build: $(head -n 3 "$M/errors.build.log")"
 fi
