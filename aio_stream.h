@@ -286,20 +286,21 @@ them gives `-EINVAL`.
 
 ## Error codes
 
-Zero is success, negative is failure.  System errors are `-errno`
-(`-ETIMEDOUT` for timeouts, `-ECANCELED` for cancellation and close,
+Zero is success, negative is failure.  The three headers of the family
+share one error space: a code means the same in all of them, and
+`aios_strerror`, `schd_strerror` and `ausb_strerror` describe any code
+alike.  System errors are `-errno`, with the C library's words:
+`-ETIMEDOUT` for timeouts, `-ECANCELED` for cancellation and close,
 `-EINVAL` for bad arguments, `-ENOMEM`, and what the socket calls report,
-such as `-ECONNREFUSED` or `-EPIPE`); the header's own outcomes are in
-`enum aios_error`.  `aios_strerror(code)` describes any code.  The codes
-are those of the whole asynckit family (sched.h, asyncusb.h): no code
-means two things in two headers, and each header's strerror gives the
-same text.
+such as `-ECONNREFUSED` or `-EPIPE`.  The family's own codes that this
+header uses:
 
     AIOS_OK           0      success
     AIOS_EINCOMPLETE  -1001  end of stream before the requested bytes
                              (read_exactly, read_until, peek)
     AIOS_ETOOLONG     -1002  read_until: no delimiter within `max` bytes
-    AIOS_ECLOSED      -1003  the stream or server is closing
+    AIOS_ECLOSED      -1003  the stream or server is closing (asyncusb.h's
+                             AUSB_ECLOSED, the same code)
     AIOS_ENOTFOUND    -1004  host name not found
     AIOS_ERESOLVE     -1005  name resolution failed otherwise
     AIOS_ENOTNUMERIC  -1006  a host name given to a build with AIOS_NO_RESOLVER
@@ -309,8 +310,8 @@ System errors with a meaning of their own here:
     -EAGAIN      write_copy: the copies queued would pass the write high-water mark
     -EMSGSIZE    write_copy: more than the write high-water mark in one call
     -EBUSY       an operation of that kind is already pending (a second
-                 read; run_once from inside dispatch); a server or
-                 descriptor the context already holds
+                 read, a second drain, run_once from inside dispatch); a
+                 server or descriptor the context already holds
     -ENOTCONN    a read or write on a stream without a descriptor (after a
                  failed connect)
     -EOVERFLOW   a write that would make the count of unsent bytes wrap
@@ -473,7 +474,6 @@ struct akc_loop {
     int stop;                  /* atomic */
     int depth;                 /* inside a dispatch (or close) */
     int live;                  /* between init and free */
-    int pwait2_missing;        /* epoll_pwait2 answered ENOSYS once */
     int passes;                /* rounds of deferred calls per dispatch (1) */
     akc_io_fn io_fns[AKC_IO_KINDS];   /* the handler of each kind of watcher */
     /* the header's own parts of an iteration */
@@ -1246,6 +1246,10 @@ AKC_FN void akc__deadline(akc_loop *l, int64_t *deadline)
 
 #if !defined(AKC_POLL_BACKEND)
 
+#if defined(AKC__PWAIT2)
+static int akc__pwait2_missing;   /* epoll_pwait2 answered ENOSYS */
+#endif
+
 AKC_FN int akc__batch_room(akc_loop *l)
 {
     if (!l->batch) {
@@ -1317,13 +1321,13 @@ AKC_FN int akc__wait(akc_loop *l, int64_t deadline)
     if (wait == 0 && l->nwant == 0 && !akc_posts_pending(l)) return 0;
     if (akc__batch_room(l) < 0) return -ENOMEM;
 #if defined(AKC__PWAIT2)
-    if (wait > 0 && wait % 1000000 != 0 && !l->pwait2_missing) {
+    if (wait > 0 && wait % 1000000 != 0 && !akc__pwait2_missing) {
         struct { long long sec, nsec; } ts;   /* the kernel's timespec: 64-bit on every ABI */
         ts.sec = wait / 1000000000;
         ts.nsec = wait % 1000000000;
         n = (int)AKC_SYS_EPOLL_PWAIT2(l->epfd, (struct epoll_event *)l->batch, l->batch_cap, &ts);
         if (n >= 0 || errno != ENOSYS) goto done;
-        l->pwait2_missing = 1;
+        akc__pwait2_missing = 1;   /* an old kernel (or valgrind): once per process */
     }
 #endif
     if (wait < 0) ms = -1;
@@ -1676,6 +1680,12 @@ AIOS_API int aios_format_addr(const struct sockaddr *sa, char *buf, size_t n);
 
 /* serial ports */
 AIOS_API int aios_serial_open(aios_stream **out, aios_ctx *ctx, const char *path, int baud);
+
+/* Private to the await bridge of sched.h tasks: takes an operation back
+ * so that its callback (cb, ud) never runs and the stream stays usable. */
+enum { AIOS__WD_READ, AIOS__WD_WRITE, AIOS__WD_DRAIN, AIOS__WD_SHUTDOWN, AIOS__WD_CONNECT };
+AIOS_API void aios__withdraw(aios_stream *s, int what, aios_cb cb, void *ud);
+AIOS_API void aios__server_withdraw(aios_server *srv);
 
 #ifdef __cplusplus
 }
@@ -4066,6 +4076,109 @@ AIOS_API int aios_serial_open(aios_stream **out, aios_ctx *ctx, const char *path
     return r;
 }
 
+/* ==== section: withdrawing an operation (the await bridge) ==== */
+
+/* The read ends without its callback.  Bytes it had already moved into
+ * the caller's buffer (read some, read exactly) go back in front of the
+ * stream's buffer, so the next read sees the stream as if this one had
+ * never been; without memory for that the read side fails with -ENOMEM. */
+AIOS_PRIVATE void aios__withdraw_read(aios_stream *s)
+{
+    if (!s->rop) return;
+    if ((s->rop == AIOS__R_SOME || s->rop == AIOS__R_EXACT) && s->rgot > 0) {
+        size_t have = aios__buffered(s), n = (size_t)s->rgot + have;
+        char *b = n <= (size_t)UINT32_MAX ? (char *)AIOS_MALLOC(n) : NULL;
+        if (b) {
+            memcpy(b, s->ru.dst, s->rgot);
+            if (have) memcpy(b + s->rgot, s->rbuf + s->rstart, have);
+            AIOS_FREE(s->rbuf);
+            s->rbuf = b;
+            s->rcap = (uint32_t)n;
+            s->rstart = 0;
+            s->rend = (uint32_t)n;
+        } else if (!s->rerr) {
+            s->rerr = -ENOMEM;
+        }
+    }
+    s->rop = AIOS__R_NONE;
+    s->rcb = NULL;
+    s->rforce = 0;
+    s->rscan = 0;
+    if (!(s->flags & AIOS__F_GCLOSE)) aios__stream_stop_rtimer(s);
+    aios__stream_update(s);
+}
+
+/* The write (cb, ud) ends without its callback: dropped when none of its
+ * bytes went out, else finished from a copy of what is left (the caller's
+ * buffer may go away); without memory for the copy the write side fails. */
+AIOS_PRIVATE void aios__withdraw_write(aios_stream *s, aios_cb cb, void *ud)
+{
+    aios__wreq **pp, *w, *prev = NULL;
+    for (pp = &s->whead; (w = *pp) != NULL; prev = w, pp = &w->next)
+        if (w->cb == cb && w->ud == ud) break;
+    if (!w) return;
+    if (w->off == 0) {
+        *pp = w->next;
+        if (s->wtail == w) s->wtail = prev;
+        s->wunsent -= w->len;
+        s->wcopied -= w->copied;
+        AIOS_FREE(w);
+        aios__stream_update(s);
+        return;
+    }
+    w->cb = NULL;
+    if (!w->copied && w->off < w->len) {
+        size_t left = w->len - w->off;
+        aios__wreq *c = (aios__wreq *)AIOS_MALLOC(sizeof *c + left);
+        if (!c) {
+            if (!s->werr) s->werr = -ENOMEM;
+            return;
+        }
+        *c = *w;
+        memcpy((char *)(c + 1), w->data + w->off, left);
+        c->data = (const char *)(c + 1);
+        c->len = left;
+        c->off = 0;
+        c->copied = sizeof *c + left;
+        s->wcopied += c->copied;
+        *pp = c;
+        if (s->wtail == w) s->wtail = c;
+        AIOS_FREE(w);
+    }
+}
+
+AIOS_API void aios__withdraw(aios_stream *s, int what, aios_cb cb, void *ud)
+{
+    if (!s) return;
+    switch (what) {
+    case AIOS__WD_READ:
+        if (s->rcb == cb && s->rud == ud) aios__withdraw_read(s);
+        break;
+    case AIOS__WD_WRITE:
+        aios__withdraw_write(s, cb, ud);
+        break;
+    case AIOS__WD_DRAIN:
+        if (s->side && s->side->dcb == cb && s->side->dud == ud) s->side->dcb = NULL;
+        break;
+    case AIOS__WD_SHUTDOWN:   /* the shutdown goes on; nobody waits for it */
+        if (s->side && s->side->scb == cb && s->side->sud == ud) s->side->scb = NULL;
+        break;
+    case AIOS__WD_CONNECT:    /* abandoned: the stream stays, as after a failed connect */
+        if ((s->flags & AIOS__F_CONNECTING) && s->side && s->side->ccb == cb && s->side->cud == ud) {
+            s->side->ccb = NULL;
+            aios__connect_done(s, -ECANCELED);
+        }
+        break;
+    default:
+        break;
+    }
+}
+
+AIOS_API void aios__server_withdraw(aios_server *srv)
+{
+    if (srv) srv->shut_cb = NULL;   /* the shutdown goes on; nobody waits for it */
+}
+
 /* ==== section: closing the context ==== */
 
 AIOS_PRIVATE void aios__close_all_streams(aios_ctx *c)
@@ -4108,6 +4221,164 @@ AIOS_API void aios_ctx_close(aios_ctx *c)
 }
 
 #endif /* AIOS_IMPLEMENTATION */
+
+/* ==== asynckit aio-sched bridge begin ==== */
+/* sched.h tasks await aio_stream.h's operations.  sched.h and aio_stream.h
+ * both carry this block (stamped from core/bridge_aio.h by
+ * tools/stamp_core.sh); whichever of the two comes second in a file
+ * compiles it.  Its functions are static, so every file that includes
+ * both headers has them, whichever file compiled the implementations.
+ *
+ * After each await SCHD_STATUS(t) holds what the operation's callback
+ * would have received: bytes for reads, 0 for the others, or a negative
+ * code.  schd_task_timeout(t, ns) before an await bounds it (-ETIMEDOUT),
+ * and schd_task_cancel ends it (-ECANCELED); either way the operation is
+ * taken back and the stream stays usable: bytes a read had taken are back
+ * in the stream's buffer, a write that had not started is dropped, one
+ * that had started finishes from a copy, a connect is abandoned (the
+ * stream stays, without a descriptor; close it). */
+#if defined(SCHD_H_INCLUDED) && defined(AIO_STREAM_H) && !defined(AKC_BRIDGE_AIO)
+#define AKC_BRIDGE_AIO 1
+#include <errno.h>
+
+#define AIOS_AWAIT_CONNECT(t, sp, ctx, host, port, opts) \
+    SCHD_AWAIT_(t, aios__await_connect((t), (sp), (ctx), (host), (port), (opts)))
+#define AIOS_AWAIT_UNIX_CONNECT(t, sp, ctx, path) SCHD_AWAIT_(t, aios__await_unix_connect((t), (sp), (ctx), (path)))
+#define AIOS_AWAIT_READ(t, s, buf, cap)           SCHD_AWAIT_(t, aios__await_read((t), (s), AIOS__AW_SOME, (buf), (cap), NULL, 0))
+#define AIOS_AWAIT_READ_EXACTLY(t, s, buf, n)     SCHD_AWAIT_(t, aios__await_read((t), (s), AIOS__AW_EXACT, (buf), (n), NULL, 0))
+#define AIOS_AWAIT_READ_UNTIL(t, s, delim, dlen, max) \
+    SCHD_AWAIT_(t, aios__await_read((t), (s), AIOS__AW_UNTIL, NULL, (max), (delim), (dlen)))
+#define AIOS_AWAIT_PEEK(t, s, n)                  SCHD_AWAIT_(t, aios__await_read((t), (s), AIOS__AW_PEEK, NULL, (n), NULL, 0))
+#define AIOS_AWAIT_WRITE(t, s, data, n)           SCHD_AWAIT_(t, aios__await_write((t), (s), (data), (n)))
+#define AIOS_AWAIT_DRAIN(t, s, low_water)         SCHD_AWAIT_(t, aios__await_drain((t), (s), (low_water)))
+#define AIOS_AWAIT_SHUTDOWN(t, s)                 SCHD_AWAIT_(t, aios__await_shutdown((t), (s)))
+#define AIOS_AWAIT_SERVER_SHUTDOWN(t, srv, timeout_ns) \
+    SCHD_AWAIT_(t, aios__await_server_shutdown((t), (srv), (timeout_ns)))
+
+enum { AIOS__AW_SOME, AIOS__AW_EXACT, AIOS__AW_UNTIL, AIOS__AW_PEEK };
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* The stream's callback: the operation is over. */
+static void aios__await_done(aios_stream *s, int status, void *ud)
+{
+    schd_task_op_end((schd_task *)ud, s, status);
+}
+
+/* Takes the task's operation back from the stream (the await ended first). */
+static void aios__await_withdraw(schd_task *t, void *op, int what)
+{
+    aios__withdraw((aios_stream *)op, what, aios__await_done, t);
+}
+static void aios__await_withdraw_read(schd_task *t, void *op) { aios__await_withdraw(t, op, AIOS__WD_READ); }
+static void aios__await_withdraw_write(schd_task *t, void *op) { aios__await_withdraw(t, op, AIOS__WD_WRITE); }
+static void aios__await_withdraw_drain(schd_task *t, void *op) { aios__await_withdraw(t, op, AIOS__WD_DRAIN); }
+static void aios__await_withdraw_shutdown(schd_task *t, void *op) { aios__await_withdraw(t, op, AIOS__WD_SHUTDOWN); }
+static void aios__await_withdraw_connect(schd_task *t, void *op) { aios__await_withdraw(t, op, AIOS__WD_CONNECT); }
+
+#if defined(__GNUC__)
+#define AIOS__BRIDGE static __attribute__((unused))
+#else
+#define AIOS__BRIDGE static
+#endif
+
+AIOS__BRIDGE int aios__await_read(schd_task *t, aios_stream *s, int kind, void *buf, size_t n,
+                                  const void *delim, size_t dlen)
+{
+    int r;
+    if (schd_task_op_enter(t)) return 1;
+    switch (kind) {
+    case AIOS__AW_SOME: r = aios_read(s, buf, n, aios__await_done, t); break;
+    case AIOS__AW_EXACT: r = aios_read_exactly(s, buf, n, aios__await_done, t); break;
+    case AIOS__AW_UNTIL: r = aios_read_until(s, delim, dlen, n, aios__await_done, t); break;
+    default: r = aios_peek(s, n, aios__await_done, t); break;
+    }
+    if (r < 0) return schd_task_op_failed(t, r);
+    return schd_task_op_begin(t, s, aios__await_withdraw_read);
+}
+
+/* A write is found by its callback and user pointer (the task). */
+AIOS__BRIDGE int aios__await_write(schd_task *t, aios_stream *s, const void *data, size_t n)
+{
+    int r;
+    if (schd_task_op_enter(t)) return 1;
+    r = aios_write(s, data, n, aios__await_done, t);
+    if (r < 0) return schd_task_op_failed(t, r);
+    return schd_task_op_begin(t, s, aios__await_withdraw_write);
+}
+
+AIOS__BRIDGE int aios__await_drain(schd_task *t, aios_stream *s, size_t low_water)
+{
+    int r;
+    if (schd_task_op_enter(t)) return 1;
+    r = aios_drain(s, low_water, aios__await_done, t);
+    if (r < 0) return schd_task_op_failed(t, r);
+    return schd_task_op_begin(t, s, aios__await_withdraw_drain);
+}
+
+AIOS__BRIDGE int aios__await_shutdown(schd_task *t, aios_stream *s)
+{
+    int r;
+    if (schd_task_op_enter(t)) return 1;
+    r = aios_shutdown(s, aios__await_done, t);
+    if (r < 0) return schd_task_op_failed(t, r);
+    return schd_task_op_begin(t, s, aios__await_withdraw_shutdown);
+}
+
+AIOS__BRIDGE int aios__await_connect(schd_task *t, aios_stream **sp, aios_ctx *ctx, const char *host, int port,
+                                     const aios_tcp_opts *opts)
+{
+    int r;
+    if (schd_task_op_enter(t)) return 1;
+    r = aios_tcp_connect(sp, ctx, host, port, opts, aios__await_done, t);
+    if (r < 0) return schd_task_op_failed(t, r);
+    return schd_task_op_begin(t, *sp, aios__await_withdraw_connect);
+}
+
+AIOS__BRIDGE int aios__await_unix_connect(schd_task *t, aios_stream **sp, aios_ctx *ctx, const char *path)
+{
+    int r;
+    if (schd_task_op_enter(t)) return 1;
+    r = aios_unix_connect(sp, ctx, path, aios__await_done, t);
+    if (r < 0) return schd_task_op_failed(t, r);
+    return schd_task_op_begin(t, *sp, aios__await_withdraw_connect);
+}
+
+static void aios__await_server_done(aios_server *srv, int status, void *ud)
+{
+    schd_task_op_end((schd_task *)ud, srv, status);
+}
+
+static void aios__await_withdraw_server(schd_task *t, void *op)
+{
+    (void)t;
+    aios__server_withdraw((aios_server *)op);
+}
+
+AIOS__BRIDGE int aios__await_server_shutdown(schd_task *t, aios_server *srv, int64_t timeout_ns)
+{
+    int r;
+    if (schd_task_op_enter(t)) return 1;
+    r = aios_server_shutdown(srv, timeout_ns, aios__await_server_done, t);
+    if (r < 0) return schd_task_op_failed(t, r);
+    return schd_task_op_begin(t, srv, aios__await_withdraw_server);
+}
+
+/* A context as a source of a schd_loop: schd_source_add with
+ * aios_prepare and aios_dispatch. */
+AIOS__BRIDGE int aios_attach(aios_ctx *ctx, schd_loop *loop, schd_source *src)
+{
+    if (!ctx || !loop || !src) return -EINVAL;
+    return schd_source_add(src, loop, aios_prepare, aios_dispatch, ctx);
+}
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* AKC_BRIDGE_AIO */
+/* ==== asynckit aio-sched bridge end ==== */
 
 /*
 ------------------------------------------------------------------------------

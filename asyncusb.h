@@ -24,9 +24,8 @@ says so otherwise).  Other files include it without the macro.
 
 ## Options (define before the include)
 
-- `AUSB_STATIC`: every function becomes `static` (for a program of one
-  file; define it together with `AUSB_IMPLEMENTATION`, which it does not
-  imply).
+- `AUSB_STATIC`: every function becomes `static`, and the implementation
+  is compiled into this file (for a program of one file).
 - `AUSB_API`: decoration of public functions (default `extern`).
 - `AUSB_MALLOC(n)`, `AUSB_REALLOC(p, n)`, `AUSB_FREE(p)`: allocator hooks;
   define all three or none (default: the C library).  Device lists, the
@@ -148,14 +147,15 @@ brackets.  The sections follow the order of the declarations below.
     int  ausb_prepare(void *ctx, struct pollfd *fds, int cap, int64_t *deadline_ns);
     void ausb_dispatch(void *ctx, struct pollfd *fds, int n);
     int  ausb_run_once(ausb_ctx *ctx, int64_t timeout_ns);   one wait (-1: no limit);
-                                              1 while ausb_run would go on, else 0
+                                              1 while ausb_run would go on, else 0;
+                                              <0 on error
     int  ausb_run(ausb_ctx *ctx);             until ausb_stop, or until nothing is in flight
                                               or queued and no hotplug watch is started
     void ausb_stop(ausb_ctx *ctx);            any thread, also a signal handler
     int  ausb_pending(const ausb_ctx *ctx);   transfers in flight plus queued work (hotplug
                                               watches are not counted)
     int64_t ausb_now_ns(void);                CLOCK_MONOTONIC
-    void ausb_defer(ausb_deferred *d, ausb_ctx *ctx, cb, ud);     [cb(d, ud)] from
+    void ausb_defer(ausb_deferred *d, ausb_ctx *ctx, cb, ud);   [cb(d, ud)] from
                                               the next dispatch; caller storage
     const char *ausb_strerror(int code);      any code, also -errno
     int  ausb_from_libusb(int value, int is_status);   a libusb_error, or a transfer
@@ -288,9 +288,9 @@ gone one.
                                               flight: cancels it, and frees it when its
                                               callback comes (do not free it again)
     void ausb_fill_bulk(t, h, unsigned char ep, void *buf, int len, int64_t timeout_ns,
-                        cb, ud);              [cb(t, status, ud)]
+                        cb, ud);            [cb(t, status, ud)]
     void ausb_fill_interrupt(t, h, ep, buf, len, timeout_ns, cb, ud);
-    void ausb_fill_control(t, h, void *buf, timeout_ns, cb, ud);     buf: 8-byte setup
+    void ausb_fill_control(t, h, void *buf, timeout_ns, cb, ud);   buf: 8-byte setup
                                               packet, then wLength bytes of data
     int  ausb_fill_iso(t, h, ep, buf, len, int packets, int packet_len, timeout_ns, cb, ud);
     void ausb_transfer_set_flags(t, unsigned flags);   after the fill, which clears them
@@ -326,7 +326,7 @@ descriptor types.
 ### Strings
 
     int  ausb_read_string(ausb_string_req *req, h, int index, int64_t timeout_ns,
-                          cb, ud);            [cb(req, status, const char *utf8, ud)]
+                          cb, ud);          [cb(req, status, const char *utf8, ud)]
 
 Reads string descriptor `index` with async control transfers, choosing the
 language from the device's list (US English preferred, remembered on the
@@ -355,7 +355,7 @@ transfer is not idle.
     void ausb_pipe_resume(ausb_pipe *p);      redelivers a held chunk, resubmits
     int  ausb_pipe_running(const ausb_pipe *p);
     int  ausb_outq_init(ausb_outq *q, h, unsigned char ep, int in_flight, int buf_len, int zlp,
-                        int64_t timeout_ns, on_sent, ud);     [on_sent(q, status, len, ud)]
+                        int64_t timeout_ns, on_sent, ud);   [on_sent(q, status, len, ud)]
     int  ausb_outq_write(ausb_outq *q, const void *data, int len);   -EAGAIN when every
                                               buffer is out, -EMSGSIZE over buf_len
     int  ausb_outq_free_slots(const ausb_outq *q);
@@ -416,7 +416,7 @@ fine for serial-class rates; use pipes and OUT queues for bulk rates.
 
     int  ausb_hotplug_supported(void);
     int  ausb_hotplug_start(ausb_hotplug *hp, ctx, const ausb_filter *f, unsigned flags,
-                            cb, ud);          [cb(hp, int arrived, const ausb_device *dev, ud)]
+                            cb, ud);        [cb(hp, int arrived, const ausb_device *dev, ud)]
                                               -EBUSY for a watch still started
     void ausb_hotplug_stop(ausb_hotplug *hp); no notification after it returns
 
@@ -462,7 +462,7 @@ that fails on them leaves later contexts able to enumerate.
 Declared when sched.h is included before asyncusb.h (or when asyncusb.h
 is included again after it); see the next part.
 
-## Joining a loop (alone, beside the other headers, or in a loop of your own)
+## Joining a loop
 
     int  ausb_prepare(void *ctx, struct pollfd *fds, int cap, int64_t *deadline_ns);
     void ausb_dispatch(void *ctx, struct pollfd *fds, int n);
@@ -492,31 +492,30 @@ pointer.)
 
 ## Errors
 
-Negative codes, 0 for success; `ausb_strerror(code)` names any of them,
-also `-errno` values.  Timeouts are `-ETIMEDOUT`, cancellation
-`-ECANCELED`, bad arguments `-EINVAL`, memory `-ENOMEM`.
-`ausb_from_libusb` maps libusb's codes and transfer statuses.  The codes
-are those of the whole asynckit family (sched.h, aio_stream.h): no code
-means two things in two headers, and each header's strerror gives the
-same text.
+Negative codes, 0 for success.  The three headers of the family share one
+error space: a code means the same in all of them, and `ausb_strerror`,
+`aios_strerror` and `schd_strerror` describe any code alike.  System
+errors are `-errno`, with the C library's words; `ausb_from_libusb` maps
+libusb's codes and transfer statuses onto them and onto the family's own:
 
     AUSB_OK            0      success
-    AUSB_ECLOSED       -1003  the handle is closing or closed
+    -ETIMEDOUT                a transfer's timeout
+    -ECANCELED                cancelled (ausb_cancel, close, exit)
+    -ENODEV                   the device is gone (unplugged)
+    -EIO                      transfer or I/O error
+    -EACCES                   permission denied
+    -ENOENT                   no such device, interface or entity
+    -EBUSY                    resource busy; a transfer that is not idle; a
+                              handle still open or a watch still started
+                              given to ausb_open or ausb_hotplug_start
+    -ENOTSUP                  not supported by the platform or libusb
+    -EINVAL, -ENOMEM          bad arguments, no memory
     AUSB_EFAIL         -1010  failure without a better name
     AUSB_ESTALL        -1011  endpoint halted, or request not supported
-    AUSB_EBABBLE       -1012  the device sent more than asked for
+    AUSB_EBABBLE       -1012  overflow: the device sent more than asked for
     AUSB_EMALFORMED    -1013  descriptor bytes are invalid
-
-System errors with a meaning of their own here:
-
-    -EIO         transfer or I/O error
-    -ENODEV      the device is gone
-    -EACCES      permission denied
-    -ENOENT      no such device, interface or entity
-    -EBUSY       resource busy; a transfer that is not idle; a handle still
-                 open or a watch still started given to ausb_open or
-                 ausb_hotplug_start
-    -ENOTSUP     not supported by the platform or libusb
+    AUSB_ECLOSED       -1003  the handle is closing or closed (aio_stream.h's
+                              AIOS_ECLOSED, the same code)
 */
 /* The implementations of the family need POSIX and GNU declarations, and
  * any of them may be compiled further down this file: when nothing of the
@@ -675,7 +674,6 @@ struct akc_loop {
     int stop;                  /* atomic */
     int depth;                 /* inside a dispatch (or close) */
     int live;                  /* between init and free */
-    int pwait2_missing;        /* epoll_pwait2 answered ENOSYS once */
     int passes;                /* rounds of deferred calls per dispatch (1) */
     akc_io_fn io_fns[AKC_IO_KINDS];   /* the handler of each kind of watcher */
     /* the header's own parts of an iteration */
@@ -1448,6 +1446,10 @@ AKC_FN void akc__deadline(akc_loop *l, int64_t *deadline)
 
 #if !defined(AKC_POLL_BACKEND)
 
+#if defined(AKC__PWAIT2)
+static int akc__pwait2_missing;   /* epoll_pwait2 answered ENOSYS */
+#endif
+
 AKC_FN int akc__batch_room(akc_loop *l)
 {
     if (!l->batch) {
@@ -1519,13 +1521,13 @@ AKC_FN int akc__wait(akc_loop *l, int64_t deadline)
     if (wait == 0 && l->nwant == 0 && !akc_posts_pending(l)) return 0;
     if (akc__batch_room(l) < 0) return -ENOMEM;
 #if defined(AKC__PWAIT2)
-    if (wait > 0 && wait % 1000000 != 0 && !l->pwait2_missing) {
+    if (wait > 0 && wait % 1000000 != 0 && !akc__pwait2_missing) {
         struct { long long sec, nsec; } ts;   /* the kernel's timespec: 64-bit on every ABI */
         ts.sec = wait / 1000000000;
         ts.nsec = wait % 1000000000;
         n = (int)AKC_SYS_EPOLL_PWAIT2(l->epfd, (struct epoll_event *)l->batch, l->batch_cap, &ts);
         if (n >= 0 || errno != ENOSYS) goto done;
-        l->pwait2_missing = 1;
+        akc__pwait2_missing = 1;   /* an old kernel (or valgrind): once per process */
     }
 #endif
     if (wait < 0) ms = -1;
@@ -2138,6 +2140,8 @@ struct ausb_string_req {
  * request object must live until the callback. */
 AUSB_API int ausb_read_string(ausb_string_req *req, ausb_handle *h, int index, int64_t timeout_ns,
                               ausb_string_cb cb, void *ud);
+/* The text of the last read that succeeded ("" before any). */
+AUSB_API const char *ausb_string_text(const ausb_string_req *req);
 
 /* ==== section: submission from other threads ==== */
 
@@ -4123,6 +4127,8 @@ AUSB_PRIVATE void ausb__string_step(ausb_transfer *t, int status, void *ud)
     ausb__string_finish(req, r < 0 ? r : 0);
 }
 
+AUSB_API const char *ausb_string_text(const ausb_string_req *req) { return req ? req->text : ""; }
+
 AUSB_API int ausb_read_string(ausb_string_req *req, ausb_handle *h, int index, int64_t timeout_ns,
                               ausb_string_cb cb, void *ud)
 {
@@ -4926,56 +4932,141 @@ AUSB_API int ausb_termux_open(ausb_handle *h, ausb_ctx *ctx)
 
 #endif /* AUSB_IMPLEMENTATION */
 
-/* ==== section: sched.h bridge ==== */
-/* Compiled when sched.h has been included before this point (include this
- * header again after sched.h if it came first): a sched.h task can await a
- * transfer, and the context joins a schd_loop in one call. */
-#if defined(SCHD_H_INCLUDED) && !defined(AUSB_NO_LIBUSB) && !defined(AUSB_SCHED_BRIDGE_H)
-#define AUSB_SCHED_BRIDGE_H
+/* ==== asynckit usb-sched bridge begin ==== */
+/* sched.h tasks await asyncusb.h's operations.  sched.h and asyncusb.h
+ * both carry this block (stamped from core/bridge_usb.h by
+ * tools/stamp_core.sh); whichever of the two comes second in a file
+ * compiles it, with static functions, in every file that includes both.
+ *
+ *   AUSB_AWAIT_TRANSFER(t, xfer)       submits a filled transfer and waits
+ *                                      for it: SCHD_STATUS(t) is its status,
+ *                                      xfer->actual_length what moved
+ *   AUSB_AWAIT_STRING(t, req, h, index, timeout_ns)   a string descriptor:
+ *                                      SCHD_STATUS(t) 0 and the text in
+ *                                      ausb_string_text(req), or an error
+ *
+ * Both take over the transfer's (or request's) callback.  A timeout set
+ * with schd_task_timeout or a schd_task_cancel ends the await at once
+ * (-ETIMEDOUT, -ECANCELED) and cancels the transfer; the kernel gives it
+ * back later, and awaiting the same transfer again before then resubmits
+ * it as soon as it is back, so the handle and the transfer stay usable. */
+#if defined(SCHD_H_INCLUDED) && defined(ASYNCUSB_H) && !defined(AUSB_NO_LIBUSB) && !defined(AKC_BRIDGE_USB)
+#define AKC_BRIDGE_USB 1
+#include <errno.h>
+
+#define AUSB_AWAIT_TRANSFER(t, xfer) SCHD_AWAIT_(t, ausb__await_transfer((t), (xfer)))
+#define AUSB_AWAIT_STRING(t, req, h, index, timeout_ns) \
+    SCHD_AWAIT_(t, ausb__await_string((t), (req), (h), (index), (timeout_ns)))
+
 #ifdef __cplusplus
 extern "C" {
-#endif
-/* Initialises c, submits t, and signals c with t's status when it
- * completes, so a task can SCHD_AWAIT_COMPLETION(task, c) and read
- * SCHD_STATUS(task).  Replaces t's callback and user pointer. */
-AUSB_API int ausb_submit_completion(ausb_transfer *t, schd_completion *c);
-/* schd_source_add(src, loop, ausb_prepare, ausb_dispatch, ctx) */
-AUSB_API int ausb_attach(ausb_ctx *ctx, schd_loop *loop, schd_source *src);
-#ifdef __cplusplus
-}
-#endif
 #endif
 
-#if defined(AUSB_IMPLEMENTATION) && defined(AUSB_SCHED_BRIDGE_H) && !defined(AUSB_SCHED_BRIDGE_DONE)
-#define AUSB_SCHED_BRIDGE_DONE
-#ifdef __cplusplus
-extern "C" {
+#if defined(__GNUC__)
+#define AUSB__BRIDGE static __attribute__((unused))
+#else
+#define AUSB__BRIDGE static
 #endif
-static void ausb__signal_completion(ausb_transfer *t, int status, void *ud)
+
+static void ausb__await_done(ausb_transfer *x, int status, void *ud)
 {
+    schd_task_op_end((schd_task *)ud, x, status);
+}
+
+/* A transfer whose await ended first comes back here.  ud is a task that
+ * awaited it again meanwhile: it is submitted for that task now. */
+static void ausb__await_returned(ausb_transfer *x, int status, void *ud)
+{
+    int r;
+    (void)status;
+    if (!ud) return;
+    x->cb = ausb__await_done;
+    if ((r = ausb_submit(x)) < 0) schd_task_op_end((schd_task *)ud, x, r);
+}
+
+static void ausb__await_withdraw_transfer(schd_task *t, void *op)
+{
+    ausb_transfer *x = (ausb_transfer *)op;
     (void)t;
+    if (x->cb == ausb__await_returned) {   /* still on its way back: no resubmit */
+        x->ud = NULL;
+        return;
+    }
+    x->cb = ausb__await_returned;
+    x->ud = NULL;
+    (void)ausb_cancel(x);
+}
+
+AUSB__BRIDGE int ausb__await_transfer(schd_task *t, ausb_transfer *x)
+{
+    int r;
+    if (schd_task_op_enter(t)) return 1;
+    if (x && x->cb == ausb__await_returned && ausb_transfer_state(x) != AUSB_XFER_IDLE) {
+        x->ud = t;   /* cancelled by an earlier await: resubmitted once it is back */
+        return schd_task_op_begin(t, x, ausb__await_withdraw_transfer);
+    }
+    if (!x || !x->lt) return schd_task_op_failed(t, -EINVAL);
+    if (ausb_transfer_state(x) != AUSB_XFER_IDLE) return schd_task_op_failed(t, -EBUSY);
+    x->cb = ausb__await_done;
+    x->ud = t;
+    if ((r = ausb_submit(x)) < 0) return schd_task_op_failed(t, r);
+    return schd_task_op_begin(t, x, ausb__await_withdraw_transfer);
+}
+
+static void ausb__await_string_done(ausb_string_req *req, int status, const char *utf8, void *ud)
+{
+    (void)utf8;
+    if (ud) schd_task_op_end((schd_task *)ud, req, status);
+}
+
+static void ausb__await_withdraw_string(schd_task *t, void *op)
+{
+    ausb_string_req *req = (ausb_string_req *)op;
+    (void)t;
+    req->ud = NULL;   /* its end reaches nobody */
+    (void)ausb_cancel(&req->xfer);
+}
+
+AUSB__BRIDGE int ausb__await_string(schd_task *t, ausb_string_req *req, ausb_handle *h, int index, int64_t timeout_ns)
+{
+    int r;
+    if (schd_task_op_enter(t)) return 1;
+    r = ausb_read_string(req, h, index, timeout_ns, ausb__await_string_done, t);
+    if (r < 0) return schd_task_op_failed(t, r);
+    return schd_task_op_begin(t, req, ausb__await_withdraw_string);
+}
+
+static void ausb__signal_completion(ausb_transfer *x, int status, void *ud)
+{
+    (void)x;
     (void)schd_completion_signal((schd_completion *)ud, status);
 }
 
-AUSB_API int ausb_submit_completion(ausb_transfer *t, schd_completion *c)
+/* Initialises c, submits x, and signals c with x's status when it
+ * completes (for SCHD_AWAIT_COMPLETION and gathers).  Replaces x's
+ * callback and user pointer. */
+AUSB__BRIDGE int ausb_submit_completion(ausb_transfer *x, schd_completion *c)
 {
-    if (!t || !c || !t->lt) return -EINVAL;
-    if (t->state != AUSB_XFER_IDLE) return -EBUSY;
+    if (!x || !c || !x->lt) return -EINVAL;
+    if (ausb_transfer_state(x) != AUSB_XFER_IDLE) return -EBUSY;
     schd_completion_init(c);
-    t->cb = ausb__signal_completion;
-    t->ud = c;
-    return ausb_submit(t);
+    x->cb = ausb__signal_completion;
+    x->ud = c;
+    return ausb_submit(x);
 }
 
-AUSB_API int ausb_attach(ausb_ctx *ctx, schd_loop *loop, schd_source *src)
+/* schd_source_add(src, loop, ausb_prepare, ausb_dispatch, ctx) */
+AUSB__BRIDGE int ausb_attach(ausb_ctx *ctx, schd_loop *loop, schd_source *src)
 {
     if (!ctx || !ctx->lu) return -EINVAL;
     return schd_source_add(src, loop, ausb_prepare, ausb_dispatch, ctx);
 }
+
 #ifdef __cplusplus
 }
 #endif
-#endif
+#endif /* AKC_BRIDGE_USB */
+/* ==== asynckit usb-sched bridge end ==== */
 
 /*
 ------------------------------------------------------------------------------

@@ -146,6 +146,20 @@
  * out (wait_for).  A timed-out or cancelled wait never takes the lock,
  * unit, item or resource.
  *
+ * The other headers' operations are awaited the same way when both
+ * headers are included in a file (in either order):
+ *
+ *   AIOS_AWAIT_CONNECT(t, &s, ctx, host, port, opts)   aio_stream.h; also
+ *   AIOS_AWAIT_UNIX_CONNECT, _READ, _READ_EXACTLY, _READ_UNTIL, _PEEK,
+ *   _WRITE, _DRAIN, _SHUTDOWN, _SERVER_SHUTDOWN
+ *   AUSB_AWAIT_TRANSFER(t, xfer), AUSB_AWAIT_STRING(t, req, h, index, ns)
+ *
+ * SCHD_STATUS(t) is then what the operation's callback would have got.  A
+ * timeout or a cancellation ends the await and takes the operation back,
+ * so the stream or handle stays usable (see the bridge in aio_stream.h and
+ * asyncusb.h).  Any other callback operation can be awaited through
+ * schd_task_op_enter / _failed / _begin / _end (declared below).
+ *
  * schd_task_cancel(t) delivers cancellation at the task's await point:
  * the task jumps to its SCHD_TASK_FINALLY(t) block if it has one (awaits
  * work there), otherwise it ends.  SCHD_TASK_EXIT(t, result) also runs the
@@ -236,8 +250,9 @@
  *                                             waits on a primitive that nothing
  *                                             will signal does not count); 0, or
  *                                             the error of the wait
- *   int  schd_loop_run_once(loop, timeout_ns) one wait (-1: no limit); 1 while
- *                                             something is left, 0 when not
+ *   int  schd_loop_run_once(loop, timeout_ns) one wait of at most timeout_ns (-1: no
+ *                                             limit); 1 while something is left, 0
+ *                                             when not, <0 an error of the wait
  *   void schd_loop_stop(loop)                 run returns after this iteration; a
  *                                             stop outside run ends the next at once
  *   int  schd_loop_alive(loop)                1 while something is left
@@ -396,7 +411,10 @@
  * # Errors
  *
  * Functions return 0 or a negative errno value; sched.h has no codes of its
- * own.  schd_strerror describes any code.
+ * own.  The three headers of the family share one error space (a code
+ * means the same in all of them), and schd_strerror describes any code of
+ * the family, also aio_stream.h's and asyncusb.h's, as their strerror
+ * functions do.
  *
  *   -EINVAL      a NULL object, a bad value, a waiter already in use
  *   -ENOMEM      an allocation failed (timer heap, descriptor table,
@@ -587,7 +605,6 @@ struct akc_loop {
     int stop;                  /* atomic */
     int depth;                 /* inside a dispatch (or close) */
     int live;                  /* between init and free */
-    int pwait2_missing;        /* epoll_pwait2 answered ENOSYS once */
     int passes;                /* rounds of deferred calls per dispatch (1) */
     akc_io_fn io_fns[AKC_IO_KINDS];   /* the handler of each kind of watcher */
     /* the header's own parts of an iteration */
@@ -1360,6 +1377,10 @@ AKC_FN void akc__deadline(akc_loop *l, int64_t *deadline)
 
 #if !defined(AKC_POLL_BACKEND)
 
+#if defined(AKC__PWAIT2)
+static int akc__pwait2_missing;   /* epoll_pwait2 answered ENOSYS */
+#endif
+
 AKC_FN int akc__batch_room(akc_loop *l)
 {
     if (!l->batch) {
@@ -1431,13 +1452,13 @@ AKC_FN int akc__wait(akc_loop *l, int64_t deadline)
     if (wait == 0 && l->nwant == 0 && !akc_posts_pending(l)) return 0;
     if (akc__batch_room(l) < 0) return -ENOMEM;
 #if defined(AKC__PWAIT2)
-    if (wait > 0 && wait % 1000000 != 0 && !l->pwait2_missing) {
+    if (wait > 0 && wait % 1000000 != 0 && !akc__pwait2_missing) {
         struct { long long sec, nsec; } ts;   /* the kernel's timespec: 64-bit on every ABI */
         ts.sec = wait / 1000000000;
         ts.nsec = wait % 1000000000;
         n = (int)AKC_SYS_EPOLL_PWAIT2(l->epfd, (struct epoll_event *)l->batch, l->batch_cap, &ts);
         if (n >= 0 || errno != ENOSYS) goto done;
-        l->pwait2_missing = 1;
+        akc__pwait2_missing = 1;   /* an old kernel (or valgrind): once per process */
     }
 #endif
     if (wait < 0) ms = -1;
@@ -1869,6 +1890,8 @@ struct schd_task {
     schd_task_done_cb on_done;
     void *on_done_ud;
     schd_task *next, *prev;  /* the loop's live tasks */
+    void *op;                /* the other header's operation it awaits, or NULL */
+    void (*op_withdraw)(schd_task *t, void *op);   /* takes it back when the await ends first */
 };
 
 SCHD_API int  schd_task_start(schd_task *t, schd_loop *loop, schd_task_cb fn, void *ud);
@@ -1880,6 +1903,22 @@ SCHD_API void schd_task_timeout(schd_task *t, int64_t ns);
 SCHD_API int  schd_task_result(const schd_task *t);
 SCHD_API int  schd_task_state(const schd_task *t);
 SCHD_API int  schd_task_cancelled(const schd_task *t);
+
+/* Awaiting an operation that completes through a callback (the await
+ * macros of aio_stream.h and asyncusb.h are built on these, and so can a
+ * program's own).  In the function behind an await macro:
+ *     if (schd_task_op_enter(t)) return 1;         // a cancellation to deliver first
+ *     r = start_the_operation(..., my_cb, t);
+ *     if (r < 0) return schd_task_op_failed(t, r); // SCHD_STATUS is r, no suspension
+ *     return schd_task_op_begin(t, op, withdraw);  // suspends
+ * and in my_cb: schd_task_op_end(t, op, status).  When the await ends
+ * first (its timeout, a cancellation, the loop closing), withdraw(t, op)
+ * runs at once and must take the operation back so that its callback never
+ * comes (the object stays usable). */
+SCHD_API int  schd_task_op_enter(schd_task *t);
+SCHD_API int  schd_task_op_failed(schd_task *t, int status);
+SCHD_API int  schd_task_op_begin(schd_task *t, void *op, void (*withdraw)(schd_task *t, void *op));
+SCHD_API void schd_task_op_end(schd_task *t, void *op, int status);
 
 /* Private to the macros below. */
 enum { SCHD__WAITING = 1, SCHD__DONE = 2, SCHD__AGAIN = 3 };
@@ -2786,6 +2825,8 @@ SCHD_PRIVATE void schd__waiter_fire(schd_defer *d, void *ud)
 
 /* The wait of w is over with status: its task or callback runs from the
  * loop's queue of deferred calls. */
+SCHD_PRIVATE void schd__op_withdraw(schd_task *t);
+
 SCHD_PRIVATE void schd__grant(schd_waiter *w, int status)
 {
     schd__wl_unlink(w);
@@ -2793,6 +2834,7 @@ SCHD_PRIVATE void schd__grant(schd_waiter *w, int status)
     if (w->task) {
         schd_timer_stop(&w->task->timer, w->loop);
         w->task->state = SCHD_TASK_READY;
+        schd__op_withdraw(w->task);   /* an operation still out: the await ended first */
     }
     schd_defer_start(&w->node, w->loop, schd__waiter_fire, NULL);
 }
@@ -2969,6 +3011,41 @@ SCHD_PRIVATE void schd__task_timer(schd_timer *timer, void *ud)
     }
 }
 
+SCHD_PRIVATE void schd__op_withdraw(schd_task *t)
+{
+    void *op = t->op;
+    if (!op) return;
+    t->op = NULL;
+    t->op_withdraw(t, op);
+}
+
+SCHD_API int schd_task_op_enter(schd_task *t)
+{
+    return t ? schd__cancel_pending(t) : 0;
+}
+
+SCHD_API int schd_task_op_failed(schd_task *t, int status)
+{
+    if (!t) return 0;
+    t->wait.status = status;
+    return schd__task_wait(t, 0);
+}
+
+SCHD_API int schd_task_op_begin(schd_task *t, void *op, void (*withdraw)(schd_task *t, void *op))
+{
+    if (!t || !op || !withdraw) return 0;
+    t->op = op;
+    t->op_withdraw = withdraw;
+    return schd__task_wait(t, 1);
+}
+
+SCHD_API void schd_task_op_end(schd_task *t, void *op, int status)
+{
+    if (!t || !op || t->op != op) return;   /* the await ended already: not this one's */
+    t->op = NULL;
+    schd__grant(&t->wait, status);
+}
+
 SCHD_API int schd__suspend(schd_task *t)
 {
     if (schd__cancel_pending(t)) return 1;
@@ -3003,6 +3080,7 @@ SCHD_PRIVATE int schd__task_finish(schd_task *t)
     schd_waiter *w;
     if ((t->flags & SCHD__CANCEL_SEEN) && !(t->flags & SCHD__RESULT_SET)) t->result = -ECANCELED;
     t->state = SCHD_TASK_DONE;
+    schd__op_withdraw(t);
     schd_timer_stop(&t->timer, t->loop);
     schd_defer_cancel(&t->wait.node, t->loop);
     schd__wl_unlink(&t->wait);
@@ -3948,6 +4026,300 @@ SCHD_API void schd_button_stop(schd_button *b)
 #endif
 
 #endif /* SCHD_IMPLEMENTATION */
+
+/* ==== asynckit aio-sched bridge begin ==== */
+/* sched.h tasks await aio_stream.h's operations.  sched.h and aio_stream.h
+ * both carry this block (stamped from core/bridge_aio.h by
+ * tools/stamp_core.sh); whichever of the two comes second in a file
+ * compiles it.  Its functions are static, so every file that includes
+ * both headers has them, whichever file compiled the implementations.
+ *
+ * After each await SCHD_STATUS(t) holds what the operation's callback
+ * would have received: bytes for reads, 0 for the others, or a negative
+ * code.  schd_task_timeout(t, ns) before an await bounds it (-ETIMEDOUT),
+ * and schd_task_cancel ends it (-ECANCELED); either way the operation is
+ * taken back and the stream stays usable: bytes a read had taken are back
+ * in the stream's buffer, a write that had not started is dropped, one
+ * that had started finishes from a copy, a connect is abandoned (the
+ * stream stays, without a descriptor; close it). */
+#if defined(SCHD_H_INCLUDED) && defined(AIO_STREAM_H) && !defined(AKC_BRIDGE_AIO)
+#define AKC_BRIDGE_AIO 1
+#include <errno.h>
+
+#define AIOS_AWAIT_CONNECT(t, sp, ctx, host, port, opts) \
+    SCHD_AWAIT_(t, aios__await_connect((t), (sp), (ctx), (host), (port), (opts)))
+#define AIOS_AWAIT_UNIX_CONNECT(t, sp, ctx, path) SCHD_AWAIT_(t, aios__await_unix_connect((t), (sp), (ctx), (path)))
+#define AIOS_AWAIT_READ(t, s, buf, cap)           SCHD_AWAIT_(t, aios__await_read((t), (s), AIOS__AW_SOME, (buf), (cap), NULL, 0))
+#define AIOS_AWAIT_READ_EXACTLY(t, s, buf, n)     SCHD_AWAIT_(t, aios__await_read((t), (s), AIOS__AW_EXACT, (buf), (n), NULL, 0))
+#define AIOS_AWAIT_READ_UNTIL(t, s, delim, dlen, max) \
+    SCHD_AWAIT_(t, aios__await_read((t), (s), AIOS__AW_UNTIL, NULL, (max), (delim), (dlen)))
+#define AIOS_AWAIT_PEEK(t, s, n)                  SCHD_AWAIT_(t, aios__await_read((t), (s), AIOS__AW_PEEK, NULL, (n), NULL, 0))
+#define AIOS_AWAIT_WRITE(t, s, data, n)           SCHD_AWAIT_(t, aios__await_write((t), (s), (data), (n)))
+#define AIOS_AWAIT_DRAIN(t, s, low_water)         SCHD_AWAIT_(t, aios__await_drain((t), (s), (low_water)))
+#define AIOS_AWAIT_SHUTDOWN(t, s)                 SCHD_AWAIT_(t, aios__await_shutdown((t), (s)))
+#define AIOS_AWAIT_SERVER_SHUTDOWN(t, srv, timeout_ns) \
+    SCHD_AWAIT_(t, aios__await_server_shutdown((t), (srv), (timeout_ns)))
+
+enum { AIOS__AW_SOME, AIOS__AW_EXACT, AIOS__AW_UNTIL, AIOS__AW_PEEK };
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* The stream's callback: the operation is over. */
+static void aios__await_done(aios_stream *s, int status, void *ud)
+{
+    schd_task_op_end((schd_task *)ud, s, status);
+}
+
+/* Takes the task's operation back from the stream (the await ended first). */
+static void aios__await_withdraw(schd_task *t, void *op, int what)
+{
+    aios__withdraw((aios_stream *)op, what, aios__await_done, t);
+}
+static void aios__await_withdraw_read(schd_task *t, void *op) { aios__await_withdraw(t, op, AIOS__WD_READ); }
+static void aios__await_withdraw_write(schd_task *t, void *op) { aios__await_withdraw(t, op, AIOS__WD_WRITE); }
+static void aios__await_withdraw_drain(schd_task *t, void *op) { aios__await_withdraw(t, op, AIOS__WD_DRAIN); }
+static void aios__await_withdraw_shutdown(schd_task *t, void *op) { aios__await_withdraw(t, op, AIOS__WD_SHUTDOWN); }
+static void aios__await_withdraw_connect(schd_task *t, void *op) { aios__await_withdraw(t, op, AIOS__WD_CONNECT); }
+
+#if defined(__GNUC__)
+#define AIOS__BRIDGE static __attribute__((unused))
+#else
+#define AIOS__BRIDGE static
+#endif
+
+AIOS__BRIDGE int aios__await_read(schd_task *t, aios_stream *s, int kind, void *buf, size_t n,
+                                  const void *delim, size_t dlen)
+{
+    int r;
+    if (schd_task_op_enter(t)) return 1;
+    switch (kind) {
+    case AIOS__AW_SOME: r = aios_read(s, buf, n, aios__await_done, t); break;
+    case AIOS__AW_EXACT: r = aios_read_exactly(s, buf, n, aios__await_done, t); break;
+    case AIOS__AW_UNTIL: r = aios_read_until(s, delim, dlen, n, aios__await_done, t); break;
+    default: r = aios_peek(s, n, aios__await_done, t); break;
+    }
+    if (r < 0) return schd_task_op_failed(t, r);
+    return schd_task_op_begin(t, s, aios__await_withdraw_read);
+}
+
+/* A write is found by its callback and user pointer (the task). */
+AIOS__BRIDGE int aios__await_write(schd_task *t, aios_stream *s, const void *data, size_t n)
+{
+    int r;
+    if (schd_task_op_enter(t)) return 1;
+    r = aios_write(s, data, n, aios__await_done, t);
+    if (r < 0) return schd_task_op_failed(t, r);
+    return schd_task_op_begin(t, s, aios__await_withdraw_write);
+}
+
+AIOS__BRIDGE int aios__await_drain(schd_task *t, aios_stream *s, size_t low_water)
+{
+    int r;
+    if (schd_task_op_enter(t)) return 1;
+    r = aios_drain(s, low_water, aios__await_done, t);
+    if (r < 0) return schd_task_op_failed(t, r);
+    return schd_task_op_begin(t, s, aios__await_withdraw_drain);
+}
+
+AIOS__BRIDGE int aios__await_shutdown(schd_task *t, aios_stream *s)
+{
+    int r;
+    if (schd_task_op_enter(t)) return 1;
+    r = aios_shutdown(s, aios__await_done, t);
+    if (r < 0) return schd_task_op_failed(t, r);
+    return schd_task_op_begin(t, s, aios__await_withdraw_shutdown);
+}
+
+AIOS__BRIDGE int aios__await_connect(schd_task *t, aios_stream **sp, aios_ctx *ctx, const char *host, int port,
+                                     const aios_tcp_opts *opts)
+{
+    int r;
+    if (schd_task_op_enter(t)) return 1;
+    r = aios_tcp_connect(sp, ctx, host, port, opts, aios__await_done, t);
+    if (r < 0) return schd_task_op_failed(t, r);
+    return schd_task_op_begin(t, *sp, aios__await_withdraw_connect);
+}
+
+AIOS__BRIDGE int aios__await_unix_connect(schd_task *t, aios_stream **sp, aios_ctx *ctx, const char *path)
+{
+    int r;
+    if (schd_task_op_enter(t)) return 1;
+    r = aios_unix_connect(sp, ctx, path, aios__await_done, t);
+    if (r < 0) return schd_task_op_failed(t, r);
+    return schd_task_op_begin(t, *sp, aios__await_withdraw_connect);
+}
+
+static void aios__await_server_done(aios_server *srv, int status, void *ud)
+{
+    schd_task_op_end((schd_task *)ud, srv, status);
+}
+
+static void aios__await_withdraw_server(schd_task *t, void *op)
+{
+    (void)t;
+    aios__server_withdraw((aios_server *)op);
+}
+
+AIOS__BRIDGE int aios__await_server_shutdown(schd_task *t, aios_server *srv, int64_t timeout_ns)
+{
+    int r;
+    if (schd_task_op_enter(t)) return 1;
+    r = aios_server_shutdown(srv, timeout_ns, aios__await_server_done, t);
+    if (r < 0) return schd_task_op_failed(t, r);
+    return schd_task_op_begin(t, srv, aios__await_withdraw_server);
+}
+
+/* A context as a source of a schd_loop: schd_source_add with
+ * aios_prepare and aios_dispatch. */
+AIOS__BRIDGE int aios_attach(aios_ctx *ctx, schd_loop *loop, schd_source *src)
+{
+    if (!ctx || !loop || !src) return -EINVAL;
+    return schd_source_add(src, loop, aios_prepare, aios_dispatch, ctx);
+}
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* AKC_BRIDGE_AIO */
+/* ==== asynckit aio-sched bridge end ==== */
+
+/* ==== asynckit usb-sched bridge begin ==== */
+/* sched.h tasks await asyncusb.h's operations.  sched.h and asyncusb.h
+ * both carry this block (stamped from core/bridge_usb.h by
+ * tools/stamp_core.sh); whichever of the two comes second in a file
+ * compiles it, with static functions, in every file that includes both.
+ *
+ *   AUSB_AWAIT_TRANSFER(t, xfer)       submits a filled transfer and waits
+ *                                      for it: SCHD_STATUS(t) is its status,
+ *                                      xfer->actual_length what moved
+ *   AUSB_AWAIT_STRING(t, req, h, index, timeout_ns)   a string descriptor:
+ *                                      SCHD_STATUS(t) 0 and the text in
+ *                                      ausb_string_text(req), or an error
+ *
+ * Both take over the transfer's (or request's) callback.  A timeout set
+ * with schd_task_timeout or a schd_task_cancel ends the await at once
+ * (-ETIMEDOUT, -ECANCELED) and cancels the transfer; the kernel gives it
+ * back later, and awaiting the same transfer again before then resubmits
+ * it as soon as it is back, so the handle and the transfer stay usable. */
+#if defined(SCHD_H_INCLUDED) && defined(ASYNCUSB_H) && !defined(AUSB_NO_LIBUSB) && !defined(AKC_BRIDGE_USB)
+#define AKC_BRIDGE_USB 1
+#include <errno.h>
+
+#define AUSB_AWAIT_TRANSFER(t, xfer) SCHD_AWAIT_(t, ausb__await_transfer((t), (xfer)))
+#define AUSB_AWAIT_STRING(t, req, h, index, timeout_ns) \
+    SCHD_AWAIT_(t, ausb__await_string((t), (req), (h), (index), (timeout_ns)))
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__)
+#define AUSB__BRIDGE static __attribute__((unused))
+#else
+#define AUSB__BRIDGE static
+#endif
+
+static void ausb__await_done(ausb_transfer *x, int status, void *ud)
+{
+    schd_task_op_end((schd_task *)ud, x, status);
+}
+
+/* A transfer whose await ended first comes back here.  ud is a task that
+ * awaited it again meanwhile: it is submitted for that task now. */
+static void ausb__await_returned(ausb_transfer *x, int status, void *ud)
+{
+    int r;
+    (void)status;
+    if (!ud) return;
+    x->cb = ausb__await_done;
+    if ((r = ausb_submit(x)) < 0) schd_task_op_end((schd_task *)ud, x, r);
+}
+
+static void ausb__await_withdraw_transfer(schd_task *t, void *op)
+{
+    ausb_transfer *x = (ausb_transfer *)op;
+    (void)t;
+    if (x->cb == ausb__await_returned) {   /* still on its way back: no resubmit */
+        x->ud = NULL;
+        return;
+    }
+    x->cb = ausb__await_returned;
+    x->ud = NULL;
+    (void)ausb_cancel(x);
+}
+
+AUSB__BRIDGE int ausb__await_transfer(schd_task *t, ausb_transfer *x)
+{
+    int r;
+    if (schd_task_op_enter(t)) return 1;
+    if (x && x->cb == ausb__await_returned && ausb_transfer_state(x) != AUSB_XFER_IDLE) {
+        x->ud = t;   /* cancelled by an earlier await: resubmitted once it is back */
+        return schd_task_op_begin(t, x, ausb__await_withdraw_transfer);
+    }
+    if (!x || !x->lt) return schd_task_op_failed(t, -EINVAL);
+    if (ausb_transfer_state(x) != AUSB_XFER_IDLE) return schd_task_op_failed(t, -EBUSY);
+    x->cb = ausb__await_done;
+    x->ud = t;
+    if ((r = ausb_submit(x)) < 0) return schd_task_op_failed(t, r);
+    return schd_task_op_begin(t, x, ausb__await_withdraw_transfer);
+}
+
+static void ausb__await_string_done(ausb_string_req *req, int status, const char *utf8, void *ud)
+{
+    (void)utf8;
+    if (ud) schd_task_op_end((schd_task *)ud, req, status);
+}
+
+static void ausb__await_withdraw_string(schd_task *t, void *op)
+{
+    ausb_string_req *req = (ausb_string_req *)op;
+    (void)t;
+    req->ud = NULL;   /* its end reaches nobody */
+    (void)ausb_cancel(&req->xfer);
+}
+
+AUSB__BRIDGE int ausb__await_string(schd_task *t, ausb_string_req *req, ausb_handle *h, int index, int64_t timeout_ns)
+{
+    int r;
+    if (schd_task_op_enter(t)) return 1;
+    r = ausb_read_string(req, h, index, timeout_ns, ausb__await_string_done, t);
+    if (r < 0) return schd_task_op_failed(t, r);
+    return schd_task_op_begin(t, req, ausb__await_withdraw_string);
+}
+
+static void ausb__signal_completion(ausb_transfer *x, int status, void *ud)
+{
+    (void)x;
+    (void)schd_completion_signal((schd_completion *)ud, status);
+}
+
+/* Initialises c, submits x, and signals c with x's status when it
+ * completes (for SCHD_AWAIT_COMPLETION and gathers).  Replaces x's
+ * callback and user pointer. */
+AUSB__BRIDGE int ausb_submit_completion(ausb_transfer *x, schd_completion *c)
+{
+    if (!x || !c || !x->lt) return -EINVAL;
+    if (ausb_transfer_state(x) != AUSB_XFER_IDLE) return -EBUSY;
+    schd_completion_init(c);
+    x->cb = ausb__signal_completion;
+    x->ud = c;
+    return ausb_submit(x);
+}
+
+/* schd_source_add(src, loop, ausb_prepare, ausb_dispatch, ctx) */
+AUSB__BRIDGE int ausb_attach(ausb_ctx *ctx, schd_loop *loop, schd_source *src)
+{
+    if (!ctx || !ctx->lu) return -EINVAL;
+    return schd_source_add(src, loop, ausb_prepare, ausb_dispatch, ctx);
+}
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* AKC_BRIDGE_USB */
+/* ==== asynckit usb-sched bridge end ==== */
 
 #endif /* not a system header's <sched.h> */
 

@@ -136,7 +136,6 @@ struct akc_loop {
     int stop;                  /* atomic */
     int depth;                 /* inside a dispatch (or close) */
     int live;                  /* between init and free */
-    int pwait2_missing;        /* epoll_pwait2 answered ENOSYS once */
     int passes;                /* rounds of deferred calls per dispatch (1) */
     akc_io_fn io_fns[AKC_IO_KINDS];   /* the handler of each kind of watcher */
     /* the header's own parts of an iteration */
@@ -909,6 +908,10 @@ AKC_FN void akc__deadline(akc_loop *l, int64_t *deadline)
 
 #if !defined(AKC_POLL_BACKEND)
 
+#if defined(AKC__PWAIT2)
+static int akc__pwait2_missing;   /* epoll_pwait2 answered ENOSYS */
+#endif
+
 AKC_FN int akc__batch_room(akc_loop *l)
 {
     if (!l->batch) {
@@ -980,13 +983,13 @@ AKC_FN int akc__wait(akc_loop *l, int64_t deadline)
     if (wait == 0 && l->nwant == 0 && !akc_posts_pending(l)) return 0;
     if (akc__batch_room(l) < 0) return -ENOMEM;
 #if defined(AKC__PWAIT2)
-    if (wait > 0 && wait % 1000000 != 0 && !l->pwait2_missing) {
+    if (wait > 0 && wait % 1000000 != 0 && !akc__pwait2_missing) {
         struct { long long sec, nsec; } ts;   /* the kernel's timespec: 64-bit on every ABI */
         ts.sec = wait / 1000000000;
         ts.nsec = wait % 1000000000;
         n = (int)AKC_SYS_EPOLL_PWAIT2(l->epfd, (struct epoll_event *)l->batch, l->batch_cap, &ts);
         if (n >= 0 || errno != ENOSYS) goto done;
-        l->pwait2_missing = 1;
+        akc__pwait2_missing = 1;   /* an old kernel (or valgrind): once per process */
     }
 #endif
     if (wait < 0) ms = -1;

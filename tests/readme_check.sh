@@ -76,6 +76,23 @@ fakehost() {
     echo "$out"
 }
 
+# start_echo_server DIR D: examples/echo_server.c, built with the command of
+# its comment into DIR, started on a free port; sets pid and port.
+start_echo_server() {
+    local dir=$1 srv_out=$2/echo_server.out i
+    [ -x "$dir/echo_server" ] || example_builds examples/echo_server.c "$dir" || return 1
+    "$dir/echo_server" 0 >"$srv_out" 2>&1 &
+    pid=$!
+    port=""
+    for i in $(seq 1 100); do
+        port=$(sed -n 's/^listening on \([0-9]*\)$/\1/p' "$srv_out")
+        [ -n "$port" ] && return 0
+        sleep 0.05
+    done
+    kill "$pid"; wait "$pid"
+    die "echo_server did not start"
+}
+
 run() {
     local dir=$1 name=$2 variant=$3 d exe runner="" out
     d=$(prog_dir "$dir" "$name") || return 1
@@ -96,16 +113,8 @@ run() {
             [ "$(wc -l <"$out")" -eq 6 ] && tail -n 1 "$out" | grep -Eqx 'sampled [0-9]+ times' ;;
         line_client)
             # against examples/echo_server.c, built with the command of its comment
-            [ -x "$dir/echo_server" ] || example_builds examples/echo_server.c "$dir" || return 1
-            local srv_out=$d/echo_server.out pid port="" i rc
-            "$dir/echo_server" 0 >"$srv_out" 2>&1 &
-            pid=$!
-            for i in $(seq 1 100); do
-                port=$(sed -n 's/^listening on \([0-9]*\)$/\1/p' "$srv_out")
-                [ -n "$port" ] && break
-                sleep 0.05
-            done
-            [ -n "$port" ] || { kill "$pid"; wait "$pid"; die "echo_server did not start"; }
+            local pid port rc
+            start_echo_server "$dir" "$d" || return 1
             $runner "$exe" 127.0.0.1 "$port" >"$out"
             rc=$?
             kill -TERM "$pid"; wait "$pid"
@@ -120,6 +129,18 @@ run() {
             ASAN_OPTIONS=verify_asan_link_order=0 umockdev-wrapper "$host" -- $runner "$exe" >"$out" || return 1
             cat "$out"
             grep -qx '1234:0001 Loop Gadget' "$out" ;;
+        echo_camera)
+            # echo_server from its own command, the emulated camera around the program
+            [ -x "$dir/fakecam" ] || example_builds tools/fakecam.c "$dir" || return 1
+            local pid port rc
+            start_echo_server "$dir" "$d" || return 1
+            # shellcheck disable=SC2086
+            ASAN_OPTIONS=verify_asan_link_order=0 "$dir/fakecam" -- $runner "$exe" 127.0.0.1 "$port" >"$out"
+            rc=$?
+            kill -TERM "$pid"; wait "$pid"
+            cat "$out"
+            [ "$rc" -eq 0 ] && [ "$(cat "$out")" = "$(printf '%s\n' 'echo: hello' 'echo: from a task' 'echo: bye' \
+                'camera: Demo Camera')" ] ;;
         *) die "README program $name is built but never run: add its check to tests/readme_check.sh" ;;
     esac
 }

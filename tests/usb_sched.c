@@ -1,8 +1,13 @@
 /* tests/usb_sched.c - asyncusb on the sched.h loop (shape 2) and sched.h
  * tasks awaiting transfers.  Run under umockdev-wrapper. */
 #define ASYNCKIT_IMPLEMENTATION
+#ifdef AWAIT_USB_FIRST          /* tests/usb_sched_usbfirst.c: the other order compiles the bridge */
+#include "asyncusb.h"
+#include "sched.h"
+#else
 #include "sched.h"
 #include "asyncusb.h"
+#endif
 #include "tests/harness.h"
 #include "tests/usb_fake.h"
 
@@ -207,15 +212,163 @@ static void test_cancelled_task_cancels_its_transfer(void)
     schd_loop_close(&loop);
 }
 
+/* ---- the await bridge: AUSB_AWAIT_TRANSFER and AUSB_AWAIT_STRING ---- */
+
+typedef struct aw {
+    schd_task task;
+    ausb_handle *h;
+    ausb_transfer t, u;
+    ausb_string_req req;
+    unsigned char in[64];
+    int st[8], len[4];
+    char name[400];
+} aw;
+
+static int await_steps(schd_task *task)
+{
+    aw *a = SCHD_CONTAINER_OF(task, aw, task);
+    SCHD_TASK_BEGIN(task);
+    ausb_fill_interrupt(&a->t, a->h, 0x83, a->in, 8, AUSB_MS(1000), NULL, NULL);
+    AUSB_AWAIT_TRANSFER(task, &a->t);                      /* completes at once */
+    a->st[0] = SCHD_STATUS(task);
+    a->len[0] = a->t.actual_length;
+    ausb_fill_bulk(&a->t, a->h, 0x82, a->in, 64, AUSB_MS(1000), NULL, NULL);
+    AUSB_AWAIT_TRANSFER(task, &a->t);                      /* stalls */
+    a->st[1] = SCHD_STATUS(task);
+    ausb_fill_bulk(&a->t, a->h, 0x84, a->in, 64, 0, NULL, NULL);
+    schd_task_timeout(task, SCHD_MS(30));
+    AUSB_AWAIT_TRANSFER(task, &a->t);                      /* held: the await gives up */
+    a->st[2] = SCHD_STATUS(task);
+    AUSB_AWAIT_TRANSFER(task, &a->t);                      /* the same transfer again, while it comes back */
+    a->st[3] = SCHD_STATUS(task);
+    a->len[1] = a->t.actual_length;
+    AUSB_AWAIT_STRING(task, &a->req, a->h, 2, AUSB_MS(1000));   /* the product */
+    a->st[4] = SCHD_STATUS(task);
+    snprintf(a->name, sizeof a->name, "%s", ausb_string_text(&a->req));
+    AUSB_AWAIT_STRING(task, &a->req, a->h, 9, AUSB_MS(1000));   /* index 9 always stalls */
+    a->st[5] = SCHD_STATUS(task);
+    SCHD_TASK_END(task);
+}
+
+/* Completes the held transfer once the task awaits it the second time. */
+static void release_later(schd_timer *tm, void *ud)
+{
+    aw *a = (aw *)ud;
+    if (a->st[2] == 0 || usbf_release_held(&dev1, 7) == 0) schd_timer_start(tm, a->task.loop, SCHD_MS(2), 0);
+}
+
+static void test_task_awaits_transfers_through_the_bridge(void)
+{
+    schd_loop loop;
+    schd_source src;
+    schd_timer tm;
+    ausb_ctx ctx;
+    ausb_handle h;
+    static aw a;
+    memset(&a, 0, sizeof a);
+    T_EQ(schd_loop_init(&loop), 0);
+    T_EQ(open_dev1(&ctx, &h), 0);
+    T_EQ(ausb_attach(&ctx, &loop, &src), 0);
+    a.h = &h;
+    ausb_transfer_init(&a.t, 0);
+    T_EQ(schd_task_start(&a.task, &loop, await_steps, NULL), 0);
+    schd_task_on_done(&a.task, remove_source, &src);
+    schd_timer_init(&tm, release_later, &a);
+    T_EQ(schd_timer_start(&tm, &loop, SCHD_MS(2), 0), 0);
+    T_EQ(schd_loop_run(&loop), 0);
+    schd_timer_stop(&tm, &loop);
+    T_EQ(a.st[0], 0);
+    T_EQ(a.len[0], 8);
+    T_EQ(a.st[1], AUSB_ESTALL);
+    T_EQ(a.st[2], -ETIMEDOUT);
+    T_EQ(a.st[3], 0);                                     /* resubmitted once it was back */
+    T_EQ(a.len[1], 7);
+    T_EQ(a.st[4], 0);
+    T_STREQ(a.name, "Loop Gadget");
+    T_EQ(a.st[5], AUSB_ESTALL);
+    T_EQ(ausb_transfer_state(&a.t), AUSB_XFER_IDLE);
+    T_EQ(usbf_pending(&dev1), 0);
+    ausb_transfer_free(&a.t);
+    ausb_close(&h);
+    ausb_ctx_close(&ctx);
+    schd_loop_close(&loop);
+}
+
+/* A cancelled task's transfer is taken back: the finally block uses the
+ * handle again at once. */
+static int await_cancelled(schd_task *task)
+{
+    aw *a = SCHD_CONTAINER_OF(task, aw, task);
+    SCHD_TASK_BEGIN(task);
+    ausb_fill_bulk(&a->t, a->h, 0x84, a->in, 64, 0, NULL, NULL);
+    AUSB_AWAIT_TRANSFER(task, &a->t);
+    a->st[0] = 1;                                         /* never reached */
+    SCHD_TASK_FINALLY(task);
+    a->st[1] = SCHD_STATUS(task);
+    ausb_fill_interrupt(&a->u, a->h, 0x83, a->in, 8, AUSB_MS(1000), NULL, NULL);
+    AUSB_AWAIT_TRANSFER(task, &a->u);
+    a->st[2] = SCHD_STATUS(task);
+    SCHD_TASK_END(task);
+}
+
+static void cancel_when_in_flight(schd_timer *tm, void *ud)
+{
+    aw *a = (aw *)ud;
+    if (ausb_transfer_state(&a->t) != AUSB_XFER_INFLIGHT) {
+        schd_timer_start(tm, a->task.loop, SCHD_MS(1), 0);
+        return;
+    }
+    schd_task_cancel(&a->task);
+}
+
+static void test_cancel_mid_transfer_leaves_the_handle_usable(void)
+{
+    schd_loop loop;
+    schd_source src;
+    schd_timer tm;
+    ausb_ctx ctx;
+    ausb_handle h;
+    static aw a;
+    memset(&a, 0, sizeof a);
+    T_EQ(schd_loop_init(&loop), 0);
+    T_EQ(open_dev1(&ctx, &h), 0);
+    T_EQ(ausb_attach(&ctx, &loop, &src), 0);
+    a.h = &h;
+    ausb_transfer_init(&a.t, 0);
+    ausb_transfer_init(&a.u, 0);
+    T_EQ(schd_task_start(&a.task, &loop, await_cancelled, NULL), 0);
+    schd_task_on_done(&a.task, remove_source, &src);
+    schd_timer_init(&tm, cancel_when_in_flight, &a);
+    T_EQ(schd_timer_start(&tm, &loop, SCHD_MS(2), 0), 0);
+    T_EQ(schd_loop_run(&loop), 0);
+    T_EQ(a.st[0], 0);
+    T_EQ(a.st[1], -ECANCELED);
+    T_EQ(a.st[2], 0);
+    while (ausb_transfer_state(&a.t) != AUSB_XFER_IDLE) ausb_run_once(&ctx, AUSB_MS(10));   /* the cancel comes back */
+    T_EQ(usbf_pending(&dev1), 0);
+    ausb_transfer_free(&a.t);
+    ausb_transfer_free(&a.u);
+    ausb_close(&h);
+    ausb_ctx_close(&ctx);
+    schd_loop_close(&loop);
+}
+
 int main(void)
 {
+#ifdef AWAIT_USB_FIRST
+    t_suite("usb_sched_usbfirst");
+#else
     t_suite("usb_sched");
+#endif
     usbf_init();
     dev1.desc_len = usbf_std_descriptors(dev1.desc, 0x1234, 0x0001);
+    dev1.strings[2] = "Loop Gadget";
     usbf_add(&dev1, "/devices/fake/usb1/1-2", 1, 5, 480);
     T_RUN(test_transfers_and_timers_share_the_sched_loop);
     T_RUN(test_task_awaits_transfers_and_sees_their_outcomes);
     T_RUN(test_cancelled_task_cancels_its_transfer);
+    T_RUN(test_task_awaits_transfers_through_the_bridge);
+    T_RUN(test_cancel_mid_transfer_leaves_the_handle_usable);
     usbf_done();
     return t_done();
 }

@@ -30,6 +30,9 @@ if [ -z "$CROSS" ] && [ -z "$T_QUICK" ] && t_with aio "the ThreadSanitizer build
 fi
 if [ -f tests/aio_sched.c ] && grep -q schd_source_add sched.h 2>/dev/null; then
     t_unit aio_sched tests/aio_sched.c -lpthread
+    # tasks await every operation; the bridge compiled by either header
+    t_unit aio_await tests/aio_await.c -lpthread
+    t_unit aio_await_aiofirst tests/aio_await_aiofirst.c -lpthread
 fi
 
 # The examples and real peers run natively only.

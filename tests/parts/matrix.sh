@@ -93,6 +93,12 @@ t_check "headers with different loop cores in one file stop with an #error" bash
     ! $CC $T_WARN -I. -I'$M' -fsyntax-only '$M/two_cores.c' 2>'$M/two_cores.err' &&
     grep -q 'headers of different versions in one file' '$M/two_cores.err'"
 
+# Every include order of the three headers, each declarations-only, with
+# its implementation macro or with its static macro (gcc, C99); a sample of
+# the same under C11, C++11 and clang (tests/matrix_orders.sh).
+t_check "the headers in every order and every mode compile (gcc -std=c99)" bash tests/matrix_orders.sh all "$M/orders"
+t_check "a sample of orders and modes compiles as C11, C++11 and with clang" bash tests/matrix_orders.sh sample "$M/orders_sample"
+
 # One error space: every code through every header's strerror (tests/errors.c).
 if $CC $T_WARN -iquote . -o "$M/errors" tests/errors.c $(pkg-config --cflags --libs libusb-1.0 2>/dev/null) -lpthread \
         >"$M/errors.build.log" 2>&1; then
