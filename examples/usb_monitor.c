@@ -8,6 +8,7 @@
  *
  * Only ids are printed (bus, address, vendor and product), never text a
  * device chose.  Any other argument prints the usage line and exits 2.
+ * The started watch keeps ausb_run going until the program is stopped.
  */
 #define AUSB_IMPLEMENTATION
 #include "asyncusb.h"
@@ -23,10 +24,10 @@ static void print_device(const char *what, const ausb_device *dev)
     fflush(stdout);
 }
 
-static void on_hotplug(ausb_hotplug *hp, int arrived, const ausb_device *dev, void *user)
+static void on_hotplug(ausb_hotplug *hp, int arrived, const ausb_device *dev, void *ud)
 {
     (void)hp;
-    (void)user;
+    (void)ud;
     print_device(arrived ? "arrived" : "left", dev);
 }
 
@@ -36,9 +37,6 @@ int main(int argc, char **argv)
     ausb_hotplug hp;
     int once = argc == 2 && strcmp(argv[1], "--once") == 0, r;
     if (argc > 1 && !once) {
-        /* the first argument that is not a leading --once */
-        int bad = strcmp(argv[1], "--once") == 0 ? 2 : 1;
-        fprintf(stderr, "usb_monitor: unexpected argument: '%s'\n", argv[bad]);
         fprintf(stderr, "usage: usb_monitor [--once]\n");
         return 2;
     }
@@ -64,9 +62,8 @@ int main(int argc, char **argv)
         ausb_ctx_close(&ctx);
         return 1;
     }
-    for (;;)
-        if ((r = ausb_run_once(&ctx, -1)) < 0) break;
+    if ((r = ausb_run(&ctx)) < 0) fprintf(stderr, "usb_monitor: %s\n", ausb_strerror(r));
     ausb_hotplug_stop(&hp);
     ausb_ctx_close(&ctx);
-    return 0;
+    return r < 0 ? 1 : 0;
 }
