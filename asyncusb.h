@@ -155,8 +155,9 @@ brackets.  The sections follow the order of the declarations below.
     int  ausb_pending(const ausb_ctx *ctx);   transfers in flight plus queued work (hotplug
                                               watches are not counted)
     int64_t ausb_now_ns(void);                CLOCK_MONOTONIC
+    void ausb_deferred_init(ausb_deferred *d);   caller storage, any content (or zeroed)
     void ausb_defer(ausb_deferred *d, ausb_ctx *ctx, cb, ud);   [cb(d, ud)] from
-                                              the next dispatch; caller storage
+                                              the next dispatch; no-op while queued
     const char *ausb_strerror(int code);      any code, also -errno
     int  ausb_from_libusb(int value, int is_status);   a libusb_error, or a transfer
                                               status (is_status 1), as our code
@@ -1912,6 +1913,9 @@ AUSB_API int ausb_run(ausb_ctx *ctx);
 AUSB_API void ausb_stop(ausb_ctx *ctx);
 AUSB_API int ausb_pending(const ausb_ctx *ctx);
 AUSB_API int64_t ausb_now_ns(void);
+/* Prepares caller storage for ausb_defer (any content; zeroed storage is
+ * prepared too), as schd_defer_init does for sched.h. */
+AUSB_API void ausb_deferred_init(ausb_deferred *d);
 AUSB_API void ausb_defer(ausb_deferred *d, ausb_ctx *ctx, ausb_deferred_cb cb, void *ud);
 
 /* ==== section: devices ==== */
@@ -2482,6 +2486,14 @@ AUSB_PRIVATE void ausb__deferred_run(akc_loop *l, akc_defer *core)
     ausb_deferred *d = (ausb_deferred *)(void *)((char *)core - offsetof(ausb_deferred, core));
     (void)l;
     if (d->cb) d->cb(d, d->ud);
+}
+
+AUSB_API void ausb_deferred_init(ausb_deferred *d)
+{
+    if (!d) return;
+    akc_defer_init(&d->core, ausb__deferred_run);
+    d->cb = NULL;
+    d->ud = NULL;
 }
 
 AUSB_API void ausb_defer(ausb_deferred *d, ausb_ctx *ctx, ausb_deferred_cb cb, void *ud)
