@@ -3,7 +3,7 @@
 # client, pseudo-terminals).  Sourced by tests/run.sh.
 #
 # AIO_LOAD_CONNS (default 1000) and AIO_LOAD_BYTES (default 65536) size the
-# load run against build/echo_server; AIO_RT_CONNS (10000) and AIO_RT_COUNT
+# load run against the examples built into build/aio_peers; AIO_RT_CONNS (10000) and AIO_RT_COUNT
 # (1000000) the round-trip run.
 
 t_unit aio_stream tests/aio_stream_test.c -lpthread
@@ -57,7 +57,7 @@ if [ -z "$CROSS" ]; then
         t_check "aio echo_server SIGTERM with a client: graceful" $aio_peers aio_check_echo_signal_graceful TERM
         t_check "aio echo_server SIGINT with a client: graceful" $aio_peers aio_check_echo_signal_graceful INT
         t_check "aio echo_server load ${AIO_LOAD_CONNS:-1000} conns" \
-            $aio_peers aio_check_echo_load build/echo_server "${AIO_LOAD_CONNS:-1000}" "${AIO_LOAD_BYTES:-65536}"
+            $aio_peers aio_check_echo_load build/aio_peers/echo_server "${AIO_LOAD_CONNS:-1000}" "${AIO_LOAD_BYTES:-65536}"
         t_check "aio echo_server asan load" \
             $aio_peers aio_check_echo_load build/aio_peers/echo_server_asan "${AIO_LOAD_CONNS:-1000}" 16384
         [ -n "$T_QUICK" ] || ! t_with aio "aio echo_server under valgrind" valgrind=valgrind ||

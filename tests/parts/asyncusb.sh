@@ -46,13 +46,15 @@ if au_pkg --exists libusb-1.0 2>/dev/null; then
     T_NO_CROSS=1 t_unit usb_tree tests/usb_tree.c $(au_pkg --cflags --libs libusb-1.0)
 fi
 
-# The USB suites include glib, whose <pthread.h> includes <sched.h>; quote
-# includes keep our sched.h from shadowing the system one there.
+# The native builds of t_variants (tests/lib.sh, same optimisation levels),
+# with the USB suites' valgrind suppressions.  The USB suites include glib,
+# whose <pthread.h> includes <sched.h>; quote includes keep our sched.h
+# from shadowing the system one there.
 au_variants() {
     echo "plain|$CC|-O2 -g|-"
-    t_have "$CLANG" && echo "asan+ubsan|$CLANG|-O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer|-"
-    echo "poll|$CC|-O2 -g -DASYNCKIT_POLL|-"
-    t_have "$CLANG" && echo "poll+asan+ubsan|$CLANG|-O1 -g -DASYNCKIT_POLL -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer|-"
+    t_have "$CLANG" && echo "asan+ubsan|$CLANG|-O0 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer|-"
+    echo "poll|$CC|-O1 -g -DASYNCKIT_POLL|-"
+    t_have "$CLANG" && echo "poll+asan+ubsan|$CLANG|-O0 -g -DASYNCKIT_POLL -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer|-"
     [ -n "$T_QUICK" ] && return
     t_have valgrind && echo "valgrind|$CC|-O1 -g|valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect --suppressions=tests/usb_valgrind.supp --track-fds=no"
 }
