@@ -34,6 +34,11 @@ if [ -f tests/aio_sched.c ] && grep -q schd_source_add sched.h 2>/dev/null; then
     t_unit aio_await tests/aio_await.c -lpthread
     t_unit aio_await_aiofirst tests/aio_await_aiofirst.c -lpthread
 fi
+# datagrams: UDP over IPv4, IPv6 and dual stack, Unix datagram sockets,
+# truncation, batches, the per-iteration bound, the send queue's bound,
+# broadcast and IPv4 multicast on lo; then tasks awaiting them, and the
+# pace of a timer and a TCP echo while a flood of datagrams comes in
+t_unit aio_dgram tests/aio_dgram.c -lpthread
 
 # The examples and real peers run natively only.
 if [ -z "$CROSS" ]; then
