@@ -39,6 +39,33 @@ fi
 # broadcast and IPv4 multicast on lo; then tasks awaiting them, and the
 # pace of a timer and a TCP echo while a flood of datagrams comes in
 t_unit aio_dgram tests/aio_dgram.c -lpthread
+# multicast, in the native builds (qemu-user does not pass IP_MULTICAST_IF
+# and IPV6_MULTICAST_IF on); IPv6 groups, loopback off, the TTL on the
+# wire and the discovery queries inside a network namespace of the test's
+# own with a veth pair (tests/dgram_netns.sh), where that is permitted
+if [ -z "$CROSS" ] && t_selected aio_dgram_mcast; then
+    aio_mc_ns="unshare -n bash tests/dgram_netns.sh"
+    if ! t_have unshare || ! t_have ip || ! bash tests/dgram_netns.sh --can; then
+        aio_mc_ns=
+        t_skip aio "aio_dgram_mcast inside a network namespace (IPv6 groups over veth, loopback off, TTL and hop limit on the wire, SSDP and mDNS-style queries)" \
+            "needs unshare -n and a veth pair (root, or CAP_SYS_ADMIN and CAP_NET_ADMIN; packages util-linux and iproute2)"
+    fi
+    while IFS= read -r aio_mc_line; do
+        aio_mc_v=${aio_mc_line%% *}; aio_mc_line=${aio_mc_line#* }
+        case "$aio_mc_v" in aarch64|armhf|cross) continue ;; esac
+        aio_mc_cc=${aio_mc_line%%|*}; aio_mc_line=${aio_mc_line#*|}
+        aio_mc_flags=${aio_mc_line%%|*}; aio_mc_run=${aio_mc_line#*|}
+        [ "$aio_mc_run" = - ] && aio_mc_run=
+        aio_mc_exe="$T_OUT/aio_dgram_mcast_$(echo "$aio_mc_v" | tr '+' '_')"
+        if $aio_mc_cc $aio_mc_flags $CFLAGS -I. -o "$aio_mc_exe" tests/aio_dgram_mcast.c -lpthread >"$aio_mc_exe.build.log" 2>&1; then
+            # shellcheck disable=SC2086
+            t_suite "aio_dgram_mcast $aio_mc_v" $aio_mc_ns $aio_mc_run "$aio_mc_exe"
+        else
+            t_fail_line "[aio_dgram_mcast $aio_mc_v] does not build:"
+            head -n 12 "$aio_mc_exe.build.log" | sed 's/^/    /'
+        fi
+    done < <(t_variants)
+fi
 
 # The examples and real peers run natively only.
 if [ -z "$CROSS" ]; then
