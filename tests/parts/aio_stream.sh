@@ -39,6 +39,11 @@ fi
 # broadcast and IPv4 multicast on lo; then tasks awaiting them, and the
 # pace of a timer and a TCP echo while a flood of datagrams comes in
 t_unit aio_dgram tests/aio_dgram.c -lpthread
+if [ -f tests/aio_sched.c ] && grep -q schd_source_add sched.h 2>/dev/null; then
+    t_unit aio_dgram_await tests/aio_dgram_await.c -lpthread
+    t_unit aio_dgram_await_aiofirst tests/aio_dgram_await_aiofirst.c -lpthread
+    t_unit aio_dgram_flood tests/aio_dgram_flood.c -lpthread
+fi
 # multicast, in the native builds (qemu-user does not pass IP_MULTICAST_IF
 # and IPV6_MULTICAST_IF on); IPv6 groups, loopback off, the TTL on the
 # wire and the discovery queries inside a network namespace of the test's
