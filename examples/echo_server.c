@@ -23,7 +23,8 @@
  *
  * Kept small (issue 3: under 16 KiB of added text, static against musl): the
  * addresses are numeric, so AIOS_NO_RESOLVER leaves getaddrinfo out; no stdio,
- * strtol or strerror (errors print as codes: aios_strerror(code) names them); signals arrive through a signalfd read by the loop.
+ * strtol or strerror (errors print as codes: aios_strerror(code) names them).
+ * SIGTERM and SIGINT come through the loop (aios_signal): no handler.
  */
 #define _GNU_SOURCE 1
 #ifndef AIOS_NO_RESOLVER
@@ -37,12 +38,10 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/resource.h>
-#include <sys/signalfd.h>
 
 static aios_ctx ctx;
 static aios_server server;
-static aios_stream *signals;
-static struct signalfd_siginfo signal_info;
+static aios_signal sigterm, sigint;
 static int idle_ms = 60000;
 
 /* Messages without stdio: printf alone would add more code than the server. */
@@ -103,13 +102,15 @@ static void on_shutdown_done(aios_server *srv, int forced, void *ud)
     char num[24];
     (void)srv; (void)ud;
     if (forced > 0) put(2, "echo_server: closed ", decimal(forced, num), " connection(s) by force\n");
-    aios_close(signals, NULL, NULL);
+    /* the watchers kept the loop running: without them it ends when idle */
+    aios_signal_stop(&sigterm, &ctx);
+    aios_signal_stop(&sigint, &ctx);
 }
 
-static void on_signal(aios_stream *s, int status, void *ud)
+/* The first SIGTERM or SIGINT starts the shutdown; more of them change nothing. */
+static void on_signal(aios_signal *sig, const aios_siginfo *info, void *ud)
 {
-    (void)s; (void)ud;
-    if (status <= 0) return;
+    (void)sig; (void)info; (void)ud;
     aios_server_shutdown(&server, AIOS_MS(10000), on_shutdown_done, NULL);
 }
 
@@ -133,12 +134,11 @@ static int usage(const char *why, const char *what)
 
 int main(int argc, char **argv)
 {
-    sigset_t mask;
     aios_server_config cfg;
     struct rlimit lim;
     char num[24];
     long port = -1, max_conns = -1, v;
-    int r, sfd, i;
+    int r, i;
 
     for (i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--max-conns") == 0 || strcmp(argv[i], "--idle-timeout") == 0) {
@@ -171,15 +171,13 @@ int main(int argc, char **argv)
     if (r < 0 && r != -EAFNOSUPPORT && r != -EADDRNOTAVAIL)
         put(2, "echo_server: ::1: error ", decimal(r, num), " (serving IPv4 only)\n");
 
-    /* SIGTERM and SIGINT stay blocked and are read from a descriptor, so the
-     * shutdown starts from the loop like any other event (blocked signals are
+    /* SIGTERM and SIGINT are blocked and read by the loop, so the shutdown
+     * starts from the loop like any other event (blocked signals are
      * queued even where the shell set them to be ignored). */
-    sigemptyset(&mask);
-    sigaddset(&mask, SIGTERM);
-    sigaddset(&mask, SIGINT);
-    sfd = sigprocmask(SIG_BLOCK, &mask, NULL) < 0 ? -1 : signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
-    r = sfd < 0 ? -errno : aios_stream_open(&signals, &ctx, sfd, 0);
-    if (r == 0) r = aios_read_exactly(signals, &signal_info, sizeof signal_info, on_signal, NULL);
+    aios_signal_init(&sigterm, on_signal, NULL);
+    aios_signal_init(&sigint, on_signal, NULL);
+    r = aios_signal_start(&sigterm, &ctx, SIGTERM);
+    if (r == 0) r = aios_signal_start(&sigint, &ctx, SIGINT);
     if (r < 0) { put(2, "echo_server: signals: error ", decimal(r, num), "\n"); return 1; }
 
     /* other tools read this line: keep it exactly so */

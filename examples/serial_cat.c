@@ -24,9 +24,10 @@
 #include <unistd.h>
 
 static aios_ctx ctx;
-static aios_stream *port, *in, *out, *signals;
-static char to_port[4096], from_port[4096], signal_byte;
-static int signal_pipe[2] = {-1, -1}, failed;
+static aios_stream *port, *in, *out;
+static aios_signal sigterm, sigint;
+static char to_port[4096], from_port[4096];
+static int failed;
 
 static void stop_with(int code, const char *what, int err)
 {
@@ -69,18 +70,11 @@ static void on_stdin(aios_stream *s, int status, void *ud)
     aios_write(port, to_port, (size_t)status, on_sent, NULL);
 }
 
-static void on_signal(aios_stream *s, int status, void *ud)
+/* SIGINT and SIGTERM come through the loop (no handler): a clean stop. */
+static void on_signal(aios_signal *sig, const aios_siginfo *info, void *ud)
 {
-    (void)s; (void)ud;
-    if (status > 0) stop_with(0, NULL, 0);
-}
-
-static void handle_signal(int sig)
-{
-    char c = (char)sig;
-    int saved = errno;
-    if (write(signal_pipe[1], &c, 1) < 0) { /* already signalled */ }
-    errno = saved;
+    (void)sig; (void)info; (void)ud;
+    stop_with(0, NULL, 0);
 }
 
 int main(int argc, char **argv)
@@ -101,27 +95,24 @@ int main(int argc, char **argv)
         r = aios_serial_open(&port, &ctx, argv[1], (int)baud);
     }
     if (r < 0) { fprintf(stderr, "serial_cat: %s: %s\n", argv[1], aios_strerror(r)); return 1; }
-    if (pipe(signal_pipe) < 0) { perror("pipe"); return 1; }
-    fcntl(signal_pipe[1], F_SETFL, O_NONBLOCK);
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = SIG_IGN;
     sigaction(SIGPIPE, &sa, NULL);
-    sa.sa_handler = handle_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
-    if (aios_stream_open(&signals, &ctx, signal_pipe[0], 0) < 0 ||
-        aios_stream_open(&in, &ctx, 0, AIOS_NOCLOSE) < 0 ||
+    aios_signal_init(&sigterm, on_signal, NULL);
+    aios_signal_init(&sigint, on_signal, NULL);
+    if ((r = aios_signal_start(&sigterm, &ctx, SIGTERM)) < 0 || (r = aios_signal_start(&sigint, &ctx, SIGINT)) < 0) {
+        fprintf(stderr, "serial_cat: signals: %s\n", aios_strerror(r));
+        return 1;
+    }
+    if (aios_stream_open(&in, &ctx, 0, AIOS_NOCLOSE) < 0 ||
         aios_stream_open(&out, &ctx, 1, AIOS_NOCLOSE) < 0) {
         fprintf(stderr, "serial_cat: cannot set up stdin/stdout\n");
         return 1;
     }
-    aios_read(signals, &signal_byte, 1, on_signal, NULL);
     aios_read(port, from_port, sizeof from_port, on_port, NULL);
     aios_read(in, to_port, sizeof to_port, on_stdin, NULL);
     aios_run(&ctx);
-    aios_ctx_close(&ctx);
-    close(signal_pipe[1]);
+    aios_ctx_close(&ctx);   /* stops the watchers: the signals' mask as it was */
     if (in_flags >= 0) fcntl(0, F_SETFL, in_flags);
     if (out_flags >= 0) fcntl(1, F_SETFL, out_flags);
     return failed;

@@ -3,7 +3,8 @@
  *   cc -std=c99 -O2 -I. -o build/usb_monitor examples/usb_monitor.c $(pkg-config --cflags --libs libusb-1.0)
  *
  *   build/usb_monitor          "arrived Bus 001 Device 005: ID 1234:0001" and
- *                              "left ..." lines until interrupted
+ *                              "left ..." lines until SIGINT (Ctrl-C) or
+ *                              SIGTERM, then exits with status 0
  *   build/usb_monitor --once   the devices present now, as arrivals, then exit
  *
  * Only ids are printed (bus, address, vendor and product), never text a
@@ -12,8 +13,18 @@
 #define AUSB_IMPLEMENTATION
 #include "asyncusb.h"
 
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
+
+static int stopping;
+
+/* SIGINT or SIGTERM, through the loop (no handler): leave the loop. */
+static void on_stop_signal(ausb_signal *sig, const ausb_siginfo *info, void *ud)
+{
+    (void)sig; (void)info; (void)ud;
+    stopping = 1;
+}
 
 static void print_device(const char *what, const ausb_device *dev)
 {
@@ -34,6 +45,7 @@ int main(int argc, char **argv)
 {
     ausb_ctx ctx;
     ausb_hotplug hp;
+    ausb_signal sigint, sigterm;
     int once = argc == 2 && strcmp(argv[1], "--once") == 0, r;
     if (argc > 1 && !once) {
         /* the first argument that is not a leading --once */
@@ -64,9 +76,18 @@ int main(int argc, char **argv)
         ausb_ctx_close(&ctx);
         return 1;
     }
-    for (;;)
+    ausb_signal_init(&sigint, on_stop_signal, NULL);
+    ausb_signal_init(&sigterm, on_stop_signal, NULL);
+    if ((r = ausb_signal_start(&sigint, &ctx, SIGINT)) < 0 || (r = ausb_signal_start(&sigterm, &ctx, SIGTERM)) < 0) {
+        fprintf(stderr, "usb_monitor: signals: %s\n", ausb_strerror(r));
+        ausb_hotplug_stop(&hp);
+        ausb_ctx_close(&ctx);
+        return 1;
+    }
+    while (!stopping)
         if ((r = ausb_run_once(&ctx, -1)) < 0) break;
     ausb_hotplug_stop(&hp);
-    ausb_ctx_close(&ctx);
-    return 0;
+    ausb_ctx_close(&ctx);   /* stops the watchers too */
+    if (r < 0) fprintf(stderr, "usb_monitor: %s\n", ausb_strerror(r));
+    return r < 0 ? 1 : 0;
 }
