@@ -3,7 +3,7 @@
 # aio_stream.h
 
 Low-level asynchronous streams for C99 on Linux, in one header, with no
-dependency beyond libc (and a resolver thread for host names, which can be
+dependency beyond libc (and resolver threads for host names, which can be
 switched off).  Buffered reads (`read some`, `read exactly`, `read until a
 delimiter`, peek and consume), queued writes that complete when the kernel
 has every byte, a TCP client with non-blocking name resolution and
@@ -28,33 +28,45 @@ example `cc -std=c99 -O2 -o app app.c -lpthread`.
 - `AIOS_STATIC`: every public function becomes `static` (for a program of
   one file; define it together with `AIOS_IMPLEMENTATION`, which it does not
   imply).
-- `AIOS_NO_THREADS`: no resolver thread; host names are resolved with a
+- `AIOS_NO_THREADS`: no resolver threads; host names are resolved with a
   blocking `getaddrinfo` run from the loop's dispatch (numeric addresses never
   resolve at all).  Without this option link with `-lpthread` (glibc >= 2.34
   and musl need nothing extra).
+- `AIOS_RESOLVER_THREADS`: how many threads one context runs `getaddrinfo`
+  in at most (default 4).  Further lookups wait for one of them, oldest
+  first; a connect that ends while its lookup waits (closed, timed out)
+  never costs a thread, so a DNS outage cannot pile threads up.
 - `AIOS_NO_RESOLVER`: numeric addresses only (`127.0.0.1`, `::1`, `[::1]`).
   `aios_tcp_connect` and `aios_server_listen_tcp` given a host name return
   `AIOS_ENOTNUMERIC` without starting anything; neither getaddrinfo nor the
-  resolver thread is linked (implies `AIOS_NO_THREADS`, no `-lpthread`).
+  resolver threads are linked (implies `AIOS_NO_THREADS`, no `-lpthread`).
   For small static servers that listen on fixed addresses.
 - `AIOS_MALLOC(n)`, `AIOS_REALLOC(p, n)`, `AIOS_FREE(p)`: allocator hooks
   (define all three; AIOS_REALLOC grows buffers and arrays.  Without the
   hooks they grow by malloc, copy and free, so realloc is not linked).
+  A resolver thread frees the lookup it ran when its context has closed,
+  so with threads the hooks must be thread-safe.
 - `AIOS_SYS_READ`, `AIOS_SYS_WRITEV`, `AIOS_SYS_SENDMSG`, `AIOS_SYS_ACCEPT`,
   `AIOS_SYS_SOCKET`, `AIOS_SYS_CONNECT`, `AIOS_SYS_CLOSE`,
   `AIOS_SYS_GETADDRINFO`, `AIOS_SYS_FREEADDRINFO`: the system calls, each a
   function-like macro with the libc signature (`AIOS_SYS_ACCEPT(fd, addr,
   len)` must return a non-blocking, close-on-exec descriptor; getaddrinfo
-  runs in the resolver thread, and what it returns goes back through
-  `AIOS_SYS_FREEADDRINFO`).  Replace them to inject faults or to feed the
-  connector addresses of your own.
+  runs in a resolver thread, and what it returns goes back through
+  `AIOS_SYS_FREEADDRINFO`, in the loop's thread or, once the context has
+  closed, in that resolver thread).  Replace them to inject faults or to
+  feed the connector addresses of your own.
 - `ASYNCKIT_POLL`: wait with `poll()` instead of epoll (the smallest builds,
   systems without epoll).  The structures do not change with it.
 - `AKC_SYS_EPOLL_CREATE1`, `AKC_SYS_EPOLL_CTL`, `AKC_SYS_EPOLL_WAIT`,
   `AKC_SYS_EPOLL_PWAIT2`, `AKC_SYS_PPOLL`, `AKC_SYS_POLL`, `AKC_SYS_EVENTFD`,
-  `AKC_SYS_READ`, `AKC_SYS_WRITE`, `AKC_SYS_CLOSE`, `AKC_NO_PWAIT2`: the
-  system calls of the family's loop core (the wait, the wake-up), for
-  counting or fault injection, as in sched.h's manual.
+  `AKC_SYS_READ`, `AKC_SYS_WRITE`, `AKC_SYS_CLOSE`: the system calls of the
+  loop (the wait and the cross-thread wake-up), each a name or a
+  function-like macro with the libc signature, for counting or fault
+  injection (`AKC_SYS_EPOLL_PWAIT2` takes the descriptor, the events,
+  their count and a pointer to two long longs: seconds, nanoseconds).  The
+  loop waits with epoll_pwait2 (nanosecond timeouts) where the kernel has
+  it, else with epoll_wait and timeouts rounded up to the next
+  millisecond; `AKC_NO_PWAIT2` keeps it to epoll_wait.
 - `AIOS_API`: decoration of public functions (default `extern`).
 - `AIOS_MAX_LISTENERS`: addresses one server may listen on (default 4).  It
   sizes `aios_server`, so give it the same value in every file.
@@ -92,7 +104,7 @@ and the static option of every header of the family.
 
 - An operation that returns a negative code did not start, and its callback
   never runs.  An operation that returned 0 completes exactly once through its
-  callback `(stream, status, user)`, always from the loop's dispatch, never
+  callback `(stream, status, ud)`, always from the loop's dispatch, never
   inside the call that started it.  Success, error, timeout (`-ETIMEDOUT`),
   cancellation and close (`-ECANCELED`) all arrive through that one callback.
 - A callback may start the next operation, or close the stream.  A stream's
@@ -101,8 +113,8 @@ and the static option of every header of the family.
 - One read operation at a time per stream (`-EBUSY` otherwise); writes
   queue without limit on their number and complete in order.
 - One thread drives a context: every function, `aios_stop` included, is
-  called from that thread (the resolver thread is the library's own and
-  talks to the loop only through the context).
+  called from that thread (the resolver threads are the library's own, start
+  with every signal blocked and hand their answers to the loop's thread).
 - The library never installs a signal handler and SIGPIPE never kills the
   process: socket writes use `MSG_NOSIGNAL`; writes to a pipe or terminal
   block SIGPIPE in the calling thread for the duration of the call and
@@ -115,9 +127,10 @@ and the static option of every header of the family.
     int  aios_ctx_init(aios_ctx *ctx);           caller-owned storage (never on a live context:
                                                  its storage cannot tell, close it first)
     void aios_ctx_close(aios_ctx *ctx);          aborts everything, delivers every callback, frees all
-                                                 (waits for a resolver thread still in getaddrinfo)
-    int  aios_run_once(aios_ctx *ctx, int timeout_ns);  one poll (-1: no limit); returns 1 while
-                                                 anything is pending, 0 when idle, <0 on error
+                                                 (a resolver thread still in getaddrinfo is left
+                                                 to finish alone and frees what it holds then)
+    int  aios_run_once(aios_ctx *ctx, int64_t timeout_ns);  one wait (-1: no limit); returns 1
+                                                 while anything is pending, 0 when idle, <0 on error
     int  aios_run(aios_ctx *ctx);                until idle or aios_stop
     void aios_stop(aios_ctx *ctx);
     int  aios_prepare(void *ctx, struct pollfd *fds, int cap, int64_t *deadline_ns);
@@ -165,21 +178,31 @@ still run first); afterwards the context is closed and may be freed.
     size_t aios_result_len(s);                               bytes moved by the last read operation
     int  aios_write(s, const void *p, size_t n, cb, ud);     no copy: keep p alive until cb; status 0
     int  aios_write_copy(s, const void *p, size_t n, cb, ud); copies what it cannot send at once;
-                                                             -EAGAIN while the copies queued (each
-                                                             with its request header) reach the write
-                                                             high-water mark
+                                                             the copies queued (each with its request
+                                                             header) stay within the write high-water
+                                                             mark: -EAGAIN when this one would pass it
+                                                             (an empty queue takes any one up to the
+                                                             mark), -EMSGSIZE when n is above the mark
     int  aios_drain(s, size_t low_water, cb, ud);            when unsent bytes <= low_water
     int  aios_shutdown(s, cb, ud);                           flush, then shut down the write side
     int  aios_close(s, cb, ud);                              abort: pending ops get -ECANCELED, then cb
-                                                             (during a graceful close: cb NULL cuts it
-                                                             short and its callback runs; else -EBUSY)
-    int  aios_close_graceful(s, timeout_ns, cb, ud);         cancel the read, flush writes (or give up
-                                                             after timeout_ns: -ETIMEDOUT), close, cb
+                                                             with 0 (during a graceful close: cb NULL
+                                                             cuts it short, else -EBUSY)
+    int  aios_close_graceful(s, timeout_ns, cb, ud);         cancel the read, flush the writes, close,
+                                                             then cb (see below); timeout_ns < 0: none
     void aios_set_limits(s, size_t read_hwm, size_t write_hwm);   defaults 64 KiB and 1 MiB
-    int  aios_set_timeouts(s, int read_ms, int write_ms);         per operation started later; 0: none
+    int  aios_set_timeouts(s, int64_t read_ns, int64_t write_ns); per operation started later; 0: none,
+                                                             below 0: -EINVAL
     int  aios_stream_fd(s); size_t aios_write_queued(s);
     void aios_stream_set_ud(s, void *p); void *aios_stream_ud(s);
     aios_server *aios_stream_server(s);                      the server that accepted s, or NULL
+
+The status of a graceful close's callback says how the flush ended: 0
+when every queued byte went to the kernel; `-ETIMEDOUT` when `timeout_ns`
+ran out first (the writes still queued complete with `-ECANCELED`, as in
+any close); `-ECANCELED` when `aios_close` or `aios_ctx_close` cut it
+short; otherwise the error that stopped the writes (`-EPIPE`, or the
+`-ETIMEDOUT` of a write deadline, which that write reported too).
 
 Reading is demand driven: the descriptor is polled for input only while a
 read operation waits, and the read buffer never grows past the read
@@ -202,7 +225,8 @@ callbacks per iteration and the loop still polls for everyone else.
 The stream exists at once (reads and writes may be queued before the
 connection is up); the callback reports the connection.  After a failed
 connect the stream stays, with no descriptor, until you close it.  Host
-names resolve in a resolver thread (IPv6 and IPv4 addresses are then tried
+names resolve in resolver threads (`AIOS_RESOLVER_THREADS` per context at
+most; IPv6 and IPv4 addresses are then tried
 alternately, a new attempt starting every `attempt_delay_ns` while earlier
 ones are pending; the first to connect wins).  `timeout_ns` bounds the whole
 connect, resolution included.  A Unix connect to a listener whose backlog
@@ -217,7 +241,7 @@ it fails with `-EAGAIN`.
     int  aios_server_listen_tcp(srv, const char *host, int port);   NULL / "" / "*": dual stack
     int  aios_server_listen_unix(srv, const char *path);
     int  aios_server_port(const aios_server *srv);                  the bound port (port 0 asked)
-    int  aios_server_shutdown(srv, int timeout_ns, aios_server_cb cb, void *ud);
+    int  aios_server_shutdown(srv, int64_t timeout_ns, aios_server_cb cb, void *ud);
     int  aios_format_addr(const struct sockaddr *sa, char *buf, size_t n);  "1.2.3.4:80", "[::1]:80"
 
 `aios_server_init` on a server the context still holds (initialised and not
@@ -267,12 +291,9 @@ share one error space: a code means the same in all of them, and
 `aios_strerror`, `schd_strerror` and `ausb_strerror` describe any code
 alike.  System errors are `-errno`, with the C library's words:
 `-ETIMEDOUT` for timeouts, `-ECANCELED` for cancellation and close,
-`-EINVAL` for bad arguments, `-ENOMEM`, `-EBUSY` for an operation of that
-kind already pending (a second read, a second drain, run_once from inside
-dispatch, a server or descriptor the context already holds), `-EAGAIN`
-for a write queue at its high-water mark (write_copy), and what the socket
-calls report, such as `-ECONNREFUSED` or `-EPIPE`.  The family's own codes
-that this header uses:
+`-EINVAL` for bad arguments, `-ENOMEM`, and what the socket calls report,
+such as `-ECONNREFUSED` or `-EPIPE`.  The family's own codes that this
+header uses:
 
     AIOS_OK           0      success
     AIOS_EINCOMPLETE  -1001  end of stream before the requested bytes
@@ -283,6 +304,18 @@ that this header uses:
     AIOS_ENOTFOUND    -1004  host name not found
     AIOS_ERESOLVE     -1005  name resolution failed otherwise
     AIOS_ENOTNUMERIC  -1006  a host name given to a build with AIOS_NO_RESOLVER
+
+System errors with a meaning of their own here:
+
+    -EAGAIN      write_copy: the copies queued would pass the write high-water mark
+    -EMSGSIZE    write_copy: more than the write high-water mark in one call
+    -EBUSY       an operation of that kind is already pending (a second
+                 read, a second drain, run_once from inside dispatch); a
+                 server or descriptor the context already holds
+    -ENOTCONN    a read or write on a stream without a descriptor (after a
+                 failed connect)
+    -EOVERFLOW   a write that would make the count of unsent bytes wrap
+                 (32-bit systems)
 */
 /* The implementations of the family need POSIX and GNU declarations, and
  * any of them may be compiled further down this file: when nothing of the
@@ -307,8 +340,9 @@ that this header uses:
 /* The loop core of the asynckit family: the time cache, timers, deferred
  * calls, descriptor watching (epoll, or poll), cross-thread wake-ups and the
  * family's error text.  Every header of the family carries this same block,
- * stamped from core/core.h by tools/stamp_core.sh (edit it there, then run
- * the script); the test run fails when a header's copy differs.
+ * stamped from core/core.h of the asynckit sources by tools/stamp_core.sh
+ * (edit it there, then run the script); their test run fails when a
+ * header's copy differs.
  *
  * Its names (akc_, AKC_) are the family's own and not an API: each header
  * wraps what users need under its own prefix.  The declarations come once
@@ -1567,7 +1601,7 @@ done:
     return 0;
 }
 
-/* Shape 3: one descriptor, the epoll set, stands for every watcher. */
+/* For a host loop: one descriptor, the epoll set, stands for every watcher. */
 AKC_FN int akc_prepare(akc_loop *l, struct pollfd *fds, int cap, int64_t *deadline)
 {
     if (l->on_prepare) l->on_prepare(l, deadline);
@@ -1638,7 +1672,7 @@ AKC_FN int akc__wait(akc_loop *l, int64_t deadline)
     return 0;
 }
 
-/* Shape 3: the table itself; entries new since the last prepare carry
+/* For a host loop: the table itself; entries new since the last prepare carry
  * AKC_FRESH in revents. */
 AKC_FN int akc_prepare(akc_loop *l, struct pollfd *fds, int cap, int64_t *deadline)
 {
@@ -1694,7 +1728,7 @@ AKC_FN void akc__run(akc_loop *l)
     l->depth--;
 }
 
-/* Shape 3: takes a host's poll results back (the entries prepare gave,
+/* For a host loop: takes its poll results back (the entries prepare gave,
  * in the same order) and runs what is due. */
 AKC_FN void akc_dispatch(akc_loop *l, const struct pollfd *fds, int n)
 {
@@ -1760,6 +1794,7 @@ extern "C" {
 #endif
 
 struct sockaddr;
+struct aios__rpool;
 
 /* The family's own codes (aio_stream.h's share of them; system errors are
  * -errno, such as -EBUSY for a second read, -EAGAIN for a full queue). */
@@ -1792,7 +1827,8 @@ struct aios_ctx {
     int nstreams;
     aios_server *servers;
     int close_asked;  /* aios_ctx_close from a callback: done when the dispatch ends */
-    void *resolvers;  /* resolver threads not yet joined */
+    struct aios__rpool *resolver_pool;  /* the threads that resolve host names (first lookup on) */
+    int lookups;      /* connects waiting for a name: they keep aios_run going */
     void (*connect_free)(struct aios_stream *s);  /* abandons a pending connect (set by the first) */
     struct aios_dgram *dgrams;                  /* datagram sockets */
     void (*dgrams_close)(aios_ctx *c);          /* closes them all (set by the first) */
@@ -2013,7 +2049,9 @@ AIOS_API void aios__server_withdraw(aios_server *srv);
 #include <signal.h>
 #ifndef AIOS_NO_THREADS
 #include <pthread.h>
-#include <sys/eventfd.h>
+#endif
+#ifndef AIOS_RESOLVER_THREADS
+#define AIOS_RESOLVER_THREADS 4
 #endif
 
 
@@ -2069,7 +2107,7 @@ AIOS_API void aios__server_withdraw(aios_server *srv);
  * without memory.  With libc's allocator: malloc, copy, free, which is what
  * realloc does for these growing buffers anyway, without linking realloc
  * (1.4 KiB of a static musl program).  With the hooks: AIOS_REALLOC. */
-static void *aios__grow(void *p, size_t keep, size_t n)
+AIOS_PRIVATE void *aios__grow(void *p, size_t keep, size_t n)
 {
 #ifdef AIOS__GROW_BY_COPY
     void *q = malloc(n);
@@ -2093,19 +2131,39 @@ static void *aios__grow(void *p, size_t keep, size_t n)
 
 /* ==== section: private types ==== */
 
+/* A stream's state, in its flags. */
 enum {
-    AIOS__F_SOCK = 1u << 0, AIOS__F_NOCLOSE = 1u << 1, AIOS__F_EOF = 1u << 2,
-    AIOS__F_CLOSING = 1u << 3, AIOS__F_CONNECTING = 1u << 4, AIOS__F_CONN_DONE = 1u << 5,
-    AIOS__F_SHUT_REQ = 1u << 6, AIOS__F_SHUT_DONE = 1u << 7, AIOS__F_GCLOSE = 1u << 8,
-    AIOS__F_GROW = 1u << 9, AIOS__F_MORE = 1u << 10, AIOS__F_EVICTED = 1u << 11
+    AIOS__F_SOCK = 1u << 0,        /* a socket: sent with MSG_NOSIGNAL, can be shut down */
+    AIOS__F_NOCLOSE = 1u << 1,     /* the caller keeps the descriptor (AIOS_NOCLOSE) */
+    AIOS__F_EOF = 1u << 2,         /* the peer ended its side: reads find no more */
+    AIOS__F_CLOSING = 1u << 3,     /* closing: pending operations get cancel_status, then the close callback */
+    AIOS__F_CONNECTING = 1u << 4,  /* a connect is under way (side->conn) */
+    AIOS__F_CONN_DONE = 1u << 5,   /* the connect ended; its callback (side->cstatus) is due */
+    AIOS__F_SHUT_REQ = 1u << 6,    /* aios_shutdown: shut the write side once the queue is sent */
+    AIOS__F_SHUT_DONE = 1u << 7,   /* the write side is shut down */
+    AIOS__F_GCLOSE = 1u << 8,      /* a graceful close is flushing (side->r is its timer) */
+    AIOS__F_GROW_RBUF = 1u << 9,   /* the last read filled the read buffer: double it next time */
+    AIOS__F_TRY_READ = 1u << 10,   /* the last read filled all its room: the next read operation
+                                      tries the descriptor before the loop polls it */
+    AIOS__F_EVICTED = 1u << 11     /* closed by its server for a newcomer (evict_idle) */
 };
-enum { AIOS__R_NONE, AIOS__R_SOME, AIOS__R_EXACT, AIOS__R_UNTIL, AIOS__R_PEEK };
 
+/* The read operation a stream has pending (its rop). */
+enum {
+    AIOS__R_NONE,   /* none */
+    AIOS__R_SOME,   /* aios_read: 1 to rwant bytes into ru.dst */
+    AIOS__R_EXACT,  /* aios_read_exactly: rwant bytes into ru.dst */
+    AIOS__R_UNTIL,  /* aios_read_until: up to ru.delim (dlen bytes) within rwant buffered bytes */
+    AIOS__R_PEEK    /* aios_peek: rwant bytes buffered */
+};
+
+/* A queued write.  data[off, len) is still to send; copied is the heap it
+ * holds (its header and its copy: aios_write_copy), 0 for aios_write. */
 typedef struct aios__wreq {
     struct aios__wreq *next;
     const char *data;
     size_t len, off, copied;
-    int64_t deadline;
+    int64_t deadline;   /* of its write timeout, INT64_MAX for none */
     aios_cb cb;
     void *ud;
 } aios__wreq;
@@ -2113,46 +2171,60 @@ typedef struct aios__wreq {
 struct aios__connector;
 
 /* Deadlines and the operations most idle connections never have (drain,
- * shutdown, connect), allocated the first time a stream needs one of them. */
+ * shutdown, connect), allocated the first time a stream needs one of them.
+ * Each operation keeps its callback (cb) and user pointer (ud) here, with
+ * the operation's first letter: d for drain, s for shutdown, c for connect. */
 typedef struct aios__side {
-    akc_timer r, w;
+    akc_timer r;                   /* the read deadline; during a graceful close, the close's */
+    akc_timer w;                   /* the deadline of the first write still sending */
     struct aios_stream *s;
-    int64_t rtimeout_ns, wtimeout_ns;
-    aios_cb dcb, scb, ccb;
-    void *dud, *sud, *cud;
-    size_t dlow;
-    int cstatus;
-    struct aios__connector *conn;
+    int64_t rtimeout_ns, wtimeout_ns;   /* aios_set_timeouts */
+    aios_cb dcb, scb, ccb;         /* aios_drain's, aios_shutdown's, the connect's callback */
+    void *dud, *sud, *cud;         /* their user pointers */
+    size_t dlow;                   /* aios_drain's low-water mark */
+    int cstatus;                   /* the connect's outcome while its callback is due */
+    struct aios__connector *conn;  /* the connect under way, if any */
 } aios__side;
 
-/* Kept small: an idle connection costs this struct and nothing else. */
+/* Kept small: an idle connection costs this struct and nothing else.  The
+ * read buffer holds rbuf[rstart, rend) of its rcap bytes. */
 struct aios_stream {
     aios_ctx *ctx;
     aios_server *server;
     akc_io io;                      /* open (counted by the loop) from creation to release */
-    akc_defer kick;
+    akc_defer kick;                 /* runs the stream's completions from the loop (aios__stream_process) */
     /* the list the stream is on: its server's connections, in the order of
      * their last activity, or else the context's other streams */
     struct aios_stream *next, *prev;
     aios__side *side;
-    unsigned flags;
-    int rerr, werr;
-    short rforce, cancel_status;
-    unsigned char rop, dlen;
-    uint32_t wcopied;               /* heap of copied writes still queued, request headers included */
+    unsigned flags;                 /* AIOS__F_* */
+    int rerr, werr;                 /* the error that ended the read or the write side; 0: none */
+    short rforce;                   /* ends the pending read with this status, whatever is buffered:
+                                       -ETIMEDOUT (its deadline), -ECANCELED (a graceful close) */
+    short cancel_status;            /* what pending operations get once the stream closes */
+    short close_status;             /* what the close callback gets (a graceful close's outcome) */
+    unsigned char rop;              /* the pending read (AIOS__R_*) */
+    unsigned char dlen;             /* read until: the delimiter's length */
+    uint32_t rwant;                 /* the pending read's size: see AIOS__R_* */
     /* read side */
     char *rbuf;
-    uint32_t rcap, rstart, rend, rhwm, rscan, whwm;
-    uint32_t rwant, rgot;           /* rgot is also what aios_result_len reports */
-    union { void *dst; char delim[8]; } ru;  /* read some/exactly, or read until */
-    aios_cb rcb;
+    uint32_t rcap, rstart, rend, rhwm, rscan;   /* rhwm: read high-water mark; rscan: bytes
+                                                   a read until has searched already */
+    uint32_t rgot;                  /* bytes the pending read has (also what aios_result_len reports) */
+    size_t wcopied;                 /* heap of copied writes still queued, request headers included */
+    size_t whwm;                    /* write high-water mark: wcopied stays within it */
+    union {
+        void *dst;                  /* read some, read exactly: the caller's buffer */
+        char delim[8];              /* read until: the delimiter */
+    } ru;
+    aios_cb rcb;                    /* the pending read's callback and user pointer */
     void *rud;
     /* write side */
     aios__wreq *whead, *wtail;
-    size_t wunsent;
+    size_t wunsent;                 /* bytes queued and not yet sent */
     aios_cb closecb;
     void *closeud;
-    void *user;
+    void *user;                     /* aios_stream_set_ud */
 };
 
 /* ==== section: time and errors ==== */
@@ -2169,7 +2241,7 @@ AIOS_API const char *aios_strerror(int code) { return akc_strerror(code); }
 /* ==== section: the loop ==== */
 
 /* The allocator hooks, in the shape the loop core asks for. */
-static void *aios__mem(void *p, size_t old, size_t n)
+AIOS_PRIVATE void *aios__mem(void *p, size_t old, size_t n)
 {
     if (n == 0) {
         AIOS_FREE(p);
@@ -2180,20 +2252,20 @@ static void *aios__mem(void *p, size_t old, size_t n)
 
 /* The kinds of the context's watchers (0 is the core's wake-up); each
  * kind's handler is set where the kind is first used. */
-enum { AIOS__IO_STREAM = 1, AIOS__IO_LISTENER, AIOS__IO_ATTEMPT, AIOS__IO_RESOLVER };
+enum { AIOS__IO_STREAM = 1, AIOS__IO_LISTENER, AIOS__IO_ATTEMPT };
 
 /* Timers and watchers of the context: thin names over the loop core. */
-static int aios__timer_start(aios_ctx *c, akc_timer *t, int64_t when)
+AIOS_PRIVATE int aios__timer_start(aios_ctx *c, akc_timer *t, int64_t when)
 {
     if (when == INT64_MAX) return akc_timer_stop(&c->core, t);
     return akc_timer_start(&c->core, t, when);
 }
 
-static void aios__timer_stop(aios_ctx *c, akc_timer *t) { (void)akc_timer_stop(&c->core, t); }
+AIOS_PRIVATE void aios__timer_stop(aios_ctx *c, akc_timer *t) { (void)akc_timer_stop(&c->core, t); }
 
-static int64_t aios__after_ns(aios_ctx *c, int64_t ns) { return akc_add_sat(akc_time(&c->core), ns); }
+AIOS_PRIVATE int64_t aios__after_ns(aios_ctx *c, int64_t ns) { return akc_add_sat(akc_time(&c->core), ns); }
 
-static int64_t aios__after_ms(aios_ctx *c, int ms)
+AIOS_PRIVATE int64_t aios__after_ms(aios_ctx *c, int ms)
 {
     return ms > 0 ? aios__after_ns(c, (int64_t)ms * 1000000) : INT64_MAX;
 }
@@ -2232,16 +2304,22 @@ AIOS_API void aios_dispatch(void *vctx, struct pollfd *fds, int n)
     if (c->close_asked) aios_ctx_close(c);  /* asked for from a callback */
 }
 
+/* The loop's own work, and answers of the resolver threads still to come. */
+AIOS_PRIVATE int aios__alive(aios_ctx *c)
+{
+    return akc_alive(&c->core) || c->lookups > 0;
+}
+
 AIOS_API int aios_run_once(aios_ctx *c, int64_t timeout_ns)
 {
     int r;
     if (!c) return -EINVAL;
     if (c->core.depth) return -EBUSY;
-    if (!akc_alive(&c->core) && timeout_ns < 0) return 0;
+    if (!aios__alive(c) && timeout_ns < 0) return 0;
     r = akc_run_once(&c->core, timeout_ns);
     if (c->close_asked) aios_ctx_close(c);
     if (r < 0) return r;
-    return akc_alive(&c->core);
+    return aios__alive(c);
 }
 
 AIOS_API int aios_run(aios_ctx *c)
@@ -2264,35 +2342,35 @@ AIOS_API void aios_stop(aios_ctx *c)
 
 /* ==== section: streams, lifecycle ==== */
 
-static void aios__stream_process(aios_stream *s);
-static void aios__stream_update(aios_stream *s);
-static void aios__server_conn_gone(aios_server *srv, aios_stream *s);
-static void aios__server_touch(aios_stream *s);
+AIOS_PRIVATE void aios__stream_process(aios_stream *s);
+AIOS_PRIVATE void aios__stream_update(aios_stream *s);
+AIOS_PRIVATE void aios__server_conn_gone(aios_server *srv, aios_stream *s);
+AIOS_PRIVATE void aios__server_touch(aios_stream *s);
 
-static void aios__stream_read_io(aios_stream *s);
+AIOS_PRIVATE void aios__stream_read_io(aios_stream *s);
 
 /* At most one read per pass without a poll (see aios__read_start), so a fast
  * peer cannot keep a stream's continuations running forever. */
-static void aios__stream_kick_run(akc_loop *l, akc_defer *d)
+AIOS_PRIVATE void aios__stream_kick_run(akc_loop *l, akc_defer *d)
 {
     aios_stream *s = AIOS__CONTAINER(d, aios_stream, kick);
     (void)l;
-    if ((s->flags & AIOS__F_MORE) && s->rop && s->rend == s->rstart && s->rgot < s->rwant && !(s->flags & AIOS__F_CONNECTING))
+    if ((s->flags & AIOS__F_TRY_READ) && s->rop && s->rend == s->rstart && s->rgot < s->rwant && !(s->flags & AIOS__F_CONNECTING))
         aios__stream_read_io(s);
     aios__stream_process(s);
 }
 
-static void aios__stream_kick(aios_stream *s)
+AIOS_PRIVATE void aios__stream_kick(aios_stream *s)
 {
     akc_defer_queue(&s->ctx->core, &s->kick);
 }
 
-static void aios__stream_rtimer_fire(akc_loop *l, akc_timer *t)
+AIOS_PRIVATE void aios__stream_rtimer_fire(akc_loop *l, akc_timer *t)
 {
     (void)l;
     aios_stream *s = AIOS__CONTAINER(t, aios__side, r)->s;
-    if (s->flags & AIOS__F_GCLOSE) {
-        s->cancel_status = -ETIMEDOUT;
+    if (s->flags & AIOS__F_GCLOSE) {   /* the graceful close gave up: it says so, the writes it drops are cancelled */
+        s->close_status = -ETIMEDOUT;
         s->flags |= AIOS__F_CLOSING;
     } else if (s->rop) {
         s->rforce = -ETIMEDOUT;
@@ -2300,7 +2378,7 @@ static void aios__stream_rtimer_fire(akc_loop *l, akc_timer *t)
     aios__stream_process(s);
 }
 
-static void aios__stream_wtimer_fire(akc_loop *l, akc_timer *t)
+AIOS_PRIVATE void aios__stream_wtimer_fire(akc_loop *l, akc_timer *t)
 {
     (void)l;
     aios_stream *s = AIOS__CONTAINER(t, aios__side, w)->s;
@@ -2308,7 +2386,7 @@ static void aios__stream_wtimer_fire(akc_loop *l, akc_timer *t)
     aios__stream_process(s);
 }
 
-static aios__side *aios__stream_side(aios_stream *s)
+AIOS_PRIVATE aios__side *aios__stream_side(aios_stream *s)
 {
     if (!s->side) {
         aios__side *side = (aios__side *)AIOS_MALLOC(sizeof *side);
@@ -2322,28 +2400,28 @@ static aios__side *aios__stream_side(aios_stream *s)
     return s->side;
 }
 
-static void aios__stream_stop_rtimer(aios_stream *s)
+AIOS_PRIVATE void aios__stream_stop_rtimer(aios_stream *s)
 {
     if (s->side) aios__timer_stop(s->ctx, &s->side->r);
 }
 
-static void aios__stream_stop_wtimer(aios_stream *s)
+AIOS_PRIVATE void aios__stream_stop_wtimer(aios_stream *s)
 {
     if (s->side) aios__timer_stop(s->ctx, &s->side->w);
 }
 
-static struct aios__connector *aios__stream_connector(const aios_stream *s)
+AIOS_PRIVATE struct aios__connector *aios__stream_connector(const aios_stream *s)
 {
     return s->side ? s->side->conn : NULL;
 }
 
-static void aios__stream_ready(akc_loop *l, akc_io *io, unsigned revents);
+AIOS_PRIVATE void aios__stream_ready(akc_loop *l, akc_io *io, unsigned revents);
 
-static void aios__idle_append(aios_server *srv, aios_stream *s);
+AIOS_PRIVATE void aios__idle_append(aios_server *srv, aios_stream *s);
 
 /* A new stream, on its server's list of connections when srv is given,
  * else on the context's list. */
-static aios_stream *aios__stream_new(aios_ctx *c, int fd, aios_server *srv)
+AIOS_PRIVATE aios_stream *aios__stream_new(aios_ctx *c, int fd, aios_server *srv)
 {
     aios_stream *s = (aios_stream *)AIOS_MALLOC(sizeof *s);
     if (!s) return NULL;
@@ -2353,7 +2431,7 @@ static aios_stream *aios__stream_new(aios_ctx *c, int fd, aios_server *srv)
     akc_io_handle(&c->core, AIOS__IO_STREAM, aios__stream_ready);
     akc_defer_init(&s->kick, aios__stream_kick_run);
     s->rhwm = (uint32_t)AIOS__READ_HWM;
-    s->whwm = (uint32_t)AIOS__WRITE_HWM;
+    s->whwm = AIOS__WRITE_HWM;
     if (akc_io_open(&c->core, &s->io) < 0) {  /* open even without a descriptor (a connect's): room reserved */
         AIOS_FREE(s);
         return NULL;
@@ -2372,7 +2450,7 @@ static aios_stream *aios__stream_new(aios_ctx *c, int fd, aios_server *srv)
 
 /* FIONBIO and FIOCLEX work on every descriptor, in one call each, and keep
  * fcntl's varargs wrapper out of small static programs. */
-static int aios__set_nonblock(int fd)
+AIOS_PRIVATE int aios__set_nonblock(int fd)
 {
     int one = 1;
     return ioctl(fd, FIONBIO, &one) < 0 ? -errno : 0;
@@ -2393,7 +2471,7 @@ AIOS_PRIVATE int aios__accept_nb(int fd, struct sockaddr *addr, socklen_t *len)
 }
 
 /* 1 when a stream or a listener of the context holds fd. */
-static int aios__fd_held(aios_ctx *c, int fd)
+AIOS_PRIVATE int aios__fd_held(aios_ctx *c, int fd)
 {
     aios_server *srv;
     aios_stream *s;
@@ -2410,7 +2488,7 @@ static int aios__fd_held(aios_ctx *c, int fd)
 }
 
 /* Only a socket has a local address (fstat would cost more in static programs). */
-static int aios__is_socket(int fd)
+AIOS_PRIVATE int aios__is_socket(int fd)
 {
     struct sockaddr_storage ss;
     socklen_t len = sizeof ss;
@@ -2438,16 +2516,18 @@ AIOS_API int aios_stream_open(aios_stream **out, aios_ctx *ctx, int fd, unsigned
 /* The watcher leaves the kernel's set before the descriptor closes (a
  * descriptor the program keeps, or one duplicated elsewhere, would stay
  * in the set and report for a stream that is gone). */
-static void aios__stream_drop_fd(aios_stream *s)
+AIOS_PRIVATE void aios__stream_drop_fd(aios_stream *s)
 {
     akc_io_close(&s->ctx->core, &s->io);
     if (s->io.fd >= 0 && !(s->flags & AIOS__F_NOCLOSE)) AIOS_SYS_CLOSE(s->io.fd);
     s->io.fd = -1;
 }
 
-/* Abort: the descriptor goes at once, callbacks follow from dispatch. */
-static void aios__hard_close(aios_stream *s, int why)
+/* Abort: the descriptor goes at once, callbacks follow from dispatch.  A
+ * graceful close still under way is cut short, and its callback says so. */
+AIOS_PRIVATE void aios__hard_close(aios_stream *s, int why)
 {
+    if ((s->flags & AIOS__F_GCLOSE) && !s->close_status) s->close_status = -ECANCELED;
     s->flags |= AIOS__F_CLOSING;
     s->flags &= ~(unsigned)AIOS__F_GCLOSE;
     if (!s->cancel_status) s->cancel_status = (short)why;
@@ -2458,7 +2538,7 @@ static void aios__hard_close(aios_stream *s, int why)
     aios__stream_kick(s);
 }
 
-static void aios__stream_free(aios_stream *s)
+AIOS_PRIVATE void aios__stream_free(aios_stream *s)
 {
     aios_ctx *c = s->ctx;
     aios_server *srv = s->server;
@@ -2512,18 +2592,18 @@ AIOS_API int aios_close_graceful(aios_stream *s, int64_t timeout_ns, aios_cb cb,
 
 /* ==== section: streams, reading ==== */
 
-static size_t aios__buffered(const aios_stream *s)
+AIOS_PRIVATE size_t aios__buffered(const aios_stream *s)
 {
     return s->rend - s->rstart;
 }
 
-static int aios__clamp_status(size_t n)
+AIOS_PRIVATE int aios__clamp_status(size_t n)
 {
     return n > (size_t)INT_MAX ? INT_MAX : (int)n;
 }
 
 /* Decides whether the pending read can complete; returns 1 and sets *status if so. */
-static int aios__read_outcome(aios_stream *s, int *status)
+AIOS_PRIVATE int aios__read_outcome(aios_stream *s, int *status)
 {
     size_t have = aios__buffered(s);
     switch (s->rop) {
@@ -2581,7 +2661,7 @@ static int aios__read_outcome(aios_stream *s, int *status)
     return 0;
 }
 
-static void aios__read_finish(aios_stream *s, int status)
+AIOS_PRIVATE void aios__read_finish(aios_stream *s, int status)
 {
     aios_cb cb = s->rcb;
     void *ud = s->rud;
@@ -2592,16 +2672,16 @@ static void aios__read_finish(aios_stream *s, int status)
     if (cb) cb(s, status, ud);
 }
 
-static int aios__read_buffer_room(aios_stream *s)
+AIOS_PRIVATE int aios__read_buffer_room(aios_stream *s)
 {
     size_t limit = s->rhwm;
     /* the last read filled the whole buffer: the peer sends faster, so grow */
-    if ((s->flags & AIOS__F_GROW) && aios__buffered(s) == 0 && s->rcap < limit) {
+    if ((s->flags & AIOS__F_GROW_RBUF) && aios__buffered(s) == 0 && s->rcap < limit) {
         size_t cap = (size_t)s->rcap * 2 > limit ? limit : (size_t)s->rcap * 2;
         char *b = (char *)aios__grow(s->rbuf, 0, cap);  /* empty: nothing to keep */
         if (b) { s->rbuf = b; s->rcap = (uint32_t)cap; s->rstart = s->rend = 0; }
     }
-    s->flags &= ~(unsigned)AIOS__F_GROW;
+    s->flags &= ~(unsigned)AIOS__F_GROW_RBUF;
     if (s->rop == AIOS__R_UNTIL && s->rwant > limit) limit = s->rwant;
     if (s->rop == AIOS__R_PEEK && s->rwant > limit) limit = s->rwant;
     if (s->rstart > 0 && (s->rend == s->rcap || s->rstart >= s->rcap / 2)) {
@@ -2623,35 +2703,35 @@ static int aios__read_buffer_room(aios_stream *s)
     return 1;
 }
 
-static void aios__note_read(aios_stream *s, long n)
+AIOS_PRIVATE void aios__note_read(aios_stream *s, long n)
 {
     if (n == 0) s->flags |= AIOS__F_EOF;
     else if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) s->rerr = -errno;
 }
 
-static void aios__stream_read_io(aios_stream *s)
+AIOS_PRIVATE void aios__stream_read_io(aios_stream *s)
 {
     ssize_t n;
     if (!s->rop || s->io.fd < 0 || (s->flags & AIOS__F_EOF) || s->rerr || s->rforce) return;
     /* no room (an empty read_exactly): read() would return 0, which means end of stream */
     if ((s->rop == AIOS__R_SOME || s->rop == AIOS__R_EXACT) && s->rgot >= s->rwant) return;
-    s->flags &= ~(unsigned)AIOS__F_MORE;
+    s->flags &= ~(unsigned)AIOS__F_TRY_READ;
     if ((s->rop == AIOS__R_SOME || s->rop == AIOS__R_EXACT) && aios__buffered(s) == 0) {
         size_t room = s->rwant - s->rgot;
         n = AIOS_SYS_READ(s->io.fd, (char *)s->ru.dst + s->rgot, room);
-        if (n > 0 && (size_t)n == room) s->flags |= AIOS__F_MORE;
+        if (n > 0 && (size_t)n == room) s->flags |= AIOS__F_TRY_READ;
         if (n > 0) { s->rgot += (uint32_t)n; aios__server_touch(s); }
         else aios__note_read(s, (long)n);
         return;
     }
     if (!aios__read_buffer_room(s)) return;
     n = AIOS_SYS_READ(s->io.fd, s->rbuf + s->rend, s->rcap - s->rend);
-    if (n > 0 && (size_t)n == s->rcap - s->rend) s->flags |= AIOS__F_GROW | AIOS__F_MORE;
+    if (n > 0 && (size_t)n == s->rcap - s->rend) s->flags |= AIOS__F_GROW_RBUF | AIOS__F_TRY_READ;
     if (n > 0) { s->rend += (size_t)n; aios__server_touch(s); }
     else aios__note_read(s, (long)n);
 }
 
-static int aios__read_start(aios_stream *s, int op, void *dst, size_t want, aios_cb cb, void *ud)
+AIOS_PRIVATE int aios__read_start(aios_stream *s, int op, void *dst, size_t want, aios_cb cb, void *ud)
 {
     if (!s) return -EINVAL;
     if (s->flags & (AIOS__F_CLOSING | AIOS__F_GCLOSE)) return AIOS_ECLOSED;
@@ -2673,7 +2753,7 @@ static int aios__read_start(aios_stream *s, int op, void *dst, size_t want, aios
      * without new input; otherwise the descriptor is simply watched.  When the
      * last read filled all the room it had, the peer is sending faster than
      * we read, so the deferred pass tries the descriptor before any poll. */
-    if (aios__buffered(s) > 0 || want == 0 || (s->flags & (AIOS__F_EOF | AIOS__F_MORE)) || s->rerr || akc_defer_queued(&s->kick) ||
+    if (aios__buffered(s) > 0 || want == 0 || (s->flags & (AIOS__F_EOF | AIOS__F_TRY_READ)) || s->rerr || akc_defer_queued(&s->kick) ||
         (s->flags & AIOS__F_CONNECTING))
         aios__stream_kick(s);
     else
@@ -2738,7 +2818,7 @@ AIOS_API size_t aios_result_len(const aios_stream *s)
 /* The first request with bytes still to send.  Requests before it are sent
  * and wait only for their callback, which the next process pass delivers, so
  * the walk is short; no pointer to it is kept, to keep streams small. */
-static aios__wreq *aios__wsend(const aios_stream *s)
+AIOS_PRIVATE aios__wreq *aios__wsend(const aios_stream *s)
 {
     aios__wreq *w = s->whead;
     while (w && w->off == w->len) w = w->next;
@@ -2746,7 +2826,7 @@ static aios__wreq *aios__wsend(const aios_stream *s)
 }
 
 /* Marks n bytes sent, from w on; returns the first request still unsent. */
-static aios__wreq *aios__wreq_advance(aios_stream *s, aios__wreq *w, size_t n)
+AIOS_PRIVATE aios__wreq *aios__wreq_advance(aios_stream *s, aios__wreq *w, size_t n)
 {
     for (; w && (n > 0 || w->off == w->len); w = w->next) {
         size_t take = w->len - w->off;
@@ -2763,7 +2843,7 @@ static aios__wreq *aios__wreq_advance(aios_stream *s, aios__wreq *w, size_t n)
  * around the call and one it raised is consumed, so a reader that went away
  * is -EPIPE, never the death of the process.  A SIGPIPE already pending is
  * left to its owner. */
-static ssize_t aios__writev_nosigpipe(int fd, const struct iovec *iov, int k)
+AIOS_PRIVATE ssize_t aios__writev_nosigpipe(int fd, const struct iovec *iov, int k)
 {
     sigset_t pipe_set, old, pending;
     int was_pending, e;
@@ -2792,7 +2872,7 @@ static ssize_t aios__writev_nosigpipe(int fd, const struct iovec *iov, int k)
     return n;
 }
 
-static void aios__stream_flush(aios_stream *s)
+AIOS_PRIVATE void aios__stream_flush(aios_stream *s)
 {
     aios__wreq *first = aios__wsend(s);
     while (first && !s->werr && s->io.fd >= 0) {
@@ -2830,7 +2910,7 @@ static void aios__stream_flush(aios_stream *s)
 }
 
 /* Sends what the kernel takes at once from an idle queue; returns the count. */
-static size_t aios__write_direct(aios_stream *s, const void *data, size_t n)
+AIOS_PRIVATE size_t aios__write_direct(aios_stream *s, const void *data, size_t n)
 {
     struct iovec one;
     ssize_t r;
@@ -2850,17 +2930,33 @@ static size_t aios__write_direct(aios_stream *s, const void *data, size_t n)
     return 0;
 }
 
-static int aios__write_common(aios_stream *s, const void *data, size_t n, int copy, aios_cb cb, void *ud)
+/* The copies a stream keeps (each with its request header) stay within
+ * the write high-water mark, so memory is bounded by the mark and not by
+ * what the caller hands over.  The whole of n counts, though the kernel
+ * may take part of it at once: whether the write starts is decided before
+ * any byte goes out.  An empty queue takes any one copy up to the mark.
+ * 0 when the copy fits, else why not. */
+AIOS_PRIVATE int aios__copy_refused(const aios_stream *s, size_t n)
+{
+    size_t room;
+    if (n > s->whwm || n > SIZE_MAX - sizeof(aios__wreq)) return -EMSGSIZE;   /* never fits: send it in pieces, or with aios_write */
+    if (s->wcopied == 0) return 0;
+    room = s->wcopied < s->whwm ? s->whwm - s->wcopied : 0;
+    return room > sizeof(aios__wreq) && n <= room - sizeof(aios__wreq) ? 0 : -EAGAIN;
+}
+
+AIOS_PRIVATE int aios__write_common(aios_stream *s, const void *data, size_t n, int copy, aios_cb cb, void *ud)
 {
     aios__wreq *w;
     size_t sent = 0, keep;
+    int refused;
     if (!s || (!data && n)) return -EINVAL;
     if (s->flags & (AIOS__F_CLOSING | AIOS__F_GCLOSE)) return AIOS_ECLOSED;
     if (s->flags & (AIOS__F_SHUT_REQ | AIOS__F_SHUT_DONE)) return -EPIPE;
     if (s->werr) return s->werr;
     if (s->io.fd < 0 && !(s->flags & AIOS__F_CONNECTING)) return -ENOTCONN;
-    if (copy && s->wcopied > 0 && s->wcopied >= s->whwm) return -EAGAIN;
-    if (copy && n > (size_t)UINT32_MAX) return -EINVAL;
+    if (copy && (refused = aios__copy_refused(s, n)) != 0) return refused;
+    if (n > SIZE_MAX - s->wunsent) return -EOVERFLOW;   /* 32-bit: the count of unsent bytes must not wrap */
     /* The request exists before any byte goes out: a write that returns
      * -ENOMEM has sent nothing, and one that sent something always completes
      * through its callback. */
@@ -2946,7 +3042,7 @@ AIOS_API int aios_shutdown(aios_stream *s, aios_cb cb, void *ud)
 
 /* ==== section: streams, dispatch ==== */
 
-static void aios__stream_ready(akc_loop *l, akc_io *io, unsigned revents)
+AIOS_PRIVATE void aios__stream_ready(akc_loop *l, akc_io *io, unsigned revents)
 {
     aios_stream *s = AIOS__CONTAINER(io, aios_stream, io);
     (void)l;
@@ -2959,7 +3055,7 @@ static void aios__stream_ready(akc_loop *l, akc_io *io, unsigned revents)
     aios__stream_process(s);
 }
 
-static void aios__stream_update(aios_stream *s)
+AIOS_PRIVATE void aios__stream_update(aios_stream *s)
 {
     aios__wreq *wsend;
     unsigned ev = 0;
@@ -2977,7 +3073,7 @@ static void aios__stream_update(aios_stream *s)
     }
 }
 
-static aios__wreq *aios__pop_write(aios_stream *s)
+AIOS_PRIVATE aios__wreq *aios__pop_write(aios_stream *s)
 {
     aios__wreq *w = s->whead;
     s->whead = w->next;
@@ -2987,13 +3083,13 @@ static aios__wreq *aios__pop_write(aios_stream *s)
     return w;
 }
 
-static void aios__call(aios_cb cb, aios_stream *s, int status, void *ud)
+AIOS_PRIVATE void aios__call(aios_cb cb, aios_stream *s, int status, void *ud)
 {
     if (cb) cb(s, status, ud);
 }
 
 /* Delivers one pending callback of a closing stream; 0 when none is left. */
-static int aios__deliver_cancel(aios_stream *s)
+AIOS_PRIVATE int aios__deliver_cancel(aios_stream *s)
 {
     int why = s->cancel_status;
     if (s->flags & (AIOS__F_CONNECTING | AIOS__F_CONN_DONE)) {  /* a connect always has s->side */
@@ -3036,14 +3132,14 @@ static int aios__deliver_cancel(aios_stream *s)
 #define AIOS__PROCESS_MAX 64
 
 /* The one place where a stream's callbacks run (besides the connect path). */
-static void aios__stream_process(aios_stream *s)
+AIOS_PRIVATE void aios__stream_process(aios_stream *s)
 {
     int st, budget = AIOS__PROCESS_MAX;
     for (;;) {
         if (s->flags & AIOS__F_CLOSING) {
             if (s->io.fd >= 0 || aios__stream_connector(s)) aios__hard_close(s, s->cancel_status ? s->cancel_status : -ECANCELED);
             if (aios__deliver_cancel(s)) continue;
-            aios__call(s->closecb, s, 0, s->closeud);
+            aios__call(s->closecb, s, s->close_status, s->closeud);
             aios__stream_free(s);
             return;
         }
@@ -3086,6 +3182,8 @@ static void aios__stream_process(aios_stream *s)
         if ((s->flags & AIOS__F_GCLOSE) && !s->rop && !s->whead && !(s->side && s->side->dcb) &&
             !(s->flags & (AIOS__F_SHUT_REQ | AIOS__F_CONNECTING))) {
             aios__stream_stop_rtimer(s);
+            s->flags &= ~(unsigned)AIOS__F_GCLOSE;
+            s->close_status = (short)s->werr;   /* 0: every queued byte went out */
             aios__hard_close(s, -ECANCELED);
             continue;
         }
@@ -3100,7 +3198,7 @@ AIOS_API void aios_set_limits(aios_stream *s, size_t read_hwm, size_t write_hwm)
 {
     if (!s) return;
     if (read_hwm) s->rhwm = read_hwm > UINT32_MAX ? UINT32_MAX : (uint32_t)read_hwm;
-    if (write_hwm) s->whwm = write_hwm > UINT32_MAX ? UINT32_MAX : (uint32_t)write_hwm;
+    if (write_hwm) s->whwm = write_hwm;
 }
 
 AIOS_API int aios_set_timeouts(aios_stream *s, int64_t read_ns, int64_t write_ns)
@@ -3124,7 +3222,7 @@ AIOS_API aios_server *aios_stream_server(const aios_stream *s) { return s ? s->s
 #ifndef AIOS_NO_RESOLVER
 
 /* A port as decimal text, without pulling printf into small static programs. */
-static void aios__port_text(char out[8], int port)
+AIOS_PRIVATE void aios__port_text(char out[8], int port)
 {
     char digits[8];
     unsigned v = (unsigned)port;
@@ -3134,30 +3232,34 @@ static void aios__port_text(char out[8], int port)
     out[i] = 0;
 }
 
+/* One name lookup.  With threads it goes to the context's resolver pool
+ * and belongs, at any time, to exactly one party, which its state names
+ * (read and changed under the pool's lock): the pool's queue, the thread
+ * running getaddrinfo, the loop's post stack, or the connect.  A connect
+ * that gives up (closed, timed out, its context closing) takes a queued or
+ * posted lookup back and frees it; one inside getaddrinfo is left to its
+ * thread, which frees it when getaddrinfo returns. */
+enum { AIOS__LOOKUP_NEW, AIOS__LOOKUP_QUEUED, AIOS__LOOKUP_RUNNING, AIOS__LOOKUP_POSTED };
+
 typedef struct aios__resolve {
-    int refs, done, gai, err;  /* err: the resolving thread's errno for EAI_SYSTEM */
-    int efd;
-#ifndef AIOS_NO_THREADS
-    pthread_t th;
-    struct aios__resolve *next;  /* in the context's list until joined */
-#endif
+    akc_post post;                 /* hands the answer to the loop's thread */
+    struct aios__resolve *next;    /* in the pool's queue */
+    struct aios__connector *conn;  /* the connect waiting for it; NULL: abandoned */
+    int state;                     /* AIOS__LOOKUP_* */
+    int gai, err;                  /* getaddrinfo's result, and errno right after it */
     struct addrinfo *res;
     int family;
     char port[8];
     char host[1];
 } aios__resolve;
 
-static void aios__resolve_unref(aios__resolve *r)
+AIOS_PRIVATE void aios__resolve_free(aios__resolve *r)
 {
-    if (__atomic_sub_fetch(&r->refs, 1, __ATOMIC_ACQ_REL) != 0) return;
     if (r->res) AIOS_SYS_FREEADDRINFO(r->res);
-#ifndef AIOS_NO_THREADS
-    if (r->efd >= 0) close(r->efd);
-#endif
     AIOS_FREE(r);
 }
 
-static void aios__resolve_now(aios__resolve *r)
+AIOS_PRIVATE void aios__resolve_now(aios__resolve *r)
 {
     struct addrinfo hints;
     memset(&hints, 0, sizeof hints);
@@ -3168,55 +3270,179 @@ static void aios__resolve_now(aios__resolve *r)
     r->gai = AIOS_SYS_GETADDRINFO(r->host, r->port, &hints, &r->res);
     r->err = errno;
     if (r->gai != 0) r->res = NULL;
-    __atomic_store_n(&r->done, 1, __ATOMIC_RELEASE);
 }
 
 #ifndef AIOS_NO_THREADS
-static void *aios__resolve_main(void *arg)
+/* The resolver pool: at most AIOS_RESOLVER_THREADS threads per context
+ * run getaddrinfo; further lookups wait in its queue, oldest first, and a
+ * thread leaves when the queue is empty.  Threads are never joined: when
+ * the context closes it only marks the pool closed (loop NULL) and drops
+ * its reference, so a getaddrinfo stuck on a dead DNS server cannot hold
+ * aios_ctx_close.  The pool's memory goes with its last reference (the
+ * context's, or that of the last thread to leave). */
+struct aios__rpool {
+    pthread_mutex_t lock;
+    aios__resolve *head, *tail;  /* queued, oldest first */
+    akc_loop *loop;              /* where answers go; NULL once the context closed */
+    int threads;                 /* running */
+    int refs;                    /* the context's, and one per thread */
+};
+
+AIOS_PRIVATE void aios__rpool_unref_locked(struct aios__rpool *p)
 {
-    aios__resolve *r = (aios__resolve *)arg;
-    uint64_t one = 1;
-    ssize_t n;
-    aios__resolve_now(r);
-    do n = write(r->efd, &one, sizeof one); while (n < 0 && errno == EINTR);
-    return NULL;  /* the context joins the thread and drops its reference */
+    int last = --p->refs == 0;
+    pthread_mutex_unlock(&p->lock);
+    if (!last) return;
+    pthread_mutex_destroy(&p->lock);
+    AIOS_FREE(p);
 }
 
-/* Joins the resolver threads that are done (all of them when wait is set,
- * which blocks until each getaddrinfo returns), so none outlives the context. */
-static void aios__resolve_reap(aios_ctx *c, int wait)
+/* A thread of the pool: lookups until the queue is empty.  It touches the
+ * loop only to post an answer, under the lock, while the pool is open. */
+AIOS_PRIVATE void *aios__resolver_main(void *arg)
 {
-    aios__resolve **pp = (aios__resolve **)&c->resolvers;
-    while (*pp) {
-        aios__resolve *r = *pp;
-        if (!wait && !__atomic_load_n(&r->done, __ATOMIC_ACQUIRE)) { pp = &r->next; continue; }
-        *pp = r->next;
-        pthread_join(r->th, NULL);
-        aios__resolve_unref(r);
+    struct aios__rpool *p = (struct aios__rpool *)arg;
+    aios__resolve *r;
+    pthread_mutex_lock(&p->lock);
+    while ((r = p->head) != NULL) {
+        p->head = r->next;
+        if (!p->head) p->tail = NULL;
+        r->state = AIOS__LOOKUP_RUNNING;
+        pthread_mutex_unlock(&p->lock);
+        aios__resolve_now(r);
+        pthread_mutex_lock(&p->lock);
+        if (r->conn && p->loop) {
+            r->state = AIOS__LOOKUP_POSTED;
+            akc_post_push(p->loop, &r->post);
+        } else {
+            aios__resolve_free(r);   /* abandoned while it ran */
+        }
     }
+    p->threads--;
+    aios__rpool_unref_locked(p);
+    return NULL;
 }
 
-static int aios__resolve_spawn(aios_ctx *c, aios__resolve *r)
+/* Threads start with every signal blocked: signals stay with the program's
+ * own threads. */
+AIOS_PRIVATE int aios__resolver_spawn(struct aios__rpool *p)
 {
+    pthread_attr_t attr;
+    pthread_t th;
     sigset_t all, old;
     int e;
-    aios__resolve_reap(c, 0);
-    r->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    if (r->efd < 0) return -errno;
+    if ((e = pthread_attr_init(&attr)) != 0) return -e;
+    (void)pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
     sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old);  /* signals stay with the loop thread */
-    r->refs = 2;
-    e = pthread_create(&r->th, NULL, aios__resolve_main, r);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    e = pthread_create(&th, &attr, aios__resolver_main, p);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
-    if (e != 0) { r->refs = 1; return -e; }
-    r->next = (aios__resolve *)c->resolvers;
-    c->resolvers = r;
+    pthread_attr_destroy(&attr);
+    return -e;
+}
+
+/* The context's pool, made at its first lookup; 0 or -errno. */
+AIOS_PRIVATE int aios__rpool_open(aios_ctx *c)
+{
+    struct aios__rpool *p;
+    int e;
+    if (c->resolver_pool) return 0;
+    if ((e = akc_wake_open(&c->core)) < 0) return e;   /* answers arrive as posts */
+    p = (struct aios__rpool *)AIOS_MALLOC(sizeof *p);
+    if (!p) return -ENOMEM;
+    memset(p, 0, sizeof *p);
+    if ((e = pthread_mutex_init(&p->lock, NULL)) != 0) {
+        AIOS_FREE(p);
+        return -e;
+    }
+    p->loop = &c->core;
+    p->refs = 1;
+    c->resolver_pool = p;
     return 0;
 }
+
+/* Queues r for a thread, starting one when fewer than the maximum run. */
+AIOS_PRIVATE int aios__resolve_queue(aios_ctx *c, aios__resolve *r)
+{
+    struct aios__rpool *p;
+    int spawn = 0, e = aios__rpool_open(c);
+    if (e < 0) return e;
+    p = c->resolver_pool;
+    pthread_mutex_lock(&p->lock);
+    r->next = NULL;
+    if (p->tail) p->tail->next = r; else p->head = r;
+    p->tail = r;
+    r->state = AIOS__LOOKUP_QUEUED;
+    if (p->threads < AIOS_RESOLVER_THREADS) {
+        p->threads++;
+        p->refs++;
+        spawn = 1;
+    }
+    pthread_mutex_unlock(&p->lock);
+    if (!spawn || (e = aios__resolver_spawn(p)) == 0) return 0;
+    pthread_mutex_lock(&p->lock);
+    p->threads--;
+    p->refs--;   /* the context's reference remains */
+    if (p->threads > 0) e = 0;   /* a running thread takes r before it leaves */
+    else { p->head = p->tail = NULL; r->state = AIOS__LOOKUP_NEW; }   /* r was all the queue held */
+    pthread_mutex_unlock(&p->lock);
+    return e;
+}
+
+/* The answer, on the loop's thread: the thread that posted it is done with it. */
+AIOS_PRIVATE void aios__resolver_answer(akc_loop *l, akc_post *post);
+
+/* Closing the context: answers still to come are dropped by their threads. */
+AIOS_PRIVATE void aios__rpool_close(aios_ctx *c)
+{
+    struct aios__rpool *p = c->resolver_pool;
+    aios__resolve *r;
+    if (!p) return;
+    c->resolver_pool = NULL;
+    pthread_mutex_lock(&p->lock);
+    p->loop = NULL;
+    while ((r = p->head) != NULL) {   /* none: their connects took them back */
+        p->head = r->next;
+        aios__resolve_free(r);
+    }
+    p->tail = NULL;
+    aios__rpool_unref_locked(p);
+}
+#endif /* !AIOS_NO_THREADS */
+
+/* The connect gives r up, whoever holds it (loop thread). */
+AIOS_PRIVATE void aios__resolve_abandon(aios_ctx *c, aios__resolve *r)
+{
+#ifndef AIOS_NO_THREADS
+    struct aios__rpool *p = c->resolver_pool;
+    aios__resolve **pp, *prev = NULL;
+    if (p) {
+        pthread_mutex_lock(&p->lock);
+        switch (r->state) {
+        case AIOS__LOOKUP_QUEUED:
+            for (pp = &p->head; *pp != r; pp = &prev->next) prev = *pp;
+            *pp = r->next;
+            if (p->tail == r) p->tail = prev;
+            break;
+        case AIOS__LOOKUP_RUNNING:
+            r->conn = NULL;   /* its thread frees it */
+            r = NULL;
+            break;
+        case AIOS__LOOKUP_POSTED:   /* taken off the loop's stack */
+            akc_post_withdraw(&c->core, &r->post);
+            break;
+        default:                    /* never queued, or answered */
+            break;
+        }
+        pthread_mutex_unlock(&p->lock);
+    }
 #endif
+    c->lookups--;
+    if (r) aios__resolve_free(r);
+}
 
 /* err: errno of the thread that called getaddrinfo, read right after it */
-static int aios__gai_error(int gai, int err)
+AIOS_PRIVATE int aios__gai_error(int gai, int err)
 {
     switch (gai) {
     case 0: return 0;
@@ -3243,7 +3469,6 @@ typedef struct aios__attempt {
 
 typedef struct aios__connector {
     aios_stream *s;
-    akc_io rio;  /* the resolver thread's wake-up */
 #ifndef AIOS_NO_RESOLVER
     aios__resolve *res;
 #endif
@@ -3257,7 +3482,7 @@ typedef struct aios__connector {
     int retries;  /* Unix connects retried while the listener's backlog is full */
 } aios__connector;
 
-static void aios__connector_free(aios_stream *s)
+AIOS_PRIVATE void aios__connector_free(aios_stream *s)
 {
     aios__connector *c = aios__stream_connector(s);
     aios_ctx *ctx = s->ctx;
@@ -3268,9 +3493,8 @@ static void aios__connector_free(aios_stream *s)
         akc_io_close(&ctx->core, &c->att[i].io);
         AIOS_SYS_CLOSE(c->att[i].io.fd);
     }
-    akc_io_close(&ctx->core, &c->rio);
 #ifndef AIOS_NO_RESOLVER
-    if (c->res) aios__resolve_unref(c->res);
+    if (c->res) aios__resolve_abandon(ctx, c->res);
 #endif
     aios__timer_stop(ctx, &c->delay);
     aios__timer_stop(ctx, &c->deadline);
@@ -3279,7 +3503,7 @@ static void aios__connector_free(aios_stream *s)
     s->side->conn = NULL;
 }
 
-static void aios__connect_done(aios_stream *s, int status)
+AIOS_PRIVATE void aios__connect_done(aios_stream *s, int status)
 {
     s->flags &= ~(unsigned)AIOS__F_CONNECTING;
     s->flags |= AIOS__F_CONN_DONE;
@@ -3292,7 +3516,7 @@ static void aios__connect_done(aios_stream *s, int status)
     aios__stream_process(s);
 }
 
-static void aios__tune_socket(int fd, int family, int nodelay, int64_t keepalive_ns)
+AIOS_PRIVATE void aios__tune_socket(int fd, int family, int nodelay, int64_t keepalive_ns)
 {
     int one = 1;
     if (family != AF_INET && family != AF_INET6) return;
@@ -3306,7 +3530,7 @@ static void aios__tune_socket(int fd, int family, int nodelay, int64_t keepalive
     }
 }
 
-static void aios__connect_won(aios__connector *c, int slot)
+AIOS_PRIVATE void aios__connect_won(aios__connector *c, int slot)
 {
     aios_stream *s = c->s;
     int fd = c->att[slot].io.fd;
@@ -3321,13 +3545,13 @@ static void aios__connect_won(aios__connector *c, int slot)
     aios__connect_done(s, 0);
 }
 
-static void aios__attempt_failed(aios__connector *c, int slot, int err);
-static void aios__attempt_ready(akc_loop *l, akc_io *io, unsigned revents);
+AIOS_PRIVATE void aios__attempt_failed(aios__connector *c, int slot, int err);
+AIOS_PRIVATE void aios__attempt_ready(akc_loop *l, akc_io *io, unsigned revents);
 
 #define AIOS__UNIX_RETRIES 50
 
 /* Starts the next address; returns 1 if an attempt (or a retry) is now pending, 0 if none could start. */
-static int aios__attempt_next(aios__connector *c)
+AIOS_PRIVATE int aios__attempt_next(aios__connector *c)
 {
     while (c->next < c->naddr) {
         int i, slot = -1, fd, r;
@@ -3375,7 +3599,7 @@ static int aios__attempt_next(aios__connector *c)
     return c->active > 0;
 }
 
-static void aios__attempt_failed(aios__connector *c, int slot, int err)
+AIOS_PRIVATE void aios__attempt_failed(aios__connector *c, int slot, int err)
 {
     akc_io_close(&c->s->ctx->core, &c->att[slot].io);
     AIOS_SYS_CLOSE(c->att[slot].io.fd);
@@ -3385,7 +3609,7 @@ static void aios__attempt_failed(aios__connector *c, int slot, int err)
     if (!aios__attempt_next(c)) aios__connect_done(c->s, c->last_err ? c->last_err : -ECONNREFUSED);
 }
 
-static void aios__attempt_ready(akc_loop *l, akc_io *io, unsigned revents)
+AIOS_PRIVATE void aios__attempt_ready(akc_loop *l, akc_io *io, unsigned revents)
 {
     aios__attempt *a = AIOS__CONTAINER(io, aios__attempt, io);
     aios__connector *c = a->c;
@@ -3399,20 +3623,20 @@ static void aios__attempt_ready(akc_loop *l, akc_io *io, unsigned revents)
     else aios__attempt_failed(c, slot, -err);
 }
 
-static void aios__connect_begin(aios__connector *c)
+AIOS_PRIVATE void aios__connect_begin(aios__connector *c)
 {
     if (c->naddr == 0) { aios__connect_done(c->s, c->last_err ? c->last_err : AIOS_ENOTFOUND); return; }
     if (!aios__attempt_next(c)) aios__connect_done(c->s, c->last_err ? c->last_err : -ECONNREFUSED);
 }
 
-static void aios__connect_delay_fire(akc_loop *l, akc_timer *t)
+AIOS_PRIVATE void aios__connect_delay_fire(akc_loop *l, akc_timer *t)
 {
     (void)l;
     aios__connector *c = AIOS__CONTAINER(t, aios__connector, delay);
     if (!aios__attempt_next(c)) aios__connect_done(c->s, c->last_err ? c->last_err : -ECONNREFUSED);
 }
 
-static void aios__connect_deadline_fire(akc_loop *l, akc_timer *t)
+AIOS_PRIVATE void aios__connect_deadline_fire(akc_loop *l, akc_timer *t)
 {
     (void)l;
     aios__connector *c = AIOS__CONTAINER(t, aios__connector, deadline);
@@ -3421,7 +3645,7 @@ static void aios__connect_deadline_fire(akc_loop *l, akc_timer *t)
 
 #ifndef AIOS_NO_RESOLVER
 /* Orders addresses the way RFC 8305 suggests: alternate families, first family first. */
-static void aios__take_addrs(aios__connector *c, const struct addrinfo *list)
+AIOS_PRIVATE void aios__take_addrs(aios__connector *c, const struct addrinfo *list)
 {
     const struct addrinfo *a;
     int fam[2] = {0, 0}, f;
@@ -3449,38 +3673,31 @@ static void aios__take_addrs(aios__connector *c, const struct addrinfo *list)
     }
 }
 
-static void aios__resolved(aios__connector *c)
+AIOS_PRIVATE void aios__resolved(aios__connector *c)
 {
     aios__resolve *r = c->res;
     int err;
-    akc_io_close(&c->s->ctx->core, &c->rio);
     c->res = NULL;
+    c->s->ctx->lookups--;
     err = aios__gai_error(r->gai, r->err);
     aios__take_addrs(c, r->res);
-    aios__resolve_unref(r);
-#ifndef AIOS_NO_THREADS
-    aios__resolve_reap(c->s->ctx, 0);
-#endif
+    aios__resolve_free(r);
     if (err < 0 && c->naddr == 0) { aios__connect_done(c->s, err); return; }
     aios__connect_begin(c);
 }
 #endif /* AIOS_NO_RESOLVER */
 
 #ifndef AIOS_NO_THREADS
-/* The resolver thread's wake-up. */
-static void aios__resolver_ready(akc_loop *l, akc_io *io, unsigned revents)
+AIOS_PRIVATE void aios__resolver_answer(akc_loop *l, akc_post *post)
 {
-    aios__connector *c = AIOS__CONTAINER(io, aios__connector, rio);
-    uint64_t v;
+    aios__resolve *r = AIOS__CONTAINER(post, aios__resolve, post);
     (void)l;
-    (void)revents;
-    if (read(io->fd, &v, sizeof v) < 0 && errno == EAGAIN) return;
-    if (!__atomic_load_n(&c->res->done, __ATOMIC_ACQUIRE)) return;
-    aios__resolved(c);
+    r->state = AIOS__LOOKUP_NEW;   /* the connect's own from here */
+    aios__resolved(r->conn);
 }
 #endif
 
-static void aios__connect_start_run(akc_loop *l, akc_defer *d)
+AIOS_PRIVATE void aios__connect_start_run(akc_loop *l, akc_defer *d)
 {
     aios__connector *c = AIOS__CONTAINER(d, aios__connector, start);
     (void)l;
@@ -3494,7 +3711,7 @@ static void aios__connect_start_run(akc_loop *l, akc_defer *d)
     aios__connect_begin(c);
 }
 
-static int aios__parse_numeric(const char *host, int port, struct sockaddr_storage *ss, socklen_t *len)
+AIOS_PRIVATE int aios__parse_numeric(const char *host, int port, struct sockaddr_storage *ss, socklen_t *len)
 {
     struct sockaddr_in *v4 = (struct sockaddr_in *)(void *)ss;
     struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)(void *)ss;
@@ -3521,7 +3738,7 @@ static int aios__parse_numeric(const char *host, int port, struct sockaddr_stora
     return 0;
 }
 
-static aios__connector *aios__connector_new(aios_stream *s)
+AIOS_PRIVATE aios__connector *aios__connector_new(aios_stream *s)
 {
     aios__connector *c = (aios__connector *)AIOS_MALLOC(sizeof *c);
     int i;
@@ -3529,7 +3746,6 @@ static aios__connector *aios__connector_new(aios_stream *s)
     if (!aios__stream_side(s)) { AIOS_FREE(c); return NULL; }
     memset(c, 0, sizeof *c);
     c->s = s;
-    akc_io_init(&c->rio, -1, AIOS__IO_RESOLVER);
     for (i = 0; i < AIOS__MAX_ATTEMPTS; i++) akc_io_init(&c->att[i].io, -1, AIOS__IO_ATTEMPT);
     akc_timer_init(&c->delay, aios__connect_delay_fire);
     akc_timer_init(&c->deadline, aios__connect_deadline_fire);
@@ -3548,7 +3764,7 @@ AIOS_API void aios_tcp_opts_init(aios_tcp_opts *o)
     o->nodelay = 1;
 }
 
-static void aios__stream_discard(aios_stream *s)
+AIOS_PRIVATE void aios__stream_discard(aios_stream *s)
 {
     aios__connector_free(s);
     aios__stream_free(s);
@@ -3592,17 +3808,14 @@ AIOS_API int aios_tcp_connect(aios_stream **out, aios_ctx *ctx, const char *host
         memcpy(r->host, host, hl + 1);
         aios__port_text(r->port, port);
         r->family = o->family == 4 ? AF_INET : o->family == 6 ? AF_INET6 : AF_UNSPEC;
-        r->refs = 1;
-        r->efd = -1;
+        r->conn = c;
         c->res = r;
+        ctx->lookups++;
 #ifndef AIOS_NO_THREADS
         {
-            int e = aios__resolve_spawn(ctx, r);
-            if (e < 0) { aios__stream_discard(s); return e; }
-            akc_io_init(&c->rio, r->efd, AIOS__IO_RESOLVER);
-            akc_io_handle(&ctx->core, AIOS__IO_RESOLVER, aios__resolver_ready);
-            if (akc_io_open(&ctx->core, &c->rio) < 0) { aios__stream_discard(s); return -ENOMEM; }
-            akc_io_want(&ctx->core, &c->rio, POLLIN);
+            int e;
+            r->post.fn = aios__resolver_answer;
+            if ((e = aios__resolve_queue(ctx, r)) < 0) { aios__stream_discard(s); return e; }
         }
 #endif
 #endif /* AIOS_NO_RESOLVER */
@@ -3659,14 +3872,14 @@ AIOS_API void aios_server_config_init(aios_server_config *cfg)
     cfg->retry_ns = AKC_MS(100);
 }
 
-static void aios__server_update(aios_server *srv)
+AIOS_PRIVATE void aios__server_update(aios_server *srv)
 {
     int i;
     unsigned ev = (srv->paused || srv->shutting) ? 0 : POLLIN;
     for (i = 0; i < srv->nlis; i++) akc_io_want(&srv->ctx->core, &srv->lis[i].io, ev);
 }
 
-static void aios__server_retry_fire(akc_loop *l, akc_timer *t)
+AIOS_PRIVATE void aios__server_retry_fire(akc_loop *l, akc_timer *t)
 {
     (void)l;
     aios_server *srv = AIOS__CONTAINER(t, aios_server, retry);
@@ -3674,7 +3887,7 @@ static void aios__server_retry_fire(akc_loop *l, akc_timer *t)
     aios__server_update(srv);
 }
 
-static int aios__fd_shortage(int e)
+AIOS_PRIVATE int aios__fd_shortage(int e)
 {
     return e == EMFILE || e == ENFILE || e == ENOBUFS || e == ENOMEM;
 }
@@ -3682,14 +3895,14 @@ static int aios__fd_shortage(int e)
 /* A server's connections in the order of their last activity (bytes read
  * or written), the one idle longest at the head: moving one to the tail
  * costs four pointers, so every read and write may do it. */
-static void aios__idle_unlink(aios_server *srv, aios_stream *s)
+AIOS_PRIVATE void aios__idle_unlink(aios_server *srv, aios_stream *s)
 {
     if (s->prev) s->prev->next = s->next; else srv->idle_head = s->next;
     if (s->next) s->next->prev = s->prev; else srv->idle_tail = s->prev;
     s->prev = s->next = NULL;
 }
 
-static void aios__idle_append(aios_server *srv, aios_stream *s)
+AIOS_PRIVATE void aios__idle_append(aios_server *srv, aios_stream *s)
 {
     s->prev = srv->idle_tail;
     s->next = NULL;
@@ -3697,7 +3910,7 @@ static void aios__idle_append(aios_server *srv, aios_stream *s)
     srv->idle_tail = s;
 }
 
-static void aios__server_touch(aios_stream *s)
+AIOS_PRIVATE void aios__server_touch(aios_stream *s)
 {
     aios_server *srv = s->server;
     if (!srv || srv->idle_tail == s) return;
@@ -3708,7 +3921,7 @@ static void aios__server_touch(aios_stream *s)
 /* Closes the connection idle longest (its operations end with -ECANCELED,
  * as in a forced shutdown); its descriptor is free at once.  0 when every
  * connection is already closing. */
-static int aios__server_evict(aios_server *srv)
+AIOS_PRIVATE int aios__server_evict(aios_server *srv)
 {
     aios_stream *s;
     for (s = srv->idle_head; s; s = s->next) {
@@ -3723,7 +3936,7 @@ static int aios__server_evict(aios_server *srv)
     return 0;
 }
 
-static void aios__listener_ready(akc_loop *lp, akc_io *io, unsigned revents)
+AIOS_PRIVATE void aios__listener_ready(akc_loop *lp, akc_io *io, unsigned revents)
 {
     aios__listener *l = AIOS__CONTAINER(io, aios__listener, io);
     aios_server *srv = l->srv;
@@ -3769,7 +3982,7 @@ static void aios__listener_ready(akc_loop *lp, akc_io *io, unsigned revents)
     aios__server_update(srv);
 }
 
-static void aios__server_finish_run(akc_loop *l, akc_defer *d)
+AIOS_PRIVATE void aios__server_finish_run(akc_loop *l, akc_defer *d)
 {
     aios_server *srv = AIOS__CONTAINER(d, aios_server, finish);
     aios_ctx *c = srv->ctx;
@@ -3785,7 +3998,7 @@ static void aios__server_finish_run(akc_loop *l, akc_defer *d)
     if (cb) cb(srv, (int)srv->stats.forced, ud);
 }
 
-static void aios__server_conn_gone(aios_server *srv, aios_stream *s)
+AIOS_PRIVATE void aios__server_conn_gone(aios_server *srv, aios_stream *s)
 {
     if (s->flags & AIOS__F_EVICTED) srv->evicting--;
     else aios__idle_unlink(srv, s);
@@ -3798,7 +4011,7 @@ static void aios__server_conn_gone(aios_server *srv, aios_stream *s)
     if (srv->shutting && srv->stats.active == 0) akc_defer_queue(&srv->ctx->core, &srv->finish);
 }
 
-static void aios__server_force(aios_server *srv)
+AIOS_PRIVATE void aios__server_force(aios_server *srv)
 {
     aios_stream *s;
     for (s = srv->idle_head; s; s = s->next) {
@@ -3808,7 +4021,7 @@ static void aios__server_force(aios_server *srv)
     }
 }
 
-static void aios__server_grace_fire(akc_loop *l, akc_timer *t)
+AIOS_PRIVATE void aios__server_grace_fire(akc_loop *l, akc_timer *t)
 {
     (void)l;
     aios__server_force(AIOS__CONTAINER(t, aios_server, grace));
@@ -3842,7 +4055,7 @@ AIOS_API int aios_server_init(aios_server *srv, aios_ctx *ctx, const aios_server
     return 0;
 }
 
-static int aios__listen_fd(aios_server *srv, int fd)
+AIOS_PRIVATE int aios__listen_fd(aios_server *srv, int fd)
 {
     aios__listener *l;
     if (listen(fd, srv->cfg.backlog) < 0) { int e = -errno; AIOS_SYS_CLOSE(fd); return e; }
@@ -3856,7 +4069,7 @@ static int aios__listen_fd(aios_server *srv, int fd)
     return 0;
 }
 
-static int aios__bind_tcp(aios_server *srv, const struct sockaddr *sa, socklen_t len, int dual)
+AIOS_PRIVATE int aios__bind_tcp(aios_server *srv, const struct sockaddr *sa, socklen_t len, int dual)
 {
     int one = 1, fd;
     fd = AIOS_SYS_SOCKET(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -4012,7 +4225,7 @@ AIOS_API int aios_server_shutdown(aios_server *srv, int64_t timeout_ns, aios_ser
 
 /* Text output for aios_format_addr without stdio (snprintf and inet_ntop would
  * pull stdio's exit handling into every static program that links this file). */
-static size_t aios__put_text(char *buf, size_t n, size_t at, const char *text, size_t len)
+AIOS_PRIVATE size_t aios__put_text(char *buf, size_t n, size_t at, const char *text, size_t len)
 {
     size_t i;
     for (i = 0; i < len; i++, at++)
@@ -4020,7 +4233,7 @@ static size_t aios__put_text(char *buf, size_t n, size_t at, const char *text, s
     return at;
 }
 
-static size_t aios__put_num(char *buf, size_t n, size_t at, unsigned v, unsigned base)
+AIOS_PRIVATE size_t aios__put_num(char *buf, size_t n, size_t at, unsigned v, unsigned base)
 {
     char d[12];
     int k = 0;
@@ -4033,7 +4246,7 @@ static size_t aios__put_num(char *buf, size_t n, size_t at, unsigned v, unsigned
     return at;
 }
 
-static size_t aios__put_v4(char *buf, size_t n, size_t at, const unsigned char *a)
+AIOS_PRIVATE size_t aios__put_v4(char *buf, size_t n, size_t at, const unsigned char *a)
 {
     int i;
     for (i = 0; i < 4; i++) {
@@ -4045,7 +4258,7 @@ static size_t aios__put_v4(char *buf, size_t n, size_t at, const unsigned char *
 
 /* RFC 5952: lower-case hex, the longest run of two or more zero groups (the
  * first of equal runs) as "::", IPv4-mapped addresses as ::ffff:a.b.c.d. */
-static size_t aios__put_v6(char *buf, size_t n, size_t at, const unsigned char *a)
+AIOS_PRIVATE size_t aios__put_v6(char *buf, size_t n, size_t at, const unsigned char *a)
 {
     static const unsigned char mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
     unsigned g[8];
@@ -4101,7 +4314,7 @@ AIOS_API int aios_format_addr(const struct sockaddr *sa, char *buf, size_t n)
 
 /* ==== section: serial ports ==== */
 
-static speed_t aios__baud(int baud)
+AIOS_PRIVATE speed_t aios__baud(int baud)
 {
     switch (baud) {
     case 50: return B50; case 75: return B75; case 110: return B110; case 134: return B134;
@@ -5274,7 +5487,7 @@ AIOS_API int aios_signal_active(const aios_signal *sig) { return sig && akc_sig_
 
 /* ==== section: closing the context ==== */
 
-static void aios__close_all_streams(aios_ctx *c)
+AIOS_PRIVATE void aios__close_all_streams(aios_ctx *c)
 {
     aios_server *srv;
     aios_stream *s;
@@ -5308,7 +5521,7 @@ AIOS_API void aios_ctx_close(aios_ctx *c)
         for (srv = c->servers; srv; srv = srv->next) if (!srv->shutting) (void)aios_server_shutdown(srv, 0, NULL, NULL);
     }
 #ifndef AIOS_NO_THREADS
-    aios__resolve_reap(c, 1);  /* getaddrinfo cannot be interrupted: wait for it */
+    aios__rpool_close(c);  /* a getaddrinfo still running ends on its own */
 #endif
     akc_loop_free(&c->core);
     memset(c, 0, sizeof *c);

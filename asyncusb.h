@@ -30,9 +30,15 @@ says so otherwise).  Other files include it without the macro.
 - `AUSB_MALLOC(n)`, `AUSB_REALLOC(p, n)`, `AUSB_FREE(p)`: allocator hooks;
   define all three or none (default: the C library).  Device lists, the
   loop's tables, pipeline and OUT queue buffers, hotplug events
-  and the rare deferred close use them; libusb itself allocates each
-  transfer once, in `ausb_transfer_init` (and `ausb_read_string`), never
-  per submit.
+  and the rare deferred close use them.  libusb allocates with the C
+  library, past these hooks: each transfer once, in `ausb_transfer_init`
+  (and `ausb_read_string`), and, as measured with libusb 1.0.26 on 64-bit
+  Linux, one block per submit, which it frees when the transfer
+  completes: 56 bytes per kernel request (URB), with one URB for a
+  control or interrupt transfer, one for a bulk transfer when the host
+  controller does scatter-gather (else one per 16 KiB), and 160 bytes in
+  two blocks for 8 isochronous packets.  asyncusb.h itself allocates
+  nothing per submit.
 - `AUSB_LIBUSB(fn)`: every libusb call goes through this macro (default:
   the function itself), so a test build can wrap or fail any of them, e.g.
   `#define AUSB_LIBUSB(fn) my_faulty_##fn`.
@@ -43,8 +49,17 @@ says so otherwise).  Other files include it without the macro.
   raw descriptor walker, IADs, UTF-16 decoding, setup packets, speed and
   endpoint type names), for tools and tests on targets without libusb.
 - `ASYNCKIT_POLL`: the loop waits with `poll()` instead of epoll; the
-  structures do not change with it.  `AKC_SYS_*` replace the loop's system
-  calls (see sched.h's manual).
+  structures do not change with it.
+- `AKC_SYS_EPOLL_CREATE1`, `AKC_SYS_EPOLL_CTL`, `AKC_SYS_EPOLL_WAIT`,
+  `AKC_SYS_EPOLL_PWAIT2`, `AKC_SYS_PPOLL`, `AKC_SYS_POLL`, `AKC_SYS_EVENTFD`,
+  `AKC_SYS_READ`, `AKC_SYS_WRITE`, `AKC_SYS_CLOSE`: the system calls of the
+  loop (the wait and the cross-thread wake-up), each a name or a
+  function-like macro with the libc signature, for counting or fault
+  injection (`AKC_SYS_EPOLL_PWAIT2` takes the descriptor, the events,
+  their count and a pointer to two long longs: seconds, nanoseconds).  The
+  loop waits with epoll_pwait2 (nanosecond timeouts) where the kernel has
+  it, else with epoll_wait and timeouts rounded up to the next
+  millisecond; `AKC_NO_PWAIT2` keeps it to epoll_wait.
 - `ASYNCKIT_IMPLEMENTATION` / `ASYNCKIT_STATIC` turn on the switches of
   every header of the family.
 
@@ -131,15 +146,18 @@ brackets.  The sections follow the order of the declarations below.
     void ausb_ctx_close(ausb_ctx *ctx);            closes every open handle, delivers what is due
     int  ausb_prepare(void *ctx, struct pollfd *fds, int cap, int64_t *deadline_ns);
     void ausb_dispatch(void *ctx, struct pollfd *fds, int n);
-    int  ausb_run_once(ausb_ctx *ctx, int64_t timeout_ns);   one wait (-1: no limit); 1
-                                              while something is in flight or queued, 0
-                                              when nothing is, <0 on error
-    int  ausb_run(ausb_ctx *ctx);             until nothing is in flight or queued, or ausb_stop
+    int  ausb_run_once(ausb_ctx *ctx, int64_t timeout_ns);   one wait (-1: no limit);
+                                              1 while ausb_run would go on, else 0;
+                                              <0 on error
+    int  ausb_run(ausb_ctx *ctx);             until ausb_stop, or until nothing is in flight
+                                              or queued and no hotplug watch is started
     void ausb_stop(ausb_ctx *ctx);            any thread, also a signal handler
-    int  ausb_pending(const ausb_ctx *ctx);   transfers in flight plus queued work
+    int  ausb_pending(const ausb_ctx *ctx);   transfers in flight plus queued work (hotplug
+                                              watches are not counted)
     int64_t ausb_now_ns(void);                CLOCK_MONOTONIC
+    void ausb_deferred_init(ausb_deferred *d);   caller storage, any content (or zeroed)
     void ausb_defer(ausb_deferred *d, ausb_ctx *ctx, cb, ud);   [cb(d, ud)] from
-                                              the next dispatch; caller storage
+                                              the next dispatch; no-op while queued
     const char *ausb_strerror(int code);      any code, also -errno
     int  ausb_from_libusb(int value, int is_status);   a libusb_error, or a transfer
                                               status (is_status 1), as our code
@@ -267,8 +285,9 @@ gone one.
 ### Transfers
 
     int  ausb_transfer_init(ausb_transfer *t, int iso_packets);   once per transfer
-    void ausb_transfer_free(ausb_transfer *t);    idle (or in its callback); in flight it
-                                              only cancels: free it from the callback
+    void ausb_transfer_free(ausb_transfer *t);    idle, or in its callback: at once; in
+                                              flight: cancels it, and frees it when its
+                                              callback comes (do not free it again)
     void ausb_fill_bulk(t, h, unsigned char ep, void *buf, int len, int64_t timeout_ns,
                         cb, ud);            [cb(t, status, ud)]
     void ausb_fill_interrupt(t, h, ep, buf, len, timeout_ns, cb, ud);
@@ -522,8 +541,9 @@ libusb's codes and transfer statuses onto them and onto the family's own:
 /* The loop core of the asynckit family: the time cache, timers, deferred
  * calls, descriptor watching (epoll, or poll), cross-thread wake-ups and the
  * family's error text.  Every header of the family carries this same block,
- * stamped from core/core.h by tools/stamp_core.sh (edit it there, then run
- * the script); the test run fails when a header's copy differs.
+ * stamped from core/core.h of the asynckit sources by tools/stamp_core.sh
+ * (edit it there, then run the script); their test run fails when a
+ * header's copy differs.
  *
  * Its names (akc_, AKC_) are the family's own and not an API: each header
  * wraps what users need under its own prefix.  The declarations come once
@@ -1782,7 +1802,7 @@ done:
     return 0;
 }
 
-/* Shape 3: one descriptor, the epoll set, stands for every watcher. */
+/* For a host loop: one descriptor, the epoll set, stands for every watcher. */
 AKC_FN int akc_prepare(akc_loop *l, struct pollfd *fds, int cap, int64_t *deadline)
 {
     if (l->on_prepare) l->on_prepare(l, deadline);
@@ -1853,7 +1873,7 @@ AKC_FN int akc__wait(akc_loop *l, int64_t deadline)
     return 0;
 }
 
-/* Shape 3: the table itself; entries new since the last prepare carry
+/* For a host loop: the table itself; entries new since the last prepare carry
  * AKC_FRESH in revents. */
 AKC_FN int akc_prepare(akc_loop *l, struct pollfd *fds, int cap, int64_t *deadline)
 {
@@ -1909,7 +1929,7 @@ AKC_FN void akc__run(akc_loop *l)
     l->depth--;
 }
 
-/* Shape 3: takes a host's poll results back (the entries prepare gave,
+/* For a host loop: takes its poll results back (the entries prepare gave,
  * in the same order) and runs what is due. */
 AKC_FN void akc_dispatch(akc_loop *l, const struct pollfd *fds, int n)
 {
@@ -2125,6 +2145,7 @@ struct ausb_transfer {
     int iso_capacity;
     int cancel_requested;
     int inline_cb;
+    int free_before_cb;   /* ausb_transfer_free came while in flight */
     ausb_transfer *next_done;
     ausb_transfer *h_prev, *h_next;
     ausb_transfer *next_remote;
@@ -2138,14 +2159,19 @@ AUSB_API void ausb_ctx_close(ausb_ctx *ctx);
 AUSB_API int ausb_prepare(void *ctx, struct pollfd *fds, int cap, int64_t *deadline_ns);
 AUSB_API void ausb_dispatch(void *ctx, struct pollfd *fds, int n);
 /* One wait of at most timeout_ns (< 0: until something happens) and what
- * it makes due; 1 while something is in flight or queued, 0 when nothing
- * is, or a negative error. */
+ * it makes due; 1 while something is in flight or queued or a hotplug
+ * watch is started (what keeps ausb_run going), 0 when not, or a negative
+ * error. */
 AUSB_API int ausb_run_once(ausb_ctx *ctx, int64_t timeout_ns);
-/* Runs until no transfer is in flight and nothing is queued, or ausb_stop. */
+/* Runs until ausb_stop, or until no transfer is in flight, nothing is
+ * queued and no hotplug watch is started. */
 AUSB_API int ausb_run(ausb_ctx *ctx);
 AUSB_API void ausb_stop(ausb_ctx *ctx);
 AUSB_API int ausb_pending(const ausb_ctx *ctx);
 AUSB_API int64_t ausb_now_ns(void);
+/* Prepares caller storage for ausb_defer (any content; zeroed storage is
+ * prepared too), as schd_defer_init does for sched.h. */
+AUSB_API void ausb_deferred_init(ausb_deferred *d);
 AUSB_API void ausb_defer(ausb_deferred *d, ausb_ctx *ctx, ausb_deferred_cb cb, void *ud);
 
 /* Signals through the loop (the family's signal watchers; see "Signals"). */
@@ -2312,8 +2338,13 @@ AUSB_API const ausb_device *ausb_handle_device(const ausb_handle *h);
 /* ==== section: transfers ==== */
 
 AUSB_API int ausb_transfer_init(ausb_transfer *t, int iso_packets);
-/* Frees an idle transfer (or one inside its own callback).  In flight, it
- * only cancels: free it when its callback comes. */
+/* Frees an idle transfer (or one inside its own callback) at once.  In
+ * flight, it cancels the transfer, whose callback still comes exactly once
+ * (-ECANCELED, or the outcome that won the race, in t->status and
+ * t->actual_length); the transfer is freed just before that callback,
+ * which may then free t's storage: the library does not touch t after it.
+ * A second ausb_transfer_free, from the callback or later, does nothing;
+ * submitting the transfer again fails with -EINVAL. */
 AUSB_API void ausb_transfer_free(ausb_transfer *t);
 AUSB_API void ausb_fill_bulk(ausb_transfer *t, ausb_handle *h, unsigned char ep, void *buf, int len,
                              int64_t timeout_ns, ausb_transfer_cb cb, void *ud);
@@ -2727,6 +2758,14 @@ AUSB_PRIVATE void ausb__deferred_run(akc_loop *l, akc_defer *core)
     if (d->cb) d->cb(d, d->ud);
 }
 
+AUSB_API void ausb_deferred_init(ausb_deferred *d)
+{
+    if (!d) return;
+    akc_defer_init(&d->core, ausb__deferred_run);
+    d->cb = NULL;
+    d->ud = NULL;
+}
+
 AUSB_API void ausb_defer(ausb_deferred *d, ausb_ctx *ctx, ausb_deferred_cb cb, void *ud)
 {
     if (!ctx || !d || akc_defer_queued(&d->core)) return;
@@ -3020,6 +3059,19 @@ AUSB_PRIVATE void ausb__prepare_hook(akc_loop *l, int64_t *deadline_ns)
     }
 }
 
+/* Calls back a transfer that is done (state already idle).  One that
+ * ausb_transfer_free asked to free is released first: libusb is done with
+ * it, and after its callback the storage may be gone. */
+AUSB_PRIVATE void ausb__deliver(ausb_transfer *t)
+{
+    if (t->free_before_cb) {
+        t->free_before_cb = 0;
+        AUSB_LIBUSB(libusb_free_transfer)(t->lt);
+        t->lt = NULL;
+    }
+    if (t->cb) t->cb(t, t->status, t->ud);
+}
+
 /* Runs queued transfer callbacks; each node is unlinked before its callback
  * so the callback may resubmit, free or close. */
 AUSB_PRIVATE int ausb__run_done(ausb_ctx *ctx)
@@ -3032,7 +3084,7 @@ AUSB_PRIVATE int ausb__run_done(ausb_ctx *ctx)
         t->next_done = NULL;
         t->state = AUSB_XFER_IDLE;
         ran++;
-        if (t->cb) t->cb(t, t->status, t->ud);
+        ausb__deliver(t);
     }
     return ran;
 }
@@ -3105,13 +3157,20 @@ AUSB_API void ausb_dispatch(void *vctx, struct pollfd *fds, int n)
     akc_dispatch(&ctx->core, fds, fds ? n : 0);
 }
 
+/* What keeps ausb_run going: work in flight or queued, and hotplug
+ * watches, which wait for devices as a watcher waits for its descriptor. */
+AUSB_PRIVATE int ausb__alive(const ausb_ctx *ctx)
+{
+    return ausb_pending(ctx) > 0 || ctx->hotplugs != NULL;
+}
+
 AUSB_API int ausb_run_once(ausb_ctx *ctx, int64_t timeout_ns)
 {
     int r;
     if (!ctx || !ctx->lu) return -EINVAL;
     r = akc_run_once(&ctx->core, timeout_ns);
     if (r < 0) return r;
-    return ausb_pending(ctx) > 0;
+    return ausb__alive(ctx);
 }
 
 AUSB_API int ausb_run(ausb_ctx *ctx)
@@ -3119,7 +3178,7 @@ AUSB_API int ausb_run(ausb_ctx *ctx)
     int r;
     if (!ctx || !ctx->lu) return -EINVAL;
     /* Consume the flag: an ausb_stop made just before this call counts. */
-    while (!akc_stopped(&ctx->core) && ausb_pending(ctx)) {
+    while (!akc_stopped(&ctx->core) && ausb__alive(ctx)) {
         r = ausb_run_once(ctx, -1);
         if (r < 0) return r;
     }
@@ -4094,7 +4153,7 @@ AUSB_PRIVATE void ausb__close_finish(ausb_handle *h)
         mine = t->next_done;
         t->next_done = NULL;
         t->state = AUSB_XFER_IDLE;
-        if (t->cb) t->cb(t, t->status, t->ud);
+        ausb__deliver(t);
     }
 }
 
@@ -4118,7 +4177,7 @@ static void LIBUSB_CALL ausb__on_libusb_done(struct libusb_transfer *lt)
     ausb__unlink_inflight(t);
     if (t->inline_cb && ctx->in_dispatch_events && !t->handle->closing) {
         t->state = AUSB_XFER_IDLE;
-        if (t->cb) t->cb(t, t->status, t->ud);
+        ausb__deliver(t);
         return;
     }
     t->state = AUSB_XFER_DONE;
@@ -4141,8 +4200,9 @@ AUSB_API void ausb_transfer_free(ausb_transfer *t)
 {
     if (!t || !t->lt) return;
     if (t->state != AUSB_XFER_IDLE) {
-        /* In flight or waiting for its callback: freeing now would be a
-         * use-after-free.  Cancel instead; free it from its callback. */
+        /* libusb (or the queue of callbacks) still holds it: cancel, and
+         * release it on the way to its callback (ausb__deliver). */
+        t->free_before_cb = 1;
         (void)ausb_cancel(t);
         return;
     }
@@ -4430,6 +4490,22 @@ AUSB_PRIVATE void ausb__queue_done(ausb_ctx *ctx, ausb_transfer *t, int status)
     ctx->done_tail = t;
 }
 
+/* The queue is a lock-free stack (ctx->remote) that any thread pushes on
+ * and only the loop's thread empties, all at once.  The orderings:
+ *  - the caller owns an idle transfer, so its plain reads and writes of t
+ *    (the fill, state, cancel_requested, next_remote) race with nobody;
+ *  - state becomes QUEUED with a release store, which an ausb_cancel on
+ *    the loop's thread reads with acquire: it then sees cancel_requested
+ *    already cleared here, and its own 1 comes after;
+ *  - the push's compare-exchange releases, and the loop takes the whole
+ *    stack with an acquiring exchange (ausb__submit_remote): everything
+ *    written to t before the push is visible to the loop once it holds t;
+ *  - no ABA: nodes are never popped one by one, and a transfer is pushed
+ *    again only after the loop has delivered it (state back to IDLE);
+ *  - remote_count is only a number for ausb_pending, and the loop's
+ *    relaxed peeks at ctx->remote are hints: one that misses a push is
+ *    followed by the wake-up (akc_wake, after the push), which makes the
+ *    loop look again. */
 AUSB_API int ausb_submit_any_thread(ausb_transfer *t)
 {
     ausb_ctx *ctx;

@@ -191,7 +191,7 @@
  * thread); a program that needs tighter timing can lower it with
  * prctl(PR_SET_TIMERSLACK, 1).  The library never changes it.
  *
- * # Joining other loops (DESIGN.md shapes 1 to 3)
+ * # Joining other loops (alone, with the other headers, inside a foreign loop)
  *
  * Alone: schd_loop_run / schd_loop_run_once.  With the other headers:
  * schd_source_add(&src, loop, X_prepare, X_dispatch, ctx) makes their
@@ -261,7 +261,8 @@
  *   void schd_loop_set_clock(loop, fn, ud)    [int64_t fn(ud)] replaces the clock;
  *                                             NULL restores CLOCK_MONOTONIC
  *   int64_t schd_now_ns(void)                 CLOCK_MONOTONIC, not cached
- *   int  schd_loop_prepare(loop, fds, cap, &deadline_ns)   shape 3, above
+ *   int  schd_loop_prepare(loop, fds, cap, &deadline_ns)   inside a foreign
+ *                                             loop, above
  *   void schd_loop_dispatch(loop, fds, n)
  *   const char *schd_strerror(code)           any code, also -errno
  *
@@ -341,7 +342,9 @@
  *   lock        schd_lock_init(lk)  schd_lock_try(lk) 0 or -EBUSY
  *               schd_lock_release(lk) hands it to the first waiter, -EPERM
  *               when not locked  schd_lock_locked(lk)  schd_lock_acquire_cb(lk, w)
- *   semaphore   schd_sem_init(s, count, max) max 0: unbounded
+ *   semaphore   schd_sem_init(s, count, max) max 0: unbounded; -EINVAL for a
+ *               count or max below 0 or a count above max (s is still
+ *               initialised, with both brought into range)
  *               schd_sem_try(s) 0 or -EAGAIN  schd_sem_release(s) -EOVERFLOW
  *               above max  schd_sem_value(s)  schd_sem_acquire_cb(s, w)
  *   barrier     schd_barrier_init(b, parties) parties >= 1; reusable, b->cycles
@@ -468,8 +471,9 @@
 /* The loop core of the asynckit family: the time cache, timers, deferred
  * calls, descriptor watching (epoll, or poll), cross-thread wake-ups and the
  * family's error text.  Every header of the family carries this same block,
- * stamped from core/core.h by tools/stamp_core.sh (edit it there, then run
- * the script); the test run fails when a header's copy differs.
+ * stamped from core/core.h of the asynckit sources by tools/stamp_core.sh
+ * (edit it there, then run the script); their test run fails when a
+ * header's copy differs.
  *
  * Its names (akc_, AKC_) are the family's own and not an API: each header
  * wraps what users need under its own prefix.  The declarations come once
@@ -1728,7 +1732,7 @@ done:
     return 0;
 }
 
-/* Shape 3: one descriptor, the epoll set, stands for every watcher. */
+/* For a host loop: one descriptor, the epoll set, stands for every watcher. */
 AKC_FN int akc_prepare(akc_loop *l, struct pollfd *fds, int cap, int64_t *deadline)
 {
     if (l->on_prepare) l->on_prepare(l, deadline);
@@ -1799,7 +1803,7 @@ AKC_FN int akc__wait(akc_loop *l, int64_t deadline)
     return 0;
 }
 
-/* Shape 3: the table itself; entries new since the last prepare carry
+/* For a host loop: the table itself; entries new since the last prepare carry
  * AKC_FRESH in revents. */
 AKC_FN int akc_prepare(akc_loop *l, struct pollfd *fds, int cap, int64_t *deadline)
 {
@@ -1855,7 +1859,7 @@ AKC_FN void akc__run(akc_loop *l)
     l->depth--;
 }
 
-/* Shape 3: takes a host's poll results back (the entries prepare gave,
+/* For a host loop: takes its poll results back (the entries prepare gave,
  * in the same order) and runs what is due. */
 AKC_FN void akc_dispatch(akc_loop *l, const struct pollfd *fds, int n)
 {
@@ -2035,7 +2039,7 @@ SCHD_API int64_t schd_loop_now(const schd_loop *loop);
 SCHD_API void schd_loop_update_time(schd_loop *loop);
 SCHD_API void schd_loop_set_clock(schd_loop *loop, schd_clock_cb clock, void *ud);
 SCHD_API int  schd_loop_alive(const schd_loop *loop);
-/* Shape 3: drive this loop from another one.  prepare fills fds (returns
+/* Drive this loop from another one.  prepare fills fds (returns
  * how many it needs) and lowers *deadline_ns; dispatch takes them back. */
 SCHD_API int  schd_loop_prepare(void *loop, struct pollfd *fds, int cap, int64_t *deadline_ns);
 SCHD_API void schd_loop_dispatch(void *loop, struct pollfd *fds, int n);
@@ -2256,8 +2260,9 @@ SCHD_API int  schd_lock_locked(const schd_lock *lk);
 SCHD_API int  schd_lock_acquire_cb(schd_lock *lk, schd_waiter *w);
 
 typedef struct schd_sem { schd_wlist waiters; int count, max; } schd_sem;
-/* max bounds the count (0: unbounded). */
-SCHD_API void schd_sem_init(schd_sem *s, int count, int max);
+/* max bounds the count (0: unbounded).  -EINVAL for count or max below 0
+ * or count above max; s is initialised anyway, with both brought into range. */
+SCHD_API int  schd_sem_init(schd_sem *s, int count, int max);
 SCHD_API int  schd_sem_try(schd_sem *s);           /* 0 or -EAGAIN */
 SCHD_API int  schd_sem_release(schd_sem *s);       /* -EOVERFLOW above max */
 SCHD_API int  schd_sem_value(const schd_sem *s);
@@ -3580,12 +3585,13 @@ SCHD_API int schd_lock_acquire_cb(schd_lock *lk, schd_waiter *w)
 
 /* ==== section: semaphore ==== */
 
-SCHD_API void schd_sem_init(schd_sem *s, int count, int max)
+SCHD_API int schd_sem_init(schd_sem *s, int count, int max)
 {
-    if (!s) return;
+    if (!s) return -EINVAL;
     memset(s, 0, sizeof *s);
-    s->count = count < 0 ? 0 : count;
     s->max = max < 0 ? 0 : max;
+    s->count = count < 0 ? 0 : s->max > 0 && count > s->max ? s->max : count;
+    return count < 0 || max < 0 || (max > 0 && count > max) ? -EINVAL : 0;
 }
 
 SCHD_API int schd_sem_value(const schd_sem *s) { return s ? s->count : 0; }

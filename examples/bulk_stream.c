@@ -37,19 +37,19 @@ static double mbps(long long bytes, int64_t ns)
     return ns > 0 ? (double)bytes / 1e6 / ((double)ns / 1e9) : 0.0;
 }
 
-static int on_chunk(ausb_pipe *p, ausb_transfer *t, const unsigned char *data, int len, void *user)
+static int on_chunk(ausb_pipe *p, ausb_transfer *t, const unsigned char *data, int len, void *ud)
 {
     (void)p;
     (void)t;
     (void)data;
     (void)len;
-    (void)user;
-    return 0;
+    (void)ud;
+    return 0;   /* counted by the pipe (bytes, chunks); take the next */
 }
 
-static void on_end(ausb_pipe *p, int status, void *user)
+static void on_end(ausb_pipe *p, int status, void *ud)
 {
-    state *s = (state *)user;
+    state *s = (state *)ud;
     (void)p;
     s->ended = 1;
     s->status = status;
@@ -155,9 +155,13 @@ int main(int argc, char **argv)
     args a;
     int r, type, iface, packet;
     if ((r = parse_args(argc, argv, &a)) != 0) return r;
-    if ((r = ausb_ctx_init(&ctx, NULL)) < 0 || (r = ausb_find_id(&dev, &ctx, a.vid, a.pid)) < 0) {
+    if ((r = ausb_ctx_init(&ctx, NULL)) < 0) {
+        fprintf(stderr, "bulk_stream: %s\n", ausb_strerror(r));
+        return 1;
+    }
+    if ((r = ausb_find_id(&dev, &ctx, a.vid, a.pid)) < 0) {
         fprintf(stderr, "bulk_stream: %04x:%04x: %s\n", a.vid, a.pid, ausb_strerror(r));
-        if (ctx.lu) ausb_ctx_close(&ctx);
+        ausb_ctx_close(&ctx);
         return 1;
     }
     find_endpoint(&dev, a.ep, &iface, &type, &packet);
@@ -190,7 +194,10 @@ int main(int argc, char **argv)
     s.stop_at = a.seconds > 0 ? s.start + (int64_t)(a.seconds * 1e9) : INT64_MAX;
     while (!s.ended) {
         int64_t now;
-        if ((r = ausb_run_once(&ctx, AUSB_MS(100))) < 0) break;
+        if ((r = ausb_run_once(&ctx, AUSB_MS(100))) < 0) {
+            fprintf(stderr, "bulk_stream: %s\n", ausb_strerror(r));
+            break;
+        }
         now = ausb_now_ns();
         if (now - s.last_print >= 1000000000) {
             printf("bytes %lld transfers %lld MB/s %.1f\n", pipe.bytes, pipe.chunks,
@@ -205,5 +212,5 @@ int main(int argc, char **argv)
            mbps(pipe.bytes, ausb_now_ns() - s.start), s.status == -ECANCELED ? "stopped" : ausb_strerror(s.status));
     ausb_close(&h);
     ausb_ctx_close(&ctx);
-    return s.status == -ECANCELED || s.status == 0 ? 0 : 1;
+    return r >= 0 && (s.status == -ECANCELED || s.status == 0) ? 0 : 1;
 }

@@ -22,7 +22,7 @@ $(BUILD)/usb_lines: examples/usb_lines.c asyncusb.h aio_stream.h sched.h | $(BUI
 # have: it is built for `make demo` (and by the tests), never by `make all`.
 DEMO_TOOLS += $(BUILD)/fakecam
 FAKECAM_LIBS = $(shell $(PKG_CONFIG) --cflags --libs umockdev-1.0)
-$(BUILD)/fakecam: tools/fakecam.c tools/fakecam.h tests/usb_fake.h | $(BUILD)
+$(BUILD)/fakecam: tools/fakecam.c tools/fakecam.h tools/ptpcam.h tests/usb_fake.h | $(BUILD)
 	$(CC) $(WARN) $(CFLAGS) -iquote . -o $@ $< $(FAKECAM_LIBS) $(LDFLAGS)
 # ptp_info's container and dataset parsing lives in a header beside it
 $(BUILD)/ptp_info: examples/ptp_parse.h

@@ -83,8 +83,9 @@ aio_check_examples_usage() {
     for a in "" h "h 0" "h 70000" "h 12x" "h -1" "h 80 extra"; do
         t_usage_exit2 build/tcp_client "usage: tcp_client HOST PORT" "$a" || return 1
     done
-    for a in "h 80" "h x /" "h 80 nopath" "h 0 /" "h 80 / x"; do
-        t_usage_exit2 build/http_get "usage: http_get HOST PORT PATH" "$a" || return 1
+    for a in "h 80" "h x /" "h 80 nopath" "h 0 /" "h 80 / x" "--max-time 0 h 80 /" "--max-time 1x h 80 /" \
+             "--max-time h 80 /" "--max-time 86401 h 80 /" "--verbose h 80 /"; do
+        t_usage_exit2 build/http_get "usage: http_get [--max-time SECONDS] HOST PORT PATH" "$a" || return 1
     done
     for a in /dev/null "/dev/null 9600x" "/dev/null fast" "/dev/null -9600" "/dev/null 0"; do
         t_usage_exit2 build/serial_cat "usage: serial_cat DEVICE BAUD" "$a" || return 1
@@ -248,34 +249,68 @@ aio_check_http_get_nginx() {
     return $rc
 }
 
+# aio_start_socat_http SCRIPT: serves each connection on 127.0.0.1 with the
+# shell SCRIPT (socat); sets AIO_SOCAT_PID and AIO_SOCAT_PORT.
+aio_start_socat_http() {
+    local script=$1 up=0 attempt port
+    port=$(aio_free_port)
+    for attempt in 1 2 3; do
+        socat -T 10 "TCP-LISTEN:$port,bind=127.0.0.1,reuseaddr,fork" "EXEC:$script" >"$AIO_DIR/socat.err" 2>&1 &
+        AIO_SOCAT_PID=$!
+        for _ in $(seq 1 200); do
+            if (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null; then up=1; break; fi
+            kill -0 "$AIO_SOCAT_PID" 2>/dev/null || break
+            sleep 0.05
+        done
+        [ $up -eq 1 ] && break
+        kill "$AIO_SOCAT_PID" 2>/dev/null; wait "$AIO_SOCAT_PID" 2>/dev/null
+        cat "$AIO_DIR/socat.err"
+        port=$(aio_free_port)
+    done
+    AIO_SOCAT_PORT=$port
+    [ $up -eq 1 ]
+}
+
+aio_stop_socat_http() {
+    kill "$AIO_SOCAT_PID" 2>/dev/null
+    wait "$AIO_SOCAT_PID" 2>/dev/null
+    return 0
+}
+
 # A hostile HTTP peer (socat): a header line that never ends.
 aio_check_http_get_endless_header() {
-    local port rc spid
-    port=$(aio_free_port)
+    local rc
     printf '%s\n' '#!/bin/sh' \
         'printf "HTTP/1.1 200 OK\r\nX-Endless: "' \
         'head -c 10000000 /dev/zero | tr "\\000" a' >"$AIO_DIR/endless.sh"
     chmod +x "$AIO_DIR/endless.sh"
-    local up=0 attempt
-    for attempt in 1 2 3; do
-        socat -T 10 "TCP-LISTEN:$port,bind=127.0.0.1,reuseaddr,fork" "EXEC:$AIO_DIR/endless.sh" >"$AIO_DIR/socat.err" 2>&1 &
-        spid=$!
-        for _ in $(seq 1 200); do
-            if (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null; then up=1; break; fi
-            kill -0 "$spid" 2>/dev/null || break
-            sleep 0.05
-        done
-        [ $up -eq 1 ] && break
-        kill "$spid" 2>/dev/null; wait "$spid" 2>/dev/null
-        cat "$AIO_DIR/socat.err"
-        port=$(aio_free_port)
-    done
-    build/http_get 127.0.0.1 "$port" / >/dev/null 2>"$AIO_DIR/endless.err"
+    aio_start_socat_http "$AIO_DIR/endless.sh" || { aio_stop_socat_http; return 1; }
+    build/http_get 127.0.0.1 "$AIO_SOCAT_PORT" / >/dev/null 2>"$AIO_DIR/endless.err"
     rc=$?
-    kill "$spid" 2>/dev/null
-    wait "$spid" 2>/dev/null
+    aio_stop_socat_http
     cat "$AIO_DIR/endless.err"
     [ $rc -eq 1 ] && grep -q 'no delimiter within the maximum length' "$AIO_DIR/endless.err"
+}
+
+# A hostile HTTP peer that sends a header line every 0.2 s, for ever: each
+# read completes in time, but the whole response has a deadline
+# (--max-time 1), so http_get gives up after about a second.
+aio_check_http_get_trickled_headers() {
+    local rc t0 took
+    printf '%s\n' '#!/bin/sh' \
+        'printf "HTTP/1.1 200 OK\r\n"' \
+        'while printf "X-Slow: 1\r\n"; do sleep 0.2; done' >"$AIO_DIR/trickle.sh"
+    chmod +x "$AIO_DIR/trickle.sh"
+    aio_start_socat_http "$AIO_DIR/trickle.sh" || { aio_stop_socat_http; return 1; }
+    t0=$(date +%s%N)
+    timeout 20 build/http_get --max-time 1 127.0.0.1 "$AIO_SOCAT_PORT" / >/dev/null 2>"$AIO_DIR/trickle.err"
+    rc=$?
+    took=$((($(date +%s%N) - t0) / 1000000))
+    aio_stop_socat_http
+    cat "$AIO_DIR/trickle.err"
+    echo "exit $rc after $took ms"
+    [ $rc -eq 1 ] && [ "$took" -ge 900 ] && [ "$took" -lt 3000 ] &&
+        grep -q '^http_get: header: Connection timed out$' "$AIO_DIR/trickle.err"
 }
 
 # serial_cat on one end of a socat pseudo-terminal pair.

@@ -41,6 +41,12 @@ want_cmd unshare util-linux
 want_cmd curl curl
 want_pkg python3-usb1
 want_pkg libclang-rt-14-dev
+# the test VM (tests/parts/vm.sh): QEMU and what builds its initramfs; the
+# kernel itself is downloaded as a package at run time, never installed
+vm_need=()
+for vm_item in qemu-system-x86_64=qemu-system-x86 busybox=busybox-static cpio=cpio depmod=kmod xz=xz-utils; do
+    have_cmd "${vm_item%%=*}" || [ -x "/sbin/${vm_item%%=*}" ] || vm_need+=("${vm_item#*=}")
+done
 # libusb for the cross targets, so asyncusb.h and its examples cross-build
 foreign=$(dpkg --print-foreign-architectures 2>/dev/null)
 for arch in arm64 armhf; do
@@ -54,21 +60,23 @@ if [ "$mode" = demo ]; then
         case "$demo_pkgs" in *" $p "*) keep+=("$p") ;; esac
     done
     need=("${keep[@]}")
+    vm_need=()
 fi
 
-[ ${#need[@]} -eq 0 ] && exit 0
+all=("${need[@]}" "${vm_need[@]}")
+[ ${#all[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" -ne 0 ]; then
     if [ "$mode" = test ]; then
-        echo "Not root, so nothing is installed.  Missing: ${need[*]}" >&2
+        echo "Not root, so nothing is installed.  Missing: ${all[*]}" >&2
         echo "The tests that need them are skipped, each named on a SKIP line.  To run everything:" >&2
-        echo "  sudo apt-get install -y ${need[*]}" >&2
+        echo "  sudo apt-get install -y ${all[*]}" >&2
         exit 0
     fi
     echo "Missing packages. Install them with:" >&2
-    echo "  sudo apt-get install -y ${need[*]}" >&2
+    echo "  sudo apt-get install -y ${all[*]}" >&2
     exit 1
 fi
-echo "Installing: ${need[*]}"
+echo "Installing: ${all[*]}"
 export DEBIAN_FRONTEND=noninteractive
 for arch in arm64 armhf; do
     [ "$mode" = demo ] && break
@@ -77,5 +85,12 @@ done
 # A mirror caught mid-sync fails one index now and then; what matters is
 # whether the packages install.
 apt-get update -qq >/dev/null 2>&1 || echo "apt-get update reported errors; trying the install anyway" >&2
-apt-get install -y -qq "${need[@]}" >/dev/null || {
-    echo "apt-get install failed for: ${need[*]}" >&2; exit 1; }
+if [ ${#need[@]} -gt 0 ]; then
+    apt-get install -y -qq "${need[@]}" >/dev/null || {
+        echo "apt-get install failed for: ${need[*]}" >&2; exit 1; }
+fi
+# without QEMU's recommends (a GUI, firmware, block drivers): half the time
+if [ ${#vm_need[@]} -gt 0 ]; then
+    apt-get install -y -qq --no-install-recommends "${vm_need[@]}" >/dev/null || {
+        echo "apt-get install failed for: ${vm_need[*]}" >&2; exit 1; }
+fi

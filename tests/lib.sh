@@ -21,7 +21,9 @@
 : "${CFLAGS:=}" "${T_TIMEOUT:=300}" "${T_QUICK:=}" "${CROSS:=}" "${T_SUITE:=}"
 T_OUT=build/tests
 mkdir -p "$T_OUT"
-: >"$T_OUT/times.txt"   # seconds per suite and check, for finding what is slow
+# seconds per suite and check, for finding what is slow (a run inside a run appends)
+[ -n "${T_NESTED:-}" ] || : >"$T_OUT/times.txt"
+export T_NESTED=1
 T_PASS=0
 T_FAIL=0
 T_SKIP=0
@@ -179,10 +181,17 @@ t_qemu_for() {
 
 # t_unit NAME SRC [EXTRA LIBS...]: build SRC in every variant and run it.
 # Set T_NO_CROSS=1 before calling for a suite that cannot run under qemu or musl.
+# t_variant_wanted NAME: T_VARIANTS (names, space separated) picks builds,
+# e.g. T_VARIANTS="plain asan+ubsan" for many quick runs in a row.
+t_variant_wanted() { [ -z "${T_VARIANTS:-}" ] || [[ " $T_VARIANTS " == *" $1 "* ]]; }
+
 t_unit() {
     local name=$1 src=$2; shift 2
-    local line vname cc flags runner exe
+    local line vname cc flags runner exe i
+    local -a vnames=() exes=() runners=() pids=()
     t_selected "$name" || return 0
+    # Every variant builds at once (the builds, not the runs, take most of
+    # the time), then the suites run one after the other.
     while IFS= read -r line; do
         vname=${line%% *}; line=${line#* }
         cc=${line%%|*}; line=${line#*|}
@@ -190,18 +199,25 @@ t_unit() {
         if [ -n "${T_NO_CROSS:-}" ]; then
             case "$vname" in aarch64|armhf|musl|cross) continue ;; esac
         fi
+        t_variant_wanted "$vname" || continue
         exe="$T_OUT/${name}_$(echo "$vname" | tr '+' '_')"
-        if ! $cc $flags $CFLAGS -I. -o "$exe" "$src" "$@" >"$exe.build.log" 2>&1; then
-            t_fail_line "[$name $vname] does not build:"
-            head -n 12 "$exe.build.log" | sed 's/^/    /'
+        # shellcheck disable=SC2086
+        $cc $flags $CFLAGS -I. -o "$exe" "$src" "$@" >"$exe.build.log" 2>&1 &
+        pids+=($!); vnames+=("$vname"); exes+=("$exe"); runners+=("$runner")
+    done < <(t_variants)
+    for i in "${!pids[@]}"; do
+        if ! wait "${pids[$i]}"; then
+            t_fail_line "[$name ${vnames[$i]}] does not build:"
+            head -n 12 "${exes[$i]}.build.log" | sed 's/^/    /'
             continue
         fi
-        if [ "$runner" = "-" ]; then
-            t_suite "$name $vname" "$exe"
+        if [ "${runners[$i]}" = "-" ]; then
+            t_suite "$name ${vnames[$i]}" "${exes[$i]}"
         else
-            t_suite "$name $vname" $runner "$exe"
+            # shellcheck disable=SC2086
+            t_suite "$name ${vnames[$i]}" ${runners[$i]} "${exes[$i]}"
         fi
-    done < <(t_variants)
+    done
 }
 
 t_summary() {

@@ -10,6 +10,7 @@
 #   run DIR NAME VARIANT     builds (VARIANT plain, asan or valgrind) and runs it
 #   example_cmd FILE         prints the cc command of an example's top comment
 #   example_builds FILE OUT  runs that command with -o build/X turned into OUT/X
+#   example_strict FILE OUT CC   the same with the compiler CC and the strict warnings
 #   table_matches FILE       README.md's examples table gives FILE that command
 #
 # A README program is a fenced ```c block whose previous line is
@@ -75,6 +76,23 @@ fakehost() {
     echo "$out"
 }
 
+# start_echo_server DIR D: examples/echo_server.c, built with the command of
+# its comment into DIR, started on a free port; sets pid and port.
+start_echo_server() {
+    local dir=$1 srv_out=$2/echo_server.out i
+    [ -x "$dir/echo_server" ] || example_builds examples/echo_server.c "$dir" || return 1
+    "$dir/echo_server" 0 >"$srv_out" 2>&1 &
+    pid=$!
+    port=""
+    for i in $(seq 1 100); do
+        port=$(sed -n 's/^listening on \([0-9]*\)$/\1/p' "$srv_out")
+        [ -n "$port" ] && return 0
+        sleep 0.05
+    done
+    kill "$pid"; wait "$pid"
+    die "echo_server did not start"
+}
+
 run() {
     local dir=$1 name=$2 variant=$3 d exe runner="" out
     d=$(prog_dir "$dir" "$name") || return 1
@@ -95,16 +113,8 @@ run() {
             [ "$(wc -l <"$out")" -eq 6 ] && tail -n 1 "$out" | grep -Eqx 'sampled [0-9]+ times' ;;
         line_client)
             # against examples/echo_server.c, built with the command of its comment
-            [ -x "$dir/echo_server" ] || example_builds examples/echo_server.c "$dir" || return 1
-            local srv_out=$d/echo_server.out pid port="" i rc
-            "$dir/echo_server" 0 >"$srv_out" 2>&1 &
-            pid=$!
-            for i in $(seq 1 100); do
-                port=$(sed -n 's/^listening on \([0-9]*\)$/\1/p' "$srv_out")
-                [ -n "$port" ] && break
-                sleep 0.05
-            done
-            [ -n "$port" ] || { kill "$pid"; wait "$pid"; die "echo_server did not start"; }
+            local pid port rc
+            start_echo_server "$dir" "$d" || return 1
             $runner "$exe" 127.0.0.1 "$port" >"$out"
             rc=$?
             kill -TERM "$pid"; wait "$pid"
@@ -121,17 +131,9 @@ run() {
             grep -qx '1234:0001 Loop Gadget' "$out" ;;
         echo_camera)
             # echo_server from its own command, the emulated camera around the program
-            [ -x "$dir/echo_server" ] || example_builds examples/echo_server.c "$dir" || return 1
             [ -x "$dir/fakecam" ] || example_builds tools/fakecam.c "$dir" || return 1
-            local srv_out=$d/echo_server.out pid port="" i rc
-            "$dir/echo_server" 0 >"$srv_out" 2>&1 &
-            pid=$!
-            for i in $(seq 1 100); do
-                port=$(sed -n 's/^listening on \([0-9]*\)$/\1/p' "$srv_out")
-                [ -n "$port" ] && break
-                sleep 0.05
-            done
-            [ -n "$port" ] || { kill "$pid"; wait "$pid"; die "echo_server did not start"; }
+            local pid port rc
+            start_echo_server "$dir" "$d" || return 1
             # shellcheck disable=SC2086
             ASAN_OPTIONS=verify_asan_link_order=0 "$dir/fakecam" -- $runner "$exe" 127.0.0.1 "$port" >"$out"
             rc=$?
@@ -159,6 +161,16 @@ example_builds() {
     bash -c "${cmd/-o build\/$name /-o $out/$name }" && [ -x "$out/$name" ]
 }
 
+example_strict() {
+    local file=$1 out=$2 compiler=$3 cmd name
+    cmd=$(example_cmd "$file")
+    [ -n "$cmd" ] || die "$file: no cc command in its top comment"
+    name=$(basename "$file" .c)
+    mkdir -p "$out"
+    cmd=${cmd/-o build\/$name /-o $out/${name}_strict_$(basename "$compiler") }
+    bash -c "$compiler $WARN ${cmd#cc }"
+}
+
 table_matches() {
     local file=$1 want row got
     want=$(example_cmd "$file")
@@ -172,6 +184,6 @@ table_matches() {
 cmd=${1:-}
 shift || true
 case $cmd in
-    extract|build|strict|run|example_cmd|example_builds|table_matches) "$cmd" "$@" ;;
-    *) die "usage: tests/readme_check.sh extract|build|strict|run|example_cmd|example_builds|table_matches ..." ;;
+    extract|build|strict|run|example_cmd|example_builds|example_strict|table_matches) "$cmd" "$@" ;;
+    *) die "usage: tests/readme_check.sh extract|build|strict|run|example_cmd|example_builds|example_strict|table_matches ..." ;;
 esac

@@ -19,7 +19,9 @@
 # Environment: CC, CLANG, CXX, CFLAGS, CROSS (prefix for one cross build
 # instead of the native set), T_QUICK=1 (skip valgrind and cross builds),
 # T_SUITE and T_ONLY (what the two words above set), T_SEED (the seed of
-# the random tests, which print the one they used).
+# the random tests, which print the one they used), T_VARIANTS (the builds
+# to use, by name: "plain asan+ubsan poll poll+asan+ubsan valgrind ...").
+# Seconds per suite, check and part go to build/tests/times.txt.
 set -u
 cd "$(dirname "$0")/.." || exit 2
 . tests/lib.sh

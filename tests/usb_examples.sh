@@ -16,7 +16,9 @@
 # - ptp_info ends, with exit 1 and a message, against a camera that answers
 #   with nothing but zero-length packets, one that trickles a 1 MiB data
 #   phase a byte at a time, and one that never answers (tools/fakecam
-#   --misbehave), within its --timeout.
+#   --misbehave), within its --timeout;
+# - libusb allocates per submit what asyncusb.h's manual says it does
+#   (bench/usb_submit_allocs.c counts it; glibc on 64-bit only).
 
 AU_REC_DIR=${AUSB_RECORDINGS:-../shared/recordings}/canon-powershot-sx200
 AU_REC_DEV=$AU_REC_DIR/canon-powershot-sx200.umockdev
@@ -203,6 +205,19 @@ au_usb_lines_stall() {
     grep -q 'endpoint stalled' "$err"
 }
 
+# usb_lines against a device that never answers (IN 84 holds every
+# transfer): a second after the end of stdin it exits 0.  It used to wait
+# for a line that never came.
+au_usb_lines_quiet() {
+    local t0 took rc
+    t0=$(date +%s%N)
+    printf 'x\n' | timeout 10 umockdev-wrapper "$T_OUT/usb_fakehost" -- "$T_OUT/usb_lines" 1234:0001 0 84 01 >/dev/null
+    rc=$?
+    took=$((($(date +%s%N) - t0) / 1000000))
+    echo "exit $rc after $took ms"
+    [ "$rc" -eq 0 ] && [ "$took" -lt 5000 ]
+}
+
 # au_usage_exit PROGRAM ARGS...: exit 2, a usage line on stderr, nothing on
 # stdout (PROGRAM relative to $T_OUT).
 au_usage_exit() {
@@ -289,7 +304,7 @@ au_examples() {
     export -f au_replay au_fakehost au_check_ptp_output au_ptp_replay au_ptp_replay_valgrind \
         au_expect_fail au_dev_info_camera au_lsusb_compare au_lsusb_detects_mismatch au_list_matches_lsusb \
         au_monitor_once au_monitor_hotplug au_bulk_stream au_bulk_stream_stall au_interrupt au_bulk_stream_sigint \
-        au_monitor_signal au_usb_lines au_usb_lines_stall \
+        au_monitor_signal au_usb_lines au_usb_lines_stall au_usb_lines_quiet \
         au_usage_exit au_ptp_hostile
     au_build_example ausb
     au_build_example ptp_info
@@ -340,6 +355,14 @@ au_examples() {
         au_t "ausb list names the devices lsusb names: camera testbed" au_list_matches_lsusb umockdev-run -d "$AU_REC_DEV" --
     fi
     au_t "ptp_info exits non-zero when no camera answers" au_expect_fail au_fakehost "$T_OUT/ptp_info"
+    if [ "$(getconf LONG_BIT)" = 64 ] && ldd --version 2>&1 | grep -qi 'gnu libc\|glibc'; then
+        # shellcheck disable=SC2046
+        $CC -std=c99 -O2 -g -I. -o "$T_OUT/usb_submit_allocs" bench/usb_submit_allocs.c \
+            $(${PKG_CONFIG:-pkg-config} --cflags --libs libusb-1.0) >"$T_OUT/usb_submit_allocs.build.log" 2>&1
+        au_t "libusb allocates per submit what asyncusb.h's manual says" au_fakehost "$T_OUT/usb_submit_allocs" --expect
+    else
+        t_skip asyncusb "libusb's allocations per submit, counted" "needs glibc on a 64-bit system"
+    fi
     t_check "ausb list prints strings the device gives" bash -c \
         "umockdev-wrapper '$T_OUT/usb_fakehost' -- '$T_OUT/ausb' list | grep -qx 'Bus 001 Device 005: ID 1234:0001 Fake Inc Loop Gadget'"
     au_t "ausb list names the devices lsusb names: fake testbed" au_list_matches_lsusb au_fakehost
@@ -354,6 +377,7 @@ au_examples() {
     au_t "usb_monitor exits 0 on SIGTERM" au_monitor_signal TERM
     au_t "usb_lines: lines through an endpoint stream and aio_stream.h" au_usb_lines
     au_t "usb_lines names a stall and fails" au_usb_lines_stall
+    au_t "usb_lines ends a second after stdin when the device stays quiet" au_usb_lines_quiet
     local pid
     for pid in 0001 0003 0004 0005; do
         au_t "ausb dev-info matches lsusb -v: fake 1234:$pid" au_lsusb_compare au_fakehost 1234 "$pid"

@@ -13,9 +13,9 @@ t_unit aio_noresolver tests/aio_noresolver.c
 t_unit aio_regress tests/aio_regress.c -lpthread
 # the fault sweep: each hooked call of four scenarios fails in turn (tests/aio_fault.c)
 t_unit aio_fault tests/aio_fault.c -lpthread
-# the resolver thread (aio_stream.h's only other thread): many at once,
-# abandoned mid-resolution; also under ThreadSanitizer with the suites
-# that resolve names
+# the resolver threads (aio_stream.h's only other threads): many at once,
+# abandoned mid-resolution, a dead resolver; also under ThreadSanitizer
+# with the suites that resolve names
 t_unit aio_threads tests/aio_threads.c -lpthread
 if [ -z "$CROSS" ] && [ -z "$T_QUICK" ] && t_with aio "the ThreadSanitizer builds of aio_threads, aio_stream_test, aio_regress" "$CLANG=clang"; then
     for aio_tsan in aio_threads aio_stream_test aio_regress; do
@@ -114,6 +114,8 @@ if [ -z "$CROSS" ]; then
         t_with aio "aio http_get with nginx" nginx=nginx-light curl=curl &&
             t_check "aio http_get with nginx" $aio_peers aio_check_http_get_nginx
         t_check "aio http_get endless header" $aio_peers aio_check_http_get_endless_header
+        t_check "aio http_get trickled headers: one deadline for the response" \
+            $aio_peers aio_check_http_get_trickled_headers
         t_check "aio serial_cat on a pty pair" $aio_peers aio_check_serial_cat_pty
     fi
     # examples/udp_echo.c against socat and Python (tests/dgram_peers.sh)

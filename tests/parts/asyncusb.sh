@@ -61,16 +61,24 @@ au_variants() {
 # au_usb_suite NAME SRC [ENVFN]: build SRC in each variant, run it under
 # umockdev (ENVFN VARIANT prints VAR=value words for that variant's run).
 au_usb_suite() {
-    local name=$1 src=$2 envf=${3:-} line vname cc flags runner exe libs envs
+    local name=$1 src=$2 envf=${3:-} line vname cc flags runner exe libs envs i
+    local -a vnames=() exes=() runners=() pids=()
     t_selected "$name" || return 0
     libs="$(au_pkg --cflags --libs libusb-1.0 umockdev-1.0) ${AU_LIBS_EXTRA:-}"
+    # the variants build at once, then run in turn (as t_unit does)
     while IFS= read -r line; do
         vname=${line%%|*}; line=${line#*|}
         cc=${line%%|*}; line=${line#*|}
         flags=${line%%|*}; runner=${line#*|}
+        t_variant_wanted "$vname" || continue
         exe="$T_OUT/${name}_$(echo "$vname" | tr '+' '_')"
         # shellcheck disable=SC2086
-        if ! $cc $flags $CFLAGS -iquote . -o "$exe" "$src" $libs >"$exe.build.log" 2>&1; then
+        $cc $flags $CFLAGS -iquote . -o "$exe" "$src" $libs >"$exe.build.log" 2>&1 &
+        pids+=($!); vnames+=("$vname"); exes+=("$exe"); runners+=("$runner")
+    done < <(au_variants)
+    for i in "${!pids[@]}"; do
+        vname=${vnames[$i]}; exe=${exes[$i]}; runner=${runners[$i]}
+        if ! wait "${pids[$i]}"; then
             t_fail_line "[$name $vname] does not build:"
             head -n 12 "$exe.build.log" | sed 's/^/    /'
             continue
@@ -84,7 +92,7 @@ au_usb_suite() {
             # shellcheck disable=SC2086
             t_suite "$name $vname" env $envs umockdev-wrapper $runner "$exe"
         fi
-    done < <(au_variants)
+    done
 }
 
 if au_missing=$(t_lacks umockdev-wrapper=umockdev pc:libusb-1.0=libusb-1.0-0-dev pc:umockdev-1.0=libumockdev-dev); then

@@ -42,6 +42,21 @@ m_one_header() {
         bad=\$(nm --defined-only '$d/impl_$CC.o' | awk '\$2 ~ /^[tTdDbBrR]\$/ {print \$3}' | grep -v '\\.' | grep -Ev '^(${p}|akc)_' )
         [ -z \"\$bad\" ] || { echo \"unprefixed: \$bad\"; exit 1; }"
 
+    # HACKING.md: private functions are declared with the header's
+    # *_PRIVATE macro (static, marked unused), outside the blocks that
+    # tools/stamp_core.sh copies in (asyncusb.h's libusb callbacks aside)
+    if [ "$h" != asyncusb.h ]; then
+        t_check "$h declares its private functions with ${p^^}_PRIVATE" bash -c "
+            bad=\$(awk '/==== asynckit .* begin ====/ {x = 1} /==== asynckit .* end ====/ {x = 0; next}
+                        !x && /^static [^=]*\\(/' '$h')
+            [ -z \"\$bad\" ] || { echo \"plain static: \$bad\"; exit 1; }"
+    fi
+
+    # a user who copies the one header has nothing else: it cites no
+    # document of the repository ("DESIGN.md", "shape 3")
+    t_check "$h cites no document it does not carry" bash -c "
+        ! grep -nE 'DESIGN\.md|HACKING\.md|STYLE\.md|[Ss]hapes? [0-9]' '$h'"
+
     cat >"$d/use1.c" <<EOT
 #include "$h"
 #include <string.h>
@@ -90,6 +105,16 @@ t_check "a sample of orders and modes compiles as C11, C++11 and with clang" bas
 if $CC $T_WARN -iquote . -o "$M/errors" tests/errors.c $(pkg-config --cflags --libs libusb-1.0 2>/dev/null) -lpthread \
         >"$M/errors.build.log" 2>&1; then
     t_suite "errors" "$M/errors"
+    # ... and each manual's table of codes gives the numbers the program
+    # printed (line "  CODE NAME text"), so a renumbering cannot leave the
+    # manuals behind
+    t_check "errors tables in the manuals give each code its number" bash -c '
+        bad=0
+        while read -r num name _; do
+            case $name in AIOS_*) h=aio_stream.h ;; AUSB_*) h=asyncusb.h ;; *) continue ;; esac
+            grep -qE "^    $name +$num " "$h" || { echo "$h: no line \"$name $num\""; bad=1; }
+        done < <("$1")
+        exit $bad' _ "$M/errors"
 else
     t_fail_line "[errors] does not build: $(head -n 3 "$M/errors.build.log")"
 fi
