@@ -1,4 +1,4 @@
-/* aio_stream.h - v0.2.0 - buffered async streams, TCP client and server, Unix sockets, serial ports (Linux) - MIT or public domain, see the end of the file */
+/* aio_stream.h - v0.2.0 - buffered async streams, TCP client and server, Unix sockets, serial ports, UDP and Unix datagrams, signals (Linux) - MIT or public domain, see the end of the file */
 /*
 # aio_stream.h
 
@@ -8,7 +8,10 @@ switched off).  Buffered reads (`read some`, `read exactly`, `read until a
 delimiter`, peek and consume), queued writes that complete when the kernel
 has every byte, a TCP client with non-blocking name resolution and
 Happy-Eyeballs style connection racing, a TCP / Unix-socket server with
-bounded resources and graceful shutdown, and serial ports in raw mode.
+bounded resources and graceful shutdown, serial ports in raw mode,
+datagram sockets (UDP over IPv4 and IPv6 on one socket, Unix datagrams)
+with batched receives and sends, broadcast and multicast, and signal
+watchers that deliver SIGINT, SIGTERM, SIGCHLD ... through the loop.
 
 ## Using it
 
@@ -55,12 +58,18 @@ example `cc -std=c99 -O2 -o app app.c -lpthread`.
   `AIOS_SYS_FREEADDRINFO`, in the loop's thread or, once the context has
   closed, in that resolver thread).  Replace them to inject faults or to
   feed the connector addresses of your own.
+- `AIOS_SYS_RECVMMSG(fd, v, n, flags)` (recvmmsg without its timeout),
+  `AIOS_SYS_SENDMMSG`, `AIOS_SYS_RECVMSG`: the datagram sockets' calls;
+  datagrams sent one per call go through `AIOS_SYS_SENDMSG`.
+  `AIOS_NO_MMSG`: one datagram per system call (recvmsg, sendmsg), as
+  where the C library does not declare recvmmsg and sendmmsg.
 - `ASYNCKIT_POLL`: wait with `poll()` instead of epoll (the smallest builds,
   systems without epoll).  The structures do not change with it.
 - `AKC_SYS_EPOLL_CREATE1`, `AKC_SYS_EPOLL_CTL`, `AKC_SYS_EPOLL_WAIT`,
   `AKC_SYS_EPOLL_PWAIT2`, `AKC_SYS_PPOLL`, `AKC_SYS_POLL`, `AKC_SYS_EVENTFD`,
-  `AKC_SYS_READ`, `AKC_SYS_WRITE`, `AKC_SYS_CLOSE`: the system calls of the
-  loop (the wait and the cross-thread wake-up), each a name or a
+  `AKC_SYS_READ`, `AKC_SYS_WRITE`, `AKC_SYS_CLOSE`, `AKC_SYS_SIGNALFD`,
+  `AKC_SYS_SIGPROCMASK`: the system calls of the loop (the wait, the
+  cross-thread wake-up, the signal watchers), each a name or a
   function-like macro with the libc signature, for counting or fault
   injection (`AKC_SYS_EPOLL_PWAIT2` takes the descriptor, the events,
   their count and a pointer to two long longs: seconds, nanoseconds).  The
@@ -115,10 +124,11 @@ and the static option of every header of the family.
 - One thread drives a context: every function, `aios_stop` included, is
   called from that thread (the resolver threads are the library's own, start
   with every signal blocked and hand their answers to the loop's thread).
-- The library never installs a signal handler and SIGPIPE never kills the
-  process: socket writes use `MSG_NOSIGNAL`; writes to a pipe or terminal
-  block SIGPIPE in the calling thread for the duration of the call and
-  consume the one a gone reader raises, so the write fails with `-EPIPE`.
+- The library never installs a signal handler (signal watchers read a
+  signalfd: see "Signals") and SIGPIPE never kills the process: socket
+  writes use `MSG_NOSIGNAL`; writes to a pipe or terminal block SIGPIPE in
+  the calling thread for the duration of the call and consume the one a
+  gone reader raises, so the write fails with `-EPIPE`.
 
 ## API
 
@@ -284,6 +294,270 @@ processing the device had before (CRTSCTS, IXON/IXOFF/IXANY, IUCLC, INPCK)
 are cleared, and the settings are read back: a port that does not keep
 them gives `-EINVAL`.
 
+### Datagrams
+
+    void aios_dgram_opts_init(aios_dgram_opts *o);
+    int  aios_udp_open(aios_dgram **out, ctx, const char *host, int port, const aios_dgram_opts *o);
+         a bound UDP socket; host numeric ("127.0.0.1", "::1", "[::1]", "fe80::1%eth0"),
+         NULL / "" / "*": IPv6 and IPv4 on one socket; o NULL: the defaults
+    int  aios_unix_dgram_open(aios_dgram **out, ctx, const char *path, o);  "@name": abstract;
+                                                             NULL: a name the kernel picks
+    int  aios_dgram_open(aios_dgram **out, ctx, int fd, unsigned flags, o);  any SOCK_DGRAM socket
+                                                             (made non-blocking); AIOS_NOCLOSE
+    int  aios_dgram_port(d);                                 the bound port (port 0 asked)
+    int  aios_dgram_local(d, aios_addr *a);                  the bound address
+    int  aios_dgram_connect(d, const aios_addr *peer);       the default peer, and only its
+                                                             datagrams; NULL dissolves
+    int  aios_send(d, const void *p, size_t n, const aios_addr *to, cb, ud);   copied; to NULL:
+                                                             the connected peer; status 0, or why
+                                                             this datagram failed
+    int  aios_recv(d, void *buf, size_t cap, cb, ud);        status: the datagram's length (0 for
+                                                             an empty one), -EMSGSIZE when cut
+    const aios_addr *aios_recv_from(d);                      the sender of the last one received
+    size_t aios_recv_size(d);                                its whole length, also when cut
+    size_t aios_send_queued(d);                              bytes queued, headers included
+    int  aios_dgram_close(d, cb, ud);                        the receive and unsent datagrams get
+                                                             -ECANCELED, then cb with 0
+    int  aios_dgram_fd(d); void aios_dgram_set_ud(d, p); void *aios_dgram_ud(d);
+    int  aios_dgram_broadcast(d, int on);                    SO_BROADCAST
+    int  aios_dgram_join(d, const char *group, const char *iface);   a multicast group; iface
+    int  aios_dgram_leave(d, group, iface);                  "eth0", an index ("2"), or NULL
+    int  aios_dgram_multicast_if(d, iface);                  the interface sends to a group take
+    int  aios_dgram_multicast_ttl(d, int ttl);               0..255: IPv4 TTL and IPv6 hop limit
+    int  aios_dgram_multicast_loop(d, int on);               this host's members get what it sends
+    int  aios_addr_set(aios_addr *a, const char *host, int port);   numeric, as for udp_open
+    int  aios_addr_unix(aios_addr *a, const char *path);     "/run/x.sock", or "@name"
+    const struct sockaddr *aios_addr_sa(a); int aios_addr_port(a);
+    int  aios_addr_equal(a, b);                              1: same family, address and port
+
+A datagram socket keeps each message whole: one `aios_send` is one
+datagram, and one `aios_recv` completes with one datagram or says that it
+was cut.  Its operations follow the rules of streams: a 0 return means
+exactly one callback `(d, status, ud)`, from the loop's dispatch.  An
+`aios_addr` holds an address of any family (IPv4, IPv6, Unix) with its
+length; it is plain storage, copied freely.  A socket keeps `aios_run`
+going while a receive or a send is pending; an idle one does not.
+
+    static char buf[2048];
+    static void on_datagram(aios_dgram *d, int status, void *ud)
+    {
+        if (status == -ECANCELED) return;                       // closing
+        if (status >= 0) aios_send(d, buf, (size_t)status, aios_recv_from(d), NULL, NULL);
+        aios_recv(d, buf, sizeof buf, on_datagram, ud);         // the next one
+    }
+    aios_dgram *d;
+    aios_udp_open(&d, &ctx, NULL, 7000, NULL);                 // port 7000, IPv6 and IPv4
+    aios_recv(d, buf, sizeof buf, on_datagram, NULL);
+    aios_run(&ctx);
+
+Opening.  `aios_udp_open` binds a numeric address; host names are not
+resolved here (`-EINVAL`).  With no host it binds `::` with IPV6_V6ONLY
+off, so one socket takes IPv6 and IPv4 (on a system without IPv6 it binds
+`0.0.0.0`).  The `family` option 4 or 6 binds `0.0.0.0` or `::` instead,
+and refuses an address of the other family with `-EAFNOSUPPORT`; `v6only`
+keeps an IPv6 socket to IPv6.  A dual-stack socket names an IPv4 sender
+by its IPv4 address (never `::ffff:a.b.c.d`) and takes IPv4 addresses to
+send to, so an answer to `aios_recv_from(d)` goes back whatever the
+family.  Port 0 lets the kernel pick a free port, which
+`aios_dgram_port` reports.  The options (`aios_dgram_opts_init` gives
+the defaults in brackets; 0 in a size or a count also means its default):
+
+    family       0: the address's (IPv6 and IPv4 with no host); 4 or 6
+    v6only       IPV6_V6ONLY on an IPv6 socket (0)
+    reuseaddr    SO_REUSEADDR (0; 1 lets several programs share a multicast port)
+    reuseport    SO_REUSEPORT (0)
+    broadcast    SO_BROADCAST (0)
+    recv_size    the largest datagram kept whole (2048 bytes; at most 65536)
+    recv_batch   datagrams taken per system call (16; 1 to 64)
+    recv_max     datagrams handed out per loop iteration (64)
+    send_hwm     bytes queued for sending, each datagram's header and address
+                 included (256 KiB)
+    rcvbuf, sndbuf   SO_RCVBUF, SO_SNDBUF (0: the system's)
+
+`aios_dgram_connect(d, &peer)` makes `peer` the default (`aios_send` with
+`to` NULL) and has the kernel drop datagrams from anyone else; a NULL
+peer dissolves that: datagrams from anyone again, and a send without `to`
+fails with `-EDESTADDRREQ` as on a socket never connected.  On a
+connected socket the kernel reports that the peer refused an earlier
+datagram (ICMP port unreachable) as `-ECONNREFUSED` to the next receive
+or send.  `aios_dgram_open` on a socket that is connected already (one of
+a socketpair) takes its peer as the default.
+
+Receiving.  One receive at a time (`-EBUSY` for a second).  The status
+is the datagram's length; `aios_recv_from(d)` names its sender and
+`aios_recv_size(d)` gives its length, both until the next receive
+completes.  A datagram longer than `cap`, or than `recv_size`, is never
+cut silently: the status is `-EMSGSIZE`, `buf` holds its first bytes (up
+to `cap` and `recv_size`), `aios_recv_size(d)` its whole length, and the
+rest is gone (the next receive gets the next datagram).  Other errors the
+socket reports (`-ECONNREFUSED` above) end the receive with the code,
+an empty sender and a size of 0.
+
+Batching.  The first receive allocates a ring of `recv_batch` slots of
+`recv_size` bytes (plus about 210 bytes of headers each on 64-bit: about
+35 KiB with the defaults), kept until close.  One `recvmmsg` fills up to
+`recv_batch` slots with the datagrams waiting, and receives are then
+served from the ring without a system call.  Sends are copied into a
+queue and go out from dispatch: the datagrams queued in one pass of the
+loop leave together, up to 64 per `sendmmsg`, after the receive callbacks
+of that pass, so an answer sent from a receive callback leaves in the
+same dispatch.  Where the C library does not declare recvmmsg and
+sendmmsg, or the kernel answers ENOSYS (from then on), or with
+`AIOS_NO_MMSG`, recvmsg and sendmsg take one datagram per call; nothing
+else changes.  A socket hands out at most `recv_max` datagrams per loop
+iteration; the rest wait in the ring or the socket for the next
+iteration, so a flood cannot keep the loop from its timers and other
+descriptors.  What overflows the socket's receive buffer meanwhile the
+kernel drops, as UDP does (`rcvbuf` makes it larger).
+
+Sending.  `aios_send` copies the datagram and its address, so both may
+be reused at once.  The queue is bounded: each datagram counts its bytes,
+its address and a header of about 56 bytes against `send_hwm`.  A send
+that would pass the bound returns `-EAGAIN` and queues nothing (room
+comes back as send callbacks run; `aios_send_queued` tells how much is
+queued), one that could never fit, even in an empty queue, `-EMSGSIZE`.
+The callbacks come in order.  Status 0 says that the kernel took the
+datagram (UDP says nothing of its arrival); an error belongs to that one
+datagram and the next ones still go: `-EMSGSIZE` (more than the protocol
+carries), `-EACCES` (a broadcast address without SO_BROADCAST),
+`-ENETUNREACH`, `-ECONNREFUSED` (above).  While the socket's send buffer
+is full the queue waits for the socket to be writable; nothing is
+dropped.
+
+Closing.  `aios_dgram_close` closes the descriptor at once (a Unix socket
+file it bound goes too, if it is still the one it bound), and operations
+on the closing socket return `AIOS_ECLOSED`.  Then, from dispatch: the
+waiting receive gets `-ECANCELED`; every queued datagram reports in
+order, those the kernel took already with their status and all the
+others with `-ECANCELED`: they are never sent; then the close callback
+gets 0, and the memory goes.  Since datagrams go out only from dispatch,
+one queued just before the close is cancelled.  A program that must get
+its last datagram out closes from that datagram's callback (or from any
+send callback that sees `aios_send_queued(d)` at 0):
+
+    static void on_last_sent(aios_dgram *d, int status, void *ud)
+    {
+        aios_dgram_close(d, NULL, NULL);     // status 0: the kernel has it
+    }
+    aios_send(d, "bye", 3, &peer, on_last_sent, NULL);
+
+`aios_ctx_close` closes every socket the same way (what is still queued
+is cancelled).
+
+Unix datagram sockets.  `aios_unix_dgram_open` binds a path: a socket
+file left by a program that is gone (a probe is refused) is replaced, one
+that a live socket holds gives `-EADDRINUSE`, and close removes the file
+if it is still the one it bound.  A path that starts with `@` names
+Linux's abstract namespace (no file).  Path NULL binds a name the kernel
+picks, so that the sockets this one sends to can answer: a datagram from
+an unbound socket carries no address to answer to.  `aios_addr_unix`
+makes the address to send to.
+
+Broadcast and multicast.  Sending to a broadcast address needs
+SO_BROADCAST (the `broadcast` option, or `aios_dgram_broadcast(d, 1)`);
+without it the send reports `-EACCES`.  A multicast member binds the
+group's port, usually with no host and `reuseaddr` so that several
+programs can share it, and joins the group: `aios_dgram_join(d,
+"239.255.255.250", "eth0")`.  The group is a numeric IPv4 or IPv6
+address (a dual-stack socket joins either); the interface is a name, an
+index in decimal, or NULL / "" for the system's choice, and an IPv6
+group's scope names it too (`"ff02::fb%eth0"`).  An unknown interface
+gives `-ENODEV`; leaving a group not joined, `-EADDRNOTAVAIL`.  For
+sending to a group, `aios_dgram_multicast_if` picks the interface,
+`aios_dgram_multicast_ttl` how many hops the datagrams go (the system's
+default is 1, the local network), and `aios_dgram_multicast_loop` whether
+members on this host get them too (on by default); on an IPv6 socket each
+sets the IPv6 option and, for the IPv4 peers of a dual-stack socket, the
+IPv4 one.  Linux also hands a socket bound to no host the datagrams of
+groups that other sockets of the host joined on its port;
+`IP_MULTICAST_ALL` (IPv6: `IPV6_MULTICAST_ALL`) set to 0 on
+`aios_dgram_fd(d)` keeps it to its own joins.  IPv4 multicast needs the
+GNU declarations that the implementation asks for (`struct ip_mreqn`):
+a file that compiles it without them gets `-ENOTSUP`.
+
+With sched.h in the same file, a task awaits datagrams:
+`AIOS_AWAIT_RECV(t, d, buf, cap)` leaves in `SCHD_STATUS(t)` the
+datagram's length (or `-EMSGSIZE` for a cut one; `aios_recv_from(d)`
+names its sender), `AIOS_AWAIT_SEND(t, d, data, n, to)` 0 or why the
+datagram failed.  A timeout (`schd_task_timeout`) or a cancellation takes
+the operation back: a receive has then taken no datagram, and a datagram
+not yet sent never goes (one sent already just loses its callback).
+
+### Signals
+
+    void aios_signal_init(aios_signal *sig, aios_signal_cb cb, void *ud);
+                                                             [cb(sig, const aios_siginfo *info, ud)]
+    int  aios_signal_start(sig, ctx, int signo);             again: moves to signo
+    int  aios_signal_stop(sig, ctx);                         0 also when not started
+    int  aios_signal_active(const aios_signal *sig);         1 while started
+
+A signal watcher delivers a signal through the loop: its callback runs
+from dispatch, like every other, so it may do anything a callback does
+(`aios_stop`, close a server, write a line).  No handler is installed:
+the signal is read from a signalfd, one per context, whose mask is the
+signals its watchers watch.  Any signal that can be blocked may be
+watched (SIGINT, SIGTERM, SIGHUP, SIGUSR1, SIGCHLD, SIGWINCH, the
+real-time signals ...); SIGKILL, SIGSTOP, the signals a fault raises
+(SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGSYS) and those the C
+library keeps for its threads give `-EINVAL`, and leave the watcher as it
+was.  A signal may have several watchers; each is called once per
+delivery.  A callback may stop or start any watcher, its own too.  A
+started watcher keeps `aios_run` going, and its storage must stay put
+until it stops; `aios_ctx_close` stops every watcher.
+
+    static void on_stop_signal(aios_signal *sig, const aios_siginfo *info, void *ud)
+    {
+        aios_stop((aios_ctx *)ud);            // aios_run returns; close and exit
+    }
+    aios_signal sigint;
+    aios_signal_init(&sigint, on_stop_signal, &ctx);
+    aios_signal_start(&sigint, &ctx, SIGINT);
+
+`info` holds `signo`; `code`, the si_code (`SI_USER` from kill, `SI_QUEUE`
+from sigqueue, `CLD_EXITED` ...); `pid` and `uid` of the sender; `value`,
+the int that sigqueue sent; and for SIGCHLD, `pid` is the child and
+`status` its exit status (`CLD_EXITED`) or the signal that ended or
+stopped it.  The watcher only reports: the program still reaps the child
+with waitpid.  A standard signal that arrives twice before the loop reads
+it is one call (the kernel keeps one of each), so on SIGCHLD reap with
+`waitpid(-1, &st, WNOHANG)` until it finds none; real-time signals queue,
+each its own call, in order.
+
+The mask.  The first watcher of a signal blocks it in the calling thread
+(the one that drives the context), so that it waits, pending, until the
+loop reads it; when the signal's last watcher stops (or the context
+closes), the thread's mask is as it was: the signal is unblocked again
+unless the program had blocked it itself.  A signal that arrived and was
+not read yet when that unblocks it is dropped, not left to its default
+action.  Watch a given signal in one loop only (a `schd_loop` and a
+context attached to it are two): each reads its own signalfd.
+Children inherit the mask across fork and exec: a program that starts
+other programs unblocks the signals in the child before exec (or with
+`posix_spawnattr_setsigmask`).
+
+Before the loop runs.  A signal that arrives after its watcher started
+waits, blocked, and comes with the first dispatch, also when the loop
+runs only much later; one the program had blocked itself and that was
+pending already comes too.  One that arrives before any watcher of it
+started meets its disposition: SIGINT and SIGTERM end the process,
+SIGWINCH is ignored and gone.  Start the watchers before the work whose
+end a signal must not cut short, or block the signals at the start of
+`main` (`pthread_sigmask`) and start the watchers later: none is lost.
+
+Threads.  A signal sent to the process (kill, Ctrl-C in a terminal) goes
+to any thread that does not block it, and only the thread that started
+the watcher blocks it.  The resolver threads of this header start with
+every signal blocked, so they never take one.  Threads of the program's
+own, or of other libraries, must block the watched signals too, or a
+SIGTERM can end the process past its watcher: block them in `main`
+before the first thread starts (threads inherit the mask), e.g.
+
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);   // before pthread_create, then start the watchers
+
 ## Error codes
 
 Zero is success, negative is failure.  The three headers of the family
@@ -299,23 +573,36 @@ header uses:
     AIOS_EINCOMPLETE  -1001  end of stream before the requested bytes
                              (read_exactly, read_until, peek)
     AIOS_ETOOLONG     -1002  read_until: no delimiter within `max` bytes
-    AIOS_ECLOSED      -1003  the stream or server is closing (asyncusb.h's
-                             AUSB_ECLOSED, the same code)
+    AIOS_ECLOSED      -1003  the stream, server or datagram socket is closing
+                             (asyncusb.h's AUSB_ECLOSED, the same code)
     AIOS_ENOTFOUND    -1004  host name not found
     AIOS_ERESOLVE     -1005  name resolution failed otherwise
     AIOS_ENOTNUMERIC  -1006  a host name given to a build with AIOS_NO_RESOLVER
 
 System errors with a meaning of their own here:
 
-    -EAGAIN      write_copy: the copies queued would pass the write high-water mark
-    -EMSGSIZE    write_copy: more than the write high-water mark in one call
+    -EAGAIN      write_copy: the copies queued would pass the write high-water mark;
+                 send: the datagram would pass `send_hwm`
+    -EMSGSIZE    write_copy: more than the write high-water mark in one call;
+                 send: a datagram that could never fit `send_hwm`, or (its
+                 callback) more than the protocol carries; a receive's
+                 status: the datagram was cut
     -EBUSY       an operation of that kind is already pending (a second
-                 read, a second drain, run_once from inside dispatch); a
-                 server or descriptor the context already holds
+                 read, a second receive, a second drain, run_once from
+                 inside dispatch); a server or descriptor the context
+                 already holds
     -ENOTCONN    a read or write on a stream without a descriptor (after a
                  failed connect)
     -EOVERFLOW   a write that would make the count of unsent bytes wrap
                  (32-bit systems)
+    -EDESTADDRREQ  send without an address on a socket not connected
+    -EAFNOSUPPORT  udp_open: an address of the other family than `family`
+    -EPROTOTYPE  dgram_open: not a datagram socket
+    -EADDRINUSE  a port, or a Unix path, that a live socket holds
+    -ENODEV      an interface that does not exist (multicast, "%eth0")
+    -EACCES      send (its callback): a broadcast address without SO_BROADCAST
+    -ENOTSUP     IPv4 multicast in a file compiled without GNU declarations
+    -EINVAL      also: a signal no watcher may take (SIGKILL, SIGSEGV ...)
 */
 /* The implementations of the family need POSIX and GNU declarations, and
  * any of them may be compiled further down this file: when nothing of the
@@ -338,11 +625,11 @@ System errors with a meaning of their own here:
 #endif
 /* ==== asynckit core begin ==== */
 /* The loop core of the asynckit family: the time cache, timers, deferred
- * calls, descriptor watching (epoll, or poll), cross-thread wake-ups and the
- * family's error text.  Every header of the family carries this same block,
- * stamped from core/core.h of the asynckit sources by tools/stamp_core.sh
- * (edit it there, then run the script); their test run fails when a
- * header's copy differs.
+ * calls, descriptor watching (epoll, or poll), cross-thread wake-ups, signal
+ * watchers (a signalfd per loop) and the family's error text.  Every header
+ * of the family carries this same block, stamped from core/core.h of the
+ * asynckit sources by tools/stamp_core.sh (edit it there, then run the
+ * script); their test run fails when a header's copy differs.
  *
  * Its names (akc_, AKC_) are the family's own and not an API: each header
  * wraps what users need under its own prefix.  The declarations come once

@@ -52,8 +52,9 @@ says so otherwise).  Other files include it without the macro.
   structures do not change with it.
 - `AKC_SYS_EPOLL_CREATE1`, `AKC_SYS_EPOLL_CTL`, `AKC_SYS_EPOLL_WAIT`,
   `AKC_SYS_EPOLL_PWAIT2`, `AKC_SYS_PPOLL`, `AKC_SYS_POLL`, `AKC_SYS_EVENTFD`,
-  `AKC_SYS_READ`, `AKC_SYS_WRITE`, `AKC_SYS_CLOSE`: the system calls of the
-  loop (the wait and the cross-thread wake-up), each a name or a
+  `AKC_SYS_READ`, `AKC_SYS_WRITE`, `AKC_SYS_CLOSE`, `AKC_SYS_SIGNALFD`,
+  `AKC_SYS_SIGPROCMASK`: the system calls of the loop (the wait, the
+  cross-thread wake-up, the signal watchers), each a name or a
   function-like macro with the libc signature, for counting or fault
   injection (`AKC_SYS_EPOLL_PWAIT2` takes the descriptor, the events,
   their count and a pointer to two long longs: seconds, nanoseconds).  The
@@ -161,6 +162,59 @@ brackets.  The sections follow the order of the declarations below.
     const char *ausb_strerror(int code);      any code, also -errno
     int  ausb_from_libusb(int value, int is_status);   a libusb_error, or a transfer
                                               status (is_status 1), as our code
+
+### Signals
+
+    void ausb_signal_init(ausb_signal *sig, cb, ud);   [cb(sig, const ausb_siginfo *info, ud)]
+    int  ausb_signal_start(sig, ctx, int signo);   blocks signo in this thread; a started
+                                              watcher moves to signo
+    int  ausb_signal_stop(sig, ctx);          0 also when not started
+    int  ausb_signal_active(const ausb_signal *sig);   1 while started
+
+A signal watcher delivers a signal through the context's loop: the
+callback runs from dispatch, so it may stop a pipe, close a handle or call
+`ausb_stop` (a monitor that runs until Ctrl-C: a watcher of SIGINT whose
+callback calls `ausb_stop(ctx)`, started next to its hotplug watch).  No
+handler is installed: the context reads a signalfd of its own, whose mask
+is the signals its watchers watch.  The semantics are those of sched.h's
+and aio_stream.h's watchers:
+
+- Any signal that can be blocked may be watched; SIGKILL, SIGSTOP, the
+  signals a fault raises (SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP,
+  SIGSYS), those the C library keeps for its threads, and a context not
+  initialised give `-EINVAL`.  A signal may have several watchers, each
+  called once per delivery; a callback may stop or start any watcher.
+  `info` holds `signo`, `code` (si_code), `pid` and `uid` of the sender,
+  `value` (sigqueue's int) and, for SIGCHLD, `status`.  Standard signals
+  do not queue (two before the loop reads them are one call); real-time
+  signals do.
+- The first watcher of a signal blocks it in the calling thread (the
+  context's), so that it waits, pending, for the loop: one that arrives
+  after the watcher started comes with the first dispatch, however late.
+  One that arrives before any watcher meets its disposition (SIGINT ends
+  the process).  When the last watcher of a signal stops, or
+  `ausb_ctx_close` stops them all, the thread's mask is as it was, and a
+  signal not yet read then is dropped, not left to its default action.
+  Watch a given signal in one loop only (a `schd_loop` and a context
+  attached to it each read their own signalfd).
+- A started watcher must not move until it stops.  Unlike hotplug
+  watches, it does not keep `ausb_run` going (that runs while transfers
+  are in flight or work is queued): use `ausb_run_once` in a loop of your
+  own, or a hotplug watch, or sched.h, whose loop runs while a source is
+  added.
+- Threads: a signal sent to the process goes to any thread that does not
+  block it, and only the context's thread blocks it.  libusb starts its
+  own thread (the hotplug monitor) inside `libusb_init`, and
+  `ausb_ctx_init` calls `libusb_init` with every signal blocked, so that
+  thread never takes one, whatever the program's mask was; the program
+  needs to do nothing for it.  A `libusb_init` of the program's own, or of
+  another library, may start that thread first: call it with every signal
+  blocked too (`pthread_sigmask(SIG_SETMASK, &all, &old)` with `all` from
+  `sigfillset`, then `libusb_init`, then `pthread_sigmask(SIG_SETMASK,
+  &old, NULL)`), and start the program's own threads with the watched
+  signals blocked (block them in `main` before the first
+  `pthread_create`).  Otherwise a SIGTERM can end the process past its
+  watcher.
 
 ### Devices
 
@@ -539,11 +593,11 @@ libusb's codes and transfer statuses onto them and onto the family's own:
 #endif
 /* ==== asynckit core begin ==== */
 /* The loop core of the asynckit family: the time cache, timers, deferred
- * calls, descriptor watching (epoll, or poll), cross-thread wake-ups and the
- * family's error text.  Every header of the family carries this same block,
- * stamped from core/core.h of the asynckit sources by tools/stamp_core.sh
- * (edit it there, then run the script); their test run fails when a
- * header's copy differs.
+ * calls, descriptor watching (epoll, or poll), cross-thread wake-ups, signal
+ * watchers (a signalfd per loop) and the family's error text.  Every header
+ * of the family carries this same block, stamped from core/core.h of the
+ * asynckit sources by tools/stamp_core.sh (edit it there, then run the
+ * script); their test run fails when a header's copy differs.
  *
  * Its names (akc_, AKC_) are the family's own and not an API: each header
  * wraps what users need under its own prefix.  The declarations come once

@@ -43,12 +43,14 @@
  *                          built with and without it work together
  *   AKC_SYS_EPOLL_CREATE1, AKC_SYS_EPOLL_CTL, AKC_SYS_EPOLL_WAIT,
  *   AKC_SYS_EPOLL_PWAIT2, AKC_SYS_PPOLL, AKC_SYS_POLL, AKC_SYS_EVENTFD,
- *   AKC_SYS_READ, AKC_SYS_WRITE, AKC_SYS_CLOSE    the system calls of the
- *                          family's loop core, each a name or a function-like
- *                          macro with the libc signature (AKC_SYS_EPOLL_PWAIT2
- *                          takes the fd, events, count and a pointer to two
- *                          long longs: seconds, nanoseconds), for counting or
- *                          fault injection; AKC_NO_PWAIT2 turns the
+ *   AKC_SYS_READ, AKC_SYS_WRITE, AKC_SYS_CLOSE, AKC_SYS_SIGNALFD,
+ *   AKC_SYS_SIGPROCMASK    the system calls of the family's loop core
+ *                          (signalfd and sigprocmask: signal watchers), each
+ *                          a name or a function-like macro with the libc
+ *                          signature (AKC_SYS_EPOLL_PWAIT2 takes the fd,
+ *                          events, count and a pointer to two long longs:
+ *                          seconds, nanoseconds), for counting or fault
+ *                          injection; AKC_NO_PWAIT2 turns the
  *                          nanosecond wait off.  The loop waits with
  *                          epoll_pwait2 (nanosecond timeouts) where the
  *                          kernel has it, else epoll_wait with timeouts
@@ -151,7 +153,8 @@
  *
  *   AIOS_AWAIT_CONNECT(t, &s, ctx, host, port, opts)   aio_stream.h; also
  *   AIOS_AWAIT_UNIX_CONNECT, _READ, _READ_EXACTLY, _READ_UNTIL, _PEEK,
- *   _WRITE, _DRAIN, _SHUTDOWN, _SERVER_SHUTDOWN
+ *   _WRITE, _DRAIN, _SHUTDOWN, _SERVER_SHUTDOWN, and for datagrams
+ *   AIOS_AWAIT_RECV(t, d, buf, cap), AIOS_AWAIT_SEND(t, d, data, n, to)
  *   AUSB_AWAIT_TRANSFER(t, xfer), AUSB_AWAIT_STRING(t, req, h, index, ns)
  *
  * SCHD_STATUS(t) is then what the operation's callback would have got.  A
@@ -230,6 +233,57 @@
  *
  * A loop belongs to one thread.  From any other thread only these may be
  * called: schd_async_send, schd_loop_post, schd_tflag_set.
+ *
+ * # Signals
+ *
+ * A schd_signal watcher delivers a signal through the loop, as the other
+ * headers' watchers do (aios_signal, ausb_signal: the same semantics):
+ *
+ *     static void on_term(schd_signal *sig, const schd_siginfo *info, void *ud) {
+ *         schd_loop_stop((schd_loop *)ud);
+ *     }
+ *     schd_signal_init(&sig, on_term, &loop);
+ *     schd_signal_start(&sig, &loop, SIGTERM);
+ *
+ * The callback runs from dispatch, like every other.  No handler is
+ * installed: the loop reads a signalfd of its own, whose mask is the
+ * signals its watchers watch.  Any signal that can be blocked may be
+ * watched (SIGINT, SIGTERM, SIGHUP, SIGUSR1, SIGCHLD, real-time signals);
+ * SIGKILL, SIGSTOP, the signals a fault raises (SIGSEGV, SIGBUS, SIGFPE,
+ * SIGILL, SIGTRAP, SIGSYS) and those the C library keeps for its threads
+ * give -EINVAL.  A signal may have several watchers, each called once per
+ * delivery; a callback may stop or start any watcher.  A started watcher
+ * keeps schd_loop_run going and must not move until it stops;
+ * schd_loop_close stops them all.  info holds signo, code (si_code:
+ * SI_USER, SI_QUEUE, CLD_EXITED ...), pid and uid of the sender and value
+ * (sigqueue's int); for SIGCHLD pid is the child and status its exit
+ * status or the signal that ended it (reap it with waitpid all the same).
+ * Standard signals do not queue: two before the loop reads them are one
+ * call (so on SIGCHLD reap with waitpid(-1, &st, WNOHANG) until none is
+ * left); real-time signals queue, each its own call.
+ *
+ * The first watcher of a signal blocks it in the calling thread (the
+ * loop's), so that it waits, pending, for the loop; when its last watcher
+ * stops, or the loop closes, the thread's mask is as it was (unblocked
+ * unless the program had blocked it itself), and a signal not yet read
+ * then is dropped, not left to its default action.  A signal that arrives
+ * after its watcher started comes with the first dispatch, however late
+ * the loop runs; so does one the program had blocked and that was already
+ * pending.  One that arrives before any watcher meets its disposition
+ * (SIGTERM ends the process): start the watchers early, or block the
+ * signals at the start of main with pthread_sigmask and start the
+ * watchers later.  Watch a given signal in one loop only (a schd_loop and
+ * a context of another header attached to it each read their own
+ * signalfd).  Children inherit the mask across fork and exec: unblock the
+ * signals in the child before exec.
+ *
+ * A signal sent to the process goes to any thread that does not block
+ * it, and only the loop's thread blocks it: a thread that leaves SIGTERM
+ * unblocked takes it, and its default action ends the process, watcher or
+ * not.  The family's threads (aio_stream.h's resolvers, libusb's thread,
+ * started inside ausb_ctx_init) start with every signal blocked; block the
+ * watched signals in main before the program's own first pthread_create
+ * (threads inherit the mask).
  *
  * # API by section
  *
@@ -313,6 +367,15 @@
  *   void schd_async_close(a)                  loop thread; a pending send is dropped
  *   int  schd_loop_post(loop, fn, ud)         any thread: [fn(ud)] once on the loop
  *                                             thread (allocates: -ENOMEM)
+ *
+ * Signals (see "Signals" above)
+ *   void schd_signal_init(sig, cb, ud)        [cb(sig, const schd_siginfo *info, ud)]
+ *   int  schd_signal_start(sig, loop, signo)  blocks signo in this thread; a started
+ *                                             watcher moves to signo; -EINVAL for
+ *                                             SIGKILL, SIGSTOP, SIGSEGV ...
+ *   int  schd_signal_stop(sig, loop)          0 also when not started; the last
+ *                                             watcher of a signal restores the mask
+ *   int  schd_signal_active(sig)              1 while started
  *
  * Tasks (macros above)
  *   int  schd_task_start(t, loop, fn, ud)     [int fn(t)] first runs from the
@@ -434,7 +497,8 @@
  *                while the loop closes
  *   -EDEADLK     a task that awaits its own join
  *   other        -errno of epoll_create1() or eventfd() in schd_loop_init, of
- *                the wait in run
+ *                the wait in run, of signalfd() or sigprocmask() in
+ *                schd_signal_start
  */
 
 #if (defined(_PTHREAD_H) || defined(_SPAWN_H)) && !defined(_SCHED_H) && \
@@ -469,11 +533,11 @@
 #endif
 /* ==== asynckit core begin ==== */
 /* The loop core of the asynckit family: the time cache, timers, deferred
- * calls, descriptor watching (epoll, or poll), cross-thread wake-ups and the
- * family's error text.  Every header of the family carries this same block,
- * stamped from core/core.h of the asynckit sources by tools/stamp_core.sh
- * (edit it there, then run the script); their test run fails when a
- * header's copy differs.
+ * calls, descriptor watching (epoll, or poll), cross-thread wake-ups, signal
+ * watchers (a signalfd per loop) and the family's error text.  Every header
+ * of the family carries this same block, stamped from core/core.h of the
+ * asynckit sources by tools/stamp_core.sh (edit it there, then run the
+ * script); their test run fails when a header's copy differs.
  *
  * Its names (akc_, AKC_) are the family's own and not an API: each header
  * wraps what users need under its own prefix.  The declarations come once
