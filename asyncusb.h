@@ -197,11 +197,9 @@ and aio_stream.h's watchers:
   signal not yet read then is dropped, not left to its default action.
   Watch a given signal in one loop only (a `schd_loop` and a context
   attached to it each read their own signalfd).
-- A started watcher must not move until it stops.  Unlike hotplug
-  watches, it does not keep `ausb_run` going (that runs while transfers
-  are in flight or work is queued): use `ausb_run_once` in a loop of your
-  own, or a hotplug watch, or sched.h, whose loop runs while a source is
-  added.
+- A started watcher must not move until it stops.  Like a hotplug watch,
+  it keeps `ausb_run` going: a program that waits for Ctrl-C stops its
+  watchers (or calls `ausb_stop`) from the callback.
 - Threads: a signal sent to the process goes to any thread that does not
   block it, and only the context's thread blocks it.  libusb starts its
   own thread (the hotplug monitor) inside `libusb_init`, and
@@ -1490,6 +1488,12 @@ AKC_FN int akc__sig_owned(const struct akc__sigs *g, const akc_sig *s)
 
 AKC_FN int akc_sig_active(const akc_sig *s) { return s->signo != 0; }
 
+/* 1 while a watcher of the loop is started. */
+AKC_FN int akc_sig_watching(const akc_loop *l)
+{
+    return l->sigs != NULL && ((const struct akc__sigs *)l->sigs)->list != NULL;
+}
+
 /* Reads what is pending (at most 16 signals per readiness, so a storm of
  * queued real-time signals cannot hold the loop) and calls every watcher
  * of each.  A watcher started meanwhile waits for the next signal; one
@@ -2214,11 +2218,11 @@ AUSB_API int ausb_prepare(void *ctx, struct pollfd *fds, int cap, int64_t *deadl
 AUSB_API void ausb_dispatch(void *ctx, struct pollfd *fds, int n);
 /* One wait of at most timeout_ns (< 0: until something happens) and what
  * it makes due; 1 while something is in flight or queued or a hotplug
- * watch is started (what keeps ausb_run going), 0 when not, or a negative
- * error. */
+ * watch or signal watcher is started (what keeps ausb_run going), 0 when
+ * not, or a negative error. */
 AUSB_API int ausb_run_once(ausb_ctx *ctx, int64_t timeout_ns);
 /* Runs until ausb_stop, or until no transfer is in flight, nothing is
- * queued and no hotplug watch is started. */
+ * queued and no hotplug watch or signal watcher is started. */
 AUSB_API int ausb_run(ausb_ctx *ctx);
 AUSB_API void ausb_stop(ausb_ctx *ctx);
 AUSB_API int ausb_pending(const ausb_ctx *ctx);
@@ -3211,11 +3215,12 @@ AUSB_API void ausb_dispatch(void *vctx, struct pollfd *fds, int n)
     akc_dispatch(&ctx->core, fds, fds ? n : 0);
 }
 
-/* What keeps ausb_run going: work in flight or queued, and hotplug
- * watches, which wait for devices as a watcher waits for its descriptor. */
+/* What keeps ausb_run going: work in flight or queued, hotplug watches,
+ * which wait for devices as a watcher waits for its descriptor, and signal
+ * watchers (as in the other headers' loops). */
 AUSB_PRIVATE int ausb__alive(const ausb_ctx *ctx)
 {
-    return ausb_pending(ctx) > 0 || ctx->hotplugs != NULL;
+    return ausb_pending(ctx) > 0 || ctx->hotplugs != NULL || akc_sig_watching(&ctx->core);
 }
 
 AUSB_API int ausb_run_once(ausb_ctx *ctx, int64_t timeout_ns)

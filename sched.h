@@ -1430,6 +1430,12 @@ AKC_FN int akc__sig_owned(const struct akc__sigs *g, const akc_sig *s)
 
 AKC_FN int akc_sig_active(const akc_sig *s) { return s->signo != 0; }
 
+/* 1 while a watcher of the loop is started. */
+AKC_FN int akc_sig_watching(const akc_loop *l)
+{
+    return l->sigs != NULL && ((const struct akc__sigs *)l->sigs)->list != NULL;
+}
+
 /* Reads what is pending (at most 16 signals per readiness, so a storm of
  * queued real-time signals cannot hold the loop) and calls every watcher
  * of each.  A watcher started meanwhile waits for the next signal; one

@@ -164,6 +164,45 @@ static void test_a_thread_with_the_signal_unblocked_takes_it(void)
     T_CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGTERM);
 }
 
+/* ausb_run keeps going while a signal watcher is started, as the other
+ * loops do: a program waiting for Ctrl-C needs nothing else in flight. */
+static int usb_sig_calls;
+static void on_usb_signal(ausb_signal *sig, const ausb_siginfo *info, void *ud)
+{
+    usb_sig_calls++;
+    T_EQ(info->signo, SIGUSR1);
+    T_EQ(ausb_signal_stop(sig, (ausb_ctx *)ud), 0);   /* the last one: ausb_run returns */
+}
+
+static int usb_sig_timer_calls;
+static void on_usb_sig_timer(ausb_deferred *d, void *ud)
+{
+    (void)d; (void)ud;
+    usb_sig_timer_calls++;
+    T_EQ(kill(getpid(), SIGUSR1), 0);
+}
+
+static void test_a_signal_watcher_keeps_ausb_run_going(void)
+{
+    ausb_ctx ctx;
+    ausb_signal sig;
+    ausb_deferred d;
+    T_EQ(ausb_ctx_init(&ctx, NULL), 0);
+    T_EQ(ausb_run_once(&ctx, 0), 0);   /* nothing to wait for yet */
+    ausb_signal_init(&sig, on_usb_signal, &ctx);
+    T_EQ(ausb_signal_start(&sig, &ctx, SIGUSR1), 0);
+    T_EQ(ausb_run_once(&ctx, 0), 1);   /* the watcher alone keeps it alive */
+    /* the signal is raised from a callback of the run itself */
+    ausb_deferred_init(&d);
+    ausb_defer(&d, &ctx, on_usb_sig_timer, NULL);
+    T_EQ(ausb_run(&ctx), 0);
+    T_EQ(usb_sig_timer_calls, 1);
+    T_EQ(usb_sig_calls, 1);
+    T_EQ(ausb_signal_active(&sig), 0);
+    T_EQ(ausb_run_once(&ctx, 0), 0);
+    ausb_ctx_close(&ctx);
+}
+
 int main(void)
 {
     sigset_t all, old;
@@ -177,6 +216,7 @@ int main(void)
     usbf_add(&dev1, "/devices/fake/usb1/1-2", 1, 5, 480);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     T_RUN(test_sigint_and_sigterm_reach_the_loop_past_the_family_threads);
+    T_RUN(test_a_signal_watcher_keeps_ausb_run_going);
     /* valgrind routes signals among threads its own way: the control runs
      * in the other builds */
     if (!getenv("LD_PRELOAD") || !strstr(getenv("LD_PRELOAD"), "vgpreload")) T_RUN(test_a_thread_with_the_signal_unblocked_takes_it);
