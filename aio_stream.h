@@ -1,4 +1,4 @@
-/* aio_stream.h - v0.2.0 - buffered async streams, TCP client and server, Unix sockets, serial ports (Linux) - MIT or public domain, see the end of the file */
+/* aio_stream.h - v0.2.0 - buffered async streams, TCP client and server, Unix sockets, serial ports, UDP and Unix datagrams, signals (Linux) - MIT or public domain, see the end of the file */
 /*
 # aio_stream.h
 
@@ -8,7 +8,10 @@ switched off).  Buffered reads (`read some`, `read exactly`, `read until a
 delimiter`, peek and consume), queued writes that complete when the kernel
 has every byte, a TCP client with non-blocking name resolution and
 Happy-Eyeballs style connection racing, a TCP / Unix-socket server with
-bounded resources and graceful shutdown, and serial ports in raw mode.
+bounded resources and graceful shutdown, serial ports in raw mode,
+datagram sockets (UDP over IPv4 and IPv6 on one socket, Unix datagrams)
+with batched receives and sends, broadcast and multicast, and signal
+watchers that deliver SIGINT, SIGTERM, SIGCHLD ... through the loop.
 
 ## Using it
 
@@ -55,12 +58,18 @@ example `cc -std=c99 -O2 -o app app.c -lpthread`.
   `AIOS_SYS_FREEADDRINFO`, in the loop's thread or, once the context has
   closed, in that resolver thread).  Replace them to inject faults or to
   feed the connector addresses of your own.
+- `AIOS_SYS_RECVMMSG(fd, v, n, flags)` (recvmmsg without its timeout),
+  `AIOS_SYS_SENDMMSG`, `AIOS_SYS_RECVMSG`: the datagram sockets' calls;
+  datagrams sent one per call go through `AIOS_SYS_SENDMSG`.
+  `AIOS_NO_MMSG`: one datagram per system call (recvmsg, sendmsg), as
+  where the C library does not declare recvmmsg and sendmmsg.
 - `ASYNCKIT_POLL`: wait with `poll()` instead of epoll (the smallest builds,
   systems without epoll).  The structures do not change with it.
 - `AKC_SYS_EPOLL_CREATE1`, `AKC_SYS_EPOLL_CTL`, `AKC_SYS_EPOLL_WAIT`,
   `AKC_SYS_EPOLL_PWAIT2`, `AKC_SYS_PPOLL`, `AKC_SYS_POLL`, `AKC_SYS_EVENTFD`,
-  `AKC_SYS_READ`, `AKC_SYS_WRITE`, `AKC_SYS_CLOSE`: the system calls of the
-  loop (the wait and the cross-thread wake-up), each a name or a
+  `AKC_SYS_READ`, `AKC_SYS_WRITE`, `AKC_SYS_CLOSE`, `AKC_SYS_SIGNALFD`,
+  `AKC_SYS_SIGPROCMASK`: the system calls of the loop (the wait, the
+  cross-thread wake-up, the signal watchers), each a name or a
   function-like macro with the libc signature, for counting or fault
   injection (`AKC_SYS_EPOLL_PWAIT2` takes the descriptor, the events,
   their count and a pointer to two long longs: seconds, nanoseconds).  The
@@ -115,10 +124,11 @@ and the static option of every header of the family.
 - One thread drives a context: every function, `aios_stop` included, is
   called from that thread (the resolver threads are the library's own, start
   with every signal blocked and hand their answers to the loop's thread).
-- The library never installs a signal handler and SIGPIPE never kills the
-  process: socket writes use `MSG_NOSIGNAL`; writes to a pipe or terminal
-  block SIGPIPE in the calling thread for the duration of the call and
-  consume the one a gone reader raises, so the write fails with `-EPIPE`.
+- The library never installs a signal handler (signal watchers read a
+  signalfd: see "Signals") and SIGPIPE never kills the process: socket
+  writes use `MSG_NOSIGNAL`; writes to a pipe or terminal block SIGPIPE in
+  the calling thread for the duration of the call and consume the one a
+  gone reader raises, so the write fails with `-EPIPE`.
 
 ## API
 
@@ -284,6 +294,270 @@ processing the device had before (CRTSCTS, IXON/IXOFF/IXANY, IUCLC, INPCK)
 are cleared, and the settings are read back: a port that does not keep
 them gives `-EINVAL`.
 
+### Datagrams
+
+    void aios_dgram_opts_init(aios_dgram_opts *o);
+    int  aios_udp_open(aios_dgram **out, ctx, const char *host, int port, const aios_dgram_opts *o);
+         a bound UDP socket; host numeric ("127.0.0.1", "::1", "[::1]", "fe80::1%eth0"),
+         NULL / "" / "*": IPv6 and IPv4 on one socket; o NULL: the defaults
+    int  aios_unix_dgram_open(aios_dgram **out, ctx, const char *path, o);  "@name": abstract;
+                                                             NULL: a name the kernel picks
+    int  aios_dgram_open(aios_dgram **out, ctx, int fd, unsigned flags, o);  any SOCK_DGRAM socket
+                                                             (made non-blocking); AIOS_NOCLOSE
+    int  aios_dgram_port(d);                                 the bound port (port 0 asked)
+    int  aios_dgram_local(d, aios_addr *a);                  the bound address
+    int  aios_dgram_connect(d, const aios_addr *peer);       the default peer, and only its
+                                                             datagrams; NULL dissolves
+    int  aios_send(d, const void *p, size_t n, const aios_addr *to, cb, ud);   copied; to NULL:
+                                                             the connected peer; status 0, or why
+                                                             this datagram failed
+    int  aios_recv(d, void *buf, size_t cap, cb, ud);        status: the datagram's length (0 for
+                                                             an empty one), -EMSGSIZE when cut
+    const aios_addr *aios_recv_from(d);                      the sender of the last one received
+    size_t aios_recv_size(d);                                its whole length, also when cut
+    size_t aios_send_queued(d);                              bytes queued, headers included
+    int  aios_dgram_close(d, cb, ud);                        the receive and unsent datagrams get
+                                                             -ECANCELED, then cb with 0
+    int  aios_dgram_fd(d); void aios_dgram_set_ud(d, p); void *aios_dgram_ud(d);
+    int  aios_dgram_broadcast(d, int on);                    SO_BROADCAST
+    int  aios_dgram_join(d, const char *group, const char *iface);   a multicast group; iface
+    int  aios_dgram_leave(d, group, iface);                  "eth0", an index ("2"), or NULL
+    int  aios_dgram_multicast_if(d, iface);                  the interface sends to a group take
+    int  aios_dgram_multicast_ttl(d, int ttl);               0..255: IPv4 TTL and IPv6 hop limit
+    int  aios_dgram_multicast_loop(d, int on);               this host's members get what it sends
+    int  aios_addr_set(aios_addr *a, const char *host, int port);   numeric, as for udp_open
+    int  aios_addr_unix(aios_addr *a, const char *path);     "/run/x.sock", or "@name"
+    const struct sockaddr *aios_addr_sa(a); int aios_addr_port(a);
+    int  aios_addr_equal(a, b);                              1: same family, address and port
+
+A datagram socket keeps each message whole: one `aios_send` is one
+datagram, and one `aios_recv` completes with one datagram or says that it
+was cut.  Its operations follow the rules of streams: a 0 return means
+exactly one callback `(d, status, ud)`, from the loop's dispatch.  An
+`aios_addr` holds an address of any family (IPv4, IPv6, Unix) with its
+length; it is plain storage, copied freely.  A socket keeps `aios_run`
+going while a receive or a send is pending; an idle one does not.
+
+    static char buf[2048];
+    static void on_datagram(aios_dgram *d, int status, void *ud)
+    {
+        if (status == -ECANCELED) return;                       // closing
+        if (status >= 0) aios_send(d, buf, (size_t)status, aios_recv_from(d), NULL, NULL);
+        aios_recv(d, buf, sizeof buf, on_datagram, ud);         // the next one
+    }
+    aios_dgram *d;
+    aios_udp_open(&d, &ctx, NULL, 7000, NULL);                 // port 7000, IPv6 and IPv4
+    aios_recv(d, buf, sizeof buf, on_datagram, NULL);
+    aios_run(&ctx);
+
+Opening.  `aios_udp_open` binds a numeric address; host names are not
+resolved here (`-EINVAL`).  With no host it binds `::` with IPV6_V6ONLY
+off, so one socket takes IPv6 and IPv4 (on a system without IPv6 it binds
+`0.0.0.0`).  The `family` option 4 or 6 binds `0.0.0.0` or `::` instead,
+and refuses an address of the other family with `-EAFNOSUPPORT`; `v6only`
+keeps an IPv6 socket to IPv6.  A dual-stack socket names an IPv4 sender
+by its IPv4 address (never `::ffff:a.b.c.d`) and takes IPv4 addresses to
+send to, so an answer to `aios_recv_from(d)` goes back whatever the
+family.  Port 0 lets the kernel pick a free port, which
+`aios_dgram_port` reports.  The options (`aios_dgram_opts_init` gives
+the defaults in brackets; 0 in a size or a count also means its default):
+
+    family       0: the address's (IPv6 and IPv4 with no host); 4 or 6
+    v6only       IPV6_V6ONLY on an IPv6 socket (0)
+    reuseaddr    SO_REUSEADDR (0; 1 lets several programs share a multicast port)
+    reuseport    SO_REUSEPORT (0)
+    broadcast    SO_BROADCAST (0)
+    recv_size    the largest datagram kept whole (2048 bytes; at most 65536)
+    recv_batch   datagrams taken per system call (16; 1 to 64)
+    recv_max     datagrams handed out per loop iteration (64)
+    send_hwm     bytes queued for sending, each datagram's header and address
+                 included (256 KiB)
+    rcvbuf, sndbuf   SO_RCVBUF, SO_SNDBUF (0: the system's)
+
+`aios_dgram_connect(d, &peer)` makes `peer` the default (`aios_send` with
+`to` NULL) and has the kernel drop datagrams from anyone else; a NULL
+peer dissolves that: datagrams from anyone again, and a send without `to`
+fails with `-EDESTADDRREQ` as on a socket never connected.  On a
+connected socket the kernel reports that the peer refused an earlier
+datagram (ICMP port unreachable) as `-ECONNREFUSED` to the next receive
+or send.  `aios_dgram_open` on a socket that is connected already (one of
+a socketpair) takes its peer as the default.
+
+Receiving.  One receive at a time (`-EBUSY` for a second).  The status
+is the datagram's length; `aios_recv_from(d)` names its sender and
+`aios_recv_size(d)` gives its length, both until the next receive
+completes.  A datagram longer than `cap`, or than `recv_size`, is never
+cut silently: the status is `-EMSGSIZE`, `buf` holds its first bytes (up
+to `cap` and `recv_size`), `aios_recv_size(d)` its whole length, and the
+rest is gone (the next receive gets the next datagram).  Other errors the
+socket reports (`-ECONNREFUSED` above) end the receive with the code,
+an empty sender and a size of 0.
+
+Batching.  The first receive allocates a ring of `recv_batch` slots of
+`recv_size` bytes (plus about 210 bytes of headers each on 64-bit: about
+35 KiB with the defaults), kept until close.  One `recvmmsg` fills up to
+`recv_batch` slots with the datagrams waiting, and receives are then
+served from the ring without a system call.  Sends are copied into a
+queue and go out from dispatch: the datagrams queued in one pass of the
+loop leave together, up to 64 per `sendmmsg`, after the receive callbacks
+of that pass, so an answer sent from a receive callback leaves in the
+same dispatch.  Where the C library does not declare recvmmsg and
+sendmmsg, or the kernel answers ENOSYS (from then on), or with
+`AIOS_NO_MMSG`, recvmsg and sendmsg take one datagram per call; nothing
+else changes.  A socket hands out at most `recv_max` datagrams per loop
+iteration; the rest wait in the ring or the socket for the next
+iteration, so a flood cannot keep the loop from its timers and other
+descriptors.  What overflows the socket's receive buffer meanwhile the
+kernel drops, as UDP does (`rcvbuf` makes it larger).
+
+Sending.  `aios_send` copies the datagram and its address, so both may
+be reused at once.  The queue is bounded: each datagram counts its bytes,
+its address and a header of about 56 bytes against `send_hwm`.  A send
+that would pass the bound returns `-EAGAIN` and queues nothing (room
+comes back as send callbacks run; `aios_send_queued` tells how much is
+queued), one that could never fit, even in an empty queue, `-EMSGSIZE`.
+The callbacks come in order.  Status 0 says that the kernel took the
+datagram (UDP says nothing of its arrival); an error belongs to that one
+datagram and the next ones still go: `-EMSGSIZE` (more than the protocol
+carries), `-EACCES` (a broadcast address without SO_BROADCAST),
+`-ENETUNREACH`, `-ECONNREFUSED` (above).  While the socket's send buffer
+is full the queue waits for the socket to be writable; nothing is
+dropped.
+
+Closing.  `aios_dgram_close` closes the descriptor at once (a Unix socket
+file it bound goes too, if it is still the one it bound), and operations
+on the closing socket return `AIOS_ECLOSED`.  Then, from dispatch: the
+waiting receive gets `-ECANCELED`; every queued datagram reports in
+order, those the kernel took already with their status and all the
+others with `-ECANCELED`: they are never sent; then the close callback
+gets 0, and the memory goes.  Since datagrams go out only from dispatch,
+one queued just before the close is cancelled.  A program that must get
+its last datagram out closes from that datagram's callback (or from any
+send callback that sees `aios_send_queued(d)` at 0):
+
+    static void on_last_sent(aios_dgram *d, int status, void *ud)
+    {
+        aios_dgram_close(d, NULL, NULL);     // status 0: the kernel has it
+    }
+    aios_send(d, "bye", 3, &peer, on_last_sent, NULL);
+
+`aios_ctx_close` closes every socket the same way (what is still queued
+is cancelled).
+
+Unix datagram sockets.  `aios_unix_dgram_open` binds a path: a socket
+file left by a program that is gone (a probe is refused) is replaced, one
+that a live socket holds gives `-EADDRINUSE`, and close removes the file
+if it is still the one it bound.  A path that starts with `@` names
+Linux's abstract namespace (no file).  Path NULL binds a name the kernel
+picks, so that the sockets this one sends to can answer: a datagram from
+an unbound socket carries no address to answer to.  `aios_addr_unix`
+makes the address to send to.
+
+Broadcast and multicast.  Sending to a broadcast address needs
+SO_BROADCAST (the `broadcast` option, or `aios_dgram_broadcast(d, 1)`);
+without it the send reports `-EACCES`.  A multicast member binds the
+group's port, usually with no host and `reuseaddr` so that several
+programs can share it, and joins the group: `aios_dgram_join(d,
+"239.255.255.250", "eth0")`.  The group is a numeric IPv4 or IPv6
+address (a dual-stack socket joins either); the interface is a name, an
+index in decimal, or NULL / "" for the system's choice, and an IPv6
+group's scope names it too (`"ff02::fb%eth0"`).  An unknown interface
+gives `-ENODEV`; leaving a group not joined, `-EADDRNOTAVAIL`.  For
+sending to a group, `aios_dgram_multicast_if` picks the interface,
+`aios_dgram_multicast_ttl` how many hops the datagrams go (the system's
+default is 1, the local network), and `aios_dgram_multicast_loop` whether
+members on this host get them too (on by default); on an IPv6 socket each
+sets the IPv6 option and, for the IPv4 peers of a dual-stack socket, the
+IPv4 one.  Linux also hands a socket bound to no host the datagrams of
+groups that other sockets of the host joined on its port;
+`IP_MULTICAST_ALL` (IPv6: `IPV6_MULTICAST_ALL`) set to 0 on
+`aios_dgram_fd(d)` keeps it to its own joins.  IPv4 multicast needs the
+GNU declarations that the implementation asks for (`struct ip_mreqn`):
+a file that compiles it without them gets `-ENOTSUP`.
+
+With sched.h in the same file, a task awaits datagrams:
+`AIOS_AWAIT_RECV(t, d, buf, cap)` leaves in `SCHD_STATUS(t)` the
+datagram's length (or `-EMSGSIZE` for a cut one; `aios_recv_from(d)`
+names its sender), `AIOS_AWAIT_SEND(t, d, data, n, to)` 0 or why the
+datagram failed.  A timeout (`schd_task_timeout`) or a cancellation takes
+the operation back: a receive has then taken no datagram, and a datagram
+not yet sent never goes (one sent already just loses its callback).
+
+### Signals
+
+    void aios_signal_init(aios_signal *sig, aios_signal_cb cb, void *ud);
+                                                             [cb(sig, const aios_siginfo *info, ud)]
+    int  aios_signal_start(sig, ctx, int signo);             again: moves to signo
+    int  aios_signal_stop(sig, ctx);                         0 also when not started
+    int  aios_signal_active(const aios_signal *sig);         1 while started
+
+A signal watcher delivers a signal through the loop: its callback runs
+from dispatch, like every other, so it may do anything a callback does
+(`aios_stop`, close a server, write a line).  No handler is installed:
+the signal is read from a signalfd, one per context, whose mask is the
+signals its watchers watch.  Any signal that can be blocked may be
+watched (SIGINT, SIGTERM, SIGHUP, SIGUSR1, SIGCHLD, SIGWINCH, the
+real-time signals ...); SIGKILL, SIGSTOP, the signals a fault raises
+(SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGSYS) and those the C
+library keeps for its threads give `-EINVAL`, and leave the watcher as it
+was.  A signal may have several watchers; each is called once per
+delivery.  A callback may stop or start any watcher, its own too.  A
+started watcher keeps `aios_run` going, and its storage must stay put
+until it stops; `aios_ctx_close` stops every watcher.
+
+    static void on_stop_signal(aios_signal *sig, const aios_siginfo *info, void *ud)
+    {
+        aios_stop((aios_ctx *)ud);            // aios_run returns; close and exit
+    }
+    aios_signal sigint;
+    aios_signal_init(&sigint, on_stop_signal, &ctx);
+    aios_signal_start(&sigint, &ctx, SIGINT);
+
+`info` holds `signo`; `code`, the si_code (`SI_USER` from kill, `SI_QUEUE`
+from sigqueue, `CLD_EXITED` ...); `pid` and `uid` of the sender; `value`,
+the int that sigqueue sent; and for SIGCHLD, `pid` is the child and
+`status` its exit status (`CLD_EXITED`) or the signal that ended or
+stopped it.  The watcher only reports: the program still reaps the child
+with waitpid.  A standard signal that arrives twice before the loop reads
+it is one call (the kernel keeps one of each), so on SIGCHLD reap with
+`waitpid(-1, &st, WNOHANG)` until it finds none; real-time signals queue,
+each its own call, in order.
+
+The mask.  The first watcher of a signal blocks it in the calling thread
+(the one that drives the context), so that it waits, pending, until the
+loop reads it; when the signal's last watcher stops (or the context
+closes), the thread's mask is as it was: the signal is unblocked again
+unless the program had blocked it itself.  A signal that arrived and was
+not read yet when that unblocks it is dropped, not left to its default
+action.  Watch a given signal in one loop only (a `schd_loop` and a
+context attached to it are two): each reads its own signalfd.
+Children inherit the mask across fork and exec: a program that starts
+other programs unblocks the signals in the child before exec (or with
+`posix_spawnattr_setsigmask`).
+
+Before the loop runs.  A signal that arrives after its watcher started
+waits, blocked, and comes with the first dispatch, also when the loop
+runs only much later; one the program had blocked itself and that was
+pending already comes too.  One that arrives before any watcher of it
+started meets its disposition: SIGINT and SIGTERM end the process,
+SIGWINCH is ignored and gone.  Start the watchers before the work whose
+end a signal must not cut short, or block the signals at the start of
+`main` (`pthread_sigmask`) and start the watchers later: none is lost.
+
+Threads.  A signal sent to the process (kill, Ctrl-C in a terminal) goes
+to any thread that does not block it, and only the thread that started
+the watcher blocks it.  The resolver threads of this header start with
+every signal blocked, so they never take one.  Threads of the program's
+own, or of other libraries, must block the watched signals too, or a
+SIGTERM can end the process past its watcher: block them in `main`
+before the first thread starts (threads inherit the mask), e.g.
+
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);   // before pthread_create, then start the watchers
+
 ## Error codes
 
 Zero is success, negative is failure.  The three headers of the family
@@ -299,23 +573,36 @@ header uses:
     AIOS_EINCOMPLETE  -1001  end of stream before the requested bytes
                              (read_exactly, read_until, peek)
     AIOS_ETOOLONG     -1002  read_until: no delimiter within `max` bytes
-    AIOS_ECLOSED      -1003  the stream or server is closing (asyncusb.h's
-                             AUSB_ECLOSED, the same code)
+    AIOS_ECLOSED      -1003  the stream, server or datagram socket is closing
+                             (asyncusb.h's AUSB_ECLOSED, the same code)
     AIOS_ENOTFOUND    -1004  host name not found
     AIOS_ERESOLVE     -1005  name resolution failed otherwise
     AIOS_ENOTNUMERIC  -1006  a host name given to a build with AIOS_NO_RESOLVER
 
 System errors with a meaning of their own here:
 
-    -EAGAIN      write_copy: the copies queued would pass the write high-water mark
-    -EMSGSIZE    write_copy: more than the write high-water mark in one call
+    -EAGAIN      write_copy: the copies queued would pass the write high-water mark;
+                 send: the datagram would pass `send_hwm`
+    -EMSGSIZE    write_copy: more than the write high-water mark in one call;
+                 send: a datagram that could never fit `send_hwm`, or (its
+                 callback) more than the protocol carries; a receive's
+                 status: the datagram was cut
     -EBUSY       an operation of that kind is already pending (a second
-                 read, a second drain, run_once from inside dispatch); a
-                 server or descriptor the context already holds
+                 read, a second receive, a second drain, run_once from
+                 inside dispatch); a server or descriptor the context
+                 already holds
     -ENOTCONN    a read or write on a stream without a descriptor (after a
                  failed connect)
     -EOVERFLOW   a write that would make the count of unsent bytes wrap
                  (32-bit systems)
+    -EDESTADDRREQ  send without an address on a socket not connected
+    -EAFNOSUPPORT  udp_open: an address of the other family than `family`
+    -EPROTOTYPE  dgram_open: not a datagram socket
+    -EADDRINUSE  a port, or a Unix path, that a live socket holds
+    -ENODEV      an interface that does not exist (multicast, "%eth0")
+    -EACCES      send (its callback): a broadcast address without SO_BROADCAST
+    -ENOTSUP     IPv4 multicast in a file compiled without GNU declarations
+    -EINVAL      also: a signal no watcher may take (SIGKILL, SIGSEGV ...)
 */
 /* The implementations of the family need POSIX and GNU declarations, and
  * any of them may be compiled further down this file: when nothing of the
@@ -338,11 +625,11 @@ System errors with a meaning of their own here:
 #endif
 /* ==== asynckit core begin ==== */
 /* The loop core of the asynckit family: the time cache, timers, deferred
- * calls, descriptor watching (epoll, or poll), cross-thread wake-ups and the
- * family's error text.  Every header of the family carries this same block,
- * stamped from core/core.h of the asynckit sources by tools/stamp_core.sh
- * (edit it there, then run the script); their test run fails when a
- * header's copy differs.
+ * calls, descriptor watching (epoll, or poll), cross-thread wake-ups, signal
+ * watchers (a signalfd per loop) and the family's error text.  Every header
+ * of the family carries this same block, stamped from core/core.h of the
+ * asynckit sources by tools/stamp_core.sh (edit it there, then run the
+ * script); their test run fails when a header's copy differs.
  *
  * Its names (akc_, AKC_) are the family's own and not an API: each header
  * wraps what users need under its own prefix.  The declarations come once
@@ -355,7 +642,7 @@ System errors with a meaning of their own here:
  * defined (or off Linux).  The structures below are the same for both, so
  * files built with different choices still agree on every layout. */
 #if !defined(AKC_CORE_VERSION)
-#define AKC_CORE_VERSION 1
+#define AKC_CORE_VERSION 2
 
 #include <stddef.h>
 #include <stdint.h>
@@ -397,12 +684,15 @@ typedef struct akc_io akc_io;
 typedef struct akc_timer akc_timer;
 typedef struct akc_defer akc_defer;
 typedef struct akc_post akc_post;
+typedef struct akc_sig akc_sig;
+typedef struct akc_siginfo akc_siginfo;
 
 /* Every callback of the core gets its loop first. */
 typedef void (*akc_io_fn)(akc_loop *l, akc_io *io, unsigned revents);
 typedef void (*akc_timer_fn)(akc_loop *l, akc_timer *t);
 typedef void (*akc_defer_fn)(akc_loop *l, akc_defer *d);
 typedef void (*akc_post_fn)(akc_loop *l, akc_post *p);
+typedef void (*akc_sig_fn)(akc_loop *l, akc_sig *s, const akc_siginfo *info);
 typedef int64_t (*akc_clock_fn)(void *ud);
 /* Grows or frees a block: n 0 frees p; old is p's size (for allocators
  * without realloc). */
@@ -419,6 +709,8 @@ struct akc_io {
     unsigned char state;   /* AKC__IO_* bits */
 };
 
+/* Kinds 1 to AKC_IO_KINDS - 2 are the headers'; the last is the core's
+ * own signal descriptor. */
 #define AKC_IO_KINDS 8
 
 /* A timer: 16 bytes, plus 24 in the loop's heap while active. */
@@ -437,6 +729,23 @@ struct akc_defer {
 struct akc_post {
     akc_post *next;
     akc_post_fn fn;
+};
+
+/* One signal as the loop read it from its signal descriptor. */
+struct akc_siginfo {
+    int signo;
+    int code;              /* si_code: SI_USER (kill), SI_QUEUE, SI_KERNEL, CLD_EXITED ... */
+    int pid;               /* the sender (kill, sigqueue), or the child (SIGCHLD) */
+    unsigned uid;          /* the sender's real user id */
+    int status;            /* SIGCHLD: the exit status, or the signal that ended the child */
+    int value;             /* the int that sigqueue sent */
+};
+
+/* A signal watcher: on its loop's list while started (signo != 0). */
+struct akc_sig {
+    akc_sig *next, *prev;
+    akc_sig_fn fn;
+    int signo;
 };
 
 struct akc__tentry { int64_t when; uint64_t seq; akc_timer *t; };
@@ -476,6 +785,10 @@ struct akc_loop {
     int live;                  /* between init and free */
     int passes;                /* rounds of deferred calls per dispatch (1) */
     akc_io_fn io_fns[AKC_IO_KINDS];   /* the handler of each kind of watcher */
+    /* signals: the descriptor and the masks, allocated by the first
+     * watcher; sigs_free (set then) releases them with the loop */
+    void *sigs;
+    void (*sigs_free)(akc_loop *l);
     /* the header's own parts of an iteration */
     void (*on_prepare)(akc_loop *l, int64_t *deadline);
     void (*on_dispatch)(akc_loop *l);
@@ -486,7 +799,7 @@ struct akc_loop {
 }
 #endif
 
-#elif AKC_CORE_VERSION != 1
+#elif AKC_CORE_VERSION != 2
 #error "asynckit: headers of different versions in one file (their loop cores differ); update them together"
 #endif /* AKC_CORE_VERSION */
 
@@ -506,7 +819,9 @@ struct akc_loop {
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <signal.h>
 #include <sys/eventfd.h>
+#include <sys/signalfd.h>
 #if !defined(AKC_POLL_BACKEND)
 #include <sys/epoll.h>
 #include <sys/syscall.h>
@@ -556,6 +871,12 @@ struct akc_loop {
 #endif
 #ifndef AKC_SYS_CLOSE
 #define AKC_SYS_CLOSE close
+#endif
+#ifndef AKC_SYS_SIGNALFD
+#define AKC_SYS_SIGNALFD signalfd
+#endif
+#ifndef AKC_SYS_SIGPROCMASK
+#define AKC_SYS_SIGPROCMASK sigprocmask
 #endif
 
 #if defined(__GNUC__)
@@ -1149,6 +1470,233 @@ AKC_FN void akc__wake_run(akc_loop *l, akc_io *io, unsigned revents)
     akc__run_posts(l);
 }
 
+/* ---- core: signals ---- */
+
+/* Signals reach the loop through one signalfd per loop, whose mask is the
+ * union of the signals its watchers watch.  A watched signal is blocked in
+ * the thread that started its first watcher (the loop's thread), so it
+ * stays pending until the loop reads it, and is unblocked again when its
+ * last watcher stops, if it was not blocked before.  No handler is ever
+ * installed. */
+
+#define AKC__IO_SIGNAL (AKC_IO_KINDS - 1)
+
+struct akc__sigs {
+    akc_io io;             /* the signalfd; fd -1 while no watcher is started */
+    sigset_t watched;      /* its mask: every signal with a started watcher */
+    sigset_t added;        /* of those, the ones this loop blocked */
+    akc_sig *list;         /* started watchers, the newest first */
+    akc_sig *cursor;       /* the next watcher of the delivery in progress */
+};
+
+AKC_FN void akc_sig_init(akc_sig *s, akc_sig_fn fn)
+{
+    s->next = s->prev = NULL;
+    s->fn = fn;
+    s->signo = 0;
+}
+
+/* A signal a watcher may take: one that can be blocked (not SIGKILL,
+ * SIGSTOP, nor those the C library keeps for itself) and that is not
+ * raised by a fault of the thread itself, which blocking would not stop. */
+AKC_FN int akc_sig_valid(int signo)
+{
+    sigset_t one;
+    switch (signo) {
+    case SIGKILL: case SIGSTOP: case SIGSEGV: case SIGBUS: case SIGFPE: case SIGILL: case SIGTRAP: case SIGSYS:
+        return 0;
+    default:
+        break;
+    }
+    sigemptyset(&one);
+    return signo > 0 && sigaddset(&one, signo) == 0;
+}
+
+AKC_FN int akc__sig_owned(const struct akc__sigs *g, const akc_sig *s)
+{
+    const akc_sig *it;
+    for (it = g ? g->list : NULL; it; it = it->next)
+        if (it == s) return 1;
+    return 0;
+}
+
+AKC_FN int akc_sig_active(const akc_sig *s) { return s->signo != 0; }
+
+/* 1 while a watcher of the loop is started. */
+AKC_FN int akc_sig_watching(const akc_loop *l)
+{
+    return l->sigs != NULL && ((const struct akc__sigs *)l->sigs)->list != NULL;
+}
+
+/* Reads what is pending (at most 16 signals per readiness, so a storm of
+ * queued real-time signals cannot hold the loop) and calls every watcher
+ * of each.  A watcher started meanwhile waits for the next signal; one
+ * stopped meanwhile is not called. */
+AKC_FN void akc__sig_ready(akc_loop *l, akc_io *io, unsigned revents)
+{
+    struct akc__sigs *g = (struct akc__sigs *)l->sigs;
+    struct signalfd_siginfo buf[16];
+    ssize_t n;
+    int i;
+    (void)revents;
+    n = AKC_SYS_READ(io->fd, buf, sizeof buf);
+    if (n <= 0) return;   /* none left (another reader of the process took it), or EINTR */
+    for (i = 0; i < (int)(n / (ssize_t)sizeof buf[0]); i++) {
+        akc_siginfo info;
+        akc_sig *s;
+        info.signo = (int)buf[i].ssi_signo;
+        info.code = buf[i].ssi_code;
+        info.pid = (int)buf[i].ssi_pid;
+        info.uid = buf[i].ssi_uid;
+        info.status = buf[i].ssi_status;
+        info.value = buf[i].ssi_int;
+        g->cursor = g->list;
+        while ((s = g->cursor) != NULL) {
+            g->cursor = s->next;
+            if (s->signo == info.signo) s->fn(l, s, &info);
+        }
+    }
+}
+
+AKC_FN void akc__sigs_free(akc_loop *l);
+
+AKC_FN struct akc__sigs *akc__sigs_get(akc_loop *l)
+{
+    struct akc__sigs *g = (struct akc__sigs *)l->sigs;
+    if (g) return g;
+    g = (struct akc__sigs *)akc__mem(l, NULL, 0, sizeof *g);
+    if (!g) return NULL;
+    memset(g, 0, sizeof *g);
+    akc_io_init(&g->io, -1, AKC__IO_SIGNAL);
+    sigemptyset(&g->watched);
+    sigemptyset(&g->added);
+    akc_io_handle(l, AKC__IO_SIGNAL, akc__sig_ready);
+    l->sigs = g;
+    l->sigs_free = akc__sigs_free;
+    return g;
+}
+
+/* Gives the descriptor the mask in g->watched, creating it for the first
+ * watcher.  0 or -errno. */
+AKC_FN int akc__sig_fd(akc_loop *l, struct akc__sigs *g)
+{
+    int fd;
+    if (g->io.fd >= 0) return AKC_SYS_SIGNALFD(g->io.fd, &g->watched, 0) < 0 ? -errno : 0;
+    fd = AKC_SYS_SIGNALFD(-1, &g->watched, SFD_NONBLOCK | SFD_CLOEXEC);
+    if (fd < 0) return -errno;
+    akc_io_init(&g->io, fd, AKC__IO_SIGNAL);
+    if (akc_io_open(l, &g->io) < 0) {
+        (void)AKC_SYS_CLOSE(fd);
+        g->io.fd = -1;
+        return -ENOMEM;
+    }
+    akc_io_want(l, &g->io, POLLIN);
+    return 0;
+}
+
+/* signo has no watcher left: out of the descriptor's mask (the descriptor
+ * goes with the last watcher), and unblocked if this loop blocked it.
+ * What arrived in between was meant for the watchers, so it is taken
+ * rather than left to the default action that the unblock would let run. */
+AKC_FN void akc__sig_unwatch(akc_loop *l, struct akc__sigs *g, int signo)
+{
+    sigset_t one;
+    sigdelset(&g->watched, signo);
+    if (!g->list && g->io.fd >= 0) {
+        akc_io_close(l, &g->io);
+        (void)AKC_SYS_CLOSE(g->io.fd);
+        g->io.fd = -1;
+    } else if (g->io.fd >= 0) {
+        (void)AKC_SYS_SIGNALFD(g->io.fd, &g->watched, 0);
+    }
+    if (!sigismember(&g->added, signo)) return;
+    sigdelset(&g->added, signo);
+    sigemptyset(&one);
+    sigaddset(&one, signo);
+    {
+        struct timespec zero = {0, 0};
+        int i;
+        for (i = 0; i < 1024; i++)   /* queued real-time signals: each is one */
+            if (sigtimedwait(&one, NULL, &zero) < 0 && errno != EINTR) break;
+    }
+    (void)AKC_SYS_SIGPROCMASK(SIG_UNBLOCK, &one, NULL);
+}
+
+/* First watcher of signo: block it in this thread, then add it to the
+ * descriptor (in that order, so that nothing arrives unwatched and
+ * unblocked in between).  0 or -errno, with nothing changed. */
+AKC_FN int akc__sig_watch(akc_loop *l, struct akc__sigs *g, int signo)
+{
+    sigset_t one, old;
+    int r;
+    sigemptyset(&one);
+    sigaddset(&one, signo);
+    if (AKC_SYS_SIGPROCMASK(SIG_BLOCK, &one, &old) < 0) return -errno;
+    sigaddset(&g->watched, signo);
+    if (!sigismember(&old, signo)) sigaddset(&g->added, signo);
+    r = akc__sig_fd(l, g);
+    if (r < 0) {
+        sigdelset(&g->watched, signo);
+        if (sigismember(&g->added, signo)) {
+            sigdelset(&g->added, signo);
+            (void)AKC_SYS_SIGPROCMASK(SIG_UNBLOCK, &one, NULL);
+        }
+    }
+    return r;
+}
+
+AKC_FN int akc_sig_stop(akc_loop *l, akc_sig *s)
+{
+    struct akc__sigs *g = (struct akc__sigs *)l->sigs;
+    int signo = s->signo;
+    const akc_sig *it;
+    if (!signo) return 0;
+    if (!akc__sig_owned(g, s)) return -EINVAL;   /* a watcher of another loop */
+    if (g->cursor == s) g->cursor = s->next;
+    if (s->prev) s->prev->next = s->next; else g->list = s->next;
+    if (s->next) s->next->prev = s->prev;
+    s->next = s->prev = NULL;
+    s->signo = 0;
+    for (it = g->list; it; it = it->next)
+        if (it->signo == signo) return 0;
+    akc__sig_unwatch(l, g, signo);
+    return 0;
+}
+
+/* Starts s for signo (a started s moves to signo).  0, -EINVAL (a signal
+ * no watcher may take, a watcher of another loop), -ENOMEM or -errno of
+ * signalfd; s is then stopped. */
+AKC_FN int akc_sig_start(akc_loop *l, akc_sig *s, int signo)
+{
+    struct akc__sigs *g;
+    int r;
+    if (!akc_sig_valid(signo)) return -EINVAL;
+    if (s->signo) {
+        if (!akc__sig_owned((struct akc__sigs *)l->sigs, s)) return -EINVAL;
+        if (s->signo == signo) return 0;
+        (void)akc_sig_stop(l, s);
+    }
+    g = akc__sigs_get(l);
+    if (!g) return -ENOMEM;
+    if (!sigismember(&g->watched, signo) && (r = akc__sig_watch(l, g, signo)) < 0) return r;
+    s->prev = NULL;
+    s->next = g->list;
+    if (g->list) g->list->prev = s;
+    g->list = s;
+    s->signo = signo;
+    return 0;
+}
+
+/* With the loop: every watcher stops (masks restored), the memory goes. */
+AKC_FN void akc__sigs_free(akc_loop *l)
+{
+    struct akc__sigs *g = (struct akc__sigs *)l->sigs;
+    while (g->list) (void)akc_sig_stop(l, g->list);
+    (void)akc__mem(l, g, 0, 0);
+    l->sigs = NULL;
+    l->sigs_free = NULL;
+}
+
 /* ---- core: the loop ---- */
 
 /* mem: the header's allocator.  0, or -errno of epoll_create1. */
@@ -1189,6 +1737,7 @@ AKC_FN void akc_loop_reset(akc_loop *l)
 AKC_FN void akc_loop_free(akc_loop *l)
 {
     uint32_t i;
+    if (l->sigs_free) l->sigs_free(l);   /* before the memory hooks go */
     for (i = 0; i < l->heap_len; i++) l->heap[i].t->pos = 0;
     if (l->wake_fd >= 0) {
         akc_io_close(l, &l->wake_io);
@@ -1574,6 +2123,8 @@ struct aios_ctx {
     struct aios__rpool *resolver_pool;  /* the threads that resolve host names (first lookup on) */
     int lookups;      /* connects waiting for a name: they keep aios_run going */
     void (*connect_free)(struct aios_stream *s);  /* abandons a pending connect (set by the first) */
+    struct aios_dgram *dgrams;                  /* datagram sockets */
+    void (*dgrams_close)(aios_ctx *c);          /* closes them all (set by the first) */
 };
 
 typedef struct aios_tcp_opts {
@@ -1680,6 +2231,75 @@ AIOS_API int aios_format_addr(const struct sockaddr *sa, char *buf, size_t n);
 
 /* serial ports */
 AIOS_API int aios_serial_open(aios_stream **out, aios_ctx *ctx, const char *path, int baud);
+
+/* datagrams: UDP and Unix datagram sockets (see "Datagrams") */
+typedef struct aios_dgram aios_dgram;
+typedef void (*aios_dgram_cb)(aios_dgram *d, int status, void *ud);
+
+/* An address of any family the datagram functions take (struct
+ * sockaddr_in, sockaddr_in6 or sockaddr_un) and its length; 0: none. */
+typedef struct aios_addr {
+    union { unsigned char bytes[128]; uint64_t align; } u;
+    unsigned len;
+} aios_addr;
+
+typedef struct aios_dgram_opts {
+    int family;            /* 0: the address's (IPv6 and IPv4 for an empty host); 4 or 6 */
+    int v6only;            /* IPV6_V6ONLY (0: an IPv6 socket takes IPv4 too) */
+    int reuseaddr;         /* SO_REUSEADDR (0; 1 lets several programs share a multicast port) */
+    int reuseport;         /* SO_REUSEPORT (0) */
+    int broadcast;         /* SO_BROADCAST (0) */
+    size_t recv_size;      /* the largest datagram kept whole (2048; at most 65536) */
+    int recv_batch;        /* datagrams taken per system call (16; 1 to 64) */
+    int recv_max;          /* datagrams handed out per loop iteration (64) */
+    size_t send_hwm;       /* bytes queued for sending, each request's header included (256 KiB) */
+    int rcvbuf, sndbuf;    /* SO_RCVBUF, SO_SNDBUF (0: the system's) */
+} aios_dgram_opts;
+
+AIOS_API void aios_dgram_opts_init(aios_dgram_opts *o);
+AIOS_API int aios_udp_open(aios_dgram **out, aios_ctx *ctx, const char *host, int port, const aios_dgram_opts *o);
+AIOS_API int aios_unix_dgram_open(aios_dgram **out, aios_ctx *ctx, const char *path, const aios_dgram_opts *o);
+AIOS_API int aios_dgram_open(aios_dgram **out, aios_ctx *ctx, int fd, unsigned flags, const aios_dgram_opts *o);
+AIOS_API int aios_dgram_connect(aios_dgram *d, const aios_addr *peer);
+AIOS_API int aios_send(aios_dgram *d, const void *data, size_t n, const aios_addr *to, aios_dgram_cb cb, void *ud);
+AIOS_API int aios_recv(aios_dgram *d, void *buf, size_t cap, aios_dgram_cb cb, void *ud);
+AIOS_API const aios_addr *aios_recv_from(const aios_dgram *d);
+AIOS_API size_t aios_recv_size(const aios_dgram *d);
+AIOS_API int aios_dgram_close(aios_dgram *d, aios_dgram_cb cb, void *ud);
+AIOS_API int aios_dgram_fd(const aios_dgram *d);
+AIOS_API int aios_dgram_port(const aios_dgram *d);
+AIOS_API int aios_dgram_local(const aios_dgram *d, aios_addr *a);
+AIOS_API size_t aios_send_queued(const aios_dgram *d);
+AIOS_API void aios_dgram_set_ud(aios_dgram *d, void *p);
+AIOS_API void *aios_dgram_ud(const aios_dgram *d);
+AIOS_API int aios_dgram_broadcast(aios_dgram *d, int on);
+AIOS_API int aios_dgram_join(aios_dgram *d, const char *group, const char *iface);
+AIOS_API int aios_dgram_leave(aios_dgram *d, const char *group, const char *iface);
+AIOS_API int aios_dgram_multicast_if(aios_dgram *d, const char *iface);
+AIOS_API int aios_dgram_multicast_ttl(aios_dgram *d, int ttl);
+AIOS_API int aios_dgram_multicast_loop(aios_dgram *d, int on);
+AIOS_API int aios_addr_set(aios_addr *a, const char *host, int port);
+AIOS_API int aios_addr_unix(aios_addr *a, const char *path);
+AIOS_API const struct sockaddr *aios_addr_sa(const aios_addr *a);
+AIOS_API int aios_addr_port(const aios_addr *a);
+AIOS_API int aios_addr_equal(const aios_addr *a, const aios_addr *b);
+/* Private to the await bridge: takes a receive or a send back. */
+enum { AIOS__WD_RECV = 16, AIOS__WD_SEND };
+AIOS_API void aios__dgram_withdraw(aios_dgram *d, int what, aios_dgram_cb cb, void *ud);
+
+/* signals through the loop (the family's signal watchers; see "Signals") */
+typedef struct aios_signal aios_signal;
+typedef struct akc_siginfo aios_siginfo;   /* signo, code, pid, uid, status, value */
+typedef void (*aios_signal_cb)(aios_signal *sig, const aios_siginfo *info, void *ud);
+struct aios_signal {
+    akc_sig core;
+    aios_signal_cb cb;
+    void *ud;
+};
+AIOS_API void aios_signal_init(aios_signal *sig, aios_signal_cb cb, void *ud);
+AIOS_API int aios_signal_start(aios_signal *sig, aios_ctx *ctx, int signo);
+AIOS_API int aios_signal_stop(aios_signal *sig, aios_ctx *ctx);
+AIOS_API int aios_signal_active(const aios_signal *sig);
 
 /* Private to the await bridge of sched.h tasks: takes an operation back
  * so that its callback (cb, ud) never runs and the stream stays usable. */
@@ -4179,6 +4799,985 @@ AIOS_API void aios__server_withdraw(aios_server *srv)
     if (srv) srv->shut_cb = NULL;   /* the shutdown goes on; nobody waits for it */
 }
 
+/* ==== section: datagrams ==== */
+
+/* A datagram socket receives into a ring of recv_batch slots, filled by
+ * one recvmmsg, and hands the datagrams out one per aios_recv; its sends
+ * queue (copied) and go out together, in one sendmmsg, when the loop's
+ * pass ends.  Where the C library declares neither (or the kernel says
+ * ENOSYS), recvmsg and sendmsg take one datagram per call instead. */
+
+#include <net/if.h>
+
+#if !defined(AIOS_NO_MMSG) && ((defined(__GLIBC__) && !defined(__USE_GNU)) || (!defined(__GLIBC__) && !defined(_GNU_SOURCE)))
+#define AIOS_NO_MMSG 1   /* recvmmsg and sendmmsg are not declared */
+#endif
+#ifdef AIOS_NO_MMSG
+typedef struct { struct msghdr msg_hdr; unsigned int msg_len; } aios__mmsg;
+#else
+typedef struct mmsghdr aios__mmsg;
+#ifndef AIOS_SYS_RECVMMSG
+#define AIOS_SYS_RECVMMSG(fd, v, n, flags) recvmmsg((fd), (v), (n), (flags), NULL)
+#endif
+#ifndef AIOS_SYS_SENDMMSG
+#define AIOS_SYS_SENDMMSG(fd, v, n, flags) sendmmsg((fd), (v), (n), (flags))
+#endif
+#endif
+#ifndef AIOS_SYS_RECVMSG
+#define AIOS_SYS_RECVMSG(fd, msg, flags) recvmsg((fd), (msg), (flags))
+#endif
+
+/* The highest kind the core leaves to a header, away from the stream
+ * kinds that count up from 1. */
+#define AIOS__IO_DGRAM (AKC_IO_KINDS - 2)
+#define AIOS__SEND_BATCH 64
+#define AIOS__RECV_BATCH_MAX 64
+
+enum {
+    AIOS__D_NOCLOSE = 1u,    /* the program keeps the descriptor */
+    AIOS__D_CLOSING = 2u,
+    AIOS__D_MORE = 4u,       /* the socket may hold more: take without waiting for readiness */
+    AIOS__D_SWAIT = 8u,      /* the kernel refused a send: wait until writable */
+    AIOS__D_CONNECTED = 16u
+};
+
+/* A queued datagram; its address (alen bytes, 0 for the connected peer)
+ * and then its bytes follow the header in the same block. */
+typedef struct aios__sreq {
+    struct aios__sreq *next;
+    aios_dgram_cb cb;
+    void *ud;
+    size_t size;             /* the block: what it counts in the queue */
+    size_t len;
+    unsigned alen;
+    int status, done;        /* done: sent, or failed with status */
+} aios__sreq;
+
+#define AIOS__SREQ_ADDR(r) ((char *)((r) + 1))
+#define AIOS__SREQ_DATA(r) (AIOS__SREQ_ADDR(r) + (((r)->alen + 7u) & ~7u))
+
+struct aios_dgram {
+    aios_ctx *ctx;
+    struct aios_dgram *next, *prev;   /* the context's datagram sockets */
+    akc_io io;
+    akc_defer kick;          /* completions and the send flush, from dispatch */
+    akc_timer resume;        /* hands out the rest of the ring next iteration */
+    unsigned flags;
+    int family;              /* of the socket: AF_INET, AF_INET6, AF_UNIX */
+    /* receiving: ring slots, each recv_size bytes, an address, a header */
+    void *ring;              /* one block, allocated by the first receive */
+    aios__mmsg *rmsg;
+    struct iovec *riov;
+    struct sockaddr_storage *rname;
+    char *rbuf;
+    int rn, rpos;            /* datagrams in the ring; the next to hand out */
+    int rbatch, rmax, rcount;
+    unsigned long long riter; /* the loop iteration that rcount counts */
+    size_t rsize, rcap, rlast;
+    void *rdst;
+    aios_dgram_cb rcb;       /* the receive waiting, or NULL */
+    void *rud;
+    aios_addr from;          /* the sender of the datagram handed out last */
+    /* sending */
+    aios__sreq *shead, *stail;
+    size_t squeued, shwm;
+    aios_dgram_cb closecb;
+    void *closeud;
+    void *user;
+    char unix_path[108];     /* the socket file bound, removed at close if still ours */
+    uint64_t unix_dev, unix_ino;
+};
+
+AIOS_API void aios_dgram_opts_init(aios_dgram_opts *o)
+{
+    if (!o) return;
+    memset(o, 0, sizeof *o);
+    o->recv_size = 2048;
+    o->recv_batch = 16;
+    o->recv_max = 64;
+    o->send_hwm = (size_t)256 * 1024;
+}
+
+/* ---- addresses ---- */
+
+AIOS_API const struct sockaddr *aios_addr_sa(const aios_addr *a)
+{
+    return a ? (const struct sockaddr *)(const void *)a->u.bytes : NULL;
+}
+
+static int aios__addr_family(const aios_addr *a)
+{
+    return a->len >= sizeof(sa_family_t) ? aios_addr_sa(a)->sa_family : AF_UNSPEC;
+}
+
+/* "eth0", or an index in decimal; NULL or "": 0 (the system's choice). */
+static int aios__ifindex(const char *iface, unsigned *idx)
+{
+    const char *p;
+    unsigned v = 0;
+    *idx = 0;
+    if (!iface || !*iface) return 0;
+    for (p = iface; *p >= '0' && *p <= '9' && v < 100000000u; p++) v = v * 10 + (unsigned)(*p - '0');
+    *idx = (!*p && v > 0) ? v : if_nametoindex(iface);
+    return *idx ? 0 : -ENODEV;
+}
+
+AIOS_API int aios_addr_set(aios_addr *a, const char *host, int port)
+{
+    struct sockaddr_in *v4;
+    struct sockaddr_in6 *v6;
+    char tmp[64];
+    const char *scope;
+    size_t n;
+    if (!a || !host || port < 0 || port > 65535) return -EINVAL;
+    memset(a, 0, sizeof *a);
+    v4 = (struct sockaddr_in *)(void *)a->u.bytes;
+    v6 = (struct sockaddr_in6 *)(void *)a->u.bytes;
+    if (inet_pton(AF_INET, host, &v4->sin_addr) == 1) {
+        v4->sin_family = AF_INET;
+        v4->sin_port = htons((uint16_t)port);
+        a->len = sizeof *v4;
+        return 0;
+    }
+    n = strlen(host);
+    if (n >= 2 && host[0] == '[' && host[n - 1] == ']') { host++; n -= 2; }
+    if (n == 0 || n >= sizeof tmp) return -EINVAL;
+    memcpy(tmp, host, n);
+    tmp[n] = 0;
+    scope = strchr(tmp, '%');   /* fe80::1%eth0: the interface of a link-local address */
+    if (scope) tmp[scope++ - tmp] = 0;
+    if (inet_pton(AF_INET6, tmp, &v6->sin6_addr) != 1) return -EINVAL;
+    if (scope && aios__ifindex(scope, &v6->sin6_scope_id) < 0) return -ENODEV;
+    v6->sin6_family = AF_INET6;
+    v6->sin6_port = htons((uint16_t)port);
+    a->len = sizeof *v6;
+    return 0;
+}
+
+AIOS_API int aios_addr_unix(aios_addr *a, const char *path)
+{
+    struct sockaddr_un *un;
+    size_t n;
+    if (!a || !path) return -EINVAL;
+    memset(a, 0, sizeof *a);
+    un = (struct sockaddr_un *)(void *)a->u.bytes;
+    n = strlen(path);
+    if (n == 0 || n >= sizeof un->sun_path) return -ENAMETOOLONG;
+    un->sun_family = AF_UNIX;
+    memcpy(un->sun_path, path, n);
+    if (path[0] == '@') {   /* Linux's abstract names: a NUL first, and no NUL after */
+        un->sun_path[0] = 0;
+        a->len = (unsigned)(offsetof(struct sockaddr_un, sun_path) + n);
+    } else {
+        a->len = (unsigned)(offsetof(struct sockaddr_un, sun_path) + n + 1);
+    }
+    return 0;
+}
+
+AIOS_API int aios_addr_port(const aios_addr *a)
+{
+    if (!a) return -EINVAL;
+    switch (aios__addr_family(a)) {
+    case AF_INET: return ntohs(((const struct sockaddr_in *)(const void *)a->u.bytes)->sin_port);
+    case AF_INET6: return ntohs(((const struct sockaddr_in6 *)(const void *)a->u.bytes)->sin6_port);
+    default: return 0;
+    }
+}
+
+AIOS_API int aios_addr_equal(const aios_addr *a, const aios_addr *b)
+{
+    int fam;
+    if (!a || !b || (fam = aios__addr_family(a)) != aios__addr_family(b)) return 0;
+    if (fam == AF_INET) {
+        const struct sockaddr_in *x = (const struct sockaddr_in *)(const void *)a->u.bytes;
+        const struct sockaddr_in *y = (const struct sockaddr_in *)(const void *)b->u.bytes;
+        return x->sin_port == y->sin_port && x->sin_addr.s_addr == y->sin_addr.s_addr;
+    }
+    if (fam == AF_INET6) {
+        const struct sockaddr_in6 *x = (const struct sockaddr_in6 *)(const void *)a->u.bytes;
+        const struct sockaddr_in6 *y = (const struct sockaddr_in6 *)(const void *)b->u.bytes;
+        return x->sin6_port == y->sin6_port && x->sin6_scope_id == y->sin6_scope_id &&
+               memcmp(&x->sin6_addr, &y->sin6_addr, sizeof x->sin6_addr) == 0;
+    }
+    return a->len == b->len && memcmp(a->u.bytes, b->u.bytes, a->len) == 0;
+}
+
+/* What the kernel said a sender was; on a dual-stack socket an IPv4 peer
+ * comes as ::ffff:a.b.c.d and is given back as the IPv4 address it is. */
+static void aios__addr_take(aios_addr *a, const struct sockaddr_storage *ss, socklen_t len)
+{
+    static const unsigned char mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    const struct sockaddr_in6 *v6 = (const struct sockaddr_in6 *)(const void *)ss;
+    if (len > sizeof a->u.bytes) len = sizeof a->u.bytes;
+    if (ss->ss_family == AF_INET6 && len >= sizeof *v6 && memcmp(&v6->sin6_addr, mapped, 12) == 0) {
+        struct sockaddr_in *v4 = (struct sockaddr_in *)(void *)a->u.bytes;
+        memset(a, 0, sizeof *a);
+        v4->sin_family = AF_INET;
+        v4->sin_port = v6->sin6_port;
+        memcpy(&v4->sin_addr, (const unsigned char *)&v6->sin6_addr + 12, 4);
+        a->len = sizeof *v4;
+        return;
+    }
+    memcpy(a->u.bytes, ss, len);
+    a->len = (unsigned)len;
+}
+
+/* The address to hand the kernel: an IPv4 one becomes ::ffff:a.b.c.d on
+ * an IPv6 socket (which takes IPv4 unless it is IPv6 only). */
+static const aios_addr *aios__addr_out(const aios_dgram *d, const aios_addr *a, aios_addr *tmp)
+{
+    const struct sockaddr_in *v4 = (const struct sockaddr_in *)(const void *)a->u.bytes;
+    struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)(void *)tmp->u.bytes;
+    if (d->family != AF_INET6 || aios__addr_family(a) != AF_INET) return a;
+    memset(tmp, 0, sizeof *tmp);
+    v6->sin6_family = AF_INET6;
+    v6->sin6_port = v4->sin_port;
+    v6->sin6_addr.s6_addr[10] = v6->sin6_addr.s6_addr[11] = 0xff;
+    memcpy(&v6->sin6_addr.s6_addr[12], &v4->sin_addr, 4);
+    tmp->len = sizeof *v6;
+    return tmp;
+}
+
+/* ---- lifecycle ---- */
+
+static void aios__dgram_process(aios_dgram *d, unsigned revents);
+static void aios__dgram_update(aios_dgram *d);
+
+static void aios__dgram_ready(akc_loop *l, akc_io *io, unsigned revents)
+{
+    (void)l;
+    aios__dgram_process(AIOS__CONTAINER(io, aios_dgram, io), revents);
+}
+
+static void aios__dgram_kick_run(akc_loop *l, akc_defer *k)
+{
+    (void)l;
+    aios__dgram_process(AIOS__CONTAINER(k, aios_dgram, kick), 0);
+}
+
+static void aios__dgram_resume_fire(akc_loop *l, akc_timer *t)
+{
+    (void)l;
+    aios__dgram_process(AIOS__CONTAINER(t, aios_dgram, resume), 0);
+}
+
+static void aios__dgram_kick(aios_dgram *d)
+{
+    akc_defer_queue(&d->ctx->core, &d->kick);
+}
+
+static void aios__dgrams_close(aios_ctx *c);
+
+static int aios__dgram_new(aios_dgram **out, aios_ctx *c, int fd, const aios_dgram_opts *o)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof ss;
+    aios_dgram *d = (aios_dgram *)AIOS_MALLOC(sizeof *d);
+    if (!d) return -ENOMEM;
+    memset(d, 0, sizeof *d);
+    d->ctx = c;
+    akc_io_init(&d->io, fd, AIOS__IO_DGRAM);
+    akc_io_handle(&c->core, AIOS__IO_DGRAM, aios__dgram_ready);
+    if (akc_io_open(&c->core, &d->io) < 0) { AIOS_FREE(d); return -ENOMEM; }
+    akc_defer_init(&d->kick, aios__dgram_kick_run);
+    akc_timer_init(&d->resume, aios__dgram_resume_fire);
+    ss.ss_family = AF_UNSPEC;
+    d->family = getsockname(fd, (struct sockaddr *)(void *)&ss, &len) == 0 ? ss.ss_family : AF_UNSPEC;
+    d->rsize = o->recv_size > 0 ? (o->recv_size > 65536 ? 65536 : o->recv_size) : 2048;
+    d->rbatch = o->recv_batch > 0 ? (o->recv_batch > AIOS__RECV_BATCH_MAX ? AIOS__RECV_BATCH_MAX : o->recv_batch) : 16;
+    d->rmax = o->recv_max > 0 ? o->recv_max : 64;
+    d->shwm = o->send_hwm > 0 ? o->send_hwm : (size_t)256 * 1024;
+    d->next = c->dgrams;
+    if (c->dgrams) c->dgrams->prev = d;
+    c->dgrams = d;
+    c->dgrams_close = aios__dgrams_close;
+    *out = d;
+    return 0;
+}
+
+static void aios__dgram_sockopts(int fd, int family, const aios_dgram_opts *o)
+{
+    int one = 1;
+    if (o->reuseaddr) (void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+#ifdef SO_REUSEPORT
+    if (o->reuseport) (void)setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
+#endif
+    if (o->broadcast) (void)setsockopt(fd, SOL_SOCKET, SO_BROADCAST, &one, sizeof one);
+    if (o->rcvbuf > 0) (void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &o->rcvbuf, sizeof o->rcvbuf);
+    if (o->sndbuf > 0) (void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &o->sndbuf, sizeof o->sndbuf);
+    if (family == AF_INET6) {
+        int v6only = o->v6only ? 1 : 0;
+        (void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, sizeof v6only);
+    }
+}
+
+/* A socket of a's family bound to a; the descriptor is closed on failure. */
+static int aios__dgram_bind(aios_dgram **out, aios_ctx *c, const aios_addr *a, const aios_dgram_opts *o)
+{
+    int fd, r, fam = aios__addr_family(a);
+    fd = AIOS_SYS_SOCKET(fam, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) return -errno;
+    aios__dgram_sockopts(fd, fam, o);
+    if (bind(fd, aios_addr_sa(a), (socklen_t)a->len) < 0) r = -errno;
+    else r = aios__dgram_new(out, c, fd, o);
+    if (r < 0) AIOS_SYS_CLOSE(fd);
+    return r;
+}
+
+AIOS_API int aios_udp_open(aios_dgram **out, aios_ctx *ctx, const char *host, int port, const aios_dgram_opts *o)
+{
+    aios_dgram_opts defaults;
+    aios_addr a;
+    int r, fam, any;
+    if (!out || !ctx || port < 0 || port > 65535) return -EINVAL;
+    *out = NULL;
+    if (!o) { aios_dgram_opts_init(&defaults); o = &defaults; }
+    if (o->family != 0 && o->family != 4 && o->family != 6) return -EINVAL;
+    any = !host || !*host || strcmp(host, "*") == 0;
+    if (any) host = o->family == 4 ? "0.0.0.0" : "::";
+    if ((r = aios_addr_set(&a, host, port)) < 0) return r;
+    fam = aios__addr_family(&a);
+    if ((o->family == 4 && fam != AF_INET) || (o->family == 6 && fam != AF_INET6)) return -EAFNOSUPPORT;
+    r = aios__dgram_bind(out, ctx, &a, o);
+    if (r == -EAFNOSUPPORT && o->family == 0 && any) {   /* a system without IPv6 */
+        (void)aios_addr_set(&a, "0.0.0.0", port);
+        r = aios__dgram_bind(out, ctx, &a, o);
+    }
+    return r;
+}
+
+/* A socket file left by a program that is gone (a probe is refused) is
+ * removed; one that a live socket holds is left alone (bind then says
+ * EADDRINUSE). */
+static void aios__unix_dgram_stale(const aios_addr *a, const char *path)
+{
+    struct stat st;
+    int probe;
+    if (stat(path, &st) != 0 || !S_ISSOCK(st.st_mode)) return;
+    probe = AIOS_SYS_SOCKET(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (probe < 0) return;
+    if (connect(probe, aios_addr_sa(a), (socklen_t)a->len) < 0 && errno == ECONNREFUSED) (void)unlink(path);
+    AIOS_SYS_CLOSE(probe);
+}
+
+AIOS_API int aios_unix_dgram_open(aios_dgram **out, aios_ctx *ctx, const char *path, const aios_dgram_opts *o)
+{
+    aios_dgram_opts defaults;
+    aios_addr a;
+    struct stat st;
+    int r;
+    if (!out || !ctx) return -EINVAL;
+    *out = NULL;
+    if (!o) { aios_dgram_opts_init(&defaults); o = &defaults; }
+    if (!path) {   /* autobind: the kernel picks an abstract name, so that peers can answer */
+        memset(&a, 0, sizeof a);
+        ((struct sockaddr_un *)(void *)a.u.bytes)->sun_family = AF_UNIX;
+        a.len = sizeof(sa_family_t);
+        return aios__dgram_bind(out, ctx, &a, o);
+    }
+    if ((r = aios_addr_unix(&a, path)) < 0) return r;
+    if (path[0] == '@') return aios__dgram_bind(out, ctx, &a, o);
+    aios__unix_dgram_stale(&a, path);
+    if ((r = aios__dgram_bind(out, ctx, &a, o)) < 0) return r;
+    if (stat(path, &st) == 0) {
+        memcpy((*out)->unix_path, path, strlen(path) + 1);
+        (*out)->unix_dev = (uint64_t)st.st_dev;
+        (*out)->unix_ino = (uint64_t)st.st_ino;
+    }
+    return 0;
+}
+
+/* 1 when a stream, listener or datagram socket of the context holds fd. */
+static int aios__dgram_fd_held(aios_ctx *c, int fd)
+{
+    aios_dgram *d;
+    for (d = c->dgrams; d; d = d->next)
+        if (d->io.fd == fd) return 1;
+    return aios__fd_held(c, fd);
+}
+
+AIOS_API int aios_dgram_open(aios_dgram **out, aios_ctx *ctx, int fd, unsigned flags, const aios_dgram_opts *o)
+{
+    aios_dgram_opts defaults;
+    int type = 0, r;
+    socklen_t len = sizeof type;
+    if (!out || !ctx || fd < 0) return -EINVAL;
+    *out = NULL;
+    if (!o) { aios_dgram_opts_init(&defaults); o = &defaults; }
+    if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) < 0) return -errno;
+    if (type != SOCK_DGRAM) return -EPROTOTYPE;
+    if (aios__dgram_fd_held(ctx, fd)) return -EBUSY;
+    if ((r = aios__set_nonblock(fd)) < 0) return r;
+    if ((r = aios__dgram_new(out, ctx, fd, o)) < 0) return r;
+    if (flags & AIOS_NOCLOSE) (*out)->flags |= AIOS__D_NOCLOSE;
+    {   /* connected already (a socketpair): its peer is the default */
+        struct sockaddr_storage ss;
+        socklen_t sl = sizeof ss;
+        if (getpeername(fd, (struct sockaddr *)(void *)&ss, &sl) == 0) (*out)->flags |= AIOS__D_CONNECTED;
+    }
+    return 0;
+}
+
+static int aios__dgram_usable(const aios_dgram *d)
+{
+    if (!d) return -EINVAL;
+    return (d->flags & AIOS__D_CLOSING) ? AIOS_ECLOSED : 0;
+}
+
+AIOS_API int aios_dgram_connect(aios_dgram *d, const aios_addr *peer)
+{
+    aios_addr tmp;
+    int r;
+    if ((r = aios__dgram_usable(d)) < 0) return r;
+    if (!peer) {   /* dissolve: datagrams from anyone again, and no default peer */
+        memset(&tmp, 0, sizeof tmp);
+        ((struct sockaddr *)(void *)tmp.u.bytes)->sa_family = AF_UNSPEC;
+        tmp.len = sizeof(struct sockaddr);
+        peer = &tmp;
+    } else {
+        if (peer->len == 0 || peer->len > sizeof peer->u.bytes) return -EINVAL;
+        peer = aios__addr_out(d, peer, &tmp);
+    }
+    if (connect(d->io.fd, aios_addr_sa(peer), (socklen_t)peer->len) < 0) return -errno;
+    if (aios__addr_family(peer) == AF_UNSPEC) d->flags &= ~(unsigned)AIOS__D_CONNECTED;
+    else d->flags |= AIOS__D_CONNECTED;
+    return 0;
+}
+
+/* The socket's descriptor goes at once; its socket file too, if still
+ * the one it bound. */
+static void aios__dgram_drop_fd(aios_dgram *d)
+{
+    struct stat st;
+    if (d->io.fd < 0) return;
+    akc_io_close(&d->ctx->core, &d->io);
+    if (!(d->flags & AIOS__D_NOCLOSE)) AIOS_SYS_CLOSE(d->io.fd);
+    d->io.fd = -1;
+    if (d->unix_path[0] && stat(d->unix_path, &st) == 0 && (uint64_t)st.st_dev == d->unix_dev &&
+        (uint64_t)st.st_ino == d->unix_ino)
+        (void)unlink(d->unix_path);
+    d->unix_path[0] = 0;
+}
+
+AIOS_API int aios_dgram_close(aios_dgram *d, aios_dgram_cb cb, void *ud)
+{
+    int r;
+    if ((r = aios__dgram_usable(d)) < 0) return r;
+    d->flags |= AIOS__D_CLOSING;
+    d->closecb = cb;
+    d->closeud = ud;
+    aios__dgram_drop_fd(d);
+    aios__timer_stop(d->ctx, &d->resume);
+    aios__dgram_kick(d);
+    return 0;
+}
+
+/* Part of aios_ctx_close: every socket closes (callbacks follow from the
+ * deferred calls the context's close runs). */
+static void aios__dgrams_close(aios_ctx *c)
+{
+    aios_dgram *d;
+    for (d = c->dgrams; d; d = d->next)
+        if (!(d->flags & AIOS__D_CLOSING)) (void)aios_dgram_close(d, NULL, NULL);
+}
+
+static void aios__dgram_free(aios_dgram *d)
+{
+    aios_ctx *c = d->ctx;
+    akc_defer_cancel(&d->kick);
+    aios__timer_stop(c, &d->resume);
+    akc_io_close(&c->core, &d->io);
+    if (d->prev) d->prev->next = d->next; else c->dgrams = d->next;
+    if (d->next) d->next->prev = d->prev;
+    AIOS_FREE(d->ring);
+    AIOS_FREE(d);
+}
+
+/* A closing socket: the receive waiting, each queued send (sent ones say
+ * so, the others are cancelled), then the close callback, then the memory. */
+static void aios__dgram_finish(aios_dgram *d)
+{
+    aios__sreq *r;
+    if (d->rcb) {
+        aios_dgram_cb cb = d->rcb;
+        d->rcb = NULL;
+        cb(d, -ECANCELED, d->rud);
+    }
+    while ((r = d->shead) != NULL) {
+        d->shead = r->next;
+        if (!d->shead) d->stail = NULL;
+        d->squeued -= r->size;
+        if (r->cb) r->cb(d, r->done ? r->status : -ECANCELED, r->ud);
+        AIOS_FREE(r);
+    }
+    if (d->closecb) d->closecb(d, 0, d->closeud);
+    aios__dgram_free(d);
+}
+
+/* ---- receiving ---- */
+
+static int aios__dgram_ring(aios_dgram *d)
+{
+    size_t n = (size_t)d->rbatch, head = n * (sizeof(aios__mmsg) + sizeof(struct iovec) + sizeof(struct sockaddr_storage));
+    char *p = (char *)AIOS_MALLOC(head + n * d->rsize);
+    size_t i;
+    if (!p) return -ENOMEM;
+    d->ring = p;
+    d->rname = (struct sockaddr_storage *)(void *)p;   /* the most aligned part first */
+    d->rmsg = (aios__mmsg *)(void *)(p + n * sizeof(struct sockaddr_storage));
+    d->riov = (struct iovec *)(void *)(p + n * (sizeof(struct sockaddr_storage) + sizeof(aios__mmsg)));
+    d->rbuf = p + head;
+    memset(d->rmsg, 0, n * sizeof(aios__mmsg));
+    for (i = 0; i < n; i++) {
+        d->riov[i].iov_base = d->rbuf + i * d->rsize;
+        d->riov[i].iov_len = d->rsize;
+        d->rmsg[i].msg_hdr.msg_iov = &d->riov[i];
+        d->rmsg[i].msg_hdr.msg_iovlen = 1;
+        d->rmsg[i].msg_hdr.msg_name = &d->rname[i];
+    }
+    return 0;
+}
+
+#ifndef AIOS_NO_MMSG
+static int aios__mmsg_missing;   /* recvmmsg or sendmmsg answered ENOSYS: once per process */
+#endif
+
+/* Fills the ring with up to n datagrams: how many, 0 when none is
+ * there, or -errno (an error the socket reports, such as an ICMP refusal
+ * of an earlier send on a connected socket).  MSG_TRUNC makes msg_len the
+ * datagram's own length, so a cut one is known for what it was. */
+static int aios__dgram_take(aios_dgram *d, int n)
+{
+    int i, r = -1;
+    if (n > d->rbatch) n = d->rbatch;
+    for (i = 0; i < n; i++) {
+        d->rmsg[i].msg_hdr.msg_namelen = sizeof d->rname[i];
+        d->rmsg[i].msg_hdr.msg_flags = 0;
+    }
+#ifndef AIOS_NO_MMSG
+    if (!aios__mmsg_missing) {
+        do r = AIOS_SYS_RECVMMSG(d->io.fd, d->rmsg, (unsigned)n, MSG_DONTWAIT | MSG_TRUNC); while (r < 0 && errno == EINTR);
+        if (r < 0 && errno == ENOSYS) aios__mmsg_missing = 1;
+        else goto done;
+    }
+#endif
+    for (i = 0, r = 0; i < n; i++) {
+        ssize_t k;
+        do k = AIOS_SYS_RECVMSG(d->io.fd, &d->rmsg[i].msg_hdr, MSG_DONTWAIT | MSG_TRUNC); while (k < 0 && errno == EINTR);
+        if (k < 0) { r = i > 0 ? i : -1; break; }   /* an error after some: the next call reports it */
+        d->rmsg[i].msg_len = (unsigned)k;
+        r = i + 1;
+    }
+#ifndef AIOS_NO_MMSG
+done:
+#endif
+    if (r < 0) return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -errno;
+    d->rn = r;
+    d->rpos = 0;
+    if (r < n) d->flags &= ~(unsigned)AIOS__D_MORE;
+    return r;
+}
+
+/* The receive waiting ends with status (its callback runs now). */
+static void aios__dgram_recv_done(aios_dgram *d, int status)
+{
+    aios_dgram_cb cb = d->rcb;
+    d->rcb = NULL;
+    d->rdst = NULL;
+    cb(d, status, d->rud);
+}
+
+/* Copies the next datagram of the ring into the receive waiting. */
+static void aios__dgram_hand_out(aios_dgram *d)
+{
+    const aios__mmsg *m = &d->rmsg[d->rpos];
+    size_t full = m->msg_len, kept = full < d->rsize ? full : d->rsize;
+    int cut = (m->msg_hdr.msg_flags & MSG_TRUNC) || full > d->rcap;
+    if (kept > d->rcap) kept = d->rcap;
+    if (kept) memcpy(d->rdst, d->rbuf + (size_t)d->rpos * d->rsize, kept);
+    aios__addr_take(&d->from, &d->rname[d->rpos], m->msg_hdr.msg_namelen);
+    d->rlast = full;
+    d->rpos++;
+    aios__dgram_recv_done(d, cut ? -EMSGSIZE : full > (size_t)INT_MAX ? INT_MAX : (int)full);
+}
+
+/* Hands out datagrams while a receive waits, at most recv_max per loop
+ * iteration: what is left waits for the next one, so that a flood of
+ * datagrams cannot keep the loop from its timers and other descriptors. */
+static void aios__dgram_recv_step(aios_dgram *d)
+{
+    akc_loop *l = &d->ctx->core;
+    if (d->riter != l->iterations) {
+        d->riter = l->iterations;
+        d->rcount = 0;
+    }
+    while (d->rcb && !(d->flags & AIOS__D_CLOSING)) {
+        if (d->rcount >= d->rmax) {
+            if (d->rpos < d->rn) (void)aios__timer_start(d->ctx, &d->resume, akc_time(l));
+            return;
+        }
+        if (d->rpos == d->rn) {
+            int r;
+            if (!(d->flags & AIOS__D_MORE)) return;
+            r = aios__dgram_take(d, d->rmax - d->rcount);
+            if (r == 0) {
+                d->flags &= ~(unsigned)AIOS__D_MORE;
+                return;
+            }
+            if (r < 0) {
+                d->flags &= ~(unsigned)AIOS__D_MORE;
+                d->rlast = 0;
+                d->from.len = 0;
+                d->rcount++;
+                aios__dgram_recv_done(d, r);
+                continue;
+            }
+        }
+        d->rcount++;
+        aios__dgram_hand_out(d);
+    }
+}
+
+AIOS_API int aios_recv(aios_dgram *d, void *buf, size_t cap, aios_dgram_cb cb, void *ud)
+{
+    int r;
+    if ((r = aios__dgram_usable(d)) < 0) return r;
+    if ((!buf && cap) || !cb) return -EINVAL;
+    if (d->rcb) return -EBUSY;
+    if (!d->ring && aios__dgram_ring(d) < 0) return -ENOMEM;
+    d->rdst = buf;
+    d->rcap = cap;
+    d->rcb = cb;
+    d->rud = ud;
+    if (d->rpos < d->rn || (d->flags & AIOS__D_MORE)) aios__dgram_kick(d);   /* one may be here already */
+    else aios__dgram_update(d);                                               /* else the socket is watched */
+    return 0;
+}
+
+AIOS_API const aios_addr *aios_recv_from(const aios_dgram *d) { return d ? &d->from : NULL; }
+AIOS_API size_t aios_recv_size(const aios_dgram *d) { return d ? d->rlast : 0; }
+
+/* ---- sending ---- */
+
+AIOS_API int aios_send(aios_dgram *d, const void *data, size_t n, const aios_addr *to, aios_dgram_cb cb, void *ud)
+{
+    aios_addr tmp;
+    aios__sreq *r;
+    size_t size;
+    int e;
+    if ((e = aios__dgram_usable(d)) < 0) return e;
+    if (!data && n) return -EINVAL;
+    if (to && (to->len == 0 || to->len > sizeof to->u.bytes)) return -EINVAL;
+    if (!to && !(d->flags & AIOS__D_CONNECTED)) return -EDESTADDRREQ;
+    if (to) to = aios__addr_out(d, to, &tmp);
+    size = sizeof *r + ((to ? to->len : 0) + 7u) / 8u * 8u;
+    if (n > d->shwm || size + n > d->shwm) return -EMSGSIZE;   /* could never fit the queue */
+    size += n;
+    if (d->squeued + size > d->shwm) return -EAGAIN;
+    r = (aios__sreq *)AIOS_MALLOC(size);
+    if (!r) return -ENOMEM;
+    memset(r, 0, sizeof *r);
+    r->cb = cb;
+    r->ud = ud;
+    r->size = size;
+    r->len = n;
+    r->alen = to ? to->len : 0;
+    if (to) memcpy(AIOS__SREQ_ADDR(r), to->u.bytes, to->len);
+    if (n) memcpy(AIOS__SREQ_DATA(r), data, n);
+    if (d->stail) d->stail->next = r; else d->shead = r;
+    d->stail = r;
+    d->squeued += size;
+    aios__dgram_kick(d);
+    return 0;
+}
+
+AIOS_API size_t aios_send_queued(const aios_dgram *d) { return d ? d->squeued : 0; }
+
+/* Sends k datagrams: how many went, or -errno for the first. */
+static int aios__dgram_send_batch(aios_dgram *d, aios__mmsg *v, int k)
+{
+    int i;
+#ifndef AIOS_NO_MMSG
+    if (!aios__mmsg_missing) {
+        int r = AIOS_SYS_SENDMMSG(d->io.fd, v, (unsigned)k, MSG_DONTWAIT | MSG_NOSIGNAL);
+        if (r >= 0) return r;
+        if (errno != ENOSYS) return -errno;
+        aios__mmsg_missing = 1;
+    }
+#endif
+    for (i = 0; i < k; i++)
+        if (AIOS_SYS_SENDMSG(d->io.fd, &v[i].msg_hdr, MSG_DONTWAIT | MSG_NOSIGNAL) < 0) return i > 0 ? i : -errno;
+    return k;
+}
+
+/* Sends what is queued and not yet sent, up to 64 datagrams per call.  A
+ * datagram the kernel refuses fails alone (its status says why); a full
+ * socket buffer waits for the socket to be writable. */
+static void aios__dgram_flush(aios_dgram *d)
+{
+    aios__sreq *w = d->shead;
+    while (w && w->done) w = w->next;
+    while (w && !(d->flags & AIOS__D_SWAIT) && d->io.fd >= 0) {
+        aios__mmsg v[AIOS__SEND_BATCH];
+        struct iovec iov[AIOS__SEND_BATCH];
+        aios__sreq *req[AIOS__SEND_BATCH], *x;
+        int k = 0, n, i;
+        memset(v, 0, sizeof v);
+        for (x = w; x && k < AIOS__SEND_BATCH; x = x->next, k++) {
+            iov[k].iov_base = AIOS__SREQ_DATA(x);
+            iov[k].iov_len = x->len;
+            v[k].msg_hdr.msg_iov = &iov[k];
+            v[k].msg_hdr.msg_iovlen = 1;
+            v[k].msg_hdr.msg_name = x->alen ? AIOS__SREQ_ADDR(x) : NULL;
+            v[k].msg_hdr.msg_namelen = x->alen;
+            req[k] = x;
+        }
+        n = aios__dgram_send_batch(d, v, k);
+        if (n == -EINTR) continue;
+        if (n == -EAGAIN || n == -EWOULDBLOCK) {
+            d->flags |= AIOS__D_SWAIT;
+            break;
+        }
+        if (n < 0) {   /* this one alone: too big, no route, refused ... */
+            w->done = 1;
+            w->status = n;
+            w = w->next;
+            continue;
+        }
+        for (i = 0; i < n; i++) req[i]->done = 1;
+        w = req[n - 1]->next;
+    }
+}
+
+/* The callbacks of the datagrams at the head that are done, in order. */
+static void aios__dgram_send_done(aios_dgram *d)
+{
+    aios__sreq *r;
+    while ((r = d->shead) != NULL && r->done && !(d->flags & AIOS__D_CLOSING)) {
+        d->shead = r->next;
+        if (!d->shead) d->stail = NULL;
+        d->squeued -= r->size;
+        if (r->cb) r->cb(d, r->status, r->ud);
+        AIOS_FREE(r);
+    }
+}
+
+/* ---- dispatch ---- */
+
+static void aios__dgram_update(aios_dgram *d)
+{
+    unsigned ev = 0;
+    if (d->io.fd < 0) return;
+    if (d->rcb && d->rpos == d->rn) ev |= POLLIN;
+    if (d->flags & AIOS__D_SWAIT) ev |= POLLOUT;
+    akc_io_want(&d->ctx->core, &d->io, ev);
+}
+
+static void aios__dgram_process(aios_dgram *d, unsigned revents)
+{
+    if (revents & (POLLOUT | POLLERR)) d->flags &= ~(unsigned)AIOS__D_SWAIT;
+    if (revents & (POLLIN | POLLERR)) d->flags |= AIOS__D_MORE;
+    if (!(d->flags & AIOS__D_CLOSING)) aios__dgram_recv_step(d);
+    if (!(d->flags & AIOS__D_CLOSING)) {
+        aios__dgram_flush(d);
+        aios__dgram_send_done(d);
+    }
+    if (d->flags & AIOS__D_CLOSING) {
+        aios__dgram_finish(d);
+        return;
+    }
+    aios__dgram_update(d);
+}
+
+/* ---- options ---- */
+
+static int aios__dgram_opt(aios_dgram *d, int level, int name, const void *v, socklen_t len)
+{
+    int r;
+    if ((r = aios__dgram_usable(d)) < 0) return r;
+    return setsockopt(d->io.fd, level, name, v, len) < 0 ? -errno : 0;
+}
+
+/* An IPv4 option on an IPv6 socket: for the IPv4 peers a dual-stack
+ * socket also has (an IPv6-only socket refuses, which is fine). */
+static int aios__dgram_opt46(aios_dgram *d, int name4, int name6, const void *v, socklen_t len)
+{
+    int r;
+    if (d && d->family == AF_INET6) {
+        r = aios__dgram_opt(d, IPPROTO_IPV6, name6, v, len);
+        if (r == 0) (void)setsockopt(d->io.fd, IPPROTO_IP, name4, v, len);
+        return r;
+    }
+    return aios__dgram_opt(d, IPPROTO_IP, name4, v, len);
+}
+
+AIOS_API int aios_dgram_broadcast(aios_dgram *d, int on)
+{
+    int v = on ? 1 : 0;
+    return aios__dgram_opt(d, SOL_SOCKET, SO_BROADCAST, &v, sizeof v);
+}
+
+/* struct ip_mreqn, which names an interface by its index, is a GNU and
+ * BSD declaration: a file compiled for strict POSIX has no multicast. */
+#if (defined(__GLIBC__) && defined(__USE_MISC)) || (!defined(__GLIBC__) && (defined(_GNU_SOURCE) || defined(_BSD_SOURCE)))
+#define AIOS__MCAST 1
+#endif
+
+/* An IPv4 multicast option that names an interface by its index (group
+ * NULL: IP_MULTICAST_IF). */
+static int aios__mreqn(aios_dgram *d, int name, const struct in_addr *group, unsigned idx)
+{
+#ifdef AIOS__MCAST
+    struct ip_mreqn m;
+    memset(&m, 0, sizeof m);
+    if (group) m.imr_multiaddr = *group;
+    m.imr_ifindex = (int)idx;
+    return aios__dgram_opt(d, IPPROTO_IP, name, &m, sizeof m);
+#else
+    (void)d; (void)name; (void)group; (void)idx;
+    return -ENOTSUP;
+#endif
+}
+
+static int aios__dgram_member(aios_dgram *d, const char *group, const char *iface, int join)
+{
+    aios_addr g;
+    unsigned idx;
+    int r;
+    struct ipv6_mreq m;
+    const struct sockaddr_in6 *v6 = (const struct sockaddr_in6 *)(const void *)g.u.bytes;
+    if ((r = aios__dgram_usable(d)) < 0) return r;
+    if (!group) return -EINVAL;
+    if ((r = aios_addr_set(&g, group, 0)) < 0 || (r = aios__ifindex(iface, &idx)) < 0) return r;
+    if (aios__addr_family(&g) == AF_INET)
+        return aios__mreqn(d, join ? IP_ADD_MEMBERSHIP : IP_DROP_MEMBERSHIP,
+                           &((const struct sockaddr_in *)(const void *)g.u.bytes)->sin_addr, idx);
+    memset(&m, 0, sizeof m);
+    m.ipv6mr_multiaddr = v6->sin6_addr;
+    m.ipv6mr_interface = idx ? idx : v6->sin6_scope_id;   /* ff02::fb%eth0 names it too */
+    return aios__dgram_opt(d, IPPROTO_IPV6, join ? IPV6_JOIN_GROUP : IPV6_LEAVE_GROUP, &m, sizeof m);
+}
+
+AIOS_API int aios_dgram_join(aios_dgram *d, const char *group, const char *iface)
+{
+    return aios__dgram_member(d, group, iface, 1);
+}
+
+AIOS_API int aios_dgram_leave(aios_dgram *d, const char *group, const char *iface)
+{
+    return aios__dgram_member(d, group, iface, 0);
+}
+
+AIOS_API int aios_dgram_multicast_if(aios_dgram *d, const char *iface)
+{
+    unsigned idx;
+    int r, i6;
+    if ((r = aios__dgram_usable(d)) < 0) return r;
+    if ((r = aios__ifindex(iface, &idx)) < 0) return r;
+    if (d->family != AF_INET6) return aios__mreqn(d, IP_MULTICAST_IF, NULL, idx);
+    i6 = (int)idx;
+    r = aios__dgram_opt(d, IPPROTO_IPV6, IPV6_MULTICAST_IF, &i6, sizeof i6);
+    if (r == 0) (void)aios__mreqn(d, IP_MULTICAST_IF, NULL, idx);   /* for its IPv4 peers (dual stack) */
+    return r;
+}
+
+AIOS_API int aios_dgram_multicast_ttl(aios_dgram *d, int ttl)
+{
+    if (ttl < 0 || ttl > 255) return -EINVAL;
+    return aios__dgram_opt46(d, IP_MULTICAST_TTL, IPV6_MULTICAST_HOPS, &ttl, sizeof ttl);
+}
+
+AIOS_API int aios_dgram_multicast_loop(aios_dgram *d, int on)
+{
+    int v = on ? 1 : 0;
+    return aios__dgram_opt46(d, IP_MULTICAST_LOOP, IPV6_MULTICAST_LOOP, &v, sizeof v);
+}
+
+/* ---- accessors ---- */
+
+AIOS_API int aios_dgram_fd(const aios_dgram *d) { return d ? d->io.fd : -1; }
+
+AIOS_API int aios_dgram_local(const aios_dgram *d, aios_addr *a)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof ss;
+    if (!d || !a) return -EINVAL;
+    if (d->io.fd < 0) return AIOS_ECLOSED;
+    if (getsockname(d->io.fd, (struct sockaddr *)(void *)&ss, &len) < 0) return -errno;
+    aios__addr_take(a, &ss, len);
+    return 0;
+}
+
+AIOS_API int aios_dgram_port(const aios_dgram *d)
+{
+    aios_addr a;
+    int r = aios_dgram_local(d, &a);
+    return r < 0 ? r : aios_addr_port(&a);
+}
+
+AIOS_API void aios_dgram_set_ud(aios_dgram *d, void *p) { if (d) d->user = p; }
+AIOS_API void *aios_dgram_ud(const aios_dgram *d) { return d ? d->user : NULL; }
+
+/* The await bridge's: the receive or send (cb, ud) ends without its
+ * callback.  A receive has taken nothing yet (datagrams move at its
+ * completion); a send not yet gone is dropped, one already sent only
+ * loses its callback. */
+AIOS_API void aios__dgram_withdraw(aios_dgram *d, int what, aios_dgram_cb cb, void *ud)
+{
+    aios__sreq **pp, *r, *prev = NULL;
+    if (!d) return;
+    if (what == AIOS__WD_RECV) {
+        if (d->rcb == cb && d->rud == ud) {
+            d->rcb = NULL;
+            d->rdst = NULL;
+            aios__dgram_update(d);
+        }
+        return;
+    }
+    for (pp = &d->shead; (r = *pp) != NULL; prev = r, pp = &r->next)
+        if (r->cb == cb && r->ud == ud) break;
+    if (!r) return;
+    if (r->done) {
+        r->cb = NULL;
+        return;
+    }
+    *pp = r->next;
+    if (d->stail == r) d->stail = prev;
+    d->squeued -= r->size;
+    AIOS_FREE(r);
+}
+
+/* ==== section: signals ==== */
+
+static void aios__signal_fire(akc_loop *l, akc_sig *core, const akc_siginfo *info)
+{
+    aios_signal *sig = AIOS__CONTAINER(core, aios_signal, core);
+    (void)l;
+    sig->cb(sig, info, sig->ud);
+}
+
+AIOS_API void aios_signal_init(aios_signal *sig, aios_signal_cb cb, void *ud)
+{
+    if (!sig) return;
+    akc_sig_init(&sig->core, aios__signal_fire);
+    sig->cb = cb;
+    sig->ud = ud;
+}
+
+AIOS_API int aios_signal_start(aios_signal *sig, aios_ctx *ctx, int signo)
+{
+    if (!sig || !ctx || !sig->cb || sig->core.fn != aios__signal_fire) return -EINVAL;
+    return akc_sig_start(&ctx->core, &sig->core, signo);
+}
+
+AIOS_API int aios_signal_stop(aios_signal *sig, aios_ctx *ctx)
+{
+    if (!sig || !ctx) return -EINVAL;
+    return akc_sig_stop(&ctx->core, &sig->core);
+}
+
+AIOS_API int aios_signal_active(const aios_signal *sig) { return sig && akc_sig_active(&sig->core); }
+
 /* ==== section: closing the context ==== */
 
 AIOS_PRIVATE void aios__close_all_streams(aios_ctx *c)
@@ -4207,9 +5806,11 @@ AIOS_API void aios_ctx_close(aios_ctx *c)
         else aios__server_force(srv);
     }
     aios__close_all_streams(c);
-    for (rounds = 0; rounds < 1000000 && (akc_defer_pending(&c->core) || c->nstreams > 0); rounds++) {
+    if (c->dgrams_close) c->dgrams_close(c);
+    for (rounds = 0; rounds < 1000000 && (akc_defer_pending(&c->core) || c->nstreams > 0 || c->dgrams); rounds++) {
         akc__run_deferred(&c->core, 1);
         aios__close_all_streams(c);  /* callbacks may have opened more */
+        if (c->dgrams_close) c->dgrams_close(c);
         for (srv = c->servers; srv; srv = srv->next) if (!srv->shutting) (void)aios_server_shutdown(srv, 0, NULL, NULL);
     }
 #ifndef AIOS_NO_THREADS
@@ -4236,7 +5837,13 @@ AIOS_API void aios_ctx_close(aios_ctx *c)
  * taken back and the stream stays usable: bytes a read had taken are back
  * in the stream's buffer, a write that had not started is dropped, one
  * that had started finishes from a copy, a connect is abandoned (the
- * stream stays, without a descriptor; close it). */
+ * stream stays, without a descriptor; close it).
+ *
+ * Datagrams the same way: AIOS_AWAIT_RECV(t, d, buf, cap) gives the
+ * datagram's length (or -EMSGSIZE for one cut to cap; aios_recv_from(d)
+ * names its sender), AIOS_AWAIT_SEND(t, d, data, n, to) 0 or why the
+ * datagram failed.  Taken back, a receive has taken no datagram and a
+ * send not yet gone never goes. */
 #if defined(SCHD_H_INCLUDED) && defined(AIO_STREAM_H) && !defined(AKC_BRIDGE_AIO)
 #define AKC_BRIDGE_AIO 1
 #include <errno.h>
@@ -4254,6 +5861,8 @@ AIOS_API void aios_ctx_close(aios_ctx *c)
 #define AIOS_AWAIT_SHUTDOWN(t, s)                 SCHD_AWAIT_(t, aios__await_shutdown((t), (s)))
 #define AIOS_AWAIT_SERVER_SHUTDOWN(t, srv, timeout_ns) \
     SCHD_AWAIT_(t, aios__await_server_shutdown((t), (srv), (timeout_ns)))
+#define AIOS_AWAIT_RECV(t, d, buf, cap)           SCHD_AWAIT_(t, aios__await_recv((t), (d), (buf), (cap)))
+#define AIOS_AWAIT_SEND(t, d, data, n, to)        SCHD_AWAIT_(t, aios__await_send((t), (d), (data), (n), (to)))
 
 enum { AIOS__AW_SOME, AIOS__AW_EXACT, AIOS__AW_UNTIL, AIOS__AW_PEEK };
 
@@ -4364,6 +5973,39 @@ AIOS__BRIDGE int aios__await_server_shutdown(schd_task *t, aios_server *srv, int
     r = aios_server_shutdown(srv, timeout_ns, aios__await_server_done, t);
     if (r < 0) return schd_task_op_failed(t, r);
     return schd_task_op_begin(t, srv, aios__await_withdraw_server);
+}
+
+static void aios__await_dgram_done(aios_dgram *d, int status, void *ud)
+{
+    schd_task_op_end((schd_task *)ud, d, status);
+}
+
+static void aios__await_withdraw_recv(schd_task *t, void *op)
+{
+    aios__dgram_withdraw((aios_dgram *)op, AIOS__WD_RECV, aios__await_dgram_done, t);
+}
+
+static void aios__await_withdraw_send(schd_task *t, void *op)
+{
+    aios__dgram_withdraw((aios_dgram *)op, AIOS__WD_SEND, aios__await_dgram_done, t);
+}
+
+AIOS__BRIDGE int aios__await_recv(schd_task *t, aios_dgram *d, void *buf, size_t cap)
+{
+    int r;
+    if (schd_task_op_enter(t)) return 1;
+    r = aios_recv(d, buf, cap, aios__await_dgram_done, t);
+    if (r < 0) return schd_task_op_failed(t, r);
+    return schd_task_op_begin(t, d, aios__await_withdraw_recv);
+}
+
+AIOS__BRIDGE int aios__await_send(schd_task *t, aios_dgram *d, const void *data, size_t n, const aios_addr *to)
+{
+    int r;
+    if (schd_task_op_enter(t)) return 1;
+    r = aios_send(d, data, n, to, aios__await_dgram_done, t);
+    if (r < 0) return schd_task_op_failed(t, r);
+    return schd_task_op_begin(t, d, aios__await_withdraw_send);
 }
 
 /* A context as a source of a schd_loop: schd_source_add with

@@ -24,11 +24,9 @@
 #include <signal.h>
 #include <ctype.h>
 
-static volatile sig_atomic_t interrupted;
-static void on_sigint(int sig) { (void)sig; interrupted = 1; }
-
 typedef struct state {
     ausb_ctx *ctx;
+    ausb_pipe *pipe;
     int64_t start, last_print, stop_at;
     long long last_bytes;
     int ended, status;
@@ -55,6 +53,14 @@ static void on_end(ausb_pipe *p, int status, void *ud)
     (void)p;
     s->ended = 1;
     s->status = status;
+}
+
+/* Ctrl-C, through the loop (no handler): the pipe stops, its end prints the total. */
+static void on_sigint(ausb_signal *sig, const ausb_siginfo *info, void *ud)
+{
+    state *s = (state *)ud;
+    (void)sig; (void)info;
+    ausb_pipe_stop(s->pipe);
 }
 
 /* ---- the command line: digits only, no sign, space or junk ---- */
@@ -143,6 +149,7 @@ int main(int argc, char **argv)
     ausb_device dev;
     ausb_handle h;
     ausb_pipe pipe;
+    ausb_signal sigint;
     ausb_pipe_config pc;
     state s;
     args a;
@@ -177,11 +184,11 @@ int main(int argc, char **argv)
         ausb_ctx_close(&ctx);
         return 1;
     }
-    {
-        struct sigaction sa;
-        memset(&sa, 0, sizeof sa);
-        sa.sa_handler = on_sigint;
-        sigaction(SIGINT, &sa, NULL);
+    s.pipe = &pipe;
+    ausb_signal_init(&sigint, on_sigint, &s);
+    if ((r = ausb_signal_start(&sigint, &ctx, SIGINT)) < 0) {
+        fprintf(stderr, "bulk_stream: SIGINT: %s\n", ausb_strerror(r));
+        ausb_pipe_stop(&pipe);
     }
     s.start = s.last_print = ausb_now_ns();
     s.stop_at = a.seconds > 0 ? s.start + (int64_t)(a.seconds * 1e9) : INT64_MAX;
@@ -199,7 +206,7 @@ int main(int argc, char **argv)
             s.last_print = now;
             s.last_bytes = pipe.bytes;
         }
-        if (now >= s.stop_at || interrupted) ausb_pipe_stop(&pipe);
+        if (now >= s.stop_at) ausb_pipe_stop(&pipe);
     }
     printf("total: bytes %lld transfers %lld MB/s %.1f status %s\n", pipe.bytes, pipe.chunks,
            mbps(pipe.bytes, ausb_now_ns() - s.start), s.status == -ECANCELED ? "stopped" : ausb_strerror(s.status));

@@ -21,12 +21,11 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <sys/signalfd.h>
 
 static aios_ctx ctx;
-static aios_stream *port, *in, *out, *signals;
+static aios_stream *port, *in, *out;
+static aios_signal sigterm, sigint;
 static char to_port[4096], from_port[4096];
-static struct signalfd_siginfo signal_info;
 static int failed;
 
 static void stop_with(int code, const char *what, int err)
@@ -77,24 +76,20 @@ static void on_stdin(aios_stream *s, int status, void *ud)
     check("port write", aios_write(port, to_port, (size_t)status, on_sent, NULL));
 }
 
-static void on_signal(aios_stream *s, int status, void *ud)
+/* SIGINT and SIGTERM come through the loop (no handler): a clean stop. */
+static void on_signal(aios_signal *sig, const aios_siginfo *info, void *ud)
 {
-    (void)s; (void)ud;
-    if (status > 0) stop_with(0, NULL, 0);
+    (void)sig; (void)info; (void)ud;
+    stop_with(0, NULL, 0);
 }
 
-/* SIGTERM and SIGINT stay blocked and are read from a descriptor. */
 static int watch_signals(void)
 {
-    sigset_t mask;
-    int fd, r;
-    sigemptyset(&mask);
-    sigaddset(&mask, SIGTERM);
-    sigaddset(&mask, SIGINT);
-    if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0) return -errno;
-    if ((fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC)) < 0) return -errno;
-    if ((r = aios_stream_open(&signals, &ctx, fd, 0)) < 0) return r;
-    return aios_read_exactly(signals, &signal_info, sizeof signal_info, on_signal, NULL);
+    int r;
+    aios_signal_init(&sigterm, on_signal, NULL);
+    aios_signal_init(&sigint, on_signal, NULL);
+    if ((r = aios_signal_start(&sigterm, &ctx, SIGTERM)) < 0) return r;
+    return aios_signal_start(&sigint, &ctx, SIGINT);
 }
 
 /* A rate from 1 to 4000000 in decimal digits, or -1. */
@@ -131,7 +126,7 @@ int main(int argc, char **argv)
     if (r == 0) { what = "stdin"; r = aios_read(in, to_port, sizeof to_port, on_stdin, NULL); }
     if (r == 0) { what = "loop"; r = aios_run(&ctx); }
     if (r < 0) fprintf(stderr, "serial_cat: %s: %s\n", what, aios_strerror(r));
-    aios_ctx_close(&ctx);
+    aios_ctx_close(&ctx);   /* stops the watchers: the signal mask as it was */
     /* stdin and stdout may be shared with the shell: give them back as found */
     if (in_flags >= 0) (void)fcntl(0, F_SETFL, in_flags);
     if (out_flags >= 0) (void)fcntl(1, F_SETFL, out_flags);

@@ -19,6 +19,7 @@
 # usb_torture   many transfers, random cancels, timeouts, stalls, unplugs:
 #               exactly one callback per submit (counted), nothing leaked;
 # usb_sched     asyncusb on the sched.h loop, tasks awaiting transfers.
+# usb_signals   signals reach the loop past the resolver's and libusb's threads.
 # hosts         foreign loops (naive epoll, libuv, GLib) drive all three
 #               headers; nested contexts share one wait per iteration.
 # usb_hostile   hostile descriptor sets (every cut, bad bLengths, lying
@@ -97,7 +98,7 @@ au_usb_suite() {
 }
 
 if au_missing=$(t_lacks umockdev-wrapper=umockdev pc:libusb-1.0=libusb-1.0-0-dev pc:umockdev-1.0=libumockdev-dev); then
-    t_skip asyncusb "the USB suites (usb_core, usb_faults, usb_sweep, usb_stream, usb_epstream, usb_hotplug, usb_regress, usb_torture, usb_sched)" "$au_missing"
+    t_skip asyncusb "the USB suites (usb_core, usb_faults, usb_sweep, usb_stream, usb_epstream, usb_hotplug, usb_regress, usb_torture, usb_sched, usb_signals)" "$au_missing"
 else
     au_usb_suite usb_core tests/usb_core.c
     au_usb_suite usb_faults tests/usb_faults.c
@@ -105,6 +106,9 @@ else
     au_usb_suite usb_stream tests/usb_stream.c
     au_usb_suite usb_epstream tests/usb_epstream.c
     au_usb_suite usb_hotplug tests/usb_hotplug.c
+    # SIGINT and SIGTERM through the loop while a resolver thread and
+    # libusb's own thread are alive
+    au_usb_suite usb_signals tests/usb_signals.c
     # Submission from other threads under ThreadSanitizer (the threaded
     # test only: umockdev's worker shares URB memory with the fake device
     # in ways TSan cannot follow).

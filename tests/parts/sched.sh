@@ -5,6 +5,9 @@ t_unit sched_fault tests/sched_fault.c -lpthread
 # issue 6: timers, tasks, posts, async sends and thread flags churning for
 # SCHED_CHURN_SECONDS (3) with every count checked; make soak runs it longer.
 t_unit sched_churn tests/sched_churn.c -lpthread
+# signals through the loop: real kill, sigqueue and SIGCHLD; the thread's
+# mask as it was after the last watcher; signals before the loop runs
+t_unit sched_signal tests/sched_signal.c -lpthread
 
 if [ -z "$CROSS" ]; then
     # `make all` into a folder of the part's own: other parts build into
