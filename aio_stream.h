@@ -1554,6 +1554,7 @@ AKC_FN void akc__sig_ready(akc_loop *l, akc_io *io, unsigned revents)
         while ((s = g->cursor) != NULL) {
             g->cursor = s->next;
             if (s->signo == info.signo) s->fn(l, s, &info);
+            if (l->sigs != g) return;   /* the loop closed from the callback: g is gone */
         }
     }
 }
@@ -1670,7 +1671,7 @@ AKC_FN int akc_sig_start(akc_loop *l, akc_sig *s, int signo)
 {
     struct akc__sigs *g;
     int r;
-    if (!akc_sig_valid(signo)) return -EINVAL;
+    if (!akc_sig_valid(signo) || !l->live) return -EINVAL;   /* a closed loop has no allocator */
     if (s->signo) {
         if (!akc__sig_owned((struct akc__sigs *)l->sigs, s)) return -EINVAL;
         if (s->signo == signo) return 0;
@@ -2764,11 +2765,17 @@ AIOS_PRIVATE int aios__accept_nb(int fd, struct sockaddr *addr, socklen_t *len)
 }
 
 /* 1 when a stream or a listener of the context holds fd. */
+AIOS_PRIVATE int aios__dgram_holds(aios_ctx *c, int fd);
+
+/* 1 when a stream, listener or datagram socket of the context holds fd:
+ * a descriptor has one owner, or the watchers of two would fight over its
+ * one epoll entry. */
 AIOS_PRIVATE int aios__fd_held(aios_ctx *c, int fd)
 {
     aios_server *srv;
     aios_stream *s;
     int i;
+    if (aios__dgram_holds(c, fd)) return 1;
     for (s = c->streams; s; s = s->next)
         if (s->io.fd == fd) return 1;
     for (srv = c->servers; srv; srv = srv->next) {
@@ -5187,13 +5194,13 @@ AIOS_API int aios_unix_dgram_open(aios_dgram **out, aios_ctx *ctx, const char *p
     return 0;
 }
 
-/* 1 when a stream, listener or datagram socket of the context holds fd. */
-static int aios__dgram_fd_held(aios_ctx *c, int fd)
+/* 1 when a datagram socket of the context holds fd (aios__fd_held asks). */
+AIOS_PRIVATE int aios__dgram_holds(aios_ctx *c, int fd)
 {
     aios_dgram *d;
     for (d = c->dgrams; d; d = d->next)
         if (d->io.fd == fd) return 1;
-    return aios__fd_held(c, fd);
+    return 0;
 }
 
 AIOS_API int aios_dgram_open(aios_dgram **out, aios_ctx *ctx, int fd, unsigned flags, const aios_dgram_opts *o)
@@ -5206,7 +5213,7 @@ AIOS_API int aios_dgram_open(aios_dgram **out, aios_ctx *ctx, int fd, unsigned f
     if (!o) { aios_dgram_opts_init(&defaults); o = &defaults; }
     if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) < 0) return -errno;
     if (type != SOCK_DGRAM) return -EPROTOTYPE;
-    if (aios__dgram_fd_held(ctx, fd)) return -EBUSY;
+    if (aios__fd_held(ctx, fd)) return -EBUSY;
     if ((r = aios__set_nonblock(fd)) < 0) return r;
     if ((r = aios__dgram_new(out, ctx, fd, o)) < 0) return r;
     if (flags & AIOS_NOCLOSE) (*out)->flags |= AIOS__D_NOCLOSE;
@@ -5413,7 +5420,9 @@ static void aios__dgram_recv_step(aios_dgram *d)
     }
     while (d->rcb && !(d->flags & AIOS__D_CLOSING)) {
         if (d->rcount >= d->rmax) {
-            if (d->rpos < d->rn) (void)aios__timer_start(d->ctx, &d->resume, akc_time(l));
+            /* the rest next iteration; without memory for the timer, the
+             * deferred queue (which cannot fail) carries it instead */
+            if (d->rpos < d->rn && aios__timer_start(d->ctx, &d->resume, akc_time(l)) < 0) aios__dgram_kick(d);
             return;
         }
         if (d->rpos == d->rn) {
@@ -5471,9 +5480,10 @@ AIOS_API int aios_send(aios_dgram *d, const void *data, size_t n, const aios_add
     if (!to && !(d->flags & AIOS__D_CONNECTED)) return -EDESTADDRREQ;
     if (to) to = aios__addr_out(d, to, &tmp);
     size = sizeof *r + ((to ? to->len : 0) + 7u) / 8u * 8u;
-    if (n > d->shwm || size + n > d->shwm) return -EMSGSIZE;   /* could never fit the queue */
+    /* (written so that no sum can wrap, whatever send_hwm and n are) */
+    if (n > d->shwm || size > d->shwm - n) return -EMSGSIZE;   /* could never fit the queue */
     size += n;
-    if (d->squeued + size > d->shwm) return -EAGAIN;
+    if (size > d->shwm - d->squeued) return -EAGAIN;
     r = (aios__sreq *)AIOS_MALLOC(size);
     if (!r) return -ENOMEM;
     memset(r, 0, sizeof *r);

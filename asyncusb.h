@@ -125,7 +125,10 @@ over in order:
   a callback may free the handle's storage or even call `ausb_ctx_close`.
   `ausb_ctx_close` closes every handle still open and runs the deferred calls
   (also those deferred meanwhile); `ausb_ctx_close` from a callback that exit
-  itself delivers does nothing.
+  itself delivers does nothing.  From any other callback of the context's
+  dispatch (a transfer's, a signal watcher's, a deferred call's) it is
+  carried out when that dispatch returns, before `ausb_run_once` or
+  `ausb_dispatch` returns: the context stays usable until then.
 - An `ausb_stop` made while `ausb_run` is not running ends the next
   `ausb_run` at once.
 - `ausb_ctx`, `ausb_handle` and `ausb_transfer` are caller storage that
@@ -1520,6 +1523,7 @@ AKC_FN void akc__sig_ready(akc_loop *l, akc_io *io, unsigned revents)
         while ((s = g->cursor) != NULL) {
             g->cursor = s->next;
             if (s->signo == info.signo) s->fn(l, s, &info);
+            if (l->sigs != g) return;   /* the loop closed from the callback: g is gone */
         }
     }
 }
@@ -1636,7 +1640,7 @@ AKC_FN int akc_sig_start(akc_loop *l, akc_sig *s, int signo)
 {
     struct akc__sigs *g;
     int r;
-    if (!akc_sig_valid(signo)) return -EINVAL;
+    if (!akc_sig_valid(signo) || !l->live) return -EINVAL;   /* a closed loop has no allocator */
     if (s->signo) {
         if (!akc__sig_owned((struct akc__sigs *)l->sigs, s)) return -EINVAL;
         if (s->signo == signo) return 0;
@@ -2123,6 +2127,7 @@ struct ausb_ctx {
     int fds_lost;      /* an fd could not be recorded: resync, poll meanwhile */
     int in_dispatch_events;
     int exiting;       /* ausb_ctx_close is running: a nested call does nothing */
+    int close_asked;   /* ausb_ctx_close from a dispatch: done when it returns */
     int inflight;
     ausb_transfer *done_head, *done_tail;
     ausb_handle *handles;
@@ -3045,6 +3050,12 @@ AUSB_API void ausb_ctx_close(ausb_ctx *ctx)
     int pass;
     /* A callback that close delivers may call ausb_ctx_close again: no-op. */
     if (!ctx || !ctx->lu || ctx->exiting) return;
+    /* From a callback of the context's own dispatch: the dispatch still
+     * walks the context, so the close waits until it returns. */
+    if (ctx->core.depth) {
+        ctx->close_asked = 1;
+        return;
+    }
     ctx->exiting = 1;
     /* No notification during or after exit; queued ones are freed. */
     while (ctx->hotplugs) ausb_hotplug_stop(ctx->hotplugs);
@@ -3213,6 +3224,7 @@ AUSB_API void ausb_dispatch(void *vctx, struct pollfd *fds, int n)
     ausb_ctx *ctx = (ausb_ctx *)vctx;
     if (!ctx || !ctx->lu) return;
     akc_dispatch(&ctx->core, fds, fds ? n : 0);
+    if (ctx->close_asked && !ctx->core.depth) ausb_ctx_close(ctx);   /* asked for from a callback */
 }
 
 /* What keeps ausb_run going: work in flight or queued, hotplug watches,
@@ -3228,6 +3240,7 @@ AUSB_API int ausb_run_once(ausb_ctx *ctx, int64_t timeout_ns)
     int r;
     if (!ctx || !ctx->lu) return -EINVAL;
     r = akc_run_once(&ctx->core, timeout_ns);
+    if (ctx->close_asked && !ctx->core.depth) ausb_ctx_close(ctx);   /* asked for from a callback */
     if (r < 0) return r;
     return ausb__alive(ctx);
 }

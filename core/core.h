@@ -929,6 +929,7 @@ AKC_FN void akc__sig_ready(akc_loop *l, akc_io *io, unsigned revents)
         while ((s = g->cursor) != NULL) {
             g->cursor = s->next;
             if (s->signo == info.signo) s->fn(l, s, &info);
+            if (l->sigs != g) return;   /* the loop closed from the callback: g is gone */
         }
     }
 }
@@ -1045,7 +1046,7 @@ AKC_FN int akc_sig_start(akc_loop *l, akc_sig *s, int signo)
 {
     struct akc__sigs *g;
     int r;
-    if (!akc_sig_valid(signo)) return -EINVAL;
+    if (!akc_sig_valid(signo) || !l->live) return -EINVAL;   /* a closed loop has no allocator */
     if (s->signo) {
         if (!akc__sig_owned((struct akc__sigs *)l->sigs, s)) return -EINVAL;
         if (s->signo == signo) return 0;

@@ -716,6 +716,64 @@ static void test_bad_arguments(void)
     aios_ctx_close(&ctx);
 }
 
+static void on_sig_closed(aios_signal *sig, const aios_siginfo *info, void *ud)
+{
+    (void)sig; (void)info;
+    ++*(int *)ud;
+}
+
+/* Sizes near SIZE_MAX: with an unbounded queue (send_hwm SIZE_MAX) a
+ * length from a failed computation must be refused, not wrap the size
+ * check into a small allocation and a huge copy (found in review). */
+static void test_send_sizes_never_wrap(void)
+{
+    aios_dgram_opts o;
+    aios_dgram *d;
+    aios_addr to;
+    setup();
+    aios_dgram_opts_init(&o);
+    o.send_hwm = (size_t)-1;
+    T_REQUIRE((d = udp_on("127.0.0.1", &o)) != NULL);
+    to = addr_of("127.0.0.1", d);
+    T_EQ(aios_send(d, "x", (size_t)-1, &to, NULL, NULL), -EMSGSIZE);
+    T_EQ(aios_send(d, "x", (size_t)-1 - 8, &to, NULL, NULL), -EMSGSIZE);
+    T_EQ(aios_send_queued(d), 0);
+    T_EQ(aios_send(d, "x", 1, &to, NULL, NULL), 0);   /* the socket still works */
+    aios_ctx_close(&ctx);
+}
+
+/* One owner per descriptor: a stream or a second datagram socket on the
+ * descriptor a datagram socket holds is refused, so the receive waiting
+ * on it is not cut off from its readiness (found in review). */
+static void test_a_held_descriptor_is_refused_to_streams_too(void)
+{
+    aios_dgram *d, *d2;
+    aios_stream *st;
+    char buf[8];
+    static rec r;
+    setup();
+    memset(&r, 0, sizeof r);
+    T_REQUIRE((d = udp_on("127.0.0.1", NULL)) != NULL);
+    T_EQ(aios_recv(d, buf, sizeof buf, on_recv, &r), 0);
+    T_EQ(aios_stream_open(&st, &ctx, aios_dgram_fd(d), AIOS_NOCLOSE), -EBUSY);
+    T_EQ(aios_dgram_open(&d2, &ctx, aios_dgram_fd(d), AIOS_NOCLOSE, NULL), -EBUSY);
+    aios_ctx_close(&ctx);
+    T_EQ(r.calls, 1);   /* the receive ends once, at the close */
+    T_EQ(r.status, -ECANCELED);
+}
+
+/* A closed context has no allocator: a watcher is refused, no crash. */
+static void test_signal_on_a_closed_context_is_refused(void)
+{
+    aios_signal w;
+    int got = 0;
+    setup();
+    aios_ctx_close(&ctx);
+    aios_signal_init(&w, on_sig_closed, &got);
+    T_EQ(aios_signal_start(&w, &ctx, SIGUSR1), -EINVAL);
+    T_EQ(aios_signal_active(&w), 0);
+}
+
 /* ---- the context's signal watcher ---- */
 
 static void on_sig(aios_signal *sig, const aios_siginfo *info, void *ud)
@@ -766,6 +824,9 @@ int main(void)
     T_RUN(test_broadcast_needs_its_option);
     T_RUN(test_addresses);
     T_RUN(test_bad_arguments);
+    T_RUN(test_send_sizes_never_wrap);
+    T_RUN(test_a_held_descriptor_is_refused_to_streams_too);
+    T_RUN(test_signal_on_a_closed_context_is_refused);
     T_RUN(test_signal_through_the_context);
     return t_done();
 }

@@ -371,6 +371,9 @@ static void test_bad_signals_and_arguments_are_refused(void)
     T_EQ(schd_signal_stop(&w, &loop), 0);
     schd_loop_close(&other);
     schd_loop_close(&loop);
+    /* a closed loop has no allocator: refused, not a call through NULL */
+    T_EQ(schd_signal_start(&w, &loop, SIGINT), -EINVAL);
+    T_CHECK(!schd_signal_active(&w));
 }
 
 /* A second loop of the thread may watch other signals at the same time. */

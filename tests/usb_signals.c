@@ -203,6 +203,55 @@ static void test_a_signal_watcher_keeps_ausb_run_going(void)
     ausb_ctx_close(&ctx);
 }
 
+/* ausb_ctx_close from a signal watcher's callback (how a program ends on
+ * Ctrl-C) and from a deferred call: carried out when the dispatch
+ * returns, with nothing of the context touched after it is gone (found
+ * in review: the signal delivery read its freed state). */
+static void on_close_signal(ausb_signal *sig, const ausb_siginfo *info, void *ud)
+{
+    ausb_ctx *ctx = (ausb_ctx *)ud;
+    (void)sig; (void)info;
+    usb_sig_calls++;
+    ausb_ctx_close(ctx);
+    T_CHECK(ausb_pending(ctx) >= 0);   /* still usable until the dispatch ends */
+}
+
+static void on_close_deferred(ausb_deferred *d, void *ud)
+{
+    (void)d;
+    usb_sig_timer_calls++;
+    ausb_ctx_close((ausb_ctx *)ud);
+}
+
+static void test_ctx_close_from_a_callback_waits_for_the_dispatch(void)
+{
+    ausb_ctx ctx;
+    ausb_signal a, b;
+    ausb_deferred d;
+    int i;
+    usb_sig_calls = 0;
+    T_EQ(ausb_ctx_init(&ctx, NULL), 0);
+    ausb_signal_init(&a, on_close_signal, &ctx);
+    ausb_signal_init(&b, on_close_signal, &ctx);
+    T_EQ(ausb_signal_start(&a, &ctx, SIGUSR2), 0);
+    T_EQ(ausb_signal_start(&b, &ctx, SIGUSR2), 0);   /* a second watcher of the same signal */
+    T_EQ(kill(getpid(), SIGUSR2), 0);
+    for (i = 0; i < 100 && usb_sig_calls == 0; i++) (void)ausb_run_once(&ctx, AUSB_MS(50));
+    /* the context stays open until the dispatch returns: both watchers
+     * had the signal, then the close stopped them */
+    T_EQ(usb_sig_calls, 2);
+    T_EQ(ausb_run_once(&ctx, 0), -EINVAL);   /* closed */
+    T_EQ(ausb_run(&ctx), -EINVAL);
+    /* the same from a deferred call, inside ausb_run */
+    usb_sig_timer_calls = 0;
+    T_EQ(ausb_ctx_init(&ctx, NULL), 0);
+    ausb_deferred_init(&d);
+    ausb_defer(&d, &ctx, on_close_deferred, &ctx);
+    T_EQ(ausb_run(&ctx), 0);
+    T_EQ(usb_sig_timer_calls, 1);
+    ausb_ctx_close(&ctx);   /* closed already: nothing */
+}
+
 int main(void)
 {
     sigset_t all, old;
@@ -217,6 +266,7 @@ int main(void)
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     T_RUN(test_sigint_and_sigterm_reach_the_loop_past_the_family_threads);
     T_RUN(test_a_signal_watcher_keeps_ausb_run_going);
+    T_RUN(test_ctx_close_from_a_callback_waits_for_the_dispatch);
     /* valgrind routes signals among threads its own way: the control runs
      * in the other builds */
     if (!getenv("LD_PRELOAD") || !strstr(getenv("LD_PRELOAD"), "vgpreload")) T_RUN(test_a_thread_with_the_signal_unblocked_takes_it);
