@@ -4912,13 +4912,13 @@ AIOS_API const struct sockaddr *aios_addr_sa(const aios_addr *a)
     return a ? (const struct sockaddr *)(const void *)a->u.bytes : NULL;
 }
 
-static int aios__addr_family(const aios_addr *a)
+AIOS_PRIVATE int aios__addr_family(const aios_addr *a)
 {
     return a->len >= sizeof(sa_family_t) ? aios_addr_sa(a)->sa_family : AF_UNSPEC;
 }
 
 /* "eth0", or an index in decimal; NULL or "": 0 (the system's choice). */
-static int aios__ifindex(const char *iface, unsigned *idx)
+AIOS_PRIVATE int aios__ifindex(const char *iface, unsigned *idx)
 {
     const char *p;
     unsigned v = 0;
@@ -5011,7 +5011,7 @@ AIOS_API int aios_addr_equal(const aios_addr *a, const aios_addr *b)
 
 /* What the kernel said a sender was; on a dual-stack socket an IPv4 peer
  * comes as ::ffff:a.b.c.d and is given back as the IPv4 address it is. */
-static void aios__addr_take(aios_addr *a, const struct sockaddr_storage *ss, socklen_t len)
+AIOS_PRIVATE void aios__addr_take(aios_addr *a, const struct sockaddr_storage *ss, socklen_t len)
 {
     static const unsigned char mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
     const struct sockaddr_in6 *v6 = (const struct sockaddr_in6 *)(const void *)ss;
@@ -5031,7 +5031,7 @@ static void aios__addr_take(aios_addr *a, const struct sockaddr_storage *ss, soc
 
 /* The address to hand the kernel: an IPv4 one becomes ::ffff:a.b.c.d on
  * an IPv6 socket (which takes IPv4 unless it is IPv6 only). */
-static const aios_addr *aios__addr_out(const aios_dgram *d, const aios_addr *a, aios_addr *tmp)
+AIOS_PRIVATE const aios_addr *aios__addr_out(const aios_dgram *d, const aios_addr *a, aios_addr *tmp)
 {
     const struct sockaddr_in *v4 = (const struct sockaddr_in *)(const void *)a->u.bytes;
     struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)(void *)tmp->u.bytes;
@@ -5047,35 +5047,35 @@ static const aios_addr *aios__addr_out(const aios_dgram *d, const aios_addr *a, 
 
 /* ---- lifecycle ---- */
 
-static void aios__dgram_process(aios_dgram *d, unsigned revents);
-static void aios__dgram_update(aios_dgram *d);
+AIOS_PRIVATE void aios__dgram_process(aios_dgram *d, unsigned revents);
+AIOS_PRIVATE void aios__dgram_update(aios_dgram *d);
 
-static void aios__dgram_ready(akc_loop *l, akc_io *io, unsigned revents)
+AIOS_PRIVATE void aios__dgram_ready(akc_loop *l, akc_io *io, unsigned revents)
 {
     (void)l;
     aios__dgram_process(AIOS__CONTAINER(io, aios_dgram, io), revents);
 }
 
-static void aios__dgram_kick_run(akc_loop *l, akc_defer *k)
+AIOS_PRIVATE void aios__dgram_kick_run(akc_loop *l, akc_defer *k)
 {
     (void)l;
     aios__dgram_process(AIOS__CONTAINER(k, aios_dgram, kick), 0);
 }
 
-static void aios__dgram_resume_fire(akc_loop *l, akc_timer *t)
+AIOS_PRIVATE void aios__dgram_resume_fire(akc_loop *l, akc_timer *t)
 {
     (void)l;
     aios__dgram_process(AIOS__CONTAINER(t, aios_dgram, resume), 0);
 }
 
-static void aios__dgram_kick(aios_dgram *d)
+AIOS_PRIVATE void aios__dgram_kick(aios_dgram *d)
 {
     akc_defer_queue(&d->ctx->core, &d->kick);
 }
 
-static void aios__dgrams_close(aios_ctx *c);
+AIOS_PRIVATE void aios__dgrams_close(aios_ctx *c);
 
-static int aios__dgram_new(aios_dgram **out, aios_ctx *c, int fd, const aios_dgram_opts *o)
+AIOS_PRIVATE int aios__dgram_new(aios_dgram **out, aios_ctx *c, int fd, const aios_dgram_opts *o)
 {
     struct sockaddr_storage ss;
     socklen_t len = sizeof ss;
@@ -5102,7 +5102,7 @@ static int aios__dgram_new(aios_dgram **out, aios_ctx *c, int fd, const aios_dgr
     return 0;
 }
 
-static void aios__dgram_sockopts(int fd, int family, const aios_dgram_opts *o)
+AIOS_PRIVATE void aios__dgram_sockopts(int fd, int family, const aios_dgram_opts *o)
 {
     int one = 1;
     if (o->reuseaddr) (void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
@@ -5119,7 +5119,7 @@ static void aios__dgram_sockopts(int fd, int family, const aios_dgram_opts *o)
 }
 
 /* A socket of a's family bound to a; the descriptor is closed on failure. */
-static int aios__dgram_bind(aios_dgram **out, aios_ctx *c, const aios_addr *a, const aios_dgram_opts *o)
+AIOS_PRIVATE int aios__dgram_bind(aios_dgram **out, aios_ctx *c, const aios_addr *a, const aios_dgram_opts *o)
 {
     int fd, r, fam = aios__addr_family(a);
     fd = AIOS_SYS_SOCKET(fam, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -5156,7 +5156,7 @@ AIOS_API int aios_udp_open(aios_dgram **out, aios_ctx *ctx, const char *host, in
 /* A socket file left by a program that is gone (a probe is refused) is
  * removed; one that a live socket holds is left alone (bind then says
  * EADDRINUSE). */
-static void aios__unix_dgram_stale(const aios_addr *a, const char *path)
+AIOS_PRIVATE void aios__unix_dgram_stale(const aios_addr *a, const char *path)
 {
     struct stat st;
     int probe;
@@ -5225,7 +5225,7 @@ AIOS_API int aios_dgram_open(aios_dgram **out, aios_ctx *ctx, int fd, unsigned f
     return 0;
 }
 
-static int aios__dgram_usable(const aios_dgram *d)
+AIOS_PRIVATE int aios__dgram_usable(const aios_dgram *d)
 {
     if (!d) return -EINVAL;
     return (d->flags & AIOS__D_CLOSING) ? AIOS_ECLOSED : 0;
@@ -5253,7 +5253,7 @@ AIOS_API int aios_dgram_connect(aios_dgram *d, const aios_addr *peer)
 
 /* The socket's descriptor goes at once; its socket file too, if still
  * the one it bound. */
-static void aios__dgram_drop_fd(aios_dgram *d)
+AIOS_PRIVATE void aios__dgram_drop_fd(aios_dgram *d)
 {
     struct stat st;
     if (d->io.fd < 0) return;
@@ -5281,14 +5281,14 @@ AIOS_API int aios_dgram_close(aios_dgram *d, aios_dgram_cb cb, void *ud)
 
 /* Part of aios_ctx_close: every socket closes (callbacks follow from the
  * deferred calls the context's close runs). */
-static void aios__dgrams_close(aios_ctx *c)
+AIOS_PRIVATE void aios__dgrams_close(aios_ctx *c)
 {
     aios_dgram *d;
     for (d = c->dgrams; d; d = d->next)
         if (!(d->flags & AIOS__D_CLOSING)) (void)aios_dgram_close(d, NULL, NULL);
 }
 
-static void aios__dgram_free(aios_dgram *d)
+AIOS_PRIVATE void aios__dgram_free(aios_dgram *d)
 {
     aios_ctx *c = d->ctx;
     akc_defer_cancel(&d->kick);
@@ -5302,7 +5302,7 @@ static void aios__dgram_free(aios_dgram *d)
 
 /* A closing socket: the receive waiting, each queued send (sent ones say
  * so, the others are cancelled), then the close callback, then the memory. */
-static void aios__dgram_finish(aios_dgram *d)
+AIOS_PRIVATE void aios__dgram_finish(aios_dgram *d)
 {
     aios__sreq *r;
     if (d->rcb) {
@@ -5323,7 +5323,7 @@ static void aios__dgram_finish(aios_dgram *d)
 
 /* ---- receiving ---- */
 
-static int aios__dgram_ring(aios_dgram *d)
+AIOS_PRIVATE int aios__dgram_ring(aios_dgram *d)
 {
     size_t n = (size_t)d->rbatch, head = n * (sizeof(aios__mmsg) + sizeof(struct iovec) + sizeof(struct sockaddr_storage));
     char *p = (char *)AIOS_MALLOC(head + n * d->rsize);
@@ -5353,7 +5353,7 @@ static int aios__mmsg_missing;   /* recvmmsg or sendmmsg answered ENOSYS: once p
  * there, or -errno (an error the socket reports, such as an ICMP refusal
  * of an earlier send on a connected socket).  MSG_TRUNC makes msg_len the
  * datagram's own length, so a cut one is known for what it was. */
-static int aios__dgram_take(aios_dgram *d, int n)
+AIOS_PRIVATE int aios__dgram_take(aios_dgram *d, int n)
 {
     int i, r = -1;
     if (n > d->rbatch) n = d->rbatch;
@@ -5386,7 +5386,7 @@ done:
 }
 
 /* The receive waiting ends with status (its callback runs now). */
-static void aios__dgram_recv_done(aios_dgram *d, int status)
+AIOS_PRIVATE void aios__dgram_recv_done(aios_dgram *d, int status)
 {
     aios_dgram_cb cb = d->rcb;
     d->rcb = NULL;
@@ -5395,7 +5395,7 @@ static void aios__dgram_recv_done(aios_dgram *d, int status)
 }
 
 /* Copies the next datagram of the ring into the receive waiting. */
-static void aios__dgram_hand_out(aios_dgram *d)
+AIOS_PRIVATE void aios__dgram_hand_out(aios_dgram *d)
 {
     const aios__mmsg *m = &d->rmsg[d->rpos];
     size_t full = m->msg_len, kept = full < d->rsize ? full : d->rsize;
@@ -5411,7 +5411,7 @@ static void aios__dgram_hand_out(aios_dgram *d)
 /* Hands out datagrams while a receive waits, at most recv_max per loop
  * iteration: what is left waits for the next one, so that a flood of
  * datagrams cannot keep the loop from its timers and other descriptors. */
-static void aios__dgram_recv_step(aios_dgram *d)
+AIOS_PRIVATE void aios__dgram_recv_step(aios_dgram *d)
 {
     akc_loop *l = &d->ctx->core;
     if (d->riter != l->iterations) {
@@ -5504,7 +5504,7 @@ AIOS_API int aios_send(aios_dgram *d, const void *data, size_t n, const aios_add
 AIOS_API size_t aios_send_queued(const aios_dgram *d) { return d ? d->squeued : 0; }
 
 /* Sends k datagrams: how many went, or -errno for the first. */
-static int aios__dgram_send_batch(aios_dgram *d, aios__mmsg *v, int k)
+AIOS_PRIVATE int aios__dgram_send_batch(aios_dgram *d, aios__mmsg *v, int k)
 {
     int i;
 #ifndef AIOS_NO_MMSG
@@ -5523,7 +5523,7 @@ static int aios__dgram_send_batch(aios_dgram *d, aios__mmsg *v, int k)
 /* Sends what is queued and not yet sent, up to 64 datagrams per call.  A
  * datagram the kernel refuses fails alone (its status says why); a full
  * socket buffer waits for the socket to be writable. */
-static void aios__dgram_flush(aios_dgram *d)
+AIOS_PRIVATE void aios__dgram_flush(aios_dgram *d)
 {
     aios__sreq *w = d->shead;
     while (w && w->done) w = w->next;
@@ -5560,7 +5560,7 @@ static void aios__dgram_flush(aios_dgram *d)
 }
 
 /* The callbacks of the datagrams at the head that are done, in order. */
-static void aios__dgram_send_done(aios_dgram *d)
+AIOS_PRIVATE void aios__dgram_send_done(aios_dgram *d)
 {
     aios__sreq *r;
     while ((r = d->shead) != NULL && r->done && !(d->flags & AIOS__D_CLOSING)) {
@@ -5574,7 +5574,7 @@ static void aios__dgram_send_done(aios_dgram *d)
 
 /* ---- dispatch ---- */
 
-static void aios__dgram_update(aios_dgram *d)
+AIOS_PRIVATE void aios__dgram_update(aios_dgram *d)
 {
     unsigned ev = 0;
     if (d->io.fd < 0) return;
@@ -5583,7 +5583,7 @@ static void aios__dgram_update(aios_dgram *d)
     akc_io_want(&d->ctx->core, &d->io, ev);
 }
 
-static void aios__dgram_process(aios_dgram *d, unsigned revents)
+AIOS_PRIVATE void aios__dgram_process(aios_dgram *d, unsigned revents)
 {
     if (revents & (POLLOUT | POLLERR)) d->flags &= ~(unsigned)AIOS__D_SWAIT;
     if (revents & (POLLIN | POLLERR)) d->flags |= AIOS__D_MORE;
@@ -5601,7 +5601,7 @@ static void aios__dgram_process(aios_dgram *d, unsigned revents)
 
 /* ---- options ---- */
 
-static int aios__dgram_opt(aios_dgram *d, int level, int name, const void *v, socklen_t len)
+AIOS_PRIVATE int aios__dgram_opt(aios_dgram *d, int level, int name, const void *v, socklen_t len)
 {
     int r;
     if ((r = aios__dgram_usable(d)) < 0) return r;
@@ -5610,7 +5610,7 @@ static int aios__dgram_opt(aios_dgram *d, int level, int name, const void *v, so
 
 /* An IPv4 option on an IPv6 socket: for the IPv4 peers a dual-stack
  * socket also has (an IPv6-only socket refuses, which is fine). */
-static int aios__dgram_opt46(aios_dgram *d, int name4, int name6, const void *v, socklen_t len)
+AIOS_PRIVATE int aios__dgram_opt46(aios_dgram *d, int name4, int name6, const void *v, socklen_t len)
 {
     int r;
     if (d && d->family == AF_INET6) {
@@ -5635,7 +5635,7 @@ AIOS_API int aios_dgram_broadcast(aios_dgram *d, int on)
 
 /* An IPv4 multicast option that names an interface by its index (group
  * NULL: IP_MULTICAST_IF). */
-static int aios__mreqn(aios_dgram *d, int name, const struct in_addr *group, unsigned idx)
+AIOS_PRIVATE int aios__mreqn(aios_dgram *d, int name, const struct in_addr *group, unsigned idx)
 {
 #ifdef AIOS__MCAST
     struct ip_mreqn m;
@@ -5649,7 +5649,7 @@ static int aios__mreqn(aios_dgram *d, int name, const struct in_addr *group, uns
 #endif
 }
 
-static int aios__dgram_member(aios_dgram *d, const char *group, const char *iface, int join)
+AIOS_PRIVATE int aios__dgram_member(aios_dgram *d, const char *group, const char *iface, int join)
 {
     aios_addr g;
     unsigned idx;
@@ -5759,7 +5759,7 @@ AIOS_API void aios__dgram_withdraw(aios_dgram *d, int what, aios_dgram_cb cb, vo
 
 /* ==== section: signals ==== */
 
-static void aios__signal_fire(akc_loop *l, akc_sig *core, const akc_siginfo *info)
+AIOS_PRIVATE void aios__signal_fire(akc_loop *l, akc_sig *core, const akc_siginfo *info)
 {
     aios_signal *sig = AIOS__CONTAINER(core, aios_signal, core);
     (void)l;
