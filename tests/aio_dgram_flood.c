@@ -1,8 +1,11 @@
 /* tests/aio_dgram_flood.c - a flood of datagrams does not hold the loop:
  * another process sends UDP datagrams as fast as it can while the loop
  * receives them, and a 10 ms timer and a TCP echo on the same loop keep
- * their pace (the receiver hands out at most recv_max datagrams per
- * iteration).  The bounds are relative to the pace the same loop keeps
+ * their pace.  On this 2-CPU machine the receiver drains faster than one
+ * sender fills, so this shows the pace, not the bound that keeps it: a
+ * receiver without the recv_max bound passes here too.  The bound itself
+ * is checked, deterministically, by aio_dgram.c's
+ * recv_max_bounds_an_iteration.  The bounds are relative to the pace the same loop keeps
  * just before the flood, measured in the same run, so that a loaded
  * machine, valgrind and qemu (where a 10 ms timer may tick 30 times in
  * 0.5 s without any flood) do not fail it: a starved loop misses them by
