@@ -10,9 +10,17 @@
 # cost of one loop iteration with 10 and 10,000 idle descriptors registered.
 #
 # Server pinned to CPU 0, client to CPU 1.  Every throughput figure is the
-# median of AIO_BENCH_ROUNDS (3) rounds that go round all servers in turn, so
+# median of AIO_BENCH_ROUNDS (5) rounds that go round all servers in turn, so
 # a burst of someone else's load hits one round of every server instead of
-# all rounds of one.  Ratios compare aio_stream.h (epoll) with each other.
+# all rounds of one; each round starts with another server, so none always
+# follows the same one (whose thousands of closed connections the kernel may
+# still be tearing down).  Ratios compare aio_stream.h (epoll) with each
+# other.  Below the table, the spread of the rounds (lowest and highest as a
+# share of the median) for the rows with goals: a ratio closer to 1 than the
+# spread is not a difference this machine can show.  Then what one round
+# trip costs, which does not depend on the machine's noise: system calls
+# (strace -c) and user-space instructions (valgrind's callgrind) in the
+# server for each round trip of one connection.
 #
 # A second table, UDP echo (bench/udp_echo_aios.c against libuv's uv_udp in
 # bench/udp_echo_uv.c, plain and with UV_UDP_RECVMMSG): round trips/s with 1
@@ -25,7 +33,7 @@
 aio_bench() (
     set -u
     local B=build/bench mib=${AIO_BENCH_MIB:-1024} secs=${AIO_BENCH_SECONDS:-2} idle_n=${AIO_BENCH_IDLE:-4000}
-    local rounds=${AIO_BENCH_ROUNDS:-3} cc=${CC:-gcc}
+    local rounds=${AIO_BENCH_ROUNDS:-5} cc=${CC:-gcc}
     local servers="aios aios_poll uv event epoll"
     mkdir -p "$B"
     $cc -O2 -o $B/aio_bench_client bench/aio_bench_client.c || return 1
@@ -62,9 +70,11 @@ aio_bench() (
     }
     stop_server() { kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; }
     add() { [ -n "$2" ] && V[$1]="${V[$1]:-} $2"; return 0; }
+    # the servers in turn, round R starting with the Rth
+    rotate() { local list=($1) i n; n=${#list[@]}; for i in $(seq 0 $((n - 1))); do echo "${list[$(( (i + $2 - 1) % n ))]}"; done; }
     local name round pid port
     for round in $(seq 1 "$rounds"); do
-        for name in $servers; do
+        for name in $(rotate "$servers" "$round"); do
             start_server $name
             add $name.rtt1 "$($pin_c $B/aio_bench_client rtt "$port" 1 "$secs")"
             add $name.rtt100 "$($pin_c $B/aio_bench_client rtt "$port" 100 "$secs")"
@@ -132,7 +142,52 @@ aio_bench() (
     local a0 abig
     a0=$(median "${V[aios.rtt100]:-}"); abig=$(median "${V[aios.rtt100_big]:-}")
     echo "aios with $big idle keeps $(ratio "$abig" "$a0") of its 100-connection throughput"
+    # lowest and highest round as shares of the median, per server
+    spread() {
+        local m lo hi
+        m=$(median "$1"); lo=$(echo "$1" | tr ' ' '\n' | grep -v '^$' | sort -n | head -n 1)
+        hi=$(echo "$1" | tr ' ' '\n' | grep -v '^$' | sort -n | tail -n 1)
+        if [ "$m" = - ]; then echo -; else echo "$(ratio "$lo" "$m")-$(ratio "$hi" "$m")"; fi
+    }
+    echo "spread of the $rounds rounds (lowest-highest / median):"
+    local k
+    for k in rtt1 rtt100 rtt100_big; do
+        printf '  %-12s' "$k"
+        for name in $servers; do printf ' %s %s' "$name" "$(spread "${V[$name.$k]:-}")"; done
+        echo
+    done
     echo "smallest echo server (bench/echo_min.c, musl static, -Os): poll backend $min_poll bytes of text, epoll $min_epoll; of which the library's functions $min_own"
+
+    # what one round trip of one connection costs the server, free of noise
+    if command -v strace >/dev/null 2>&1 && command -v valgrind >/dev/null 2>&1; then
+        local sc ir t r c
+        for name in $servers; do
+            start_server $name
+            strace -c -o "$B/$name.strace" -p "$pid" 2>/dev/null & t=$!
+            sleep 0.3
+            r=$($pin_c $B/aio_bench_client rtt "$port" 1 1)
+            kill -INT "$t"; wait "$t" 2>/dev/null
+            stop_server
+            sc=$(awk -v r="$r" '$NF == "total" { if (r > 0) printf "%.2f", $(NF-2) / r }' "$B/$name.strace")
+            : >"$B/$name.out"
+            $pin_s valgrind --tool=callgrind --callgrind-out-file="$B/$name.cg" "$B/aio_echo_$name" 0 >"$B/$name.out" 2>"$B/$name.vg" &
+            pid=$!
+            port=""
+            for t in $(seq 1 100); do
+                port=$(sed -n 's/^listening on \([0-9]*\)$/\1/p' "$B/$name.out"); [ -n "$port" ] && break; sleep 0.1
+            done
+            r=$($pin_c $B/aio_bench_client rtt "$port" 1 2)
+            stop_server
+            c=$(sed -n 's/.*Collected : *\([0-9]*\).*/\1/p' "$B/$name.vg")
+            ir=$(awk -v r="$r" -v c="$c" 'BEGIN { if (r > 0 && c > 0) printf "%.0f", c / (r * 2) }')
+            add $name.sys "$sc"; add $name.ir "$ir"
+        done
+        echo
+        echo "One round trip of one connection, in the server (setup included, spread over the round trips)"
+        printf '%-38s %10s %10s %10s %10s %10s\n' "" "aios" "aios poll" libuv libevent "bare epoll"
+        row "system calls (strace -c)" sys
+        row "user-space instructions (callgrind)" ir
+    fi
 
     # one loop iteration with idle descriptors registered
     $cc -std=c99 -O2 -I. -o $B/loop_iter bench/loop_iter.c &&
