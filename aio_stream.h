@@ -393,7 +393,12 @@ cut silently: the status is `-EMSGSIZE`, `buf` holds its first bytes (up
 to `cap` and `recv_size`), `aios_recv_size(d)` its whole length, and the
 rest is gone (the next receive gets the next datagram).  Other errors the
 socket reports (`-ECONNREFUSED` above) end the receive with the code,
-an empty sender and a size of 0.
+an empty sender and a size of 0.  Options that fill the socket's error
+queue (`IP_RECVERR`, `IPV6_RECVERR`, `SO_TIMESTAMPING` set on
+`aios_dgram_fd(d)`) are allowed, but the library empties that queue
+(`MSG_ERRQUEUE`) whenever the kernel reports it, since the kernel reports
+`POLLERR` until it is empty: its entries are dropped, and an ICMP error
+among them reaches a receive as the socket's error, as without the option.
 
 Batching.  The first receive allocates a ring of `recv_batch` slots of
 `recv_size` bytes (plus about 210 bytes of headers each on 64-bit: about
@@ -4910,7 +4915,8 @@ enum {
     AIOS__D_CLOSING = 2u,
     AIOS__D_MORE = 4u,       /* the socket may hold more: take without waiting for readiness */
     AIOS__D_SWAIT = 8u,      /* the kernel refused a send: wait until writable */
-    AIOS__D_CONNECTED = 16u
+    AIOS__D_CONNECTED = 16u,
+    AIOS__D_ERRQ = 32u       /* POLLERR came: the error queue may hold entries to drain */
 };
 
 /* A queued datagram; its address (alen bytes, 0 for the connected peer)
@@ -5450,6 +5456,38 @@ done:
     return r;
 }
 
+/* Empties the socket's error queue, which IP_RECVERR, IPV6_RECVERR or
+ * SO_TIMESTAMPING set on aios_dgram_fd() fill: while it holds an entry the
+ * kernel reports POLLERR, and a receive waiting would wake the loop at
+ * once, every iteration.  The entries are dropped; an ICMP error among
+ * them has already reached a receive as the socket's pending error (or
+ * reaches the next one: taking an entry may set it again).  At most 64
+ * entries per call; 1 when it took any. */
+AIOS_PRIVATE int aios__dgram_drain_errors(aios_dgram *d)
+{
+    int i = 0;
+#ifdef MSG_ERRQUEUE
+    for (; i < 64 && d->io.fd >= 0; i++) {
+        char data[64], control[256];
+        struct iovec iov;
+        struct msghdr m;
+        ssize_t k;
+        iov.iov_base = data;
+        iov.iov_len = sizeof data;
+        memset(&m, 0, sizeof m);
+        m.msg_iov = &iov;
+        m.msg_iovlen = 1;
+        m.msg_control = control;
+        m.msg_controllen = sizeof control;
+        do k = AIOS_SYS_RECVMSG(d->io.fd, &m, MSG_ERRQUEUE | MSG_DONTWAIT); while (k < 0 && errno == EINTR);
+        if (k < 0) break;
+    }
+#else
+    (void)d;
+#endif
+    return i > 0;
+}
+
 /* The receive waiting ends with status (its callback runs now). */
 AIOS_PRIVATE void aios__dgram_recv_done(aios_dgram *d, int status)
 {
@@ -5494,6 +5532,10 @@ AIOS_PRIVATE void aios__dgram_recv_step(aios_dgram *d)
             int r;
             if (!(d->flags & AIOS__D_MORE)) return;
             r = aios__dgram_take(d, d->rmax - d->rcount);
+            if (r == 0 && (d->flags & AIOS__D_ERRQ)) {   /* POLLERR with nothing to read */
+                d->flags &= ~(unsigned)AIOS__D_ERRQ;
+                if (aios__dgram_drain_errors(d)) continue;   /* MORE is still set: a pending error is taken */
+            }
             if (r == 0) {
                 d->flags &= ~(unsigned)AIOS__D_MORE;
                 return;
@@ -5652,7 +5694,12 @@ AIOS_PRIVATE void aios__dgram_process(aios_dgram *d, unsigned revents)
 {
     if (revents & (POLLOUT | POLLERR)) d->flags &= ~(unsigned)AIOS__D_SWAIT;
     if (revents & (POLLIN | POLLERR)) d->flags |= AIOS__D_MORE;
+    if (revents & POLLERR) d->flags |= AIOS__D_ERRQ;
     if (!(d->flags & AIOS__D_CLOSING)) aios__dgram_recv_step(d);
+    if ((d->flags & (AIOS__D_ERRQ | AIOS__D_CLOSING)) == AIOS__D_ERRQ && !d->rcb) {
+        d->flags &= ~(unsigned)AIOS__D_ERRQ;   /* nobody receives: a waiting send must not spin on POLLERR */
+        (void)aios__dgram_drain_errors(d);
+    }
     if (!(d->flags & AIOS__D_CLOSING)) {
         aios__dgram_flush(d);
         aios__dgram_send_done(d);

@@ -31,6 +31,10 @@ static int t_sendmmsg(int fd, struct mmsghdr *v, unsigned n, int flags)
 #include <net/if.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#ifndef SOF_TIMESTAMPING_TX_SOFTWARE   /* <linux/net_tstamp.h>, which the musl build lacks */
+#define SOF_TIMESTAMPING_TX_SOFTWARE (1 << 1)
+#define SOF_TIMESTAMPING_SOFTWARE (1 << 4)
+#endif
 
 static aios_ctx ctx;
 
@@ -476,6 +480,76 @@ static void test_connected_socket(void)
     aios_ctx_close(&ctx);
 }
 
+/* IP_RECVERR or SO_TIMESTAMPING, set by the program on aios_dgram_fd(),
+ * fill the socket's error queue, which the kernel reports as POLLERR for
+ * as long as it holds an entry: a receive waiting must not make every
+ * iteration wake at once (one recvmmsg per iteration, thousands in 100 ms,
+ * before the queue was drained). */
+static int error_queue_empty(int fd)
+{
+    char b[64];
+    return recv(fd, b, sizeof b, MSG_ERRQUEUE | MSG_DONTWAIT) < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+}
+
+static void test_error_queue_never_spins_the_loop(void)
+{
+    aios_dgram *a, *c, *gone;
+    aios_addr tg, ta, tc;
+    rec r, ra;
+    int on = 1, ts;
+    setup();
+    T_REQUIRE((a = udp_on("127.0.0.1", NULL)) && (c = udp_on("127.0.0.1", NULL)) && (gone = udp_on("127.0.0.1", NULL)));
+    ta = addr_of("127.0.0.1", a);
+    tc = addr_of("127.0.0.1", c);
+    tg = addr_of("127.0.0.1", gone);
+    T_EQ(aios_dgram_close(gone, NULL, NULL), 0);
+    if (setsockopt(aios_dgram_fd(c), IPPROTO_IP, IP_RECVERR, &on, sizeof on) < 0) {
+        printf("    (IP_RECVERR refused here: %s; nothing to check)\n", strerror(errno));
+        aios_ctx_close(&ctx);
+        return;
+    }
+    /* an ICMP refusal: the socket's pending error and an entry of the queue */
+    T_EQ(aios_send(c, "anyone?", 7, &tg, NULL, NULL), 0);
+    memset(&r, 0, sizeof r);
+    T_EQ(aios_recv(c, r.data, sizeof r.data, on_recv, &r), 0);
+    T_CHECK(spin(&r.calls, 1));
+    T_EQ(r.status, -ECONNREFUSED);
+    memset(&r, 0, sizeof r);
+    T_EQ(aios_recv(c, r.data, sizeof r.data, on_recv, &r), 0);
+    t_recvmmsg_calls = 0;
+    t_spin_ms(&ctx, 100);
+    T_EQ(r.calls, 0);
+    T_CHECK(t_recvmmsg_calls <= 4);
+    T_CHECK(error_queue_empty(aios_dgram_fd(c)));
+    /* transmit timestamps queue an entry per send and set no error: the
+     * receive waiting drains them itself */
+    ts = SOF_TIMESTAMPING_TX_SOFTWARE | SOF_TIMESTAMPING_SOFTWARE;
+#ifdef SO_TIMESTAMPING
+    if (setsockopt(aios_dgram_fd(c), SOL_SOCKET, SO_TIMESTAMPING, &ts, sizeof ts) == 0) {
+        memset(&ra, 0, sizeof ra);
+        T_EQ(aios_recv(a, ra.data, sizeof ra.data, on_recv, &ra), 0);
+        T_EQ(aios_send(c, "stamped", 7, &ta, NULL, NULL), 0);
+        T_CHECK(spin(&ra.calls, 1));
+        T_EQ(ra.status, 7);
+        t_recvmmsg_calls = 0;
+        t_spin_ms(&ctx, 100);
+        T_EQ(r.calls, 0);
+        T_CHECK(t_recvmmsg_calls <= 4);
+        T_CHECK(error_queue_empty(aios_dgram_fd(c)));
+    } else {
+        printf("    (SO_TIMESTAMPING refused here: %s)\n", strerror(errno));
+    }
+#else
+    (void)ta; (void)ra; (void)ts;
+#endif
+    /* and the socket still receives */
+    T_EQ(aios_send(a, "hello", 5, &tc, NULL, NULL), 0);
+    T_CHECK(spin(&r.calls, 1));
+    T_EQ(r.status, 5);
+    T_MEMEQ(r.data, "hello", 5);
+    aios_ctx_close(&ctx);
+}
+
 /* ---- closing ---- */
 
 static int close_order[8], close_n;
@@ -815,6 +889,7 @@ int main(void)
     T_RUN(test_full_send_queue_is_eagain);
     T_RUN(test_a_refused_datagram_fails_alone);
     T_RUN(test_connected_socket);
+    T_RUN(test_error_queue_never_spins_the_loop);
     T_RUN(test_close_ends_everything_once_in_order);
     T_RUN(test_close_from_its_own_callback);
     T_RUN(test_ctx_close_delivers_every_callback);
