@@ -466,7 +466,8 @@ without it the send reports `-EACCES`.  A multicast member binds the
 group's port, usually with no host and `reuseaddr` so that several
 programs can share it, and joins the group: `aios_dgram_join(d,
 "239.255.255.250", "eth0")`.  The group is a numeric IPv4 or IPv6
-address (a dual-stack socket joins either); the interface is a name, an
+address (a dual-stack socket joins either, an IPv6-only one refuses an
+IPv4 group with `-EAFNOSUPPORT`); the interface is a name, an
 index in decimal, or NULL / "" for the system's choice, and an IPv6
 group's scope names it too (`"ff02::fb%eth0"`).  An unknown interface
 gives `-ENODEV`; leaving a group not joined, `-EADDRNOTAVAIL`.  For
@@ -603,7 +604,8 @@ System errors with a meaning of their own here:
     -EOVERFLOW   a write that would make the count of unsent bytes wrap
                  (32-bit systems)
     -EDESTADDRREQ  send without an address on a socket not connected
-    -EAFNOSUPPORT  udp_open: an address of the other family than `family`
+    -EAFNOSUPPORT  udp_open: an address of the other family than `family`;
+                 join/leave: an IPv4 group on an IPv6-only socket
     -EPROTOTYPE  dgram_open: not a datagram socket
     -EADDRINUSE  a port, or a Unix path, that a live socket holds
     -ENODEV      an interface that does not exist (multicast, "%eth0")
@@ -5771,9 +5773,16 @@ AIOS_PRIVATE int aios__dgram_member(aios_dgram *d, const char *group, const char
     if ((r = aios__dgram_usable(d)) < 0) return r;
     if (!group) return -EINVAL;
     if ((r = aios_addr_set(&g, group, 0)) < 0 || (r = aios__ifindex(iface, &idx)) < 0) return r;
-    if (aios__addr_family(&g) == AF_INET)
+    if (aios__addr_family(&g) == AF_INET) {
+        /* the kernel takes an IPv4 join on an IPv6-only socket, which then
+           never receives the group's datagrams: refused here instead */
+        int only = 0;
+        socklen_t len = sizeof only;
+        if (d->family == AF_INET6 && getsockopt(d->io.fd, IPPROTO_IPV6, IPV6_V6ONLY, &only, &len) == 0 && only)
+            return -EAFNOSUPPORT;
         return aios__mreqn(d, join ? IP_ADD_MEMBERSHIP : IP_DROP_MEMBERSHIP,
                            &((const struct sockaddr_in *)(const void *)g.u.bytes)->sin_addr, idx);
+    }
     memset(&m, 0, sizeof m);
     m.ipv6mr_multiaddr = v6->sin6_addr;
     m.ipv6mr_interface = idx ? idx : v6->sin6_scope_id;   /* ff02::fb%eth0 names it too */

@@ -127,6 +127,15 @@ static void test_multicast_options_and_their_errors(void)
         T_EQ(getsockopt(aios_dgram_fd(d6), IPPROTO_IPV6, IPV6_MULTICAST_LOOP, &v, &len), 0);
         T_EQ(v, 0);
         T_EQ(aios_dgram_multicast_if(d6, "lo"), 0);
+        /* an IPv4 group: a dual-stack socket may join it, an IPv6-only one
+           never receives it (the kernel would take the join all the same) */
+        T_CHECK(aios_dgram_join(d6, "239.255.77.9", "lo") != -EAFNOSUPPORT);
+        aios_dgram_opts_init(&o);
+        o.v6only = 1;
+        T_REQUIRE((d6 = udp_on("::", 0, &o)) != NULL);
+        T_EQ(aios_dgram_join(d6, "239.255.77.9", "lo"), -EAFNOSUPPORT);
+        T_EQ(aios_dgram_join(d6, "239.255.77.9", NULL), -EAFNOSUPPORT);
+        T_EQ(aios_dgram_leave(d6, "239.255.77.9", NULL), -EAFNOSUPPORT);
     }
     aios_ctx_close(&ctx);
 }
