@@ -382,7 +382,10 @@ peer dissolves that: datagrams from anyone again, and a send without `to`
 fails with `-EDESTADDRREQ` as on a socket never connected.  On a
 connected socket the kernel reports that the peer refused an earlier
 datagram (ICMP port unreachable) as `-ECONNREFUSED` to the next receive
-or send.  `aios_dgram_open` on a socket that is connected already (one of
+or send; once, and not always: when the send that takes it is not the
+first of a `sendmmsg` batch, the kernel sends the ones before it and
+drops the error (the datagrams are not lost, and the refused one goes
+again).  `aios_dgram_open` on a socket that is connected already (one of
 a socketpair) takes its peer as the default.
 
 Receiving.  One receive at a time (`-EBUSY` for a second).  The status
