@@ -360,8 +360,15 @@ gone one.
     int  ausb_iso_packet_length(t, int i);    bytes that arrived
     unsigned char *ausb_iso_packet_data(t, int i);
 
-After completion `t->status` and `t->actual_length` hold the outcome.  The
-buffer is the caller's and is never copied.  Flags: `AUSB_SHORT_NOT_OK`
+After completion `t->status` and `t->actual_length` hold the outcome.
+`actual_length` counts what moved also when the status is an error: an
+IN transfer that times out (or is cancelled, or stalls) after part of its
+data arrived reports `-ETIMEDOUT` with those bytes at the start of the
+buffer, and an OUT transfer how many bytes the device took.  A real
+kernel does this whenever a transfer of several packets is cut short;
+only a transfer that `ausb_close` had to give up on (the kernel did not
+give it back) reports 0.  The buffer is the caller's and is never
+copied.  Flags: `AUSB_SHORT_NOT_OK`
 (ignored by isochronous transfers), `AUSB_ZERO_PACKET`, and
 `AUSB_INLINE_CALLBACK`: the callback runs inside libusb's event handling
 (still only from `ausb_dispatch`), which saves a loop iteration per
@@ -424,12 +431,17 @@ completes them out of order.  A handler that returns `AUSB_PIPE_HOLD` (or
 calls `ausb_pipe_pause`) pauses the pipeline: nothing is resubmitted, so
 at most N buffers are ever full, until `ausb_pipe_resume`.  `on_end` comes
 exactly once, with `-ECANCELED` after `ausb_pipe_stop` or the first error in
-stream order (a stall, `-ENODEV` when the device leaves); the
-pipe's memory is released before it, so it may start the pipe again.
+stream order (a stall, a timeout, `-ENODEV` when the device leaves); the
+pipe's memory is released before it, so it may start the pipe again.  The
+bytes that arrived in the failing transfer before it failed (a timeout
+after some full packets, say) come first, as a last chunk whose
+`t->status` is that error; after `ausb_pipe_stop` no chunk is delivered.
 `pc.inline_chunks = 1` runs `on_chunk` with the limits of
 `AUSB_INLINE_CALLBACK`.  An OUT queue copies each write into one of its
 buffers and sends them in order with several in flight; with `zlp` a
-write that fills whole packets ends with a zero-length packet.
+write that fills whole packets ends with a zero-length packet.  `on_sent`
+reports each write's status with the bytes the device took, also when
+it failed (a timeout after part of the write went out).
 
 ### Endpoint streams
 
@@ -2199,7 +2211,7 @@ struct ausb_transfer {
     /* public, read-only after completion */
     ausb_handle *handle;
     int status;
-    int actual_length;
+    int actual_length;       /* bytes moved, also on an error (a timeout after some packets) */
     /* private */
     struct libusb_transfer *lt;
     ausb_transfer_cb cb;
@@ -2500,7 +2512,10 @@ typedef struct ausb_outq ausb_outq;
  * it (its transfer is resubmitted at once) or AUSB_PIPE_HOLD to keep it:
  * the pipeline then pauses (no later chunk is delivered, no buffer is
  * resubmitted) until ausb_pipe_resume, which delivers the same chunk
- * again.  `t` gives iso packet details (ausb_iso_packet_*). */
+ * again.  `t` gives iso packet details (ausb_iso_packet_*).  t->status is
+ * 0, except for the bytes a failing transfer received before it failed
+ * (a timeout after some packets): they come as a last chunk with that
+ * status, and on_end follows with it. */
 #define AUSB_PIPE_HOLD 1
 typedef int (*ausb_pipe_chunk_cb)(ausb_pipe *p, ausb_transfer *t, const unsigned char *data, int len, void *ud);
 /* Once, after every transfer came back: -ECANCELED after ausb_pipe_stop,
@@ -2558,7 +2573,8 @@ AUSB_API int ausb_pipe_running(const ausb_pipe *p);
 
 /* An OUT queue: writes are copied into one of `in_flight` buffers and sent
  * in order, several at a time.  on_sent runs once per accepted write, in
- * order, with its status and length. */
+ * order, with its status and the bytes the device took (all of them on
+ * success; on a timeout, what went out before it). */
 typedef void (*ausb_outq_cb)(ausb_outq *q, int status, int len, void *ud);
 
 struct ausb_outq {
@@ -4659,18 +4675,27 @@ AUSB_PRIVATE int ausb__pipe_length(const ausb_pipe *p, const ausb_transfer *t)
     return n;
 }
 
+/* The status a failed transfer ends its pipe with: a cancel that
+ * ausb_close made reads as the close. */
+AUSB_PRIVATE int ausb__pipe_status(const ausb_pipe *p, const ausb_transfer *t)
+{
+    return t->status == -ECANCELED && p->handle->closing ? AUSB_ECLOSED : t->status;
+}
+
 /* Delivers completed chunks in submission order and resubmits their
  * transfers, until a gap, a hold, a pause or the end. */
 AUSB_PRIVATE void ausb__pipe_pump(ausb_pipe *p)
 {
     while (!p->ending && !p->held && !p->delivering && p->done[p->head]) {
         ausb_transfer *t = &p->slots[p->head];
-        int len, r;
-        if (t->status != 0) {
-            ausb__pipe_end(p, t->status == -ECANCELED && p->handle->closing ? AUSB_ECLOSED : t->status);
+        int len = ausb__pipe_length(p, t), r;
+        /* A transfer that failed after part of its bytes arrived (a
+         * timeout, a stall, a cancel by ausb_close) still hands them over,
+         * with its status in t, before the pipe ends with that status. */
+        if (t->status != 0 && len <= 0) {
+            ausb__pipe_end(p, ausb__pipe_status(p, t));
             return;
         }
-        len = ausb__pipe_length(p, t);
         p->delivering = 1;
         r = p->on_chunk(p, t, p->bufs + (size_t)p->head * (size_t)p->cfg.transfer_len, len, p->ud);
         p->delivering = 0;
@@ -4681,6 +4706,10 @@ AUSB_PRIVATE void ausb__pipe_pump(ausb_pipe *p)
         p->bytes += len;
         p->chunks++;
         p->done[p->head] = 0;
+        if (t->status != 0) {
+            if (!p->ending) ausb__pipe_end(p, ausb__pipe_status(p, t));
+            return;
+        }
         if (p->ending) return;             /* ausb_pipe_stop from the handler */
         if (p->held) return;              /* ausb_pipe_pause from the handler */
         if ((r = ausb_submit(t)) < 0) { ausb__pipe_end(p, r); return; }
@@ -4999,9 +5028,8 @@ AUSB_PRIVATE void ausb__es_on_sent(ausb_outq *q, int status, int len, void *ud)
 {
     ausb_epstream *es = (ausb_epstream *)ud;
     (void)q;
-    if (status == 0) {
-        es->bytes_out += len;
-    } else if (status != -ECANCELED || !es->closing) {
+    es->bytes_out += len;       /* a failed transfer counts what the device took */
+    if (status != 0 && (status != -ECANCELED || !es->closing)) {
         ausb__es_fail(es, status);
         ausb__es_out_stop(es, 1);
     }

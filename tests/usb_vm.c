@@ -129,9 +129,10 @@ static void end_pipe(ausb_pipe *p, const int *ended)
     run_until(&ctx, ended, 1);
 }
 
-/* A bulk, interrupt or control transfer, waited for: its status; *len the
- * bytes moved. */
-static int xfer(ausb_handle *h, int type, unsigned char ep, void *buf, int len, unsigned timeout_ms, int *got)
+/* A bulk, interrupt or control transfer with flags, waited for: its
+ * status; *got the bytes moved (also on an error). */
+static int xfer_f(ausb_handle *h, int type, unsigned char ep, void *buf, int len, unsigned timeout_ms, unsigned flags,
+                  int *got)
 {
     ausb_transfer t;
     res r = {0, 0, 0, 0};
@@ -140,6 +141,7 @@ static int xfer(ausb_handle *h, int type, unsigned char ep, void *buf, int len, 
     if (type == AUSB_EP_CONTROL) ausb_fill_control(&t, h, buf, AUSB_MS(timeout_ms), on_done, &r);
     else if (type == AUSB_EP_INTERRUPT) ausb_fill_interrupt(&t, h, ep, buf, len, AUSB_MS(timeout_ms), on_done, &r);
     else ausb_fill_bulk(&t, h, ep, buf, len, AUSB_MS(timeout_ms), on_done, &r);
+    ausb_transfer_set_flags(&t, flags);
     if ((rc = ausb_submit(&t)) == 0) {
         run_until(&ctx, &r.calls, 1);
         rc = r.calls == 1 ? r.status : -999;
@@ -151,6 +153,11 @@ static int xfer(ausb_handle *h, int type, unsigned char ep, void *buf, int len, 
     if (got) *got = r.len;
     ausb_transfer_free(&t);
     return rc;
+}
+
+static int xfer(ausb_handle *h, int type, unsigned char ep, void *buf, int len, unsigned timeout_ms, int *got)
+{
+    return xfer_f(h, type, ep, buf, len, timeout_ms, 0, got);
 }
 
 /* A control request with len bytes of data (in or out); the bytes moved or a status. */
@@ -449,6 +456,92 @@ static void test_silent_endpoints_time_out(void)
     ms = ms_since(t0);
     T_CHECK(ms >= 140 && ms < 3000);
     close_dev(&dv);
+}
+
+/* The echo sends 1024 bytes as two full packets and no short one, so a
+ * read of 4096 goes on waiting: it times out with those bytes. */
+static void test_timed_out_bulk_in_keeps_the_full_packets_that_arrived(void)
+{
+    unsigned char out[1024], in[4096];
+    int i, got = -1;
+    for (i = 0; i < 1024; i++) out[i] = mix(i + 5);
+    memset(in, 0, sizeof in);
+    T_EQ(open_test(&dv), 0);
+    T_EQ(xfer_f(&dv.h, AUSB_EP_BULK, dv.bulk_out, out, 1024, 2000, AUSB_ZERO_PACKET, NULL), 0);
+    T_EQ(xfer(&dv.h, AUSB_EP_BULK, dv.bulk_in, in, sizeof in, 200, &got), -ETIMEDOUT);
+    close_dev(&dv);
+    T_EQ(got, 1024);
+    T_MEMEQ(in, out, 1024);
+}
+
+typedef struct kept { int calls, len, status, end_status, ended; unsigned char data[4096]; } kept;
+
+static int on_keep(ausb_pipe *p, ausb_transfer *t, const unsigned char *data, int len, void *ud)
+{
+    kept *k = (kept *)ud;
+    (void)p;
+    if (k->len + len <= (int)sizeof k->data) memcpy(k->data + k->len, data, (size_t)len);
+    k->calls++;
+    k->len += len;
+    k->status = t->status;
+    return 0;
+}
+
+static void on_keep_end(ausb_pipe *p, int status, void *ud)
+{
+    kept *k = (kept *)ud;
+    (void)p;
+    k->end_status = status;
+    k->ended++;
+}
+
+static void test_pipeline_hands_over_the_packets_of_a_timed_out_transfer(void)
+{
+    ausb_pipe p;
+    ausb_pipe_config pc;
+    unsigned char out[2048];
+    kept k;
+    int i;
+    memset(&k, 0, sizeof k);
+    for (i = 0; i < 2048; i++) out[i] = mix(i);
+    T_EQ(open_test(&dv), 0);
+    ausb_pipe_config_init(&pc);
+    pc.in_flight = 2;
+    pc.transfer_len = 4096;
+    pc.timeout_ns = AUSB_MS(250);
+    T_EQ(ausb_pipe_start(&p, &dv.h, dv.bulk_in, AUSB_EP_BULK, &pc, on_keep, on_keep_end, &k), 0);
+    T_EQ(xfer_f(&dv.h, AUSB_EP_BULK, dv.bulk_out, out, 2048, 2000, AUSB_ZERO_PACKET, NULL), 0);
+    run_until(&ctx, &k.ended, 1);
+    end_pipe(&p, &k.ended);
+    close_dev(&dv);
+    T_EQ(k.ended, 1);
+    T_EQ(k.calls, 1);
+    T_EQ(k.len, 2048);
+    T_EQ(k.status, -ETIMEDOUT);
+    T_EQ(k.end_status, -ETIMEDOUT);
+    T_MEMEQ(k.data, out, 2048);
+}
+
+/* The Loopback function keeps a few requests' worth of OUT data until the
+ * host reads it back: a long write times out with what it took, and
+ * exactly those bytes come back. */
+static void test_timed_out_bulk_out_reports_what_the_device_took(void)
+{
+    static unsigned char out[262144], in[262144];
+    int i, got = -1, back = 0, n = 0, rc = 0;
+    for (i = 0; i < (int)sizeof out; i++) out[i] = mix(i + 11);
+    T_EQ(open_dev(&ctx, &dv, LOOP_VID, LOOP_PID, 3000), 0);
+    T_EQ(xfer(&dv.h, AUSB_EP_BULK, dv.bulk_out, out, sizeof out, 300, &got), -ETIMEDOUT);
+    while (back < (int)sizeof in && rc == 0) {
+        rc = xfer(&dv.h, AUSB_EP_BULK, dv.bulk_in, in + back, 16384, 150, &n);
+        back += n;
+    }
+    close_dev(&dv);
+    T_CHECK(got > 0 && got < (int)sizeof out);
+    T_EQ(got % 512, 0);
+    T_EQ(rc, -ETIMEDOUT);
+    T_EQ(back, got);
+    T_MEMEQ(in, out, (size_t)(back > 0 ? back : 1));
 }
 
 static void test_late_control_answer_times_out_and_the_device_recovers(void)
@@ -836,6 +929,9 @@ int main(void)
     T_RUN(test_late_answers_arrive_late);
     T_RUN(test_silent_endpoints_time_out);
     T_RUN(test_late_control_answer_times_out_and_the_device_recovers);
+    T_RUN(test_timed_out_bulk_in_keeps_the_full_packets_that_arrived);
+    T_RUN(test_pipeline_hands_over_the_packets_of_a_timed_out_transfer);
+    T_RUN(test_timed_out_bulk_out_reports_what_the_device_took);
     T_RUN(test_cancel_in_flight_calls_back_once_each);
     T_RUN(test_timeouts_in_flight_come_in_deadline_order);
     T_RUN(test_close_with_urbs_in_flight_delivers_them_first);
