@@ -45,6 +45,10 @@ says so otherwise).  Other files include it without the macro.
 - `AUSB_CLOSE_WAIT_NS`: how long `ausb_close` waits for the kernel to give
   back cancelled transfers (default 10000); any still out then are
   delivered as cancelled.
+- `AUSB_USBFS_MEMORY_PATH`: the file that holds the kernel's usbfs memory
+  limit in MiB (default `"/sys/module/usbcore/parameters/usbfs_memory_mb"`),
+  any expression of type `const char *`, so a test can point it at a file
+  of its own (see "The usbfs memory limit").
 - `AUSB_NO_LIBUSB`: only the parts that need no libusb (error text, the
   raw descriptor walker, IADs, UTF-16 decoding, setup packets, speed and
   endpoint type names), for tools and tests on targets without libusb.
@@ -111,7 +115,9 @@ over in order:
   `AUSB_INLINE_CALLBACK`), so a callback may resubmit its transfer, free
   it, call synchronous functions such as `ausb_claim`, or close the handle.
 - Status codes: 0 completed, `-ETIMEDOUT`, `-ECANCELED`, `AUSB_ESTALL`,
-  `-ENODEV`, `AUSB_EBABBLE`, `-EIO`.  Once a
+  `-ENODEV`, `AUSB_EBABBLE`, `-EIO`.  A submit, pipe or OUT queue that
+  would pass the kernel's usbfs memory limit fails at once with
+  `-ENOBUFS` (see "The usbfs memory limit").  Once a
   transfer reports no-device, the handle is marked gone and later submits
   fail at once with `-ENODEV`.
 - `ausb_cancel` is idempotent; the callback still comes exactly once, with
@@ -165,6 +171,30 @@ brackets.  The sections follow the order of the declarations below.
     const char *ausb_strerror(int code);      any code, also -errno
     int  ausb_from_libusb(int value, int is_status);   a libusb_error, or a transfer
                                               status (is_status 1), as our code
+    int64_t ausb_usbfs_limit(ausb_ctx *ctx);  the kernel's usbfs memory limit in bytes,
+                                              read again now (0: none, or unreadable)
+    int64_t ausb_usbfs_in_use(const ausb_ctx *ctx);   bytes of it this context holds
+
+### The usbfs memory limit
+
+Linux lets all programs together hold `usbfs_memory_mb` MiB (a parameter
+of usbcore, 16 by default) in transfers submitted through usbfs: each
+transfer's buffer plus a few hundred bytes per kernel request.  Past it
+the kernel refuses the next submit, which used to surface deep inside a
+running stream.  The context reads the limit when it starts, and again
+at every `ausb_pipe_start`, `ausb_outq_init` and `ausb_epstream_open`; it
+counts what its own transfers in flight and its streams' buffers hold,
+and refuses up front, with `-ENOBUFS` and nothing submitted, what would
+pass the limit: a pipe of 64 x 64 KiB (4 MiB) on a system where it is 1
+MiB, say.  A submit the kernel refuses for memory (other programs hold
+their share too) also reads `-ENOBUFS`.  The fix is the system's: as
+root,
+
+    echo 0 > /sys/module/usbcore/parameters/usbfs_memory_mb    # no limit, until reboot
+
+or the kernel parameter `usbcore.usbfs_memory_mb=256` (0 for none) for
+good; or fewer or smaller transfers in flight.  `ausb_usbfs_limit` gives
+the limit to name in a message.
 
 ### Signals
 
@@ -578,6 +608,12 @@ libusb's codes and transfer statuses onto them and onto the family's own:
                               given to ausb_open or ausb_hotplug_start
     -ENOTSUP                  not supported by the platform or libusb
     -EINVAL, -ENOMEM          bad arguments, no memory
+    -ENOBUFS                  the kernel's usbfs memory limit: a transfer, pipe or
+                              OUT queue would pass usbcore's usbfs_memory_mb (16 MiB
+                              by default, shared by every program), or the kernel
+                              refused a submit for memory.  Fix: as root,
+                              echo 0 > /sys/module/usbcore/parameters/usbfs_memory_mb
+                              (no limit), or boot with usbcore.usbfs_memory_mb=256
     AUSB_EFAIL         -1010  failure without a better name
     AUSB_ESTALL        -1011  endpoint halted, or request not supported
     AUSB_EBABBLE       -1012  overflow: the device sent more than asked for
@@ -2141,6 +2177,8 @@ struct ausb_ctx {
     int exiting;       /* ausb_ctx_close is running: a nested call does nothing */
     int close_asked;   /* ausb_ctx_close from a dispatch: done when it returns */
     int inflight;
+    int64_t usbfs_limit;   /* usbfs_memory_mb in bytes, as last read (0: none known) */
+    int64_t usbfs_used;    /* what this context's transfers and streams hold of it */
     ausb_transfer *done_head, *done_tail;
     ausb_handle *handles;
     ausb_transfer *remote;     /* ausb_submit_any_thread: lock-free LIFO */
@@ -2221,6 +2259,8 @@ struct ausb_transfer {
     int cancel_requested;
     int inline_cb;
     int free_before_cb;   /* ausb_transfer_free came while in flight */
+    int usbfs_prepaid;    /* a stream's: its buffers are counted by the stream */
+    int64_t usbfs_cost;   /* counted against the usbfs limit while in flight */
     ausb_transfer *next_done;
     ausb_transfer *h_prev, *h_next;
     ausb_transfer *next_remote;
@@ -2243,6 +2283,12 @@ AUSB_API int ausb_run_once(ausb_ctx *ctx, int64_t timeout_ns);
 AUSB_API int ausb_run(ausb_ctx *ctx);
 AUSB_API void ausb_stop(ausb_ctx *ctx);
 AUSB_API int ausb_pending(const ausb_ctx *ctx);
+/* The kernel's usbfs memory limit in bytes (usbcore.usbfs_memory_mb), read
+ * again now; 0: no limit, or it could not be read.  Transfers, pipes and
+ * OUT queues that would pass it fail at once with -ENOBUFS. */
+AUSB_API int64_t ausb_usbfs_limit(ausb_ctx *ctx);
+/* Bytes of that limit this context's transfers in flight and streams hold. */
+AUSB_API int64_t ausb_usbfs_in_use(const ausb_ctx *ctx);
 AUSB_API int64_t ausb_now_ns(void);
 /* Prepares caller storage for ausb_defer (any content; zeroed storage is
  * prepared too), as schd_defer_init does for sched.h. */
@@ -2554,13 +2600,16 @@ struct ausb_pipe {
     int inflight;
     int held, delivering, ending, status, running;
     ausb_deferred defer;
+    ausb_ctx *ctx;
+    int64_t usbfs_cost;       /* its buffers' share of the usbfs limit */
 };
 
 AUSB_API void ausb_pipe_config_init(ausb_pipe_config *cfg);
 /* Starts an IN pipeline on endpoint `ep` (bit 7 set) of type
  * AUSB_EP_BULK, AUSB_EP_INTERRUPT or AUSB_EP_ISOCHRONOUS (p need not be
  * initialised; not while it runs).  0: on_end comes exactly once later; an
- * error return means no callback. */
+ * error return means no callback: -ENOBUFS when its buffers would pass the
+ * kernel's usbfs memory limit (see ausb_usbfs_limit). */
 AUSB_API int ausb_pipe_start(ausb_pipe *p, ausb_handle *h, unsigned char ep, int type, const ausb_pipe_config *cfg,
                              ausb_pipe_chunk_cb on_chunk, ausb_pipe_end_cb on_end, void *ud);
 /* Stops delivering at once, cancels what is in flight, reports -ECANCELED
@@ -2589,10 +2638,13 @@ struct ausb_outq {
     int64_t timeout_ns;
     int closing;
     unsigned char ep;
+    ausb_ctx *ctx;
+    int64_t usbfs_cost;       /* its buffers' share of the usbfs limit */
 };
 
 /* ep: a bulk or interrupt OUT endpoint.  zlp: end every write whose length
- * is a multiple of the packet size with a zero-length packet. */
+ * is a multiple of the packet size with a zero-length packet.  -ENOBUFS
+ * when its buffers would pass the kernel's usbfs memory limit. */
 AUSB_API int ausb_outq_init(ausb_outq *q, ausb_handle *h, unsigned char ep, int in_flight, int buf_len, int zlp,
                             int64_t timeout_ns, ausb_outq_cb on_sent, void *ud);
 /* Copies data (len <= buf_len) and submits it.  -EAGAIN when every buffer
@@ -2743,6 +2795,7 @@ AUSB_API int ausb_termux_open(ausb_handle *h, ausb_ctx *ctx);
 #include <stdio.h>
 #include <time.h>
 #include <unistd.h>
+#include <fcntl.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 
@@ -2757,6 +2810,9 @@ AUSB_API int ausb_termux_open(ausb_handle *h, ausb_ctx *ctx);
 #endif
 #ifndef AUSB_CLOSE_WAIT_NS
 #define AUSB_CLOSE_WAIT_NS AKC_SEC(10)
+#endif
+#ifndef AUSB_USBFS_MEMORY_PATH
+#define AUSB_USBFS_MEMORY_PATH "/sys/module/usbcore/parameters/usbfs_memory_mb"
 #endif
 
 #if defined(__GNUC__) || defined(__clang__)
@@ -2889,6 +2945,73 @@ AUSB_API int ausb_signal_stop(ausb_signal *sig, ausb_ctx *ctx)
 }
 
 AUSB_API int ausb_signal_active(const ausb_signal *sig) { return sig && akc_sig_active(&sig->core); }
+
+/* ==== section: usbfs memory ==== */
+
+/* What the kernel charges a request (URB) besides its buffer: its struct
+ * async and struct urb, about 300 bytes on 64-bit kernels, rounded up so
+ * that the count errs on the safe side.  libusb makes one request per
+ * 16 KiB of a bulk transfer where the controller has no scatter-gather. */
+#define AUSB__USBFS_URB_COST 512
+#define AUSB__USBFS_URB_MAX 16384
+
+AUSB_PRIVATE int64_t ausb__usbfs_cost(int64_t transfers, int64_t len)
+{
+    int64_t urbs = len > AUSB__USBFS_URB_MAX ? (len + AUSB__USBFS_URB_MAX - 1) / AUSB__USBFS_URB_MAX : 1;
+    return transfers * (len + urbs * AUSB__USBFS_URB_COST);
+}
+
+/* The limit in bytes from usbcore's parameter (MiB); 0 when it says none
+ * or cannot be read (not Linux, no sysfs, an older kernel). */
+AUSB_PRIVATE int64_t ausb__usbfs_read_limit(void)
+{
+    const char *path = AUSB_USBFS_MEMORY_PATH;
+    char b[32], *end;
+    long long mb;
+    ssize_t n;
+    int fd = path ? open(path, O_RDONLY | O_CLOEXEC) : -1;
+    if (fd < 0) return 0;
+    n = read(fd, b, sizeof b - 1);
+    close(fd);
+    if (n <= 0) return 0;
+    b[n] = 0;
+    mb = strtoll(b, &end, 10);
+    if (end == b || mb <= 0 || mb > (INT64_MAX >> 20)) return 0;
+    return (int64_t)mb << 20;
+}
+
+/* Counts bytes against the limit, or -ENOBUFS when this context would
+ * then hold more than the kernel lets usbfs have. */
+AUSB_PRIVATE int ausb__usbfs_take(ausb_ctx *ctx, int64_t bytes)
+{
+    if (ctx->usbfs_limit > 0 && ctx->usbfs_used + bytes > ctx->usbfs_limit) return -ENOBUFS;
+    ctx->usbfs_used += bytes;
+    return 0;
+}
+
+AUSB_PRIVATE void ausb__usbfs_give(ausb_ctx *ctx, int64_t bytes)
+{
+    if (ctx) ctx->usbfs_used -= bytes;
+}
+
+/* A stream's buffers, counted for its life: the limit is read again
+ * first, so that a limit raised (or lowered) meanwhile counts. */
+AUSB_PRIVATE int ausb__usbfs_reserve(ausb_ctx *ctx, int transfers, int len, int64_t *cost)
+{
+    int r;
+    ctx->usbfs_limit = ausb__usbfs_read_limit();
+    *cost = ausb__usbfs_cost(transfers, len);
+    if ((r = ausb__usbfs_take(ctx, *cost)) < 0) *cost = 0;
+    return r;
+}
+
+AUSB_API int64_t ausb_usbfs_limit(ausb_ctx *ctx)
+{
+    if (!ctx || !ctx->lu) return 0;
+    return ctx->usbfs_limit = ausb__usbfs_read_limit();
+}
+
+AUSB_API int64_t ausb_usbfs_in_use(const ausb_ctx *ctx) { return ctx ? ctx->usbfs_used : 0; }
 
 /* ==== section: context and loop ==== */
 
@@ -3027,6 +3150,7 @@ AUSB_API int ausb_ctx_init(ausb_ctx *ctx, const ausb_ctx_config *cfg)
     if (r < 0) goto fail_core;
     ctx->core.on_prepare = ausb__prepare_hook;
     ctx->core.on_dispatch = ausb__dispatch_hook;
+    ctx->usbfs_limit = ausb__usbfs_read_limit();
     if (cfg->no_discovery)
         (void)AUSB_LIBUSB(libusb_set_option)(NULL, LIBUSB_OPTION_NO_DEVICE_DISCOVERY);
     r = ausb__libusb_init(&ctx->lu);
@@ -4142,6 +4266,8 @@ AUSB_PRIVATE void ausb__unlink_inflight(ausb_transfer *t)
     t->h_prev = t->h_next = NULL;
     h->inflight--;
     h->ctx->inflight--;
+    h->ctx->usbfs_used -= t->usbfs_cost;
+    t->usbfs_cost = 0;
 }
 
 AUSB_API void ausb_close(ausb_handle *h)
@@ -4393,8 +4519,19 @@ AUSB_API int ausb_submit(ausb_transfer *t)
     t->status = 0;
     t->actual_length = 0;
     t->cancel_requested = 0;
+    t->usbfs_cost = t->usbfs_prepaid ? 0 : ausb__usbfs_cost(1, t->lt->length);
+    if ((r = ausb__usbfs_take(h->ctx, t->usbfs_cost)) < 0) {
+        t->usbfs_cost = 0;
+        return r;
+    }
     r = AUSB_LIBUSB(libusb_submit_transfer)(t->lt);
-    if (r < 0) return ausb__note(h, r);
+    if (r < 0) {
+        h->ctx->usbfs_used -= t->usbfs_cost;
+        t->usbfs_cost = 0;
+        /* usbfs answers ENOMEM when its memory limit is reached (by all
+         * programs together): name it as the limit, not as malloc */
+        return r == LIBUSB_ERROR_NO_MEM ? -ENOBUFS : ausb__note(h, r);
+    }
     t->state = AUSB_XFER_INFLIGHT;
     t->h_prev = NULL;
     t->h_next = h->inflight_head;
@@ -4727,6 +4864,8 @@ AUSB_PRIVATE void ausb__pipe_free_mem(ausb_pipe *p)
     p->slots = NULL;
     p->bufs = p->done = NULL;
     p->running = 0;
+    ausb__usbfs_give(p->ctx, p->usbfs_cost);
+    p->usbfs_cost = 0;
 }
 
 AUSB_PRIVATE void ausb__pipe_finish(ausb_pipe *p)
@@ -4775,12 +4914,19 @@ AUSB_API int ausb_pipe_start(ausb_pipe *p, ausb_handle *h, unsigned char ep, int
         return -EINVAL;
     if ((r = ausb__usable(h)) < 0) return r;
     memset(p, 0, sizeof *p);
+    if ((r = ausb__usbfs_reserve(h->ctx, cfg->in_flight, cfg->transfer_len, &p->usbfs_cost)) < 0) return r;
+    p->ctx = h->ctx;
     p->cfg = *cfg;
     n = (size_t)cfg->in_flight;
     len = (size_t)cfg->transfer_len;
     p->slots = (ausb_transfer *)AUSB_MALLOC(n * sizeof *p->slots);
     p->bufs = (unsigned char *)AUSB_MALLOC(n * len + n);
-    if (!p->slots || !p->bufs) { AUSB_FREE(p->slots); AUSB_FREE(p->bufs); return -ENOMEM; }
+    if (!p->slots || !p->bufs) {
+        AUSB_FREE(p->slots);
+        AUSB_FREE(p->bufs);
+        ausb__usbfs_give(p->ctx, p->usbfs_cost);
+        return -ENOMEM;
+    }
     p->done = p->bufs + n * len;
     memset(p->done, 0, n);
     for (i = 0; i < cfg->in_flight; i++) {
@@ -4789,8 +4935,10 @@ AUSB_API int ausb_pipe_start(ausb_pipe *p, ausb_handle *h, unsigned char ep, int
             while (i-- > 0) ausb_transfer_free(&p->slots[i]);
             AUSB_FREE(p->slots);
             AUSB_FREE(p->bufs);
+            ausb__usbfs_give(p->ctx, p->usbfs_cost);
             return r;
         }
+        p->slots[i].usbfs_prepaid = 1;
         if (type == AUSB_EP_ISOCHRONOUS)
             (void)ausb_fill_iso(&p->slots[i], h, ep, b, cfg->transfer_len, cfg->iso_packets, cfg->iso_packet_len,
                                 cfg->timeout_ns, ausb__pipe_on_xfer, p);
@@ -4850,6 +4998,8 @@ AUSB_PRIVATE void ausb__outq_release(ausb_outq *q)
     q->slots = NULL;
     q->bufs = NULL;
     q->n = 0;
+    ausb__usbfs_give(q->ctx, q->usbfs_cost);
+    q->usbfs_cost = 0;
 }
 
 AUSB_PRIVATE void ausb__outq_on_xfer(ausb_transfer *t, int status, void *ud)
@@ -4879,10 +5029,20 @@ AUSB_API int ausb_outq_init(ausb_outq *q, ausb_handle *h, unsigned char ep, int 
     memset(q, 0, sizeof *q);
     if ((ep & 0x80) || in_flight < 1 || in_flight > 64 || buf_len < 1) return -EINVAL;
     if ((r = ausb__usable(h)) < 0) return r;
+    if ((r = ausb__usbfs_reserve(h->ctx, in_flight, buf_len, &q->usbfs_cost)) < 0) return r;
+    q->ctx = h->ctx;
     n = (size_t)in_flight;
     q->slots = (ausb_transfer *)AUSB_MALLOC(n * sizeof *q->slots);
     q->bufs = (unsigned char *)AUSB_MALLOC(n * (size_t)buf_len + n);
-    if (!q->slots || !q->bufs) { AUSB_FREE(q->slots); AUSB_FREE(q->bufs); q->slots = NULL; q->bufs = NULL; return -ENOMEM; }
+    if (!q->slots || !q->bufs) {
+        AUSB_FREE(q->slots);
+        AUSB_FREE(q->bufs);
+        q->slots = NULL;
+        q->bufs = NULL;
+        ausb__usbfs_give(q->ctx, q->usbfs_cost);
+        q->usbfs_cost = 0;
+        return -ENOMEM;
+    }
     memset(q->bufs + n * (size_t)buf_len, 0, n);
     for (i = 0; i < in_flight; i++) {
         if ((r = ausb_transfer_init(&q->slots[i], 0)) < 0) {
@@ -4890,6 +5050,7 @@ AUSB_API int ausb_outq_init(ausb_outq *q, ausb_handle *h, unsigned char ep, int 
             ausb__outq_release(q);
             return r;
         }
+        q->slots[i].usbfs_prepaid = 1;
     }
     q->n = in_flight;
     q->buf_len = buf_len;

@@ -124,6 +124,7 @@ typedef struct usbf_device {
     unsigned char cdc[65536];
     int cdc_len, cdc_cap, cdc_stall;
     long cdc_in_bytes, cdc_out_bytes;
+    int submit_errno;           /* set: every SUBMITURB fails with it (ENOMEM: usbfs's limit) */
     /* 0x8C and 0x06: part of a transfer, then silence */
     int trickle_8c, sent_8c, trickle_06, took_06;
     unsigned char sink_06[65536];
@@ -540,6 +541,7 @@ G_GNUC_UNUSED static gboolean usbf_on_ioctl(UMockdevIoctlBase *base, UMockdevIoc
         d->submits++;
         if (!s) { res = -1; eno = EFAULT; }
         else if (d->disconnected) { res = -1; eno = ENODEV; }
+        else if (d->submit_errno) { res = -1; eno = d->submit_errno; }
         else if (d->npending >= USBF_MAX_URBS - 1 || d->nready >= USBF_MAX_URBS - 1) { res = -1; eno = ENOMEM; }
         else {
             usbf_urb u;

@@ -10,6 +10,9 @@
 #define AUSB_MALLOC(n) calloc(1, (n))
 #define AUSB_REALLOC(p, n) realloc((p), (n))
 #define AUSB_FREE(p) free(p)
+/* The usbfs memory limit comes from a file of this test's (set_usbfs_mb). */
+static char usbfs_mb_path[64] = "/nonexistent/usbfs_memory_mb";
+#define AUSB_USBFS_MEMORY_PATH usbfs_mb_path
 #define AUSB_IMPLEMENTATION
 #include "asyncusb.h"
 #include "tests/harness.h"
@@ -505,6 +508,133 @@ static void test_pipeline_holds_and_redelivers_a_timed_out_chunk(void)
     T_EQ(k.bad, 0);
 }
 
+/* ---- the usbfs memory limit ---- */
+
+/* Writes text (MiB, as usbcore's parameter) where the context reads it;
+ * NULL: no such file, as on a system without usbcore's parameter. */
+static void set_usbfs_mb(const char *text)
+{
+    FILE *f;
+    if (strncmp(usbfs_mb_path, "/tmp/", 5) != 0) {
+        int fd;
+        snprintf(usbfs_mb_path, sizeof usbfs_mb_path, "/tmp/ausb-usbfs-XXXXXX");
+        if ((fd = mkstemp(usbfs_mb_path)) >= 0) close(fd);
+    }
+    if (!text) { unlink(usbfs_mb_path); return; }
+    if ((f = fopen(usbfs_mb_path, "w")) != NULL) {
+        fputs(text, f);
+        fclose(f);
+    }
+}
+
+static void count_call(ausb_transfer *t, int status, void *user)
+{
+    (void)t;
+    (void)status;
+    ++*(int *)user;
+}
+
+static void test_usbfs_limit_refuses_streams_up_front_and_counts_what_runs(void)
+{
+    static unsigned char big[600 * 1024];
+    ausb_ctx ctx;
+    ausb_handle h;
+    ausb_pipe p;
+    ausb_outq q;
+    ausb_pipe_config cfg;
+    ausb_transfer t;
+    sink s;
+    int before, calls = 0;
+    int64_t held;
+    set_usbfs_mb("1\n");
+    T_EQ(usbf_open(&ctx, &dev_a, &h), 0);
+    T_EQ(ausb_usbfs_limit(&ctx), 1 << 20);
+    T_EQ(ausb_usbfs_in_use(&ctx), 0);
+    stream_setup(&dev_a, 1, 0);
+    usbf_set(&dev_a, &dev_a.hold_8a, 1);
+    sink_init(&s, &dev_a);
+    ausb_pipe_config_init(&cfg);
+    cfg.in_flight = 64;
+    cfg.transfer_len = 65536;
+    memset(&p, 0, sizeof p);
+    before = usbf_count(&dev_a, &dev_a.submits);
+    /* 4 MiB against 1: refused before anything reaches the kernel */
+    T_EQ(ausb_pipe_start(&p, &h, 0x8a, AUSB_EP_BULK, &cfg, seq_chunk, on_end, &s), -ENOBUFS);
+    T_EQ(usbf_count(&dev_a, &dev_a.submits), before);
+    T_EQ(ausb_usbfs_in_use(&ctx), 0);
+    T_EQ(ausb_pending(&ctx), 0);
+    /* half a MiB fits, and holds its share while it runs */
+    cfg.in_flight = 8;
+    T_EQ(ausb_pipe_start(&p, &h, 0x8a, AUSB_EP_BULK, &cfg, seq_chunk, on_end, &s), 0);
+    held = ausb_usbfs_in_use(&ctx);
+    T_CHECK(held >= 8 * 65536 && held < 1 << 20);
+    T_EQ(ausb_outq_init(&q, &h, 0x03, 8, 65536, 0, 0, NULL, NULL), -ENOBUFS);
+    ausb_transfer_init(&t, 0);
+    ausb_fill_bulk(&t, &h, 0x84, big, (int)sizeof big, 0, count_call, &calls);
+    T_EQ(ausb_submit(&t), -ENOBUFS);
+    T_EQ(ausb_transfer_state(&t), AUSB_XFER_IDLE);
+    T_EQ(ausb_usbfs_in_use(&ctx), held);
+    ausb_pipe_stop(&p);
+    T_EQ(run_until(&ctx, &s.ends, 1), 0);
+    T_EQ(s.status, -ECANCELED);
+    T_EQ(ausb_usbfs_in_use(&ctx), 0);
+    /* with the pipe gone the OUT queue fits; a transfer counts while out */
+    T_EQ(ausb_outq_init(&q, &h, 0x03, 8, 65536, 0, 0, NULL, NULL), 0);
+    T_CHECK(ausb_usbfs_in_use(&ctx) >= 8 * 65536);
+    ausb_outq_close(&q);
+    T_EQ(ausb_usbfs_in_use(&ctx), 0);
+    ausb_fill_bulk(&t, &h, 0x84, big, 4096, 0, count_call, &calls);
+    T_EQ(ausb_submit(&t), 0);
+    T_CHECK(ausb_usbfs_in_use(&ctx) >= 4096);
+    ausb_cancel(&t);
+    T_EQ(run_until(&ctx, &calls, 1), 0);
+    T_EQ(ausb_usbfs_in_use(&ctx), 0);
+    /* 0 is no limit, read again at the next start */
+    set_usbfs_mb("0\n");
+    cfg.in_flight = 64;
+    sink_init(&s, &dev_a);
+    T_EQ(ausb_pipe_start(&p, &h, 0x8a, AUSB_EP_BULK, &cfg, seq_chunk, on_end, &s), 0);
+    T_EQ(ausb_usbfs_limit(&ctx), 0);
+    ausb_pipe_stop(&p);
+    T_EQ(run_until(&ctx, &s.ends, 1), 0);
+    ausb_transfer_free(&t);
+    ausb_close(&h);
+    ausb_ctx_close(&ctx);
+    set_usbfs_mb(NULL);
+}
+
+/* What the kernel itself refuses for memory (its limit counts every
+ * program's transfers) reads as the limit too. */
+static void test_submit_the_kernel_refuses_for_memory_reads_as_enobufs(void)
+{
+    unsigned char b[64];
+    ausb_ctx ctx;
+    ausb_handle h;
+    ausb_pipe p;
+    ausb_pipe_config cfg;
+    ausb_transfer t;
+    sink s;
+    int calls = 0;
+    T_EQ(usbf_open(&ctx, &dev_a, &h), 0);
+    T_EQ(ausb_usbfs_limit(&ctx), 0);          /* no parameter file: no limit known */
+    usbf_set(&dev_a, &dev_a.submit_errno, ENOMEM);
+    ausb_transfer_init(&t, 0);
+    ausb_fill_bulk(&t, &h, 0x85, b, sizeof b, 0, count_call, &calls);
+    T_EQ(ausb_submit(&t), -ENOBUFS);
+    sink_init(&s, &dev_a);
+    ausb_pipe_config_init(&cfg);
+    memset(&p, 0, sizeof p);
+    T_EQ(ausb_pipe_start(&p, &h, 0x8a, AUSB_EP_BULK, &cfg, seq_chunk, on_end, &s), -ENOBUFS);
+    usbf_set(&dev_a, &dev_a.submit_errno, 0);
+    T_EQ(ausb_usbfs_in_use(&ctx), 0);
+    T_EQ(ausb_submit(&t), 0);
+    T_EQ(run_until(&ctx, &calls, 1), 0);
+    T_EQ(s.ends, 0);
+    ausb_transfer_free(&t);
+    ausb_close(&h);
+    ausb_ctx_close(&ctx);
+}
+
 /* ---- OUT queue ---- */
 
 typedef struct sent_log {
@@ -882,6 +1012,8 @@ int main(void)
     RUN(test_pipeline_timeout_on_an_empty_transfer_hands_over_nothing_more);
     RUN(test_pipeline_holds_and_redelivers_a_timed_out_chunk);
     RUN(test_out_queue_timeout_reports_the_bytes_the_device_took);
+    RUN(test_usbfs_limit_refuses_streams_up_front_and_counts_what_runs);
+    RUN(test_submit_the_kernel_refuses_for_memory_reads_as_enobufs);
     RUN(test_threads_submit_thousands_completions_on_loop_thread);
     RUN(test_threads_cancel_reaches_queued_transfer);
     RUN(test_device_leaving_mid_stream_is_reported_once);

@@ -825,6 +825,132 @@ static void test_endpoint_stream_over_the_loopback(void)
     T_EQ(e.status, -ECANCELED);
 }
 
+/* ---- the usbfs memory limit ---- */
+
+#define USBFS_MB "/sys/module/usbcore/parameters/usbfs_memory_mb"
+
+static int usbfs_mb_read(void)
+{
+    char b[32];
+    int fd = open(USBFS_MB, O_RDONLY), n;
+    if (fd < 0) return -1;
+    n = (int)read(fd, b, sizeof b - 1);
+    close(fd);
+    if (n <= 0) return -1;
+    b[n] = 0;
+    return atoi(b);
+}
+
+static int usbfs_mb_write(int mb)
+{
+    char b[32];
+    int fd = open(USBFS_MB, O_WRONLY), ok;
+    if (fd < 0) return -1;
+    snprintf(b, sizeof b, "%d\n", mb);
+    ok = write(fd, b, strlen(b)) > 0;
+    close(fd);
+    return ok ? 0 : -1;
+}
+
+static int usbfs_mb_saved = -1;
+
+/* Each test below lowers the limit; the next one (and the rest of the
+ * suite) starts from the kernel's own value again, also after a failure. */
+static void usbfs_restore(void)
+{
+    if (usbfs_mb_saved >= 0) (void)usbfs_mb_write(usbfs_mb_saved);
+}
+
+static void usbfs_refuses_a_pipeline_up_front(void)
+{
+    ausb_pipe p;
+    ausb_outq q;
+    ausb_pipe_config pc;
+    ausb_transfer t;
+    static unsigned char big[2 << 20];
+    flow f;
+    res r = {0, 0, 0, 0};
+    int rc;
+    memset(&f, 0, sizeof f);
+    f.gen = mod63;
+    f.want = 1 << 20;
+    f.bad_at = -1;
+    T_EQ(usbfs_mb_write(1), 0);
+    T_EQ(open_dev(&ctx, &dv, ZERO_VID, ZERO_PID, 3000), 0);
+    T_EQ(ausb_usbfs_limit(&ctx), 1 << 20);
+    ausb_pipe_config_init(&pc);
+    pc.in_flight = 64;
+    pc.transfer_len = 65536;
+    T_EQ(ausb_pipe_start(&p, &dv.h, dv.bulk_in, AUSB_EP_BULK, &pc, on_pattern, on_flow_end, &f), -ENOBUFS);
+    T_EQ(ausb_pending(&ctx), 0);
+    T_EQ(ausb_outq_init(&q, &dv.h, dv.bulk_out, 32, 65536, 0, 0, NULL, NULL), -ENOBUFS);
+    T_EQ(ausb_transfer_init(&t, 0), 0);
+    ausb_fill_bulk(&t, &dv.h, dv.bulk_in, big, sizeof big, AUSB_SEC(2), on_done, &r);
+    rc = ausb_submit(&t);
+    if (rc == 0) run_until(&ctx, &r.calls, 1);
+    ausb_transfer_free(&t);
+    T_EQ(rc, -ENOBUFS);
+    T_EQ(ausb_usbfs_in_use(&ctx), 0);
+    /* what fits streams as usual */
+    pc.in_flight = 8;
+    T_EQ(ausb_pipe_start(&p, &dv.h, dv.bulk_in, AUSB_EP_BULK, &pc, on_pattern, on_flow_end, &f), 0);
+    run_until(&ctx, &f.ended, 1);
+    end_pipe(&p, &f.ended);
+    close_dev(&dv);
+    T_EQ(f.end_status, -ECANCELED);
+    T_CHECK(f.got >= f.want);
+    T_EQ(f.bad_at, -1);
+    T_EQ(ausb_usbfs_in_use(&ctx), 0);
+}
+
+static void test_usbfs_limit_refuses_a_large_pipeline_up_front(void)
+{
+    usbfs_mb_saved = usbfs_mb_read();
+    T_CHECK(usbfs_mb_saved >= 0);
+    usbfs_refuses_a_pipeline_up_front();
+    usbfs_restore();
+}
+
+/* The kernel counts every program's URBs: with the limit lowered behind
+ * the context's back (as another program's transfers would use it up), a
+ * submit it refuses reads as the limit too. */
+static void usbfs_kernel_refusal(void)
+{
+    ausb_pipe p;
+    ausb_pipe_config pc;
+    kept k;
+    unsigned char b[16384];
+    res r = {0, 0, 0, 0};
+    ausb_transfer t;
+    int rc;
+    memset(&k, 0, sizeof k);
+    T_EQ(usbfs_mb_write(0), 0);
+    T_EQ(open_test(&dv), 0);
+    ausb_pipe_config_init(&pc);
+    pc.in_flight = 16;
+    pc.transfer_len = 65536;            /* 1 MiB waiting on a silent endpoint */
+    T_EQ(ausb_pipe_start(&p, &dv.h, dv.bulk_in, AUSB_EP_BULK, &pc, on_keep, on_keep_end, &k), 0);
+    T_EQ(usbfs_mb_write(1), 0);
+    T_EQ(ausb_transfer_init(&t, 0), 0);
+    ausb_fill_interrupt(&t, &dv.h, dv.int_in, b, 64, AUSB_MS(200), on_done, &r);
+    rc = ausb_submit(&t);
+    if (rc == 0) run_until(&ctx, &r.calls, 1);
+    ausb_transfer_free(&t);
+    end_pipe(&p, &k.ended);
+    close_dev(&dv);
+    T_EQ(rc, -ENOBUFS);
+    T_EQ(k.ended, 1);
+    T_EQ(k.end_status, -ECANCELED);
+}
+
+static void test_submit_the_kernel_refuses_for_memory_reads_as_enobufs(void)
+{
+    usbfs_mb_saved = usbfs_mb_read();
+    T_CHECK(usbfs_mb_saved >= 0);
+    usbfs_kernel_refusal();
+    usbfs_restore();
+}
+
 /* ---- unplug and replug ---- */
 
 static int write_udc(const char *text)
@@ -939,6 +1065,8 @@ int main(void)
     T_RUN(test_outq_fills_the_sink);
     T_RUN(test_loopback_pipeline_out_queue_and_in_pipe_together);
     T_RUN(test_endpoint_stream_over_the_loopback);
+    T_RUN(test_usbfs_limit_refuses_a_large_pipeline_up_front);
+    T_RUN(test_submit_the_kernel_refuses_for_memory_reads_as_enobufs);
     T_RUN(test_unplug_mid_stream_and_plug_back);
     close_dev(&dv);
     ausb_ctx_close(&ctx);
