@@ -29,7 +29,8 @@ says so otherwise).  Other files include it without the macro.
 - `AUSB_API`: decoration of public functions (default `extern`).
 - `AUSB_MALLOC(n)`, `AUSB_REALLOC(p, n)`, `AUSB_FREE(p)`: allocator hooks;
   define all three or none (default: the C library).  Device lists, the
-  loop's tables, pipeline and OUT queue buffers, hotplug events
+  loop's tables, pipeline and OUT queue buffers (where usbfs does not map
+  them, see Zero-copy under Handles), hotplug events
   and the rare deferred close use them.  libusb allocates with the C
   library, past these hooks: each transfer once, in `ausb_transfer_init`
   (and `ausb_read_string`), and, as measured with libusb 1.0.26 on 64-bit
@@ -49,6 +50,8 @@ says so otherwise).  Other files include it without the macro.
   limit in MiB (default `"/sys/module/usbcore/parameters/usbfs_memory_mb"`),
   any expression of type `const char *`, so a test can point it at a file
   of its own (see "The usbfs memory limit").
+- `AUSB_NO_ZERO_COPY`: pipes and OUT queues never map their buffers from
+  usbfs (`ausb_set_zero_copy` switches it per handle at run time).
 - `AUSB_NO_LIBUSB`: only the parts that need no libusb (error text, the
   raw descriptor walker, IADs, UTF-16 decoding, setup packets, speed and
   endpoint type names), for tools and tests on targets without libusb.
@@ -354,6 +357,9 @@ Device strings, and any other text a device chooses, go through
                                               have (Android); it stays yours
     void ausb_close(ausb_handle *h);          see Rules
     void ausb_set_auto_detach(ausb_handle *h, int on);   default on
+    void ausb_set_zero_copy(ausb_handle *h, int on);     default on: pipes, OUT queues
+                                              and endpoint streams started later map
+                                              their buffers from usbfs where they can
     int  ausb_claim(h, int iface);            detaches a kernel driver when auto-detach is on
     int  ausb_release(h, int iface);          -ENOENT when not claimed
     int  ausb_set_altsetting(h, int iface, int alt);
@@ -366,6 +372,19 @@ Device strings, and any other text a device chooses, go through
 The synchronous calls (claim, release, set_*, clear_halt, reset) return
 `AUSB_ECLOSED` on a closing handle and `-ENODEV` on a
 gone one.
+
+Zero-copy: a pipe or OUT queue asks libusb for its buffers with
+`libusb_dev_mem_alloc`, which on Linux maps memory of the device's usbfs
+node into the program (the kernel's `mmap` of usbfs, 4.6 and newer), so
+the kernel moves data between the controller and the buffer the program
+reads, with no copy through a kernel buffer on each transfer.  It is
+used where the device's usbfs announces it (`USBDEVFS_CAP_MMAP`, asked
+once per handle); elsewhere (an older kernel, an emulated device such as
+umockdev's, whose node libusb would map as a plain file) or when a
+mapping fails, the buffers come from `AUSB_MALLOC` as before.  The
+pipe's `zero_copy` field and the OUT queue's say which they got.  Mapped
+buffers stay valid until the pipe ends or the queue is closed, also past
+`ausb_close`.
 
 ### Transfers
 
@@ -2174,6 +2193,7 @@ struct ausb_ctx {
     int lu_ready;      /* one of them was ready: libusb has events to handle */
     int fds_lost;      /* an fd could not be recorded: resync, poll meanwhile */
     int in_dispatch_events;
+    int opened_fd;     /* the usbfs descriptor libusb_open added (-1: none yet) */
     int exiting;       /* ausb_ctx_close is running: a nested call does nothing */
     int close_asked;   /* ausb_ctx_close from a dispatch: done when it returns */
     int inflight;
@@ -2226,6 +2246,10 @@ struct ausb_handle {
     int auto_detach;
     int close_deferred;   /* ausb_close came from an inline callback */
     int heap_copy;        /* a library-owned stand-in finishing that close */
+    int no_zero_copy;     /* ausb_set_zero_copy(h, 0) */
+    int usbfs_fd;         /* its usbfs descriptor (-1: unknown), to ask what it can map */
+    int can_map;          /* usbfs maps memory for it: -1 not asked yet, 0, 1 */
+    struct ausb__zc *zc;  /* mapped buffers of its pipes and queues */
     uint16_t langid;
     ausb_handle *next, *prev;
 };
@@ -2447,6 +2471,11 @@ AUSB_API int ausb_open(ausb_handle *h, const ausb_device *dev);
 AUSB_API int ausb_wrap_fd(ausb_handle *h, ausb_ctx *ctx, int fd);
 AUSB_API void ausb_close(ausb_handle *h);
 AUSB_API void ausb_set_auto_detach(ausb_handle *h, int on); /* default on */
+/* 1 (default): pipes, OUT queues and endpoint streams started later on h
+ * map their buffers from usbfs (libusb_dev_mem_alloc: no copy through the
+ * kernel per transfer) where they can, else they allocate them.  Call it
+ * after ausb_open, which sets the default. */
+AUSB_API void ausb_set_zero_copy(ausb_handle *h, int on);
 AUSB_API int ausb_claim(ausb_handle *h, int iface);
 AUSB_API int ausb_release(ausb_handle *h, int iface);
 AUSB_API int ausb_set_altsetting(ausb_handle *h, int iface, int alt);
@@ -2554,6 +2583,18 @@ AUSB_API int ausb_submit_any_thread(ausb_transfer *t);
 typedef struct ausb_pipe ausb_pipe;
 typedef struct ausb_outq ausb_outq;
 
+/* The buffers of a pipe or OUT queue when usbfs mapped them (private):
+ * listed on the handle, which lets go of them when it closes; they are
+ * unmapped when the stream is done with them. */
+struct ausb__zc {
+    struct ausb__zc *next;
+    ausb_handle *handle;        /* NULL once the handle closed */
+    libusb_device_handle *lh;
+    unsigned char **bufs;
+    int n;                      /* buffers mapped; 0: plain memory */
+    size_t len;
+};
+
 /* A chunk of an IN pipeline, in submission order.  Return 0 when done with
  * it (its transfer is resubmitted at once) or AUSB_PIPE_HOLD to keep it:
  * the pipeline then pauses (no later chunk is delivered, no buffer is
@@ -2585,14 +2626,17 @@ typedef struct ausb_pipe_config {
 struct ausb_pipe {
     /* public, read-only */
     long long bytes, chunks;  /* delivered so far */
+    int zero_copy;            /* 1: its buffers are mapped from usbfs */
     /* private */
     ausb_handle *handle;
     ausb_pipe_chunk_cb on_chunk;
     ausb_pipe_end_cb on_end;
     void *ud;
     ausb_transfer *slots;
-    unsigned char *bufs;
+    unsigned char **bufs;     /* per slot: its buffer */
     unsigned char *done;      /* per slot: completed, not yet delivered */
+    unsigned char *block;     /* the buffers, when not mapped */
+    struct ausb__zc zc;
     ausb_pipe_config cfg;
     unsigned char ep;
     int type;                 /* AUSB_EP_BULK, _INTERRUPT, _ISOCHRONOUS */
@@ -2627,12 +2671,17 @@ AUSB_API int ausb_pipe_running(const ausb_pipe *p);
 typedef void (*ausb_outq_cb)(ausb_outq *q, int status, int len, void *ud);
 
 struct ausb_outq {
+    /* public, read-only */
+    int zero_copy;            /* 1: its buffers are mapped from usbfs */
     /* private */
     ausb_handle *handle;
     ausb_outq_cb on_sent;
     void *ud;
     ausb_transfer *slots;
-    unsigned char *bufs;
+    unsigned char **bufs;     /* per slot: its buffer */
+    unsigned char *done;      /* per slot: completed, not yet reported */
+    unsigned char *block;     /* the buffers, when not mapped */
+    struct ausb__zc zc;
     int n, buf_len, head, count;  /* ring of slots in submission order */
     unsigned flags;
     int64_t timeout_ns;
@@ -2797,6 +2846,8 @@ AUSB_API int ausb_termux_open(ausb_handle *h, ausb_ctx *ctx);
 #include <unistd.h>
 #include <fcntl.h>
 #include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 
 
@@ -3013,6 +3064,95 @@ AUSB_API int64_t ausb_usbfs_limit(ausb_ctx *ctx)
 
 AUSB_API int64_t ausb_usbfs_in_use(const ausb_ctx *ctx) { return ctx ? ctx->usbfs_used : 0; }
 
+/* ==== section: stream buffers (zero-copy) ==== */
+
+/* USBDEVFS_GET_CAPABILITIES and its USBDEVFS_CAP_MMAP bit, from
+ * <linux/usbdevice_fs.h> (whose flexible arrays a C++ build rejects). */
+#define AUSB__USBFS_GET_CAPABILITIES _IOR('U', 26, uint32_t)
+#define AUSB__USBFS_CAP_MMAP 0x20u
+
+/* Whether the kernel maps usbfs memory for this device (4.6 and newer
+ * say so).  libusb_dev_mem_alloc asks nothing: it maps the node it has
+ * open, and a node that is no usbfs one (umockdev's stand-in, a plain
+ * file) maps too, as memory the device never sees. */
+AUSB_PRIVATE int ausb__can_map(ausb_handle *h)
+{
+    uint32_t caps = 0;
+    if (h->can_map < 0)
+        h->can_map = h->usbfs_fd >= 0 && ioctl(h->usbfs_fd, AUSB__USBFS_GET_CAPABILITIES, &caps) == 0 &&
+                     (caps & AUSB__USBFS_CAP_MMAP) != 0;
+    return h->can_map;
+}
+
+/* Buffers for n transfers of len bytes, into bufs[0..n-1]: mapped from
+ * the device's usbfs node where the handle allows it and libusb and the
+ * kernel can (zc->n is then n), else one block from the allocator.  0, or
+ * -ENOMEM. */
+AUSB_PRIVATE int ausb__bufs_get(ausb_handle *h, struct ausb__zc *zc, unsigned char **bufs, unsigned char **block,
+                                int n, size_t len)
+{
+    int i;
+    memset(zc, 0, sizeof *zc);
+    *block = NULL;
+#if !defined(AUSB_NO_ZERO_COPY)
+    if (!h->no_zero_copy && ausb__can_map(h)) {
+        for (i = 0; i < n; i++)
+            if (!(bufs[i] = AUSB_LIBUSB(libusb_dev_mem_alloc)(h->lh, len))) break;
+        if (i == n) {
+            zc->handle = h;
+            zc->lh = h->lh;
+            zc->bufs = bufs;
+            zc->n = n;
+            zc->len = len;
+            zc->next = h->zc;
+            h->zc = zc;
+            return 0;
+        }
+        while (i-- > 0) (void)AUSB_LIBUSB(libusb_dev_mem_free)(h->lh, bufs[i], len);
+    }
+#else
+    (void)h;
+#endif
+    if (!(*block = (unsigned char *)AUSB_MALLOC((size_t)n * len))) return -ENOMEM;
+    for (i = 0; i < n; i++) bufs[i] = *block + (size_t)i * len;
+    return 0;
+}
+
+/* Gives the buffers back.  libusb frees a mapping through the open handle;
+ * once the handle is closed (ausb__zc_orphan), it is unmapped here, which
+ * is all libusb's Linux backend would do. */
+AUSB_PRIVATE void ausb__bufs_put(struct ausb__zc *zc, unsigned char **block)
+{
+    struct ausb__zc **pp;
+    int i;
+    if (zc->n && zc->handle) {
+        for (pp = &zc->handle->zc; *pp; pp = &(*pp)->next)
+            if (*pp == zc) { *pp = zc->next; break; }
+    }
+    for (i = 0; i < zc->n; i++) {
+        if (zc->handle) (void)AUSB_LIBUSB(libusb_dev_mem_free)(zc->lh, zc->bufs[i], zc->len);
+        else (void)munmap(zc->bufs[i], zc->len);
+    }
+    zc->n = 0;
+    zc->handle = NULL;
+    AUSB_FREE(*block);
+    *block = NULL;
+}
+
+/* Before libusb closes h: the mappings of its streams stay valid (a
+ * chunk that arrived may still be delivered from one) until the streams
+ * let go of them. */
+AUSB_PRIVATE void ausb__zc_orphan(ausb_handle *h)
+{
+    struct ausb__zc *z, *next;
+    for (z = h->zc; z; z = next) {
+        next = z->next;
+        z->next = NULL;
+        z->handle = NULL;
+    }
+    h->zc = NULL;
+}
+
 /* ==== section: context and loop ==== */
 
 #define AUSB__CTX(core_loop) ((ausb_ctx *)(void *)((char *)(core_loop) - offsetof(ausb_ctx, core)))
@@ -3079,6 +3219,9 @@ AUSB_PRIVATE void ausb__fds_clear(ausb_ctx *ctx)
 static void LIBUSB_CALL ausb__pollfd_added(int fd, short events, void *ud)
 {
     ausb_ctx *ctx = (ausb_ctx *)ud;
+    /* libusb watches a device's usbfs node for POLLOUT (its reapable URBs)
+     * alone: noted for ausb_open, which has no other way to that number */
+    if ((events & (POLLIN | POLLOUT)) == POLLOUT) ctx->opened_fd = fd;
     if (ausb__fds_add(ctx, fd, events) < 0) ctx->fds_lost = 1;
 }
 
@@ -4122,9 +4265,12 @@ AUSB_API int ausb_open(ausb_handle *h, const ausb_device *dev)
     if (!h) return -EINVAL;
     if (dev && ausb__handle_listed(dev->ctx, h)) return -EBUSY;
     memset(h, 0, sizeof *h);
+    h->usbfs_fd = h->can_map = -1;
     if (!dev || !dev->dev || !dev->ctx) return -EINVAL;
+    dev->ctx->opened_fd = -1;
     r = AUSB_LIBUSB(libusb_open)(dev->dev, &h->lh);
     if (r < 0) { h->lh = NULL; return ausb_from_libusb(r, 0); }
+    h->usbfs_fd = dev->ctx->opened_fd;
     (void)ausb_device_copy(&h->dev, dev);
     h->ctx = dev->ctx;
     h->auto_detach = 1;
@@ -4141,6 +4287,7 @@ AUSB_API int ausb_wrap_fd(ausb_handle *h, ausb_ctx *ctx, int fd)
     if (!h) return -EINVAL;
     if (ausb__handle_listed(ctx, h)) return -EBUSY;
     memset(h, 0, sizeof *h);
+    h->usbfs_fd = h->can_map = -1;
     if (!ctx || !ctx->lu || fd < 0) return -EINVAL;
     r = AUSB_LIBUSB(libusb_wrap_sys_device)(ctx->lu, (intptr_t)fd, &h->lh);
     if (r < 0) { h->lh = NULL; return ausb_from_libusb(r, 0); }
@@ -4152,6 +4299,7 @@ AUSB_API int ausb_wrap_fd(ausb_handle *h, ausb_ctx *ctx, int fd)
     }
     h->ctx = ctx;
     h->auto_detach = 1;
+    h->usbfs_fd = fd;
     h->next = ctx->handles;
     if (h->next) h->next->prev = h;
     ctx->handles = h;
@@ -4161,6 +4309,11 @@ AUSB_API int ausb_wrap_fd(ausb_handle *h, ausb_ctx *ctx, int fd)
 AUSB_API void ausb_set_auto_detach(ausb_handle *h, int on)
 {
     if (h) h->auto_detach = on != 0;
+}
+
+AUSB_API void ausb_set_zero_copy(ausb_handle *h, int on)
+{
+    if (h) h->no_zero_copy = !on;
 }
 
 AUSB_API int ausb_handle_gone(const ausb_handle *h) { return h ? h->gone : 1; }
@@ -4275,6 +4428,7 @@ AUSB_API void ausb_close(ausb_handle *h)
     ausb_ctx *ctx;
     ausb_transfer *t;
     ausb_handle *copy;
+    struct ausb__zc *zc;
     if (!h || !h->lh || h->closing) return;
     ctx = h->ctx;
     /* What other threads queued goes out first, so that this handle's
@@ -4299,6 +4453,8 @@ AUSB_API void ausb_close(ausb_handle *h)
     if (h->inflight > 0 || !(copy = (ausb_handle *)AUSB_MALLOC(sizeof *copy))) return;
     *copy = *h;
     copy->heap_copy = 1;
+    for (zc = copy->zc; zc; zc = zc->next) zc->handle = copy;   /* its streams' mappings move along */
+    h->zc = NULL;
     if (copy->prev) copy->prev->next = copy; else ctx->handles = copy;
     if (copy->next) copy->next->prev = copy;
     /* h keeps its (never again used) lh so that it reads as closing:
@@ -4354,6 +4510,7 @@ AUSB_PRIVATE void ausb__close_finish(ausb_handle *h)
     }
     for (i = 0; i < AUSB_MAX_INTERFACES; i++)
         if (AUSB__BIT_GET(h->claimed, i) || AUSB__BIT_GET(h->detached, i)) (void)ausb__release(h, i);
+    ausb__zc_orphan(h);
     AUSB_LIBUSB(libusb_close)(h->lh);
     h->lh = NULL;
     if (h->prev) h->prev->next = h->next; else ctx->handles = h->next;
@@ -4834,7 +4991,7 @@ AUSB_PRIVATE void ausb__pipe_pump(ausb_pipe *p)
             return;
         }
         p->delivering = 1;
-        r = p->on_chunk(p, t, p->bufs + (size_t)p->head * (size_t)p->cfg.transfer_len, len, p->ud);
+        r = p->on_chunk(p, t, p->bufs[p->head], len, p->ud);
         p->delivering = 0;
         if (r == AUSB_PIPE_HOLD) {
             if (!p->ending) p->held = 1;
@@ -4855,17 +5012,26 @@ AUSB_PRIVATE void ausb__pipe_pump(ausb_pipe *p)
     }
 }
 
-AUSB_PRIVATE void ausb__pipe_free_mem(ausb_pipe *p)
+/* Releases what a pipe holds: its first `inited` transfers, the buffers
+ * and its share of the usbfs limit. */
+AUSB_PRIVATE void ausb__pipe_release(ausb_pipe *p, int inited)
 {
     int i;
-    for (i = 0; i < p->cfg.in_flight; i++) ausb_transfer_free(&p->slots[i]);
+    for (i = 0; i < inited; i++) ausb_transfer_free(&p->slots[i]);
+    ausb__bufs_put(&p->zc, &p->block);
     AUSB_FREE(p->slots);
     AUSB_FREE(p->bufs);
     p->slots = NULL;
-    p->bufs = p->done = NULL;
-    p->running = 0;
+    p->bufs = NULL;
+    p->done = NULL;
     ausb__usbfs_give(p->ctx, p->usbfs_cost);
     p->usbfs_cost = 0;
+}
+
+AUSB_PRIVATE void ausb__pipe_free_mem(ausb_pipe *p)
+{
+    ausb__pipe_release(p, p->cfg.in_flight);
+    p->running = 0;
 }
 
 AUSB_PRIVATE void ausb__pipe_finish(ausb_pipe *p)
@@ -4899,11 +5065,47 @@ AUSB_PRIVATE void ausb__pipe_on_xfer(ausb_transfer *t, int status, void *ud)
     ausb__pipe_pump(p);
 }
 
+/* The pipe's transfers and buffers (p->cfg set), filled for endpoint ep;
+ * on failure it holds nothing. */
+AUSB_PRIVATE int ausb__pipe_alloc(ausb_pipe *p, ausb_handle *h, unsigned char ep, int type)
+{
+    const ausb_pipe_config *cfg = &p->cfg;
+    size_t n = (size_t)cfg->in_flight, len = (size_t)cfg->transfer_len;
+    int i, r;
+    p->slots = (ausb_transfer *)AUSB_MALLOC(n * sizeof *p->slots);
+    p->bufs = (unsigned char **)AUSB_MALLOC(n * sizeof *p->bufs + n);
+    if (!p->slots || !p->bufs) r = -ENOMEM;
+    else r = ausb__bufs_get(h, &p->zc, p->bufs, &p->block, cfg->in_flight, len);
+    if (r < 0) {
+        ausb__pipe_release(p, 0);
+        return r;
+    }
+    p->zero_copy = p->zc.n > 0;
+    p->done = (unsigned char *)(p->bufs + n);
+    for (i = 0; i < cfg->in_flight; i++) {
+        ausb_transfer *t = &p->slots[i];
+        p->done[i] = 0;
+        if ((r = ausb_transfer_init(t, type == AUSB_EP_ISOCHRONOUS ? cfg->iso_packets : 0)) < 0) {
+            ausb__pipe_release(p, i);
+            return r;
+        }
+        t->usbfs_prepaid = 1;     /* the pipe holds its share for all of them */
+        if (type == AUSB_EP_ISOCHRONOUS)
+            (void)ausb_fill_iso(t, h, ep, p->bufs[i], cfg->transfer_len, cfg->iso_packets, cfg->iso_packet_len,
+                                cfg->timeout_ns, ausb__pipe_on_xfer, p);
+        else if (type == AUSB_EP_INTERRUPT)
+            ausb_fill_interrupt(t, h, ep, p->bufs[i], cfg->transfer_len, cfg->timeout_ns, ausb__pipe_on_xfer, p);
+        else
+            ausb_fill_bulk(t, h, ep, p->bufs[i], cfg->transfer_len, cfg->timeout_ns, ausb__pipe_on_xfer, p);
+        if (cfg->inline_chunks) ausb_transfer_set_flags(t, AUSB_INLINE_CALLBACK);
+    }
+    return 0;
+}
+
 AUSB_API int ausb_pipe_start(ausb_pipe *p, ausb_handle *h, unsigned char ep, int type, const ausb_pipe_config *cfg,
                              ausb_pipe_chunk_cb on_chunk, ausb_pipe_end_cb on_end, void *ud)
 {
     ausb_pipe_config def;
-    size_t n, len;
     int i, r;
     if (!p || !on_chunk || !(ep & 0x80)) return -EINVAL;
     if (type != AUSB_EP_BULK && type != AUSB_EP_INTERRUPT && type != AUSB_EP_ISOCHRONOUS) return -EINVAL;
@@ -4914,40 +5116,11 @@ AUSB_API int ausb_pipe_start(ausb_pipe *p, ausb_handle *h, unsigned char ep, int
         return -EINVAL;
     if ((r = ausb__usable(h)) < 0) return r;
     memset(p, 0, sizeof *p);
+    /* refused up front, before anything reaches the kernel */
     if ((r = ausb__usbfs_reserve(h->ctx, cfg->in_flight, cfg->transfer_len, &p->usbfs_cost)) < 0) return r;
     p->ctx = h->ctx;
     p->cfg = *cfg;
-    n = (size_t)cfg->in_flight;
-    len = (size_t)cfg->transfer_len;
-    p->slots = (ausb_transfer *)AUSB_MALLOC(n * sizeof *p->slots);
-    p->bufs = (unsigned char *)AUSB_MALLOC(n * len + n);
-    if (!p->slots || !p->bufs) {
-        AUSB_FREE(p->slots);
-        AUSB_FREE(p->bufs);
-        ausb__usbfs_give(p->ctx, p->usbfs_cost);
-        return -ENOMEM;
-    }
-    p->done = p->bufs + n * len;
-    memset(p->done, 0, n);
-    for (i = 0; i < cfg->in_flight; i++) {
-        unsigned char *b = p->bufs + (size_t)i * len;
-        if ((r = ausb_transfer_init(&p->slots[i], type == AUSB_EP_ISOCHRONOUS ? cfg->iso_packets : 0)) < 0) {
-            while (i-- > 0) ausb_transfer_free(&p->slots[i]);
-            AUSB_FREE(p->slots);
-            AUSB_FREE(p->bufs);
-            ausb__usbfs_give(p->ctx, p->usbfs_cost);
-            return r;
-        }
-        p->slots[i].usbfs_prepaid = 1;
-        if (type == AUSB_EP_ISOCHRONOUS)
-            (void)ausb_fill_iso(&p->slots[i], h, ep, b, cfg->transfer_len, cfg->iso_packets, cfg->iso_packet_len,
-                                cfg->timeout_ns, ausb__pipe_on_xfer, p);
-        else if (type == AUSB_EP_INTERRUPT)
-            ausb_fill_interrupt(&p->slots[i], h, ep, b, cfg->transfer_len, cfg->timeout_ns, ausb__pipe_on_xfer, p);
-        else
-            ausb_fill_bulk(&p->slots[i], h, ep, b, cfg->transfer_len, cfg->timeout_ns, ausb__pipe_on_xfer, p);
-        if (cfg->inline_chunks) ausb_transfer_set_flags(&p->slots[i], AUSB_INLINE_CALLBACK);
-    }
+    if ((r = ausb__pipe_alloc(p, h, ep, type)) < 0) return r;
     p->handle = h;
     p->ep = ep;
     p->type = type;
@@ -4993,10 +5166,12 @@ AUSB_PRIVATE void ausb__outq_release(ausb_outq *q)
 {
     int i;
     for (i = 0; i < q->n; i++) ausb_transfer_free(&q->slots[i]);
+    ausb__bufs_put(&q->zc, &q->block);
     AUSB_FREE(q->slots);
     AUSB_FREE(q->bufs);
     q->slots = NULL;
     q->bufs = NULL;
+    q->done = NULL;
     q->n = 0;
     ausb__usbfs_give(q->ctx, q->usbfs_cost);
     q->usbfs_cost = 0;
@@ -5005,7 +5180,7 @@ AUSB_PRIVATE void ausb__outq_release(ausb_outq *q)
 AUSB_PRIVATE void ausb__outq_on_xfer(ausb_transfer *t, int status, void *ud)
 {
     ausb_outq *q = (ausb_outq *)ud;
-    unsigned char *done = q->bufs + (size_t)q->n * (size_t)q->buf_len;
+    unsigned char *done = q->done;
     (void)status;
     done[t - q->slots] = 1;
     /* Report in write order, also when completions come out of order. */
@@ -5033,17 +5208,16 @@ AUSB_API int ausb_outq_init(ausb_outq *q, ausb_handle *h, unsigned char ep, int 
     q->ctx = h->ctx;
     n = (size_t)in_flight;
     q->slots = (ausb_transfer *)AUSB_MALLOC(n * sizeof *q->slots);
-    q->bufs = (unsigned char *)AUSB_MALLOC(n * (size_t)buf_len + n);
-    if (!q->slots || !q->bufs) {
-        AUSB_FREE(q->slots);
-        AUSB_FREE(q->bufs);
-        q->slots = NULL;
-        q->bufs = NULL;
-        ausb__usbfs_give(q->ctx, q->usbfs_cost);
-        q->usbfs_cost = 0;
-        return -ENOMEM;
+    q->bufs = (unsigned char **)AUSB_MALLOC(n * sizeof *q->bufs + n);
+    if (!q->slots || !q->bufs) r = -ENOMEM;
+    else r = ausb__bufs_get(h, &q->zc, q->bufs, &q->block, in_flight, (size_t)buf_len);
+    if (r < 0) {
+        ausb__outq_release(q);
+        return r;
     }
-    memset(q->bufs + n * (size_t)buf_len, 0, n);
+    q->zero_copy = q->zc.n > 0;
+    q->done = (unsigned char *)(q->bufs + n);
+    memset(q->done, 0, n);
     for (i = 0; i < in_flight; i++) {
         if ((r = ausb_transfer_init(&q->slots[i], 0)) < 0) {
             q->n = i;
@@ -5074,8 +5248,8 @@ AUSB_API int ausb_outq_write(ausb_outq *q, const void *data, int len)
     if (q->count == q->n) return -EAGAIN;
     slot = (q->head + q->count) % q->n;
     t = &q->slots[slot];
-    if (len) memcpy(q->bufs + (size_t)slot * (size_t)q->buf_len, data, (size_t)len);
-    ausb_fill_bulk(t, q->handle, q->ep, q->bufs + (size_t)slot * (size_t)q->buf_len, len, q->timeout_ns,
+    if (len) memcpy(q->bufs[slot], data, (size_t)len);
+    ausb_fill_bulk(t, q->handle, q->ep, q->bufs[slot], len, q->timeout_ns,
                    ausb__outq_on_xfer, q);
     ausb_transfer_set_flags(t, q->flags);
     if ((r = ausb_submit(t)) < 0) return r;

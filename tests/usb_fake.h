@@ -125,6 +125,7 @@ typedef struct usbf_device {
     int cdc_len, cdc_cap, cdc_stall;
     long cdc_in_bytes, cdc_out_bytes;
     int submit_errno;           /* set: every SUBMITURB fails with it (ENOMEM: usbfs's limit) */
+    unsigned caps_extra;        /* more USBDEVFS_CAP_* bits to announce (CAP_MMAP) */
     /* 0x8C and 0x06: part of a transfer, then silence */
     int trickle_8c, sent_8c, trickle_06, took_06;
     unsigned char sink_06[65536];
@@ -532,7 +533,8 @@ G_GNUC_UNUSED static gboolean usbf_on_ioctl(UMockdevIoctlBase *base, UMockdevIoc
     if (req == USBDEVFS_GET_CAPABILITIES) {
         UMockdevIoctlData *data = umockdev_ioctl_data_resolve(arg, 0, sizeof(guint32), &err);
         if (data) *(guint32 *)data->data = USBDEVFS_CAP_ZERO_PACKET | USBDEVFS_CAP_BULK_CONTINUATION |
-                                           USBDEVFS_CAP_NO_PACKET_SIZE_LIM | USBDEVFS_CAP_REAP_AFTER_DISCONNECT;
+                                           USBDEVFS_CAP_NO_PACKET_SIZE_LIM | USBDEVFS_CAP_REAP_AFTER_DISCONNECT |
+                                           d->caps_extra;
         if (data) g_object_unref(data);
     } else if (req == USBDEVFS_SUBMITURB) {
         gulong client_ptr = *(gulong *)arg->data;

@@ -508,6 +508,32 @@ static void test_pipeline_holds_and_redelivers_a_timed_out_chunk(void)
     T_EQ(k.bad, 0);
 }
 
+/* umockdev's device node is a plain file, which libusb_dev_mem_alloc
+ * would map as memory the fake device never sees: its usbfs does not
+ * announce USBDEVFS_CAP_MMAP, so streams allocate their buffers. */
+static void test_streams_on_a_node_that_cannot_map_allocate_their_buffers(void)
+{
+    ausb_ctx ctx;
+    ausb_handle h;
+    ausb_pipe p;
+    ausb_outq q;
+    sink s;
+    T_EQ(usbf_open(&ctx, &dev_a, &h), 0);
+    stream_setup(&dev_a, 1, 0);
+    usbf_set(&dev_a, &dev_a.hold_8a, 1);
+    sink_init(&s, &dev_a);
+    memset(&p, 0, sizeof p);
+    T_EQ(ausb_pipe_start(&p, &h, 0x8a, AUSB_EP_BULK, NULL, seq_chunk, on_end, &s), 0);
+    T_EQ(p.zero_copy, 0);
+    T_EQ(ausb_outq_init(&q, &h, 0x03, 2, 512, 0, 0, NULL, NULL), 0);
+    T_EQ(q.zero_copy, 0);
+    ausb_outq_close(&q);
+    ausb_pipe_stop(&p);
+    T_EQ(run_until(&ctx, &s.ends, 1), 0);
+    ausb_close(&h);
+    ausb_ctx_close(&ctx);
+}
+
 /* ---- the usbfs memory limit ---- */
 
 /* Writes text (MiB, as usbcore's parameter) where the context reads it;
@@ -1012,6 +1038,7 @@ int main(void)
     RUN(test_pipeline_timeout_on_an_empty_transfer_hands_over_nothing_more);
     RUN(test_pipeline_holds_and_redelivers_a_timed_out_chunk);
     RUN(test_out_queue_timeout_reports_the_bytes_the_device_took);
+    RUN(test_streams_on_a_node_that_cannot_map_allocate_their_buffers);
     RUN(test_usbfs_limit_refuses_streams_up_front_and_counts_what_runs);
     RUN(test_submit_the_kernel_refuses_for_memory_reads_as_enobufs);
     RUN(test_threads_submit_thousands_completions_on_loop_thread);
