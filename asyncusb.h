@@ -29,7 +29,8 @@ says so otherwise).  Other files include it without the macro.
 - `AUSB_API`: decoration of public functions (default `extern`).
 - `AUSB_MALLOC(n)`, `AUSB_REALLOC(p, n)`, `AUSB_FREE(p)`: allocator hooks;
   define all three or none (default: the C library).  Device lists, the
-  loop's tables, pipeline and OUT queue buffers, hotplug events
+  loop's tables, pipeline and OUT queue buffers (where usbfs does not map
+  them, see Zero-copy under Handles), hotplug events
   and the rare deferred close use them.  libusb allocates with the C
   library, past these hooks: each transfer once, in `ausb_transfer_init`
   (and `ausb_read_string`), and, as measured with libusb 1.0.26 on 64-bit
@@ -45,6 +46,12 @@ says so otherwise).  Other files include it without the macro.
 - `AUSB_CLOSE_WAIT_NS`: how long `ausb_close` waits for the kernel to give
   back cancelled transfers (default 10000); any still out then are
   delivered as cancelled.
+- `AUSB_USBFS_MEMORY_PATH`: the file that holds the kernel's usbfs memory
+  limit in MiB (default `"/sys/module/usbcore/parameters/usbfs_memory_mb"`),
+  any expression of type `const char *`, so a test can point it at a file
+  of its own (see "The usbfs memory limit").
+- `AUSB_NO_ZERO_COPY`: pipes and OUT queues never map their buffers from
+  usbfs (`ausb_set_zero_copy` switches it per handle at run time).
 - `AUSB_NO_LIBUSB`: only the parts that need no libusb (error text, the
   raw descriptor walker, IADs, UTF-16 decoding, setup packets, speed and
   endpoint type names), for tools and tests on targets without libusb.
@@ -111,7 +118,9 @@ over in order:
   `AUSB_INLINE_CALLBACK`), so a callback may resubmit its transfer, free
   it, call synchronous functions such as `ausb_claim`, or close the handle.
 - Status codes: 0 completed, `-ETIMEDOUT`, `-ECANCELED`, `AUSB_ESTALL`,
-  `-ENODEV`, `AUSB_EBABBLE`, `-EIO`.  Once a
+  `-ENODEV`, `AUSB_EBABBLE`, `-EIO`.  A submit, pipe or OUT queue that
+  would pass the kernel's usbfs memory limit fails at once with
+  `-ENOBUFS` (see "The usbfs memory limit").  Once a
   transfer reports no-device, the handle is marked gone and later submits
   fail at once with `-ENODEV`.
 - `ausb_cancel` is idempotent; the callback still comes exactly once, with
@@ -165,6 +174,30 @@ brackets.  The sections follow the order of the declarations below.
     const char *ausb_strerror(int code);      any code, also -errno
     int  ausb_from_libusb(int value, int is_status);   a libusb_error, or a transfer
                                               status (is_status 1), as our code
+    int64_t ausb_usbfs_limit(ausb_ctx *ctx);  the kernel's usbfs memory limit in bytes,
+                                              read again now (0: none, or unreadable)
+    int64_t ausb_usbfs_in_use(const ausb_ctx *ctx);   bytes of it this context holds
+
+### The usbfs memory limit
+
+Linux lets all programs together hold `usbfs_memory_mb` MiB (a parameter
+of usbcore, 16 by default) in transfers submitted through usbfs: each
+transfer's buffer plus a few hundred bytes per kernel request.  Past it
+the kernel refuses the next submit, which used to surface deep inside a
+running stream.  The context reads the limit when it starts, and again
+at every `ausb_pipe_start`, `ausb_outq_init` and `ausb_epstream_open`; it
+counts what its own transfers in flight and its streams' buffers hold,
+and refuses up front, with `-ENOBUFS` and nothing submitted, what would
+pass the limit: a pipe of 64 x 64 KiB (4 MiB) on a system where it is 1
+MiB, say.  A submit the kernel refuses for memory (other programs hold
+their share too) also reads `-ENOBUFS`.  The fix is the system's: as
+root,
+
+    echo 0 > /sys/module/usbcore/parameters/usbfs_memory_mb    # no limit, until reboot
+
+or the kernel parameter `usbcore.usbfs_memory_mb=256` (0 for none) for
+good; or fewer or smaller transfers in flight.  `ausb_usbfs_limit` gives
+the limit to name in a message.
 
 ### Signals
 
@@ -324,6 +357,9 @@ Device strings, and any other text a device chooses, go through
                                               have (Android); it stays yours
     void ausb_close(ausb_handle *h);          see Rules
     void ausb_set_auto_detach(ausb_handle *h, int on);   default on
+    void ausb_set_zero_copy(ausb_handle *h, int on);     default on: pipes, OUT queues
+                                              and endpoint streams started later map
+                                              their buffers from usbfs where they can
     int  ausb_claim(h, int iface);            detaches a kernel driver when auto-detach is on
     int  ausb_release(h, int iface);          -ENOENT when not claimed
     int  ausb_set_altsetting(h, int iface, int alt);
@@ -336,6 +372,19 @@ Device strings, and any other text a device chooses, go through
 The synchronous calls (claim, release, set_*, clear_halt, reset) return
 `AUSB_ECLOSED` on a closing handle and `-ENODEV` on a
 gone one.
+
+Zero-copy: a pipe or OUT queue asks libusb for its buffers with
+`libusb_dev_mem_alloc`, which on Linux maps memory of the device's usbfs
+node into the program (the kernel's `mmap` of usbfs, 4.6 and newer), so
+the kernel moves data between the controller and the buffer the program
+reads, with no copy through a kernel buffer on each transfer.  It is
+used where the device's usbfs announces it (`USBDEVFS_CAP_MMAP`, asked
+once per handle); elsewhere (an older kernel, an emulated device such as
+umockdev's, whose node libusb would map as a plain file) or when a
+mapping fails, the buffers come from `AUSB_MALLOC` as before.  The
+pipe's `zero_copy` field and the OUT queue's say which they got.  Mapped
+buffers stay valid until the pipe ends or the queue is closed, also past
+`ausb_close`.
 
 ### Transfers
 
@@ -360,8 +409,15 @@ gone one.
     int  ausb_iso_packet_length(t, int i);    bytes that arrived
     unsigned char *ausb_iso_packet_data(t, int i);
 
-After completion `t->status` and `t->actual_length` hold the outcome.  The
-buffer is the caller's and is never copied.  Flags: `AUSB_SHORT_NOT_OK`
+After completion `t->status` and `t->actual_length` hold the outcome.
+`actual_length` counts what moved also when the status is an error: an
+IN transfer that times out (or is cancelled, or stalls) after part of its
+data arrived reports `-ETIMEDOUT` with those bytes at the start of the
+buffer, and an OUT transfer how many bytes the device took.  A real
+kernel does this whenever a transfer of several packets is cut short;
+only a transfer that `ausb_close` had to give up on (the kernel did not
+give it back) reports 0.  The buffer is the caller's and is never
+copied.  Flags: `AUSB_SHORT_NOT_OK`
 (ignored by isochronous transfers), `AUSB_ZERO_PACKET`, and
 `AUSB_INLINE_CALLBACK`: the callback runs inside libusb's event handling
 (still only from `ausb_dispatch`), which saves a loop iteration per
@@ -424,12 +480,17 @@ completes them out of order.  A handler that returns `AUSB_PIPE_HOLD` (or
 calls `ausb_pipe_pause`) pauses the pipeline: nothing is resubmitted, so
 at most N buffers are ever full, until `ausb_pipe_resume`.  `on_end` comes
 exactly once, with `-ECANCELED` after `ausb_pipe_stop` or the first error in
-stream order (a stall, `-ENODEV` when the device leaves); the
-pipe's memory is released before it, so it may start the pipe again.
+stream order (a stall, a timeout, `-ENODEV` when the device leaves); the
+pipe's memory is released before it, so it may start the pipe again.  The
+bytes that arrived in the failing transfer before it failed (a timeout
+after some full packets, say) come first, as a last chunk whose
+`t->status` is that error; after `ausb_pipe_stop` no chunk is delivered.
 `pc.inline_chunks = 1` runs `on_chunk` with the limits of
 `AUSB_INLINE_CALLBACK`.  An OUT queue copies each write into one of its
 buffers and sends them in order with several in flight; with `zlp` a
-write that fills whole packets ends with a zero-length packet.
+write that fills whole packets ends with a zero-length packet.  `on_sent`
+reports each write's status with the bytes the device took, also when
+it failed (a timeout after part of the write went out).
 
 ### Endpoint streams
 
@@ -566,6 +627,12 @@ libusb's codes and transfer statuses onto them and onto the family's own:
                               given to ausb_open or ausb_hotplug_start
     -ENOTSUP                  not supported by the platform or libusb
     -EINVAL, -ENOMEM          bad arguments, no memory
+    -ENOBUFS                  the kernel's usbfs memory limit: a transfer, pipe or
+                              OUT queue would pass usbcore's usbfs_memory_mb (16 MiB
+                              by default, shared by every program), or the kernel
+                              refused a submit for memory.  Fix: as root,
+                              echo 0 > /sys/module/usbcore/parameters/usbfs_memory_mb
+                              (no limit), or boot with usbcore.usbfs_memory_mb=256
     AUSB_EFAIL         -1010  failure without a better name
     AUSB_ESTALL        -1011  endpoint halted, or request not supported
     AUSB_EBABBLE       -1012  overflow: the device sent more than asked for
@@ -2126,9 +2193,12 @@ struct ausb_ctx {
     int lu_ready;      /* one of them was ready: libusb has events to handle */
     int fds_lost;      /* an fd could not be recorded: resync, poll meanwhile */
     int in_dispatch_events;
+    int opened_fd;     /* the usbfs descriptor libusb_open added (-1: none yet) */
     int exiting;       /* ausb_ctx_close is running: a nested call does nothing */
     int close_asked;   /* ausb_ctx_close from a dispatch: done when it returns */
     int inflight;
+    int64_t usbfs_limit;   /* usbfs_memory_mb in bytes, as last read (0: none known) */
+    int64_t usbfs_used;    /* what this context's transfers and streams hold of it */
     ausb_transfer *done_head, *done_tail;
     ausb_handle *handles;
     ausb_transfer *remote;     /* ausb_submit_any_thread: lock-free LIFO */
@@ -2176,6 +2246,10 @@ struct ausb_handle {
     int auto_detach;
     int close_deferred;   /* ausb_close came from an inline callback */
     int heap_copy;        /* a library-owned stand-in finishing that close */
+    int no_zero_copy;     /* ausb_set_zero_copy(h, 0) */
+    int usbfs_fd;         /* its usbfs descriptor (-1: unknown), to ask what it can map */
+    int can_map;          /* usbfs maps memory for it: -1 not asked yet, 0, 1 */
+    struct ausb__zc *zc;  /* mapped buffers of its pipes and queues */
     uint16_t langid;
     ausb_handle *next, *prev;
 };
@@ -2199,7 +2273,7 @@ struct ausb_transfer {
     /* public, read-only after completion */
     ausb_handle *handle;
     int status;
-    int actual_length;
+    int actual_length;       /* bytes moved, also on an error (a timeout after some packets) */
     /* private */
     struct libusb_transfer *lt;
     ausb_transfer_cb cb;
@@ -2209,6 +2283,8 @@ struct ausb_transfer {
     int cancel_requested;
     int inline_cb;
     int free_before_cb;   /* ausb_transfer_free came while in flight */
+    int usbfs_prepaid;    /* a stream's: its buffers are counted by the stream */
+    int64_t usbfs_cost;   /* counted against the usbfs limit while in flight */
     ausb_transfer *next_done;
     ausb_transfer *h_prev, *h_next;
     ausb_transfer *next_remote;
@@ -2231,6 +2307,12 @@ AUSB_API int ausb_run_once(ausb_ctx *ctx, int64_t timeout_ns);
 AUSB_API int ausb_run(ausb_ctx *ctx);
 AUSB_API void ausb_stop(ausb_ctx *ctx);
 AUSB_API int ausb_pending(const ausb_ctx *ctx);
+/* The kernel's usbfs memory limit in bytes (usbcore.usbfs_memory_mb), read
+ * again now; 0: no limit, or it could not be read.  Transfers, pipes and
+ * OUT queues that would pass it fail at once with -ENOBUFS. */
+AUSB_API int64_t ausb_usbfs_limit(ausb_ctx *ctx);
+/* Bytes of that limit this context's transfers in flight and streams hold. */
+AUSB_API int64_t ausb_usbfs_in_use(const ausb_ctx *ctx);
 AUSB_API int64_t ausb_now_ns(void);
 /* Prepares caller storage for ausb_defer (any content; zeroed storage is
  * prepared too), as schd_defer_init does for sched.h. */
@@ -2389,6 +2471,11 @@ AUSB_API int ausb_open(ausb_handle *h, const ausb_device *dev);
 AUSB_API int ausb_wrap_fd(ausb_handle *h, ausb_ctx *ctx, int fd);
 AUSB_API void ausb_close(ausb_handle *h);
 AUSB_API void ausb_set_auto_detach(ausb_handle *h, int on); /* default on */
+/* 1 (default): pipes, OUT queues and endpoint streams started later on h
+ * map their buffers from usbfs (libusb_dev_mem_alloc: no copy through the
+ * kernel per transfer) where they can, else they allocate them.  Call it
+ * after ausb_open, which sets the default. */
+AUSB_API void ausb_set_zero_copy(ausb_handle *h, int on);
 AUSB_API int ausb_claim(ausb_handle *h, int iface);
 AUSB_API int ausb_release(ausb_handle *h, int iface);
 AUSB_API int ausb_set_altsetting(ausb_handle *h, int iface, int alt);
@@ -2496,11 +2583,26 @@ AUSB_API int ausb_submit_any_thread(ausb_transfer *t);
 typedef struct ausb_pipe ausb_pipe;
 typedef struct ausb_outq ausb_outq;
 
+/* The buffers of a pipe or OUT queue when usbfs mapped them (private):
+ * listed on the handle, which lets go of them when it closes; they are
+ * unmapped when the stream is done with them. */
+struct ausb__zc {
+    struct ausb__zc *next;
+    ausb_handle *handle;        /* NULL once the handle closed */
+    libusb_device_handle *lh;
+    unsigned char **bufs;
+    int n;                      /* buffers mapped; 0: plain memory */
+    size_t len;
+};
+
 /* A chunk of an IN pipeline, in submission order.  Return 0 when done with
  * it (its transfer is resubmitted at once) or AUSB_PIPE_HOLD to keep it:
  * the pipeline then pauses (no later chunk is delivered, no buffer is
  * resubmitted) until ausb_pipe_resume, which delivers the same chunk
- * again.  `t` gives iso packet details (ausb_iso_packet_*). */
+ * again.  `t` gives iso packet details (ausb_iso_packet_*).  t->status is
+ * 0, except for the bytes a failing transfer received before it failed
+ * (a timeout after some packets): they come as a last chunk with that
+ * status, and on_end follows with it. */
 #define AUSB_PIPE_HOLD 1
 typedef int (*ausb_pipe_chunk_cb)(ausb_pipe *p, ausb_transfer *t, const unsigned char *data, int len, void *ud);
 /* Once, after every transfer came back: -ECANCELED after ausb_pipe_stop,
@@ -2524,14 +2626,17 @@ typedef struct ausb_pipe_config {
 struct ausb_pipe {
     /* public, read-only */
     long long bytes, chunks;  /* delivered so far */
+    int zero_copy;            /* 1: its buffers are mapped from usbfs */
     /* private */
     ausb_handle *handle;
     ausb_pipe_chunk_cb on_chunk;
     ausb_pipe_end_cb on_end;
     void *ud;
     ausb_transfer *slots;
-    unsigned char *bufs;
+    unsigned char **bufs;     /* per slot: its buffer */
     unsigned char *done;      /* per slot: completed, not yet delivered */
+    unsigned char *block;     /* the buffers, when not mapped */
+    struct ausb__zc zc;
     ausb_pipe_config cfg;
     unsigned char ep;
     int type;                 /* AUSB_EP_BULK, _INTERRUPT, _ISOCHRONOUS */
@@ -2539,13 +2644,16 @@ struct ausb_pipe {
     int inflight;
     int held, delivering, ending, status, running;
     ausb_deferred defer;
+    ausb_ctx *ctx;
+    int64_t usbfs_cost;       /* its buffers' share of the usbfs limit */
 };
 
 AUSB_API void ausb_pipe_config_init(ausb_pipe_config *cfg);
 /* Starts an IN pipeline on endpoint `ep` (bit 7 set) of type
  * AUSB_EP_BULK, AUSB_EP_INTERRUPT or AUSB_EP_ISOCHRONOUS (p need not be
  * initialised; not while it runs).  0: on_end comes exactly once later; an
- * error return means no callback. */
+ * error return means no callback: -ENOBUFS when its buffers would pass the
+ * kernel's usbfs memory limit (see ausb_usbfs_limit). */
 AUSB_API int ausb_pipe_start(ausb_pipe *p, ausb_handle *h, unsigned char ep, int type, const ausb_pipe_config *cfg,
                              ausb_pipe_chunk_cb on_chunk, ausb_pipe_end_cb on_end, void *ud);
 /* Stops delivering at once, cancels what is in flight, reports -ECANCELED
@@ -2558,25 +2666,34 @@ AUSB_API int ausb_pipe_running(const ausb_pipe *p);
 
 /* An OUT queue: writes are copied into one of `in_flight` buffers and sent
  * in order, several at a time.  on_sent runs once per accepted write, in
- * order, with its status and length. */
+ * order, with its status and the bytes the device took (all of them on
+ * success; on a timeout, what went out before it). */
 typedef void (*ausb_outq_cb)(ausb_outq *q, int status, int len, void *ud);
 
 struct ausb_outq {
+    /* public, read-only */
+    int zero_copy;            /* 1: its buffers are mapped from usbfs */
     /* private */
     ausb_handle *handle;
     ausb_outq_cb on_sent;
     void *ud;
     ausb_transfer *slots;
-    unsigned char *bufs;
+    unsigned char **bufs;     /* per slot: its buffer */
+    unsigned char *done;      /* per slot: completed, not yet reported */
+    unsigned char *block;     /* the buffers, when not mapped */
+    struct ausb__zc zc;
     int n, buf_len, head, count;  /* ring of slots in submission order */
     unsigned flags;
     int64_t timeout_ns;
     int closing;
     unsigned char ep;
+    ausb_ctx *ctx;
+    int64_t usbfs_cost;       /* its buffers' share of the usbfs limit */
 };
 
 /* ep: a bulk or interrupt OUT endpoint.  zlp: end every write whose length
- * is a multiple of the packet size with a zero-length packet. */
+ * is a multiple of the packet size with a zero-length packet.  -ENOBUFS
+ * when its buffers would pass the kernel's usbfs memory limit. */
 AUSB_API int ausb_outq_init(ausb_outq *q, ausb_handle *h, unsigned char ep, int in_flight, int buf_len, int zlp,
                             int64_t timeout_ns, ausb_outq_cb on_sent, void *ud);
 /* Copies data (len <= buf_len) and submits it.  -EAGAIN when every buffer
@@ -2727,7 +2844,10 @@ AUSB_API int ausb_termux_open(ausb_handle *h, ausb_ctx *ctx);
 #include <stdio.h>
 #include <time.h>
 #include <unistd.h>
+#include <fcntl.h>
 #include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 
 
@@ -2741,6 +2861,9 @@ AUSB_API int ausb_termux_open(ausb_handle *h, ausb_ctx *ctx);
 #endif
 #ifndef AUSB_CLOSE_WAIT_NS
 #define AUSB_CLOSE_WAIT_NS AKC_SEC(10)
+#endif
+#ifndef AUSB_USBFS_MEMORY_PATH
+#define AUSB_USBFS_MEMORY_PATH "/sys/module/usbcore/parameters/usbfs_memory_mb"
 #endif
 
 #if defined(__GNUC__) || defined(__clang__)
@@ -2874,6 +2997,162 @@ AUSB_API int ausb_signal_stop(ausb_signal *sig, ausb_ctx *ctx)
 
 AUSB_API int ausb_signal_active(const ausb_signal *sig) { return sig && akc_sig_active(&sig->core); }
 
+/* ==== section: usbfs memory ==== */
+
+/* What the kernel charges a request (URB) besides its buffer: its struct
+ * async and struct urb, about 300 bytes on 64-bit kernels, rounded up so
+ * that the count errs on the safe side.  libusb makes one request per
+ * 16 KiB of a bulk transfer where the controller has no scatter-gather. */
+#define AUSB__USBFS_URB_COST 512
+#define AUSB__USBFS_URB_MAX 16384
+
+AUSB_PRIVATE int64_t ausb__usbfs_cost(int64_t transfers, int64_t len)
+{
+    int64_t urbs = len > AUSB__USBFS_URB_MAX ? (len + AUSB__USBFS_URB_MAX - 1) / AUSB__USBFS_URB_MAX : 1;
+    return transfers * (len + urbs * AUSB__USBFS_URB_COST);
+}
+
+/* The limit in bytes from usbcore's parameter (MiB); 0 when it says none
+ * or cannot be read (not Linux, no sysfs, an older kernel). */
+AUSB_PRIVATE int64_t ausb__usbfs_read_limit(void)
+{
+    const char *path = AUSB_USBFS_MEMORY_PATH;
+    char b[32], *end;
+    long long mb;
+    ssize_t n;
+    int fd = path ? open(path, O_RDONLY | O_CLOEXEC) : -1;
+    if (fd < 0) return 0;
+    n = read(fd, b, sizeof b - 1);
+    close(fd);
+    if (n <= 0) return 0;
+    b[n] = 0;
+    mb = strtoll(b, &end, 10);
+    if (end == b || mb <= 0 || mb > (INT64_MAX >> 20)) return 0;
+    return (int64_t)mb << 20;
+}
+
+/* Counts bytes against the limit, or -ENOBUFS when this context would
+ * then hold more than the kernel lets usbfs have. */
+AUSB_PRIVATE int ausb__usbfs_take(ausb_ctx *ctx, int64_t bytes)
+{
+    if (ctx->usbfs_limit > 0 && ctx->usbfs_used + bytes > ctx->usbfs_limit) return -ENOBUFS;
+    ctx->usbfs_used += bytes;
+    return 0;
+}
+
+AUSB_PRIVATE void ausb__usbfs_give(ausb_ctx *ctx, int64_t bytes)
+{
+    if (ctx) ctx->usbfs_used -= bytes;
+}
+
+/* A stream's buffers, counted for its life: the limit is read again
+ * first, so that a limit raised (or lowered) meanwhile counts. */
+AUSB_PRIVATE int ausb__usbfs_reserve(ausb_ctx *ctx, int transfers, int len, int64_t *cost)
+{
+    int r;
+    ctx->usbfs_limit = ausb__usbfs_read_limit();
+    *cost = ausb__usbfs_cost(transfers, len);
+    if ((r = ausb__usbfs_take(ctx, *cost)) < 0) *cost = 0;
+    return r;
+}
+
+AUSB_API int64_t ausb_usbfs_limit(ausb_ctx *ctx)
+{
+    if (!ctx || !ctx->lu) return 0;
+    return ctx->usbfs_limit = ausb__usbfs_read_limit();
+}
+
+AUSB_API int64_t ausb_usbfs_in_use(const ausb_ctx *ctx) { return ctx ? ctx->usbfs_used : 0; }
+
+/* ==== section: stream buffers (zero-copy) ==== */
+
+/* USBDEVFS_GET_CAPABILITIES and its USBDEVFS_CAP_MMAP bit, from
+ * <linux/usbdevice_fs.h> (whose flexible arrays a C++ build rejects). */
+#define AUSB__USBFS_GET_CAPABILITIES _IOR('U', 26, uint32_t)
+#define AUSB__USBFS_CAP_MMAP 0x20u
+
+/* Whether the kernel maps usbfs memory for this device (4.6 and newer
+ * say so).  libusb_dev_mem_alloc asks nothing: it maps the node it has
+ * open, and a node that is no usbfs one (umockdev's stand-in, a plain
+ * file) maps too, as memory the device never sees. */
+AUSB_PRIVATE int ausb__can_map(ausb_handle *h)
+{
+    uint32_t caps = 0;
+    if (h->can_map < 0)
+        h->can_map = h->usbfs_fd >= 0 && ioctl(h->usbfs_fd, AUSB__USBFS_GET_CAPABILITIES, &caps) == 0 &&
+                     (caps & AUSB__USBFS_CAP_MMAP) != 0;
+    return h->can_map;
+}
+
+/* Buffers for n transfers of len bytes, into bufs[0..n-1]: mapped from
+ * the device's usbfs node where the handle allows it and libusb and the
+ * kernel can (zc->n is then n), else one block from the allocator.  0, or
+ * -ENOMEM. */
+AUSB_PRIVATE int ausb__bufs_get(ausb_handle *h, struct ausb__zc *zc, unsigned char **bufs, unsigned char **block,
+                                int n, size_t len)
+{
+    int i;
+    memset(zc, 0, sizeof *zc);
+    *block = NULL;
+#if !defined(AUSB_NO_ZERO_COPY)
+    if (!h->no_zero_copy && ausb__can_map(h)) {
+        for (i = 0; i < n; i++)
+            if (!(bufs[i] = AUSB_LIBUSB(libusb_dev_mem_alloc)(h->lh, len))) break;
+        if (i == n) {
+            zc->handle = h;
+            zc->lh = h->lh;
+            zc->bufs = bufs;
+            zc->n = n;
+            zc->len = len;
+            zc->next = h->zc;
+            h->zc = zc;
+            return 0;
+        }
+        while (i-- > 0) (void)AUSB_LIBUSB(libusb_dev_mem_free)(h->lh, bufs[i], len);
+    }
+#else
+    (void)h;
+#endif
+    if (!(*block = (unsigned char *)AUSB_MALLOC((size_t)n * len))) return -ENOMEM;
+    for (i = 0; i < n; i++) bufs[i] = *block + (size_t)i * len;
+    return 0;
+}
+
+/* Gives the buffers back.  libusb frees a mapping through the open handle;
+ * once the handle is closed (ausb__zc_orphan), it is unmapped here, which
+ * is all libusb's Linux backend would do. */
+AUSB_PRIVATE void ausb__bufs_put(struct ausb__zc *zc, unsigned char **block)
+{
+    struct ausb__zc **pp;
+    int i;
+    if (zc->n && zc->handle) {
+        for (pp = &zc->handle->zc; *pp; pp = &(*pp)->next)
+            if (*pp == zc) { *pp = zc->next; break; }
+    }
+    for (i = 0; i < zc->n; i++) {
+        if (zc->handle) (void)AUSB_LIBUSB(libusb_dev_mem_free)(zc->lh, zc->bufs[i], zc->len);
+        else (void)munmap(zc->bufs[i], zc->len);
+    }
+    zc->n = 0;
+    zc->handle = NULL;
+    AUSB_FREE(*block);
+    *block = NULL;
+}
+
+/* Before libusb closes h: the mappings of its streams stay valid (a
+ * chunk that arrived may still be delivered from one) until the streams
+ * let go of them. */
+AUSB_PRIVATE void ausb__zc_orphan(ausb_handle *h)
+{
+    struct ausb__zc *z, *next;
+    for (z = h->zc; z; z = next) {
+        next = z->next;
+        z->next = NULL;
+        z->handle = NULL;
+    }
+    h->zc = NULL;
+}
+
 /* ==== section: context and loop ==== */
 
 #define AUSB__CTX(core_loop) ((ausb_ctx *)(void *)((char *)(core_loop) - offsetof(ausb_ctx, core)))
@@ -2940,6 +3219,9 @@ AUSB_PRIVATE void ausb__fds_clear(ausb_ctx *ctx)
 static void LIBUSB_CALL ausb__pollfd_added(int fd, short events, void *ud)
 {
     ausb_ctx *ctx = (ausb_ctx *)ud;
+    /* libusb watches a device's usbfs node for POLLOUT (its reapable URBs)
+     * alone: noted for ausb_open, which has no other way to that number */
+    if ((events & (POLLIN | POLLOUT)) == POLLOUT) ctx->opened_fd = fd;
     if (ausb__fds_add(ctx, fd, events) < 0) ctx->fds_lost = 1;
 }
 
@@ -3011,6 +3293,7 @@ AUSB_API int ausb_ctx_init(ausb_ctx *ctx, const ausb_ctx_config *cfg)
     if (r < 0) goto fail_core;
     ctx->core.on_prepare = ausb__prepare_hook;
     ctx->core.on_dispatch = ausb__dispatch_hook;
+    ctx->usbfs_limit = ausb__usbfs_read_limit();
     if (cfg->no_discovery)
         (void)AUSB_LIBUSB(libusb_set_option)(NULL, LIBUSB_OPTION_NO_DEVICE_DISCOVERY);
     r = ausb__libusb_init(&ctx->lu);
@@ -3982,9 +4265,12 @@ AUSB_API int ausb_open(ausb_handle *h, const ausb_device *dev)
     if (!h) return -EINVAL;
     if (dev && ausb__handle_listed(dev->ctx, h)) return -EBUSY;
     memset(h, 0, sizeof *h);
+    h->usbfs_fd = h->can_map = -1;
     if (!dev || !dev->dev || !dev->ctx) return -EINVAL;
+    dev->ctx->opened_fd = -1;
     r = AUSB_LIBUSB(libusb_open)(dev->dev, &h->lh);
     if (r < 0) { h->lh = NULL; return ausb_from_libusb(r, 0); }
+    h->usbfs_fd = dev->ctx->opened_fd;
     (void)ausb_device_copy(&h->dev, dev);
     h->ctx = dev->ctx;
     h->auto_detach = 1;
@@ -4001,6 +4287,7 @@ AUSB_API int ausb_wrap_fd(ausb_handle *h, ausb_ctx *ctx, int fd)
     if (!h) return -EINVAL;
     if (ausb__handle_listed(ctx, h)) return -EBUSY;
     memset(h, 0, sizeof *h);
+    h->usbfs_fd = h->can_map = -1;
     if (!ctx || !ctx->lu || fd < 0) return -EINVAL;
     r = AUSB_LIBUSB(libusb_wrap_sys_device)(ctx->lu, (intptr_t)fd, &h->lh);
     if (r < 0) { h->lh = NULL; return ausb_from_libusb(r, 0); }
@@ -4012,6 +4299,7 @@ AUSB_API int ausb_wrap_fd(ausb_handle *h, ausb_ctx *ctx, int fd)
     }
     h->ctx = ctx;
     h->auto_detach = 1;
+    h->usbfs_fd = fd;
     h->next = ctx->handles;
     if (h->next) h->next->prev = h;
     ctx->handles = h;
@@ -4021,6 +4309,11 @@ AUSB_API int ausb_wrap_fd(ausb_handle *h, ausb_ctx *ctx, int fd)
 AUSB_API void ausb_set_auto_detach(ausb_handle *h, int on)
 {
     if (h) h->auto_detach = on != 0;
+}
+
+AUSB_API void ausb_set_zero_copy(ausb_handle *h, int on)
+{
+    if (h) h->no_zero_copy = !on;
 }
 
 AUSB_API int ausb_handle_gone(const ausb_handle *h) { return h ? h->gone : 1; }
@@ -4126,6 +4419,8 @@ AUSB_PRIVATE void ausb__unlink_inflight(ausb_transfer *t)
     t->h_prev = t->h_next = NULL;
     h->inflight--;
     h->ctx->inflight--;
+    h->ctx->usbfs_used -= t->usbfs_cost;
+    t->usbfs_cost = 0;
 }
 
 AUSB_API void ausb_close(ausb_handle *h)
@@ -4133,6 +4428,7 @@ AUSB_API void ausb_close(ausb_handle *h)
     ausb_ctx *ctx;
     ausb_transfer *t;
     ausb_handle *copy;
+    struct ausb__zc *zc;
     if (!h || !h->lh || h->closing) return;
     ctx = h->ctx;
     /* What other threads queued goes out first, so that this handle's
@@ -4157,6 +4453,8 @@ AUSB_API void ausb_close(ausb_handle *h)
     if (h->inflight > 0 || !(copy = (ausb_handle *)AUSB_MALLOC(sizeof *copy))) return;
     *copy = *h;
     copy->heap_copy = 1;
+    for (zc = copy->zc; zc; zc = zc->next) zc->handle = copy;   /* its streams' mappings move along */
+    h->zc = NULL;
     if (copy->prev) copy->prev->next = copy; else ctx->handles = copy;
     if (copy->next) copy->next->prev = copy;
     /* h keeps its (never again used) lh so that it reads as closing:
@@ -4212,6 +4510,7 @@ AUSB_PRIVATE void ausb__close_finish(ausb_handle *h)
     }
     for (i = 0; i < AUSB_MAX_INTERFACES; i++)
         if (AUSB__BIT_GET(h->claimed, i) || AUSB__BIT_GET(h->detached, i)) (void)ausb__release(h, i);
+    ausb__zc_orphan(h);
     AUSB_LIBUSB(libusb_close)(h->lh);
     h->lh = NULL;
     if (h->prev) h->prev->next = h->next; else ctx->handles = h->next;
@@ -4377,8 +4676,19 @@ AUSB_API int ausb_submit(ausb_transfer *t)
     t->status = 0;
     t->actual_length = 0;
     t->cancel_requested = 0;
+    t->usbfs_cost = t->usbfs_prepaid ? 0 : ausb__usbfs_cost(1, t->lt->length);
+    if ((r = ausb__usbfs_take(h->ctx, t->usbfs_cost)) < 0) {
+        t->usbfs_cost = 0;
+        return r;
+    }
     r = AUSB_LIBUSB(libusb_submit_transfer)(t->lt);
-    if (r < 0) return ausb__note(h, r);
+    if (r < 0) {
+        h->ctx->usbfs_used -= t->usbfs_cost;
+        t->usbfs_cost = 0;
+        /* usbfs answers ENOMEM when its memory limit is reached (by all
+         * programs together): name it as the limit, not as malloc */
+        return r == LIBUSB_ERROR_NO_MEM ? -ENOBUFS : ausb__note(h, r);
+    }
     t->state = AUSB_XFER_INFLIGHT;
     t->h_prev = NULL;
     t->h_next = h->inflight_head;
@@ -4659,20 +4969,29 @@ AUSB_PRIVATE int ausb__pipe_length(const ausb_pipe *p, const ausb_transfer *t)
     return n;
 }
 
+/* The status a failed transfer ends its pipe with: a cancel that
+ * ausb_close made reads as the close. */
+AUSB_PRIVATE int ausb__pipe_status(const ausb_pipe *p, const ausb_transfer *t)
+{
+    return t->status == -ECANCELED && p->handle->closing ? AUSB_ECLOSED : t->status;
+}
+
 /* Delivers completed chunks in submission order and resubmits their
  * transfers, until a gap, a hold, a pause or the end. */
 AUSB_PRIVATE void ausb__pipe_pump(ausb_pipe *p)
 {
     while (!p->ending && !p->held && !p->delivering && p->done[p->head]) {
         ausb_transfer *t = &p->slots[p->head];
-        int len, r;
-        if (t->status != 0) {
-            ausb__pipe_end(p, t->status == -ECANCELED && p->handle->closing ? AUSB_ECLOSED : t->status);
+        int len = ausb__pipe_length(p, t), r;
+        /* A transfer that failed after part of its bytes arrived (a
+         * timeout, a stall, a cancel by ausb_close) still hands them over,
+         * with its status in t, before the pipe ends with that status. */
+        if (t->status != 0 && len <= 0) {
+            ausb__pipe_end(p, ausb__pipe_status(p, t));
             return;
         }
-        len = ausb__pipe_length(p, t);
         p->delivering = 1;
-        r = p->on_chunk(p, t, p->bufs + (size_t)p->head * (size_t)p->cfg.transfer_len, len, p->ud);
+        r = p->on_chunk(p, t, p->bufs[p->head], len, p->ud);
         p->delivering = 0;
         if (r == AUSB_PIPE_HOLD) {
             if (!p->ending) p->held = 1;
@@ -4681,6 +5000,10 @@ AUSB_PRIVATE void ausb__pipe_pump(ausb_pipe *p)
         p->bytes += len;
         p->chunks++;
         p->done[p->head] = 0;
+        if (t->status != 0) {
+            if (!p->ending) ausb__pipe_end(p, ausb__pipe_status(p, t));
+            return;
+        }
         if (p->ending) return;             /* ausb_pipe_stop from the handler */
         if (p->held) return;              /* ausb_pipe_pause from the handler */
         if ((r = ausb_submit(t)) < 0) { ausb__pipe_end(p, r); return; }
@@ -4689,14 +5012,25 @@ AUSB_PRIVATE void ausb__pipe_pump(ausb_pipe *p)
     }
 }
 
-AUSB_PRIVATE void ausb__pipe_free_mem(ausb_pipe *p)
+/* Releases what a pipe holds: its first `inited` transfers, the buffers
+ * and its share of the usbfs limit. */
+AUSB_PRIVATE void ausb__pipe_release(ausb_pipe *p, int inited)
 {
     int i;
-    for (i = 0; i < p->cfg.in_flight; i++) ausb_transfer_free(&p->slots[i]);
+    for (i = 0; i < inited; i++) ausb_transfer_free(&p->slots[i]);
+    ausb__bufs_put(&p->zc, &p->block);
     AUSB_FREE(p->slots);
     AUSB_FREE(p->bufs);
     p->slots = NULL;
-    p->bufs = p->done = NULL;
+    p->bufs = NULL;
+    p->done = NULL;
+    ausb__usbfs_give(p->ctx, p->usbfs_cost);
+    p->usbfs_cost = 0;
+}
+
+AUSB_PRIVATE void ausb__pipe_free_mem(ausb_pipe *p)
+{
+    ausb__pipe_release(p, p->cfg.in_flight);
     p->running = 0;
 }
 
@@ -4731,11 +5065,47 @@ AUSB_PRIVATE void ausb__pipe_on_xfer(ausb_transfer *t, int status, void *ud)
     ausb__pipe_pump(p);
 }
 
+/* The pipe's transfers and buffers (p->cfg set), filled for endpoint ep;
+ * on failure it holds nothing. */
+AUSB_PRIVATE int ausb__pipe_alloc(ausb_pipe *p, ausb_handle *h, unsigned char ep, int type)
+{
+    const ausb_pipe_config *cfg = &p->cfg;
+    size_t n = (size_t)cfg->in_flight, len = (size_t)cfg->transfer_len;
+    int i, r;
+    p->slots = (ausb_transfer *)AUSB_MALLOC(n * sizeof *p->slots);
+    p->bufs = (unsigned char **)AUSB_MALLOC(n * sizeof *p->bufs + n);
+    if (!p->slots || !p->bufs) r = -ENOMEM;
+    else r = ausb__bufs_get(h, &p->zc, p->bufs, &p->block, cfg->in_flight, len);
+    if (r < 0) {
+        ausb__pipe_release(p, 0);
+        return r;
+    }
+    p->zero_copy = p->zc.n > 0;
+    p->done = (unsigned char *)(p->bufs + n);
+    for (i = 0; i < cfg->in_flight; i++) {
+        ausb_transfer *t = &p->slots[i];
+        p->done[i] = 0;
+        if ((r = ausb_transfer_init(t, type == AUSB_EP_ISOCHRONOUS ? cfg->iso_packets : 0)) < 0) {
+            ausb__pipe_release(p, i);
+            return r;
+        }
+        t->usbfs_prepaid = 1;     /* the pipe holds its share for all of them */
+        if (type == AUSB_EP_ISOCHRONOUS)
+            (void)ausb_fill_iso(t, h, ep, p->bufs[i], cfg->transfer_len, cfg->iso_packets, cfg->iso_packet_len,
+                                cfg->timeout_ns, ausb__pipe_on_xfer, p);
+        else if (type == AUSB_EP_INTERRUPT)
+            ausb_fill_interrupt(t, h, ep, p->bufs[i], cfg->transfer_len, cfg->timeout_ns, ausb__pipe_on_xfer, p);
+        else
+            ausb_fill_bulk(t, h, ep, p->bufs[i], cfg->transfer_len, cfg->timeout_ns, ausb__pipe_on_xfer, p);
+        if (cfg->inline_chunks) ausb_transfer_set_flags(t, AUSB_INLINE_CALLBACK);
+    }
+    return 0;
+}
+
 AUSB_API int ausb_pipe_start(ausb_pipe *p, ausb_handle *h, unsigned char ep, int type, const ausb_pipe_config *cfg,
                              ausb_pipe_chunk_cb on_chunk, ausb_pipe_end_cb on_end, void *ud)
 {
     ausb_pipe_config def;
-    size_t n, len;
     int i, r;
     if (!p || !on_chunk || !(ep & 0x80)) return -EINVAL;
     if (type != AUSB_EP_BULK && type != AUSB_EP_INTERRUPT && type != AUSB_EP_ISOCHRONOUS) return -EINVAL;
@@ -4746,31 +5116,11 @@ AUSB_API int ausb_pipe_start(ausb_pipe *p, ausb_handle *h, unsigned char ep, int
         return -EINVAL;
     if ((r = ausb__usable(h)) < 0) return r;
     memset(p, 0, sizeof *p);
+    /* refused up front, before anything reaches the kernel */
+    if ((r = ausb__usbfs_reserve(h->ctx, cfg->in_flight, cfg->transfer_len, &p->usbfs_cost)) < 0) return r;
+    p->ctx = h->ctx;
     p->cfg = *cfg;
-    n = (size_t)cfg->in_flight;
-    len = (size_t)cfg->transfer_len;
-    p->slots = (ausb_transfer *)AUSB_MALLOC(n * sizeof *p->slots);
-    p->bufs = (unsigned char *)AUSB_MALLOC(n * len + n);
-    if (!p->slots || !p->bufs) { AUSB_FREE(p->slots); AUSB_FREE(p->bufs); return -ENOMEM; }
-    p->done = p->bufs + n * len;
-    memset(p->done, 0, n);
-    for (i = 0; i < cfg->in_flight; i++) {
-        unsigned char *b = p->bufs + (size_t)i * len;
-        if ((r = ausb_transfer_init(&p->slots[i], type == AUSB_EP_ISOCHRONOUS ? cfg->iso_packets : 0)) < 0) {
-            while (i-- > 0) ausb_transfer_free(&p->slots[i]);
-            AUSB_FREE(p->slots);
-            AUSB_FREE(p->bufs);
-            return r;
-        }
-        if (type == AUSB_EP_ISOCHRONOUS)
-            (void)ausb_fill_iso(&p->slots[i], h, ep, b, cfg->transfer_len, cfg->iso_packets, cfg->iso_packet_len,
-                                cfg->timeout_ns, ausb__pipe_on_xfer, p);
-        else if (type == AUSB_EP_INTERRUPT)
-            ausb_fill_interrupt(&p->slots[i], h, ep, b, cfg->transfer_len, cfg->timeout_ns, ausb__pipe_on_xfer, p);
-        else
-            ausb_fill_bulk(&p->slots[i], h, ep, b, cfg->transfer_len, cfg->timeout_ns, ausb__pipe_on_xfer, p);
-        if (cfg->inline_chunks) ausb_transfer_set_flags(&p->slots[i], AUSB_INLINE_CALLBACK);
-    }
+    if ((r = ausb__pipe_alloc(p, h, ep, type)) < 0) return r;
     p->handle = h;
     p->ep = ep;
     p->type = type;
@@ -4816,17 +5166,21 @@ AUSB_PRIVATE void ausb__outq_release(ausb_outq *q)
 {
     int i;
     for (i = 0; i < q->n; i++) ausb_transfer_free(&q->slots[i]);
+    ausb__bufs_put(&q->zc, &q->block);
     AUSB_FREE(q->slots);
     AUSB_FREE(q->bufs);
     q->slots = NULL;
     q->bufs = NULL;
+    q->done = NULL;
     q->n = 0;
+    ausb__usbfs_give(q->ctx, q->usbfs_cost);
+    q->usbfs_cost = 0;
 }
 
 AUSB_PRIVATE void ausb__outq_on_xfer(ausb_transfer *t, int status, void *ud)
 {
     ausb_outq *q = (ausb_outq *)ud;
-    unsigned char *done = q->bufs + (size_t)q->n * (size_t)q->buf_len;
+    unsigned char *done = q->done;
     (void)status;
     done[t - q->slots] = 1;
     /* Report in write order, also when completions come out of order. */
@@ -4850,17 +5204,27 @@ AUSB_API int ausb_outq_init(ausb_outq *q, ausb_handle *h, unsigned char ep, int 
     memset(q, 0, sizeof *q);
     if ((ep & 0x80) || in_flight < 1 || in_flight > 64 || buf_len < 1) return -EINVAL;
     if ((r = ausb__usable(h)) < 0) return r;
+    if ((r = ausb__usbfs_reserve(h->ctx, in_flight, buf_len, &q->usbfs_cost)) < 0) return r;
+    q->ctx = h->ctx;
     n = (size_t)in_flight;
     q->slots = (ausb_transfer *)AUSB_MALLOC(n * sizeof *q->slots);
-    q->bufs = (unsigned char *)AUSB_MALLOC(n * (size_t)buf_len + n);
-    if (!q->slots || !q->bufs) { AUSB_FREE(q->slots); AUSB_FREE(q->bufs); q->slots = NULL; q->bufs = NULL; return -ENOMEM; }
-    memset(q->bufs + n * (size_t)buf_len, 0, n);
+    q->bufs = (unsigned char **)AUSB_MALLOC(n * sizeof *q->bufs + n);
+    if (!q->slots || !q->bufs) r = -ENOMEM;
+    else r = ausb__bufs_get(h, &q->zc, q->bufs, &q->block, in_flight, (size_t)buf_len);
+    if (r < 0) {
+        ausb__outq_release(q);
+        return r;
+    }
+    q->zero_copy = q->zc.n > 0;
+    q->done = (unsigned char *)(q->bufs + n);
+    memset(q->done, 0, n);
     for (i = 0; i < in_flight; i++) {
         if ((r = ausb_transfer_init(&q->slots[i], 0)) < 0) {
             q->n = i;
             ausb__outq_release(q);
             return r;
         }
+        q->slots[i].usbfs_prepaid = 1;
     }
     q->n = in_flight;
     q->buf_len = buf_len;
@@ -4884,8 +5248,8 @@ AUSB_API int ausb_outq_write(ausb_outq *q, const void *data, int len)
     if (q->count == q->n) return -EAGAIN;
     slot = (q->head + q->count) % q->n;
     t = &q->slots[slot];
-    if (len) memcpy(q->bufs + (size_t)slot * (size_t)q->buf_len, data, (size_t)len);
-    ausb_fill_bulk(t, q->handle, q->ep, q->bufs + (size_t)slot * (size_t)q->buf_len, len, q->timeout_ns,
+    if (len) memcpy(q->bufs[slot], data, (size_t)len);
+    ausb_fill_bulk(t, q->handle, q->ep, q->bufs[slot], len, q->timeout_ns,
                    ausb__outq_on_xfer, q);
     ausb_transfer_set_flags(t, q->flags);
     if ((r = ausb_submit(t)) < 0) return r;
@@ -4999,9 +5363,8 @@ AUSB_PRIVATE void ausb__es_on_sent(ausb_outq *q, int status, int len, void *ud)
 {
     ausb_epstream *es = (ausb_epstream *)ud;
     (void)q;
-    if (status == 0) {
-        es->bytes_out += len;
-    } else if (status != -ECANCELED || !es->closing) {
+    es->bytes_out += len;       /* a failed transfer counts what the device took */
+    if (status != 0 && (status != -ECANCELED || !es->closing)) {
         ausb__es_fail(es, status);
         ausb__es_out_stop(es, 1);
     }

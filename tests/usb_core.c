@@ -436,6 +436,94 @@ static void test_timeout_reports_etimedout_and_discards(void)
     T_EQ(usbf_pending(&dev1), 0);
 }
 
+/* A transfer on 0x8C (IN) or 0x06 (OUT) of len bytes, against a device
+ * that moves `budget` bytes and then goes silent; with timeout_ms 0 it is
+ * cancelled once the device has taken its part.  The bytes of the stream
+ * it received are checked in buf (IN) or on the device (OUT). */
+static int partial_run(int type, unsigned char ep, int len, int budget, unsigned timeout_ms, rec *r, unsigned char *buf)
+{
+    ausb_ctx ctx;
+    ausb_handle h;
+    ausb_transfer t;
+    int i, bad = 0;
+    memset(r, 0, sizeof *r);
+    r->status = 12345;
+    usbf_set(&dev1, &dev1.sent_8c, 0);
+    usbf_set(&dev1, &dev1.took_06, 0);
+    usbf_set(&dev1, ep & 0x80 ? &dev1.trickle_8c : &dev1.trickle_06, budget);
+    for (i = 0; i < len; i++) buf[i] = (unsigned char)(ep & 0x80 ? 0 : usbf_trickle_byte(i) ^ 0x5a);
+    if (open_dev(&ctx, &dev1, &h) < 0) return -1;
+    ausb_transfer_init(&t, 0);
+    if (type == AUSB_EP_INTERRUPT) ausb_fill_interrupt(&t, &h, ep, buf, len, AUSB_MS(timeout_ms), on_done, r);
+    else ausb_fill_bulk(&t, &h, ep, buf, len, AUSB_MS(timeout_ms), on_done, r);
+    if (ausb_submit(&t) == 0) {
+        if (!timeout_ms) {
+            for (i = 0; i < 5; i++) ausb_run_once(&ctx, AUSB_MS(2));
+            ausb_cancel(&t);
+        }
+        run_until(&ctx, &r->calls, 1);
+    }
+    ausb_transfer_free(&t);
+    ausb_close(&h);
+    ausb_ctx_close(&ctx);
+    for (i = 0; i < r->actual && i < len; i++)
+        if (ep & 0x80 ? buf[i] != usbf_trickle_byte(i) : dev1.sink_06[i] != buf[i]) bad++;
+    return bad;
+}
+
+static void test_timed_out_bulk_in_keeps_the_bytes_that_arrived(void)
+{
+    static unsigned char buf[4096];
+    rec r;
+    T_EQ(partial_run(AUSB_EP_BULK, 0x8c, 4096, 1024, 30, &r, buf), 0);
+    T_EQ(r.calls, 1);
+    T_EQ(r.status, -ETIMEDOUT);
+    T_EQ(r.actual, 1024);
+    T_EQ(usbf_pending(&dev1), 0);
+}
+
+static void test_timed_out_bulk_in_over_several_urbs_counts_them_all(void)
+{
+    /* libusb splits 40 KiB into URBs of 16 KiB: the first fills, the second
+     * gets part, the third nothing; the total is what arrived */
+    static unsigned char buf[40960];
+    rec r;
+    T_EQ(partial_run(AUSB_EP_BULK, 0x8c, 40960, 20000, 30, &r, buf), 0);
+    T_EQ(r.status, -ETIMEDOUT);
+    T_EQ(r.actual, 20000);
+}
+
+static void test_timed_out_interrupt_in_keeps_the_bytes_that_arrived(void)
+{
+    unsigned char buf[256];
+    rec r;
+    T_EQ(partial_run(AUSB_EP_INTERRUPT, 0x8c, 256, 64, 30, &r, buf), 0);
+    T_EQ(r.status, -ETIMEDOUT);
+    T_EQ(r.actual, 64);
+}
+
+static void test_timed_out_bulk_out_reports_what_the_device_took(void)
+{
+    static unsigned char buf[4096];
+    rec r;
+    T_EQ(partial_run(AUSB_EP_BULK, 0x06, 4096, 1536, 30, &r, buf), 0);
+    T_EQ(r.status, -ETIMEDOUT);
+    T_EQ(r.actual, 1536);
+    T_EQ(usbf_count(&dev1, &dev1.took_06), 1536);
+}
+
+static void test_cancelled_transfer_keeps_the_bytes_that_arrived(void)
+{
+    static unsigned char buf[4096];
+    rec r;
+    T_EQ(partial_run(AUSB_EP_BULK, 0x8c, 4096, 1000, 0, &r, buf), 0);
+    T_EQ(r.status, -ECANCELED);
+    T_EQ(r.actual, 1000);
+    T_EQ(partial_run(AUSB_EP_BULK, 0x06, 4096, 700, 0, &r, buf), 0);
+    T_EQ(r.status, -ECANCELED);
+    T_EQ(r.actual, 700);
+}
+
 static void test_zero_packet_flag_reaches_the_urb(void)
 {
     rec r;
@@ -1428,6 +1516,11 @@ int main(void)
     T_RUN(test_short_not_ok_turns_short_packet_into_error);
     T_RUN(test_overflow_is_named);
     T_RUN(test_timeout_reports_etimedout_and_discards);
+    T_RUN(test_timed_out_bulk_in_keeps_the_bytes_that_arrived);
+    T_RUN(test_timed_out_bulk_in_over_several_urbs_counts_them_all);
+    T_RUN(test_timed_out_interrupt_in_keeps_the_bytes_that_arrived);
+    T_RUN(test_timed_out_bulk_out_reports_what_the_device_took);
+    T_RUN(test_cancelled_transfer_keeps_the_bytes_that_arrived);
     T_RUN(test_zero_packet_flag_reaches_the_urb);
     T_RUN(test_cancel_is_idempotent_and_calls_back_once);
     T_RUN(test_cancel_racing_completion_calls_back_once);

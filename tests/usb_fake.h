@@ -45,6 +45,13 @@
  *                   drains it; in order
  *   0x8B IN  bulk   takes up to its length from that buffer, in order, and
  *                   waits while it is empty; stalls while `cdc_stall` is set
+ *   0x8C IN  bulk   a device that sends `trickle_8c` bytes in full packets
+ *                   (usbf_trickle_byte(offset) each) and then goes silent:
+ *                   a URB it fills completes, one it fills in part keeps
+ *                   those bytes and waits; a discard then reports them,
+ *                   as the kernel does for a URB killed half way
+ *   0x06 OUT bulk   the same the other way: takes `trickle_06` bytes in
+ *                   all (kept in sink_06), then NAKs
  *   ep0: GET_DESCRIPTOR (device, config, string), vendor IN 0x01 -> "ping",
  *        vendor OUT 0x02 stores up to 64 bytes, anything else stalls.
  *        String index 9 always stalls (a device that fails to answer).
@@ -75,6 +82,7 @@ typedef struct usbf_urb {
     UMockdevIoctlData *buf;    /* its buffer (NULL when empty) */
     int held;
     int delayed;
+    int partial;               /* bytes it moved before it was left waiting */
     UMockdevIoctlClient *client;   /* the open fd it was submitted on */
 } usbf_urb;
 
@@ -116,6 +124,11 @@ typedef struct usbf_device {
     unsigned char cdc[65536];
     int cdc_len, cdc_cap, cdc_stall;
     long cdc_in_bytes, cdc_out_bytes;
+    int submit_errno;           /* set: every SUBMITURB fails with it (ENOMEM: usbfs's limit) */
+    unsigned caps_extra;        /* more USBDEVFS_CAP_* bits to announce (CAP_MMAP) */
+    /* 0x8C and 0x06: part of a transfer, then silence */
+    int trickle_8c, sent_8c, trickle_06, took_06;
+    unsigned char sink_06[65536];
     /* a device of its own kind (see the top comment) */
     int (*on_submit)(struct usbf_device *d, usbf_urb *u);
     void *user;
@@ -356,6 +369,28 @@ G_GNUC_UNUSED static int usbf_pending_on(usbf_device *d, unsigned char ep, UMock
     return n;
 }
 
+/* The byte 0x8C sends at a given offset of its stream. */
+G_GNUC_UNUSED static unsigned char usbf_trickle_byte(long off) { return (unsigned char)(off * 7 + off / 255 + 1); }
+
+/* 0x8C and 0x06: the URB moves what is left of the endpoint's budget;
+ * whole, it completes, else it waits holding its part. */
+G_GNUC_UNUSED static void usbf_trickle(usbf_device *d, usbf_urb u, int in)
+{
+    struct usbdevfs_urb *s = usbf_u(&u);
+    int *done = in ? &d->sent_8c : &d->took_06, left = (in ? d->trickle_8c : d->trickle_06) - *done, n, i;
+    n = left < 0 ? 0 : left < s->buffer_length ? left : s->buffer_length;
+    if (in && u.buf)
+        for (i = 0; i < n; i++) u.buf->data[i] = usbf_trickle_byte(*done + i);
+    if (!in && u.buf && *done + n <= (int)sizeof d->sink_06) memcpy(d->sink_06 + *done, u.buf->data, (size_t)n);
+    *done += n;
+    if (n == s->buffer_length) {
+        usbf_push_ready(d, u, 0, n);
+        return;
+    }
+    u.partial = n;
+    d->pending[d->npending++] = u;
+}
+
 /* Decides what a freshly submitted URB does. Called under the lock. */
 G_GNUC_UNUSED static void usbf_accept(usbf_device *d, usbf_urb u)
 {
@@ -446,6 +481,10 @@ G_GNUC_UNUSED static void usbf_accept(usbf_device *d, usbf_urb u)
         if (usbf_pending_on(d, 0x04, u.client) >= (d->batch_04 > 0 ? d->batch_04 : 1))
             usbf_release_reverse(d, 0x04, u.client, 1);
         return;
+    case 0x8c:
+    case 0x06:
+        usbf_trickle(d, u, s->endpoint == 0x8c);
+        return;
     case 0x05:
     case 0x8b:
         d->pending[d->npending++] = u;
@@ -494,7 +533,8 @@ G_GNUC_UNUSED static gboolean usbf_on_ioctl(UMockdevIoctlBase *base, UMockdevIoc
     if (req == USBDEVFS_GET_CAPABILITIES) {
         UMockdevIoctlData *data = umockdev_ioctl_data_resolve(arg, 0, sizeof(guint32), &err);
         if (data) *(guint32 *)data->data = USBDEVFS_CAP_ZERO_PACKET | USBDEVFS_CAP_BULK_CONTINUATION |
-                                           USBDEVFS_CAP_NO_PACKET_SIZE_LIM | USBDEVFS_CAP_REAP_AFTER_DISCONNECT;
+                                           USBDEVFS_CAP_NO_PACKET_SIZE_LIM | USBDEVFS_CAP_REAP_AFTER_DISCONNECT |
+                                           d->caps_extra;
         if (data) g_object_unref(data);
     } else if (req == USBDEVFS_SUBMITURB) {
         gulong client_ptr = *(gulong *)arg->data;
@@ -503,6 +543,7 @@ G_GNUC_UNUSED static gboolean usbf_on_ioctl(UMockdevIoctlBase *base, UMockdevIoc
         d->submits++;
         if (!s) { res = -1; eno = EFAULT; }
         else if (d->disconnected) { res = -1; eno = ENODEV; }
+        else if (d->submit_errno) { res = -1; eno = d->submit_errno; }
         else if (d->npending >= USBF_MAX_URBS - 1 || d->nready >= USBF_MAX_URBS - 1) { res = -1; eno = ENOMEM; }
         else {
             usbf_urb u;
@@ -525,6 +566,7 @@ G_GNUC_UNUSED static gboolean usbf_on_ioctl(UMockdevIoctlBase *base, UMockdevIoc
             u.buf = NULL;
             u.held = 0;
             u.delayed = 0;
+            u.partial = 0;
             u.client = client;
             if (s->buffer_length > 0) {
                 u.buf = umockdev_ioctl_data_resolve(u.urb, G_STRUCT_OFFSET(struct usbdevfs_urb, buffer),
@@ -565,7 +607,7 @@ G_GNUC_UNUSED static gboolean usbf_on_ioctl(UMockdevIoctlBase *base, UMockdevIoc
                 usbf_urb u = d->pending[i];
                 memmove(&d->pending[i], &d->pending[i + 1], (size_t)(d->npending - i - 1) * sizeof(usbf_urb));
                 d->npending--;
-                usbf_push_ready(d, u, -ENOENT, 0);
+                usbf_push_ready(d, u, -ENOENT, u.partial);   /* killed: what it moved so far */
                 res = 0; eno = 0;
                 break;
             }

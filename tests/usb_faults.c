@@ -8,6 +8,7 @@
 #include <libusb.h>
 #include <stdlib.h>
 #include <errno.h>
+#include <sys/mman.h>
 
 /* ---- failing wrappers ---- */
 
@@ -39,6 +40,31 @@ static int w_handle_events(libusb_context *c, struct timeval *tv, int *done)
 {
     handle_events_calls++;
     return libusb_handle_events_timeout_completed(c, tv, done);
+}
+/* usbfs's mmap as libusb_dev_mem_alloc gives it on a real kernel, made
+ * here with anonymous memory (umockdev's device nodes are plain files:
+ * mapping one gives memory the fake device never sees): zc_maps turns it
+ * on, with the fake announcing USBDEVFS_CAP_MMAP; zc_fail_at fails that
+ * mapping (1: the first). */
+static int zc_maps, zc_fail_at, zc_allocs, zc_frees;
+static void *zc_addr[64];
+static size_t zc_len;
+static unsigned char *w_dev_mem_alloc(libusb_device_handle *h, size_t len)
+{
+    void *m;
+    (void)h;
+    if (!zc_maps || ++zc_allocs == zc_fail_at || zc_allocs > 64) return NULL;
+    m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (m == MAP_FAILED) return NULL;
+    zc_addr[zc_allocs - 1] = m;
+    zc_len = len;
+    return (unsigned char *)m;
+}
+static int w_dev_mem_free(libusb_device_handle *h, unsigned char *b, size_t len)
+{
+    (void)h;
+    zc_frees++;
+    return munmap(b, len) == 0 ? 0 : LIBUSB_ERROR_OTHER;
 }
 static void *t_malloc(size_t n) { return fail_malloc ? NULL : malloc(n); }
 static void *t_realloc(void *p, size_t n) { return fail_realloc ? NULL : realloc(p, n); }
@@ -88,6 +114,8 @@ static void *t_realloc(void *p, size_t n) { return fail_realloc ? NULL : realloc
 #define T_libusb_hotplug_deregister_callback libusb_hotplug_deregister_callback
 #define T_libusb_unref_device libusb_unref_device
 #define T_libusb_wrap_sys_device libusb_wrap_sys_device
+#define T_libusb_dev_mem_alloc w_dev_mem_alloc
+#define T_libusb_dev_mem_free w_dev_mem_free
 
 #define AUSB_IMPLEMENTATION
 #include "asyncusb.h"
@@ -188,7 +216,7 @@ static void test_failed_submit_means_no_callback_and_reuse(void)
     ausb_transfer_init(&t, 0);
     ausb_fill_bulk(&t, &h, 0x85, buf, 8, AUSB_MS(1000), count_cb, NULL);
     fail_submit = LIBUSB_ERROR_NO_MEM;
-    T_EQ(ausb_submit(&t), -ENOMEM);
+    T_EQ(ausb_submit(&t), -ENOBUFS);     /* usbfs's memory limit, by its name */
     fail_submit = 0;
     T_EQ(ausb_pending(&ctx), 0);
     T_EQ(ausb_transfer_state(&t), AUSB_XFER_IDLE);
@@ -335,11 +363,166 @@ static void test_string_read_that_cannot_submit_fails_at_once(void)
     static ausb_string_req req;
     T_EQ(open_dev1(&ctx, &h), 0);
     fail_submit = LIBUSB_ERROR_NO_MEM;
-    T_EQ(ausb_read_string(&req, &h, 1, AUSB_MS(1000), NULL, NULL), -ENOMEM);
+    T_EQ(ausb_read_string(&req, &h, 1, AUSB_MS(1000), NULL, NULL), -ENOBUFS);
     fail_submit = 0;
     T_EQ(ausb_pending(&ctx), 0);
     ausb_close(&h);
     ausb_ctx_close(&ctx);
+}
+
+/* ---- zero-copy buffers ---- */
+
+typedef struct zsink { int chunks, bad, ends, status; } zsink;
+
+static int zc_chunk(ausb_pipe *p, ausb_transfer *t, const unsigned char *data, int len, void *ud)
+{
+    zsink *z = (zsink *)ud;
+    int i;
+    (void)p;
+    (void)t;
+    /* mapped buffers are defined memory; plain ones umockdev fills past
+     * valgrind's sight (this file's allocator does not zero them) */
+    for (i = 0; p->zero_copy && i < len; i++)
+        if (data[i] != 0x5a) { z->bad++; break; }
+    if (++z->chunks == 40) ausb_pipe_stop(p);
+    return 0;
+}
+
+static void zc_end(ausb_pipe *p, int status, void *ud)
+{
+    zsink *z = (zsink *)ud;
+    (void)p;
+    z->ends++;
+    z->status = status;
+}
+
+/* A pipe on 0x88 (fills every buffer at once); returns its zero_copy. */
+static void zc_set(int maps, int fail_at)
+{
+    zc_maps = maps;
+    zc_fail_at = fail_at;
+    usbf_set(&dev1, (int *)&dev1.caps_extra, maps ? USBDEVFS_CAP_MMAP : 0);
+}
+
+static int zc_stream(int on, int *ends_status, int *bad)
+{
+    ausb_ctx ctx;
+    ausb_handle h;
+    ausb_pipe p;
+    ausb_pipe_config pc;
+    zsink z = {0, 0, 0, 0};
+    int zero_copy = -1, i;
+    zc_allocs = zc_frees = 0;
+    if (open_dev1(&ctx, &h) != 0) return -2;
+    ausb_set_zero_copy(&h, on);
+    ausb_pipe_config_init(&pc);
+    pc.in_flight = 4;
+    pc.transfer_len = 4096;
+    if (ausb_pipe_start(&p, &h, 0x88, AUSB_EP_BULK, &pc, zc_chunk, zc_end, &z) == 0) {
+        zero_copy = p.zero_copy;
+        for (i = 0; i < 100000 && !z.ends; i++) ausb_run_once(&ctx, AUSB_MS(20));
+    }
+    ausb_close(&h);
+    ausb_ctx_close(&ctx);
+    *ends_status = z.ends == 1 ? z.status : -999;
+    *bad = z.bad + (z.chunks < 40);
+    return zero_copy;
+}
+
+static void test_zero_copy_buffers_where_libusb_maps_them(void)
+{
+    int st, bad;
+    zc_set(1, 0);
+    T_EQ(zc_stream(1, &st, &bad), 1);
+    T_EQ(st, -ECANCELED);
+    T_EQ(bad, 0);
+    T_EQ(zc_allocs, 4);
+    T_EQ(zc_frees, 4);                  /* through libusb, the handle still open */
+    zc_set(0, 0);
+}
+
+static void test_zero_copy_off_for_a_handle_allocates(void)
+{
+    int st, bad;
+    zc_set(1, 0);
+    T_EQ(zc_stream(0, &st, &bad), 0);
+    T_EQ(st, -ECANCELED);
+    T_EQ(zc_allocs, 0);
+    zc_set(0, 0);
+}
+
+static void test_zero_copy_falls_back_when_a_mapping_fails(void)
+{
+    int st, bad;
+    zc_set(1, 3);
+    T_EQ(zc_stream(1, &st, &bad), 0);
+    T_EQ(st, -ECANCELED);
+    T_EQ(zc_allocs, 3);
+    T_EQ(zc_frees, 2);                  /* the two it got, given back at once */
+    zc_set(0, 0);
+}
+
+/* A device whose usbfs does not announce USBDEVFS_CAP_MMAP (an older
+ * kernel; umockdev's fake) gets allocated buffers, libusb not asked. */
+static void test_zero_copy_unavailable_falls_back_to_allocated_buffers(void)
+{
+    int st, bad;
+    zc_set(1, 0);
+    usbf_set(&dev1, (int *)&dev1.caps_extra, 0);
+    T_EQ(zc_stream(1, &st, &bad), 0);
+    T_EQ(st, -ECANCELED);
+    T_EQ(bad, 0);
+    T_EQ(zc_allocs, 0);
+    zc_set(0, 0);
+}
+
+static void on_queue_sent(ausb_outq *q, int status, int len, void *ud)
+{
+    (void)q;
+    if (status == 0) *(long *)ud += len;
+}
+
+/* Buffers outlive the handle: a pipe whose handle closes under it
+ * unmaps them itself when it ends; an OUT queue sends from mapped ones. */
+static void test_mapped_buffers_outlive_close_and_are_unmapped_after(void)
+{
+    ausb_ctx ctx;
+    ausb_handle h;
+    ausb_pipe p;
+    ausb_outq q;
+    ausb_pipe_config pc;
+    zsink z = {0, 0, 0, 0};
+    unsigned char b[1000];
+    long sent = 0;
+    int i, mapped = 0, zq;
+    zc_set(1, 0);
+    zc_allocs = zc_frees = 0;
+    memset(b, 0x33, sizeof b);
+    T_EQ(open_dev1(&ctx, &h), 0);
+    T_EQ(ausb_outq_init(&q, &h, 0x03, 2, 1024, 0, 0, on_queue_sent, &sent), 0);
+    zq = q.zero_copy;
+    T_EQ(ausb_outq_write(&q, b, sizeof b), 0);
+    for (i = 0; i < 1000 && sent < (long)sizeof b; i++) ausb_run_once(&ctx, AUSB_MS(20));
+    ausb_outq_close(&q);
+    ausb_pipe_config_init(&pc);
+    pc.in_flight = 2;
+    pc.transfer_len = 512;
+    T_EQ(ausb_pipe_start(&p, &h, 0x84, AUSB_EP_BULK, &pc, zc_chunk, zc_end, &z), 0);
+    T_EQ(p.zero_copy, 1);
+    ausb_run_once(&ctx, 0);
+    ausb_close(&h);                      /* the pipe's end is still to come */
+    for (i = 2; i < 4; i++) mapped += msync(zc_addr[i], zc_len, MS_ASYNC) == 0;
+    for (i = 0; i < 1000 && !z.ends; i++) ausb_run_once(&ctx, AUSB_MS(10));
+    for (i = 2; i < 4; i++) mapped += msync(zc_addr[i], zc_len, MS_ASYNC) == 0;
+    ausb_ctx_close(&ctx);
+    zc_set(0, 0);
+    T_EQ(zq, 1);
+    T_EQ(sent, (long)sizeof b);
+    T_EQ(z.ends, 1);
+    T_EQ(z.status, AUSB_ECLOSED);
+    T_EQ(zc_allocs, 4);
+    T_EQ(zc_frees, 2);                   /* the queue's, with the handle open */
+    T_EQ(mapped, 2);                     /* the pipe's: mapped until its end */
 }
 
 int main(void)
@@ -356,6 +539,11 @@ int main(void)
     T_RUN(test_libusb_timeout_folds_into_the_deadline);
     T_RUN(test_string_read_that_cannot_submit_fails_at_once);
     T_RUN(test_lost_pollfd_is_recovered);
+    T_RUN(test_zero_copy_buffers_where_libusb_maps_them);
+    T_RUN(test_zero_copy_off_for_a_handle_allocates);
+    T_RUN(test_zero_copy_falls_back_when_a_mapping_fails);
+    T_RUN(test_zero_copy_unavailable_falls_back_to_allocated_buffers);
+    T_RUN(test_mapped_buffers_outlive_close_and_are_unmapped_after);
     /* last: the worker's side of a device closes on its own clock too */
     T_RUN(test_fixture_threads_make_no_descriptors_of_their_own);
     usbf_done();

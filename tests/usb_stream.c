@@ -10,6 +10,9 @@
 #define AUSB_MALLOC(n) calloc(1, (n))
 #define AUSB_REALLOC(p, n) realloc((p), (n))
 #define AUSB_FREE(p) free(p)
+/* The usbfs memory limit comes from a file of this test's (set_usbfs_mb). */
+static char usbfs_mb_path[64] = "/nonexistent/usbfs_memory_mb";
+#define AUSB_USBFS_MEMORY_PATH usbfs_mb_path
 #define AUSB_IMPLEMENTATION
 #include "asyncusb.h"
 #include "tests/harness.h"
@@ -404,6 +407,260 @@ static void test_pipeline_arguments_and_close_while_streaming(void)
     ausb_ctx_close(&ctx);
 }
 
+/* A pipe on 0x8C, which sends `budget` bytes of usbf_trickle_byte and
+ * then nothing: the bytes of the transfer that times out half full still
+ * arrive, as the last chunk, with the timeout in t->status. */
+typedef struct trickle_sink {
+    long got;
+    int chunks, bad, ends, status, last_status, last_len, hold_failed, held;
+} trickle_sink;
+
+static int trickle_chunk(ausb_pipe *p, ausb_transfer *t, const unsigned char *data, int len, void *user)
+{
+    trickle_sink *k = (trickle_sink *)user;
+    int i;
+    (void)p;
+    if (t->status != 0 && k->hold_failed && !k->held) {
+        k->held = 1;
+        return AUSB_PIPE_HOLD;
+    }
+    for (i = 0; i < len; i++)
+        if (data[i] != usbf_trickle_byte(k->got + i)) k->bad++;
+    k->got += len;
+    k->chunks++;
+    k->last_status = t->status;
+    k->last_len = len;
+    return 0;
+}
+
+static void trickle_end(ausb_pipe *p, int status, void *user)
+{
+    trickle_sink *k = (trickle_sink *)user;
+    (void)p;
+    k->ends++;
+    k->status = status;
+}
+
+static void trickle_pipe(trickle_sink *k, int budget, int hold_failed)
+{
+    ausb_ctx ctx;
+    ausb_handle h;
+    ausb_pipe p;
+    ausb_pipe_config cfg;
+    int i;
+    memset(k, 0, sizeof *k);
+    k->hold_failed = hold_failed;
+    usbf_set(&dev_a, &dev_a.sent_8c, 0);
+    usbf_set(&dev_a, &dev_a.trickle_8c, budget);
+    if (usbf_open(&ctx, &dev_a, &h) != 0) return;
+    ausb_pipe_config_init(&cfg);
+    cfg.in_flight = 4;
+    cfg.transfer_len = 1024;
+    cfg.timeout_ns = AUSB_MS(40);
+    memset(&p, 0, sizeof p);
+    if (ausb_pipe_start(&p, &h, 0x8c, AUSB_EP_BULK, &cfg, trickle_chunk, trickle_end, k) == 0) {
+        for (i = 0; i < 200000 && !k->ends && !(k->held && ausb_pending(&ctx) == 0); i++) ausb_run_once(&ctx, AUSB_MS(20));
+        if (k->held) {
+            spin(&ctx, 5);
+            k->held = 2;
+            ausb_pipe_resume(&p);
+            run_until(&ctx, &k->ends, 1);
+        }
+    }
+    ausb_close(&h);
+    ausb_ctx_close(&ctx);
+}
+
+static void test_pipeline_hands_over_the_bytes_of_a_timed_out_transfer(void)
+{
+    trickle_sink k;
+    trickle_pipe(&k, 3 * 1024 + 500, 0);
+    T_EQ(k.ends, 1);
+    T_EQ(k.status, -ETIMEDOUT);
+    T_EQ(k.got, 3 * 1024 + 500);
+    T_EQ(k.chunks, 4);
+    T_EQ(k.last_len, 500);
+    T_EQ(k.last_status, -ETIMEDOUT);
+    T_EQ(k.bad, 0);
+    T_EQ(usbf_pending(&dev_a), 0);
+}
+
+static void test_pipeline_timeout_on_an_empty_transfer_hands_over_nothing_more(void)
+{
+    trickle_sink k;
+    trickle_pipe(&k, 2 * 1024, 0);
+    T_EQ(k.ends, 1);
+    T_EQ(k.status, -ETIMEDOUT);
+    T_EQ(k.got, 2 * 1024);
+    T_EQ(k.chunks, 2);
+    T_EQ(k.last_status, 0);
+}
+
+static void test_pipeline_holds_and_redelivers_a_timed_out_chunk(void)
+{
+    trickle_sink k;
+    trickle_pipe(&k, 1024 + 100, 1);
+    T_EQ(k.held, 2);
+    T_EQ(k.ends, 1);
+    T_EQ(k.status, -ETIMEDOUT);
+    T_EQ(k.got, 1024 + 100);
+    T_EQ(k.last_len, 100);
+    T_EQ(k.bad, 0);
+}
+
+/* umockdev's device node is a plain file, which libusb_dev_mem_alloc
+ * would map as memory the fake device never sees: its usbfs does not
+ * announce USBDEVFS_CAP_MMAP, so streams allocate their buffers. */
+static void test_streams_on_a_node_that_cannot_map_allocate_their_buffers(void)
+{
+    ausb_ctx ctx;
+    ausb_handle h;
+    ausb_pipe p;
+    ausb_outq q;
+    sink s;
+    T_EQ(usbf_open(&ctx, &dev_a, &h), 0);
+    stream_setup(&dev_a, 1, 0);
+    usbf_set(&dev_a, &dev_a.hold_8a, 1);
+    sink_init(&s, &dev_a);
+    memset(&p, 0, sizeof p);
+    T_EQ(ausb_pipe_start(&p, &h, 0x8a, AUSB_EP_BULK, NULL, seq_chunk, on_end, &s), 0);
+    T_EQ(p.zero_copy, 0);
+    T_EQ(ausb_outq_init(&q, &h, 0x03, 2, 512, 0, 0, NULL, NULL), 0);
+    T_EQ(q.zero_copy, 0);
+    ausb_outq_close(&q);
+    ausb_pipe_stop(&p);
+    T_EQ(run_until(&ctx, &s.ends, 1), 0);
+    ausb_close(&h);
+    ausb_ctx_close(&ctx);
+}
+
+/* ---- the usbfs memory limit ---- */
+
+/* Writes text (MiB, as usbcore's parameter) where the context reads it;
+ * NULL: no such file, as on a system without usbcore's parameter. */
+static void set_usbfs_mb(const char *text)
+{
+    FILE *f;
+    if (strncmp(usbfs_mb_path, "/tmp/", 5) != 0) {
+        int fd;
+        snprintf(usbfs_mb_path, sizeof usbfs_mb_path, "/tmp/ausb-usbfs-XXXXXX");
+        if ((fd = mkstemp(usbfs_mb_path)) >= 0) close(fd);
+    }
+    if (!text) { unlink(usbfs_mb_path); return; }
+    if ((f = fopen(usbfs_mb_path, "w")) != NULL) {
+        fputs(text, f);
+        fclose(f);
+    }
+}
+
+static void count_call(ausb_transfer *t, int status, void *user)
+{
+    (void)t;
+    (void)status;
+    ++*(int *)user;
+}
+
+static void test_usbfs_limit_refuses_streams_up_front_and_counts_what_runs(void)
+{
+    static unsigned char big[600 * 1024];
+    ausb_ctx ctx;
+    ausb_handle h;
+    ausb_pipe p;
+    ausb_outq q;
+    ausb_pipe_config cfg;
+    ausb_transfer t;
+    sink s;
+    int before, calls = 0;
+    int64_t held;
+    set_usbfs_mb("1\n");
+    T_EQ(usbf_open(&ctx, &dev_a, &h), 0);
+    T_EQ(ausb_usbfs_limit(&ctx), 1 << 20);
+    T_EQ(ausb_usbfs_in_use(&ctx), 0);
+    stream_setup(&dev_a, 1, 0);
+    usbf_set(&dev_a, &dev_a.hold_8a, 1);
+    sink_init(&s, &dev_a);
+    ausb_pipe_config_init(&cfg);
+    cfg.in_flight = 64;
+    cfg.transfer_len = 65536;
+    memset(&p, 0, sizeof p);
+    before = usbf_count(&dev_a, &dev_a.submits);
+    /* 4 MiB against 1: refused before anything reaches the kernel */
+    T_EQ(ausb_pipe_start(&p, &h, 0x8a, AUSB_EP_BULK, &cfg, seq_chunk, on_end, &s), -ENOBUFS);
+    T_EQ(usbf_count(&dev_a, &dev_a.submits), before);
+    T_EQ(ausb_usbfs_in_use(&ctx), 0);
+    T_EQ(ausb_pending(&ctx), 0);
+    /* half a MiB fits, and holds its share while it runs */
+    cfg.in_flight = 8;
+    T_EQ(ausb_pipe_start(&p, &h, 0x8a, AUSB_EP_BULK, &cfg, seq_chunk, on_end, &s), 0);
+    held = ausb_usbfs_in_use(&ctx);
+    T_CHECK(held >= 8 * 65536 && held < 1 << 20);
+    T_EQ(ausb_outq_init(&q, &h, 0x03, 8, 65536, 0, 0, NULL, NULL), -ENOBUFS);
+    ausb_transfer_init(&t, 0);
+    ausb_fill_bulk(&t, &h, 0x84, big, (int)sizeof big, 0, count_call, &calls);
+    T_EQ(ausb_submit(&t), -ENOBUFS);
+    T_EQ(ausb_transfer_state(&t), AUSB_XFER_IDLE);
+    T_EQ(ausb_usbfs_in_use(&ctx), held);
+    ausb_pipe_stop(&p);
+    T_EQ(run_until(&ctx, &s.ends, 1), 0);
+    T_EQ(s.status, -ECANCELED);
+    T_EQ(ausb_usbfs_in_use(&ctx), 0);
+    /* with the pipe gone the OUT queue fits; a transfer counts while out */
+    T_EQ(ausb_outq_init(&q, &h, 0x03, 8, 65536, 0, 0, NULL, NULL), 0);
+    T_CHECK(ausb_usbfs_in_use(&ctx) >= 8 * 65536);
+    ausb_outq_close(&q);
+    T_EQ(ausb_usbfs_in_use(&ctx), 0);
+    ausb_fill_bulk(&t, &h, 0x84, big, 4096, 0, count_call, &calls);
+    T_EQ(ausb_submit(&t), 0);
+    T_CHECK(ausb_usbfs_in_use(&ctx) >= 4096);
+    ausb_cancel(&t);
+    T_EQ(run_until(&ctx, &calls, 1), 0);
+    T_EQ(ausb_usbfs_in_use(&ctx), 0);
+    /* 0 is no limit, read again at the next start */
+    set_usbfs_mb("0\n");
+    cfg.in_flight = 64;
+    sink_init(&s, &dev_a);
+    T_EQ(ausb_pipe_start(&p, &h, 0x8a, AUSB_EP_BULK, &cfg, seq_chunk, on_end, &s), 0);
+    T_EQ(ausb_usbfs_limit(&ctx), 0);
+    ausb_pipe_stop(&p);
+    T_EQ(run_until(&ctx, &s.ends, 1), 0);
+    ausb_transfer_free(&t);
+    ausb_close(&h);
+    ausb_ctx_close(&ctx);
+    set_usbfs_mb(NULL);
+}
+
+/* What the kernel itself refuses for memory (its limit counts every
+ * program's transfers) reads as the limit too. */
+static void test_submit_the_kernel_refuses_for_memory_reads_as_enobufs(void)
+{
+    unsigned char b[64];
+    ausb_ctx ctx;
+    ausb_handle h;
+    ausb_pipe p;
+    ausb_pipe_config cfg;
+    ausb_transfer t;
+    sink s;
+    int calls = 0;
+    T_EQ(usbf_open(&ctx, &dev_a, &h), 0);
+    T_EQ(ausb_usbfs_limit(&ctx), 0);          /* no parameter file: no limit known */
+    usbf_set(&dev_a, &dev_a.submit_errno, ENOMEM);
+    ausb_transfer_init(&t, 0);
+    ausb_fill_bulk(&t, &h, 0x85, b, sizeof b, 0, count_call, &calls);
+    T_EQ(ausb_submit(&t), -ENOBUFS);
+    sink_init(&s, &dev_a);
+    ausb_pipe_config_init(&cfg);
+    memset(&p, 0, sizeof p);
+    T_EQ(ausb_pipe_start(&p, &h, 0x8a, AUSB_EP_BULK, &cfg, seq_chunk, on_end, &s), -ENOBUFS);
+    usbf_set(&dev_a, &dev_a.submit_errno, 0);
+    T_EQ(ausb_usbfs_in_use(&ctx), 0);
+    T_EQ(ausb_submit(&t), 0);
+    T_EQ(run_until(&ctx, &calls, 1), 0);
+    T_EQ(s.ends, 0);
+    ausb_transfer_free(&t);
+    ausb_close(&h);
+    ausb_ctx_close(&ctx);
+}
+
 /* ---- OUT queue ---- */
 
 typedef struct sent_log {
@@ -458,6 +715,43 @@ static void test_out_queue_keeps_order_and_adds_zero_length_packets(void)
     T_EQ(usbf_count(&dev_a, (int *)&dev_a.zlps_04), zlps);
     T_EQ(dev_a.out_bytes_04, off);
     T_MEMEQ(dev_a.out_log_04, expect, (size_t)off);
+    ausb_outq_close(&q);
+    ausb_close(&h);
+    ausb_ctx_close(&ctx);
+}
+
+typedef struct status_log { int calls, status[8], len[8]; } status_log;
+
+static void on_sent_status(ausb_outq *q, int status, int len, void *user)
+{
+    status_log *l = (status_log *)user;
+    (void)q;
+    if (l->calls < 8) { l->status[l->calls] = status; l->len[l->calls] = len; }
+    l->calls++;
+}
+
+static void test_out_queue_timeout_reports_the_bytes_the_device_took(void)
+{
+    static unsigned char b[2048];
+    ausb_ctx ctx;
+    ausb_handle h;
+    ausb_outq q;
+    status_log l;
+    int i;
+    memset(&l, 0, sizeof l);
+    for (i = 0; i < (int)sizeof b; i++) b[i] = (unsigned char)(i * 13 + 5);
+    usbf_set(&dev_a, &dev_a.took_06, 0);
+    usbf_set(&dev_a, &dev_a.trickle_06, 2048 + 700);
+    T_EQ(usbf_open(&ctx, &dev_a, &h), 0);
+    T_EQ(ausb_outq_init(&q, &h, 0x06, 2, 2048, 0, AUSB_MS(40), on_sent_status, &l), 0);
+    T_EQ(ausb_outq_write(&q, b, 2048), 0);
+    T_EQ(ausb_outq_write(&q, b, 2048), 0);
+    T_EQ(run_until(&ctx, &l.calls, 2), 0);
+    T_EQ(l.status[0], 0);
+    T_EQ(l.len[0], 2048);
+    T_EQ(l.status[1], -ETIMEDOUT);
+    T_EQ(l.len[1], 700);
+    T_MEMEQ(dev_a.sink_06 + 2048, b, 700);
     ausb_outq_close(&q);
     ausb_close(&h);
     ausb_ctx_close(&ctx);
@@ -740,6 +1034,13 @@ int main(void)
     RUN(test_pipeline_arguments_and_close_while_streaming);
     RUN(test_out_queue_keeps_order_and_adds_zero_length_packets);
     RUN(test_out_queue_close_reports_every_write);
+    RUN(test_pipeline_hands_over_the_bytes_of_a_timed_out_transfer);
+    RUN(test_pipeline_timeout_on_an_empty_transfer_hands_over_nothing_more);
+    RUN(test_pipeline_holds_and_redelivers_a_timed_out_chunk);
+    RUN(test_out_queue_timeout_reports_the_bytes_the_device_took);
+    RUN(test_streams_on_a_node_that_cannot_map_allocate_their_buffers);
+    RUN(test_usbfs_limit_refuses_streams_up_front_and_counts_what_runs);
+    RUN(test_submit_the_kernel_refuses_for_memory_reads_as_enobufs);
     RUN(test_threads_submit_thousands_completions_on_loop_thread);
     RUN(test_threads_cancel_reaches_queued_transfer);
     RUN(test_device_leaving_mid_stream_is_reported_once);

@@ -95,6 +95,8 @@ static const struct libusb_pollfd **s_libusb_get_pollfds(libusb_context *c)
 #define SW_libusb_has_capability libusb_has_capability
 #define SW_libusb_hotplug_register_callback libusb_hotplug_register_callback
 #define SW_libusb_hotplug_deregister_callback libusb_hotplug_deregister_callback
+#define SW_libusb_dev_mem_alloc libusb_dev_mem_alloc
+#define SW_libusb_dev_mem_free libusb_dev_mem_free
 
 #define AUSB_IMPLEMENTATION
 #include "asyncusb.h"

@@ -222,6 +222,14 @@ au_cross_compile() {
         t_skip asyncusb "the USB examples linked for $triplet" "needs libusb-1.0 for $triplet (package libusb-1.0-0-dev:$arch)"
     fi
 }
+# AUSB_NO_ZERO_COPY compiles the mapped stream buffers out (the suites
+# test both paths through the run-time switch, ausb_set_zero_copy).
+if t_selected "asyncusb.h" && au_pkg --exists libusb-1.0 2>/dev/null; then
+    # shellcheck disable=SC2046
+    t_check "asyncusb.h compiles with AUSB_NO_ZERO_COPY" \
+        $CC -std=c99 -Wall -Wextra -pedantic -Werror -Wshadow -c -x c -o "$T_OUT/asyncusb_no_zero_copy.o" \
+        -DAUSB_IMPLEMENTATION -DAUSB_NO_ZERO_COPY -I. $(au_pkg --cflags libusb-1.0) asyncusb.h
+fi
 if [ -z "$T_QUICK" ] && t_selected "asyncusb.h"; then
     au_cross_compile aarch64-linux-gnu-gcc gcc-aarch64-linux-gnu arm64
     au_cross_compile arm-linux-gnueabihf-gcc gcc-arm-linux-gnueabihf armhf

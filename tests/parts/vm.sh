@@ -16,7 +16,9 @@
 # T_VM=0 skips it on purpose.  Downloads and the unpacked kernel stay in
 # build/vm (VM_DIR) for the next run.  QEMU uses KVM only where kvm_intel
 # or kvm_amd is loaded (VM_ACCEL=tcg|kvm overrides); it runs under a hard
-# timeout (VM_TIMEOUT seconds, 300) with no terminal.
+# timeout (VM_TIMEOUT seconds, 300) with no terminal.  VM_BENCH=1 adds
+# the zero-copy measurement of tests/usb_vm.c (about 10 s), whose NOTE
+# lines come out with the results.
 
 [ -n "$CROSS" ] && return 0
 case "$T_SUITE" in ""|usb_vm) ;; *) return 0 ;; esac
@@ -48,6 +50,7 @@ vm_part() {
     fi
     : >"$manifest"
     [ -n "${T_ONLY:-}" ] && echo "env T_ONLY=$T_ONLY" >>"$manifest"
+    [ -n "${VM_BENCH:-}" ] && echo "env VM_BENCH=$VM_BENCH" >>"$manifest"
     if ! vmu_build "$VM_DIR/bin" "$manifest" 2>"$VM_DIR/build.log"; then
         t_fail_line "[vm] the programs for the VM do not build:"
         head -n 20 "$VM_DIR/build.log" | sed 's/^/    /'
@@ -68,7 +71,8 @@ vm_part() {
     fi
     while IFS=$'\t' read -r kind name st f _; do
         case "$kind" in
-            suite) t_suite "$name" bash -c 'cat "$1"; exit "$2"' _ "$f" "$st" ;;
+            suite) t_suite "$name" bash -c 'cat "$1"; exit "$2"' _ "$f" "$st"
+                   grep '^NOTE ' "$f" | sed "s/^NOTE /NOTE [$name] /" ;;
             check) t_check "vm $name" bash -c 'cat "$1"; exit "$2"' _ "$f" "$st" ;;
         esac
     done <"$dir/index"

@@ -93,7 +93,7 @@ else
         vm_run file "ptp_info$b" "ptp_info$b"
         vm_run file "usb_lines$b" usb_lines_check "usb_lines$b"
     done
-    vm_run suite "usb_vm plain" env USB_VM_UDC=$USB_GADGETS/zero/UDC usb_vm
+    vm_run suite "usb_vm plain" env USB_VM_UDC=$USB_GADGETS/zero/UDC USB_VM_BENCH="${VM_BENCH:-}" usb_vm
     [ -x /t/usb_vm_asan ] && vm_run suite "usb_vm asan+ubsan" env USB_VM_UDC=$USB_GADGETS/zero/UDC usb_vm_asan
     # the camera again, refusing GetDeviceInfo: ffsdev ends cleanly on
     # SIGTERM (the gadget unbound and removed) and starts again
