@@ -1,14 +1,17 @@
-/* aio_stream.h - v0.2.0 - buffered async streams, TCP client and server, Unix sockets, serial ports (Linux) - MIT or public domain, see the end of the file */
+/* aio_stream.h - v0.2.0 - buffered async streams, TCP client and server, Unix sockets, serial ports, UDP and Unix datagrams, signals (Linux) - MIT or public domain, see the end of the file */
 /*
 # aio_stream.h
 
 Low-level asynchronous streams for C99 on Linux, in one header, with no
-dependency beyond libc (and a resolver thread for host names, which can be
+dependency beyond libc (and resolver threads for host names, which can be
 switched off).  Buffered reads (`read some`, `read exactly`, `read until a
 delimiter`, peek and consume), queued writes that complete when the kernel
 has every byte, a TCP client with non-blocking name resolution and
 Happy-Eyeballs style connection racing, a TCP / Unix-socket server with
-bounded resources and graceful shutdown, and serial ports in raw mode.
+bounded resources and graceful shutdown, serial ports in raw mode,
+datagram sockets (UDP over IPv4 and IPv6 on one socket, Unix datagrams)
+with batched receives and sends, broadcast and multicast, and signal
+watchers that deliver SIGINT, SIGTERM, SIGCHLD ... through the loop.
 
 ## Using it
 
@@ -28,33 +31,51 @@ example `cc -std=c99 -O2 -o app app.c -lpthread`.
 - `AIOS_STATIC`: every public function becomes `static` (for a program of
   one file; define it together with `AIOS_IMPLEMENTATION`, which it does not
   imply).
-- `AIOS_NO_THREADS`: no resolver thread; host names are resolved with a
+- `AIOS_NO_THREADS`: no resolver threads; host names are resolved with a
   blocking `getaddrinfo` run from the loop's dispatch (numeric addresses never
   resolve at all).  Without this option link with `-lpthread` (glibc >= 2.34
   and musl need nothing extra).
+- `AIOS_RESOLVER_THREADS`: how many threads one context runs `getaddrinfo`
+  in at most (default 4).  Further lookups wait for one of them, oldest
+  first; a connect that ends while its lookup waits (closed, timed out)
+  never costs a thread, so a DNS outage cannot pile threads up.
 - `AIOS_NO_RESOLVER`: numeric addresses only (`127.0.0.1`, `::1`, `[::1]`).
   `aios_tcp_connect` and `aios_server_listen_tcp` given a host name return
   `AIOS_ENOTNUMERIC` without starting anything; neither getaddrinfo nor the
-  resolver thread is linked (implies `AIOS_NO_THREADS`, no `-lpthread`).
+  resolver threads are linked (implies `AIOS_NO_THREADS`, no `-lpthread`).
   For small static servers that listen on fixed addresses.
 - `AIOS_MALLOC(n)`, `AIOS_REALLOC(p, n)`, `AIOS_FREE(p)`: allocator hooks
   (define all three; AIOS_REALLOC grows buffers and arrays.  Without the
   hooks they grow by malloc, copy and free, so realloc is not linked).
+  A resolver thread frees the lookup it ran when its context has closed,
+  so with threads the hooks must be thread-safe.
 - `AIOS_SYS_READ`, `AIOS_SYS_WRITEV`, `AIOS_SYS_SENDMSG`, `AIOS_SYS_ACCEPT`,
   `AIOS_SYS_SOCKET`, `AIOS_SYS_CONNECT`, `AIOS_SYS_CLOSE`,
   `AIOS_SYS_GETADDRINFO`, `AIOS_SYS_FREEADDRINFO`: the system calls, each a
   function-like macro with the libc signature (`AIOS_SYS_ACCEPT(fd, addr,
   len)` must return a non-blocking, close-on-exec descriptor; getaddrinfo
-  runs in the resolver thread, and what it returns goes back through
-  `AIOS_SYS_FREEADDRINFO`).  Replace them to inject faults or to feed the
-  connector addresses of your own.
+  runs in a resolver thread, and what it returns goes back through
+  `AIOS_SYS_FREEADDRINFO`, in the loop's thread or, once the context has
+  closed, in that resolver thread).  Replace them to inject faults or to
+  feed the connector addresses of your own.
+- `AIOS_SYS_RECVMMSG(fd, v, n, flags)` (recvmmsg without its timeout),
+  `AIOS_SYS_SENDMMSG`, `AIOS_SYS_RECVMSG`: the datagram sockets' calls;
+  datagrams sent one per call go through `AIOS_SYS_SENDMSG`.
+  `AIOS_NO_MMSG`: one datagram per system call (recvmsg, sendmsg), as
+  where the C library does not declare recvmmsg and sendmmsg.
 - `ASYNCKIT_POLL`: wait with `poll()` instead of epoll (the smallest builds,
   systems without epoll).  The structures do not change with it.
 - `AKC_SYS_EPOLL_CREATE1`, `AKC_SYS_EPOLL_CTL`, `AKC_SYS_EPOLL_WAIT`,
   `AKC_SYS_EPOLL_PWAIT2`, `AKC_SYS_PPOLL`, `AKC_SYS_POLL`, `AKC_SYS_EVENTFD`,
-  `AKC_SYS_READ`, `AKC_SYS_WRITE`, `AKC_SYS_CLOSE`, `AKC_NO_PWAIT2`: the
-  system calls of the family's loop core (the wait, the wake-up), for
-  counting or fault injection, as in sched.h's manual.
+  `AKC_SYS_READ`, `AKC_SYS_WRITE`, `AKC_SYS_CLOSE`, `AKC_SYS_SIGNALFD`,
+  `AKC_SYS_SIGPROCMASK`: the system calls of the loop (the wait, the
+  cross-thread wake-up, the signal watchers), each a name or a
+  function-like macro with the libc signature, for counting or fault
+  injection (`AKC_SYS_EPOLL_PWAIT2` takes the descriptor, the events,
+  their count and a pointer to two long longs: seconds, nanoseconds).  The
+  loop waits with epoll_pwait2 (nanosecond timeouts) where the kernel has
+  it, else with epoll_wait and timeouts rounded up to the next
+  millisecond; `AKC_NO_PWAIT2` keeps it to epoll_wait.
 - `AIOS_API`: decoration of public functions (default `extern`).
 - `AIOS_MAX_LISTENERS`: addresses one server may listen on (default 4).  It
   sizes `aios_server`, so give it the same value in every file.
@@ -92,7 +113,7 @@ and the static option of every header of the family.
 
 - An operation that returns a negative code did not start, and its callback
   never runs.  An operation that returned 0 completes exactly once through its
-  callback `(stream, status, user)`, always from the loop's dispatch, never
+  callback `(stream, status, ud)`, always from the loop's dispatch, never
   inside the call that started it.  Success, error, timeout (`-ETIMEDOUT`),
   cancellation and close (`-ECANCELED`) all arrive through that one callback.
 - A callback may start the next operation, or close the stream.  A stream's
@@ -101,12 +122,13 @@ and the static option of every header of the family.
 - One read operation at a time per stream (`-EBUSY` otherwise); writes
   queue without limit on their number and complete in order.
 - One thread drives a context: every function, `aios_stop` included, is
-  called from that thread (the resolver thread is the library's own and
-  talks to the loop only through the context).
-- The library never installs a signal handler and SIGPIPE never kills the
-  process: socket writes use `MSG_NOSIGNAL`; writes to a pipe or terminal
-  block SIGPIPE in the calling thread for the duration of the call and
-  consume the one a gone reader raises, so the write fails with `-EPIPE`.
+  called from that thread (the resolver threads are the library's own, start
+  with every signal blocked and hand their answers to the loop's thread).
+- The library never installs a signal handler (signal watchers read a
+  signalfd: see "Signals") and SIGPIPE never kills the process: socket
+  writes use `MSG_NOSIGNAL`; writes to a pipe or terminal block SIGPIPE in
+  the calling thread for the duration of the call and consume the one a
+  gone reader raises, so the write fails with `-EPIPE`.
 
 ## API
 
@@ -115,9 +137,10 @@ and the static option of every header of the family.
     int  aios_ctx_init(aios_ctx *ctx);           caller-owned storage (never on a live context:
                                                  its storage cannot tell, close it first)
     void aios_ctx_close(aios_ctx *ctx);          aborts everything, delivers every callback, frees all
-                                                 (waits for a resolver thread still in getaddrinfo)
-    int  aios_run_once(aios_ctx *ctx, int timeout_ns);  one poll (-1: no limit); returns 1 while
-                                                 anything is pending, 0 when idle, <0 on error
+                                                 (a resolver thread still in getaddrinfo is left
+                                                 to finish alone and frees what it holds then)
+    int  aios_run_once(aios_ctx *ctx, int64_t timeout_ns);  one wait (-1: no limit); returns 1
+                                                 while anything is pending, 0 when idle, <0 on error
     int  aios_run(aios_ctx *ctx);                until idle or aios_stop
     void aios_stop(aios_ctx *ctx);
     int  aios_prepare(void *ctx, struct pollfd *fds, int cap, int64_t *deadline_ns);
@@ -165,21 +188,31 @@ still run first); afterwards the context is closed and may be freed.
     size_t aios_result_len(s);                               bytes moved by the last read operation
     int  aios_write(s, const void *p, size_t n, cb, ud);     no copy: keep p alive until cb; status 0
     int  aios_write_copy(s, const void *p, size_t n, cb, ud); copies what it cannot send at once;
-                                                             -EAGAIN while the copies queued (each
-                                                             with its request header) reach the write
-                                                             high-water mark
+                                                             the copies queued (each with its request
+                                                             header) stay within the write high-water
+                                                             mark: -EAGAIN when this one would pass it
+                                                             (an empty queue takes any one up to the
+                                                             mark), -EMSGSIZE when n is above the mark
     int  aios_drain(s, size_t low_water, cb, ud);            when unsent bytes <= low_water
     int  aios_shutdown(s, cb, ud);                           flush, then shut down the write side
     int  aios_close(s, cb, ud);                              abort: pending ops get -ECANCELED, then cb
-                                                             (during a graceful close: cb NULL cuts it
-                                                             short and its callback runs; else -EBUSY)
-    int  aios_close_graceful(s, timeout_ns, cb, ud);         cancel the read, flush writes (or give up
-                                                             after timeout_ns: -ETIMEDOUT), close, cb
+                                                             with 0 (during a graceful close: cb NULL
+                                                             cuts it short, else -EBUSY)
+    int  aios_close_graceful(s, timeout_ns, cb, ud);         cancel the read, flush the writes, close,
+                                                             then cb (see below); timeout_ns < 0: none
     void aios_set_limits(s, size_t read_hwm, size_t write_hwm);   defaults 64 KiB and 1 MiB
-    int  aios_set_timeouts(s, int read_ms, int write_ms);         per operation started later; 0: none
+    int  aios_set_timeouts(s, int64_t read_ns, int64_t write_ns); per operation started later; 0: none,
+                                                             below 0: -EINVAL
     int  aios_stream_fd(s); size_t aios_write_queued(s);
     void aios_stream_set_ud(s, void *p); void *aios_stream_ud(s);
     aios_server *aios_stream_server(s);                      the server that accepted s, or NULL
+
+The status of a graceful close's callback says how the flush ended: 0
+when every queued byte went to the kernel; `-ETIMEDOUT` when `timeout_ns`
+ran out first (the writes still queued complete with `-ECANCELED`, as in
+any close); `-ECANCELED` when `aios_close` or `aios_ctx_close` cut it
+short; otherwise the error that stopped the writes (`-EPIPE`, or the
+`-ETIMEDOUT` of a write deadline, which that write reported too).
 
 Reading is demand driven: the descriptor is polled for input only while a
 read operation waits, and the read buffer never grows past the read
@@ -202,7 +235,8 @@ callbacks per iteration and the loop still polls for everyone else.
 The stream exists at once (reads and writes may be queued before the
 connection is up); the callback reports the connection.  After a failed
 connect the stream stays, with no descriptor, until you close it.  Host
-names resolve in a resolver thread (IPv6 and IPv4 addresses are then tried
+names resolve in resolver threads (`AIOS_RESOLVER_THREADS` per context at
+most; IPv6 and IPv4 addresses are then tried
 alternately, a new attempt starting every `attempt_delay_ns` while earlier
 ones are pending; the first to connect wins).  `timeout_ns` bounds the whole
 connect, resolution included.  A Unix connect to a listener whose backlog
@@ -217,7 +251,7 @@ it fails with `-EAGAIN`.
     int  aios_server_listen_tcp(srv, const char *host, int port);   NULL / "" / "*": dual stack
     int  aios_server_listen_unix(srv, const char *path);
     int  aios_server_port(const aios_server *srv);                  the bound port (port 0 asked)
-    int  aios_server_shutdown(srv, int timeout_ns, aios_server_cb cb, void *ud);
+    int  aios_server_shutdown(srv, int64_t timeout_ns, aios_server_cb cb, void *ud);
     int  aios_format_addr(const struct sockaddr *sa, char *buf, size_t n);  "1.2.3.4:80", "[::1]:80"
 
 `aios_server_init` on a server the context still holds (initialised and not
@@ -260,6 +294,270 @@ processing the device had before (CRTSCTS, IXON/IXOFF/IXANY, IUCLC, INPCK)
 are cleared, and the settings are read back: a port that does not keep
 them gives `-EINVAL`.
 
+### Datagrams
+
+    void aios_dgram_opts_init(aios_dgram_opts *o);
+    int  aios_udp_open(aios_dgram **out, ctx, const char *host, int port, const aios_dgram_opts *o);
+         a bound UDP socket; host numeric ("127.0.0.1", "::1", "[::1]", "fe80::1%eth0"),
+         NULL / "" / "*": IPv6 and IPv4 on one socket; o NULL: the defaults
+    int  aios_unix_dgram_open(aios_dgram **out, ctx, const char *path, o);  "@name": abstract;
+                                                             NULL: a name the kernel picks
+    int  aios_dgram_open(aios_dgram **out, ctx, int fd, unsigned flags, o);  any SOCK_DGRAM socket
+                                                             (made non-blocking); AIOS_NOCLOSE
+    int  aios_dgram_port(d);                                 the bound port (port 0 asked)
+    int  aios_dgram_local(d, aios_addr *a);                  the bound address
+    int  aios_dgram_connect(d, const aios_addr *peer);       the default peer, and only its
+                                                             datagrams; NULL dissolves
+    int  aios_send(d, const void *p, size_t n, const aios_addr *to, cb, ud);   copied; to NULL:
+                                                             the connected peer; status 0, or why
+                                                             this datagram failed
+    int  aios_recv(d, void *buf, size_t cap, cb, ud);        status: the datagram's length (0 for
+                                                             an empty one), -EMSGSIZE when cut
+    const aios_addr *aios_recv_from(d);                      the sender of the last one received
+    size_t aios_recv_size(d);                                its whole length, also when cut
+    size_t aios_send_queued(d);                              bytes queued, headers included
+    int  aios_dgram_close(d, cb, ud);                        the receive and unsent datagrams get
+                                                             -ECANCELED, then cb with 0
+    int  aios_dgram_fd(d); void aios_dgram_set_ud(d, p); void *aios_dgram_ud(d);
+    int  aios_dgram_broadcast(d, int on);                    SO_BROADCAST
+    int  aios_dgram_join(d, const char *group, const char *iface);   a multicast group; iface
+    int  aios_dgram_leave(d, group, iface);                  "eth0", an index ("2"), or NULL
+    int  aios_dgram_multicast_if(d, iface);                  the interface sends to a group take
+    int  aios_dgram_multicast_ttl(d, int ttl);               0..255: IPv4 TTL and IPv6 hop limit
+    int  aios_dgram_multicast_loop(d, int on);               this host's members get what it sends
+    int  aios_addr_set(aios_addr *a, const char *host, int port);   numeric, as for udp_open
+    int  aios_addr_unix(aios_addr *a, const char *path);     "/run/x.sock", or "@name"
+    const struct sockaddr *aios_addr_sa(a); int aios_addr_port(a);
+    int  aios_addr_equal(a, b);                              1: same family, address and port
+
+A datagram socket keeps each message whole: one `aios_send` is one
+datagram, and one `aios_recv` completes with one datagram or says that it
+was cut.  Its operations follow the rules of streams: a 0 return means
+exactly one callback `(d, status, ud)`, from the loop's dispatch.  An
+`aios_addr` holds an address of any family (IPv4, IPv6, Unix) with its
+length; it is plain storage, copied freely.  A socket keeps `aios_run`
+going while a receive or a send is pending; an idle one does not.
+
+    static char buf[2048];
+    static void on_datagram(aios_dgram *d, int status, void *ud)
+    {
+        if (status == -ECANCELED) return;                       // closing
+        if (status >= 0) aios_send(d, buf, (size_t)status, aios_recv_from(d), NULL, NULL);
+        aios_recv(d, buf, sizeof buf, on_datagram, ud);         // the next one
+    }
+    aios_dgram *d;
+    aios_udp_open(&d, &ctx, NULL, 7000, NULL);                 // port 7000, IPv6 and IPv4
+    aios_recv(d, buf, sizeof buf, on_datagram, NULL);
+    aios_run(&ctx);
+
+Opening.  `aios_udp_open` binds a numeric address; host names are not
+resolved here (`-EINVAL`).  With no host it binds `::` with IPV6_V6ONLY
+off, so one socket takes IPv6 and IPv4 (on a system without IPv6 it binds
+`0.0.0.0`).  The `family` option 4 or 6 binds `0.0.0.0` or `::` instead,
+and refuses an address of the other family with `-EAFNOSUPPORT`; `v6only`
+keeps an IPv6 socket to IPv6.  A dual-stack socket names an IPv4 sender
+by its IPv4 address (never `::ffff:a.b.c.d`) and takes IPv4 addresses to
+send to, so an answer to `aios_recv_from(d)` goes back whatever the
+family.  Port 0 lets the kernel pick a free port, which
+`aios_dgram_port` reports.  The options (`aios_dgram_opts_init` gives
+the defaults in brackets; 0 in a size or a count also means its default):
+
+    family       0: the address's (IPv6 and IPv4 with no host); 4 or 6
+    v6only       IPV6_V6ONLY on an IPv6 socket (0)
+    reuseaddr    SO_REUSEADDR (0; 1 lets several programs share a multicast port)
+    reuseport    SO_REUSEPORT (0)
+    broadcast    SO_BROADCAST (0)
+    recv_size    the largest datagram kept whole (2048 bytes; at most 65536)
+    recv_batch   datagrams taken per system call (16; 1 to 64)
+    recv_max     datagrams handed out per loop iteration (64)
+    send_hwm     bytes queued for sending, each datagram's header and address
+                 included (256 KiB)
+    rcvbuf, sndbuf   SO_RCVBUF, SO_SNDBUF (0: the system's)
+
+`aios_dgram_connect(d, &peer)` makes `peer` the default (`aios_send` with
+`to` NULL) and has the kernel drop datagrams from anyone else; a NULL
+peer dissolves that: datagrams from anyone again, and a send without `to`
+fails with `-EDESTADDRREQ` as on a socket never connected.  On a
+connected socket the kernel reports that the peer refused an earlier
+datagram (ICMP port unreachable) as `-ECONNREFUSED` to the next receive
+or send.  `aios_dgram_open` on a socket that is connected already (one of
+a socketpair) takes its peer as the default.
+
+Receiving.  One receive at a time (`-EBUSY` for a second).  The status
+is the datagram's length; `aios_recv_from(d)` names its sender and
+`aios_recv_size(d)` gives its length, both until the next receive
+completes.  A datagram longer than `cap`, or than `recv_size`, is never
+cut silently: the status is `-EMSGSIZE`, `buf` holds its first bytes (up
+to `cap` and `recv_size`), `aios_recv_size(d)` its whole length, and the
+rest is gone (the next receive gets the next datagram).  Other errors the
+socket reports (`-ECONNREFUSED` above) end the receive with the code,
+an empty sender and a size of 0.
+
+Batching.  The first receive allocates a ring of `recv_batch` slots of
+`recv_size` bytes (plus about 210 bytes of headers each on 64-bit: about
+35 KiB with the defaults), kept until close.  One `recvmmsg` fills up to
+`recv_batch` slots with the datagrams waiting, and receives are then
+served from the ring without a system call.  Sends are copied into a
+queue and go out from dispatch: the datagrams queued in one pass of the
+loop leave together, up to 64 per `sendmmsg`, after the receive callbacks
+of that pass, so an answer sent from a receive callback leaves in the
+same dispatch.  Where the C library does not declare recvmmsg and
+sendmmsg, or the kernel answers ENOSYS (from then on), or with
+`AIOS_NO_MMSG`, recvmsg and sendmsg take one datagram per call; nothing
+else changes.  A socket hands out at most `recv_max` datagrams per loop
+iteration; the rest wait in the ring or the socket for the next
+iteration, so a flood cannot keep the loop from its timers and other
+descriptors.  What overflows the socket's receive buffer meanwhile the
+kernel drops, as UDP does (`rcvbuf` makes it larger).
+
+Sending.  `aios_send` copies the datagram and its address, so both may
+be reused at once.  The queue is bounded: each datagram counts its bytes,
+its address and a header of about 56 bytes against `send_hwm`.  A send
+that would pass the bound returns `-EAGAIN` and queues nothing (room
+comes back as send callbacks run; `aios_send_queued` tells how much is
+queued), one that could never fit, even in an empty queue, `-EMSGSIZE`.
+The callbacks come in order.  Status 0 says that the kernel took the
+datagram (UDP says nothing of its arrival); an error belongs to that one
+datagram and the next ones still go: `-EMSGSIZE` (more than the protocol
+carries), `-EACCES` (a broadcast address without SO_BROADCAST),
+`-ENETUNREACH`, `-ECONNREFUSED` (above).  While the socket's send buffer
+is full the queue waits for the socket to be writable; nothing is
+dropped.
+
+Closing.  `aios_dgram_close` closes the descriptor at once (a Unix socket
+file it bound goes too, if it is still the one it bound), and operations
+on the closing socket return `AIOS_ECLOSED`.  Then, from dispatch: the
+waiting receive gets `-ECANCELED`; every queued datagram reports in
+order, those the kernel took already with their status and all the
+others with `-ECANCELED`: they are never sent; then the close callback
+gets 0, and the memory goes.  Since datagrams go out only from dispatch,
+one queued just before the close is cancelled.  A program that must get
+its last datagram out closes from that datagram's callback (or from any
+send callback that sees `aios_send_queued(d)` at 0):
+
+    static void on_last_sent(aios_dgram *d, int status, void *ud)
+    {
+        aios_dgram_close(d, NULL, NULL);     // status 0: the kernel has it
+    }
+    aios_send(d, "bye", 3, &peer, on_last_sent, NULL);
+
+`aios_ctx_close` closes every socket the same way (what is still queued
+is cancelled).
+
+Unix datagram sockets.  `aios_unix_dgram_open` binds a path: a socket
+file left by a program that is gone (a probe is refused) is replaced, one
+that a live socket holds gives `-EADDRINUSE`, and close removes the file
+if it is still the one it bound.  A path that starts with `@` names
+Linux's abstract namespace (no file).  Path NULL binds a name the kernel
+picks, so that the sockets this one sends to can answer: a datagram from
+an unbound socket carries no address to answer to.  `aios_addr_unix`
+makes the address to send to.
+
+Broadcast and multicast.  Sending to a broadcast address needs
+SO_BROADCAST (the `broadcast` option, or `aios_dgram_broadcast(d, 1)`);
+without it the send reports `-EACCES`.  A multicast member binds the
+group's port, usually with no host and `reuseaddr` so that several
+programs can share it, and joins the group: `aios_dgram_join(d,
+"239.255.255.250", "eth0")`.  The group is a numeric IPv4 or IPv6
+address (a dual-stack socket joins either); the interface is a name, an
+index in decimal, or NULL / "" for the system's choice, and an IPv6
+group's scope names it too (`"ff02::fb%eth0"`).  An unknown interface
+gives `-ENODEV`; leaving a group not joined, `-EADDRNOTAVAIL`.  For
+sending to a group, `aios_dgram_multicast_if` picks the interface,
+`aios_dgram_multicast_ttl` how many hops the datagrams go (the system's
+default is 1, the local network), and `aios_dgram_multicast_loop` whether
+members on this host get them too (on by default); on an IPv6 socket each
+sets the IPv6 option and, for the IPv4 peers of a dual-stack socket, the
+IPv4 one.  Linux also hands a socket bound to no host the datagrams of
+groups that other sockets of the host joined on its port;
+`IP_MULTICAST_ALL` (IPv6: `IPV6_MULTICAST_ALL`) set to 0 on
+`aios_dgram_fd(d)` keeps it to its own joins.  IPv4 multicast needs the
+GNU declarations that the implementation asks for (`struct ip_mreqn`):
+a file that compiles it without them gets `-ENOTSUP`.
+
+With sched.h in the same file, a task awaits datagrams:
+`AIOS_AWAIT_RECV(t, d, buf, cap)` leaves in `SCHD_STATUS(t)` the
+datagram's length (or `-EMSGSIZE` for a cut one; `aios_recv_from(d)`
+names its sender), `AIOS_AWAIT_SEND(t, d, data, n, to)` 0 or why the
+datagram failed.  A timeout (`schd_task_timeout`) or a cancellation takes
+the operation back: a receive has then taken no datagram, and a datagram
+not yet sent never goes (one sent already just loses its callback).
+
+### Signals
+
+    void aios_signal_init(aios_signal *sig, aios_signal_cb cb, void *ud);
+                                                             [cb(sig, const aios_siginfo *info, ud)]
+    int  aios_signal_start(sig, ctx, int signo);             again: moves to signo
+    int  aios_signal_stop(sig, ctx);                         0 also when not started
+    int  aios_signal_active(const aios_signal *sig);         1 while started
+
+A signal watcher delivers a signal through the loop: its callback runs
+from dispatch, like every other, so it may do anything a callback does
+(`aios_stop`, close a server, write a line).  No handler is installed:
+the signal is read from a signalfd, one per context, whose mask is the
+signals its watchers watch.  Any signal that can be blocked may be
+watched (SIGINT, SIGTERM, SIGHUP, SIGUSR1, SIGCHLD, SIGWINCH, the
+real-time signals ...); SIGKILL, SIGSTOP, the signals a fault raises
+(SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGSYS) and those the C
+library keeps for its threads give `-EINVAL`, and leave the watcher as it
+was.  A signal may have several watchers; each is called once per
+delivery.  A callback may stop or start any watcher, its own too.  A
+started watcher keeps `aios_run` going, and its storage must stay put
+until it stops; `aios_ctx_close` stops every watcher.
+
+    static void on_stop_signal(aios_signal *sig, const aios_siginfo *info, void *ud)
+    {
+        aios_stop((aios_ctx *)ud);            // aios_run returns; close and exit
+    }
+    aios_signal sigint;
+    aios_signal_init(&sigint, on_stop_signal, &ctx);
+    aios_signal_start(&sigint, &ctx, SIGINT);
+
+`info` holds `signo`; `code`, the si_code (`SI_USER` from kill, `SI_QUEUE`
+from sigqueue, `CLD_EXITED` ...); `pid` and `uid` of the sender; `value`,
+the int that sigqueue sent; and for SIGCHLD, `pid` is the child and
+`status` its exit status (`CLD_EXITED`) or the signal that ended or
+stopped it.  The watcher only reports: the program still reaps the child
+with waitpid.  A standard signal that arrives twice before the loop reads
+it is one call (the kernel keeps one of each), so on SIGCHLD reap with
+`waitpid(-1, &st, WNOHANG)` until it finds none; real-time signals queue,
+each its own call, in order.
+
+The mask.  The first watcher of a signal blocks it in the calling thread
+(the one that drives the context), so that it waits, pending, until the
+loop reads it; when the signal's last watcher stops (or the context
+closes), the thread's mask is as it was: the signal is unblocked again
+unless the program had blocked it itself.  A signal that arrived and was
+not read yet when that unblocks it is dropped, not left to its default
+action.  Watch a given signal in one loop only (a `schd_loop` and a
+context attached to it are two): each reads its own signalfd.
+Children inherit the mask across fork and exec: a program that starts
+other programs unblocks the signals in the child before exec (or with
+`posix_spawnattr_setsigmask`).
+
+Before the loop runs.  A signal that arrives after its watcher started
+waits, blocked, and comes with the first dispatch, also when the loop
+runs only much later; one the program had blocked itself and that was
+pending already comes too.  One that arrives before any watcher of it
+started meets its disposition: SIGINT and SIGTERM end the process,
+SIGWINCH is ignored and gone.  Start the watchers before the work whose
+end a signal must not cut short, or block the signals at the start of
+`main` (`pthread_sigmask`) and start the watchers later: none is lost.
+
+Threads.  A signal sent to the process (kill, Ctrl-C in a terminal) goes
+to any thread that does not block it, and only the thread that started
+the watcher blocks it.  The resolver threads of this header start with
+every signal blocked, so they never take one.  Threads of the program's
+own, or of other libraries, must block the watched signals too, or a
+SIGTERM can end the process past its watcher: block them in `main`
+before the first thread starts (threads inherit the mask), e.g.
+
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);   // before pthread_create, then start the watchers
+
 ## Error codes
 
 Zero is success, negative is failure.  The three headers of the family
@@ -267,22 +565,44 @@ share one error space: a code means the same in all of them, and
 `aios_strerror`, `schd_strerror` and `ausb_strerror` describe any code
 alike.  System errors are `-errno`, with the C library's words:
 `-ETIMEDOUT` for timeouts, `-ECANCELED` for cancellation and close,
-`-EINVAL` for bad arguments, `-ENOMEM`, `-EBUSY` for an operation of that
-kind already pending (a second read, a second drain, run_once from inside
-dispatch, a server or descriptor the context already holds), `-EAGAIN`
-for a write queue at its high-water mark (write_copy), and what the socket
-calls report, such as `-ECONNREFUSED` or `-EPIPE`.  The family's own codes
-that this header uses:
+`-EINVAL` for bad arguments, `-ENOMEM`, and what the socket calls report,
+such as `-ECONNREFUSED` or `-EPIPE`.  The family's own codes that this
+header uses:
 
     AIOS_OK           0      success
     AIOS_EINCOMPLETE  -1001  end of stream before the requested bytes
                              (read_exactly, read_until, peek)
     AIOS_ETOOLONG     -1002  read_until: no delimiter within `max` bytes
-    AIOS_ECLOSED      -1003  the stream or server is closing (asyncusb.h's
-                             AUSB_ECLOSED, the same code)
+    AIOS_ECLOSED      -1003  the stream, server or datagram socket is closing
+                             (asyncusb.h's AUSB_ECLOSED, the same code)
     AIOS_ENOTFOUND    -1004  host name not found
     AIOS_ERESOLVE     -1005  name resolution failed otherwise
     AIOS_ENOTNUMERIC  -1006  a host name given to a build with AIOS_NO_RESOLVER
+
+System errors with a meaning of their own here:
+
+    -EAGAIN      write_copy: the copies queued would pass the write high-water mark;
+                 send: the datagram would pass `send_hwm`
+    -EMSGSIZE    write_copy: more than the write high-water mark in one call;
+                 send: a datagram that could never fit `send_hwm`, or (its
+                 callback) more than the protocol carries; a receive's
+                 status: the datagram was cut
+    -EBUSY       an operation of that kind is already pending (a second
+                 read, a second receive, a second drain, run_once from
+                 inside dispatch); a server or descriptor the context
+                 already holds
+    -ENOTCONN    a read or write on a stream without a descriptor (after a
+                 failed connect)
+    -EOVERFLOW   a write that would make the count of unsent bytes wrap
+                 (32-bit systems)
+    -EDESTADDRREQ  send without an address on a socket not connected
+    -EAFNOSUPPORT  udp_open: an address of the other family than `family`
+    -EPROTOTYPE  dgram_open: not a datagram socket
+    -EADDRINUSE  a port, or a Unix path, that a live socket holds
+    -ENODEV      an interface that does not exist (multicast, "%eth0")
+    -EACCES      send (its callback): a broadcast address without SO_BROADCAST
+    -ENOTSUP     IPv4 multicast in a file compiled without GNU declarations
+    -EINVAL      also: a signal no watcher may take (SIGKILL, SIGSEGV ...)
 */
 /* The implementations of the family need POSIX and GNU declarations, and
  * any of them may be compiled further down this file: when nothing of the
@@ -305,10 +625,11 @@ that this header uses:
 #endif
 /* ==== asynckit core begin ==== */
 /* The loop core of the asynckit family: the time cache, timers, deferred
- * calls, descriptor watching (epoll, or poll), cross-thread wake-ups and the
- * family's error text.  Every header of the family carries this same block,
- * stamped from core/core.h by tools/stamp_core.sh (edit it there, then run
- * the script); the test run fails when a header's copy differs.
+ * calls, descriptor watching (epoll, or poll), cross-thread wake-ups, signal
+ * watchers (a signalfd per loop) and the family's error text.  Every header
+ * of the family carries this same block, stamped from core/core.h of the
+ * asynckit sources by tools/stamp_core.sh (edit it there, then run the
+ * script); their test run fails when a header's copy differs.
  *
  * Its names (akc_, AKC_) are the family's own and not an API: each header
  * wraps what users need under its own prefix.  The declarations come once
@@ -321,7 +642,7 @@ that this header uses:
  * defined (or off Linux).  The structures below are the same for both, so
  * files built with different choices still agree on every layout. */
 #if !defined(AKC_CORE_VERSION)
-#define AKC_CORE_VERSION 1
+#define AKC_CORE_VERSION 2
 
 #include <stddef.h>
 #include <stdint.h>
@@ -363,12 +684,15 @@ typedef struct akc_io akc_io;
 typedef struct akc_timer akc_timer;
 typedef struct akc_defer akc_defer;
 typedef struct akc_post akc_post;
+typedef struct akc_sig akc_sig;
+typedef struct akc_siginfo akc_siginfo;
 
 /* Every callback of the core gets its loop first. */
 typedef void (*akc_io_fn)(akc_loop *l, akc_io *io, unsigned revents);
 typedef void (*akc_timer_fn)(akc_loop *l, akc_timer *t);
 typedef void (*akc_defer_fn)(akc_loop *l, akc_defer *d);
 typedef void (*akc_post_fn)(akc_loop *l, akc_post *p);
+typedef void (*akc_sig_fn)(akc_loop *l, akc_sig *s, const akc_siginfo *info);
 typedef int64_t (*akc_clock_fn)(void *ud);
 /* Grows or frees a block: n 0 frees p; old is p's size (for allocators
  * without realloc). */
@@ -385,6 +709,8 @@ struct akc_io {
     unsigned char state;   /* AKC__IO_* bits */
 };
 
+/* Kinds 1 to AKC_IO_KINDS - 2 are the headers'; the last is the core's
+ * own signal descriptor. */
 #define AKC_IO_KINDS 8
 
 /* A timer: 16 bytes, plus 24 in the loop's heap while active. */
@@ -403,6 +729,23 @@ struct akc_defer {
 struct akc_post {
     akc_post *next;
     akc_post_fn fn;
+};
+
+/* One signal as the loop read it from its signal descriptor. */
+struct akc_siginfo {
+    int signo;
+    int code;              /* si_code: SI_USER (kill), SI_QUEUE, SI_KERNEL, CLD_EXITED ... */
+    int pid;               /* the sender (kill, sigqueue), or the child (SIGCHLD) */
+    unsigned uid;          /* the sender's real user id */
+    int status;            /* SIGCHLD: the exit status, or the signal that ended the child */
+    int value;             /* the int that sigqueue sent */
+};
+
+/* A signal watcher: on its loop's list while started (signo != 0). */
+struct akc_sig {
+    akc_sig *next, *prev;
+    akc_sig_fn fn;
+    int signo;
 };
 
 struct akc__tentry { int64_t when; uint64_t seq; akc_timer *t; };
@@ -442,6 +785,10 @@ struct akc_loop {
     int live;                  /* between init and free */
     int passes;                /* rounds of deferred calls per dispatch (1) */
     akc_io_fn io_fns[AKC_IO_KINDS];   /* the handler of each kind of watcher */
+    /* signals: the descriptor and the masks, allocated by the first
+     * watcher; sigs_free (set then) releases them with the loop */
+    void *sigs;
+    void (*sigs_free)(akc_loop *l);
     /* the header's own parts of an iteration */
     void (*on_prepare)(akc_loop *l, int64_t *deadline);
     void (*on_dispatch)(akc_loop *l);
@@ -452,7 +799,7 @@ struct akc_loop {
 }
 #endif
 
-#elif AKC_CORE_VERSION != 1
+#elif AKC_CORE_VERSION != 2
 #error "asynckit: headers of different versions in one file (their loop cores differ); update them together"
 #endif /* AKC_CORE_VERSION */
 
@@ -472,7 +819,9 @@ struct akc_loop {
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <signal.h>
 #include <sys/eventfd.h>
+#include <sys/signalfd.h>
 #if !defined(AKC_POLL_BACKEND)
 #include <sys/epoll.h>
 #include <sys/syscall.h>
@@ -522,6 +871,12 @@ struct akc_loop {
 #endif
 #ifndef AKC_SYS_CLOSE
 #define AKC_SYS_CLOSE close
+#endif
+#ifndef AKC_SYS_SIGNALFD
+#define AKC_SYS_SIGNALFD signalfd
+#endif
+#ifndef AKC_SYS_SIGPROCMASK
+#define AKC_SYS_SIGPROCMASK sigprocmask
 #endif
 
 #if defined(__GNUC__)
@@ -1115,6 +1470,234 @@ AKC_FN void akc__wake_run(akc_loop *l, akc_io *io, unsigned revents)
     akc__run_posts(l);
 }
 
+/* ---- core: signals ---- */
+
+/* Signals reach the loop through one signalfd per loop, whose mask is the
+ * union of the signals its watchers watch.  A watched signal is blocked in
+ * the thread that started its first watcher (the loop's thread), so it
+ * stays pending until the loop reads it, and is unblocked again when its
+ * last watcher stops, if it was not blocked before.  No handler is ever
+ * installed. */
+
+#define AKC__IO_SIGNAL (AKC_IO_KINDS - 1)
+
+struct akc__sigs {
+    akc_io io;             /* the signalfd; fd -1 while no watcher is started */
+    sigset_t watched;      /* its mask: every signal with a started watcher */
+    sigset_t added;        /* of those, the ones this loop blocked */
+    akc_sig *list;         /* started watchers, the newest first */
+    akc_sig *cursor;       /* the next watcher of the delivery in progress */
+};
+
+AKC_FN void akc_sig_init(akc_sig *s, akc_sig_fn fn)
+{
+    s->next = s->prev = NULL;
+    s->fn = fn;
+    s->signo = 0;
+}
+
+/* A signal a watcher may take: one that can be blocked (not SIGKILL,
+ * SIGSTOP, nor those the C library keeps for itself) and that is not
+ * raised by a fault of the thread itself, which blocking would not stop. */
+AKC_FN int akc_sig_valid(int signo)
+{
+    sigset_t one;
+    switch (signo) {
+    case SIGKILL: case SIGSTOP: case SIGSEGV: case SIGBUS: case SIGFPE: case SIGILL: case SIGTRAP: case SIGSYS:
+        return 0;
+    default:
+        break;
+    }
+    sigemptyset(&one);
+    return signo > 0 && sigaddset(&one, signo) == 0;
+}
+
+AKC_FN int akc__sig_owned(const struct akc__sigs *g, const akc_sig *s)
+{
+    const akc_sig *it;
+    for (it = g ? g->list : NULL; it; it = it->next)
+        if (it == s) return 1;
+    return 0;
+}
+
+AKC_FN int akc_sig_active(const akc_sig *s) { return s->signo != 0; }
+
+/* 1 while a watcher of the loop is started. */
+AKC_FN int akc_sig_watching(const akc_loop *l)
+{
+    return l->sigs != NULL && ((const struct akc__sigs *)l->sigs)->list != NULL;
+}
+
+/* Reads what is pending (at most 16 signals per readiness, so a storm of
+ * queued real-time signals cannot hold the loop) and calls every watcher
+ * of each.  A watcher started meanwhile waits for the next signal; one
+ * stopped meanwhile is not called. */
+AKC_FN void akc__sig_ready(akc_loop *l, akc_io *io, unsigned revents)
+{
+    struct akc__sigs *g = (struct akc__sigs *)l->sigs;
+    struct signalfd_siginfo buf[16];
+    ssize_t n;
+    int i;
+    (void)revents;
+    n = AKC_SYS_READ(io->fd, buf, sizeof buf);
+    if (n <= 0) return;   /* none left (another reader of the process took it), or EINTR */
+    for (i = 0; i < (int)(n / (ssize_t)sizeof buf[0]); i++) {
+        akc_siginfo info;
+        akc_sig *s;
+        info.signo = (int)buf[i].ssi_signo;
+        info.code = buf[i].ssi_code;
+        info.pid = (int)buf[i].ssi_pid;
+        info.uid = buf[i].ssi_uid;
+        info.status = buf[i].ssi_status;
+        info.value = buf[i].ssi_int;
+        g->cursor = g->list;
+        while ((s = g->cursor) != NULL) {
+            g->cursor = s->next;
+            if (s->signo == info.signo) s->fn(l, s, &info);
+            if (l->sigs != g) return;   /* the loop closed from the callback: g is gone */
+        }
+    }
+}
+
+AKC_FN void akc__sigs_free(akc_loop *l);
+
+AKC_FN struct akc__sigs *akc__sigs_get(akc_loop *l)
+{
+    struct akc__sigs *g = (struct akc__sigs *)l->sigs;
+    if (g) return g;
+    g = (struct akc__sigs *)akc__mem(l, NULL, 0, sizeof *g);
+    if (!g) return NULL;
+    memset(g, 0, sizeof *g);
+    akc_io_init(&g->io, -1, AKC__IO_SIGNAL);
+    sigemptyset(&g->watched);
+    sigemptyset(&g->added);
+    akc_io_handle(l, AKC__IO_SIGNAL, akc__sig_ready);
+    l->sigs = g;
+    l->sigs_free = akc__sigs_free;
+    return g;
+}
+
+/* Gives the descriptor the mask in g->watched, creating it for the first
+ * watcher.  0 or -errno. */
+AKC_FN int akc__sig_fd(akc_loop *l, struct akc__sigs *g)
+{
+    int fd;
+    if (g->io.fd >= 0) return AKC_SYS_SIGNALFD(g->io.fd, &g->watched, 0) < 0 ? -errno : 0;
+    fd = AKC_SYS_SIGNALFD(-1, &g->watched, SFD_NONBLOCK | SFD_CLOEXEC);
+    if (fd < 0) return -errno;
+    akc_io_init(&g->io, fd, AKC__IO_SIGNAL);
+    if (akc_io_open(l, &g->io) < 0) {
+        (void)AKC_SYS_CLOSE(fd);
+        g->io.fd = -1;
+        return -ENOMEM;
+    }
+    akc_io_want(l, &g->io, POLLIN);
+    return 0;
+}
+
+/* signo has no watcher left: out of the descriptor's mask (the descriptor
+ * goes with the last watcher), and unblocked if this loop blocked it.
+ * What arrived in between was meant for the watchers, so it is taken
+ * rather than left to the default action that the unblock would let run. */
+AKC_FN void akc__sig_unwatch(akc_loop *l, struct akc__sigs *g, int signo)
+{
+    sigset_t one;
+    sigdelset(&g->watched, signo);
+    if (!g->list && g->io.fd >= 0) {
+        akc_io_close(l, &g->io);
+        (void)AKC_SYS_CLOSE(g->io.fd);
+        g->io.fd = -1;
+    } else if (g->io.fd >= 0) {
+        (void)AKC_SYS_SIGNALFD(g->io.fd, &g->watched, 0);
+    }
+    if (!sigismember(&g->added, signo)) return;
+    sigdelset(&g->added, signo);
+    sigemptyset(&one);
+    sigaddset(&one, signo);
+    {
+        struct timespec zero = {0, 0};
+        int i;
+        for (i = 0; i < 1024; i++)   /* queued real-time signals: each is one */
+            if (sigtimedwait(&one, NULL, &zero) < 0 && errno != EINTR) break;
+    }
+    (void)AKC_SYS_SIGPROCMASK(SIG_UNBLOCK, &one, NULL);
+}
+
+/* First watcher of signo: block it in this thread, then add it to the
+ * descriptor (in that order, so that nothing arrives unwatched and
+ * unblocked in between).  0 or -errno, with nothing changed. */
+AKC_FN int akc__sig_watch(akc_loop *l, struct akc__sigs *g, int signo)
+{
+    sigset_t one, old;
+    int r;
+    sigemptyset(&one);
+    sigaddset(&one, signo);
+    if (AKC_SYS_SIGPROCMASK(SIG_BLOCK, &one, &old) < 0) return -errno;
+    sigaddset(&g->watched, signo);
+    if (!sigismember(&old, signo)) sigaddset(&g->added, signo);
+    r = akc__sig_fd(l, g);
+    if (r < 0) {
+        sigdelset(&g->watched, signo);
+        if (sigismember(&g->added, signo)) {
+            sigdelset(&g->added, signo);
+            (void)AKC_SYS_SIGPROCMASK(SIG_UNBLOCK, &one, NULL);
+        }
+    }
+    return r;
+}
+
+AKC_FN int akc_sig_stop(akc_loop *l, akc_sig *s)
+{
+    struct akc__sigs *g = (struct akc__sigs *)l->sigs;
+    int signo = s->signo;
+    const akc_sig *it;
+    if (!signo) return 0;
+    if (!akc__sig_owned(g, s)) return -EINVAL;   /* a watcher of another loop */
+    if (g->cursor == s) g->cursor = s->next;
+    if (s->prev) s->prev->next = s->next; else g->list = s->next;
+    if (s->next) s->next->prev = s->prev;
+    s->next = s->prev = NULL;
+    s->signo = 0;
+    for (it = g->list; it; it = it->next)
+        if (it->signo == signo) return 0;
+    akc__sig_unwatch(l, g, signo);
+    return 0;
+}
+
+/* Starts s for signo (a started s moves to signo).  0, -EINVAL (a signal
+ * no watcher may take, a watcher of another loop), -ENOMEM or -errno of
+ * signalfd; s is then stopped. */
+AKC_FN int akc_sig_start(akc_loop *l, akc_sig *s, int signo)
+{
+    struct akc__sigs *g;
+    int r;
+    if (!akc_sig_valid(signo) || !l->live) return -EINVAL;   /* a closed loop has no allocator */
+    if (s->signo) {
+        if (!akc__sig_owned((struct akc__sigs *)l->sigs, s)) return -EINVAL;
+        if (s->signo == signo) return 0;
+        (void)akc_sig_stop(l, s);
+    }
+    g = akc__sigs_get(l);
+    if (!g) return -ENOMEM;
+    if (!sigismember(&g->watched, signo) && (r = akc__sig_watch(l, g, signo)) < 0) return r;
+    s->prev = NULL;
+    s->next = g->list;
+    if (g->list) g->list->prev = s;
+    g->list = s;
+    s->signo = signo;
+    return 0;
+}
+
+/* With the loop: every watcher stops (masks restored), the memory goes. */
+AKC_FN void akc__sigs_free(akc_loop *l)
+{
+    struct akc__sigs *g = (struct akc__sigs *)l->sigs;
+    while (g->list) (void)akc_sig_stop(l, g->list);
+    (void)akc__mem(l, g, 0, 0);
+    l->sigs = NULL;
+    l->sigs_free = NULL;
+}
+
 /* ---- core: the loop ---- */
 
 /* mem: the header's allocator.  0, or -errno of epoll_create1. */
@@ -1155,6 +1738,7 @@ AKC_FN void akc_loop_reset(akc_loop *l)
 AKC_FN void akc_loop_free(akc_loop *l)
 {
     uint32_t i;
+    if (l->sigs_free) l->sigs_free(l);   /* before the memory hooks go */
     for (i = 0; i < l->heap_len; i++) l->heap[i].t->pos = 0;
     if (l->wake_fd >= 0) {
         akc_io_close(l, &l->wake_io);
@@ -1311,7 +1895,7 @@ done:
     return 0;
 }
 
-/* Shape 3: one descriptor, the epoll set, stands for every watcher. */
+/* For a host loop: one descriptor, the epoll set, stands for every watcher. */
 AKC_FN int akc_prepare(akc_loop *l, struct pollfd *fds, int cap, int64_t *deadline)
 {
     if (l->on_prepare) l->on_prepare(l, deadline);
@@ -1382,7 +1966,7 @@ AKC_FN int akc__wait(akc_loop *l, int64_t deadline)
     return 0;
 }
 
-/* Shape 3: the table itself; entries new since the last prepare carry
+/* For a host loop: the table itself; entries new since the last prepare carry
  * AKC_FRESH in revents. */
 AKC_FN int akc_prepare(akc_loop *l, struct pollfd *fds, int cap, int64_t *deadline)
 {
@@ -1438,7 +2022,7 @@ AKC_FN void akc__run(akc_loop *l)
     l->depth--;
 }
 
-/* Shape 3: takes a host's poll results back (the entries prepare gave,
+/* For a host loop: takes its poll results back (the entries prepare gave,
  * in the same order) and runs what is due. */
 AKC_FN void akc_dispatch(akc_loop *l, const struct pollfd *fds, int n)
 {
@@ -1504,6 +2088,7 @@ extern "C" {
 #endif
 
 struct sockaddr;
+struct aios__rpool;
 
 /* The family's own codes (aio_stream.h's share of them; system errors are
  * -errno, such as -EBUSY for a second read, -EAGAIN for a full queue). */
@@ -1536,8 +2121,11 @@ struct aios_ctx {
     int nstreams;
     aios_server *servers;
     int close_asked;  /* aios_ctx_close from a callback: done when the dispatch ends */
-    void *resolvers;  /* resolver threads not yet joined */
+    struct aios__rpool *resolver_pool;  /* the threads that resolve host names (first lookup on) */
+    int lookups;      /* connects waiting for a name: they keep aios_run going */
     void (*connect_free)(struct aios_stream *s);  /* abandons a pending connect (set by the first) */
+    struct aios_dgram *dgrams;                  /* datagram sockets */
+    void (*dgrams_close)(aios_ctx *c);          /* closes them all (set by the first) */
 };
 
 typedef struct aios_tcp_opts {
@@ -1645,6 +2233,75 @@ AIOS_API int aios_format_addr(const struct sockaddr *sa, char *buf, size_t n);
 /* serial ports */
 AIOS_API int aios_serial_open(aios_stream **out, aios_ctx *ctx, const char *path, int baud);
 
+/* datagrams: UDP and Unix datagram sockets (see "Datagrams") */
+typedef struct aios_dgram aios_dgram;
+typedef void (*aios_dgram_cb)(aios_dgram *d, int status, void *ud);
+
+/* An address of any family the datagram functions take (struct
+ * sockaddr_in, sockaddr_in6 or sockaddr_un) and its length; 0: none. */
+typedef struct aios_addr {
+    union { unsigned char bytes[128]; uint64_t align; } u;
+    unsigned len;
+} aios_addr;
+
+typedef struct aios_dgram_opts {
+    int family;            /* 0: the address's (IPv6 and IPv4 for an empty host); 4 or 6 */
+    int v6only;            /* IPV6_V6ONLY (0: an IPv6 socket takes IPv4 too) */
+    int reuseaddr;         /* SO_REUSEADDR (0; 1 lets several programs share a multicast port) */
+    int reuseport;         /* SO_REUSEPORT (0) */
+    int broadcast;         /* SO_BROADCAST (0) */
+    size_t recv_size;      /* the largest datagram kept whole (2048; at most 65536) */
+    int recv_batch;        /* datagrams taken per system call (16; 1 to 64) */
+    int recv_max;          /* datagrams handed out per loop iteration (64) */
+    size_t send_hwm;       /* bytes queued for sending, each request's header included (256 KiB) */
+    int rcvbuf, sndbuf;    /* SO_RCVBUF, SO_SNDBUF (0: the system's) */
+} aios_dgram_opts;
+
+AIOS_API void aios_dgram_opts_init(aios_dgram_opts *o);
+AIOS_API int aios_udp_open(aios_dgram **out, aios_ctx *ctx, const char *host, int port, const aios_dgram_opts *o);
+AIOS_API int aios_unix_dgram_open(aios_dgram **out, aios_ctx *ctx, const char *path, const aios_dgram_opts *o);
+AIOS_API int aios_dgram_open(aios_dgram **out, aios_ctx *ctx, int fd, unsigned flags, const aios_dgram_opts *o);
+AIOS_API int aios_dgram_connect(aios_dgram *d, const aios_addr *peer);
+AIOS_API int aios_send(aios_dgram *d, const void *data, size_t n, const aios_addr *to, aios_dgram_cb cb, void *ud);
+AIOS_API int aios_recv(aios_dgram *d, void *buf, size_t cap, aios_dgram_cb cb, void *ud);
+AIOS_API const aios_addr *aios_recv_from(const aios_dgram *d);
+AIOS_API size_t aios_recv_size(const aios_dgram *d);
+AIOS_API int aios_dgram_close(aios_dgram *d, aios_dgram_cb cb, void *ud);
+AIOS_API int aios_dgram_fd(const aios_dgram *d);
+AIOS_API int aios_dgram_port(const aios_dgram *d);
+AIOS_API int aios_dgram_local(const aios_dgram *d, aios_addr *a);
+AIOS_API size_t aios_send_queued(const aios_dgram *d);
+AIOS_API void aios_dgram_set_ud(aios_dgram *d, void *p);
+AIOS_API void *aios_dgram_ud(const aios_dgram *d);
+AIOS_API int aios_dgram_broadcast(aios_dgram *d, int on);
+AIOS_API int aios_dgram_join(aios_dgram *d, const char *group, const char *iface);
+AIOS_API int aios_dgram_leave(aios_dgram *d, const char *group, const char *iface);
+AIOS_API int aios_dgram_multicast_if(aios_dgram *d, const char *iface);
+AIOS_API int aios_dgram_multicast_ttl(aios_dgram *d, int ttl);
+AIOS_API int aios_dgram_multicast_loop(aios_dgram *d, int on);
+AIOS_API int aios_addr_set(aios_addr *a, const char *host, int port);
+AIOS_API int aios_addr_unix(aios_addr *a, const char *path);
+AIOS_API const struct sockaddr *aios_addr_sa(const aios_addr *a);
+AIOS_API int aios_addr_port(const aios_addr *a);
+AIOS_API int aios_addr_equal(const aios_addr *a, const aios_addr *b);
+/* Private to the await bridge: takes a receive or a send back. */
+enum { AIOS__WD_RECV = 16, AIOS__WD_SEND };
+AIOS_API void aios__dgram_withdraw(aios_dgram *d, int what, aios_dgram_cb cb, void *ud);
+
+/* signals through the loop (the family's signal watchers; see "Signals") */
+typedef struct aios_signal aios_signal;
+typedef struct akc_siginfo aios_siginfo;   /* signo, code, pid, uid, status, value */
+typedef void (*aios_signal_cb)(aios_signal *sig, const aios_siginfo *info, void *ud);
+struct aios_signal {
+    akc_sig core;
+    aios_signal_cb cb;
+    void *ud;
+};
+AIOS_API void aios_signal_init(aios_signal *sig, aios_signal_cb cb, void *ud);
+AIOS_API int aios_signal_start(aios_signal *sig, aios_ctx *ctx, int signo);
+AIOS_API int aios_signal_stop(aios_signal *sig, aios_ctx *ctx);
+AIOS_API int aios_signal_active(const aios_signal *sig);
+
 /* Private to the await bridge of sched.h tasks: takes an operation back
  * so that its callback (cb, ud) never runs and the stream stays usable. */
 enum { AIOS__WD_READ, AIOS__WD_WRITE, AIOS__WD_DRAIN, AIOS__WD_SHUTDOWN, AIOS__WD_CONNECT };
@@ -1686,7 +2343,9 @@ AIOS_API void aios__server_withdraw(aios_server *srv);
 #include <signal.h>
 #ifndef AIOS_NO_THREADS
 #include <pthread.h>
-#include <sys/eventfd.h>
+#endif
+#ifndef AIOS_RESOLVER_THREADS
+#define AIOS_RESOLVER_THREADS 4
 #endif
 
 
@@ -1742,7 +2401,7 @@ AIOS_API void aios__server_withdraw(aios_server *srv);
  * without memory.  With libc's allocator: malloc, copy, free, which is what
  * realloc does for these growing buffers anyway, without linking realloc
  * (1.4 KiB of a static musl program).  With the hooks: AIOS_REALLOC. */
-static void *aios__grow(void *p, size_t keep, size_t n)
+AIOS_PRIVATE void *aios__grow(void *p, size_t keep, size_t n)
 {
 #ifdef AIOS__GROW_BY_COPY
     void *q = malloc(n);
@@ -1766,19 +2425,39 @@ static void *aios__grow(void *p, size_t keep, size_t n)
 
 /* ==== section: private types ==== */
 
+/* A stream's state, in its flags. */
 enum {
-    AIOS__F_SOCK = 1u << 0, AIOS__F_NOCLOSE = 1u << 1, AIOS__F_EOF = 1u << 2,
-    AIOS__F_CLOSING = 1u << 3, AIOS__F_CONNECTING = 1u << 4, AIOS__F_CONN_DONE = 1u << 5,
-    AIOS__F_SHUT_REQ = 1u << 6, AIOS__F_SHUT_DONE = 1u << 7, AIOS__F_GCLOSE = 1u << 8,
-    AIOS__F_GROW = 1u << 9, AIOS__F_MORE = 1u << 10, AIOS__F_EVICTED = 1u << 11
+    AIOS__F_SOCK = 1u << 0,        /* a socket: sent with MSG_NOSIGNAL, can be shut down */
+    AIOS__F_NOCLOSE = 1u << 1,     /* the caller keeps the descriptor (AIOS_NOCLOSE) */
+    AIOS__F_EOF = 1u << 2,         /* the peer ended its side: reads find no more */
+    AIOS__F_CLOSING = 1u << 3,     /* closing: pending operations get cancel_status, then the close callback */
+    AIOS__F_CONNECTING = 1u << 4,  /* a connect is under way (side->conn) */
+    AIOS__F_CONN_DONE = 1u << 5,   /* the connect ended; its callback (side->cstatus) is due */
+    AIOS__F_SHUT_REQ = 1u << 6,    /* aios_shutdown: shut the write side once the queue is sent */
+    AIOS__F_SHUT_DONE = 1u << 7,   /* the write side is shut down */
+    AIOS__F_GCLOSE = 1u << 8,      /* a graceful close is flushing (side->r is its timer) */
+    AIOS__F_GROW_RBUF = 1u << 9,   /* the last read filled the read buffer: double it next time */
+    AIOS__F_TRY_READ = 1u << 10,   /* the last read filled all its room: the next read operation
+                                      tries the descriptor before the loop polls it */
+    AIOS__F_EVICTED = 1u << 11     /* closed by its server for a newcomer (evict_idle) */
 };
-enum { AIOS__R_NONE, AIOS__R_SOME, AIOS__R_EXACT, AIOS__R_UNTIL, AIOS__R_PEEK };
 
+/* The read operation a stream has pending (its rop). */
+enum {
+    AIOS__R_NONE,   /* none */
+    AIOS__R_SOME,   /* aios_read: 1 to rwant bytes into ru.dst */
+    AIOS__R_EXACT,  /* aios_read_exactly: rwant bytes into ru.dst */
+    AIOS__R_UNTIL,  /* aios_read_until: up to ru.delim (dlen bytes) within rwant buffered bytes */
+    AIOS__R_PEEK    /* aios_peek: rwant bytes buffered */
+};
+
+/* A queued write.  data[off, len) is still to send; copied is the heap it
+ * holds (its header and its copy: aios_write_copy), 0 for aios_write. */
 typedef struct aios__wreq {
     struct aios__wreq *next;
     const char *data;
     size_t len, off, copied;
-    int64_t deadline;
+    int64_t deadline;   /* of its write timeout, INT64_MAX for none */
     aios_cb cb;
     void *ud;
 } aios__wreq;
@@ -1786,46 +2465,60 @@ typedef struct aios__wreq {
 struct aios__connector;
 
 /* Deadlines and the operations most idle connections never have (drain,
- * shutdown, connect), allocated the first time a stream needs one of them. */
+ * shutdown, connect), allocated the first time a stream needs one of them.
+ * Each operation keeps its callback (cb) and user pointer (ud) here, with
+ * the operation's first letter: d for drain, s for shutdown, c for connect. */
 typedef struct aios__side {
-    akc_timer r, w;
+    akc_timer r;                   /* the read deadline; during a graceful close, the close's */
+    akc_timer w;                   /* the deadline of the first write still sending */
     struct aios_stream *s;
-    int64_t rtimeout_ns, wtimeout_ns;
-    aios_cb dcb, scb, ccb;
-    void *dud, *sud, *cud;
-    size_t dlow;
-    int cstatus;
-    struct aios__connector *conn;
+    int64_t rtimeout_ns, wtimeout_ns;   /* aios_set_timeouts */
+    aios_cb dcb, scb, ccb;         /* aios_drain's, aios_shutdown's, the connect's callback */
+    void *dud, *sud, *cud;         /* their user pointers */
+    size_t dlow;                   /* aios_drain's low-water mark */
+    int cstatus;                   /* the connect's outcome while its callback is due */
+    struct aios__connector *conn;  /* the connect under way, if any */
 } aios__side;
 
-/* Kept small: an idle connection costs this struct and nothing else. */
+/* Kept small: an idle connection costs this struct and nothing else.  The
+ * read buffer holds rbuf[rstart, rend) of its rcap bytes. */
 struct aios_stream {
     aios_ctx *ctx;
     aios_server *server;
     akc_io io;                      /* open (counted by the loop) from creation to release */
-    akc_defer kick;
+    akc_defer kick;                 /* runs the stream's completions from the loop (aios__stream_process) */
     /* the list the stream is on: its server's connections, in the order of
      * their last activity, or else the context's other streams */
     struct aios_stream *next, *prev;
     aios__side *side;
-    unsigned flags;
-    int rerr, werr;
-    short rforce, cancel_status;
-    unsigned char rop, dlen;
-    uint32_t wcopied;               /* heap of copied writes still queued, request headers included */
+    unsigned flags;                 /* AIOS__F_* */
+    int rerr, werr;                 /* the error that ended the read or the write side; 0: none */
+    short rforce;                   /* ends the pending read with this status, whatever is buffered:
+                                       -ETIMEDOUT (its deadline), -ECANCELED (a graceful close) */
+    short cancel_status;            /* what pending operations get once the stream closes */
+    short close_status;             /* what the close callback gets (a graceful close's outcome) */
+    unsigned char rop;              /* the pending read (AIOS__R_*) */
+    unsigned char dlen;             /* read until: the delimiter's length */
+    uint32_t rwant;                 /* the pending read's size: see AIOS__R_* */
     /* read side */
     char *rbuf;
-    uint32_t rcap, rstart, rend, rhwm, rscan, whwm;
-    uint32_t rwant, rgot;           /* rgot is also what aios_result_len reports */
-    union { void *dst; char delim[8]; } ru;  /* read some/exactly, or read until */
-    aios_cb rcb;
+    uint32_t rcap, rstart, rend, rhwm, rscan;   /* rhwm: read high-water mark; rscan: bytes
+                                                   a read until has searched already */
+    uint32_t rgot;                  /* bytes the pending read has (also what aios_result_len reports) */
+    size_t wcopied;                 /* heap of copied writes still queued, request headers included */
+    size_t whwm;                    /* write high-water mark: wcopied stays within it */
+    union {
+        void *dst;                  /* read some, read exactly: the caller's buffer */
+        char delim[8];              /* read until: the delimiter */
+    } ru;
+    aios_cb rcb;                    /* the pending read's callback and user pointer */
     void *rud;
     /* write side */
     aios__wreq *whead, *wtail;
-    size_t wunsent;
+    size_t wunsent;                 /* bytes queued and not yet sent */
     aios_cb closecb;
     void *closeud;
-    void *user;
+    void *user;                     /* aios_stream_set_ud */
 };
 
 /* ==== section: time and errors ==== */
@@ -1842,7 +2535,7 @@ AIOS_API const char *aios_strerror(int code) { return akc_strerror(code); }
 /* ==== section: the loop ==== */
 
 /* The allocator hooks, in the shape the loop core asks for. */
-static void *aios__mem(void *p, size_t old, size_t n)
+AIOS_PRIVATE void *aios__mem(void *p, size_t old, size_t n)
 {
     if (n == 0) {
         AIOS_FREE(p);
@@ -1853,20 +2546,20 @@ static void *aios__mem(void *p, size_t old, size_t n)
 
 /* The kinds of the context's watchers (0 is the core's wake-up); each
  * kind's handler is set where the kind is first used. */
-enum { AIOS__IO_STREAM = 1, AIOS__IO_LISTENER, AIOS__IO_ATTEMPT, AIOS__IO_RESOLVER };
+enum { AIOS__IO_STREAM = 1, AIOS__IO_LISTENER, AIOS__IO_ATTEMPT };
 
 /* Timers and watchers of the context: thin names over the loop core. */
-static int aios__timer_start(aios_ctx *c, akc_timer *t, int64_t when)
+AIOS_PRIVATE int aios__timer_start(aios_ctx *c, akc_timer *t, int64_t when)
 {
     if (when == INT64_MAX) return akc_timer_stop(&c->core, t);
     return akc_timer_start(&c->core, t, when);
 }
 
-static void aios__timer_stop(aios_ctx *c, akc_timer *t) { (void)akc_timer_stop(&c->core, t); }
+AIOS_PRIVATE void aios__timer_stop(aios_ctx *c, akc_timer *t) { (void)akc_timer_stop(&c->core, t); }
 
-static int64_t aios__after_ns(aios_ctx *c, int64_t ns) { return akc_add_sat(akc_time(&c->core), ns); }
+AIOS_PRIVATE int64_t aios__after_ns(aios_ctx *c, int64_t ns) { return akc_add_sat(akc_time(&c->core), ns); }
 
-static int64_t aios__after_ms(aios_ctx *c, int ms)
+AIOS_PRIVATE int64_t aios__after_ms(aios_ctx *c, int ms)
 {
     return ms > 0 ? aios__after_ns(c, (int64_t)ms * 1000000) : INT64_MAX;
 }
@@ -1905,16 +2598,22 @@ AIOS_API void aios_dispatch(void *vctx, struct pollfd *fds, int n)
     if (c->close_asked) aios_ctx_close(c);  /* asked for from a callback */
 }
 
+/* The loop's own work, and answers of the resolver threads still to come. */
+AIOS_PRIVATE int aios__alive(aios_ctx *c)
+{
+    return akc_alive(&c->core) || c->lookups > 0;
+}
+
 AIOS_API int aios_run_once(aios_ctx *c, int64_t timeout_ns)
 {
     int r;
     if (!c) return -EINVAL;
     if (c->core.depth) return -EBUSY;
-    if (!akc_alive(&c->core) && timeout_ns < 0) return 0;
+    if (!aios__alive(c) && timeout_ns < 0) return 0;
     r = akc_run_once(&c->core, timeout_ns);
     if (c->close_asked) aios_ctx_close(c);
     if (r < 0) return r;
-    return akc_alive(&c->core);
+    return aios__alive(c);
 }
 
 AIOS_API int aios_run(aios_ctx *c)
@@ -1937,35 +2636,35 @@ AIOS_API void aios_stop(aios_ctx *c)
 
 /* ==== section: streams, lifecycle ==== */
 
-static void aios__stream_process(aios_stream *s);
-static void aios__stream_update(aios_stream *s);
-static void aios__server_conn_gone(aios_server *srv, aios_stream *s);
-static void aios__server_touch(aios_stream *s);
+AIOS_PRIVATE void aios__stream_process(aios_stream *s);
+AIOS_PRIVATE void aios__stream_update(aios_stream *s);
+AIOS_PRIVATE void aios__server_conn_gone(aios_server *srv, aios_stream *s);
+AIOS_PRIVATE void aios__server_touch(aios_stream *s);
 
-static void aios__stream_read_io(aios_stream *s);
+AIOS_PRIVATE void aios__stream_read_io(aios_stream *s);
 
 /* At most one read per pass without a poll (see aios__read_start), so a fast
  * peer cannot keep a stream's continuations running forever. */
-static void aios__stream_kick_run(akc_loop *l, akc_defer *d)
+AIOS_PRIVATE void aios__stream_kick_run(akc_loop *l, akc_defer *d)
 {
     aios_stream *s = AIOS__CONTAINER(d, aios_stream, kick);
     (void)l;
-    if ((s->flags & AIOS__F_MORE) && s->rop && s->rend == s->rstart && s->rgot < s->rwant && !(s->flags & AIOS__F_CONNECTING))
+    if ((s->flags & AIOS__F_TRY_READ) && s->rop && s->rend == s->rstart && s->rgot < s->rwant && !(s->flags & AIOS__F_CONNECTING))
         aios__stream_read_io(s);
     aios__stream_process(s);
 }
 
-static void aios__stream_kick(aios_stream *s)
+AIOS_PRIVATE void aios__stream_kick(aios_stream *s)
 {
     akc_defer_queue(&s->ctx->core, &s->kick);
 }
 
-static void aios__stream_rtimer_fire(akc_loop *l, akc_timer *t)
+AIOS_PRIVATE void aios__stream_rtimer_fire(akc_loop *l, akc_timer *t)
 {
     (void)l;
     aios_stream *s = AIOS__CONTAINER(t, aios__side, r)->s;
-    if (s->flags & AIOS__F_GCLOSE) {
-        s->cancel_status = -ETIMEDOUT;
+    if (s->flags & AIOS__F_GCLOSE) {   /* the graceful close gave up: it says so, the writes it drops are cancelled */
+        s->close_status = -ETIMEDOUT;
         s->flags |= AIOS__F_CLOSING;
     } else if (s->rop) {
         s->rforce = -ETIMEDOUT;
@@ -1973,7 +2672,7 @@ static void aios__stream_rtimer_fire(akc_loop *l, akc_timer *t)
     aios__stream_process(s);
 }
 
-static void aios__stream_wtimer_fire(akc_loop *l, akc_timer *t)
+AIOS_PRIVATE void aios__stream_wtimer_fire(akc_loop *l, akc_timer *t)
 {
     (void)l;
     aios_stream *s = AIOS__CONTAINER(t, aios__side, w)->s;
@@ -1981,7 +2680,7 @@ static void aios__stream_wtimer_fire(akc_loop *l, akc_timer *t)
     aios__stream_process(s);
 }
 
-static aios__side *aios__stream_side(aios_stream *s)
+AIOS_PRIVATE aios__side *aios__stream_side(aios_stream *s)
 {
     if (!s->side) {
         aios__side *side = (aios__side *)AIOS_MALLOC(sizeof *side);
@@ -1995,28 +2694,28 @@ static aios__side *aios__stream_side(aios_stream *s)
     return s->side;
 }
 
-static void aios__stream_stop_rtimer(aios_stream *s)
+AIOS_PRIVATE void aios__stream_stop_rtimer(aios_stream *s)
 {
     if (s->side) aios__timer_stop(s->ctx, &s->side->r);
 }
 
-static void aios__stream_stop_wtimer(aios_stream *s)
+AIOS_PRIVATE void aios__stream_stop_wtimer(aios_stream *s)
 {
     if (s->side) aios__timer_stop(s->ctx, &s->side->w);
 }
 
-static struct aios__connector *aios__stream_connector(const aios_stream *s)
+AIOS_PRIVATE struct aios__connector *aios__stream_connector(const aios_stream *s)
 {
     return s->side ? s->side->conn : NULL;
 }
 
-static void aios__stream_ready(akc_loop *l, akc_io *io, unsigned revents);
+AIOS_PRIVATE void aios__stream_ready(akc_loop *l, akc_io *io, unsigned revents);
 
-static void aios__idle_append(aios_server *srv, aios_stream *s);
+AIOS_PRIVATE void aios__idle_append(aios_server *srv, aios_stream *s);
 
 /* A new stream, on its server's list of connections when srv is given,
  * else on the context's list. */
-static aios_stream *aios__stream_new(aios_ctx *c, int fd, aios_server *srv)
+AIOS_PRIVATE aios_stream *aios__stream_new(aios_ctx *c, int fd, aios_server *srv)
 {
     aios_stream *s = (aios_stream *)AIOS_MALLOC(sizeof *s);
     if (!s) return NULL;
@@ -2026,7 +2725,7 @@ static aios_stream *aios__stream_new(aios_ctx *c, int fd, aios_server *srv)
     akc_io_handle(&c->core, AIOS__IO_STREAM, aios__stream_ready);
     akc_defer_init(&s->kick, aios__stream_kick_run);
     s->rhwm = (uint32_t)AIOS__READ_HWM;
-    s->whwm = (uint32_t)AIOS__WRITE_HWM;
+    s->whwm = AIOS__WRITE_HWM;
     if (akc_io_open(&c->core, &s->io) < 0) {  /* open even without a descriptor (a connect's): room reserved */
         AIOS_FREE(s);
         return NULL;
@@ -2045,7 +2744,7 @@ static aios_stream *aios__stream_new(aios_ctx *c, int fd, aios_server *srv)
 
 /* FIONBIO and FIOCLEX work on every descriptor, in one call each, and keep
  * fcntl's varargs wrapper out of small static programs. */
-static int aios__set_nonblock(int fd)
+AIOS_PRIVATE int aios__set_nonblock(int fd)
 {
     int one = 1;
     return ioctl(fd, FIONBIO, &one) < 0 ? -errno : 0;
@@ -2066,11 +2765,17 @@ AIOS_PRIVATE int aios__accept_nb(int fd, struct sockaddr *addr, socklen_t *len)
 }
 
 /* 1 when a stream or a listener of the context holds fd. */
-static int aios__fd_held(aios_ctx *c, int fd)
+AIOS_PRIVATE int aios__dgram_holds(aios_ctx *c, int fd);
+
+/* 1 when a stream, listener or datagram socket of the context holds fd:
+ * a descriptor has one owner, or the watchers of two would fight over its
+ * one epoll entry. */
+AIOS_PRIVATE int aios__fd_held(aios_ctx *c, int fd)
 {
     aios_server *srv;
     aios_stream *s;
     int i;
+    if (aios__dgram_holds(c, fd)) return 1;
     for (s = c->streams; s; s = s->next)
         if (s->io.fd == fd) return 1;
     for (srv = c->servers; srv; srv = srv->next) {
@@ -2083,7 +2788,7 @@ static int aios__fd_held(aios_ctx *c, int fd)
 }
 
 /* Only a socket has a local address (fstat would cost more in static programs). */
-static int aios__is_socket(int fd)
+AIOS_PRIVATE int aios__is_socket(int fd)
 {
     struct sockaddr_storage ss;
     socklen_t len = sizeof ss;
@@ -2111,16 +2816,18 @@ AIOS_API int aios_stream_open(aios_stream **out, aios_ctx *ctx, int fd, unsigned
 /* The watcher leaves the kernel's set before the descriptor closes (a
  * descriptor the program keeps, or one duplicated elsewhere, would stay
  * in the set and report for a stream that is gone). */
-static void aios__stream_drop_fd(aios_stream *s)
+AIOS_PRIVATE void aios__stream_drop_fd(aios_stream *s)
 {
     akc_io_close(&s->ctx->core, &s->io);
     if (s->io.fd >= 0 && !(s->flags & AIOS__F_NOCLOSE)) AIOS_SYS_CLOSE(s->io.fd);
     s->io.fd = -1;
 }
 
-/* Abort: the descriptor goes at once, callbacks follow from dispatch. */
-static void aios__hard_close(aios_stream *s, int why)
+/* Abort: the descriptor goes at once, callbacks follow from dispatch.  A
+ * graceful close still under way is cut short, and its callback says so. */
+AIOS_PRIVATE void aios__hard_close(aios_stream *s, int why)
 {
+    if ((s->flags & AIOS__F_GCLOSE) && !s->close_status) s->close_status = -ECANCELED;
     s->flags |= AIOS__F_CLOSING;
     s->flags &= ~(unsigned)AIOS__F_GCLOSE;
     if (!s->cancel_status) s->cancel_status = (short)why;
@@ -2131,7 +2838,7 @@ static void aios__hard_close(aios_stream *s, int why)
     aios__stream_kick(s);
 }
 
-static void aios__stream_free(aios_stream *s)
+AIOS_PRIVATE void aios__stream_free(aios_stream *s)
 {
     aios_ctx *c = s->ctx;
     aios_server *srv = s->server;
@@ -2185,18 +2892,18 @@ AIOS_API int aios_close_graceful(aios_stream *s, int64_t timeout_ns, aios_cb cb,
 
 /* ==== section: streams, reading ==== */
 
-static size_t aios__buffered(const aios_stream *s)
+AIOS_PRIVATE size_t aios__buffered(const aios_stream *s)
 {
     return s->rend - s->rstart;
 }
 
-static int aios__clamp_status(size_t n)
+AIOS_PRIVATE int aios__clamp_status(size_t n)
 {
     return n > (size_t)INT_MAX ? INT_MAX : (int)n;
 }
 
 /* Decides whether the pending read can complete; returns 1 and sets *status if so. */
-static int aios__read_outcome(aios_stream *s, int *status)
+AIOS_PRIVATE int aios__read_outcome(aios_stream *s, int *status)
 {
     size_t have = aios__buffered(s);
     switch (s->rop) {
@@ -2254,7 +2961,7 @@ static int aios__read_outcome(aios_stream *s, int *status)
     return 0;
 }
 
-static void aios__read_finish(aios_stream *s, int status)
+AIOS_PRIVATE void aios__read_finish(aios_stream *s, int status)
 {
     aios_cb cb = s->rcb;
     void *ud = s->rud;
@@ -2265,16 +2972,16 @@ static void aios__read_finish(aios_stream *s, int status)
     if (cb) cb(s, status, ud);
 }
 
-static int aios__read_buffer_room(aios_stream *s)
+AIOS_PRIVATE int aios__read_buffer_room(aios_stream *s)
 {
     size_t limit = s->rhwm;
     /* the last read filled the whole buffer: the peer sends faster, so grow */
-    if ((s->flags & AIOS__F_GROW) && aios__buffered(s) == 0 && s->rcap < limit) {
+    if ((s->flags & AIOS__F_GROW_RBUF) && aios__buffered(s) == 0 && s->rcap < limit) {
         size_t cap = (size_t)s->rcap * 2 > limit ? limit : (size_t)s->rcap * 2;
         char *b = (char *)aios__grow(s->rbuf, 0, cap);  /* empty: nothing to keep */
         if (b) { s->rbuf = b; s->rcap = (uint32_t)cap; s->rstart = s->rend = 0; }
     }
-    s->flags &= ~(unsigned)AIOS__F_GROW;
+    s->flags &= ~(unsigned)AIOS__F_GROW_RBUF;
     if (s->rop == AIOS__R_UNTIL && s->rwant > limit) limit = s->rwant;
     if (s->rop == AIOS__R_PEEK && s->rwant > limit) limit = s->rwant;
     if (s->rstart > 0 && (s->rend == s->rcap || s->rstart >= s->rcap / 2)) {
@@ -2296,35 +3003,35 @@ static int aios__read_buffer_room(aios_stream *s)
     return 1;
 }
 
-static void aios__note_read(aios_stream *s, long n)
+AIOS_PRIVATE void aios__note_read(aios_stream *s, long n)
 {
     if (n == 0) s->flags |= AIOS__F_EOF;
     else if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) s->rerr = -errno;
 }
 
-static void aios__stream_read_io(aios_stream *s)
+AIOS_PRIVATE void aios__stream_read_io(aios_stream *s)
 {
     ssize_t n;
     if (!s->rop || s->io.fd < 0 || (s->flags & AIOS__F_EOF) || s->rerr || s->rforce) return;
     /* no room (an empty read_exactly): read() would return 0, which means end of stream */
     if ((s->rop == AIOS__R_SOME || s->rop == AIOS__R_EXACT) && s->rgot >= s->rwant) return;
-    s->flags &= ~(unsigned)AIOS__F_MORE;
+    s->flags &= ~(unsigned)AIOS__F_TRY_READ;
     if ((s->rop == AIOS__R_SOME || s->rop == AIOS__R_EXACT) && aios__buffered(s) == 0) {
         size_t room = s->rwant - s->rgot;
         n = AIOS_SYS_READ(s->io.fd, (char *)s->ru.dst + s->rgot, room);
-        if (n > 0 && (size_t)n == room) s->flags |= AIOS__F_MORE;
+        if (n > 0 && (size_t)n == room) s->flags |= AIOS__F_TRY_READ;
         if (n > 0) { s->rgot += (uint32_t)n; aios__server_touch(s); }
         else aios__note_read(s, (long)n);
         return;
     }
     if (!aios__read_buffer_room(s)) return;
     n = AIOS_SYS_READ(s->io.fd, s->rbuf + s->rend, s->rcap - s->rend);
-    if (n > 0 && (size_t)n == s->rcap - s->rend) s->flags |= AIOS__F_GROW | AIOS__F_MORE;
+    if (n > 0 && (size_t)n == s->rcap - s->rend) s->flags |= AIOS__F_GROW_RBUF | AIOS__F_TRY_READ;
     if (n > 0) { s->rend += (size_t)n; aios__server_touch(s); }
     else aios__note_read(s, (long)n);
 }
 
-static int aios__read_start(aios_stream *s, int op, void *dst, size_t want, aios_cb cb, void *ud)
+AIOS_PRIVATE int aios__read_start(aios_stream *s, int op, void *dst, size_t want, aios_cb cb, void *ud)
 {
     if (!s) return -EINVAL;
     if (s->flags & (AIOS__F_CLOSING | AIOS__F_GCLOSE)) return AIOS_ECLOSED;
@@ -2346,7 +3053,7 @@ static int aios__read_start(aios_stream *s, int op, void *dst, size_t want, aios
      * without new input; otherwise the descriptor is simply watched.  When the
      * last read filled all the room it had, the peer is sending faster than
      * we read, so the deferred pass tries the descriptor before any poll. */
-    if (aios__buffered(s) > 0 || want == 0 || (s->flags & (AIOS__F_EOF | AIOS__F_MORE)) || s->rerr || akc_defer_queued(&s->kick) ||
+    if (aios__buffered(s) > 0 || want == 0 || (s->flags & (AIOS__F_EOF | AIOS__F_TRY_READ)) || s->rerr || akc_defer_queued(&s->kick) ||
         (s->flags & AIOS__F_CONNECTING))
         aios__stream_kick(s);
     else
@@ -2411,7 +3118,7 @@ AIOS_API size_t aios_result_len(const aios_stream *s)
 /* The first request with bytes still to send.  Requests before it are sent
  * and wait only for their callback, which the next process pass delivers, so
  * the walk is short; no pointer to it is kept, to keep streams small. */
-static aios__wreq *aios__wsend(const aios_stream *s)
+AIOS_PRIVATE aios__wreq *aios__wsend(const aios_stream *s)
 {
     aios__wreq *w = s->whead;
     while (w && w->off == w->len) w = w->next;
@@ -2419,7 +3126,7 @@ static aios__wreq *aios__wsend(const aios_stream *s)
 }
 
 /* Marks n bytes sent, from w on; returns the first request still unsent. */
-static aios__wreq *aios__wreq_advance(aios_stream *s, aios__wreq *w, size_t n)
+AIOS_PRIVATE aios__wreq *aios__wreq_advance(aios_stream *s, aios__wreq *w, size_t n)
 {
     for (; w && (n > 0 || w->off == w->len); w = w->next) {
         size_t take = w->len - w->off;
@@ -2436,7 +3143,7 @@ static aios__wreq *aios__wreq_advance(aios_stream *s, aios__wreq *w, size_t n)
  * around the call and one it raised is consumed, so a reader that went away
  * is -EPIPE, never the death of the process.  A SIGPIPE already pending is
  * left to its owner. */
-static ssize_t aios__writev_nosigpipe(int fd, const struct iovec *iov, int k)
+AIOS_PRIVATE ssize_t aios__writev_nosigpipe(int fd, const struct iovec *iov, int k)
 {
     sigset_t pipe_set, old, pending;
     int was_pending, e;
@@ -2465,7 +3172,7 @@ static ssize_t aios__writev_nosigpipe(int fd, const struct iovec *iov, int k)
     return n;
 }
 
-static void aios__stream_flush(aios_stream *s)
+AIOS_PRIVATE void aios__stream_flush(aios_stream *s)
 {
     aios__wreq *first = aios__wsend(s);
     while (first && !s->werr && s->io.fd >= 0) {
@@ -2503,7 +3210,7 @@ static void aios__stream_flush(aios_stream *s)
 }
 
 /* Sends what the kernel takes at once from an idle queue; returns the count. */
-static size_t aios__write_direct(aios_stream *s, const void *data, size_t n)
+AIOS_PRIVATE size_t aios__write_direct(aios_stream *s, const void *data, size_t n)
 {
     struct iovec one;
     ssize_t r;
@@ -2523,17 +3230,33 @@ static size_t aios__write_direct(aios_stream *s, const void *data, size_t n)
     return 0;
 }
 
-static int aios__write_common(aios_stream *s, const void *data, size_t n, int copy, aios_cb cb, void *ud)
+/* The copies a stream keeps (each with its request header) stay within
+ * the write high-water mark, so memory is bounded by the mark and not by
+ * what the caller hands over.  The whole of n counts, though the kernel
+ * may take part of it at once: whether the write starts is decided before
+ * any byte goes out.  An empty queue takes any one copy up to the mark.
+ * 0 when the copy fits, else why not. */
+AIOS_PRIVATE int aios__copy_refused(const aios_stream *s, size_t n)
+{
+    size_t room;
+    if (n > s->whwm || n > SIZE_MAX - sizeof(aios__wreq)) return -EMSGSIZE;   /* never fits: send it in pieces, or with aios_write */
+    if (s->wcopied == 0) return 0;
+    room = s->wcopied < s->whwm ? s->whwm - s->wcopied : 0;
+    return room > sizeof(aios__wreq) && n <= room - sizeof(aios__wreq) ? 0 : -EAGAIN;
+}
+
+AIOS_PRIVATE int aios__write_common(aios_stream *s, const void *data, size_t n, int copy, aios_cb cb, void *ud)
 {
     aios__wreq *w;
     size_t sent = 0, keep;
+    int refused;
     if (!s || (!data && n)) return -EINVAL;
     if (s->flags & (AIOS__F_CLOSING | AIOS__F_GCLOSE)) return AIOS_ECLOSED;
     if (s->flags & (AIOS__F_SHUT_REQ | AIOS__F_SHUT_DONE)) return -EPIPE;
     if (s->werr) return s->werr;
     if (s->io.fd < 0 && !(s->flags & AIOS__F_CONNECTING)) return -ENOTCONN;
-    if (copy && s->wcopied > 0 && s->wcopied >= s->whwm) return -EAGAIN;
-    if (copy && n > (size_t)UINT32_MAX) return -EINVAL;
+    if (copy && (refused = aios__copy_refused(s, n)) != 0) return refused;
+    if (n > SIZE_MAX - s->wunsent) return -EOVERFLOW;   /* 32-bit: the count of unsent bytes must not wrap */
     /* The request exists before any byte goes out: a write that returns
      * -ENOMEM has sent nothing, and one that sent something always completes
      * through its callback. */
@@ -2619,7 +3342,7 @@ AIOS_API int aios_shutdown(aios_stream *s, aios_cb cb, void *ud)
 
 /* ==== section: streams, dispatch ==== */
 
-static void aios__stream_ready(akc_loop *l, akc_io *io, unsigned revents)
+AIOS_PRIVATE void aios__stream_ready(akc_loop *l, akc_io *io, unsigned revents)
 {
     aios_stream *s = AIOS__CONTAINER(io, aios_stream, io);
     (void)l;
@@ -2632,7 +3355,7 @@ static void aios__stream_ready(akc_loop *l, akc_io *io, unsigned revents)
     aios__stream_process(s);
 }
 
-static void aios__stream_update(aios_stream *s)
+AIOS_PRIVATE void aios__stream_update(aios_stream *s)
 {
     aios__wreq *wsend;
     unsigned ev = 0;
@@ -2650,7 +3373,7 @@ static void aios__stream_update(aios_stream *s)
     }
 }
 
-static aios__wreq *aios__pop_write(aios_stream *s)
+AIOS_PRIVATE aios__wreq *aios__pop_write(aios_stream *s)
 {
     aios__wreq *w = s->whead;
     s->whead = w->next;
@@ -2660,13 +3383,13 @@ static aios__wreq *aios__pop_write(aios_stream *s)
     return w;
 }
 
-static void aios__call(aios_cb cb, aios_stream *s, int status, void *ud)
+AIOS_PRIVATE void aios__call(aios_cb cb, aios_stream *s, int status, void *ud)
 {
     if (cb) cb(s, status, ud);
 }
 
 /* Delivers one pending callback of a closing stream; 0 when none is left. */
-static int aios__deliver_cancel(aios_stream *s)
+AIOS_PRIVATE int aios__deliver_cancel(aios_stream *s)
 {
     int why = s->cancel_status;
     if (s->flags & (AIOS__F_CONNECTING | AIOS__F_CONN_DONE)) {  /* a connect always has s->side */
@@ -2709,14 +3432,14 @@ static int aios__deliver_cancel(aios_stream *s)
 #define AIOS__PROCESS_MAX 64
 
 /* The one place where a stream's callbacks run (besides the connect path). */
-static void aios__stream_process(aios_stream *s)
+AIOS_PRIVATE void aios__stream_process(aios_stream *s)
 {
     int st, budget = AIOS__PROCESS_MAX;
     for (;;) {
         if (s->flags & AIOS__F_CLOSING) {
             if (s->io.fd >= 0 || aios__stream_connector(s)) aios__hard_close(s, s->cancel_status ? s->cancel_status : -ECANCELED);
             if (aios__deliver_cancel(s)) continue;
-            aios__call(s->closecb, s, 0, s->closeud);
+            aios__call(s->closecb, s, s->close_status, s->closeud);
             aios__stream_free(s);
             return;
         }
@@ -2759,6 +3482,8 @@ static void aios__stream_process(aios_stream *s)
         if ((s->flags & AIOS__F_GCLOSE) && !s->rop && !s->whead && !(s->side && s->side->dcb) &&
             !(s->flags & (AIOS__F_SHUT_REQ | AIOS__F_CONNECTING))) {
             aios__stream_stop_rtimer(s);
+            s->flags &= ~(unsigned)AIOS__F_GCLOSE;
+            s->close_status = (short)s->werr;   /* 0: every queued byte went out */
             aios__hard_close(s, -ECANCELED);
             continue;
         }
@@ -2773,7 +3498,7 @@ AIOS_API void aios_set_limits(aios_stream *s, size_t read_hwm, size_t write_hwm)
 {
     if (!s) return;
     if (read_hwm) s->rhwm = read_hwm > UINT32_MAX ? UINT32_MAX : (uint32_t)read_hwm;
-    if (write_hwm) s->whwm = write_hwm > UINT32_MAX ? UINT32_MAX : (uint32_t)write_hwm;
+    if (write_hwm) s->whwm = write_hwm;
 }
 
 AIOS_API int aios_set_timeouts(aios_stream *s, int64_t read_ns, int64_t write_ns)
@@ -2797,7 +3522,7 @@ AIOS_API aios_server *aios_stream_server(const aios_stream *s) { return s ? s->s
 #ifndef AIOS_NO_RESOLVER
 
 /* A port as decimal text, without pulling printf into small static programs. */
-static void aios__port_text(char out[8], int port)
+AIOS_PRIVATE void aios__port_text(char out[8], int port)
 {
     char digits[8];
     unsigned v = (unsigned)port;
@@ -2807,30 +3532,34 @@ static void aios__port_text(char out[8], int port)
     out[i] = 0;
 }
 
+/* One name lookup.  With threads it goes to the context's resolver pool
+ * and belongs, at any time, to exactly one party, which its state names
+ * (read and changed under the pool's lock): the pool's queue, the thread
+ * running getaddrinfo, the loop's post stack, or the connect.  A connect
+ * that gives up (closed, timed out, its context closing) takes a queued or
+ * posted lookup back and frees it; one inside getaddrinfo is left to its
+ * thread, which frees it when getaddrinfo returns. */
+enum { AIOS__LOOKUP_NEW, AIOS__LOOKUP_QUEUED, AIOS__LOOKUP_RUNNING, AIOS__LOOKUP_POSTED };
+
 typedef struct aios__resolve {
-    int refs, done, gai, err;  /* err: the resolving thread's errno for EAI_SYSTEM */
-    int efd;
-#ifndef AIOS_NO_THREADS
-    pthread_t th;
-    struct aios__resolve *next;  /* in the context's list until joined */
-#endif
+    akc_post post;                 /* hands the answer to the loop's thread */
+    struct aios__resolve *next;    /* in the pool's queue */
+    struct aios__connector *conn;  /* the connect waiting for it; NULL: abandoned */
+    int state;                     /* AIOS__LOOKUP_* */
+    int gai, err;                  /* getaddrinfo's result, and errno right after it */
     struct addrinfo *res;
     int family;
     char port[8];
     char host[1];
 } aios__resolve;
 
-static void aios__resolve_unref(aios__resolve *r)
+AIOS_PRIVATE void aios__resolve_free(aios__resolve *r)
 {
-    if (__atomic_sub_fetch(&r->refs, 1, __ATOMIC_ACQ_REL) != 0) return;
     if (r->res) AIOS_SYS_FREEADDRINFO(r->res);
-#ifndef AIOS_NO_THREADS
-    if (r->efd >= 0) close(r->efd);
-#endif
     AIOS_FREE(r);
 }
 
-static void aios__resolve_now(aios__resolve *r)
+AIOS_PRIVATE void aios__resolve_now(aios__resolve *r)
 {
     struct addrinfo hints;
     memset(&hints, 0, sizeof hints);
@@ -2841,55 +3570,179 @@ static void aios__resolve_now(aios__resolve *r)
     r->gai = AIOS_SYS_GETADDRINFO(r->host, r->port, &hints, &r->res);
     r->err = errno;
     if (r->gai != 0) r->res = NULL;
-    __atomic_store_n(&r->done, 1, __ATOMIC_RELEASE);
 }
 
 #ifndef AIOS_NO_THREADS
-static void *aios__resolve_main(void *arg)
+/* The resolver pool: at most AIOS_RESOLVER_THREADS threads per context
+ * run getaddrinfo; further lookups wait in its queue, oldest first, and a
+ * thread leaves when the queue is empty.  Threads are never joined: when
+ * the context closes it only marks the pool closed (loop NULL) and drops
+ * its reference, so a getaddrinfo stuck on a dead DNS server cannot hold
+ * aios_ctx_close.  The pool's memory goes with its last reference (the
+ * context's, or that of the last thread to leave). */
+struct aios__rpool {
+    pthread_mutex_t lock;
+    aios__resolve *head, *tail;  /* queued, oldest first */
+    akc_loop *loop;              /* where answers go; NULL once the context closed */
+    int threads;                 /* running */
+    int refs;                    /* the context's, and one per thread */
+};
+
+AIOS_PRIVATE void aios__rpool_unref_locked(struct aios__rpool *p)
 {
-    aios__resolve *r = (aios__resolve *)arg;
-    uint64_t one = 1;
-    ssize_t n;
-    aios__resolve_now(r);
-    do n = write(r->efd, &one, sizeof one); while (n < 0 && errno == EINTR);
-    return NULL;  /* the context joins the thread and drops its reference */
+    int last = --p->refs == 0;
+    pthread_mutex_unlock(&p->lock);
+    if (!last) return;
+    pthread_mutex_destroy(&p->lock);
+    AIOS_FREE(p);
 }
 
-/* Joins the resolver threads that are done (all of them when wait is set,
- * which blocks until each getaddrinfo returns), so none outlives the context. */
-static void aios__resolve_reap(aios_ctx *c, int wait)
+/* A thread of the pool: lookups until the queue is empty.  It touches the
+ * loop only to post an answer, under the lock, while the pool is open. */
+AIOS_PRIVATE void *aios__resolver_main(void *arg)
 {
-    aios__resolve **pp = (aios__resolve **)&c->resolvers;
-    while (*pp) {
-        aios__resolve *r = *pp;
-        if (!wait && !__atomic_load_n(&r->done, __ATOMIC_ACQUIRE)) { pp = &r->next; continue; }
-        *pp = r->next;
-        pthread_join(r->th, NULL);
-        aios__resolve_unref(r);
+    struct aios__rpool *p = (struct aios__rpool *)arg;
+    aios__resolve *r;
+    pthread_mutex_lock(&p->lock);
+    while ((r = p->head) != NULL) {
+        p->head = r->next;
+        if (!p->head) p->tail = NULL;
+        r->state = AIOS__LOOKUP_RUNNING;
+        pthread_mutex_unlock(&p->lock);
+        aios__resolve_now(r);
+        pthread_mutex_lock(&p->lock);
+        if (r->conn && p->loop) {
+            r->state = AIOS__LOOKUP_POSTED;
+            akc_post_push(p->loop, &r->post);
+        } else {
+            aios__resolve_free(r);   /* abandoned while it ran */
+        }
     }
+    p->threads--;
+    aios__rpool_unref_locked(p);
+    return NULL;
 }
 
-static int aios__resolve_spawn(aios_ctx *c, aios__resolve *r)
+/* Threads start with every signal blocked: signals stay with the program's
+ * own threads. */
+AIOS_PRIVATE int aios__resolver_spawn(struct aios__rpool *p)
 {
+    pthread_attr_t attr;
+    pthread_t th;
     sigset_t all, old;
     int e;
-    aios__resolve_reap(c, 0);
-    r->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    if (r->efd < 0) return -errno;
+    if ((e = pthread_attr_init(&attr)) != 0) return -e;
+    (void)pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
     sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old);  /* signals stay with the loop thread */
-    r->refs = 2;
-    e = pthread_create(&r->th, NULL, aios__resolve_main, r);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    e = pthread_create(&th, &attr, aios__resolver_main, p);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
-    if (e != 0) { r->refs = 1; return -e; }
-    r->next = (aios__resolve *)c->resolvers;
-    c->resolvers = r;
+    pthread_attr_destroy(&attr);
+    return -e;
+}
+
+/* The context's pool, made at its first lookup; 0 or -errno. */
+AIOS_PRIVATE int aios__rpool_open(aios_ctx *c)
+{
+    struct aios__rpool *p;
+    int e;
+    if (c->resolver_pool) return 0;
+    if ((e = akc_wake_open(&c->core)) < 0) return e;   /* answers arrive as posts */
+    p = (struct aios__rpool *)AIOS_MALLOC(sizeof *p);
+    if (!p) return -ENOMEM;
+    memset(p, 0, sizeof *p);
+    if ((e = pthread_mutex_init(&p->lock, NULL)) != 0) {
+        AIOS_FREE(p);
+        return -e;
+    }
+    p->loop = &c->core;
+    p->refs = 1;
+    c->resolver_pool = p;
     return 0;
 }
+
+/* Queues r for a thread, starting one when fewer than the maximum run. */
+AIOS_PRIVATE int aios__resolve_queue(aios_ctx *c, aios__resolve *r)
+{
+    struct aios__rpool *p;
+    int spawn = 0, e = aios__rpool_open(c);
+    if (e < 0) return e;
+    p = c->resolver_pool;
+    pthread_mutex_lock(&p->lock);
+    r->next = NULL;
+    if (p->tail) p->tail->next = r; else p->head = r;
+    p->tail = r;
+    r->state = AIOS__LOOKUP_QUEUED;
+    if (p->threads < AIOS_RESOLVER_THREADS) {
+        p->threads++;
+        p->refs++;
+        spawn = 1;
+    }
+    pthread_mutex_unlock(&p->lock);
+    if (!spawn || (e = aios__resolver_spawn(p)) == 0) return 0;
+    pthread_mutex_lock(&p->lock);
+    p->threads--;
+    p->refs--;   /* the context's reference remains */
+    if (p->threads > 0) e = 0;   /* a running thread takes r before it leaves */
+    else { p->head = p->tail = NULL; r->state = AIOS__LOOKUP_NEW; }   /* r was all the queue held */
+    pthread_mutex_unlock(&p->lock);
+    return e;
+}
+
+/* The answer, on the loop's thread: the thread that posted it is done with it. */
+AIOS_PRIVATE void aios__resolver_answer(akc_loop *l, akc_post *post);
+
+/* Closing the context: answers still to come are dropped by their threads. */
+AIOS_PRIVATE void aios__rpool_close(aios_ctx *c)
+{
+    struct aios__rpool *p = c->resolver_pool;
+    aios__resolve *r;
+    if (!p) return;
+    c->resolver_pool = NULL;
+    pthread_mutex_lock(&p->lock);
+    p->loop = NULL;
+    while ((r = p->head) != NULL) {   /* none: their connects took them back */
+        p->head = r->next;
+        aios__resolve_free(r);
+    }
+    p->tail = NULL;
+    aios__rpool_unref_locked(p);
+}
+#endif /* !AIOS_NO_THREADS */
+
+/* The connect gives r up, whoever holds it (loop thread). */
+AIOS_PRIVATE void aios__resolve_abandon(aios_ctx *c, aios__resolve *r)
+{
+#ifndef AIOS_NO_THREADS
+    struct aios__rpool *p = c->resolver_pool;
+    aios__resolve **pp, *prev = NULL;
+    if (p) {
+        pthread_mutex_lock(&p->lock);
+        switch (r->state) {
+        case AIOS__LOOKUP_QUEUED:
+            for (pp = &p->head; *pp != r; pp = &prev->next) prev = *pp;
+            *pp = r->next;
+            if (p->tail == r) p->tail = prev;
+            break;
+        case AIOS__LOOKUP_RUNNING:
+            r->conn = NULL;   /* its thread frees it */
+            r = NULL;
+            break;
+        case AIOS__LOOKUP_POSTED:   /* taken off the loop's stack */
+            akc_post_withdraw(&c->core, &r->post);
+            break;
+        default:                    /* never queued, or answered */
+            break;
+        }
+        pthread_mutex_unlock(&p->lock);
+    }
 #endif
+    c->lookups--;
+    if (r) aios__resolve_free(r);
+}
 
 /* err: errno of the thread that called getaddrinfo, read right after it */
-static int aios__gai_error(int gai, int err)
+AIOS_PRIVATE int aios__gai_error(int gai, int err)
 {
     switch (gai) {
     case 0: return 0;
@@ -2916,7 +3769,6 @@ typedef struct aios__attempt {
 
 typedef struct aios__connector {
     aios_stream *s;
-    akc_io rio;  /* the resolver thread's wake-up */
 #ifndef AIOS_NO_RESOLVER
     aios__resolve *res;
 #endif
@@ -2930,7 +3782,7 @@ typedef struct aios__connector {
     int retries;  /* Unix connects retried while the listener's backlog is full */
 } aios__connector;
 
-static void aios__connector_free(aios_stream *s)
+AIOS_PRIVATE void aios__connector_free(aios_stream *s)
 {
     aios__connector *c = aios__stream_connector(s);
     aios_ctx *ctx = s->ctx;
@@ -2941,9 +3793,8 @@ static void aios__connector_free(aios_stream *s)
         akc_io_close(&ctx->core, &c->att[i].io);
         AIOS_SYS_CLOSE(c->att[i].io.fd);
     }
-    akc_io_close(&ctx->core, &c->rio);
 #ifndef AIOS_NO_RESOLVER
-    if (c->res) aios__resolve_unref(c->res);
+    if (c->res) aios__resolve_abandon(ctx, c->res);
 #endif
     aios__timer_stop(ctx, &c->delay);
     aios__timer_stop(ctx, &c->deadline);
@@ -2952,7 +3803,7 @@ static void aios__connector_free(aios_stream *s)
     s->side->conn = NULL;
 }
 
-static void aios__connect_done(aios_stream *s, int status)
+AIOS_PRIVATE void aios__connect_done(aios_stream *s, int status)
 {
     s->flags &= ~(unsigned)AIOS__F_CONNECTING;
     s->flags |= AIOS__F_CONN_DONE;
@@ -2965,7 +3816,7 @@ static void aios__connect_done(aios_stream *s, int status)
     aios__stream_process(s);
 }
 
-static void aios__tune_socket(int fd, int family, int nodelay, int64_t keepalive_ns)
+AIOS_PRIVATE void aios__tune_socket(int fd, int family, int nodelay, int64_t keepalive_ns)
 {
     int one = 1;
     if (family != AF_INET && family != AF_INET6) return;
@@ -2979,7 +3830,7 @@ static void aios__tune_socket(int fd, int family, int nodelay, int64_t keepalive
     }
 }
 
-static void aios__connect_won(aios__connector *c, int slot)
+AIOS_PRIVATE void aios__connect_won(aios__connector *c, int slot)
 {
     aios_stream *s = c->s;
     int fd = c->att[slot].io.fd;
@@ -2994,13 +3845,13 @@ static void aios__connect_won(aios__connector *c, int slot)
     aios__connect_done(s, 0);
 }
 
-static void aios__attempt_failed(aios__connector *c, int slot, int err);
-static void aios__attempt_ready(akc_loop *l, akc_io *io, unsigned revents);
+AIOS_PRIVATE void aios__attempt_failed(aios__connector *c, int slot, int err);
+AIOS_PRIVATE void aios__attempt_ready(akc_loop *l, akc_io *io, unsigned revents);
 
 #define AIOS__UNIX_RETRIES 50
 
 /* Starts the next address; returns 1 if an attempt (or a retry) is now pending, 0 if none could start. */
-static int aios__attempt_next(aios__connector *c)
+AIOS_PRIVATE int aios__attempt_next(aios__connector *c)
 {
     while (c->next < c->naddr) {
         int i, slot = -1, fd, r;
@@ -3048,7 +3899,7 @@ static int aios__attempt_next(aios__connector *c)
     return c->active > 0;
 }
 
-static void aios__attempt_failed(aios__connector *c, int slot, int err)
+AIOS_PRIVATE void aios__attempt_failed(aios__connector *c, int slot, int err)
 {
     akc_io_close(&c->s->ctx->core, &c->att[slot].io);
     AIOS_SYS_CLOSE(c->att[slot].io.fd);
@@ -3058,7 +3909,7 @@ static void aios__attempt_failed(aios__connector *c, int slot, int err)
     if (!aios__attempt_next(c)) aios__connect_done(c->s, c->last_err ? c->last_err : -ECONNREFUSED);
 }
 
-static void aios__attempt_ready(akc_loop *l, akc_io *io, unsigned revents)
+AIOS_PRIVATE void aios__attempt_ready(akc_loop *l, akc_io *io, unsigned revents)
 {
     aios__attempt *a = AIOS__CONTAINER(io, aios__attempt, io);
     aios__connector *c = a->c;
@@ -3072,20 +3923,20 @@ static void aios__attempt_ready(akc_loop *l, akc_io *io, unsigned revents)
     else aios__attempt_failed(c, slot, -err);
 }
 
-static void aios__connect_begin(aios__connector *c)
+AIOS_PRIVATE void aios__connect_begin(aios__connector *c)
 {
     if (c->naddr == 0) { aios__connect_done(c->s, c->last_err ? c->last_err : AIOS_ENOTFOUND); return; }
     if (!aios__attempt_next(c)) aios__connect_done(c->s, c->last_err ? c->last_err : -ECONNREFUSED);
 }
 
-static void aios__connect_delay_fire(akc_loop *l, akc_timer *t)
+AIOS_PRIVATE void aios__connect_delay_fire(akc_loop *l, akc_timer *t)
 {
     (void)l;
     aios__connector *c = AIOS__CONTAINER(t, aios__connector, delay);
     if (!aios__attempt_next(c)) aios__connect_done(c->s, c->last_err ? c->last_err : -ECONNREFUSED);
 }
 
-static void aios__connect_deadline_fire(akc_loop *l, akc_timer *t)
+AIOS_PRIVATE void aios__connect_deadline_fire(akc_loop *l, akc_timer *t)
 {
     (void)l;
     aios__connector *c = AIOS__CONTAINER(t, aios__connector, deadline);
@@ -3094,7 +3945,7 @@ static void aios__connect_deadline_fire(akc_loop *l, akc_timer *t)
 
 #ifndef AIOS_NO_RESOLVER
 /* Orders addresses the way RFC 8305 suggests: alternate families, first family first. */
-static void aios__take_addrs(aios__connector *c, const struct addrinfo *list)
+AIOS_PRIVATE void aios__take_addrs(aios__connector *c, const struct addrinfo *list)
 {
     const struct addrinfo *a;
     int fam[2] = {0, 0}, f;
@@ -3122,38 +3973,31 @@ static void aios__take_addrs(aios__connector *c, const struct addrinfo *list)
     }
 }
 
-static void aios__resolved(aios__connector *c)
+AIOS_PRIVATE void aios__resolved(aios__connector *c)
 {
     aios__resolve *r = c->res;
     int err;
-    akc_io_close(&c->s->ctx->core, &c->rio);
     c->res = NULL;
+    c->s->ctx->lookups--;
     err = aios__gai_error(r->gai, r->err);
     aios__take_addrs(c, r->res);
-    aios__resolve_unref(r);
-#ifndef AIOS_NO_THREADS
-    aios__resolve_reap(c->s->ctx, 0);
-#endif
+    aios__resolve_free(r);
     if (err < 0 && c->naddr == 0) { aios__connect_done(c->s, err); return; }
     aios__connect_begin(c);
 }
 #endif /* AIOS_NO_RESOLVER */
 
 #ifndef AIOS_NO_THREADS
-/* The resolver thread's wake-up. */
-static void aios__resolver_ready(akc_loop *l, akc_io *io, unsigned revents)
+AIOS_PRIVATE void aios__resolver_answer(akc_loop *l, akc_post *post)
 {
-    aios__connector *c = AIOS__CONTAINER(io, aios__connector, rio);
-    uint64_t v;
+    aios__resolve *r = AIOS__CONTAINER(post, aios__resolve, post);
     (void)l;
-    (void)revents;
-    if (read(io->fd, &v, sizeof v) < 0 && errno == EAGAIN) return;
-    if (!__atomic_load_n(&c->res->done, __ATOMIC_ACQUIRE)) return;
-    aios__resolved(c);
+    r->state = AIOS__LOOKUP_NEW;   /* the connect's own from here */
+    aios__resolved(r->conn);
 }
 #endif
 
-static void aios__connect_start_run(akc_loop *l, akc_defer *d)
+AIOS_PRIVATE void aios__connect_start_run(akc_loop *l, akc_defer *d)
 {
     aios__connector *c = AIOS__CONTAINER(d, aios__connector, start);
     (void)l;
@@ -3167,7 +4011,7 @@ static void aios__connect_start_run(akc_loop *l, akc_defer *d)
     aios__connect_begin(c);
 }
 
-static int aios__parse_numeric(const char *host, int port, struct sockaddr_storage *ss, socklen_t *len)
+AIOS_PRIVATE int aios__parse_numeric(const char *host, int port, struct sockaddr_storage *ss, socklen_t *len)
 {
     struct sockaddr_in *v4 = (struct sockaddr_in *)(void *)ss;
     struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)(void *)ss;
@@ -3194,7 +4038,7 @@ static int aios__parse_numeric(const char *host, int port, struct sockaddr_stora
     return 0;
 }
 
-static aios__connector *aios__connector_new(aios_stream *s)
+AIOS_PRIVATE aios__connector *aios__connector_new(aios_stream *s)
 {
     aios__connector *c = (aios__connector *)AIOS_MALLOC(sizeof *c);
     int i;
@@ -3202,7 +4046,6 @@ static aios__connector *aios__connector_new(aios_stream *s)
     if (!aios__stream_side(s)) { AIOS_FREE(c); return NULL; }
     memset(c, 0, sizeof *c);
     c->s = s;
-    akc_io_init(&c->rio, -1, AIOS__IO_RESOLVER);
     for (i = 0; i < AIOS__MAX_ATTEMPTS; i++) akc_io_init(&c->att[i].io, -1, AIOS__IO_ATTEMPT);
     akc_timer_init(&c->delay, aios__connect_delay_fire);
     akc_timer_init(&c->deadline, aios__connect_deadline_fire);
@@ -3221,7 +4064,7 @@ AIOS_API void aios_tcp_opts_init(aios_tcp_opts *o)
     o->nodelay = 1;
 }
 
-static void aios__stream_discard(aios_stream *s)
+AIOS_PRIVATE void aios__stream_discard(aios_stream *s)
 {
     aios__connector_free(s);
     aios__stream_free(s);
@@ -3265,17 +4108,14 @@ AIOS_API int aios_tcp_connect(aios_stream **out, aios_ctx *ctx, const char *host
         memcpy(r->host, host, hl + 1);
         aios__port_text(r->port, port);
         r->family = o->family == 4 ? AF_INET : o->family == 6 ? AF_INET6 : AF_UNSPEC;
-        r->refs = 1;
-        r->efd = -1;
+        r->conn = c;
         c->res = r;
+        ctx->lookups++;
 #ifndef AIOS_NO_THREADS
         {
-            int e = aios__resolve_spawn(ctx, r);
-            if (e < 0) { aios__stream_discard(s); return e; }
-            akc_io_init(&c->rio, r->efd, AIOS__IO_RESOLVER);
-            akc_io_handle(&ctx->core, AIOS__IO_RESOLVER, aios__resolver_ready);
-            if (akc_io_open(&ctx->core, &c->rio) < 0) { aios__stream_discard(s); return -ENOMEM; }
-            akc_io_want(&ctx->core, &c->rio, POLLIN);
+            int e;
+            r->post.fn = aios__resolver_answer;
+            if ((e = aios__resolve_queue(ctx, r)) < 0) { aios__stream_discard(s); return e; }
         }
 #endif
 #endif /* AIOS_NO_RESOLVER */
@@ -3332,14 +4172,14 @@ AIOS_API void aios_server_config_init(aios_server_config *cfg)
     cfg->retry_ns = AKC_MS(100);
 }
 
-static void aios__server_update(aios_server *srv)
+AIOS_PRIVATE void aios__server_update(aios_server *srv)
 {
     int i;
     unsigned ev = (srv->paused || srv->shutting) ? 0 : POLLIN;
     for (i = 0; i < srv->nlis; i++) akc_io_want(&srv->ctx->core, &srv->lis[i].io, ev);
 }
 
-static void aios__server_retry_fire(akc_loop *l, akc_timer *t)
+AIOS_PRIVATE void aios__server_retry_fire(akc_loop *l, akc_timer *t)
 {
     (void)l;
     aios_server *srv = AIOS__CONTAINER(t, aios_server, retry);
@@ -3347,7 +4187,7 @@ static void aios__server_retry_fire(akc_loop *l, akc_timer *t)
     aios__server_update(srv);
 }
 
-static int aios__fd_shortage(int e)
+AIOS_PRIVATE int aios__fd_shortage(int e)
 {
     return e == EMFILE || e == ENFILE || e == ENOBUFS || e == ENOMEM;
 }
@@ -3355,14 +4195,14 @@ static int aios__fd_shortage(int e)
 /* A server's connections in the order of their last activity (bytes read
  * or written), the one idle longest at the head: moving one to the tail
  * costs four pointers, so every read and write may do it. */
-static void aios__idle_unlink(aios_server *srv, aios_stream *s)
+AIOS_PRIVATE void aios__idle_unlink(aios_server *srv, aios_stream *s)
 {
     if (s->prev) s->prev->next = s->next; else srv->idle_head = s->next;
     if (s->next) s->next->prev = s->prev; else srv->idle_tail = s->prev;
     s->prev = s->next = NULL;
 }
 
-static void aios__idle_append(aios_server *srv, aios_stream *s)
+AIOS_PRIVATE void aios__idle_append(aios_server *srv, aios_stream *s)
 {
     s->prev = srv->idle_tail;
     s->next = NULL;
@@ -3370,7 +4210,7 @@ static void aios__idle_append(aios_server *srv, aios_stream *s)
     srv->idle_tail = s;
 }
 
-static void aios__server_touch(aios_stream *s)
+AIOS_PRIVATE void aios__server_touch(aios_stream *s)
 {
     aios_server *srv = s->server;
     if (!srv || srv->idle_tail == s) return;
@@ -3381,7 +4221,7 @@ static void aios__server_touch(aios_stream *s)
 /* Closes the connection idle longest (its operations end with -ECANCELED,
  * as in a forced shutdown); its descriptor is free at once.  0 when every
  * connection is already closing. */
-static int aios__server_evict(aios_server *srv)
+AIOS_PRIVATE int aios__server_evict(aios_server *srv)
 {
     aios_stream *s;
     for (s = srv->idle_head; s; s = s->next) {
@@ -3396,7 +4236,7 @@ static int aios__server_evict(aios_server *srv)
     return 0;
 }
 
-static void aios__listener_ready(akc_loop *lp, akc_io *io, unsigned revents)
+AIOS_PRIVATE void aios__listener_ready(akc_loop *lp, akc_io *io, unsigned revents)
 {
     aios__listener *l = AIOS__CONTAINER(io, aios__listener, io);
     aios_server *srv = l->srv;
@@ -3442,7 +4282,7 @@ static void aios__listener_ready(akc_loop *lp, akc_io *io, unsigned revents)
     aios__server_update(srv);
 }
 
-static void aios__server_finish_run(akc_loop *l, akc_defer *d)
+AIOS_PRIVATE void aios__server_finish_run(akc_loop *l, akc_defer *d)
 {
     aios_server *srv = AIOS__CONTAINER(d, aios_server, finish);
     aios_ctx *c = srv->ctx;
@@ -3458,7 +4298,7 @@ static void aios__server_finish_run(akc_loop *l, akc_defer *d)
     if (cb) cb(srv, (int)srv->stats.forced, ud);
 }
 
-static void aios__server_conn_gone(aios_server *srv, aios_stream *s)
+AIOS_PRIVATE void aios__server_conn_gone(aios_server *srv, aios_stream *s)
 {
     if (s->flags & AIOS__F_EVICTED) srv->evicting--;
     else aios__idle_unlink(srv, s);
@@ -3471,7 +4311,7 @@ static void aios__server_conn_gone(aios_server *srv, aios_stream *s)
     if (srv->shutting && srv->stats.active == 0) akc_defer_queue(&srv->ctx->core, &srv->finish);
 }
 
-static void aios__server_force(aios_server *srv)
+AIOS_PRIVATE void aios__server_force(aios_server *srv)
 {
     aios_stream *s;
     for (s = srv->idle_head; s; s = s->next) {
@@ -3481,7 +4321,7 @@ static void aios__server_force(aios_server *srv)
     }
 }
 
-static void aios__server_grace_fire(akc_loop *l, akc_timer *t)
+AIOS_PRIVATE void aios__server_grace_fire(akc_loop *l, akc_timer *t)
 {
     (void)l;
     aios__server_force(AIOS__CONTAINER(t, aios_server, grace));
@@ -3515,7 +4355,7 @@ AIOS_API int aios_server_init(aios_server *srv, aios_ctx *ctx, const aios_server
     return 0;
 }
 
-static int aios__listen_fd(aios_server *srv, int fd)
+AIOS_PRIVATE int aios__listen_fd(aios_server *srv, int fd)
 {
     aios__listener *l;
     if (listen(fd, srv->cfg.backlog) < 0) { int e = -errno; AIOS_SYS_CLOSE(fd); return e; }
@@ -3529,7 +4369,7 @@ static int aios__listen_fd(aios_server *srv, int fd)
     return 0;
 }
 
-static int aios__bind_tcp(aios_server *srv, const struct sockaddr *sa, socklen_t len, int dual)
+AIOS_PRIVATE int aios__bind_tcp(aios_server *srv, const struct sockaddr *sa, socklen_t len, int dual)
 {
     int one = 1, fd;
     fd = AIOS_SYS_SOCKET(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -3685,7 +4525,7 @@ AIOS_API int aios_server_shutdown(aios_server *srv, int64_t timeout_ns, aios_ser
 
 /* Text output for aios_format_addr without stdio (snprintf and inet_ntop would
  * pull stdio's exit handling into every static program that links this file). */
-static size_t aios__put_text(char *buf, size_t n, size_t at, const char *text, size_t len)
+AIOS_PRIVATE size_t aios__put_text(char *buf, size_t n, size_t at, const char *text, size_t len)
 {
     size_t i;
     for (i = 0; i < len; i++, at++)
@@ -3693,7 +4533,7 @@ static size_t aios__put_text(char *buf, size_t n, size_t at, const char *text, s
     return at;
 }
 
-static size_t aios__put_num(char *buf, size_t n, size_t at, unsigned v, unsigned base)
+AIOS_PRIVATE size_t aios__put_num(char *buf, size_t n, size_t at, unsigned v, unsigned base)
 {
     char d[12];
     int k = 0;
@@ -3706,7 +4546,7 @@ static size_t aios__put_num(char *buf, size_t n, size_t at, unsigned v, unsigned
     return at;
 }
 
-static size_t aios__put_v4(char *buf, size_t n, size_t at, const unsigned char *a)
+AIOS_PRIVATE size_t aios__put_v4(char *buf, size_t n, size_t at, const unsigned char *a)
 {
     int i;
     for (i = 0; i < 4; i++) {
@@ -3718,7 +4558,7 @@ static size_t aios__put_v4(char *buf, size_t n, size_t at, const unsigned char *
 
 /* RFC 5952: lower-case hex, the longest run of two or more zero groups (the
  * first of equal runs) as "::", IPv4-mapped addresses as ::ffff:a.b.c.d. */
-static size_t aios__put_v6(char *buf, size_t n, size_t at, const unsigned char *a)
+AIOS_PRIVATE size_t aios__put_v6(char *buf, size_t n, size_t at, const unsigned char *a)
 {
     static const unsigned char mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
     unsigned g[8];
@@ -3774,7 +4614,7 @@ AIOS_API int aios_format_addr(const struct sockaddr *sa, char *buf, size_t n)
 
 /* ==== section: serial ports ==== */
 
-static speed_t aios__baud(int baud)
+AIOS_PRIVATE speed_t aios__baud(int baud)
 {
     switch (baud) {
     case 50: return B50; case 75: return B75; case 110: return B110; case 134: return B134;
@@ -3966,9 +4806,991 @@ AIOS_API void aios__server_withdraw(aios_server *srv)
     if (srv) srv->shut_cb = NULL;   /* the shutdown goes on; nobody waits for it */
 }
 
+/* ==== section: datagrams ==== */
+
+/* A datagram socket receives into a ring of recv_batch slots, filled by
+ * one recvmmsg, and hands the datagrams out one per aios_recv; its sends
+ * queue (copied) and go out together, in one sendmmsg, when the loop's
+ * pass ends.  Where the C library declares neither (or the kernel says
+ * ENOSYS), recvmsg and sendmsg take one datagram per call instead. */
+
+#include <net/if.h>
+
+#if !defined(AIOS_NO_MMSG) && ((defined(__GLIBC__) && !defined(__USE_GNU)) || (!defined(__GLIBC__) && !defined(_GNU_SOURCE)))
+#define AIOS_NO_MMSG 1   /* recvmmsg and sendmmsg are not declared */
+#endif
+#ifdef AIOS_NO_MMSG
+typedef struct { struct msghdr msg_hdr; unsigned int msg_len; } aios__mmsg;
+#else
+typedef struct mmsghdr aios__mmsg;
+#ifndef AIOS_SYS_RECVMMSG
+#define AIOS_SYS_RECVMMSG(fd, v, n, flags) recvmmsg((fd), (v), (n), (flags), NULL)
+#endif
+#ifndef AIOS_SYS_SENDMMSG
+#define AIOS_SYS_SENDMMSG(fd, v, n, flags) sendmmsg((fd), (v), (n), (flags))
+#endif
+#endif
+#ifndef AIOS_SYS_RECVMSG
+#define AIOS_SYS_RECVMSG(fd, msg, flags) recvmsg((fd), (msg), (flags))
+#endif
+
+/* The highest kind the core leaves to a header, away from the stream
+ * kinds that count up from 1. */
+#define AIOS__IO_DGRAM (AKC_IO_KINDS - 2)
+#define AIOS__SEND_BATCH 64
+#define AIOS__RECV_BATCH_MAX 64
+
+enum {
+    AIOS__D_NOCLOSE = 1u,    /* the program keeps the descriptor */
+    AIOS__D_CLOSING = 2u,
+    AIOS__D_MORE = 4u,       /* the socket may hold more: take without waiting for readiness */
+    AIOS__D_SWAIT = 8u,      /* the kernel refused a send: wait until writable */
+    AIOS__D_CONNECTED = 16u
+};
+
+/* A queued datagram; its address (alen bytes, 0 for the connected peer)
+ * and then its bytes follow the header in the same block. */
+typedef struct aios__sreq {
+    struct aios__sreq *next;
+    aios_dgram_cb cb;
+    void *ud;
+    size_t size;             /* the block: what it counts in the queue */
+    size_t len;
+    unsigned alen;
+    int status, done;        /* done: sent, or failed with status */
+} aios__sreq;
+
+#define AIOS__SREQ_ADDR(r) ((char *)((r) + 1))
+#define AIOS__SREQ_DATA(r) (AIOS__SREQ_ADDR(r) + (((r)->alen + 7u) & ~7u))
+
+struct aios_dgram {
+    aios_ctx *ctx;
+    struct aios_dgram *next, *prev;   /* the context's datagram sockets */
+    akc_io io;
+    akc_defer kick;          /* completions and the send flush, from dispatch */
+    akc_timer resume;        /* hands out the rest of the ring next iteration */
+    unsigned flags;
+    int family;              /* of the socket: AF_INET, AF_INET6, AF_UNIX */
+    /* receiving: ring slots, each recv_size bytes, an address, a header */
+    void *ring;              /* one block, allocated by the first receive */
+    aios__mmsg *rmsg;
+    struct iovec *riov;
+    struct sockaddr_storage *rname;
+    char *rbuf;
+    int rn, rpos;            /* datagrams in the ring; the next to hand out */
+    int rbatch, rmax, rcount;
+    unsigned long long riter; /* the loop iteration that rcount counts */
+    size_t rsize, rcap, rlast;
+    void *rdst;
+    aios_dgram_cb rcb;       /* the receive waiting, or NULL */
+    void *rud;
+    aios_addr from;          /* the sender of the datagram handed out last */
+    /* sending */
+    aios__sreq *shead, *stail;
+    size_t squeued, shwm;
+    aios_dgram_cb closecb;
+    void *closeud;
+    void *user;
+    char unix_path[108];     /* the socket file bound, removed at close if still ours */
+    uint64_t unix_dev, unix_ino;
+};
+
+AIOS_API void aios_dgram_opts_init(aios_dgram_opts *o)
+{
+    if (!o) return;
+    memset(o, 0, sizeof *o);
+    o->recv_size = 2048;
+    o->recv_batch = 16;
+    o->recv_max = 64;
+    o->send_hwm = (size_t)256 * 1024;
+}
+
+/* ---- addresses ---- */
+
+AIOS_API const struct sockaddr *aios_addr_sa(const aios_addr *a)
+{
+    return a ? (const struct sockaddr *)(const void *)a->u.bytes : NULL;
+}
+
+AIOS_PRIVATE int aios__addr_family(const aios_addr *a)
+{
+    return a->len >= sizeof(sa_family_t) ? aios_addr_sa(a)->sa_family : AF_UNSPEC;
+}
+
+/* "eth0", or an index in decimal; NULL or "": 0 (the system's choice). */
+AIOS_PRIVATE int aios__ifindex(const char *iface, unsigned *idx)
+{
+    const char *p;
+    unsigned v = 0;
+    *idx = 0;
+    if (!iface || !*iface) return 0;
+    for (p = iface; *p >= '0' && *p <= '9' && v < 100000000u; p++) v = v * 10 + (unsigned)(*p - '0');
+    *idx = (!*p && v > 0) ? v : if_nametoindex(iface);
+    return *idx ? 0 : -ENODEV;
+}
+
+AIOS_API int aios_addr_set(aios_addr *a, const char *host, int port)
+{
+    struct sockaddr_in *v4;
+    struct sockaddr_in6 *v6;
+    char tmp[64];
+    const char *scope;
+    size_t n;
+    if (!a || !host || port < 0 || port > 65535) return -EINVAL;
+    memset(a, 0, sizeof *a);
+    v4 = (struct sockaddr_in *)(void *)a->u.bytes;
+    v6 = (struct sockaddr_in6 *)(void *)a->u.bytes;
+    if (inet_pton(AF_INET, host, &v4->sin_addr) == 1) {
+        v4->sin_family = AF_INET;
+        v4->sin_port = htons((uint16_t)port);
+        a->len = sizeof *v4;
+        return 0;
+    }
+    n = strlen(host);
+    if (n >= 2 && host[0] == '[' && host[n - 1] == ']') { host++; n -= 2; }
+    if (n == 0 || n >= sizeof tmp) return -EINVAL;
+    memcpy(tmp, host, n);
+    tmp[n] = 0;
+    scope = strchr(tmp, '%');   /* fe80::1%eth0: the interface of a link-local address */
+    if (scope) tmp[scope++ - tmp] = 0;
+    if (inet_pton(AF_INET6, tmp, &v6->sin6_addr) != 1) return -EINVAL;
+    if (scope && aios__ifindex(scope, &v6->sin6_scope_id) < 0) return -ENODEV;
+    v6->sin6_family = AF_INET6;
+    v6->sin6_port = htons((uint16_t)port);
+    a->len = sizeof *v6;
+    return 0;
+}
+
+AIOS_API int aios_addr_unix(aios_addr *a, const char *path)
+{
+    struct sockaddr_un *un;
+    size_t n;
+    if (!a || !path) return -EINVAL;
+    memset(a, 0, sizeof *a);
+    un = (struct sockaddr_un *)(void *)a->u.bytes;
+    n = strlen(path);
+    if (n == 0 || n >= sizeof un->sun_path) return -ENAMETOOLONG;
+    un->sun_family = AF_UNIX;
+    memcpy(un->sun_path, path, n);
+    if (path[0] == '@') {   /* Linux's abstract names: a NUL first, and no NUL after */
+        un->sun_path[0] = 0;
+        a->len = (unsigned)(offsetof(struct sockaddr_un, sun_path) + n);
+    } else {
+        a->len = (unsigned)(offsetof(struct sockaddr_un, sun_path) + n + 1);
+    }
+    return 0;
+}
+
+AIOS_API int aios_addr_port(const aios_addr *a)
+{
+    if (!a) return -EINVAL;
+    switch (aios__addr_family(a)) {
+    case AF_INET: return ntohs(((const struct sockaddr_in *)(const void *)a->u.bytes)->sin_port);
+    case AF_INET6: return ntohs(((const struct sockaddr_in6 *)(const void *)a->u.bytes)->sin6_port);
+    default: return 0;
+    }
+}
+
+AIOS_API int aios_addr_equal(const aios_addr *a, const aios_addr *b)
+{
+    int fam;
+    if (!a || !b || (fam = aios__addr_family(a)) != aios__addr_family(b)) return 0;
+    if (fam == AF_INET) {
+        const struct sockaddr_in *x = (const struct sockaddr_in *)(const void *)a->u.bytes;
+        const struct sockaddr_in *y = (const struct sockaddr_in *)(const void *)b->u.bytes;
+        return x->sin_port == y->sin_port && x->sin_addr.s_addr == y->sin_addr.s_addr;
+    }
+    if (fam == AF_INET6) {
+        const struct sockaddr_in6 *x = (const struct sockaddr_in6 *)(const void *)a->u.bytes;
+        const struct sockaddr_in6 *y = (const struct sockaddr_in6 *)(const void *)b->u.bytes;
+        return x->sin6_port == y->sin6_port && x->sin6_scope_id == y->sin6_scope_id &&
+               memcmp(&x->sin6_addr, &y->sin6_addr, sizeof x->sin6_addr) == 0;
+    }
+    return a->len == b->len && memcmp(a->u.bytes, b->u.bytes, a->len) == 0;
+}
+
+/* What the kernel said a sender was; on a dual-stack socket an IPv4 peer
+ * comes as ::ffff:a.b.c.d and is given back as the IPv4 address it is. */
+AIOS_PRIVATE void aios__addr_take(aios_addr *a, const struct sockaddr_storage *ss, socklen_t len)
+{
+    static const unsigned char mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    const struct sockaddr_in6 *v6 = (const struct sockaddr_in6 *)(const void *)ss;
+    if (len > sizeof a->u.bytes) len = sizeof a->u.bytes;
+    if (ss->ss_family == AF_INET6 && len >= sizeof *v6 && memcmp(&v6->sin6_addr, mapped, 12) == 0) {
+        struct sockaddr_in *v4 = (struct sockaddr_in *)(void *)a->u.bytes;
+        memset(a, 0, sizeof *a);
+        v4->sin_family = AF_INET;
+        v4->sin_port = v6->sin6_port;
+        memcpy(&v4->sin_addr, (const unsigned char *)&v6->sin6_addr + 12, 4);
+        a->len = sizeof *v4;
+        return;
+    }
+    memcpy(a->u.bytes, ss, len);
+    a->len = (unsigned)len;
+}
+
+/* The address to hand the kernel: an IPv4 one becomes ::ffff:a.b.c.d on
+ * an IPv6 socket (which takes IPv4 unless it is IPv6 only). */
+AIOS_PRIVATE const aios_addr *aios__addr_out(const aios_dgram *d, const aios_addr *a, aios_addr *tmp)
+{
+    const struct sockaddr_in *v4 = (const struct sockaddr_in *)(const void *)a->u.bytes;
+    struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)(void *)tmp->u.bytes;
+    if (d->family != AF_INET6 || aios__addr_family(a) != AF_INET) return a;
+    memset(tmp, 0, sizeof *tmp);
+    v6->sin6_family = AF_INET6;
+    v6->sin6_port = v4->sin_port;
+    v6->sin6_addr.s6_addr[10] = v6->sin6_addr.s6_addr[11] = 0xff;
+    memcpy(&v6->sin6_addr.s6_addr[12], &v4->sin_addr, 4);
+    tmp->len = sizeof *v6;
+    return tmp;
+}
+
+/* ---- lifecycle ---- */
+
+AIOS_PRIVATE void aios__dgram_process(aios_dgram *d, unsigned revents);
+AIOS_PRIVATE void aios__dgram_update(aios_dgram *d);
+
+AIOS_PRIVATE void aios__dgram_ready(akc_loop *l, akc_io *io, unsigned revents)
+{
+    (void)l;
+    aios__dgram_process(AIOS__CONTAINER(io, aios_dgram, io), revents);
+}
+
+AIOS_PRIVATE void aios__dgram_kick_run(akc_loop *l, akc_defer *k)
+{
+    (void)l;
+    aios__dgram_process(AIOS__CONTAINER(k, aios_dgram, kick), 0);
+}
+
+AIOS_PRIVATE void aios__dgram_resume_fire(akc_loop *l, akc_timer *t)
+{
+    (void)l;
+    aios__dgram_process(AIOS__CONTAINER(t, aios_dgram, resume), 0);
+}
+
+AIOS_PRIVATE void aios__dgram_kick(aios_dgram *d)
+{
+    akc_defer_queue(&d->ctx->core, &d->kick);
+}
+
+AIOS_PRIVATE void aios__dgrams_close(aios_ctx *c);
+
+AIOS_PRIVATE int aios__dgram_new(aios_dgram **out, aios_ctx *c, int fd, const aios_dgram_opts *o)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof ss;
+    aios_dgram *d = (aios_dgram *)AIOS_MALLOC(sizeof *d);
+    if (!d) return -ENOMEM;
+    memset(d, 0, sizeof *d);
+    d->ctx = c;
+    akc_io_init(&d->io, fd, AIOS__IO_DGRAM);
+    akc_io_handle(&c->core, AIOS__IO_DGRAM, aios__dgram_ready);
+    if (akc_io_open(&c->core, &d->io) < 0) { AIOS_FREE(d); return -ENOMEM; }
+    akc_defer_init(&d->kick, aios__dgram_kick_run);
+    akc_timer_init(&d->resume, aios__dgram_resume_fire);
+    ss.ss_family = AF_UNSPEC;
+    d->family = getsockname(fd, (struct sockaddr *)(void *)&ss, &len) == 0 ? ss.ss_family : AF_UNSPEC;
+    d->rsize = o->recv_size > 0 ? (o->recv_size > 65536 ? 65536 : o->recv_size) : 2048;
+    d->rbatch = o->recv_batch > 0 ? (o->recv_batch > AIOS__RECV_BATCH_MAX ? AIOS__RECV_BATCH_MAX : o->recv_batch) : 16;
+    d->rmax = o->recv_max > 0 ? o->recv_max : 64;
+    d->shwm = o->send_hwm > 0 ? o->send_hwm : (size_t)256 * 1024;
+    d->next = c->dgrams;
+    if (c->dgrams) c->dgrams->prev = d;
+    c->dgrams = d;
+    c->dgrams_close = aios__dgrams_close;
+    *out = d;
+    return 0;
+}
+
+AIOS_PRIVATE void aios__dgram_sockopts(int fd, int family, const aios_dgram_opts *o)
+{
+    int one = 1;
+    if (o->reuseaddr) (void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+#ifdef SO_REUSEPORT
+    if (o->reuseport) (void)setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
+#endif
+    if (o->broadcast) (void)setsockopt(fd, SOL_SOCKET, SO_BROADCAST, &one, sizeof one);
+    if (o->rcvbuf > 0) (void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &o->rcvbuf, sizeof o->rcvbuf);
+    if (o->sndbuf > 0) (void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &o->sndbuf, sizeof o->sndbuf);
+    if (family == AF_INET6) {
+        int v6only = o->v6only ? 1 : 0;
+        (void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, sizeof v6only);
+    }
+}
+
+/* A socket of a's family bound to a; the descriptor is closed on failure. */
+AIOS_PRIVATE int aios__dgram_bind(aios_dgram **out, aios_ctx *c, const aios_addr *a, const aios_dgram_opts *o)
+{
+    int fd, r, fam = aios__addr_family(a);
+    fd = AIOS_SYS_SOCKET(fam, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) return -errno;
+    aios__dgram_sockopts(fd, fam, o);
+    if (bind(fd, aios_addr_sa(a), (socklen_t)a->len) < 0) r = -errno;
+    else r = aios__dgram_new(out, c, fd, o);
+    if (r < 0) AIOS_SYS_CLOSE(fd);
+    return r;
+}
+
+AIOS_API int aios_udp_open(aios_dgram **out, aios_ctx *ctx, const char *host, int port, const aios_dgram_opts *o)
+{
+    aios_dgram_opts defaults;
+    aios_addr a;
+    int r, fam, any;
+    if (!out || !ctx || port < 0 || port > 65535) return -EINVAL;
+    *out = NULL;
+    if (!o) { aios_dgram_opts_init(&defaults); o = &defaults; }
+    if (o->family != 0 && o->family != 4 && o->family != 6) return -EINVAL;
+    any = !host || !*host || strcmp(host, "*") == 0;
+    if (any) host = o->family == 4 ? "0.0.0.0" : "::";
+    if ((r = aios_addr_set(&a, host, port)) < 0) return r;
+    fam = aios__addr_family(&a);
+    if ((o->family == 4 && fam != AF_INET) || (o->family == 6 && fam != AF_INET6)) return -EAFNOSUPPORT;
+    r = aios__dgram_bind(out, ctx, &a, o);
+    if (r == -EAFNOSUPPORT && o->family == 0 && any) {   /* a system without IPv6 */
+        (void)aios_addr_set(&a, "0.0.0.0", port);
+        r = aios__dgram_bind(out, ctx, &a, o);
+    }
+    return r;
+}
+
+/* A socket file left by a program that is gone (a probe is refused) is
+ * removed; one that a live socket holds is left alone (bind then says
+ * EADDRINUSE). */
+AIOS_PRIVATE void aios__unix_dgram_stale(const aios_addr *a, const char *path)
+{
+    struct stat st;
+    int probe;
+    if (stat(path, &st) != 0 || !S_ISSOCK(st.st_mode)) return;
+    probe = AIOS_SYS_SOCKET(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (probe < 0) return;
+    if (connect(probe, aios_addr_sa(a), (socklen_t)a->len) < 0 && errno == ECONNREFUSED) (void)unlink(path);
+    AIOS_SYS_CLOSE(probe);
+}
+
+AIOS_API int aios_unix_dgram_open(aios_dgram **out, aios_ctx *ctx, const char *path, const aios_dgram_opts *o)
+{
+    aios_dgram_opts defaults;
+    aios_addr a;
+    struct stat st;
+    int r;
+    if (!out || !ctx) return -EINVAL;
+    *out = NULL;
+    if (!o) { aios_dgram_opts_init(&defaults); o = &defaults; }
+    if (!path) {   /* autobind: the kernel picks an abstract name, so that peers can answer */
+        memset(&a, 0, sizeof a);
+        ((struct sockaddr_un *)(void *)a.u.bytes)->sun_family = AF_UNIX;
+        a.len = sizeof(sa_family_t);
+        return aios__dgram_bind(out, ctx, &a, o);
+    }
+    if ((r = aios_addr_unix(&a, path)) < 0) return r;
+    if (path[0] == '@') return aios__dgram_bind(out, ctx, &a, o);
+    aios__unix_dgram_stale(&a, path);
+    if ((r = aios__dgram_bind(out, ctx, &a, o)) < 0) return r;
+    if (stat(path, &st) == 0) {
+        memcpy((*out)->unix_path, path, strlen(path) + 1);
+        (*out)->unix_dev = (uint64_t)st.st_dev;
+        (*out)->unix_ino = (uint64_t)st.st_ino;
+    }
+    return 0;
+}
+
+/* 1 when a datagram socket of the context holds fd (aios__fd_held asks). */
+AIOS_PRIVATE int aios__dgram_holds(aios_ctx *c, int fd)
+{
+    aios_dgram *d;
+    for (d = c->dgrams; d; d = d->next)
+        if (d->io.fd == fd) return 1;
+    return 0;
+}
+
+AIOS_API int aios_dgram_open(aios_dgram **out, aios_ctx *ctx, int fd, unsigned flags, const aios_dgram_opts *o)
+{
+    aios_dgram_opts defaults;
+    int type = 0, r;
+    socklen_t len = sizeof type;
+    if (!out || !ctx || fd < 0) return -EINVAL;
+    *out = NULL;
+    if (!o) { aios_dgram_opts_init(&defaults); o = &defaults; }
+    if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) < 0) return -errno;
+    if (type != SOCK_DGRAM) return -EPROTOTYPE;
+    if (aios__fd_held(ctx, fd)) return -EBUSY;
+    if ((r = aios__set_nonblock(fd)) < 0) return r;
+    if ((r = aios__dgram_new(out, ctx, fd, o)) < 0) return r;
+    if (flags & AIOS_NOCLOSE) (*out)->flags |= AIOS__D_NOCLOSE;
+    {   /* connected already (a socketpair): its peer is the default */
+        struct sockaddr_storage ss;
+        socklen_t sl = sizeof ss;
+        if (getpeername(fd, (struct sockaddr *)(void *)&ss, &sl) == 0) (*out)->flags |= AIOS__D_CONNECTED;
+    }
+    return 0;
+}
+
+AIOS_PRIVATE int aios__dgram_usable(const aios_dgram *d)
+{
+    if (!d) return -EINVAL;
+    return (d->flags & AIOS__D_CLOSING) ? AIOS_ECLOSED : 0;
+}
+
+AIOS_API int aios_dgram_connect(aios_dgram *d, const aios_addr *peer)
+{
+    aios_addr tmp;
+    int r;
+    if ((r = aios__dgram_usable(d)) < 0) return r;
+    if (!peer) {   /* dissolve: datagrams from anyone again, and no default peer */
+        memset(&tmp, 0, sizeof tmp);
+        ((struct sockaddr *)(void *)tmp.u.bytes)->sa_family = AF_UNSPEC;
+        tmp.len = sizeof(struct sockaddr);
+        peer = &tmp;
+    } else {
+        if (peer->len == 0 || peer->len > sizeof peer->u.bytes) return -EINVAL;
+        peer = aios__addr_out(d, peer, &tmp);
+    }
+    if (connect(d->io.fd, aios_addr_sa(peer), (socklen_t)peer->len) < 0) return -errno;
+    if (aios__addr_family(peer) == AF_UNSPEC) d->flags &= ~(unsigned)AIOS__D_CONNECTED;
+    else d->flags |= AIOS__D_CONNECTED;
+    return 0;
+}
+
+/* The socket's descriptor goes at once; its socket file too, if still
+ * the one it bound. */
+AIOS_PRIVATE void aios__dgram_drop_fd(aios_dgram *d)
+{
+    struct stat st;
+    if (d->io.fd < 0) return;
+    akc_io_close(&d->ctx->core, &d->io);
+    if (!(d->flags & AIOS__D_NOCLOSE)) AIOS_SYS_CLOSE(d->io.fd);
+    d->io.fd = -1;
+    if (d->unix_path[0] && stat(d->unix_path, &st) == 0 && (uint64_t)st.st_dev == d->unix_dev &&
+        (uint64_t)st.st_ino == d->unix_ino)
+        (void)unlink(d->unix_path);
+    d->unix_path[0] = 0;
+}
+
+AIOS_API int aios_dgram_close(aios_dgram *d, aios_dgram_cb cb, void *ud)
+{
+    int r;
+    if ((r = aios__dgram_usable(d)) < 0) return r;
+    d->flags |= AIOS__D_CLOSING;
+    d->closecb = cb;
+    d->closeud = ud;
+    aios__dgram_drop_fd(d);
+    aios__timer_stop(d->ctx, &d->resume);
+    aios__dgram_kick(d);
+    return 0;
+}
+
+/* Part of aios_ctx_close: every socket closes (callbacks follow from the
+ * deferred calls the context's close runs). */
+AIOS_PRIVATE void aios__dgrams_close(aios_ctx *c)
+{
+    aios_dgram *d;
+    for (d = c->dgrams; d; d = d->next)
+        if (!(d->flags & AIOS__D_CLOSING)) (void)aios_dgram_close(d, NULL, NULL);
+}
+
+AIOS_PRIVATE void aios__dgram_free(aios_dgram *d)
+{
+    aios_ctx *c = d->ctx;
+    akc_defer_cancel(&d->kick);
+    aios__timer_stop(c, &d->resume);
+    akc_io_close(&c->core, &d->io);
+    if (d->prev) d->prev->next = d->next; else c->dgrams = d->next;
+    if (d->next) d->next->prev = d->prev;
+    AIOS_FREE(d->ring);
+    AIOS_FREE(d);
+}
+
+/* A closing socket: the receive waiting, each queued send (sent ones say
+ * so, the others are cancelled), then the close callback, then the memory. */
+AIOS_PRIVATE void aios__dgram_finish(aios_dgram *d)
+{
+    aios__sreq *r;
+    if (d->rcb) {
+        aios_dgram_cb cb = d->rcb;
+        d->rcb = NULL;
+        cb(d, -ECANCELED, d->rud);
+    }
+    while ((r = d->shead) != NULL) {
+        d->shead = r->next;
+        if (!d->shead) d->stail = NULL;
+        d->squeued -= r->size;
+        if (r->cb) r->cb(d, r->done ? r->status : -ECANCELED, r->ud);
+        AIOS_FREE(r);
+    }
+    if (d->closecb) d->closecb(d, 0, d->closeud);
+    aios__dgram_free(d);
+}
+
+/* ---- receiving ---- */
+
+AIOS_PRIVATE int aios__dgram_ring(aios_dgram *d)
+{
+    size_t n = (size_t)d->rbatch, head = n * (sizeof(aios__mmsg) + sizeof(struct iovec) + sizeof(struct sockaddr_storage));
+    char *p = (char *)AIOS_MALLOC(head + n * d->rsize);
+    size_t i;
+    if (!p) return -ENOMEM;
+    d->ring = p;
+    d->rname = (struct sockaddr_storage *)(void *)p;   /* the most aligned part first */
+    d->rmsg = (aios__mmsg *)(void *)(p + n * sizeof(struct sockaddr_storage));
+    d->riov = (struct iovec *)(void *)(p + n * (sizeof(struct sockaddr_storage) + sizeof(aios__mmsg)));
+    d->rbuf = p + head;
+    memset(d->rmsg, 0, n * sizeof(aios__mmsg));
+    for (i = 0; i < n; i++) {
+        d->riov[i].iov_base = d->rbuf + i * d->rsize;
+        d->riov[i].iov_len = d->rsize;
+        d->rmsg[i].msg_hdr.msg_iov = &d->riov[i];
+        d->rmsg[i].msg_hdr.msg_iovlen = 1;
+        d->rmsg[i].msg_hdr.msg_name = &d->rname[i];
+    }
+    return 0;
+}
+
+#ifndef AIOS_NO_MMSG
+static int aios__mmsg_missing;   /* recvmmsg or sendmmsg answered ENOSYS: once per process */
+#endif
+
+/* Fills the ring with up to n datagrams: how many, 0 when none is
+ * there, or -errno (an error the socket reports, such as an ICMP refusal
+ * of an earlier send on a connected socket).  MSG_TRUNC makes msg_len the
+ * datagram's own length, so a cut one is known for what it was. */
+AIOS_PRIVATE int aios__dgram_take(aios_dgram *d, int n)
+{
+    int i, r = -1;
+    if (n > d->rbatch) n = d->rbatch;
+    for (i = 0; i < n; i++) {
+        d->rmsg[i].msg_hdr.msg_namelen = sizeof d->rname[i];
+        d->rmsg[i].msg_hdr.msg_flags = 0;
+    }
+#ifndef AIOS_NO_MMSG
+    if (!aios__mmsg_missing) {
+        do r = AIOS_SYS_RECVMMSG(d->io.fd, d->rmsg, (unsigned)n, MSG_DONTWAIT | MSG_TRUNC); while (r < 0 && errno == EINTR);
+        if (r < 0 && errno == ENOSYS) aios__mmsg_missing = 1;
+        else goto done;
+    }
+#endif
+    for (i = 0, r = 0; i < n; i++) {
+        ssize_t k;
+        do k = AIOS_SYS_RECVMSG(d->io.fd, &d->rmsg[i].msg_hdr, MSG_DONTWAIT | MSG_TRUNC); while (k < 0 && errno == EINTR);
+        if (k < 0) { r = i > 0 ? i : -1; break; }   /* an error after some: the next call reports it */
+        d->rmsg[i].msg_len = (unsigned)k;
+        r = i + 1;
+    }
+#ifndef AIOS_NO_MMSG
+done:
+#endif
+    if (r < 0) return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -errno;
+    d->rn = r;
+    d->rpos = 0;
+    if (r < n) d->flags &= ~(unsigned)AIOS__D_MORE;
+    return r;
+}
+
+/* The receive waiting ends with status (its callback runs now). */
+AIOS_PRIVATE void aios__dgram_recv_done(aios_dgram *d, int status)
+{
+    aios_dgram_cb cb = d->rcb;
+    d->rcb = NULL;
+    d->rdst = NULL;
+    cb(d, status, d->rud);
+}
+
+/* Copies the next datagram of the ring into the receive waiting. */
+AIOS_PRIVATE void aios__dgram_hand_out(aios_dgram *d)
+{
+    const aios__mmsg *m = &d->rmsg[d->rpos];
+    size_t full = m->msg_len, kept = full < d->rsize ? full : d->rsize;
+    int cut = (m->msg_hdr.msg_flags & MSG_TRUNC) || full > d->rcap;
+    if (kept > d->rcap) kept = d->rcap;
+    if (kept) memcpy(d->rdst, d->rbuf + (size_t)d->rpos * d->rsize, kept);
+    aios__addr_take(&d->from, &d->rname[d->rpos], m->msg_hdr.msg_namelen);
+    d->rlast = full;
+    d->rpos++;
+    aios__dgram_recv_done(d, cut ? -EMSGSIZE : full > (size_t)INT_MAX ? INT_MAX : (int)full);
+}
+
+/* Hands out datagrams while a receive waits, at most recv_max per loop
+ * iteration: what is left waits for the next one, so that a flood of
+ * datagrams cannot keep the loop from its timers and other descriptors. */
+AIOS_PRIVATE void aios__dgram_recv_step(aios_dgram *d)
+{
+    akc_loop *l = &d->ctx->core;
+    if (d->riter != l->iterations) {
+        d->riter = l->iterations;
+        d->rcount = 0;
+    }
+    while (d->rcb && !(d->flags & AIOS__D_CLOSING)) {
+        if (d->rcount >= d->rmax) {
+            /* the rest next iteration; without memory for the timer, the
+             * deferred queue (which cannot fail) carries it instead */
+            if (d->rpos < d->rn && aios__timer_start(d->ctx, &d->resume, akc_time(l)) < 0) aios__dgram_kick(d);
+            return;
+        }
+        if (d->rpos == d->rn) {
+            int r;
+            if (!(d->flags & AIOS__D_MORE)) return;
+            r = aios__dgram_take(d, d->rmax - d->rcount);
+            if (r == 0) {
+                d->flags &= ~(unsigned)AIOS__D_MORE;
+                return;
+            }
+            if (r < 0) {
+                d->flags &= ~(unsigned)AIOS__D_MORE;
+                d->rlast = 0;
+                d->from.len = 0;
+                d->rcount++;
+                aios__dgram_recv_done(d, r);
+                continue;
+            }
+        }
+        d->rcount++;
+        aios__dgram_hand_out(d);
+    }
+}
+
+AIOS_API int aios_recv(aios_dgram *d, void *buf, size_t cap, aios_dgram_cb cb, void *ud)
+{
+    int r;
+    if ((r = aios__dgram_usable(d)) < 0) return r;
+    if ((!buf && cap) || !cb) return -EINVAL;
+    if (d->rcb) return -EBUSY;
+    if (!d->ring && aios__dgram_ring(d) < 0) return -ENOMEM;
+    d->rdst = buf;
+    d->rcap = cap;
+    d->rcb = cb;
+    d->rud = ud;
+    if (d->rpos < d->rn || (d->flags & AIOS__D_MORE)) aios__dgram_kick(d);   /* one may be here already */
+    else aios__dgram_update(d);                                               /* else the socket is watched */
+    return 0;
+}
+
+AIOS_API const aios_addr *aios_recv_from(const aios_dgram *d) { return d ? &d->from : NULL; }
+AIOS_API size_t aios_recv_size(const aios_dgram *d) { return d ? d->rlast : 0; }
+
+/* ---- sending ---- */
+
+AIOS_API int aios_send(aios_dgram *d, const void *data, size_t n, const aios_addr *to, aios_dgram_cb cb, void *ud)
+{
+    aios_addr tmp;
+    aios__sreq *r;
+    size_t size;
+    int e;
+    if ((e = aios__dgram_usable(d)) < 0) return e;
+    if (!data && n) return -EINVAL;
+    if (to && (to->len == 0 || to->len > sizeof to->u.bytes)) return -EINVAL;
+    if (!to && !(d->flags & AIOS__D_CONNECTED)) return -EDESTADDRREQ;
+    if (to) to = aios__addr_out(d, to, &tmp);
+    size = sizeof *r + ((to ? to->len : 0) + 7u) / 8u * 8u;
+    /* (written so that no sum can wrap, whatever send_hwm and n are) */
+    if (n > d->shwm || size > d->shwm - n) return -EMSGSIZE;   /* could never fit the queue */
+    size += n;
+    if (size > d->shwm - d->squeued) return -EAGAIN;
+    r = (aios__sreq *)AIOS_MALLOC(size);
+    if (!r) return -ENOMEM;
+    memset(r, 0, sizeof *r);
+    r->cb = cb;
+    r->ud = ud;
+    r->size = size;
+    r->len = n;
+    r->alen = to ? to->len : 0;
+    if (to) memcpy(AIOS__SREQ_ADDR(r), to->u.bytes, to->len);
+    if (n) memcpy(AIOS__SREQ_DATA(r), data, n);
+    if (d->stail) d->stail->next = r; else d->shead = r;
+    d->stail = r;
+    d->squeued += size;
+    aios__dgram_kick(d);
+    return 0;
+}
+
+AIOS_API size_t aios_send_queued(const aios_dgram *d) { return d ? d->squeued : 0; }
+
+/* Sends k datagrams: how many went, or -errno for the first. */
+AIOS_PRIVATE int aios__dgram_send_batch(aios_dgram *d, aios__mmsg *v, int k)
+{
+    int i;
+#ifndef AIOS_NO_MMSG
+    if (!aios__mmsg_missing) {
+        int r = AIOS_SYS_SENDMMSG(d->io.fd, v, (unsigned)k, MSG_DONTWAIT | MSG_NOSIGNAL);
+        if (r >= 0) return r;
+        if (errno != ENOSYS) return -errno;
+        aios__mmsg_missing = 1;
+    }
+#endif
+    for (i = 0; i < k; i++)
+        if (AIOS_SYS_SENDMSG(d->io.fd, &v[i].msg_hdr, MSG_DONTWAIT | MSG_NOSIGNAL) < 0) return i > 0 ? i : -errno;
+    return k;
+}
+
+/* Sends what is queued and not yet sent, up to 64 datagrams per call.  A
+ * datagram the kernel refuses fails alone (its status says why); a full
+ * socket buffer waits for the socket to be writable. */
+AIOS_PRIVATE void aios__dgram_flush(aios_dgram *d)
+{
+    aios__sreq *w = d->shead;
+    while (w && w->done) w = w->next;
+    while (w && !(d->flags & AIOS__D_SWAIT) && d->io.fd >= 0) {
+        aios__mmsg v[AIOS__SEND_BATCH];
+        struct iovec iov[AIOS__SEND_BATCH];
+        aios__sreq *req[AIOS__SEND_BATCH], *x;
+        int k = 0, n, i;
+        memset(v, 0, sizeof v);
+        for (x = w; x && k < AIOS__SEND_BATCH; x = x->next, k++) {
+            iov[k].iov_base = AIOS__SREQ_DATA(x);
+            iov[k].iov_len = x->len;
+            v[k].msg_hdr.msg_iov = &iov[k];
+            v[k].msg_hdr.msg_iovlen = 1;
+            v[k].msg_hdr.msg_name = x->alen ? AIOS__SREQ_ADDR(x) : NULL;
+            v[k].msg_hdr.msg_namelen = x->alen;
+            req[k] = x;
+        }
+        n = aios__dgram_send_batch(d, v, k);
+        if (n == -EINTR) continue;
+        if (n == -EAGAIN || n == -EWOULDBLOCK) {
+            d->flags |= AIOS__D_SWAIT;
+            break;
+        }
+        if (n < 0) {   /* this one alone: too big, no route, refused ... */
+            w->done = 1;
+            w->status = n;
+            w = w->next;
+            continue;
+        }
+        for (i = 0; i < n; i++) req[i]->done = 1;
+        w = req[n - 1]->next;
+    }
+}
+
+/* The callbacks of the datagrams at the head that are done, in order. */
+AIOS_PRIVATE void aios__dgram_send_done(aios_dgram *d)
+{
+    aios__sreq *r;
+    while ((r = d->shead) != NULL && r->done && !(d->flags & AIOS__D_CLOSING)) {
+        d->shead = r->next;
+        if (!d->shead) d->stail = NULL;
+        d->squeued -= r->size;
+        if (r->cb) r->cb(d, r->status, r->ud);
+        AIOS_FREE(r);
+    }
+}
+
+/* ---- dispatch ---- */
+
+AIOS_PRIVATE void aios__dgram_update(aios_dgram *d)
+{
+    unsigned ev = 0;
+    if (d->io.fd < 0) return;
+    if (d->rcb && d->rpos == d->rn) ev |= POLLIN;
+    if (d->flags & AIOS__D_SWAIT) ev |= POLLOUT;
+    akc_io_want(&d->ctx->core, &d->io, ev);
+}
+
+AIOS_PRIVATE void aios__dgram_process(aios_dgram *d, unsigned revents)
+{
+    if (revents & (POLLOUT | POLLERR)) d->flags &= ~(unsigned)AIOS__D_SWAIT;
+    if (revents & (POLLIN | POLLERR)) d->flags |= AIOS__D_MORE;
+    if (!(d->flags & AIOS__D_CLOSING)) aios__dgram_recv_step(d);
+    if (!(d->flags & AIOS__D_CLOSING)) {
+        aios__dgram_flush(d);
+        aios__dgram_send_done(d);
+    }
+    if (d->flags & AIOS__D_CLOSING) {
+        aios__dgram_finish(d);
+        return;
+    }
+    aios__dgram_update(d);
+}
+
+/* ---- options ---- */
+
+AIOS_PRIVATE int aios__dgram_opt(aios_dgram *d, int level, int name, const void *v, socklen_t len)
+{
+    int r;
+    if ((r = aios__dgram_usable(d)) < 0) return r;
+    return setsockopt(d->io.fd, level, name, v, len) < 0 ? -errno : 0;
+}
+
+/* An IPv4 option on an IPv6 socket: for the IPv4 peers a dual-stack
+ * socket also has (an IPv6-only socket refuses, which is fine). */
+AIOS_PRIVATE int aios__dgram_opt46(aios_dgram *d, int name4, int name6, const void *v, socklen_t len)
+{
+    int r;
+    if (d && d->family == AF_INET6) {
+        r = aios__dgram_opt(d, IPPROTO_IPV6, name6, v, len);
+        if (r == 0) (void)setsockopt(d->io.fd, IPPROTO_IP, name4, v, len);
+        return r;
+    }
+    return aios__dgram_opt(d, IPPROTO_IP, name4, v, len);
+}
+
+AIOS_API int aios_dgram_broadcast(aios_dgram *d, int on)
+{
+    int v = on ? 1 : 0;
+    return aios__dgram_opt(d, SOL_SOCKET, SO_BROADCAST, &v, sizeof v);
+}
+
+/* struct ip_mreqn, which names an interface by its index, is a GNU and
+ * BSD declaration: a file compiled for strict POSIX has no multicast. */
+#if (defined(__GLIBC__) && defined(__USE_MISC)) || (!defined(__GLIBC__) && (defined(_GNU_SOURCE) || defined(_BSD_SOURCE)))
+#define AIOS__MCAST 1
+#endif
+
+/* An IPv4 multicast option that names an interface by its index (group
+ * NULL: IP_MULTICAST_IF). */
+AIOS_PRIVATE int aios__mreqn(aios_dgram *d, int name, const struct in_addr *group, unsigned idx)
+{
+#ifdef AIOS__MCAST
+    struct ip_mreqn m;
+    memset(&m, 0, sizeof m);
+    if (group) m.imr_multiaddr = *group;
+    m.imr_ifindex = (int)idx;
+    return aios__dgram_opt(d, IPPROTO_IP, name, &m, sizeof m);
+#else
+    (void)d; (void)name; (void)group; (void)idx;
+    return -ENOTSUP;
+#endif
+}
+
+AIOS_PRIVATE int aios__dgram_member(aios_dgram *d, const char *group, const char *iface, int join)
+{
+    aios_addr g;
+    unsigned idx;
+    int r;
+    struct ipv6_mreq m;
+    const struct sockaddr_in6 *v6 = (const struct sockaddr_in6 *)(const void *)g.u.bytes;
+    if ((r = aios__dgram_usable(d)) < 0) return r;
+    if (!group) return -EINVAL;
+    if ((r = aios_addr_set(&g, group, 0)) < 0 || (r = aios__ifindex(iface, &idx)) < 0) return r;
+    if (aios__addr_family(&g) == AF_INET)
+        return aios__mreqn(d, join ? IP_ADD_MEMBERSHIP : IP_DROP_MEMBERSHIP,
+                           &((const struct sockaddr_in *)(const void *)g.u.bytes)->sin_addr, idx);
+    memset(&m, 0, sizeof m);
+    m.ipv6mr_multiaddr = v6->sin6_addr;
+    m.ipv6mr_interface = idx ? idx : v6->sin6_scope_id;   /* ff02::fb%eth0 names it too */
+    return aios__dgram_opt(d, IPPROTO_IPV6, join ? IPV6_JOIN_GROUP : IPV6_LEAVE_GROUP, &m, sizeof m);
+}
+
+AIOS_API int aios_dgram_join(aios_dgram *d, const char *group, const char *iface)
+{
+    return aios__dgram_member(d, group, iface, 1);
+}
+
+AIOS_API int aios_dgram_leave(aios_dgram *d, const char *group, const char *iface)
+{
+    return aios__dgram_member(d, group, iface, 0);
+}
+
+AIOS_API int aios_dgram_multicast_if(aios_dgram *d, const char *iface)
+{
+    unsigned idx;
+    int r, i6;
+    if ((r = aios__dgram_usable(d)) < 0) return r;
+    if ((r = aios__ifindex(iface, &idx)) < 0) return r;
+    if (d->family != AF_INET6) return aios__mreqn(d, IP_MULTICAST_IF, NULL, idx);
+    i6 = (int)idx;
+    r = aios__dgram_opt(d, IPPROTO_IPV6, IPV6_MULTICAST_IF, &i6, sizeof i6);
+    if (r == 0) (void)aios__mreqn(d, IP_MULTICAST_IF, NULL, idx);   /* for its IPv4 peers (dual stack) */
+    return r;
+}
+
+AIOS_API int aios_dgram_multicast_ttl(aios_dgram *d, int ttl)
+{
+    if (ttl < 0 || ttl > 255) return -EINVAL;
+    return aios__dgram_opt46(d, IP_MULTICAST_TTL, IPV6_MULTICAST_HOPS, &ttl, sizeof ttl);
+}
+
+AIOS_API int aios_dgram_multicast_loop(aios_dgram *d, int on)
+{
+    int v = on ? 1 : 0;
+    return aios__dgram_opt46(d, IP_MULTICAST_LOOP, IPV6_MULTICAST_LOOP, &v, sizeof v);
+}
+
+/* ---- accessors ---- */
+
+AIOS_API int aios_dgram_fd(const aios_dgram *d) { return d ? d->io.fd : -1; }
+
+AIOS_API int aios_dgram_local(const aios_dgram *d, aios_addr *a)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof ss;
+    if (!d || !a) return -EINVAL;
+    if (d->io.fd < 0) return AIOS_ECLOSED;
+    if (getsockname(d->io.fd, (struct sockaddr *)(void *)&ss, &len) < 0) return -errno;
+    aios__addr_take(a, &ss, len);
+    return 0;
+}
+
+AIOS_API int aios_dgram_port(const aios_dgram *d)
+{
+    aios_addr a;
+    int r = aios_dgram_local(d, &a);
+    return r < 0 ? r : aios_addr_port(&a);
+}
+
+AIOS_API void aios_dgram_set_ud(aios_dgram *d, void *p) { if (d) d->user = p; }
+AIOS_API void *aios_dgram_ud(const aios_dgram *d) { return d ? d->user : NULL; }
+
+/* The await bridge's: the receive or send (cb, ud) ends without its
+ * callback.  A receive has taken nothing yet (datagrams move at its
+ * completion); a send not yet gone is dropped, one already sent only
+ * loses its callback. */
+AIOS_API void aios__dgram_withdraw(aios_dgram *d, int what, aios_dgram_cb cb, void *ud)
+{
+    aios__sreq **pp, *r, *prev = NULL;
+    if (!d) return;
+    if (what == AIOS__WD_RECV) {
+        if (d->rcb == cb && d->rud == ud) {
+            d->rcb = NULL;
+            d->rdst = NULL;
+            aios__dgram_update(d);
+        }
+        return;
+    }
+    for (pp = &d->shead; (r = *pp) != NULL; prev = r, pp = &r->next)
+        if (r->cb == cb && r->ud == ud) break;
+    if (!r) return;
+    if (r->done) {
+        r->cb = NULL;
+        return;
+    }
+    *pp = r->next;
+    if (d->stail == r) d->stail = prev;
+    d->squeued -= r->size;
+    AIOS_FREE(r);
+}
+
+/* ==== section: signals ==== */
+
+AIOS_PRIVATE void aios__signal_fire(akc_loop *l, akc_sig *core, const akc_siginfo *info)
+{
+    aios_signal *sig = AIOS__CONTAINER(core, aios_signal, core);
+    (void)l;
+    sig->cb(sig, info, sig->ud);
+}
+
+AIOS_API void aios_signal_init(aios_signal *sig, aios_signal_cb cb, void *ud)
+{
+    if (!sig) return;
+    akc_sig_init(&sig->core, aios__signal_fire);
+    sig->cb = cb;
+    sig->ud = ud;
+}
+
+AIOS_API int aios_signal_start(aios_signal *sig, aios_ctx *ctx, int signo)
+{
+    if (!sig || !ctx || !sig->cb || sig->core.fn != aios__signal_fire) return -EINVAL;
+    return akc_sig_start(&ctx->core, &sig->core, signo);
+}
+
+AIOS_API int aios_signal_stop(aios_signal *sig, aios_ctx *ctx)
+{
+    if (!sig || !ctx) return -EINVAL;
+    return akc_sig_stop(&ctx->core, &sig->core);
+}
+
+AIOS_API int aios_signal_active(const aios_signal *sig) { return sig && akc_sig_active(&sig->core); }
+
 /* ==== section: closing the context ==== */
 
-static void aios__close_all_streams(aios_ctx *c)
+AIOS_PRIVATE void aios__close_all_streams(aios_ctx *c)
 {
     aios_server *srv;
     aios_stream *s;
@@ -3994,13 +5816,15 @@ AIOS_API void aios_ctx_close(aios_ctx *c)
         else aios__server_force(srv);
     }
     aios__close_all_streams(c);
-    for (rounds = 0; rounds < 1000000 && (akc_defer_pending(&c->core) || c->nstreams > 0); rounds++) {
+    if (c->dgrams_close) c->dgrams_close(c);
+    for (rounds = 0; rounds < 1000000 && (akc_defer_pending(&c->core) || c->nstreams > 0 || c->dgrams); rounds++) {
         akc__run_deferred(&c->core, 1);
         aios__close_all_streams(c);  /* callbacks may have opened more */
+        if (c->dgrams_close) c->dgrams_close(c);
         for (srv = c->servers; srv; srv = srv->next) if (!srv->shutting) (void)aios_server_shutdown(srv, 0, NULL, NULL);
     }
 #ifndef AIOS_NO_THREADS
-    aios__resolve_reap(c, 1);  /* getaddrinfo cannot be interrupted: wait for it */
+    aios__rpool_close(c);  /* a getaddrinfo still running ends on its own */
 #endif
     akc_loop_free(&c->core);
     memset(c, 0, sizeof *c);
@@ -4023,7 +5847,13 @@ AIOS_API void aios_ctx_close(aios_ctx *c)
  * taken back and the stream stays usable: bytes a read had taken are back
  * in the stream's buffer, a write that had not started is dropped, one
  * that had started finishes from a copy, a connect is abandoned (the
- * stream stays, without a descriptor; close it). */
+ * stream stays, without a descriptor; close it).
+ *
+ * Datagrams the same way: AIOS_AWAIT_RECV(t, d, buf, cap) gives the
+ * datagram's length (or -EMSGSIZE for one cut to cap; aios_recv_from(d)
+ * names its sender), AIOS_AWAIT_SEND(t, d, data, n, to) 0 or why the
+ * datagram failed.  Taken back, a receive has taken no datagram and a
+ * send not yet gone never goes. */
 #if defined(SCHD_H_INCLUDED) && defined(AIO_STREAM_H) && !defined(AKC_BRIDGE_AIO)
 #define AKC_BRIDGE_AIO 1
 #include <errno.h>
@@ -4041,6 +5871,8 @@ AIOS_API void aios_ctx_close(aios_ctx *c)
 #define AIOS_AWAIT_SHUTDOWN(t, s)                 SCHD_AWAIT_(t, aios__await_shutdown((t), (s)))
 #define AIOS_AWAIT_SERVER_SHUTDOWN(t, srv, timeout_ns) \
     SCHD_AWAIT_(t, aios__await_server_shutdown((t), (srv), (timeout_ns)))
+#define AIOS_AWAIT_RECV(t, d, buf, cap)           SCHD_AWAIT_(t, aios__await_recv((t), (d), (buf), (cap)))
+#define AIOS_AWAIT_SEND(t, d, data, n, to)        SCHD_AWAIT_(t, aios__await_send((t), (d), (data), (n), (to)))
 
 enum { AIOS__AW_SOME, AIOS__AW_EXACT, AIOS__AW_UNTIL, AIOS__AW_PEEK };
 
@@ -4151,6 +5983,39 @@ AIOS__BRIDGE int aios__await_server_shutdown(schd_task *t, aios_server *srv, int
     r = aios_server_shutdown(srv, timeout_ns, aios__await_server_done, t);
     if (r < 0) return schd_task_op_failed(t, r);
     return schd_task_op_begin(t, srv, aios__await_withdraw_server);
+}
+
+static void aios__await_dgram_done(aios_dgram *d, int status, void *ud)
+{
+    schd_task_op_end((schd_task *)ud, d, status);
+}
+
+static void aios__await_withdraw_recv(schd_task *t, void *op)
+{
+    aios__dgram_withdraw((aios_dgram *)op, AIOS__WD_RECV, aios__await_dgram_done, t);
+}
+
+static void aios__await_withdraw_send(schd_task *t, void *op)
+{
+    aios__dgram_withdraw((aios_dgram *)op, AIOS__WD_SEND, aios__await_dgram_done, t);
+}
+
+AIOS__BRIDGE int aios__await_recv(schd_task *t, aios_dgram *d, void *buf, size_t cap)
+{
+    int r;
+    if (schd_task_op_enter(t)) return 1;
+    r = aios_recv(d, buf, cap, aios__await_dgram_done, t);
+    if (r < 0) return schd_task_op_failed(t, r);
+    return schd_task_op_begin(t, d, aios__await_withdraw_recv);
+}
+
+AIOS__BRIDGE int aios__await_send(schd_task *t, aios_dgram *d, const void *data, size_t n, const aios_addr *to)
+{
+    int r;
+    if (schd_task_op_enter(t)) return 1;
+    r = aios_send(d, data, n, to, aios__await_dgram_done, t);
+    if (r < 0) return schd_task_op_failed(t, r);
+    return schd_task_op_begin(t, d, aios__await_withdraw_send);
 }
 
 /* A context as a source of a schd_loop: schd_source_add with

@@ -30,9 +30,15 @@ says so otherwise).  Other files include it without the macro.
 - `AUSB_MALLOC(n)`, `AUSB_REALLOC(p, n)`, `AUSB_FREE(p)`: allocator hooks;
   define all three or none (default: the C library).  Device lists, the
   loop's tables, pipeline and OUT queue buffers, hotplug events
-  and the rare deferred close use them; libusb itself allocates each
-  transfer once, in `ausb_transfer_init` (and `ausb_read_string`), never
-  per submit.
+  and the rare deferred close use them.  libusb allocates with the C
+  library, past these hooks: each transfer once, in `ausb_transfer_init`
+  (and `ausb_read_string`), and, as measured with libusb 1.0.26 on 64-bit
+  Linux, one block per submit, which it frees when the transfer
+  completes: 56 bytes per kernel request (URB), with one URB for a
+  control or interrupt transfer, one for a bulk transfer when the host
+  controller does scatter-gather (else one per 16 KiB), and 160 bytes in
+  two blocks for 8 isochronous packets.  asyncusb.h itself allocates
+  nothing per submit.
 - `AUSB_LIBUSB(fn)`: every libusb call goes through this macro (default:
   the function itself), so a test build can wrap or fail any of them, e.g.
   `#define AUSB_LIBUSB(fn) my_faulty_##fn`.
@@ -43,8 +49,18 @@ says so otherwise).  Other files include it without the macro.
   raw descriptor walker, IADs, UTF-16 decoding, setup packets, speed and
   endpoint type names), for tools and tests on targets without libusb.
 - `ASYNCKIT_POLL`: the loop waits with `poll()` instead of epoll; the
-  structures do not change with it.  `AKC_SYS_*` replace the loop's system
-  calls (see sched.h's manual).
+  structures do not change with it.
+- `AKC_SYS_EPOLL_CREATE1`, `AKC_SYS_EPOLL_CTL`, `AKC_SYS_EPOLL_WAIT`,
+  `AKC_SYS_EPOLL_PWAIT2`, `AKC_SYS_PPOLL`, `AKC_SYS_POLL`, `AKC_SYS_EVENTFD`,
+  `AKC_SYS_READ`, `AKC_SYS_WRITE`, `AKC_SYS_CLOSE`, `AKC_SYS_SIGNALFD`,
+  `AKC_SYS_SIGPROCMASK`: the system calls of the loop (the wait, the
+  cross-thread wake-up, the signal watchers), each a name or a
+  function-like macro with the libc signature, for counting or fault
+  injection (`AKC_SYS_EPOLL_PWAIT2` takes the descriptor, the events,
+  their count and a pointer to two long longs: seconds, nanoseconds).  The
+  loop waits with epoll_pwait2 (nanosecond timeouts) where the kernel has
+  it, else with epoll_wait and timeouts rounded up to the next
+  millisecond; `AKC_NO_PWAIT2` keeps it to epoll_wait.
 - `ASYNCKIT_IMPLEMENTATION` / `ASYNCKIT_STATIC` turn on the switches of
   every header of the family.
 
@@ -109,7 +125,10 @@ over in order:
   a callback may free the handle's storage or even call `ausb_ctx_close`.
   `ausb_ctx_close` closes every handle still open and runs the deferred calls
   (also those deferred meanwhile); `ausb_ctx_close` from a callback that exit
-  itself delivers does nothing.
+  itself delivers does nothing.  From any other callback of the context's
+  dispatch (a transfer's, a signal watcher's, a deferred call's) it is
+  carried out when that dispatch returns, before `ausb_run_once` or
+  `ausb_dispatch` returns: the context stays usable until then.
 - An `ausb_stop` made while `ausb_run` is not running ends the next
   `ausb_run` at once.
 - `ausb_ctx`, `ausb_handle` and `ausb_transfer` are caller storage that
@@ -131,18 +150,72 @@ brackets.  The sections follow the order of the declarations below.
     void ausb_ctx_close(ausb_ctx *ctx);            closes every open handle, delivers what is due
     int  ausb_prepare(void *ctx, struct pollfd *fds, int cap, int64_t *deadline_ns);
     void ausb_dispatch(void *ctx, struct pollfd *fds, int n);
-    int  ausb_run_once(ausb_ctx *ctx, int64_t timeout_ns);   one wait (-1: no limit); 1
-                                              while something is in flight or queued, 0
-                                              when nothing is, <0 on error
-    int  ausb_run(ausb_ctx *ctx);             until nothing is in flight or queued, or ausb_stop
+    int  ausb_run_once(ausb_ctx *ctx, int64_t timeout_ns);   one wait (-1: no limit);
+                                              1 while ausb_run would go on, else 0;
+                                              <0 on error
+    int  ausb_run(ausb_ctx *ctx);             until ausb_stop, or until nothing is in flight
+                                              or queued and no hotplug watch is started
     void ausb_stop(ausb_ctx *ctx);            any thread, also a signal handler
-    int  ausb_pending(const ausb_ctx *ctx);   transfers in flight plus queued work
+    int  ausb_pending(const ausb_ctx *ctx);   transfers in flight plus queued work (hotplug
+                                              watches are not counted)
     int64_t ausb_now_ns(void);                CLOCK_MONOTONIC
+    void ausb_deferred_init(ausb_deferred *d);   caller storage, any content (or zeroed)
     void ausb_defer(ausb_deferred *d, ausb_ctx *ctx, cb, ud);   [cb(d, ud)] from
-                                              the next dispatch; caller storage
+                                              the next dispatch; no-op while queued
     const char *ausb_strerror(int code);      any code, also -errno
     int  ausb_from_libusb(int value, int is_status);   a libusb_error, or a transfer
                                               status (is_status 1), as our code
+
+### Signals
+
+    void ausb_signal_init(ausb_signal *sig, cb, ud);   [cb(sig, const ausb_siginfo *info, ud)]
+    int  ausb_signal_start(sig, ctx, int signo);   blocks signo in this thread; a started
+                                              watcher moves to signo
+    int  ausb_signal_stop(sig, ctx);          0 also when not started
+    int  ausb_signal_active(const ausb_signal *sig);   1 while started
+
+A signal watcher delivers a signal through the context's loop: the
+callback runs from dispatch, so it may stop a pipe, close a handle or call
+`ausb_stop` (a monitor that runs until Ctrl-C: a watcher of SIGINT whose
+callback calls `ausb_stop(ctx)`, started next to its hotplug watch).  No
+handler is installed: the context reads a signalfd of its own, whose mask
+is the signals its watchers watch.  The semantics are those of sched.h's
+and aio_stream.h's watchers:
+
+- Any signal that can be blocked may be watched; SIGKILL, SIGSTOP, the
+  signals a fault raises (SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP,
+  SIGSYS), those the C library keeps for its threads, and a context not
+  initialised give `-EINVAL`.  A signal may have several watchers, each
+  called once per delivery; a callback may stop or start any watcher.
+  `info` holds `signo`, `code` (si_code), `pid` and `uid` of the sender,
+  `value` (sigqueue's int) and, for SIGCHLD, `status`.  Standard signals
+  do not queue (two before the loop reads them are one call); real-time
+  signals do.
+- The first watcher of a signal blocks it in the calling thread (the
+  context's), so that it waits, pending, for the loop: one that arrives
+  after the watcher started comes with the first dispatch, however late.
+  One that arrives before any watcher meets its disposition (SIGINT ends
+  the process).  When the last watcher of a signal stops, or
+  `ausb_ctx_close` stops them all, the thread's mask is as it was, and a
+  signal not yet read then is dropped, not left to its default action.
+  Watch a given signal in one loop only (a `schd_loop` and a context
+  attached to it each read their own signalfd).
+- A started watcher must not move until it stops.  Like a hotplug watch,
+  it keeps `ausb_run` going: a program that waits for Ctrl-C stops its
+  watchers (or calls `ausb_stop`) from the callback.
+- Threads: a signal sent to the process goes to any thread that does not
+  block it, and only the context's thread blocks it.  libusb starts its
+  own thread (the hotplug monitor) inside `libusb_init`, and
+  `ausb_ctx_init` calls `libusb_init` with every signal blocked, so that
+  thread never takes one, whatever the program's mask was; the program
+  needs to do nothing for it.  A `libusb_init` of the program's own, or of
+  another library, may start that thread first: call it with every signal
+  blocked too (`pthread_sigmask(SIG_SETMASK, &all, &old)` with `all` from
+  `sigfillset`, then `libusb_init`, then `pthread_sigmask(SIG_SETMASK,
+  &old, NULL)`), and start the program's own threads with the watched
+  signals blocked (block them in `main` before the first
+  `pthread_create`).  Otherwise a SIGTERM can end the process past its
+  watcher.
 
 ### Devices
 
@@ -267,8 +340,9 @@ gone one.
 ### Transfers
 
     int  ausb_transfer_init(ausb_transfer *t, int iso_packets);   once per transfer
-    void ausb_transfer_free(ausb_transfer *t);    idle (or in its callback); in flight it
-                                              only cancels: free it from the callback
+    void ausb_transfer_free(ausb_transfer *t);    idle, or in its callback: at once; in
+                                              flight: cancels it, and frees it when its
+                                              callback comes (do not free it again)
     void ausb_fill_bulk(t, h, unsigned char ep, void *buf, int len, int64_t timeout_ns,
                         cb, ud);            [cb(t, status, ud)]
     void ausb_fill_interrupt(t, h, ep, buf, len, timeout_ns, cb, ud);
@@ -520,10 +594,11 @@ libusb's codes and transfer statuses onto them and onto the family's own:
 #endif
 /* ==== asynckit core begin ==== */
 /* The loop core of the asynckit family: the time cache, timers, deferred
- * calls, descriptor watching (epoll, or poll), cross-thread wake-ups and the
- * family's error text.  Every header of the family carries this same block,
- * stamped from core/core.h by tools/stamp_core.sh (edit it there, then run
- * the script); the test run fails when a header's copy differs.
+ * calls, descriptor watching (epoll, or poll), cross-thread wake-ups, signal
+ * watchers (a signalfd per loop) and the family's error text.  Every header
+ * of the family carries this same block, stamped from core/core.h of the
+ * asynckit sources by tools/stamp_core.sh (edit it there, then run the
+ * script); their test run fails when a header's copy differs.
  *
  * Its names (akc_, AKC_) are the family's own and not an API: each header
  * wraps what users need under its own prefix.  The declarations come once
@@ -536,7 +611,7 @@ libusb's codes and transfer statuses onto them and onto the family's own:
  * defined (or off Linux).  The structures below are the same for both, so
  * files built with different choices still agree on every layout. */
 #if !defined(AKC_CORE_VERSION)
-#define AKC_CORE_VERSION 1
+#define AKC_CORE_VERSION 2
 
 #include <stddef.h>
 #include <stdint.h>
@@ -578,12 +653,15 @@ typedef struct akc_io akc_io;
 typedef struct akc_timer akc_timer;
 typedef struct akc_defer akc_defer;
 typedef struct akc_post akc_post;
+typedef struct akc_sig akc_sig;
+typedef struct akc_siginfo akc_siginfo;
 
 /* Every callback of the core gets its loop first. */
 typedef void (*akc_io_fn)(akc_loop *l, akc_io *io, unsigned revents);
 typedef void (*akc_timer_fn)(akc_loop *l, akc_timer *t);
 typedef void (*akc_defer_fn)(akc_loop *l, akc_defer *d);
 typedef void (*akc_post_fn)(akc_loop *l, akc_post *p);
+typedef void (*akc_sig_fn)(akc_loop *l, akc_sig *s, const akc_siginfo *info);
 typedef int64_t (*akc_clock_fn)(void *ud);
 /* Grows or frees a block: n 0 frees p; old is p's size (for allocators
  * without realloc). */
@@ -600,6 +678,8 @@ struct akc_io {
     unsigned char state;   /* AKC__IO_* bits */
 };
 
+/* Kinds 1 to AKC_IO_KINDS - 2 are the headers'; the last is the core's
+ * own signal descriptor. */
 #define AKC_IO_KINDS 8
 
 /* A timer: 16 bytes, plus 24 in the loop's heap while active. */
@@ -618,6 +698,23 @@ struct akc_defer {
 struct akc_post {
     akc_post *next;
     akc_post_fn fn;
+};
+
+/* One signal as the loop read it from its signal descriptor. */
+struct akc_siginfo {
+    int signo;
+    int code;              /* si_code: SI_USER (kill), SI_QUEUE, SI_KERNEL, CLD_EXITED ... */
+    int pid;               /* the sender (kill, sigqueue), or the child (SIGCHLD) */
+    unsigned uid;          /* the sender's real user id */
+    int status;            /* SIGCHLD: the exit status, or the signal that ended the child */
+    int value;             /* the int that sigqueue sent */
+};
+
+/* A signal watcher: on its loop's list while started (signo != 0). */
+struct akc_sig {
+    akc_sig *next, *prev;
+    akc_sig_fn fn;
+    int signo;
 };
 
 struct akc__tentry { int64_t when; uint64_t seq; akc_timer *t; };
@@ -657,6 +754,10 @@ struct akc_loop {
     int live;                  /* between init and free */
     int passes;                /* rounds of deferred calls per dispatch (1) */
     akc_io_fn io_fns[AKC_IO_KINDS];   /* the handler of each kind of watcher */
+    /* signals: the descriptor and the masks, allocated by the first
+     * watcher; sigs_free (set then) releases them with the loop */
+    void *sigs;
+    void (*sigs_free)(akc_loop *l);
     /* the header's own parts of an iteration */
     void (*on_prepare)(akc_loop *l, int64_t *deadline);
     void (*on_dispatch)(akc_loop *l);
@@ -667,7 +768,7 @@ struct akc_loop {
 }
 #endif
 
-#elif AKC_CORE_VERSION != 1
+#elif AKC_CORE_VERSION != 2
 #error "asynckit: headers of different versions in one file (their loop cores differ); update them together"
 #endif /* AKC_CORE_VERSION */
 
@@ -687,7 +788,9 @@ struct akc_loop {
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <signal.h>
 #include <sys/eventfd.h>
+#include <sys/signalfd.h>
 #if !defined(AKC_POLL_BACKEND)
 #include <sys/epoll.h>
 #include <sys/syscall.h>
@@ -737,6 +840,12 @@ struct akc_loop {
 #endif
 #ifndef AKC_SYS_CLOSE
 #define AKC_SYS_CLOSE close
+#endif
+#ifndef AKC_SYS_SIGNALFD
+#define AKC_SYS_SIGNALFD signalfd
+#endif
+#ifndef AKC_SYS_SIGPROCMASK
+#define AKC_SYS_SIGPROCMASK sigprocmask
 #endif
 
 #if defined(__GNUC__)
@@ -1330,6 +1439,234 @@ AKC_FN void akc__wake_run(akc_loop *l, akc_io *io, unsigned revents)
     akc__run_posts(l);
 }
 
+/* ---- core: signals ---- */
+
+/* Signals reach the loop through one signalfd per loop, whose mask is the
+ * union of the signals its watchers watch.  A watched signal is blocked in
+ * the thread that started its first watcher (the loop's thread), so it
+ * stays pending until the loop reads it, and is unblocked again when its
+ * last watcher stops, if it was not blocked before.  No handler is ever
+ * installed. */
+
+#define AKC__IO_SIGNAL (AKC_IO_KINDS - 1)
+
+struct akc__sigs {
+    akc_io io;             /* the signalfd; fd -1 while no watcher is started */
+    sigset_t watched;      /* its mask: every signal with a started watcher */
+    sigset_t added;        /* of those, the ones this loop blocked */
+    akc_sig *list;         /* started watchers, the newest first */
+    akc_sig *cursor;       /* the next watcher of the delivery in progress */
+};
+
+AKC_FN void akc_sig_init(akc_sig *s, akc_sig_fn fn)
+{
+    s->next = s->prev = NULL;
+    s->fn = fn;
+    s->signo = 0;
+}
+
+/* A signal a watcher may take: one that can be blocked (not SIGKILL,
+ * SIGSTOP, nor those the C library keeps for itself) and that is not
+ * raised by a fault of the thread itself, which blocking would not stop. */
+AKC_FN int akc_sig_valid(int signo)
+{
+    sigset_t one;
+    switch (signo) {
+    case SIGKILL: case SIGSTOP: case SIGSEGV: case SIGBUS: case SIGFPE: case SIGILL: case SIGTRAP: case SIGSYS:
+        return 0;
+    default:
+        break;
+    }
+    sigemptyset(&one);
+    return signo > 0 && sigaddset(&one, signo) == 0;
+}
+
+AKC_FN int akc__sig_owned(const struct akc__sigs *g, const akc_sig *s)
+{
+    const akc_sig *it;
+    for (it = g ? g->list : NULL; it; it = it->next)
+        if (it == s) return 1;
+    return 0;
+}
+
+AKC_FN int akc_sig_active(const akc_sig *s) { return s->signo != 0; }
+
+/* 1 while a watcher of the loop is started. */
+AKC_FN int akc_sig_watching(const akc_loop *l)
+{
+    return l->sigs != NULL && ((const struct akc__sigs *)l->sigs)->list != NULL;
+}
+
+/* Reads what is pending (at most 16 signals per readiness, so a storm of
+ * queued real-time signals cannot hold the loop) and calls every watcher
+ * of each.  A watcher started meanwhile waits for the next signal; one
+ * stopped meanwhile is not called. */
+AKC_FN void akc__sig_ready(akc_loop *l, akc_io *io, unsigned revents)
+{
+    struct akc__sigs *g = (struct akc__sigs *)l->sigs;
+    struct signalfd_siginfo buf[16];
+    ssize_t n;
+    int i;
+    (void)revents;
+    n = AKC_SYS_READ(io->fd, buf, sizeof buf);
+    if (n <= 0) return;   /* none left (another reader of the process took it), or EINTR */
+    for (i = 0; i < (int)(n / (ssize_t)sizeof buf[0]); i++) {
+        akc_siginfo info;
+        akc_sig *s;
+        info.signo = (int)buf[i].ssi_signo;
+        info.code = buf[i].ssi_code;
+        info.pid = (int)buf[i].ssi_pid;
+        info.uid = buf[i].ssi_uid;
+        info.status = buf[i].ssi_status;
+        info.value = buf[i].ssi_int;
+        g->cursor = g->list;
+        while ((s = g->cursor) != NULL) {
+            g->cursor = s->next;
+            if (s->signo == info.signo) s->fn(l, s, &info);
+            if (l->sigs != g) return;   /* the loop closed from the callback: g is gone */
+        }
+    }
+}
+
+AKC_FN void akc__sigs_free(akc_loop *l);
+
+AKC_FN struct akc__sigs *akc__sigs_get(akc_loop *l)
+{
+    struct akc__sigs *g = (struct akc__sigs *)l->sigs;
+    if (g) return g;
+    g = (struct akc__sigs *)akc__mem(l, NULL, 0, sizeof *g);
+    if (!g) return NULL;
+    memset(g, 0, sizeof *g);
+    akc_io_init(&g->io, -1, AKC__IO_SIGNAL);
+    sigemptyset(&g->watched);
+    sigemptyset(&g->added);
+    akc_io_handle(l, AKC__IO_SIGNAL, akc__sig_ready);
+    l->sigs = g;
+    l->sigs_free = akc__sigs_free;
+    return g;
+}
+
+/* Gives the descriptor the mask in g->watched, creating it for the first
+ * watcher.  0 or -errno. */
+AKC_FN int akc__sig_fd(akc_loop *l, struct akc__sigs *g)
+{
+    int fd;
+    if (g->io.fd >= 0) return AKC_SYS_SIGNALFD(g->io.fd, &g->watched, 0) < 0 ? -errno : 0;
+    fd = AKC_SYS_SIGNALFD(-1, &g->watched, SFD_NONBLOCK | SFD_CLOEXEC);
+    if (fd < 0) return -errno;
+    akc_io_init(&g->io, fd, AKC__IO_SIGNAL);
+    if (akc_io_open(l, &g->io) < 0) {
+        (void)AKC_SYS_CLOSE(fd);
+        g->io.fd = -1;
+        return -ENOMEM;
+    }
+    akc_io_want(l, &g->io, POLLIN);
+    return 0;
+}
+
+/* signo has no watcher left: out of the descriptor's mask (the descriptor
+ * goes with the last watcher), and unblocked if this loop blocked it.
+ * What arrived in between was meant for the watchers, so it is taken
+ * rather than left to the default action that the unblock would let run. */
+AKC_FN void akc__sig_unwatch(akc_loop *l, struct akc__sigs *g, int signo)
+{
+    sigset_t one;
+    sigdelset(&g->watched, signo);
+    if (!g->list && g->io.fd >= 0) {
+        akc_io_close(l, &g->io);
+        (void)AKC_SYS_CLOSE(g->io.fd);
+        g->io.fd = -1;
+    } else if (g->io.fd >= 0) {
+        (void)AKC_SYS_SIGNALFD(g->io.fd, &g->watched, 0);
+    }
+    if (!sigismember(&g->added, signo)) return;
+    sigdelset(&g->added, signo);
+    sigemptyset(&one);
+    sigaddset(&one, signo);
+    {
+        struct timespec zero = {0, 0};
+        int i;
+        for (i = 0; i < 1024; i++)   /* queued real-time signals: each is one */
+            if (sigtimedwait(&one, NULL, &zero) < 0 && errno != EINTR) break;
+    }
+    (void)AKC_SYS_SIGPROCMASK(SIG_UNBLOCK, &one, NULL);
+}
+
+/* First watcher of signo: block it in this thread, then add it to the
+ * descriptor (in that order, so that nothing arrives unwatched and
+ * unblocked in between).  0 or -errno, with nothing changed. */
+AKC_FN int akc__sig_watch(akc_loop *l, struct akc__sigs *g, int signo)
+{
+    sigset_t one, old;
+    int r;
+    sigemptyset(&one);
+    sigaddset(&one, signo);
+    if (AKC_SYS_SIGPROCMASK(SIG_BLOCK, &one, &old) < 0) return -errno;
+    sigaddset(&g->watched, signo);
+    if (!sigismember(&old, signo)) sigaddset(&g->added, signo);
+    r = akc__sig_fd(l, g);
+    if (r < 0) {
+        sigdelset(&g->watched, signo);
+        if (sigismember(&g->added, signo)) {
+            sigdelset(&g->added, signo);
+            (void)AKC_SYS_SIGPROCMASK(SIG_UNBLOCK, &one, NULL);
+        }
+    }
+    return r;
+}
+
+AKC_FN int akc_sig_stop(akc_loop *l, akc_sig *s)
+{
+    struct akc__sigs *g = (struct akc__sigs *)l->sigs;
+    int signo = s->signo;
+    const akc_sig *it;
+    if (!signo) return 0;
+    if (!akc__sig_owned(g, s)) return -EINVAL;   /* a watcher of another loop */
+    if (g->cursor == s) g->cursor = s->next;
+    if (s->prev) s->prev->next = s->next; else g->list = s->next;
+    if (s->next) s->next->prev = s->prev;
+    s->next = s->prev = NULL;
+    s->signo = 0;
+    for (it = g->list; it; it = it->next)
+        if (it->signo == signo) return 0;
+    akc__sig_unwatch(l, g, signo);
+    return 0;
+}
+
+/* Starts s for signo (a started s moves to signo).  0, -EINVAL (a signal
+ * no watcher may take, a watcher of another loop), -ENOMEM or -errno of
+ * signalfd; s is then stopped. */
+AKC_FN int akc_sig_start(akc_loop *l, akc_sig *s, int signo)
+{
+    struct akc__sigs *g;
+    int r;
+    if (!akc_sig_valid(signo) || !l->live) return -EINVAL;   /* a closed loop has no allocator */
+    if (s->signo) {
+        if (!akc__sig_owned((struct akc__sigs *)l->sigs, s)) return -EINVAL;
+        if (s->signo == signo) return 0;
+        (void)akc_sig_stop(l, s);
+    }
+    g = akc__sigs_get(l);
+    if (!g) return -ENOMEM;
+    if (!sigismember(&g->watched, signo) && (r = akc__sig_watch(l, g, signo)) < 0) return r;
+    s->prev = NULL;
+    s->next = g->list;
+    if (g->list) g->list->prev = s;
+    g->list = s;
+    s->signo = signo;
+    return 0;
+}
+
+/* With the loop: every watcher stops (masks restored), the memory goes. */
+AKC_FN void akc__sigs_free(akc_loop *l)
+{
+    struct akc__sigs *g = (struct akc__sigs *)l->sigs;
+    while (g->list) (void)akc_sig_stop(l, g->list);
+    (void)akc__mem(l, g, 0, 0);
+    l->sigs = NULL;
+    l->sigs_free = NULL;
+}
+
 /* ---- core: the loop ---- */
 
 /* mem: the header's allocator.  0, or -errno of epoll_create1. */
@@ -1370,6 +1707,7 @@ AKC_FN void akc_loop_reset(akc_loop *l)
 AKC_FN void akc_loop_free(akc_loop *l)
 {
     uint32_t i;
+    if (l->sigs_free) l->sigs_free(l);   /* before the memory hooks go */
     for (i = 0; i < l->heap_len; i++) l->heap[i].t->pos = 0;
     if (l->wake_fd >= 0) {
         akc_io_close(l, &l->wake_io);
@@ -1526,7 +1864,7 @@ done:
     return 0;
 }
 
-/* Shape 3: one descriptor, the epoll set, stands for every watcher. */
+/* For a host loop: one descriptor, the epoll set, stands for every watcher. */
 AKC_FN int akc_prepare(akc_loop *l, struct pollfd *fds, int cap, int64_t *deadline)
 {
     if (l->on_prepare) l->on_prepare(l, deadline);
@@ -1597,7 +1935,7 @@ AKC_FN int akc__wait(akc_loop *l, int64_t deadline)
     return 0;
 }
 
-/* Shape 3: the table itself; entries new since the last prepare carry
+/* For a host loop: the table itself; entries new since the last prepare carry
  * AKC_FRESH in revents. */
 AKC_FN int akc_prepare(akc_loop *l, struct pollfd *fds, int cap, int64_t *deadline)
 {
@@ -1653,7 +1991,7 @@ AKC_FN void akc__run(akc_loop *l)
     l->depth--;
 }
 
-/* Shape 3: takes a host's poll results back (the entries prepare gave,
+/* For a host loop: takes its poll results back (the entries prepare gave,
  * in the same order) and runs what is due. */
 AKC_FN void akc_dispatch(akc_loop *l, const struct pollfd *fds, int n)
 {
@@ -1789,6 +2127,7 @@ struct ausb_ctx {
     int fds_lost;      /* an fd could not be recorded: resync, poll meanwhile */
     int in_dispatch_events;
     int exiting;       /* ausb_ctx_close is running: a nested call does nothing */
+    int close_asked;   /* ausb_ctx_close from a dispatch: done when it returns */
     int inflight;
     ausb_transfer *done_head, *done_tail;
     ausb_handle *handles;
@@ -1869,6 +2208,7 @@ struct ausb_transfer {
     int iso_capacity;
     int cancel_requested;
     int inline_cb;
+    int free_before_cb;   /* ausb_transfer_free came while in flight */
     ausb_transfer *next_done;
     ausb_transfer *h_prev, *h_next;
     ausb_transfer *next_remote;
@@ -1882,15 +2222,34 @@ AUSB_API void ausb_ctx_close(ausb_ctx *ctx);
 AUSB_API int ausb_prepare(void *ctx, struct pollfd *fds, int cap, int64_t *deadline_ns);
 AUSB_API void ausb_dispatch(void *ctx, struct pollfd *fds, int n);
 /* One wait of at most timeout_ns (< 0: until something happens) and what
- * it makes due; 1 while something is in flight or queued, 0 when nothing
- * is, or a negative error. */
+ * it makes due; 1 while something is in flight or queued or a hotplug
+ * watch or signal watcher is started (what keeps ausb_run going), 0 when
+ * not, or a negative error. */
 AUSB_API int ausb_run_once(ausb_ctx *ctx, int64_t timeout_ns);
-/* Runs until no transfer is in flight and nothing is queued, or ausb_stop. */
+/* Runs until ausb_stop, or until no transfer is in flight, nothing is
+ * queued and no hotplug watch or signal watcher is started. */
 AUSB_API int ausb_run(ausb_ctx *ctx);
 AUSB_API void ausb_stop(ausb_ctx *ctx);
 AUSB_API int ausb_pending(const ausb_ctx *ctx);
 AUSB_API int64_t ausb_now_ns(void);
+/* Prepares caller storage for ausb_defer (any content; zeroed storage is
+ * prepared too), as schd_defer_init does for sched.h. */
+AUSB_API void ausb_deferred_init(ausb_deferred *d);
 AUSB_API void ausb_defer(ausb_deferred *d, ausb_ctx *ctx, ausb_deferred_cb cb, void *ud);
+
+/* Signals through the loop (the family's signal watchers; see "Signals"). */
+typedef struct ausb_signal ausb_signal;
+typedef struct akc_siginfo ausb_siginfo;   /* signo, code, pid, uid, status, value */
+typedef void (*ausb_signal_cb)(ausb_signal *sig, const ausb_siginfo *info, void *ud);
+struct ausb_signal {
+    akc_sig core;
+    ausb_signal_cb cb;
+    void *ud;
+};
+AUSB_API void ausb_signal_init(ausb_signal *sig, ausb_signal_cb cb, void *ud);
+AUSB_API int ausb_signal_start(ausb_signal *sig, ausb_ctx *ctx, int signo);
+AUSB_API int ausb_signal_stop(ausb_signal *sig, ausb_ctx *ctx);
+AUSB_API int ausb_signal_active(const ausb_signal *sig);
 
 /* ==== section: devices ==== */
 
@@ -2042,8 +2401,13 @@ AUSB_API const ausb_device *ausb_handle_device(const ausb_handle *h);
 /* ==== section: transfers ==== */
 
 AUSB_API int ausb_transfer_init(ausb_transfer *t, int iso_packets);
-/* Frees an idle transfer (or one inside its own callback).  In flight, it
- * only cancels: free it when its callback comes. */
+/* Frees an idle transfer (or one inside its own callback) at once.  In
+ * flight, it cancels the transfer, whose callback still comes exactly once
+ * (-ECANCELED, or the outcome that won the race, in t->status and
+ * t->actual_length); the transfer is freed just before that callback,
+ * which may then free t's storage: the library does not touch t after it.
+ * A second ausb_transfer_free, from the callback or later, does nothing;
+ * submitting the transfer again fails with -EINVAL. */
 AUSB_API void ausb_transfer_free(ausb_transfer *t);
 AUSB_API void ausb_fill_bulk(ausb_transfer *t, ausb_handle *h, unsigned char ep, void *buf, int len,
                              int64_t timeout_ns, ausb_transfer_cb cb, void *ud);
@@ -2457,6 +2821,14 @@ AUSB_PRIVATE void ausb__deferred_run(akc_loop *l, akc_defer *core)
     if (d->cb) d->cb(d, d->ud);
 }
 
+AUSB_API void ausb_deferred_init(ausb_deferred *d)
+{
+    if (!d) return;
+    akc_defer_init(&d->core, ausb__deferred_run);
+    d->cb = NULL;
+    d->ud = NULL;
+}
+
 AUSB_API void ausb_defer(ausb_deferred *d, ausb_ctx *ctx, ausb_deferred_cb cb, void *ud)
 {
     if (!ctx || !d || akc_defer_queued(&d->core)) return;
@@ -2470,6 +2842,37 @@ AUSB_PRIVATE void ausb__undefer(ausb_deferred *d)
 {
     akc_defer_cancel(&d->core);
 }
+
+/* ==== section: signals ==== */
+
+AUSB_PRIVATE void ausb__signal_fire(akc_loop *l, akc_sig *core, const akc_siginfo *info)
+{
+    ausb_signal *sig = (ausb_signal *)(void *)((char *)core - offsetof(ausb_signal, core));
+    (void)l;
+    sig->cb(sig, info, sig->ud);
+}
+
+AUSB_API void ausb_signal_init(ausb_signal *sig, ausb_signal_cb cb, void *ud)
+{
+    if (!sig) return;
+    akc_sig_init(&sig->core, ausb__signal_fire);
+    sig->cb = cb;
+    sig->ud = ud;
+}
+
+AUSB_API int ausb_signal_start(ausb_signal *sig, ausb_ctx *ctx, int signo)
+{
+    if (!sig || !ctx || !ctx->lu || !sig->cb || sig->core.fn != ausb__signal_fire) return -EINVAL;
+    return akc_sig_start(&ctx->core, &sig->core, signo);
+}
+
+AUSB_API int ausb_signal_stop(ausb_signal *sig, ausb_ctx *ctx)
+{
+    if (!sig || !ctx) return -EINVAL;
+    return akc_sig_stop(&ctx->core, &sig->core);
+}
+
+AUSB_API int ausb_signal_active(const ausb_signal *sig) { return sig && akc_sig_active(&sig->core); }
 
 /* ==== section: context and loop ==== */
 
@@ -2579,6 +2982,21 @@ AUSB_PRIVATE void *ausb__mem(void *p, size_t old, size_t n)
 AUSB_PRIVATE void ausb__prepare_hook(akc_loop *l, int64_t *deadline);
 AUSB_PRIVATE void ausb__dispatch_hook(akc_loop *l);
 
+/* libusb_init may start libusb's own thread (its udev or netlink hotplug
+ * monitor), which takes the calling thread's signal mask: with every
+ * signal blocked meanwhile, that thread never takes a signal the program
+ * waits for in its loop. */
+AUSB_PRIVATE int ausb__libusb_init(libusb_context **lu)
+{
+    sigset_t all, old;
+    int r;
+    sigfillset(&all);
+    (void)AKC_SYS_SIGPROCMASK(SIG_SETMASK, &all, &old);   /* this thread's mask (as pthread_sigmask) */
+    r = AUSB_LIBUSB(libusb_init)(lu);
+    (void)AKC_SYS_SIGPROCMASK(SIG_SETMASK, &old, NULL);
+    return r;
+}
+
 AUSB_API int ausb_ctx_init(ausb_ctx *ctx, const ausb_ctx_config *cfg)
 {
     ausb_ctx_config def;
@@ -2595,7 +3013,7 @@ AUSB_API int ausb_ctx_init(ausb_ctx *ctx, const ausb_ctx_config *cfg)
     ctx->core.on_dispatch = ausb__dispatch_hook;
     if (cfg->no_discovery)
         (void)AUSB_LIBUSB(libusb_set_option)(NULL, LIBUSB_OPTION_NO_DEVICE_DISCOVERY);
-    r = AUSB_LIBUSB(libusb_init)(&ctx->lu);
+    r = ausb__libusb_init(&ctx->lu);
     if (r < 0) { ctx->lu = NULL; r = ausb_from_libusb(r, 0); goto fail_core; }
     if (cfg->log_level > 0)
         (void)AUSB_LIBUSB(libusb_set_option)(ctx->lu, LIBUSB_OPTION_LOG_LEVEL, cfg->log_level);
@@ -2632,6 +3050,12 @@ AUSB_API void ausb_ctx_close(ausb_ctx *ctx)
     int pass;
     /* A callback that close delivers may call ausb_ctx_close again: no-op. */
     if (!ctx || !ctx->lu || ctx->exiting) return;
+    /* From a callback of the context's own dispatch: the dispatch still
+     * walks the context, so the close waits until it returns. */
+    if (ctx->core.depth) {
+        ctx->close_asked = 1;
+        return;
+    }
     ctx->exiting = 1;
     /* No notification during or after exit; queued ones are freed. */
     while (ctx->hotplugs) ausb_hotplug_stop(ctx->hotplugs);
@@ -2704,6 +3128,19 @@ AUSB_PRIVATE void ausb__prepare_hook(akc_loop *l, int64_t *deadline_ns)
     }
 }
 
+/* Calls back a transfer that is done (state already idle).  One that
+ * ausb_transfer_free asked to free is released first: libusb is done with
+ * it, and after its callback the storage may be gone. */
+AUSB_PRIVATE void ausb__deliver(ausb_transfer *t)
+{
+    if (t->free_before_cb) {
+        t->free_before_cb = 0;
+        AUSB_LIBUSB(libusb_free_transfer)(t->lt);
+        t->lt = NULL;
+    }
+    if (t->cb) t->cb(t, t->status, t->ud);
+}
+
 /* Runs queued transfer callbacks; each node is unlinked before its callback
  * so the callback may resubmit, free or close. */
 AUSB_PRIVATE int ausb__run_done(ausb_ctx *ctx)
@@ -2716,7 +3153,7 @@ AUSB_PRIVATE int ausb__run_done(ausb_ctx *ctx)
         t->next_done = NULL;
         t->state = AUSB_XFER_IDLE;
         ran++;
-        if (t->cb) t->cb(t, t->status, t->ud);
+        ausb__deliver(t);
     }
     return ran;
 }
@@ -2787,6 +3224,15 @@ AUSB_API void ausb_dispatch(void *vctx, struct pollfd *fds, int n)
     ausb_ctx *ctx = (ausb_ctx *)vctx;
     if (!ctx || !ctx->lu) return;
     akc_dispatch(&ctx->core, fds, fds ? n : 0);
+    if (ctx->close_asked && !ctx->core.depth) ausb_ctx_close(ctx);   /* asked for from a callback */
+}
+
+/* What keeps ausb_run going: work in flight or queued, hotplug watches,
+ * which wait for devices as a watcher waits for its descriptor, and signal
+ * watchers (as in the other headers' loops). */
+AUSB_PRIVATE int ausb__alive(const ausb_ctx *ctx)
+{
+    return ausb_pending(ctx) > 0 || ctx->hotplugs != NULL || akc_sig_watching(&ctx->core);
 }
 
 AUSB_API int ausb_run_once(ausb_ctx *ctx, int64_t timeout_ns)
@@ -2794,8 +3240,9 @@ AUSB_API int ausb_run_once(ausb_ctx *ctx, int64_t timeout_ns)
     int r;
     if (!ctx || !ctx->lu) return -EINVAL;
     r = akc_run_once(&ctx->core, timeout_ns);
+    if (ctx->close_asked && !ctx->core.depth) ausb_ctx_close(ctx);   /* asked for from a callback */
     if (r < 0) return r;
-    return ausb_pending(ctx) > 0;
+    return ausb__alive(ctx);
 }
 
 AUSB_API int ausb_run(ausb_ctx *ctx)
@@ -2803,7 +3250,7 @@ AUSB_API int ausb_run(ausb_ctx *ctx)
     int r;
     if (!ctx || !ctx->lu) return -EINVAL;
     /* Consume the flag: an ausb_stop made just before this call counts. */
-    while (!akc_stopped(&ctx->core) && ausb_pending(ctx)) {
+    while (!akc_stopped(&ctx->core) && ausb__alive(ctx)) {
         r = ausb_run_once(ctx, -1);
         if (r < 0) return r;
     }
@@ -3778,7 +4225,7 @@ AUSB_PRIVATE void ausb__close_finish(ausb_handle *h)
         mine = t->next_done;
         t->next_done = NULL;
         t->state = AUSB_XFER_IDLE;
-        if (t->cb) t->cb(t, t->status, t->ud);
+        ausb__deliver(t);
     }
 }
 
@@ -3802,7 +4249,7 @@ static void LIBUSB_CALL ausb__on_libusb_done(struct libusb_transfer *lt)
     ausb__unlink_inflight(t);
     if (t->inline_cb && ctx->in_dispatch_events && !t->handle->closing) {
         t->state = AUSB_XFER_IDLE;
-        if (t->cb) t->cb(t, t->status, t->ud);
+        ausb__deliver(t);
         return;
     }
     t->state = AUSB_XFER_DONE;
@@ -3825,8 +4272,9 @@ AUSB_API void ausb_transfer_free(ausb_transfer *t)
 {
     if (!t || !t->lt) return;
     if (t->state != AUSB_XFER_IDLE) {
-        /* In flight or waiting for its callback: freeing now would be a
-         * use-after-free.  Cancel instead; free it from its callback. */
+        /* libusb (or the queue of callbacks) still holds it: cancel, and
+         * release it on the way to its callback (ausb__deliver). */
+        t->free_before_cb = 1;
         (void)ausb_cancel(t);
         return;
     }
@@ -4114,6 +4562,22 @@ AUSB_PRIVATE void ausb__queue_done(ausb_ctx *ctx, ausb_transfer *t, int status)
     ctx->done_tail = t;
 }
 
+/* The queue is a lock-free stack (ctx->remote) that any thread pushes on
+ * and only the loop's thread empties, all at once.  The orderings:
+ *  - the caller owns an idle transfer, so its plain reads and writes of t
+ *    (the fill, state, cancel_requested, next_remote) race with nobody;
+ *  - state becomes QUEUED with a release store, which an ausb_cancel on
+ *    the loop's thread reads with acquire: it then sees cancel_requested
+ *    already cleared here, and its own 1 comes after;
+ *  - the push's compare-exchange releases, and the loop takes the whole
+ *    stack with an acquiring exchange (ausb__submit_remote): everything
+ *    written to t before the push is visible to the loop once it holds t;
+ *  - no ABA: nodes are never popped one by one, and a transfer is pushed
+ *    again only after the loop has delivered it (state back to IDLE);
+ *  - remote_count is only a number for ausb_pending, and the loop's
+ *    relaxed peeks at ctx->remote are hints: one that misses a push is
+ *    followed by the wake-up (akc_wake, after the push), which makes the
+ *    loop look again. */
 AUSB_API int ausb_submit_any_thread(ausb_transfer *t)
 {
     ausb_ctx *ctx;

@@ -43,12 +43,14 @@
  *                          built with and without it work together
  *   AKC_SYS_EPOLL_CREATE1, AKC_SYS_EPOLL_CTL, AKC_SYS_EPOLL_WAIT,
  *   AKC_SYS_EPOLL_PWAIT2, AKC_SYS_PPOLL, AKC_SYS_POLL, AKC_SYS_EVENTFD,
- *   AKC_SYS_READ, AKC_SYS_WRITE, AKC_SYS_CLOSE    the system calls of the
- *                          family's loop core, each a name or a function-like
- *                          macro with the libc signature (AKC_SYS_EPOLL_PWAIT2
- *                          takes the fd, events, count and a pointer to two
- *                          long longs: seconds, nanoseconds), for counting or
- *                          fault injection; AKC_NO_PWAIT2 turns the
+ *   AKC_SYS_READ, AKC_SYS_WRITE, AKC_SYS_CLOSE, AKC_SYS_SIGNALFD,
+ *   AKC_SYS_SIGPROCMASK    the system calls of the family's loop core
+ *                          (signalfd and sigprocmask: signal watchers), each
+ *                          a name or a function-like macro with the libc
+ *                          signature (AKC_SYS_EPOLL_PWAIT2 takes the fd,
+ *                          events, count and a pointer to two long longs:
+ *                          seconds, nanoseconds), for counting or fault
+ *                          injection; AKC_NO_PWAIT2 turns the
  *                          nanosecond wait off.  The loop waits with
  *                          epoll_pwait2 (nanosecond timeouts) where the
  *                          kernel has it, else epoll_wait with timeouts
@@ -151,7 +153,8 @@
  *
  *   AIOS_AWAIT_CONNECT(t, &s, ctx, host, port, opts)   aio_stream.h; also
  *   AIOS_AWAIT_UNIX_CONNECT, _READ, _READ_EXACTLY, _READ_UNTIL, _PEEK,
- *   _WRITE, _DRAIN, _SHUTDOWN, _SERVER_SHUTDOWN
+ *   _WRITE, _DRAIN, _SHUTDOWN, _SERVER_SHUTDOWN, and for datagrams
+ *   AIOS_AWAIT_RECV(t, d, buf, cap), AIOS_AWAIT_SEND(t, d, data, n, to)
  *   AUSB_AWAIT_TRANSFER(t, xfer), AUSB_AWAIT_STRING(t, req, h, index, ns)
  *
  * SCHD_STATUS(t) is then what the operation's callback would have got.  A
@@ -191,7 +194,7 @@
  * thread); a program that needs tighter timing can lower it with
  * prctl(PR_SET_TIMERSLACK, 1).  The library never changes it.
  *
- * # Joining other loops (DESIGN.md shapes 1 to 3)
+ * # Joining other loops (alone, with the other headers, inside a foreign loop)
  *
  * Alone: schd_loop_run / schd_loop_run_once.  With the other headers:
  * schd_source_add(&src, loop, X_prepare, X_dispatch, ctx) makes their
@@ -231,6 +234,57 @@
  * A loop belongs to one thread.  From any other thread only these may be
  * called: schd_async_send, schd_loop_post, schd_tflag_set.
  *
+ * # Signals
+ *
+ * A schd_signal watcher delivers a signal through the loop, as the other
+ * headers' watchers do (aios_signal, ausb_signal: the same semantics):
+ *
+ *     static void on_term(schd_signal *sig, const schd_siginfo *info, void *ud) {
+ *         schd_loop_stop((schd_loop *)ud);
+ *     }
+ *     schd_signal_init(&sig, on_term, &loop);
+ *     schd_signal_start(&sig, &loop, SIGTERM);
+ *
+ * The callback runs from dispatch, like every other.  No handler is
+ * installed: the loop reads a signalfd of its own, whose mask is the
+ * signals its watchers watch.  Any signal that can be blocked may be
+ * watched (SIGINT, SIGTERM, SIGHUP, SIGUSR1, SIGCHLD, real-time signals);
+ * SIGKILL, SIGSTOP, the signals a fault raises (SIGSEGV, SIGBUS, SIGFPE,
+ * SIGILL, SIGTRAP, SIGSYS) and those the C library keeps for its threads
+ * give -EINVAL.  A signal may have several watchers, each called once per
+ * delivery; a callback may stop or start any watcher.  A started watcher
+ * keeps schd_loop_run going and must not move until it stops;
+ * schd_loop_close stops them all.  info holds signo, code (si_code:
+ * SI_USER, SI_QUEUE, CLD_EXITED ...), pid and uid of the sender and value
+ * (sigqueue's int); for SIGCHLD pid is the child and status its exit
+ * status or the signal that ended it (reap it with waitpid all the same).
+ * Standard signals do not queue: two before the loop reads them are one
+ * call (so on SIGCHLD reap with waitpid(-1, &st, WNOHANG) until none is
+ * left); real-time signals queue, each its own call.
+ *
+ * The first watcher of a signal blocks it in the calling thread (the
+ * loop's), so that it waits, pending, for the loop; when its last watcher
+ * stops, or the loop closes, the thread's mask is as it was (unblocked
+ * unless the program had blocked it itself), and a signal not yet read
+ * then is dropped, not left to its default action.  A signal that arrives
+ * after its watcher started comes with the first dispatch, however late
+ * the loop runs; so does one the program had blocked and that was already
+ * pending.  One that arrives before any watcher meets its disposition
+ * (SIGTERM ends the process): start the watchers early, or block the
+ * signals at the start of main with pthread_sigmask and start the
+ * watchers later.  Watch a given signal in one loop only (a schd_loop and
+ * a context of another header attached to it each read their own
+ * signalfd).  Children inherit the mask across fork and exec: unblock the
+ * signals in the child before exec.
+ *
+ * A signal sent to the process goes to any thread that does not block
+ * it, and only the loop's thread blocks it: a thread that leaves SIGTERM
+ * unblocked takes it, and its default action ends the process, watcher or
+ * not.  The family's threads (aio_stream.h's resolvers, libusb's thread,
+ * started inside ausb_ctx_init) start with every signal blocked; block the
+ * watched signals in main before the program's own first pthread_create
+ * (threads inherit the mask).
+ *
  * # API by section
  *
  * Functions check their arguments: a NULL object or a bad value gives
@@ -261,7 +315,8 @@
  *   void schd_loop_set_clock(loop, fn, ud)    [int64_t fn(ud)] replaces the clock;
  *                                             NULL restores CLOCK_MONOTONIC
  *   int64_t schd_now_ns(void)                 CLOCK_MONOTONIC, not cached
- *   int  schd_loop_prepare(loop, fds, cap, &deadline_ns)   shape 3, above
+ *   int  schd_loop_prepare(loop, fds, cap, &deadline_ns)   inside a foreign
+ *                                             loop, above
  *   void schd_loop_dispatch(loop, fds, n)
  *   const char *schd_strerror(code)           any code, also -errno
  *
@@ -313,6 +368,15 @@
  *   int  schd_loop_post(loop, fn, ud)         any thread: [fn(ud)] once on the loop
  *                                             thread (allocates: -ENOMEM)
  *
+ * Signals (see "Signals" above)
+ *   void schd_signal_init(sig, cb, ud)        [cb(sig, const schd_siginfo *info, ud)]
+ *   int  schd_signal_start(sig, loop, signo)  blocks signo in this thread; a started
+ *                                             watcher moves to signo; -EINVAL for
+ *                                             SIGKILL, SIGSTOP, SIGSEGV ...
+ *   int  schd_signal_stop(sig, loop)          0 also when not started; the last
+ *                                             watcher of a signal restores the mask
+ *   int  schd_signal_active(sig)              1 while started
+ *
  * Tasks (macros above)
  *   int  schd_task_start(t, loop, fn, ud)     [int fn(t)] first runs from the
  *                                             loop; -EBUSY while t has not ended,
@@ -341,7 +405,9 @@
  *   lock        schd_lock_init(lk)  schd_lock_try(lk) 0 or -EBUSY
  *               schd_lock_release(lk) hands it to the first waiter, -EPERM
  *               when not locked  schd_lock_locked(lk)  schd_lock_acquire_cb(lk, w)
- *   semaphore   schd_sem_init(s, count, max) max 0: unbounded
+ *   semaphore   schd_sem_init(s, count, max) max 0: unbounded; -EINVAL for a
+ *               count or max below 0 or a count above max (s is still
+ *               initialised, with both brought into range)
  *               schd_sem_try(s) 0 or -EAGAIN  schd_sem_release(s) -EOVERFLOW
  *               above max  schd_sem_value(s)  schd_sem_acquire_cb(s, w)
  *   barrier     schd_barrier_init(b, parties) parties >= 1; reusable, b->cycles
@@ -440,7 +506,8 @@
  *                while the loop closes
  *   -EDEADLK     a task that awaits its own join
  *   other        -errno of epoll_create1() or eventfd() in schd_loop_init, of
- *                the wait in run
+ *                the wait in run, of signalfd() or sigprocmask() in
+ *                schd_signal_start
  */
 
 #if (defined(_PTHREAD_H) || defined(_SPAWN_H)) && !defined(_SCHED_H) && \
@@ -475,10 +542,11 @@
 #endif
 /* ==== asynckit core begin ==== */
 /* The loop core of the asynckit family: the time cache, timers, deferred
- * calls, descriptor watching (epoll, or poll), cross-thread wake-ups and the
- * family's error text.  Every header of the family carries this same block,
- * stamped from core/core.h by tools/stamp_core.sh (edit it there, then run
- * the script); the test run fails when a header's copy differs.
+ * calls, descriptor watching (epoll, or poll), cross-thread wake-ups, signal
+ * watchers (a signalfd per loop) and the family's error text.  Every header
+ * of the family carries this same block, stamped from core/core.h of the
+ * asynckit sources by tools/stamp_core.sh (edit it there, then run the
+ * script); their test run fails when a header's copy differs.
  *
  * Its names (akc_, AKC_) are the family's own and not an API: each header
  * wraps what users need under its own prefix.  The declarations come once
@@ -491,7 +559,7 @@
  * defined (or off Linux).  The structures below are the same for both, so
  * files built with different choices still agree on every layout. */
 #if !defined(AKC_CORE_VERSION)
-#define AKC_CORE_VERSION 1
+#define AKC_CORE_VERSION 2
 
 #include <stddef.h>
 #include <stdint.h>
@@ -533,12 +601,15 @@ typedef struct akc_io akc_io;
 typedef struct akc_timer akc_timer;
 typedef struct akc_defer akc_defer;
 typedef struct akc_post akc_post;
+typedef struct akc_sig akc_sig;
+typedef struct akc_siginfo akc_siginfo;
 
 /* Every callback of the core gets its loop first. */
 typedef void (*akc_io_fn)(akc_loop *l, akc_io *io, unsigned revents);
 typedef void (*akc_timer_fn)(akc_loop *l, akc_timer *t);
 typedef void (*akc_defer_fn)(akc_loop *l, akc_defer *d);
 typedef void (*akc_post_fn)(akc_loop *l, akc_post *p);
+typedef void (*akc_sig_fn)(akc_loop *l, akc_sig *s, const akc_siginfo *info);
 typedef int64_t (*akc_clock_fn)(void *ud);
 /* Grows or frees a block: n 0 frees p; old is p's size (for allocators
  * without realloc). */
@@ -555,6 +626,8 @@ struct akc_io {
     unsigned char state;   /* AKC__IO_* bits */
 };
 
+/* Kinds 1 to AKC_IO_KINDS - 2 are the headers'; the last is the core's
+ * own signal descriptor. */
 #define AKC_IO_KINDS 8
 
 /* A timer: 16 bytes, plus 24 in the loop's heap while active. */
@@ -573,6 +646,23 @@ struct akc_defer {
 struct akc_post {
     akc_post *next;
     akc_post_fn fn;
+};
+
+/* One signal as the loop read it from its signal descriptor. */
+struct akc_siginfo {
+    int signo;
+    int code;              /* si_code: SI_USER (kill), SI_QUEUE, SI_KERNEL, CLD_EXITED ... */
+    int pid;               /* the sender (kill, sigqueue), or the child (SIGCHLD) */
+    unsigned uid;          /* the sender's real user id */
+    int status;            /* SIGCHLD: the exit status, or the signal that ended the child */
+    int value;             /* the int that sigqueue sent */
+};
+
+/* A signal watcher: on its loop's list while started (signo != 0). */
+struct akc_sig {
+    akc_sig *next, *prev;
+    akc_sig_fn fn;
+    int signo;
 };
 
 struct akc__tentry { int64_t when; uint64_t seq; akc_timer *t; };
@@ -612,6 +702,10 @@ struct akc_loop {
     int live;                  /* between init and free */
     int passes;                /* rounds of deferred calls per dispatch (1) */
     akc_io_fn io_fns[AKC_IO_KINDS];   /* the handler of each kind of watcher */
+    /* signals: the descriptor and the masks, allocated by the first
+     * watcher; sigs_free (set then) releases them with the loop */
+    void *sigs;
+    void (*sigs_free)(akc_loop *l);
     /* the header's own parts of an iteration */
     void (*on_prepare)(akc_loop *l, int64_t *deadline);
     void (*on_dispatch)(akc_loop *l);
@@ -622,7 +716,7 @@ struct akc_loop {
 }
 #endif
 
-#elif AKC_CORE_VERSION != 1
+#elif AKC_CORE_VERSION != 2
 #error "asynckit: headers of different versions in one file (their loop cores differ); update them together"
 #endif /* AKC_CORE_VERSION */
 
@@ -642,7 +736,9 @@ struct akc_loop {
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <signal.h>
 #include <sys/eventfd.h>
+#include <sys/signalfd.h>
 #if !defined(AKC_POLL_BACKEND)
 #include <sys/epoll.h>
 #include <sys/syscall.h>
@@ -692,6 +788,12 @@ struct akc_loop {
 #endif
 #ifndef AKC_SYS_CLOSE
 #define AKC_SYS_CLOSE close
+#endif
+#ifndef AKC_SYS_SIGNALFD
+#define AKC_SYS_SIGNALFD signalfd
+#endif
+#ifndef AKC_SYS_SIGPROCMASK
+#define AKC_SYS_SIGPROCMASK sigprocmask
 #endif
 
 #if defined(__GNUC__)
@@ -1285,6 +1387,234 @@ AKC_FN void akc__wake_run(akc_loop *l, akc_io *io, unsigned revents)
     akc__run_posts(l);
 }
 
+/* ---- core: signals ---- */
+
+/* Signals reach the loop through one signalfd per loop, whose mask is the
+ * union of the signals its watchers watch.  A watched signal is blocked in
+ * the thread that started its first watcher (the loop's thread), so it
+ * stays pending until the loop reads it, and is unblocked again when its
+ * last watcher stops, if it was not blocked before.  No handler is ever
+ * installed. */
+
+#define AKC__IO_SIGNAL (AKC_IO_KINDS - 1)
+
+struct akc__sigs {
+    akc_io io;             /* the signalfd; fd -1 while no watcher is started */
+    sigset_t watched;      /* its mask: every signal with a started watcher */
+    sigset_t added;        /* of those, the ones this loop blocked */
+    akc_sig *list;         /* started watchers, the newest first */
+    akc_sig *cursor;       /* the next watcher of the delivery in progress */
+};
+
+AKC_FN void akc_sig_init(akc_sig *s, akc_sig_fn fn)
+{
+    s->next = s->prev = NULL;
+    s->fn = fn;
+    s->signo = 0;
+}
+
+/* A signal a watcher may take: one that can be blocked (not SIGKILL,
+ * SIGSTOP, nor those the C library keeps for itself) and that is not
+ * raised by a fault of the thread itself, which blocking would not stop. */
+AKC_FN int akc_sig_valid(int signo)
+{
+    sigset_t one;
+    switch (signo) {
+    case SIGKILL: case SIGSTOP: case SIGSEGV: case SIGBUS: case SIGFPE: case SIGILL: case SIGTRAP: case SIGSYS:
+        return 0;
+    default:
+        break;
+    }
+    sigemptyset(&one);
+    return signo > 0 && sigaddset(&one, signo) == 0;
+}
+
+AKC_FN int akc__sig_owned(const struct akc__sigs *g, const akc_sig *s)
+{
+    const akc_sig *it;
+    for (it = g ? g->list : NULL; it; it = it->next)
+        if (it == s) return 1;
+    return 0;
+}
+
+AKC_FN int akc_sig_active(const akc_sig *s) { return s->signo != 0; }
+
+/* 1 while a watcher of the loop is started. */
+AKC_FN int akc_sig_watching(const akc_loop *l)
+{
+    return l->sigs != NULL && ((const struct akc__sigs *)l->sigs)->list != NULL;
+}
+
+/* Reads what is pending (at most 16 signals per readiness, so a storm of
+ * queued real-time signals cannot hold the loop) and calls every watcher
+ * of each.  A watcher started meanwhile waits for the next signal; one
+ * stopped meanwhile is not called. */
+AKC_FN void akc__sig_ready(akc_loop *l, akc_io *io, unsigned revents)
+{
+    struct akc__sigs *g = (struct akc__sigs *)l->sigs;
+    struct signalfd_siginfo buf[16];
+    ssize_t n;
+    int i;
+    (void)revents;
+    n = AKC_SYS_READ(io->fd, buf, sizeof buf);
+    if (n <= 0) return;   /* none left (another reader of the process took it), or EINTR */
+    for (i = 0; i < (int)(n / (ssize_t)sizeof buf[0]); i++) {
+        akc_siginfo info;
+        akc_sig *s;
+        info.signo = (int)buf[i].ssi_signo;
+        info.code = buf[i].ssi_code;
+        info.pid = (int)buf[i].ssi_pid;
+        info.uid = buf[i].ssi_uid;
+        info.status = buf[i].ssi_status;
+        info.value = buf[i].ssi_int;
+        g->cursor = g->list;
+        while ((s = g->cursor) != NULL) {
+            g->cursor = s->next;
+            if (s->signo == info.signo) s->fn(l, s, &info);
+            if (l->sigs != g) return;   /* the loop closed from the callback: g is gone */
+        }
+    }
+}
+
+AKC_FN void akc__sigs_free(akc_loop *l);
+
+AKC_FN struct akc__sigs *akc__sigs_get(akc_loop *l)
+{
+    struct akc__sigs *g = (struct akc__sigs *)l->sigs;
+    if (g) return g;
+    g = (struct akc__sigs *)akc__mem(l, NULL, 0, sizeof *g);
+    if (!g) return NULL;
+    memset(g, 0, sizeof *g);
+    akc_io_init(&g->io, -1, AKC__IO_SIGNAL);
+    sigemptyset(&g->watched);
+    sigemptyset(&g->added);
+    akc_io_handle(l, AKC__IO_SIGNAL, akc__sig_ready);
+    l->sigs = g;
+    l->sigs_free = akc__sigs_free;
+    return g;
+}
+
+/* Gives the descriptor the mask in g->watched, creating it for the first
+ * watcher.  0 or -errno. */
+AKC_FN int akc__sig_fd(akc_loop *l, struct akc__sigs *g)
+{
+    int fd;
+    if (g->io.fd >= 0) return AKC_SYS_SIGNALFD(g->io.fd, &g->watched, 0) < 0 ? -errno : 0;
+    fd = AKC_SYS_SIGNALFD(-1, &g->watched, SFD_NONBLOCK | SFD_CLOEXEC);
+    if (fd < 0) return -errno;
+    akc_io_init(&g->io, fd, AKC__IO_SIGNAL);
+    if (akc_io_open(l, &g->io) < 0) {
+        (void)AKC_SYS_CLOSE(fd);
+        g->io.fd = -1;
+        return -ENOMEM;
+    }
+    akc_io_want(l, &g->io, POLLIN);
+    return 0;
+}
+
+/* signo has no watcher left: out of the descriptor's mask (the descriptor
+ * goes with the last watcher), and unblocked if this loop blocked it.
+ * What arrived in between was meant for the watchers, so it is taken
+ * rather than left to the default action that the unblock would let run. */
+AKC_FN void akc__sig_unwatch(akc_loop *l, struct akc__sigs *g, int signo)
+{
+    sigset_t one;
+    sigdelset(&g->watched, signo);
+    if (!g->list && g->io.fd >= 0) {
+        akc_io_close(l, &g->io);
+        (void)AKC_SYS_CLOSE(g->io.fd);
+        g->io.fd = -1;
+    } else if (g->io.fd >= 0) {
+        (void)AKC_SYS_SIGNALFD(g->io.fd, &g->watched, 0);
+    }
+    if (!sigismember(&g->added, signo)) return;
+    sigdelset(&g->added, signo);
+    sigemptyset(&one);
+    sigaddset(&one, signo);
+    {
+        struct timespec zero = {0, 0};
+        int i;
+        for (i = 0; i < 1024; i++)   /* queued real-time signals: each is one */
+            if (sigtimedwait(&one, NULL, &zero) < 0 && errno != EINTR) break;
+    }
+    (void)AKC_SYS_SIGPROCMASK(SIG_UNBLOCK, &one, NULL);
+}
+
+/* First watcher of signo: block it in this thread, then add it to the
+ * descriptor (in that order, so that nothing arrives unwatched and
+ * unblocked in between).  0 or -errno, with nothing changed. */
+AKC_FN int akc__sig_watch(akc_loop *l, struct akc__sigs *g, int signo)
+{
+    sigset_t one, old;
+    int r;
+    sigemptyset(&one);
+    sigaddset(&one, signo);
+    if (AKC_SYS_SIGPROCMASK(SIG_BLOCK, &one, &old) < 0) return -errno;
+    sigaddset(&g->watched, signo);
+    if (!sigismember(&old, signo)) sigaddset(&g->added, signo);
+    r = akc__sig_fd(l, g);
+    if (r < 0) {
+        sigdelset(&g->watched, signo);
+        if (sigismember(&g->added, signo)) {
+            sigdelset(&g->added, signo);
+            (void)AKC_SYS_SIGPROCMASK(SIG_UNBLOCK, &one, NULL);
+        }
+    }
+    return r;
+}
+
+AKC_FN int akc_sig_stop(akc_loop *l, akc_sig *s)
+{
+    struct akc__sigs *g = (struct akc__sigs *)l->sigs;
+    int signo = s->signo;
+    const akc_sig *it;
+    if (!signo) return 0;
+    if (!akc__sig_owned(g, s)) return -EINVAL;   /* a watcher of another loop */
+    if (g->cursor == s) g->cursor = s->next;
+    if (s->prev) s->prev->next = s->next; else g->list = s->next;
+    if (s->next) s->next->prev = s->prev;
+    s->next = s->prev = NULL;
+    s->signo = 0;
+    for (it = g->list; it; it = it->next)
+        if (it->signo == signo) return 0;
+    akc__sig_unwatch(l, g, signo);
+    return 0;
+}
+
+/* Starts s for signo (a started s moves to signo).  0, -EINVAL (a signal
+ * no watcher may take, a watcher of another loop), -ENOMEM or -errno of
+ * signalfd; s is then stopped. */
+AKC_FN int akc_sig_start(akc_loop *l, akc_sig *s, int signo)
+{
+    struct akc__sigs *g;
+    int r;
+    if (!akc_sig_valid(signo) || !l->live) return -EINVAL;   /* a closed loop has no allocator */
+    if (s->signo) {
+        if (!akc__sig_owned((struct akc__sigs *)l->sigs, s)) return -EINVAL;
+        if (s->signo == signo) return 0;
+        (void)akc_sig_stop(l, s);
+    }
+    g = akc__sigs_get(l);
+    if (!g) return -ENOMEM;
+    if (!sigismember(&g->watched, signo) && (r = akc__sig_watch(l, g, signo)) < 0) return r;
+    s->prev = NULL;
+    s->next = g->list;
+    if (g->list) g->list->prev = s;
+    g->list = s;
+    s->signo = signo;
+    return 0;
+}
+
+/* With the loop: every watcher stops (masks restored), the memory goes. */
+AKC_FN void akc__sigs_free(akc_loop *l)
+{
+    struct akc__sigs *g = (struct akc__sigs *)l->sigs;
+    while (g->list) (void)akc_sig_stop(l, g->list);
+    (void)akc__mem(l, g, 0, 0);
+    l->sigs = NULL;
+    l->sigs_free = NULL;
+}
+
 /* ---- core: the loop ---- */
 
 /* mem: the header's allocator.  0, or -errno of epoll_create1. */
@@ -1325,6 +1655,7 @@ AKC_FN void akc_loop_reset(akc_loop *l)
 AKC_FN void akc_loop_free(akc_loop *l)
 {
     uint32_t i;
+    if (l->sigs_free) l->sigs_free(l);   /* before the memory hooks go */
     for (i = 0; i < l->heap_len; i++) l->heap[i].t->pos = 0;
     if (l->wake_fd >= 0) {
         akc_io_close(l, &l->wake_io);
@@ -1481,7 +1812,7 @@ done:
     return 0;
 }
 
-/* Shape 3: one descriptor, the epoll set, stands for every watcher. */
+/* For a host loop: one descriptor, the epoll set, stands for every watcher. */
 AKC_FN int akc_prepare(akc_loop *l, struct pollfd *fds, int cap, int64_t *deadline)
 {
     if (l->on_prepare) l->on_prepare(l, deadline);
@@ -1552,7 +1883,7 @@ AKC_FN int akc__wait(akc_loop *l, int64_t deadline)
     return 0;
 }
 
-/* Shape 3: the table itself; entries new since the last prepare carry
+/* For a host loop: the table itself; entries new since the last prepare carry
  * AKC_FRESH in revents. */
 AKC_FN int akc_prepare(akc_loop *l, struct pollfd *fds, int cap, int64_t *deadline)
 {
@@ -1608,7 +1939,7 @@ AKC_FN void akc__run(akc_loop *l)
     l->depth--;
 }
 
-/* Shape 3: takes a host's poll results back (the entries prepare gave,
+/* For a host loop: takes its poll results back (the entries prepare gave,
  * in the same order) and runs what is due. */
 AKC_FN void akc_dispatch(akc_loop *l, const struct pollfd *fds, int n)
 {
@@ -1788,7 +2119,7 @@ SCHD_API int64_t schd_loop_now(const schd_loop *loop);
 SCHD_API void schd_loop_update_time(schd_loop *loop);
 SCHD_API void schd_loop_set_clock(schd_loop *loop, schd_clock_cb clock, void *ud);
 SCHD_API int  schd_loop_alive(const schd_loop *loop);
-/* Shape 3: drive this loop from another one.  prepare fills fds (returns
+/* Drive this loop from another one.  prepare fills fds (returns
  * how many it needs) and lowers *deadline_ns; dispatch takes them back. */
 SCHD_API int  schd_loop_prepare(void *loop, struct pollfd *fds, int cap, int64_t *deadline_ns);
 SCHD_API void schd_loop_dispatch(void *loop, struct pollfd *fds, int n);
@@ -1843,6 +2174,30 @@ SCHD_API int  schd_async_send(schd_async *a);
 SCHD_API void schd_async_close(schd_async *a);
 /* Any thread: fn(ud) runs once on the loop thread.  -ENOMEM or 0. */
 SCHD_API int  schd_loop_post(schd_loop *loop, schd_cb fn, void *ud);
+
+/* ==== section: signals ==== */
+
+/* A signal watcher: SIGINT, SIGTERM, SIGHUP, SIGUSR1 ... through the loop.
+ * The signal is blocked in the thread that starts its first watcher and
+ * read from a signalfd; no handler is installed.  See "Signals" in the
+ * manual above for what happens before the loop runs and after the last
+ * watcher of a signal stops. */
+typedef struct schd_signal schd_signal;
+typedef struct akc_siginfo schd_siginfo;   /* signo, code, pid, uid, status, value */
+typedef void (*schd_signal_cb)(schd_signal *sig, const schd_siginfo *info, void *ud);
+
+struct schd_signal {
+    akc_sig core;            /* the loop core's part: the signal, the loop's list */
+    schd_signal_cb cb;
+    void *ud;
+};
+
+SCHD_API void schd_signal_init(schd_signal *sig, schd_signal_cb cb, void *ud);
+/* Watches signo (again: moves to it).  -EINVAL for a signal no watcher
+ * may take (SIGKILL, SIGSTOP, SIGSEGV ...). */
+SCHD_API int  schd_signal_start(schd_signal *sig, schd_loop *loop, int signo);
+SCHD_API int  schd_signal_stop(schd_signal *sig, schd_loop *loop);
+SCHD_API int  schd_signal_active(const schd_signal *sig);   /* 1 while started */
 
 /* ==== section: waiters and wait lists ==== */
 
@@ -1985,8 +2340,9 @@ SCHD_API int  schd_lock_locked(const schd_lock *lk);
 SCHD_API int  schd_lock_acquire_cb(schd_lock *lk, schd_waiter *w);
 
 typedef struct schd_sem { schd_wlist waiters; int count, max; } schd_sem;
-/* max bounds the count (0: unbounded). */
-SCHD_API void schd_sem_init(schd_sem *s, int count, int max);
+/* max bounds the count (0: unbounded).  -EINVAL for count or max below 0
+ * or count above max; s is initialised anyway, with both brought into range. */
+SCHD_API int  schd_sem_init(schd_sem *s, int count, int max);
 SCHD_API int  schd_sem_try(schd_sem *s);           /* 0 or -EAGAIN */
 SCHD_API int  schd_sem_release(schd_sem *s);       /* -EOVERFLOW above max */
 SCHD_API int  schd_sem_value(const schd_sem *s);
@@ -2359,6 +2715,37 @@ SCHD_API int schd_io_stop(schd_io *io, schd_loop *loop)
 }
 
 SCHD_API int schd_io_active(const schd_io *io) { return io && (io->core.state & AKC__IO_OPEN) != 0; }
+
+/* ==== section: signals ==== */
+
+SCHD_PRIVATE void schd__signal_fire(akc_loop *l, akc_sig *core, const akc_siginfo *info)
+{
+    schd_signal *sig = SCHD_CONTAINER_OF(core, schd_signal, core);
+    (void)l;
+    sig->cb(sig, info, sig->ud);
+}
+
+SCHD_API void schd_signal_init(schd_signal *sig, schd_signal_cb cb, void *ud)
+{
+    if (!sig) return;
+    akc_sig_init(&sig->core, schd__signal_fire);
+    sig->cb = cb;
+    sig->ud = ud;
+}
+
+SCHD_API int schd_signal_start(schd_signal *sig, schd_loop *loop, int signo)
+{
+    if (!sig || !loop || !sig->cb || sig->core.fn != schd__signal_fire) return -EINVAL;
+    return akc_sig_start(&loop->core, &sig->core, signo);
+}
+
+SCHD_API int schd_signal_stop(schd_signal *sig, schd_loop *loop)
+{
+    if (!sig || !loop) return -EINVAL;
+    return akc_sig_stop(&loop->core, &sig->core);
+}
+
+SCHD_API int schd_signal_active(const schd_signal *sig) { return sig && akc_sig_active(&sig->core); }
 
 /* ==== section: deferred calls ==== */
 
@@ -3285,12 +3672,13 @@ SCHD_API int schd_lock_acquire_cb(schd_lock *lk, schd_waiter *w)
 
 /* ==== section: semaphore ==== */
 
-SCHD_API void schd_sem_init(schd_sem *s, int count, int max)
+SCHD_API int schd_sem_init(schd_sem *s, int count, int max)
 {
-    if (!s) return;
+    if (!s) return -EINVAL;
     memset(s, 0, sizeof *s);
-    s->count = count < 0 ? 0 : count;
     s->max = max < 0 ? 0 : max;
+    s->count = count < 0 ? 0 : s->max > 0 && count > s->max ? s->max : count;
+    return count < 0 || max < 0 || (max > 0 && count > max) ? -EINVAL : 0;
 }
 
 SCHD_API int schd_sem_value(const schd_sem *s) { return s ? s->count : 0; }
@@ -4113,7 +4501,13 @@ SCHD_API void schd_button_stop(schd_button *b)
  * taken back and the stream stays usable: bytes a read had taken are back
  * in the stream's buffer, a write that had not started is dropped, one
  * that had started finishes from a copy, a connect is abandoned (the
- * stream stays, without a descriptor; close it). */
+ * stream stays, without a descriptor; close it).
+ *
+ * Datagrams the same way: AIOS_AWAIT_RECV(t, d, buf, cap) gives the
+ * datagram's length (or -EMSGSIZE for one cut to cap; aios_recv_from(d)
+ * names its sender), AIOS_AWAIT_SEND(t, d, data, n, to) 0 or why the
+ * datagram failed.  Taken back, a receive has taken no datagram and a
+ * send not yet gone never goes. */
 #if defined(SCHD_H_INCLUDED) && defined(AIO_STREAM_H) && !defined(AKC_BRIDGE_AIO)
 #define AKC_BRIDGE_AIO 1
 #include <errno.h>
@@ -4131,6 +4525,8 @@ SCHD_API void schd_button_stop(schd_button *b)
 #define AIOS_AWAIT_SHUTDOWN(t, s)                 SCHD_AWAIT_(t, aios__await_shutdown((t), (s)))
 #define AIOS_AWAIT_SERVER_SHUTDOWN(t, srv, timeout_ns) \
     SCHD_AWAIT_(t, aios__await_server_shutdown((t), (srv), (timeout_ns)))
+#define AIOS_AWAIT_RECV(t, d, buf, cap)           SCHD_AWAIT_(t, aios__await_recv((t), (d), (buf), (cap)))
+#define AIOS_AWAIT_SEND(t, d, data, n, to)        SCHD_AWAIT_(t, aios__await_send((t), (d), (data), (n), (to)))
 
 enum { AIOS__AW_SOME, AIOS__AW_EXACT, AIOS__AW_UNTIL, AIOS__AW_PEEK };
 
@@ -4241,6 +4637,39 @@ AIOS__BRIDGE int aios__await_server_shutdown(schd_task *t, aios_server *srv, int
     r = aios_server_shutdown(srv, timeout_ns, aios__await_server_done, t);
     if (r < 0) return schd_task_op_failed(t, r);
     return schd_task_op_begin(t, srv, aios__await_withdraw_server);
+}
+
+static void aios__await_dgram_done(aios_dgram *d, int status, void *ud)
+{
+    schd_task_op_end((schd_task *)ud, d, status);
+}
+
+static void aios__await_withdraw_recv(schd_task *t, void *op)
+{
+    aios__dgram_withdraw((aios_dgram *)op, AIOS__WD_RECV, aios__await_dgram_done, t);
+}
+
+static void aios__await_withdraw_send(schd_task *t, void *op)
+{
+    aios__dgram_withdraw((aios_dgram *)op, AIOS__WD_SEND, aios__await_dgram_done, t);
+}
+
+AIOS__BRIDGE int aios__await_recv(schd_task *t, aios_dgram *d, void *buf, size_t cap)
+{
+    int r;
+    if (schd_task_op_enter(t)) return 1;
+    r = aios_recv(d, buf, cap, aios__await_dgram_done, t);
+    if (r < 0) return schd_task_op_failed(t, r);
+    return schd_task_op_begin(t, d, aios__await_withdraw_recv);
+}
+
+AIOS__BRIDGE int aios__await_send(schd_task *t, aios_dgram *d, const void *data, size_t n, const aios_addr *to)
+{
+    int r;
+    if (schd_task_op_enter(t)) return 1;
+    r = aios_send(d, data, n, to, aios__await_dgram_done, t);
+    if (r < 0) return schd_task_op_failed(t, r);
+    return schd_task_op_begin(t, d, aios__await_withdraw_send);
 }
 
 /* A context as a source of a schd_loop: schd_source_add with

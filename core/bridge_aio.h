@@ -12,7 +12,13 @@
  * taken back and the stream stays usable: bytes a read had taken are back
  * in the stream's buffer, a write that had not started is dropped, one
  * that had started finishes from a copy, a connect is abandoned (the
- * stream stays, without a descriptor; close it). */
+ * stream stays, without a descriptor; close it).
+ *
+ * Datagrams the same way: AIOS_AWAIT_RECV(t, d, buf, cap) gives the
+ * datagram's length (or -EMSGSIZE for one cut to cap; aios_recv_from(d)
+ * names its sender), AIOS_AWAIT_SEND(t, d, data, n, to) 0 or why the
+ * datagram failed.  Taken back, a receive has taken no datagram and a
+ * send not yet gone never goes. */
 #if defined(SCHD_H_INCLUDED) && defined(AIO_STREAM_H) && !defined(AKC_BRIDGE_AIO)
 #define AKC_BRIDGE_AIO 1
 #include <errno.h>
@@ -30,6 +36,8 @@
 #define AIOS_AWAIT_SHUTDOWN(t, s)                 SCHD_AWAIT_(t, aios__await_shutdown((t), (s)))
 #define AIOS_AWAIT_SERVER_SHUTDOWN(t, srv, timeout_ns) \
     SCHD_AWAIT_(t, aios__await_server_shutdown((t), (srv), (timeout_ns)))
+#define AIOS_AWAIT_RECV(t, d, buf, cap)           SCHD_AWAIT_(t, aios__await_recv((t), (d), (buf), (cap)))
+#define AIOS_AWAIT_SEND(t, d, data, n, to)        SCHD_AWAIT_(t, aios__await_send((t), (d), (data), (n), (to)))
 
 enum { AIOS__AW_SOME, AIOS__AW_EXACT, AIOS__AW_UNTIL, AIOS__AW_PEEK };
 
@@ -140,6 +148,39 @@ AIOS__BRIDGE int aios__await_server_shutdown(schd_task *t, aios_server *srv, int
     r = aios_server_shutdown(srv, timeout_ns, aios__await_server_done, t);
     if (r < 0) return schd_task_op_failed(t, r);
     return schd_task_op_begin(t, srv, aios__await_withdraw_server);
+}
+
+static void aios__await_dgram_done(aios_dgram *d, int status, void *ud)
+{
+    schd_task_op_end((schd_task *)ud, d, status);
+}
+
+static void aios__await_withdraw_recv(schd_task *t, void *op)
+{
+    aios__dgram_withdraw((aios_dgram *)op, AIOS__WD_RECV, aios__await_dgram_done, t);
+}
+
+static void aios__await_withdraw_send(schd_task *t, void *op)
+{
+    aios__dgram_withdraw((aios_dgram *)op, AIOS__WD_SEND, aios__await_dgram_done, t);
+}
+
+AIOS__BRIDGE int aios__await_recv(schd_task *t, aios_dgram *d, void *buf, size_t cap)
+{
+    int r;
+    if (schd_task_op_enter(t)) return 1;
+    r = aios_recv(d, buf, cap, aios__await_dgram_done, t);
+    if (r < 0) return schd_task_op_failed(t, r);
+    return schd_task_op_begin(t, d, aios__await_withdraw_recv);
+}
+
+AIOS__BRIDGE int aios__await_send(schd_task *t, aios_dgram *d, const void *data, size_t n, const aios_addr *to)
+{
+    int r;
+    if (schd_task_op_enter(t)) return 1;
+    r = aios_send(d, data, n, to, aios__await_dgram_done, t);
+    if (r < 0) return schd_task_op_failed(t, r);
+    return schd_task_op_begin(t, d, aios__await_withdraw_send);
 }
 
 /* A context as a source of a schd_loop: schd_source_add with

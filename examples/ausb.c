@@ -19,6 +19,7 @@
 #define AUSB_IMPLEMENTATION
 #include "asyncusb.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,9 +32,11 @@ typedef struct entry {
     char text[2][384];
 } entry;
 
-static void on_string(ausb_string_req *req, int status, const char *utf8, void *user)
+/* A string that cannot be read (refused, stalled, timed out) is left out:
+ * the line keeps the ids. */
+static void on_string(ausb_string_req *req, int status, const char *utf8, void *ud)
 {
-    char *dst = (char *)user;
+    char *dst = (char *)ud;
     (void)req;
     if (status == 0 && utf8) {
         snprintf(dst, 384, "%s", utf8);
@@ -54,11 +57,17 @@ static int cmd_list(ausb_ctx *ctx)
 {
     ausb_device_list list;
     entry *e, **order;
-    int i, k, n = ausb_devices(&list, ctx);
+    int i, k, r, n = ausb_devices(&list, ctx);
     if (n < 0) { fprintf(stderr, "ausb: %s\n", ausb_strerror(n)); return 1; }
     e = (entry *)calloc((size_t)(n ? n : 1), sizeof *e);
     order = (entry **)calloc((size_t)(n ? n : 1), sizeof *order);
-    if (!e || !order) { free(e); free(order); ausb_devices_free(&list); return 1; }
+    if (!e || !order) {
+        fprintf(stderr, "ausb: %s\n", ausb_strerror(-ENOMEM));
+        free(e);
+        free(order);
+        ausb_devices_free(&list);
+        return 1;
+    }
     for (i = 0; i < n; i++) {
         const ausb_device_desc *d = ausb_device_descriptor(&list.items[i]);
         const int index[2] = {d->iManufacturer, d->iProduct};
@@ -67,10 +76,12 @@ static int cmd_list(ausb_ctx *ctx)
         if (!index[0] && !index[1]) continue;
         if (ausb_open(&e[i].handle, e[i].dev) < 0) continue;   /* no access: ids only */
         e[i].open = 1;
-        for (k = 0; k < 2; k++)
-            if (index[k]) (void)ausb_read_string(&e[i].req[k], &e[i].handle, index[k], AUSB_MS(1000), on_string, e[i].text[k]);
+        for (k = 0; k < 2; k++)   /* one that does not start is left out, as one that fails */
+            if (index[k] && ausb_read_string(&e[i].req[k], &e[i].handle, index[k], AUSB_MS(1000), on_string,
+                                             e[i].text[k]) < 0)
+                e[i].text[k][0] = 0;
     }
-    ausb_run(ctx);
+    if ((r = ausb_run(ctx)) < 0) fprintf(stderr, "ausb: %s\n", ausb_strerror(r));
     qsort(order, (size_t)n, sizeof *order, by_bus_address);
     for (i = 0; i < n; i++) {
         const entry *x = order[i];
@@ -86,7 +97,7 @@ static int cmd_list(ausb_ctx *ctx)
     free(order);
     free(e);
     ausb_devices_free(&list);
-    return 0;
+    return r < 0 ? 1 : 0;
 }
 
 static void print_endpoint(const ausb_endpoint_desc *ep, int speed)

@@ -24,11 +24,9 @@
 #include <signal.h>
 #include <ctype.h>
 
-static volatile sig_atomic_t interrupted;
-static void on_sigint(int sig) { (void)sig; interrupted = 1; }
-
 typedef struct state {
     ausb_ctx *ctx;
+    ausb_pipe *pipe;
     int64_t start, last_print, stop_at;
     long long last_bytes;
     int ended, status;
@@ -39,22 +37,30 @@ static double mbps(long long bytes, int64_t ns)
     return ns > 0 ? (double)bytes / 1e6 / ((double)ns / 1e9) : 0.0;
 }
 
-static int on_chunk(ausb_pipe *p, ausb_transfer *t, const unsigned char *data, int len, void *user)
+static int on_chunk(ausb_pipe *p, ausb_transfer *t, const unsigned char *data, int len, void *ud)
 {
     (void)p;
     (void)t;
     (void)data;
     (void)len;
-    (void)user;
-    return 0;
+    (void)ud;
+    return 0;   /* counted by the pipe (bytes, chunks); take the next */
 }
 
-static void on_end(ausb_pipe *p, int status, void *user)
+static void on_end(ausb_pipe *p, int status, void *ud)
 {
-    state *s = (state *)user;
+    state *s = (state *)ud;
     (void)p;
     s->ended = 1;
     s->status = status;
+}
+
+/* Ctrl-C, through the loop (no handler): the pipe stops, its end prints the total. */
+static void on_sigint(ausb_signal *sig, const ausb_siginfo *info, void *ud)
+{
+    state *s = (state *)ud;
+    (void)sig; (void)info;
+    ausb_pipe_stop(s->pipe);
 }
 
 /* ---- the command line: digits only, no sign, space or junk ---- */
@@ -143,14 +149,19 @@ int main(int argc, char **argv)
     ausb_device dev;
     ausb_handle h;
     ausb_pipe pipe;
+    ausb_signal sigint;
     ausb_pipe_config pc;
     state s;
     args a;
     int r, type, iface, packet;
     if ((r = parse_args(argc, argv, &a)) != 0) return r;
-    if ((r = ausb_ctx_init(&ctx, NULL)) < 0 || (r = ausb_find_id(&dev, &ctx, a.vid, a.pid)) < 0) {
+    if ((r = ausb_ctx_init(&ctx, NULL)) < 0) {
+        fprintf(stderr, "bulk_stream: %s\n", ausb_strerror(r));
+        return 1;
+    }
+    if ((r = ausb_find_id(&dev, &ctx, a.vid, a.pid)) < 0) {
         fprintf(stderr, "bulk_stream: %04x:%04x: %s\n", a.vid, a.pid, ausb_strerror(r));
-        if (ctx.lu) ausb_ctx_close(&ctx);
+        ausb_ctx_close(&ctx);
         return 1;
     }
     find_endpoint(&dev, a.ep, &iface, &type, &packet);
@@ -173,17 +184,20 @@ int main(int argc, char **argv)
         ausb_ctx_close(&ctx);
         return 1;
     }
-    {
-        struct sigaction sa;
-        memset(&sa, 0, sizeof sa);
-        sa.sa_handler = on_sigint;
-        sigaction(SIGINT, &sa, NULL);
+    s.pipe = &pipe;
+    ausb_signal_init(&sigint, on_sigint, &s);
+    if ((r = ausb_signal_start(&sigint, &ctx, SIGINT)) < 0) {
+        fprintf(stderr, "bulk_stream: SIGINT: %s\n", ausb_strerror(r));
+        ausb_pipe_stop(&pipe);
     }
     s.start = s.last_print = ausb_now_ns();
     s.stop_at = a.seconds > 0 ? s.start + (int64_t)(a.seconds * 1e9) : INT64_MAX;
     while (!s.ended) {
         int64_t now;
-        if ((r = ausb_run_once(&ctx, AUSB_MS(100))) < 0) break;
+        if ((r = ausb_run_once(&ctx, AUSB_MS(100))) < 0) {
+            fprintf(stderr, "bulk_stream: %s\n", ausb_strerror(r));
+            break;
+        }
         now = ausb_now_ns();
         if (now - s.last_print >= 1000000000) {
             printf("bytes %lld transfers %lld MB/s %.1f\n", pipe.bytes, pipe.chunks,
@@ -192,11 +206,11 @@ int main(int argc, char **argv)
             s.last_print = now;
             s.last_bytes = pipe.bytes;
         }
-        if (now >= s.stop_at || interrupted) ausb_pipe_stop(&pipe);
+        if (now >= s.stop_at) ausb_pipe_stop(&pipe);
     }
     printf("total: bytes %lld transfers %lld MB/s %.1f status %s\n", pipe.bytes, pipe.chunks,
            mbps(pipe.bytes, ausb_now_ns() - s.start), s.status == -ECANCELED ? "stopped" : ausb_strerror(s.status));
     ausb_close(&h);
     ausb_ctx_close(&ctx);
-    return s.status == -ECANCELED || s.status == 0 ? 0 : 1;
+    return r >= 0 && (s.status == -ECANCELED || s.status == 0) ? 0 : 1;
 }

@@ -27,15 +27,18 @@ static void on_event(schd_button *b, int event, void *ud)
     printf("%6lld ms  %s\n", (long long)(schd_loop_now(b->loop) / 1000000), schd_button_event_name(event));
 }
 
-/* Holds the level for ms milliseconds, one loop iteration per millisecond. */
-static void hold(schd_loop *loop, schd_button *b, int level, long ms)
+/* Holds the level for ms milliseconds, one loop iteration per millisecond;
+ * 0, or the error of an iteration. */
+static int hold(schd_loop *loop, schd_button *b, int level, long ms)
 {
     long i;
+    int r;
     schd_button_feed(b, level);
     for (i = 0; i < ms; i++) {
         virtual_now += SCHD_MS(1);
-        schd_loop_run_once(loop, 0);
+        if ((r = schd_loop_run_once(loop, 0)) < 0) return r;
     }
+    return 0;
 }
 
 static const char builtin[] =
@@ -48,16 +51,23 @@ int main(int argc, char **argv)
     schd_loop loop;
     schd_button b;
     const char *p = builtin;
-    int level, n, from_stdin = argc > 1 && strcmp(argv[1], "-") == 0;
+    int level, n, r, from_stdin = argc > 1 && strcmp(argv[1], "-") == 0;
     long ms;
 
     if (argc > 2 || (argc > 1 && !from_stdin)) {
         fprintf(stderr, "usage: button [-]\n");
         return 2;
     }
-    if (schd_loop_init(&loop) < 0) return 1;
+    if ((r = schd_loop_init(&loop)) < 0) {
+        fprintf(stderr, "button: %s\n", schd_strerror(r));
+        return 1;
+    }
     schd_loop_set_clock(&loop, virtual_clock, NULL);
-    schd_button_init(&b, &loop, NULL, on_event, NULL);
+    if ((r = schd_button_init(&b, &loop, NULL, on_event, NULL)) < 0) {
+        fprintf(stderr, "button: %s\n", schd_strerror(r));
+        schd_loop_close(&loop);
+        return 1;
+    }
     for (;;) {
         int got;
         if (from_stdin) {
@@ -77,7 +87,11 @@ int main(int argc, char **argv)
             schd_loop_close(&loop);
             return 1;
         }
-        hold(&loop, &b, level, ms);
+        if ((r = hold(&loop, &b, level, ms)) < 0) {
+            fprintf(stderr, "button: %s\n", schd_strerror(r));
+            schd_loop_close(&loop);
+            return 1;
+        }
     }
     schd_button_stop(&b);
     schd_loop_close(&loop);

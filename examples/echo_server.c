@@ -19,53 +19,25 @@
  * Each connection echoes straight out of its stream's read buffer: peek at
  * whatever arrived, write those bytes without copying, and drop them from the
  * buffer once the kernel has taken them.  Besides the stream, a client costs
- * only its idle deadline (none with --idle-timeout 0).
- *
- * Kept small (issue 3: under 16 KiB of added text, static against musl): the
- * addresses are numeric, so AIOS_NO_RESOLVER leaves getaddrinfo out; no stdio,
- * strtol or strerror (errors print as codes: aios_strerror(code) names them); signals arrive through a signalfd read by the loop.
+ * only its idle deadline (none with --idle-timeout 0).  SIGTERM and SIGINT
+ * come through the loop (aios_signal): the program installs no handler.
  */
 #define _GNU_SOURCE 1
-#ifndef AIOS_NO_RESOLVER
-#define AIOS_NO_RESOLVER
-#endif
+#define AIOS_NO_RESOLVER   /* it listens on numeric addresses: no resolver threads */
 #define AIOS_IMPLEMENTATION
 #include "aio_stream.h"
 
 #include <errno.h>
 #include <signal.h>
+#include <stdio.h>
 #include <string.h>
-#include <unistd.h>
 #include <sys/resource.h>
-#include <sys/signalfd.h>
 
 static aios_ctx ctx;
 static aios_server server;
-static aios_stream *signals;
-static struct signalfd_siginfo signal_info;
-static int idle_ms = 60000;
-
-/* Messages without stdio: printf alone would add more code than the server. */
-static void put(int fd, const char *a, const char *b, const char *c)
-{
-    const char *part[3];
-    int i;
-    part[0] = a; part[1] = b; part[2] = c;
-    for (i = 0; i < 3; i++)
-        if (part[i] && write(fd, part[i], strlen(part[i])) < 0) return;
-}
-
-static const char *decimal(long v, char buf[24])
-{
-    char *p = buf + 23;
-    int neg = v < 0;
-    unsigned long u = neg ? 0UL - (unsigned long)v : (unsigned long)v;
-    *p = 0;
-    do *--p = (char)('0' + u % 10); while ((u /= 10) != 0);
-    if (neg) *--p = '-';
-    return p;
-}
-
+static aios_signal sigterm, sigint;
+static int shutting_down;
+static int idle_s = 60;
 
 static void on_peek(aios_stream *s, int status, void *ud);
 
@@ -82,8 +54,8 @@ static void on_peek(aios_stream *s, int status, void *ud)
     size_t n;
     const char *data = aios_data(s, &n);
     (void)ud;
-    if (status < 0) {  /* end of stream (AIOS_EINCOMPLETE), error or shutdown */
-        aios_close_graceful(s, AIOS_MS(1000), NULL, NULL);
+    if (status < 0) {  /* end of stream (AIOS_EINCOMPLETE), idle timeout, error or shutdown */
+        if (aios_close_graceful(s, AIOS_SEC(1), NULL, NULL) < 0) aios_close(s, NULL, NULL);
         return;
     }
     /* aios_result_len() of the peek is the byte count; the write keeps it for on_written */
@@ -93,24 +65,30 @@ static void on_peek(aios_stream *s, int status, void *ud)
 static void on_conn(aios_server *srv, aios_stream *s, const struct sockaddr *peer, void *ud)
 {
     (void)srv; (void)peer; (void)ud;
-    /* every peek waits at most idle_ms; its -ETIMEDOUT closes the connection */
-    if ((idle_ms > 0 && aios_set_timeouts(s, AIOS_MS(idle_ms), 0) < 0) || aios_peek(s, 1, on_peek, NULL) < 0)
+    /* every peek waits at most idle_s; its -ETIMEDOUT closes the connection */
+    if ((idle_s > 0 && aios_set_timeouts(s, AIOS_SEC(idle_s), 0) < 0) || aios_peek(s, 1, on_peek, NULL) < 0)
         aios_close(s, NULL, NULL);
 }
 
 static void on_shutdown_done(aios_server *srv, int forced, void *ud)
 {
-    char num[24];
     (void)srv; (void)ud;
-    if (forced > 0) put(2, "echo_server: closed ", decimal(forced, num), " connection(s) by force\n");
-    aios_close(signals, NULL, NULL);
+    if (forced > 0) fprintf(stderr, "echo_server: closed %d connection(s) by force\n", forced);
+    /* the watchers kept the loop running: without them it ends when idle */
+    aios_signal_stop(&sigterm, &ctx);
+    aios_signal_stop(&sigint, &ctx);
 }
 
-static void on_signal(aios_stream *s, int status, void *ud)
+/* The first SIGTERM or SIGINT starts the shutdown; more of them change nothing. */
+static void on_signal(aios_signal *sig, const aios_siginfo *info, void *ud)
 {
-    (void)s; (void)ud;
-    if (status <= 0) return;
-    aios_server_shutdown(&server, AIOS_MS(10000), on_shutdown_done, NULL);
+    int r;
+    (void)sig; (void)info; (void)ud;
+    if (shutting_down++) return;
+    if ((r = aios_server_shutdown(&server, AIOS_SEC(10), on_shutdown_done, NULL)) < 0) {
+        fprintf(stderr, "echo_server: shutdown: %s\n", aios_strerror(r));
+        aios_stop(&ctx);
+    }
 }
 
 /* A decimal number from 0 to max, digits only; -1 for anything else. */
@@ -125,27 +103,52 @@ static long number(const char *text, long max)
 
 static int usage(const char *why, const char *what)
 {
-    if (why) put(2, "echo_server: ", why, what);
-    if (why) put(2, "\n", NULL, NULL);
-    put(2, "usage: echo_server [--max-conns N] [--idle-timeout SECONDS] PORT\n", NULL, NULL);
+    if (why) fprintf(stderr, "echo_server: %s%s\n", why, what);
+    fprintf(stderr, "usage: echo_server [--max-conns N] [--idle-timeout SECONDS] PORT\n");
     return 2;
+}
+
+/* SIGTERM and SIGINT are blocked and read by the loop, so the shutdown
+ * starts from the loop like any other event (blocked signals are queued even
+ * where the shell set them to be ignored). */
+static int watch_signals(void)
+{
+    int r;
+    aios_signal_init(&sigterm, on_signal, NULL);
+    aios_signal_init(&sigint, on_signal, NULL);
+    if ((r = aios_signal_start(&sigterm, &ctx, SIGTERM)) < 0) return r;
+    return aios_signal_start(&sigint, &ctx, SIGINT);
+}
+
+/* Listens on 127.0.0.1, then on ::1 at the same port (where IPv6 is off,
+ * on IPv4 alone). */
+static int listen_loopback(long port)
+{
+    int r = aios_server_listen_tcp(&server, "127.0.0.1", (int)port);
+    if (r < 0) {
+        fprintf(stderr, "echo_server: 127.0.0.1: %s\n", aios_strerror(r));
+        return r;
+    }
+    r = aios_server_listen_tcp(&server, "::1", aios_server_port(&server));
+    if (r < 0 && r != -EAFNOSUPPORT && r != -EADDRNOTAVAIL)
+        fprintf(stderr, "echo_server: ::1: %s (serving IPv4 only)\n", aios_strerror(r));
+    return 0;
 }
 
 int main(int argc, char **argv)
 {
-    sigset_t mask;
     aios_server_config cfg;
     struct rlimit lim;
-    char num[24];
     long port = -1, max_conns = -1, v;
-    int r, sfd, i;
+    int r, i;
 
     for (i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--max-conns") == 0 || strcmp(argv[i], "--idle-timeout") == 0) {
+            int is_max = argv[i][2] == 'm';
             if (i + 1 >= argc) return usage("missing value after ", argv[i]);
-            v = number(argv[i + 1], argv[i][2] == 'm' ? 1000000000L : 86400L);
-            if (v < 0 || (argv[i][2] == 'm' && v == 0)) return usage("bad number: ", argv[i + 1]);
-            if (argv[i][2] == 'm') max_conns = v; else idle_ms = (int)v * 1000;
+            v = number(argv[i + 1], is_max ? 1000000000L : 86400L);
+            if (v < 0 || (is_max && v == 0)) return usage("bad number: ", argv[i + 1]);
+            if (is_max) max_conns = v; else idle_s = (int)v;
             i++;
         } else if (port < 0 && argv[i][0] != '-') {
             if ((port = number(argv[i], 65535)) < 0) return usage("bad port: ", argv[i]);
@@ -159,33 +162,23 @@ int main(int argc, char **argv)
         max_conns = getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur != RLIM_INFINITY && lim.rlim_cur > 32
                     ? (long)lim.rlim_cur - 16 : 1000000000L;
 
-    aios_ctx_init(&ctx);
+    if ((r = aios_ctx_init(&ctx)) < 0) {
+        fprintf(stderr, "echo_server: %s\n", aios_strerror(r));
+        return 1;
+    }
     aios_server_config_init(&cfg);
     cfg.backlog = 4096;
     cfg.max_conns = (int)max_conns;
     cfg.evict_idle = 1;
-    aios_server_init(&server, &ctx, &cfg, on_conn, NULL);
-    r = aios_server_listen_tcp(&server, "127.0.0.1", (int)port);
-    if (r < 0) { put(2, "echo_server: 127.0.0.1: error ", decimal(r, num), "\n"); return 1; }
-    r = aios_server_listen_tcp(&server, "::1", aios_server_port(&server));
-    if (r < 0 && r != -EAFNOSUPPORT && r != -EADDRNOTAVAIL)
-        put(2, "echo_server: ::1: error ", decimal(r, num), " (serving IPv4 only)\n");
-
-    /* SIGTERM and SIGINT stay blocked and are read from a descriptor, so the
-     * shutdown starts from the loop like any other event (blocked signals are
-     * queued even where the shell set them to be ignored). */
-    sigemptyset(&mask);
-    sigaddset(&mask, SIGTERM);
-    sigaddset(&mask, SIGINT);
-    sfd = sigprocmask(SIG_BLOCK, &mask, NULL) < 0 ? -1 : signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
-    r = sfd < 0 ? -errno : aios_stream_open(&signals, &ctx, sfd, 0);
-    if (r == 0) r = aios_read_exactly(signals, &signal_info, sizeof signal_info, on_signal, NULL);
-    if (r < 0) { put(2, "echo_server: signals: error ", decimal(r, num), "\n"); return 1; }
-
-    /* other tools read this line: keep it exactly so */
-    put(1, "listening on ", decimal(aios_server_port(&server), num), "\n");
-
-    r = aios_run(&ctx);
+    if ((r = aios_server_init(&server, &ctx, &cfg, on_conn, NULL)) < 0)
+        fprintf(stderr, "echo_server: %s\n", aios_strerror(r));
+    if (r == 0) r = listen_loopback(port);
+    if (r == 0 && (r = watch_signals()) < 0) fprintf(stderr, "echo_server: signals: %s\n", aios_strerror(r));
+    if (r == 0) {
+        printf("listening on %d\n", aios_server_port(&server));   /* scripts wait for this line */
+        fflush(stdout);
+        if ((r = aios_run(&ctx)) < 0) fprintf(stderr, "echo_server: %s\n", aios_strerror(r));
+    }
     aios_ctx_close(&ctx);
     return r < 0 ? 1 : 0;
 }

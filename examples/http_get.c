@@ -2,17 +2,21 @@
  *
  *   cc -std=c99 -O2 -I. -o build/http_get examples/http_get.c -lpthread
  *
- * Usage: build/http_get HOST PORT PATH
+ * Usage: build/http_get [--max-time SECONDS] HOST PORT PATH
  * Sends the request, reads the status line and the headers with bounded line
  * reads (a line over 8 KiB, or more than 100 headers, is an error), skips
  * interim 1xx responses, then reads the body by Content-Length, chunked
  * transfer coding, or until the server closes.  The body goes to stdout,
  * the status line to stderr.  A response that could be read two ways
  * (conflicting lengths, a malformed field or chunk size) is an error.
+ * The whole exchange, connect included, has one deadline (--max-time,
+ * 60 s by default), so a server that trickles its response a line at a
+ * time cannot hold the program longer.
  * Exit status: 0 for a 2xx response, 2 for any other status (body still
- * written), 1 for a network or protocol error and for a response that
- * ends before all of it arrived; 2 with the usage line for bad arguments
- * (PORT is 1 to 65535 in decimal digits, PATH starts with '/').
+ * written), 1 for a network or protocol error, for a response that ends
+ * before all of it arrived and for the deadline; 2 with the usage line for
+ * bad arguments (PORT is 1 to 65535 in decimal digits, PATH starts with
+ * '/', SECONDS is 1 to 86400).
  *
  * Each step starts the next from its callback; the body is copied to stdout
  * one buffer at a time, so memory stays bounded whatever the server sends.
@@ -26,12 +30,9 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
-#include <unistd.h>
 
 #include "http_resp.h"
 
@@ -41,6 +42,7 @@ static char request[HTTP_RESP_LINE_MAX + 512];
 static char body[65536];
 static http_resp resp;
 static int exit_code = 1;
+static int64_t deadline;   /* of the whole exchange */
 
 static void finish(int code)
 {
@@ -58,25 +60,39 @@ static void fail(const char *what, int code)
 static void on_line(aios_stream *s, int status, void *ud);
 static void on_body(aios_stream *s, int status, void *ud);
 
+/* What is left of the deadline bounds the next read and write: -1 (and
+ * the program ends) when nothing is left. */
+static int bound_by_deadline(void)
+{
+    int64_t left = deadline - aios_now_ns();
+    int r = left > 0 ? aios_set_timeouts(sock, left, left) : -ETIMEDOUT;
+    if (r == 0) r = aios_set_timeouts(out, 0, left);
+    if (r < 0) fail("response", r);
+    return r;
+}
+
 /* Starts the read the parser asks for, or ends the program. */
 static void next(void)
 {
     size_t max;
+    int r;
+    if (bound_by_deadline() < 0) return;
     switch (http_resp_want(&resp, &max)) {
     case HTTP_RESP_LINE:
-        aios_read_until(sock, "\n", 1, HTTP_RESP_LINE_MAX, on_line, NULL);
+        r = aios_read_until(sock, "\n", 1, HTTP_RESP_LINE_MAX, on_line, NULL);
         break;
     case HTTP_RESP_BODY:
-        aios_read(sock, body, max < sizeof body ? max : sizeof body, on_body, NULL);
+        r = aios_read(sock, body, max < sizeof body ? max : sizeof body, on_body, NULL);
         break;
     case HTTP_RESP_DONE:
         finish(resp.status >= 200 && resp.status < 300 ? 0 : 2);
-        break;
+        return;
     default:
         fprintf(stderr, "http_get: %s\n", resp.error);
         finish(1);
-        break;
+        return;
     }
+    if (r < 0) fail("read", r);
 }
 
 static const char *line_name(void)
@@ -115,11 +131,18 @@ static void on_body_written(aios_stream *s, int status, void *ud)
 
 static void on_body(aios_stream *s, int status, void *ud)
 {
+    int r;
     (void)s; (void)ud;
     if (status < 0) { fail("body", status); return; }
     if (status == 0) { http_resp_eof(&resp); next(); return; }
     http_resp_body(&resp, (size_t)status);
-    aios_write(out, body, (size_t)status, on_body_written, NULL);
+    if ((r = aios_write(out, body, (size_t)status, on_body_written, NULL)) < 0) fail("stdout", r);
+}
+
+static void on_request_sent(aios_stream *s, int status, void *ud)
+{
+    (void)s; (void)ud;
+    if (status < 0) fail("request", status);
 }
 
 static void on_connected(aios_stream *s, int status, void *ud)
@@ -130,48 +153,59 @@ static void on_connected(aios_stream *s, int status, void *ud)
     next();
 }
 
-/* 1..65535 in decimal digits, or -1. */
-static int port_number(const char *text)
+/* lo..hi in decimal digits, or -1. */
+static long decimal(const char *text, long lo, long hi)
 {
     char *end;
     long v;
     if (*text < '0' || *text > '9') return -1;
     errno = 0;
     v = strtol(text, &end, 10);
-    return *end || errno || v < 1 || v > 65535 ? -1 : (int)v;
+    return *end || errno || v < lo || v > hi ? -1 : v;
 }
 
 int main(int argc, char **argv)
 {
+    long max_time = 60, port = -1;
     int out_flags = fcntl(1, F_GETFL), n, r;
+    const char *host, *path;
     aios_tcp_opts opts;
-    struct sigaction sa;
-    int port;
 
-    if (argc != 4 || !*argv[1] || (port = port_number(argv[2])) < 0 || argv[3][0] != '/') {
-        if (argc == 4) fprintf(stderr, "http_get: bad arguments: %s %s %s\n", argv[1], argv[2], argv[3]);
-        fprintf(stderr, "usage: http_get HOST PORT PATH\n");
+    if (argc >= 3 && strcmp(argv[1], "--max-time") == 0) {
+        max_time = decimal(argv[2], 1, 86400);
+        argc -= 2;
+        argv += 2;
+    }
+    if (argc == 4) port = decimal(argv[2], 1, 65535);
+    if (max_time < 0 || port < 0 || !*argv[1] || argv[3][0] != '/') {
+        fprintf(stderr, "usage: http_get [--max-time SECONDS] HOST PORT PATH\n");
         return 2;
     }
-    if (strlen(argv[3]) > HTTP_RESP_LINE_MAX || strlen(argv[1]) > 255) { fprintf(stderr, "http_get: argument too long\n"); return 1; }
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = SIG_IGN;
-    sigaction(SIGPIPE, &sa, NULL);  /* stdout may be a pipe */
-
-    aios_ctx_init(&ctx);
-    aios_tcp_opts_init(&opts);
-    opts.timeout_ns = AIOS_MS(30000);
-    r = aios_tcp_connect(&sock, &ctx, argv[1], port, &opts, on_connected, NULL);
-    if (r < 0) { fprintf(stderr, "http_get: %s\n", aios_strerror(r)); return 1; }
-    aios_set_timeouts(sock, AIOS_MS(60000), AIOS_MS(60000));
-    if (aios_stream_open(&out, &ctx, 1, AIOS_NOCLOSE) < 0) { fprintf(stderr, "http_get: bad stdout\n"); return 1; }
+    host = argv[1];
+    path = argv[3];
+    if (strlen(path) > HTTP_RESP_LINE_MAX || strlen(host) > 255) {
+        fprintf(stderr, "http_get: argument too long\n");
+        return 1;
+    }
     n = snprintf(request, sizeof request,
-                 "GET %s HTTP/1.1\r\nHost: %s%s%s:%d\r\nUser-Agent: aio_stream-http_get\r\n"
+                 "GET %s HTTP/1.1\r\nHost: %s%s%s:%ld\r\nUser-Agent: aio_stream-http_get\r\n"
                  "Accept: */*\r\nConnection: close\r\n\r\n",
-                 argv[3], strchr(argv[1], ':') ? "[" : "", argv[1], strchr(argv[1], ':') ? "]" : "", port);
-    aios_write(sock, request, (size_t)n, NULL, NULL);  /* queued until the connection is up */
-    aios_run(&ctx);
+                 path, strchr(host, ':') ? "[" : "", host, strchr(host, ':') ? "]" : "", port);
+
+    if ((r = aios_ctx_init(&ctx)) < 0) {
+        fprintf(stderr, "http_get: %s\n", aios_strerror(r));
+        return 1;
+    }
+    deadline = aios_now_ns() + AIOS_SEC(max_time);
+    aios_tcp_opts_init(&opts);
+    opts.timeout_ns = AIOS_SEC(max_time);
+    r = aios_tcp_connect(&sock, &ctx, host, (int)port, &opts, on_connected, NULL);
+    if (r == 0) r = aios_stream_open(&out, &ctx, 1, AIOS_NOCLOSE);
+    /* queued until the connection is up */
+    if (r == 0) r = aios_write(sock, request, (size_t)n, on_request_sent, NULL);
+    if (r == 0) r = aios_run(&ctx);
+    if (r < 0) fprintf(stderr, "http_get: %s\n", aios_strerror(r));
     aios_ctx_close(&ctx);
-    if (out_flags >= 0) fcntl(1, F_SETFL, out_flags);
-    return exit_code;
+    if (out_flags >= 0) (void)fcntl(1, F_SETFL, out_flags);   /* stdout blocks again, as the shell expects */
+    return r < 0 ? 1 : exit_code;
 }

@@ -66,8 +66,8 @@ typedef struct ptp {
 static void put32(unsigned char *p, uint32_t v) { p[0] = (unsigned char)v; p[1] = (unsigned char)(v >> 8); p[2] = (unsigned char)(v >> 16); p[3] = (unsigned char)(v >> 24); }
 static void put16(unsigned char *p, unsigned v) { p[0] = (unsigned char)v; p[1] = (unsigned char)(v >> 8); }
 
-static void on_sent(ausb_transfer *t, int status, void *user);
-static void on_received(ausb_transfer *t, int status, void *user);
+static void on_sent(ausb_transfer *t, int status, void *ud);
+static void on_received(ausb_transfer *t, int status, void *ud);
 
 static void send_command(ptp *p, unsigned op, int nparams, uint32_t param);
 
@@ -192,18 +192,18 @@ static void next_step(ptp *p)
     }
 }
 
-static void on_sent(ausb_transfer *t, int status, void *user)
+static void on_sent(ausb_transfer *t, int status, void *ud)
 {
-    ptp *p = (ptp *)user;
+    ptp *p = (ptp *)ud;
     (void)t;
     if (expired(p)) return;
     if (status != 0) { fail(p, status); return; }
     receive(p);
 }
 
-static void on_received(ausb_transfer *t, int status, void *user)
+static void on_received(ausb_transfer *t, int status, void *ud)
 {
-    ptp *p = (ptp *)user;
+    ptp *p = (ptp *)ud;
     int r;
     uint16_t code;
     char why[128];
@@ -373,10 +373,13 @@ int main(int argc, char **argv)
     }
     if ((r = ausb_open(&p.handle, &dev)) < 0) { fprintf(stderr, "ptp_info: open: %s\n", ausb_strerror(r)); goto out_dev; }
     if ((r = ausb_claim(&p.handle, iface)) < 0) { fprintf(stderr, "ptp_info: claim: %s\n", ausb_strerror(r)); goto out_close; }
-    if ((r = ausb_transfer_init(&p.xfer, 0)) < 0) goto out_close;
+    if ((r = ausb_transfer_init(&p.xfer, 0)) < 0) { fprintf(stderr, "ptp_info: %s\n", ausb_strerror(r)); goto out_close; }
     send_command(&p, OP_OPEN_SESSION, 1, 1);
-    while (p.step < ST_DONE && ausb_pending(&ctx)) ausb_run_once(&ctx, -1);
-    if (p.expired) {
+    while (p.step < ST_DONE && ausb_pending(&ctx))
+        if ((r = ausb_run_once(&ctx, -1)) < 0) break;
+    if (r < 0) {
+        fprintf(stderr, "ptp_info: %s\n", ausb_strerror(r));
+    } else if (p.expired) {
         fprintf(stderr, "ptp_info: the camera did not finish the session within %d s (--timeout)\n", seconds);
     } else if (p.failed[0] || p.step < ST_DONE || !p.have_info) {
         if (p.refused) fprintf(stderr, "ptp_info: %s\n", p.failed);

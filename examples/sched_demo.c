@@ -13,6 +13,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 /* The display job is a task: it "draws" in two steps with a pause between,
  * so a slow frame shows up as an overrun instead of a second frame at once. */
@@ -60,7 +61,6 @@ int main(int argc, char **argv)
     int rc;
 
     if (argc != 2 || (seconds = seconds_arg(argv[1], 86400)) <= 0) {
-        if (argc == 2) fprintf(stderr, "sched_demo: bad number of seconds: %s\n", argv[1]);
         fprintf(stderr, "usage: sched_demo SECONDS\n");
         return 2;
     }
@@ -68,24 +68,27 @@ int main(int argc, char **argv)
         fprintf(stderr, "sched_demo: %s\n", schd_strerror(rc));
         return 1;
     }
+    /* jobs and tasks start from zeroed storage */
     memset(&button, 0, sizeof button);
     memset(&display, 0, sizeof display);
     memset(&sensor, 0, sizeof sensor);
     memset(&disp, 0, sizeof disp);
-    schd_job_start(&button, &loop, schd_hz(80), sample_button, NULL);
-    schd_job_start_task(&display, &loop, schd_hz(15), &disp.task, draw_frame, NULL);
-    schd_job_start(&sensor, &loop, schd_period(SCHD_MS(500)), read_sensor, NULL);
     schd_timer_init(&stop, on_time_up, &loop);
-    schd_timer_start(&stop, &loop, (int64_t)(seconds * 1e9), 0);
-
-    schd_loop_run(&loop);
-
-    report("button", &button);
-    report("display", &display);
-    report("sensor", &sensor);
+    rc = schd_job_start(&button, &loop, schd_hz(80), sample_button, NULL);
+    if (rc == 0) rc = schd_job_start_task(&display, &loop, schd_hz(15), &disp.task, draw_frame, NULL);
+    if (rc == 0) rc = schd_job_start(&sensor, &loop, schd_period(SCHD_MS(500)), read_sensor, NULL);
+    if (rc == 0) rc = schd_timer_start(&stop, &loop, (int64_t)(seconds * 1e9), 0);
+    if (rc == 0) rc = schd_loop_run(&loop);
+    if (rc == 0) {
+        report("button", &button);
+        report("display", &display);
+        report("sensor", &sensor);
+    } else {
+        fprintf(stderr, "sched_demo: %s\n", schd_strerror(rc));
+    }
     schd_job_stop(&button);
     schd_job_stop(&display);
     schd_job_stop(&sensor);
     schd_loop_close(&loop);
-    return 0;
+    return rc < 0 ? 1 : 0;
 }

@@ -8,8 +8,9 @@
  * stdin the program keeps copying from the port; it exits with status 0 when
  * the port hangs up or on SIGINT / SIGTERM, and with 1 on an error.
  *
- * Writing to a terminal or pipe whose reader has gone raises SIGPIPE, which
- * the program ignores so that it sees EPIPE instead.
+ * The signals arrive through a signalfd that the loop reads like the port;
+ * writes to a terminal or pipe whose reader has gone fail with -EPIPE (the
+ * library never lets SIGPIPE kill the program).
  */
 #define _GNU_SOURCE 1
 #define AIOS_IMPLEMENTATION
@@ -20,13 +21,12 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
-#include <unistd.h>
 
 static aios_ctx ctx;
-static aios_stream *port, *in, *out, *signals;
-static char to_port[4096], from_port[4096], signal_byte;
-static int signal_pipe[2] = {-1, -1}, failed;
+static aios_stream *port, *in, *out;
+static aios_signal sigterm, sigint;
+static char to_port[4096], from_port[4096];
+static int failed;
 
 static void stop_with(int code, const char *what, int err)
 {
@@ -36,6 +36,12 @@ static void stop_with(int code, const char *what, int err)
     aios_stop(&ctx);
 }
 
+/* An operation that did not start ends the program like one that failed. */
+static void check(const char *what, int r)
+{
+    if (r < 0) stop_with(1, what, r);
+}
+
 static void on_port(aios_stream *s, int status, void *ud);
 static void on_stdin(aios_stream *s, int status, void *ud);
 
@@ -43,7 +49,7 @@ static void on_printed(aios_stream *s, int status, void *ud)
 {
     (void)s; (void)ud;
     if (status < 0) { stop_with(1, "stdout", status); return; }
-    aios_read(port, from_port, sizeof from_port, on_port, NULL);
+    check("port", aios_read(port, from_port, sizeof from_port, on_port, NULL));
 }
 
 static void on_port(aios_stream *s, int status, void *ud)
@@ -52,77 +58,77 @@ static void on_port(aios_stream *s, int status, void *ud)
     /* a pseudo-terminal reports its hang-up as EIO */
     if (status == 0 || status == -EIO) { stop_with(0, NULL, 0); return; }
     if (status < 0) { stop_with(1, "port", status); return; }
-    aios_write(out, from_port, (size_t)status, on_printed, NULL);
+    check("stdout", aios_write(out, from_port, (size_t)status, on_printed, NULL));
 }
 
 static void on_sent(aios_stream *s, int status, void *ud)
 {
     (void)s; (void)ud;
     if (status < 0) { stop_with(1, "port write", status); return; }
-    aios_read(in, to_port, sizeof to_port, on_stdin, NULL);
+    check("stdin", aios_read(in, to_port, sizeof to_port, on_stdin, NULL));
 }
 
 static void on_stdin(aios_stream *s, int status, void *ud)
 {
     (void)s; (void)ud;
-    if (status <= 0) return;  /* end of input: keep listening to the port */
-    aios_write(port, to_port, (size_t)status, on_sent, NULL);
+    if (status == 0) return;  /* end of input: keep listening to the port */
+    if (status < 0) { stop_with(1, "stdin", status); return; }
+    check("port write", aios_write(port, to_port, (size_t)status, on_sent, NULL));
 }
 
-static void on_signal(aios_stream *s, int status, void *ud)
+/* SIGINT and SIGTERM come through the loop (no handler): a clean stop. */
+static void on_signal(aios_signal *sig, const aios_siginfo *info, void *ud)
 {
-    (void)s; (void)ud;
-    if (status > 0) stop_with(0, NULL, 0);
+    (void)sig; (void)info; (void)ud;
+    stop_with(0, NULL, 0);
 }
 
-static void handle_signal(int sig)
+static int watch_signals(void)
 {
-    char c = (char)sig;
-    int saved = errno;
-    if (write(signal_pipe[1], &c, 1) < 0) { /* already signalled */ }
-    errno = saved;
+    int r;
+    aios_signal_init(&sigterm, on_signal, NULL);
+    aios_signal_init(&sigint, on_signal, NULL);
+    if ((r = aios_signal_start(&sigterm, &ctx, SIGTERM)) < 0) return r;
+    return aios_signal_start(&sigint, &ctx, SIGINT);
+}
+
+/* A rate from 1 to 4000000 in decimal digits, or -1. */
+static long baud_rate(const char *text)
+{
+    char *end;
+    long v;
+    if (*text < '0' || *text > '9') return -1;
+    errno = 0;
+    v = strtol(text, &end, 10);
+    return *end || errno || v < 1 || v > 4000000 ? -1 : v;
 }
 
 int main(int argc, char **argv)
 {
     int in_flags = fcntl(0, F_GETFL), out_flags = fcntl(1, F_GETFL), r;
-    struct sigaction sa;
+    const char *what;
+    long baud;
 
-    {
-        char *end = argv[argc == 3 ? 2 : 0];
-        long baud = 0;
-        if (argc == 3 && *end >= '0' && *end <= '9') { errno = 0; baud = strtol(argv[2], &end, 10); }
-        if (argc != 3 || !*argv[1] || *end || errno || baud <= 0 || baud > 4000000) {
-            if (argc == 3) fprintf(stderr, "serial_cat: bad baud rate: %s\n", argv[2]);
-            fprintf(stderr, "usage: serial_cat DEVICE BAUD\n");
-            return 2;
-        }
-        aios_ctx_init(&ctx);
-        r = aios_serial_open(&port, &ctx, argv[1], (int)baud);
+    if (argc != 3 || !*argv[1] || (baud = baud_rate(argv[2])) < 0) {
+        fprintf(stderr, "usage: serial_cat DEVICE BAUD\n");
+        return 2;
     }
-    if (r < 0) { fprintf(stderr, "serial_cat: %s: %s\n", argv[1], aios_strerror(r)); return 1; }
-    if (pipe(signal_pipe) < 0) { perror("pipe"); return 1; }
-    fcntl(signal_pipe[1], F_SETFL, O_NONBLOCK);
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = SIG_IGN;
-    sigaction(SIGPIPE, &sa, NULL);
-    sa.sa_handler = handle_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
-    if (aios_stream_open(&signals, &ctx, signal_pipe[0], 0) < 0 ||
-        aios_stream_open(&in, &ctx, 0, AIOS_NOCLOSE) < 0 ||
-        aios_stream_open(&out, &ctx, 1, AIOS_NOCLOSE) < 0) {
-        fprintf(stderr, "serial_cat: cannot set up stdin/stdout\n");
+    if ((r = aios_ctx_init(&ctx)) < 0) {
+        fprintf(stderr, "serial_cat: %s\n", aios_strerror(r));
         return 1;
     }
-    aios_read(signals, &signal_byte, 1, on_signal, NULL);
-    aios_read(port, from_port, sizeof from_port, on_port, NULL);
-    aios_read(in, to_port, sizeof to_port, on_stdin, NULL);
-    aios_run(&ctx);
-    aios_ctx_close(&ctx);
-    close(signal_pipe[1]);
-    if (in_flags >= 0) fcntl(0, F_SETFL, in_flags);
-    if (out_flags >= 0) fcntl(1, F_SETFL, out_flags);
-    return failed;
+    what = argv[1];
+    r = aios_serial_open(&port, &ctx, argv[1], (int)baud);
+    if (r == 0) { what = "signals"; r = watch_signals(); }
+    if (r == 0) { what = "stdin"; r = aios_stream_open(&in, &ctx, 0, AIOS_NOCLOSE); }
+    if (r == 0) { what = "stdout"; r = aios_stream_open(&out, &ctx, 1, AIOS_NOCLOSE); }
+    if (r == 0) { what = argv[1]; r = aios_read(port, from_port, sizeof from_port, on_port, NULL); }
+    if (r == 0) { what = "stdin"; r = aios_read(in, to_port, sizeof to_port, on_stdin, NULL); }
+    if (r == 0) { what = "loop"; r = aios_run(&ctx); }
+    if (r < 0) fprintf(stderr, "serial_cat: %s: %s\n", what, aios_strerror(r));
+    aios_ctx_close(&ctx);   /* stops the watchers: the signal mask as it was */
+    /* stdin and stdout may be shared with the shell: give them back as found */
+    if (in_flags >= 0) (void)fcntl(0, F_SETFL, in_flags);
+    if (out_flags >= 0) (void)fcntl(1, F_SETFL, out_flags);
+    return r < 0 ? 1 : failed;
 }

@@ -12,6 +12,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 struct spi_bus { const char *owner; int transactions, overlaps; int64_t t0; };
 struct chip_select { const char *device; int pin; };
@@ -97,13 +98,17 @@ int main(int argc, char **argv)
     schd_job sensor_job, sdcard_job;
     schd_timer stop;
     double seconds = argc > 1 ? seconds_arg(argv[1], 3600) : 2.0;
+    int r;
 
     if (argc > 2 || seconds <= 0) {
-        if (argc == 2) fprintf(stderr, "shared_bus: bad number of seconds: %s\n", argv[1]);
         fprintf(stderr, "usage: shared_bus [SECONDS]\n");
         return 2;
     }
-    if (schd_loop_init(&loop) < 0) return 1;
+    if ((r = schd_loop_init(&loop)) < 0) {
+        fprintf(stderr, "shared_bus: %s\n", schd_strerror(r));
+        return 1;
+    }
+    /* jobs and tasks start from zeroed storage */
     memset(&sensor, 0, sizeof sensor);
     memset(&sdcard, 0, sizeof sdcard);
     memset(&sensor_job, 0, sizeof sensor_job);
@@ -112,16 +117,16 @@ int main(int argc, char **argv)
     schd_resource_init(&spi, &bus, select_chip, deselect_chip);
     schd_resource_handle(&spi, &sensor.bus, &cs_sensor);
     schd_resource_handle(&spi, &sdcard.bus, &cs_sdcard);
-    schd_job_start_task(&sensor_job, &loop, schd_period(SCHD_MS(123)), &sensor.task, sensor_cycle, NULL);
-    schd_job_start_task(&sdcard_job, &loop, schd_period(SCHD_MS(300)), &sdcard.task, sdcard_cycle, NULL);
     schd_timer_init(&stop, on_time_up, NULL);
-    schd_timer_start(&stop, &loop, (int64_t)(seconds * 1e9), 0);
-
-    schd_loop_run(&loop);
+    r = schd_job_start_task(&sensor_job, &loop, schd_period(SCHD_MS(123)), &sensor.task, sensor_cycle, NULL);
+    if (r == 0) r = schd_job_start_task(&sdcard_job, &loop, schd_period(SCHD_MS(300)), &sdcard.task, sdcard_cycle, NULL);
+    if (r == 0) r = schd_timer_start(&stop, &loop, (int64_t)(seconds * 1e9), 0);
+    if (r == 0) r = schd_loop_run(&loop);
+    if (r < 0) fprintf(stderr, "shared_bus: %s\n", schd_strerror(r));
 
     schd_job_stop(&sensor_job);
     schd_job_stop(&sdcard_job);
     schd_loop_close(&loop);   /* cancels a task still on the bus: it lets go */
     printf("transactions=%d overlaps=%d readings=%d\n", bus.transactions, bus.overlaps, sensor.reading);
-    return bus.overlaps == 0 && bus.transactions > 0 ? 0 : 1;
+    return r == 0 && bus.overlaps == 0 && bus.transactions > 0 ? 0 : 1;
 }

@@ -8,9 +8,10 @@
  * write side of the connection is shut down; the program exits when the peer
  * closes, with status 0, or 1 on an error.
  *
- * stdout may be a pipe: a reader that goes away must not kill us with
- * SIGPIPE, so the program ignores that signal (the library never touches
- * signal dispositions).
+ * Two copies run at once, each a chain of callbacks: stdin to the socket
+ * and the socket to stdout.  stdout may be a pipe whose reader goes away:
+ * the library's writes never let SIGPIPE kill the program (they fail with
+ * -EPIPE instead).
  */
 #define _GNU_SOURCE 1
 #define AIOS_IMPLEMENTATION
@@ -18,11 +19,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
-#include <unistd.h>
 
 static aios_ctx ctx;
 static aios_stream *sock, *in, *out;
@@ -37,6 +35,12 @@ static void fail(const char *what, int code)
     aios_stop(&ctx);
 }
 
+/* An operation that did not start ends the program like one that failed. */
+static void check(const char *what, int r)
+{
+    if (r < 0) fail(what, r);
+}
+
 static void on_stdin(aios_stream *s, int status, void *ud);
 static void on_sock(aios_stream *s, int status, void *ud);
 
@@ -44,7 +48,7 @@ static void on_sent(aios_stream *s, int status, void *ud)
 {
     (void)s; (void)ud;
     if (status < 0) { fail("send", status); return; }
-    aios_read(in, up, sizeof up, on_stdin, NULL);
+    check("stdin", aios_read(in, up, sizeof up, on_stdin, NULL));
 }
 
 static void on_stdin(aios_stream *s, int status, void *ud)
@@ -52,17 +56,17 @@ static void on_stdin(aios_stream *s, int status, void *ud)
     (void)s; (void)ud;
     if (status < 0) { fail("stdin", status); return; }
     if (status == 0) {  /* end of input: tell the peer, keep reading its answer */
-        aios_shutdown(sock, NULL, NULL);
+        check("shutdown", aios_shutdown(sock, NULL, NULL));
         return;
     }
-    aios_write(sock, up, (size_t)status, on_sent, NULL);
+    check("send", aios_write(sock, up, (size_t)status, on_sent, NULL));
 }
 
 static void on_printed(aios_stream *s, int status, void *ud)
 {
     (void)s; (void)ud;
     if (status < 0) { fail("stdout", status); return; }
-    aios_read(sock, down, sizeof down, on_sock, NULL);
+    check("receive", aios_read(sock, down, sizeof down, on_sock, NULL));
 }
 
 static void on_sock(aios_stream *s, int status, void *ud)
@@ -70,15 +74,15 @@ static void on_sock(aios_stream *s, int status, void *ud)
     (void)s; (void)ud;
     if (status < 0) { fail("receive", status); return; }
     if (status == 0) { aios_stop(&ctx); return; }  /* the peer closed */
-    aios_write(out, down, (size_t)status, on_printed, NULL);
+    check("stdout", aios_write(out, down, (size_t)status, on_printed, NULL));
 }
 
 static void on_connected(aios_stream *s, int status, void *ud)
 {
     (void)s; (void)ud;
     if (status < 0) { fail("connect", status); return; }
-    aios_read(in, up, sizeof up, on_stdin, NULL);
-    aios_read(sock, down, sizeof down, on_sock, NULL);
+    check("stdin", aios_read(in, up, sizeof up, on_stdin, NULL));
+    check("receive", aios_read(sock, down, sizeof down, on_sock, NULL));
 }
 
 /* 1..65535 in decimal digits, or -1. */
@@ -94,32 +98,32 @@ static int port_number(const char *text)
 
 int main(int argc, char **argv)
 {
-    int in_flags = fcntl(0, F_GETFL), out_flags = fcntl(1, F_GETFL), r;
+    int in_flags = fcntl(0, F_GETFL), out_flags = fcntl(1, F_GETFL), port, r;
+    const char *what;
     aios_tcp_opts opts;
-    struct sigaction sa;
 
-    if (argc != 3 || !*argv[1] || port_number(argv[2]) < 0) {
-        if (argc == 3) fprintf(stderr, "tcp_client: bad %s: %s\n", *argv[1] ? "port" : "host", *argv[1] ? argv[2] : "(empty)");
+    if (argc != 3 || !*argv[1] || (port = port_number(argv[2])) < 0) {
         fprintf(stderr, "usage: tcp_client HOST PORT\n");
         return 2;
     }
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = SIG_IGN;
-    sigaction(SIGPIPE, &sa, NULL);
-
-    aios_ctx_init(&ctx);
-    aios_tcp_opts_init(&opts);
-    opts.timeout_ns = AIOS_MS(30000);
-    r = aios_tcp_connect(&sock, &ctx, argv[1], port_number(argv[2]), &opts, on_connected, NULL);
-    if (r < 0) { fprintf(stderr, "tcp_client: %s\n", aios_strerror(r)); return 1; }
-    if (aios_stream_open(&in, &ctx, 0, AIOS_NOCLOSE) < 0 || aios_stream_open(&out, &ctx, 1, AIOS_NOCLOSE) < 0) {
-        fprintf(stderr, "tcp_client: cannot use stdin/stdout\n");
+    if ((r = aios_ctx_init(&ctx)) < 0) {
+        fprintf(stderr, "tcp_client: %s\n", aios_strerror(r));
         return 1;
     }
-    aios_run(&ctx);
+    aios_tcp_opts_init(&opts);
+    opts.timeout_ns = AIOS_SEC(30);
+    what = argv[1];
+    r = aios_tcp_connect(&sock, &ctx, argv[1], port, &opts, on_connected, NULL);
+    if (r == 0) { what = "stdin"; r = aios_stream_open(&in, &ctx, 0, AIOS_NOCLOSE); }
+    if (r == 0) { what = "stdout"; r = aios_stream_open(&out, &ctx, 1, AIOS_NOCLOSE); }
+    if (r == 0) { what = "loop"; r = aios_run(&ctx); }
+    if (r < 0) {
+        fprintf(stderr, "tcp_client: %s: %s\n", what, aios_strerror(r));
+        failed = 1;
+    }
     aios_ctx_close(&ctx);
     /* stdin and stdout may be shared with the shell: give them back as found */
-    if (in_flags >= 0) fcntl(0, F_SETFL, in_flags);
-    if (out_flags >= 0) fcntl(1, F_SETFL, out_flags);
+    if (in_flags >= 0) (void)fcntl(0, F_SETFL, in_flags);
+    if (out_flags >= 0) (void)fcntl(1, F_SETFL, out_flags);
     return failed;
 }

@@ -37,6 +37,7 @@ enum { MAX_LINE = 4096, QUEUED_MAX = 65536 };
 #define LINGER_NS (10 * (int64_t)1000000000)   /* after the end of stdin */
 
 static schd_loop loop;
+static schd_timer quiet;    /* after the end of stdin: the device's quiet second */
 static aios_stream *dev, *in;
 static int status = 1, stdin_done;
 static int64_t stdin_end_ns;
@@ -63,12 +64,21 @@ static void finish(int code)
     schd_loop_stop(&loop);
 }
 
+/* An operation that did not start ends the program like one that failed. */
+static void check(const char *what, int r)
+{
+    if (r < 0) {
+        fprintf(stderr, "usb_lines: %s: %s\n", what, aios_strerror(r));
+        finish(1);
+    }
+}
+
 static void on_dev_line(aios_stream *s, int st, void *ud)
 {
     size_t n;
     const char *p;
     (void)ud;
-    if (st == -ETIMEDOUT && stdin_done) { finish(0); return; }  /* quiet for a second */
+    if (st == -ECANCELED) return;   /* the program is closing its streams */
     if (st == AIOS_EINCOMPLETE || st < 0) {
         if (st != AIOS_EINCOMPLETE) fprintf(stderr, "usb_lines: device: %s\n", aios_strerror(st));
         else fprintf(stderr, "usb_lines: the device stream ended\n");
@@ -83,7 +93,8 @@ static void on_dev_line(aios_stream *s, int st, void *ud)
         finish(1);
         return;
     }
-    aios_read_until(s, "\n", 1, MAX_LINE, on_dev_line, NULL);
+    if (stdin_done) check("timer", schd_timer_start(&quiet, &loop, SCHD_SEC(1), 0));   /* a new quiet second */
+    check("device", aios_read_until(s, "\n", 1, MAX_LINE, on_dev_line, NULL));
 }
 
 /* The device took enough of what was queued: read stdin again. */
@@ -92,17 +103,14 @@ static void on_drained(aios_stream *s, int st, void *ud)
     (void)s;
     (void)ud;
     if (st < 0) return;    /* the device side failed: on_dev_line says so */
-    aios_read_until(in, "\n", 1, MAX_LINE, on_stdin_line, NULL);
+    check("stdin", aios_read_until(in, "\n", 1, MAX_LINE, on_stdin_line, NULL));
 }
 
 /* Queues bytes for the device; -1 (said, and the end) when it cannot. */
 static int send_to_device(const char *p, size_t n)
 {
     int r = aios_write_copy(dev, p, n, NULL, NULL);
-    if (r < 0) {
-        fprintf(stderr, "usb_lines: device: %s\n", aios_strerror(r));
-        finish(1);
-    }
+    check("device", r);
     return r;
 }
 
@@ -118,14 +126,21 @@ static void on_stdin_line(aios_stream *s, int st, void *ud)
         }
         stdin_done = 1;
         stdin_end_ns = schd_now_ns();
-        aios_set_timeouts(dev, AIOS_MS(1000), 0);
+        check("timer", schd_timer_start(&quiet, &loop, SCHD_SEC(1), 0));
         return;
     }
     p = aios_data(s, &n);
     if (send_to_device(p, (size_t)st) < 0) return;
     aios_consume(s, (size_t)st);
-    if (aios_write_queued(dev) > QUEUED_MAX) aios_drain(dev, QUEUED_MAX / 2, on_drained, NULL);
-    else aios_read_until(s, "\n", 1, MAX_LINE, on_stdin_line, NULL);
+    if (aios_write_queued(dev) > QUEUED_MAX) check("device", aios_drain(dev, QUEUED_MAX / 2, on_drained, NULL));
+    else check("stdin", aios_read_until(s, "\n", 1, MAX_LINE, on_stdin_line, NULL));
+}
+
+static void on_quiet(schd_timer *t, void *ud)
+{
+    (void)t;
+    (void)ud;
+    finish(0);
 }
 
 static void on_usb_end(ausb_epstream *es, int st, void *ud)
@@ -200,21 +215,30 @@ int main(int argc, char **argv)
         ausb_ctx_close(&usb);
         return 1;
     }
-    schd_loop_init(&loop);
-    aios_ctx_init(&aio);
-    schd_source_add(&su, &loop, ausb_prepare, ausb_dispatch, &usb);
-    schd_source_add(&sa, &loop, aios_prepare, aios_dispatch, &aio);
-    if (aios_stream_open(&dev, &aio, ausb_epstream_fd(&es), 0) < 0 ||
-        aios_stream_open(&in, &aio, 0, AIOS_NOCLOSE) < 0) {
-        fprintf(stderr, "usb_lines: cannot set up the streams\n");
+    /* one loop for both contexts: each is a source of it */
+    if ((r = schd_loop_init(&loop)) < 0) {
+        fprintf(stderr, "usb_lines: %s\n", schd_strerror(r));
+        ausb_close(&h);
+        ausb_ctx_close(&usb);
         return 1;
     }
-    aios_read_until(dev, "\n", 1, MAX_LINE, on_dev_line, NULL);
-    aios_read_until(in, "\n", 1, MAX_LINE, on_stdin_line, NULL);
-    schd_loop_run(&loop);
+    schd_timer_init(&quiet, on_quiet, NULL);
+    r = aios_ctx_init(&aio);
+    if (r == 0) r = schd_source_add(&su, &loop, ausb_prepare, ausb_dispatch, &usb);
+    if (r == 0) r = schd_source_add(&sa, &loop, aios_prepare, aios_dispatch, &aio);
+    if (r == 0) r = aios_stream_open(&dev, &aio, ausb_epstream_fd(&es), 0);
+    if (r == 0) r = aios_stream_open(&in, &aio, 0, AIOS_NOCLOSE);
+    if (r == 0) r = aios_read_until(dev, "\n", 1, MAX_LINE, on_dev_line, NULL);
+    if (r == 0) r = aios_read_until(in, "\n", 1, MAX_LINE, on_stdin_line, NULL);
+    if (r == 0) r = schd_loop_run(&loop);
+    if (r < 0) {
+        fprintf(stderr, "usb_lines: %s\n", schd_strerror(r));
+        status = 1;
+    }
     aios_ctx_close(&aio);          /* closes our end of the socket */
     ausb_epstream_close(&es);      /* stop the transfers now; on_end(-ECANCELED) */
     ausb_close(&h);
+    schd_timer_stop(&quiet, &loop);
     schd_source_remove(&su);
     schd_source_remove(&sa);
     ausb_ctx_close(&usb);

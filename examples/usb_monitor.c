@@ -3,17 +3,29 @@
  *   cc -std=c99 -O2 -I. -o build/usb_monitor examples/usb_monitor.c $(pkg-config --cflags --libs libusb-1.0)
  *
  *   build/usb_monitor          "arrived Bus 001 Device 005: ID 1234:0001" and
- *                              "left ..." lines until interrupted
+ *                              "left ..." lines until SIGINT (Ctrl-C) or
+ *                              SIGTERM, then exits with status 0
  *   build/usb_monitor --once   the devices present now, as arrivals, then exit
  *
  * Only ids are printed (bus, address, vendor and product), never text a
  * device chose.  Any other argument prints the usage line and exits 2.
+ * The started watch keeps ausb_run going; a signal, read through the loop,
+ * stops it.
  */
 #define AUSB_IMPLEMENTATION
 #include "asyncusb.h"
 
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
+
+/* SIGINT or SIGTERM, through the loop (no handler): leave the loop. */
+static void on_stop_signal(ausb_signal *sig, const ausb_siginfo *info, void *ud)
+{
+    (void)info;
+    ausb_stop((ausb_ctx *)ud);
+    (void)sig;
+}
 
 static void print_device(const char *what, const ausb_device *dev)
 {
@@ -23,10 +35,10 @@ static void print_device(const char *what, const ausb_device *dev)
     fflush(stdout);
 }
 
-static void on_hotplug(ausb_hotplug *hp, int arrived, const ausb_device *dev, void *user)
+static void on_hotplug(ausb_hotplug *hp, int arrived, const ausb_device *dev, void *ud)
 {
     (void)hp;
-    (void)user;
+    (void)ud;
     print_device(arrived ? "arrived" : "left", dev);
 }
 
@@ -34,11 +46,9 @@ int main(int argc, char **argv)
 {
     ausb_ctx ctx;
     ausb_hotplug hp;
+    ausb_signal sigint, sigterm;
     int once = argc == 2 && strcmp(argv[1], "--once") == 0, r;
     if (argc > 1 && !once) {
-        /* the first argument that is not a leading --once */
-        int bad = strcmp(argv[1], "--once") == 0 ? 2 : 1;
-        fprintf(stderr, "usb_monitor: unexpected argument: '%s'\n", argv[bad]);
         fprintf(stderr, "usage: usb_monitor [--once]\n");
         return 2;
     }
@@ -64,9 +74,13 @@ int main(int argc, char **argv)
         ausb_ctx_close(&ctx);
         return 1;
     }
-    for (;;)
-        if ((r = ausb_run_once(&ctx, -1)) < 0) break;
+    ausb_signal_init(&sigint, on_stop_signal, &ctx);
+    ausb_signal_init(&sigterm, on_stop_signal, &ctx);
+    if ((r = ausb_signal_start(&sigint, &ctx, SIGINT)) < 0 || (r = ausb_signal_start(&sigterm, &ctx, SIGTERM)) < 0)
+        fprintf(stderr, "usb_monitor: signals: %s\n", ausb_strerror(r));
+    else if ((r = ausb_run(&ctx)) < 0)
+        fprintf(stderr, "usb_monitor: %s\n", ausb_strerror(r));
     ausb_hotplug_stop(&hp);
-    ausb_ctx_close(&ctx);
-    return 0;
+    ausb_ctx_close(&ctx);   /* stops the signal watchers too */
+    return r < 0 ? 1 : 0;
 }

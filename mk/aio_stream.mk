@@ -1,5 +1,5 @@
 # aio_stream.h examples
-AIOS_EXAMPLES := echo_server http_get tcp_client serial_cat
+AIOS_EXAMPLES := echo_server http_get tcp_client serial_cat udp_echo
 EXAMPLES += $(addprefix $(BUILD)/,$(AIOS_EXAMPLES))
 
 $(addprefix $(BUILD)/,$(AIOS_EXAMPLES)): $(BUILD)/%: examples/%.c aio_stream.h | $(BUILD)

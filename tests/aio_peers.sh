@@ -38,7 +38,7 @@ aio_wait_line() {
 
 # aio_start_echo [BINARY]: starts the echo server on port 0, sets AIO_ECHO_PID and AIO_ECHO_PORT.
 aio_start_echo() {
-    local bin=${1:-build/echo_server}
+    local bin=${1:-$AIO_DIR/echo_server}
     : >"$AIO_DIR/echo.out"
     "$bin" 0 >"$AIO_DIR/echo.out" 2>"$AIO_DIR/echo.err" &
     AIO_ECHO_PID=$!
@@ -54,7 +54,7 @@ aio_stop_echo() {
 aio_check_examples_build() {
     local e
     for e in echo_server http_get tcp_client serial_cat; do
-        $CC $aio_ex_flags -o "build/$e" "examples/$e.c" -lpthread || return 1
+        $CC $aio_ex_flags -o "$AIO_DIR/$e" "examples/$e.c" -lpthread || return 1
         # the command line in the comment at the top builds it as well
         grep -q "^ \*   cc -std=c99 -O2 -I. -o build/$e examples/$e.c -lpthread$" "examples/$e.c" || return 1
     done
@@ -68,7 +68,7 @@ aio_check_examples_build() {
 # (tests/aio_lockout.c starts the server itself, with that limit).
 aio_check_echo_lockout() {
     $CC -std=c99 -O2 -g -I. -o "$AIO_DIR/aio_lockout" tests/aio_lockout.c || return 1
-    "$AIO_DIR/aio_lockout" "${1:-build/echo_server}"
+    "$AIO_DIR/aio_lockout" "${1:-$AIO_DIR/echo_server}"
 }
 
 # Issue 5: bad numbers and junk are errors with the usage line, exit 2.
@@ -78,16 +78,17 @@ aio_check_examples_usage() {
     u="usage: echo_server [--max-conns N] [--idle-timeout SECONDS] PORT"
     for a in "" x 70000 12a -5 "7 8" --max-conns "--max-conns 0 1" "--max-conns 1x 1" "--idle-timeout -1 0" \
              "--idle-timeout 99999999 0" "--verbose 0"; do
-        t_usage_exit2 build/echo_server "$u" "$a" || return 1
+        t_usage_exit2 $AIO_DIR/echo_server "$u" "$a" || return 1
     done
     for a in "" h "h 0" "h 70000" "h 12x" "h -1" "h 80 extra"; do
-        t_usage_exit2 build/tcp_client "usage: tcp_client HOST PORT" "$a" || return 1
+        t_usage_exit2 $AIO_DIR/tcp_client "usage: tcp_client HOST PORT" "$a" || return 1
     done
-    for a in "h 80" "h x /" "h 80 nopath" "h 0 /" "h 80 / x"; do
-        t_usage_exit2 build/http_get "usage: http_get HOST PORT PATH" "$a" || return 1
+    for a in "h 80" "h x /" "h 80 nopath" "h 0 /" "h 80 / x" "--max-time 0 h 80 /" "--max-time 1x h 80 /" \
+             "--max-time h 80 /" "--max-time 86401 h 80 /" "--verbose h 80 /"; do
+        t_usage_exit2 $AIO_DIR/http_get "usage: http_get [--max-time SECONDS] HOST PORT PATH" "$a" || return 1
     done
     for a in /dev/null "/dev/null 9600x" "/dev/null fast" "/dev/null -9600" "/dev/null 0"; do
-        t_usage_exit2 build/serial_cat "usage: serial_cat DEVICE BAUD" "$a" || return 1
+        t_usage_exit2 $AIO_DIR/serial_cat "usage: serial_cat DEVICE BAUD" "$a" || return 1
     done
 }
 
@@ -102,12 +103,12 @@ aio_check_echo_socat() {
 aio_check_echo_tcp_client() {
     aio_start_echo || return 1
     head -c 3000000 /dev/urandom >"$AIO_DIR/random.bin"
-    build/tcp_client 127.0.0.1 "$AIO_ECHO_PORT" <"$AIO_DIR/random.bin" >"$AIO_DIR/random.back" || return 1
+    $AIO_DIR/tcp_client 127.0.0.1 "$AIO_ECHO_PORT" <"$AIO_DIR/random.bin" >"$AIO_DIR/random.back" || return 1
     cmp "$AIO_DIR/random.bin" "$AIO_DIR/random.back" || return 1
     if (exec 3<>/dev/tcp/::1/"$AIO_ECHO_PORT") 2>/dev/null; then
-        [ "$(echo six | build/tcp_client ::1 "$AIO_ECHO_PORT")" = six ] || return 1
+        [ "$(echo six | $AIO_DIR/tcp_client ::1 "$AIO_ECHO_PORT")" = six ] || return 1
     fi
-    [ "$(echo named | build/tcp_client localhost "$AIO_ECHO_PORT")" = named ] || return 1
+    [ "$(echo named | $AIO_DIR/tcp_client localhost "$AIO_ECHO_PORT")" = named ] || return 1
     aio_stop_echo
 }
 
@@ -157,7 +158,7 @@ aio_check_echo_valgrind() {
     t_have valgrind || return 0
     : >"$AIO_DIR/echo.out"
     valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect \
-        build/echo_server 0 >"$AIO_DIR/echo.out" 2>"$AIO_DIR/echo_vg.err" &
+        $AIO_DIR/echo_server 0 >"$AIO_DIR/echo.out" 2>"$AIO_DIR/echo_vg.err" &
     AIO_ECHO_PID=$!
     aio_wait_line "$AIO_DIR/echo.out" '^listening on [0-9]' || { kill "$AIO_ECHO_PID"; return 1; }
     AIO_ECHO_PORT=$(sed -n 's/^listening on \([0-9]*\)$/\1/p' "$AIO_DIR/echo.out")
@@ -228,54 +229,88 @@ aio_check_http_get_nginx() {
     local d=$AIO_DIR/nginx rc=0
     aio_start_nginx || { aio_stop_nginx; return 1; }
     # Content-Length
-    build/http_get 127.0.0.1 "$AIO_NGINX_PORT" /file.bin >"$d/got.bin" 2>"$d/status.txt" || rc=1
+    $AIO_DIR/http_get 127.0.0.1 "$AIO_NGINX_PORT" /file.bin >"$d/got.bin" 2>"$d/status.txt" || rc=1
     cmp "$d/www/file.bin" "$d/got.bin" || rc=1
     grep -q '^HTTP/1.1 200 OK$' "$d/status.txt" || rc=1
     # chunked: make sure nginx really chunked it, then compare bytes
     curl -s -D "$d/headers.txt" -o /dev/null "http://127.0.0.1:$AIO_NGINX_PORT/chunked/file.bin"
     grep -qi '^transfer-encoding: chunked' "$d/headers.txt" || { echo "nginx did not chunk"; rc=1; }
-    build/http_get 127.0.0.1 "$AIO_NGINX_PORT" /chunked/file.bin >"$d/got_chunked.bin" 2>/dev/null || rc=1
+    $AIO_DIR/http_get 127.0.0.1 "$AIO_NGINX_PORT" /chunked/file.bin >"$d/got_chunked.bin" 2>/dev/null || rc=1
     cmp "$d/www/chunked/file.bin" "$d/got_chunked.bin" || rc=1
-    build/http_get localhost "$AIO_NGINX_PORT" /chunked/numbers.txt >"$d/got_numbers.txt" 2>/dev/null || rc=1
+    $AIO_DIR/http_get localhost "$AIO_NGINX_PORT" /chunked/numbers.txt >"$d/got_numbers.txt" 2>/dev/null || rc=1
     cmp "$d/www/chunked/numbers.txt" "$d/got_numbers.txt" || rc=1
     # the same bytes as curl fetches
     curl -s "http://127.0.0.1:$AIO_NGINX_PORT/chunked/numbers.txt" | cmp - "$d/got_numbers.txt" || rc=1
     # a missing file: status 404 on stderr, exit status 2
-    build/http_get 127.0.0.1 "$AIO_NGINX_PORT" /missing >/dev/null 2>"$d/status404.txt"
+    $AIO_DIR/http_get 127.0.0.1 "$AIO_NGINX_PORT" /missing >/dev/null 2>"$d/status404.txt"
     [ $? -eq 2 ] || rc=1
     grep -q '^HTTP/1.1 404' "$d/status404.txt" || rc=1
     aio_stop_nginx
     return $rc
 }
 
+# aio_start_socat_http SCRIPT: serves each connection on 127.0.0.1 with the
+# shell SCRIPT (socat); sets AIO_SOCAT_PID and AIO_SOCAT_PORT.
+aio_start_socat_http() {
+    local script=$1 up=0 attempt port
+    port=$(aio_free_port)
+    for attempt in 1 2 3; do
+        socat -T 10 "TCP-LISTEN:$port,bind=127.0.0.1,reuseaddr,fork" "EXEC:$script" >"$AIO_DIR/socat.err" 2>&1 &
+        AIO_SOCAT_PID=$!
+        for _ in $(seq 1 200); do
+            if (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null; then up=1; break; fi
+            kill -0 "$AIO_SOCAT_PID" 2>/dev/null || break
+            sleep 0.05
+        done
+        [ $up -eq 1 ] && break
+        kill "$AIO_SOCAT_PID" 2>/dev/null; wait "$AIO_SOCAT_PID" 2>/dev/null
+        cat "$AIO_DIR/socat.err"
+        port=$(aio_free_port)
+    done
+    AIO_SOCAT_PORT=$port
+    [ $up -eq 1 ]
+}
+
+aio_stop_socat_http() {
+    kill "$AIO_SOCAT_PID" 2>/dev/null
+    wait "$AIO_SOCAT_PID" 2>/dev/null
+    return 0
+}
+
 # A hostile HTTP peer (socat): a header line that never ends.
 aio_check_http_get_endless_header() {
-    local port rc spid
-    port=$(aio_free_port)
+    local rc
     printf '%s\n' '#!/bin/sh' \
         'printf "HTTP/1.1 200 OK\r\nX-Endless: "' \
         'head -c 10000000 /dev/zero | tr "\\000" a' >"$AIO_DIR/endless.sh"
     chmod +x "$AIO_DIR/endless.sh"
-    local up=0 attempt
-    for attempt in 1 2 3; do
-        socat -T 10 "TCP-LISTEN:$port,bind=127.0.0.1,reuseaddr,fork" "EXEC:$AIO_DIR/endless.sh" >"$AIO_DIR/socat.err" 2>&1 &
-        spid=$!
-        for _ in $(seq 1 200); do
-            if (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null; then up=1; break; fi
-            kill -0 "$spid" 2>/dev/null || break
-            sleep 0.05
-        done
-        [ $up -eq 1 ] && break
-        kill "$spid" 2>/dev/null; wait "$spid" 2>/dev/null
-        cat "$AIO_DIR/socat.err"
-        port=$(aio_free_port)
-    done
-    build/http_get 127.0.0.1 "$port" / >/dev/null 2>"$AIO_DIR/endless.err"
+    aio_start_socat_http "$AIO_DIR/endless.sh" || { aio_stop_socat_http; return 1; }
+    $AIO_DIR/http_get 127.0.0.1 "$AIO_SOCAT_PORT" / >/dev/null 2>"$AIO_DIR/endless.err"
     rc=$?
-    kill "$spid" 2>/dev/null
-    wait "$spid" 2>/dev/null
+    aio_stop_socat_http
     cat "$AIO_DIR/endless.err"
     [ $rc -eq 1 ] && grep -q 'no delimiter within the maximum length' "$AIO_DIR/endless.err"
+}
+
+# A hostile HTTP peer that sends a header line every 0.2 s, for ever: each
+# read completes in time, but the whole response has a deadline
+# (--max-time 1), so http_get gives up after about a second.
+aio_check_http_get_trickled_headers() {
+    local rc t0 took
+    printf '%s\n' '#!/bin/sh' \
+        'printf "HTTP/1.1 200 OK\r\n"' \
+        'while printf "X-Slow: 1\r\n"; do sleep 0.2; done' >"$AIO_DIR/trickle.sh"
+    chmod +x "$AIO_DIR/trickle.sh"
+    aio_start_socat_http "$AIO_DIR/trickle.sh" || { aio_stop_socat_http; return 1; }
+    t0=$(date +%s%N)
+    timeout 20 $AIO_DIR/http_get --max-time 1 127.0.0.1 "$AIO_SOCAT_PORT" / >/dev/null 2>"$AIO_DIR/trickle.err"
+    rc=$?
+    took=$((($(date +%s%N) - t0) / 1000000))
+    aio_stop_socat_http
+    cat "$AIO_DIR/trickle.err"
+    echo "exit $rc after $took ms"
+    [ $rc -eq 1 ] && [ "$took" -ge 900 ] && [ "$took" -lt 3000 ] &&
+        grep -q '^http_get: header: Connection timed out$' "$AIO_DIR/trickle.err"
 }
 
 # serial_cat on one end of a socat pseudo-terminal pair.
@@ -287,7 +322,7 @@ aio_check_serial_cat_pty() {
     local spid=$!
     for _ in $(seq 1 100); do [ -e "$d/ttyA" ] && [ -e "$d/ttyB" ] && break; sleep 0.05; done
     mkfifo "$d/in"
-    build/serial_cat "$d/ttyA" 115200 <"$d/in" >"$d/out" 2>"$d/err" &
+    $AIO_DIR/serial_cat "$d/ttyA" 115200 <"$d/in" >"$d/out" 2>"$d/err" &
     local cpid=$!
     exec 7>"$d/in"
     # port -> stdout, with bytes a cooked terminal would have changed
@@ -346,9 +381,9 @@ aio_check_echo_roundtrips() {
     local server=$1 client=$2 conns=$3 rts=$4 limit rc
     shift 4
     aio_build_roundtrips || return 1
-    case "$server" in echo_server) server=build/echo_server ;; asan) server=$AIO_DIR/echo_server_asan ;; esac
+    case "$server" in echo_server) server=$AIO_DIR/echo_server ;; asan) server=$AIO_DIR/echo_server_asan ;; esac
     case "$client" in plain) client=$AIO_DIR/aio_roundtrips ;; asan) client=$AIO_DIR/aio_roundtrips_asan ;; esac
-    [ -x "$server" ] || $CC $aio_ex_flags -o build/echo_server examples/echo_server.c -lpthread || return 1
+    [ -x "$server" ] || $CC $aio_ex_flags -o $AIO_DIR/echo_server examples/echo_server.c -lpthread || return 1
     aio_nofile $((conns + 64))
     limit=$AIO_NOFILE
     if [ "$limit" -lt $((conns + 64)) ]; then

@@ -5,14 +5,26 @@
 #endif
 #include <stdlib.h>
 
-/* An allocator that fails on request (see the manual's options). */
+/* An allocator that fails on request (see the manual's options), and
+ * counts the blocks in use (resolver threads free theirs: atomics). */
 static int t_fail_alloc_in = -1;  /* fail the allocation this many calls ahead; -1: never */
+static int t_live;
 static int t_alloc_fails(void) { return t_fail_alloc_in >= 0 && t_fail_alloc_in-- == 0; }
-static void *t_malloc(size_t n) { return t_alloc_fails() ? NULL : malloc(n); }
-static void *t_realloc(void *p, size_t n) { return t_alloc_fails() ? NULL : realloc(p, n); }
+static void *t_counted(void *p, void *was)
+{
+    if (p && !was) __atomic_add_fetch(&t_live, 1, __ATOMIC_SEQ_CST);
+    return p;
+}
+static void *t_malloc(size_t n) { return t_alloc_fails() ? NULL : t_counted(malloc(n), NULL); }
+static void *t_realloc(void *p, size_t n) { return t_alloc_fails() ? NULL : t_counted(realloc(p, n), p); }
+static void t_free(void *p)
+{
+    if (p) __atomic_sub_fetch(&t_live, 1, __ATOMIC_SEQ_CST);
+    free(p);
+}
 #define AIOS_MALLOC(n) t_malloc(n)
 #define AIOS_REALLOC(p, n) t_realloc((p), (n))
-#define AIOS_FREE(p) free(p)
+#define AIOS_FREE(p) t_free(p)
 
 /* A resolver that fails names under "eai-system." with EAI_SYSTEM and errno
  * ECONNREFUSED (as when the DNS server refuses), in the thread that resolves. */
@@ -23,7 +35,7 @@ static void *t_realloc(void *p, size_t n) { return t_alloc_fails() ? NULL : real
 #include <arpa/inet.h>
 #include <netinet/in.h>
 static const char t_fake_mark[] = "fake";
-static int t_slow_returned;  /* answers of "slow." names, counted as they return */
+static int t_slow_entered, t_slow_returned;  /* lookups of "slow." names, counted as they start and return */
 static int t_getaddrinfo(const char *host, const char *serv, const struct addrinfo *hints, struct addrinfo **res)
 {
     if (host && strncmp(host, "eai-system.", 11) == 0) {
@@ -32,6 +44,7 @@ static int t_getaddrinfo(const char *host, const char *serv, const struct addrin
     }
     if (host && strncmp(host, "slow.", 5) == 0) {  /* a DNS server that takes its time */
         struct timespec ts = {0, 300 * 1000000L};
+        __atomic_add_fetch(&t_slow_entered, 1, __ATOMIC_SEQ_CST);
         nanosleep(&ts, NULL);
         __atomic_add_fetch(&t_slow_returned, 1, __ATOMIC_SEQ_CST);
         return EAI_NONAME;
@@ -100,6 +113,7 @@ static int t_epoll_wait(int epfd, struct epoll_event *ev, int n, int ms)
 #include <pty.h>
 #include <sys/un.h>
 #include <sys/stat.h>
+#include <sys/mman.h>
 
 /* Length-prefixed frames, the empty one among them, each read started from
  * outside the callbacks (as a task resumed by the loop would): the empty
@@ -366,20 +380,31 @@ static void test_ctx_close_from_a_callback_closes_the_context(void)
 }
 
 /* A resolver thread still inside getaddrinfo does not outlive the context:
- * aios_ctx_close returns after it has. */
-static void test_ctx_close_waits_for_the_resolver_thread(void)
+ * aios_ctx_close returns without waiting for it (it used to join it: a
+ * dead DNS server held the close for as long as getaddrinfo took), and the
+ * thread frees the abandoned lookup itself when getaddrinfo returns. */
+static void test_ctx_close_does_not_wait_for_the_resolver_thread(void)
 {
     aios_ctx ctx;
     aios_stream *s;
     t_rec cn;
+    int base = __atomic_load_n(&t_live, __ATOMIC_SEQ_CST), i;
+    int64_t t0, took;
     memset(&cn, 0, sizeof cn);
-    t_slow_returned = 0;
+    t_slow_entered = t_slow_returned = 0;
     T_REQUIRE(aios_ctx_init(&ctx) == 0);
     T_EQ(aios_tcp_connect(&s, &ctx, "slow.invalid", 80, NULL, t_rec_cb, &cn), 0);
-    aios_run_once(&ctx, 0);
+    for (i = 0; i < 5000 && !__atomic_load_n(&t_slow_entered, __ATOMIC_SEQ_CST); i++) usleep(1000);
     T_EQ(aios_close(s, NULL, NULL), 0);
+    t0 = aios_now_ns();
     aios_ctx_close(&ctx);
-    T_EQ(cn.calls, 1);  /* -ECANCELED; AIOS_ENOTFOUND when names resolve inside dispatch */
+    took = aios_now_ns() - t0;
+    T_EQ(cn.calls, 1);  /* -ECANCELED */
+    T_EQ(cn.status, -ECANCELED);
+    T_CHECK(took < AIOS_MS(100));
+    T_EQ(__atomic_load_n(&t_slow_returned, __ATOMIC_SEQ_CST), 0);   /* still inside getaddrinfo */
+    for (i = 0; i < 5000 && __atomic_load_n(&t_live, __ATOMIC_SEQ_CST) != base; i++) usleep(1000);
+    T_EQ(__atomic_load_n(&t_live, __ATOMIC_SEQ_CST), base);        /* the thread freed what it held */
     T_EQ(__atomic_load_n(&t_slow_returned, __ATOMIC_SEQ_CST), 1);
 }
 
@@ -862,6 +887,161 @@ static void test_run_from_a_callback_keeps_a_pending_stop(void)
     close(peer);
 }
 
+/* ---- from the review of 0.2.0 (API fixes) ---- */
+
+/* A peer that reads nothing and a queue that is already waiting (a no-copy
+ * write of big, 8 MiB, that the kernel could not take): a copy made now
+ * stays in memory. */
+#define T_BIG ((size_t)8 << 20)
+static int t_fill_peer(aios_stream *s, const char *big)
+{
+    return big && aios_write(s, big, T_BIG, NULL, NULL) == 0 && aios_write_queued(s) > 0 ? 0 : -1;
+}
+
+/* One write_copy larger than the write high-water mark is refused whole,
+ * with nothing sent, instead of being copied (256 MiB in one call grew
+ * the process by 250 MiB). */
+static void test_write_copy_above_the_write_mark_is_refused(void)
+{
+    aios_ctx ctx;
+    aios_stream *s;
+    int peer;
+    char data[4097], got[8];
+    t_rec w;
+    memset(&w, 0, sizeof w);
+    memset(data, 'm', sizeof data);
+    T_REQUIRE(aios_ctx_init(&ctx) == 0);
+    T_REQUIRE(t_pair(&ctx, &s, &peer) == 0);
+    aios_set_limits(s, 0, 4096);
+    T_EQ(aios_write_copy(s, data, 4097, t_rec_cb, &w), -EMSGSIZE);
+    t_spin_ms(&ctx, 10);
+    T_EQ(w.calls, 0);
+    T_EQ(recv(peer, got, sizeof got, MSG_DONTWAIT), -1);   /* nothing went out */
+    T_EQ(aios_write_copy(s, data, 4096, t_rec_cb, &w), 0);   /* up to the mark: taken */
+    T_CHECK(t_spin(&ctx, &w.calls, 1));
+    T_EQ(w.status, 0);
+    aios_ctx_close(&ctx);
+    close(peer);
+}
+
+/* The copies queued never pass the mark: one that would is refused with
+ * -EAGAIN even while the copies so far are below it. */
+static void test_write_copies_queued_stay_within_the_write_mark(void)
+{
+    aios_ctx ctx;
+    aios_stream *s;
+    int peer;
+    char data[3000], *big = (char *)calloc(1, T_BIG);
+    memset(data, 'c', sizeof data);
+    T_REQUIRE(aios_ctx_init(&ctx) == 0);
+    T_REQUIRE(t_pair(&ctx, &s, &peer) == 0);
+    T_REQUIRE(t_fill_peer(s, big) == 0);
+    aios_set_limits(s, 0, 4096);
+    T_EQ(aios_write_copy(s, data, sizeof data, NULL, NULL), 0);
+    T_EQ(aios_write_copy(s, data, sizeof data, NULL, NULL), -EAGAIN);   /* 6000 bytes would pass 4096 */
+    T_EQ(aios_write_copy(s, data, 512, NULL, NULL), 0);                  /* 3512 and two headers do not */
+    aios_ctx_close(&ctx);
+    close(peer);
+    free(big);
+}
+
+/* The write mark and the queue's counts are sizes: a mark of 5 GiB is kept
+ * as given (a 4 GiB + 1 copy is attempted, and fails here only because the
+ * test's allocator refuses it), and queued bytes past 4 GiB are counted
+ * whole.  Nothing is allocated or touched: the data is a reserved mapping. */
+static void test_write_queue_counts_past_4_gib(void)
+{
+    aios_ctx ctx;
+    aios_stream *s;
+    int peer;
+    size_t gib = (size_t)1 << 30, queued;
+    char *huge, *big;
+    if (sizeof(size_t) < 8) return;   /* 32-bit: no 5 GiB to count */
+    huge = (char *)mmap(NULL, 5 * gib + 2, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    T_REQUIRE(huge != MAP_FAILED);
+    big = (char *)calloc(1, T_BIG);
+    T_REQUIRE(aios_ctx_init(&ctx) == 0);
+    T_REQUIRE(t_pair(&ctx, &s, &peer) == 0);
+    T_REQUIRE(t_fill_peer(s, big) == 0);
+    aios_set_limits(s, 0, 5 * gib);
+    T_EQ(aios_write_copy(s, huge, 5 * gib + 1, NULL, NULL), -EMSGSIZE);
+    t_fail_alloc_in = 1;   /* the request header, then not its copy */
+    T_EQ(aios_write_copy(s, huge, 4 * gib + 1, NULL, NULL), -ENOMEM);
+    t_fail_alloc_in = -1;
+    queued = aios_write_queued(s);
+    T_EQ(aios_write(s, huge, 3 * gib, NULL, NULL), 0);
+    T_EQ(aios_write(s, huge, 3 * gib, NULL, NULL), 0);
+    T_EQ(aios_write_queued(s), queued + 6 * gib);
+    aios_ctx_close(&ctx);
+    close(peer);
+    free(big);
+    munmap(huge, 5 * gib + 2);
+}
+
+/* A negative timeout is a bad argument, not "none": it is refused and the
+ * timeouts set before stay (it used to return 0 and clear them). */
+static void test_negative_timeout_is_refused_and_changes_nothing(void)
+{
+    aios_ctx ctx;
+    aios_stream *s;
+    int peer;
+    char b[4];
+    t_rec r;
+    memset(&r, 0, sizeof r);
+    T_REQUIRE(aios_ctx_init(&ctx) == 0);
+    T_REQUIRE(t_pair(&ctx, &s, &peer) == 0);
+    T_EQ(aios_set_timeouts(s, AIOS_MS(20), 0), 0);
+    T_EQ(aios_set_timeouts(s, -1, 0), -EINVAL);
+    T_EQ(aios_set_timeouts(s, 0, -1), -EINVAL);
+    T_EQ(aios_set_timeouts(s, INT64_MIN, INT64_MIN), -EINVAL);
+    T_EQ(aios_read(s, b, sizeof b, t_rec_cb, &r), 0);   /* the peer sends nothing */
+    T_CHECK(t_spin(&ctx, &r.calls, 1));
+    T_EQ(r.status, -ETIMEDOUT);                          /* the 20 ms still hold */
+    aios_ctx_close(&ctx);
+    close(peer);
+}
+
+/* A graceful close's callback says how its flush ended, and the writes it
+ * drops say they were cancelled: the timeout is the close's, not theirs. */
+static void test_graceful_close_callback_says_how_the_flush_ended(void)
+{
+    aios_ctx ctx;
+    aios_stream *s;
+    int peer, i;
+    char *big = (char *)calloc(1, T_BIG);
+    t_rec w[5], c[5];
+    memset(w, 0, sizeof w);
+    memset(c, 0, sizeof c);
+    T_REQUIRE(big && aios_ctx_init(&ctx) == 0);
+    for (i = 0; i < 5; i++) {
+        T_REQUIRE(t_pair(&ctx, &s, &peer) == 0);
+        if (i == 3) close(peer);                                 /* 3: the peer is gone */
+        T_EQ(aios_write(s, i == 2 || i == 3 ? "x" : big, i == 2 || i == 3 ? 1 : T_BIG, t_rec_cb, &w[i]), 0);
+        T_EQ(aios_close_graceful(s, i == 0 ? AIOS_MS(20) : AIOS_MS(10000), t_rec_cb, &c[i]), 0);
+        if (i == 1) T_EQ(aios_close(s, NULL, NULL), 0);          /* 1: cut short */
+        if (i == 4) break;                                       /* 4: the context closes */
+        T_CHECK(t_spin(&ctx, &c[i].calls, 1));
+        if (i != 3) close(peer);
+    }
+    aios_ctx_close(&ctx);
+    close(peer);
+    for (i = 0; i < 5; i++) {
+        T_EQ(c[i].calls, 1);
+        T_EQ(w[i].calls, 1);
+    }
+    T_EQ(c[0].status, -ETIMEDOUT);   /* the timeout ran out */
+    T_EQ(w[0].status, -ECANCELED);
+    T_EQ(c[1].status, -ECANCELED);   /* aios_close */
+    T_EQ(w[1].status, -ECANCELED);
+    T_EQ(c[2].status, 0);            /* flushed */
+    T_EQ(w[2].status, 0);
+    T_EQ(c[3].status, -EPIPE);       /* the write failed */
+    T_EQ(w[3].status, -EPIPE);
+    T_EQ(c[4].status, -ECANCELED);   /* aios_ctx_close */
+    T_EQ(w[4].status, -ECANCELED);
+    free(big);
+}
+
 int main(void)
 {
     t_suite("aio_regress");
@@ -874,7 +1054,7 @@ int main(void)
     T_RUN(test_graceful_close_out_of_memory_closes_at_once);
     T_RUN(test_resolver_system_error_reports_the_resolvers_errno);
     T_RUN(test_ctx_close_from_a_callback_closes_the_context);
-    T_RUN(test_ctx_close_waits_for_the_resolver_thread);
+    T_RUN(test_ctx_close_does_not_wait_for_the_resolver_thread);
     T_RUN(test_write_high_water_mark_counts_request_overhead);
     T_RUN(test_read_exactly_beyond_int_max_is_refused);
     T_RUN(test_serial_open_clears_flow_control_left_by_the_device);
@@ -889,5 +1069,10 @@ int main(void)
     T_RUN(test_run_from_a_callback_keeps_a_pending_stop);
     T_RUN(test_server_init_again_while_registered_is_refused);
     T_RUN(test_stream_open_on_a_descriptor_already_held_is_refused);
+    T_RUN(test_write_copy_above_the_write_mark_is_refused);
+    T_RUN(test_write_copies_queued_stay_within_the_write_mark);
+    T_RUN(test_write_queue_counts_past_4_gib);
+    T_RUN(test_negative_timeout_is_refused_and_changes_nothing);
+    T_RUN(test_graceful_close_callback_says_how_the_flush_ended);
     return t_done();
 }

@@ -380,6 +380,16 @@ static int rt_round(int verbose)
         else if (aios_now_ns() - last_progress > stall_limit) {
             printf("no progress for 20 s: %d of %d connections up, %d finished, %lld round trips\n",
                    up_count, nconns, finished, st.roundtrips);
+            /* A message short of a byte stalls its connection for good when
+             * nothing follows it (the last before the barrier, or the last
+             * one): after this long the bytes buffered are all that will
+             * come, so say what is wrong with them. */
+            for (k = 0; k < nconns; k++) {
+                rt_conn *c = &conns[k];
+                size_t have = 0;
+                const unsigned char *p = c->s && !c->done ? (const unsigned char *)aios_data(c->s, &have) : NULL;
+                if (p && have > 0) rt_damaged(c, c->s, p, have, 1);
+            }
             break;
         }
     }

@@ -36,6 +36,8 @@ want_pkg libuv1-dev
 want_pkg libevent-dev
 want_cmd nginx nginx-light
 want_cmd socat socat
+want_cmd ip iproute2
+want_cmd unshare util-linux
 want_cmd curl curl
 want_pkg python3-usb1
 want_pkg libclang-rt-14-dev

@@ -1,4 +1,4 @@
-/* tests/hosts.c - shape 3 of the design: loops that are not ours drive all
+/* tests/hosts.c - the third way to use the family: loops that are not ours drive all
  * three headers through their prepare / dispatch pairs.
  *
  * Three hosts, each written the way such a program would be:

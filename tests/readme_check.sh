@@ -10,6 +10,7 @@
 #   run DIR NAME VARIANT     builds (VARIANT plain, asan or valgrind) and runs it
 #   example_cmd FILE         prints the cc command of an example's top comment
 #   example_builds FILE OUT  runs that command with -o build/X turned into OUT/X
+#   example_strict FILE OUT CC   the same with the compiler CC and the strict warnings
 #   table_matches FILE       README.md's examples table gives FILE that command
 #
 # A README program is a fenced ```c block whose previous line is
@@ -160,6 +161,16 @@ example_builds() {
     bash -c "${cmd/-o build\/$name /-o $out/$name }" && [ -x "$out/$name" ]
 }
 
+example_strict() {
+    local file=$1 out=$2 compiler=$3 cmd name
+    cmd=$(example_cmd "$file")
+    [ -n "$cmd" ] || die "$file: no cc command in its top comment"
+    name=$(basename "$file" .c)
+    mkdir -p "$out"
+    cmd=${cmd/-o build\/$name /-o $out/${name}_strict_$(basename "$compiler") }
+    bash -c "$compiler $WARN ${cmd#cc }"
+}
+
 table_matches() {
     local file=$1 want row got
     want=$(example_cmd "$file")
@@ -173,6 +184,6 @@ table_matches() {
 cmd=${1:-}
 shift || true
 case $cmd in
-    extract|build|strict|run|example_cmd|example_builds|table_matches) "$cmd" "$@" ;;
-    *) die "usage: tests/readme_check.sh extract|build|strict|run|example_cmd|example_builds|table_matches ..." ;;
+    extract|build|strict|run|example_cmd|example_builds|example_strict|table_matches) "$cmd" "$@" ;;
+    *) die "usage: tests/readme_check.sh extract|build|strict|run|example_cmd|example_builds|example_strict|table_matches ..." ;;
 esac

@@ -1705,6 +1705,25 @@ static void test_defer_init_makes_any_storage_safe(void)
     free(d);
 }
 
+/* A semaphore never holds more than its maximum: schd_sem_init(&s, 5, 2)
+ * used to give it the value 5.  Such a call, or a negative count or
+ * maximum, is refused, and s is left in range all the same. */
+static void test_semaphore_init_above_its_maximum_is_refused(void)
+{
+    schd_sem s;
+    T_EQ(schd_sem_init(&s, 5, 2), -EINVAL);
+    T_EQ(schd_sem_value(&s), 2);
+    T_EQ(schd_sem_release(&s), -EOVERFLOW);
+    T_EQ(schd_sem_init(&s, -1, 2), -EINVAL);
+    T_EQ(schd_sem_value(&s), 0);
+    T_EQ(schd_sem_init(&s, 3, -1), -EINVAL);
+    T_EQ(schd_sem_value(&s), 3);               /* max below 0 reads as unbounded */
+    T_EQ(schd_sem_init(NULL, 1, 1), -EINVAL);
+    T_EQ(schd_sem_init(&s, 2, 2), 0);
+    T_EQ(schd_sem_init(&s, 7, 0), 0);          /* unbounded */
+    T_EQ(schd_sem_value(&s), 7);
+}
+
 int main(void)
 {
     t_suite("sched");
@@ -1789,5 +1808,6 @@ int main(void)
     T_RUN(test_timer_started_outside_a_callback_counts_from_now);
     T_RUN(test_job_started_late_reports_no_overruns);
     T_RUN(test_defer_init_makes_any_storage_safe);
+    T_RUN(test_semaphore_init_above_its_maximum_is_refused);
     return t_done();
 }

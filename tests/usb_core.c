@@ -1206,7 +1206,8 @@ static void test_deferred_callback_runs_from_dispatch_with_due_deadline(void)
     struct pollfd fds[16];
     int64_t deadline = INT64_MAX;
     int calls = 0, n;
-    memset(&d, 0, sizeof d);
+    memset(&d, 0xA5, sizeof d);       /* any content: ausb_deferred_init prepares it */
+    ausb_deferred_init(&d);
     T_EQ(ausb_ctx_init(&ctx, NULL), 0);
     ausb_defer(&d, &ctx, on_deferred, &calls);
     ausb_defer(&d, &ctx, on_deferred, &calls);   /* already queued: once */

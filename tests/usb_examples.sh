@@ -16,7 +16,9 @@
 # - ptp_info ends, with exit 1 and a message, against a camera that answers
 #   with nothing but zero-length packets, one that trickles a 1 MiB data
 #   phase a byte at a time, and one that never answers (tools/fakecam
-#   --misbehave), within its --timeout.
+#   --misbehave), within its --timeout;
+# - libusb allocates per submit what asyncusb.h's manual says it does
+#   (bench/usb_submit_allocs.c counts it; glibc on 64-bit only).
 
 AU_REC_DIR=${AUSB_RECORDINGS:-../shared/recordings}/canon-powershot-sx200
 AU_REC_DEV=$AU_REC_DIR/canon-powershot-sx200.umockdev
@@ -143,6 +145,44 @@ au_bulk_stream() {
     [ "$t" -gt 0 ] && [ "$b" -eq $((t * 65536)) ]
 }
 
+# au_interrupt SIG OUT PROGRAM ARGS: PROGRAM under the fake host, given SIG
+# once it has run half a second; succeeds when it then exits with status 0
+# (its output in OUT).  The signal goes to PROGRAM alone, not to the
+# usb_fakehost that forked it.
+au_interrupt() {
+    local sig=$1 out=$2 bg child i rc
+    shift 2
+    au_fakehost "$@" >"$out" &
+    bg=$!
+    child=
+    for i in $(seq 1 100); do   # bg runs usb_fakehost, whose child is PROGRAM
+        child=$(pgrep -P "$bg" | head -n 1)
+        [ -n "$child" ] && child=$(pgrep -P "$child" | head -n 1)
+        [ -n "$child" ] && break
+        sleep 0.05
+    done
+    [ -n "$child" ] || { kill "$bg"; wait "$bg"; return 1; }
+    sleep 0.5
+    kill "-$sig" "$child"
+    wait "$bg"
+    rc=$?
+    [ "$rc" -eq 0 ] || { echo "exit $rc after SIG$sig"; cat "$out"; return 1; }
+}
+
+# Ctrl-C ends an endless stream cleanly: the closing line, status 0.
+au_bulk_stream_sigint() {
+    local out="$T_OUT/bulk_stream_sigint.out"
+    au_interrupt INT "$out" "$T_OUT/bulk_stream" 1234:0001 88 4 || return 1
+    tail -n 1 "$out" | grep -Eq '^total: bytes [1-9][0-9]* transfers [0-9]+ MB/s [0-9.]+ status stopped$'
+}
+
+# usb_monitor leaves its loop on SIGINT and on SIGTERM with status 0.
+au_monitor_signal() {
+    local out="$T_OUT/usb_monitor_signal.out"
+    au_interrupt "$1" "$out" "$T_OUT/usb_monitor" || return 1
+    [ "$(grep -c '^arrived ' "$out")" -eq 7 ]
+}
+
 # A stalling endpoint: no bytes, the stall named, a failure exit.
 au_bulk_stream_stall() {
     local out="$T_OUT/bulk_stream_stall.out"
@@ -163,6 +203,19 @@ au_usb_lines_stall() {
     local err="$T_OUT/usb_lines_stall.err"
     ! printf 'x\n' | au_fakehost "$T_OUT/usb_lines" 1234:0001 0 82 05 >/dev/null 2>"$err" &&
     grep -q 'endpoint stalled' "$err"
+}
+
+# usb_lines against a device that never answers (IN 84 holds every
+# transfer): a second after the end of stdin it exits 0.  It used to wait
+# for a line that never came.
+au_usb_lines_quiet() {
+    local t0 took rc
+    t0=$(date +%s%N)
+    printf 'x\n' | timeout 10 umockdev-wrapper "$T_OUT/usb_fakehost" -- "$T_OUT/usb_lines" 1234:0001 0 84 01 >/dev/null
+    rc=$?
+    took=$((($(date +%s%N) - t0) / 1000000))
+    echo "exit $rc after $took ms"
+    [ "$rc" -eq 0 ] && [ "$took" -lt 5000 ]
 }
 
 # au_usage_exit PROGRAM ARGS...: exit 2, a usage line on stderr, nothing on
@@ -250,7 +303,8 @@ au_examples() {
     export T_OUT AU_REC_DIR AU_REC_DEV AU_REC_IOCTL   # not CC: a later part cross-builds with make
     export -f au_replay au_fakehost au_check_ptp_output au_ptp_replay au_ptp_replay_valgrind \
         au_expect_fail au_dev_info_camera au_lsusb_compare au_lsusb_detects_mismatch au_list_matches_lsusb \
-        au_monitor_once au_monitor_hotplug au_bulk_stream au_bulk_stream_stall au_usb_lines au_usb_lines_stall \
+        au_monitor_once au_monitor_hotplug au_bulk_stream au_bulk_stream_stall au_interrupt au_bulk_stream_sigint \
+        au_monitor_signal au_usb_lines au_usb_lines_stall au_usb_lines_quiet \
         au_usage_exit au_ptp_hostile
     au_build_example ausb
     au_build_example ptp_info
@@ -301,6 +355,14 @@ au_examples() {
         au_t "ausb list names the devices lsusb names: camera testbed" au_list_matches_lsusb umockdev-run -d "$AU_REC_DEV" --
     fi
     au_t "ptp_info exits non-zero when no camera answers" au_expect_fail au_fakehost "$T_OUT/ptp_info"
+    if [ "$(getconf LONG_BIT)" = 64 ] && ldd --version 2>&1 | grep -qi 'gnu libc\|glibc'; then
+        # shellcheck disable=SC2046
+        $CC -std=c99 -O2 -g -I. -o "$T_OUT/usb_submit_allocs" bench/usb_submit_allocs.c \
+            $(${PKG_CONFIG:-pkg-config} --cflags --libs libusb-1.0) >"$T_OUT/usb_submit_allocs.build.log" 2>&1
+        au_t "libusb allocates per submit what asyncusb.h's manual says" au_fakehost "$T_OUT/usb_submit_allocs" --expect
+    else
+        t_skip asyncusb "libusb's allocations per submit, counted" "needs glibc on a 64-bit system"
+    fi
     t_check "ausb list prints strings the device gives" bash -c \
         "umockdev-wrapper '$T_OUT/usb_fakehost' -- '$T_OUT/ausb' list | grep -qx 'Bus 001 Device 005: ID 1234:0001 Fake Inc Loop Gadget'"
     au_t "ausb list names the devices lsusb names: fake testbed" au_list_matches_lsusb au_fakehost
@@ -310,8 +372,12 @@ au_examples() {
     au_t "bulk_stream VID:PID 88 1 streams whole transfers" au_bulk_stream 1
     au_t "bulk_stream VID:PID 88 16 streams whole transfers" au_bulk_stream 16
     au_t "bulk_stream names a stall and fails" au_bulk_stream_stall
+    au_t "bulk_stream ends on Ctrl-C (SIGINT through the loop) with its total" au_bulk_stream_sigint
+    au_t "usb_monitor exits 0 on SIGINT" au_monitor_signal INT
+    au_t "usb_monitor exits 0 on SIGTERM" au_monitor_signal TERM
     au_t "usb_lines: lines through an endpoint stream and aio_stream.h" au_usb_lines
     au_t "usb_lines names a stall and fails" au_usb_lines_stall
+    au_t "usb_lines ends a second after stdin when the device stays quiet" au_usb_lines_quiet
     local pid
     for pid in 0001 0003 0004 0005; do
         au_t "ausb dev-info matches lsusb -v: fake 1234:$pid" au_lsusb_compare au_fakehost 1234 "$pid"

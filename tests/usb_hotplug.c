@@ -5,8 +5,10 @@
 #include "asyncusb.h"
 #include "tests/harness.h"
 #include "tests/usb_fake.h"
+#include <pthread.h>
+#include <unistd.h>
 
-static usbf_device roothub, present, other, late;
+static usbf_device roothub, present, other, late, later;
 
 typedef struct seen {
     int arrived, left, opened, open_fail, in_start;
@@ -133,6 +135,66 @@ static void test_exit_stops_running_watches(void)
     T_EQ(s.arrived + s.left, 0);
 }
 
+/* A started watch keeps ausb_run going, as a watcher keeps a loop going
+ * (ausb_run used to return at once when only watches were started): a
+ * device plugged in later is reported, and the notification that stops
+ * the watch ends the run.  A guard thread stops a run that hangs. */
+static void stop_at_arrival(ausb_hotplug *hp, int arrived, const ausb_device *dev, void *user)
+{
+    seen *s = (seen *)user;
+    (void)dev;
+    if (!arrived) return;
+    s->arrived++;
+    ausb_hotplug_stop(hp);
+}
+
+static void plug_later(ausb_deferred *d, void *user)
+{
+    (void)d; (void)user;
+    later.desc_len = usbf_std_descriptors(later.desc, 0x1234, 0x00c4);
+    usbf_add(&later, "/devices/fake/usb1/1-4", 1, 6, 480);
+    umockdev_testbed_uevent(usbf_testbed, later.syspath, "add");
+}
+
+static int guard_done;
+static void *guard_run(void *arg)
+{
+    int i;
+    for (i = 0; i < 500 && !__atomic_load_n(&guard_done, __ATOMIC_SEQ_CST); i++) usleep(10000);
+    if (!__atomic_load_n(&guard_done, __ATOMIC_SEQ_CST)) ausb_stop((ausb_ctx *)arg);
+    return NULL;
+}
+
+static void test_a_started_watch_keeps_run_going(void)
+{
+    ausb_ctx ctx;
+    ausb_hotplug hp;
+    ausb_filter f;
+    ausb_deferred d;
+    pthread_t guard;
+    seen s;
+    int i;
+    memset(&s, 0, sizeof s);
+    memset(&d, 0, sizeof d);                /* ausb_defer reads it: zeroed storage */
+    T_EQ(ausb_ctx_init(&ctx, NULL), 0);
+    ausb_filter_init(&f);
+    f.product_id = 0x00c4;
+    T_EQ(ausb_hotplug_start(&hp, &ctx, &f, 0, stop_at_arrival, &s), 0);
+    T_EQ(ausb_pending(&ctx), 0);            /* a watch is no pending work... */
+    T_EQ(ausb_run_once(&ctx, 0), 1);        /* ...but keeps the context alive */
+    ausb_defer(&d, &ctx, plug_later, NULL);
+    __atomic_store_n(&guard_done, 0, __ATOMIC_SEQ_CST);
+    T_REQUIRE(pthread_create(&guard, NULL, guard_run, &ctx) == 0);
+    T_EQ(ausb_run(&ctx), 0);
+    __atomic_store_n(&guard_done, 1, __ATOMIC_SEQ_CST);
+    pthread_join(guard, NULL);
+    T_EQ(s.arrived, 1);
+    T_EQ(ausb_run_once(&ctx, 0), 0);        /* the watch stopped: nothing left */
+    usbf_unplug(&later);
+    for (i = 0; i < 20; i++) ausb_run_once(&ctx, 0);
+    ausb_ctx_close(&ctx);
+}
+
 int main(void)
 {
     t_suite("usb_hotplug");
@@ -146,6 +208,7 @@ int main(void)
     T_RUN(test_existing_devices_reported_from_dispatch_with_filter);
     T_RUN(test_arrive_and_leave_through_uevents);
     T_RUN(test_exit_stops_running_watches);
+    T_RUN(test_a_started_watch_keeps_run_going);
     usbf_done();
     return t_done();
 }

@@ -622,6 +622,97 @@ static void test_open_or_watch_again_while_still_registered_is_refused(void)
     ausb_ctx_close(&ctx);                           /* returns; stops the watch */
 }
 
+/* ---- from the review of 0.2.0 (API fixes) ---- */
+
+/* A transfer the caller owns on the heap, freed while in flight: its
+ * callback comes once, with the transfer already released (nothing is
+ * left to free: the ASan and valgrind builds see no leak), and it frees
+ * the storage, which the library does not touch afterwards.  It used to
+ * be only cancelled, and the caller had to free it again in the callback. */
+typedef struct owned {
+    ausb_transfer t;
+    unsigned char buf[8];
+    int *calls, *status, *released;
+} owned;
+
+static void owned_done(ausb_transfer *t, int status, void *ud)
+{
+    owned *o = (owned *)ud;
+    (*o->calls)++;
+    *o->status = status;
+    *o->released = ausb_transfer_buffer(t) == NULL && ausb_submit(t) == -EINVAL;
+    free(o);
+}
+
+static owned *owned_new(ausb_handle *h, unsigned char ep, int *calls, int *status, int *released)
+{
+    owned *o = (owned *)calloc(1, sizeof *o);
+    if (!o) return NULL;
+    if (ausb_transfer_init(&o->t, 0) < 0) { free(o); return NULL; }
+    o->calls = calls;
+    o->status = status;
+    o->released = released;
+    ausb_fill_bulk(&o->t, h, ep, o->buf, sizeof o->buf, 0, owned_done, o);
+    return o;
+}
+
+static void test_transfer_freed_in_flight_is_freed_after_its_callback(void)
+{
+    ausb_ctx ctx;
+    ausb_handle h;
+    owned *o;
+    int calls = 0, status = 1, released = 0, i;
+    T_EQ(open_dev1(&ctx, &h), 0);
+    T_CHECK((o = owned_new(&h, 0x84, &calls, &status, &released)) != NULL);   /* held */
+    T_EQ(ausb_submit(&o->t), 0);
+    ausb_run_once(&ctx, 0);
+    ausb_transfer_free(&o->t);
+    T_EQ(calls, 0);                      /* never inside the call */
+    for (i = 0; i < 100 && calls < 1; i++) ausb_run_once(&ctx, AUSB_MS(10));
+    for (i = 0; i < 5; i++) ausb_run_once(&ctx, 0);
+    T_EQ(calls, 1);
+    T_EQ(status, -ECANCELED);
+    T_EQ(released, 1);
+    T_EQ(ausb_pending(&ctx), 0);
+    ausb_close(&h);
+    ausb_ctx_close(&ctx);
+}
+
+/* The same for one queued from another thread and not yet submitted, and
+ * for one still in flight when its handle closes; a second free, from the
+ * callback or after it, does nothing. */
+static void owned_done_frees_again(ausb_transfer *t, int status, void *ud)
+{
+    ausb_transfer_free(t);
+    owned_done(t, status, ud);
+}
+
+static void test_transfer_freed_while_queued_or_at_close_is_freed_once(void)
+{
+    ausb_ctx ctx;
+    ausb_handle h;
+    owned *o;
+    int calls = 0, status = 1, released = 0, i;
+    T_EQ(open_dev1(&ctx, &h), 0);
+    T_CHECK((o = owned_new(&h, 0x88, &calls, &status, &released)) != NULL);   /* at once */
+    o->t.cb = owned_done_frees_again;
+    T_EQ(ausb_submit_any_thread(&o->t), 0);
+    ausb_transfer_free(&o->t);
+    ausb_transfer_free(&o->t);
+    for (i = 0; i < 100 && calls < 1; i++) ausb_run_once(&ctx, AUSB_MS(10));
+    T_EQ(calls, 1);
+    T_EQ(status, -ECANCELED);
+    T_EQ(released, 1);
+    T_CHECK((o = owned_new(&h, 0x84, &calls, &status, &released)) != NULL);   /* held */
+    T_EQ(ausb_submit(&o->t), 0);
+    ausb_transfer_free(&o->t);
+    ausb_close(&h);                      /* delivers it before it returns */
+    T_EQ(calls, 2);
+    T_EQ(status, -ECANCELED);
+    T_EQ(released, 1);
+    ausb_ctx_close(&ctx);
+}
+
 int main(void)
 {
     t_suite("usb_regress");
@@ -649,6 +740,8 @@ int main(void)
     T_RUN(test_close_delivers_a_transfer_queued_from_any_thread);
     T_RUN(test_exit_reports_a_transfer_queued_for_a_closed_handle);
     T_RUN(test_open_or_watch_again_while_still_registered_is_refused);
+    T_RUN(test_transfer_freed_in_flight_is_freed_after_its_callback);
+    T_RUN(test_transfer_freed_while_queued_or_at_close_is_freed_once);
     T_RUN(test_close_delivers_a_transfer_the_kernel_never_gives_back);   /* last: swaps the ioctl handler */
     usbf_done();
     return t_done();

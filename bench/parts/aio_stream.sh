@@ -13,6 +13,14 @@
 # median of AIO_BENCH_ROUNDS (3) rounds that go round all servers in turn, so
 # a burst of someone else's load hits one round of every server instead of
 # all rounds of one.  Ratios compare aio_stream.h (epoll) with each other.
+#
+# A second table, UDP echo (bench/udp_echo_aios.c against libuv's uv_udp in
+# bench/udp_echo_uv.c, plain and with UV_UDP_RECVMMSG): round trips/s with 1
+# and 10 pingers (bench/udp_bench_client.c: a socket each, one 64-byte
+# datagram in flight each), AIO_UDP_SECONDS (2) per measurement, median of
+# AIO_BENCH_ROUNDS, pinned the same way; under a minute in all.
+# AIO_BENCH_SECTIONS="echo udp" picks the tables (AIO_BENCH_SECTIONS=udp
+# bash bench/parts/aio_stream.sh runs the UDP one alone).
 
 aio_bench() (
     set -u
@@ -152,4 +160,65 @@ aio_bench() (
     echo "sched (epoll) 10,000 against 10: $(ratio "$(median "${L[.10000]}")" "$(median "${L[.10]}")")x (goal: at most 2)"
 )
 
-aio_bench
+# UDP echo: aio_stream.h's datagram sockets against libuv's uv_udp
+aio_udp_bench() (
+    set -u
+    local B=build/bench secs=${AIO_UDP_SECONDS:-2} rounds=${AIO_BENCH_ROUNDS:-3} cc=${CC:-gcc}
+    local servers="aios aios_poll uv uv_mmsg"
+    mkdir -p "$B"
+    $cc -std=c99 -O2 -o $B/udp_bench_client bench/udp_bench_client.c || return 1
+    $cc -std=c99 -O2 -I. -o $B/udp_echo_aios bench/udp_echo_aios.c || return 1
+    $cc -std=c99 -O2 -I. -DASYNCKIT_POLL -o $B/udp_echo_aios_poll bench/udp_echo_aios.c || return 1
+    $cc -std=c99 -O2 -o $B/udp_echo_uv bench/udp_echo_uv.c -luv || return 1
+
+    local pin_s="" pin_c=""
+    if command -v taskset >/dev/null 2>&1 && [ "$(nproc)" -ge 2 ]; then pin_s="taskset -c 0"; pin_c="taskset -c 1"; fi
+
+    declare -A V   # V[server.pingers] = the values of every round, space separated
+    local name round pid port n i bin arg
+    for round in $(seq 1 "$rounds"); do
+        for name in $servers; do
+            bin=$B/udp_echo_${name%_mmsg}; arg=""
+            [ "$name" = uv_mmsg ] && arg=mmsg
+            : >"$B/udp_$name.out"
+            $pin_s $bin 0 $arg >"$B/udp_$name.out" 2>"$B/udp_$name.err" &
+            pid=$!
+            port=""
+            for i in $(seq 1 100); do
+                port=$(sed -n 's/^listening on \([0-9]*\)$/\1/p' "$B/udp_$name.out")
+                [ -n "$port" ] && break
+                sleep 0.05
+            done
+            [ -n "$port" ] || echo "udp_echo_$name did not start: $(cat "$B/udp_$name.err")" >&2
+            for n in 1 10; do
+                [ -n "$port" ] || continue
+                V[$name.$n]="${V[$name.$n]:-} $($pin_c $B/udp_bench_client "$port" $n "$secs" 2>"$B/udp_client.err")"
+                [ -s "$B/udp_client.err" ] && sed "s/^/$name, $n pingers, round $round: /" "$B/udp_client.err" >&2
+            done
+            kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null
+        done
+    done
+
+    median() { echo "$1" | tr ' ' '\n' | grep -v '^$' | sort -n | awk '{a[NR]=$1} END {if (NR==0) print "-"; else if (NR%2) print a[(NR+1)/2]; else printf "%.0f\n", (a[NR/2]+a[NR/2+1])/2}'; }
+    ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || a == "-" || b == "-" || b == 0) print "-"; else printf "%.2f", a / b }'; }
+    local fmt='%-24s %10s %10s %10s %10s   %7s %8s\n' a p u m
+    echo
+    echo "UDP echo, 64-byte datagrams ($(date -u +%Y-%m-%dT%H:%MZ), $(nproc) CPUs${pin_s:+, pinned}, median of $rounds rounds of $secs s, load $(cut -d' ' -f1-3 /proc/loadavg))"
+    printf "$fmt" "" aios "aios poll" libuv "uv mmsg" "/uv" "/uv mmsg"
+    for n in 1 10; do
+        a=$(median "${V[aios.$n]:-}"); p=$(median "${V[aios_poll.$n]:-}")
+        u=$(median "${V[uv.$n]:-}"); m=$(median "${V[uv_mmsg.$n]:-}")
+        printf "$fmt" "round trips/s, $n pinger$([ $n = 1 ] || echo s)" "$a" "$p" "$u" "$m" "$(ratio "$a" "$u")" "$(ratio "$a" "$m")"
+    done
+    echo "(ratios: aios on epoll against libuv; goal: at least 1.00)"
+)
+
+aio_status=0
+for section in ${AIO_BENCH_SECTIONS:-echo udp}; do
+    case "$section" in
+    echo) aio_bench || aio_status=1 ;;
+    udp) aio_udp_bench || aio_status=1 ;;
+    *) echo "aio_stream.sh: unknown section $section (echo, udp)" >&2; aio_status=1 ;;
+    esac
+done
+[ $aio_status = 0 ]   # the part's status (bench/run.sh runs it with bash)

@@ -3,7 +3,7 @@
 # client, pseudo-terminals).  Sourced by tests/run.sh.
 #
 # AIO_LOAD_CONNS (default 1000) and AIO_LOAD_BYTES (default 65536) size the
-# load run against build/echo_server; AIO_RT_CONNS (10000) and AIO_RT_COUNT
+# load run against the examples built into build/aio_peers; AIO_RT_CONNS (10000) and AIO_RT_COUNT
 # (1000000) the round-trip run.
 
 t_unit aio_stream tests/aio_stream_test.c -lpthread
@@ -13,9 +13,9 @@ t_unit aio_noresolver tests/aio_noresolver.c
 t_unit aio_regress tests/aio_regress.c -lpthread
 # the fault sweep: each hooked call of four scenarios fails in turn (tests/aio_fault.c)
 t_unit aio_fault tests/aio_fault.c -lpthread
-# the resolver thread (aio_stream.h's only other thread): many at once,
-# abandoned mid-resolution; also under ThreadSanitizer with the suites
-# that resolve names
+# the resolver threads (aio_stream.h's only other threads): many at once,
+# abandoned mid-resolution, a dead resolver; also under ThreadSanitizer
+# with the suites that resolve names
 t_unit aio_threads tests/aio_threads.c -lpthread
 if [ -z "$CROSS" ] && [ -z "$T_QUICK" ] && t_with aio "the ThreadSanitizer builds of aio_threads, aio_stream_test, aio_regress" "$CLANG=clang"; then
     for aio_tsan in aio_threads aio_stream_test aio_regress; do
@@ -33,6 +33,41 @@ if [ -f tests/aio_sched.c ] && grep -q schd_source_add sched.h 2>/dev/null; then
     # tasks await every operation; the bridge compiled by either header
     t_unit aio_await tests/aio_await.c -lpthread
     t_unit aio_await_aiofirst tests/aio_await_aiofirst.c -lpthread
+fi
+# datagrams: UDP over IPv4, IPv6 and dual stack, Unix datagram sockets,
+# truncation, batches, the per-iteration bound, the send queue's bound,
+# broadcast and IPv4 multicast on lo; then tasks awaiting them, and the
+# pace of a timer and a TCP echo while a flood of datagrams comes in
+t_unit aio_dgram tests/aio_dgram.c -lpthread
+if [ -f tests/aio_sched.c ] && grep -q schd_source_add sched.h 2>/dev/null; then
+    t_unit aio_dgram_await tests/aio_dgram_await.c -lpthread
+    t_unit aio_dgram_await_aiofirst tests/aio_dgram_await_aiofirst.c -lpthread
+    t_unit aio_dgram_flood tests/aio_dgram_flood.c -lpthread
+fi
+# multicast, in the native builds (qemu-user does not pass IP_MULTICAST_IF
+# and IPV6_MULTICAST_IF on); IPv6 groups, loopback off, the TTL on the
+# wire and the discovery queries inside a network namespace of the test's
+# own with a veth pair (tests/dgram_netns.sh), where that is permitted
+aio_mc_ns=
+aio_mc_why="needs unshare -n and a veth pair (root, or CAP_SYS_ADMIN and CAP_NET_ADMIN; packages util-linux and iproute2)"
+[ -z "$CROSS" ] && t_have unshare && t_have ip && bash tests/dgram_netns.sh --can && aio_mc_ns="unshare -n bash tests/dgram_netns.sh"
+if [ -z "$CROSS" ] && t_selected aio_dgram_mcast; then
+    [ -n "$aio_mc_ns" ] || t_skip aio "aio_dgram_mcast inside a network namespace (IPv6 groups over veth, loopback off, TTL and hop limit on the wire, SSDP and mDNS-style queries)" "$aio_mc_why"
+    while IFS= read -r aio_mc_line; do
+        aio_mc_v=${aio_mc_line%% *}; aio_mc_line=${aio_mc_line#* }
+        case "$aio_mc_v" in aarch64|armhf|cross) continue ;; esac
+        aio_mc_cc=${aio_mc_line%%|*}; aio_mc_line=${aio_mc_line#*|}
+        aio_mc_flags=${aio_mc_line%%|*}; aio_mc_run=${aio_mc_line#*|}
+        [ "$aio_mc_run" = - ] && aio_mc_run=
+        aio_mc_exe="$T_OUT/aio_dgram_mcast_$(echo "$aio_mc_v" | tr '+' '_')"
+        if $aio_mc_cc $aio_mc_flags $CFLAGS -I. -o "$aio_mc_exe" tests/aio_dgram_mcast.c -lpthread >"$aio_mc_exe.build.log" 2>&1; then
+            # shellcheck disable=SC2086
+            t_suite "aio_dgram_mcast $aio_mc_v" $aio_mc_ns $aio_mc_run "$aio_mc_exe"
+        else
+            t_fail_line "[aio_dgram_mcast $aio_mc_v] does not build:"
+            head -n 12 "$aio_mc_exe.build.log" | sed 's/^/    /'
+        fi
+    done < <(t_variants)
 fi
 
 # The examples and real peers run natively only.
@@ -57,7 +92,7 @@ if [ -z "$CROSS" ]; then
         t_check "aio echo_server SIGTERM with a client: graceful" $aio_peers aio_check_echo_signal_graceful TERM
         t_check "aio echo_server SIGINT with a client: graceful" $aio_peers aio_check_echo_signal_graceful INT
         t_check "aio echo_server load ${AIO_LOAD_CONNS:-1000} conns" \
-            $aio_peers aio_check_echo_load build/echo_server "${AIO_LOAD_CONNS:-1000}" "${AIO_LOAD_BYTES:-65536}"
+            $aio_peers aio_check_echo_load build/aio_peers/echo_server "${AIO_LOAD_CONNS:-1000}" "${AIO_LOAD_BYTES:-65536}"
         t_check "aio echo_server asan load" \
             $aio_peers aio_check_echo_load build/aio_peers/echo_server_asan "${AIO_LOAD_CONNS:-1000}" 16384
         [ -n "$T_QUICK" ] || ! t_with aio "aio echo_server under valgrind" valgrind=valgrind ||
@@ -79,6 +114,24 @@ if [ -z "$CROSS" ]; then
         t_with aio "aio http_get with nginx" nginx=nginx-light curl=curl &&
             t_check "aio http_get with nginx" $aio_peers aio_check_http_get_nginx
         t_check "aio http_get endless header" $aio_peers aio_check_http_get_endless_header
+        t_check "aio http_get trickled headers: one deadline for the response" \
+            $aio_peers aio_check_http_get_trickled_headers
         t_check "aio serial_cat on a pty pair" $aio_peers aio_check_serial_cat_pty
+    fi
+    # examples/udp_echo.c against socat and Python (tests/dgram_peers.sh)
+    dgram_peers="env CC=$CC bash tests/dgram_peers.sh"
+    if t_check "udp_echo builds with the command of its comment" $dgram_peers dp_check_build; then
+        t_with aio "udp_echo with socat over IPv4 and IPv6" socat=socat &&
+            t_check "udp_echo with socat over IPv4 and IPv6" $dgram_peers dp_check_socat
+        if t_with aio "udp_echo with a Python sender" python3=python3; then
+            t_check "udp_echo with a Python sender: every size whole, longer ones named and not echoed" $dgram_peers dp_check_python
+            t_check "udp_echo with a Python sender: bursts of 50 back whole" $dgram_peers dp_check_python_burst
+        fi
+        t_check "udp_echo rejects bad arguments: usage line, exit 2" $dgram_peers dp_check_usage
+        if [ -z "$aio_mc_ns" ]; then
+            t_selected udp_echo && t_skip aio "udp_echo answers SSDP and mDNS-style groups in a namespace" "$aio_mc_why"
+        elif t_with aio "udp_echo answers SSDP and mDNS-style groups in a namespace" python3=python3; then
+            t_check "udp_echo answers SSDP and mDNS-style groups in a namespace" $dgram_peers dp_check_multicast
+        fi
     fi
 fi

@@ -19,6 +19,7 @@
 # usb_torture   many transfers, random cancels, timeouts, stalls, unplugs:
 #               exactly one callback per submit (counted), nothing leaked;
 # usb_sched     asyncusb on the sched.h loop, tasks awaiting transfers.
+# usb_signals   signals reach the loop past the resolver's and libusb's threads.
 # hosts         foreign loops (naive epoll, libuv, GLib) drive all three
 #               headers; nested contexts share one wait per iteration.
 # usb_hostile   hostile descriptor sets (every cut, bad bLengths, lying
@@ -46,13 +47,15 @@ if au_pkg --exists libusb-1.0 2>/dev/null; then
     T_NO_CROSS=1 t_unit usb_tree tests/usb_tree.c $(au_pkg --cflags --libs libusb-1.0)
 fi
 
-# The USB suites include glib, whose <pthread.h> includes <sched.h>; quote
-# includes keep our sched.h from shadowing the system one there.
+# The native builds of t_variants (tests/lib.sh, same optimisation levels),
+# with the USB suites' valgrind suppressions.  The USB suites include glib,
+# whose <pthread.h> includes <sched.h>; quote includes keep our sched.h
+# from shadowing the system one there.
 au_variants() {
     echo "plain|$CC|-O2 -g|-"
-    t_have "$CLANG" && echo "asan+ubsan|$CLANG|-O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer|-"
-    echo "poll|$CC|-O2 -g -DASYNCKIT_POLL|-"
-    t_have "$CLANG" && echo "poll+asan+ubsan|$CLANG|-O1 -g -DASYNCKIT_POLL -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer|-"
+    t_have "$CLANG" && echo "asan+ubsan|$CLANG|-O0 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer|-"
+    echo "poll|$CC|-O1 -g -DASYNCKIT_POLL|-"
+    t_have "$CLANG" && echo "poll+asan+ubsan|$CLANG|-O0 -g -DASYNCKIT_POLL -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer|-"
     [ -n "$T_QUICK" ] && return
     t_have valgrind && echo "valgrind|$CC|-O1 -g|valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect --suppressions=tests/usb_valgrind.supp --track-fds=no"
 }
@@ -95,7 +98,7 @@ au_usb_suite() {
 }
 
 if au_missing=$(t_lacks umockdev-wrapper=umockdev pc:libusb-1.0=libusb-1.0-0-dev pc:umockdev-1.0=libumockdev-dev); then
-    t_skip asyncusb "the USB suites (usb_core, usb_faults, usb_sweep, usb_stream, usb_epstream, usb_hotplug, usb_regress, usb_torture, usb_sched)" "$au_missing"
+    t_skip asyncusb "the USB suites (usb_core, usb_faults, usb_sweep, usb_stream, usb_epstream, usb_hotplug, usb_regress, usb_torture, usb_sched, usb_signals)" "$au_missing"
 else
     au_usb_suite usb_core tests/usb_core.c
     au_usb_suite usb_faults tests/usb_faults.c
@@ -103,6 +106,9 @@ else
     au_usb_suite usb_stream tests/usb_stream.c
     au_usb_suite usb_epstream tests/usb_epstream.c
     au_usb_suite usb_hotplug tests/usb_hotplug.c
+    # SIGINT and SIGTERM through the loop while a resolver thread and
+    # libusb's own thread are alive
+    au_usb_suite usb_signals tests/usb_signals.c
     # Submission from other threads under ThreadSanitizer (the threaded
     # test only: umockdev's worker shares URB memory with the fake device
     # in ways TSan cannot follow).

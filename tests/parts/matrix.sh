@@ -43,6 +43,21 @@ m_one_header() {
         bad=\$(nm --defined-only '$d/impl_$CC.o' | awk '\$2 ~ /^[tTdDbBrR]\$/ {print \$3}' | grep -v '\\.' | grep -Ev '^(${p}|akc)_' )
         [ -z \"\$bad\" ] || { echo \"unprefixed: \$bad\"; exit 1; }"
 
+    # HACKING.md: private functions are declared with the header's
+    # *_PRIVATE macro (static, marked unused), outside the blocks that
+    # tools/stamp_core.sh copies in (asyncusb.h's libusb callbacks aside)
+    if [ "$h" != asyncusb.h ]; then
+        t_check "$h declares its private functions with ${p^^}_PRIVATE" bash -c "
+            bad=\$(awk '/==== asynckit .* begin ====/ {x = 1} /==== asynckit .* end ====/ {x = 0; next}
+                        !x && /^static [^=]*\\(/' '$h')
+            [ -z \"\$bad\" ] || { echo \"plain static: \$bad\"; exit 1; }"
+    fi
+
+    # a user who copies the one header has nothing else: it cites no
+    # document of the repository ("DESIGN.md", "shape 3")
+    t_check "$h cites no document it does not carry" bash -c "
+        ! grep -nE 'DESIGN\.md|HACKING\.md|STYLE\.md|[Ss]hapes? [0-9]' '$h'"
+
     cat >"$d/use1.c" <<EOT
 #include "$h"
 #include <string.h>
@@ -73,8 +88,10 @@ done < <(m_headers)
 # The loop core: one source (core/core.h) stamped into every header, and
 # two headers whose cores differ refuse to share a file.
 t_check "every header carries core/core.h unchanged" tools/stamp_core.sh --check
+m_core_v=$(sed -n 's/^#define AKC_CORE_VERSION \([0-9]*\)$/\1/p' core/core.h)
+m_core_w=$((m_core_v + 1))
 t_check "headers with different loop cores in one file stop with an #error" bash -c "
-    sed 's/^#define AKC_CORE_VERSION 1\$/#define AKC_CORE_VERSION 2/; s/^#elif AKC_CORE_VERSION != 1\$/#elif AKC_CORE_VERSION != 2/' sched.h >'$M/sched_v2.h'
+    sed 's/^#define AKC_CORE_VERSION $m_core_v\$/#define AKC_CORE_VERSION $m_core_w/; s/^#elif AKC_CORE_VERSION != $m_core_v\$/#elif AKC_CORE_VERSION != $m_core_w/' sched.h >'$M/sched_v2.h'
     printf '#include \"sched_v2.h\"\\n#include \"aio_stream.h\"\\n' >'$M/two_cores.c'
     ! $CC $T_WARN -I. -I'$M' -fsyntax-only '$M/two_cores.c' 2>'$M/two_cores.err' &&
     grep -q 'headers of different versions in one file' '$M/two_cores.err'"
@@ -90,6 +107,16 @@ t_check "asyncdev.h before, between and after the others, in every mode, compile
 if $CC $T_WARN -iquote . -o "$M/errors" tests/errors.c $(pkg-config --cflags --libs libusb-1.0 2>/dev/null) -lpthread \
         >"$M/errors.build.log" 2>&1; then
     t_suite "errors" "$M/errors"
+    # ... and each manual's table of codes gives the numbers the program
+    # printed (line "  CODE NAME text"), so a renumbering cannot leave the
+    # manuals behind
+    t_check "errors tables in the manuals give each code its number" bash -c '
+        bad=0
+        while read -r num name _; do
+            case $name in AIOS_*) h=aio_stream.h ;; AUSB_*) h=asyncusb.h ;; *) continue ;; esac
+            grep -qE "^    $name +$num " "$h" || { echo "$h: no line \"$name $num\""; bad=1; }
+        done < <("$1")
+        exit $bad' _ "$M/errors"
 else
     t_fail_line "[errors] does not build: $(head -n 3 "$M/errors.build.log")"
 fi

@@ -7,8 +7,9 @@
 #   examples/echo_server.c, usb_names.c next to the fake devices of
 #   tests/usb_fakehost.c;
 # - every examples/*.c builds with the cc command in its top comment, run
-#   from the repository root (-o build/X sent to a temporary folder), and
-#   README.md's examples table repeats that command exactly.
+#   from the repository root (-o build/X sent to a temporary folder), also
+#   with gcc and clang under the strict warnings, and README.md's examples
+#   table repeats that command exactly.
 
 [ -n "$CROSS" ] && return 0
 
@@ -35,5 +36,9 @@ done
 
 for rd_ex in examples/*.c; do
     t_check "$rd_ex builds with the cc command of its top comment" $rd_check example_builds "$rd_ex" "$R/examples"
+    for rd_cc in "$CC" "$CLANG"; do
+        t_have "$rd_cc" || continue   # the builds' SKIP line names it
+        t_check "$rd_ex builds with $rd_cc and strict warnings" $rd_check example_strict "$rd_ex" "$R/examples" "$rd_cc"
+    done
     t_check "README.md's examples table gives $rd_ex that same command" $rd_check table_matches "$rd_ex"
 done
