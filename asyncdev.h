@@ -212,10 +212,11 @@ chip or device, `-EBUSY` a line another consumer holds, `-EACCES`).
 #endif
 /* ==== asynckit core begin ==== */
 /* The loop core of the asynckit family: the time cache, timers, deferred
- * calls, descriptor watching (epoll, or poll), cross-thread wake-ups and the
- * family's error text.  Every header of the family carries this same block,
- * stamped from core/core.h by tools/stamp_core.sh (edit it there, then run
- * the script); the test run fails when a header's copy differs.
+ * calls, descriptor watching (epoll, or poll), cross-thread wake-ups, signal
+ * watchers (a signalfd per loop) and the family's error text.  Every header
+ * of the family carries this same block, stamped from core/core.h of the
+ * asynckit sources by tools/stamp_core.sh (edit it there, then run the
+ * script); their test run fails when a header's copy differs.
  *
  * Its names (akc_, AKC_) are the family's own and not an API: each header
  * wraps what users need under its own prefix.  The declarations come once
@@ -228,7 +229,7 @@ chip or device, `-EBUSY` a line another consumer holds, `-EACCES`).
  * defined (or off Linux).  The structures below are the same for both, so
  * files built with different choices still agree on every layout. */
 #if !defined(AKC_CORE_VERSION)
-#define AKC_CORE_VERSION 1
+#define AKC_CORE_VERSION 2
 
 #include <stddef.h>
 #include <stdint.h>
@@ -270,12 +271,15 @@ typedef struct akc_io akc_io;
 typedef struct akc_timer akc_timer;
 typedef struct akc_defer akc_defer;
 typedef struct akc_post akc_post;
+typedef struct akc_sig akc_sig;
+typedef struct akc_siginfo akc_siginfo;
 
 /* Every callback of the core gets its loop first. */
 typedef void (*akc_io_fn)(akc_loop *l, akc_io *io, unsigned revents);
 typedef void (*akc_timer_fn)(akc_loop *l, akc_timer *t);
 typedef void (*akc_defer_fn)(akc_loop *l, akc_defer *d);
 typedef void (*akc_post_fn)(akc_loop *l, akc_post *p);
+typedef void (*akc_sig_fn)(akc_loop *l, akc_sig *s, const akc_siginfo *info);
 typedef int64_t (*akc_clock_fn)(void *ud);
 /* Grows or frees a block: n 0 frees p; old is p's size (for allocators
  * without realloc). */
@@ -292,6 +296,8 @@ struct akc_io {
     unsigned char state;   /* AKC__IO_* bits */
 };
 
+/* Kinds 1 to AKC_IO_KINDS - 2 are the headers'; the last is the core's
+ * own signal descriptor. */
 #define AKC_IO_KINDS 8
 
 /* A timer: 16 bytes, plus 24 in the loop's heap while active. */
@@ -310,6 +316,23 @@ struct akc_defer {
 struct akc_post {
     akc_post *next;
     akc_post_fn fn;
+};
+
+/* One signal as the loop read it from its signal descriptor. */
+struct akc_siginfo {
+    int signo;
+    int code;              /* si_code: SI_USER (kill), SI_QUEUE, SI_KERNEL, CLD_EXITED ... */
+    int pid;               /* the sender (kill, sigqueue), or the child (SIGCHLD) */
+    unsigned uid;          /* the sender's real user id */
+    int status;            /* SIGCHLD: the exit status, or the signal that ended the child */
+    int value;             /* the int that sigqueue sent */
+};
+
+/* A signal watcher: on its loop's list while started (signo != 0). */
+struct akc_sig {
+    akc_sig *next, *prev;
+    akc_sig_fn fn;
+    int signo;
 };
 
 struct akc__tentry { int64_t when; uint64_t seq; akc_timer *t; };
@@ -349,6 +372,10 @@ struct akc_loop {
     int live;                  /* between init and free */
     int passes;                /* rounds of deferred calls per dispatch (1) */
     akc_io_fn io_fns[AKC_IO_KINDS];   /* the handler of each kind of watcher */
+    /* signals: the descriptor and the masks, allocated by the first
+     * watcher; sigs_free (set then) releases them with the loop */
+    void *sigs;
+    void (*sigs_free)(akc_loop *l);
     /* the header's own parts of an iteration */
     void (*on_prepare)(akc_loop *l, int64_t *deadline);
     void (*on_dispatch)(akc_loop *l);
@@ -359,7 +386,7 @@ struct akc_loop {
 }
 #endif
 
-#elif AKC_CORE_VERSION != 1
+#elif AKC_CORE_VERSION != 2
 #error "asynckit: headers of different versions in one file (their loop cores differ); update them together"
 #endif /* AKC_CORE_VERSION */
 
@@ -379,7 +406,9 @@ struct akc_loop {
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <signal.h>
 #include <sys/eventfd.h>
+#include <sys/signalfd.h>
 #if !defined(AKC_POLL_BACKEND)
 #include <sys/epoll.h>
 #include <sys/syscall.h>
@@ -429,6 +458,12 @@ struct akc_loop {
 #endif
 #ifndef AKC_SYS_CLOSE
 #define AKC_SYS_CLOSE close
+#endif
+#ifndef AKC_SYS_SIGNALFD
+#define AKC_SYS_SIGNALFD signalfd
+#endif
+#ifndef AKC_SYS_SIGPROCMASK
+#define AKC_SYS_SIGPROCMASK sigprocmask
 #endif
 
 #if defined(__GNUC__)
@@ -1022,6 +1057,234 @@ AKC_FN void akc__wake_run(akc_loop *l, akc_io *io, unsigned revents)
     akc__run_posts(l);
 }
 
+/* ---- core: signals ---- */
+
+/* Signals reach the loop through one signalfd per loop, whose mask is the
+ * union of the signals its watchers watch.  A watched signal is blocked in
+ * the thread that started its first watcher (the loop's thread), so it
+ * stays pending until the loop reads it, and is unblocked again when its
+ * last watcher stops, if it was not blocked before.  No handler is ever
+ * installed. */
+
+#define AKC__IO_SIGNAL (AKC_IO_KINDS - 1)
+
+struct akc__sigs {
+    akc_io io;             /* the signalfd; fd -1 while no watcher is started */
+    sigset_t watched;      /* its mask: every signal with a started watcher */
+    sigset_t added;        /* of those, the ones this loop blocked */
+    akc_sig *list;         /* started watchers, the newest first */
+    akc_sig *cursor;       /* the next watcher of the delivery in progress */
+};
+
+AKC_FN void akc_sig_init(akc_sig *s, akc_sig_fn fn)
+{
+    s->next = s->prev = NULL;
+    s->fn = fn;
+    s->signo = 0;
+}
+
+/* A signal a watcher may take: one that can be blocked (not SIGKILL,
+ * SIGSTOP, nor those the C library keeps for itself) and that is not
+ * raised by a fault of the thread itself, which blocking would not stop. */
+AKC_FN int akc_sig_valid(int signo)
+{
+    sigset_t one;
+    switch (signo) {
+    case SIGKILL: case SIGSTOP: case SIGSEGV: case SIGBUS: case SIGFPE: case SIGILL: case SIGTRAP: case SIGSYS:
+        return 0;
+    default:
+        break;
+    }
+    sigemptyset(&one);
+    return signo > 0 && sigaddset(&one, signo) == 0;
+}
+
+AKC_FN int akc__sig_owned(const struct akc__sigs *g, const akc_sig *s)
+{
+    const akc_sig *it;
+    for (it = g ? g->list : NULL; it; it = it->next)
+        if (it == s) return 1;
+    return 0;
+}
+
+AKC_FN int akc_sig_active(const akc_sig *s) { return s->signo != 0; }
+
+/* 1 while a watcher of the loop is started. */
+AKC_FN int akc_sig_watching(const akc_loop *l)
+{
+    return l->sigs != NULL && ((const struct akc__sigs *)l->sigs)->list != NULL;
+}
+
+/* Reads what is pending (at most 16 signals per readiness, so a storm of
+ * queued real-time signals cannot hold the loop) and calls every watcher
+ * of each.  A watcher started meanwhile waits for the next signal; one
+ * stopped meanwhile is not called. */
+AKC_FN void akc__sig_ready(akc_loop *l, akc_io *io, unsigned revents)
+{
+    struct akc__sigs *g = (struct akc__sigs *)l->sigs;
+    struct signalfd_siginfo buf[16];
+    ssize_t n;
+    int i;
+    (void)revents;
+    n = AKC_SYS_READ(io->fd, buf, sizeof buf);
+    if (n <= 0) return;   /* none left (another reader of the process took it), or EINTR */
+    for (i = 0; i < (int)(n / (ssize_t)sizeof buf[0]); i++) {
+        akc_siginfo info;
+        akc_sig *s;
+        info.signo = (int)buf[i].ssi_signo;
+        info.code = buf[i].ssi_code;
+        info.pid = (int)buf[i].ssi_pid;
+        info.uid = buf[i].ssi_uid;
+        info.status = buf[i].ssi_status;
+        info.value = buf[i].ssi_int;
+        g->cursor = g->list;
+        while ((s = g->cursor) != NULL) {
+            g->cursor = s->next;
+            if (s->signo == info.signo) s->fn(l, s, &info);
+            if (l->sigs != g) return;   /* the loop closed from the callback: g is gone */
+        }
+    }
+}
+
+AKC_FN void akc__sigs_free(akc_loop *l);
+
+AKC_FN struct akc__sigs *akc__sigs_get(akc_loop *l)
+{
+    struct akc__sigs *g = (struct akc__sigs *)l->sigs;
+    if (g) return g;
+    g = (struct akc__sigs *)akc__mem(l, NULL, 0, sizeof *g);
+    if (!g) return NULL;
+    memset(g, 0, sizeof *g);
+    akc_io_init(&g->io, -1, AKC__IO_SIGNAL);
+    sigemptyset(&g->watched);
+    sigemptyset(&g->added);
+    akc_io_handle(l, AKC__IO_SIGNAL, akc__sig_ready);
+    l->sigs = g;
+    l->sigs_free = akc__sigs_free;
+    return g;
+}
+
+/* Gives the descriptor the mask in g->watched, creating it for the first
+ * watcher.  0 or -errno. */
+AKC_FN int akc__sig_fd(akc_loop *l, struct akc__sigs *g)
+{
+    int fd;
+    if (g->io.fd >= 0) return AKC_SYS_SIGNALFD(g->io.fd, &g->watched, 0) < 0 ? -errno : 0;
+    fd = AKC_SYS_SIGNALFD(-1, &g->watched, SFD_NONBLOCK | SFD_CLOEXEC);
+    if (fd < 0) return -errno;
+    akc_io_init(&g->io, fd, AKC__IO_SIGNAL);
+    if (akc_io_open(l, &g->io) < 0) {
+        (void)AKC_SYS_CLOSE(fd);
+        g->io.fd = -1;
+        return -ENOMEM;
+    }
+    akc_io_want(l, &g->io, POLLIN);
+    return 0;
+}
+
+/* signo has no watcher left: out of the descriptor's mask (the descriptor
+ * goes with the last watcher), and unblocked if this loop blocked it.
+ * What arrived in between was meant for the watchers, so it is taken
+ * rather than left to the default action that the unblock would let run. */
+AKC_FN void akc__sig_unwatch(akc_loop *l, struct akc__sigs *g, int signo)
+{
+    sigset_t one;
+    sigdelset(&g->watched, signo);
+    if (!g->list && g->io.fd >= 0) {
+        akc_io_close(l, &g->io);
+        (void)AKC_SYS_CLOSE(g->io.fd);
+        g->io.fd = -1;
+    } else if (g->io.fd >= 0) {
+        (void)AKC_SYS_SIGNALFD(g->io.fd, &g->watched, 0);
+    }
+    if (!sigismember(&g->added, signo)) return;
+    sigdelset(&g->added, signo);
+    sigemptyset(&one);
+    sigaddset(&one, signo);
+    {
+        struct timespec zero = {0, 0};
+        int i;
+        for (i = 0; i < 1024; i++)   /* queued real-time signals: each is one */
+            if (sigtimedwait(&one, NULL, &zero) < 0 && errno != EINTR) break;
+    }
+    (void)AKC_SYS_SIGPROCMASK(SIG_UNBLOCK, &one, NULL);
+}
+
+/* First watcher of signo: block it in this thread, then add it to the
+ * descriptor (in that order, so that nothing arrives unwatched and
+ * unblocked in between).  0 or -errno, with nothing changed. */
+AKC_FN int akc__sig_watch(akc_loop *l, struct akc__sigs *g, int signo)
+{
+    sigset_t one, old;
+    int r;
+    sigemptyset(&one);
+    sigaddset(&one, signo);
+    if (AKC_SYS_SIGPROCMASK(SIG_BLOCK, &one, &old) < 0) return -errno;
+    sigaddset(&g->watched, signo);
+    if (!sigismember(&old, signo)) sigaddset(&g->added, signo);
+    r = akc__sig_fd(l, g);
+    if (r < 0) {
+        sigdelset(&g->watched, signo);
+        if (sigismember(&g->added, signo)) {
+            sigdelset(&g->added, signo);
+            (void)AKC_SYS_SIGPROCMASK(SIG_UNBLOCK, &one, NULL);
+        }
+    }
+    return r;
+}
+
+AKC_FN int akc_sig_stop(akc_loop *l, akc_sig *s)
+{
+    struct akc__sigs *g = (struct akc__sigs *)l->sigs;
+    int signo = s->signo;
+    const akc_sig *it;
+    if (!signo) return 0;
+    if (!akc__sig_owned(g, s)) return -EINVAL;   /* a watcher of another loop */
+    if (g->cursor == s) g->cursor = s->next;
+    if (s->prev) s->prev->next = s->next; else g->list = s->next;
+    if (s->next) s->next->prev = s->prev;
+    s->next = s->prev = NULL;
+    s->signo = 0;
+    for (it = g->list; it; it = it->next)
+        if (it->signo == signo) return 0;
+    akc__sig_unwatch(l, g, signo);
+    return 0;
+}
+
+/* Starts s for signo (a started s moves to signo).  0, -EINVAL (a signal
+ * no watcher may take, a watcher of another loop), -ENOMEM or -errno of
+ * signalfd; s is then stopped. */
+AKC_FN int akc_sig_start(akc_loop *l, akc_sig *s, int signo)
+{
+    struct akc__sigs *g;
+    int r;
+    if (!akc_sig_valid(signo) || !l->live) return -EINVAL;   /* a closed loop has no allocator */
+    if (s->signo) {
+        if (!akc__sig_owned((struct akc__sigs *)l->sigs, s)) return -EINVAL;
+        if (s->signo == signo) return 0;
+        (void)akc_sig_stop(l, s);
+    }
+    g = akc__sigs_get(l);
+    if (!g) return -ENOMEM;
+    if (!sigismember(&g->watched, signo) && (r = akc__sig_watch(l, g, signo)) < 0) return r;
+    s->prev = NULL;
+    s->next = g->list;
+    if (g->list) g->list->prev = s;
+    g->list = s;
+    s->signo = signo;
+    return 0;
+}
+
+/* With the loop: every watcher stops (masks restored), the memory goes. */
+AKC_FN void akc__sigs_free(akc_loop *l)
+{
+    struct akc__sigs *g = (struct akc__sigs *)l->sigs;
+    while (g->list) (void)akc_sig_stop(l, g->list);
+    (void)akc__mem(l, g, 0, 0);
+    l->sigs = NULL;
+    l->sigs_free = NULL;
+}
+
 /* ---- core: the loop ---- */
 
 /* mem: the header's allocator.  0, or -errno of epoll_create1. */
@@ -1062,6 +1325,7 @@ AKC_FN void akc_loop_reset(akc_loop *l)
 AKC_FN void akc_loop_free(akc_loop *l)
 {
     uint32_t i;
+    if (l->sigs_free) l->sigs_free(l);   /* before the memory hooks go */
     for (i = 0; i < l->heap_len; i++) l->heap[i].t->pos = 0;
     if (l->wake_fd >= 0) {
         akc_io_close(l, &l->wake_io);
@@ -1218,7 +1482,7 @@ done:
     return 0;
 }
 
-/* Shape 3: one descriptor, the epoll set, stands for every watcher. */
+/* For a host loop: one descriptor, the epoll set, stands for every watcher. */
 AKC_FN int akc_prepare(akc_loop *l, struct pollfd *fds, int cap, int64_t *deadline)
 {
     if (l->on_prepare) l->on_prepare(l, deadline);
@@ -1289,7 +1553,7 @@ AKC_FN int akc__wait(akc_loop *l, int64_t deadline)
     return 0;
 }
 
-/* Shape 3: the table itself; entries new since the last prepare carry
+/* For a host loop: the table itself; entries new since the last prepare carry
  * AKC_FRESH in revents. */
 AKC_FN int akc_prepare(akc_loop *l, struct pollfd *fds, int cap, int64_t *deadline)
 {
@@ -1345,7 +1609,7 @@ AKC_FN void akc__run(akc_loop *l)
     l->depth--;
 }
 
-/* Shape 3: takes a host's poll results back (the entries prepare gave,
+/* For a host loop: takes its poll results back (the entries prepare gave,
  * in the same order) and runs what is due. */
 AKC_FN void akc_dispatch(akc_loop *l, const struct pollfd *fds, int n)
 {
