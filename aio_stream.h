@@ -49,7 +49,9 @@ example `cc -std=c99 -O2 -o app app.c -lpthread`.
   hooks they grow by malloc, copy and free, so realloc is not linked).
   A resolver thread frees the lookup it ran when its context has closed,
   so with threads the hooks must be thread-safe.
-- `AIOS_SYS_READ`, `AIOS_SYS_WRITEV`, `AIOS_SYS_SENDMSG`, `AIOS_SYS_ACCEPT`,
+- `AIOS_SYS_READ`, `AIOS_SYS_WRITEV`, `AIOS_SYS_SENDMSG`, `AIOS_SYS_SEND`
+  (one buffer to a stream socket; without it, a replaced `AIOS_SYS_SENDMSG`
+  takes those too), `AIOS_SYS_ACCEPT`,
   `AIOS_SYS_SOCKET`, `AIOS_SYS_CONNECT`, `AIOS_SYS_CLOSE`,
   `AIOS_SYS_GETADDRINFO`, `AIOS_SYS_FREEADDRINFO`: the system calls, each a
   function-like macro with the libc signature (`AIOS_SYS_ACCEPT(fd, addr,
@@ -2126,6 +2128,8 @@ struct aios_ctx {
     void (*connect_free)(struct aios_stream *s);  /* abandons a pending connect (set by the first) */
     struct aios_dgram *dgrams;                  /* datagram sockets */
     void (*dgrams_close)(aios_ctx *c);          /* closes them all (set by the first) */
+    struct aios__wreq *wfree;  /* spare write requests without a copy, at most AIOS__WFREE_MAX */
+    int nwfree;
 };
 
 typedef struct aios_tcp_opts {
@@ -2367,6 +2371,15 @@ AIOS_API void aios__server_withdraw(aios_server *srv);
 #ifndef AIOS_SYS_WRITEV
 #define AIOS_SYS_WRITEV(fd, iov, cnt) writev((fd), (iov), (cnt))
 #endif
+/* One buffer goes to a socket through send(), which costs the kernel less
+ * than sendmsg() (no header or vector to copy in).  A program that replaced
+ * only AIOS_SYS_SENDMSG still sees every stream write: send then goes
+ * through its sendmsg. */
+#if !defined(AIOS_SYS_SEND) && defined(AIOS_SYS_SENDMSG)
+#define AIOS__SEND_VIA_SENDMSG 1
+#elif !defined(AIOS_SYS_SEND)
+#define AIOS_SYS_SEND(fd, buf, n, flags) send((fd), (buf), (n), (flags))
+#endif
 #ifndef AIOS_SYS_SENDMSG
 #define AIOS_SYS_SENDMSG(fd, msg, flags) sendmsg((fd), (msg), (flags))
 #endif
@@ -2439,7 +2452,9 @@ enum {
     AIOS__F_GROW_RBUF = 1u << 9,   /* the last read filled the read buffer: double it next time */
     AIOS__F_TRY_READ = 1u << 10,   /* the last read filled all its room: the next read operation
                                       tries the descriptor before the loop polls it */
-    AIOS__F_EVICTED = 1u << 11     /* closed by its server for a newcomer (evict_idle) */
+    AIOS__F_EVICTED = 1u << 11,    /* closed by its server for a newcomer (evict_idle) */
+    AIOS__F_INPROC = 1u << 12      /* aios__stream_process is running for it: a write from its
+                                      callbacks needs no deferred pass, the running one delivers it */
 };
 
 /* The read operation a stream has pending (its rop). */
@@ -3056,7 +3071,7 @@ AIOS_PRIVATE int aios__read_start(aios_stream *s, int op, void *dst, size_t want
     if (aios__buffered(s) > 0 || want == 0 || (s->flags & (AIOS__F_EOF | AIOS__F_TRY_READ)) || s->rerr || akc_defer_queued(&s->kick) ||
         (s->flags & AIOS__F_CONNECTING))
         aios__stream_kick(s);
-    else
+    else if (!(s->flags & AIOS__F_INPROC))   /* else the running process pass updates when it ends */
         aios__stream_update(s);
     return 0;
 }
@@ -3172,6 +3187,23 @@ AIOS_PRIVATE ssize_t aios__writev_nosigpipe(int fd, const struct iovec *iov, int
     return n;
 }
 
+/* One buffer to a socket, without SIGPIPE. */
+AIOS_PRIVATE ssize_t aios__send1(int fd, const void *data, size_t n)
+{
+#ifdef AIOS__SEND_VIA_SENDMSG
+    struct iovec one;
+    struct msghdr msg;
+    one.iov_base = (void *)data;
+    one.iov_len = n;
+    memset(&msg, 0, sizeof msg);
+    msg.msg_iov = &one;
+    msg.msg_iovlen = 1;
+    return AIOS_SYS_SENDMSG(fd, &msg, MSG_NOSIGNAL);
+#else
+    return AIOS_SYS_SEND(fd, data, n, MSG_NOSIGNAL);
+#endif
+}
+
 AIOS_PRIVATE void aios__stream_flush(aios_stream *s)
 {
     aios__wreq *first = aios__wsend(s);
@@ -3189,7 +3221,9 @@ AIOS_PRIVATE void aios__stream_flush(aios_stream *s)
             k++;
         }
         if (k == 0) break;
-        if (s->flags & AIOS__F_SOCK) {
+        if ((s->flags & AIOS__F_SOCK) && k == 1) {
+            n = aios__send1(s->io.fd, iov[0].iov_base, iov[0].iov_len);
+        } else if (s->flags & AIOS__F_SOCK) {
             struct msghdr msg;
             memset(&msg, 0, sizeof msg);
             msg.msg_iov = iov;
@@ -3217,11 +3251,7 @@ AIOS_PRIVATE size_t aios__write_direct(aios_stream *s, const void *data, size_t 
     one.iov_base = (void *)data;
     one.iov_len = n;
     if (s->flags & AIOS__F_SOCK) {
-        struct msghdr msg;
-        memset(&msg, 0, sizeof msg);
-        msg.msg_iov = &one;
-        msg.msg_iovlen = 1;
-        do r = AIOS_SYS_SENDMSG(s->io.fd, &msg, MSG_NOSIGNAL); while (r < 0 && errno == EINTR);
+        do r = aios__send1(s->io.fd, data, n); while (r < 0 && errno == EINTR);
     } else {
         do r = aios__writev_nosigpipe(s->io.fd, &one, 1); while (r < 0 && errno == EINTR);
     }
@@ -3245,6 +3275,34 @@ AIOS_PRIVATE int aios__copy_refused(const aios_stream *s, size_t n)
     return room > sizeof(aios__wreq) && n <= room - sizeof(aios__wreq) ? 0 : -EAGAIN;
 }
 
+/* Write requests without a copy are all one size, and an echo or a
+ * request-response exchange takes and gives back one per message: the
+ * context keeps a few spare ones, so the steady state calls no allocator.
+ * Spares beyond AIOS__WFREE_MAX go back to the heap, so what is kept stays
+ * bounded whatever the peak was. */
+#define AIOS__WFREE_MAX 16
+
+AIOS_PRIVATE aios__wreq *aios__wreq_new(aios_ctx *c)
+{
+    aios__wreq *w = c->wfree;
+    if (!w) return (aios__wreq *)AIOS_MALLOC(sizeof *w);
+    c->wfree = w->next;
+    c->nwfree--;
+    return w;
+}
+
+/* Frees a request that has left its stream's queue. */
+AIOS_PRIVATE void aios__wreq_free(aios_ctx *c, aios__wreq *w)
+{
+    if (w->copied == 0 && c->nwfree < AIOS__WFREE_MAX) {
+        w->next = c->wfree;
+        c->wfree = w;
+        c->nwfree++;
+        return;
+    }
+    AIOS_FREE(w);
+}
+
 AIOS_PRIVATE int aios__write_common(aios_stream *s, const void *data, size_t n, int copy, aios_cb cb, void *ud)
 {
     aios__wreq *w;
@@ -3260,7 +3318,7 @@ AIOS_PRIVATE int aios__write_common(aios_stream *s, const void *data, size_t n, 
     /* The request exists before any byte goes out: a write that returns
      * -ENOMEM has sent nothing, and one that sent something always completes
      * through its callback. */
-    w = (aios__wreq *)AIOS_MALLOC(sizeof *w);
+    w = aios__wreq_new(s->ctx);
     if (!w) return -ENOMEM;
     /* An idle queue tries the kernel first, so a copy is made only of what it refused. */
     if (s->io.fd >= 0 && n > 0 && !aios__wsend(s)) sent = aios__write_direct(s, data, n);
@@ -3270,7 +3328,8 @@ AIOS_PRIVATE int aios__write_common(aios_stream *s, const void *data, size_t n, 
         if (bigger) {
             w = bigger;
         } else if (sent == 0) {
-            AIOS_FREE(w);
+            w->copied = 0;
+            aios__wreq_free(s->ctx, w);
             return -ENOMEM;
         } else {  /* part is on the wire and the rest cannot be kept: the write side is broken */
             keep = 0;
@@ -3298,7 +3357,10 @@ AIOS_PRIVATE int aios__write_common(aios_stream *s, const void *data, size_t n, 
     s->wtail = w;
     if (w->deadline != INT64_MAX && !s->werr && aios__wsend(s) == w)
         (void)aios__timer_start(s->ctx, &s->side->w, w->deadline);
-    aios__stream_kick(s);
+    /* From one of the stream's own callbacks the running process pass looks
+     * at the queue again when the callback returns, and updates what the
+     * descriptor is watched for when it ends. */
+    if (!(s->flags & AIOS__F_INPROC)) aios__stream_kick(s);
     return 0;
 }
 
@@ -3409,7 +3471,7 @@ AIOS_PRIVATE int aios__deliver_cancel(aios_stream *s)
         /* a write that already failed (a send inside aios_write) says why, not that it was cancelled */
         int st = w->off == w->len ? 0 : s->werr ? s->werr : why;
         aios__call(w->cb, s, st, w->ud);
-        AIOS_FREE(w);
+        aios__wreq_free(s->ctx, w);
         return 1;
     }
     if (s->side && s->side->dcb) {
@@ -3435,6 +3497,8 @@ AIOS_PRIVATE int aios__deliver_cancel(aios_stream *s)
 AIOS_PRIVATE void aios__stream_process(aios_stream *s)
 {
     int st, budget = AIOS__PROCESS_MAX;
+    unsigned outer = s->flags & AIOS__F_INPROC;   /* a nested call leaves the flag to the outer one */
+    s->flags |= AIOS__F_INPROC;
     for (;;) {
         if (s->flags & AIOS__F_CLOSING) {
             if (s->io.fd >= 0 || aios__stream_connector(s)) aios__hard_close(s, s->cancel_status ? s->cancel_status : -ECANCELED);
@@ -3462,7 +3526,7 @@ AIOS_PRIVATE void aios__stream_process(aios_stream *s)
             aios__wreq *w = aios__pop_write(s);
             st = w->off == w->len ? 0 : s->werr;
             aios__call(w->cb, s, st, w->ud);
-            AIOS_FREE(w);
+            aios__wreq_free(s->ctx, w);
             continue;
         }
         if (s->side && s->side->dcb && (s->wunsent <= s->side->dlow || s->werr)) {
@@ -3489,6 +3553,7 @@ AIOS_PRIVATE void aios__stream_process(aios_stream *s)
         }
         break;
     }
+    s->flags = (s->flags & ~(unsigned)AIOS__F_INPROC) | outer;
     aios__stream_update(s);
 }
 
@@ -4749,7 +4814,7 @@ AIOS_PRIVATE void aios__withdraw_write(aios_stream *s, aios_cb cb, void *ud)
         if (s->wtail == w) s->wtail = prev;
         s->wunsent -= w->len;
         s->wcopied -= w->copied;
-        AIOS_FREE(w);
+        aios__wreq_free(s->ctx, w);
         aios__stream_update(s);
         return;
     }
@@ -4770,7 +4835,7 @@ AIOS_PRIVATE void aios__withdraw_write(aios_stream *s, aios_cb cb, void *ud)
         s->wcopied += c->copied;
         *pp = c;
         if (s->wtail == w) s->wtail = c;
-        AIOS_FREE(w);
+        aios__wreq_free(s->ctx, w);
     }
 }
 
@@ -5826,6 +5891,11 @@ AIOS_API void aios_ctx_close(aios_ctx *c)
 #ifndef AIOS_NO_THREADS
     aios__rpool_close(c);  /* a getaddrinfo still running ends on its own */
 #endif
+    while (c->wfree) {
+        aios__wreq *w = c->wfree;
+        c->wfree = w->next;
+        AIOS_FREE(w);
+    }
     akc_loop_free(&c->core);
     memset(c, 0, sizeof *c);
     akc_loop_reset(&c->core);

@@ -67,7 +67,7 @@ T_UNUSED static int t_spin(aios_ctx *ctx, const int *flag, int want)
 T_UNUSED static void t_spin_ms(aios_ctx *ctx, int ms)
 {
     int64_t end = aios_now_ns() + (int64_t)ms * 1000000;
-    while (aios_now_ns() < end) aios_run_once(ctx, AIOS_MS(10));
+    do aios_run_once(ctx, AIOS_MS(10)); while (aios_now_ns() < end);   /* at least one iteration */
 }
 
 /* A connected socket pair: a stream on one end, a raw descriptor on the other. */

@@ -45,10 +45,14 @@ static void run_task(schd_task *t)
     while (schd_task_state(t) != SCHD_TASK_DONE && schd_now_ns() < give_up) schd_loop_run_once(&loop, SCHD_MS(50));
 }
 
+/* At least one iteration, however late the process gets the processor
+ * back: the fill loop below counts on one to hand its datagram to the
+ * kernel (with none, a loaded machine took a send not yet tried for one
+ * the kernel refused). */
 static void run_ms(int ms)
 {
     int64_t end = schd_now_ns() + SCHD_MS(ms);
-    while (schd_now_ns() < end) schd_loop_run_once(&loop, SCHD_MS(5));
+    do schd_loop_run_once(&loop, SCHD_MS(5)); while (schd_now_ns() < end);
 }
 
 static aios_dgram *udp(void)

@@ -15,7 +15,8 @@ static void *t_counted(void *p, void *was)
     if (p && !was) __atomic_add_fetch(&t_live, 1, __ATOMIC_SEQ_CST);
     return p;
 }
-static void *t_malloc(size_t n) { return t_alloc_fails() ? NULL : t_counted(malloc(n), NULL); }
+static int t_allocs;  /* allocations asked for, failed or not */
+static void *t_malloc(size_t n) { __atomic_add_fetch(&t_allocs, 1, __ATOMIC_SEQ_CST); return t_alloc_fails() ? NULL : t_counted(malloc(n), NULL); }
 static void *t_realloc(void *p, size_t n) { return t_alloc_fails() ? NULL : t_counted(realloc(p, n), p); }
 static void t_free(void *p)
 {
@@ -424,6 +425,52 @@ static void test_write_high_water_mark_counts_request_overhead(void)
     T_EQ(r, -EAGAIN);
     T_CHECK(n < 64 * 1024 / 16);
     aios_ctx_close(&ctx);
+    close(peer);
+}
+
+/* An echo (read, write back from a callback, write done, read again)
+ * settles into calling no allocator: write requests are kept by the
+ * context for reuse.  Many writes ending at once leave only a few spares
+ * behind, so the reuse does not keep a burst's memory. */
+static char t_echo_byte;
+static int t_echoed;
+static void t_echo_read(aios_stream *s, int status, void *ud);
+static void t_echo_written(aios_stream *s, int status, void *ud)
+{
+    (void)ud;
+    if (status == 0) t_echoed++;
+    if (status == 0) (void)aios_read(s, &t_echo_byte, 1, t_echo_read, NULL);
+}
+static void t_echo_read(aios_stream *s, int status, void *ud)
+{
+    (void)ud;
+    if (status == 1) (void)aios_write(s, &t_echo_byte, 1, t_echo_written, NULL);
+}
+
+static void test_steady_echo_calls_no_allocator(void)
+{
+    aios_ctx ctx; aios_stream *s; int peer, i, before, live;
+    char c;
+    T_REQUIRE(aios_ctx_init(&ctx) == 0);
+    live = t_live;
+    T_REQUIRE(t_pair(&ctx, &s, &peer) == 0);
+    t_echoed = 0;
+    T_EQ(aios_read(s, &t_echo_byte, 1, t_echo_read, NULL), 0);
+    before = 0;
+    for (i = 0; i < 200; i++) {
+        if (i == 10) before = t_allocs;   /* the first rounds set up the buffers */
+        t_write_full(peer, "e", 1);
+        T_REQUIRE(t_spin(&ctx, &t_echoed, i + 1) == 1);
+        T_REQUIRE(read(peer, &c, 1) == 1);
+    }
+    T_EQ(t_allocs - before, 0);
+    for (i = 0; i < 100; i++) T_EQ(aios_write(s, "burst", 5, NULL, NULL), 0);
+    t_spin_ms(&ctx, 20);
+    T_EQ(aios_write_queued(s), 0);
+    T_CHECK(ctx.nwfree <= 16);
+    aios_close(s, NULL, NULL);
+    aios_ctx_close(&ctx);
+    T_EQ(t_live, live);
     close(peer);
 }
 
@@ -1074,5 +1121,6 @@ int main(void)
     T_RUN(test_write_queue_counts_past_4_gib);
     T_RUN(test_negative_timeout_is_refused_and_changes_nothing);
     T_RUN(test_graceful_close_callback_says_how_the_flush_ended);
+    T_RUN(test_steady_echo_calls_no_allocator);
     return t_done();
 }

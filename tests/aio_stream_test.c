@@ -1481,10 +1481,10 @@ static void test_server_socket_options(void)
 static int count_established(const int *fds, int n, int ms)
 {
     struct pollfd p[16]; int i, up = 0; int64_t end = aios_now_ns() + (int64_t)ms * 1000000;
-    while (aios_now_ns() < end) {
+    do {   /* at least once: p is read below */
         for (i = 0; i < n; i++) { p[i].fd = fds[i]; p[i].events = POLLOUT; p[i].revents = 0; }
         poll(p, (nfds_t)n, 20);
-    }
+    } while (aios_now_ns() < end);
     for (i = 0; i < n; i++) up += (p[i].revents & POLLOUT) && sock_int(fds[i], SOL_SOCKET, SO_ERROR) == 0;
     return up;
 }
