@@ -81,7 +81,10 @@ vm_part() {
             check) t_check "vm $name" bash -c 'cat "$1"; exit "$2"' _ "$f" "$st" ;;
         esac
     done <"$dir/index"
-    [ -e "$dir/done" ] && vmu_checks "$dir"
+    if [ -e "$dir/done" ]; then
+        vmu_checks "$dir"
+        vmd_checks "$dir"
+    fi
     [ -n "$VMD_NO_GPIOSIM" ] && vm_cannot "$VMD_NO_GPIOSIM" "GPIO on gpio-sim in the test VM (the GPIO tests of tests/dev_vm.c)"
     while IFS= read -r m; do
         t_skip vm "${m%%: *}" "${m#*: }"

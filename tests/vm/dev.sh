@@ -11,7 +11,9 @@
 #               TMP102 as far as its driver can tell), through i2c-dev
 #   uinput      key and relative-axis devices tests/dev_vm.c creates itself
 #
-# Then tests/dev_vm.c in each build there is.
+# Then tests/dev_vm.c in each build there is, and examples/gpio_counter.c
+# on three of the chip's lines, driven as a user's hand would, its output
+# sent to the host (tests/vm/dev_host.sh compares it).
 
 DEV_SIM=/sys/kernel/config/gpio-sim/dev_vm
 
@@ -24,6 +26,35 @@ dev_gpiosim() {
     DEV_VM_SIM=/sys/bus/gpio/devices/$DEV_VM_CHIP
     export DEV_VM_CHIP DEV_VM_SIM
     [ -e "/dev/$DEV_VM_CHIP" ] && [ -e "$DEV_VM_SIM/sim_gpio7/pull" ]
+}
+
+dev_pull() { echo "pull-$2" >"$DEV_VM_SIM/sim_gpio$1/pull"; }
+# one detent of the encoder on lines 1 (A) and 2 (B): the first line given
+# closes first, and the contacts close to ground
+dev_detent() { dev_pull "$1" down && dev_pull "$2" down && dev_pull "$1" up && dev_pull "$2" up; }
+# dev_lines N: until the counter has printed N lines
+dev_lines() { vm_wait_for 5 sh -c '[ "$(wc -l </tmp/counter.out)" -ge "$1" ]' _ "$1"; }
+
+# dev_counter: the counter example, turned both ways, clicked, held; its
+# output on stdout, its exit status as ours.  Each step waits for the
+# line the one before it makes, never for time; only the press itself
+# lasts (a click 0.1 s, beyond the debounce; the long press until "bye").
+dev_counter() {
+    local pid rc
+    gpio_counter "$DEV_VM_CHIP" 0 1 2 >/tmp/counter.out 2>&1 &
+    pid=$!
+    dev_lines 1 &&
+    dev_detent 1 2 && dev_lines 2 && dev_detent 1 2 && dev_lines 3 &&
+    dev_detent 2 1 && dev_lines 4 && dev_detent 2 1 && dev_lines 5 && dev_detent 2 1 && dev_lines 6 &&
+    dev_pull 0 down && sleep 0.1 && dev_pull 0 up && dev_lines 7 &&
+    dev_detent 1 2 && dev_lines 8 &&
+    dev_pull 0 down && dev_lines 9
+    dev_pull 0 up
+    vm_wait_for 5 sh -c '! kill -0 "$1"' _ "$pid" || kill "$pid"
+    wait "$pid"
+    rc=$?
+    cat /tmp/counter.out
+    return "$rc"
 }
 
 # dev_i2cstub: i2c-stub serving one chip at 0x48; sets DEV_VM_I2C.
@@ -45,3 +76,4 @@ vm_run check "uinput and evdev load" sh -c 'modprobe uinput && modprobe evdev &&
 # vm_run runs a check in this shell: the names the checks set stay set
 vm_run suite "dev_vm plain" dev_vm
 [ -x /t/dev_vm_asan ] && vm_run suite "dev_vm asan+ubsan" dev_vm_asan
+[ -n "$DEV_VM_CHIP" ] && vm_run file gpio_counter dev_counter
