@@ -85,7 +85,7 @@ vm_part() {
         vmu_checks "$dir"
         vmd_checks "$dir"
     fi
-    [ -n "$VMD_NO_GPIOSIM" ] && vm_cannot "$VMD_NO_GPIOSIM" "GPIO on gpio-sim in the test VM (the GPIO tests of tests/dev_vm.c)"
+    [ -n "$VMD_NO_GPIOSIM" ] && vm_cannot "$VMD_NO_GPIOSIM" "GPIO on gpio-sim in the test VM (the GPIO tests of tests/dev_vm.c, gpio_counter there)"
     while IFS= read -r m; do
         t_skip vm "${m%%: *}" "${m#*: }"
     done <"$dir/skips"
