@@ -3,7 +3,8 @@
 # played i2c-dev, the loop's stall with the bus's time injected, reported
 # on NOTE lines); the header's names and modes as the matrix checks the
 # family's; and the logger as a user runs it, against the simulated
-# sensors.  The kernel's own i2c-dev (i2c-stub in the test VM) is not run.
+# sensors.  The kernel's own i2c-dev runs in the test VM: i2c-stub's
+# registers read through the driver (tests/dev_vm.c, tests/parts/vm.sh).
 
 rm -f "$T_OUT"/i2c_*.log
 t_unit i2c tests/i2c_test.c
