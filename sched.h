@@ -465,11 +465,20 @@
  *                                             the defaults; -EINVAL for a
  *                                             negative time or no callback
  *   void schd_button_feed(b, level)           a sample, or the level after an edge
+ *   void schd_button_feed_at(b, level, when_ns)   the level since when_ns (a
+ *                                             CLOCK_MONOTONIC time at or before
+ *                                             now, such as a GPIO or input
+ *                                             event's kernel timestamp)
  *   void schd_button_stop(b)                  no event after it; b may be freed
  *   const char *schd_button_event_name(event) "press", "release", "click", ...
  *   Events, one per callback: SCHD_BTN_PRESS, SCHD_BTN_RELEASE, SCHD_BTN_CLICK
  *   (a short press with no second one within double_ns), SCHD_BTN_DOUBLE,
- *   SCHD_BTN_LONG (still pressed after long_ns; then no click).
+ *   SCHD_BTN_LONG (still pressed after long_ns; then no click).  During the
+ *   callback b->event_ns is when the event happened: the debounce, long and
+ *   double times count from the fed times, not from when the loop saw them,
+ *   so edges that reach the loop late (a busy loop, a batch of kernel
+ *   events) give the events their timestamps say.  Up to 16 events wait for
+ *   the loop; beyond that the oldest go, counted in b->dropped.
  *
  * # Errors
  *
@@ -2478,10 +2487,14 @@ struct schd_button {
     void *ud;
     schd_timer debounce, long_timer, double_timer;
     schd_defer emit;             /* delivers queued events, one per call */
-    unsigned char events[4];
+    unsigned char events[16];
+    int64_t times[16];           /* when each queued event happened */
     int ev_head, ev_len;
     int raw, stable;             /* pressed (1) or not, before and after debouncing */
     int long_fired, clicks;
+    int64_t fed_ns;              /* the latest time fed: older ones count from it */
+    int64_t event_ns;            /* during the callback: when its event happened */
+    unsigned long dropped;       /* events lost to a full queue */
 };
 
 SCHD_API schd_button_config schd_button_config_init(void);  /* 20 ms, 1 s, 400 ms, active high */
@@ -2492,6 +2505,9 @@ SCHD_API int  schd_button_init(schd_button *b, schd_loop *loop, const schd_butto
  * Events come from the loop, one per callback; a callback may stop the
  * button, and free it once stopped. */
 SCHD_API void schd_button_feed(schd_button *b, int level);
+/* The same for a level that holds since when_ns (CLOCK_MONOTONIC, such as
+ * a kernel event's timestamp): what fell due before it is settled first. */
+SCHD_API void schd_button_feed_at(schd_button *b, int level, int64_t when_ns);
 SCHD_API void schd_button_stop(schd_button *b);
 SCHD_API const char *schd_button_event_name(int event);
 
@@ -4286,6 +4302,8 @@ SCHD_API const char *schd_button_event_name(int event)
 
 /* Events wait in a small queue and leave it one per deferred call, so
  * that the user's callback is always the last thing that touches b. */
+#define SCHD__BTN_QUEUE 16
+
 SCHD_PRIVATE void schd__btn_flush(schd_defer *d, void *ud)
 {
     schd_button *b = (schd_button *)ud;
@@ -4293,76 +4311,126 @@ SCHD_PRIVATE void schd__btn_flush(schd_defer *d, void *ud)
     (void)d;
     if (!b->ev_len) return;
     ev = b->events[b->ev_head];
-    b->ev_head = (b->ev_head + 1) % 4;
+    b->event_ns = b->times[b->ev_head];
+    b->ev_head = (b->ev_head + 1) % SCHD__BTN_QUEUE;
     if (--b->ev_len) schd_defer_start(&b->emit, b->loop, schd__btn_flush, b);
     b->cb(b, ev, b->ud);
 }
 
-SCHD_PRIVATE void schd__btn_post(schd_button *b, int ev)
+/* at: when the event happened.  A full queue gives up its oldest event. */
+SCHD_PRIVATE void schd__btn_post(schd_button *b, int ev, int64_t at)
 {
-    if (b->ev_len == 4) return;   /* cannot happen: at most three per level change */
-    b->events[(b->ev_head + b->ev_len) % 4] = (unsigned char)ev;
+    int i;
+    if (b->ev_len == SCHD__BTN_QUEUE) {
+        b->ev_head = (b->ev_head + 1) % SCHD__BTN_QUEUE;
+        b->ev_len--;
+        b->dropped++;
+    }
+    i = (b->ev_head + b->ev_len) % SCHD__BTN_QUEUE;
+    b->events[i] = (unsigned char)ev;
+    b->times[i] = at;
     b->ev_len++;
     schd_defer_start(&b->emit, b->loop, schd__btn_flush, b);
 }
 
-/* clicks: 0 idle, 1 first press with its double window open, 2 second
+/* The button's deadlines are absolute, counted from the time things
+ * happened (at), so that timestamped edges and timers agree.
+ * clicks: 0 idle, 1 first press with its double window open, 2 second
  * press of a double, 3 a press whose click is decided at release. */
-SCHD_PRIVATE void schd__btn_pressed(schd_button *b)
+SCHD_PRIVATE void schd__btn_pressed(schd_button *b, int64_t at)
 {
-    schd__btn_post(b, SCHD_BTN_PRESS);
+    schd__btn_post(b, SCHD_BTN_PRESS, at);
     b->long_fired = 0;
-    if (b->cfg.long_ns > 0) schd_timer_start(&b->long_timer, b->loop, b->cfg.long_ns, 0);
+    if (b->cfg.long_ns > 0) schd_timer_start_at(&b->long_timer, b->loop, akc_add_sat(at, b->cfg.long_ns), 0);
     if (b->cfg.double_ns <= 0) {
         b->clicks = 3;
     } else if (b->clicks == 1 && schd_timer_active(&b->double_timer)) {
         schd_timer_stop(&b->double_timer, b->loop);
         b->clicks = 2;
-        schd__btn_post(b, SCHD_BTN_DOUBLE);
+        schd__btn_post(b, SCHD_BTN_DOUBLE, at);
     } else {
         b->clicks = 1;
-        schd_timer_start(&b->double_timer, b->loop, b->cfg.double_ns, 0);
+        schd_timer_start_at(&b->double_timer, b->loop, akc_add_sat(at, b->cfg.double_ns), 0);
     }
 }
 
-SCHD_PRIVATE void schd__btn_released(schd_button *b)
+SCHD_PRIVATE void schd__btn_released(schd_button *b, int64_t at)
 {
     schd_timer_stop(&b->long_timer, b->loop);
-    schd__btn_post(b, SCHD_BTN_RELEASE);
-    if (b->clicks == 3 && !b->long_fired) schd__btn_post(b, SCHD_BTN_CLICK);
+    schd__btn_post(b, SCHD_BTN_RELEASE, at);
+    if (b->clicks == 3 && !b->long_fired) schd__btn_post(b, SCHD_BTN_CLICK, at);
     if (b->clicks != 1) b->clicks = 0;
 }
 
+SCHD_PRIVATE void schd__btn_settle(schd_button *b, int64_t at)
+{
+    if (b->raw == b->stable) return;
+    b->stable = b->raw;
+    if (b->stable) schd__btn_pressed(b, at); else schd__btn_released(b, at);
+}
+
+/* A long press is neither a click nor the first half of a double. */
+SCHD_PRIVATE void schd__btn_held(schd_button *b, int64_t at)
+{
+    b->long_fired = 1;
+    b->clicks = 0;
+    schd_timer_stop(&b->double_timer, b->loop);
+    schd__btn_post(b, SCHD_BTN_LONG, at);
+}
+
+SCHD_PRIVATE void schd__btn_window_closed(schd_button *b, int64_t at)
+{
+    if (b->clicks != 1) return;
+    if (b->stable) {
+        b->clicks = 3;   /* still held: decide at release */
+    } else {
+        b->clicks = 0;
+        schd__btn_post(b, SCHD_BTN_CLICK, at);
+    }
+}
+
+/* The timers' callbacks: the loop's due time is when the deadline was. */
 SCHD_PRIVATE void schd__btn_debounced(schd_timer *t, void *ud)
 {
     schd_button *b = (schd_button *)ud;
     (void)t;
-    if (b->raw == b->stable) return;
-    b->stable = b->raw;
-    if (b->stable) schd__btn_pressed(b); else schd__btn_released(b);
+    schd__btn_settle(b, b->loop->core.due);
 }
 
-/* A long press is neither a click nor the first half of a double. */
 SCHD_PRIVATE void schd__btn_long(schd_timer *t, void *ud)
 {
     schd_button *b = (schd_button *)ud;
     (void)t;
-    b->long_fired = 1;
-    b->clicks = 0;
-    schd_timer_stop(&b->double_timer, b->loop);
-    schd__btn_post(b, SCHD_BTN_LONG);
+    schd__btn_held(b, b->loop->core.due);
 }
 
 SCHD_PRIVATE void schd__btn_window(schd_timer *t, void *ud)
 {
     schd_button *b = (schd_button *)ud;
     (void)t;
-    if (b->clicks != 1) return;
-    if (b->stable) {
-        b->clicks = 3;   /* still held: decide at release */
-    } else {
-        b->clicks = 0;
-        schd__btn_post(b, SCHD_BTN_CLICK);
+    schd__btn_window_closed(b, b->loop->core.due);
+}
+
+/* Runs, in time order, the button's deadlines that fell due at or before
+ * when (an edge that reaches us late must find the state it happened in). */
+SCHD_PRIVATE void schd__btn_advance(schd_button *b, int64_t when)
+{
+    for (;;) {
+        schd_timer *ts[3];
+        int i, first = -1;
+        int64_t due = when;
+        ts[0] = &b->debounce;
+        ts[1] = &b->long_timer;
+        ts[2] = &b->double_timer;
+        for (i = 0; i < 3; i++) {
+            int64_t d = schd_timer_due(ts[i], b->loop);
+            if (d <= due && (first < 0 || d < due)) { first = i; due = d; }
+        }
+        if (first < 0) return;
+        schd_timer_stop(ts[first], b->loop);
+        if (first == 0) schd__btn_settle(b, due);
+        else if (first == 1) schd__btn_held(b, due);
+        else schd__btn_window_closed(b, due);
     }
 }
 
@@ -4376,21 +4444,31 @@ SCHD_API int schd_button_init(schd_button *b, schd_loop *loop, const schd_button
     b->loop = loop;
     b->cb = cb;
     b->ud = ud;
+    b->fed_ns = INT64_MIN;
     schd_timer_init(&b->debounce, schd__btn_debounced, b);
     schd_timer_init(&b->long_timer, schd__btn_long, b);
     schd_timer_init(&b->double_timer, schd__btn_window, b);
     return 0;
 }
 
-SCHD_API void schd_button_feed(schd_button *b, int level)
+SCHD_API void schd_button_feed_at(schd_button *b, int level, int64_t when)
 {
     int pressed;
     if (!b || !b->loop) return;
+    if (when < b->fed_ns) when = b->fed_ns;   /* out of order: no going back */
+    b->fed_ns = when;
+    schd__btn_advance(b, when);
     pressed = (level != 0) == (b->cfg.active_level != 0);
     if (pressed == b->raw) return;
     b->raw = pressed;
     if (pressed == b->stable) schd_timer_stop(&b->debounce, b->loop);   /* a bounce */
-    else schd_timer_start(&b->debounce, b->loop, b->cfg.debounce_ns, 0);
+    else schd_timer_start_at(&b->debounce, b->loop, akc_add_sat(when, b->cfg.debounce_ns), 0);
+}
+
+SCHD_API void schd_button_feed(schd_button *b, int level)
+{
+    if (!b || !b->loop) return;
+    schd_button_feed_at(b, level, akc_time(&b->loop->core));
 }
 
 SCHD_API void schd_button_stop(schd_button *b)
@@ -4743,6 +4821,111 @@ AUSB__BRIDGE int ausb_attach(ausb_ctx *ctx, schd_loop *loop, schd_source *src)
 #endif
 #endif /* AKC_BRIDGE_USB */
 /* ==== asynckit usb-sched bridge end ==== */
+
+/* ==== asynckit dev-sched bridge begin ==== */
+/* sched.h tasks await asyncdev.h's operations.  sched.h and asyncdev.h
+ * both carry this block (stamped from core/bridge_dev.h by
+ * tools/stamp_core.sh); whichever of the two comes second in a file
+ * compiles it, with static functions, in every file that includes both.
+ *
+ *   ADEV_AWAIT_LINE_EVENT(t, req, evp)    the next edge of a line request:
+ *                                         SCHD_STATUS(t) 0 and *evp, or an error
+ *   ADEV_AWAIT_INPUT_EVENT(t, in, evp)    the next event of an input device
+ *   ADEV_AWAIT_DELAY(t, d)                until the retriggerable delay fires
+ *                                         (0), or is stopped (-ECANCELED)
+ *
+ * evp must stay valid until the await ends.  A timeout (schd_task_timeout)
+ * or a schd_task_cancel ends the await and takes the read or wait back: no
+ * event is lost (one not yet delivered stays for the next read), and the
+ * request, device or delay stays usable.  A request or device being
+ * watched refuses the await with -EBUSY. */
+#if defined(SCHD_H_INCLUDED) && defined(ASYNCDEV_H) && !defined(AKC_BRIDGE_DEV)
+#define AKC_BRIDGE_DEV 1
+#include <errno.h>
+
+#define ADEV_AWAIT_LINE_EVENT(t, req, evp)  SCHD_AWAIT_(t, adev__await_line((t), (req), (evp)))
+#define ADEV_AWAIT_INPUT_EVENT(t, in, evp)  SCHD_AWAIT_(t, adev__await_input((t), (in), (evp)))
+#define ADEV_AWAIT_DELAY(t, d)              SCHD_AWAIT_(t, adev__await_delay((t), (d)))
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__)
+#define ADEV__BRIDGE static __attribute__((unused))
+#else
+#define ADEV__BRIDGE static
+#endif
+
+static void adev__await_line_done(adev_lines *req, int status, const adev_line_event *ev, void *ud)
+{
+    (void)ev;
+    schd_task_op_end((schd_task *)ud, req, status);
+}
+
+static void adev__await_input_done(adev_input *in, int status, const adev_input_event *ev, void *ud)
+{
+    (void)ev;
+    schd_task_op_end((schd_task *)ud, in, status);
+}
+
+static void adev__await_withdraw_read(schd_task *t, void *op)
+{
+    (void)t;
+    adev__read_withdraw((adev__src *)op);   /* both kinds start with their adev__src */
+}
+
+ADEV__BRIDGE int adev__await_line(schd_task *t, adev_lines *req, adev_line_event *ev)
+{
+    int r;
+    if (schd_task_op_enter(t)) return 1;
+    r = adev_lines_read(req, ev, adev__await_line_done, t);
+    if (r < 0) return schd_task_op_failed(t, r);
+    return schd_task_op_begin(t, req, adev__await_withdraw_read);
+}
+
+ADEV__BRIDGE int adev__await_input(schd_task *t, adev_input *in, adev_input_event *ev)
+{
+    int r;
+    if (schd_task_op_enter(t)) return 1;
+    r = adev_input_read(in, ev, adev__await_input_done, t);
+    if (r < 0) return schd_task_op_failed(t, r);
+    return schd_task_op_begin(t, in, adev__await_withdraw_read);
+}
+
+static void adev__await_delay_done(adev_delay *d, int status, void *ud)
+{
+    schd_task_op_end((schd_task *)ud, d, status);
+}
+
+static void adev__await_withdraw_delay(schd_task *t, void *op)
+{
+    (void)t;
+    adev__delay_unwait((adev_delay *)op);
+}
+
+ADEV__BRIDGE int adev__await_delay(schd_task *t, adev_delay *d)
+{
+    int r;
+    if (schd_task_op_enter(t)) return 1;
+    r = adev_delay_wait(d, adev__await_delay_done, t);
+    if (r < 0) return schd_task_op_failed(t, r);
+    return schd_task_op_begin(t, d, adev__await_withdraw_delay);
+}
+
+/* A context as a source of a schd_loop: schd_source_add with
+ * adev_prepare and adev_dispatch. */
+ADEV__BRIDGE int adev_attach(adev_ctx *ctx, schd_loop *loop, schd_source *src)
+{
+    if (!ctx || !loop || !src) return -EINVAL;
+    return schd_source_add(src, loop, adev_prepare, adev_dispatch, ctx);
+}
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* AKC_BRIDGE_DEV */
+/* ==== asynckit dev-sched bridge end ==== */
 
 #endif /* not a system header's <sched.h> */
 

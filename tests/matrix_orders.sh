@@ -9,14 +9,19 @@
 #                                         once, the order turning), under
 #                                         gcc -std=c11, g++ -std=c++11 and
 #                                         clang -std=c99
+#   tests/matrix_orders.sh dev DIR        asyncdev.h at each place in every
+#                                         order of the three, in each of its
+#                                         modes, the others' modes turning
+#                                         (72 files, gcc -std=c99; and the
+#                                         first 24 as C++11)
 # Prints each failing file with the compiler's first error; exit 1 if any.
 set -u
 what=$1 dir=$2
 mkdir -p "$dir"
 WARN='-Wall -Wextra -pedantic -Werror -Wshadow -Wundef'
 USB=$(pkg-config --cflags libusb-1.0 2>/dev/null)
-headers=(sched.h aio_stream.h asyncusb.h)
-prefix=(SCHD AIOS AUSB)
+headers=(sched.h aio_stream.h asyncusb.h asyncdev.h)
+prefix=(SCHD AIOS AUSB ADEV)
 orders=("0 1 2" "0 2 1" "1 0 2" "1 2 0" "2 0 1" "2 1 0")
 
 # write_file FILE ORDER MODES: MODES is three digits, one per header
@@ -54,7 +59,27 @@ sample)
                "g++ -std=c++11 $WARN -fsyntax-only -iquote . $USB ${f%.c}.cpp"
                "clang -std=c99 $WARN -fsyntax-only -iquote . $USB $f")
     done ;;
-*) echo "usage: $0 all|sample DIR" >&2; exit 2 ;;
+dev)
+    n=0
+    for o in "${!orders[@]}"; do
+        for place in 0 1 2 3; do
+            set -- ${orders[$o]}
+            order4=$(echo "${@:1:$place} 3 ${@:$((place + 1))}" | tr -s ' ')
+            for dm in 0 1 2; do
+                m=$(( (n * 3 + dm) % 27 ))
+                modes="$((m / 9))$((m / 3 % 3))$((m % 3))$dm"
+                f="$dir/d_o${o}p${place}_m$modes.c"
+                write_file "$f" "$order4" "$modes"
+                jobs+=("gcc -std=c99 $WARN -fsyntax-only -iquote . $USB $f")
+                if [ "$dm" = 1 ] && [ "$place" -lt 2 ]; then
+                    cp "$f" "${f%.c}.cpp"
+                    jobs+=("g++ -std=c++11 $WARN -fsyntax-only -iquote . $USB ${f%.c}.cpp")
+                fi
+            done
+            n=$((n + 1))
+        done
+    done ;;
+*) echo "usage: $0 all|sample|dev DIR" >&2; exit 2 ;;
 esac
 printf '%s\n' "${jobs[@]}" |
     xargs -P "$(nproc)" -I{} bash -c 'out=$({} 2>&1) || { echo "FAILED: {}"; echo "$out" | grep -m1 error; exit 1; }' 

@@ -3,9 +3,10 @@
 # from their one source into each header that carries them, between the
 # lines "/* ==== asynckit NAME begin ==== */" and "/* ==== asynckit NAME end ==== */":
 #
-#   core              core/core.h         sched.h aio_stream.h asyncusb.h
+#   core              core/core.h         sched.h aio_stream.h asyncusb.h asyncdev.h
 #   aio-sched bridge  core/bridge_aio.h   sched.h aio_stream.h
 #   usb-sched bridge  core/bridge_usb.h   sched.h asyncusb.h
+#   dev-sched bridge  core/bridge_dev.h   sched.h asyncdev.h
 #
 # Edit the source, then run this.
 #
@@ -52,7 +53,8 @@ stamp() {  # stamp NAME SOURCE HEADER...
     done
 }
 
-stamp core core/core.h sched.h aio_stream.h asyncusb.h
+stamp core core/core.h sched.h aio_stream.h asyncusb.h asyncdev.h
 stamp "aio-sched bridge" core/bridge_aio.h sched.h aio_stream.h
 stamp "usb-sched bridge" core/bridge_usb.h sched.h asyncusb.h
+stamp "dev-sched bridge" core/bridge_dev.h sched.h asyncdev.h
 exit $status

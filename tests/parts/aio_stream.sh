@@ -135,3 +135,27 @@ if [ -z "$CROSS" ]; then
         fi
     fi
 fi
+
+# A GPS on a serial port: examples/nmea.h alone, then behind a serial port
+# on a pseudo-terminal that the test plays as the module (good streams, bad
+# checksums, noise, sentences cut at every byte, over-long lines, silence,
+# a hang-up: tests/gps_test.c); then examples/gps_logger.c as a user runs
+# it, against tools/gpssim.c, a module simulated on a pseudo-terminal
+# (tests/gps_examples.sh).
+t_unit gps tests/gps_test.c -lpthread
+if [ -z "$CROSS" ]; then
+    gps_ex="env CC=$CC CLANG=$CLANG bash tests/gps_examples.sh"
+    if t_check "gps logger and simulator build, also with the commands of their comments" $gps_ex gps_check_build; then
+        t_check "gps logger and simulator reject bad arguments: usage line, exit 2" $gps_ex gps_check_usage
+        t_check "gps logger: a missing device, no terminal, a rate the port lacks: exit 1" $gps_ex gps_check_bad_device
+        t_check "gps logger prints one line per fix, every value exact" $gps_ex gps_check_fixes
+        t_check "gps logger skips noise, bad checksums, long lines, names each escaped" $gps_ex gps_check_noise
+        t_have "$CLANG" && t_check "gps logger with ASan+UBSan through the noise" $gps_ex gps_check_noise_asan
+        [ -n "$T_QUICK" ] || ! t_with aio "gps logger under valgrind" valgrind=valgrind ||
+            t_check "gps logger under valgrind" $gps_ex gps_check_fixes_valgrind
+        t_check "gps logger says when the module falls silent and when it talks again" $gps_ex gps_check_silence
+        t_check "gps logger exits 1 when the module hangs up" $gps_ex gps_check_hangup
+        t_check "gps logger --duration: exit 0 with data, 1 without" $gps_ex gps_check_duration
+        t_check "gps logger checks catch a wrong longitude and a raw control byte" $gps_ex gps_check_mutants
+    fi
+fi

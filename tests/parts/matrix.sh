@@ -17,6 +17,7 @@ m_headers() {
     [ -f sched.h ] && echo "sched.h schd SCHD_IMPLEMENTATION SCHD_STATIC|-lpthread"
     [ -f aio_stream.h ] && echo "aio_stream.h aios AIOS_IMPLEMENTATION AIOS_STATIC|-lpthread"
     [ -f asyncusb.h ] && echo "asyncusb.h ausb AUSB_IMPLEMENTATION AUSB_STATIC $(pkg-config --cflags libusb-1.0 2>/dev/null)|$(pkg-config --libs libusb-1.0 2>/dev/null) -lpthread"
+    [ -f asyncdev.h ] && echo "asyncdev.h adev ADEV_IMPLEMENTATION ADEV_STATIC|"
 }
 
 m_one_header() {
@@ -100,6 +101,7 @@ t_check "headers with different loop cores in one file stop with an #error" bash
 # the same under C11, C++11 and clang (tests/matrix_orders.sh).
 t_check "the headers in every order and every mode compile (gcc -std=c99)" bash tests/matrix_orders.sh all "$M/orders"
 t_check "a sample of orders and modes compiles as C11, C++11 and with clang" bash tests/matrix_orders.sh sample "$M/orders_sample"
+t_check "asyncdev.h before, between and after the others, in every mode, compiles" bash tests/matrix_orders.sh dev "$M/orders_dev"
 
 # One error space: every code through every header's strerror (tests/errors.c).
 if $CC $T_WARN -iquote . -o "$M/errors" tests/errors.c $(pkg-config --cflags --libs libusb-1.0 2>/dev/null) -lpthread \

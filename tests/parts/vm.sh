@@ -3,12 +3,15 @@
 # with an initramfs of our programs; real USB gadgets (dummy_hcd,
 # SourceSink, Loopback, tools/ffsdev.c through FunctionFS) stand in for
 # devices.  Sourced by tests/run.sh; `tests/run.sh vm` runs only this part,
-# `tests/run.sh usb_vm` only its suites, VM_ECHO=1 shows the console.
+# `tests/run.sh usb_vm` (or dev_vm) only its suites, VM_ECHO=1 shows the
+# console.
 #
 # In the VM: tests/usb_vm.c (plain and ASan+UBSan) and the checks of
 # tests/vm/usb.sh; back here, the comparisons of tests/vm/usb_host.sh on
-# what it sent.  One boot serves every stage (USB now; GPIO can add a
-# stage, modules built from source and its own checks the same way).
+# what it sent.  Then the device stage (tests/vm/dev.sh, dev_host.sh):
+# tests/dev_vm.c on gpio-sim (a module built here from Debian's kernel
+# source, tests/vm/gpiosim.sh), i2c-stub and uinput.  One boot serves
+# every stage.
 #
 # A machine that cannot run it (no QEMU, busybox, cpio, kmod or xz, no
 # kernel package to download, not amd64) gets a SKIP line naming what is
@@ -21,13 +24,18 @@
 # lines come out with the results.
 
 [ -n "$CROSS" ] && return 0
-case "$T_SUITE" in ""|usb_vm) ;; *) return 0 ;; esac
+case "$T_SUITE" in ""|usb_vm|dev_vm) ;; *) return 0 ;; esac
 
 . tests/vm/lib.sh
 . tests/vm/usb_host.sh
+. tests/vm/dev_host.sh
 
+# vm_cannot WHY [WHAT]: a SKIP line, or a failure under T_REQUIRE_VM=1.
+# WHAT defaults to the whole VM; GPIO on gpio-sim needs a module built
+# here, and without it the rest of the device stage still runs (CI runs
+# as root, so the headers it needs are installed there: a failure).
 vm_cannot() {
-    local what="the test VM (real USB gadgets under Debian's kernel)"
+    local what=${2:-"the test VM (real USB gadgets under Debian's kernel)"}
     if [ -n "${T_REQUIRE_VM:-}" ] && [ "$T_REQUIRE_VM" != 0 ]; then
         t_fail_line "[vm] $what cannot run: $1 (T_REQUIRE_VM is set)"
     else
@@ -51,7 +59,8 @@ vm_part() {
     : >"$manifest"
     [ -n "${T_ONLY:-}" ] && echo "env T_ONLY=$T_ONLY" >>"$manifest"
     [ -n "${VM_BENCH:-}" ] && echo "env VM_BENCH=$VM_BENCH" >>"$manifest"
-    if ! vmu_build "$VM_DIR/bin" "$manifest" 2>"$VM_DIR/build.log"; then
+    if ! vmu_build "$VM_DIR/bin" "$manifest" 2>"$VM_DIR/build.log" ||
+       ! vmd_build "$VM_DIR/bin" "$manifest" 2>>"$VM_DIR/build.log"; then
         t_fail_line "[vm] the programs for the VM do not build:"
         head -n 20 "$VM_DIR/build.log" | sed 's/^/    /'
         return
@@ -76,7 +85,11 @@ vm_part() {
             check) t_check "vm $name" bash -c 'cat "$1"; exit "$2"' _ "$f" "$st" ;;
         esac
     done <"$dir/index"
-    [ -e "$dir/done" ] && vmu_checks "$dir"
+    if [ -e "$dir/done" ]; then
+        vmu_checks "$dir"
+        vmd_checks "$dir"
+    fi
+    [ -n "$VMD_NO_GPIOSIM" ] && vm_cannot "$VMD_NO_GPIOSIM" "GPIO on gpio-sim in the test VM (the GPIO tests of tests/dev_vm.c, gpio_counter there)"
     while IFS= read -r m; do
         t_skip vm "${m%%: *}" "${m#*: }"
     done <"$dir/skips"

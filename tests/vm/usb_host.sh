@@ -23,7 +23,7 @@ vmu_cc() {
     local out=$1 src
     shift
     if [ -e "$out" ] && [ "$(cat "$out.cmd" 2>/dev/null)" = "$*" ]; then
-        for src in *.h core/*.h tests/harness.h tools/*.h tools/*.c examples/*.h examples/*.c tests/usb_vm.c; do
+        for src in *.h core/*.h tests/harness.h tools/*.h tools/*.c examples/*.h examples/*.c tests/*_vm.c; do
             [ "$src" -nt "$out" ] && break
             src=
         done
