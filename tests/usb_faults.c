@@ -482,6 +482,22 @@ static void on_queue_sent(ausb_outq *q, int status, int len, void *ud)
     if (status == 0) *(long *)ud += len;
 }
 
+/* 1 while [p, p + n) lies in a mapping of this process (read from
+ * /proc/self/maps: msync on an unmapped range would answer too, but
+ * valgrind reports it as a call on unaddressable memory). */
+static int is_mapped(const void *p, size_t n)
+{
+    unsigned long a = (unsigned long)p, lo, hi;
+    char line[512];
+    int found = 0;
+    FILE *f = fopen("/proc/self/maps", "r");
+    if (!f) return -1;
+    while (!found && fgets(line, sizeof line, f))
+        if (sscanf(line, "%lx-%lx", &lo, &hi) == 2 && lo <= a && a + n <= hi) found = 1;
+    fclose(f);
+    return found;
+}
+
 /* Buffers outlive the handle: a pipe whose handle closes under it
  * unmaps them itself when it ends; an OUT queue sends from mapped ones. */
 static void test_mapped_buffers_outlive_close_and_are_unmapped_after(void)
@@ -511,9 +527,9 @@ static void test_mapped_buffers_outlive_close_and_are_unmapped_after(void)
     T_EQ(p.zero_copy, 1);
     ausb_run_once(&ctx, 0);
     ausb_close(&h);                      /* the pipe's end is still to come */
-    for (i = 2; i < 4; i++) mapped += msync(zc_addr[i], zc_len, MS_ASYNC) == 0;
+    for (i = 2; i < 4; i++) mapped += is_mapped(zc_addr[i], zc_len) == 1;
     for (i = 0; i < 1000 && !z.ends; i++) ausb_run_once(&ctx, AUSB_MS(10));
-    for (i = 2; i < 4; i++) mapped += msync(zc_addr[i], zc_len, MS_ASYNC) == 0;
+    for (i = 2; i < 4; i++) mapped += is_mapped(zc_addr[i], zc_len) == 1;
     ausb_ctx_close(&ctx);
     zc_set(0, 0);
     T_EQ(zq, 1);
