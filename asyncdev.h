@@ -1651,7 +1651,9 @@ AKC_FN int akc_run_once(akc_loop *l, int64_t timeout_ns)
 #include <poll.h>
 
 #ifndef ADEV_API
-#ifdef ADEV_STATIC
+#if defined(ADEV_STATIC) && defined(__GNUC__)
+#define ADEV_API static __attribute__((unused))
+#elif defined(ADEV_STATIC)
 #define ADEV_API static
 #else
 #define ADEV_API extern
@@ -1969,7 +1971,7 @@ ADEV_API int64_t adev_now_ns(void) { return akc_now_ns(); }
 
 /* ==== section: the loop ==== */
 
-static void *adev__mem(void *p, size_t old, size_t n)
+ADEV_PRIVATE void *adev__mem(void *p, size_t old, size_t n)
 {
     (void)old;
     if (n == 0) {
@@ -2047,10 +2049,10 @@ struct adev__kind {
     void (*fail)(adev__src *src, adev__fn fn, void *ud, int status);
 };
 
-static void adev__src_ready(akc_loop *l, akc_io *io, unsigned revents);
-static void adev__src_kick(akc_loop *l, akc_defer *d);
+ADEV_PRIVATE void adev__src_ready(akc_loop *l, akc_io *io, unsigned revents);
+ADEV_PRIVATE void adev__src_kick(akc_loop *l, akc_defer *d);
 
-static int adev__src_open(adev__src *src, adev_ctx *ctx, int fd, const struct adev__kind *kind)
+ADEV_PRIVATE int adev__src_open(adev__src *src, adev_ctx *ctx, int fd, const struct adev__kind *kind)
 {
     int r;
     memset(src, 0, sizeof *src);
@@ -2067,11 +2069,11 @@ static int adev__src_open(adev__src *src, adev_ctx *ctx, int fd, const struct ad
     return 0;
 }
 
-static int adev__src_has_consumer(const adev__src *src) { return src->watch_fn || src->read_fn; }
+ADEV_PRIVATE int adev__src_has_consumer(const adev__src *src) { return src->watch_fn || src->read_fn; }
 
 /* The descriptor is watched while someone wants events and none wait
  * here; otherwise they wait in the kernel's queue. */
-static void adev__src_update(adev__src *src)
+ADEV_PRIVATE void adev__src_update(adev__src *src)
 {
     int want = adev__src_has_consumer(src) && src->pos == src->len && !src->closing && !src->err;
     akc_io_want(&src->ctx->core, &src->io, want ? POLLIN : 0);
@@ -2081,7 +2083,7 @@ static void adev__src_update(adev__src *src)
 
 /* One read of what the kernel holds (whole records).  0 when something
  * came, -EAGAIN when nothing, or the error (also kept in src->err). */
-static int adev__src_fill(adev__src *src)
+ADEV_PRIVATE int adev__src_fill(adev__src *src)
 {
     unsigned cap = (ADEV__BUF / src->kind->rec_size) * src->kind->rec_size;
     long n;
@@ -2105,7 +2107,7 @@ static int adev__src_fill(adev__src *src)
 /* Hands out the buffered records, one per callback, to the read first,
  * then the watch; stops when nobody wants more.  The callbacks may do
  * anything to src, except free it before its close callback. */
-static void adev__src_pump(adev__src *src)
+ADEV_PRIVATE void adev__src_pump(adev__src *src)
 {
     while (src->pos < src->len && adev__src_has_consumer(src)) {
         const unsigned char *rec = src->buf + src->pos;
@@ -2122,7 +2124,7 @@ static void adev__src_pump(adev__src *src)
 }
 
 /* An error ends every consumer: each gets it once. */
-static void adev__src_fail(adev__src *src, int status)
+ADEV_PRIVATE void adev__src_fail(adev__src *src, int status)
 {
     adev__fn fn;
     if ((fn = src->read_fn) != NULL) {
@@ -2135,7 +2137,7 @@ static void adev__src_fail(adev__src *src, int status)
     }
 }
 
-static void adev__src_ready(akc_loop *l, akc_io *io, unsigned revents)
+ADEV_PRIVATE void adev__src_ready(akc_loop *l, akc_io *io, unsigned revents)
 {
     adev__src *src = ADEV__CONTAINER(io, adev__src, io);
     int r;
@@ -2154,9 +2156,9 @@ static void adev__src_ready(akc_loop *l, akc_io *io, unsigned revents)
     if (!src->closing) adev__src_update(src);
 }
 
-static void adev__src_finish(adev__src *src);
+ADEV_PRIVATE void adev__src_finish(adev__src *src);
 
-static void adev__src_kick(akc_loop *l, akc_defer *d)
+ADEV_PRIVATE void adev__src_kick(akc_loop *l, akc_defer *d)
 {
     adev__src *src = ADEV__CONTAINER(d, adev__src, kick);
     (void)l;
@@ -2172,7 +2174,7 @@ static void adev__src_kick(akc_loop *l, akc_defer *d)
 /* The close: what the kernel still holds goes to the watch (a read gets
  * one event, else -ECANCELED), then the descriptor goes, then the close
  * callback, which is the last thing that touches src. */
-static void adev__src_finish(adev__src *src)
+ADEV_PRIVATE void adev__src_finish(adev__src *src)
 {
     adev_ctx *ctx = src->ctx;
     adev__fn fn;
@@ -2196,7 +2198,7 @@ static void adev__src_finish(adev__src *src)
     if ((fn = src->close_fn) != NULL) src->kind->fail(src, fn, src->close_ud, 0);
 }
 
-static int adev__src_close(adev__src *src, adev__fn fn, void *ud)
+ADEV_PRIVATE int adev__src_close(adev__src *src, adev__fn fn, void *ud)
 {
     if (!src->ctx) return -EINVAL;
     if (src->closing) return AKC_ECLOSED;
@@ -2208,7 +2210,7 @@ static int adev__src_close(adev__src *src, adev__fn fn, void *ud)
     return 0;
 }
 
-static int adev__src_watch(adev__src *src, adev__fn fn, void *ud)
+ADEV_PRIVATE int adev__src_watch(adev__src *src, adev__fn fn, void *ud)
 {
     if (!src->ctx) return -EINVAL;
     if (src->closing) return AKC_ECLOSED;
@@ -2219,7 +2221,7 @@ static int adev__src_watch(adev__src *src, adev__fn fn, void *ud)
     return 0;
 }
 
-static int adev__src_read(adev__src *src, void *out, adev__fn fn, void *ud)
+ADEV_PRIVATE int adev__src_read(adev__src *src, void *out, adev__fn fn, void *ud)
 {
     if (!src->ctx || !fn) return -EINVAL;
     if (src->closing) return AKC_ECLOSED;
@@ -2239,7 +2241,7 @@ ADEV_API void adev__read_withdraw(adev__src *src)
 }
 
 /* Opens a device node non-blocking and close-on-exec: -errno. */
-static int adev__open_node(const char *path, int flags)
+ADEV_PRIVATE int adev__open_node(const char *path, int flags)
 {
     int fd;
     do {
@@ -2248,7 +2250,7 @@ static int adev__open_node(const char *path, int flags)
     return fd < 0 ? -errno : fd;
 }
 
-static int adev__ioctl(int fd, unsigned long req, void *arg)
+ADEV_PRIVATE int adev__ioctl(int fd, unsigned long req, void *arg)
 {
     int r;
     do {
@@ -2259,7 +2261,7 @@ static int adev__ioctl(int fd, unsigned long req, void *arg)
 
 /* ==== section: GPIO lines ==== */
 
-static int adev__line_deliver(adev__src *src, const void *rec, adev__fn fn, void *ud, void *out)
+ADEV_PRIVATE int adev__line_deliver(adev__src *src, const void *rec, adev__fn fn, void *ud, void *out)
 {
     adev_lines *req = (adev_lines *)(void *)src;
     struct adev__gpio_event k;
@@ -2286,7 +2288,7 @@ static int adev__line_deliver(adev__src *src, const void *rec, adev__fn fn, void
     return 1;
 }
 
-static void adev__line_fail(adev__src *src, adev__fn fn, void *ud, int status)
+ADEV_PRIVATE void adev__line_fail(adev__src *src, adev__fn fn, void *ud, int status)
 {
     ((adev_line_cb)fn)((adev_lines *)(void *)src, status, NULL, ud);
 }
@@ -2304,14 +2306,14 @@ ADEV_API void adev_line_config_init(adev_line_config *cfg)
 }
 
 /* "gpiochip0" is /dev/gpiochip0; anything with a slash is a path. */
-static const char *adev__chip_path(const char *chip, char *buf, size_t n)
+ADEV_PRIVATE const char *adev__chip_path(const char *chip, char *buf, size_t n)
 {
     if (strchr(chip, '/')) return chip;
     snprintf(buf, n, "/dev/%s", chip);
     return buf;
 }
 
-static int adev__line_request(struct adev__gpio_request *kr, const unsigned *offsets, int n,
+ADEV_PRIVATE int adev__line_request(struct adev__gpio_request *kr, const unsigned *offsets, int n,
                               const adev_line_config *cfg)
 {
     unsigned flags = cfg->flags;
@@ -2444,12 +2446,12 @@ ADEV_API int adev_chip_info(const char *chip, char *name, char *label, unsigned 
 
 /* ==== section: input devices ==== */
 
-static int64_t adev__input_time(const struct adev__input_event *k)
+ADEV_PRIVATE int64_t adev__input_time(const struct adev__input_event *k)
 {
     return (int64_t)k->sec * 1000000000 + (int64_t)k->usec * 1000;
 }
 
-static int adev__input_deliver(adev__src *src, const void *rec, adev__fn fn, void *ud, void *out)
+ADEV_PRIVATE int adev__input_deliver(adev__src *src, const void *rec, adev__fn fn, void *ud, void *out)
 {
     adev_input *in = (adev_input *)(void *)src;
     struct adev__input_event k;
@@ -2473,7 +2475,7 @@ static int adev__input_deliver(adev__src *src, const void *rec, adev__fn fn, voi
     return 1;
 }
 
-static void adev__input_fail(adev__src *src, adev__fn fn, void *ud, int status)
+ADEV_PRIVATE void adev__input_fail(adev__src *src, adev__fn fn, void *ud, int status)
 {
     ((adev_input_cb)fn)((adev_input *)(void *)src, status, NULL, ud);
 }
@@ -2530,7 +2532,7 @@ ADEV_API int adev_input_name(adev_input *in, char *buf, size_t n)
 }
 
 /* A bit of the kernel's state bitmap for keys (or switches). */
-static int adev__input_bit(adev_input *in, unsigned long req, unsigned code, unsigned max)
+ADEV_PRIVATE int adev__input_bit(adev_input *in, unsigned long req, unsigned code, unsigned max)
 {
     unsigned char bits[0x300 / 8];
     int r;
@@ -2614,7 +2616,7 @@ ADEV_API int adev_encoder_move(adev_encoder *e, int detents)
 
 /* ==== section: retriggerable delay ==== */
 
-static void adev__delay_link(adev_delay *d)
+ADEV_PRIVATE void adev__delay_link(adev_delay *d)
 {
     adev_ctx *c = d->ctx;
     if (d->linked) return;
@@ -2625,7 +2627,7 @@ static void adev__delay_link(adev_delay *d)
     c->delays = d;
 }
 
-static void adev__delay_unlink(adev_delay *d)
+ADEV_PRIVATE void adev__delay_unlink(adev_delay *d)
 {
     if (!d->linked) return;
     if (d->prev) d->prev->next = d->next; else d->ctx->delays = d->next;
@@ -2634,7 +2636,7 @@ static void adev__delay_unlink(adev_delay *d)
     d->linked = 0;
 }
 
-static void adev__delay_fire(akc_loop *l, akc_timer *t)
+ADEV_PRIVATE void adev__delay_fire(akc_loop *l, akc_timer *t)
 {
     adev_delay *d = ADEV__CONTAINER(t, adev_delay, timer);
     adev_delay_cb wcb = d->wait_cb;
