@@ -509,10 +509,11 @@ starts.  A watch therefore picks its source when it starts:
   cannot be told apart: set `AUSB_HOTPLUG=kernel` there.
 
 `ausb_hotplug_source` says which one a watch uses.  The kernel's monitor
-reports a device once its node `/dev/bus/usb/BBB/DDD` opens (retried every
-20 ms for `AUSB_HOTPLUG_NODE_WAIT_NS`, then the device is dropped
-unreported; a node that opens read-only counts, and `ausb_open` then
-fails with `-EACCES`), and a departure for every device it knew: those
+reports a device once usbcore has bound it (the add uevent comes before
+usbcore sets its configuration) and its node `/dev/bus/usb/BBB/DDD` opens
+(retried every 20 ms for `AUSB_HOTPLUG_NODE_WAIT_NS`, then the device is
+dropped unreported; a node that opens read-only counts, and `ausb_open`
+then fails with `-EACCES`), and a departure for every device it knew: those
 reported, and those present when the watch started.  The device comes as
 libusb's own when libusb's list has it at that place, else as one that
 libusb makes from the node (`libusb_wrap_sys_device`, which asks the
@@ -5358,6 +5359,7 @@ AUSB_PRIVATE int ausb__hpl_start(ausb_hotplug *hp, unsigned flags)
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <sys/uio.h>
 #include <linux/netlink.h>
 
@@ -5594,13 +5596,27 @@ AUSB_PRIVATE libusb_device *ausb__hpk_device(ausb_hotplug *hp, const struct ausb
     return dev;
 }
 
-/* A waiting device: present once its node opens (its arrival queued when
- * it is to be announced); else the timer tries again, a bounded number of
- * times, after which the device is forgotten unreported. */
+/* usbcore has bound the device (the add uevent comes before it chooses a
+ * configuration, so a device taken then may look unconfigured for good:
+ * libusb keeps what it saw on the node); 1 too when sysfs cannot say. */
+AUSB_PRIVATE int ausb__hpk_settled(const struct ausb__hpdev *d)
+{
+    char path[64];
+    struct stat st;
+    int n = snprintf(path, sizeof path, "/sys/dev/char/189:%d", (d->bus - 1) * 128 + d->addr - 1);
+    if (access(path, F_OK) != 0) return 1;
+    snprintf(path + n, sizeof path - (size_t)n, "/driver");
+    return lstat(path, &st) == 0;
+}
+
+/* A waiting device: present once it is settled and its node opens (its
+ * arrival queued when it is to be announced); else the timer tries again,
+ * a bounded number of times (the last one does not wait for usbcore),
+ * after which the device is forgotten unreported. */
 AUSB_PRIVATE void ausb__hpk_try(ausb_hotplug *hp, struct ausb__hpdev *d)
 {
     akc_loop *l = &hp->ctx->core;
-    if ((d->dev = ausb__hpk_device(hp, d)) != NULL) {
+    if ((d->tries <= 1 || ausb__hpk_settled(d)) && (d->dev = ausb__hpk_device(hp, d)) != NULL) {
         if (d->announce) (void)ausb__hotplug_push(hp, d->dev, 1, -1);
     } else if (--d->tries <= 0) {
         ausb__hpk_forget(hp, d);

@@ -774,6 +774,7 @@ G_GNUC_UNUSED static void usbf_add(usbf_device *d, const char *devpath, int bus,
         if (d->strings[k]) g_string_append_printf(s, "A: %s=%s\n", names[k], d->strings[k]);
     }
     g_string_append_printf(s, "H: descriptors=%s\n", hex);
+    g_string_append(s, "L: driver=../../../bus/usb/drivers/usb\n");   /* bound by usbcore, as a real one */
     if (!umockdev_testbed_add_from_string(usbf_testbed, s->str, &err)) {
         fprintf(stderr, "usb_fake: add %s: %s\n", devpath, err ? err->message : "?");
         exit(2);

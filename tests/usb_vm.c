@@ -893,8 +893,9 @@ static int hp_stream_from(ausb_ctx *c, const ausb_device *dev)
     if (ausb_device_copy(&d.dev, dev) != 0) return -1;
     d.found = 1;
     if (ausb_open(&d.h, &d.dev) != 0 || (d.open = 1, ausb_claim(&d.h, 0)) != 0) { close_dev(&d); return -2; }
+    if (!(d.bulk_in = find_ep(&d.dev, AUSB_EP_BULK, 1))) { close_dev(&d); return -5; }   /* seen unconfigured */
     ausb_transfer_init(&t, 0);
-    ausb_fill_bulk(&t, &d.h, find_ep(&d.dev, AUSB_EP_BULK, 1), b, sizeof b, AUSB_SEC(2), on_done, &r);
+    ausb_fill_bulk(&t, &d.h, d.bulk_in, b, sizeof b, AUSB_SEC(2), on_done, &r);
     if (ausb_submit(&t) == 0) run_until(c, &r.calls, 1);
     if (r.calls == 0) { ausb_cancel(&t); run_until(c, &r.calls, 1); }
     ausb_transfer_free(&t);
