@@ -17,7 +17,7 @@ static const char *t_usbfs = "/dev/bus/usb";
 #include <sys/socket.h>
 #include <unistd.h>
 
-static usbf_device roothub, present, late;
+static usbf_device roothub, present, late, early;
 
 #define ADD_HEAD "add@/devices/platform/dummy_hcd.0/usb1/1-1\0ACTION=add\0"
 #define DEV_TAIL "SUBSYSTEM=usb\0DEVTYPE=usb_device\0PRODUCT=525/a4a0/100\0TYPE=0/0/0\0SEQNUM=2001\0"
@@ -315,6 +315,38 @@ static void test_monitor_reports_a_device_that_comes_and_goes(void)
     close(sv[1]);
 }
 
+/* A device usbcore has not bound yet (no driver link) is not taken at
+ * its add: it may not have its configuration yet.  Past the wait it is
+ * taken all the same. */
+static void test_monitor_waits_for_usbcore_to_bind(void)
+{
+    ausb_ctx ctx;
+    ausb_hotplug hp;
+    seen s;
+    int sv[2], early_arrivals, late_arrivals;
+    memset(&s, 0, sizeof s);
+    T_REQUIRE(socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, sv) == 0);
+    T_EQ(ausb_ctx_init(&ctx, NULL), 0);
+    T_EQ(ausb__hotplug_start_fd(&hp, &ctx, NULL, 0, on_hotplug, &s, sv[0]), 0);
+    early.desc_len = usbf_std_descriptors(early.desc, 0x1234, 0x00c5);
+    early.unbound = 1;
+    usbf_add(&early, "/devices/fake/usb1/1-5", 1, 9, 480);
+    umockdev_testbed_uevent(usbf_testbed, early.syspath, "add");
+    T_EQ(kernel_says(sv[1], "add", 1, 9, 0xc5), 0);
+    run_ms(&ctx, 40);
+    early_arrivals = s.arrived;
+    run_ms(&ctx, 200);                      /* past AUSB_HOTPLUG_NODE_WAIT_NS (100 ms here) */
+    late_arrivals = s.arrived;
+    ausb_hotplug_stop(&hp);
+    ausb_ctx_close(&ctx);
+    usbf_unplug(&early);
+    usbf_remove(&early);
+    close(sv[1]);
+    T_EQ(early_arrivals, 0);
+    T_EQ(late_arrivals, 1);
+    T_EQ(s.pid, 0xc5);
+}
+
 /* Adds whose node never opens are never reported and forgotten after the
  * bounded tries; removes of unknown devices, other subsystems and garbage
  * change nothing; a device present at the start that leaves is reported
@@ -446,6 +478,7 @@ int main(void)
     usbf_add(&present, "/devices/fake/usb1/1-1", 1, 2, 480);
     T_RUN(test_source_flags_and_environment);
     T_RUN(test_monitor_reports_a_device_that_comes_and_goes);
+    T_RUN(test_monitor_waits_for_usbcore_to_bind);
     T_RUN(test_monitor_ignores_what_it_cannot_use);
     T_RUN(test_monitor_flood_is_bounded);
     T_RUN(test_close_with_the_monitor_busy);
