@@ -52,6 +52,9 @@ says so otherwise).  Other files include it without the macro.
   of its own (see "The usbfs memory limit").
 - `AUSB_NO_ZERO_COPY`: pipes and OUT queues never map their buffers from
   usbfs (`ausb_set_zero_copy` switches it per handle at run time).
+- `AUSB_HOTPLUG_NODE_WAIT_NS`: how long the kernel's hotplug monitor
+  (see Hotplug) waits for a new device's usbfs node to open before it
+  gives up on the device (default 2 s, tried every 20 ms).
 - `AUSB_NO_LIBUSB`: only the parts that need no libusb (error text, the
   raw descriptor walker, IADs, UTF-16 decoding, setup packets, speed and
   endpoint type names), for tools and tests on targets without libusb.
@@ -535,6 +538,8 @@ fine for serial-class rates; use pipes and OUT queues for bulk rates.
     int  ausb_hotplug_start(ausb_hotplug *hp, ctx, const ausb_filter *f, unsigned flags,
                             cb, ud);        [cb(hp, int arrived, const ausb_device *dev, ud)]
                                               -EBUSY for a watch still started
+    unsigned ausb_hotplug_source(const ausb_hotplug *hp);   AUSB_HOTPLUG_LIBUSB or
+                                              AUSB_HOTPLUG_KERNEL while started, else 0
     void ausb_hotplug_stop(ausb_hotplug *hp); no notification after it returns
 
 Reports devices that arrive and leave (with `AUSB_HOTPLUG_ENUMERATE`, also
@@ -546,6 +551,45 @@ When a device leaves, its handles are marked gone, its pending transfers
 fail with `-ENODEV` and its pipes and endpoint streams end
 once with it.  `ausb_ctx_close` stops any watch still running (queued
 notifications are dropped; none is delivered during the exit).
+
+Where the events come from.  Debian's libusb, like most distributions',
+hears of devices from udevd, which passes on the kernel's uevents once
+its rules have run.  Where no udevd runs (containers, an initramfs, many
+embedded images) libusb's callbacks never fire, and its device list stays
+as `ausb_ctx_init` found it: libusb 1.0.26 reads sysfs only when a context
+starts.  A watch therefore picks its source when it starts:
+
+- `AUSB_HOTPLUG_LIBUSB` in `flags`: libusb's hotplug callbacks;
+- `AUSB_HOTPLUG_KERNEL`: the context's own monitor, a netlink socket on
+  the kernel's uevents (no privilege needed) in the context's loop;
+- neither (the default): the environment variable `AUSB_HOTPLUG`
+  (`libusb` or `kernel`) when set, else the kernel's monitor when libusb
+  depends on udevd (libudev is loaded in the process) and udevd is not
+  running (no `/run/udev/control`; umockdev's testbed counts as running),
+  else libusb's.  A program linked statically against a libusb with udev
+  cannot be told apart: set `AUSB_HOTPLUG=kernel` there.
+
+`ausb_hotplug_source` says which one a watch uses.  The kernel's monitor
+reports a device once usbcore has bound it (the add uevent comes before
+usbcore sets its configuration) and its node `/dev/bus/usb/BBB/DDD` opens
+(retried every 20 ms for `AUSB_HOTPLUG_NODE_WAIT_NS`, then the device is
+dropped unreported; a node that opens read-only counts, and `ausb_open`
+then fails with `-EACCES`), and a departure for every device it knew: those
+reported, and those present when the watch started.  The device comes as
+libusb's own when libusb's list has it at that place, else as one that
+libusb makes from the node (`libusb_wrap_sys_device`, which asks the
+device for its configuration once); both open, claim and transfer alike,
+and `ausb_device_port_path` reads the place from sysfs for the second
+kind.  Such a device is not in `ausb_devices` or `ausb_find` of a context
+that started before it came (without udevd libusb's list is stale): keep
+the `dev` of the notification (`ausb_device_copy`), or start a new
+context.  The filter works as with libusb's hotplug; a departure is
+judged by what the filter said at the device's arrival.  Messages are
+checked (the kernel's format, sent by the kernel, numbers in range) and
+bounded: at most 32 are read per dispatch, a watch keeps at most 512
+devices, and when the kernel drops messages (a flood) the monitor skips
+what is queued and reads sysfs again instead, reporting what came and
+went meanwhile.
 
 ### Android and Termux
 
@@ -2790,6 +2834,13 @@ typedef struct ausb_hotplug_event ausb_hotplug_event;
 typedef void (*ausb_hotplug_cb)(ausb_hotplug *hp, int arrived, const ausb_device *dev, void *ud);
 
 #define AUSB_HOTPLUG_ENUMERATE 1u   /* also report devices already present, as arrivals */
+/* Where the events come from (see "Hotplug" in the manual); neither flag:
+ * libusb's hotplug unless it depends on a udevd that is not running, or
+ * what the AUSB_HOTPLUG variable says ("libusb" or "kernel"). */
+#define AUSB_HOTPLUG_LIBUSB 2u      /* libusb's hotplug callbacks */
+#define AUSB_HOTPLUG_KERNEL 4u      /* the kernel's uevents, read by the context */
+
+struct ausb__hpdev;
 
 struct ausb_hotplug {
     /* private */
@@ -2803,14 +2854,26 @@ struct ausb_hotplug {
     ausb_deferred defer;
     ausb_hotplug *next;   /* the context's list */
     int listed;
+    unsigned source;      /* AUSB_HOTPLUG_LIBUSB or AUSB_HOTPLUG_KERNEL */
+    /* the kernel's uevents: the socket, the devices known (bounded), a
+     * timer that opens the nodes of those still waiting for one */
+    akc_io io;
+    akc_timer retry;
+    struct ausb__hpdev *devs;
+    int ndevs;
+    int lost;             /* the socket overflowed: drain it, then compare with sysfs */
 };
 
+/* libusb's hotplug capability: 1 on Linux, also where no udevd runs (the
+ * kernel's uevents serve then; see "Hotplug"). */
 AUSB_API int ausb_hotplug_supported(void);
 /* Watches devices matching `f` (NULL: all; ids, class, bus, port path and
  * predicate are honoured, serial is not).  Notifications come from
- * dispatch, never inside this call. */
+ * dispatch, never inside this call.  -EINVAL for both source flags. */
 AUSB_API int ausb_hotplug_start(ausb_hotplug *hp, ausb_ctx *ctx, const ausb_filter *f, unsigned flags,
                                 ausb_hotplug_cb cb, void *ud);
+/* AUSB_HOTPLUG_LIBUSB or AUSB_HOTPLUG_KERNEL for a started watch, else 0. */
+AUSB_API unsigned ausb_hotplug_source(const ausb_hotplug *hp);
 /* No notification after it returns (queued ones are dropped).  Harmless
  * on a watch already stopped, also by ausb_ctx_close. */
 AUSB_API void ausb_hotplug_stop(ausb_hotplug *hp);
@@ -3158,7 +3221,7 @@ AUSB_PRIVATE void ausb__zc_orphan(ausb_handle *h)
 #define AUSB__CTX(core_loop) ((ausb_ctx *)(void *)((char *)(core_loop) - offsetof(ausb_ctx, core)))
 
 /* The kinds of the context's watchers (0 is the core's wake-up). */
-enum { AUSB__IO_LIBUSB = 1, AUSB__IO_EPSTREAM = 2 };
+enum { AUSB__IO_LIBUSB = 1, AUSB__IO_EPSTREAM = 2, AUSB__IO_UEVENT = 3 };
 
 /* A descriptor libusb asked to have watched (its events, a device's
  * usbfs node, its timerfd): readiness only sets ctx->lu_ready, and
@@ -3624,11 +3687,39 @@ AUSB_API int ausb_device_address(const ausb_device *dev)
     return AUSB_LIBUSB(libusb_get_device_address)(dev->dev);
 }
 
+/* The port path sysfs gives the device at bus/addr (BUS-P1.P2...: the
+ * name /sys/dev/char/189:MINOR points to): the count of ports, 0 for a
+ * root hub or when sysfs does not say. */
+AUSB_PRIVATE int ausb__sysfs_ports(int bus, int addr, uint8_t *ports, int cap)
+{
+    char link[64], target[256];
+    char *p;
+    ssize_t len;
+    int n = 0;
+    long v;
+    if (bus < 1 || addr < 2) return 0;   /* address 1 is the root hub's */
+    snprintf(link, sizeof link, "/sys/dev/char/189:%d", (bus - 1) * 128 + addr - 1);
+    if ((len = readlink(link, target, sizeof target - 1)) <= 0) return 0;
+    target[len] = 0;
+    p = strrchr(target, '/');
+    p = p ? p + 1 : target;
+    if (strtol(p, &p, 10) != bus || *p != '-') return 0;
+    while (*p == '-' || *p == '.') {
+        v = strtol(p + 1, &p, 10);
+        if (v < 1 || v > 255 || n == cap) return 0;
+        ports[n++] = (uint8_t)v;
+    }
+    return *p ? 0 : n;
+}
+
 AUSB_API int ausb_device_ports(const ausb_device *dev, uint8_t *ports, int cap)
 {
     int r;
     if (!dev || !dev->dev || !ports || cap < 0) return -EINVAL;
     r = AUSB_LIBUSB(libusb_get_port_numbers)(dev->dev, ports, cap);
+    /* libusb knows no topology for a device it made from a node
+     * (the kernel monitor's, ausb_wrap_fd's): sysfs does */
+    if (r == 0) r = ausb__sysfs_ports(ausb_device_bus(dev), ausb_device_address(dev), ports, cap);
     return r < 0 ? ausb_from_libusb(r, 0) : r;
 }
 
@@ -5540,6 +5631,7 @@ AUSB_API void ausb_epstream_close(ausb_epstream *es)
 struct ausb_hotplug_event {
     libusb_device *dev;
     int arrived;
+    int match;            /* the filter's answer when already known; -1: ask it at delivery */
     ausb_hotplug_event *next;
 };
 
@@ -5547,6 +5639,8 @@ AUSB_API int ausb_hotplug_supported(void)
 {
     return AUSB_LIBUSB(libusb_has_capability)(LIBUSB_CAP_HAS_HOTPLUG) != 0;
 }
+
+AUSB_PRIVATE void ausb__hpk_matched(ausb_hotplug *hp, libusb_device *d, int match);
 
 AUSB_PRIVATE void ausb__hotplug_deliver(ausb_deferred *d, void *ud)
 {
@@ -5558,7 +5652,11 @@ AUSB_PRIVATE void ausb__hotplug_deliver(ausb_deferred *d, void *ud)
         hp->head = e->next;
         if (!hp->head) hp->tail = NULL;
         if (ausb__device_wrap(hp->ctx, e->dev, &dev) == 0) {
-            if (ausb_device_matches(&dev, &hp->filter)) hp->cb(hp, e->arrived, &dev, hp->ud);
+            int match = e->match >= 0 ? e->match : ausb_device_matches(&dev, &hp->filter);
+            /* the kernel's monitor answers for the departure with what
+             * the filter said at the arrival (sysfs may be gone by then) */
+            if (e->arrived && hp->source == AUSB_HOTPLUG_KERNEL) ausb__hpk_matched(hp, e->dev, match);
+            if (match && hp->registered) hp->cb(hp, e->arrived, &dev, hp->ud);
             ausb_device_release(&dev);
         }
         AUSB_LIBUSB(libusb_unref_device)(e->dev);
@@ -5566,21 +5664,14 @@ AUSB_PRIVATE void ausb__hotplug_deliver(ausb_deferred *d, void *ud)
     }
 }
 
-/* Inside libusb (its event handling, or the register call): only record. */
-static int LIBUSB_CALL ausb__hotplug_event(libusb_context *lu, libusb_device *d, libusb_hotplug_event ev, void *ud)
+/* Queues a notification for the next dispatch (it takes a reference). */
+AUSB_PRIVATE int ausb__hotplug_push(ausb_hotplug *hp, libusb_device *d, int arrived, int match)
 {
-    ausb_hotplug *hp = (ausb_hotplug *)ud;
     ausb_hotplug_event *e = (ausb_hotplug_event *)AUSB_MALLOC(sizeof *e);
-    ausb_handle *h;
-    (void)lu;
-    if (ev == LIBUSB_HOTPLUG_EVENT_DEVICE_LEFT) {
-        /* later submits on its handles fail at once with no-device */
-        for (h = hp->ctx->handles; h; h = h->next)
-            if (h->dev.dev == d) h->gone = 1;
-    }
-    if (!e) return 0;
+    if (!e) return -ENOMEM;
     e->dev = AUSB_LIBUSB(libusb_ref_device)(d);
-    e->arrived = ev == LIBUSB_HOTPLUG_EVENT_DEVICE_ARRIVED;
+    e->arrived = arrived;
+    e->match = match;
     e->next = NULL;
     if (hp->tail) hp->tail->next = e; else hp->head = e;
     hp->tail = e;
@@ -5588,13 +5679,554 @@ static int LIBUSB_CALL ausb__hotplug_event(libusb_context *lu, libusb_device *d,
     return 0;
 }
 
-AUSB_API int ausb_hotplug_start(ausb_hotplug *hp, ausb_ctx *ctx, const ausb_filter *f, unsigned flags,
-                                ausb_hotplug_cb cb, void *ud)
+/* Inside libusb (its event handling, or the register call): only record. */
+static int LIBUSB_CALL ausb__hotplug_event(libusb_context *lu, libusb_device *d, libusb_hotplug_event ev, void *ud)
+{
+    ausb_hotplug *hp = (ausb_hotplug *)ud;
+    ausb_handle *h;
+    (void)lu;
+    if (ev == LIBUSB_HOTPLUG_EVENT_DEVICE_LEFT) {
+        /* later submits on its handles fail at once with no-device */
+        for (h = hp->ctx->handles; h; h = h->next)
+            if (h->dev.dev == d) h->gone = 1;
+    }
+    (void)ausb__hotplug_push(hp, d, ev == LIBUSB_HOTPLUG_EVENT_DEVICE_ARRIVED, -1);
+    return 0;
+}
+
+AUSB_PRIVATE int ausb__hpl_start(ausb_hotplug *hp, unsigned flags)
 {
     libusb_hotplug_callback_handle lh;
+    int r = AUSB_LIBUSB(libusb_hotplug_register_callback)(
+        hp->ctx->lu, (libusb_hotplug_event)(LIBUSB_HOTPLUG_EVENT_DEVICE_ARRIVED | LIBUSB_HOTPLUG_EVENT_DEVICE_LEFT),
+        (flags & AUSB_HOTPLUG_ENUMERATE) ? LIBUSB_HOTPLUG_ENUMERATE : (libusb_hotplug_flag)0,
+        hp->filter.vendor_id >= 0 ? hp->filter.vendor_id : LIBUSB_HOTPLUG_MATCH_ANY,
+        hp->filter.product_id >= 0 ? hp->filter.product_id : LIBUSB_HOTPLUG_MATCH_ANY,
+        LIBUSB_HOTPLUG_MATCH_ANY, ausb__hotplug_event, hp, &lh);
+    if (r < 0) return ausb_from_libusb(r, 0);
+    hp->lu_handle = (int)lh;
+    return 0;
+}
+
+/* ---- hotplug from the kernel's uevents ----
+ *
+ * Debian's libusb (and most distributions') learns of devices from udevd,
+ * which rebroadcasts the kernel's uevents once its rules ran; where no
+ * udevd runs (containers, initramfs, many embedded images) libusb's
+ * callbacks never fire and its device list stays as libusb_init found it
+ * (libusb 1.0.26 scans sysfs only there).  This monitor reads the kernel's
+ * own uevents (netlink group 1), keeps the USB devices it knows, and
+ * reports one once its usbfs node opens: libusb's list gives its device
+ * when it has it at that place, libusb_wrap_sys_device makes one from the
+ * node when not (what a device found on Android gets). */
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <linux/netlink.h>
+
+#ifndef AUSB_HOTPLUG_NODE_WAIT_NS
+#define AUSB_HOTPLUG_NODE_WAIT_NS AKC_SEC(2)
+#endif
+/* where nodes and devices are looked for (a test may point elsewhere:
+ * any expression of type const char *) */
+#ifndef AUSB__USBFS_DIR
+#define AUSB__USBFS_DIR "/dev/bus/usb"
+#endif
+#ifndef AUSB__SYSFS_USB
+#define AUSB__SYSFS_USB "/sys/bus/usb/devices"
+#endif
+
+enum {
+    AUSB__HP_RETRY_MS = 20,      /* between two opens of a node that is not there yet */
+    AUSB__HP_MAX_DEVS = 512,     /* devices one watch keeps (127 per bus in USB) */
+    AUSB__HP_BATCH = 32,         /* messages handled per readiness: the loop serves others */
+    AUSB__HP_DRAIN = 256,        /* messages dropped per readiness after an overflow */
+    AUSB__HP_MSG = 8192          /* the longest message read whole (the kernel's: 2 KiB) */
+};
+#define AUSB__HP_TRIES ((int)(AUSB_HOTPLUG_NODE_WAIT_NS / AKC_MS(AUSB__HP_RETRY_MS)) + 1)
+
+/* A USB device the monitor knows: present (dev set), or waiting for its node. */
+struct ausb__hpdev {
+    struct ausb__hpdev *next;
+    libusb_device *dev;      /* referenced once its node opened; NULL while waiting */
+    int bus, addr;
+    int vid, pid;            /* what the uevent or sysfs said; -1 unknown */
+    int tries;               /* opens left while waiting */
+    int announce;            /* report its arrival (not one present at the start, without ENUMERATE) */
+    int match;               /* the filter's answer at its arrival; -1 not asked yet */
+    int seen;                /* found again by a sysfs scan */
+};
+
+/* What the monitor takes from a uevent (a message of the kernel's, or a
+ * device's uevent file in sysfs). */
+struct ausb__uevent {
+    int action;              /* AUSB__UE_ADD, AUSB__UE_REMOVE, or 0: another, or none */
+    int usb, device;         /* SUBSYSTEM=usb seen; DEVTYPE=usb_device seen */
+    int bus, addr;           /* BUSNUM and DEVNUM (or DEVNAME bus/usb/BBB/DDD); 0 unknown */
+    int vid, pid;            /* PRODUCT=vid/pid/bcd in hex; -1 unknown */
+};
+enum { AUSB__UE_ADD = 1, AUSB__UE_REMOVE = 2 };
+
+/* n bytes of 1 to `max` digits in `base` (10 or 16) whose value lies in
+ * [lo, hi]: the value, else -1. */
+AUSB_PRIVATE int ausb__ue_num(const char *s, size_t n, int base, size_t max, int lo, int hi)
+{
+    int v = 0, d;
+    size_t i;
+    if (n < 1 || n > max) return -1;
+    for (i = 0; i < n; i++) {
+        char c = s[i];
+        d = c >= '0' && c <= '9' ? c - '0' : base == 16 && c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+        if (d < 0) return -1;
+        v = v * base + d;
+    }
+    return v >= lo && v <= hi ? v : -1;
+}
+
+AUSB_PRIVATE int ausb__ue_is(const char *s, size_t n, const char *word)
+{
+    return strlen(word) == n && memcmp(s, word, n) == 0;
+}
+
+/* PRODUCT=vid/pid/bcd, as the kernel prints it (lower-case hex, no
+ * zeros in front); ids stay unknown when it is anything else. */
+AUSB_PRIVATE void ausb__ue_product(struct ausb__uevent *ev, const char *v, size_t n)
+{
+    const char *a = (const char *)memchr(v, '/', n), *b;
+    int vid, pid;
+    if (!a || !(b = (const char *)memchr(a + 1, '/', n - (size_t)(a + 1 - v)))) return;
+    vid = ausb__ue_num(v, (size_t)(a - v), 16, 4, 0, 0xffff);
+    pid = ausb__ue_num(a + 1, (size_t)(b - a - 1), 16, 4, 0, 0xffff);
+    if (vid < 0 || pid < 0 || ausb__ue_num(b + 1, n - (size_t)(b + 1 - v), 16, 4, 0, 0xffff) < 0) return;
+    ev->vid = vid;
+    ev->pid = pid;
+}
+
+/* DEVNAME=bus/usb/BBB/DDD: the bus and address it names, else nothing. */
+AUSB_PRIVATE void ausb__ue_devname(const char *v, size_t n, int *bus, int *addr)
+{
+    int b, a;
+    if (n != 15 || memcmp(v, "bus/usb/", 8) != 0 || v[11] != '/') return;
+    b = ausb__ue_num(v + 8, 3, 10, 3, 1, 255);
+    a = ausb__ue_num(v + 12, 3, 10, 3, 1, 127);
+    if (b > 0 && a > 0) { *bus = b; *addr = a; }
+}
+
+/* One field of n bytes: KEY=VALUE, or the head "action@devpath" (no
+ * '='), which says nothing the fields do not.  -1: a number is malformed. */
+AUSB_PRIVATE int ausb__ue_field(struct ausb__uevent *ev, const char *f, size_t n, int *name_bus, int *name_addr)
+{
+    const char *eq = (const char *)memchr(f, '=', n), *v;
+    size_t k, vn;
+    if (!eq) return 0;
+    k = (size_t)(eq - f);
+    v = eq + 1;
+    vn = n - k - 1;
+    if (ausb__ue_is(f, k, "ACTION"))
+        ev->action = ausb__ue_is(v, vn, "add") ? AUSB__UE_ADD : ausb__ue_is(v, vn, "remove") ? AUSB__UE_REMOVE : 0;
+    else if (ausb__ue_is(f, k, "SUBSYSTEM"))
+        ev->usb = ausb__ue_is(v, vn, "usb");
+    else if (ausb__ue_is(f, k, "DEVTYPE"))
+        ev->device = ausb__ue_is(v, vn, "usb_device");
+    else if (ausb__ue_is(f, k, "BUSNUM"))
+        return (ev->bus = ausb__ue_num(v, vn, 10, 3, 1, 255)) < 0 ? -1 : 0;
+    else if (ausb__ue_is(f, k, "DEVNUM"))
+        return (ev->addr = ausb__ue_num(v, vn, 10, 3, 1, 127)) < 0 ? -1 : 0;
+    else if (ausb__ue_is(f, k, "DEVNAME"))
+        ausb__ue_devname(v, vn, name_bus, name_addr);
+    else if (ausb__ue_is(f, k, "PRODUCT"))
+        ausb__ue_product(ev, v, vn);
+    return 0;
+}
+
+/* Parses a uevent of len bytes whose fields end with sep ('\0' from the
+ * socket, '\n' in sysfs); never reads past len.  0, or -EINVAL for a
+ * message that is not in the kernel's format (udevd's "libudev" one), or
+ * whose numbers are malformed or disagree with DEVNAME. */
+AUSB_PRIVATE int ausb__ue_parse(const char *buf, size_t len, char sep, struct ausb__uevent *ev)
+{
+    size_t pos = 0;
+    int name_bus = 0, name_addr = 0;
+    memset(ev, 0, sizeof *ev);
+    ev->vid = ev->pid = -1;
+    if (!buf || len == 0 || (len >= 8 && memcmp(buf, "libudev", 8) == 0)) return -EINVAL;
+    while (pos < len) {
+        const char *f = buf + pos, *end = (const char *)memchr(f, sep, len - pos);
+        size_t n = end ? (size_t)(end - f) : len - pos;
+        if (ausb__ue_field(ev, f, n, &name_bus, &name_addr) < 0) return -EINVAL;
+        pos += n + 1;
+    }
+    if (name_bus) {
+        if ((ev->bus && ev->bus != name_bus) || (ev->addr && ev->addr != name_addr)) return -EINVAL;
+        ev->bus = name_bus;
+        ev->addr = name_addr;
+    }
+    return 0;
+}
+
+/* The action of a message about a USB device (not an interface), else 0. */
+AUSB_PRIVATE int ausb__ue_usb_action(const struct ausb__uevent *ev)
+{
+    return ev->usb && ev->device && ev->bus > 0 && ev->addr > 0 ? ev->action : 0;
+}
+
+AUSB_PRIVATE struct ausb__hpdev **ausb__hpk_find(ausb_hotplug *hp, int bus, int addr)
+{
+    struct ausb__hpdev **pp;
+    for (pp = &hp->devs; *pp; pp = &(*pp)->next)
+        if ((*pp)->bus == bus && (*pp)->addr == addr) break;
+    return pp;
+}
+
+AUSB_PRIVATE void ausb__hpk_forget(ausb_hotplug *hp, struct ausb__hpdev *d)
+{
+    struct ausb__hpdev **pp = ausb__hpk_find(hp, d->bus, d->addr);
+    if (*pp != d) return;
+    *pp = d->next;
+    hp->ndevs--;
+    if (d->dev) AUSB_LIBUSB(libusb_unref_device)(d->dev);
+    AUSB_FREE(d);
+}
+
+AUSB_PRIVATE void ausb__hpk_matched(ausb_hotplug *hp, libusb_device *dev, int match)
+{
+    struct ausb__hpdev *d;
+    ausb_hotplug_event *e;
+    for (d = hp->devs; d; d = d->next)
+        if (d->dev == dev) d->match = match;
+    for (e = hp->head; e; e = e->next)
+        if (e->dev == dev && !e->arrived && e->match < 0) e->match = match;
+}
+
+/* libusb's own device for d when its list has one at the same place
+ * (bus, address, port path) with the same ids, referenced; NULL when not.
+ * Without udevd that list is the one libusb_init found, so the place is
+ * checked against sysfs where sysfs tells it. */
+AUSB_PRIVATE libusb_device *ausb__hpk_listed(ausb_hotplug *hp, const struct ausb__hpdev *d)
+{
+    libusb_device **list, *found = NULL;
+    struct libusb_device_descriptor dd;
+    uint8_t now[8], then[8];
+    int nnow = ausb__sysfs_ports(d->bus, d->addr, now, 8);
+    ssize_t n, i;
+    if ((n = AUSB_LIBUSB(libusb_get_device_list)(hp->ctx->lu, &list)) < 0) return NULL;
+    for (i = 0; i < n && !found; i++) {
+        libusb_device *c = list[i];
+        if (AUSB_LIBUSB(libusb_get_bus_number)(c) != d->bus || AUSB_LIBUSB(libusb_get_device_address)(c) != d->addr ||
+            AUSB_LIBUSB(libusb_get_device_descriptor)(c, &dd) < 0 || (d->vid >= 0 && dd.idVendor != d->vid) ||
+            (d->pid >= 0 && dd.idProduct != d->pid))
+            continue;
+        if (nnow == 0 || (AUSB_LIBUSB(libusb_get_port_numbers)(c, then, 8) == nnow && memcmp(now, then, (size_t)nnow) == 0))
+            found = AUSB_LIBUSB(libusb_ref_device)(c);
+    }
+    AUSB_LIBUSB(libusb_free_device_list)(list, 1);
+    return found;
+}
+
+/* A libusb device made from the open node, referenced: libusb reads its
+ * descriptors there and asks the device for its configuration.  NULL when
+ * libusb refuses the node or places it elsewhere. */
+AUSB_PRIVATE libusb_device *ausb__hpk_wrap(ausb_hotplug *hp, const struct ausb__hpdev *d, int fd)
+{
+    libusb_device_handle *lh;
+    libusb_device *dev;
+    if (AUSB_LIBUSB(libusb_wrap_sys_device)(hp->ctx->lu, (intptr_t)fd, &lh) < 0) return NULL;
+    dev = AUSB_LIBUSB(libusb_get_device)(lh);
+    if (dev && AUSB_LIBUSB(libusb_get_bus_number)(dev) == d->bus && AUSB_LIBUSB(libusb_get_device_address)(dev) == d->addr)
+        dev = AUSB_LIBUSB(libusb_ref_device)(dev);
+    else
+        dev = NULL;
+    AUSB_LIBUSB(libusb_close)(lh);   /* leaves fd open: wrapped descriptors stay the caller's */
+    return dev;
+}
+
+/* The device of d once its node opens (read-only will do: a program
+ * without write access learns of it and gets -EACCES from ausb_open, as
+ * with libusb's hotplug), referenced; NULL while it does not. */
+AUSB_PRIVATE libusb_device *ausb__hpk_device(ausb_hotplug *hp, const struct ausb__hpdev *d)
+{
+    char path[128];
+    libusb_device *dev;
+    int fd;
+    if (snprintf(path, sizeof path, "%s/%03d/%03d", AUSB__USBFS_DIR, d->bus, d->addr) >= (int)sizeof path) return NULL;
+    fd = open(path, O_RDWR | O_CLOEXEC);
+    if (fd < 0 && (errno == EACCES || errno == EPERM)) fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return NULL;
+    if (!(dev = ausb__hpk_listed(hp, d))) dev = ausb__hpk_wrap(hp, d, fd);
+    close(fd);
+    return dev;
+}
+
+/* usbcore has bound the device (the add uevent comes before it chooses a
+ * configuration, so a device taken then may look unconfigured for good:
+ * libusb keeps what it saw on the node); 1 too when sysfs cannot say. */
+AUSB_PRIVATE int ausb__hpk_settled(const struct ausb__hpdev *d)
+{
+    char path[64];
+    struct stat st;
+    int n = snprintf(path, sizeof path, "/sys/dev/char/189:%d", (d->bus - 1) * 128 + d->addr - 1);
+    if (access(path, F_OK) != 0) return 1;
+    snprintf(path + n, sizeof path - (size_t)n, "/driver");
+    return lstat(path, &st) == 0;
+}
+
+/* A waiting device: present once it is settled and its node opens (its
+ * arrival queued when it is to be announced); else the timer tries again,
+ * a bounded number of times (the last one does not wait for usbcore),
+ * after which the device is forgotten unreported. */
+AUSB_PRIVATE void ausb__hpk_try(ausb_hotplug *hp, struct ausb__hpdev *d)
+{
+    akc_loop *l = &hp->ctx->core;
+    if ((d->tries <= 1 || ausb__hpk_settled(d)) && (d->dev = ausb__hpk_device(hp, d)) != NULL) {
+        if (d->announce) (void)ausb__hotplug_push(hp, d->dev, 1, -1);
+    } else if (--d->tries <= 0) {
+        ausb__hpk_forget(hp, d);
+    } else if (!akc_timer_active(&hp->retry)) {
+        (void)akc_timer_start(l, &hp->retry, akc_add_sat(akc_time(l), AKC_MS(AUSB__HP_RETRY_MS)));
+    }
+}
+
+AUSB_PRIVATE void ausb__hpk_retry(akc_loop *l, akc_timer *t)
+{
+    ausb_hotplug *hp = (ausb_hotplug *)(void *)((char *)t - offsetof(ausb_hotplug, retry));
+    struct ausb__hpdev *d, *next;
+    (void)l;
+    for (d = hp->devs; d; d = next) {
+        next = d->next;
+        if (!d->dev) ausb__hpk_try(hp, d);
+    }
+}
+
+/* A device the kernel announced, or sysfs shows: known from now on.  An
+ * add for a device known already changes nothing; past the bound, adds
+ * are dropped. */
+AUSB_PRIVATE void ausb__hpk_add(ausb_hotplug *hp, const struct ausb__uevent *ev, int announce)
+{
+    struct ausb__hpdev *d;
+    if (*ausb__hpk_find(hp, ev->bus, ev->addr) || hp->ndevs >= AUSB__HP_MAX_DEVS) return;
+    if (!(d = (struct ausb__hpdev *)AUSB_MALLOC(sizeof *d))) return;
+    memset(d, 0, sizeof *d);
+    d->bus = ev->bus;
+    d->addr = ev->addr;
+    d->vid = ev->vid;
+    d->pid = ev->pid;
+    d->tries = AUSB__HP_TRIES;
+    d->announce = announce;
+    d->match = -1;
+    d->seen = 1;
+    d->next = hp->devs;
+    hp->devs = d;
+    hp->ndevs++;
+    ausb__hpk_try(hp, d);
+}
+
+/* A device that left: reported when it was present, and its handles are
+ * gone from now on; one still waiting for its node is forgotten unseen. */
+AUSB_PRIVATE void ausb__hpk_remove(ausb_hotplug *hp, struct ausb__hpdev *d)
+{
+    ausb_handle *h;
+    if (d->dev) {
+        for (h = hp->ctx->handles; h; h = h->next)
+            if (ausb_device_bus(&h->dev) == d->bus && ausb_device_address(&h->dev) == d->addr) h->gone = 1;
+        (void)ausb__hotplug_push(hp, d->dev, 0, d->match);
+    }
+    ausb__hpk_forget(hp, d);
+}
+
+/* A device's uevent file in sysfs: 0 and *ev for a USB device. */
+AUSB_PRIVATE int ausb__hpk_sysfs_device(const char *name, struct ausb__uevent *ev)
+{
+    char path[320], buf[4096];
+    ssize_t n;
+    int fd;
+    if (snprintf(path, sizeof path, "%s/%s/uevent", AUSB__SYSFS_USB, name) >= (int)sizeof path) return -EINVAL;
+    if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) return -errno;
+    n = read(fd, buf, sizeof buf);
+    close(fd);
+    if (n <= 0 || ausb__ue_parse(buf, (size_t)n, '\n', ev) < 0) return -EINVAL;
+    return ev->device && ev->bus > 0 && ev->addr > 0 ? 0 : -ENOENT;
+}
+
+/* Every USB device that sysfs shows: those known are marked seen, the
+ * others added (announce: their arrivals are reported). */
+AUSB_PRIVATE void ausb__hpk_scan(ausb_hotplug *hp, int announce)
+{
+    DIR *dir = opendir(AUSB__SYSFS_USB);
+    struct dirent *de;
+    struct ausb__uevent ev;
+    struct ausb__hpdev *d;
+    if (!dir) return;
+    while ((de = readdir(dir)) != NULL) {
+        if (de->d_name[0] == '.' || strchr(de->d_name, ':')) continue;   /* interfaces have a ':' */
+        if (ausb__hpk_sysfs_device(de->d_name, &ev) < 0) continue;
+        if ((d = *ausb__hpk_find(hp, ev.bus, ev.addr)) != NULL) d->seen = 1;
+        else ausb__hpk_add(hp, &ev, announce);
+    }
+    closedir(dir);
+}
+
+/* After an overflow the events lost are replaced by what sysfs shows now. */
+AUSB_PRIVATE void ausb__hpk_resync(ausb_hotplug *hp)
+{
+    struct ausb__hpdev *d, *next;
+    hp->lost = 0;
+    for (d = hp->devs; d; d = d->next) d->seen = 0;
+    ausb__hpk_scan(hp, 1);
+    for (d = hp->devs; d; d = next) {
+        next = d->next;
+        if (!d->seen) ausb__hpk_remove(hp, d);
+    }
+}
+
+/* One message into buf: its length; 0 for one to skip (cut short, or sent
+ * by a process rather than the kernel, whose netlink port is 0); -EAGAIN
+ * when none is left, -ENOBUFS when the kernel dropped some. */
+AUSB_PRIVATE ssize_t ausb__hpk_recv(int fd, char *buf, size_t cap)
+{
+    struct sockaddr_nl sa;
+    struct iovec iov;
+    struct msghdr mh;
+    ssize_t n;
+    memset(&sa, 0, sizeof sa);
+    memset(&mh, 0, sizeof mh);
+    iov.iov_base = buf;
+    iov.iov_len = cap;
+    mh.msg_name = &sa;
+    mh.msg_namelen = sizeof sa;
+    mh.msg_iov = &iov;
+    mh.msg_iovlen = 1;
+    do n = recvmsg(fd, &mh, MSG_DONTWAIT); while (n < 0 && errno == EINTR);
+    if (n < 0) return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+    if (mh.msg_flags & MSG_TRUNC) return 0;
+    if (mh.msg_namelen >= sizeof sa && sa.nl_family == AF_NETLINK && sa.nl_pid != 0) return 0;
+    return n;
+}
+
+AUSB_PRIVATE void ausb__hpk_event(ausb_hotplug *hp, const struct ausb__uevent *ev)
+{
+    struct ausb__hpdev *d;
+    switch (ausb__ue_usb_action(ev)) {
+    case AUSB__UE_ADD: ausb__hpk_add(hp, ev, 1); break;
+    case AUSB__UE_REMOVE: if ((d = *ausb__hpk_find(hp, ev->bus, ev->addr)) != NULL) ausb__hpk_remove(hp, d); break;
+    default: break;
+    }
+}
+
+/* A bounded batch of messages per readiness.  After an overflow the
+ * socket is drained (its messages are older than sysfs) and sysfs read. */
+AUSB_PRIVATE void ausb__hpk_readable(akc_loop *l, akc_io *io, unsigned revents)
+{
+    ausb_hotplug *hp = (ausb_hotplug *)(void *)((char *)io - offsetof(ausb_hotplug, io));
+    char buf[AUSB__HP_MSG];
+    struct ausb__uevent ev;
+    ssize_t n;
+    int i, limit = hp->lost ? AUSB__HP_DRAIN : AUSB__HP_BATCH;
+    (void)l;
+    (void)revents;
+    for (i = 0; i < limit; i++) {
+        n = ausb__hpk_recv(io->fd, buf, sizeof buf);
+        if (n == -ENOBUFS) {
+            hp->lost = 1;
+            limit = AUSB__HP_DRAIN;
+        } else if (n < 0) {
+            if (n == -EAGAIN && hp->lost) ausb__hpk_resync(hp);
+            return;
+        } else if (n > 0 && !hp->lost && ausb__ue_parse(buf, (size_t)n, '\0', &ev) == 0) {
+            ausb__hpk_event(hp, &ev);
+        }
+    }
+}
+
+AUSB_PRIVATE int ausb__hpk_socket(void)
+{
+    struct sockaddr_nl sa;
+    int fd = socket(AF_NETLINK, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, NETLINK_KOBJECT_UEVENT), e;
+    if (fd < 0) return -errno;
+    memset(&sa, 0, sizeof sa);
+    sa.nl_family = AF_NETLINK;
+    sa.nl_groups = 1;   /* the kernel's own uevents (udevd rebroadcasts its own on group 2) */
+    if (bind(fd, (struct sockaddr *)(void *)&sa, sizeof sa) < 0) {
+        e = errno;
+        close(fd);
+        return -e;
+    }
+    return fd;
+}
+
+/* The monitor on fd (the uevent socket; a test hands in one end of a
+ * socketpair), which the watch owns from here on.  It listens before it
+ * reads sysfs: a device that comes meanwhile is in one or the other, or
+ * both (an add for a device known changes nothing). */
+AUSB_PRIVATE int ausb__hpk_start(ausb_hotplug *hp, unsigned flags, int fd)
+{
+    akc_io_init(&hp->io, fd, AUSB__IO_UEVENT);
+    akc_io_handle(&hp->ctx->core, AUSB__IO_UEVENT, ausb__hpk_readable);
+    if (akc_io_open(&hp->ctx->core, &hp->io) < 0) {
+        close(fd);
+        hp->io.fd = -1;
+        return -ENOMEM;
+    }
+    akc_io_want(&hp->ctx->core, &hp->io, POLLIN);
+    ausb__hpk_scan(hp, (flags & AUSB_HOTPLUG_ENUMERATE) != 0);
+    return 0;
+}
+
+AUSB_PRIVATE void ausb__hpk_stop(ausb_hotplug *hp)
+{
+    akc_io_close(&hp->ctx->core, &hp->io);
+    if (hp->io.fd >= 0) close(hp->io.fd);
+    hp->io.fd = -1;
+    (void)akc_timer_stop(&hp->ctx->core, &hp->retry);
+    while (hp->devs) ausb__hpk_forget(hp, hp->devs);
+    hp->lost = 0;
+}
+
+/* ---- choosing the source ---- */
+
+/* libusb hears of devices from udevd: its build needs libudev, which is
+ * then mapped into this process.  Unknown (no /proc) counts as yes: the
+ * kernel's monitor serves either way.  A static build cannot be told: set
+ * AUSB_HOTPLUG=kernel where that matters. */
+AUSB_PRIVATE int ausb__libusb_needs_udevd(void)
+{
+    char line[1024];
+    int found = 0;
+    FILE *f = fopen("/proc/self/maps", "r");
+    if (!f) return 1;
+    while (!found && fgets(line, sizeof line, f)) found = strstr(line, "/libudev.so") != NULL;
+    fclose(f);
+    return found;
+}
+
+/* udevd runs: its control socket is there (where systemd's libudev looks
+ * too), or umockdev's testbed plays udevd for libudev. */
+AUSB_PRIVATE int ausb__udevd_running(void)
+{
+    return access("/run/udev/control", F_OK) == 0 || getenv("UMOCKDEV_DIR") != NULL;
+}
+
+AUSB_PRIVATE unsigned ausb__hotplug_pick(unsigned flags)
+{
+    const char *env = getenv("AUSB_HOTPLUG");
+    if (flags & (AUSB_HOTPLUG_LIBUSB | AUSB_HOTPLUG_KERNEL)) return flags & (AUSB_HOTPLUG_LIBUSB | AUSB_HOTPLUG_KERNEL);
+    if (env && strcmp(env, "libusb") == 0) return AUSB_HOTPLUG_LIBUSB;
+    if (env && strcmp(env, "kernel") == 0) return AUSB_HOTPLUG_KERNEL;
+    return ausb__libusb_needs_udevd() && !ausb__udevd_running() ? AUSB_HOTPLUG_KERNEL : AUSB_HOTPLUG_LIBUSB;
+}
+
+/* ---- the watch ---- */
+
+/* ausb_hotplug_start with the kernel's monitor on fd when fd >= 0 (tests),
+ * else on the source chosen. */
+AUSB_PRIVATE int ausb__hotplug_start_fd(ausb_hotplug *hp, ausb_ctx *ctx, const ausb_filter *f, unsigned flags,
+                                        ausb_hotplug_cb cb, void *ud, int fd)
+{
+    const unsigned both = AUSB_HOTPLUG_LIBUSB | AUSB_HOTPLUG_KERNEL;
     ausb_hotplug *it;
     int r;
-    if (!hp || !ctx || !ctx->lu || !cb) return -EINVAL;
+    if (!hp || !ctx || !ctx->lu || !cb || (flags & both) == both) return -EINVAL;
     /* a watch still started keeps its place (see ausb__handle_listed) */
     for (it = ctx->hotplugs; it; it = it->next)
         if (it == hp) return -EBUSY;
@@ -5605,22 +6237,31 @@ AUSB_API int ausb_hotplug_start(ausb_hotplug *hp, ausb_ctx *ctx, const ausb_filt
     hp->cb = cb;
     hp->ud = ud;
     hp->registered = 1;
-    r = AUSB_LIBUSB(libusb_hotplug_register_callback)(
-        ctx->lu, (libusb_hotplug_event)(LIBUSB_HOTPLUG_EVENT_DEVICE_ARRIVED | LIBUSB_HOTPLUG_EVENT_DEVICE_LEFT),
-        (flags & AUSB_HOTPLUG_ENUMERATE) ? LIBUSB_HOTPLUG_ENUMERATE : (libusb_hotplug_flag)0,
-        hp->filter.vendor_id >= 0 ? hp->filter.vendor_id : LIBUSB_HOTPLUG_MATCH_ANY,
-        hp->filter.product_id >= 0 ? hp->filter.product_id : LIBUSB_HOTPLUG_MATCH_ANY,
-        LIBUSB_HOTPLUG_MATCH_ANY, ausb__hotplug_event, hp, &lh);
+    akc_io_init(&hp->io, -1, AUSB__IO_UEVENT);
+    akc_timer_init(&hp->retry, ausb__hpk_retry);
+    hp->source = fd >= 0 ? AUSB_HOTPLUG_KERNEL : ausb__hotplug_pick(flags);
+    if (hp->source == AUSB_HOTPLUG_LIBUSB) r = ausb__hpl_start(hp, flags);
+    else if (fd < 0 && (fd = ausb__hpk_socket()) < 0) r = fd;
+    else r = ausb__hpk_start(hp, flags, fd);
     if (r < 0) {
         ausb_hotplug_stop(hp);
-        hp->registered = 0;
-        return ausb_from_libusb(r, 0);
+        return r;
     }
-    hp->lu_handle = (int)lh;
     hp->next = ctx->hotplugs;
     ctx->hotplugs = hp;
     hp->listed = 1;
     return 0;
+}
+
+AUSB_API int ausb_hotplug_start(ausb_hotplug *hp, ausb_ctx *ctx, const ausb_filter *f, unsigned flags,
+                                ausb_hotplug_cb cb, void *ud)
+{
+    return ausb__hotplug_start_fd(hp, ctx, f, flags, cb, ud, -1);
+}
+
+AUSB_API unsigned ausb_hotplug_source(const ausb_hotplug *hp)
+{
+    return hp && hp->listed ? hp->source : 0;
 }
 
 AUSB_API void ausb_hotplug_stop(ausb_hotplug *hp)
@@ -5637,6 +6278,7 @@ AUSB_API void ausb_hotplug_stop(ausb_hotplug *hp)
         AUSB_LIBUSB(libusb_hotplug_deregister_callback)(hp->ctx->lu, (libusb_hotplug_callback_handle)hp->lu_handle);
     hp->registered = 0;
     hp->lu_handle = 0;
+    if (hp->source == AUSB_HOTPLUG_KERNEL) ausb__hpk_stop(hp);
     ausb__undefer(&hp->defer);
     while ((e = hp->head) != NULL) {
         hp->head = e->next;

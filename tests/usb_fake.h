@@ -129,6 +129,9 @@ typedef struct usbf_device {
     /* 0x8C and 0x06: part of a transfer, then silence */
     int trickle_8c, sent_8c, trickle_06, took_06;
     unsigned char sink_06[65536];
+    /* added without the driver link usbcore makes when it binds a device
+     * (the kernel's add uevent comes before that) */
+    int unbound;
     /* a device of its own kind (see the top comment) */
     int (*on_submit)(struct usbf_device *d, usbf_urb *u);
     void *user;
@@ -816,6 +819,7 @@ G_GNUC_UNUSED static void usbf_add(usbf_device *d, const char *devpath, int bus,
         if (d->strings[k]) g_string_append_printf(s, "A: %s=%s\n", names[k], d->strings[k]);
     }
     g_string_append_printf(s, "H: descriptors=%s\n", hex);
+    if (!d->unbound) g_string_append(s, "L: driver=../../../bus/usb/drivers/usb\n");   /* bound by usbcore */
     if (!umockdev_testbed_add_from_string(usbf_testbed, s->str, &err)) {
         fprintf(stderr, "usb_fake: add %s: %s\n", devpath, err ? err->message : "?");
         exit(2);

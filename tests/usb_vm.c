@@ -13,10 +13,12 @@
  * Covers control, bulk and interrupt transfers with data checked, stalls
  * (from the kernel's function and from ours), late answers and timeouts,
  * cancel, timeout and close with URBs in flight in the kernel, a device
- * unplugged mid-stream and plugged back, pipelines, OUT queues and an
- * endpoint stream.  libusb sees no hotplug without udevd in the VM, so
- * nothing here waits for a hotplug callback: the replugged device is found
- * by a new context's enumeration. */
+ * unplugged mid-stream and plugged back, pipelines, OUT queues, an
+ * endpoint stream, and hotplug: the VM boots without udevd, where libusb
+ * hears of no device and the kernel's monitor of asyncusb.h must; the
+ * stage runs the hotplug tests again with systemd-udevd (USB_VM_UDEVD=1).
+ * Without udevd a context's device list stays as it started, so a
+ * replugged device is found by a new context (or through hotplug). */
 #define _GNU_SOURCE 1
 #define AUSB_IMPLEMENTATION
 #include "asyncusb.h"
@@ -1137,8 +1139,8 @@ static void test_unplug_mid_stream_and_plug_back(void)
     T_CHECK(ausb_handle_gone(&dv.h));
     T_EQ(xfer(&dv.h, AUSB_EP_BULK, dv.bulk_in, &one, 1, 500, NULL), -ENODEV);
     close_dev(&dv);
-    /* plugged back: without udevd no context hears of it, and one made
-     * before it arrived never lists it; a context made after it did does */
+    /* plugged back: without udevd a context made before it arrived never
+     * lists it (only a hotplug watch hears of it); one made after it does */
     T_EQ(write_udc(udc), 0);
     for (k = 0; k < 50; k++) {
         T_EQ(ausb_ctx_init(&c2, NULL), 0);
@@ -1164,6 +1166,243 @@ static void test_unplug_mid_stream_and_plug_back(void)
     T_EQ(got, (int)sizeof b);
     for (i = 0; i < got && bad < 0; i++) if (b[i] != mod63(i)) bad = i;
     T_EQ(bad, -1);
+}
+
+/* ---- hotplug: the zero gadget unplugged and plugged back ----
+ *
+ * The stage runs the tests named test_hotplug_* twice: without udevd (as
+ * the VM boots: libusb alone hears nothing, the kernel's monitor hears it
+ * all) and with systemd-udevd running (USB_VM_UDEVD=1: libusb hears it
+ * too, and a watch left to choose takes libusb's); test_kernel_monitor_*
+ * do not depend on udevd and run in the first pass only. */
+
+typedef struct hp_seen {
+    int arrived, left;
+    int have;                   /* dev holds the last arrival's device */
+    ausb_device dev;
+} hp_seen;
+
+static int udevd_runs(void) { return getenv("USB_VM_UDEVD") && atoi(getenv("USB_VM_UDEVD")) == 1; }
+
+static void on_hp(ausb_hotplug *hp, int arrived, const ausb_device *dev, void *ud)
+{
+    hp_seen *s = (hp_seen *)ud;
+    (void)hp;
+    if (!arrived) { s->left++; return; }
+    s->arrived++;
+    if (s->have) ausb_device_release(&s->dev);
+    s->have = ausb_device_copy(&s->dev, dev) == 0;
+}
+
+static void hp_forget(hp_seen *s)
+{
+    if (s->have) ausb_device_release(&s->dev);
+    memset(s, 0, sizeof *s);
+}
+
+/* Runs c until s saw that many departures and arrivals, or ms passed. */
+static int hp_wait(ausb_ctx *c, const hp_seen *s, int left, int arrived, int ms)
+{
+    int64_t t0 = ausb_now_ns();
+    while ((s->left < left || s->arrived < arrived) && ms_since(t0) < ms) ausb_run_once(c, AUSB_MS(50));
+    return s->left >= left && s->arrived >= arrived;
+}
+
+static int hp_start(ausb_hotplug *hp, ausb_ctx *c, unsigned flags, hp_seen *s)
+{
+    ausb_filter f;
+    ausb_filter_init(&f);
+    f.vendor_id = ZERO_VID;
+    f.product_id = ZERO_PID;
+    memset(s, 0, sizeof *s);
+    return ausb_hotplug_start(hp, c, &f, flags, on_hp, s);
+}
+
+static char hp_udc[64];
+
+static int hp_unplug(void)
+{
+    const char *path = getenv("USB_VM_UDC") ? getenv("USB_VM_UDC") : "/sys/kernel/config/usb_gadget/zero/UDC";
+    int fd = open(path, O_RDONLY), n;
+    if (fd < 0) return -1;
+    n = (int)read(fd, hp_udc, sizeof hp_udc - 1);
+    close(fd);
+    if (n < 2) return -1;
+    hp_udc[n] = 0;
+    return write_udc("\n");
+}
+
+/* Streams 8 KiB of the source pattern from a device a notification gave. */
+static int hp_stream_from(ausb_ctx *c, const ausb_device *dev)
+{
+    static unsigned char b[8192];
+    dev_h d;
+    res r = {0, 0, 0, 0};
+    ausb_transfer t;
+    int i;
+    memset(&d, 0, sizeof d);
+    if (ausb_device_copy(&d.dev, dev) != 0) return -1;
+    d.found = 1;
+    if (ausb_open(&d.h, &d.dev) != 0 || (d.open = 1, ausb_claim(&d.h, 0)) != 0) { close_dev(&d); return -2; }
+    if (!(d.bulk_in = find_ep(&d.dev, AUSB_EP_BULK, 1))) { close_dev(&d); return -5; }   /* seen unconfigured */
+    ausb_transfer_init(&t, 0);
+    ausb_fill_bulk(&t, &d.h, d.bulk_in, b, sizeof b, AUSB_SEC(2), on_done, &r);
+    if (ausb_submit(&t) == 0) run_until(c, &r.calls, 1);
+    if (r.calls == 0) { ausb_cancel(&t); run_until(c, &r.calls, 1); }
+    ausb_transfer_free(&t);
+    close_dev(&d);
+    if (r.status != 0 || r.len != (int)sizeof b) return -3;
+    for (i = 0; i < r.len; i++) if (b[i] != mod63(i)) return -4;
+    return 0;
+}
+
+/* A bulk IN submitted on h of context c: the submit's error, or the
+ * callback's status. */
+static int xfer_on(ausb_ctx *c, ausb_handle *h, unsigned char ep, unsigned char *b, int len)
+{
+    ausb_transfer t;
+    res r = {0, 0, 0, 0};
+    int rc;
+    if (ausb_transfer_init(&t, 0) != 0) return -ENOMEM;
+    ausb_fill_bulk(&t, h, ep, b, len, AUSB_MS(500), on_done, &r);
+    if ((rc = ausb_submit(&t)) == 0) {
+        run_until(c, &r.calls, 1);
+        if (r.calls == 0) { ausb_cancel(&t); run_until(c, &r.calls, 1); }
+        rc = r.status;
+    }
+    ausb_transfer_free(&t);
+    return rc;
+}
+
+static void test_hotplug_source_follows_udevd(void)
+{
+    ausb_hotplug hp;
+    hp_seen s;
+    T_EQ(hp_start(&hp, &ctx, 0, &s), 0);
+    T_EQ(ausb_hotplug_source(&hp), udevd_runs() ? AUSB_HOTPLUG_LIBUSB : AUSB_HOTPLUG_KERNEL);
+    ausb_hotplug_stop(&hp);
+    T_EQ(ausb_hotplug_source(&hp), 0u);
+}
+
+/* A kernel watch with ENUMERATE reports the gadget present now, as a
+ * device at the place a context made now finds it (sysfs gives a device
+ * made from its node its port path). */
+static void test_kernel_monitor_enumerates_the_gadget(void)
+{
+    ausb_hotplug hp;
+    ausb_ctx c2;
+    ausb_device dev;
+    hp_seen s;
+    char seen_at[64] = "", listed_at[64] = "";
+    int r = hp_start(&hp, &ctx, AUSB_HOTPLUG_KERNEL | AUSB_HOTPLUG_ENUMERATE, &s), in_start = s.arrived, arrived, left;
+    hp_wait(&ctx, &s, 0, 1, 3000);
+    ausb_hotplug_stop(&hp);
+    arrived = s.arrived;
+    left = s.left;
+    if (s.have) ausb_device_port_path(&s.dev, seen_at, sizeof seen_at);
+    hp_forget(&s);
+    if (ausb_ctx_init(&c2, NULL) == 0) {
+        if (ausb_find_id(&dev, &c2, ZERO_VID, ZERO_PID) == 0) {
+            ausb_device_port_path(&dev, listed_at, sizeof listed_at);
+            ausb_device_release(&dev);
+        }
+        ausb_ctx_close(&c2);
+    }
+    T_EQ(r, 0);
+    T_EQ(in_start, 0);                      /* never inside the start */
+    T_EQ(arrived, 1);
+    T_EQ(left, 0);
+    T_CHECK(listed_at[0] != 0);
+    T_STREQ(seen_at, listed_at);
+}
+
+/* Watches left to choose and on the kernel's monitor in one context, and
+ * libusb's in another: the device of the arrival opens and streams.  No
+ * handle is open on the gadget anywhere in the process: without udevd
+ * libusb still reports the departure of a device whose open handle fails
+ * (in every context), never an arrival.  Nothing returns early: the gadget
+ * is plugged back and the contexts closed whatever happened. */
+static void test_hotplug_unplug_and_replug_reported(void)
+{
+    ausb_ctx c, cl;
+    ausb_hotplug any, lib, ker;
+    hp_seen sa, sl, sk;
+    int udevd = udevd_runs(), unplugged, replugged = -1, rc_any = -9, rc_ker = -9;
+    int a_left, a_arr, l_left, l_arr, k_left, k_arr;
+    unsigned src;
+    close_dev(&dv);
+    T_REQUIRE(ausb_ctx_init(&c, NULL) == 0);
+    T_REQUIRE(ausb_ctx_init(&cl, NULL) == 0);
+    hp_start(&any, &c, 0, &sa);
+    hp_start(&lib, &cl, AUSB_HOTPLUG_LIBUSB, &sl);
+    hp_start(&ker, &c, AUSB_HOTPLUG_KERNEL, &sk);
+    src = ausb_hotplug_source(&any);
+    unplugged = hp_unplug();
+    if (unplugged == 0) {
+        hp_wait(&c, &sk, 1, 0, 5000);
+        hp_wait(&c, &sa, 1, 0, 5000);
+        replugged = write_udc(hp_udc);
+        hp_wait(&c, &sk, 1, 1, 5000);
+        hp_wait(&c, &sa, 1, 1, 5000);
+        /* libusb's: both with udevd; without, nothing however long one waits */
+        hp_wait(&cl, &sl, 1, 1, udevd ? 5000 : 300);
+        if (sa.have) rc_any = hp_stream_from(&c, &sa.dev);
+        if (sk.have) rc_ker = hp_stream_from(&c, &sk.dev);
+    }
+    ausb_hotplug_stop(&any);
+    ausb_hotplug_stop(&lib);
+    ausb_hotplug_stop(&ker);
+    a_left = sa.left, a_arr = sa.arrived, l_left = sl.left, l_arr = sl.arrived, k_left = sk.left, k_arr = sk.arrived;
+    hp_forget(&sa);
+    hp_forget(&sl);
+    hp_forget(&sk);
+    ausb_ctx_close(&c);
+    ausb_ctx_close(&cl);
+    T_EQ(unplugged, 0);
+    T_EQ(replugged, 0);
+    T_EQ(src, udevd ? AUSB_HOTPLUG_LIBUSB : AUSB_HOTPLUG_KERNEL);
+    T_EQ(k_left, 1);
+    T_EQ(k_arr, 1);
+    T_EQ(a_left, 1);
+    T_EQ(a_arr, 1);
+    T_EQ(rc_any, 0);
+    T_EQ(rc_ker, 0);
+    T_EQ(l_left, udevd ? 1 : 0);
+    T_EQ(l_arr, udevd ? 1 : 0);
+}
+
+/* The kernel's monitor marks the handles of a device that left gone when
+ * the departure comes (later submits fail at once with -ENODEV). */
+static void test_kernel_monitor_marks_handles_of_a_departed_device_gone(void)
+{
+    ausb_ctx c;
+    ausb_hotplug ker;
+    hp_seen sk;
+    unsigned char one;
+    int opened, unplugged, replugged = -1, gone = 0, left = 0, submit = 0;
+    T_REQUIRE(ausb_ctx_init(&c, NULL) == 0);
+    opened = open_dev(&c, &dv, ZERO_VID, ZERO_PID, 3000);
+    hp_start(&ker, &c, AUSB_HOTPLUG_KERNEL, &sk);
+    unplugged = hp_unplug();
+    if (unplugged == 0) {
+        hp_wait(&c, &sk, 1, 0, 5000);
+        left = sk.left;
+        gone = opened == 0 && ausb_handle_gone(&dv.h);
+        if (opened == 0) submit = xfer_on(&c, &dv.h, dv.bulk_in, &one, 1);
+        close_dev(&dv);
+        replugged = write_udc(hp_udc);
+        hp_wait(&c, &sk, 1, 1, 5000);
+    }
+    close_dev(&dv);
+    ausb_hotplug_stop(&ker);
+    hp_forget(&sk);
+    ausb_ctx_close(&c);
+    T_EQ(opened, 0);
+    T_EQ(unplugged, 0);
+    T_EQ(replugged, 0);
+    T_EQ(left, 1);
+    T_CHECK(gone);
+    T_EQ(submit, -ENODEV);
 }
 
 int main(void)
@@ -1202,6 +1441,10 @@ int main(void)
     T_RUN(test_usbfs_limit_refuses_a_large_pipeline_up_front);
     T_RUN(test_submit_the_kernel_refuses_for_memory_reads_as_enobufs);
     T_RUN(test_unplug_mid_stream_and_plug_back);
+    T_RUN(test_hotplug_source_follows_udevd);
+    T_RUN(test_kernel_monitor_enumerates_the_gadget);
+    T_RUN(test_hotplug_unplug_and_replug_reported);
+    T_RUN(test_kernel_monitor_marks_handles_of_a_departed_device_gone);
     close_dev(&dv);
     ausb_ctx_close(&ctx);
     return t_done();

@@ -14,6 +14,9 @@
 # usb_epstream  endpoint streams: a byte stream over a bulk pair, read and
 #               written through aio_stream.h and plain fds, and its ends;
 # usb_hotplug   arrivals and departures through testbed uevents;
+# usb_uevent    the kernel's hotplug monitor (no udevd): its parser on
+#               malformed and random messages, the monitor on a socketpair
+#               that plays the kernel (a flood, nodes that never open);
 # usb_regress   regressions found in review (close and exit from the
 #               callbacks they deliver, stop before run, iso lengths);
 # usb_torture   many transfers, random cancels, timeouts, stalls, unplugs:
@@ -98,7 +101,7 @@ au_usb_suite() {
 }
 
 if au_missing=$(t_lacks umockdev-wrapper=umockdev pc:libusb-1.0=libusb-1.0-0-dev pc:umockdev-1.0=libumockdev-dev); then
-    t_skip asyncusb "the USB suites (usb_core, usb_faults, usb_sweep, usb_stream, usb_epstream, usb_hotplug, usb_regress, usb_torture, usb_sched, usb_signals)" "$au_missing"
+    t_skip asyncusb "the USB suites (usb_core, usb_faults, usb_sweep, usb_stream, usb_epstream, usb_hotplug, usb_uevent, usb_regress, usb_torture, usb_sched, usb_signals)" "$au_missing"
 else
     au_usb_suite usb_core tests/usb_core.c
     au_usb_suite usb_faults tests/usb_faults.c
@@ -106,6 +109,7 @@ else
     au_usb_suite usb_stream tests/usb_stream.c
     au_usb_suite usb_epstream tests/usb_epstream.c
     au_usb_suite usb_hotplug tests/usb_hotplug.c
+    au_usb_suite usb_uevent tests/usb_uevent.c
     # SIGINT and SIGTERM through the loop while a resolver thread and
     # libusb's own thread are alive
     au_usb_suite usb_signals tests/usb_signals.c

@@ -10,7 +10,9 @@
 #
 # Then: what the host compares (lsusb -v and ausb dev-info per gadget, ausb
 # list and lsusb, ptp_info and usb_lines outputs), tests/usb_vm.c in each
-# build there is, ptp_info on a camera that refuses GetDeviceInfo.
+# build there is (its hotplug tests without udevd, as the VM boots),
+# ptp_info on a camera that refuses GetDeviceInfo, and the hotplug tests of
+# tests/usb_vm.c again with systemd-udevd running.
 # One gadget per controller: a device-wide vendor request (SourceSink's
 # control test) reaches the function only when it is alone in its
 # configuration.
@@ -103,4 +105,18 @@ else
     usb_ffsdev camera --udc dummy_udc.3 --fail 1001=2019 camera
     vm_wait_for 10 usb_dev 1209 0001
     vm_run file ptp_info-refused ptp_info
+    # hotplug with udevd (systemd-udevd is udevadm under that name): libusb
+    # hears of devices now, and a watch left to choose takes libusb's
+    if [ -x /t/udevadm ]; then
+        ln -sf udevadm /t/systemd-udevd
+        if systemd-udevd --daemon --resolve-names=never >/tmp/udevd.log 2>&1 &&
+           vm_wait_for 10 test -S /run/udev/control; then
+            vm_run suite "usb_vm hotplug with udevd" env T_ONLY=hotplug USB_VM_UDEVD=1 USB_VM_UDC=$USB_GADGETS/zero/UDC usb_vm
+            udevadm control --exit
+        else
+            vm_skip "hotplug with udevd: systemd-udevd does not start: $(tail -n 3 /tmp/udevd.log | tr '\n' ' ')"
+        fi
+    else
+        vm_skip "hotplug with udevd: $(cat /etc/udevd.why 2>/dev/null || echo 'no systemd-udevd in the VM')"
+    fi
 fi

@@ -11,6 +11,12 @@
 #                            on the FunctionFS camera, usb_lines on the
 #                            loopback gadget
 #
+#   vmu_udevd BIN            systemd-udevd for the stage's second hotplug
+#                            pass: Debian's package udev of the version of
+#                            the host's libsystemd-shared (which it links),
+#                            downloaded once into $VM_DIR/debs, never
+#                            installed; its udevadm goes to BIN
+#
 # Without clang the ASan+UBSan builds are left out (tests/run.sh names
 # clang once for every suite's ASan build).
 
@@ -32,6 +38,25 @@ vmu_cc() {
     rm -f "$out.cmd"
     "$@" -o "$out" >"$out.log" 2>&1 || { echo "$out does not build:"; head -n 12 "$out.log"; return 1; }
     echo "$*" >"$out.cmd"
+}
+
+vmu_udevd() {
+    local bin=$1 ver deb dir=$VM_DIR/extra/udev f
+    ver=$(dpkg-query -W -f='${Version}' libsystemd-shared 2>/dev/null)
+    [ -n "$ver" ] || { echo "needs package libsystemd-shared (the library udevadm links; installed with systemd)"; return 1; }
+    if [ "$(cat "$dir/ok" 2>/dev/null)" != "$ver" ]; then
+        deb=$(vm_apt_download "udev=$ver" "$VM_DIR/debs" 2>&1) || { echo "needs package udev $ver: $deb"; return 1; }
+        rm -rf "$dir" && mkdir -p "$dir"
+        dpkg-deb -x "$deb" "$dir" || { echo "cannot unpack $deb"; return 1; }
+        echo "$ver" >"$dir/ok"
+    fi
+    # systemd-udevd is udevadm under another name (systemd 252)
+    for f in "$dir"/usr/bin/udevadm "$dir"/bin/udevadm; do
+        [ -f "$f" ] && ! [ -L "$f" ] && { cp "$f" "$bin/udevadm"; break; }
+    done
+    [ -x "$bin/udevadm" ] || { echo "package udev $ver has no udevadm"; return 1; }
+    ldd "$bin/udevadm" | grep -q 'not found' && { echo "udevadm of udev $ver needs libraries the host lacks: $(ldd "$bin/udevadm" | grep 'not found' | tr -s ' \t\n' ' ')"; return 1; }
+    return 0
 }
 
 vmu_build() {
@@ -59,6 +84,9 @@ vmu_build() {
             [ -e "$bin/$b" ] && echo "bin $bin/$b"
         done
         echo "bin $(command -v lsusb)"
+        # udevd for the second hotplug pass, or the reason there is none
+        rm -f "$bin/udevadm"
+        if vmu_udevd "$bin" >"$bin/udevd.why"; then echo "bin $bin/udevadm"; else echo "file $bin/udevd.why /etc/udevd.why"; fi
         echo "stage tests/vm/usb.sh"
     } >>"$manifest"
 }
