@@ -184,7 +184,10 @@ t_qemu_for() {
 }
 
 # t_unit NAME SRC [EXTRA LIBS...]: build SRC in every variant and run it.
-# Set T_NO_CROSS=1 before calling for a suite that cannot run under qemu or musl.
+# Set T_NO_CROSS=1 before calling for a suite that cannot run under qemu or musl,
+# T_UNIT_INC for the include flag (-I. unless set: "-iquote ." keeps the
+# headers from shadowing system ones of the same name, such as <sched.h>),
+# T_UNIT_WRAP for a command that runs each build (e.g. under umockdev).
 # t_variant_wanted NAME: T_VARIANTS (names, space separated) picks builds,
 # e.g. T_VARIANTS="plain asan+ubsan" for many quick runs in a row.
 t_variant_wanted() { [ -z "${T_VARIANTS:-}" ] || [[ " $T_VARIANTS " == *" $1 "* ]]; }
@@ -206,7 +209,7 @@ t_unit() {
         t_variant_wanted "$vname" || continue
         exe="$T_OUT/${name}_$(echo "$vname" | tr '+' '_')"
         # shellcheck disable=SC2086
-        $cc $flags $CFLAGS -I. -o "$exe" "$src" "$@" >"$exe.build.log" 2>&1 &
+        $cc $flags $CFLAGS ${T_UNIT_INC:--I.} -o "$exe" "$src" "$@" >"$exe.build.log" 2>&1 &
         pids+=($!); vnames+=("$vname"); exes+=("$exe"); runners+=("$runner")
     done < <(t_variants)
     for i in "${!pids[@]}"; do
@@ -216,10 +219,11 @@ t_unit() {
             continue
         fi
         if [ "${runners[$i]}" = "-" ]; then
-            t_suite "$name ${vnames[$i]}" "${exes[$i]}"
+            # shellcheck disable=SC2086
+            t_suite "$name ${vnames[$i]}" ${T_UNIT_WRAP:-} "${exes[$i]}"
         else
             # shellcheck disable=SC2086
-            t_suite "$name ${vnames[$i]}" ${runners[$i]} "${exes[$i]}"
+            t_suite "$name ${vnames[$i]}" ${T_UNIT_WRAP:-} ${runners[$i]} "${exes[$i]}"
         fi
     done
 }
